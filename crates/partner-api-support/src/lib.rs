@@ -1,0 +1,44 @@
+//! Runtime support shared by the generated partner `*-api` crates.
+//!
+//! `cargo xtask regen` turns each provider's OpenAPI document into a client crate with
+//! [progenitor](https://docs.rs/progenitor). progenitor ignores security schemes and builds
+//! its HTTP client with a panicking `unwrap()`; this crate holds the small, hand-written
+//! pieces every generated crate shares instead:
+//!
+//! - [`BasicCredentials`]: client id and secret for `Authorization: Basic` (RFC 6749 §2.3.1),
+//!   the secret kept in a [`secrecy::SecretString`].
+//! - [`ClientState`]: the per-client state the generated request hooks read: credentials and
+//!   the largest response body accepted.
+//! - [`http_client`] and [`parse_base_url`]: fallible construction, so a bad base URL or a
+//!   failing TLS setup is an error value, never a panic.
+//!
+//! Applications normally use these through a generated crate's re-exports.
+//!
+//! ```
+//! use partner_api_support::{BasicCredentials, ClientState, parse_base_url};
+//!
+//! let credentials = BasicCredentials::new("client id", "s3cret:with colon");
+//! // RFC 6749 §2.3.1: both parts are form-urlencoded before they are joined.
+//! assert_eq!(
+//!     credentials.authorization_header().to_str().unwrap(),
+//!     "Basic Y2xpZW50K2lkOnMzY3JldCUzQXdpdGgrY29sb24="
+//! );
+//! assert!(!format!("{credentials:?}").contains("s3cret"));
+//!
+//! let state = ClientState::default().with_basic_credentials(credentials);
+//! assert!(state.basic_credentials().is_some());
+//! assert!(parse_base_url("not a url").is_err());
+//! ```
+
+#![warn(missing_docs)]
+
+mod credentials;
+mod http;
+mod limit;
+mod state;
+
+pub use credentials::BasicCredentials;
+pub use http::{ClientBuildError, DEFAULT_TIMEOUT, http_client, parse_base_url};
+pub use limit::{DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge, limit_response};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use state::ClientState;
