@@ -10,7 +10,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 #[non_exhaustive]
 pub enum ClientBuildError {
     /// The base URL does not parse, or is not `http` or `https`.
-    #[error("invalid base URL {url:?}: {reason}; give an absolute http(s) URL such as https://api.example.com/v1")]
+    #[error(
+        "invalid base URL {url:?}: {reason}; give an absolute http(s) URL such as https://api.example.com/v1"
+    )]
     InvalidBaseUrl {
         /// The URL as given.
         url: String,

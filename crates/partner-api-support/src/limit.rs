@@ -39,7 +39,8 @@ pub fn limit_response(response: reqwest::Response, max_bytes: u64) -> reqwest::R
     let limit = if declared_too_large { 0 } else { limit };
     let body = Limited::new(body, limit).map_err(move |err| {
         if err.is::<LengthLimitError>() {
-            Box::new(ResponseTooLarge { limit: max_bytes }) as Box<dyn std::error::Error + Send + Sync>
+            Box::new(ResponseTooLarge { limit: max_bytes })
+                as Box<dyn std::error::Error + Send + Sync>
         } else {
             err
         }

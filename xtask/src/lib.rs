@@ -1,0 +1,12 @@
+//! `cargo xtask`: the workspace's automation, as a library so its steps are testable.
+//!
+//! - [`regen`]: `cargo xtask regen [--check] [PROVIDER…]` turns every spec in `specs/`
+//!   into a client crate `crates/<provider>-api` with progenitor.
+//! - [`normalize`]: the named passes a published spec goes through first.
+
+pub mod generate;
+pub mod normalize;
+pub mod openapi;
+pub mod regen;
+pub mod spec;
+pub mod templates;

@@ -1,0 +1,271 @@
+//! Walking an OpenAPI document held as JSON: operations, schemas, references.
+
+use serde_json::{Map, Value};
+
+/// The operation keys of a path item.
+pub const HTTP_METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Every path item, with its path.
+pub fn path_items_mut(doc: &mut Value) -> impl Iterator<Item = (String, &mut Value)> {
+    doc.get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.iter_mut().map(|(p, item)| (p.clone(), item)))
+}
+
+/// Every operation, as `(path, method, operation)`.
+pub fn operations(doc: &Value) -> impl Iterator<Item = (&str, &'static str, &Value)> {
+    doc.get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|paths| paths.iter())
+        .flat_map(|(path, item)| {
+            HTTP_METHODS
+                .iter()
+                .filter_map(move |m| item.get(*m).map(|op| (path.as_str(), *m, op)))
+        })
+}
+
+/// Escapes one JSON pointer segment (RFC 6901).
+pub fn escape_pointer(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// Follows a local `$ref` (`#/…`) to what it names; anything else is returned as is.
+pub fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
+    value
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+        .and_then(|pointer| doc.pointer(pointer))
+        .unwrap_or(value)
+}
+
+/// Whether `op` issues access tokens: a 2xx JSON response whose schema has an
+/// `access_token` or `accessToken` property.
+pub fn issues_tokens(doc: &Value, op: &Value) -> bool {
+    let Some(responses) = op.get("responses").and_then(Value::as_object) else {
+        return false;
+    };
+    responses
+        .iter()
+        .filter(|(status, _)| status.starts_with('2'))
+        .filter_map(|(_, response)| {
+            let response = resolve(doc, response);
+            response.pointer("/content/application~1json/schema")
+        })
+        .any(|schema| {
+            let properties = resolve(doc, schema).get("properties");
+            ["access_token", "accessToken"]
+                .iter()
+                .any(|name| properties.and_then(|p| p.get(*name)).is_some())
+        })
+}
+
+/// Calls `visit` on every schema object of the document (components, parameters, bodies,
+/// responses, headers, and their subschemas) with its JSON pointer, parents before
+/// children. References are not followed; the schemas they name are visited where they are
+/// defined.
+pub fn visit_schemas(doc: &mut Value, visit: &mut dyn FnMut(&mut Map<String, Value>, &str)) {
+    let mut roots: Vec<String> = Vec::new();
+    if let Some(components) = doc.get("components") {
+        for (kind, entries) in components.as_object().into_iter().flatten() {
+            for name in entries.as_object().into_iter().flatten().map(|(n, _)| n) {
+                roots.push(format!("/components/{kind}/{}", escape_pointer(name)));
+            }
+        }
+    }
+    for (path, item) in doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let at = format!("/paths/{}", escape_pointer(path));
+        roots.push(at.clone());
+        for method in HTTP_METHODS.iter().filter(|m| item.get(**m).is_some()) {
+            roots.push(format!("{at}/{method}"));
+        }
+    }
+    for root in roots {
+        let kind = root.split('/').nth(2).unwrap_or("");
+        if let Some(value) = doc.pointer_mut(&root) {
+            if root.starts_with("/components/schemas/") {
+                visit_schema(value, &root, visit);
+            } else if root.starts_with("/components/") {
+                visit_holder(value, &root, kind, visit);
+            } else {
+                visit_holder(value, &root, "operation", visit);
+            }
+        }
+    }
+}
+
+/// Visits the schemas inside a parameter, header, media-type holder, request body,
+/// response, path item or operation.
+fn visit_holder(
+    value: &mut Value,
+    at: &str,
+    kind: &str,
+    visit: &mut dyn FnMut(&mut Map<String, Value>, &str),
+) {
+    let Some(obj) = value.as_object_mut() else {
+        return;
+    };
+    if let Some(schema) = obj.get_mut("schema") {
+        visit_schema(schema, &format!("{at}/schema"), visit);
+    }
+    for (media, holder) in obj
+        .get_mut("content")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(schema) = holder.get_mut("schema") {
+            let pointer = format!("{at}/content/{}/schema", escape_pointer(media));
+            visit_schema(schema, &pointer, visit);
+        }
+    }
+    for (name, header) in obj
+        .get_mut("headers")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flatten()
+    {
+        visit_holder(
+            header,
+            &format!("{at}/headers/{}", escape_pointer(name)),
+            "header",
+            visit,
+        );
+    }
+    if matches!(kind, "operation") {
+        for (i, param) in obj
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            visit_holder(param, &format!("{at}/parameters/{i}"), "parameter", visit);
+        }
+        if let Some(body) = obj.get_mut("requestBody") {
+            visit_holder(body, &format!("{at}/requestBody"), "requestBody", visit);
+        }
+        for (status, response) in obj
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+            .into_iter()
+            .flatten()
+        {
+            visit_holder(
+                response,
+                &format!("{at}/responses/{status}"),
+                "response",
+                visit,
+            );
+        }
+    }
+}
+
+fn visit_schema(value: &mut Value, at: &str, visit: &mut dyn FnMut(&mut Map<String, Value>, &str)) {
+    let Some(schema) = value.as_object_mut() else {
+        return;
+    };
+    if schema.contains_key("$ref") {
+        return;
+    }
+    visit(schema, at);
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(child) = schema.get_mut(key) {
+            visit_schema(child, &format!("{at}/{key}"), visit);
+        }
+    }
+    for (name, child) in schema
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flatten()
+    {
+        visit_schema(
+            child,
+            &format!("{at}/properties/{}", escape_pointer(name)),
+            visit,
+        );
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        for (i, child) in schema
+            .get_mut(key)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            visit_schema(child, &format!("{at}/{key}/{i}"), visit);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn visits_every_schema_position_once() {
+        let mut doc = json!({
+            "components": {
+                "schemas": {"A": {"type": "object", "properties": {"p": {"type": "string"}}}},
+                "parameters": {"P": {"in": "query", "name": "q", "schema": {"type": "integer"}}}
+            },
+            "paths": {"/x": {
+                "parameters": [{"in": "query", "name": "a", "schema": {"type": "string"}}],
+                "post": {
+                    "parameters": [{"in": "query", "name": "b", "schema": {"type": "string"}}],
+                    "requestBody": {"content": {"application/json": {"schema": {"type": "array", "items": {"type": "string"}}}}},
+                    "responses": {"200": {
+                        "headers": {"X": {"schema": {"type": "string"}}},
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/A"}}}
+                    }}
+                }
+            }}
+        });
+        let mut seen = Vec::new();
+        visit_schemas(&mut doc, &mut |_, at| seen.push(at.to_owned()));
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                "/components/parameters/P/schema",
+                "/components/schemas/A",
+                "/components/schemas/A/properties/p",
+                "/paths/~1x/parameters/0/schema",
+                "/paths/~1x/post/parameters/0/schema",
+                "/paths/~1x/post/requestBody/content/application~1json/schema",
+                "/paths/~1x/post/requestBody/content/application~1json/schema/items",
+                "/paths/~1x/post/responses/200/headers/X/schema",
+            ]
+        );
+    }
+
+    #[test]
+    fn token_issuing_operations_are_recognised_through_refs() {
+        let doc = json!({
+            "components": {"schemas": {"T": {"properties": {"accessToken": {"type": "string"}}}}},
+            "paths": {
+                "/token": {"post": {"responses": {"200": {"content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/T"}}}}}}},
+                "/other": {"get": {"responses": {"200": {"content": {"application/json": {
+                    "schema": {"type": "object"}}}}}}}
+            }
+        });
+        let found: Vec<&str> = operations(&doc)
+            .filter(|(_, _, op)| issues_tokens(&doc, op))
+            .map(|(path, _, _)| path)
+            .collect();
+        assert_eq!(found, ["/token"]);
+    }
+}

@@ -1,0 +1,86 @@
+//! Reading the provider specs in `specs/`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+/// One provider's published OpenAPI document.
+pub struct Spec {
+    /// Provider name: the file stem (`specs/teez.yaml` → `teez`); the crate is `<name>-api`.
+    pub provider: String,
+    /// Path relative to the workspace root, with `/` separators (`specs/teez.yaml`).
+    pub path: String,
+    /// The document as published.
+    pub document: Value,
+}
+
+/// Why a spec could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct SpecError {
+    /// The spec file.
+    pub path: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Reads every `*.json`, `*.yaml` and `*.yml` file in `<root>/specs`, sorted by name.
+pub fn load_all(root: &Path) -> Result<Vec<Spec>, SpecError> {
+    let dir = root.join("specs");
+    let entries = std::fs::read_dir(&dir).map_err(|e| SpecError {
+        path: "specs".into(),
+        message: e.to_string(),
+    })?;
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| format_of(name).is_some())
+        .collect();
+    names.sort();
+    names.iter().map(|name| load(root, name)).collect()
+}
+
+fn format_of(file_name: &str) -> Option<Format> {
+    match file_name.rsplit_once('.')?.1 {
+        "json" => Some(Format::Json),
+        "yaml" | "yml" => Some(Format::Yaml),
+        _ => None,
+    }
+}
+
+enum Format {
+    Json,
+    Yaml,
+}
+
+/// Reads `specs/<file_name>`, choosing JSON or YAML by its extension.
+pub fn load(root: &Path, file_name: &str) -> Result<Spec, SpecError> {
+    let path = format!("specs/{file_name}");
+    let fail = |message: String| SpecError {
+        path: path.clone(),
+        message,
+    };
+    let (provider, _) = file_name
+        .rsplit_once('.')
+        .ok_or_else(|| fail("no file extension".into()))?;
+    if provider.is_empty()
+        || !provider
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(fail(format!(
+            "provider name `{provider}` must be lowercase letters, digits and `-` (it names the crate)"
+        )));
+    }
+    let text = std::fs::read_to_string(root.join(&path)).map_err(|e| fail(e.to_string()))?;
+    let document = match format_of(file_name) {
+        Some(Format::Json) => serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?,
+        Some(Format::Yaml) => serde_yaml_ng::from_str(&text).map_err(|e| fail(e.to_string()))?,
+        None => return Err(fail("not a .json, .yaml or .yml file".into())),
+    };
+    Ok(Spec {
+        provider: provider.to_owned(),
+        path,
+        document,
+    })
+}
