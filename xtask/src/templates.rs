@@ -51,20 +51,16 @@ pub struct Operation {
     pub issues_tokens: bool,
     /// Type of the `body` argument, as generated (`types::AuthRequest`).
     pub body_type: Option<String>,
-    /// Whether typify generated a builder for the body type (it does for named schemas).
-    pub body_has_builder: bool,
-    /// Required body fields without a default.
+    /// The body's fields, for the crate's example.
     pub body_fields: Vec<BodyField>,
     /// Field of the 2xx body holding the token lifetime.
     pub expires_field: Option<String>,
 }
 
-/// A required request body field, for the crate's example.
+/// A request body field, for the crate's example.
 pub struct BodyField {
-    /// Name on the wire (`clientId`).
-    pub wire_name: String,
-    /// Builder method (`client_id`).
-    pub setter: String,
+    /// Rust field name (`client_id`).
+    pub field: String,
     /// An example value expression.
     pub value: String,
 }
@@ -304,23 +300,12 @@ fn example(model: &CrateModel, lib: &str, first_server: &str) -> String {
     }
     out.push_str(";\n");
     let call = match &op.body_type {
-        Some(body_type) if op.body_has_builder => {
-            let _ = write!(out, "let body = {lib}::{body_type}::builder()");
-            for field in &op.body_fields {
-                let _ = write!(out, "\n    .{}({})", field.setter, field.value);
-            }
-            out.push_str(";\n");
-            format!("client.{}(&body.try_into()?)", op.name)
-        }
         Some(body_type) => {
-            let _ = writeln!(
-                out,
-                "let body: {lib}::{body_type} = serde_json::from_value(serde_json::json!({{"
-            );
+            let _ = writeln!(out, "let body = {lib}::{body_type} {{");
             for field in &op.body_fields {
-                let _ = writeln!(out, "    {:?}: {},", field.wire_name, field.value);
+                let _ = writeln!(out, "    {}: {},", field.field, field.value);
             }
-            out.push_str("}))?;\n");
+            out.push_str("};\n");
             format!("client.{}(&body)", op.name)
         }
         None => format!("client.{}()", op.name),

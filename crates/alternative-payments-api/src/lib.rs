@@ -39,9 +39,9 @@
 //!         std::env::var("CLIENT_ID")?,
 //!         std::env::var("CLIENT_SECRET")?,
 //!     ));
-//! let body: alternative_payments_api::types::CreateOAuthTokenBody = serde_json::from_value(serde_json::json!({
-//!     "grant_type": "client_credentials",
-//! }))?;
+//! let body = alternative_payments_api::types::CreateOAuthTokenBody {
+//!     grant_type: "client_credentials".try_into()?,
+//! };
 //! let response = client.create_o_auth_token(&body).await?.into_inner();
 //! println!("expires in {:?} s", response.expires_in);
 //! # Ok(())

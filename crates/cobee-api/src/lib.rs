@@ -30,10 +30,10 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = cobee_api::Client::new(cobee_api::servers::PRE_PARTNERS_API)?;
-//! let body: cobee_api::types::AuthenticateRequest = serde_json::from_value(serde_json::json!({
-//!     "clientId": std::env::var("CLIENT_ID")?,
-//!     "clientSecret": std::env::var("CLIENT_SECRET")?,
-//! }))?;
+//! let body = cobee_api::types::AuthenticateRequest {
+//!     client_id: std::env::var("CLIENT_ID")?.try_into()?,
+//!     client_secret: std::env::var("CLIENT_SECRET")?.try_into()?,
+//! };
 //! let response = client.post_oauth_token(&body).await?.into_inner();
 //! println!("expires in {:?} s", response.expires_in);
 //! # Ok(())

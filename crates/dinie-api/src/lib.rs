@@ -38,9 +38,9 @@
 //!         std::env::var("CLIENT_ID")?,
 //!         std::env::var("CLIENT_SECRET")?,
 //!     ));
-//! let body: dinie_api::types::TokenRequest = serde_json::from_value(serde_json::json!({
-//!     "grant_type": "client_credentials",
-//! }))?;
+//! let body = dinie_api::types::TokenRequest {
+//!     grant_type: "client_credentials".try_into()?,
+//! };
 //! let response = client.create_auth_token(&body).await?.into_inner();
 //! println!("expires in {:?} s", response.expires_in);
 //! # Ok(())

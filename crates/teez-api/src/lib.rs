@@ -31,10 +31,10 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = teez_api::Client::new(teez_api::servers::SELLER_API)?;
-//! let body: teez_api::types::TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequest = serde_json::from_value(serde_json::json!({
-//!     "clientId": std::env::var("CLIENT_ID")?,
-//!     "clientSecret": std::env::var("CLIENT_SECRET")?,
-//! }))?;
+//! let body = teez_api::types::TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequest {
+//!     client_id: std::env::var("CLIENT_ID")?.try_into()?,
+//!     client_secret: std::env::var("CLIENT_SECRET")?.try_into()?,
+//! };
 //! let response = client.get_token_endpoint(&body).await?.into_inner();
 //! println!("expires in {:?} s", response.expires_in);
 //! # Ok(())

@@ -30,10 +30,11 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = tradevest_api::Client::new(tradevest_api::servers::TEST_AUTH)?;
-//! let body: tradevest_api::types::AuthRequest = serde_json::from_value(serde_json::json!({
-//!     "client_id": std::env::var("CLIENT_ID")?,
-//!     "client_secret": std::env::var("CLIENT_SECRET")?,
-//! }))?;
+//! let body = tradevest_api::types::AuthRequest {
+//!     client_id: std::env::var("CLIENT_ID")?.try_into()?,
+//!     client_secret: std::env::var("CLIENT_SECRET")?.try_into()?,
+//!     grant_type: "client_credentials".try_into()?,
+//! };
 //! let response = client.get_token(&body).await?.into_inner();
 //! println!("expires in {:?} s", response.expires_in);
 //! # Ok(())

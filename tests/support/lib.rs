@@ -1,0 +1,146 @@
+//! Shared helpers for the workspace tests: classifying a generated client's result, and
+//! running the same malformed-response cases against every provider.
+
+use std::future::Future;
+
+use httpmock::prelude::*;
+use partner_api_support::ResponseTooLarge;
+use progenitor_client::{Error, ResponseValue};
+
+/// What a generated client call came back with, reduced to what the tests assert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A documented success.
+    Ok,
+    /// A documented error status, decoded into its typed body.
+    ErrorResponse(u16),
+    /// A status the spec does not document.
+    UnexpectedResponse(u16),
+    /// A documented status whose body did not decode.
+    InvalidResponsePayload,
+    /// The body could not be read; `too_large` when the size limit stopped it.
+    ResponseBodyError {
+        /// Whether [`ResponseTooLarge`] is in the error's source chain.
+        too_large: bool,
+    },
+    /// The request never got a response (connection refused, timeout).
+    CommunicationError,
+    /// The request was refused before it was sent.
+    InvalidRequest,
+    /// Anything else.
+    Other(String),
+}
+
+/// Classifies a generated client's result.
+pub fn outcome<T, E>(result: Result<ResponseValue<T>, Error<E>>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Ok,
+        Err(Error::ErrorResponse(rv)) => Outcome::ErrorResponse(rv.status().as_u16()),
+        Err(Error::UnexpectedResponse(r)) => Outcome::UnexpectedResponse(r.status().as_u16()),
+        Err(Error::InvalidResponsePayload(..)) => Outcome::InvalidResponsePayload,
+        Err(Error::ResponseBodyError(e)) => Outcome::ResponseBodyError {
+            too_large: has_source::<ResponseTooLarge>(&e),
+        },
+        Err(Error::CommunicationError(_)) => Outcome::CommunicationError,
+        Err(Error::InvalidRequest(_)) => Outcome::InvalidRequest,
+        Err(Error::Custom(message)) => Outcome::Other(message),
+        Err(Error::InvalidUpgrade(e)) => Outcome::Other(e.to_string()),
+    }
+}
+
+/// Whether `T` is somewhere in the source chain of `err`.
+pub fn has_source<T: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = err.source();
+    while let Some(e) = source {
+        if e.is::<T>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// A base URL on loopback where nothing listens.
+pub fn dead_base_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("local address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Runs the malformed-response cases every provider must survive. `call` sends the
+/// provider's token request to the base URL it is given; `documented_error` is a status
+/// the spec documents for that operation.
+pub async fn check_malformed_responses<F, Fut>(path: &str, documented_error: u16, call: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Outcome>,
+{
+    let big = "x".repeat(5 * 1024 * 1024);
+    let cases: [(&str, u16, &str, &str, Outcome); 7] = [
+        (
+            "undocumented status",
+            418,
+            "application/json",
+            "{}",
+            Outcome::UnexpectedResponse(418),
+        ),
+        (
+            "HTML from a proxy",
+            200,
+            "text/html",
+            "<html><body>502 Bad Gateway</body></html>",
+            Outcome::InvalidResponsePayload,
+        ),
+        (
+            "empty body",
+            200,
+            "application/json",
+            "",
+            Outcome::InvalidResponsePayload,
+        ),
+        (
+            "truncated JSON",
+            200,
+            "application/json",
+            "{\"access_token\": \"abc",
+            Outcome::InvalidResponsePayload,
+        ),
+        (
+            "documented error status with an HTML body",
+            documented_error,
+            "text/html",
+            "<html>oops</html>",
+            Outcome::InvalidResponsePayload,
+        ),
+        (
+            "5 MiB body",
+            200,
+            "application/json",
+            &big,
+            Outcome::ResponseBodyError { too_large: true },
+        ),
+        (
+            "5 MiB error body",
+            documented_error,
+            "application/json",
+            &big,
+            Outcome::ResponseBodyError { too_large: true },
+        ),
+    ];
+    for (name, status, content_type, body, expected) in cases {
+        let server = MockServer::start_async().await;
+        server.mock(|when, then| {
+            when.method(POST).path(path);
+            then.status(status)
+                .header("content-type", content_type)
+                .body(body);
+        });
+        assert_eq!(call(server.base_url()).await, expected, "case: {name}");
+    }
+    assert_eq!(
+        call(dead_base_url()).await,
+        Outcome::CommunicationError,
+        "case: connection refused"
+    );
+}
