@@ -59,8 +59,10 @@ pub mod servers;
 pub use generated::*;
 pub use partner_api_support::{BasicCredentials, SecretString};
 pub use partner_api_support::{
-    ClientBuildError, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, ResponseTooLarge,
+    ClientBuildError, ClientState, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, ResponseHead,
+    ResponseObserver, ResponseTooLarge,
 };
+use reqwest::header::{HeaderName, HeaderValue};
 
 impl Client {
     /// A client for `base_url` (for example [`servers::PUBLIC_API`]) using rustls,
@@ -80,20 +82,40 @@ impl Client {
         Ok(Self::new_with_client(
             base_url.as_str().trim_end_matches('/'),
             http,
-            partner_api_support::ClientState::default(),
+            ClientState::default(),
         ))
     }
 
     /// Refuses response bodies larger than `max_bytes` (default
     /// [`DEFAULT_MAX_RESPONSE_BYTES`]).
-    pub fn with_max_response_bytes(mut self, max_bytes: u64) -> Self {
-        self.inner = std::mem::take(&mut self.inner).with_max_response_bytes(max_bytes);
-        self
+    pub fn with_max_response_bytes(self, max_bytes: u64) -> Self {
+        self.map_state(|state| state.with_max_response_bytes(max_bytes))
+    }
+
+    /// Adds `name: value` to every request that does not already carry `name`
+    /// (for example a `User-Agent`).
+    pub fn with_default_header(self, name: HeaderName, value: HeaderValue) -> Self {
+        self.map_state(|state| state.with_default_header(name, value))
+    }
+
+    /// Gives every request a total timeout, also when the `reqwest::Client` is the caller's.
+    pub fn with_request_timeout(self, timeout: std::time::Duration) -> Self {
+        self.map_state(|state| state.with_request_timeout(timeout))
+    }
+
+    /// Records the status and headers of each response into `observer`, so they are known
+    /// even when progenitor reports only that a body did not decode.
+    pub fn with_response_observer(self, observer: ResponseObserver) -> Self {
+        self.map_state(|state| state.with_response_observer(observer))
     }
 
     /// Sends `credentials` as `Authorization: Basic` on the operations that require it.
-    pub fn with_credentials(mut self, credentials: BasicCredentials) -> Self {
-        self.inner = std::mem::take(&mut self.inner).with_basic_credentials(credentials);
+    pub fn with_credentials(self, credentials: BasicCredentials) -> Self {
+        self.map_state(|state| state.with_basic_credentials(credentials))
+    }
+
+    fn map_state(mut self, f: impl FnOnce(ClientState) -> ClientState) -> Self {
+        self.inner = f(std::mem::take(&mut self.inner));
         self
     }
 }

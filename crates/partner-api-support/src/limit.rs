@@ -28,24 +28,33 @@ impl std::error::Error for ResponseTooLarge {}
 /// of the `reqwest` error) as soon as more than `max_bytes` arrive; nothing past the limit is
 /// buffered. A `Content-Length` above the limit fails before any of the body is read.
 pub fn limit_response(response: reqwest::Response, max_bytes: u64) -> reqwest::Response {
-    let url = response.url().clone();
     let declared_too_large = response.content_length().is_some_and(|len| len > max_bytes);
+    let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    let limit = if declared_too_large { 0 } else { limit };
+    map_body(response, |body| {
+        reqwest::Body::wrap(Limited::new(body, limit).map_err(move |err| {
+            if err.is::<LengthLimitError>() {
+                Box::new(ResponseTooLarge { limit: max_bytes })
+                    as Box<dyn std::error::Error + Send + Sync>
+            } else {
+                err
+            }
+        }))
+    })
+}
+
+/// Rebuilds `response` with its body replaced by `f(body)`, keeping status, headers and URL.
+pub(crate) fn map_body(
+    response: reqwest::Response,
+    f: impl FnOnce(reqwest::Body) -> reqwest::Body,
+) -> reqwest::Response {
+    let url = response.url().clone();
     let (mut parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
     // Keep the URL, which the conversion to `http::Response` drops.
     if let Ok(with_url) = http::Response::builder().url(url).body(()) {
         parts.extensions.extend(with_url.into_parts().0.extensions);
     }
-    let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
-    let limit = if declared_too_large { 0 } else { limit };
-    let body = Limited::new(body, limit).map_err(move |err| {
-        if err.is::<LengthLimitError>() {
-            Box::new(ResponseTooLarge { limit: max_bytes })
-                as Box<dyn std::error::Error + Send + Sync>
-        } else {
-            err
-        }
-    });
-    reqwest::Response::from(http::Response::from_parts(parts, reqwest::Body::wrap(body)))
+    reqwest::Response::from(http::Response::from_parts(parts, f(body)))
 }
 
 #[cfg(test)]

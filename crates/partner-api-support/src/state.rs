@@ -1,9 +1,17 @@
 //! The state a generated `Client` carries for its request hooks.
 
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use http_body_util::BodyExt as _;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
 use crate::{BasicCredentials, DEFAULT_MAX_RESPONSE_BYTES, limit_response};
 
 /// What a generated client's request hooks need: credentials for operations secured with
-/// HTTP Basic, and the largest response body to accept.
+/// HTTP Basic, headers and a timeout for every request, the largest response body to
+/// accept, and an optional observer of response heads.
 ///
 /// Generated crates keep it as progenitor's "inner type" and expose builder methods on their
 /// `Client`; applications rarely build one themselves.
@@ -11,6 +19,9 @@ use crate::{BasicCredentials, DEFAULT_MAX_RESPONSE_BYTES, limit_response};
 pub struct ClientState {
     basic: Option<BasicCredentials>,
     max_response_bytes: u64,
+    default_headers: HeaderMap,
+    request_timeout: Option<Duration>,
+    observer: Option<ResponseObserver>,
 }
 
 impl Default for ClientState {
@@ -18,6 +29,9 @@ impl Default for ClientState {
         Self {
             basic: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            default_headers: HeaderMap::new(),
+            request_timeout: None,
+            observer: None,
         }
     }
 }
@@ -36,6 +50,24 @@ impl ClientState {
         self
     }
 
+    /// Adds `name: value` to every request that does not already carry `name`.
+    pub fn with_default_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.default_headers.insert(name, value);
+        self
+    }
+
+    /// Gives every request a total timeout, even on a caller-supplied `reqwest::Client`.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// Records the status and headers of every response into `observer`.
+    pub fn with_response_observer(mut self, observer: ResponseObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// The Basic credentials, if any.
     pub fn basic_credentials(&self) -> Option<&BasicCredentials> {
         self.basic.as_ref()
@@ -46,14 +78,23 @@ impl ClientState {
         self.max_response_bytes
     }
 
-    /// The generated `ClientHooks::pre`: adds `Authorization: Basic` to a request for one of
-    /// `basic_operations`, or refuses to send it when no credentials were given.
+    /// The generated `ClientHooks::pre`: adds the default headers, the timeout, and
+    /// `Authorization: Basic` to a request for one of `basic_operations`, or refuses to send
+    /// such a request when no credentials were given.
     pub fn prepare(
         &self,
         request: &mut reqwest::Request,
         operation_id: &str,
         basic_operations: &[&str],
     ) -> Result<(), String> {
+        for (name, value) in &self.default_headers {
+            if !request.headers().contains_key(name) {
+                request.headers_mut().insert(name, value.clone());
+            }
+        }
+        if let Some(timeout) = self.request_timeout {
+            *request.timeout_mut() = Some(timeout);
+        }
         if !basic_operations.contains(&operation_id) {
             return Ok(());
         }
@@ -70,15 +111,89 @@ impl ClientState {
         Ok(())
     }
 
-    /// The generated `ClientHooks::exec`: sends `request` and limits the response body.
+    /// The generated `ClientHooks::exec`: sends `request`, records the response head, and
+    /// limits the response body.
     pub async fn execute(
         &self,
         client: &reqwest::Client,
         request: reqwest::Request,
     ) -> reqwest::Result<reqwest::Response> {
         let response = client.execute(request).await?;
-        Ok(limit_response(response, self.max_response_bytes))
+        let response = limit_response(response, self.max_response_bytes);
+        Ok(match &self.observer {
+            Some(observer) => observer.observe(response),
+            None => response,
+        })
     }
+}
+
+/// Status and headers of a response.
+#[derive(Clone, Debug)]
+pub struct ResponseHead {
+    /// The status code.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+}
+
+/// Keeps the head of the last response a client received (and, when asked, the body bytes
+/// as they are read), so a caller still knows the status, headers and body when progenitor
+/// reports only that a body failed to decode.
+///
+/// Give each request its own observer (clones share one slot).
+#[derive(Clone, Debug, Default)]
+pub struct ResponseObserver {
+    head: Arc<Mutex<Option<ResponseHead>>>,
+    body: Option<Arc<Mutex<Vec<u8>>>>,
+}
+
+impl ResponseObserver {
+    /// An observer of status and headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An observer that also keeps a copy of the body bytes the client reads (at most the
+    /// client's response size limit, plus one chunk).
+    pub fn capturing_body() -> Self {
+        Self {
+            head: Arc::default(),
+            body: Some(Arc::default()),
+        }
+    }
+
+    /// The last response head recorded, if any.
+    pub fn last(&self) -> Option<ResponseHead> {
+        lock(&self.head).clone()
+    }
+
+    /// The body bytes read so far, if this observer captures bodies.
+    pub fn body(&self) -> Option<Vec<u8>> {
+        self.body.as_ref().map(|body| lock(body).clone())
+    }
+
+    fn observe(&self, response: reqwest::Response) -> reqwest::Response {
+        *lock(&self.head) = Some(ResponseHead {
+            status: response.status(),
+            headers: response.headers().clone(),
+        });
+        let Some(captured) = self.body.clone() else {
+            return response;
+        };
+        lock(&captured).clear();
+        crate::limit::map_body(response, move |body| {
+            reqwest::Body::wrap(body.map_frame(move |frame| {
+                if let Some(data) = frame.data_ref() {
+                    lock(&captured).extend_from_slice(data);
+                }
+                frame
+            }))
+        })
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -111,5 +226,66 @@ mod tests {
             .prepare(&mut request(), "token", &["token"])
             .unwrap_err();
         assert!(err.contains("with_credentials"), "{err}");
+    }
+
+    #[test]
+    fn default_headers_and_timeout_apply_without_overriding() {
+        let state = ClientState::default()
+            .with_default_header(
+                reqwest::header::USER_AGENT,
+                HeaderValue::from_static("partner/1"),
+            )
+            .with_default_header(
+                reqwest::header::ACCEPT,
+                HeaderValue::from_static("text/plain"),
+            )
+            .with_request_timeout(Duration::from_secs(3));
+        let mut req = request();
+        req.headers_mut().insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        state.prepare(&mut req, "x", &[]).unwrap();
+        assert_eq!(req.headers()["user-agent"], "partner/1");
+        assert_eq!(req.headers()["accept"], "application/json");
+        assert_eq!(req.timeout(), Some(&Duration::from_secs(3)));
+    }
+
+    #[tokio::test]
+    async fn the_observer_sees_the_status_and_headers() {
+        let server = httpmock::MockServer::start_async().await;
+        server.mock(|_, then| {
+            then.status(429).header("retry-after", "2").body("{");
+        });
+        let observer = ResponseObserver::new();
+        let state = ClientState::default().with_response_observer(observer.clone());
+        let request =
+            reqwest::Request::new(reqwest::Method::POST, server.url("/token").parse().unwrap());
+        state
+            .execute(&reqwest::Client::new(), request)
+            .await
+            .unwrap();
+        let head = observer.last().unwrap();
+        assert_eq!(head.status, 429);
+        assert_eq!(head.headers["retry-after"], "2");
+        assert_eq!(observer.body(), None);
+    }
+
+    #[tokio::test]
+    async fn a_capturing_observer_keeps_the_body_it_passes_on() {
+        let server = httpmock::MockServer::start_async().await;
+        server.mock(|_, then| {
+            then.status(200).body(r#"{"accessToken":"t"}"#);
+        });
+        let observer = ResponseObserver::capturing_body();
+        let state = ClientState::default().with_response_observer(observer.clone());
+        let request =
+            reqwest::Request::new(reqwest::Method::POST, server.url("/token").parse().unwrap());
+        let response = state
+            .execute(&reqwest::Client::new(), request)
+            .await
+            .unwrap();
+        assert_eq!(response.text().await.unwrap(), r#"{"accessToken":"t"}"#);
+        assert_eq!(observer.body().unwrap(), br#"{"accessToken":"t"}"#);
     }
 }

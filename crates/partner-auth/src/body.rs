@@ -1,0 +1,319 @@
+//! Reading response bodies that did not decode as the spec says: the lenient token decode,
+//! the provider error details, and secret-free excerpts.
+
+use serde_json::{Map, Value};
+
+use crate::FieldError;
+use crate::token::RawToken;
+
+/// Decodes a success body leniently: field names compared without case, `_` or `-`
+/// (`access_token`, `accessToken`, `AccessToken`), extra fields ignored, `expires_in` as a
+/// number or a numeric string. `Err` says what is missing.
+pub(crate) fn lenient_token(body: &[u8]) -> Result<RawToken, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| shape(body))?;
+    let Value::Object(object) = &value else {
+        return Err(shape(body));
+    };
+    let access_token = field(object, "accesstoken")
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| format!("no access token in the response ({})", shape(body)))?;
+    let token_type = field(object, "tokentype")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let expires_in = field(object, "expiresin").and_then(|v| match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    });
+    Ok(RawToken {
+        access_token: access_token.to_owned(),
+        token_type,
+        expires_in,
+    })
+}
+
+fn field<'a>(object: &'a Map<String, Value>, normalized: &str) -> Option<&'a Value> {
+    object.iter().find_map(|(key, value)| {
+        let key: String = key
+            .chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect();
+        (key == normalized).then_some(value)
+    })
+}
+
+/// What a body looks like, without any of its values: safe to show for a success response,
+/// whose body may hold a token.
+pub(crate) fn shape(body: &[u8]) -> String {
+    let trimmed = body.trim_ascii();
+    if trimmed.is_empty() {
+        return "an empty body".to_owned();
+    }
+    match serde_json::from_slice::<Value>(trimmed) {
+        Ok(Value::Object(object)) => {
+            let keys: Vec<&str> = object.keys().map(String::as_str).take(10).collect();
+            format!("a JSON object with keys [{}]", keys.join(", "))
+        }
+        Ok(Value::Array(_)) => "a JSON array".to_owned(),
+        Ok(_) => "a bare JSON value".to_owned(),
+        Err(_) if trimmed.starts_with(b"<") => {
+            format!("an HTML or XML page of {} bytes", body.len())
+        }
+        Err(e) if e.is_eof() => format!("truncated JSON ({} bytes)", body.len()),
+        Err(_) => format!("{} bytes that are not JSON", body.len()),
+    }
+}
+
+/// Provider error details found in an error body, whichever of the five formats it uses.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Details {
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub fields: Vec<FieldError>,
+}
+
+/// Reads the code, message and field errors of an error body:
+///
+/// - FastEndpoints (Teez): `{statusCode, message, errors: {field: [message]}}`
+/// - Teez's second format: `{status, errors: {Field: [{code, description}]}, errorCode}`
+/// - Alternative Payments: a string-to-string map (`{"error": "…"}`, `{"message": "…"}`)
+/// - Cobee: `{error?, message, code?}`, and on 429 `{error, error_description}`
+/// - Tradevest, RFC 6749 §5.2: `{error, error_description?}`
+/// - Dinie, RFC 9457: `{type, title, status, detail, code?, errors: [{param, detail, code?}]}`
+pub(crate) fn details(body: &Value) -> Details {
+    let Value::Object(object) = body else {
+        return Details::default();
+    };
+    let text = |key: &str| {
+        object
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+            .map(str::to_owned)
+    };
+    let code = text("errorCode")
+        .or_else(|| text("code"))
+        .or_else(|| text("error"));
+    let message = text("detail")
+        .or_else(|| text("error_description"))
+        .or_else(|| text("message"))
+        .or_else(|| text("title"))
+        .or_else(|| {
+            // A map of strings (Alternative Payments' 403): its first value other than the code.
+            object
+                .values()
+                .filter_map(Value::as_str)
+                .find(|v| Some(*v) != code.as_deref())
+                .map(str::to_owned)
+        });
+    let mut fields = Vec::new();
+    match object.get("errors") {
+        Some(Value::Object(map)) => {
+            for (field, entries) in map {
+                for entry in entries.as_array().into_iter().flatten() {
+                    match entry {
+                        Value::String(message) => fields.push(FieldError {
+                            field: field.clone(),
+                            message: message.clone(),
+                            code: None,
+                        }),
+                        Value::Object(detail) => fields.push(FieldError {
+                            field: field.clone(),
+                            message: detail
+                                .get("description")
+                                .or_else(|| detail.get("message"))
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned(),
+                            code: detail
+                                .get("code")
+                                .and_then(Value::as_str)
+                                .map(str::to_owned),
+                        }),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Some(Value::Array(entries)) => {
+            for entry in entries {
+                let get = |key: &str| entry.get(key).and_then(Value::as_str).map(str::to_owned);
+                if let Some(field) = get("param").or_else(|| get("field")) {
+                    fields.push(FieldError {
+                        field,
+                        message: get("detail").or_else(|| get("message")).unwrap_or_default(),
+                        code: get("code"),
+                    });
+                }
+            }
+        }
+        _ => {}
+    }
+    Details {
+        code,
+        message,
+        fields,
+    }
+}
+
+/// Longest excerpt kept of an error body, in characters.
+const EXCERPT_CHARS: usize = 200;
+
+/// A short excerpt of an error body: JSON values under secret-looking keys replaced, the
+/// client secret replaced wherever it appears, whitespace collapsed, at most 200 characters.
+pub(crate) fn excerpt(body: &[u8], secret: &str) -> Option<String> {
+    let text = match serde_json::from_slice::<Value>(body) {
+        Ok(mut value) => {
+            redact_sensitive_keys(&mut value);
+            value.to_string()
+        }
+        Err(_) => String::from_utf8_lossy(&body[..body.len().min(4 * EXCERPT_CHARS)]).into_owned(),
+    };
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.is_empty() {
+        return None;
+    }
+    let mut out: String = scrub(&collapsed, secret)
+        .chars()
+        .take(EXCERPT_CHARS)
+        .collect();
+    if collapsed.chars().count() > EXCERPT_CHARS {
+        out.push('…');
+    }
+    Some(out)
+}
+
+/// Replaces every occurrence of `secret` in `text`.
+pub(crate) fn scrub(text: &str, secret: &str) -> String {
+    if secret.len() < 4 {
+        return text.to_owned();
+    }
+    text.replace(secret, "[REDACTED]")
+}
+
+fn redact_sensitive_keys(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                let key = key.to_ascii_lowercase();
+                let sensitive = ["token", "secret", "password", "authorization"]
+                    .iter()
+                    .any(|s| key.contains(s));
+                if sensitive && v.is_string() {
+                    *v = Value::from("[REDACTED]");
+                } else {
+                    redact_sensitive_keys(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_sensitive_keys),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn lenient_decode_accepts_case_strings_and_extras() {
+        let raw = lenient_token(
+            br#"{"AccessToken":"t1","TOKEN_TYPE":"Bearer","expires-in":"3600","extra":1}"#,
+        )
+        .unwrap();
+        assert_eq!(raw.access_token, "t1");
+        assert_eq!(raw.token_type.as_deref(), Some("Bearer"));
+        assert_eq!(raw.expires_in, Some(3600.0));
+
+        let raw = lenient_token(br#"{"access_token":"t2","expires_in":"soon"}"#).unwrap();
+        assert_eq!(raw.expires_in, None);
+    }
+
+    #[test]
+    fn lenient_decode_says_what_is_wrong_without_values() {
+        let err = lenient_token(br#"{"token":"secret-value"}"#).unwrap_err();
+        assert!(
+            err.contains("no access token") && err.contains("[token]"),
+            "{err}"
+        );
+        assert!(!err.contains("secret-value"));
+        assert_eq!(lenient_token(b"").unwrap_err(), "an empty body");
+        assert!(lenient_token(b"<html>").unwrap_err().contains("HTML"));
+        assert!(
+            lenient_token(br#"{"access_token":"ab"#)
+                .unwrap_err()
+                .contains("truncated")
+        );
+        assert!(lenient_token(br#"{"access_token":""}"#).is_err());
+    }
+
+    #[test]
+    fn details_understand_all_five_formats() {
+        let fast = details(&json!({
+            "statusCode": 400, "message": "One or more errors occurred!",
+            "errors": {"clientSecret": ["too short"]}
+        }));
+        assert_eq!(
+            fast.message.as_deref(),
+            Some("One or more errors occurred!")
+        );
+        assert_eq!(fast.fields[0].field, "clientSecret");
+        assert_eq!(fast.fields[0].message, "too short");
+
+        let teez2 = details(&json!({
+            "status": 400, "errorCode": "B2B-001",
+            "errors": {"ClientId": [{"code": "NotEmpty", "description": "required"}]}
+        }));
+        assert_eq!(teez2.code.as_deref(), Some("B2B-001"));
+        assert_eq!(teez2.fields[0].code.as_deref(), Some("NotEmpty"));
+        assert_eq!(teez2.fields[0].message, "required");
+
+        let alt = details(&json!({"error": "invalid credentials"}));
+        assert_eq!(alt.code.as_deref(), Some("invalid credentials"));
+        let alt = details(&json!({"reason": "Basic header malformed"}));
+        assert_eq!(alt.message.as_deref(), Some("Basic header malformed"));
+
+        let cobee =
+            details(&json!({"code": "validation_error", "message": "body: must have clientId"}));
+        assert_eq!(cobee.code.as_deref(), Some("validation_error"));
+        assert_eq!(cobee.message.as_deref(), Some("body: must have clientId"));
+        let cobee429 = details(
+            &json!({"error": "Too Many Requests", "error_description": "Rate limit exceeded, retry in 119 seconds"}),
+        );
+        assert_eq!(
+            cobee429.message.as_deref(),
+            Some("Rate limit exceeded, retry in 119 seconds")
+        );
+
+        let tradevest = details(&json!({"error": "invalid_client"}));
+        assert_eq!(tradevest.code.as_deref(), Some("invalid_client"));
+
+        let dinie = details(&json!({
+            "type": "about:blank", "title": "Unauthorized", "status": 401,
+            "detail": "Invalid client credentials", "code": "invalid_token",
+            "errors": [{"param": "grant_type", "detail": "unsupported", "code": "invalid"}]
+        }));
+        assert_eq!(dinie.code.as_deref(), Some("invalid_token"));
+        assert_eq!(dinie.message.as_deref(), Some("Invalid client credentials"));
+        assert_eq!(dinie.fields[0].field, "grant_type");
+    }
+
+    #[test]
+    fn excerpts_drop_secrets_and_stay_short() {
+        let body = br#"{"message":"bad secret hunter2-secret","client_secret":"x","token":"t"}"#;
+        let shown = excerpt(body, "hunter2-secret").unwrap();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("[REDACTED]"));
+        assert!(!shown.contains(r#""token":"t""#), "{shown}");
+
+        let html = format!("<html>\n  <body>{}</body></html>", "x".repeat(1000));
+        let shown = excerpt(html.as_bytes(), "s3cret").unwrap();
+        assert!(shown.starts_with("<html> <body>"));
+        assert_eq!(shown.chars().count(), EXCERPT_CHARS + 1);
+        assert_eq!(excerpt(b"  ", "s3cret"), None);
+    }
+}

@@ -1,0 +1,323 @@
+//! [`Client`] and its [`ClientBuilder`]: one provider, one environment, one set of
+//! credentials.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use partner_api_support::{ClientState, ResponseObserver};
+use reqwest::header::{HeaderValue, USER_AGENT};
+
+use crate::exchange::Exchange;
+use crate::provider::ClientAuth;
+use crate::token::{DEFAULT_LIFETIME, Issued};
+use crate::{AccessToken, Credentials, Error, ErrorKind, Provider, providers};
+
+/// Default connect timeout: 5 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default total timeout of one token request: 10 s.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Gets access tokens from one provider. Cheap to clone; share one per set of credentials.
+///
+/// Each [`fetch_token`](Self::fetch_token) sends one token request. Applications that ask
+/// for a token per API call want the caching layer on top of this.
+#[derive(Clone)]
+pub struct Client {
+    config: Arc<Config>,
+}
+
+/// Everything a token request needs, fixed at build time.
+pub(crate) struct Config {
+    pub provider: Provider,
+    pub environment: Cow<'static, str>,
+    pub base_url: String,
+    pub http: reqwest::Client,
+    pub credentials: Credentials,
+    pub user_agent: HeaderValue,
+    pub timeout: Duration,
+    pub default_lifetime: Duration,
+}
+
+impl Config {
+    /// The generated clients' shared state for one request.
+    pub(crate) fn client_state(&self, exchange: &Exchange) -> ClientState {
+        let state = ClientState::default()
+            .with_default_header(USER_AGENT, self.user_agent.clone())
+            .with_request_timeout(self.timeout)
+            .with_response_observer(exchange.observer.clone());
+        match self.provider.client_auth() {
+            ClientAuth::Basic => state.with_basic_credentials(self.credentials.basic()),
+            ClientAuth::Body => state,
+        }
+    }
+}
+
+impl Client {
+    /// Starts configuring a client for `provider`.
+    pub fn builder(provider: Provider) -> ClientBuilder {
+        ClientBuilder {
+            provider,
+            environment: None,
+            base_url: None,
+            credentials: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            http: None,
+            allow_insecure_http: false,
+            default_lifetime: DEFAULT_LIFETIME,
+        }
+    }
+
+    /// Sends one token request and maps the answer into an [`AccessToken`] or an [`Error`].
+    pub async fn fetch_token(&self) -> Result<AccessToken, Error> {
+        let config = &self.config;
+        let issued = Issued::now();
+        let exchange = Exchange {
+            provider: config.provider,
+            environment: config.environment.clone(),
+            secret: config.credentials.client_secret().clone(),
+            observer: ResponseObserver::capturing_body(),
+        };
+        let started = Instant::now();
+        let result = providers::request_token(config, &exchange).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(raw) => {
+                let token = AccessToken::new(
+                    raw,
+                    issued,
+                    config.provider,
+                    config.environment.clone(),
+                    config.default_lifetime,
+                );
+                tracing::debug!(
+                    provider = %config.provider,
+                    environment = %config.environment,
+                    elapsed_ms,
+                    lifetime_s = token.lifetime().map(|l| l.as_secs()),
+                    "token request succeeded"
+                );
+                Ok(token)
+            }
+            Err(error) => {
+                tracing::debug!(
+                    provider = %config.provider,
+                    environment = %config.environment,
+                    elapsed_ms,
+                    kind = ?error.kind(),
+                    status = error.status().map(|s| s.as_u16()),
+                    "token request failed"
+                );
+                Err(error)
+            }
+        }
+    }
+
+    /// The provider.
+    pub fn provider(&self) -> Provider {
+        self.config.provider
+    }
+
+    /// The environment's name, or `custom` for a base URL.
+    pub fn environment(&self) -> &str {
+        &self.config.environment
+    }
+
+    /// The base URL token requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        self.config.credentials.client_id()
+    }
+
+    /// The credentials (the secret stays redacted in `Debug`).
+    pub fn credentials(&self) -> &Credentials {
+        &self.config.credentials
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("provider", &self.config.provider)
+            .field("environment", &self.config.environment)
+            .field("base_url", &self.config.base_url)
+            .field("credentials", &self.config.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Client`]; from [`Client::builder`].
+#[must_use]
+#[derive(Debug)]
+pub struct ClientBuilder {
+    provider: Provider,
+    environment: Option<String>,
+    base_url: Option<String>,
+    credentials: Option<Credentials>,
+    connect_timeout: Duration,
+    timeout: Duration,
+    http: Option<reqwest::Client>,
+    allow_insecure_http: bool,
+    default_lifetime: Duration,
+}
+
+impl ClientBuilder {
+    /// Uses the named environment (see [`Provider::environments`]); default `production`.
+    pub fn environment(mut self, name: impl Into<String>) -> Self {
+        self.environment = Some(name.into());
+        self
+    }
+
+    /// Sends token requests to `base_url` instead of a named environment (a proxy, a
+    /// sandbox, a test server). The environment is reported as `custom`.
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = Some(base_url.into());
+        self
+    }
+
+    /// The client credentials.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Timeout for establishing a connection (default [`DEFAULT_CONNECT_TIMEOUT`]); applies
+    /// to the HTTP client this builder creates.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Total timeout of one token request, response body included (default
+    /// [`DEFAULT_TIMEOUT`]); applies to a caller-supplied HTTP client too.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends through a `reqwest::Client` the caller configured (proxies, TLS roots). Give it
+    /// `redirect::Policy::none()`: a redirected token request can carry the secret away.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Allows credentials over plain `http://` to non-loopback hosts. Only for test
+    /// networks; plain http to loopback (`127.0.0.0/8`, `::1`, `localhost`) is always
+    /// allowed.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Lifetime assumed when the provider reports none usable (default 5 minutes).
+    pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
+        self.default_lifetime = lifetime;
+        self
+    }
+
+    /// Checks the configuration and builds the client. Nothing is sent; no DNS lookup or
+    /// connection is made.
+    pub fn build(self) -> Result<Client, Error> {
+        let provider = self.provider;
+        let (environment, base_url): (Cow<'static, str>, String) =
+            match (self.environment, self.base_url) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::configuration(
+                        "both an environment and a base URL were given; choose one",
+                    ));
+                }
+                (None, Some(url)) => (Cow::Borrowed("custom"), url),
+                (Some(name), None) => {
+                    let env = provider.environment(&name).ok_or_else(|| {
+                        let known: Vec<&str> =
+                            provider.environments().iter().map(|e| e.name).collect();
+                        Error::configuration(format!(
+                            "{provider} has no environment `{name}`; it has: {}",
+                            known.join(", ")
+                        ))
+                    })?;
+                    (Cow::Borrowed(env.name), env.base_url.to_owned())
+                }
+                (None, None) => {
+                    let env = &provider.environments()[0];
+                    (Cow::Borrowed(env.name), env.base_url.to_owned())
+                }
+            };
+        let at = |e: Error| e.at(provider, environment.clone());
+
+        let url = partner_api_support::parse_base_url(&base_url)
+            .map_err(|e| at(Error::configuration(e.to_string())))?;
+        if url.scheme() == "http" && !self.allow_insecure_http && !is_loopback(&url) {
+            return Err(at(Error::new(
+                ErrorKind::InsecureTransport,
+                format!(
+                    "refusing to send client credentials over plain http to {}",
+                    url.host_str().unwrap_or("")
+                ),
+            )));
+        }
+
+        let credentials = self.credentials.ok_or_else(|| {
+            at(Error::configuration(
+                "no client credentials; give them with .credentials(Credentials::new(id, secret))",
+            ))
+        })?;
+        credentials.validate(provider).map_err(at)?;
+
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .timeout(self.timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| {
+                    at(Error::configuration("could not create the HTTP client").with_source(e))
+                })?,
+        };
+        let user_agent = HeaderValue::try_from(format!(
+            "partner-auth/{} ({}-api; api-version {})",
+            env!("CARGO_PKG_VERSION"),
+            provider,
+            provider.api_version()
+        ))
+        .map_err(|_| {
+            at(Error::configuration(
+                "the User-Agent is not a valid header value",
+            ))
+        })?;
+
+        Ok(Client {
+            config: Arc::new(Config {
+                provider,
+                environment,
+                base_url: url.as_str().trim_end_matches('/').to_owned(),
+                http,
+                credentials,
+                user_agent,
+                timeout: self.timeout,
+                default_lifetime: self.default_lifetime,
+            }),
+        })
+    }
+}
+
+/// Whether the URL's host is a loopback address (or `localhost`), judged from the URL
+/// alone: no DNS lookup.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => {
+            domain.eq_ignore_ascii_case("localhost") || domain.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}

@@ -1,0 +1,329 @@
+//! [`Error`], the one error type for every provider, and its [`ErrorKind`].
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::{AccessToken, Provider};
+
+/// What kind of failure an [`Error`] is: what an application matches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The provider rejected the client id or secret (401, 403, or an RFC 6749
+    /// `invalid_client` / `unauthorized_client`). Not retried.
+    InvalidCredentials,
+    /// The provider rejected the request itself (other 4xx); see
+    /// [`Error::field_errors`]. Not retried.
+    InvalidRequest,
+    /// Too many requests (429); see [`Error::retry_after`].
+    RateLimited,
+    /// The provider failed (5xx).
+    ProviderUnavailable,
+    /// No answer in time (client timeout, or a 408).
+    Timeout,
+    /// No connection, or it broke (refused, DNS, TLS, reset).
+    Connection,
+    /// An answer that is not a usable token response (HTML, truncated, too large, a
+    /// redirect, a missing token, an unsupported token type).
+    InvalidResponse,
+    /// The client is configured wrongly (empty or rule-breaking credentials, bad URL,
+    /// unknown environment). Nothing was sent.
+    Configuration,
+    /// Credentials would travel over plain `http://` to a non-loopback host. Nothing was
+    /// sent, and no DNS lookup or connection was made.
+    InsecureTransport,
+}
+
+impl ErrorKind {
+    /// Whether a later attempt may succeed: rate limits, provider failures, timeouts and
+    /// connection failures.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::RateLimited
+                | ErrorKind::ProviderUnavailable
+                | ErrorKind::Timeout
+                | ErrorKind::Connection
+        )
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidCredentials => "invalid client credentials",
+            ErrorKind::InvalidRequest => "the provider rejected the token request",
+            ErrorKind::RateLimited => "rate limited",
+            ErrorKind::ProviderUnavailable => "the provider is unavailable",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Connection => "connection failed",
+            ErrorKind::InvalidResponse => "invalid token response",
+            ErrorKind::Configuration => "invalid configuration",
+            ErrorKind::InsecureTransport => "insecure transport refused",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// One field the provider reported as invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field (`clientSecret`, `grant_type`, …).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+    /// The provider's code for it, if any.
+    pub code: Option<String>,
+}
+
+/// A failure to get a token, from any provider.
+///
+/// [`kind`](Self::kind) says what happened; the provider's own [`code`](Self::code),
+/// [`message`](Self::message) and [`field_errors`](Self::field_errors) say why, as it put
+/// it. `Display` ends with what to do next. No secret or token ever appears in it.
+pub struct Error(Box<Inner>);
+
+struct Inner {
+    kind: ErrorKind,
+    what: Cow<'static, str>,
+    provider: Option<Provider>,
+    environment: Option<Cow<'static, str>>,
+    status: Option<StatusCode>,
+    code: Option<String>,
+    message: Option<String>,
+    field_errors: Vec<FieldError>,
+    retry_after: Option<Duration>,
+    body_excerpt: Option<String>,
+    source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+impl Error {
+    /// A new error of `kind`, with `what` saying what happened.
+    pub(crate) fn new(kind: ErrorKind, what: impl Into<Cow<'static, str>>) -> Self {
+        Error(Box::new(Inner {
+            kind,
+            what: what.into(),
+            provider: None,
+            environment: None,
+            status: None,
+            code: None,
+            message: None,
+            field_errors: Vec::new(),
+            retry_after: None,
+            body_excerpt: None,
+            source: None,
+        }))
+    }
+
+    pub(crate) fn configuration(what: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Configuration, what)
+    }
+
+    pub(crate) fn unsupported_token_type(token: &AccessToken) -> Self {
+        Self::new(
+            ErrorKind::InvalidResponse,
+            format!(
+                "token type `{}` is not Bearer, and how to send it is not known",
+                token.token_type()
+            ),
+        )
+        .at(token.provider(), Cow::Owned(token.environment().to_owned()))
+    }
+
+    pub(crate) fn token_not_a_header_value(token: &AccessToken) -> Self {
+        Self::new(
+            ErrorKind::InvalidResponse,
+            "the access token contains characters not allowed in an HTTP header",
+        )
+        .at(token.provider(), Cow::Owned(token.environment().to_owned()))
+    }
+
+    pub(crate) fn at(mut self, provider: Provider, environment: Cow<'static, str>) -> Self {
+        self.0.provider = Some(provider);
+        self.0.environment = Some(environment);
+        self
+    }
+
+    pub(crate) fn with_status(mut self, status: StatusCode) -> Self {
+        self.0.status = Some(status);
+        self
+    }
+
+    pub(crate) fn with_provider_details(
+        mut self,
+        code: Option<String>,
+        message: Option<String>,
+        field_errors: Vec<FieldError>,
+    ) -> Self {
+        self.0.code = code;
+        self.0.message = message;
+        self.0.field_errors = field_errors;
+        self
+    }
+
+    pub(crate) fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.0.retry_after = retry_after;
+        self
+    }
+
+    pub(crate) fn with_body_excerpt(mut self, excerpt: Option<String>) -> Self {
+        self.0.body_excerpt = excerpt;
+        self
+    }
+
+    pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+        self.0.source = Some(Box::new(source));
+        self
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    /// Whether a later attempt may succeed (see [`ErrorKind::is_retryable`]).
+    pub fn is_retryable(&self) -> bool {
+        self.0.kind.is_retryable() || self.0.status == Some(StatusCode::REQUEST_TIMEOUT)
+    }
+
+    /// The HTTP status of the provider's response, if there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.0.status
+    }
+
+    /// The provider the request was for, if known.
+    pub fn provider(&self) -> Option<Provider> {
+        self.0.provider
+    }
+
+    /// The environment the request was for (`custom` for a base URL), if known.
+    pub fn environment(&self) -> Option<&str> {
+        self.0.environment.as_deref()
+    }
+
+    /// The provider's own error code (`invalid_client`, `rate_limit_exceeded`,
+    /// `B2B-…`, …), if it sent one.
+    pub fn code(&self) -> Option<&str> {
+        self.0.code.as_deref()
+    }
+
+    /// The provider's own error message, if it sent one.
+    pub fn message(&self) -> Option<&str> {
+        self.0.message.as_deref()
+    }
+
+    /// Per-field errors the provider reported.
+    pub fn field_errors(&self) -> &[FieldError] {
+        &self.0.field_errors
+    }
+
+    /// How long the provider asked us to wait (`Retry-After` in seconds or as an HTTP date,
+    /// Cobee's `x-ratelimit-reset` seconds, Dinie's `X-RateLimit-Reset` Unix time).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.0.retry_after
+    }
+
+    /// A short excerpt of an error response's body, with secrets and tokens removed; for
+    /// a success response that could not be read, its shape instead of its content.
+    pub fn body_excerpt(&self) -> Option<&str> {
+        self.0.body_excerpt.as_deref()
+    }
+
+    fn hint(&self) -> Cow<'static, str> {
+        let at = match (&self.0.provider, &self.0.environment) {
+            (Some(p), Some(e)) => format!("{p}/{e}"),
+            (Some(p), None) => p.to_string(),
+            _ => "this provider".to_owned(),
+        };
+        match self.0.kind {
+            ErrorKind::InvalidCredentials => {
+                format!("check the client id and secret for {at}").into()
+            }
+            ErrorKind::InvalidRequest => {
+                "check the fields the provider names; this request will not succeed as is".into()
+            }
+            ErrorKind::RateLimited => match self.0.retry_after {
+                Some(wait) => format!("retry in {} s", wait.as_secs().max(1)).into(),
+                None => "slow down and retry later".into(),
+            },
+            ErrorKind::ProviderUnavailable => "the provider is failing; retry later".into(),
+            ErrorKind::Timeout => {
+                "the provider did not answer in time; retry, or raise the timeout".into()
+            }
+            ErrorKind::Connection => {
+                format!("check the base URL, DNS and network path to {at}").into()
+            }
+            ErrorKind::InvalidResponse => {
+                format!("check that the base URL for {at} points at its token API").into()
+            }
+            ErrorKind::Configuration => "fix the client configuration".into(),
+            ErrorKind::InsecureTransport => {
+                "use an https:// URL (plain http is allowed to loopback, or with allow_insecure_http)"
+                    .into()
+            }
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.0;
+        if let Some(provider) = inner.provider {
+            write!(f, "{provider}")?;
+            if let Some(env) = &inner.environment {
+                write!(f, "/{env}")?;
+            }
+            f.write_str(": ")?;
+        }
+        write!(f, "{}: {}", inner.kind, inner.what)?;
+        let mut said = Vec::new();
+        if let Some(status) = inner.status {
+            said.push(format!("HTTP {}", status.as_u16()));
+        }
+        if let Some(code) = &inner.code {
+            said.push(code.clone());
+        }
+        if let Some(message) = &inner.message {
+            said.push(format!("\"{message}\""));
+        }
+        if !said.is_empty() {
+            write!(f, " ({})", said.join(", "))?;
+        }
+        write!(f, "; {}", self.hint())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.0;
+        f.debug_struct("Error")
+            .field("kind", &inner.kind)
+            .field("what", &inner.what)
+            .field("provider", &inner.provider)
+            .field("environment", &inner.environment)
+            .field("status", &inner.status)
+            .field("code", &inner.code)
+            .field("message", &inner.message)
+            .field("field_errors", &inner.field_errors)
+            .field("retry_after", &inner.retry_after)
+            .field("body_excerpt", &inner.body_excerpt)
+            .field("source", &inner.source)
+            .finish()
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}

@@ -1,0 +1,217 @@
+//! One token request's outcome: a generated client's result mapped into a [`RawToken`] or
+//! an [`Error`], the same way for every provider.
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use partner_api_support::{ResponseObserver, ResponseTooLarge};
+use progenitor_client::ResponseValue;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::token::RawToken;
+use crate::{Error, ErrorKind, Provider, body, retry_after};
+
+/// The context of one token request.
+pub(crate) struct Exchange {
+    pub provider: Provider,
+    pub environment: Cow<'static, str>,
+    /// The client secret, to scrub from anything taken from a response.
+    pub secret: SecretString,
+    /// Sees the response head and body whatever progenitor makes of them.
+    pub observer: ResponseObserver,
+}
+
+impl Exchange {
+    /// Maps a generated client's result. `typed` maps the documented success body; when it
+    /// finds no token there, or the body did not decode, the body is decoded leniently.
+    pub(crate) async fn finish<T, E>(
+        &self,
+        result: Result<ResponseValue<T>, progenitor_client::Error<E>>,
+        typed: impl FnOnce(T) -> Option<RawToken>,
+    ) -> Result<RawToken, Error>
+    where
+        E: serde::Serialize,
+    {
+        use progenitor_client::Error as Generated;
+        let outcome = match result {
+            Ok(value) => {
+                let status = value.status();
+                match typed(value.into_inner()) {
+                    Some(raw) => Ok(raw),
+                    None => self.lenient(status, &self.observer.body().unwrap_or_default()),
+                }
+            }
+            Err(Generated::ErrorResponse(value)) => {
+                let (status, headers) = (value.status(), value.headers().clone());
+                let body = self
+                    .observer
+                    .body()
+                    .unwrap_or_else(|| serde_json::to_vec(&*value).unwrap_or_default());
+                Err(self.http_error(status, &headers, &body))
+            }
+            Err(Generated::UnexpectedResponse(response)) => {
+                let (status, headers) = (response.status(), response.headers().clone());
+                match response.bytes().await {
+                    Ok(body) if status.is_success() => self.lenient(status, &body),
+                    Ok(body) => Err(self.http_error(status, &headers, &body)),
+                    Err(e) => Err(self.body_error(e, Some(status))),
+                }
+            }
+            Err(Generated::InvalidResponsePayload(body, _)) => {
+                let head = self.observer.last();
+                let status = head.as_ref().map_or(StatusCode::OK, |h| h.status);
+                if status.is_success() {
+                    self.lenient(status, &body)
+                } else {
+                    let headers = head.map(|h| h.headers).unwrap_or_default();
+                    Err(self.http_error(status, &headers, &body))
+                }
+            }
+            Err(Generated::ResponseBodyError(e)) => {
+                let status = self.observer.last().map(|h| h.status);
+                Err(self.body_error(e, status))
+            }
+            Err(Generated::CommunicationError(e) | Generated::InvalidUpgrade(e)) => {
+                Err(transport_error(e))
+            }
+            Err(Generated::InvalidRequest(what)) => Err(Error::configuration(what)),
+            Err(Generated::Custom(what)) => Err(Error::new(ErrorKind::InvalidResponse, what)),
+        };
+        outcome.map_err(|e| e.at(self.provider, self.environment.clone()))
+    }
+
+    fn lenient(&self, status: StatusCode, body: &[u8]) -> Result<RawToken, Error> {
+        body::lenient_token(body).map_err(|what| {
+            Error::new(
+                ErrorKind::InvalidResponse,
+                format!("the success response is not a token response: {what}"),
+            )
+            .with_status(status)
+        })
+    }
+
+    /// An error status: the kind from the status (and an RFC 6749 code), the provider's
+    /// details from the body, the wait from the headers.
+    fn http_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+        let secret = self.secret.expose_secret();
+        let json = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+        let details = body::details(&json);
+        let scrub = |text: Option<String>| text.map(|t| body::scrub(&t, secret));
+        let code = scrub(details.code);
+        let (kind, what) = classify(status, code.as_deref());
+        let what = match (status.is_redirection(), headers.get("location")) {
+            (true, Some(location)) => Cow::Owned(format!(
+                "the token endpoint redirected to {}; token requests do not follow redirects",
+                location.to_str().unwrap_or("another URL")
+            )),
+            _ => what,
+        };
+        let fields = details
+            .fields
+            .into_iter()
+            .map(|mut f| {
+                f.message = body::scrub(&f.message, secret);
+                f
+            })
+            .collect();
+        Error::new(kind, what)
+            .with_status(status)
+            .with_provider_details(code, scrub(details.message), fields)
+            .with_retry_after(retry_after::from_headers(
+                self.provider,
+                status,
+                headers,
+                SystemTime::now(),
+            ))
+            .with_body_excerpt(body::excerpt(body, secret))
+    }
+
+    fn body_error(&self, e: reqwest::Error, status: Option<StatusCode>) -> Error {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        let mut too_large = None;
+        while let Some(err) = source {
+            if let Some(found) = err.downcast_ref::<ResponseTooLarge>() {
+                too_large = Some(*found);
+            }
+            source = err.source();
+        }
+        let error = match too_large {
+            Some(found) => Error::new(
+                ErrorKind::InvalidResponse,
+                format!("{found}; refused without reading the rest"),
+            ),
+            None if e.is_timeout() => Error::new(
+                ErrorKind::Timeout,
+                "the response body did not arrive within the timeout",
+            )
+            .with_source(e),
+            None => Error::new(
+                ErrorKind::Connection,
+                "the connection broke while reading the response",
+            )
+            .with_source(e),
+        };
+        match status {
+            Some(status) => error.with_status(status),
+            None => error,
+        }
+    }
+}
+
+/// The kind of an error status, and what to say happened.
+fn classify(status: StatusCode, code: Option<&str>) -> (ErrorKind, Cow<'static, str>) {
+    let credentials_code = matches!(code, Some("invalid_client" | "unauthorized_client"));
+    match status.as_u16() {
+        401 | 403 => (
+            ErrorKind::InvalidCredentials,
+            "the token endpoint refused the client credentials".into(),
+        ),
+        400 if credentials_code => (
+            ErrorKind::InvalidCredentials,
+            "the token endpoint refused the client credentials".into(),
+        ),
+        408 => (
+            ErrorKind::Timeout,
+            "the token endpoint timed out waiting for the request".into(),
+        ),
+        429 => (ErrorKind::RateLimited, "too many token requests".into()),
+        500..=599 => (
+            ErrorKind::ProviderUnavailable,
+            "the token endpoint failed".into(),
+        ),
+        300..=399 => (
+            ErrorKind::InvalidResponse,
+            "the token endpoint redirected; token requests do not follow redirects".into(),
+        ),
+        400..=499 => (
+            ErrorKind::InvalidRequest,
+            "the token endpoint rejected the request".into(),
+        ),
+        _ => (
+            ErrorKind::InvalidResponse,
+            "the token endpoint answered with an unexpected status".into(),
+        ),
+    }
+}
+
+/// A request that got no response.
+pub(crate) fn transport_error(e: reqwest::Error) -> Error {
+    let (kind, what) = if e.is_timeout() {
+        (ErrorKind::Timeout, "no response within the timeout")
+    } else if e.is_connect() {
+        (
+            ErrorKind::Connection,
+            "could not connect to the token endpoint",
+        )
+    } else if e.is_builder() {
+        (ErrorKind::Configuration, "the request could not be built")
+    } else {
+        (
+            ErrorKind::Connection,
+            "the request failed before a response arrived",
+        )
+    };
+    Error::new(kind, what).with_source(e.without_url())
+}

@@ -1,0 +1,92 @@
+//! Access tokens from five partner APIs behind one client.
+//!
+//! Teez, Alternative Payments, Cobee, Tradevest and Dinie each issue OAuth 2.0
+//! client-credentials tokens in their own dialect (JSON or form body, Basic auth or secret
+//! in the body, camelCase or snake_case, five error formats). This crate calls each one
+//! through its generated client (`teez_api`, `alternative_payments_api`, `cobee_api`,
+//! `tradevest_api`, `dinie_api`) and maps every answer into one [`AccessToken`] or one
+//! [`Error`].
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = httpmock::MockServer::start_async().await;
+//! # server.mock(|when, then| {
+//! #     when.path("/api/v3/oauth/token");
+//! #     then.status(200).header("content-type", "application/json")
+//! #         .body(r#"{"accessToken":"eyJhbGciOi.e30.c2ln","tokenType":"Bearer","expiresIn":86400}"#);
+//! # });
+//! # let base_url = format!("{}/api/v3", server.base_url());
+//! use partner_auth::{Client, Credentials, ErrorKind, Provider};
+//!
+//! let client = Client::builder(Provider::Cobee)
+//!     .base_url(base_url) // or .environment("pre-production"); default "production"
+//!     .credentials(Credentials::new("client-id", "client-secret"))
+//!     .build()?;
+//!
+//! match client.fetch_token().await {
+//!     Ok(token) => {
+//!         assert_eq!(token.lifetime().map(|l| l.as_secs()), Some(86400));
+//!         let _header = token.authorization_header()?; // "Bearer …", marked sensitive
+//!     }
+//!     Err(err) if err.kind() == ErrorKind::InvalidCredentials => eprintln!("{err}"),
+//!     Err(err) if err.is_retryable() => eprintln!("try again in {:?}", err.retry_after()),
+//!     Err(err) => return Err(err.into()),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Errors
+//!
+//! Every failure is an [`Error`]; [`Error::kind`] says what happened. Real servers do not
+//! always follow their specs, so the kind comes from the status first and the body second:
+//!
+//! | provider | status | body | kind |
+//! | --- | --- | --- | --- |
+//! | any | 401, 403 | anything (Alternative Payments' documented 403 map, Dinie's problem, `{"error":"invalid_client"}`) | `InvalidCredentials` |
+//! | any | 400 | RFC 6749 `error: invalid_client` / `unauthorized_client` (Tradevest) | `InvalidCredentials` |
+//! | any | 400, other 4xx | anything else (Teez FastEndpoints `errors`, Cobee `code`, Dinie `errors[]`) | `InvalidRequest` |
+//! | any | 408 | anything | `Timeout` |
+//! | any | 429 | anything (Cobee `error_description`, Dinie `rate_limit_exceeded`) | `RateLimited`, with `retry_after()` |
+//! | any | 5xx | anything, HTML from a proxy included | `ProviderUnavailable` |
+//! | any | 3xx | anything | `InvalidResponse` (redirects are not followed) |
+//! | any | 2xx | not a token: HTML, empty, truncated, no access token | `InvalidResponse` |
+//! | any | 2xx | a token with odd fields: `"3600"` as a string, other key case, extra keys | success (lenient decode) |
+//! | any | any | larger than 1 MiB | `InvalidResponse`, refused while streaming |
+//! | any | none | connection refused, DNS, TLS, reset | `Connection` |
+//! | any | none | no answer within the timeout | `Timeout` |
+//! | any | none | `http://` to a non-loopback host | `InsecureTransport`, before any connection |
+//! | any | none | empty id or secret, Teez secret under 8 characters or without a digit | `Configuration`, before any request |
+//!
+//! The provider's own code and message are kept ([`Error::code`], [`Error::message`],
+//! [`Error::field_errors`]), with the client secret scrubbed from them, and so is a short
+//! [`Error::body_excerpt`]. No `Debug` or `Display` output of this crate contains a
+//! client secret or an access token.
+//!
+//! # Transport
+//!
+//! rustls; connect timeout 5 s and total timeout 10 s by default; a `User-Agent` naming this
+//! crate, its version and the provider's API version; no redirects; response bodies over
+//! 1 MiB refused; credentials never sent over plain `http://` except to loopback unless
+//! [`ClientBuilder::allow_insecure_http`] says so.
+
+#![warn(missing_docs)]
+
+mod body;
+mod client;
+mod credentials;
+mod error;
+mod exchange;
+mod jwt;
+mod provider;
+mod providers;
+mod retry_after;
+mod token;
+
+pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+pub use credentials::Credentials;
+pub use error::{Error, ErrorKind, FieldError};
+pub use provider::{ClientAuth, Environment, Provider, UnknownProvider};
+pub use secrecy::SecretString;
+pub use token::{AccessToken, DEFAULT_LIFETIME, MAX_LIFETIME, TokenType};

@@ -1,0 +1,231 @@
+//! The five providers and their named environments.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A partner API that issues client-credentials access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Provider {
+    /// Teez Seller API: JSON `{clientId, clientSecret}`; no Basic auth.
+    Teez,
+    /// Alternative Payments: Basic auth; form `grant_type=client_credentials`.
+    AlternativePayments,
+    /// Cobee Partners API: JSON `{clientId, clientSecret}`; no Basic auth; JWT tokens.
+    Cobee,
+    /// Tradevest B2B: form `client_id`, `client_secret`, `grant_type`; no Basic auth.
+    Tradevest,
+    /// Dinie: Basic auth; form `grant_type=client_credentials`; `dinie_at_` JWT tokens.
+    Dinie,
+}
+
+/// How a provider wants the client authenticated on its token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `Authorization: Basic base64(id:secret)` (RFC 6749 §2.3.1).
+    Basic,
+    /// Client id and secret as fields of the request body.
+    Body,
+}
+
+impl fmt::Display for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ClientAuth::Basic => "HTTP Basic",
+            ClientAuth::Body => "secret in body",
+        })
+    }
+}
+
+/// A named deployment of a provider's API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Environment {
+    /// Name used to select it (`production`, `sandbox`, …).
+    pub name: &'static str,
+    /// Base URL of the token endpoint's API.
+    pub base_url: &'static str,
+    /// Where the URL comes from.
+    pub source: &'static str,
+}
+
+const TEEZ: &[Environment] = &[Environment {
+    name: "production",
+    base_url: teez_api::servers::SELLER_API,
+    source: "specs/teez.yaml servers (no sandbox is published)",
+}];
+
+const ALTERNATIVE_PAYMENTS: &[Environment] = &[
+    Environment {
+        name: "production",
+        base_url: alternative_payments_api::servers::PUBLIC_API,
+        source: "specs/alternative-payments.json servers, http:// upgraded to https://",
+    },
+    Environment {
+        name: "demo",
+        base_url: "https://public-api.demo.alternativepayments.io",
+        source: "provider docs (FACTS.md): demo host, separate credentials",
+    },
+];
+
+const COBEE: &[Environment] = &[
+    Environment {
+        name: "production",
+        base_url: cobee_api::servers::PARTNERS_API,
+        source: "specs/cobee.yaml servers",
+    },
+    Environment {
+        name: "pre-production",
+        base_url: cobee_api::servers::PRE_PARTNERS_API,
+        source: "specs/cobee.yaml servers",
+    },
+];
+
+const TRADEVEST: &[Environment] = &[
+    Environment {
+        name: "production",
+        base_url: "https://b2b.auth.platform-prod.tradevest.ai",
+        source: "provider guide (FACTS.md): production auth host, not in the spec",
+    },
+    Environment {
+        name: "test",
+        base_url: tradevest_api::servers::TEST_AUTH,
+        source: "specs/tradevest.json servers",
+    },
+    Environment {
+        name: "pretest",
+        base_url: tradevest_api::servers::PRETEST_AUTH,
+        source: "specs/tradevest.json servers",
+    },
+];
+
+const DINIE: &[Environment] = &[
+    Environment {
+        name: "production",
+        base_url: dinie_api::servers::PRODUCTION,
+        source: "specs/dinie.yaml servers (default of the official SDKs)",
+    },
+    Environment {
+        name: "sandbox",
+        base_url: dinie_api::servers::SANDBOX,
+        source: "specs/dinie.yaml servers (Dinie docs pages)",
+    },
+];
+
+impl Provider {
+    /// Every provider.
+    pub const ALL: [Provider; 5] = [
+        Provider::Teez,
+        Provider::AlternativePayments,
+        Provider::Cobee,
+        Provider::Tradevest,
+        Provider::Dinie,
+    ];
+
+    /// The provider's name as used on the command line and in errors (`alternative-payments`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Teez => "teez",
+            Provider::AlternativePayments => "alternative-payments",
+            Provider::Cobee => "cobee",
+            Provider::Tradevest => "tradevest",
+            Provider::Dinie => "dinie",
+        }
+    }
+
+    /// The provider's named environments; the first is the default (`production`).
+    pub fn environments(self) -> &'static [Environment] {
+        match self {
+            Provider::Teez => TEEZ,
+            Provider::AlternativePayments => ALTERNATIVE_PAYMENTS,
+            Provider::Cobee => COBEE,
+            Provider::Tradevest => TRADEVEST,
+            Provider::Dinie => DINIE,
+        }
+    }
+
+    /// The environment called `name`, compared case-insensitively.
+    pub fn environment(self, name: &str) -> Option<&'static Environment> {
+        self.environments()
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(name))
+    }
+
+    /// How the client authenticates on the token endpoint.
+    pub fn client_auth(self) -> ClientAuth {
+        match self {
+            Provider::AlternativePayments | Provider::Dinie => ClientAuth::Basic,
+            Provider::Teez | Provider::Cobee | Provider::Tradevest => ClientAuth::Body,
+        }
+    }
+
+    /// The API version of the provider's spec (`info.version`).
+    pub fn api_version(self) -> &'static str {
+        use progenitor_client::ClientInfo;
+        match self {
+            Provider::Teez => <teez_api::Client as ClientInfo<_>>::api_version(),
+            Provider::AlternativePayments => {
+                <alternative_payments_api::Client as ClientInfo<_>>::api_version()
+            }
+            Provider::Cobee => <cobee_api::Client as ClientInfo<_>>::api_version(),
+            Provider::Tradevest => <tradevest_api::Client as ClientInfo<_>>::api_version(),
+            Provider::Dinie => <dinie_api::Client as ClientInfo<_>>::api_version(),
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The name given is not one of [`Provider::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown provider `{0}`; expected one of: teez, alternative-payments, cobee, tradevest, dinie"
+)]
+pub struct UnknownProvider(pub String);
+
+impl FromStr for Provider {
+    type Err = UnknownProvider;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownProvider(s.to_owned()))
+    }
+}
+
+impl serde::Serialize for Provider {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for provider in Provider::ALL {
+            assert_eq!(provider.name().parse::<Provider>(), Ok(provider));
+            assert_eq!(provider.environments()[0].name, "production");
+            for env in provider.environments() {
+                assert!(env.base_url.starts_with("https://"), "{}", env.base_url);
+            }
+        }
+        assert!("nope".parse::<Provider>().is_err());
+    }
+
+    #[test]
+    fn environments_are_found_by_name() {
+        assert_eq!(
+            Provider::Dinie.environment("SANDBOX").unwrap().base_url,
+            "https://sandbox.api.dinie.com.br/v3"
+        );
+        assert!(Provider::Teez.environment("sandbox").is_none());
+        assert_eq!(Provider::Dinie.api_version(), "2026-03-01");
+    }
+}

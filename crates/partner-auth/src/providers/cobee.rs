@@ -1,0 +1,39 @@
+//! Cobee: `specs/cobee.yaml` → [`cobee_api`] → [`RawToken`].
+//!
+//! JSON `{clientId, clientSecret}`, no `Authorization` header; `{accessToken, tokenType,
+//! expiresIn}`, all optional; the token is a JWT whose `exp` caps the lifetime.
+
+use cobee_api::types::AuthenticateRequest;
+use partner_api_support::ClientState;
+use secrecy::ExposeSecret;
+
+use crate::Error;
+use crate::client::Config;
+use crate::exchange::Exchange;
+use crate::token::RawToken;
+
+pub(super) async fn request_token(
+    config: &Config,
+    state: ClientState,
+    exchange: &Exchange,
+) -> Result<RawToken, Error> {
+    let client = cobee_api::Client::new_with_client(&config.base_url, config.http.clone(), state);
+    let body = AuthenticateRequest {
+        client_id: config.credentials.client_id().to_owned(),
+        client_secret: config
+            .credentials
+            .client_secret()
+            .expose_secret()
+            .to_owned(),
+    };
+    let result = client.post_oauth_token(&body).await;
+    exchange
+        .finish(result, |token| {
+            Some(RawToken {
+                access_token: token.access_token?,
+                token_type: token.token_type,
+                expires_in: token.expires_in.map(|s| s as f64),
+            })
+        })
+        .await
+}

@@ -1,0 +1,431 @@
+//! [`AccessToken`], the one token type every provider's response is mapped into.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::{Error, Provider, jwt};
+
+/// Lifetimes above this (one year) are clamped to it.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// Lifetime assumed for caching when the provider reports none usable (5 minutes).
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(5 * 60);
+
+/// The kind of token, from the response's `token_type`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TokenType {
+    /// `bearer`, compared case-insensitively (RFC 6749 §5.1), or no `token_type` at all
+    /// (every one of the five providers documents bearer tokens).
+    Bearer,
+    /// Any other type, kept verbatim.
+    Other(String),
+}
+
+impl TokenType {
+    /// Parses a `token_type` value.
+    pub fn parse(value: &str) -> Self {
+        if value.trim().eq_ignore_ascii_case("bearer") {
+            TokenType::Bearer
+        } else {
+            TokenType::Other(value.to_owned())
+        }
+    }
+
+    /// `Bearer`, or the other type verbatim.
+    pub fn as_str(&self) -> &str {
+        match self {
+            TokenType::Bearer => "Bearer",
+            TokenType::Other(other) => other,
+        }
+    }
+}
+
+impl fmt::Display for TokenType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An access token, the same shape whichever provider issued it. Cheap to clone (one `Arc`).
+///
+/// # Lifetime policy
+///
+/// - The lifetime is measured from when the request was **sent**, on the monotonic clock,
+///   so a slow response never stretches it.
+/// - A missing, zero, negative or non-numeric `expires_in` means the lifetime is unknown:
+///   [`lifetime`](Self::lifetime) is `None` and the client's default lifetime (5 minutes
+///   unless configured) is used for expiry.
+/// - A lifetime over a year is clamped to a year.
+/// - When the token is a JWT with an `exp` claim (Cobee; Dinie after its `dinie_at_`
+///   prefix), the earlier of `exp` and issued + lifetime wins, so a provider that
+///   over-reports the lifetime cannot make us send an expired token. The JWT is only
+///   decoded for this, never trusted for anything else.
+///
+/// `Debug` and `Display` never show the token; [`expose_secret`](Self::expose_secret) and
+/// `Serialize` (for the CLI's JSON output) are the only ways to read it.
+#[derive(Clone)]
+pub struct AccessToken(Arc<Inner>);
+
+struct Inner {
+    secret: SecretString,
+    token_type: TokenType,
+    lifetime: Option<Duration>,
+    issued_at: SystemTime,
+    issued_instant: Instant,
+    expires_at: SystemTime,
+    expires_instant: Instant,
+    provider: Provider,
+    environment: Cow<'static, str>,
+}
+
+/// What a provider's success response said, before the lifetime policy is applied.
+#[derive(Clone)]
+pub(crate) struct RawToken {
+    pub access_token: String,
+    pub token_type: Option<String>,
+    pub expires_in: Option<f64>,
+}
+
+/// When and where a token request was sent.
+#[derive(Clone, Copy)]
+pub(crate) struct Issued {
+    pub instant: Instant,
+    pub wall: SystemTime,
+}
+
+impl fmt::Debug for RawToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawToken")
+            .field("access_token", &"[REDACTED]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+impl Issued {
+    pub(crate) fn now() -> Self {
+        Self {
+            instant: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+}
+
+impl AccessToken {
+    /// Applies the lifetime policy to a provider's response.
+    pub(crate) fn new(
+        raw: RawToken,
+        issued: Issued,
+        provider: Provider,
+        environment: Cow<'static, str>,
+        default_lifetime: Duration,
+    ) -> Self {
+        let lifetime = raw
+            .expires_in
+            .filter(|secs| secs.is_finite() && *secs >= 1.0)
+            .map(|secs| Duration::from_secs_f64(secs.min(MAX_LIFETIME.as_secs_f64())));
+        let effective = lifetime.unwrap_or(default_lifetime);
+        let mut expires_instant = issued.instant + effective;
+        let mut expires_at = issued.wall + effective;
+        let prefix = (provider == Provider::Dinie).then_some("dinie_at_");
+        if let Some(exp) = jwt::expiry(&raw.access_token, prefix) {
+            // Convert the wall-clock `exp` to the monotonic clock, as of now.
+            let (now_instant, now_wall) = (Instant::now(), SystemTime::now());
+            let exp_instant = match exp.duration_since(now_wall) {
+                Ok(remaining) => now_instant + remaining,
+                Err(_) => now_instant,
+            };
+            if exp_instant < expires_instant {
+                expires_instant = exp_instant;
+                expires_at = exp;
+            }
+        }
+        let token_type = raw
+            .token_type
+            .as_deref()
+            .map(TokenType::parse)
+            .unwrap_or(TokenType::Bearer);
+        AccessToken(Arc::new(Inner {
+            secret: SecretString::from(raw.access_token),
+            token_type,
+            lifetime,
+            issued_at: issued.wall,
+            issued_instant: issued.instant,
+            expires_at,
+            expires_instant,
+            provider,
+            environment,
+        }))
+    }
+
+    /// The token itself. Keep it out of logs.
+    pub fn expose_secret(&self) -> &str {
+        self.0.secret.expose_secret()
+    }
+
+    /// The token type.
+    pub fn token_type(&self) -> &TokenType {
+        &self.0.token_type
+    }
+
+    /// The lifetime the provider reported (clamped to a year), or `None` when it reported
+    /// none usable.
+    pub fn lifetime(&self) -> Option<Duration> {
+        self.0.lifetime
+    }
+
+    /// When the request for this token was sent (wall clock).
+    pub fn issued_at(&self) -> SystemTime {
+        self.0.issued_at
+    }
+
+    /// When the token expires (wall clock), after the lifetime policy.
+    pub fn expires_at(&self) -> SystemTime {
+        self.0.expires_at
+    }
+
+    /// When the token expires on the monotonic clock: what caching decisions use.
+    pub fn expires_at_instant(&self) -> Instant {
+        self.0.expires_instant
+    }
+
+    /// When the request for this token was sent, on the monotonic clock.
+    pub fn issued_at_instant(&self) -> Instant {
+        self.0.issued_instant
+    }
+
+    /// Time left until expiry (zero once expired), on the monotonic clock.
+    pub fn expires_in(&self) -> Duration {
+        self.0
+            .expires_instant
+            .saturating_duration_since(Instant::now())
+    }
+
+    /// Whether the token has expired.
+    pub fn is_expired(&self) -> bool {
+        Instant::now() >= self.0.expires_instant
+    }
+
+    /// The provider that issued it.
+    pub fn provider(&self) -> Provider {
+        self.0.provider
+    }
+
+    /// The environment that issued it (`production`, …, or `custom` for a base URL).
+    pub fn environment(&self) -> &str {
+        &self.0.environment
+    }
+
+    /// `Authorization: Bearer <token>`, marked sensitive. A token type other than Bearer
+    /// is an error rather than a guess at how to send it.
+    pub fn authorization_header(&self) -> Result<HeaderValue, Error> {
+        if self.0.token_type != TokenType::Bearer {
+            return Err(Error::unsupported_token_type(self));
+        }
+        let mut value = HeaderValue::try_from(format!("Bearer {}", self.expose_secret()))
+            .map_err(|_| Error::token_not_a_header_value(self))?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
+    /// Whether `self` and `other` are the same issued token (not just equal strings).
+    pub fn same_as(&self, other: &AccessToken) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("provider", &self.0.provider)
+            .field("environment", &self.0.environment)
+            .field("token_type", &self.0.token_type)
+            .field("token", &"[REDACTED]")
+            .field("lifetime", &self.0.lifetime)
+            .field(
+                "issued_at",
+                &humantime::format_rfc3339_seconds(self.0.issued_at),
+            )
+            .field(
+                "expires_at",
+                &humantime::format_rfc3339_seconds(self.0.expires_at),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Display for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} token from {}/{}, expires {}",
+            self.0.token_type,
+            self.0.provider,
+            self.0.environment,
+            humantime::format_rfc3339_seconds(self.0.expires_at)
+        )
+    }
+}
+
+/// The JSON form of an [`AccessToken`]: what `Serialize` writes and the JSON Schema of it.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(title = "AccessToken")]
+struct AccessTokenJson {
+    /// Provider that issued the token.
+    provider: String,
+    /// Environment that issued it (`custom` for a base URL).
+    environment: String,
+    /// The access token.
+    access_token: String,
+    /// `Bearer`, or another type verbatim.
+    token_type: String,
+    /// Lifetime in seconds the provider reported; null when it reported none usable.
+    expires_in: Option<u64>,
+    /// When the request was sent (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
+    issued_at: String,
+    /// When the token expires after the lifetime policy (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
+    expires_at: String,
+}
+
+impl serde::Serialize for AccessToken {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        AccessTokenJson {
+            provider: self.0.provider.name().to_owned(),
+            environment: self.0.environment.to_string(),
+            access_token: self.expose_secret().to_owned(),
+            token_type: self.0.token_type.to_string(),
+            expires_in: self.0.lifetime.map(|d| d.as_secs()),
+            issued_at: humantime::format_rfc3339_seconds(self.0.issued_at).to_string(),
+            expires_at: humantime::format_rfc3339_seconds(self.0.expires_at).to_string(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl schemars::JsonSchema for AccessToken {
+    fn schema_name() -> Cow<'static, str> {
+        "AccessToken".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        AccessTokenJson::json_schema(generator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn token(access_token: &str, expires_in: Option<f64>, provider: Provider) -> AccessToken {
+        AccessToken::new(
+            RawToken {
+                access_token: access_token.to_owned(),
+                token_type: Some("bearer".into()),
+                expires_in,
+            },
+            Issued::now(),
+            provider,
+            Cow::Borrowed("production"),
+            DEFAULT_LIFETIME,
+        )
+    }
+
+    fn lifetime_secs(token: &AccessToken) -> u64 {
+        token
+            .expires_at_instant()
+            .duration_since(token.issued_at_instant())
+            .as_secs()
+    }
+
+    #[test]
+    fn token_type_is_case_insensitive_and_keeps_others() {
+        assert_eq!(TokenType::parse("Bearer"), TokenType::Bearer);
+        assert_eq!(TokenType::parse("BEARER"), TokenType::Bearer);
+        assert_eq!(TokenType::parse("mac"), TokenType::Other("mac".into()));
+    }
+
+    #[test]
+    fn unusable_lifetimes_are_unknown_and_use_the_default() {
+        for expires_in in [None, Some(0.0), Some(-30.0), Some(f64::NAN)] {
+            let t = token("t", expires_in, Provider::Teez);
+            assert_eq!(t.lifetime(), None, "{expires_in:?}");
+            assert_eq!(lifetime_secs(&t), DEFAULT_LIFETIME.as_secs());
+        }
+        let t = token("t", Some(3600.0), Provider::Teez);
+        assert_eq!(t.lifetime(), Some(Duration::from_secs(3600)));
+        assert_eq!(lifetime_secs(&t), 3600);
+    }
+
+    #[test]
+    fn absurd_lifetimes_are_clamped_to_a_year() {
+        let t = token("t", Some(1e12), Provider::Teez);
+        assert_eq!(t.lifetime(), Some(MAX_LIFETIME));
+    }
+
+    #[test]
+    fn an_earlier_jwt_exp_wins() {
+        let exp = SystemTime::now() + Duration::from_secs(600);
+        let exp_secs = exp.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let jwt = jwt::encode_for_test(&json!({"exp": exp_secs}));
+        let cobee = token(&jwt, Some(86400.0), Provider::Cobee);
+        assert!(
+            (598..=600).contains(&lifetime_secs(&cobee)),
+            "{}",
+            lifetime_secs(&cobee)
+        );
+        assert_eq!(cobee.lifetime(), Some(Duration::from_secs(86400)));
+
+        let dinie = token(&format!("dinie_at_{jwt}"), Some(3600.0), Provider::Dinie);
+        assert!((598..=600).contains(&lifetime_secs(&dinie)));
+
+        // A later exp does not stretch the reported lifetime.
+        let short = token(&jwt, Some(60.0), Provider::Cobee);
+        assert_eq!(lifetime_secs(&short), 60);
+    }
+
+    #[test]
+    fn only_bearer_tokens_make_a_header() {
+        let t = token("abc", Some(60.0), Provider::Teez);
+        let header = t.authorization_header().unwrap();
+        assert_eq!(header, "Bearer abc");
+        assert!(header.is_sensitive());
+
+        let mac = AccessToken::new(
+            RawToken {
+                access_token: "abc".into(),
+                token_type: Some("MAC".into()),
+                expires_in: Some(60.0),
+            },
+            Issued::now(),
+            Provider::Teez,
+            Cow::Borrowed("production"),
+            DEFAULT_LIFETIME,
+        );
+        let err = mac.authorization_header().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidResponse);
+        assert!(err.to_string().contains("MAC"), "{err}");
+    }
+
+    #[test]
+    fn serializes_for_the_cli_and_hides_the_token_elsewhere() {
+        let t = token("the-token-value", Some(3600.0), Provider::Dinie);
+        let json = serde_json::to_value(&t).unwrap();
+        assert_eq!(json["access_token"], "the-token-value");
+        assert_eq!(json["provider"], "dinie");
+        assert_eq!(json["token_type"], "Bearer");
+        assert_eq!(json["expires_in"], 3600);
+        assert!(json["expires_at"].as_str().unwrap().ends_with('Z'));
+        assert!(!format!("{t:?}").contains("the-token-value"));
+        assert!(!t.to_string().contains("the-token-value"));
+    }
+}
