@@ -93,13 +93,18 @@ pub(crate) fn details(body: &Value) -> Details {
             .filter(|s| !s.trim().is_empty())
             .map(str::to_owned)
     };
+    // A code looks like one (`invalid_client`, `B2B-4001`); a phrase in `error` (Cobee's
+    // "Too Many Requests") is a message.
+    let code_like = |s: &String| !s.contains(char::is_whitespace);
     let code = text("errorCode")
         .or_else(|| text("code"))
-        .or_else(|| text("error"));
+        .or_else(|| text("error"))
+        .filter(code_like);
     let message = text("detail")
         .or_else(|| text("error_description"))
         .or_else(|| text("message"))
         .or_else(|| text("title"))
+        .or_else(|| text("error"))
         .or_else(|| {
             // A map of strings (Alternative Payments' 403): its first value other than the code.
             object
@@ -273,7 +278,8 @@ mod tests {
         assert_eq!(teez2.fields[0].message, "required");
 
         let alt = details(&json!({"error": "invalid credentials"}));
-        assert_eq!(alt.code.as_deref(), Some("invalid credentials"));
+        assert_eq!(alt.code, None);
+        assert_eq!(alt.message.as_deref(), Some("invalid credentials"));
         let alt = details(&json!({"reason": "Basic header malformed"}));
         assert_eq!(alt.message.as_deref(), Some("Basic header malformed"));
 
@@ -288,6 +294,7 @@ mod tests {
             cobee429.message.as_deref(),
             Some("Rate limit exceeded, retry in 119 seconds")
         );
+        assert_eq!(cobee429.code, None);
 
         let tradevest = details(&json!({"error": "invalid_client"}));
         assert_eq!(tradevest.code.as_deref(), Some("invalid_client"));

@@ -1,0 +1,414 @@
+//! `Client::fetch_token` for all five providers over real HTTP on loopback (httpmock):
+//! success, every documented error, and the ways real servers differ from their specs.
+
+mod common;
+
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use httpmock::prelude::*;
+use partner_auth::{Client, Credentials, ErrorKind, Provider, TokenType};
+use serde_json::{Value, json};
+
+fn lifetime_of(token: &partner_auth::AccessToken) -> Duration {
+    token
+        .expires_at_instant()
+        .duration_since(token.issued_at_instant())
+}
+
+#[tokio::test]
+async fn success_maps_into_the_same_access_token_for_every_provider() {
+    for f in fixtures() {
+        let name = f.provider;
+        let body = (f.success)("tok-123", json!(3600));
+        let server = serve(&f, 200, "application/json", body.to_string(), &[]).await;
+        let token = client(f.provider, &server.base_url())
+            .fetch_token()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(token.expose_secret(), "tok-123", "{name}");
+        assert_eq!(token.token_type(), &TokenType::Bearer, "{name}");
+        assert_eq!(token.lifetime(), Some(Duration::from_secs(3600)), "{name}");
+        assert_eq!(lifetime_of(&token), Duration::from_secs(3600), "{name}");
+        assert_eq!(token.provider(), f.provider);
+        assert_eq!(token.environment(), "custom");
+        let skew = token.issued_at().elapsed().unwrap_or_default();
+        assert!(skew < Duration::from_secs(5), "{name}: issued_at is now");
+        assert_eq!(
+            token.authorization_header().unwrap(),
+            "Bearer tok-123",
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_documented_error_maps_to_its_kind_code_and_message() {
+    for f in fixtures() {
+        for doc in &f.documented_errors {
+            let at = format!("{} {}", f.provider, doc.status);
+            let server = serve(
+                &f,
+                doc.status,
+                doc.content_type,
+                doc.body.to_string(),
+                &doc.headers,
+            )
+            .await;
+            let err = client(f.provider, &server.base_url())
+                .fetch_token()
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), doc.kind, "{at}: {err}");
+            assert_eq!(err.status().map(|s| s.as_u16()), Some(doc.status), "{at}");
+            assert_eq!(err.provider(), Some(f.provider), "{at}");
+            assert_eq!(err.code(), doc.code, "{at}: {err:?}");
+            if let Some(message) = doc.message {
+                assert_eq!(err.message(), Some(message), "{at}: {err:?}");
+            }
+            if let Some(field) = doc.field {
+                assert_eq!(err.field_errors()[0].field, field, "{at}");
+            }
+            if let Some(wait) = doc.retry_after {
+                let got = err.retry_after().unwrap_or_default();
+                assert!(
+                    got <= wait && got + Duration::from_secs(2) >= wait,
+                    "{at}: retry_after {got:?}"
+                );
+            }
+            assert_eq!(err.is_retryable(), doc.kind.is_retryable(), "{at}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_undocumented_401_invalid_client_is_invalid_credentials() {
+    for f in fixtures() {
+        let body = json!({"error": "invalid_client"}).to_string();
+        let server = serve(&f, 401, "application/json", body, &[]).await;
+        let err = client(f.provider, &server.base_url())
+            .fetch_token()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidCredentials, "{}", f.provider);
+        assert_eq!(err.code(), Some("invalid_client"), "{}", f.provider);
+        assert!(!err.is_retryable());
+        let shown = err.to_string();
+        assert!(
+            shown.contains(&format!(
+                "check the client id and secret for {}/custom",
+                f.provider
+            )),
+            "{shown}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_429_carries_retry_after_in_seconds_or_as_a_date() {
+    for f in fixtures() {
+        let server = serve(
+            &f,
+            429,
+            "application/json",
+            "{}",
+            &[("Retry-After", "2".into())],
+        )
+        .await;
+        let err = client(f.provider, &server.base_url())
+            .fetch_token()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::RateLimited, "{}", f.provider);
+        assert_eq!(
+            err.retry_after(),
+            Some(Duration::from_secs(2)),
+            "{}",
+            f.provider
+        );
+        assert!(err.is_retryable());
+
+        let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+        let server = serve(&f, 429, "text/plain", "slow down", &[("Retry-After", date)]).await;
+        let err = client(f.provider, &server.base_url())
+            .fetch_token()
+            .await
+            .unwrap_err();
+        let wait = err.retry_after().unwrap();
+        assert!(
+            (Duration::from_secs(28)..=Duration::from_secs(30)).contains(&wait),
+            "{}: {wait:?}",
+            f.provider
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_503_html_page_is_provider_unavailable_with_an_excerpt() {
+    for f in fixtures() {
+        let html = "<html>\n<body><h1>503 Service Unavailable</h1></body>\n</html>";
+        let server = serve(&f, 503, "text/html", html, &[]).await;
+        let err = client(f.provider, &server.base_url())
+            .fetch_token()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ProviderUnavailable, "{}", f.provider);
+        assert_eq!(err.status().unwrap(), 503);
+        assert!(err.is_retryable());
+        assert_eq!(
+            err.body_excerpt(),
+            Some("<html> <body><h1>503 Service Unavailable</h1></body> </html>")
+        );
+    }
+}
+
+#[tokio::test]
+async fn unreadable_success_bodies_are_invalid_responses() {
+    for f in fixtures() {
+        for (case, body) in [
+            ("empty", String::new()),
+            (
+                "truncated",
+                r#"{"access_token": "tok-123", "expi"#.to_owned(),
+            ),
+            ("html", "<html>login</html>".to_owned()),
+            ("no token", json!({"expires_in": 3600}).to_string()),
+        ] {
+            let server = serve(&f, 200, "application/json", body, &[]).await;
+            let err = client(f.provider, &server.base_url())
+                .fetch_token()
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::InvalidResponse,
+                "{} {case}",
+                f.provider
+            );
+            assert_eq!(
+                err.status().map(|s| s.as_u16()),
+                Some(200),
+                "{} {case}",
+                f.provider
+            );
+            assert!(!err.to_string().contains("tok-123"), "{err}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn odd_lifetimes_follow_the_lifetime_policy() {
+    for f in fixtures() {
+        for (case, expires_in, reported) in [
+            ("as a string", json!("3600"), Some(3600)),
+            ("missing", Value::Null, None),
+            ("negative", json!(-60), None),
+            ("zero", json!(0), None),
+        ] {
+            let mut body = (f.success)("tok-1", expires_in);
+            if case == "missing" {
+                body.as_object_mut()
+                    .unwrap()
+                    .retain(|k, _| !k.to_lowercase().contains("expires"));
+            }
+            let server = serve(&f, 200, "application/json", body.to_string(), &[]).await;
+            let token = client(f.provider, &server.base_url())
+                .fetch_token()
+                .await
+                .unwrap_or_else(|e| panic!("{} {case}: {e}", f.provider));
+            assert_eq!(
+                token.lifetime().map(|d| d.as_secs()),
+                reported,
+                "{} {case}",
+                f.provider
+            );
+            let expected = reported.unwrap_or(partner_auth::DEFAULT_LIFETIME.as_secs());
+            assert_eq!(
+                lifetime_of(&token).as_secs(),
+                expected,
+                "{} {case}",
+                f.provider
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_jwt_exp_earlier_than_expires_in_wins() {
+    for f in fixtures() {
+        let jwt = jwt(unix_now() + 600);
+        let token_value = match f.provider {
+            Provider::Dinie => format!("dinie_at_{jwt}"),
+            _ => jwt,
+        };
+        let body = (f.success)(&token_value, json!(86400));
+        let server = serve(&f, 200, "application/json", body.to_string(), &[]).await;
+        let token = client(f.provider, &server.base_url())
+            .fetch_token()
+            .await
+            .unwrap();
+        let lifetime = lifetime_of(&token).as_secs();
+        assert!(
+            (595..=600).contains(&lifetime),
+            "{}: {lifetime}",
+            f.provider
+        );
+        assert_eq!(token.lifetime(), Some(Duration::from_secs(86400)));
+    }
+}
+
+#[tokio::test]
+async fn a_5_mib_body_is_refused() {
+    let big = "x".repeat(5 * 1024 * 1024);
+    for f in fixtures() {
+        for status in [200, 400] {
+            let server = serve(&f, status, "application/json", big.clone(), &[]).await;
+            let err = client(f.provider, &server.base_url())
+                .fetch_token()
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::InvalidResponse,
+                "{} {status}",
+                f.provider
+            );
+            assert!(
+                err.to_string().contains("larger than 1048576 bytes"),
+                "{err}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_stalls_past_the_timeout_is_a_timeout() {
+    for f in fixtures() {
+        let server = MockServer::start_async().await;
+        server.mock(|when, then| {
+            when.method(POST).path(f.path);
+            then.status(200).delay(Duration::from_secs(5));
+        });
+        let client = Client::builder(f.provider)
+            .base_url(server.base_url())
+            .credentials(Credentials::new(CLIENT_ID, SECRET))
+            .timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let err = client.fetch_token().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{}: {err}", f.provider);
+        assert!(err.is_retryable());
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_connection_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    for f in fixtures() {
+        let err = client(f.provider, &dead).fetch_token().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connection, "{}: {err}", f.provider);
+        assert!(err.is_retryable());
+    }
+}
+
+#[test]
+fn plain_http_to_a_non_loopback_host_is_refused_before_any_lookup() {
+    for provider in Provider::ALL {
+        let err = Client::builder(provider)
+            .base_url("http://tokens.example.invalid")
+            .credentials(Credentials::new(CLIENT_ID, SECRET))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InsecureTransport, "{provider}");
+        assert!(err.to_string().contains("tokens.example.invalid"), "{err}");
+        // Loopback over plain http and https anywhere are fine.
+        for ok in [
+            "http://127.0.0.1:9",
+            "http://[::1]:9",
+            "http://localhost:9",
+            "https://tokens.example.invalid",
+        ] {
+            Client::builder(provider)
+                .base_url(ok)
+                .credentials(Credentials::new(CLIENT_ID, SECRET))
+                .build()
+                .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        // An explicit opt-in allows it.
+        Client::builder(provider)
+            .base_url("http://tokens.example.invalid")
+            .allow_insecure_http(true)
+            .credentials(Credentials::new(CLIENT_ID, SECRET))
+            .build()
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_request_carries_a_user_agent_and_no_redirect_is_followed() {
+    let f = &fixtures()[4]; // Dinie
+    let server = MockServer::start_async().await;
+    let target = server.mock(|when, then| {
+        when.path("/elsewhere");
+        then.status(200);
+    });
+    let ua = server.mock(|when, then| {
+        when.method(POST).path(f.path).header(
+            "user-agent",
+            format!(
+                "partner-auth/{} (dinie-api; api-version 2026-03-01)",
+                env!("CARGO_PKG_VERSION")
+            ),
+        );
+        then.status(307)
+            .header("location", server.url("/elsewhere"));
+    });
+    let err = client(f.provider, &server.base_url())
+        .fetch_token()
+        .await
+        .unwrap_err();
+    ua.assert();
+    assert_eq!(target.calls(), 0, "the redirect was followed");
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    assert!(err.to_string().contains("do not follow redirects"), "{err}");
+}
+
+#[test]
+fn configuration_errors_name_the_rule() {
+    let err = Client::builder(Provider::Teez)
+        .credentials(Credentials::new("id", "short"))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    assert!(err.to_string().contains("at least 8 characters"), "{err}");
+
+    let err = Client::builder(Provider::Dinie)
+        .environment("staging")
+        .credentials(Credentials::new("id", "secret"))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("production, sandbox"), "{err}");
+
+    let err = Client::builder(Provider::Cobee).build().unwrap_err();
+    assert!(err.to_string().contains("no client credentials"), "{err}");
+
+    let err = Client::builder(Provider::Cobee)
+        .base_url("not a url")
+        .credentials(Credentials::new("id", "secret"))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+
+    let client = Client::builder(Provider::Tradevest)
+        .environment("test")
+        .credentials(Credentials::new("id", "secret"))
+        .build()
+        .unwrap();
+    assert_eq!(
+        client.base_url(),
+        "https://b2b.auth.platform-test.tradevest.ai"
+    );
+    assert_eq!(client.environment(), "test");
+}

@@ -1,0 +1,123 @@
+//! No `Debug` or `Display` output of a public type or an error contains the client secret
+//! or the access token, even when the provider echoes them back.
+
+mod common;
+
+use common::*;
+use partner_auth::{Client, Credentials, ErrorKind, Provider};
+use serde_json::json;
+
+const TOKEN: &str = "tok-SENSITIVE-9f8e7d";
+
+fn assert_clean(what: &str, text: &str) {
+    assert!(!text.contains(SECRET), "{what} shows the secret: {text}");
+    assert!(!text.contains(TOKEN), "{what} shows the token: {text}");
+}
+
+fn assert_formats_clean(what: &str, value: &(impl std::fmt::Debug + std::fmt::Display)) {
+    assert_clean(what, &format!("{value}"));
+    assert_clean(what, &format!("{value:?}"));
+    assert_clean(what, &format!("{value:#?}"));
+}
+
+#[tokio::test]
+async fn errors_built_from_echoing_responses_show_neither_secret_nor_token() {
+    for f in fixtures() {
+        let echo = format!("client_secret {SECRET} is wrong");
+        let responses = [
+            (
+                401,
+                json!({"message": echo, "error": "invalid_client"}).to_string(),
+            ),
+            (
+                400,
+                json!({"errors": {"clientSecret": [echo]}, "errorCode": "B2B-1"}).to_string(),
+            ),
+            (
+                400,
+                json!({"errors": [{"param": "client_secret", "detail": echo}], "code": SECRET})
+                    .to_string(),
+            ),
+            (
+                403,
+                json!({"error": echo, "access_token": TOKEN}).to_string(),
+            ),
+            (429, json!({"error_description": echo}).to_string()),
+            (503, format!("<html>{SECRET}</html>")),
+            (200, format!("token={TOKEN}")),
+            (200, json!({"token": TOKEN}).to_string()),
+            (200, format!(r#"{{"access_token":"{TOKEN}","#)),
+        ];
+        for (status, body) in responses {
+            let server = serve(&f, status, "application/json", body.clone(), &[]).await;
+            let err = client(f.provider, &server.base_url())
+                .fetch_token()
+                .await
+                .expect_err(&body);
+            let what = format!("{} {status} {body}", f.provider);
+            assert_formats_clean(&what, &err);
+            for field in err.field_errors() {
+                assert_clean(&what, &format!("{field:?}"));
+            }
+            assert_clean(&what, err.body_excerpt().unwrap_or_default());
+            assert_clean(&what, err.message().unwrap_or_default());
+            assert_clean(&what, err.code().unwrap_or_default());
+            let mut source = std::error::Error::source(&err);
+            while let Some(e) = source {
+                assert_formats_clean(&what, &e.to_string());
+                source = e.source();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn public_types_holding_secrets_show_neither() {
+    for f in fixtures() {
+        let server = serve(
+            &f,
+            200,
+            "application/json",
+            json!({"access_token": TOKEN, "token_type": "MAC", "expires_in": 60}).to_string(),
+            &[],
+        )
+        .await;
+        let credentials = Credentials::new(CLIENT_ID, SECRET);
+        assert_clean("Credentials", &format!("{credentials:?}"));
+        let builder = Client::builder(f.provider)
+            .base_url(server.base_url())
+            .credentials(credentials);
+        assert_clean("ClientBuilder", &format!("{builder:?}"));
+        let client = builder.build().unwrap();
+        assert_clean("Client", &format!("{client:?}"));
+
+        let token = client.fetch_token().await.unwrap();
+        assert_eq!(
+            token.expose_secret(),
+            TOKEN,
+            "the token is there to be exposed"
+        );
+        assert_formats_clean("AccessToken", &token);
+        assert_formats_clean("TokenType", token.token_type());
+        // A MAC token cannot be sent as Bearer: the error says so without the token.
+        let err = token.authorization_header().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+        assert_formats_clean("header Error", &err);
+    }
+    for provider in Provider::ALL {
+        assert_formats_clean("Provider", &provider);
+        for env in provider.environments() {
+            assert_clean("Environment", &format!("{env:?}"));
+        }
+        assert_formats_clean("ClientAuth", &provider.client_auth());
+    }
+}
+
+#[test]
+fn configuration_errors_do_not_echo_a_rejected_secret() {
+    let err = Client::builder(Provider::Teez)
+        .credentials(Credentials::new(CLIENT_ID, "nodigit"))
+        .build()
+        .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("nodigit"));
+}
