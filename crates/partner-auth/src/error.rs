@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -88,8 +89,12 @@ pub struct FieldError {
 /// [`kind`](Self::kind) says what happened; the provider's own [`code`](Self::code),
 /// [`message`](Self::message) and [`field_errors`](Self::field_errors) say why, as it put
 /// it. `Display` ends with what to do next. No secret or token ever appears in it.
-pub struct Error(Box<Inner>);
+///
+/// Cheap to clone, so one failed fetch can be handed to every caller that waited for it.
+#[derive(Clone)]
+pub struct Error(Arc<Inner>);
 
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     what: Cow<'static, str>,
@@ -101,13 +106,13 @@ struct Inner {
     field_errors: Vec<FieldError>,
     retry_after: Option<Duration>,
     body_excerpt: Option<String>,
-    source: Option<Box<dyn StdError + Send + Sync>>,
+    source: Option<Arc<dyn StdError + Send + Sync>>,
 }
 
 impl Error {
     /// A new error of `kind`, with `what` saying what happened.
     pub(crate) fn new(kind: ErrorKind, what: impl Into<Cow<'static, str>>) -> Self {
-        Error(Box::new(Inner {
+        Error(Arc::new(Inner {
             kind,
             what: what.into(),
             provider: None,
@@ -146,13 +151,13 @@ impl Error {
     }
 
     pub(crate) fn at(mut self, provider: Provider, environment: Cow<'static, str>) -> Self {
-        self.0.provider = Some(provider);
-        self.0.environment = Some(environment);
+        Arc::make_mut(&mut self.0).provider = Some(provider);
+        Arc::make_mut(&mut self.0).environment = Some(environment);
         self
     }
 
     pub(crate) fn with_status(mut self, status: StatusCode) -> Self {
-        self.0.status = Some(status);
+        Arc::make_mut(&mut self.0).status = Some(status);
         self
     }
 
@@ -162,24 +167,24 @@ impl Error {
         message: Option<String>,
         field_errors: Vec<FieldError>,
     ) -> Self {
-        self.0.code = code;
-        self.0.message = message;
-        self.0.field_errors = field_errors;
+        Arc::make_mut(&mut self.0).code = code;
+        Arc::make_mut(&mut self.0).message = message;
+        Arc::make_mut(&mut self.0).field_errors = field_errors;
         self
     }
 
     pub(crate) fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
-        self.0.retry_after = retry_after;
+        Arc::make_mut(&mut self.0).retry_after = retry_after;
         self
     }
 
     pub(crate) fn with_body_excerpt(mut self, excerpt: Option<String>) -> Self {
-        self.0.body_excerpt = excerpt;
+        Arc::make_mut(&mut self.0).body_excerpt = excerpt;
         self
     }
 
     pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
-        self.0.source = Some(Box::new(source));
+        Arc::make_mut(&mut self.0).source = Some(Arc::new(source));
         self
     }
 

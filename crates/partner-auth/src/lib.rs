@@ -74,19 +74,29 @@
 #![warn(missing_docs)]
 
 mod body;
+mod cache;
 mod client;
 mod credentials;
 mod error;
 mod exchange;
 mod jwt;
+mod middleware;
+mod policy;
 mod provider;
 mod providers;
 mod retry_after;
+mod source;
+mod stats;
 mod token;
 
+pub use cache::TokenCache;
 pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use credentials::Credentials;
 pub use error::{Error, ErrorKind, FieldError};
+pub use middleware::{AuthMiddleware, token_error};
+pub use policy::{CachePolicy, RetryPolicy};
 pub use provider::{ClientAuth, Environment, Provider, UnknownProvider};
 pub use secrecy::SecretString;
+pub use source::TokenSource;
+pub use stats::Stats;
 pub use token::{AccessToken, DEFAULT_LIFETIME, MAX_LIFETIME, TokenType};

@@ -1,0 +1,233 @@
+//! [`CachePolicy`] and [`RetryPolicy`]: when a cached token is refreshed, and how a failed
+//! token request is retried.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// When a [`TokenSource`](crate::TokenSource) refreshes its token and how it treats
+/// failures. `Default` gives the documented values.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CachePolicy {
+    /// Longest refresh window before expiry (default 5 minutes).
+    pub refresh_window: Duration,
+    /// Refresh window as a fraction of the token's lifetime (default 0.2); the window is the
+    /// smaller of this and [`refresh_window`](Self::refresh_window).
+    pub refresh_fraction: f64,
+    /// Up to this fraction of the window is added at random, so a fleet of processes does
+    /// not refresh in lockstep (default 0.1).
+    pub refresh_jitter: f64,
+    /// A token is not handed out in its last `expiry_margin` (default 5 s, at most a tenth of
+    /// its lifetime), so a request made with it does not arrive after it expired.
+    pub expiry_margin: Duration,
+    /// After a failed fetch, callers get the same error for this long instead of a new
+    /// request (default 2 s; a longer `retry_after` wins).
+    pub failure_cooldown: Duration,
+    /// Retries within one fetch.
+    pub retry: RetryPolicy,
+}
+
+impl Default for CachePolicy {
+    fn default() -> Self {
+        Self {
+            refresh_window: Duration::from_secs(5 * 60),
+            refresh_fraction: 0.2,
+            refresh_jitter: 0.1,
+            expiry_margin: Duration::from_secs(5),
+            failure_cooldown: Duration::from_secs(2),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl CachePolicy {
+    /// Sets [`refresh_window`](Self::refresh_window) and
+    /// [`refresh_fraction`](Self::refresh_fraction).
+    pub fn with_refresh_window(mut self, max: Duration, fraction: f64) -> Self {
+        self.refresh_window = max;
+        self.refresh_fraction = fraction.clamp(0.0, 1.0);
+        self
+    }
+
+    /// Sets [`refresh_jitter`](Self::refresh_jitter).
+    pub fn with_refresh_jitter(mut self, fraction: f64) -> Self {
+        self.refresh_jitter = fraction.clamp(0.0, 1.0);
+        self
+    }
+
+    /// Sets [`expiry_margin`](Self::expiry_margin).
+    pub fn with_expiry_margin(mut self, margin: Duration) -> Self {
+        self.expiry_margin = margin;
+        self
+    }
+
+    /// Sets [`failure_cooldown`](Self::failure_cooldown).
+    pub fn with_failure_cooldown(mut self, cooldown: Duration) -> Self {
+        self.failure_cooldown = cooldown;
+        self
+    }
+
+    /// Sets [`retry`](Self::retry).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// `(refresh from, usable until)` as offsets from issue, for a token usable for
+    /// `lifetime`.
+    pub(crate) fn schedule(&self, lifetime: Duration) -> (Duration, Duration) {
+        let margin = self.expiry_margin.min(lifetime / 10);
+        let usable = lifetime.saturating_sub(margin);
+        let window = self
+            .refresh_window
+            .min(lifetime.mul_f64(self.refresh_fraction));
+        let jitter = window.mul_f64(self.refresh_jitter * random_fraction());
+        let refresh_from = usable.saturating_sub(window + jitter);
+        (refresh_from, usable)
+    }
+}
+
+/// How one fetch retries: only retryable failures (connection, timeout, 408, 429, 5xx),
+/// at most [`max_attempts`](Self::max_attempts) in all, with exponential backoff and jitter,
+/// waiting at least what the provider's `retry_after` asks, within a deadline.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (default 3).
+    pub max_attempts: u32,
+    /// Backoff before the second attempt (default 200 ms); doubles each time.
+    pub initial_backoff: Duration,
+    /// Longest backoff (default 5 s).
+    pub max_backoff: Duration,
+    /// Longest `retry_after` honoured by waiting; a longer one ends the fetch with the
+    /// error (default 30 s).
+    pub max_retry_after: Duration,
+    /// No attempt starts later than this after the first (default 30 s).
+    pub deadline: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(30),
+            deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries: one attempt per fetch.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// Sets [`max_attempts`](Self::max_attempts) (at least 1).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Sets [`initial_backoff`](Self::initial_backoff) and
+    /// [`max_backoff`](Self::max_backoff).
+    pub fn with_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max.max(initial);
+        self
+    }
+
+    /// Sets [`max_retry_after`](Self::max_retry_after).
+    pub fn with_max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
+    /// Sets [`deadline`](Self::deadline).
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The wait before attempt `attempt + 1`, or `None` when the provider asks for more
+    /// than [`max_retry_after`](Self::max_retry_after).
+    pub(crate) fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        let exponent = attempt.saturating_sub(1).min(20);
+        let backoff = self
+            .initial_backoff
+            .saturating_mul(1 << exponent)
+            .min(self.max_backoff);
+        // "Equal jitter": half fixed, half random, so waits never collapse to zero.
+        let jittered = backoff / 2 + (backoff / 2).mul_f64(random_fraction());
+        match retry_after {
+            Some(asked) if asked > self.max_retry_after => None,
+            Some(asked) => Some(asked.max(jittered.min(asked + backoff))),
+            None => Some(jittered),
+        }
+    }
+}
+
+/// A random number in `[0, 1)`, from the standard library's randomly keyed hasher.
+pub(crate) fn random_fraction() -> f64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_is_the_smaller_of_five_minutes_and_a_fifth() {
+        let policy = CachePolicy::default().with_refresh_jitter(0.0);
+        // One hour: window 5 min, margin 5 s.
+        let (refresh, usable) = policy.schedule(Duration::from_secs(3600));
+        assert_eq!(usable, Duration::from_secs(3595));
+        assert_eq!(refresh, Duration::from_secs(3595 - 300));
+        // Ten seconds: window 2 s, margin 1 s.
+        let (refresh, usable) = policy.schedule(Duration::from_secs(10));
+        assert_eq!(usable, Duration::from_secs(9));
+        assert_eq!(refresh, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn jitter_only_moves_the_refresh_earlier_and_varies() {
+        let policy = CachePolicy::default();
+        let starts: Vec<Duration> = (0..50)
+            .map(|_| policy.schedule(Duration::from_secs(3600)).0)
+            .collect();
+        for start in &starts {
+            assert!(*start <= Duration::from_secs(3295));
+            assert!(*start >= Duration::from_secs(3295 - 30));
+        }
+        assert!(starts.iter().any(|s| *s != starts[0]), "no jitter");
+    }
+
+    #[test]
+    fn backoff_grows_and_honours_retry_after() {
+        let retry = RetryPolicy::default();
+        for attempt in 1..=5 {
+            let full = Duration::from_millis(200 * (1 << (attempt - 1))).min(retry.max_backoff);
+            let wait = retry.delay(attempt, None).unwrap();
+            assert!(wait >= full / 2 && wait <= full, "{attempt}: {wait:?}");
+        }
+        let wait = retry.delay(1, Some(Duration::from_secs(2))).unwrap();
+        assert!(wait >= Duration::from_secs(2), "{wait:?}");
+        assert_eq!(retry.delay(1, Some(Duration::from_secs(120))), None);
+    }
+
+    #[test]
+    fn random_fractions_stay_in_range() {
+        for _ in 0..1000 {
+            let x = random_fraction();
+            assert!((0.0..1.0).contains(&x));
+        }
+    }
+}
