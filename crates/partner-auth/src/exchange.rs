@@ -100,7 +100,9 @@ impl Exchange {
         let details = body::details(&json);
         let scrub = |text: Option<String>| text.map(|t| body::scrub(&t, secret));
         let code = scrub(details.code);
-        let (kind, what) = classify(status, code.as_deref());
+        let only_credential_fields = !details.fields.is_empty()
+            && details.fields.iter().all(|f| is_credential_field(&f.field));
+        let (kind, what) = classify(status, code.as_deref(), only_credential_fields);
         let what = match (status.is_redirection(), headers.get("location")) {
             (true, Some(location)) => Cow::Owned(format!(
                 "the token endpoint redirected to {}; token requests do not follow redirects",
@@ -160,9 +162,26 @@ impl Exchange {
     }
 }
 
-/// The kind of an error status, and what to say happened.
-fn classify(status: StatusCode, code: Option<&str>) -> (ErrorKind, Cow<'static, str>) {
-    let credentials_code = matches!(code, Some("invalid_client" | "unauthorized_client"));
+/// Whether a field the provider complains about is the client id or secret.
+fn is_credential_field(field: &str) -> bool {
+    let normalized: String = field
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    matches!(normalized.as_str(), "clientid" | "clientsecret")
+}
+
+/// The kind of an error status, and what to say happened. A 400 is about the credentials
+/// when its RFC 6749 code says so, or when its only field errors are on the client id or
+/// secret (Teez answers wrong credentials that way).
+fn classify(
+    status: StatusCode,
+    code: Option<&str>,
+    only_credential_fields: bool,
+) -> (ErrorKind, Cow<'static, str>) {
+    let credentials_code =
+        only_credential_fields || matches!(code, Some("invalid_client" | "unauthorized_client"));
     match status.as_u16() {
         401 | 403 => (
             ErrorKind::InvalidCredentials,

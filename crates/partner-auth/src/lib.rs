@@ -46,6 +46,7 @@
 //! | --- | --- | --- | --- |
 //! | any | 401, 403 | anything (Alternative Payments' documented 403 map, Dinie's problem, `{"error":"invalid_client"}`) | `InvalidCredentials` |
 //! | any | 400 | RFC 6749 `error: invalid_client` / `unauthorized_client` (Tradevest) | `InvalidCredentials` |
+//! | Teez | 400 | field errors only on `clientId` / `clientSecret` (both Teez formats) | `InvalidCredentials` |
 //! | any | 400, other 4xx | anything else (Teez FastEndpoints `errors`, Cobee `code`, Dinie `errors[]`) | `InvalidRequest` |
 //! | any | 408 | anything | `Timeout` |
 //! | any | 429 | anything (Cobee `error_description`, Dinie `rate_limit_exceeded`) | `RateLimited`, with `retry_after()` |

@@ -97,7 +97,7 @@ pub fn fixtures() -> Vec<Fixture> {
                     PROBLEM,
                     json!({"statusCode": 400, "message": "One or more errors occurred!",
                            "errors": {"clientSecret": ["Invalid client credentials"]}}),
-                    ErrorKind::InvalidRequest,
+                    ErrorKind::InvalidCredentials,
                 )
                 .message("One or more errors occurred!")
                 .field("clientSecret"),
@@ -106,10 +106,18 @@ pub fn fixtures() -> Vec<Fixture> {
                     JSON,
                     json!({"status": 400, "errorCode": "B2B-4001",
                            "errors": {"ClientId": [{"code": "NotFound", "description": "Client not found"}]}}),
-                    ErrorKind::InvalidRequest,
+                    ErrorKind::InvalidCredentials,
                 )
                 .code("B2B-4001")
                 .field("ClientId"),
+                DocumentedError::new(
+                    400,
+                    PROBLEM,
+                    json!({"statusCode": 400, "message": "One or more errors occurred!",
+                           "errors": {"clientId": ["Required"], "warehouseId": ["Unknown field"]}}),
+                    ErrorKind::InvalidRequest,
+                )
+                .field("clientId"),
             ],
         },
         Fixture {

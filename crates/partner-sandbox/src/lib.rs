@@ -1,0 +1,221 @@
+//! An emulation of the five partner token endpoints, on loopback, in process.
+//!
+//! [`Sandbox::start`] binds one free loopback port per provider and answers the way that
+//! provider's spec and notes say it does: the same path, content type, body fields and
+//! encoding, Basic header where required and refused where not, Teez's secret rules,
+//! `grant_type`; errors in each provider's own format and status; 429 with its rate-limit
+//! headers above a configurable rate (Alternative Payments: 5 per second by default). It
+//! issues fresh random tokens with each provider's documented lifetime (configurable, so
+//! tests can use seconds): JWT-shaped with a correct `exp` for Cobee, `dinie_at_` JWTs for
+//! Dinie. It counts requests per provider, so a test or demo shows how many token requests
+//! were really made.
+//!
+//! Each provider also serves `GET {base_url}/sandbox/protected`, which accepts only an
+//! unexpired `Bearer` token that provider issued: a stand-in for the provider's API.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use partner_auth::Provider;
+//! use partner_sandbox::Sandbox;
+//!
+//! let sandbox = Sandbox::start().await?;
+//! let client = sandbox.client_builder(Provider::Dinie).build()?;
+//! let token = client.fetch_token().await?;
+//! assert!(token.expose_secret().starts_with("dinie_at_"));
+//! assert_eq!(sandbox.stats(Provider::Dinie).tokens_issued, 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Traffic never leaves the machine: every port is bound on `127.0.0.1`.
+
+#![warn(missing_docs)]
+
+mod limits;
+mod providers;
+mod reply;
+mod request;
+mod server;
+mod tokens;
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use partner_auth::{Client, ClientBuilder, Credentials, Provider};
+
+pub use limits::Faults;
+pub use server::ProviderStats;
+
+/// Where one emulated provider listens, and its demo credentials.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The provider.
+    pub provider: Provider,
+    /// Base URL to give [`ClientBuilder::base_url`] (`http://127.0.0.1:<port>[/api/v3]`).
+    pub base_url: String,
+    /// The demo client id.
+    pub client_id: &'static str,
+    /// The demo client secret (public: it opens nothing but the sandbox).
+    pub client_secret: &'static str,
+    /// The token lifetime this sandbox issues.
+    pub token_lifetime: Duration,
+}
+
+impl Endpoint {
+    /// URL of the stand-in protected resource.
+    pub fn protected_url(&self) -> String {
+        format!("{}/sandbox/protected", self.base_url)
+    }
+
+    /// The demo credentials.
+    pub fn credentials(&self) -> Credentials {
+        Credentials::new(self.client_id, self.client_secret)
+    }
+}
+
+/// The running emulation; stops when dropped.
+pub struct Sandbox {
+    endpoints: Vec<Endpoint>,
+    shared: Arc<server::Shared>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Starts all five providers with their documented lifetimes and Alternative Payments'
+    /// 5 requests per second.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::builder().start().await
+    }
+
+    /// Configures a sandbox.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder {
+            lifetime: None,
+            rate_limits: HashMap::from([(Provider::AlternativePayments, 5)]),
+            faults: Faults::default(),
+        }
+    }
+
+    /// The endpoint of `provider`.
+    pub fn endpoint(&self, provider: Provider) -> &Endpoint {
+        self.endpoints
+            .iter()
+            .find(|e| e.provider == provider)
+            .unwrap_or(&self.endpoints[0])
+    }
+
+    /// Every endpoint, in [`Provider::ALL`] order.
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
+    }
+
+    /// A client builder for `provider` pointed at this sandbox with its demo credentials.
+    pub fn client_builder(&self, provider: Provider) -> ClientBuilder {
+        let endpoint = self.endpoint(provider);
+        Client::builder(provider)
+            .base_url(&endpoint.base_url)
+            .credentials(endpoint.credentials())
+    }
+
+    /// What `provider`'s endpoint has seen so far.
+    pub fn stats(&self, provider: Provider) -> ProviderStats {
+        self.shared.stats(provider)
+    }
+
+    /// Stops listening.
+    pub fn shutdown(self) {}
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("endpoints", &self.endpoints)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Sandbox`]; from [`Sandbox::builder`].
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct SandboxBuilder {
+    lifetime: Option<Duration>,
+    rate_limits: HashMap<Provider, u32>,
+    faults: Faults,
+}
+
+impl SandboxBuilder {
+    /// Issues every provider's tokens with this lifetime instead of its documented one.
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = Some(lifetime);
+        self
+    }
+
+    /// Answers 429 above `per_second` token requests per second to `provider`
+    /// (`None`: no limit).
+    pub fn rate_limit(mut self, provider: Provider, per_second: Option<u32>) -> Self {
+        match per_second {
+            Some(limit) => self.rate_limits.insert(provider, limit.max(1)),
+            None => self.rate_limits.remove(&provider),
+        };
+        self
+    }
+
+    /// Injects faults into token requests.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Binds the five loopback ports and starts answering.
+    pub async fn start(self) -> std::io::Result<Sandbox> {
+        let mut endpoints = Vec::new();
+        let mut listeners = Vec::new();
+        let mut states = HashMap::new();
+        for provider in Provider::ALL {
+            let dialect = providers::dialect(provider);
+            let listener =
+                tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+            let lifetime = self.lifetime.unwrap_or(dialect.default_lifetime());
+            let (client_id, client_secret) = dialect.demo_credentials();
+            endpoints.push(Endpoint {
+                provider,
+                base_url: format!("http://{}{}", listener.local_addr()?, dialect.base_path()),
+                client_id,
+                client_secret,
+                token_lifetime: lifetime,
+            });
+            states.insert(
+                provider,
+                server::ProviderState::new(
+                    dialect,
+                    lifetime,
+                    self.rate_limits.get(&provider).copied(),
+                ),
+            );
+            listeners.push((provider, listener));
+        }
+        let shared = Arc::new(server::Shared::new(states, self.faults));
+        let tasks = listeners
+            .into_iter()
+            .map(|(provider, listener)| {
+                tokio::spawn(server::serve(listener, provider, Arc::clone(&shared)))
+            })
+            .collect();
+        Ok(Sandbox {
+            endpoints,
+            shared,
+            tasks,
+        })
+    }
+}

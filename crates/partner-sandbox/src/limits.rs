@@ -1,0 +1,120 @@
+//! Rate limits and injected faults.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::tokens::random_fraction;
+
+/// At most `per_second` token requests in any one-second window.
+pub(crate) struct RateLimiter {
+    per_second: u32,
+    recent: Mutex<VecDeque<Instant>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_second: u32) -> Self {
+        Self {
+            per_second,
+            recent: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn limit(&self) -> u32 {
+        self.per_second
+    }
+
+    /// Admits a request now, or says how long until one would be admitted.
+    pub fn admit(&self) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= self.per_second as usize {
+            let oldest = recent.front().copied().unwrap_or(now);
+            return Err(Duration::from_secs(1).saturating_sub(now.duration_since(oldest)));
+        }
+        recent.push_back(now);
+        Ok(())
+    }
+}
+
+/// Faults injected into token requests, as probabilities per request.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Answer with the provider's 5xx.
+    pub server_errors: f64,
+    /// Answer with the provider's 429 and a `Retry-After` of one second.
+    pub rate_limited: f64,
+    /// Hold the request for [`stall_for`](Self::stall_for) before answering.
+    pub stalls: f64,
+    /// Close the connection without an answer.
+    pub resets: f64,
+    /// How long a stall lasts.
+    pub stall_for: Duration,
+}
+
+/// The fault drawn for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    ServerError,
+    RateLimited,
+    Stall(Duration),
+    Reset,
+}
+
+impl Faults {
+    pub(crate) fn draw(&self) -> Option<Fault> {
+        let r = random_fraction();
+        let mut edge = self.resets;
+        if r < edge {
+            return Some(Fault::Reset);
+        }
+        edge += self.stalls;
+        if r < edge {
+            return Some(Fault::Stall(self.stall_for));
+        }
+        edge += self.rate_limited;
+        if r < edge {
+            return Some(Fault::RateLimited);
+        }
+        edge += self.server_errors;
+        (r < edge).then_some(Fault::ServerError)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_admits_per_second_then_says_how_long_to_wait() {
+        let limiter = RateLimiter::new(5);
+        for _ in 0..5 {
+            limiter.admit().unwrap();
+        }
+        let wait = limiter.admit().unwrap_err();
+        assert!(wait <= Duration::from_secs(1) && wait > Duration::from_millis(900));
+    }
+
+    #[test]
+    fn faults_are_drawn_at_their_rates() {
+        let faults = Faults {
+            server_errors: 0.1,
+            rate_limited: 0.05,
+            stalls: 0.02,
+            resets: 0.01,
+            stall_for: Duration::from_secs(1),
+        };
+        let draws: Vec<_> = (0..20_000).map(|_| faults.draw()).collect();
+        let share = |f: Fault| draws.iter().filter(|d| **d == Some(f)).count() as f64 / 20_000.0;
+        assert!((share(Fault::ServerError) - 0.1).abs() < 0.015);
+        assert!((share(Fault::RateLimited) - 0.05).abs() < 0.01);
+        assert!((share(Fault::Reset) - 0.01).abs() < 0.005);
+        assert_eq!(Faults::default().draw(), None);
+    }
+}

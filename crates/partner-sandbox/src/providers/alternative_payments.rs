@@ -1,0 +1,74 @@
+//! Alternative Payments (`specs/alternative-payments.json`): HTTP Basic and a form body
+//! `grant_type=client_credentials`; 403 with a string map for bad or missing credentials;
+//! 429 above its rate limit (5 per second), with no `Retry-After`.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::Dialect;
+use crate::reply::Reply;
+use crate::request::{TokenRequest, field};
+
+pub(crate) struct AlternativePayments;
+
+const ID: &str = "ap_demo_client";
+const SECRET: &str = "ap_demo_secret";
+
+impl Dialect for AlternativePayments {
+    fn base_path(&self) -> &'static str {
+        ""
+    }
+    fn token_path(&self) -> &'static str {
+        "/oauth/token"
+    }
+    fn demo_credentials(&self) -> (&'static str, &'static str) {
+        (ID, SECRET)
+    }
+    fn default_lifetime(&self) -> Duration {
+        Duration::from_secs(3600)
+    }
+
+    fn check(&self, request: &TokenRequest) -> Result<(), Reply> {
+        let Some((id, secret)) = request.basic() else {
+            return Err(Reply::json(
+                403,
+                json!({"message": "Missing or malformed Basic authorization header"}),
+            ));
+        };
+        let form = request.form().ok_or_else(|| {
+            Reply::json(
+                400,
+                json!({"error": "invalid_request", "message": "expected a form-urlencoded body"}),
+            )
+        })?;
+        if field(&form, "grant_type") != Some("client_credentials") {
+            return Err(Reply::json(
+                400,
+                json!({"error": "unsupported_grant_type", "message": "grant_type must be client_credentials"}),
+            ));
+        }
+        if (id.as_str(), secret.as_str()) != (ID, SECRET) {
+            return Err(Reply::json(
+                403,
+                json!({"message": "Invalid client credentials"}),
+            ));
+        }
+        Ok(())
+    }
+
+    fn issued(&self, token: &str, lifetime: Duration) -> Reply {
+        Reply::json(
+            200,
+            json!({"access_token": token, "expires_in": lifetime.as_secs(), "token_type": "bearer"}),
+        )
+    }
+
+    fn rate_limited(&self, _wait: Duration, _limit: u32) -> Reply {
+        Reply::json(429, json!({"error": "rate limit exceeded"}))
+    }
+
+    fn failure(&self) -> Reply {
+        Reply::json(500, json!({"error": "internal server error"}))
+    }
+}

@@ -1,0 +1,72 @@
+//! Tradevest (`specs/tradevest.json`): form `client_id`, `client_secret`,
+//! `grant_type=client_credentials`, no `Authorization` header; RFC 6749 `{error}` 400s.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::Dialect;
+use crate::reply::{Reply, whole_seconds};
+use crate::request::{TokenRequest, field};
+
+pub(crate) struct Tradevest;
+
+const ID: &str = "tradevest-demo-client";
+const SECRET: &str = "tradevest-demo-secret";
+
+fn oauth_error(code: &str) -> Reply {
+    Reply::json(400, json!({"error": code}))
+}
+
+impl Dialect for Tradevest {
+    fn base_path(&self) -> &'static str {
+        ""
+    }
+    fn token_path(&self) -> &'static str {
+        "/oauth2/token"
+    }
+    fn demo_credentials(&self) -> (&'static str, &'static str) {
+        (ID, SECRET)
+    }
+    fn default_lifetime(&self) -> Duration {
+        Duration::from_secs(3600)
+    }
+
+    fn check(&self, request: &TokenRequest) -> Result<(), Reply> {
+        if request.authorization.is_some() {
+            return Err(oauth_error("invalid_request"));
+        }
+        let form = request
+            .form()
+            .ok_or_else(|| oauth_error("invalid_request"))?;
+        let (Some(id), Some(secret), Some(grant)) = (
+            field(&form, "client_id"),
+            field(&form, "client_secret"),
+            field(&form, "grant_type"),
+        ) else {
+            return Err(oauth_error("invalid_request"));
+        };
+        if grant != "client_credentials" {
+            return Err(oauth_error("unsupported_grant_type"));
+        }
+        if (id, secret) != (ID, SECRET) {
+            return Err(oauth_error("invalid_client"));
+        }
+        Ok(())
+    }
+
+    fn issued(&self, token: &str, lifetime: Duration) -> Reply {
+        Reply::json(
+            200,
+            json!({"access_token": token, "expires_in": lifetime.as_secs(), "token_type": "Bearer"}),
+        )
+    }
+
+    fn rate_limited(&self, wait: Duration, _limit: u32) -> Reply {
+        Reply::json(429, json!({"error": "slow_down"})).header("retry-after", whole_seconds(wait))
+    }
+
+    fn failure(&self) -> Reply {
+        Reply::html(503, "<html><body>upstream connect error</body></html>")
+    }
+}

@@ -1,0 +1,290 @@
+//! The HTTP side: one accept loop per provider, and the request handler.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use partner_auth::Provider;
+use serde_json::json;
+
+use crate::limits::{Fault, Faults, RateLimiter};
+use crate::providers::Dialect;
+use crate::reply::Reply;
+use crate::request::TokenRequest;
+use crate::tokens::{TokenCheck, TokenStore};
+
+/// What one provider's endpoint has seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProviderStats {
+    /// Requests to the token endpoint, whatever their outcome.
+    pub token_requests: u64,
+    /// Tokens issued.
+    pub tokens_issued: u64,
+    /// Token requests refused for their credentials or form.
+    pub rejected: u64,
+    /// Token requests answered 429 by the rate limit.
+    pub rate_limited: u64,
+    /// Token requests that got an injected fault.
+    pub faults: u64,
+    /// Requests to the protected resource.
+    pub api_requests: u64,
+    /// Of those, accepted with a valid token.
+    pub api_accepted: u64,
+    /// Of those, refused because the token had expired.
+    pub api_expired_token: u64,
+    /// Of those, refused because the token was missing or unknown.
+    pub api_unknown_token: u64,
+}
+
+#[derive(Default)]
+struct Counters([AtomicU64; 9]);
+
+impl Counters {
+    fn add(&self, i: usize) {
+        self.0[i].fetch_add(1, Ordering::Relaxed);
+    }
+    fn get(&self, i: usize) -> u64 {
+        self.0[i].load(Ordering::Relaxed)
+    }
+}
+
+const TOKEN_REQUESTS: usize = 0;
+const ISSUED: usize = 1;
+const REJECTED: usize = 2;
+const RATE_LIMITED: usize = 3;
+const FAULTS: usize = 4;
+const API: usize = 5;
+const API_OK: usize = 6;
+const API_EXPIRED: usize = 7;
+const API_UNKNOWN: usize = 8;
+
+pub(crate) struct ProviderState {
+    dialect: &'static dyn Dialect,
+    lifetime: Duration,
+    limiter: Option<RateLimiter>,
+    counters: Counters,
+}
+
+impl ProviderState {
+    pub fn new(dialect: &'static dyn Dialect, lifetime: Duration, limit: Option<u32>) -> Self {
+        Self {
+            dialect,
+            lifetime,
+            limiter: limit.map(RateLimiter::new),
+            counters: Counters::default(),
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    providers: HashMap<Provider, ProviderState>,
+    tokens: TokenStore,
+    faults: Faults,
+}
+
+impl Shared {
+    pub fn new(providers: HashMap<Provider, ProviderState>, faults: Faults) -> Self {
+        Self {
+            providers,
+            tokens: TokenStore::default(),
+            faults,
+        }
+    }
+
+    pub fn stats(&self, provider: Provider) -> ProviderStats {
+        let Some(state) = self.providers.get(&provider) else {
+            return ProviderStats::default();
+        };
+        let c = &state.counters;
+        ProviderStats {
+            token_requests: c.get(TOKEN_REQUESTS),
+            tokens_issued: c.get(ISSUED),
+            rejected: c.get(REJECTED),
+            rate_limited: c.get(RATE_LIMITED),
+            faults: c.get(FAULTS),
+            api_requests: c.get(API),
+            api_accepted: c.get(API_OK),
+            api_expired_token: c.get(API_EXPIRED),
+            api_unknown_token: c.get(API_UNKNOWN),
+        }
+    }
+}
+
+/// Accepts connections for `provider` until the task is aborted.
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    provider: Provider,
+    shared: Arc<Shared>,
+) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let shared = Arc::clone(&shared);
+                async move { handle(&shared, provider, request).await }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Why a connection is closed without an answer (an injected reset).
+#[derive(Debug)]
+struct Reset;
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
+}
+
+impl std::error::Error for Reset {}
+
+async fn handle(
+    shared: &Shared,
+    provider: Provider,
+    request: http::Request<Incoming>,
+) -> Result<http::Response<Full<Bytes>>, Reset> {
+    let Some(state) = shared.providers.get(&provider) else {
+        return Ok(not_found());
+    };
+    let dialect = state.dialect;
+    let path = request.uri().path().to_owned();
+    let Some(rest) = path.strip_prefix(dialect.base_path()) else {
+        return Ok(not_found());
+    };
+    if rest == dialect.token_path() {
+        return token_endpoint(shared, state, provider, request).await;
+    }
+    if rest == "/sandbox/protected" {
+        return Ok(protected(shared, state, provider, &request).into_response());
+    }
+    Ok(not_found())
+}
+
+async fn token_endpoint(
+    shared: &Shared,
+    state: &ProviderState,
+    provider: Provider,
+    request: http::Request<Incoming>,
+) -> Result<http::Response<Full<Bytes>>, Reset> {
+    let counters = &state.counters;
+    counters.add(TOKEN_REQUESTS);
+    if request.method() != http::Method::POST {
+        return Ok(Reply::json(405, json!({"error": "method not allowed"}))
+            .header("allow", "POST")
+            .into_response());
+    }
+    if let Some(fault) = shared.faults.draw() {
+        counters.add(FAULTS);
+        match fault {
+            Fault::Reset => return Err(Reset),
+            Fault::Stall(wait) => tokio::time::sleep(wait).await,
+            Fault::RateLimited => {
+                let limit = state.limiter.as_ref().map_or(10, RateLimiter::limit);
+                return Ok(state
+                    .dialect
+                    .rate_limited(Duration::from_secs(1), limit)
+                    .header("retry-after", 1)
+                    .into_response());
+            }
+            Fault::ServerError => return Ok(state.dialect.failure().into_response()),
+        }
+    }
+    if let Some(limiter) = &state.limiter
+        && let Err(wait) = limiter.admit()
+    {
+        counters.add(RATE_LIMITED);
+        return Ok(state
+            .dialect
+            .rate_limited(wait, limiter.limit())
+            .into_response());
+    }
+    let header = |name: http::header::HeaderName| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let content_type = header(http::header::CONTENT_TYPE).map(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    });
+    let authorization = header(http::header::AUTHORIZATION);
+    let body = match Limited::new(request.into_body(), 64 * 1024).collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(_) => {
+            counters.add(REJECTED);
+            return Ok(Reply::json(413, json!({"error": "request body too large"})).into_response());
+        }
+    };
+    let token_request = TokenRequest {
+        content_type,
+        authorization,
+        body,
+    };
+    let reply = match state.dialect.check(&token_request) {
+        Ok(()) => {
+            counters.add(ISSUED);
+            let token = shared.tokens.issue(provider, state.lifetime);
+            state.dialect.issued(&token, state.lifetime)
+        }
+        Err(refusal) => {
+            counters.add(REJECTED);
+            refusal
+        }
+    };
+    Ok(reply.into_response())
+}
+
+fn protected(
+    shared: &Shared,
+    state: &ProviderState,
+    provider: Provider,
+    request: &http::Request<Incoming>,
+) -> Reply {
+    let counters = &state.counters;
+    counters.add(API);
+    let token = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let check = token.map_or(TokenCheck::Unknown, |t| shared.tokens.check(provider, t));
+    match check {
+        TokenCheck::Valid => {
+            counters.add(API_OK);
+            Reply::json(200, json!({"ok": true, "provider": provider.name()}))
+        }
+        TokenCheck::Expired => {
+            counters.add(API_EXPIRED);
+            Reply::json(401, json!({"error": "token_expired"}))
+                .header("www-authenticate", "Bearer error=\"invalid_token\"")
+        }
+        TokenCheck::Unknown => {
+            counters.add(API_UNKNOWN);
+            Reply::json(401, json!({"error": "invalid_token"}))
+                .header("www-authenticate", "Bearer error=\"invalid_token\"")
+        }
+    }
+}
+
+fn not_found() -> http::Response<Full<Bytes>> {
+    Reply::json(404, json!({"error": "not found"})).into_response()
+}
