@@ -96,7 +96,7 @@ pub use credentials::Credentials;
 pub use error::{Error, ErrorKind, FieldError};
 pub use middleware::{AuthMiddleware, token_error};
 pub use policy::{CachePolicy, RetryPolicy};
-pub use provider::{ClientAuth, Environment, Provider, UnknownProvider};
+pub use provider::{BodyEncoding, ClientAuth, Environment, Provider, UnknownProvider};
 pub use secrecy::SecretString;
 pub use source::TokenSource;
 pub use stats::Stats;

@@ -37,6 +37,24 @@ impl fmt::Display for ClientAuth {
     }
 }
 
+/// How a provider encodes its token request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyEncoding {
+    /// `application/json`.
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+}
+
+impl fmt::Display for BodyEncoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BodyEncoding::Json => "JSON",
+            BodyEncoding::Form => "form",
+        })
+    }
+}
+
 /// A named deployment of a provider's API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Environment {
@@ -155,6 +173,16 @@ impl Provider {
         match self {
             Provider::AlternativePayments | Provider::Dinie => ClientAuth::Basic,
             Provider::Teez | Provider::Cobee | Provider::Tradevest => ClientAuth::Body,
+        }
+    }
+
+    /// How the token request body is encoded.
+    pub fn body_encoding(self) -> BodyEncoding {
+        match self {
+            Provider::Teez | Provider::Cobee => BodyEncoding::Json,
+            Provider::AlternativePayments | Provider::Tradevest | Provider::Dinie => {
+                BodyEncoding::Form
+            }
         }
     }
 
