@@ -1,5 +1,6 @@
 //! Shared helpers for the workspace tests: classifying a generated client's result, and
-//! running the same malformed-response cases against every provider.
+//! running the same malformed-response cases against every provider. The README's Rust
+//! examples are compiled (and the runnable ones run) as this crate's doctests.
 
 use std::future::Future;
 
@@ -144,3 +145,8 @@ where
         "case: connection refused"
     );
 }
+
+/// The README's examples, compiled and run by `cargo test --workspace`.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
