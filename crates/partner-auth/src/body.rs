@@ -190,12 +190,45 @@ pub(crate) fn excerpt(body: &[u8], secret: &str) -> Option<String> {
     Some(out)
 }
 
-/// Replaces every occurrence of `secret` in `text`.
+/// Removes what could be a credential from text taken from a response: every occurrence
+/// of `secret`, and every opaque word that looks like a token (see [`looks_like_token`]).
 pub(crate) fn scrub(text: &str, secret: &str) -> String {
-    if secret.len() < 4 {
-        return text.to_owned();
+    let text = if secret.len() >= 4 {
+        text.replace(secret, "[REDACTED]")
+    } else {
+        text.to_owned()
+    };
+    let is_word_char = |c: char| c.is_ascii_alphanumeric() || "-._~+/=:".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if looks_like_token(word) {
+            out.push_str("[REDACTED]");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if is_word_char(c) {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
     }
-    text.replace(secret, "[REDACTED]")
+    flush(&mut word, &mut out);
+    out
+}
+
+/// An opaque word of 20 or more characters mixing letters and digits, and not a URL: a
+/// token, key or secret a provider echoed back. Request ids of that shape are lost too;
+/// an excerpt errs on the side of showing less.
+fn looks_like_token(word: &str) -> bool {
+    word.len() >= 20
+        && !word.contains("://")
+        && word.chars().any(|c| c.is_ascii_digit())
+        && word.chars().any(|c| c.is_ascii_alphabetic())
 }
 
 fn redact_sensitive_keys(value: &mut Value) {
@@ -307,6 +340,16 @@ mod tests {
         assert_eq!(dinie.code.as_deref(), Some("invalid_token"));
         assert_eq!(dinie.message.as_deref(), Some("Invalid client credentials"));
         assert_eq!(dinie.fields[0].field, "grant_type");
+    }
+
+    #[test]
+    fn token_like_words_are_redacted_and_urls_kept() {
+        let text = "token eyJhbGciOi.eyJleHAiOjE3.c2lnbmF0dXJl1 for dinie_at_abc123def456ghi789jkl, see https://docs.example.invalid/errors/4001 (B2B-4001)";
+        let shown = scrub(text, "unused-secret");
+        assert_eq!(
+            shown,
+            "token [REDACTED] for [REDACTED], see https://docs.example.invalid/errors/4001 (B2B-4001)"
+        );
     }
 
     #[test]

@@ -79,7 +79,14 @@ impl Exchange {
             Err(Generated::InvalidRequest(what)) => Err(Error::configuration(what)),
             Err(Generated::Custom(what)) => Err(Error::new(ErrorKind::InvalidResponse, what)),
         };
-        outcome.map_err(|e| e.at(self.provider, self.environment.clone()))
+        // The token type is shown by `Display`: scrub it like any text from a response.
+        let secret = self.secret.expose_secret();
+        outcome
+            .map(|mut raw| {
+                raw.token_type = raw.token_type.map(|t| body::scrub(&t, secret));
+                raw
+            })
+            .map_err(|e| e.at(self.provider, self.environment.clone()))
     }
 
     fn lenient(&self, status: StatusCode, body: &[u8]) -> Result<RawToken, Error> {

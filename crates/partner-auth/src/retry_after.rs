@@ -35,7 +35,8 @@ pub(crate) fn from_headers(
         _ => reset >= 1_000_000_000,
     };
     if is_unix_time {
-        let at = UNIX_EPOCH + Duration::from_secs(reset);
+        // A reset too far out to represent is no usable answer.
+        let at = UNIX_EPOCH.checked_add(Duration::from_secs(reset))?;
         Some(at.duration_since(now).unwrap_or(Duration::ZERO))
     } else {
         Some(Duration::from_secs(reset))
@@ -95,6 +96,9 @@ mod tests {
             from_headers(Provider::Dinie, TOO_MANY, &h, now),
             Some(Duration::from_secs(45))
         );
+        // A reset beyond what a clock can hold is ignored, not a panic.
+        let h = headers(&[("x-ratelimit-reset", &u64::MAX.to_string())]);
+        assert_eq!(from_headers(Provider::Dinie, TOO_MANY, &h, now), None);
         // Only a 429 makes the reset a wait.
         assert_eq!(from_headers(Provider::Dinie, StatusCode::OK, &h, now), None);
         // Retry-After wins over the reset.

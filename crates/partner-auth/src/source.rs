@@ -286,7 +286,7 @@ impl Inner {
 
     async fn fetch_with_retries(&self) -> Result<AccessToken, Error> {
         let retry = &self.policy.retry;
-        let deadline = Instant::now() + retry.deadline;
+        let deadline = after(Instant::now(), retry.deadline);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -301,7 +301,7 @@ impl Inner {
             let Some(wait) = retry.delay(attempt, error.retry_after()) else {
                 return Err(error);
             };
-            if Instant::now() + wait > deadline {
+            if after(Instant::now(), wait) > deadline {
                 return Err(error);
             }
             tracing::info!(
@@ -341,8 +341,8 @@ impl Inner {
             .max(cooldown);
         self.failure.store(Some(Arc::new(Failure {
             error: error.clone(),
-            cooldown_until: now + cooldown,
-            retry_refresh_at: now + backoff,
+            cooldown_until: after(now, cooldown),
+            retry_refresh_at: after(now, backoff),
             consecutive,
         })));
         // Let the next caller in the refresh window try again once the backoff is over.
@@ -385,6 +385,13 @@ impl Drop for ClearFlight<'_> {
     fn drop(&mut self) {
         *lock(self.0) = None;
     }
+}
+
+/// `instant + wait`, saturating (a policy may say `Duration::MAX` for "forever").
+fn after(instant: Instant, wait: Duration) -> Instant {
+    instant
+        .checked_add(wait)
+        .unwrap_or_else(|| instant + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -130,7 +130,7 @@ impl AccessToken {
             .expires_in
             .filter(|secs| secs.is_finite() && *secs >= 1.0)
             .map(|secs| Duration::from_secs_f64(secs.min(MAX_LIFETIME.as_secs_f64())));
-        let effective = lifetime.unwrap_or(default_lifetime);
+        let effective = lifetime.unwrap_or(default_lifetime).min(MAX_LIFETIME);
         let mut expires_instant = issued.instant + effective;
         let mut expires_at = issued.wall + effective;
         let prefix = (provider == Provider::Dinie).then_some("dinie_at_");
@@ -138,7 +138,7 @@ impl AccessToken {
             // Convert the wall-clock `exp` to the monotonic clock, as of now.
             let (now_instant, now_wall) = (Instant::now(), SystemTime::now());
             let exp_instant = match exp.duration_since(now_wall) {
-                Ok(remaining) => now_instant + remaining,
+                Ok(remaining) => now_instant + remaining.min(MAX_LIFETIME),
                 Err(_) => now_instant,
             };
             if exp_instant < expires_instant {

@@ -22,7 +22,15 @@ pub(crate) enum TokenCheck {
 
 #[derive(Default)]
 pub(crate) struct TokenStore {
-    issued: Mutex<HashMap<String, (Provider, Instant)>>,
+    issued: Mutex<Issued>,
+}
+
+#[derive(Default)]
+struct Issued {
+    tokens: HashMap<String, (Provider, Instant)>,
+    /// Expired tokens are swept when the map grows past this; it doubles with the number
+    /// of live tokens, so sweeping stays amortized O(1) per token.
+    sweep_at: usize,
 }
 
 impl TokenStore {
@@ -31,17 +39,20 @@ impl TokenStore {
         let token = shape(provider, lifetime);
         let now = Instant::now();
         let mut issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());
-        if issued.len() > 10_000 {
-            issued.retain(|_, (_, expires)| *expires > now);
+        if issued.tokens.len() >= issued.sweep_at.max(10_000) {
+            issued.tokens.retain(|_, (_, expires)| *expires > now);
+            issued.sweep_at = issued.tokens.len() * 2;
         }
-        issued.insert(token.clone(), (provider, now + lifetime));
+        issued
+            .tokens
+            .insert(token.clone(), (provider, now + lifetime));
         token
     }
 
     /// Whether `token` was issued by `provider`'s endpoint and is unexpired.
     pub fn check(&self, provider: Provider, token: &str) -> TokenCheck {
         let issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());
-        match issued.get(token) {
+        match issued.tokens.get(token) {
             Some((p, expires)) if *p == provider && Instant::now() < *expires => TokenCheck::Valid,
             Some((p, _)) if *p == provider => TokenCheck::Expired,
             _ => TokenCheck::Unknown,
