@@ -3,7 +3,10 @@
 //! - [`regen`]: `cargo xtask regen [--check] [PROVIDER…]` turns every spec in `specs/`
 //!   into a client crate `crates/<provider>-api` with progenitor.
 //! - [`normalize`]: the named passes a published spec goes through first.
+//! - [`bench`]: `cargo xtask bench [--tooling]` runs the benchmarks and rewrites the table
+//!   in `BENCHMARKS.md`.
 
+pub mod bench;
 pub mod generate;
 pub mod normalize;
 pub mod openapi;

@@ -23,6 +23,13 @@ enum Command {
         /// Only these providers (spec file stems, e.g. `teez`); default: all.
         providers: Vec<String>,
     },
+    /// Run the criterion benchmarks and rewrite the table in BENCHMARKS.md.
+    Bench {
+        /// Also time clean release builds (partner-auth against a minimal reqwest crate):
+        /// several minutes.
+        #[arg(long)]
+        tooling: bool,
+    },
 }
 
 fn workspace_root() -> PathBuf {
@@ -54,5 +61,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Bench { tooling } => match xtask::bench::run(&workspace_root(), tooling) {
+            Ok(table) => {
+                print!("{table}");
+                println!("BENCHMARKS.md updated");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

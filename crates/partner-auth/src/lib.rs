@@ -37,6 +37,30 @@
 //! # }
 //! ```
 //!
+//! # Token management
+//!
+//! Applications should not call [`Client::fetch_token`] per request. A [`TokenSource`]
+//! caches the token (a lock-free read while it is fresh), shares one fetch among any number
+//! of concurrent callers, refreshes ahead of expiry in the background, retries retryable
+//! failures within the provider's rate limits ([`CachePolicy`], [`RetryPolicy`]), and
+//! drops a token the API rejected with [`TokenSource::invalidate`]. [`TokenCache`] holds one
+//! source per provider, base URL, client id and secret. [`AuthMiddleware`] attaches the
+//! token to every request of a `reqwest-middleware` client and retries once on a 401;
+//! [`Stats`] counts hits, fetches, refreshes and failures.
+//!
+//! ```no_run
+//! # async fn run(client: partner_auth::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! use partner_auth::{AuthMiddleware, TokenSource};
+//!
+//! let source = TokenSource::new(client);
+//! let api = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(AuthMiddleware::new(source.clone()))
+//!     .build();
+//! let orders = api.get("https://api.example.invalid/orders").send().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Errors
 //!
 //! Every failure is an [`Error`]; [`Error::kind`] says what happened. Real servers do not

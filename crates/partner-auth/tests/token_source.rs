@@ -39,6 +39,19 @@ fn source(server: &Scripted, policy: CachePolicy) -> TokenSource {
     TokenSource::with_policy(client(server.base_url()), policy)
 }
 
+/// `n` tasks each calling `source.token()` at once.
+fn spawn_callers(
+    source: &TokenSource,
+    n: usize,
+) -> Vec<tokio::task::JoinHandle<Result<partner_auth::AccessToken, partner_auth::Error>>> {
+    (0..n)
+        .map(|_| {
+            let source = source.clone();
+            tokio::spawn(async move { source.token().await })
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_cold_callers_share_one_request() {
     let server = Scripted::sequence(
@@ -47,12 +60,7 @@ async fn ten_thousand_cold_callers_share_one_request() {
     )
     .await;
     let source = source(&server, policy());
-    let callers: Vec<_> = (0..10_000)
-        .map(|_| {
-            let source = source.clone();
-            tokio::spawn(async move { source.token().await })
-        })
-        .collect();
+    let callers = spawn_callers(&source, 10_000);
     let mut tokens = Vec::with_capacity(callers.len());
     for caller in callers {
         tokens.push(caller.await.unwrap().unwrap());
@@ -145,14 +153,8 @@ async fn past_expiry_callers_wait_for_one_fetch() {
     tokio::time::sleep_until((first.issued_at_instant() + Duration::from_millis(1000)).into())
         .await;
 
-    let callers: Vec<_> = (0..100)
-        .map(|_| {
-            let source = source.clone();
-            tokio::spawn(async move { source.token().await.unwrap() })
-        })
-        .collect();
-    for caller in callers {
-        assert_eq!(caller.await.unwrap().expose_secret(), "tok-2");
+    for caller in spawn_callers(&source, 100) {
+        assert_eq!(caller.await.unwrap().unwrap().expose_secret(), "tok-2");
     }
     assert_eq!(server.count(), 2);
 }
@@ -240,13 +242,7 @@ async fn a_caller_that_gives_up_does_not_stall_the_rest() {
     first.abort();
     let gave_up = tokio::time::timeout(Duration::from_millis(10), source.token()).await;
     assert!(gave_up.is_err(), "the fetch is still under way");
-    let others: Vec<_> = (0..10)
-        .map(|_| {
-            let source = source.clone();
-            tokio::spawn(async move { source.token().await })
-        })
-        .collect();
-    for other in others {
+    for other in spawn_callers(&source, 10) {
         assert_eq!(other.await.unwrap().unwrap().expose_secret(), "tok-1");
     }
     assert_eq!(server.count(), 1);

@@ -1,0 +1,310 @@
+//! `cargo xtask bench`: run the criterion benchmarks and rewrite the table in
+//! `BENCHMARKS.md` with their medians, ratios and verdicts against the targets.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Where the generated part of `BENCHMARKS.md` starts and ends.
+const BEGIN: &str = "<!-- bench:begin (written by `cargo xtask bench`; edit outside) -->";
+const END: &str = "<!-- bench:end -->";
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// A command failed.
+    #[error("`{command}` failed: {detail}")]
+    Command {
+        /// The command.
+        command: String,
+        /// Its status or error.
+        detail: String,
+    },
+    /// A criterion estimate is missing or unreadable.
+    #[error("no criterion estimate at {0}; did the benchmark run?")]
+    Estimate(String),
+    /// A file could not be read or written.
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+/// Runs everything and rewrites `BENCHMARKS.md`; `tooling` adds the clean release builds
+/// (minutes).
+pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
+    run_command(
+        Command::new(cargo())
+            .current_dir(root)
+            .args(["bench", "-p", "partner-auth"])
+            .args([
+                "--bench",
+                "cached_read",
+                "--bench",
+                "stampede",
+                "--bench",
+                "fetch_overhead",
+            ]),
+    )?;
+    let criterion = target_dir(root).join("criterion");
+    let median = |group: &str, function: &str| median_ns(&criterion, group, function);
+
+    let mut rows = Vec::new();
+    for (group, label) in [
+        ("cached_read_single_task", "cached `token()`, one task"),
+        ("cached_read_2_threads", "cached `token()`, 2 threads"),
+        (
+            "cached_read_1000_tasks",
+            "cached `token()`, 1,000 tasks on 2 workers",
+        ),
+    ] {
+        let source = median(group, "token_source")?;
+        let floor = median(group, "arc_swap_floor")?;
+        let mutex = median(group, "mutex_baseline")?;
+        let single = group.ends_with("single_task");
+        rows.push(Row {
+            what: format!("{label}: vs `ArcSwap::load_full` (floor)"),
+            ours: source,
+            baseline: floor,
+            ratio: source / floor,
+            target: if single {
+                Some(("≤ 2.0×", source / floor <= 2.0))
+            } else {
+                None
+            },
+        });
+        rows.push(Row {
+            what: format!("{label}: `Mutex<Option<AccessToken>>` ÷ ours"),
+            ours: source,
+            baseline: mutex,
+            ratio: mutex / source,
+            target: if single {
+                None
+            } else {
+                Some(("≥ 5×", mutex / source >= 5.0))
+            },
+        });
+    }
+    let single_fetch = median("stampede", "single_fetch")?;
+    let stampede = median("stampede", "10000_cold_callers")?;
+    rows.push(Row {
+        what: "10,000 cold callers (1 token request, asserted) ÷ one fetch".into(),
+        ours: stampede,
+        baseline: single_fetch,
+        ratio: stampede / single_fetch,
+        target: Some(("≤ 1.5×", stampede / single_fetch <= 1.5)),
+    });
+    let facade = median("fetch_overhead", "partner_auth_facade")?;
+    let minimal = median("fetch_overhead", "minimal_reqwest_post")?;
+    let oauth2 = median("fetch_overhead", "oauth2_crate")?;
+    rows.push(Row {
+        what: "one fetch: facade ÷ hand-written reqwest POST".into(),
+        ours: facade,
+        baseline: minimal,
+        ratio: facade / minimal,
+        target: Some(("≤ 1.10×", facade / minimal <= 1.10)),
+    });
+    rows.push(Row {
+        what: "one fetch: facade ÷ `oauth2` crate".into(),
+        ours: facade,
+        baseline: oauth2,
+        ratio: facade / oauth2,
+        target: Some(("≤ 1.0×", facade / oauth2 <= 1.0)),
+    });
+
+    let regen = time_regen()?;
+    let builds = if tooling {
+        Some(clean_builds(root)?)
+    } else {
+        None
+    };
+    let table = render(&rows, regen, builds);
+    write_benchmarks(root, &table)?;
+    Ok(table)
+}
+
+struct Row {
+    what: String,
+    ours: f64,
+    baseline: f64,
+    ratio: f64,
+    target: Option<(&'static str, bool)>,
+}
+
+fn render(rows: &[Row], regen: Duration, builds: Option<(Duration, Duration)>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", machine());
+    let _ = writeln!(
+        out,
+        "| measurement | ours (median) | baseline (median) | ratio | target | verdict |\n| --- | ---: | ---: | ---: | --- | --- |"
+    );
+    for row in rows {
+        let (target, verdict) = match row.target {
+            Some((target, true)) => (target, "met"),
+            Some((target, false)) => (target, "**missed**"),
+            None => ("—", "—"),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.2}× | {target} | {verdict} |",
+            row.what,
+            human(row.ours),
+            human(row.baseline),
+            row.ratio
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| `cargo xtask regen --check`, all five specs (xtask built; median of 5) | {:.0} ms | — | — | — | — |",
+        regen.as_secs_f64() * 1000.0
+    );
+    if let Some((ours, minimal)) = builds {
+        let _ = writeln!(
+            out,
+            "| clean release build: `partner-auth` ÷ a crate of reqwest (rustls) + tokio + serde_json | {:.0} s | {:.0} s | {:.2}× | — | — |",
+            ours.as_secs_f64(),
+            minimal.as_secs_f64(),
+            ours.as_secs_f64() / minimal.as_secs_f64()
+        );
+    }
+    out
+}
+
+fn human(ns: f64) -> String {
+    if ns < 1_000.0 {
+        format!("{ns:.1} ns")
+    } else if ns < 1_000_000.0 {
+        format!("{:.1} µs", ns / 1_000.0)
+    } else {
+        format!("{:.2} ms", ns / 1_000_000.0)
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let rustc = output(Command::new("rustc").arg("--version")).unwrap_or_default();
+    let commit =
+        output(Command::new("git").args(["rev-parse", "--short", "HEAD"])).unwrap_or_default();
+    format!(
+        "Run {} on {cores} cores ({cpu}), {rustc}, commit {commit}.\n",
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+    )
+}
+
+fn output(command: &mut Command) -> Option<String> {
+    let out = command.output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+fn median_ns(criterion: &Path, group: &str, function: &str) -> Result<f64, BenchError> {
+    let path = criterion
+        .join(group)
+        .join(function)
+        .join("new/estimates.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|_| BenchError::Estimate(path.display().to_string()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|_| BenchError::Estimate(path.display().to_string()))?;
+    json["median"]["point_estimate"]
+        .as_f64()
+        .ok_or_else(|| BenchError::Estimate(path.display().to_string()))
+}
+
+fn run_command(command: &mut Command) -> Result<Duration, BenchError> {
+    let shown = format!("{command:?}");
+    let started = Instant::now();
+    let status = command.status().map_err(|e| BenchError::Command {
+        command: shown.clone(),
+        detail: e.to_string(),
+    })?;
+    if !status.success() {
+        return Err(BenchError::Command {
+            command: shown,
+            detail: status.to_string(),
+        });
+    }
+    Ok(started.elapsed())
+}
+
+/// Median wall time of `xtask regen --check`, run as its own process.
+fn time_regen() -> Result<Duration, BenchError> {
+    let exe = std::env::current_exe().map_err(|e| BenchError::Io("current_exe".into(), e))?;
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        times.push(run_command(
+            Command::new(&exe)
+                .args(["regen", "--check"])
+                .stdout(std::process::Stdio::null()),
+        )?);
+    }
+    times.sort();
+    Ok(times[2])
+}
+
+/// Clean release builds, each in a fresh target directory: `partner-auth`, and a minimal
+/// crate depending on reqwest (rustls), tokio and serde_json.
+fn clean_builds(root: &Path) -> Result<(Duration, Duration), BenchError> {
+    let scratch = std::env::temp_dir().join(format!("partner-auth-bench-{}", std::process::id()));
+    let io = |what: &str, e| BenchError::Io(what.to_owned(), e);
+    let minimal = scratch.join("minimal");
+    std::fs::create_dir_all(minimal.join("src")).map_err(|e| io("scratch dir", e))?;
+    std::fs::write(
+        minimal.join("Cargo.toml"),
+        "[package]\nname = \"minimal\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n\
+         reqwest = { version = \"0.13\", default-features = false, features = [\"rustls\", \"json\", \"form\"] }\n\
+         tokio = { version = \"1\", features = [\"rt-multi-thread\", \"macros\"] }\n\
+         serde_json = \"1\"\n\n[workspace]\n",
+    )
+    .map_err(|e| io("minimal/Cargo.toml", e))?;
+    std::fs::write(
+        minimal.join("src/main.rs"),
+        "#[tokio::main]\nasync fn main() {\n    let client = reqwest::Client::new();\n    \
+         let _ = client.post(\"http://127.0.0.1:9/token\").form(&[(\"grant_type\", \"client_credentials\")]);\n    \
+         println!(\"{}\", serde_json::json!({\"ok\": true}));\n}\n",
+    )
+    .map_err(|e| io("minimal/src/main.rs", e))?;
+
+    let ours = run_command(
+        Command::new(cargo())
+            .current_dir(root)
+            .args(["build", "--release", "-p", "partner-auth", "--target-dir"])
+            .arg(scratch.join("target-ours")),
+    )?;
+    let baseline = run_command(
+        Command::new(cargo())
+            .current_dir(&minimal)
+            .args(["build", "--release", "--target-dir"])
+            .arg(scratch.join("target-minimal")),
+    )?;
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok((ours, baseline))
+}
+
+/// Replaces the generated part of `BENCHMARKS.md` (between the markers) with `table`.
+fn write_benchmarks(root: &Path, table: &str) -> Result<(), BenchError> {
+    let path = root.join("BENCHMARKS.md");
+    let current = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| format!("# Benchmarks\n\n{BEGIN}\n{END}\n"));
+    let (before, rest) = current.split_once(BEGIN).unwrap_or((&current, END));
+    let after = rest.split_once(END).map_or("", |(_, after)| after);
+    let updated = format!("{before}{BEGIN}\n{table}{END}{after}");
+    std::fs::write(&path, updated).map_err(|e| BenchError::Io(path.display().to_string(), e))
+}
