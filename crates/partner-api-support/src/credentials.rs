@@ -1,6 +1,7 @@
 //! HTTP Basic client credentials.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -10,9 +11,11 @@ use secrecy::{ExposeSecret, SecretString};
 /// A client id and client secret sent as `Authorization: Basic`.
 ///
 /// The secret is a [`SecretString`]: zeroized on drop and shown as `[REDACTED]` by `Debug`.
-/// The client id is an identifier, not a secret, and is shown.
+/// The client id is an identifier, not a secret, and is shown. Cloning shares one copy.
 #[derive(Clone)]
-pub struct BasicCredentials {
+pub struct BasicCredentials(Arc<Inner>);
+
+struct Inner {
     client_id: String,
     client_secret: SecretString,
 }
@@ -20,20 +23,20 @@ pub struct BasicCredentials {
 impl BasicCredentials {
     /// Credentials from a client id and a client secret.
     pub fn new(client_id: impl Into<String>, client_secret: impl Into<SecretString>) -> Self {
-        Self {
+        Self(Arc::new(Inner {
             client_id: client_id.into(),
             client_secret: client_secret.into(),
-        }
+        }))
     }
 
     /// The client id.
     pub fn client_id(&self) -> &str {
-        &self.client_id
+        &self.0.client_id
     }
 
     /// The client secret; read it with [`ExposeSecret::expose_secret`].
     pub fn client_secret(&self) -> &SecretString {
-        &self.client_secret
+        &self.0.client_secret
     }
 
     /// The `Authorization` header value, marked sensitive so HTTP libraries do not log it.
@@ -43,10 +46,10 @@ impl BasicCredentials {
     /// so a `:` or a non-ASCII character in either one survives the round trip.
     pub fn authorization_header(&self) -> HeaderValue {
         let mut joined = String::new();
-        joined.extend(form_urlencoded::byte_serialize(self.client_id.as_bytes()));
+        joined.extend(form_urlencoded::byte_serialize(self.0.client_id.as_bytes()));
         joined.push(':');
         joined.extend(form_urlencoded::byte_serialize(
-            self.client_secret.expose_secret().as_bytes(),
+            self.0.client_secret.expose_secret().as_bytes(),
         ));
         let mut value = String::from("Basic ");
         STANDARD.encode_string(joined.as_bytes(), &mut value);
@@ -60,7 +63,7 @@ impl BasicCredentials {
 impl fmt::Debug for BasicCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BasicCredentials")
-            .field("client_id", &self.client_id)
+            .field("client_id", &self.0.client_id)
             .field("client_secret", &"[REDACTED]")
             .finish()
     }

@@ -1,6 +1,7 @@
 //! A ceiling on response body size, enforced while the body streams in.
 
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use reqwest::ResponseBuilderExt as _;
@@ -28,18 +29,39 @@ impl std::error::Error for ResponseTooLarge {}
 /// of the `reqwest` error) as soon as more than `max_bytes` arrive; nothing past the limit is
 /// buffered. A `Content-Length` above the limit fails before any of the body is read.
 pub fn limit_response(response: reqwest::Response, max_bytes: u64) -> reqwest::Response {
+    limit_and_tap(response, max_bytes, None)
+}
+
+/// [`limit_response`], also appending every chunk read to `tap` when given: one rebuild of
+/// the response for both.
+pub(crate) fn limit_and_tap(
+    response: reqwest::Response,
+    max_bytes: u64,
+    tap: Option<Arc<Mutex<Vec<u8>>>>,
+) -> reqwest::Response {
     let declared_too_large = response.content_length().is_some_and(|len| len > max_bytes);
     let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
     let limit = if declared_too_large { 0 } else { limit };
     map_body(response, |body| {
-        reqwest::Body::wrap(Limited::new(body, limit).map_err(move |err| {
+        let limited = Limited::new(body, limit).map_err(move |err| {
             if err.is::<LengthLimitError>() {
                 Box::new(ResponseTooLarge { limit: max_bytes })
                     as Box<dyn std::error::Error + Send + Sync>
             } else {
                 err
             }
-        }))
+        });
+        match tap {
+            None => reqwest::Body::wrap(limited),
+            Some(tap) => reqwest::Body::wrap(limited.map_frame(move |frame| {
+                if let Some(data) = frame.data_ref() {
+                    tap.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .extend_from_slice(data);
+                }
+                frame
+            })),
+        }
     })
 }
 

@@ -3,11 +3,11 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use http_body_util::BodyExt as _;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::{BasicCredentials, DEFAULT_MAX_RESPONSE_BYTES, limit_response};
+use crate::limit::limit_and_tap;
+use crate::{BasicCredentials, DEFAULT_MAX_RESPONSE_BYTES};
 
 /// What a generated client's request hooks need: credentials for operations secured with
 /// HTTP Basic, headers and a timeout for every request, the largest response body to
@@ -119,11 +119,8 @@ impl ClientState {
         request: reqwest::Request,
     ) -> reqwest::Result<reqwest::Response> {
         let response = client.execute(request).await?;
-        let response = limit_response(response, self.max_response_bytes);
-        Ok(match &self.observer {
-            Some(observer) => observer.observe(response),
-            None => response,
-        })
+        let tap = self.observer.as_ref().and_then(|o| o.observe(&response));
+        Ok(limit_and_tap(response, self.max_response_bytes, tap))
     }
 }
 
@@ -172,23 +169,16 @@ impl ResponseObserver {
         self.body.as_ref().map(|body| lock(body).clone())
     }
 
-    fn observe(&self, response: reqwest::Response) -> reqwest::Response {
+    /// Records the head of `response` and returns the buffer its body should be copied
+    /// into, if this observer captures bodies.
+    fn observe(&self, response: &reqwest::Response) -> Option<Arc<Mutex<Vec<u8>>>> {
         *lock(&self.head) = Some(ResponseHead {
             status: response.status(),
             headers: response.headers().clone(),
         });
-        let Some(captured) = self.body.clone() else {
-            return response;
-        };
+        let captured = self.body.clone()?;
         lock(&captured).clear();
-        crate::limit::map_body(response, move |body| {
-            reqwest::Body::wrap(body.map_frame(move |frame| {
-                if let Some(data) = frame.data_ref() {
-                    lock(&captured).extend_from_slice(data);
-                }
-                frame
-            }))
-        })
+        Some(captured)
     }
 }
 

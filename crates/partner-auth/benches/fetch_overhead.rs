@@ -62,7 +62,28 @@ fn fetch_overhead(c: &mut Criterion) {
         }
     };
 
+    let generated = dinie_api::Client::with_http_client(&endpoint.base_url, http.clone())
+        .expect("generated client")
+        .with_credentials(dinie_api::BasicCredentials::new(
+            endpoint.client_id,
+            endpoint.client_secret,
+        ));
+    let grant = dinie_api::types::TokenRequest {
+        grant_type: dinie_api::types::TokenRequestGrantType::ClientCredentials,
+    };
+
     let mut group = c.benchmark_group("fetch_overhead");
+    group.bench_function("generated_client_alone", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(generated.create_auth_token(&grant).await.expect("token"));
+                }
+                start.elapsed()
+            })
+        })
+    });
     group.bench_function("partner_auth_facade", |b| {
         b.iter_custom(|iters| {
             runtime.block_on(async {

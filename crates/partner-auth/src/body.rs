@@ -193,7 +193,12 @@ pub(crate) fn excerpt(body: &[u8], secret: &str) -> Option<String> {
 /// Removes what could be a credential from text taken from a response: every occurrence
 /// of `secret`, and every opaque word that looks like a token (see [`looks_like_token`]).
 pub(crate) fn scrub(text: &str, secret: &str) -> String {
-    let text = if secret.len() >= 4 {
+    let has_secret = secret.len() >= 4 && text.contains(secret);
+    if !has_secret && text.len() < 20 {
+        // Too short to hold a token-like word.
+        return text.to_owned();
+    }
+    let text = if has_secret {
         text.replace(secret, "[REDACTED]")
     } else {
         text.to_owned()

@@ -35,20 +35,27 @@ pub(crate) struct Config {
     pub base_url: String,
     pub http: reqwest::Client,
     pub credentials: Credentials,
-    pub user_agent: HeaderValue,
-    pub timeout: Duration,
+    /// Set per request only when the HTTP client is the caller's (ours has it built in).
+    pub user_agent: Option<HeaderValue>,
+    /// Likewise.
+    pub request_timeout: Option<Duration>,
+    /// The credentials as Basic credentials, for providers that take them so.
+    pub basic: partner_api_support::BasicCredentials,
     pub default_lifetime: Duration,
 }
 
 impl Config {
     /// The generated clients' shared state for one request.
     pub(crate) fn client_state(&self, exchange: &Exchange) -> ClientState {
-        let state = ClientState::default()
-            .with_default_header(USER_AGENT, self.user_agent.clone())
-            .with_request_timeout(self.timeout)
-            .with_response_observer(exchange.observer.clone());
+        let mut state = ClientState::default().with_response_observer(exchange.observer.clone());
+        if let Some(user_agent) = &self.user_agent {
+            state = state.with_default_header(USER_AGENT, user_agent.clone());
+        }
+        if let Some(timeout) = self.request_timeout {
+            state = state.with_request_timeout(timeout);
+        }
         match self.provider.client_auth() {
-            ClientAuth::Basic => state.with_basic_credentials(self.credentials.basic()),
+            ClientAuth::Basic => state.with_basic_credentials(self.basic.clone()),
             ClientAuth::Body => state,
         }
     }
@@ -76,8 +83,8 @@ impl Client {
         let issued = Issued::now();
         let exchange = Exchange {
             provider: config.provider,
-            environment: config.environment.clone(),
-            secret: config.credentials.client_secret().clone(),
+            environment: &config.environment,
+            secret: config.credentials.client_secret(),
             observer: ResponseObserver::capturing_body(),
         };
         let started = Instant::now();
@@ -271,17 +278,6 @@ impl ClientBuilder {
         })?;
         credentials.validate(provider).map_err(at)?;
 
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .timeout(self.timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| {
-                    at(Error::configuration("could not create the HTTP client").with_source(e))
-                })?,
-        };
         let user_agent = HeaderValue::try_from(format!(
             "partner-auth/{} ({}-api; api-version {})",
             env!("CARGO_PKG_VERSION"),
@@ -293,6 +289,22 @@ impl ClientBuilder {
                 "the User-Agent is not a valid header value",
             ))
         })?;
+        let (http, user_agent, request_timeout) = match self.http {
+            Some(http) => (http, Some(user_agent), Some(self.timeout)),
+            None => {
+                let http = reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .timeout(self.timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .user_agent(user_agent)
+                    .build()
+                    .map_err(|e| {
+                        at(Error::configuration("could not create the HTTP client").with_source(e))
+                    })?;
+                (http, None, None)
+            }
+        };
+        let basic = credentials.basic();
 
         Ok(Client {
             config: Arc::new(Config {
@@ -302,7 +314,8 @@ impl ClientBuilder {
                 http,
                 credentials,
                 user_agent,
-                timeout: self.timeout,
+                request_timeout,
+                basic,
                 default_lifetime: self.default_lifetime,
             }),
         })

@@ -14,16 +14,16 @@ use crate::token::RawToken;
 use crate::{Error, ErrorKind, Provider, body, retry_after};
 
 /// The context of one token request.
-pub(crate) struct Exchange {
+pub(crate) struct Exchange<'a> {
     pub provider: Provider,
-    pub environment: Cow<'static, str>,
+    pub environment: &'a Cow<'static, str>,
     /// The client secret, to scrub from anything taken from a response.
-    pub secret: SecretString,
+    pub secret: &'a SecretString,
     /// Sees the response head and body whatever progenitor makes of them.
     pub observer: ResponseObserver,
 }
 
-impl Exchange {
+impl Exchange<'_> {
     /// Maps a generated client's result. `typed` maps the documented success body; when it
     /// finds no token there, or the body did not decode, the body is decoded leniently.
     pub(crate) async fn finish<T, E>(

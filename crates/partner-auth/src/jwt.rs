@@ -16,8 +16,13 @@ pub(crate) fn expiry(token: &str, prefix: Option<&str>) -> Option<SystemTime> {
         return None;
     }
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let exp = claims.get("exp")?.as_f64()?;
+    /// Only `exp`; serde skips every other claim without allocating for it.
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        exp: Option<serde_json::Number>,
+    }
+    let claims: Claims = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims.exp?.as_f64()?;
     if !(0.0..=253_402_300_799.0).contains(&exp) {
         return None;
     }

@@ -21,7 +21,10 @@ use crate::token::RawToken;
 use crate::{Error, Provider};
 
 /// Sends `config.provider`'s token request and maps the answer.
-pub(crate) async fn request_token(config: &Config, exchange: &Exchange) -> Result<RawToken, Error> {
+pub(crate) async fn request_token(
+    config: &Config,
+    exchange: &Exchange<'_>,
+) -> Result<RawToken, Error> {
     let state = config.client_state(exchange);
     match config.provider {
         Provider::Teez => teez::request_token(config, state, exchange).await,

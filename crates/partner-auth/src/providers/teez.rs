@@ -15,7 +15,7 @@ use crate::{Credentials, Error};
 pub(super) async fn request_token(
     config: &Config,
     state: ClientState,
-    exchange: &Exchange,
+    exchange: &Exchange<'_>,
 ) -> Result<RawToken, Error> {
     let client = teez_api::Client::new_with_client(&config.base_url, config.http.clone(), state);
     let body = body(&config.credentials)?;

@@ -15,7 +15,7 @@ use crate::token::RawToken;
 pub(super) async fn request_token(
     config: &Config,
     state: ClientState,
-    exchange: &Exchange,
+    exchange: &Exchange<'_>,
 ) -> Result<RawToken, Error> {
     let client =
         tradevest_api::Client::new_with_client(&config.base_url, config.http.clone(), state);
