@@ -101,6 +101,7 @@
 mod body;
 mod cache;
 mod client;
+mod clock;
 mod credentials;
 mod error;
 mod exchange;

@@ -1,7 +1,7 @@
 //! [`TokenSource`]: a cached token for one client, fetched once for any number of callers
 //! and refreshed before it expires.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -9,6 +9,7 @@ use arc_swap::ArcSwapOption;
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
+use crate::clock::{self, Nanos};
 use crate::policy::CachePolicy;
 use crate::stats::{Counter, Counters, Stats};
 use crate::{AccessToken, Client, Error, ErrorKind};
@@ -18,7 +19,10 @@ use crate::{AccessToken, Client, Error, ErrorKind};
 /// Ask it for a token before every API call; it makes that free:
 ///
 /// - **Read path.** While the cached token is fresh, [`token`](Self::token) takes no lock
-///   and awaits nothing: one atomic load, a clock read, an `Arc` clone.
+///   and awaits nothing: one atomic load, a clock read, an `Arc` clone. Each thread keeps
+///   its own copy of the current token (for up to 8 sources), so readers on different
+///   threads never contend for one reference count; a copy is replaced as soon as the
+///   token is, and zeroized when dropped.
 /// - **Single flight.** Any number of concurrent callers that find no usable token share
 ///   one request to the token endpoint. It runs in its own task: a caller that gives up
 ///   cancels nothing for the others; a failure reaches every waiter; the next call after
@@ -44,16 +48,20 @@ struct Inner {
     client: Client,
     policy: CachePolicy,
     current: ArcSwapOption<Cached>,
+    /// Renewed after every change of `current`, so a thread's copy knows it is stale.
+    /// Values are unique across all sources ([`next_generation`]): a source allocated
+    /// where a dropped one was can never match that one's copies.
+    generation: AtomicU64,
     flight: Mutex<Option<Flight>>,
     failure: ArcSwapOption<Failure>,
     counters: Counters,
 }
 
-/// A cached token with its schedule, on the monotonic clock.
+/// A cached token with its schedule, on the cache clock ([`clock`]).
 struct Cached {
     token: AccessToken,
-    refresh_from: Instant,
-    usable_until: Instant,
+    refresh_from: Nanos,
+    usable_until: Nanos,
     refresh_started: AtomicBool,
 }
 
@@ -61,9 +69,9 @@ struct Cached {
 struct Failure {
     error: Error,
     /// Callers get `error` until then.
-    cooldown_until: Instant,
+    cooldown_until: Nanos,
     /// A background refresh may start again from then.
-    retry_refresh_at: Instant,
+    retry_refresh_at: Nanos,
     consecutive: u32,
 }
 
@@ -88,6 +96,7 @@ impl TokenSource {
                 client,
                 policy,
                 current: ArcSwapOption::empty(),
+                generation: AtomicU64::new(next_generation()),
                 flight: Mutex::new(None),
                 failure: ArcSwapOption::empty(),
                 counters: Counters::default(),
@@ -130,6 +139,9 @@ impl TokenSource {
             _ => false,
         };
         if dropped {
+            self.inner
+                .generation
+                .store(next_generation(), Ordering::Release);
             self.inner.counters.add(Counter::Invalidation);
             tracing::info!(
                 provider = %self.inner.client.provider(),
@@ -175,23 +187,73 @@ impl std::fmt::Debug for TokenSource {
 impl Inner {
     /// The read path: the cached token if it is usable; in the refresh window it also
     /// starts the background refresh (once).
+    ///
+    /// A thread first looks at its own copy of the token: if no token was stored or
+    /// invalidated since it made the copy (same generation) and the copy is before its
+    /// refresh window, that is the answer, without touching anything another thread
+    /// writes. Otherwise it reads the shared entry and renews its copy.
     fn cached_token(self: &Arc<Self>) -> Option<AccessToken> {
+        let key = Arc::as_ptr(self) as usize;
+        // Read the generation before the entry: a copy is never newer than its label.
+        let generation = self.generation.load(Ordering::Acquire);
+        let now = clock::now();
+        let hit = THREAD_COPIES
+            .try_with(|copies| {
+                copies
+                    .borrow()
+                    .iter()
+                    .find(|c| c.source == key && c.generation == generation)
+                    .filter(|c| now < c.refresh_from)
+                    .map(|c| c.token.clone())
+            })
+            .ok()
+            .flatten();
+        if let Some(token) = hit {
+            self.counters.hit();
+            return Some(token);
+        }
+
         let guard = self.current.load();
         let cached = guard.as_ref()?;
-        let now = Instant::now();
-        if now < cached.refresh_from {
-            self.counters.hit();
-            return Some(cached.token.clone());
-        }
         if now >= cached.usable_until {
             return None;
         }
         self.counters.hit();
-        self.refresh_in_background(cached, now);
-        Some(cached.token.clone())
+        if now >= cached.refresh_from {
+            self.refresh_in_background(cached, now);
+        }
+        Some(self.renew_thread_copy(key, generation, cached))
     }
 
-    fn refresh_in_background(self: &Arc<Self>, cached: &Cached, now: Instant) {
+    /// Replaces this thread's copy for this source with `cached`'s token, labelled with
+    /// `generation`, and returns a clone of it.
+    fn renew_thread_copy(&self, key: usize, generation: u64, cached: &Cached) -> AccessToken {
+        THREAD_COPIES
+            .try_with(|copies| {
+                let mut copies = copies.borrow_mut();
+                let copy = ThreadCopy {
+                    source: key,
+                    generation,
+                    refresh_from: cached.refresh_from,
+                    token: cached.token.duplicate(),
+                };
+                let token = copy.token.clone();
+                match copies.iter_mut().find(|c| c.source == key) {
+                    Some(slot) => *slot = copy,
+                    None => {
+                        if copies.len() >= THREAD_COPY_SLOTS {
+                            copies.remove(0);
+                        }
+                        copies.push(copy);
+                    }
+                }
+                token
+            })
+            // During thread teardown the thread-local is gone: share the token instead.
+            .unwrap_or_else(|_| cached.token.clone())
+    }
+
+    fn refresh_in_background(self: &Arc<Self>, cached: &Cached, now: Nanos) {
         if cached.refresh_started.load(Ordering::Relaxed) {
             return;
         }
@@ -225,7 +287,7 @@ impl Inner {
                 return Ok(Flight::done(Ok(token)));
             }
             if let Some(failure) = self.failure.load().as_ref()
-                && Instant::now() < failure.cooldown_until
+                && clock::now() < failure.cooldown_until
             {
                 self.counters.add(Counter::CooldownRejection);
                 return Err(failure.error.clone());
@@ -248,7 +310,7 @@ impl Inner {
     fn usable_now(&self) -> Option<AccessToken> {
         let guard = self.current.load();
         let cached = guard.as_ref()?;
-        (Instant::now() < cached.usable_until).then(|| cached.token.clone())
+        (clock::now() < cached.usable_until).then(|| cached.token.clone())
     }
 
     /// The fetch task: retries, then publishes the outcome to the cache and the waiters.
@@ -319,15 +381,16 @@ impl Inner {
         let lifetime = token.expires_at_instant().saturating_duration_since(issued);
         let (refresh_from, usable_for) = self.policy.schedule(lifetime);
         self.current.store(Some(Arc::new(Cached {
+            refresh_from: clock::deadline(issued + refresh_from),
+            usable_until: clock::deadline(issued + usable_for),
             token,
-            refresh_from: issued + refresh_from,
-            usable_until: issued + usable_for,
             refresh_started: AtomicBool::new(false),
         })));
+        // After the store: a reader that sees the new generation then sees the new entry.
+        self.generation.store(next_generation(), Ordering::Release);
     }
 
     fn record_failure(&self, error: &Error) {
-        let now = Instant::now();
         let consecutive = self.failure.load().as_ref().map_or(0, |f| f.consecutive) + 1;
         let asked = error.retry_after().unwrap_or_default().min(MAX_COOLDOWN);
         let cooldown = self.policy.failure_cooldown.max(asked);
@@ -341,8 +404,8 @@ impl Inner {
             .max(cooldown);
         self.failure.store(Some(Arc::new(Failure {
             error: error.clone(),
-            cooldown_until: after(now, cooldown),
-            retry_refresh_at: after(now, backoff),
+            cooldown_until: clock::after(cooldown),
+            retry_refresh_at: clock::after(backoff),
             consecutive,
         })));
         // Let the next caller in the refresh window try again once the backoff is over.
@@ -350,6 +413,29 @@ impl Inner {
             cached.refresh_started.store(false, Ordering::Release);
         }
     }
+}
+
+/// A generation no source has had yet.
+fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Token sources a thread keeps a copy for; the oldest is dropped past this.
+const THREAD_COPY_SLOTS: usize = 8;
+
+/// A thread's copy of one source's current token, valid while the source's generation is
+/// still `generation` and the cache clock is before `refresh_from`.
+struct ThreadCopy {
+    source: usize,
+    generation: u64,
+    refresh_from: Nanos,
+    token: AccessToken,
+}
+
+thread_local! {
+    static THREAD_COPIES: std::cell::RefCell<Vec<ThreadCopy>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Longest cool-down a provider's `retry_after` can impose.

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::HeaderValue;
@@ -71,7 +72,10 @@ impl fmt::Display for TokenType {
 #[derive(Clone)]
 pub struct AccessToken(Arc<Inner>);
 
+#[derive(Clone)]
 struct Inner {
+    /// Unique per issued token; copies made for other threads keep it.
+    id: u64,
     secret: SecretString,
     token_type: TokenType,
     lifetime: Option<Duration>,
@@ -151,7 +155,9 @@ impl AccessToken {
             .as_deref()
             .map(TokenType::parse)
             .unwrap_or(TokenType::Bearer);
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         AccessToken(Arc::new(Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             secret: SecretString::from(raw.access_token),
             token_type,
             lifetime,
@@ -234,9 +240,16 @@ impl AccessToken {
         Ok(value)
     }
 
-    /// Whether `self` and `other` are the same issued token (not just equal strings).
+    /// Whether `self` and `other` come from the same token response (not just equal
+    /// strings).
     pub fn same_as(&self, other: &AccessToken) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        self.0.id == other.0.id
+    }
+
+    /// The same token in a new allocation, so that cloning it touches a reference count
+    /// no other thread shares.
+    pub(crate) fn duplicate(&self) -> AccessToken {
+        AccessToken(Arc::new((*self.0).clone()))
     }
 }
 

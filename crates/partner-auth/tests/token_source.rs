@@ -422,3 +422,26 @@ fn a_token_source_is_send_sync_and_cheap_to_share() {
     assert_send_sync::<AuthMiddleware>();
     let _: Arc<TokenCache> = Arc::new(TokenCache::new());
 }
+
+/// Each thread keeps a copy of the token per source, keyed by the source's address: a new
+/// source at a freed source's address must never see the old source's copy.
+#[tokio::test(flavor = "current_thread")]
+async fn a_new_source_never_sees_a_dropped_sources_token() {
+    let mut servers = Vec::new();
+    for i in 0..20 {
+        servers.push(Scripted::sequence(vec![], Reply::token(&format!("tok-{i}"), 3600)).await);
+    }
+    for (i, server) in servers.iter().enumerate() {
+        let source = source(server, policy());
+        assert_eq!(
+            source.token().await.unwrap().expose_secret(),
+            format!("tok-{i}")
+        );
+        // The second read comes from this thread's copy.
+        assert_eq!(
+            source.token().await.unwrap().expose_secret(),
+            format!("tok-{i}")
+        );
+        drop(source);
+    }
+}
