@@ -1,5 +1,6 @@
 //! 10,000 concurrent cold callers against a loopback token server (the sandbox): the
-//! token requests they make (must be 1) and their wall time beside one single fetch.
+//! token requests they make (must be 1) and their wall time beside one single fetch, and
+//! beside the harness alone (10,000 spawned tasks that do nothing).
 //!
 //! `cargo bench -p partner-auth --bench stampede`
 
@@ -32,6 +33,23 @@ fn stampede(c: &mut Criterion) {
                     client.fetch_token().await.expect("token");
                 }
                 start.elapsed()
+            })
+        })
+    });
+    group.bench_function("10000_noop_tasks", |b| {
+        // The harness alone: spawning and joining 10,000 tasks that do nothing.
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let tasks: Vec<_> = (0..CALLERS).map(|_| tokio::spawn(async {})).collect();
+                    for task in tasks {
+                        task.await.expect("task");
+                    }
+                    total += start.elapsed();
+                }
+                total
             })
         })
     });

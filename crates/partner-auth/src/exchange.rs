@@ -91,6 +91,8 @@ impl Exchange<'_> {
 
     fn lenient(&self, status: StatusCode, body: &[u8]) -> Result<RawToken, Error> {
         body::lenient_token(body).map_err(|what| {
+            // `what` names the body's keys, which come from the response: scrub them too.
+            let what = body::scrub(&what, self.secret.expose_secret());
             Error::new(
                 ErrorKind::InvalidResponse,
                 format!("the success response is not a token response: {what}"),

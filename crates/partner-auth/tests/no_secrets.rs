@@ -47,6 +47,11 @@ async fn errors_built_from_echoing_responses_show_neither_secret_nor_token() {
             (200, format!("token={TOKEN}")),
             (200, json!({"token": TOKEN}).to_string()),
             (200, format!(r#"{{"access_token":"{TOKEN}","#)),
+            // Found by the fuzzer: a key holding the secret, named in the body's shape.
+            (
+                200,
+                format!(r#"{{"ac{SECRET}cessToken":"x","expires_in":1}}"#),
+            ),
         ];
         for (status, body) in responses {
             let server = serve(&f, status, "application/json", body.clone(), &[]).await;
