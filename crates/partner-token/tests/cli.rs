@@ -308,3 +308,50 @@ fn the_demo_shows_the_whole_flow() {
     }
     assert_eq!(stdout.matches("InvalidCredentials").count(), 5, "{stdout}");
 }
+
+/// Kills the child process when dropped, so a failed assertion leaves nothing running.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_sandbox_command_prints_endpoints_that_serve_tokens() {
+    use std::io::BufRead as _;
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args(["sandbox", "--token-lifetime", "120"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the sandbox"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|line| line.starts_with("dinie "))
+        .expect("a line for dinie");
+    // provider, base URL, client id, client secret
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert!(fields[1].starts_with("http://127.0.0.1:"), "{line}");
+    let output = run(
+        &[
+            "fetch",
+            "--provider",
+            "dinie",
+            "--base-url",
+            fields[1],
+            "--json",
+        ],
+        fields[2],
+        Some(fields[3]),
+    );
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["expires_in"], 120);
+}
