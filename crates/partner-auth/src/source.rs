@@ -220,7 +220,10 @@ impl Inner {
         }
         self.counters.hit();
         if now >= cached.refresh_from {
+            // In the window a thread copy would be stale at once: share the entry's token
+            // until the refresh stores a new one.
             self.refresh_in_background(cached, now);
+            return Some(cached.token.clone());
         }
         Some(self.renew_thread_copy(key, generation, cached))
     }
