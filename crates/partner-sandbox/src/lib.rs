@@ -186,13 +186,13 @@ impl SandboxBuilder {
             let dialect = providers::dialect(provider);
             let listener =
                 tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
-            let lifetime = self.lifetime.unwrap_or(dialect.default_lifetime());
-            let (client_id, client_secret) = dialect.demo_credentials();
+            let profile = dialect.profile();
+            let lifetime = self.lifetime.unwrap_or(profile.lifetime);
             endpoints.push(Endpoint {
                 provider,
-                base_url: format!("http://{}{}", listener.local_addr()?, dialect.base_path()),
-                client_id,
-                client_secret,
+                base_url: format!("http://{}{}", listener.local_addr()?, profile.base_path),
+                client_id: profile.client_id,
+                client_secret: profile.client_secret,
                 token_lifetime: lifetime,
             });
             states.insert(

@@ -162,10 +162,10 @@ async fn handle(
     };
     let dialect = state.dialect;
     let path = request.uri().path().to_owned();
-    let Some(rest) = path.strip_prefix(dialect.base_path()) else {
+    let Some(rest) = path.strip_prefix(dialect.profile().base_path) else {
         return Ok(not_found());
     };
-    if rest == dialect.token_path() {
+    if rest == dialect.profile().token_path {
         return token_endpoint(shared, state, provider, request).await;
     }
     if rest == "/sandbox/protected" {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::Dialect;
+use super::{Dialect, Profile};
 use crate::reply::Reply;
 use crate::request::{TokenRequest, field};
 
@@ -15,18 +15,17 @@ pub(crate) struct AlternativePayments;
 const ID: &str = "ap_demo_client";
 const SECRET: &str = "ap_demo_secret";
 
+const PROFILE: Profile = Profile {
+    base_path: "",
+    token_path: "/oauth/token",
+    client_id: ID,
+    client_secret: SECRET,
+    lifetime: Duration::from_secs(3600),
+};
+
 impl Dialect for AlternativePayments {
-    fn base_path(&self) -> &'static str {
-        ""
-    }
-    fn token_path(&self) -> &'static str {
-        "/oauth/token"
-    }
-    fn demo_credentials(&self) -> (&'static str, &'static str) {
-        (ID, SECRET)
-    }
-    fn default_lifetime(&self) -> Duration {
-        Duration::from_secs(3600)
+    fn profile(&self) -> &'static Profile {
+        &PROFILE
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::Dialect;
+use super::{Dialect, Profile};
 use crate::reply::{Reply, whole_seconds};
 use crate::request::TokenRequest;
 
@@ -15,22 +15,21 @@ pub(crate) struct Cobee;
 const ID: &str = "cobee-demo-client";
 const SECRET: &str = "cobee-demo-secret";
 
+const PROFILE: Profile = Profile {
+    base_path: "/api/v3",
+    token_path: "/oauth/token",
+    client_id: ID,
+    client_secret: SECRET,
+    lifetime: Duration::from_secs(86400),
+};
+
 fn validation(message: &str) -> Reply {
     Reply::json(400, json!({"code": "validation_error", "message": message}))
 }
 
 impl Dialect for Cobee {
-    fn base_path(&self) -> &'static str {
-        "/api/v3"
-    }
-    fn token_path(&self) -> &'static str {
-        "/oauth/token"
-    }
-    fn demo_credentials(&self) -> (&'static str, &'static str) {
-        (ID, SECRET)
-    }
-    fn default_lifetime(&self) -> Duration {
-        Duration::from_secs(86400)
+    fn profile(&self) -> &'static Profile {
+        &PROFILE
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {

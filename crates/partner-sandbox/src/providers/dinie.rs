@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
-use super::Dialect;
+use super::{Dialect, Profile};
 use crate::reply::Reply;
 use crate::request::{TokenRequest, field};
 
@@ -14,6 +14,14 @@ pub(crate) struct Dinie;
 
 const ID: &str = "dinie_ci_demo";
 const SECRET: &str = "dinie_cs_live_demo";
+
+const PROFILE: Profile = Profile {
+    base_path: "/api/v3",
+    token_path: "/auth/token",
+    client_id: ID,
+    client_secret: SECRET,
+    lifetime: Duration::from_secs(3600),
+};
 
 fn problem(status: u16, title: &str, code: &str, detail: &str) -> Reply {
     Reply::problem(
@@ -24,17 +32,8 @@ fn problem(status: u16, title: &str, code: &str, detail: &str) -> Reply {
 }
 
 impl Dialect for Dinie {
-    fn base_path(&self) -> &'static str {
-        "/api/v3"
-    }
-    fn token_path(&self) -> &'static str {
-        "/auth/token"
-    }
-    fn demo_credentials(&self) -> (&'static str, &'static str) {
-        (ID, SECRET)
-    }
-    fn default_lifetime(&self) -> Duration {
-        Duration::from_secs(3600)
+    fn profile(&self) -> &'static Profile {
+        &PROFILE
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {

@@ -14,16 +14,24 @@ use partner_auth::Provider;
 use crate::reply::Reply;
 use crate::request::TokenRequest;
 
+/// Where a provider's token endpoint is and what the sandbox issues by default.
+pub(crate) struct Profile {
+    /// Path prefix of the API (`/api/v3` for Cobee and Dinie, empty for the others).
+    pub base_path: &'static str,
+    /// Path of the token endpoint under the base path.
+    pub token_path: &'static str,
+    /// The demo client id.
+    pub client_id: &'static str,
+    /// The demo client secret.
+    pub client_secret: &'static str,
+    /// Documented token lifetime, used unless the sandbox is configured otherwise.
+    pub lifetime: Duration,
+}
+
 /// A provider's token endpoint, as the sandbox plays it.
 pub(crate) trait Dialect: Send + Sync {
-    /// Path prefix of the API (`/api/v3` for Cobee and Dinie, empty for the others).
-    fn base_path(&self) -> &'static str;
-    /// Path of the token endpoint under the base path.
-    fn token_path(&self) -> &'static str;
-    /// Demo credentials `(client id, client secret)`.
-    fn demo_credentials(&self) -> (&'static str, &'static str);
-    /// Documented token lifetime, used unless the sandbox is configured otherwise.
-    fn default_lifetime(&self) -> Duration;
+    /// Paths, demo credentials, lifetime.
+    fn profile(&self) -> &'static Profile;
     /// Checks a request the way the provider does: `Err` is the provider's own answer.
     fn check(&self, request: &TokenRequest) -> Result<(), Reply>;
     /// The success answer.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::Dialect;
+use super::{Dialect, Profile};
 use crate::reply::{Reply, whole_seconds};
 use crate::request::TokenRequest;
 
@@ -13,6 +13,15 @@ pub(crate) struct Teez;
 
 const ID: &str = "teez-demo-client";
 const SECRET: &str = "teez-demo-secret-2026";
+
+const PROFILE: Profile = Profile {
+    base_path: "",
+    token_path: "/api/v1/auth/token",
+    client_id: ID,
+    client_secret: SECRET,
+    // Not published; an hour, like the others.
+    lifetime: Duration::from_secs(3600),
+};
 
 fn fast_endpoints(errors: Value) -> Reply {
     Reply::problem(
@@ -22,18 +31,8 @@ fn fast_endpoints(errors: Value) -> Reply {
 }
 
 impl Dialect for Teez {
-    fn base_path(&self) -> &'static str {
-        ""
-    }
-    fn token_path(&self) -> &'static str {
-        "/api/v1/auth/token"
-    }
-    fn demo_credentials(&self) -> (&'static str, &'static str) {
-        (ID, SECRET)
-    }
-    fn default_lifetime(&self) -> Duration {
-        // Not published; an hour, like the others.
-        Duration::from_secs(3600)
+    fn profile(&self) -> &'static Profile {
+        &PROFILE
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {

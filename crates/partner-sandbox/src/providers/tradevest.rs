@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::Dialect;
+use super::{Dialect, Profile};
 use crate::reply::{Reply, whole_seconds};
 use crate::request::{TokenRequest, field};
 
@@ -14,22 +14,21 @@ pub(crate) struct Tradevest;
 const ID: &str = "tradevest-demo-client";
 const SECRET: &str = "tradevest-demo-secret";
 
+const PROFILE: Profile = Profile {
+    base_path: "",
+    token_path: "/oauth2/token",
+    client_id: ID,
+    client_secret: SECRET,
+    lifetime: Duration::from_secs(3600),
+};
+
 fn oauth_error(code: &str) -> Reply {
     Reply::json(400, json!({"error": code}))
 }
 
 impl Dialect for Tradevest {
-    fn base_path(&self) -> &'static str {
-        ""
-    }
-    fn token_path(&self) -> &'static str {
-        "/oauth2/token"
-    }
-    fn demo_credentials(&self) -> (&'static str, &'static str) {
-        (ID, SECRET)
-    }
-    fn default_lifetime(&self) -> Duration {
-        Duration::from_secs(3600)
+    fn profile(&self) -> &'static Profile {
+        &PROFILE
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {
