@@ -193,9 +193,10 @@ impl Error {
         self.0.kind
     }
 
-    /// Whether a later attempt may succeed (see [`ErrorKind::is_retryable`]).
+    /// Whether a later attempt may succeed (see [`ErrorKind::is_retryable`]; a 408 is a
+    /// [`ErrorKind::Timeout`]).
     pub fn is_retryable(&self) -> bool {
-        self.0.kind.is_retryable() || self.0.status == Some(StatusCode::REQUEST_TIMEOUT)
+        self.0.kind.is_retryable()
     }
 
     /// The HTTP status of the provider's response, if there was one.

@@ -1,10 +1,8 @@
-//! Exit codes, one per kind of failure a script may want to tell apart.
+//! Exit codes, one per kind of failure a script may want to tell apart. Code 2, wrong
+//! command-line usage, is clap's own.
 
 use partner_auth::ErrorKind;
 
-/// Wrong command-line usage (clap's own code).
-#[allow(dead_code)]
-pub const USAGE: u8 = 2;
 /// The provider refused the client credentials.
 pub const INVALID_CREDENTIALS: u8 = 3;
 /// Rate limited.
