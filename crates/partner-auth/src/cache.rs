@@ -3,24 +3,74 @@
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
+use crate::time::{AsyncSleep, Clock, Nanos, TimeSource, TokioTime, nanos};
 use crate::{AccessToken, CachePolicy, Client, Error, Provider, TokenSource};
 
-/// One [`TokenSource`] per provider, base URL, client id and secret.
+/// One [`TokenSource`] per provider, base URL, client id and secret, bounded in size.
 ///
 /// The key includes a fingerprint of the secret (a keyed hash, random per cache, never
 /// shown), so a rotated secret gets a new source and never the old secret's token, and two
 /// tenants sharing a client id never share a token.
+///
+/// The cache holds at most [`max_sources`](TokenCacheBuilder::max_sources) sources: a new
+/// one beyond that drops the least recently used. A source not used for
+/// [`idle_timeout`](TokenCacheBuilder::idle_timeout) is dropped at the next lookup, so a
+/// multi-tenant service does not keep every tenant it ever saw. Dropping a source from the
+/// cache does not break a clone an application still holds: that clone keeps working on
+/// its own.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use partner_auth::{Provider, TokenCache};
+/// # let sandbox = partner_sandbox::Sandbox::start().await?;
+/// # let client = sandbox.client_builder(Provider::Dinie).build()?;
+///
+/// let cache = TokenCache::builder()
+///     .max_sources(1_000)
+///     .idle_timeout(Duration::from_secs(30 * 60))
+///     .build()?;
+/// let token = cache.token(&client).await?; // one request
+/// assert!(token.same_as(&cache.token(&client).await?)); // from the cache
+/// assert_eq!(cache.len(), 1);
+/// # Ok(())
+/// # }
+/// ```
 pub struct TokenCache {
     policy: CachePolicy,
+    max_sources: usize,
+    idle_timeout: Duration,
+    time: Option<Arc<dyn TimeSource>>,
+    sleep: Arc<dyn AsyncSleep>,
+    clock: Clock,
     fingerprints: RandomState,
-    sources: Mutex<HashMap<Key, TokenSource>>,
+    sources: Mutex<Sources>,
 }
 
-#[derive(Hash, PartialEq, Eq)]
+#[derive(Default)]
+struct Sources {
+    entries: HashMap<Key, Entry>,
+    lookups: u64,
+}
+
+/// Configures a [`TokenCache`]; from [`TokenCache::builder`].
+#[must_use]
+#[derive(Debug)]
+pub struct TokenCacheBuilder {
+    policy: CachePolicy,
+    max_sources: usize,
+    idle_timeout: Duration,
+    time: Option<Arc<dyn TimeSource>>,
+    sleep: Arc<dyn AsyncSleep>,
+}
+
+#[derive(Clone, Hash, PartialEq, Eq)]
 struct Key {
     provider: Provider,
     base_url: String,
@@ -28,37 +78,81 @@ struct Key {
     secret_fingerprint: u64,
 }
 
+struct Entry {
+    source: TokenSource,
+    /// When it was last looked up, for the idle timeout.
+    last_used: Nanos,
+    /// Its place in the order of lookups, for evicting the least recently used.
+    recency: u64,
+}
+
+/// How many sources a cache holds by default.
+pub const DEFAULT_MAX_SOURCES: usize = 10_000;
+/// How long a source may go unused before a cache drops it, by default.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
 impl TokenCache {
-    /// An empty cache whose sources use the default [`CachePolicy`].
+    /// An empty cache with the defaults: [`CachePolicy::default`], at most
+    /// [`DEFAULT_MAX_SOURCES`] sources, each dropped after [`DEFAULT_IDLE_TIMEOUT`] unused.
     pub fn new() -> Self {
-        Self::with_policy(CachePolicy::default())
+        Self::builder()
+            .build()
+            .expect("the default configuration is valid")
     }
 
-    /// An empty cache whose sources use `policy`.
-    pub fn with_policy(policy: CachePolicy) -> Self {
-        Self {
-            policy,
-            fingerprints: RandomState::new(),
-            sources: Mutex::new(HashMap::new()),
+    /// Starts configuring a cache.
+    pub fn builder() -> TokenCacheBuilder {
+        TokenCacheBuilder {
+            policy: CachePolicy::default(),
+            max_sources: DEFAULT_MAX_SOURCES,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            time: None,
+            sleep: Arc::new(TokioTime),
         }
     }
 
     /// The token source for `client`'s provider, base URL and credentials, created on first
     /// use.
     pub fn source(&self, client: &Client) -> TokenSource {
-        let key = Key {
-            provider: client.provider(),
-            base_url: client.base_url().to_owned(),
-            client_id: client.client_id().to_owned(),
-            secret_fingerprint: self
-                .fingerprints
-                .hash_one(client.credentials().client_secret().expose_secret()),
-        };
-        let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
-        sources
-            .entry(key)
-            .or_insert_with(|| TokenSource::with_policy(client.clone(), self.policy.clone()))
-            .clone()
+        let key = self.key(client);
+        let now = self.clock.now();
+        let mut sources = self.lock();
+        sources.lookups += 1;
+        let recency = sources.lookups;
+        if let Some(entry) = sources.entries.get_mut(&key)
+            && now.saturating_sub(entry.last_used) < nanos(self.idle_timeout)
+        {
+            entry.last_used = now;
+            entry.recency = recency;
+            return entry.source.clone();
+        }
+        let idle = nanos(self.idle_timeout);
+        let entries = &mut sources.entries;
+        entries.retain(|_, entry| now.saturating_sub(entry.last_used) < idle);
+        while entries.len() >= self.max_sources {
+            let Some(oldest) = entries
+                .iter()
+                .min_by_key(|(_, entry)| entry.recency)
+                .map(|(key, _)| key.clone())
+            else {
+                break;
+            };
+            entries.remove(&oldest);
+        }
+        let source = TokenSource::builder(client.clone())
+            .policy(self.policy.clone())
+            .with_clock(self.time.clone())
+            .with_sleep(Arc::clone(&self.sleep))
+            .build_prevalidated();
+        entries.insert(
+            key,
+            Entry {
+                source: source.clone(),
+                last_used: now,
+                recency,
+            },
+        );
+        source
     }
 
     /// A valid token for `client` (see [`TokenSource::token`]).
@@ -66,17 +160,109 @@ impl TokenCache {
         self.source(client).token().await
     }
 
-    /// How many sources the cache holds.
+    /// Drops the source for `client` (its cached token with it), and says whether there was
+    /// one. The next [`token`](Self::token) for `client` fetches.
+    pub fn remove(&self, client: &Client) -> bool {
+        let key = self.key(client);
+        self.lock().entries.remove(&key).is_some()
+    }
+
+    /// Drops every source.
+    pub fn clear(&self) {
+        self.lock().entries.clear();
+    }
+
+    /// How many sources the cache holds (idle ones included until the next lookup).
     pub fn len(&self) -> usize {
-        self.sources
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.lock().entries.len()
     }
 
     /// Whether the cache holds no source.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    fn key(&self, client: &Client) -> Key {
+        Key {
+            provider: client.provider(),
+            base_url: client.base_url().to_owned(),
+            client_id: client.client_id().to_owned(),
+            secret_fingerprint: self
+                .fingerprints
+                .hash_one(client.credentials().client_secret().expose_secret()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Sources> {
+        self.sources.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl TokenCacheBuilder {
+    /// The policy of every source (default [`CachePolicy::default`]); checked by
+    /// [`build`](Self::build).
+    pub fn policy(mut self, policy: CachePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The most sources the cache holds; a new one beyond drops the least recently used
+    /// (default [`DEFAULT_MAX_SOURCES`]; at least 1).
+    pub fn max_sources(mut self, max: usize) -> Self {
+        self.max_sources = max;
+        self
+    }
+
+    /// How long a source may go unused before the cache drops it (default
+    /// [`DEFAULT_IDLE_TIMEOUT`]; more than zero).
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = idle;
+        self
+    }
+
+    /// The clock of the cache and its sources (see [`TokenSourceBuilder::time_source`]).
+    ///
+    /// [`TokenSourceBuilder::time_source`]: crate::TokenSourceBuilder::time_source
+    pub fn time_source(mut self, time: impl TimeSource) -> Self {
+        self.time = Some(Arc::new(time));
+        self
+    }
+
+    /// How the sources wait between retries (see [`TokenSourceBuilder::sleep`]).
+    ///
+    /// [`TokenSourceBuilder::sleep`]: crate::TokenSourceBuilder::sleep
+    pub fn sleep(mut self, sleep: impl AsyncSleep) -> Self {
+        self.sleep = Arc::new(sleep);
+        self
+    }
+
+    /// Checks the configuration and builds the cache.
+    pub fn build(self) -> Result<TokenCache, Error> {
+        self.policy.validate()?;
+        if self.max_sources == 0 {
+            return Err(Error::configuration(
+                "TokenCache::max_sources must be at least 1",
+            ));
+        }
+        if self.idle_timeout.is_zero() {
+            return Err(Error::configuration(
+                "TokenCache::idle_timeout must be more than zero",
+            ));
+        }
+        let clock = match &self.time {
+            Some(time) => Clock::custom(Arc::clone(time)),
+            None => Clock::System,
+        };
+        Ok(TokenCache {
+            policy: self.policy,
+            max_sources: self.max_sources,
+            idle_timeout: self.idle_timeout,
+            time: self.time,
+            sleep: self.sleep,
+            clock,
+            fingerprints: RandomState::new(),
+            sources: Mutex::default(),
+        })
     }
 }
 
@@ -90,7 +276,9 @@ impl std::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenCache")
             .field("sources", &self.len())
+            .field("max_sources", &self.max_sources)
+            .field("idle_timeout", &self.idle_timeout)
             .field("policy", &self.policy)
-            .finish()
+            .finish_non_exhaustive()
     }
 }

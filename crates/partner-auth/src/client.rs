@@ -69,8 +69,8 @@ impl Client {
             environment: None,
             base_url: None,
             credentials: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
+            timeout: Some(DEFAULT_TIMEOUT),
             http: None,
             allow_insecure_http: false,
             default_lifetime: DEFAULT_LIFETIME,
@@ -88,17 +88,28 @@ impl Client {
             observer: ResponseObserver::capturing_body(),
         };
         let started = Instant::now();
-        let result = providers::request_token(config, &exchange).await;
+        let result = providers::request_token(config, &exchange)
+            .await
+            .and_then(|raw| {
+                let date = exchange.observer.last().and_then(|head| {
+                    let value = head.headers.get(reqwest::header::DATE)?;
+                    httpdate::parse_http_date(value.to_str().ok()?).ok()
+                });
+                usable_token(
+                    AccessToken::new(
+                        raw,
+                        issued,
+                        config.provider,
+                        config.environment.clone(),
+                        config.default_lifetime,
+                        date,
+                    ),
+                    issued,
+                )
+            });
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match result {
-            Ok(raw) => {
-                let token = AccessToken::new(
-                    raw,
-                    issued,
-                    config.provider,
-                    config.environment.clone(),
-                    config.default_lifetime,
-                );
+            Ok(token) => {
                 tracing::debug!(
                     provider = %config.provider,
                     environment = %config.environment,
@@ -167,8 +178,8 @@ pub struct ClientBuilder {
     environment: Option<String>,
     base_url: Option<String>,
     credentials: Option<Credentials>,
-    connect_timeout: Duration,
-    timeout: Duration,
+    connect_timeout: Option<Duration>,
+    timeout: Option<Duration>,
     http: Option<reqwest::Client>,
     allow_insecure_http: bool,
     default_lifetime: Duration,
@@ -194,17 +205,19 @@ impl ClientBuilder {
         self
     }
 
-    /// Timeout for establishing a connection (default [`DEFAULT_CONNECT_TIMEOUT`]); applies
-    /// to the HTTP client this builder creates.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+    /// Timeout for establishing a connection (default [`DEFAULT_CONNECT_TIMEOUT`]; `None`
+    /// for none); applies to the HTTP client this builder creates.
+    pub fn connect_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.connect_timeout = timeout.into();
         self
     }
 
     /// Total timeout of one token request, response body included (default
-    /// [`DEFAULT_TIMEOUT`]); applies to a caller-supplied HTTP client too.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+    /// [`DEFAULT_TIMEOUT`]); applies to a caller-supplied HTTP client too. `None` sets no
+    /// timer at all: for tests on Tokio's paused clock, where a pending timer fires as soon
+    /// as the runtime waits on a socket, or when the caller bounds requests itself.
+    pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.timeout = timeout.into();
         self
     }
 
@@ -290,11 +303,16 @@ impl ClientBuilder {
             ))
         })?;
         let (http, user_agent, request_timeout) = match self.http {
-            Some(http) => (http, Some(user_agent), Some(self.timeout)),
+            Some(http) => (http, Some(user_agent), self.timeout),
             None => {
-                let http = reqwest::Client::builder()
-                    .connect_timeout(self.connect_timeout)
-                    .timeout(self.timeout)
+                let mut http = reqwest::Client::builder();
+                if let Some(timeout) = self.connect_timeout {
+                    http = http.connect_timeout(timeout);
+                }
+                if let Some(timeout) = self.timeout {
+                    http = http.timeout(timeout);
+                }
+                let http = http
                     .redirect(reqwest::redirect::Policy::none())
                     .user_agent(user_agent)
                     .build()
@@ -322,9 +340,45 @@ impl ClientBuilder {
     }
 }
 
+/// `token` if it can be used: not blank, sendable in a header, not expired on arrival.
+fn usable_token(token: AccessToken, issued: Issued) -> Result<AccessToken, Error> {
+    let at = |e: Error| e.at(token.provider(), token.environment().to_owned().into());
+    let secret = token.expose_secret();
+    if secret.trim().is_empty() {
+        return Err(at(Error::new(
+            ErrorKind::InvalidResponse,
+            "the success response has an empty access token",
+        )));
+    }
+    if HeaderValue::from_str(secret).is_err() {
+        return Err(at(Error::new(
+            ErrorKind::InvalidResponse,
+            "the access token contains characters not allowed in an HTTP header",
+        )));
+    }
+    let arrived = Instant::now();
+    if token.expires_at_instant() <= arrived {
+        let lifetime = token
+            .expires_at_instant()
+            .saturating_duration_since(issued.instant);
+        let took = arrived.saturating_duration_since(issued.instant);
+        return Err(at(Error::new(
+            ErrorKind::InvalidResponse,
+            format!(
+                "the token was expired on arrival: its lifetime of {} s (by `expires_in` or \
+                 the JWT's own claims) was over when the response arrived {} ms after the \
+                 request",
+                lifetime.as_secs_f64(),
+                took.as_millis()
+            ),
+        )));
+    }
+    Ok(token)
+}
+
 /// Whether the URL's host is a loopback address (or `localhost`), judged from the URL
 /// alone: no DNS lookup.
-fn is_loopback(url: &reqwest::Url) -> bool {
+pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(domain)) => {
             domain.eq_ignore_ascii_case("localhost") || domain.ends_with(".localhost")

@@ -37,6 +37,8 @@ pub enum ErrorKind {
     /// Credentials would travel over plain `http://` to a non-loopback host. Nothing was
     /// sent, and no DNS lookup or connection was made.
     InsecureTransport,
+    /// A bug in this crate (a token fetch panicked). Not retried; please report it.
+    Internal,
 }
 
 impl ErrorKind {
@@ -63,6 +65,7 @@ impl ErrorKind {
             ErrorKind::InvalidResponse => "invalid token response",
             ErrorKind::Configuration => "invalid configuration",
             ErrorKind::InsecureTransport => "insecure transport refused",
+            ErrorKind::Internal => "internal error",
         }
     }
 }
@@ -272,6 +275,10 @@ impl Error {
             ErrorKind::Configuration => "fix the client configuration".into(),
             ErrorKind::InsecureTransport => {
                 "use an https:// URL (plain http is allowed to loopback, or with allow_insecure_http)"
+                    .into()
+            }
+            ErrorKind::Internal => {
+                "report this bug to partner-auth; the next call after the cool-down tries again"
                     .into()
             }
         }

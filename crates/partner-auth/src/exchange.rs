@@ -115,7 +115,7 @@ impl Exchange<'_> {
         let what = match (status.is_redirection(), headers.get("location")) {
             (true, Some(location)) => Cow::Owned(format!(
                 "the token endpoint redirected to {}; token requests do not follow redirects",
-                location.to_str().unwrap_or("another URL")
+                redirect_target(location, secret)
             )),
             _ => what,
         };
@@ -123,7 +123,9 @@ impl Exchange<'_> {
             .fields
             .into_iter()
             .map(|mut f| {
+                f.field = body::scrub(&f.field, secret);
                 f.message = body::scrub(&f.message, secret);
+                f.code = scrub(f.code);
                 f
             })
             .collect();
@@ -169,6 +171,27 @@ impl Exchange<'_> {
             None => error,
         }
     }
+}
+
+/// Where a redirect points, for an error message: scheme, host, port and path only (a
+/// query or fragment can carry a secret or a token), scrubbed like any response text.
+fn redirect_target(location: &reqwest::header::HeaderValue, secret: &str) -> String {
+    let Some(url) = location
+        .to_str()
+        .ok()
+        .and_then(|l| reqwest::Url::parse(l).ok())
+    else {
+        return "another URL".to_owned();
+    };
+    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(url.path());
+    if url.query().is_some() || url.fragment().is_some() {
+        shown.push_str(" (query and fragment not shown)");
+    }
+    body::scrub(&shown, secret)
 }
 
 /// Whether a field the provider complains about is the client id or secret.

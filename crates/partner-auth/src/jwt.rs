@@ -1,14 +1,24 @@
-//! Reading the `exp` claim of a JWT access token. The token is decoded, never verified, and
-//! `exp` is used for one thing only: never to treat a token as valid past it.
+//! Reading the `exp` and `iat` claims of a JWT access token. The token is decoded, never
+//! verified, and the claims are used for one thing only: never to treat a token as valid
+//! for longer than the provider meant it to be.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-/// The `exp` claim of `token` (after `prefix`, if the token starts with it), or `None`
-/// when the token is not a JWT with a numeric `exp`.
-pub(crate) fn expiry(token: &str, prefix: Option<&str>) -> Option<SystemTime> {
+/// The times a JWT states, on the issuer's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Claims {
+    /// `exp`: when it expires.
+    pub exp: SystemTime,
+    /// `iat`: when it was issued, if stated.
+    pub iat: Option<SystemTime>,
+}
+
+/// The `exp` (and `iat`) claims of `token` (after `prefix`, if the token starts with it),
+/// or `None` when the token is not a JWT with a numeric `exp`.
+pub(crate) fn claims(token: &str, prefix: Option<&str>) -> Option<Claims> {
     let token = prefix.and_then(|p| token.strip_prefix(p)).unwrap_or(token);
     let mut parts = token.split('.');
     let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
@@ -16,17 +26,24 @@ pub(crate) fn expiry(token: &str, prefix: Option<&str>) -> Option<SystemTime> {
         return None;
     }
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    /// Only `exp`; serde skips every other claim without allocating for it.
+    /// Only `exp` and `iat` (a claim of another type reads as absent); serde skips every
+    /// other claim without allocating for it.
     #[derive(serde::Deserialize)]
-    struct Claims {
-        exp: Option<serde_json::Number>,
+    struct Raw {
+        exp: Option<serde_json::Value>,
+        iat: Option<serde_json::Value>,
     }
-    let claims: Claims = serde_json::from_slice(&bytes).ok()?;
-    let exp = claims.exp?.as_f64()?;
-    if !(0.0..=253_402_300_799.0).contains(&exp) {
-        return None;
-    }
-    Some(UNIX_EPOCH + Duration::from_secs_f64(exp))
+    let raw: Raw = serde_json::from_slice(&bytes).ok()?;
+    let time = |n: Option<serde_json::Value>| {
+        let secs = n?.as_f64()?;
+        (0.0..=253_402_300_799.0)
+            .contains(&secs)
+            .then(|| UNIX_EPOCH + Duration::from_secs_f64(secs))
+    };
+    Some(Claims {
+        exp: time(raw.exp)?,
+        iat: time(raw.iat),
+    })
 }
 
 #[cfg(test)]
@@ -42,6 +59,10 @@ mod tests {
 
     use super::*;
 
+    fn expiry(token: &str, prefix: Option<&str>) -> Option<SystemTime> {
+        claims(token, prefix).map(|c| c.exp)
+    }
+
     #[test]
     fn reads_exp_with_or_without_a_prefix() {
         let jwt = encode_for_test(&json!({"exp": 1_800_000_000, "sub": "x"}));
@@ -51,6 +72,20 @@ mod tests {
             expiry(&format!("dinie_at_{jwt}"), Some("dinie_at_")),
             Some(expected)
         );
+    }
+
+    #[test]
+    fn reads_iat_when_it_is_a_time() {
+        let jwt = encode_for_test(&json!({"exp": 1_800_003_600, "iat": 1_800_000_000}));
+        let read = claims(&jwt, None).unwrap();
+        assert_eq!(
+            read.exp.duration_since(read.iat.unwrap()).unwrap(),
+            Duration::from_secs(3600)
+        );
+        for iat in [json!("yesterday"), json!(-1), json!(1e300)] {
+            let jwt = encode_for_test(&json!({"exp": 1_800_003_600, "iat": iat}));
+            assert_eq!(claims(&jwt, None).unwrap().iat, None, "{iat}");
+        }
     }
 
     #[test]

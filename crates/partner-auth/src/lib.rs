@@ -43,10 +43,12 @@
 //! caches the token (a lock-free read while it is fresh), shares one fetch among any number
 //! of concurrent callers, refreshes ahead of expiry in the background, retries retryable
 //! failures within the provider's rate limits ([`CachePolicy`], [`RetryPolicy`]), and
-//! drops a token the API rejected with [`TokenSource::invalidate`]. [`TokenCache`] holds one
-//! source per provider, base URL, client id and secret. [`AuthMiddleware`] attaches the
-//! token to every request of a `reqwest-middleware` client and retries once on a 401;
-//! [`Stats`] counts hits, fetches, refreshes and failures.
+//! drops a token the API rejected with [`TokenSource::invalidate`]. Its clock and sleep are
+//! injectable ([`time`]), so tests run on time they control. [`TokenCache`] holds one
+//! source per provider, base URL, client id and secret, bounded in size. [`AuthMiddleware`]
+//! attaches the token to the requests of a `reqwest-middleware` client that go to the API
+//! it is for, and retries once on a 401; [`Stats`] counts hits, fetches, refreshes and
+//! failures.
 //!
 //! ```no_run
 //! # async fn run(client: partner_auth::Client) -> Result<(), Box<dyn std::error::Error>> {
@@ -54,9 +56,10 @@
 //!
 //! let source = TokenSource::new(client);
 //! let api = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-//!     .with(AuthMiddleware::new(source.clone()))
+//!     .with(AuthMiddleware::new(source.clone(), "https://api.example.invalid/v1")?)
 //!     .build();
-//! let orders = api.get("https://api.example.invalid/orders").send().await?;
+//! let orders = api.get("https://api.example.invalid/v1/orders").send().await?; // token attached
+//! let other = api.get("https://elsewhere.example.invalid/").send().await?; // not attached
 //! # Ok(())
 //! # }
 //! ```
@@ -76,13 +79,15 @@
 //! | any | 429 | anything (Cobee `error_description`, Dinie `rate_limit_exceeded`) | `RateLimited`, with `retry_after()` |
 //! | any | 5xx | anything, HTML from a proxy included | `ProviderUnavailable` |
 //! | any | 3xx | anything | `InvalidResponse` (redirects are not followed) |
-//! | any | 2xx | not a token: HTML, empty, truncated, no access token | `InvalidResponse` |
+//! | any | 2xx | not a token: HTML, empty, truncated, no access token, a blank or non-header token | `InvalidResponse` |
+//! | any | 2xx | a token already expired on arrival (by its lifetime measured from the send time, or its JWT on the provider's clock) | `InvalidResponse`, with the failure cool-down in a [`TokenSource`] |
 //! | any | 2xx | a token with odd fields: `"3600"` as a string, other key case, extra keys | success (lenient decode) |
 //! | any | any | larger than 1 MiB | `InvalidResponse`, refused while streaming |
 //! | any | none | connection refused, DNS, TLS, reset | `Connection` |
 //! | any | none | no answer within the timeout | `Timeout` |
 //! | any | none | `http://` to a non-loopback host | `InsecureTransport`, before any connection |
-//! | any | none | empty id or secret, Teez secret under 8 characters or without a digit | `Configuration`, before any request |
+//! | any | none | empty id or secret, Teez secret under 8 characters or without a digit; an invalid [`CachePolicy`]; no Tokio runtime | `Configuration`, before any request |
+//! | any | none | a panic inside a fetch (a bug here, or in an injected clock or sleep) | `Internal`, with the failure cool-down |
 //!
 //! The provider's own code and message are kept ([`Error::code`], [`Error::message`],
 //! [`Error::field_errors`]), with the client secret scrubbed from them, and so is a short
@@ -97,11 +102,11 @@
 //! [`ClientBuilder::allow_insecure_http`] says so.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod body;
 mod cache;
 mod client;
-mod clock;
 mod credentials;
 mod error;
 mod exchange;
@@ -113,16 +118,17 @@ mod providers;
 mod retry_after;
 mod source;
 mod stats;
+pub mod time;
 mod token;
 
-pub use cache::TokenCache;
+pub use cache::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SOURCES, TokenCache, TokenCacheBuilder};
 pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use credentials::Credentials;
 pub use error::{Error, ErrorKind, FieldError};
-pub use middleware::{AuthMiddleware, token_error};
+pub use middleware::{AuthMiddleware, AuthMiddlewareBuilder, NoAuth, token_error};
 pub use policy::{CachePolicy, RetryPolicy};
 pub use provider::{BodyEncoding, ClientAuth, Environment, Provider, UnknownProvider};
 pub use secrecy::SecretString;
-pub use source::TokenSource;
+pub use source::{TokenSource, TokenSourceBuilder};
 pub use stats::Stats;
 pub use token::{AccessToken, DEFAULT_LIFETIME, MAX_LIFETIME, TokenType};

@@ -1,29 +1,88 @@
 //! [`AuthMiddleware`]: attaches the token to API requests made with `reqwest-middleware`,
-//! and recovers once from a 401.
+//! only where the token is meant to go, and recovers once from a 401.
 
 use http::Extensions;
 use reqwest::header::AUTHORIZATION;
-use reqwest::{Request, Response, StatusCode};
+use reqwest::{Request, Response, StatusCode, Url};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::{AccessToken, TokenSource};
+use crate::{AccessToken, Error, TokenSource};
 
-/// A `reqwest-middleware` middleware that sends every request with
+/// A `reqwest-middleware` middleware that sends requests to the API the token is for with
 /// `Authorization: Bearer <token>` from a [`TokenSource`].
 ///
-/// On a 401 it invalidates that token and sends the request once more with a fresh one,
-/// when the request can be cloned (a streaming body cannot); a second 401 is returned to
-/// the caller. A failure to get a token is returned as a middleware error wrapping the
-/// [`Error`](crate::Error), which [`token_error`] gets back.
+/// - **Scope.** The token is attached only to requests under one of the base URLs it was
+///   built with: same scheme, host and port, and a path under the base path (segment by
+///   segment). Any other request goes out untouched, so one client can also call third
+///   parties without handing them the token. Base URLs must be `https://`, except to
+///   loopback.
+/// - A request that already has an `Authorization` header is left alone, and so is one
+///   carrying the [`NoAuth`] extension.
+/// - **401.** The token the API rejected is invalidated, then the request is sent once more
+///   with a fresh token if it can be cloned (a streaming body cannot: that 401 is returned,
+///   and the next request gets a fresh token). A second 401 is returned to the caller.
+/// - A failure to get a token is returned as a middleware error wrapping the
+///   [`Error`](crate::Error), which [`token_error`] gets back; nothing is sent.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use partner_auth::{AuthMiddleware, NoAuth, Provider, TokenSource};
+/// # let sandbox = partner_sandbox::Sandbox::start().await?;
+/// # let source = TokenSource::new(sandbox.client_builder(Provider::Cobee).build()?);
+/// # let api_base = sandbox.endpoint(Provider::Cobee).base_url.clone();
+///
+/// let api = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(AuthMiddleware::new(source, &api_base)?) // e.g. "https://partners-api.cobee.io/api/v3"
+///     .build();
+/// // Under the base URL: the token is attached.
+/// # let url = sandbox.endpoint(Provider::Cobee).protected_url();
+/// let response = api.get(url).send().await?;
+/// # assert_eq!(response.status(), 200);
+/// // Opted out: sent as is.
+/// # let url = sandbox.endpoint(Provider::Cobee).protected_url();
+/// let response = api.get(url).with_extension(NoAuth).send().await?;
+/// # assert_eq!(response.status(), 401);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct AuthMiddleware {
     source: TokenSource,
+    scope: Vec<Url>,
 }
 
+/// Configures an [`AuthMiddleware`] with several base URLs; from
+/// [`AuthMiddleware::builder`].
+#[must_use]
+#[derive(Debug)]
+pub struct AuthMiddlewareBuilder {
+    source: TokenSource,
+    base_urls: Vec<String>,
+}
+
+/// A request extension that keeps [`AuthMiddleware`] from touching one request:
+/// `client.get(url).with_extension(NoAuth)`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAuth;
+
 impl AuthMiddleware {
-    /// A middleware taking tokens from `source`.
-    pub fn new(source: TokenSource) -> Self {
-        Self { source }
+    /// A middleware attaching tokens from `source` to requests under `base_url`.
+    pub fn new(source: TokenSource, base_url: impl AsRef<str>) -> Result<Self, Error> {
+        Self::builder(source).base_url(base_url).build()
+    }
+
+    /// Starts configuring a middleware whose token goes to several base URLs.
+    pub fn builder(source: TokenSource) -> AuthMiddlewareBuilder {
+        AuthMiddlewareBuilder {
+            source,
+            base_urls: Vec::new(),
+        }
+    }
+
+    /// Whether the token may be attached to a request for `url`.
+    pub fn covers(&self, url: &Url) -> bool {
+        self.scope.iter().any(|base| within(base, url))
     }
 
     async fn authorize(&self, request: &mut Request) -> reqwest_middleware::Result<AccessToken> {
@@ -31,6 +90,73 @@ impl AuthMiddleware {
         let header = token.authorization_header().map_err(to_middleware)?;
         request.headers_mut().insert(AUTHORIZATION, header);
         Ok(token)
+    }
+}
+
+impl AuthMiddlewareBuilder {
+    /// Adds a base URL the token is for (`https://`, or `http://` to loopback).
+    pub fn base_url(mut self, base_url: impl AsRef<str>) -> Self {
+        self.base_urls.push(base_url.as_ref().to_owned());
+        self
+    }
+
+    /// Checks the base URLs and builds the middleware.
+    pub fn build(self) -> Result<AuthMiddleware, Error> {
+        if self.base_urls.is_empty() {
+            return Err(Error::configuration(
+                "AuthMiddleware needs at least one base URL the token is for",
+            ));
+        }
+        let scope = self
+            .base_urls
+            .iter()
+            .map(|raw| parse_scope(raw))
+            .collect::<Result<_, _>>()?;
+        Ok(AuthMiddleware {
+            source: self.source,
+            scope,
+        })
+    }
+}
+
+fn parse_scope(raw: &str) -> Result<Url, Error> {
+    let url = Url::parse(raw).map_err(|e| {
+        Error::configuration(format!("AuthMiddleware base URL `{raw}` is not a URL: {e}"))
+    })?;
+    if url.host_str().is_none() || url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::configuration(format!(
+            "AuthMiddleware base URL `{raw}` must be scheme://host[:port][/path], without \
+             query or fragment"
+        )));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if crate::client::is_loopback(&url) => Ok(url),
+        "http" => Err(Error::new(
+            crate::ErrorKind::InsecureTransport,
+            format!(
+                "AuthMiddleware refuses to send tokens over plain http to {}",
+                url.host_str().unwrap_or("")
+            ),
+        )),
+        other => Err(Error::configuration(format!(
+            "AuthMiddleware base URL `{raw}` has scheme `{other}`; use https"
+        ))),
+    }
+}
+
+/// Whether `url` is under `base`: same scheme, host and port; path under the base path.
+fn within(base: &Url, url: &Url) -> bool {
+    if base.scheme() != url.scheme()
+        || base.port_or_known_default() != url.port_or_known_default()
+        || !matches!((base.host_str(), url.host_str()), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+    {
+        return false;
+    }
+    let base_path = base.path().trim_end_matches('/');
+    match url.path().strip_prefix(base_path) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
     }
 }
 
@@ -42,16 +168,27 @@ impl Middleware for AuthMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
+        if extensions.get::<NoAuth>().is_some()
+            || request.headers().contains_key(AUTHORIZATION)
+            || !self.covers(request.url())
+        {
+            return next.run(request, extensions).await;
+        }
         let retry = request.try_clone();
         let token = self.authorize(&mut request).await?;
         let response = next.clone().run(request, extensions).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
+        // Drop the rejected token first, whether or not this request can be retried.
+        self.source.invalidate(&token);
         let Some(mut retry) = retry else {
+            tracing::info!(
+                provider = %self.source.client().provider(),
+                "API answered 401 to a request that cannot be retried; token invalidated"
+            );
             return Ok(response);
         };
-        self.source.invalidate(&token);
         let fresh = self.authorize(&mut retry).await?;
         tracing::info!(
             provider = %self.source.client().provider(),
@@ -71,5 +208,60 @@ pub fn token_error(error: &reqwest_middleware::Error) -> Option<&crate::Error> {
     match error {
         reqwest_middleware::Error::Middleware(inner) => inner.downcast_ref(),
         reqwest_middleware::Error::Reqwest(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn scope_is_scheme_host_port_and_path_segments() {
+        let base = url("https://api.partner.example/v3");
+        for inside in [
+            "https://api.partner.example/v3",
+            "https://api.partner.example/v3/",
+            "https://API.partner.example/v3/orders?x=1",
+            "https://api.partner.example:443/v3/orders",
+        ] {
+            assert!(within(&base, &url(inside)), "{inside}");
+        }
+        for outside in [
+            "http://api.partner.example/v3/orders",
+            "https://api.partner.example/v30/orders",
+            "https://api.partner.example/v2/orders",
+            "https://api.partner.example:8443/v3/orders",
+            "https://evil.example/v3/orders",
+            "https://api.partner.example.evil.example/v3",
+        ] {
+            assert!(!within(&base, &url(outside)), "{outside}");
+        }
+        let root = url("https://api.partner.example/");
+        assert!(within(&root, &url("https://api.partner.example/anything")));
+    }
+
+    #[test]
+    fn base_urls_must_be_https_except_to_loopback() {
+        assert!(parse_scope("https://api.partner.example/v3").is_ok());
+        assert!(parse_scope("http://127.0.0.1:8080/v3").is_ok());
+        assert!(parse_scope("http://[::1]:8080/").is_ok());
+        let err = parse_scope("http://api.partner.example/v3").unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InsecureTransport);
+        for bad in [
+            "not a url",
+            "ftp://x.example/",
+            "https://x.example/?a=1",
+            "file:///tmp",
+        ] {
+            assert_eq!(
+                parse_scope(bad).unwrap_err().kind(),
+                crate::ErrorKind::Configuration,
+                "{bad}"
+            );
+        }
     }
 }

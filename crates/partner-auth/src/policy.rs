@@ -5,6 +5,8 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::Error;
+
 /// When a [`TokenSource`](crate::TokenSource) refreshes its token and how it treats
 /// failures. `Default` gives the documented values.
 #[derive(Debug, Clone)]
@@ -46,13 +48,13 @@ impl CachePolicy {
     /// [`refresh_fraction`](Self::refresh_fraction).
     pub fn with_refresh_window(mut self, max: Duration, fraction: f64) -> Self {
         self.refresh_window = max;
-        self.refresh_fraction = fraction.clamp(0.0, 1.0);
+        self.refresh_fraction = fraction;
         self
     }
 
     /// Sets [`refresh_jitter`](Self::refresh_jitter).
     pub fn with_refresh_jitter(mut self, fraction: f64) -> Self {
-        self.refresh_jitter = fraction.clamp(0.0, 1.0);
+        self.refresh_jitter = fraction;
         self
     }
 
@@ -74,8 +76,38 @@ impl CachePolicy {
         self
     }
 
+    /// Checks the policy: fractions finite and within `0..=1`, at least one attempt, an
+    /// initial backoff no longer than the longest. A [`TokenSource`](crate::TokenSource)
+    /// or [`TokenCache`](crate::TokenCache) is not built with a policy that fails this.
+    pub fn validate(&self) -> Result<(), Error> {
+        let fraction = |name: &str, value: f64| {
+            if value.is_finite() && (0.0..=1.0).contains(&value) {
+                Ok(())
+            } else {
+                Err(Error::configuration(format!(
+                    "CachePolicy::{name} must be a number from 0 to 1, not {value}"
+                )))
+            }
+        };
+        fraction("refresh_fraction", self.refresh_fraction)?;
+        fraction("refresh_jitter", self.refresh_jitter)?;
+        let retry = &self.retry;
+        if retry.max_attempts == 0 {
+            return Err(Error::configuration(
+                "RetryPolicy::max_attempts must be at least 1 (1 means no retries)",
+            ));
+        }
+        if retry.initial_backoff > retry.max_backoff {
+            return Err(Error::configuration(format!(
+                "RetryPolicy::initial_backoff ({:?}) is longer than max_backoff ({:?})",
+                retry.initial_backoff, retry.max_backoff
+            )));
+        }
+        Ok(())
+    }
+
     /// `(refresh from, usable until)` as offsets from issue, for a token usable for
-    /// `lifetime`.
+    /// `lifetime`. Expects a [validated](Self::validate) policy.
     pub(crate) fn schedule(&self, lifetime: Duration) -> (Duration, Duration) {
         let margin = self.expiry_margin.min(lifetime / 10);
         let usable = lifetime.saturating_sub(margin);
@@ -130,7 +162,7 @@ impl RetryPolicy {
 
     /// Sets [`max_attempts`](Self::max_attempts) (at least 1).
     pub fn with_max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = attempts.max(1);
+        self.max_attempts = attempts;
         self
     }
 
@@ -138,7 +170,7 @@ impl RetryPolicy {
     /// [`max_backoff`](Self::max_backoff).
     pub fn with_backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.initial_backoff = initial;
-        self.max_backoff = max.max(initial);
+        self.max_backoff = max;
         self
     }
 
@@ -221,6 +253,38 @@ mod tests {
         let wait = retry.delay(1, Some(Duration::from_secs(2))).unwrap();
         assert!(wait >= Duration::from_secs(2), "{wait:?}");
         assert_eq!(retry.delay(1, Some(Duration::from_secs(120))), None);
+    }
+
+    #[test]
+    fn validation_refuses_what_would_break_the_schedule() {
+        assert!(CachePolicy::default().validate().is_ok());
+        let bad = [
+            CachePolicy::default().with_refresh_jitter(f64::NAN),
+            CachePolicy::default().with_refresh_jitter(f64::INFINITY),
+            CachePolicy::default().with_refresh_jitter(-0.1),
+            CachePolicy::default().with_refresh_window(Duration::from_secs(1), 1.5),
+            CachePolicy::default().with_refresh_window(Duration::from_secs(1), f64::NAN),
+            CachePolicy::default().with_retry(RetryPolicy::default().with_max_attempts(0)),
+            CachePolicy::default().with_retry(
+                RetryPolicy::default().with_backoff(Duration::from_secs(2), Duration::from_secs(1)),
+            ),
+        ];
+        for policy in bad {
+            let err = policy.validate().unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Configuration, "{policy:?}");
+        }
+        // Public fields bypass the setters; validation still catches them.
+        let policy = CachePolicy {
+            refresh_fraction: f64::NEG_INFINITY,
+            ..CachePolicy::default()
+        };
+        assert!(
+            policy
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("refresh_fraction")
+        );
     }
 
     #[test]

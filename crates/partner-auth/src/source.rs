@@ -1,17 +1,22 @@
 //! [`TokenSource`]: a cached token for one client, fetched once for any number of callers
 //! and refreshed before it expires.
 
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
+use futures_util::FutureExt as _;
+use secrecy::ExposeSecret as _;
 use tokio::sync::watch;
+use tokio::task::AbortHandle;
 use tracing::Instrument as _;
 
-use crate::clock::{self, Nanos};
 use crate::policy::CachePolicy;
 use crate::stats::{Counter, Counters, Stats};
+use crate::time::{AsyncSleep, Clock, Nanos, TimeSource, TokioTime};
 use crate::{AccessToken, Client, Error, ErrorKind};
 
 /// Hands out a valid token for one [`Client`], asking the provider as rarely as possible.
@@ -19,45 +24,75 @@ use crate::{AccessToken, Client, Error, ErrorKind};
 /// Ask it for a token before every API call; it makes that free:
 ///
 /// - **Read path.** While the cached token is fresh, [`token`](Self::token) takes no lock
-///   and awaits nothing: one atomic load, a clock read, an `Arc` clone. Each thread keeps
-///   its own copy of the current token (for up to 8 sources), so readers on different
-///   threads never contend for one reference count; a copy is replaced as soon as the
-///   token is, and zeroized when dropped.
+///   and awaits nothing: one atomic load, a clock read, one reference-count increment.
 /// - **Single flight.** Any number of concurrent callers that find no usable token share
 ///   one request to the token endpoint. It runs in its own task: a caller that gives up
 ///   cancels nothing for the others; a failure reaches every waiter; the next call after
-///   it tries again.
+///   it tries again. A fetch whose task is gone (its runtime shut down) is replaced by the
+///   next caller; a fetch that panics is recorded as an [`ErrorKind::Internal`] failure.
 /// - **Refresh ahead.** In the refresh window before expiry (by default the smaller of
 ///   5 minutes and 20 % of the lifetime, plus jitter) the first caller starts one
 ///   background refresh and every caller keeps getting the current token at once. A failed
 ///   refresh is retried with backoff while the current token stays valid; past expiry
 ///   (minus a small margin) callers wait for the single fetch.
+/// - **Lifetimes** are applied from when the request was sent, on this source's clock; a
+///   token that is unusable on arrival (expired in transit, or by its own JWT) is an
+///   [`ErrorKind::InvalidResponse`] failure, not a success.
 /// - **Retries** of retryable failures only, with backoff, the provider's `retry_after`
 ///   honoured, within a deadline ([`RetryPolicy`](crate::RetryPolicy)). After a failure,
 ///   callers get the same error during a short cool-down instead of a new request.
 /// - [`invalidate`](Self::invalidate) drops a token the API rejected, once, however many
-///   callers report it.
+///   callers report it; once it has returned, no later `token()` call returns that token.
+/// - **Ownership.** Dropping the last clone stops any fetch or retry under way.
 ///
-/// Cheap to clone; clones share the cache. Needs a Tokio runtime.
+/// Cheap to clone; clones share the cache. `token()` and `refresh()` need a Tokio runtime
+/// (without one they return an [`ErrorKind::Configuration`] error).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use partner_auth::{CachePolicy, Provider, TokenSource};
+/// # let sandbox = partner_sandbox::Sandbox::start().await?;
+/// # let client = sandbox.client_builder(Provider::Tradevest).build()?;
+///
+/// let source = TokenSource::builder(client)
+///     .policy(CachePolicy::default().with_failure_cooldown(Duration::from_secs(5)))
+///     .build()?;
+/// let token = source.token().await?; // one request
+/// let again = source.token().await?; // from the cache
+/// assert!(token.same_as(&again));
+/// assert_eq!(source.stats().token_requests, 1);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct TokenSource {
     inner: Arc<Inner>,
 }
 
+/// Configures a [`TokenSource`]; from [`TokenSource::builder`].
+#[must_use]
+#[derive(Debug)]
+pub struct TokenSourceBuilder {
+    client: Client,
+    policy: CachePolicy,
+    time: Option<Arc<dyn TimeSource>>,
+    sleep: Arc<dyn AsyncSleep>,
+}
+
 struct Inner {
     client: Client,
     policy: CachePolicy,
+    clock: Clock,
+    sleep: Arc<dyn AsyncSleep>,
     current: ArcSwapOption<Cached>,
-    /// Renewed after every change of `current`, so a thread's copy knows it is stale.
-    /// Values are unique across all sources ([`next_generation`]): a source allocated
-    /// where a dropped one was can never match that one's copies.
-    generation: AtomicU64,
     flight: Mutex<Option<Flight>>,
     failure: ArcSwapOption<Failure>,
     counters: Counters,
 }
 
-/// A cached token with its schedule, on the cache clock ([`clock`]).
+/// A cached token with its schedule on the source's clock.
 struct Cached {
     token: AccessToken,
     refresh_from: Nanos,
@@ -80,27 +115,29 @@ type Outcome = Option<Result<AccessToken, Error>>;
 /// The fetch in progress: its waiters watch for the outcome.
 #[derive(Clone)]
 struct Flight {
+    id: u64,
     outcome: watch::Receiver<Outcome>,
+    task: Option<AbortHandle>,
 }
 
 impl TokenSource {
-    /// A token source for `client` with the default [`CachePolicy`].
+    /// A token source for `client` with the default [`CachePolicy`] and clock.
     pub fn new(client: Client) -> Self {
-        Self::with_policy(client, CachePolicy::default())
+        Inner::source(
+            client,
+            CachePolicy::default(),
+            Clock::System,
+            Arc::new(TokioTime),
+        )
     }
 
-    /// A token source for `client` with `policy`.
-    pub fn with_policy(client: Client, policy: CachePolicy) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                client,
-                policy,
-                current: ArcSwapOption::empty(),
-                generation: AtomicU64::new(next_generation()),
-                flight: Mutex::new(None),
-                failure: ArcSwapOption::empty(),
-                counters: Counters::default(),
-            }),
+    /// Starts configuring a token source for `client`: its policy, clock and sleep.
+    pub fn builder(client: Client) -> TokenSourceBuilder {
+        TokenSourceBuilder {
+            client,
+            policy: CachePolicy::default(),
+            time: None,
+            sleep: Arc::new(TokioTime),
         }
     }
 
@@ -111,20 +148,20 @@ impl TokenSource {
             return Ok(token);
         }
         self.inner.counters.add(Counter::Miss);
-        let flight = self.inner.join_or_start(false)?;
-        flight.wait().await
+        self.inner.fetch(false).await
     }
 
     /// Fetches a new token now (sharing a fetch already under way), whatever the cache
     /// holds, and caches it.
     pub async fn refresh(&self) -> Result<AccessToken, Error> {
-        let flight = self.inner.join_or_start(true)?;
-        flight.wait().await
+        self.inner.fetch(true).await
     }
 
     /// Drops `token` from the cache if it is still the cached one, and says whether it
     /// was. Call it when an API answers 401 to `token`: fifty concurrent 401s for the same
-    /// token drop it once, and the next `token()` calls share one fetch.
+    /// token drop it once, and the next `token()` calls share one fetch. Once any
+    /// `invalidate(&token)` has returned, no `token()` call that starts afterwards returns
+    /// `token`.
     pub fn invalidate(&self, token: &AccessToken) -> bool {
         let current = self.inner.current.load();
         let Some(cached) = current.as_ref() else {
@@ -134,14 +171,8 @@ impl TokenSource {
             return false;
         }
         let previous = self.inner.current.compare_and_swap(&*current, None);
-        let dropped = match (&*previous, &*current) {
-            (Some(p), Some(c)) => Arc::ptr_eq(p, c),
-            _ => false,
-        };
+        let dropped = matches!((&*previous, &*current), (Some(p), Some(c)) if Arc::ptr_eq(p, c));
         if dropped {
-            self.inner
-                .generation
-                .store(next_generation(), Ordering::Release);
             self.inner.counters.add(Counter::Invalidation);
             tracing::info!(
                 provider = %self.inner.client.provider(),
@@ -174,6 +205,55 @@ impl TokenSource {
     }
 }
 
+impl TokenSourceBuilder {
+    /// When to refresh and how to retry (default [`CachePolicy::default`]); checked by
+    /// [`build`](Self::build).
+    pub fn policy(mut self, policy: CachePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The clock lifetimes, deadlines and cool-downs are measured on (default: the system's
+    /// monotonic clock; [`TokioTime`] follows Tokio's paused time in tests).
+    pub fn time_source(mut self, time: impl TimeSource) -> Self {
+        self.time = Some(Arc::new(time));
+        self
+    }
+
+    /// How retries wait (default [`TokioTime`]).
+    pub fn sleep(mut self, sleep: impl AsyncSleep) -> Self {
+        self.sleep = Arc::new(sleep);
+        self
+    }
+
+    /// Checks the policy ([`CachePolicy::validate`]) and builds the source.
+    pub fn build(self) -> Result<TokenSource, Error> {
+        self.policy.validate()?;
+        Ok(self.build_prevalidated())
+    }
+
+    /// The clock as given, for a cache building many sources.
+    pub(crate) fn with_clock(mut self, time: Option<Arc<dyn TimeSource>>) -> Self {
+        self.time = time;
+        self
+    }
+
+    /// The sleep as given, for a cache building many sources.
+    pub(crate) fn with_sleep(mut self, sleep: Arc<dyn AsyncSleep>) -> Self {
+        self.sleep = sleep;
+        self
+    }
+
+    /// Builds with a policy the caller has already validated.
+    pub(crate) fn build_prevalidated(self) -> TokenSource {
+        let clock = match self.time {
+            Some(time) => Clock::custom(time),
+            None => Clock::System,
+        };
+        Inner::source(self.client, self.policy, clock, self.sleep)
+    }
+}
+
 impl std::fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenSource")
@@ -185,75 +265,43 @@ impl std::fmt::Debug for TokenSource {
 }
 
 impl Inner {
+    fn source(
+        client: Client,
+        policy: CachePolicy,
+        clock: Clock,
+        sleep: Arc<dyn AsyncSleep>,
+    ) -> TokenSource {
+        TokenSource {
+            inner: Arc::new(Inner {
+                client,
+                policy,
+                clock,
+                sleep,
+                current: ArcSwapOption::empty(),
+                flight: Mutex::new(None),
+                failure: ArcSwapOption::empty(),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
     /// The read path: the cached token if it is usable; in the refresh window it also
     /// starts the background refresh (once).
-    ///
-    /// A thread first looks at its own copy of the token: if no token was stored or
-    /// invalidated since it made the copy (same generation) and the copy is before its
-    /// refresh window, that is the answer, without touching anything another thread
-    /// writes. Otherwise it reads the shared entry and renews its copy.
+    #[inline]
     fn cached_token(self: &Arc<Self>) -> Option<AccessToken> {
-        let key = Arc::as_ptr(self) as usize;
-        // Read the generation before the entry: a copy is never newer than its label.
-        let generation = self.generation.load(Ordering::Acquire);
-        let now = clock::now();
-        let hit = THREAD_COPIES
-            .try_with(|copies| {
-                copies
-                    .borrow()
-                    .iter()
-                    .find(|c| c.source == key && c.generation == generation)
-                    .filter(|c| now < c.refresh_from)
-                    .map(|c| c.token.clone())
-            })
-            .ok()
-            .flatten();
-        if let Some(token) = hit {
-            self.counters.hit();
-            return Some(token);
-        }
-
         let guard = self.current.load();
         let cached = guard.as_ref()?;
+        let now = self.clock.now();
+        if now < cached.refresh_from {
+            self.counters.hit();
+            return Some(cached.token.clone());
+        }
         if now >= cached.usable_until {
             return None;
         }
         self.counters.hit();
-        if now >= cached.refresh_from {
-            // In the window a thread copy would be stale at once: share the entry's token
-            // until the refresh stores a new one.
-            self.refresh_in_background(cached, now);
-            return Some(cached.token.clone());
-        }
-        Some(self.renew_thread_copy(key, generation, cached))
-    }
-
-    /// Replaces this thread's copy for this source with `cached`'s token, labelled with
-    /// `generation`, and returns a clone of it.
-    fn renew_thread_copy(&self, key: usize, generation: u64, cached: &Cached) -> AccessToken {
-        THREAD_COPIES
-            .try_with(|copies| {
-                let mut copies = copies.borrow_mut();
-                let copy = ThreadCopy {
-                    source: key,
-                    generation,
-                    refresh_from: cached.refresh_from,
-                    token: cached.token.duplicate(),
-                };
-                let token = copy.token.clone();
-                match copies.iter_mut().find(|c| c.source == key) {
-                    Some(slot) => *slot = copy,
-                    None => {
-                        if copies.len() >= THREAD_COPY_SLOTS {
-                            copies.remove(0);
-                        }
-                        copies.push(copy);
-                    }
-                }
-                token
-            })
-            // During thread teardown the thread-local is gone: share the token instead.
-            .unwrap_or_else(|_| cached.token.clone())
+        self.refresh_in_background(cached, now);
+        Some(cached.token.clone())
     }
 
     fn refresh_in_background(self: &Arc<Self>, cached: &Cached, now: Nanos) {
@@ -274,8 +322,29 @@ impl Inner {
             environment = self.client.environment(),
             "starting background refresh"
         );
-        // The flight's outcome lands in the cache; nobody waits for it here.
-        let _ = self.join_or_start(true);
+        // The flight's outcome lands in the cache; nobody waits for it here. Without a
+        // runtime to run it on, the current token is still served, and the next caller
+        // past the window fetches.
+        if let Err(error) = self.join_or_start(true) {
+            cached.refresh_started.store(false, Ordering::Release);
+            tracing::debug!(%error, "background refresh not started");
+        }
+    }
+
+    /// Waits for the shared fetch, starting one if none is under way. A fetch whose task
+    /// vanished without an outcome (its runtime shut down) is replaced, a few times at most.
+    async fn fetch(self: &Arc<Self>, force: bool) -> Result<AccessToken, Error> {
+        for _ in 0..ABANDONED_FLIGHT_RETRIES {
+            let flight = self.join_or_start(force)?;
+            if let Some(outcome) = flight.wait().await {
+                return outcome;
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Connection,
+            "the token fetch task ended without a result several times (were the runtimes \
+             it ran on shut down?)",
+        ))
     }
 
     /// Joins the fetch in flight or starts one. Unless `force`, a usable token cached in
@@ -283,114 +352,100 @@ impl Inner {
     fn join_or_start(self: &Arc<Self>, force: bool) -> Result<Flight, Error> {
         let mut slot = lock(&self.flight);
         if let Some(flight) = slot.as_ref() {
-            return Ok(flight.clone());
+            if flight.is_alive() {
+                return Ok(flight.clone());
+            }
+            // Its task is gone without an outcome: replace it.
+            *slot = None;
         }
         if !force {
             if let Some(token) = self.usable_now() {
                 return Ok(Flight::done(Ok(token)));
             }
             if let Some(failure) = self.failure.load().as_ref()
-                && clock::now() < failure.cooldown_until
+                && self.clock.now() < failure.cooldown_until
             {
                 self.counters.add(Counter::CooldownRejection);
                 return Err(failure.error.clone());
             }
         }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::configuration(
+                "TokenSource needs a Tokio runtime to fetch a token; call it from within one",
+            )
+        })?;
         let (sender, outcome) = watch::channel(None);
-        let flight = Flight { outcome };
-        *slot = Some(flight.clone());
-        drop(slot);
-
+        let id = next_flight_id();
+        let guard = FlightGuard {
+            inner: Arc::downgrade(self),
+            id,
+            sender: Some(sender),
+        };
+        let fetch = Fetch {
+            inner: Arc::downgrade(self),
+            client: self.client.clone(),
+            retry: self.policy.retry.clone(),
+            clock: self.clock.clone(),
+            sleep: Arc::clone(&self.sleep),
+        };
         let span = tracing::info_span!(
             "token_fetch",
             provider = %self.client.provider(),
             environment = self.client.environment(),
         );
-        tokio::spawn(Arc::clone(self).run_flight(sender).instrument(span));
+        // The guard lives in the task from the start: if the task is dropped before it
+        // ever runs (its runtime shut down), the guard still clears the slot.
+        let task = runtime.spawn(
+            async move {
+                let result = AssertUnwindSafe(fetch.run()).catch_unwind().await;
+                guard.finish(result);
+            }
+            .instrument(span),
+        );
+        let flight = Flight {
+            id,
+            outcome,
+            task: Some(task.abort_handle()),
+        };
+        *slot = Some(flight.clone());
         Ok(flight)
     }
 
     fn usable_now(&self) -> Option<AccessToken> {
         let guard = self.current.load();
         let cached = guard.as_ref()?;
-        (clock::now() < cached.usable_until).then(|| cached.token.clone())
+        (self.clock.now() < cached.usable_until).then(|| cached.token.clone())
     }
 
-    /// The fetch task: retries, then publishes the outcome to the cache and the waiters.
-    async fn run_flight(self: Arc<Self>, sender: watch::Sender<Outcome>) {
-        // Clears the slot however this task ends, so nothing stays poisoned.
-        let clear = ClearFlight(&self.flight);
-        let started = Instant::now();
-        let result = self.fetch_with_retries().await;
-        match &result {
-            Ok(token) => {
-                self.store(token.clone());
-                self.failure.store(None);
-                tracing::info!(
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    lifetime_s = token.lifetime().map(|l| l.as_secs()),
-                    outcome = "ok",
-                    "token fetched"
-                );
-            }
-            Err(error) => {
-                self.counters.add(Counter::Failure);
-                self.record_failure(error);
-                tracing::warn!(
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    kind = ?error.kind(),
-                    status = error.status().map(|s| s.as_u16()),
-                    outcome = "error",
-                    "token fetch failed"
-                );
-            }
-        }
-        drop(clear);
-        let _ = sender.send(Some(result));
-    }
-
-    async fn fetch_with_retries(&self) -> Result<AccessToken, Error> {
-        let retry = &self.policy.retry;
-        let deadline = after(Instant::now(), retry.deadline);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.counters.add(Counter::TokenRequest);
-            let error = match self.client.fetch_token().await {
-                Ok(token) => return Ok(token),
-                Err(error) => error,
-            };
-            if !error.is_retryable() || attempt >= retry.max_attempts {
-                return Err(error);
-            }
-            let Some(wait) = retry.delay(attempt, error.retry_after()) else {
-                return Err(error);
-            };
-            if after(Instant::now(), wait) > deadline {
-                return Err(error);
-            }
-            tracing::info!(
-                attempt,
-                kind = ?error.kind(),
-                wait_ms = wait.as_millis() as u64,
-                "retrying token request"
-            );
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    fn store(&self, token: AccessToken) {
-        let issued = token.issued_at_instant();
-        let lifetime = token.expires_at_instant().saturating_duration_since(issued);
+    /// Caches a fetched token, scheduled from when its request was `sent`; a token that is
+    /// not usable any more by the time it arrived is an error instead.
+    fn store(&self, token: AccessToken, sent: Nanos) -> Result<AccessToken, Error> {
+        let lifetime = token
+            .expires_at_instant()
+            .saturating_duration_since(token.issued_at_instant());
         let (refresh_from, usable_for) = self.policy.schedule(lifetime);
+        let usable_until = self.clock.deadline(sent, usable_for);
+        let now = self.clock.now();
+        if now >= usable_until {
+            let took = Duration::from_nanos(now.saturating_sub(sent));
+            return Err(Error::new(
+                ErrorKind::InvalidResponse,
+                format!(
+                    "the token was unusable on arrival: its lifetime of {} (less the expiry \
+                     margin) was over when the response arrived {} after the request",
+                    humantime::format_duration(lifetime),
+                    humantime::format_duration(round_ms(took)),
+                ),
+            )
+            .at(token.provider(), token.environment().to_owned().into()));
+        }
         self.current.store(Some(Arc::new(Cached {
-            refresh_from: clock::deadline(issued + refresh_from),
-            usable_until: clock::deadline(issued + usable_for),
-            token,
+            refresh_from: self.clock.deadline(sent, refresh_from),
+            usable_until,
+            token: token.clone(),
             refresh_started: AtomicBool::new(false),
         })));
-        // After the store: a reader that sees the new generation then sees the new entry.
-        self.generation.store(next_generation(), Ordering::Release);
+        Ok(token)
     }
 
     fn record_failure(&self, error: &Error) {
@@ -407,8 +462,8 @@ impl Inner {
             .max(cooldown);
         self.failure.store(Some(Arc::new(Failure {
             error: error.clone(),
-            cooldown_until: clock::after(cooldown),
-            retry_refresh_at: clock::after(backoff),
+            cooldown_until: self.clock.after(cooldown),
+            retry_refresh_at: self.clock.after(backoff),
             consecutive,
         })));
         // Let the next caller in the refresh window try again once the backoff is over.
@@ -418,69 +473,197 @@ impl Inner {
     }
 }
 
-/// A generation no source has had yet.
-fn next_generation() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+impl Drop for Inner {
+    /// The last handle is gone: nobody can read what a fetch under way would store.
+    fn drop(&mut self) {
+        let slot = self
+            .flight
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(task) = slot.take().and_then(|flight| flight.task) {
+            task.abort();
+        }
+    }
 }
 
-/// Token sources a thread keeps a copy for; the oldest is dropped past this.
-const THREAD_COPY_SLOTS: usize = 8;
-
-/// A thread's copy of one source's current token, valid while the source's generation is
-/// still `generation` and the cache clock is before `refresh_from`.
-struct ThreadCopy {
-    source: usize,
-    generation: u64,
-    refresh_from: Nanos,
-    token: AccessToken,
+/// What a fetch task needs, without keeping its source alive.
+struct Fetch {
+    inner: Weak<Inner>,
+    client: Client,
+    retry: crate::RetryPolicy,
+    clock: Clock,
+    sleep: Arc<dyn AsyncSleep>,
 }
 
-thread_local! {
-    static THREAD_COPIES: std::cell::RefCell<Vec<ThreadCopy>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+impl Fetch {
+    /// Token requests with retries; the token and when its request was sent.
+    async fn run(self) -> Result<(AccessToken, Nanos), Error> {
+        let deadline = self.clock.after(self.retry.deadline);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.inner.upgrade() {
+                Some(inner) => inner.counters.add(Counter::TokenRequest),
+                None => return Err(source_dropped()),
+            }
+            let sent = self.clock.now();
+            let error = match self.client.fetch_token().await {
+                Ok(token) => return Ok((token, sent)),
+                Err(error) => error,
+            };
+            if !error.is_retryable() || attempt >= self.retry.max_attempts {
+                return Err(error);
+            }
+            let Some(wait) = self.retry.delay(attempt, error.retry_after()) else {
+                return Err(error);
+            };
+            if self.clock.after(wait) > deadline {
+                return Err(error);
+            }
+            tracing::info!(
+                attempt,
+                kind = ?error.kind(),
+                wait_ms = wait.as_millis() as u64,
+                "retrying token request"
+            );
+            self.sleep.sleep(wait).await;
+        }
+    }
 }
 
+/// Publishes a flight's outcome, and clears its slot however the task ends.
+struct FlightGuard {
+    inner: Weak<Inner>,
+    id: u64,
+    sender: Option<watch::Sender<Outcome>>,
+}
+
+impl FlightGuard {
+    fn finish(mut self, result: Result<Result<(AccessToken, Nanos), Error>, Box<dyn Any + Send>>) {
+        let Some(inner) = self.inner.upgrade() else {
+            return;
+        };
+        let provider = inner.client.provider();
+        let environment = inner.client.environment().to_owned();
+        // Store and clear under the slot's lock: a caller that starts after an
+        // `invalidate` of this token cannot join this flight and get it.
+        let mut slot = lock(&inner.flight);
+        let outcome = match result {
+            Ok(Ok((token, sent))) => inner.store(token, sent),
+            Ok(Err(error)) => Err(error),
+            Err(panic) => Err(Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "the token fetch panicked ({}); this is a bug in partner-auth",
+                    crate::body::scrub(
+                        &panic_message(&*panic),
+                        inner.client.credentials().client_secret().expose_secret()
+                    )
+                ),
+            )
+            .at(provider, environment.into())),
+        };
+        match &outcome {
+            Ok(token) => {
+                inner.failure.store(None);
+                tracing::info!(
+                    lifetime_s = token.lifetime().map(|l| l.as_secs()),
+                    outcome = "ok",
+                    "token fetched"
+                );
+            }
+            Err(error) => {
+                inner.counters.add(Counter::Failure);
+                inner.record_failure(error);
+                tracing::warn!(
+                    kind = ?error.kind(),
+                    status = error.status().map(|s| s.as_u16()),
+                    outcome = "error",
+                    "token fetch failed"
+                );
+            }
+        }
+        if slot.as_ref().is_some_and(|f| f.id == self.id) {
+            *slot = None;
+        }
+        drop(slot);
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.send(Some(outcome));
+        }
+    }
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        if self.sender.is_none() {
+            return;
+        }
+        // Ended without an outcome (aborted, or its runtime shut down): clear the slot so
+        // the next caller starts a new fetch; dropping the sender tells the waiters.
+        if let Some(inner) = self.inner.upgrade() {
+            let mut slot = lock(&inner.flight);
+            if slot.as_ref().is_some_and(|f| f.id == self.id) {
+                *slot = None;
+            }
+        }
+    }
+}
+
+impl Flight {
+    fn done(outcome: Result<AccessToken, Error>) -> Self {
+        let (_, receiver) = watch::channel(Some(outcome));
+        Flight {
+            id: 0,
+            outcome: receiver,
+            task: None,
+        }
+    }
+
+    /// Whether the task can still deliver an outcome.
+    fn is_alive(&self) -> bool {
+        self.outcome.has_changed().is_ok()
+    }
+
+    /// The outcome, or `None` when the task ended without one.
+    async fn wait(mut self) -> Option<Result<AccessToken, Error>> {
+        match self.outcome.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome.clone(),
+            Err(_) => None,
+        }
+    }
+}
+
+/// How often a caller replaces a fetch whose task vanished before giving up.
+const ABANDONED_FLIGHT_RETRIES: usize = 3;
 /// Longest cool-down a provider's `retry_after` can impose.
 const MAX_COOLDOWN: Duration = Duration::from_secs(300);
 /// Longest wait between background refresh attempts.
 const MAX_REFRESH_BACKOFF: Duration = Duration::from_secs(60);
 
-impl Flight {
-    fn done(outcome: Result<AccessToken, Error>) -> Self {
-        let (_, receiver) = watch::channel(Some(outcome));
-        Flight { outcome: receiver }
-    }
-
-    async fn wait(mut self) -> Result<AccessToken, Error> {
-        match self.outcome.wait_for(Option::is_some).await {
-            Ok(outcome) => outcome.clone().unwrap_or_else(|| Err(Self::abandoned())),
-            // The fetch task ended without an outcome (its runtime shut down).
-            Err(_) => Err(Self::abandoned()),
-        }
-    }
-
-    fn abandoned() -> Error {
-        Error::new(
-            ErrorKind::Connection,
-            "the token fetch task ended without a result (was its runtime shut down?)",
-        )
-    }
+fn next_flight_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-struct ClearFlight<'a>(&'a Mutex<Option<Flight>>);
-
-impl Drop for ClearFlight<'_> {
-    fn drop(&mut self) {
-        *lock(self.0) = None;
-    }
+fn source_dropped() -> Error {
+    Error::new(
+        ErrorKind::Configuration,
+        "the token source was dropped during the fetch",
+    )
 }
 
-/// `instant + wait`, saturating (a policy may say `Duration::MAX` for "forever").
-fn after(instant: Instant, wait: Duration) -> Instant {
-    instant
-        .checked_add(wait)
-        .unwrap_or_else(|| instant + Duration::from_secs(100 * 365 * 24 * 3600))
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    // A panic message is ours, not the provider's, but keep it short.
+    text.chars().take(200).collect()
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis().min(u128::from(u64::MAX)) as u64)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -63,12 +63,17 @@ impl fmt::Display for TokenType {
 ///   unless configured) is used for expiry.
 /// - A lifetime over a year is clamped to a year.
 /// - When the token is a JWT with an `exp` claim (Cobee; Dinie after its `dinie_at_`
-///   prefix), the earlier of `exp` and issued + lifetime wins, so a provider that
-///   over-reports the lifetime cannot make us send an expired token. The JWT is only
-///   decoded for this, never trusted for anything else.
+///   prefix), its own lifetime is measured on the provider's clock (`exp − iat`, or
+///   `exp −` the response's `Date` header without `iat`; neither: `exp` is not used) and
+///   the shorter of it and the reported lifetime wins, applied from the send time. Our
+///   clock is never compared with the provider's, so clock skew changes nothing. The JWT is
+///   only decoded for this, never trusted for anything else.
+/// - A token whose lifetime is over by the time the response arrives is an
+///   [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) error, and so is an
+///   empty or blank one.
 ///
-/// `Debug` and `Display` never show the token; [`expose_secret`](Self::expose_secret) and
-/// `Serialize` (for the CLI's JSON output) are the only ways to read it.
+/// `Debug`, `Display` and `Serialize` never show the token; [`expose_secret`](Self::expose_secret)
+/// is the only way to read it, so writing it anywhere is an explicit choice.
 #[derive(Clone)]
 pub struct AccessToken(Arc<Inner>);
 
@@ -122,34 +127,37 @@ impl Issued {
 }
 
 impl AccessToken {
-    /// Applies the lifetime policy to a provider's response.
+    /// Applies the lifetime policy to a provider's response. `provider_date` is the
+    /// response's `Date` header: the provider's "now", for a JWT without `iat`.
     pub(crate) fn new(
         raw: RawToken,
         issued: Issued,
         provider: Provider,
         environment: Cow<'static, str>,
         default_lifetime: Duration,
+        provider_date: Option<SystemTime>,
     ) -> Self {
         let lifetime = raw
             .expires_in
             .filter(|secs| secs.is_finite() && *secs >= 1.0)
             .map(|secs| Duration::from_secs_f64(secs.min(MAX_LIFETIME.as_secs_f64())));
-        let effective = lifetime.unwrap_or(default_lifetime).min(MAX_LIFETIME);
-        let mut expires_instant = issued.instant + effective;
-        let mut expires_at = issued.wall + effective;
         let prefix = (provider == Provider::Dinie).then_some("dinie_at_");
-        if let Some(exp) = jwt::expiry(&raw.access_token, prefix) {
-            // Convert the wall-clock `exp` to the monotonic clock, as of now.
-            let (now_instant, now_wall) = (Instant::now(), SystemTime::now());
-            let exp_instant = match exp.duration_since(now_wall) {
-                Ok(remaining) => now_instant + remaining.min(MAX_LIFETIME),
-                Err(_) => now_instant,
-            };
-            if exp_instant < expires_instant {
-                expires_instant = exp_instant;
-                expires_at = exp;
-            }
+        // The JWT's lifetime measured on the provider's own clock (exp − iat, else
+        // exp − the response's Date), never against ours: a skewed clock on either side
+        // changes nothing.
+        let jwt_lifetime = jwt::claims(&raw.access_token, prefix).and_then(|claims| {
+            let from = claims.iat.or(provider_date)?;
+            Some(claims.exp.duration_since(from).unwrap_or(Duration::ZERO))
+        });
+        let effective = match (lifetime, jwt_lifetime) {
+            (Some(reported), Some(jwt)) => reported.min(jwt),
+            (Some(reported), None) => reported,
+            (None, Some(jwt)) => jwt,
+            (None, None) => default_lifetime,
         }
+        .min(MAX_LIFETIME);
+        let expires_instant = issued.instant + effective;
+        let expires_at = issued.wall + effective;
         let token_type = raw
             .token_type
             .as_deref()
@@ -245,12 +253,6 @@ impl AccessToken {
     pub fn same_as(&self, other: &AccessToken) -> bool {
         self.0.id == other.0.id
     }
-
-    /// The same token in a new allocation, so that cloning it touches a reference count
-    /// no other thread shares.
-    pub(crate) fn duplicate(&self) -> AccessToken {
-        AccessToken(Arc::new((*self.0).clone()))
-    }
 }
 
 impl fmt::Debug for AccessToken {
@@ -287,6 +289,8 @@ impl fmt::Display for AccessToken {
 }
 
 /// The JSON form of an [`AccessToken`]: what `Serialize` writes and the JSON Schema of it.
+/// The token itself is not in it: serializing a secret takes
+/// [`AccessToken::expose_secret`].
 #[derive(serde::Serialize, schemars::JsonSchema)]
 #[schemars(title = "AccessToken")]
 struct AccessTokenJson {
@@ -294,8 +298,6 @@ struct AccessTokenJson {
     provider: String,
     /// Environment that issued it (`custom` for a base URL).
     environment: String,
-    /// The access token.
-    access_token: String,
     /// `Bearer`, or another type verbatim.
     token_type: String,
     /// Lifetime in seconds the provider reported; null when it reported none usable.
@@ -313,7 +315,6 @@ impl serde::Serialize for AccessToken {
         AccessTokenJson {
             provider: self.0.provider.name().to_owned(),
             environment: self.0.environment.to_string(),
-            access_token: self.expose_secret().to_owned(),
             token_type: self.0.token_type.to_string(),
             expires_in: self.0.lifetime.map(|d| d.as_secs()),
             issued_at: humantime::format_rfc3339_seconds(self.0.issued_at).to_string(),
@@ -350,6 +351,7 @@ mod tests {
             provider,
             Cow::Borrowed("production"),
             DEFAULT_LIFETIME,
+            None,
         )
     }
 
@@ -385,25 +387,60 @@ mod tests {
         assert_eq!(t.lifetime(), Some(MAX_LIFETIME));
     }
 
-    #[test]
-    fn an_earlier_jwt_exp_wins() {
-        let exp = SystemTime::now() + Duration::from_secs(600);
-        let exp_secs = exp.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        let jwt = jwt::encode_for_test(&json!({"exp": exp_secs}));
-        let cobee = token(&jwt, Some(86400.0), Provider::Cobee);
-        assert!(
-            (598..=600).contains(&lifetime_secs(&cobee)),
-            "{}",
-            lifetime_secs(&cobee)
-        );
-        assert_eq!(cobee.lifetime(), Some(Duration::from_secs(86400)));
+    fn token_at(
+        access_token: &str,
+        expires_in: f64,
+        provider: Provider,
+        date: Option<SystemTime>,
+    ) -> AccessToken {
+        AccessToken::new(
+            RawToken {
+                access_token: access_token.to_owned(),
+                token_type: Some("bearer".into()),
+                expires_in: Some(expires_in),
+            },
+            Issued::now(),
+            provider,
+            Cow::Borrowed("production"),
+            DEFAULT_LIFETIME,
+            date,
+        )
+    }
 
-        let dinie = token(&format!("dinie_at_{jwt}"), Some(3600.0), Provider::Dinie);
-        assert!((598..=600).contains(&lifetime_secs(&dinie)));
+    fn unix(secs: u64) -> SystemTime {
+        std::time::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn a_jwt_lifetime_is_measured_on_the_providers_clock() {
+        // The provider's clock is a year behind ours: exp − iat still says 600 s.
+        let jwt = jwt::encode_for_test(&json!({"iat": 1_000_000_000, "exp": 1_000_000_600}));
+        let cobee = token_at(&jwt, 86400.0, Provider::Cobee, None);
+        assert_eq!(lifetime_secs(&cobee), 600);
+        assert_eq!(cobee.lifetime(), Some(Duration::from_secs(86400)));
+        let dinie = token_at(&format!("dinie_at_{jwt}"), 3600.0, Provider::Dinie, None);
+        assert_eq!(lifetime_secs(&dinie), 600);
+
+        // No iat: the response's Date is the provider's now.
+        let jwt = jwt::encode_for_test(&json!({"exp": 1_000_000_300}));
+        let dated = token_at(&jwt, 3600.0, Provider::Cobee, Some(unix(1_000_000_000)));
+        assert_eq!(lifetime_secs(&dated), 300);
+        // Neither iat nor Date: exp cannot be read without comparing clocks, so it is not.
+        let undated = token_at(&jwt, 3600.0, Provider::Cobee, None);
+        assert_eq!(lifetime_secs(&undated), 3600);
 
         // A later exp does not stretch the reported lifetime.
-        let short = token(&jwt, Some(60.0), Provider::Cobee);
-        assert_eq!(lifetime_secs(&short), 60);
+        let jwt = jwt::encode_for_test(&json!({"iat": 1_000_000_000, "exp": 1_000_086_400}));
+        assert_eq!(
+            lifetime_secs(&token_at(&jwt, 60.0, Provider::Cobee, None)),
+            60
+        );
+        // An exp before iat is a zero lifetime.
+        let jwt = jwt::encode_for_test(&json!({"iat": 1_000_000_000, "exp": 999_999_000}));
+        assert_eq!(
+            lifetime_secs(&token_at(&jwt, 60.0, Provider::Cobee, None)),
+            0
+        );
     }
 
     #[test]
@@ -423,6 +460,7 @@ mod tests {
             Provider::Teez,
             Cow::Borrowed("production"),
             DEFAULT_LIFETIME,
+            None,
         );
         let err = mac.authorization_header().unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::InvalidResponse);
@@ -430,10 +468,11 @@ mod tests {
     }
 
     #[test]
-    fn serializes_for_the_cli_and_hides_the_token_elsewhere() {
+    fn serializes_everything_but_the_token() {
         let t = token("the-token-value", Some(3600.0), Provider::Dinie);
         let json = serde_json::to_value(&t).unwrap();
-        assert_eq!(json["access_token"], "the-token-value");
+        assert!(!json.to_string().contains("the-token-value"), "{json}");
+        assert!(json.get("access_token").is_none());
         assert_eq!(json["provider"], "dinie");
         assert_eq!(json["token_type"], "Bearer");
         assert_eq!(json["expires_in"], 3600);

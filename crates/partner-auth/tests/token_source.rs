@@ -1,16 +1,19 @@
 //! `TokenSource`, `TokenCache` and `AuthMiddleware` against real loopback servers; request
 //! counts come from the servers.
 //!
-//! Timing here runs on the real clock with short lifetimes: Tokio's paused clock advances
-//! by itself while the runtime waits on sockets, which fires request timeouts at once.
+//! Time-dependent tests run their source on a `ManualClock` the test moves, with retry
+//! sleeps that return at once (`InstantSleep`), and hold server replies behind a `Gate`
+//! where a fetch must be seen in flight: lifetimes, windows, back-offs and cool-downs are
+//! exact, and no test races a timer.
 
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::scripted::{Reply, Scripted};
+use common::scripted::{Gate, Reply, Scripted, eventually};
 use common::{CLIENT_ID, SECRET};
+use partner_auth::time::{InstantSleep, ManualClock};
 use partner_auth::{
     AuthMiddleware, CachePolicy, Client, Credentials, ErrorKind, Provider, RetryPolicy, TokenCache,
     TokenSource,
@@ -35,9 +38,32 @@ fn policy() -> CachePolicy {
         )
 }
 
+/// A source on the real clock.
 fn source(server: &Scripted, policy: CachePolicy) -> TokenSource {
-    TokenSource::with_policy(client(server.base_url()), policy)
+    TokenSource::builder(client(server.base_url()))
+        .policy(policy)
+        .build()
+        .unwrap()
 }
+
+/// A source on a manual clock whose retry sleeps return at once, moving the clock.
+fn manual(server: &Scripted, policy: CachePolicy) -> (TokenSource, ManualClock, InstantSleep) {
+    let clock = ManualClock::new();
+    let sleep = InstantSleep::new(clock.clone());
+    let source = TokenSource::builder(client(server.base_url()))
+        .policy(policy)
+        .time_source(clock.clone())
+        .sleep(sleep.clone())
+        .build()
+        .unwrap();
+    (source, clock, sleep)
+}
+
+fn middleware(source: &TokenSource, api: &Scripted) -> AuthMiddleware {
+    AuthMiddleware::new(source.clone(), api.base_url()).unwrap()
+}
+
+const MS: Duration = Duration::from_millis(1);
 
 /// `n` tasks each calling `source.token()` at once.
 fn spawn_callers(
@@ -73,41 +99,47 @@ async fn ten_thousand_cold_callers_share_one_request() {
     assert_eq!(stats.cache_hits + stats.cache_misses, 10_000);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn in_the_refresh_window_one_background_request_and_no_caller_waits() {
     // Lifetime 3 s: margin 0.3 s, window 0.6 s, so the refresh starts at 2.1 s.
+    let gate = Gate::new();
     let server = Scripted::sequence(
         vec![Reply::token("tok-1", 3)],
-        Reply::token("tok-2", 3).delayed(Duration::from_millis(800)),
+        Reply::token("tok-2", 3).held(&gate),
     )
     .await;
-    let source = source(&server, policy());
+    let (source, clock, _) = manual(&server, policy());
     let first = source.token().await.unwrap();
-    tokio::time::sleep_until((first.issued_at_instant() + Duration::from_millis(2200)).into())
-        .await;
+    clock.advance(2099 * MS);
+    assert!(source.token().await.unwrap().same_as(&first));
+    assert_eq!(source.stats().refreshes, 0, "not before the window");
+    clock.advance(MS);
 
-    let started = Instant::now();
+    // The refresh is held at the server: every caller must get the current token anyway.
     let callers: Vec<_> = (0..200)
         .map(|_| {
             let source = source.clone();
-            tokio::spawn(async move { (source.token().await.unwrap(), Instant::now()) })
+            tokio::spawn(async move { source.token().await.unwrap() })
         })
         .collect();
     for caller in callers {
-        let (token, answered) = caller.await.unwrap();
-        assert!(token.same_as(&first), "callers keep the current token");
         assert!(
-            answered - started < Duration::from_millis(400),
-            "a caller waited for the 800 ms refresh"
+            caller.await.unwrap().same_as(&first),
+            "callers keep the current token"
         );
     }
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert_eq!(server.count(), 2, "exactly one background request");
+    eventually("the refresh reaches the server", || server.count() == 2).await;
     assert_eq!(source.stats().refreshes, 1);
+    gate.open();
+    eventually("the refreshed token is cached", || {
+        source.cached().is_some_and(|t| !t.same_as(&first))
+    })
+    .await;
     assert_eq!(source.token().await.unwrap().expose_secret(), "tok-2");
+    assert_eq!(server.count(), 2, "exactly one background request");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_failed_refresh_keeps_serving_the_valid_token_then_recovers() {
     let server = Scripted::sequence(
         vec![
@@ -117,43 +149,56 @@ async fn a_failed_refresh_keeps_serving_the_valid_token_then_recovers() {
         Reply::token("tok-2", 3),
     )
     .await;
-    let source = source(&server, policy());
+    let (source, clock, _) = manual(&server, policy());
     let first = source.token().await.unwrap();
-    tokio::time::sleep_until((first.issued_at_instant() + Duration::from_millis(2150)).into())
-        .await;
+    clock.advance(2150 * MS);
 
     // In the window: this call starts the refresh, which fails with 503.
     assert!(source.token().await.unwrap().same_as(&first));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the refresh fails", || source.stats().failures == 1).await;
     assert_eq!(server.count(), 2);
-    assert_eq!(source.stats().failures, 1);
-    // Still the valid token, and no new request until the backoff is over.
-    assert!(source.token().await.unwrap().same_as(&first));
+    // Still the valid token, and no new request until the backoff (here the 200 ms
+    // cool-down) is over.
+    clock.advance(199 * MS);
+    for _ in 0..10 {
+        assert!(source.token().await.unwrap().same_as(&first));
+    }
+    tokio::task::yield_now().await;
     assert_eq!(server.count(), 2);
 
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    clock.advance(MS);
     assert!(
         source.token().await.unwrap().same_as(&first),
         "still served while refreshing"
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the second refresh lands", || {
+        source.cached().is_some_and(|t| !t.same_as(&first))
+    })
+    .await;
     assert_eq!(server.count(), 3);
     assert_eq!(source.token().await.unwrap().expose_secret(), "tok-2");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn past_expiry_callers_wait_for_one_fetch() {
+    let gate = Gate::new();
     let server = Scripted::sequence(
         vec![Reply::token("tok-1", 1)],
-        Reply::token("tok-2", 60).delayed(Duration::from_millis(200)),
+        Reply::token("tok-2", 60).held(&gate),
     )
     .await;
-    let source = source(&server, policy());
-    let first = source.token().await.unwrap();
-    tokio::time::sleep_until((first.issued_at_instant() + Duration::from_millis(1000)).into())
-        .await;
+    let (source, clock, _) = manual(&server, policy());
+    source.token().await.unwrap();
+    clock.advance(1000 * MS);
 
-    for caller in spawn_callers(&source, 100) {
+    let callers = spawn_callers(&source, 100);
+    eventually("the fetch reaches the server", || server.count() == 2).await;
+    assert!(
+        callers.iter().all(|c| !c.is_finished()),
+        "nobody got the expired token"
+    );
+    gate.open();
+    for caller in callers {
         assert_eq!(caller.await.unwrap().unwrap().expose_secret(), "tok-2");
     }
     assert_eq!(server.count(), 2);
@@ -167,14 +212,16 @@ async fn a_429_with_retry_after_2_is_retried_no_sooner_than_2_s() {
     )
     .await;
     let retry = RetryPolicy::default().with_max_attempts(3);
-    let source = source(&server, policy().with_retry(retry));
+    let (source, _, sleep) = manual(&server, policy().with_retry(retry));
     let token = source.token().await.unwrap();
     assert_eq!(token.expose_secret(), "tok-1");
-    let hits = server.hits();
-    assert_eq!(hits.len(), 2);
-    let gap = hits[1].at - hits[0].at;
-    assert!(gap >= Duration::from_secs(2), "retried after {gap:?}");
-    assert!(gap < Duration::from_secs(3), "retried after {gap:?}");
+    assert_eq!(server.count(), 2);
+    let waited = sleep.sleeps();
+    assert_eq!(waited.len(), 1);
+    assert!(
+        (2000 * MS..3000 * MS).contains(&waited[0]),
+        "retried after {waited:?}"
+    );
 }
 
 #[tokio::test]
@@ -182,15 +229,16 @@ async fn retryable_failures_back_off_and_give_up_after_the_attempts() {
     let server = Scripted::sequence(vec![], Reply::json(503, json!({}))).await;
     let retry = RetryPolicy::default()
         .with_max_attempts(3)
-        .with_backoff(Duration::from_millis(100), Duration::from_secs(1));
-    let source = source(&server, policy().with_retry(retry));
+        .with_backoff(100 * MS, Duration::from_secs(1));
+    let (source, _, sleep) = manual(&server, policy().with_retry(retry));
     let err = source.token().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ProviderUnavailable);
-    let hits = server.hits();
-    assert_eq!(hits.len(), 3);
+    assert_eq!(server.count(), 3);
     // Backoff 100 ms then 200 ms, each with up to half taken off by jitter.
-    assert!(hits[1].at - hits[0].at >= Duration::from_millis(50));
-    assert!(hits[2].at - hits[1].at >= Duration::from_millis(100));
+    let waited = sleep.sleeps();
+    assert_eq!(waited.len(), 2, "{waited:?}");
+    assert!((50 * MS..=100 * MS).contains(&waited[0]), "{waited:?}");
+    assert!((100 * MS..=200 * MS).contains(&waited[1]), "{waited:?}");
 }
 
 #[tokio::test]
@@ -205,7 +253,7 @@ async fn invalid_credentials_are_not_retried_and_the_cooldown_holds() {
     )
     .await;
     let retry = RetryPolicy::default().with_max_attempts(5);
-    let source = source(
+    let (source, clock, _) = manual(
         &server,
         policy()
             .with_retry(retry)
@@ -221,31 +269,32 @@ async fn invalid_credentials_are_not_retried_and_the_cooldown_holds() {
     assert_eq!(server.count(), 1, "the cool-down answered");
     assert_eq!(source.stats().cooldown_rejections, 50);
 
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    clock.advance(499 * MS);
+    source.token().await.unwrap_err();
+    assert_eq!(server.count(), 1, "still in the cool-down");
+    clock.advance(MS);
     source.token().await.unwrap_err();
     assert_eq!(server.count(), 2, "after the cool-down a new request");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_caller_that_gives_up_does_not_stall_the_rest() {
-    let server = Scripted::sequence(
-        vec![],
-        Reply::token("tok-1", 60).delayed(Duration::from_millis(300)),
-    )
-    .await;
+    let gate = Gate::new();
+    let server = Scripted::sequence(vec![], Reply::token("tok-1", 60).held(&gate)).await;
     let source = source(&server, policy());
     let first = {
         let source = source.clone();
         tokio::spawn(async move { source.token().await })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    eventually("the fetch reaches the server", || server.count() == 1).await;
     first.abort();
-    let gave_up = tokio::time::timeout(Duration::from_millis(10), source.token()).await;
-    assert!(gave_up.is_err(), "the fetch is still under way");
-    for other in spawn_callers(&source, 10) {
+    assert!(first.await.unwrap_err().is_cancelled());
+    let others = spawn_callers(&source, 10);
+    gate.open();
+    for other in others {
         assert_eq!(other.await.unwrap().unwrap().expose_secret(), "tok-1");
     }
-    assert_eq!(server.count(), 1);
+    assert_eq!(server.count(), 1, "the abandoned fetch answered everyone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,7 +361,7 @@ async fn the_middleware_retries_once_on_401_with_a_fresh_token() {
     let api = api_server("Bearer tok-2").await;
     let source = source(&tokens, policy());
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(AuthMiddleware::new(source.clone()))
+        .with(middleware(&source, &api))
         .build();
 
     let response = http
@@ -341,7 +390,7 @@ async fn the_middleware_returns_a_second_401_instead_of_looping() {
     let tokens = Scripted::sequence(vec![], Reply::token("tok-x", 3600)).await;
     let api = api_server("Bearer never").await;
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(AuthMiddleware::new(source(&tokens, policy())))
+        .with(middleware(&source(&tokens, policy()), &api))
         .build();
     let response = http
         .get(format!("{}/orders", api.base_url()))
@@ -359,7 +408,7 @@ async fn a_token_failure_reaches_the_caller_as_a_typed_error() {
         Scripted::sequence(vec![], Reply::json(401, json!({"error": "invalid_client"}))).await;
     let api = api_server("Bearer tok").await;
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(AuthMiddleware::new(source(&tokens, policy())))
+        .with(middleware(&source(&tokens, policy()), &api))
         .build();
     let err = http
         .get(format!("{}/orders", api.base_url()))
@@ -383,7 +432,7 @@ async fn tenants_with_the_same_client_id_never_share_a_token() {
         Reply::token(token, 3600)
     })
     .await;
-    let cache = TokenCache::with_policy(policy());
+    let cache = TokenCache::builder().policy(policy()).build().unwrap();
     let tenant = |secret: &str| {
         Client::builder(Provider::Dinie)
             .base_url(server.base_url())
@@ -421,27 +470,4 @@ fn a_token_source_is_send_sync_and_cheap_to_share() {
     assert_send_sync::<TokenSource>();
     assert_send_sync::<AuthMiddleware>();
     let _: Arc<TokenCache> = Arc::new(TokenCache::new());
-}
-
-/// Each thread keeps a copy of the token per source, keyed by the source's address: a new
-/// source at a freed source's address must never see the old source's copy.
-#[tokio::test(flavor = "current_thread")]
-async fn a_new_source_never_sees_a_dropped_sources_token() {
-    let mut servers = Vec::new();
-    for i in 0..20 {
-        servers.push(Scripted::sequence(vec![], Reply::token(&format!("tok-{i}"), 3600)).await);
-    }
-    for (i, server) in servers.iter().enumerate() {
-        let source = source(server, policy());
-        assert_eq!(
-            source.token().await.unwrap().expose_secret(),
-            format!("tok-{i}")
-        );
-        // The second read comes from this thread's copy.
-        assert_eq!(
-            source.token().await.unwrap().expose_secret(),
-            format!("tok-{i}")
-        );
-        drop(source);
-    }
 }

@@ -89,7 +89,11 @@ async fn main() -> ExitCode {
             .timeout(CLIENT_TIMEOUT)
             .build()
             .expect("client");
-        sources.push((provider, TokenSource::with_policy(client, policy.clone())));
+        let source = TokenSource::builder(client)
+            .policy(policy.clone())
+            .build()
+            .expect("a valid policy");
+        sources.push((provider, source));
     }
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
@@ -108,9 +112,11 @@ async fn main() -> ExitCode {
     let mut tasks = Vec::with_capacity(args.tasks);
     for i in 0..args.tasks {
         let (provider, source) = sources[i % sources.len()].clone();
-        let url = sandbox.endpoint(provider).protected_url();
+        let endpoint = sandbox.endpoint(provider);
+        let url = endpoint.protected_url();
+        let auth = AuthMiddleware::new(source.clone(), &endpoint.base_url).expect("a base URL");
         let api = reqwest_middleware::ClientBuilder::new(http.clone())
-            .with(AuthMiddleware::new(source.clone()))
+            .with(auth)
             .build();
         tasks.push(tokio::spawn(async move {
             let mut report = TaskReport {

@@ -260,8 +260,13 @@ pub fn client(provider: Provider, base_url: &str) -> Client {
 
 /// A JWT with the given `exp`, unsigned (its signature is never checked).
 pub fn jwt(exp: u64) -> String {
+    jwt_with(json!({"exp": exp, "sub": "partner"}))
+}
+
+/// A JWT with the given claims, unsigned.
+pub fn jwt_with(claims: Value) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(json!({"exp": exp, "sub": "partner"}).to_string());
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
     format!("{header}.{payload}.c2ln")
 }
 

@@ -3,7 +3,9 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -15,6 +17,38 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub delay: Duration,
+    pub gate: Option<Gate>,
+}
+
+/// Holds the replies given it until the test opens it.
+#[derive(Clone, Debug)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Gate {
+    pub fn new() -> Self {
+        Self(Arc::new(tokio::sync::watch::channel(false).0))
+    }
+
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub async fn pass(&self) {
+        let mut open = self.0.subscribe();
+        let _ = open.wait_for(|open| *open).await;
+    }
+}
+
+/// Polls `condition` until it holds; fails after 10 s (a hang, not a timing assertion).
+pub async fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 impl Reply {
@@ -24,6 +58,7 @@ impl Reply {
             headers: vec![("content-type".into(), "application/json".into())],
             body: body.to_string(),
             delay: Duration::ZERO,
+            gate: None,
         }
     }
 
@@ -44,9 +79,15 @@ impl Reply {
         self.delay = delay;
         self
     }
+
+    /// Answered only once `gate` is open.
+    pub fn held(mut self, gate: &Gate) -> Self {
+        self.gate = Some(gate.clone());
+        self
+    }
 }
 
-/// One request as it arrived.
+/// One request as it arrived (`at` on Tokio's clock, so paused time shows in it).
 #[derive(Clone, Debug)]
 pub struct Hit {
     pub at: Instant,
@@ -95,6 +136,7 @@ impl Scripted {
         let recorded = Arc::clone(&hits);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
                 let (responder, recorded) = (Arc::clone(&responder), Arc::clone(&recorded));
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
@@ -102,6 +144,9 @@ impl Scripted {
                     while let Some(hit) = read_request(&mut reader).await {
                         recorded.lock().unwrap().push(hit.clone());
                         let reply = responder(&hit);
+                        if let Some(gate) = &reply.gate {
+                            gate.pass().await;
+                        }
                         tokio::time::sleep(reply.delay).await;
                         let mut head = format!(
                             "HTTP/1.1 {} Scripted\r\ncontent-length: {}\r\n",
@@ -112,9 +157,10 @@ impl Scripted {
                             head.push_str(&format!("{name}: {value}\r\n"));
                         }
                         head.push_str("\r\n");
-                        let sent = write.write_all(head.as_bytes()).await.is_ok()
-                            && write.write_all(reply.body.as_bytes()).await.is_ok();
-                        if !sent {
+                        // One write: a head and body in two segments would wait on
+                        // Nagle's algorithm and a delayed ACK (40 ms) on every answer.
+                        head.push_str(&reply.body);
+                        if write.write_all(head.as_bytes()).await.is_err() {
                             return;
                         }
                     }

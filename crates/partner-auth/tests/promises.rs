@@ -1,0 +1,724 @@
+//! The promises `TokenSource`, `TokenCache` and `AuthMiddleware` make at the edges: clock
+//! skew, tokens unusable on arrival, invalidation races, dropped runtimes, panics, streaming
+//! bodies, dropped handles, secrets in errors, blank tokens, token scope and cache bounds.
+//! Each test was first seen failing on the code before its fix.
+//!
+//! All traffic is on loopback. Time-dependent tests run on a `ManualClock`; a fetch that must
+//! be seen in flight is held at the server behind a `Gate`.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use common::scripted::{Gate, Reply, Scripted, eventually};
+use common::{CLIENT_ID, SECRET, fixtures, jwt_with, serve, unix_now};
+use partner_auth::time::{AsyncSleep, InstantSleep, ManualClock, Sleep};
+use partner_auth::{
+    AccessToken, AuthMiddleware, CachePolicy, Client, Credentials, ErrorKind, NoAuth, Provider,
+    RetryPolicy, TokenCache, TokenSource,
+};
+use serde_json::json;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn client(provider: Provider, base_url: &str) -> Client {
+    common::client(provider, base_url)
+}
+
+fn policy() -> CachePolicy {
+    CachePolicy::default()
+        .with_refresh_jitter(0.0)
+        .with_failure_cooldown(Duration::from_secs(5))
+        .with_retry(RetryPolicy::none())
+}
+
+/// A source on a manual clock whose sleeps return at once.
+fn manual(client: Client, policy: CachePolicy) -> (TokenSource, ManualClock) {
+    let clock = ManualClock::new();
+    let source = TokenSource::builder(client)
+        .policy(policy)
+        .time_source(clock.clone())
+        .sleep(InstantSleep::new(clock.clone()))
+        .build()
+        .unwrap();
+    (source, clock)
+}
+
+fn cobee_token_reply(token: &str, expires_in: u64) -> Reply {
+    Reply::json(
+        200,
+        json!({"accessToken": token, "tokenType": "Bearer", "expiresIn": expires_in}),
+    )
+}
+
+fn usable_for(token: &AccessToken) -> Duration {
+    token
+        .expires_at_instant()
+        .saturating_duration_since(token.issued_at_instant())
+}
+
+// 1. Clock skew and tokens unusable on arrival.
+
+#[tokio::test]
+async fn a_provider_clock_an_hour_behind_ours_costs_one_request_not_one_per_call() {
+    // The provider's clock reads 3,720 s less than ours: its JWT's `exp` is 120 s in our
+    // past, though the token is good for an hour on the provider's own clock.
+    let provider_now = unix_now() - 3720;
+    let with_iat = jwt_with(json!({"iat": provider_now, "exp": provider_now + 3600}));
+    let without_iat = jwt_with(json!({"exp": provider_now + 3600}));
+    let provider_date =
+        httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(provider_now));
+    for (case, reply) in [
+        ("iat", cobee_token_reply(&with_iat, 3600)),
+        (
+            "Date header",
+            cobee_token_reply(&without_iat, 3600).header("date", &provider_date),
+        ),
+    ] {
+        let server = Scripted::sequence(vec![], reply).await;
+        let (source, _) = manual(client(Provider::Cobee, server.base_url()), policy());
+        let first = source.token().await.unwrap();
+        for _ in 0..19 {
+            assert!(source.token().await.unwrap().same_as(&first), "{case}");
+        }
+        assert_eq!(server.count(), 1, "{case}: one request for 20 calls");
+        let usable = usable_for(&first);
+        assert!(
+            (Duration::from_secs(3590)..=Duration::from_secs(3600)).contains(&usable),
+            "{case}: lifetime {usable:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_token_expired_by_its_own_jwt_is_an_invalid_response_with_the_cooldown() {
+    // On the provider's clock (its Date header) the token expired 10 s before it answered.
+    let provider_now = unix_now() - 3720;
+    let expired = jwt_with(json!({"exp": provider_now - 10}));
+    let provider_date =
+        httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(provider_now));
+    let server = Scripted::sequence(
+        vec![],
+        cobee_token_reply(&expired, 3600).header("date", &provider_date),
+    )
+    .await;
+    let (source, _) = manual(client(Provider::Cobee, server.base_url()), policy());
+    for _ in 0..20 {
+        let err = source.token().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err}");
+        assert!(err.to_string().contains("on arrival"), "{err}");
+    }
+    assert_eq!(
+        server.count(),
+        1,
+        "the cool-down answered the other 19 calls"
+    );
+    let stats = source.stats();
+    assert_eq!((stats.failures, stats.cooldown_rejections), (1, 19));
+    assert!(
+        source.cached().is_none(),
+        "an unusable token is never cached"
+    );
+}
+
+#[tokio::test]
+async fn a_token_whose_lifetime_passed_in_transit_is_an_invalid_response() {
+    let clock_for_server = Arc::new(std::sync::Mutex::new(None::<ManualClock>));
+    let server = {
+        let clock = Arc::clone(&clock_for_server);
+        Scripted::respond(move |_| {
+            // The answer takes 1.2 s on the source's clock.
+            if let Some(clock) = clock.lock().unwrap().as_ref() {
+                clock.advance(1200 * MS);
+            }
+            Reply::token("short-lived", 1)
+        })
+        .await
+    };
+    let (source, clock) = manual(client(Provider::Dinie, server.base_url()), policy());
+    *clock_for_server.lock().unwrap() = Some(clock.clone());
+    for _ in 0..20 {
+        let err = source.token().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err}");
+    }
+    assert_eq!(server.count(), 1);
+    // After the cool-down, a token that survives the trip is served.
+    *clock_for_server.lock().unwrap() = None;
+    clock.advance(Duration::from_secs(5));
+    let token = source.token().await.unwrap();
+    assert_eq!(token.expose_secret(), "short-lived");
+    assert_eq!(server.count(), 2);
+}
+
+// 2. Invalidation.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_invalidate_returns_no_later_call_gets_that_token() {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let server = {
+        let issued = Arc::clone(&issued);
+        Scripted::respond(move |_| {
+            Reply::token(
+                &format!("tok-{}", issued.fetch_add(1, Ordering::SeqCst)),
+                3600,
+            )
+        })
+        .await
+    };
+    let source = TokenSource::builder(client(Provider::Dinie, server.base_url()))
+        .policy(policy())
+        .build()
+        .unwrap();
+    const ROUNDS: usize = 300;
+    let mut stale_returned = 0;
+    for _ in 0..ROUNDS {
+        let old = source.token().await.unwrap();
+        let callers: Vec<_> = (0..16)
+            .map(|_| {
+                let (source, old) = (source.clone(), old.clone());
+                tokio::spawn(async move {
+                    let dropped = source.invalidate(&old);
+                    let next = source.token().await.unwrap();
+                    (dropped, next.same_as(&old))
+                })
+            })
+            .collect();
+        let mut dropped = 0;
+        for caller in callers {
+            let (did_drop, got_old) = caller.await.unwrap();
+            dropped += usize::from(did_drop);
+            stale_returned += usize::from(got_old);
+        }
+        assert_eq!(dropped, 1, "exactly one invalidate drops the token");
+    }
+    assert_eq!(
+        stale_returned, 0,
+        "calls that got an invalidated token back"
+    );
+    assert_eq!(
+        server.count(),
+        ROUNDS + 1,
+        "one fetch per invalidated token"
+    );
+}
+
+// 3. A refresh spawned on a runtime that is then dropped.
+
+#[test]
+fn a_fetch_whose_runtime_was_dropped_is_replaced_by_the_next_caller() {
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = server_runtime.block_on(Scripted::sequence(
+        vec![Reply::token("tok-1", 3600)],
+        Reply::token("tok-2", 3600),
+    ));
+    let (source, clock) = manual(client(Provider::Dinie, server.base_url()), policy());
+    let short_lived = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+
+    assert_eq!(
+        short_lived()
+            .block_on(source.token())
+            .unwrap()
+            .expose_secret(),
+        "tok-1"
+    );
+    // In the refresh window: the call spawns the refresh on its runtime and returns at
+    // once; the runtime is dropped before the refresh ever runs.
+    clock.advance(Duration::from_secs(3400));
+    let runtime = short_lived();
+    assert_eq!(
+        runtime.block_on(source.token()).unwrap().expose_secret(),
+        "tok-1"
+    );
+    assert_eq!(source.stats().refreshes, 1);
+    drop(runtime);
+    assert_eq!(server.count(), 1, "the refresh never ran");
+
+    // Past expiry, on yet another runtime: a new fetch, not "ended without a result".
+    clock.advance(Duration::from_secs(300));
+    let token = short_lived().block_on(source.token()).unwrap();
+    assert_eq!(token.expose_secret(), "tok-2");
+    assert_eq!(server.count(), 2);
+}
+
+#[test]
+fn waiters_on_a_fetch_whose_runtime_shuts_down_start_a_new_one() {
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let gate = server_runtime.block_on(async { Gate::new() });
+    let server = server_runtime.block_on(Scripted::sequence(
+        vec![Reply::token("never-delivered", 3600).held(&gate)],
+        Reply::token("tok-2", 3600),
+    ));
+    let (source, _) = manual(client(Provider::Dinie, server.base_url()), policy());
+    // A runtime whose fetch is on the wire when it shuts down.
+    let doomed = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let waiter = {
+        let source = source.clone();
+        doomed.spawn(async move { source.token().await })
+    };
+    let started = std::time::Instant::now();
+    while server.count() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "never sent");
+        std::thread::sleep(MS);
+    }
+    doomed.shutdown_background();
+    drop(waiter);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let token = runtime.block_on(source.token()).unwrap();
+    assert_eq!(token.expose_secret(), "tok-2");
+    gate.open();
+}
+
+// 4. Invalid policies and panics.
+
+#[test]
+fn a_policy_with_nan_infinite_or_out_of_range_values_is_refused_at_build() {
+    let client = client(Provider::Dinie, "http://127.0.0.1:9");
+    let mut infinite = CachePolicy::default();
+    infinite.refresh_fraction = f64::INFINITY;
+    let mut no_attempts = CachePolicy::default();
+    no_attempts.retry.max_attempts = 0;
+    let bad = [
+        (
+            "jitter NaN",
+            CachePolicy::default().with_refresh_jitter(f64::NAN),
+        ),
+        ("fraction inf", infinite),
+        (
+            "fraction 1.5",
+            CachePolicy::default().with_refresh_window(Duration::from_secs(60), 1.5),
+        ),
+        (
+            "jitter -0.1",
+            CachePolicy::default().with_refresh_jitter(-0.1),
+        ),
+        ("no attempts", no_attempts),
+        (
+            "backoff",
+            CachePolicy::default().with_retry(
+                RetryPolicy::default().with_backoff(Duration::from_secs(2), Duration::from_secs(1)),
+            ),
+        ),
+    ];
+    for (case, policy) in bad {
+        let err = TokenSource::builder(client.clone())
+            .policy(policy.clone())
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Configuration, "{case}: {err}");
+        let err = TokenCache::builder().policy(policy).build().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Configuration, "{case}: {err}");
+    }
+}
+
+/// A sleep that panics, with the client secret in its message.
+#[derive(Debug)]
+struct PanickingSleep;
+
+impl AsyncSleep for PanickingSleep {
+    fn sleep(&self, _: Duration) -> Sleep {
+        panic!("sleep exploded near {SECRET}");
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_fetch_is_one_internal_failure_with_the_cooldown() {
+    let server = Scripted::sequence(vec![], Reply::json(503, json!({}))).await;
+    let clock = ManualClock::new();
+    let source = TokenSource::builder(client(Provider::Dinie, server.base_url()))
+        .policy(policy().with_retry(RetryPolicy::default().with_max_attempts(3)))
+        .time_source(clock)
+        .sleep(PanickingSleep)
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        let err = source.token().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Internal, "{err}");
+        assert!(!err.is_retryable());
+        assert!(err.to_string().contains("panicked"), "{err}");
+        assert!(!format!("{err} {err:?}").contains(SECRET), "{err:?}");
+    }
+    assert_eq!(server.count(), 1, "5 calls, 1 request");
+    assert_eq!(source.stats().failures, 1);
+}
+
+// 5. A 401 to a streaming request.
+
+#[tokio::test]
+async fn a_401_to_a_streaming_upload_drops_the_token_for_the_next_request() {
+    let tokens = Scripted::sequence(
+        vec![Reply::token("tok-1", 3600)],
+        Reply::token("tok-2", 3600),
+    )
+    .await;
+    let api = httpmock::MockServer::start_async().await;
+    let revoked = api.mock(|when, then| {
+        when.path("/upload").header("authorization", "Bearer tok-1");
+        then.status(401);
+    });
+    let accepted = api.mock(|when, then| {
+        when.path("/upload").header("authorization", "Bearer tok-2");
+        then.status(200);
+    });
+    let source = TokenSource::builder(client(Provider::Dinie, tokens.base_url()))
+        .policy(policy())
+        .build()
+        .unwrap();
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(AuthMiddleware::new(source.clone(), api.base_url()).unwrap())
+        .build();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>("chunk")]);
+        let response = http
+            .post(api.url("/upload"))
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 200, 200]);
+    assert_eq!(revoked.calls_async().await, 1);
+    assert_eq!(accepted.calls_async().await, 2);
+    assert_eq!(tokens.count(), 2);
+}
+
+// 6. Dropping the last handle stops the work.
+
+/// A sleep that waits for a gate, and counts the sleeps dropped unfinished.
+#[derive(Debug, Clone)]
+struct HeldSleep {
+    gate: Gate,
+    started: Arc<AtomicUsize>,
+    dropped: Arc<AtomicUsize>,
+}
+
+struct CountDrop(Arc<AtomicUsize>);
+
+impl Drop for CountDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl AsyncSleep for HeldSleep {
+    fn sleep(&self, _: Duration) -> Sleep {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        let (gate, dropped) = (self.gate.clone(), CountDrop(Arc::clone(&self.dropped)));
+        Sleep::new(async move {
+            let dropped = dropped;
+            gate.pass().await;
+            std::mem::forget(dropped);
+        })
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_last_handle_stops_the_fetch_and_its_retries() {
+    let server = Scripted::sequence(vec![], Reply::json(503, json!({}))).await;
+    let sleep = HeldSleep {
+        gate: Gate::new(),
+        started: Arc::default(),
+        dropped: Arc::default(),
+    };
+    let source = TokenSource::builder(client(Provider::Dinie, server.base_url()))
+        .policy(policy().with_retry(RetryPolicy::default().with_max_attempts(10)))
+        .sleep(sleep.clone())
+        .build()
+        .unwrap();
+    let caller = {
+        let source = source.clone();
+        tokio::spawn(async move { source.token().await })
+    };
+    eventually("the first retry waits", || {
+        sleep.started.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    caller.abort();
+    assert!(caller.await.unwrap_err().is_cancelled());
+    drop(source);
+    eventually("the fetch task is dropped with its source", || {
+        sleep.dropped.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    sleep.gate.open();
+    tokio::task::yield_now().await;
+    assert_eq!(server.count(), 1, "no retry after the drop");
+}
+
+// 7. Secrets in error output.
+
+#[tokio::test]
+async fn a_redirect_error_shows_where_but_neither_query_fragment_nor_secret() {
+    for f in fixtures() {
+        let location = format!(
+            "https://evil.example.invalid/{SECRET}/cb?client_secret={SECRET}&code=tok-leak#access_token=tok-leak"
+        );
+        let server = serve(&f, 302, "text/plain", "", &[("location", location)]).await;
+        let err = client(f.provider, &server.base_url())
+            .fetch_token()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{}", f.provider);
+        let shown = format!("{err} {err:?}");
+        assert!(
+            shown.contains("evil.example.invalid"),
+            "{}: {shown}",
+            f.provider
+        );
+        for leak in [SECRET, "tok-leak", "client_secret="] {
+            assert!(!shown.contains(leak), "{}: {leak} in {shown}", f.provider);
+        }
+    }
+}
+
+#[tokio::test]
+async fn field_names_and_codes_are_scrubbed_like_messages() {
+    let teez = &fixtures()[0];
+    assert_eq!(teez.provider, Provider::Teez);
+    let body = json!({"status": 400, "errorCode": format!("E-{SECRET}"),
+                      "errors": {SECRET: [{"code": format!("C-{SECRET}"), "description": "bad"}]}});
+    let server = serve(teez, 400, "application/json", body.to_string(), &[]).await;
+    let err = client(Provider::Teez, &server.base_url())
+        .fetch_token()
+        .await
+        .unwrap_err();
+    let fields = format!("{:?}", err.field_errors());
+    let shown = format!("{err} {err:?} {fields} {:?}", err.code());
+    assert!(!err.field_errors().is_empty(), "{shown}");
+    assert!(!shown.contains(SECRET), "{shown}");
+}
+
+#[tokio::test]
+async fn serializing_a_token_leaves_the_token_out() {
+    let server = Scripted::sequence(vec![], Reply::token("tok-serialized-secret", 3600)).await;
+    let token = client(Provider::Dinie, server.base_url())
+        .fetch_token()
+        .await
+        .unwrap();
+    let json = serde_json::to_string(&token).unwrap();
+    assert!(json.contains("dinie"), "{json}");
+    assert!(!json.contains("tok-serialized-secret"), "{json}");
+}
+
+// 8. Blank tokens.
+
+#[tokio::test]
+async fn a_blank_or_unsendable_token_is_an_invalid_response_for_every_provider() {
+    for f in fixtures() {
+        for token in ["", "   ", "\t", "tok\nen"] {
+            let body = (f.success)(token, json!(3600));
+            let server = serve(&f, 200, "application/json", body.to_string(), &[]).await;
+            let err = client(f.provider, &server.base_url())
+                .fetch_token()
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::InvalidResponse,
+                "{} {token:?}",
+                f.provider
+            );
+        }
+    }
+}
+
+// 9. The middleware's scope.
+
+#[tokio::test]
+async fn the_middleware_sends_the_token_only_where_it_is_for() {
+    let tokens = Scripted::sequence(vec![], Reply::token("tok-1", 3600)).await;
+    let echo = || Scripted::respond(|_| Reply::json(200, json!({})));
+    let (api, other) = (echo().await, echo().await);
+    let source = TokenSource::new(client(Provider::Dinie, tokens.base_url()));
+    let base = format!("{}/v1", api.base_url());
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(AuthMiddleware::new(source, &base).unwrap())
+        .build();
+
+    let send = |url: String| http.get(url);
+    send(format!("{base}/orders")).send().await.unwrap();
+    send(base.clone()).send().await.unwrap();
+    send(format!("{}/v1x/orders", api.base_url()))
+        .send()
+        .await
+        .unwrap();
+    send(format!("{}/", api.base_url())).send().await.unwrap();
+    send(format!("{}/v1/orders", other.base_url()))
+        .send()
+        .await
+        .unwrap();
+    send(format!("{base}/orders"))
+        .with_extension(NoAuth)
+        .send()
+        .await
+        .unwrap();
+    send(format!("{base}/orders"))
+        .header("authorization", "Basic mine")
+        .send()
+        .await
+        .unwrap();
+
+    let seen: Vec<_> = api
+        .hits()
+        .into_iter()
+        .map(|h| (h.path, h.authorization))
+        .collect();
+    let bearer = Some("Bearer tok-1".to_owned());
+    assert_eq!(
+        seen,
+        [
+            ("/v1/orders".to_owned(), bearer.clone()),
+            ("/v1".to_owned(), bearer),
+            ("/v1x/orders".to_owned(), None),
+            ("/".to_owned(), None),
+            ("/v1/orders".to_owned(), None),
+            ("/v1/orders".to_owned(), Some("Basic mine".to_owned())),
+        ]
+    );
+    assert_eq!(
+        other.hits()[0].authorization,
+        None,
+        "another port is another host"
+    );
+    assert_eq!(tokens.count(), 1);
+}
+
+#[test]
+fn a_middleware_scope_must_be_https_except_to_loopback() {
+    let source = TokenSource::new(client(Provider::Dinie, "http://127.0.0.1:9"));
+    for (base, kind) in [
+        (
+            "http://api.example.invalid/v1",
+            Some(ErrorKind::InsecureTransport),
+        ),
+        ("not a url", Some(ErrorKind::Configuration)),
+        ("https://api.example.invalid/v1", None),
+        ("http://127.0.0.1:8080/v1", None),
+        ("http://[::1]:8080/", None),
+    ] {
+        let built = AuthMiddleware::new(source.clone(), base);
+        assert_eq!(built.as_ref().err().map(|e| e.kind()), kind, "{base}");
+    }
+    assert_eq!(
+        AuthMiddleware::builder(source.clone())
+            .build()
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Configuration,
+        "a middleware for no URL at all"
+    );
+    let middleware = AuthMiddleware::builder(source)
+        .base_url("https://api.example.invalid/v1/")
+        .base_url("https://files.example.invalid")
+        .build()
+        .unwrap();
+    let covers = |url: &str| middleware.covers(&url.parse().unwrap());
+    assert!(covers("https://api.example.invalid/v1/orders?x=1"));
+    assert!(covers("https://API.example.invalid:443/v1"));
+    assert!(covers("https://files.example.invalid/anything"));
+    assert!(
+        !covers("http://api.example.invalid/v1/orders"),
+        "downgraded scheme"
+    );
+    assert!(
+        !covers("https://api.example.invalid:8443/v1/orders"),
+        "other port"
+    );
+    assert!(!covers("https://api.example.invalid/v2/orders"));
+    assert!(!covers("https://api.example.invalid.evil.invalid/v1"));
+}
+
+// 10. The cache's bounds.
+
+#[tokio::test]
+async fn the_cache_drops_the_least_recently_used_and_idle_sources() {
+    let server = Scripted::respond(|hit| {
+        // One token per tenant, told apart by the Basic credentials.
+        Reply::token(
+            &format!("for {}", hit.authorization.clone().unwrap_or_default()),
+            3600,
+        )
+    })
+    .await;
+    let tenant = |secret: &str| {
+        Client::builder(Provider::Dinie)
+            .base_url(server.base_url())
+            .credentials(Credentials::new(CLIENT_ID, secret))
+            .build()
+            .unwrap()
+    };
+    let (a, b, c) = (
+        tenant("secret-a-1"),
+        tenant("secret-b-2"),
+        tenant("secret-c-3"),
+    );
+    let clock = ManualClock::new();
+    let cache = TokenCache::builder()
+        .policy(policy())
+        .max_sources(2)
+        .idle_timeout(Duration::from_secs(600))
+        .time_source(clock.clone())
+        .build()
+        .unwrap();
+
+    cache.token(&a).await.unwrap();
+    cache.token(&b).await.unwrap();
+    cache.token(&a).await.unwrap(); // a is now more recently used than b
+    assert_eq!(server.count(), 2);
+    cache.token(&c).await.unwrap(); // evicts b
+    assert_eq!(cache.len(), 2);
+    cache.token(&a).await.unwrap();
+    assert_eq!(server.count(), 3, "a kept its token");
+    cache.token(&b).await.unwrap();
+    assert_eq!(server.count(), 4, "b was evicted and fetches again");
+
+    // Idle for longer than the timeout: dropped at the next lookup.
+    clock.advance(Duration::from_secs(601));
+    cache.token(&c).await.unwrap();
+    assert_eq!(server.count(), 5, "c was idle and fetches again");
+    assert_eq!(cache.len(), 1);
+
+    assert!(cache.remove(&c));
+    assert!(!cache.remove(&c));
+    cache.token(&c).await.unwrap();
+    assert_eq!(server.count(), 6, "a removed source fetches again");
+    cache.clear();
+    assert!(cache.is_empty());
+
+    for (case, built) in [
+        ("max 0", TokenCache::builder().max_sources(0).build()),
+        (
+            "idle 0",
+            TokenCache::builder().idle_timeout(Duration::ZERO).build(),
+        ),
+    ] {
+        assert_eq!(
+            built.unwrap_err().kind(),
+            ErrorKind::Configuration,
+            "{case}"
+        );
+    }
+}
