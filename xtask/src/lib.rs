@@ -5,6 +5,7 @@
 //! - [`normalize`]: the named passes a published spec goes through first.
 //! - [`bench`]: `cargo xtask bench [--tooling]` runs the benchmarks and rewrites the table
 //!   in `BENCHMARKS.md`.
+//! - [`workspace`]: which checkout to work on, found at run time.
 
 pub mod bench;
 pub mod generate;
@@ -13,3 +14,4 @@ pub mod openapi;
 pub mod regen;
 pub mod spec;
 pub mod templates;
+pub mod workspace;

@@ -26,10 +26,12 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A temporary workspace holding `specs/` and the generated crates of the real one.
+/// A temporary workspace holding the root manifest, `specs/` and the generated crates of
+/// the real one.
 fn scratch_workspace() -> tempfile::TempDir {
     let root = workspace_root();
     let scratch = tempfile::tempdir().unwrap();
+    std::fs::copy(root.join("Cargo.toml"), scratch.path().join("Cargo.toml")).unwrap();
     copy_dir(&root.join("specs"), &scratch.path().join("specs"));
     for entry in std::fs::read_dir(root.join("crates")).unwrap() {
         let name = entry.unwrap().file_name();
@@ -180,4 +182,39 @@ fn a_spec_that_cannot_be_converted_fails_with_its_name() {
         shown.contains("specs/broken.json") && shown.contains("webhooks"),
         "{shown}"
     );
+}
+
+/// The binary built for one checkout, run in another that shares its target directory
+/// (two `git worktree`s, `CARGO_TARGET_DIR`), checks the checkout it runs in: the copy's
+/// spec change is reported there, and the original stays clean. `CARGO_MANIFEST_DIR`
+/// pointing at the original, as a parent `cargo` process would leave it, changes nothing.
+#[test]
+fn the_built_binary_checks_the_checkout_it_runs_in() {
+    let scratch = scratch_workspace();
+    let spec = scratch.path().join("specs/tradevest.json");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, text.replacen("\"Get Token\"", "\"Get Tokem\"", 1)).unwrap();
+    let run_in = |dir: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["regen", "--check", "tradevest"])
+            .current_dir(dir)
+            .env("CARGO_MANIFEST_DIR", workspace_root().join("xtask"))
+            .output()
+            .unwrap()
+    };
+
+    // From a subdirectory of the copy: the walk up finds the copy's root.
+    let copy = run_in(&scratch.path().join("crates/tradevest-api/src"));
+    let stdout = String::from_utf8_lossy(&copy.stdout);
+    assert!(!copy.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("stale: crates/tradevest-api/src/generated.rs")
+            && stdout.contains("Get Tokem"),
+        "{stdout}"
+    );
+
+    let original = run_in(&workspace_root());
+    let stdout = String::from_utf8_lossy(&original.stdout);
+    assert!(original.status.success(), "{stdout}");
+    assert!(stdout.contains("generated crates are current"), "{stdout}");
 }
