@@ -70,7 +70,17 @@ pub struct GeneratedCrate {
     pub files: BTreeMap<String, String>,
     /// The normalization passes that changed the spec.
     pub applied: Vec<Applied>,
+    /// The spec after normalization: what progenitor was given.
+    pub normalized: openapiv3::OpenAPI,
 }
+
+/// The file in each generated crate holding the normalized spec it was generated from,
+/// the baseline of the next run's API change report.
+pub const NORMALIZED_SPEC: &str = "spec.normalized.json";
+
+/// The key marking [`NORMALIZED_SPEC`] as generated (a top-level OpenAPI extension, the
+/// first key of the file).
+pub const GENERATED_BY_KEY: &str = "x-generated-by";
 
 /// Generates the crate for `spec`.
 pub fn generate(spec: &Spec) -> Result<GeneratedCrate, GenerateError> {
@@ -118,11 +128,33 @@ pub fn generate(spec: &Spec) -> Result<GeneratedCrate, GenerateError> {
         rust(&templates::servers_rs(&model)),
     );
     files.insert("src/mock.rs".to_owned(), rust(&mock_code));
+    let normalized_file =
+        normalized_spec_file(&header, &doc).map_err(|e| GenerateError::Output {
+            spec: spec.path.clone(),
+            message: format!("the normalized spec does not serialize: {e}"),
+        })?;
+    files.insert(NORMALIZED_SPEC.to_owned(), normalized_file);
     Ok(GeneratedCrate {
         dir: format!("crates/{crate_name}"),
         files,
         applied,
+        normalized: parse(&spec.path, &doc)?,
     })
+}
+
+/// The normalized spec as pretty JSON, led by an `x-generated-by` key carrying the
+/// generated-file marker.
+fn normalized_spec_file(header: &str, doc: &Value) -> Result<String, serde_json::Error> {
+    let mut marked = serde_json::Map::new();
+    marked.insert(GENERATED_BY_KEY.to_owned(), Value::from(header));
+    for (key, value) in doc.as_object().into_iter().flatten() {
+        if key != GENERATED_BY_KEY {
+            marked.insert(key.clone(), value.clone());
+        }
+    }
+    let mut text = serde_json::to_string_pretty(&Value::Object(marked))?;
+    text.push('\n');
+    Ok(text)
 }
 
 fn settings() -> GenerationSettings {
