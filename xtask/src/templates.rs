@@ -94,6 +94,9 @@ pub fn cargo_toml(model: &CrateModel, client_code: &str, mock_code: &str) -> Str
         mock_deps.push("\"dep:regex\"".to_owned());
         mock_extra.push_str("regex = { workspace = true, optional = true }\n");
     }
+    if mock_code.contains("partner_api_support::mock::") {
+        mock_deps.push("\"partner-api-support/mock\"".to_owned());
+    }
     format!(
         r#"[package]
 name = "{crate_name}"
