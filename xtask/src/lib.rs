@@ -4,7 +4,7 @@
 //!   into a client crate `crates/<provider>-api` with progenitor.
 //! - [`changes`]: the API-level changes a spec change makes, breaking or compatible.
 //! - [`normalize`]: the named passes a published spec goes through first.
-//! - [`bench`]: `cargo xtask bench [--tooling]` runs the benchmarks and rewrites the table
+//! - [`bench`](mod@bench): `cargo xtask bench [--tooling]` runs the benchmarks and rewrites the table
 //!   in `BENCHMARKS.md`.
 //! - [`workspace`]: which checkout to work on, found at run time.
 
