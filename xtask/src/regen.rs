@@ -257,7 +257,7 @@ pub fn run(root: &Path, providers: &[String], mode: Mode) -> Result<Report, Rege
     let mut findings = Vec::new();
     for (path, contents) in &expected {
         match read_if_exists(&root.join(path))? {
-            Some(current) if current == *contents => {}
+            Some(current) if same_text(&current, contents) => {}
             Some(current) => findings.push(Finding::Stale {
                 path: display(path),
                 diff: short_diff(&current, contents),
@@ -330,6 +330,13 @@ fn apply(
         }
     }
     Ok(())
+}
+
+/// Whether a file on disk holds `expected`, line endings aside: a checkout with
+/// `core.autocrlf=true` has CRLF files, which are current (`.gitattributes` asks for LF,
+/// but a checkout made before it, or a tool, may still convert).
+pub fn same_text(on_disk: &str, expected: &str) -> bool {
+    on_disk == expected || on_disk.replace("\r\n", "\n") == expected.replace("\r\n", "\n")
 }
 
 /// Compares the checked-in normalized spec at `baseline` with `new`.

@@ -283,3 +283,30 @@ fn a_crate_without_a_normalized_spec_has_no_change_report() {
     );
     assert!(!report.is_clean());
 }
+
+/// A Windows checkout (`core.autocrlf=true`) has CRLF files: they are current. A real
+/// change in such a file is still stale.
+#[test]
+fn check_ignores_line_endings_but_not_content() {
+    let scratch = scratch_workspace();
+    let crates = scratch.path().join("crates");
+    let mut crlf_files = 0;
+    for (path, bytes) in read_tree(&crates) {
+        let text = String::from_utf8(bytes).unwrap();
+        std::fs::write(&path, text.replace('\n', "\r\n")).unwrap();
+        crlf_files += 1;
+    }
+    assert_eq!(crlf_files, 5 * 7);
+    let report = regen::run(scratch.path(), &[], Mode::Check).unwrap();
+    assert!(report.is_clean(), "{report}");
+
+    let servers = crates.join("dinie-api/src/servers.rs");
+    let text = std::fs::read_to_string(&servers).unwrap();
+    std::fs::write(&servers, text.replacen("Sandbox", "Sandbax", 1)).unwrap();
+    let report = regen::run(scratch.path(), &[], Mode::Check).unwrap();
+    let stale: Vec<&Finding> = report.findings.iter().collect();
+    assert!(
+        matches!(stale.as_slice(), [Finding::Stale { path, .. }] if path == "crates/dinie-api/src/servers.rs"),
+        "{report}"
+    );
+}
