@@ -1056,6 +1056,19 @@ mod tests {
                 ],
             ),
             (
+                "parameters added: required and optional",
+                |d| {
+                    at(d, OP)["parameters"] = json!([
+                        {"in": "query", "name": "tenant", "required": true, "schema": {"type": "string"}},
+                        {"in": "header", "name": "X-Trace", "schema": {"type": "string"}}
+                    ])
+                },
+                vec![
+                    "breaking: POST /auth/token: query parameter `tenant` added, required",
+                    "compatible: POST /auth/token: header parameter `X-Trace` added, optional",
+                ],
+            ),
+            (
                 "version changed",
                 |d| d["info"]["version"] = json!("2"),
                 vec![
