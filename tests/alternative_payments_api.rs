@@ -100,3 +100,44 @@ fn the_published_http_server_is_generated_as_https() {
         "https://public-api.alternativepayments.io"
     );
 }
+
+/// The typed httpmock extensions (`mock` feature): the request matcher matches the form
+/// body the client sends, and the response builders give what the client decodes.
+#[tokio::test]
+async fn the_typed_mock_matches_the_form_body_and_builds_every_response() {
+    use alternative_payments_api::mock::MockServerExt;
+    use alternative_payments_api::types::TokenResponse;
+
+    let server = MockServer::start_async().await;
+    let mock = server.create_o_auth_token(|when, then| {
+        when.body(&body());
+        then.ok(&TokenResponse {
+            access_token: Some("ap-typed".into()),
+            expires_in: Some(3600),
+            token_type: Some("bearer".into()),
+        });
+    });
+    let token = client(&server.base_url())
+        .create_o_auth_token(&body())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(mock.calls_async().await, 1);
+    assert_eq!(token.access_token.as_deref(), Some("ap-typed"));
+    assert_eq!(token.expires_in, Some(3600));
+
+    let server = MockServer::start_async().await;
+    let mock = server.create_o_auth_token(|when, then| {
+        when.body(&body());
+        then.forbidden(&[("message".to_owned(), "Invalid key".to_owned())].into());
+    });
+    let Err(Error::ErrorResponse(err)) = client(&server.base_url())
+        .create_o_auth_token(&body())
+        .await
+    else {
+        panic!("expected a typed 403");
+    };
+    assert_eq!(mock.calls_async().await, 1);
+    assert_eq!(err.status(), 403);
+    assert_eq!(err.get("message").map(String::as_str), Some("Invalid key"));
+}

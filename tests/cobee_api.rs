@@ -89,3 +89,48 @@ async fn malformed_responses_are_typed_errors() {
     })
     .await;
 }
+
+/// The typed httpmock extensions (`mock` feature): the request matcher matches the JSON
+/// body the client sends, and the response builders give what the client decodes.
+#[tokio::test]
+async fn the_typed_mock_matches_the_json_body_and_builds_every_response() {
+    use cobee_api::mock::MockServerExt;
+    use cobee_api::types::{Error as ErrorBody, PostOauthTokenResponse};
+
+    let server = MockServer::start_async().await;
+    let mock = server.post_oauth_token(|when, then| {
+        when.body(&body());
+        then.ok(&PostOauthTokenResponse {
+            access_token: Some("eyJ.typed".into()),
+            expires_in: Some(86400),
+            token_type: Some("Bearer".into()),
+        });
+    });
+    let client = Client::new(&server.base_url()).unwrap();
+    let token = client.post_oauth_token(&body()).await.unwrap().into_inner();
+    assert_eq!(mock.calls_async().await, 1);
+    assert_eq!(token.access_token.as_deref(), Some("eyJ.typed"));
+
+    for status in [400u16, 401] {
+        let server = MockServer::start_async().await;
+        let error = ErrorBody {
+            error: i32::from(status),
+            message: "typed".into(),
+        };
+        let mock = server.post_oauth_token(|when, then| {
+            when.body(&body());
+            if status == 400 {
+                then.bad_request(&error);
+            } else {
+                then.unauthorized(&error);
+            }
+        });
+        let client = Client::new(&server.base_url()).unwrap();
+        let Err(Error::ErrorResponse(err)) = client.post_oauth_token(&body()).await else {
+            panic!("expected a typed {status}");
+        };
+        assert_eq!(mock.calls_async().await, 1);
+        assert_eq!(err.status(), status);
+        assert_eq!(err.message, "typed");
+    }
+}

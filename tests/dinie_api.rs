@@ -94,3 +94,65 @@ async fn malformed_responses_are_typed_errors() {
     })
     .await;
 }
+
+/// The typed httpmock extensions (`mock` feature): the request matcher matches the form
+/// body the client sends, and the response builders give what the client decodes.
+#[tokio::test]
+async fn the_typed_mock_matches_the_form_body_and_builds_every_response() {
+    use dinie_api::mock::MockServerExt;
+    use dinie_api::types::TokenResponse;
+
+    let server = MockServer::start_async().await;
+    let mock = server.create_auth_token(|when, then| {
+        when.body(&body());
+        then.ok(&TokenResponse {
+            access_token: "dinie_at_typed".into(),
+            token_type: TokenResponseTokenType::Bearer,
+            expires_in: 3600,
+        });
+    });
+    let token = client(&server.base_url())
+        .create_auth_token(&body())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(mock.calls_async().await, 1);
+    assert_eq!(token.access_token, "dinie_at_typed");
+    assert_eq!(token.expires_in, 3600);
+
+    let problem = |status: i64| Problem {
+        type_: "https://docs.dinie.com.br/errors/x".into(),
+        title: "Problem".into(),
+        status,
+        detail: "typed".into(),
+        instance: None,
+        code: Some("typed_code".into()),
+        param: None,
+        errors: Vec::new(),
+    };
+    type Builder = fn(
+        dinie_api::mock::operations::CreateAuthTokenThen,
+        &Problem,
+    ) -> dinie_api::mock::operations::CreateAuthTokenThen;
+    let builders: [(i64, Builder); 4] = [
+        (400, |then, p| then.bad_request(p)),
+        (401, |then, p| then.unauthorized(p)),
+        (429, |then, p| then.too_many_requests(p)),
+        (500, |then, p| then.internal_server_error(p)),
+    ];
+    for (status, build) in builders {
+        let server = MockServer::start_async().await;
+        let mock = server.create_auth_token(|when, then| {
+            when.body(&body());
+            build(then, &problem(status));
+        });
+        let Err(Error::ErrorResponse(err)) =
+            client(&server.base_url()).create_auth_token(&body()).await
+        else {
+            panic!("expected a typed {status}");
+        };
+        assert_eq!(mock.calls_async().await, 1);
+        assert_eq!(i64::from(err.status().as_u16()), status);
+        assert_eq!(err.code.as_deref(), Some("typed_code"));
+    }
+}

@@ -128,3 +128,49 @@ fn a_bad_base_url_is_an_error_not_a_panic() {
     assert!(Client::new("seller-api.teez.kz").is_err());
     assert!(Client::new(teez_api::servers::SELLER_API).is_ok());
 }
+
+/// The typed httpmock extensions (`mock` feature): the request matcher matches the JSON
+/// body the client sends, and the response builders give what the client decodes.
+#[tokio::test]
+async fn the_typed_mock_matches_the_json_body_and_builds_every_response() {
+    use teez_api::mock::MockServerExt;
+    use teez_api::types::{
+        FastEndpointsErrorResponse,
+        TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointResponse as TokenResponse,
+    };
+
+    let server = MockServer::start_async().await;
+    let mock = server.get_token_endpoint(|when, then| {
+        when.body(&request());
+        then.ok(&TokenResponse {
+            access_token: Some("tok-typed".into()),
+            expires_in: Some(3600),
+            token_type: Some("Bearer".into()),
+        });
+    });
+    let client = Client::new(&server.base_url()).unwrap();
+    let token = client
+        .get_token_endpoint(&request())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(mock.calls_async().await, 1);
+    assert_eq!(token.access_token.as_deref(), Some("tok-typed"));
+
+    let server = MockServer::start_async().await;
+    let mock = server.get_token_endpoint(|when, then| {
+        when.body(&request());
+        then.bad_request(&FastEndpointsErrorResponse {
+            errors: [("clientSecret".to_owned(), vec!["too short".to_owned()])].into(),
+            message: "One or more errors occurred!".into(),
+            status_code: 400,
+        });
+    });
+    let client = Client::new(&server.base_url()).unwrap();
+    let Err(Error::ErrorResponse(err)) = client.get_token_endpoint(&request()).await else {
+        panic!("expected a typed 400");
+    };
+    assert_eq!(mock.calls_async().await, 1);
+    assert_eq!(err.status(), 400);
+    assert_eq!(err.errors["clientSecret"], ["too short"]);
+}

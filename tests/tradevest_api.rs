@@ -70,3 +70,48 @@ async fn malformed_responses_are_typed_errors() {
     })
     .await;
 }
+
+/// The typed httpmock extensions (`mock` feature): the request matcher matches the form
+/// body the client sends (and only it), and the response builders give what the client
+/// decodes.
+#[tokio::test]
+async fn the_typed_mock_matches_the_form_body_and_builds_every_response() {
+    use tradevest_api::mock::MockServerExt;
+    use tradevest_api::types::{AuthResponse, GetTokenResponse};
+
+    let server = MockServer::start_async().await;
+    let mock = server.get_token(|when, then| {
+        when.body(&body());
+        then.ok(&AuthResponse {
+            access_token: "tv-typed".into(),
+            expires_in: 3600,
+            token_type: "Bearer".into(),
+        });
+    });
+    let client = Client::new(&server.base_url()).unwrap();
+    let token = client.get_token(&body()).await.unwrap().into_inner();
+    assert_eq!(mock.calls_async().await, 1);
+    assert_eq!(token.access_token, "tv-typed");
+    // Another secret is another body: no match.
+    let mut other = body();
+    other.client_secret = "other".into();
+    assert!(matches!(
+        client.get_token(&other).await,
+        Err(Error::UnexpectedResponse(r)) if r.status() == 404
+    ));
+    assert_eq!(mock.calls_async().await, 1);
+
+    let server = MockServer::start_async().await;
+    let mock = server.get_token(|when, then| {
+        when.body(&body());
+        then.bad_request(&GetTokenResponse {
+            error: GetTokenResponseError::InvalidGrant,
+        });
+    });
+    let client = Client::new(&server.base_url()).unwrap();
+    let Err(Error::ErrorResponse(err)) = client.get_token(&body()).await else {
+        panic!("expected a typed 400");
+    };
+    assert_eq!(mock.calls_async().await, 1);
+    assert_eq!(err.error, GetTokenResponseError::InvalidGrant);
+}

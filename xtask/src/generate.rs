@@ -70,7 +70,17 @@ pub struct GeneratedCrate {
     pub files: BTreeMap<String, String>,
     /// The normalization passes that changed the spec.
     pub applied: Vec<Applied>,
+    /// The spec after normalization: what progenitor was given.
+    pub normalized: openapiv3::OpenAPI,
 }
+
+/// The file in each generated crate holding the normalized spec it was generated from,
+/// the baseline of the next run's API change report.
+pub const NORMALIZED_SPEC: &str = "spec.normalized.json";
+
+/// The key marking [`NORMALIZED_SPEC`] as generated (a top-level OpenAPI extension, the
+/// first key of the file).
+pub const GENERATED_BY_KEY: &str = "x-generated-by";
 
 /// Generates the crate for `spec`.
 pub fn generate(spec: &Spec) -> Result<GeneratedCrate, GenerateError> {
@@ -91,7 +101,14 @@ pub fn generate(spec: &Spec) -> Result<GeneratedCrate, GenerateError> {
         message,
     })?;
     let client_code = prettyplease::unparse(&client_file);
-    let mock_code = prettyplease::unparse(&parse_file(&spec.path, mock)?);
+    let mut mock_file = parse_file(&spec.path, mock)?;
+    match_form_bodies_as_forms(&mut mock_file, &form_body_matchers(&doc)).map_err(|message| {
+        GenerateError::Output {
+            spec: spec.path.clone(),
+            message,
+        }
+    })?;
+    let mock_code = prettyplease::unparse(&mock_file);
 
     let model = model(spec, &crate_name, &doc, &applied, &client_file)?;
     let header = format!(
@@ -118,11 +135,33 @@ pub fn generate(spec: &Spec) -> Result<GeneratedCrate, GenerateError> {
         rust(&templates::servers_rs(&model)),
     );
     files.insert("src/mock.rs".to_owned(), rust(&mock_code));
+    let normalized_file =
+        normalized_spec_file(&header, &doc).map_err(|e| GenerateError::Output {
+            spec: spec.path.clone(),
+            message: format!("the normalized spec does not serialize: {e}"),
+        })?;
+    files.insert(NORMALIZED_SPEC.to_owned(), normalized_file);
     Ok(GeneratedCrate {
         dir: format!("crates/{crate_name}"),
         files,
         applied,
+        normalized: parse(&spec.path, &doc)?,
     })
+}
+
+/// The normalized spec as pretty JSON, led by an `x-generated-by` key carrying the
+/// generated-file marker.
+fn normalized_spec_file(header: &str, doc: &Value) -> Result<String, serde_json::Error> {
+    let mut marked = serde_json::Map::new();
+    marked.insert(GENERATED_BY_KEY.to_owned(), Value::from(header));
+    for (key, value) in doc.as_object().into_iter().flatten() {
+        if key != GENERATED_BY_KEY {
+            marked.insert(key.clone(), value.clone());
+        }
+    }
+    let mut text = serde_json::to_string_pretty(&Value::Object(marked))?;
+    text.push('\n');
+    Ok(text)
 }
 
 fn settings() -> GenerationSettings {
@@ -249,6 +288,78 @@ pub fn remove_panicking_constructor(file: &mut syn::File) -> Result<(), String> 
             "expected exactly one `impl Client {{ fn new }}` to replace, found {n}; \
              check progenitor's output after an upgrade"
         )),
+    }
+}
+
+/// The media type whose typed mock matcher [`match_form_bodies_as_forms`] rewrites.
+pub const FORM_MEDIA_TYPE: &str = "application/x-www-form-urlencoded";
+
+/// The `…When` types of progenitor's httpmock extensions for the operations whose request
+/// body is sent as [`FORM_MEDIA_TYPE`].
+pub fn form_body_matchers(doc: &Value) -> Vec<String> {
+    use heck::ToUpperCamelCase;
+    openapi::operations(doc)
+        .filter(|(_, _, op)| {
+            op.pointer("/requestBody/content")
+                .and_then(Value::as_object)
+                .is_some_and(|content| content.contains_key(FORM_MEDIA_TYPE))
+        })
+        .filter_map(|(_, _, op)| op["operationId"].as_str())
+        .map(|id| format!("{}When", method_name(id).to_upper_camel_case()))
+        .collect()
+}
+
+/// progenitor's httpmock extensions match every typed request body as JSON
+/// (`json_body_obj`), so a mock of a form-body operation never matches what the client
+/// sends. The `body` matcher of each type in `whens` is rewritten to
+/// `partner_api_support::mock::form_body`, which matches the form encoding.
+pub fn match_form_bodies_as_forms(file: &mut syn::File, whens: &[String]) -> Result<(), String> {
+    let mut rewritten = Vec::new();
+    let items = file.items.iter_mut().flat_map(|item| match item {
+        syn::Item::Mod(module) => module
+            .content
+            .as_mut()
+            .map(|(_, items)| items.iter_mut())
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>(),
+        other => vec![other],
+    });
+    for item in items {
+        let syn::Item::Impl(block) = item else {
+            continue;
+        };
+        let syn::Type::Path(self_ty) = &*block.self_ty else {
+            continue;
+        };
+        let Some(name) = self_ty.path.get_ident().map(ToString::to_string) else {
+            continue;
+        };
+        if block.trait_.is_some() || !whens.contains(&name) {
+            continue;
+        }
+        for item in &mut block.items {
+            let syn::ImplItem::Fn(f) = item else {
+                continue;
+            };
+            let json_matcher = quote!({ Self(self.0.json_body_obj(value)) }).to_string();
+            let block = &f.block;
+            if f.sig.ident == "body" && quote!(#block).to_string() == json_matcher {
+                f.block = syn::parse_quote!({
+                    Self(partner_api_support::mock::form_body(self.0, value))
+                });
+                rewritten.push(name.clone());
+            }
+        }
+    }
+    let missing: Vec<&String> = whens.iter().filter(|w| !rewritten.contains(w)).collect();
+    if missing.is_empty() && rewritten.len() == whens.len() {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected one `fn body` matching `json_body_obj` in each of {whens:?} to rewrite as a \
+             form matcher, rewrote {rewritten:?}; check progenitor's httpmock output after an upgrade"
+        ))
     }
 }
 
@@ -537,6 +648,46 @@ mod tests {
             shown.starts_with("specs/broken.yaml: progenitor panicked"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn form_body_matchers_are_rewritten_and_json_ones_kept() {
+        let doc = json!({"paths": {
+            "/form": {"post": {"operationId": "get-token", "requestBody": {"content": {
+                "application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}}},
+            "/json": {"post": {"operationId": "postJson", "requestBody": {"content": {
+                "application/json": {"schema": {"type": "object"}}}}}}
+        }});
+        let whens = form_body_matchers(&doc);
+        assert_eq!(whens, ["GetTokenWhen"]);
+        let mut file: syn::File = syn::parse_quote! {
+            pub mod operations {
+                pub struct GetTokenWhen(::httpmock::When);
+                impl GetTokenWhen {
+                    pub fn body(self, value: &types::AuthRequest) -> Self {
+                        Self(self.0.json_body_obj(value))
+                    }
+                }
+                pub struct PostJsonWhen(::httpmock::When);
+                impl PostJsonWhen {
+                    pub fn body(self, value: &types::Other) -> Self {
+                        Self(self.0.json_body_obj(value))
+                    }
+                }
+            }
+        };
+        match_form_bodies_as_forms(&mut file, &whens).unwrap();
+        let code = prettyplease::unparse(&file);
+        assert_eq!(
+            code.matches("partner_api_support::mock::form_body(self.0, value)")
+                .count(),
+            1,
+            "{code}"
+        );
+        assert_eq!(code.matches("json_body_obj(value)").count(), 1, "{code}");
+        assert!(code.find("form_body") < code.find("PostJsonWhen"), "{code}");
+        // Run again: nothing left to rewrite, and that is an error, not a silent no-op.
+        assert!(match_form_bodies_as_forms(&mut file, &whens).is_err());
     }
 
     #[test]

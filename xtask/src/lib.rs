@@ -2,14 +2,18 @@
 //!
 //! - [`regen`]: `cargo xtask regen [--check] [PROVIDER…]` turns every spec in `specs/`
 //!   into a client crate `crates/<provider>-api` with progenitor.
+//! - [`changes`]: the API-level changes a spec change makes, breaking or compatible.
 //! - [`normalize`]: the named passes a published spec goes through first.
-//! - [`bench`]: `cargo xtask bench [--tooling]` runs the benchmarks and rewrites the table
+//! - [`bench`](mod@bench): `cargo xtask bench [--tooling]` runs the benchmarks and rewrites the table
 //!   in `BENCHMARKS.md`.
+//! - [`workspace`]: which checkout to work on, found at run time.
 
 pub mod bench;
+pub mod changes;
 pub mod generate;
 pub mod normalize;
 pub mod openapi;
 pub mod regen;
 pub mod spec;
 pub mod templates;
+pub mod workspace;

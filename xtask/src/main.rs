@@ -1,6 +1,5 @@
 //! `cargo xtask <command>`; see `cargo xtask --help`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -32,13 +31,16 @@ enum Command {
     },
 }
 
-fn workspace_root() -> PathBuf {
-    let xtask_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    xtask_dir.parent().map(PathBuf::from).unwrap_or(xtask_dir)
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Found at run time, from the current directory: see `xtask::workspace`.
+    let root = match xtask::workspace::current() {
+        Ok(root) => root,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     match cli.command {
         Command::Regen { check, providers } => {
             let mode = if check {
@@ -46,7 +48,7 @@ fn main() -> ExitCode {
             } else {
                 xtask::regen::Mode::Write
             };
-            match xtask::regen::run(&workspace_root(), &providers, mode) {
+            match xtask::regen::run(&root, &providers, mode) {
                 Ok(report) => {
                     print!("{report}");
                     if report.is_clean() {
@@ -61,7 +63,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Bench { tooling } => match xtask::bench::run(&workspace_root(), tooling) {
+        Command::Bench { tooling } => match xtask::bench::run(&root, tooling) {
             Ok(table) => {
                 print!("{table}");
                 println!("BENCHMARKS.md updated");

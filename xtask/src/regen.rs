@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::changes::{self, Change, Severity};
 use crate::generate::{self, GenerateError};
 use crate::normalize::Applied;
 use crate::spec::{self, SpecError};
@@ -75,12 +76,37 @@ pub enum Finding {
     },
 }
 
+/// The API-level changes of one crate: its checked-in normalized spec against the one its
+/// current spec normalizes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiChanges {
+    /// The crate has no checked-in normalized spec yet: nothing to compare with.
+    NoBaseline,
+    /// The checked-in normalized spec does not parse (it is regenerated as well).
+    UnreadableBaseline(String),
+    /// The changes, empty when the API is the same.
+    Changes(Vec<Change>),
+}
+
+impl ApiChanges {
+    /// The breaking changes, if any.
+    pub fn breaking(&self) -> impl Iterator<Item = &Change> {
+        let list: &[Change] = match self {
+            ApiChanges::Changes(list) => list,
+            _ => &[],
+        };
+        list.iter().filter(|c| c.severity == Severity::Breaking)
+    }
+}
+
 /// What a run found and did.
 #[derive(Debug)]
 pub struct Report {
     mode: Mode,
     /// Crates generated, with the passes applied to their spec.
     pub crates: Vec<(String, Vec<Applied>)>,
+    /// Per crate directory, what its spec change changes in the API.
+    pub api_changes: Vec<(String, ApiChanges)>,
     /// Differences found (in write mode, those that were fixed, plus hand-written files).
     pub findings: Vec<Finding>,
     /// Time spent.
@@ -88,15 +114,25 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether the run leaves the tree consistent with the specs.
+    /// Whether the run leaves the tree consistent with the specs. A check fails on any
+    /// stale file, and on any breaking API change (which always comes with one).
     pub fn is_clean(&self) -> bool {
         match self.mode {
-            Mode::Check => self.findings.is_empty(),
+            Mode::Check => self.findings.is_empty() && self.breaking().next().is_none(),
             Mode::Write => !self
                 .findings
                 .iter()
                 .any(|f| matches!(f, Finding::HandWritten { .. })),
         }
+    }
+}
+
+impl Report {
+    /// Every breaking API change, with its crate directory.
+    pub fn breaking(&self) -> impl Iterator<Item = (&str, &Change)> {
+        self.api_changes
+            .iter()
+            .flat_map(|(dir, changes)| changes.breaking().map(move |c| (dir.as_str(), c)))
     }
 }
 
@@ -108,6 +144,25 @@ impl fmt::Display for Report {
                 writeln!(f, "{dir}: spec used as published")?;
             } else {
                 writeln!(f, "{dir}: normalized by {}", passes.join(", "))?;
+            }
+        }
+        for (dir, changes) in &self.api_changes {
+            let baseline = format!("{dir}/{}", generate::NORMALIZED_SPEC);
+            match changes {
+                ApiChanges::Changes(list) if list.is_empty() => {}
+                ApiChanges::Changes(list) => {
+                    writeln!(f, "{dir}: API changes from {baseline} to the current spec:")?;
+                    for change in list {
+                        writeln!(f, "  {change}")?;
+                    }
+                }
+                ApiChanges::NoBaseline => {
+                    writeln!(f, "{dir}: no {baseline} yet, so no API change report")?
+                }
+                ApiChanges::UnreadableBaseline(message) => writeln!(
+                    f,
+                    "{dir}: {baseline} is unreadable ({message}), so no API change report"
+                )?,
             }
         }
         for finding in &self.findings {
@@ -126,6 +181,17 @@ impl fmt::Display for Report {
                     f,
                     "hand-written file in a generated crate (move it out; regen owns this directory): {path}"
                 )?,
+            }
+        }
+        let breaking: Vec<(&str, &Change)> = self.breaking().collect();
+        if !breaking.is_empty() {
+            let verb = match self.mode {
+                Mode::Check => "the specs make",
+                Mode::Write => "this regeneration makes",
+            };
+            writeln!(f, "{verb} {} breaking API change(s):", breaking.len())?;
+            for (dir, change) in breaking {
+                writeln!(f, "  {dir}: {change}")?;
             }
         }
         let verdict = match (self.mode, self.findings.is_empty()) {
@@ -166,10 +232,16 @@ pub fn run(root: &Path, providers: &[String], mode: Mode) -> Result<Report, Rege
 
     let mut expected: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut crates = Vec::new();
+    let mut api_changes = Vec::new();
     let mut errors = Vec::new();
     for spec in selected {
         match generate::generate(spec) {
             Ok(generated) => {
+                let baseline = Path::new(&generated.dir).join(generate::NORMALIZED_SPEC);
+                api_changes.push((
+                    generated.dir.clone(),
+                    api_changes_since(&root.join(baseline), &generated.normalized)?,
+                ));
                 for (file, contents) in generated.files {
                     expected.insert(Path::new(&generated.dir).join(file), contents);
                 }
@@ -185,7 +257,7 @@ pub fn run(root: &Path, providers: &[String], mode: Mode) -> Result<Report, Rege
     let mut findings = Vec::new();
     for (path, contents) in &expected {
         match read_if_exists(&root.join(path))? {
-            Some(current) if current == *contents => {}
+            Some(current) if same_text(&current, contents) => {}
             Some(current) => findings.push(Finding::Stale {
                 path: display(path),
                 diff: short_diff(&current, contents),
@@ -226,6 +298,7 @@ pub fn run(root: &Path, providers: &[String], mode: Mode) -> Result<Report, Rege
     Ok(Report {
         mode,
         crates,
+        api_changes,
         findings,
         elapsed: started.elapsed(),
     })
@@ -259,11 +332,30 @@ fn apply(
     Ok(())
 }
 
-/// Whether a file's first line carries the generated marker.
+/// Whether a file on disk holds `expected`, line endings aside: a checkout with
+/// `core.autocrlf=true` has CRLF files, which are current (`.gitattributes` asks for LF,
+/// but a checkout made before it, or a tool, may still convert).
+pub fn same_text(on_disk: &str, expected: &str) -> bool {
+    on_disk == expected || on_disk.replace("\r\n", "\n") == expected.replace("\r\n", "\n")
+}
+
+/// Compares the checked-in normalized spec at `baseline` with `new`.
+fn api_changes_since(baseline: &Path, new: &openapiv3::OpenAPI) -> Result<ApiChanges, RegenError> {
+    let Some(text) = read_if_exists(baseline)? else {
+        return Ok(ApiChanges::NoBaseline);
+    };
+    Ok(match serde_json::from_str::<openapiv3::OpenAPI>(&text) {
+        Ok(old) => ApiChanges::Changes(changes::diff(&old, new)),
+        Err(e) => ApiChanges::UnreadableBaseline(e.to_string()),
+    })
+}
+
+/// Whether a file carries the generated marker on its first line (Rust, TOML) or its
+/// second (the normalized spec's JSON, whose first line is `{`).
 pub fn is_generated(text: &str) -> bool {
     text.lines()
-        .next()
-        .is_some_and(|line| line.contains(GENERATED_MARKER))
+        .take(2)
+        .any(|line| line.contains(GENERATED_MARKER))
 }
 
 /// `crates/*` directories whose `src/lib.rs` is generated.

@@ -19,7 +19,7 @@ pub mod operations {
             self.0
         }
         pub fn body(self, value: &types::TokenRequest) -> Self {
-            Self(self.0.json_body_obj(value))
+            Self(partner_api_support::mock::form_body(self.0, value))
         }
     }
     pub struct CreateAuthTokenThen(::httpmock::Then);

@@ -12,6 +12,9 @@
 //! - [`http_client`] and [`parse_base_url`]: fallible construction, so a bad base URL or a
 //!   failing TLS setup is an error value, never a panic.
 //!
+//! - `mock` (feature `mock`): `mock::form_body`, the typed httpmock matcher of form request
+//!   bodies used by the generated crates' `mock` feature.
+//!
 //! Applications normally use these through a generated crate's re-exports.
 //!
 //! ```
@@ -35,6 +38,8 @@
 mod credentials;
 mod http;
 mod limit;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod state;
 
 pub use credentials::BasicCredentials;

@@ -1,0 +1,1083 @@
+//! What a spec change changes in the API: the report `cargo xtask regen` prints per
+//! provider, comparing the normalized spec a crate was generated from
+//! (`crates/<provider>-api/spec.normalized.json`, checked in) with the one the current
+//! spec normalizes to.
+//!
+//! Operations are matched by method and path (a changed `operationId` is a rename);
+//! request and response bodies per content type, and their schemas field by field with
+//! `$ref`s to `#/components/schemas` resolved. Parameters, enum values, servers and
+//! security requirements are compared too. Descriptions, summaries and examples are not
+//! API and are not reported.
+//!
+//! # What "breaking" means
+//!
+//! A change is **breaking** when something that worked against the crate generated from
+//! the old spec can fail against the new one, either
+//!
+//! - on the **wire**: a request the old client sends can be refused, or a response the new
+//!   server sends cannot be decoded by the old client; or
+//! - in **Rust**: code that builds the generated request types or reads the response types
+//!   (the `partner-auth` facade's mapping, or any user of the crate) stops compiling.
+//!   progenitor generates plain structs with public fields and no builders, so requests
+//!   are built with struct literals, which must name every field.
+//!
+//! Hence, differing from wire-only tools such as `oasdiff` where noted:
+//!
+//! | change | verdict | why |
+//! | --- | --- | --- |
+//! | operation, field, parameter, server, content type, response status removed | breaking | wire and Rust |
+//! | operation renamed (`operationId`, same method and path) | breaking | the client method is renamed |
+//! | field or parameter retyped (type or format; nullability) | breaking | its Rust type changes |
+//! | request field added, required | breaking | old requests lack it |
+//! | request field added, optional | breaking (Rust only) | struct literals must name it; `oasdiff` says compatible |
+//! | request field made required | breaking | wire and Rust (`Option<T>` → `T`) |
+//! | request field made optional | breaking (Rust only) | `T` → `Option<T>` |
+//! | response field made optional | breaking | the old client requires it; `T` → `Option<T>` |
+//! | response field made required | breaking (Rust only) | `Option<T>` → `T`; `oasdiff` says compatible |
+//! | response enum value added | breaking | the old client cannot decode it; exhaustive `match`es lack an arm |
+//! | enum value removed | breaking | request: refused; response: the variant is gone |
+//! | security requirement changed | breaking | the client authenticates differently |
+//! | response field, request enum value, operation, server, content type, response status, optional parameter added | compatible | nothing that exists changes |
+//! | `info.version` changed | compatible | only the `api-version` header progenitor sends changes |
+//!
+//! Every line of the report is `breaking: <where>: <what>` or `compatible: <where>: <what>`,
+//! where *where* is `METHOD /path`, `servers` or `info`.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use openapiv3::{
+    OpenAPI, Operation, Parameter, ParameterSchemaOrContent, ReferenceOr, RequestBody, Response,
+    Schema, SchemaKind, SecurityScheme, Type,
+};
+
+/// How a change affects users of the generated crate; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Something that worked can fail.
+    Breaking,
+    /// Nothing that exists changes.
+    Compatible,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Breaking => "breaking",
+            Severity::Compatible => "compatible",
+        })
+    }
+}
+
+/// One API-level difference between two specs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Breaking or compatible.
+    pub severity: Severity,
+    /// `POST /auth/token`, `servers` or `info`.
+    pub subject: String,
+    /// What changed, and why it breaks where that is not obvious.
+    pub what: String,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.severity, self.subject, self.what)
+    }
+}
+
+/// Whether the schema is read from a request or a response: it decides the verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Request,
+    Response,
+}
+
+/// Deeper than this, nested schemas are not compared (recursive schemas end here).
+const MAX_DEPTH: usize = 12;
+
+/// Every API-level change from `old` to `new`, operations in the new spec's order.
+pub fn diff(old: &OpenAPI, new: &OpenAPI) -> Vec<Change> {
+    let mut out = Changes {
+        old,
+        new,
+        list: Vec::new(),
+    };
+    out.info();
+    out.servers();
+    out.operations();
+    out.list
+}
+
+struct Changes<'a> {
+    old: &'a OpenAPI,
+    new: &'a OpenAPI,
+    list: Vec<Change>,
+}
+
+/// One operation with the path-level parameters it inherits.
+struct Op<'a> {
+    key: String,
+    operation: &'a Operation,
+    path_parameters: &'a [ReferenceOr<Parameter>],
+}
+
+fn operations(doc: &OpenAPI) -> Vec<Op<'_>> {
+    let mut ops = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        let ReferenceOr::Item(item) = item else {
+            continue;
+        };
+        for (method, operation) in item.iter() {
+            ops.push(Op {
+                key: format!("{} {path}", method.to_uppercase()),
+                operation,
+                path_parameters: &item.parameters,
+            });
+        }
+    }
+    ops
+}
+
+impl Changes<'_> {
+    fn push(&mut self, severity: Severity, subject: &str, what: String) {
+        self.list.push(Change {
+            severity,
+            subject: subject.to_owned(),
+            what,
+        });
+    }
+
+    fn info(&mut self) {
+        let (old, new) = (&self.old.info.version, &self.new.info.version);
+        if old != new {
+            self.push(
+                Severity::Compatible,
+                "info",
+                format!("version `{old}` -> `{new}` (the `api-version` header sent changes)"),
+            );
+        }
+    }
+
+    fn servers(&mut self) {
+        let urls =
+            |doc: &OpenAPI| -> Vec<String> { doc.servers.iter().map(|s| s.url.clone()).collect() };
+        let (old, new) = (urls(self.old), urls(self.new));
+        for url in old.iter().filter(|u| !new.contains(u)) {
+            self.push(
+                Severity::Breaking,
+                "servers",
+                format!("server `{url}` removed (its `servers` constant goes)"),
+            );
+        }
+        for url in new.iter().filter(|u| !old.contains(u)) {
+            self.push(
+                Severity::Compatible,
+                "servers",
+                format!("server `{url}` added"),
+            );
+        }
+    }
+
+    fn operations(&mut self) {
+        let (old, new) = (operations(self.old), operations(self.new));
+        for op in old.iter().filter(|o| !new.iter().any(|n| n.key == o.key)) {
+            self.push(
+                Severity::Breaking,
+                &op.key,
+                format!("operation {} removed", id(op.operation)),
+            );
+        }
+        for op in &new {
+            match old.iter().find(|o| o.key == op.key) {
+                None => self.push(
+                    Severity::Compatible,
+                    &op.key,
+                    format!("operation {} added", id(op.operation)),
+                ),
+                Some(previous) => self.operation(previous, op),
+            }
+        }
+    }
+
+    fn operation(&mut self, old: &Op<'_>, new: &Op<'_>) {
+        let at = new.key.as_str();
+        if old.operation.operation_id != new.operation.operation_id {
+            self.push(
+                Severity::Breaking,
+                at,
+                format!(
+                    "operation renamed from {} to {} (the client method is renamed)",
+                    id(old.operation),
+                    id(new.operation)
+                ),
+            );
+        }
+        let (old_security, new_security) = (
+            security(self.old, old.operation),
+            security(self.new, new.operation),
+        );
+        if old_security != new_security {
+            self.push(
+                Severity::Breaking,
+                at,
+                format!(
+                    "security {} -> {} (the client authenticates differently)",
+                    describe_security(&old_security),
+                    describe_security(&new_security)
+                ),
+            );
+        }
+        self.parameters(at, old, new);
+        let old_body = old
+            .operation
+            .request_body
+            .as_ref()
+            .and_then(|b| resolve_body(self.old, b));
+        let new_body = new
+            .operation
+            .request_body
+            .as_ref()
+            .and_then(|b| resolve_body(self.new, b));
+        match (old_body, new_body) {
+            (Some(_), None) => self.push(Severity::Breaking, at, "request body removed".into()),
+            (None, Some(body)) => self.push(
+                if body.required {
+                    Severity::Breaking
+                } else {
+                    Severity::Compatible
+                },
+                at,
+                format!(
+                    "{} request body added",
+                    if body.required {
+                        "required"
+                    } else {
+                        "optional"
+                    }
+                ),
+            ),
+            (Some(old_body), Some(new_body)) => {
+                self.content(at, "request", &old_body.content, &new_body.content)
+            }
+            (None, None) => {}
+        }
+        self.responses(at, old.operation, new.operation);
+    }
+
+    fn parameters(&mut self, at: &str, old: &Op<'_>, new: &Op<'_>) {
+        let params =
+            |doc: &'_ OpenAPI, op: &Op<'_>| -> Vec<(String, bool, Option<ReferenceOr<Schema>>)> {
+                op.path_parameters
+                    .iter()
+                    .chain(&op.operation.parameters)
+                    .filter_map(|p| resolve_parameter(doc, p))
+                    .map(|p| {
+                        let kind = match p {
+                            Parameter::Query { .. } => "query",
+                            Parameter::Header { .. } => "header",
+                            Parameter::Path { .. } => "path",
+                            Parameter::Cookie { .. } => "cookie",
+                        };
+                        let data = p.parameter_data_ref();
+                        let schema = match &data.format {
+                            ParameterSchemaOrContent::Schema(s) => Some(s.clone()),
+                            ParameterSchemaOrContent::Content(_) => None,
+                        };
+                        (
+                            format!("{kind} parameter `{}`", data.name),
+                            data.required,
+                            schema,
+                        )
+                    })
+                    .collect()
+            };
+        let (old_params, new_params) = (params(self.old, old), params(self.new, new));
+        for (name, _, _) in old_params
+            .iter()
+            .filter(|(n, _, _)| !new_params.iter().any(|(m, _, _)| m == n))
+        {
+            self.push(Severity::Breaking, at, format!("{name} removed"));
+        }
+        for (name, required, schema) in &new_params {
+            match old_params.iter().find(|(n, _, _)| n == name) {
+                None if *required => {
+                    self.push(Severity::Breaking, at, format!("{name} added, required"))
+                }
+                None => self.push(Severity::Compatible, at, format!("{name} added, optional")),
+                Some((_, was_required, old_schema)) => {
+                    if was_required != required {
+                        let (severity, what) = if *required {
+                            (Severity::Breaking, "made required")
+                        } else {
+                            (Severity::Breaking, "made optional (`T` -> `Option<T>`)")
+                        };
+                        self.push(severity, at, format!("{name} {what}"));
+                    }
+                    if let (Some(old_schema), Some(new_schema)) = (old_schema, schema) {
+                        self.schema(at, name, Direction::Request, old_schema, new_schema, 0);
+                    }
+                }
+            }
+        }
+    }
+
+    fn responses(&mut self, at: &str, old: &Operation, new: &Operation) {
+        let statuses = |doc: &'_ OpenAPI, op: &'_ Operation| -> Vec<(String, Option<Response>)> {
+            let mut all: Vec<(String, Option<Response>)> = op
+                .responses
+                .responses
+                .iter()
+                .map(|(status, r)| (status.to_string(), resolve_response(doc, r)))
+                .collect();
+            if let Some(r) = &op.responses.default {
+                all.push(("default".to_owned(), resolve_response(doc, r)));
+            }
+            all
+        };
+        let (old_responses, new_responses) = (statuses(self.old, old), statuses(self.new, new));
+        for (status, _) in old_responses
+            .iter()
+            .filter(|(s, _)| !new_responses.iter().any(|(t, _)| t == s))
+        {
+            self.push(Severity::Breaking, at, format!("response {status} removed"));
+        }
+        for (status, response) in &new_responses {
+            match old_responses.iter().find(|(s, _)| s == status) {
+                None => self.push(Severity::Compatible, at, format!("response {status} added")),
+                Some((_, old_response)) => {
+                    if let (Some(old_response), Some(response)) = (old_response, response) {
+                        self.content(
+                            at,
+                            &format!("response {status}"),
+                            &old_response.content,
+                            &response.content,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Compares the media types of a request body or response.
+    fn content<'m>(
+        &mut self,
+        at: &str,
+        what: &str,
+        old: impl IntoIterator<Item = (&'m String, &'m openapiv3::MediaType)> + Copy,
+        new: impl IntoIterator<Item = (&'m String, &'m openapiv3::MediaType)> + Copy,
+    ) {
+        let direction = if what == "request" {
+            Direction::Request
+        } else {
+            Direction::Response
+        };
+        for (media, _) in old
+            .into_iter()
+            .filter(|(m, _)| !new.into_iter().any(|(n, _)| n == *m))
+        {
+            self.push(
+                Severity::Breaking,
+                at,
+                format!("{what} content type `{media}` removed"),
+            );
+        }
+        for (media, new_media) in new {
+            match old.into_iter().find(|(m, _)| *m == media) {
+                None => self.push(
+                    Severity::Compatible,
+                    at,
+                    format!("{what} content type `{media}` added"),
+                ),
+                Some((_, old_media)) => {
+                    if let (Some(old_schema), Some(new_schema)) =
+                        (&old_media.schema, &new_media.schema)
+                    {
+                        let label = if what == "request" {
+                            "request body".to_owned()
+                        } else {
+                            format!("{what} body")
+                        };
+                        self.schema(at, &label, direction, old_schema, new_schema, 0);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Compares two schemas at `label` (`request body`, `request body field `a.b``, …).
+    fn schema(
+        &mut self,
+        at: &str,
+        label: &str,
+        direction: Direction,
+        old: &ReferenceOr<Schema>,
+        new: &ReferenceOr<Schema>,
+        depth: usize,
+    ) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let (Some(old), Some(new)) = (resolve_schema(self.old, old), resolve_schema(self.new, new))
+        else {
+            return;
+        };
+        let (old_type, new_type) = (type_name(old), type_name(new));
+        if old_type != new_type {
+            self.push(
+                Severity::Breaking,
+                at,
+                format!("{label} retyped from {old_type} to {new_type}"),
+            );
+            return;
+        }
+        self.enum_values(at, label, direction, old, new);
+        let (old_fields, new_fields) = (
+            object_fields(self.old, old, depth),
+            object_fields(self.new, new, depth),
+        );
+        let field_label = |name: &str| -> String {
+            match label.split_once(" field `") {
+                Some((head, path)) => {
+                    format!("{head} field `{}.{name}`", path.trim_end_matches('`'))
+                }
+                None => format!("{label} field `{name}`"),
+            }
+        };
+        for (name, _, _) in old_fields
+            .iter()
+            .filter(|(n, _, _)| !new_fields.iter().any(|(m, _, _)| m == n))
+        {
+            self.push(
+                Severity::Breaking,
+                at,
+                format!("{} removed", field_label(name)),
+            );
+        }
+        for (name, required, schema) in &new_fields {
+            let label = field_label(name);
+            let Some((_, was_required, old_schema)) = old_fields.iter().find(|(n, _, _)| n == name)
+            else {
+                let (severity, what) = match (direction, required) {
+                    (Direction::Request, true) => (Severity::Breaking, "added, required"),
+                    (Direction::Request, false) => (
+                        Severity::Breaking,
+                        "added, optional (wire-compatible; struct literals must name it)",
+                    ),
+                    (Direction::Response, true) => (Severity::Compatible, "added, required"),
+                    (Direction::Response, false) => (Severity::Compatible, "added, optional"),
+                };
+                self.push(severity, at, format!("{label} {what}"));
+                continue;
+            };
+            if was_required != required {
+                let what = match (direction, required) {
+                    (Direction::Request, true) => "made required",
+                    (Direction::Request, false) => {
+                        "made optional (wire-compatible; `T` -> `Option<T>`)"
+                    }
+                    (Direction::Response, true) => {
+                        "made required (wire-compatible; `Option<T>` -> `T`)"
+                    }
+                    (Direction::Response, false) => "made optional (`T` -> `Option<T>`)",
+                };
+                self.push(Severity::Breaking, at, format!("{label} {what}"));
+            }
+            self.schema(at, &label, direction, old_schema, schema, depth + 1);
+        }
+        if let (Some(old_items), Some(new_items)) = (items(old), items(new)) {
+            let label = if label.ends_with('`') {
+                format!("{}[]`", label.trim_end_matches('`'))
+            } else {
+                format!("{label} items")
+            };
+            self.schema(at, &label, direction, &old_items, &new_items, depth + 1);
+        }
+    }
+
+    fn enum_values(
+        &mut self,
+        at: &str,
+        label: &str,
+        direction: Direction,
+        old: &Schema,
+        new: &Schema,
+    ) {
+        let (old_values, new_values) = (enum_values(old), enum_values(new));
+        if old_values.is_empty() && new_values.is_empty() {
+            return;
+        }
+        for value in old_values.difference(&new_values) {
+            let why = match direction {
+                Direction::Request => "requests carrying it are refused",
+                Direction::Response => "its generated variant goes",
+            };
+            self.push(
+                Severity::Breaking,
+                at,
+                format!("{label} enum value {value} removed ({why})"),
+            );
+        }
+        for value in new_values.difference(&old_values) {
+            let (severity, why) = match direction {
+                Direction::Request => (Severity::Compatible, ""),
+                Direction::Response => (
+                    Severity::Breaking,
+                    " (the old client cannot decode it; exhaustive matches need an arm)",
+                ),
+            };
+            self.push(
+                severity,
+                at,
+                format!("{label} enum value {value} added{why}"),
+            );
+        }
+    }
+}
+
+/// `operationId `x`` or `(no operationId)`.
+fn id(op: &Operation) -> String {
+    match &op.operation_id {
+        Some(id) => format!("`{id}`"),
+        None => "(no operationId)".to_owned(),
+    }
+}
+
+/// The operation's security alternatives, each the sorted kinds of the schemes it combines
+/// (`http basic`): scheme names are not on the wire and are not compared.
+fn security(doc: &OpenAPI, op: &Operation) -> BTreeSet<String> {
+    let requirements = op.security.as_ref().or(doc.security.as_ref());
+    let schemes = doc.components.as_ref().map(|c| &c.security_schemes);
+    let mut alternatives = BTreeSet::new();
+    for requirement in requirements.into_iter().flatten() {
+        let mut kinds: Vec<String> = requirement
+            .keys()
+            .map(|name| match schemes.and_then(|s| s.get(name)) {
+                Some(ReferenceOr::Item(SecurityScheme::HTTP { scheme, .. })) => {
+                    format!("http {}", scheme.to_ascii_lowercase())
+                }
+                Some(ReferenceOr::Item(SecurityScheme::APIKey { location, name, .. })) => {
+                    format!("apiKey {location:?} `{name}`").to_lowercase()
+                }
+                Some(ReferenceOr::Item(SecurityScheme::OAuth2 { .. })) => "oauth2".to_owned(),
+                Some(ReferenceOr::Item(SecurityScheme::OpenIDConnect { .. })) => {
+                    "openIdConnect".to_owned()
+                }
+                _ => format!("undefined scheme `{name}`"),
+            })
+            .collect();
+        kinds.sort();
+        alternatives.insert(if kinds.is_empty() {
+            "none".to_owned()
+        } else {
+            kinds.join(" + ")
+        });
+    }
+    alternatives
+}
+
+fn describe_security(alternatives: &BTreeSet<String>) -> String {
+    if alternatives.is_empty() {
+        "`none`".to_owned()
+    } else {
+        alternatives
+            .iter()
+            .map(|a| format!("`{a}`"))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    }
+}
+
+/// The component a local `$ref` names (`#/components/<kind>/<name>`).
+fn component_name<'r>(reference: &'r str, kind: &str) -> Option<&'r str> {
+    reference
+        .strip_prefix("#/components/")?
+        .strip_prefix(kind)?
+        .strip_prefix('/')
+}
+
+fn resolve_schema<'a>(doc: &'a OpenAPI, schema: &'a ReferenceOr<Schema>) -> Option<&'a Schema> {
+    let mut current = schema;
+    for _ in 0..MAX_DEPTH {
+        match current {
+            ReferenceOr::Item(schema) => return Some(schema),
+            ReferenceOr::Reference { reference } => {
+                let name = component_name(reference, "schemas")?;
+                current = doc.components.as_ref()?.schemas.get(name)?;
+            }
+        }
+    }
+    None
+}
+
+fn resolve_boxed<'a>(
+    doc: &'a OpenAPI,
+    schema: &'a ReferenceOr<Box<Schema>>,
+) -> Option<ReferenceOr<Schema>> {
+    match schema {
+        ReferenceOr::Item(schema) => Some(ReferenceOr::Item((**schema).clone())),
+        ReferenceOr::Reference { reference } => resolve_schema(
+            doc,
+            &ReferenceOr::Reference {
+                reference: reference.clone(),
+            },
+        )
+        .map(|s| ReferenceOr::Item(s.clone())),
+    }
+}
+
+fn resolve_body(doc: &OpenAPI, body: &ReferenceOr<RequestBody>) -> Option<RequestBody> {
+    match body {
+        ReferenceOr::Item(body) => Some(body.clone()),
+        ReferenceOr::Reference { reference } => {
+            let name = component_name(reference, "requestBodies")?;
+            match doc.components.as_ref()?.request_bodies.get(name)? {
+                ReferenceOr::Item(body) => Some(body.clone()),
+                ReferenceOr::Reference { .. } => None,
+            }
+        }
+    }
+}
+
+fn resolve_response(doc: &OpenAPI, response: &ReferenceOr<Response>) -> Option<Response> {
+    match response {
+        ReferenceOr::Item(response) => Some(response.clone()),
+        ReferenceOr::Reference { reference } => {
+            let name = component_name(reference, "responses")?;
+            match doc.components.as_ref()?.responses.get(name)? {
+                ReferenceOr::Item(response) => Some(response.clone()),
+                ReferenceOr::Reference { .. } => None,
+            }
+        }
+    }
+}
+
+fn resolve_parameter<'a>(
+    doc: &'a OpenAPI,
+    parameter: &'a ReferenceOr<Parameter>,
+) -> Option<&'a Parameter> {
+    match parameter {
+        ReferenceOr::Item(parameter) => Some(parameter),
+        ReferenceOr::Reference { reference } => {
+            let name = component_name(reference, "parameters")?;
+            match doc.components.as_ref()?.parameters.get(name)? {
+                ReferenceOr::Item(parameter) => Some(parameter),
+                ReferenceOr::Reference { .. } => None,
+            }
+        }
+    }
+}
+
+/// The schema's type as the generated Rust type sees it: `string`, `string (date-time)`,
+/// `integer (int64)`, `nullable string`, `object`, `array`, `oneOf`, `any`.
+fn type_name(schema: &Schema) -> String {
+    fn format<T: serde::Serialize>(format: &openapiv3::VariantOrUnknownOrEmpty<T>) -> String {
+        match format {
+            openapiv3::VariantOrUnknownOrEmpty::Item(f) => serde_json::to_value(f)
+                .ok()
+                .and_then(|v| v.as_str().map(|s| format!(" ({s})")))
+                .unwrap_or_default(),
+            openapiv3::VariantOrUnknownOrEmpty::Unknown(s) => format!(" ({s})"),
+            openapiv3::VariantOrUnknownOrEmpty::Empty => String::new(),
+        }
+    }
+    let base = match &schema.schema_kind {
+        SchemaKind::Type(Type::String(s)) => format!("string{}", format(&s.format)),
+        SchemaKind::Type(Type::Number(n)) => format!("number{}", format(&n.format)),
+        SchemaKind::Type(Type::Integer(i)) => format!("integer{}", format(&i.format)),
+        SchemaKind::Type(Type::Boolean(_)) => "boolean".to_owned(),
+        SchemaKind::Type(Type::Object(_)) | SchemaKind::AllOf { .. } => "object".to_owned(),
+        SchemaKind::Type(Type::Array(_)) => "array".to_owned(),
+        SchemaKind::OneOf { one_of } => format!("oneOf ({} schemas)", one_of.len()),
+        SchemaKind::AnyOf { any_of } => format!("anyOf ({} schemas)", any_of.len()),
+        SchemaKind::Not { .. } => "not".to_owned(),
+        SchemaKind::Any(any) => match &any.typ {
+            Some(typ) => typ.clone(),
+            None if !any.properties.is_empty() => "object".to_owned(),
+            None => "any".to_owned(),
+        },
+    };
+    if schema.schema_data.nullable {
+        format!("nullable {base}")
+    } else {
+        base
+    }
+}
+
+/// An object schema's fields (`allOf` members merged), as `(name, required, schema)`.
+fn object_fields(
+    doc: &OpenAPI,
+    schema: &Schema,
+    depth: usize,
+) -> Vec<(String, bool, ReferenceOr<Schema>)> {
+    let mut fields: Vec<(String, bool, ReferenceOr<Schema>)> = Vec::new();
+    if depth > MAX_DEPTH {
+        return fields;
+    }
+    let mut add = |properties: &openapiv3::ObjectType| {
+        for (name, property) in &properties.properties {
+            if let Some(property) = resolve_boxed(doc, property) {
+                fields.push((name.clone(), properties.required.contains(name), property));
+            }
+        }
+    };
+    match &schema.schema_kind {
+        SchemaKind::Type(Type::Object(object)) => add(object),
+        SchemaKind::Any(any) => add(&openapiv3::ObjectType {
+            properties: any.properties.clone(),
+            required: any.required.clone(),
+            ..Default::default()
+        }),
+        SchemaKind::AllOf { all_of } => {
+            for member in all_of {
+                if let Some(member) = resolve_schema(doc, member) {
+                    for field in object_fields(doc, member, depth + 1) {
+                        if !fields.iter().any(|(n, _, _)| *n == field.0) {
+                            fields.push(field);
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    fields
+}
+
+fn items(schema: &Schema) -> Option<ReferenceOr<Schema>> {
+    let items = match &schema.schema_kind {
+        SchemaKind::Type(Type::Array(array)) => array.items.as_ref()?,
+        SchemaKind::Any(any) => any.items.as_ref()?,
+        _ => return None,
+    };
+    Some(match items {
+        ReferenceOr::Item(schema) => ReferenceOr::Item((**schema).clone()),
+        ReferenceOr::Reference { reference } => ReferenceOr::Reference {
+            reference: reference.clone(),
+        },
+    })
+}
+
+/// The enum values of a schema, as JSON (`"bearer"`, `3`).
+fn enum_values(schema: &Schema) -> BTreeSet<String> {
+    let json = |v: serde_json::Value| v.to_string();
+    match &schema.schema_kind {
+        SchemaKind::Type(Type::String(s)) => s
+            .enumeration
+            .iter()
+            .map(|v| json(serde_json::json!(v)))
+            .collect(),
+        SchemaKind::Type(Type::Integer(i)) => i
+            .enumeration
+            .iter()
+            .map(|v| json(serde_json::json!(v)))
+            .collect(),
+        SchemaKind::Type(Type::Number(n)) => n
+            .enumeration
+            .iter()
+            .map(|v| json(serde_json::json!(v)))
+            .collect(),
+        SchemaKind::Type(Type::Boolean(b)) => b
+            .enumeration
+            .iter()
+            .map(|v| json(serde_json::json!(v)))
+            .collect(),
+        SchemaKind::Any(any) => any.enumeration.iter().cloned().map(json).collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// A token endpoint with a form request, a JSON response with an enum, an error
+    /// response through a `$ref`, Basic auth and two servers.
+    fn base() -> Value {
+        json!({
+            "openapi": "3.0.3",
+            "info": {"title": "T", "version": "1"},
+            "servers": [{"url": "https://api.example.invalid"}, {"url": "https://sandbox.example.invalid"}],
+            "security": [{"basicAuth": []}],
+            "paths": {"/auth/token": {"post": {
+                "operationId": "createToken",
+                "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {
+                    "schema": {"$ref": "#/components/schemas/TokenRequest"}}}},
+                "responses": {
+                    "200": {"description": "ok", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/TokenResponse"}}}},
+                    "400": {"description": "bad", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Problem"}}}}
+                }
+            }}},
+            "components": {
+                "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},
+                "schemas": {
+                    "TokenRequest": {"type": "object", "required": ["grant_type"], "properties": {
+                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "scope": {"type": "string"}}},
+                    "TokenResponse": {"type": "object", "required": ["access_token", "expires_in"], "properties": {
+                        "access_token": {"type": "string"},
+                        "expires_in": {"type": "integer"},
+                        "token_type": {"type": "string", "enum": ["bearer"]}}},
+                    "Problem": {"type": "object", "required": ["title"], "properties": {
+                        "title": {"type": "string"},
+                        "errors": {"type": "array", "items": {"type": "object", "properties": {
+                            "param": {"type": "string"}}}}}}
+                }
+            }
+        })
+    }
+
+    fn report(edit: impl FnOnce(&mut Value)) -> Vec<String> {
+        let mut new = base();
+        edit(&mut new);
+        let old: OpenAPI = serde_json::from_value(base()).unwrap();
+        let new: OpenAPI = serde_json::from_value(new).unwrap();
+        diff(&old, &new).iter().map(ToString::to_string).collect()
+    }
+
+    fn at<'a>(doc: &'a mut Value, pointer: &str) -> &'a mut Value {
+        doc.pointer_mut(pointer)
+            .unwrap_or_else(|| panic!("no {pointer} in the base spec"))
+    }
+
+    const OP: &str = "/paths/~1auth~1token/post";
+    const REQ: &str = "/components/schemas/TokenRequest";
+    const RES: &str = "/components/schemas/TokenResponse";
+
+    #[test]
+    fn each_spec_edit_gives_its_report_lines() {
+        type Edit = fn(&mut Value);
+        let table: Vec<(&str, Edit, Vec<&str>)> = vec![
+            ("nothing", |_| {}, vec![]),
+            (
+                "documentation only",
+                |d| at(d, "/info")["description"] = json!("new words"),
+                vec![],
+            ),
+            (
+                "response field removed",
+                |d| {
+                    at(d, &format!("{RES}/properties"))
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("token_type");
+                },
+                vec!["breaking: POST /auth/token: response 200 body field `token_type` removed"],
+            ),
+            (
+                "response field made optional",
+                |d| at(d, RES)["required"] = json!(["access_token"]),
+                vec![
+                    "breaking: POST /auth/token: response 200 body field `expires_in` made optional (`T` -> `Option<T>`)",
+                ],
+            ),
+            (
+                "response field made required",
+                |d| at(d, RES)["required"] = json!(["access_token", "expires_in", "token_type"]),
+                vec![
+                    "breaking: POST /auth/token: response 200 body field `token_type` made required (wire-compatible; `Option<T>` -> `T`)",
+                ],
+            ),
+            (
+                "response field retyped",
+                |d| at(d, &format!("{RES}/properties/expires_in"))["type"] = json!("string"),
+                vec![
+                    "breaking: POST /auth/token: response 200 body field `expires_in` retyped from integer to string",
+                ],
+            ),
+            (
+                "response field format changed",
+                |d| at(d, &format!("{RES}/properties/expires_in"))["format"] = json!("int32"),
+                vec![
+                    "breaking: POST /auth/token: response 200 body field `expires_in` retyped from integer to integer (int32)",
+                ],
+            ),
+            (
+                "response field added",
+                |d| at(d, &format!("{RES}/properties"))["scope"] = json!({"type": "string"}),
+                vec![
+                    "compatible: POST /auth/token: response 200 body field `scope` added, optional",
+                ],
+            ),
+            (
+                "nested field in an array of a $ref'd error removed",
+                |d| {
+                    at(
+                        d,
+                        "/components/schemas/Problem/properties/errors/items/properties",
+                    )
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("param");
+                },
+                vec![
+                    "breaking: POST /auth/token: response 400 body field `errors[].param` removed",
+                ],
+            ),
+            (
+                "response enum value added",
+                |d| {
+                    at(d, &format!("{RES}/properties/token_type"))["enum"] =
+                        json!(["bearer", "mac"])
+                },
+                vec![
+                    "breaking: POST /auth/token: response 200 body field `token_type` enum value \"mac\" added (the old client cannot decode it; exhaustive matches need an arm)",
+                ],
+            ),
+            (
+                "request enum value added and removed",
+                |d| at(d, &format!("{REQ}/properties/grant_type"))["enum"] = json!(["password"]),
+                vec![
+                    "breaking: POST /auth/token: request body field `grant_type` enum value \"client_credentials\" removed (requests carrying it are refused)",
+                    "compatible: POST /auth/token: request body field `grant_type` enum value \"password\" added",
+                ],
+            ),
+            (
+                "request field removed",
+                |d| {
+                    at(d, &format!("{REQ}/properties"))
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("scope");
+                },
+                vec!["breaking: POST /auth/token: request body field `scope` removed"],
+            ),
+            (
+                "request field made required",
+                |d| at(d, REQ)["required"] = json!(["grant_type", "scope"]),
+                vec!["breaking: POST /auth/token: request body field `scope` made required"],
+            ),
+            (
+                "request field made optional",
+                |d| at(d, REQ)["required"] = json!([]),
+                vec![
+                    "breaking: POST /auth/token: request body field `grant_type` made optional (wire-compatible; `T` -> `Option<T>`)",
+                ],
+            ),
+            (
+                "request field added, required and optional",
+                |d| {
+                    at(d, &format!("{REQ}/properties"))["audience"] = json!({"type": "string"});
+                    at(d, &format!("{REQ}/properties"))["resource"] = json!({"type": "string"});
+                    at(d, REQ)["required"] = json!(["grant_type", "audience"]);
+                },
+                vec![
+                    "breaking: POST /auth/token: request body field `audience` added, required",
+                    "breaking: POST /auth/token: request body field `resource` added, optional (wire-compatible; struct literals must name it)",
+                ],
+            ),
+            (
+                "operation renamed",
+                |d| at(d, OP)["operationId"] = json!("issueToken"),
+                vec![
+                    "breaking: POST /auth/token: operation renamed from `createToken` to `issueToken` (the client method is renamed)",
+                ],
+            ),
+            (
+                "operation moved to another path",
+                |d| {
+                    let paths = at(d, "/paths").as_object_mut().unwrap();
+                    let item = paths.remove("/auth/token").unwrap();
+                    paths.insert("/oauth/token".into(), item);
+                },
+                vec![
+                    "breaking: POST /auth/token: operation `createToken` removed",
+                    "compatible: POST /oauth/token: operation `createToken` added",
+                ],
+            ),
+            (
+                "server changed",
+                |d| at(d, "/servers/1")["url"] = json!("https://sandbox.example.invalid/v2"),
+                vec![
+                    "breaking: servers: server `https://sandbox.example.invalid` removed (its `servers` constant goes)",
+                    "compatible: servers: server `https://sandbox.example.invalid/v2` added",
+                ],
+            ),
+            (
+                "request content type changed",
+                |d| {
+                    let content = at(d, &format!("{OP}/requestBody/content"))
+                        .as_object_mut()
+                        .unwrap();
+                    let media = content.remove("application/x-www-form-urlencoded").unwrap();
+                    content.insert("application/json".into(), media);
+                },
+                vec![
+                    "breaking: POST /auth/token: request content type `application/x-www-form-urlencoded` removed",
+                    "compatible: POST /auth/token: request content type `application/json` added",
+                ],
+            ),
+            (
+                "response content type changed",
+                |d| {
+                    let content = at(d, &format!("{OP}/responses/400/content"))
+                        .as_object_mut()
+                        .unwrap();
+                    let media = content.remove("application/json").unwrap();
+                    content.insert("application/problem+json".into(), media);
+                },
+                vec![
+                    "breaking: POST /auth/token: response 400 content type `application/json` removed",
+                    "compatible: POST /auth/token: response 400 content type `application/problem+json` added",
+                ],
+            ),
+            (
+                "security dropped for the operation",
+                |d| at(d, OP)["security"] = json!([]),
+                vec![
+                    "breaking: POST /auth/token: security `http basic` -> `none` (the client authenticates differently)",
+                ],
+            ),
+            (
+                "security scheme renamed only",
+                |d| {
+                    d["security"] = json!([{"basic": []}]);
+                    at(d, "/components/securitySchemes")
+                        .as_object_mut()
+                        .unwrap()
+                        .insert("basic".into(), json!({"type": "http", "scheme": "Basic"}));
+                },
+                vec![],
+            ),
+            (
+                "response status removed and added",
+                |d| {
+                    let responses = at(d, &format!("{OP}/responses")).as_object_mut().unwrap();
+                    let bad = responses.remove("400").unwrap();
+                    responses.insert("401".into(), bad);
+                },
+                vec![
+                    "breaking: POST /auth/token: response 400 removed",
+                    "compatible: POST /auth/token: response 401 added",
+                ],
+            ),
+            (
+                "parameters added: required and optional",
+                |d| {
+                    at(d, OP)["parameters"] = json!([
+                        {"in": "query", "name": "tenant", "required": true, "schema": {"type": "string"}},
+                        {"in": "header", "name": "X-Trace", "schema": {"type": "string"}}
+                    ])
+                },
+                vec![
+                    "breaking: POST /auth/token: query parameter `tenant` added, required",
+                    "compatible: POST /auth/token: header parameter `X-Trace` added, optional",
+                ],
+            ),
+            (
+                "version changed",
+                |d| d["info"]["version"] = json!("2"),
+                vec![
+                    "compatible: info: version `1` -> `2` (the `api-version` header sent changes)",
+                ],
+            ),
+        ];
+        for (name, edit, expected) in table {
+            assert_eq!(report(edit), expected, "{name}");
+        }
+    }
+}
