@@ -19,13 +19,13 @@ pub const CONFIGURATION: u8 = 7;
 pub const HELP: &str = "\
 Exit codes:
   0  ok
-  2  usage: an unknown flag or value, a zero duration, a secret given as a flag
-  3  invalid credentials: the provider refused the client id or secret
+  2  usage: a wrong flag or value, a zero duration, a secret in a flag
+  3  invalid credentials: the provider refused the id or secret
   4  rate limited
   5  network failure, timeout, or the provider unavailable
-  6  invalid response: the provider's answer is not a usable token
-  7  insecure or bad configuration (plain http off loopback, no secret, a request the
-     provider rejects as malformed)";
+  6  invalid response: the answer is not a usable token
+  7  insecure or bad configuration (plain http off loopback, no
+     secret, a request the provider rejects as malformed)";
 
 /// The exit code for an error of `kind`.
 pub fn for_kind(kind: ErrorKind) -> u8 {

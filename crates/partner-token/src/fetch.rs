@@ -18,8 +18,9 @@ Environment (a flag beats its variable):
   PARTNER_ENV            --env
   PARTNER_BASE_URL       --base-url
   PARTNER_CLIENT_ID      --client-id
-  PARTNER_CLIENT_SECRET  the client secret; there is no flag for it (shell history and
-                         process lists would show it): set this, or --client-secret-stdin";
+  PARTNER_CLIENT_SECRET  the client secret: no flag takes it (shell
+                         history and ps would show it); or use
+                         --client-secret-stdin";
 
 /// Fetch a token from one provider.
 #[derive(clap::Args)]

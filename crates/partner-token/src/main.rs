@@ -48,6 +48,19 @@ enum Command {
     Sandbox(sandbox::Args),
     /// Start the sandbox in process and show the whole flow against all five providers.
     Demo,
+    /// Print a shell completion script (e.g. `partner-token completions bash >
+    /// ~/.local/share/bash-completion/completions/partner-token`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `partner-token man | man -l -`, or a subcommand's
+    /// (`partner-token man fetch`).
+    Man {
+        /// The subcommand whose page to print.
+        #[arg(value_parser = ["fetch", "schema", "sandbox", "demo", "completions", "man"])]
+        subcommand: Option<String>,
+    },
 }
 
 fn after_help() -> String {
@@ -86,6 +99,16 @@ fn main() -> ExitCode {
             }
         }
         Command::Schema { error } => return print_schema(error),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "partner-token",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        Command::Man { subcommand } => return print_man(subcommand.as_deref()),
         command => {
             return block_on(async move {
                 match command {
@@ -127,6 +150,26 @@ fn print_schema(error: bool) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: could not write the schema: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_man(subcommand: Option<&str>) -> ExitCode {
+    let mut command = Cli::command();
+    command.build();
+    let command = match subcommand.and_then(|name| command.find_subcommand(name)) {
+        Some(sub) => sub.clone(),
+        None => command,
+    };
+    let mut page = Vec::new();
+    let rendered = clap_mangen::Man::new(command)
+        .render(&mut page)
+        .and_then(|()| std::io::Write::write_all(&mut std::io::stdout(), &page));
+    match rendered {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: could not write the man page: {e}");
             ExitCode::FAILURE
         }
     }

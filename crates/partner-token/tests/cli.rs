@@ -740,6 +740,58 @@ async fn durations_take_units_and_refuse_zero() {
     }
 }
 
+#[test]
+fn completions_and_the_man_page_name_every_subcommand() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let output = run(&["completions", shell], "x", None);
+        assert_eq!(code(&output), 0, "{shell}");
+        let script = text(&output.stdout);
+        for name in [
+            "fetch",
+            "schema",
+            "sandbox",
+            "demo",
+            "completions",
+            "man",
+            "--client-secret-stdin",
+        ] {
+            assert!(script.contains(name), "{shell}: {name}");
+        }
+    }
+    assert_eq!(code(&run(&["completions", "cmd.exe"], "x", None)), 2);
+
+    let output = run(&["man"], "x", None);
+    assert_eq!(code(&output), 0);
+    let page = text(&output.stdout);
+    assert!(page.starts_with(".ie") || page.starts_with(".TH"), "{page}");
+    assert!(page.contains(".TH partner-token 1"), "{page}");
+    for name in [
+        "fetch",
+        "schema",
+        "sandbox",
+        "demo",
+        "completions",
+        "man",
+        "PARTNER_CLIENT_SECRET",
+    ] {
+        assert!(page.contains(name), "{name}: {page}");
+    }
+
+    // Each subcommand's page, as the main page's SUBCOMMANDS section refers to them.
+    let output = run(&["man", "fetch"], "x", None);
+    assert_eq!(code(&output), 0);
+    let page = text(&output.stdout);
+    assert!(page.contains(".TH partner-token-fetch 1"), "{page}");
+    for words in [
+        "PARTNER_PROVIDER",
+        "client\\-secret\\-stdin",
+        "alternative\\-payments",
+        "Exit codes",
+    ] {
+        assert!(page.contains(words), "{words}: {page}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn provider_env_and_base_url_come_from_variables_and_flags_win() {
     let sandbox = Sandbox::start().await.unwrap();
