@@ -792,6 +792,73 @@ fn completions_and_the_man_page_name_every_subcommand() {
     }
 }
 
+/// Five consecutive free loopback ports, probably: a free port from the system as the base.
+fn free_base_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().port().min(65531)
+}
+
+#[test]
+fn sandbox_json_on_a_fixed_port_serves_tokens_until_terminated() {
+    use std::io::BufRead as _;
+    // The base port may be taken between the probe and the bind: try a few.
+    let (mut child, line, base) = (0..5)
+        .find_map(|_| {
+            let base = free_base_port();
+            let mut child = KillOnDrop(
+                command()
+                    .args(["sandbox", "--json", "--port", &base.to_string()])
+                    .args(["--token-lifetime", "90s"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("start the sandbox"),
+            );
+            let mut line = String::new();
+            let stdout = child.0.stdout.take().expect("stdout");
+            std::io::BufReader::new(stdout).read_line(&mut line).ok()?;
+            (!line.is_empty()).then_some((child, line, base))
+        })
+        .expect("a sandbox on five free ports");
+    let endpoints: Value = serde_json::from_str(&line).expect("one JSON object");
+    for (offset, provider) in (0u16..).zip(Provider::ALL) {
+        let entry = &endpoints[provider.name()];
+        let prefix = format!("http://127.0.0.1:{}", base + offset);
+        assert!(
+            entry["base_url"].as_str().unwrap().starts_with(&prefix),
+            "{entry}"
+        );
+        assert_eq!(entry["token_lifetime_secs"], 90);
+    }
+    // Fetch through it with everything in the variables, as a script would.
+    let dinie = &endpoints["dinie"];
+    let output = command()
+        .args(["fetch", "--json"])
+        .env("PARTNER_PROVIDER", "dinie")
+        .env("PARTNER_BASE_URL", dinie["base_url"].as_str().unwrap())
+        .env("PARTNER_CLIENT_ID", dinie["client_id"].as_str().unwrap())
+        .env(
+            "PARTNER_CLIENT_SECRET",
+            dinie["client_secret"].as_str().unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let token: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(token["expires_in"], 90);
+
+    // SIGTERM stops it cleanly.
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.0.wait().unwrap().success());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn provider_env_and_base_url_come_from_variables_and_flags_win() {
     let sandbox = Sandbox::start().await.unwrap();
