@@ -281,6 +281,9 @@ fn hint(error: &Error, library_hint: Option<&str>, context: &Context) -> String 
             loopback address (127.0.0.1, [::1], localhost), such as `partner-token sandbox`"
             .into(),
         ErrorKind::Timeout => match context.timeout {
+            _ if error.status().is_some() => {
+                "the provider gave up waiting for the request; retry later".into()
+            }
             Some(timeout) => format!(
                 "no answer within {}; retry, or raise --timeout",
                 humantime::format_duration(timeout)

@@ -956,3 +956,49 @@ fn credentials_in_the_base_url_are_refused_unechoed() {
     assert!(stderr.contains("must not carry credentials"), "{stderr}");
     assert!(!stderr.contains("pa55word-x"), "{stderr}");
 }
+
+/// The library's hint is split off its message (some hints contain "; " themselves), so
+/// each error has one headline and one hint.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_error_has_one_headline_and_one_hint() {
+    let server = httpmock::MockServer::start_async().await;
+    for status in [400, 503, 408] {
+        server.mock(|when, then| {
+            when.path(format!("/{status}/auth/token"));
+            then.status(status)
+                .header("content-type", "application/problem+json")
+                .body(format!(
+                    r#"{{"title":"No","status":{status},"detail":"one; two","code":"c{status}"}}"#
+                ));
+        });
+    }
+    for (status, exit, hint) in [
+        (
+            400,
+            7,
+            "check the fields the provider names; this request will not succeed as is",
+        ),
+        (503, 5, "the provider is failing; retry later"),
+        (
+            408,
+            5,
+            "the provider gave up waiting for the request; retry later",
+        ),
+    ] {
+        let url = format!("{}/{status}", server.base_url());
+        let output = run(
+            &["fetch", "--provider", "dinie", "--base-url", &url, "--json"],
+            "id",
+            Some("secret-123"),
+        );
+        assert_eq!(code(&output), exit, "{}", text(&output.stderr));
+        let error: Value = serde_json::from_slice(&output.stderr).unwrap();
+        assert_eq!(error["hint"], hint, "{error}");
+        let headline = error["error"].as_str().unwrap();
+        assert!(
+            headline.ends_with(&format!("(HTTP {status}, c{status}, \"one; two\")")),
+            "{headline}"
+        );
+        assert_eq!(error["message"], "one; two");
+    }
+}
