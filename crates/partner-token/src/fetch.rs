@@ -168,7 +168,7 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
         timeout: Some(plan.args.timeout),
         secrets: Vec::new(),
     };
-    let secret = match secret::read(plan.args.client_secret_stdin, plan.provider.name()) {
+    let secret = match secret::read(plan.args.client_secret_stdin, plan.provider.name()).await {
         Ok(secret) => secret,
         Err(report) => return fail(*report),
     };

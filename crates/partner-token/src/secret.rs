@@ -32,7 +32,7 @@ pub fn is_secret_flag(arg: &OsStr) -> bool {
 }
 
 /// The secret from standard input when asked, from `PARTNER_CLIENT_SECRET` otherwise.
-pub fn read(from_stdin: bool, provider: &str) -> Result<String, Box<Report>> {
+pub async fn read(from_stdin: bool, provider: &str) -> Result<String, Box<Report>> {
     if !from_stdin {
         return match std::env::var("PARTNER_CLIENT_SECRET") {
             Ok(secret) => Ok(secret),
@@ -51,7 +51,9 @@ pub fn read(from_stdin: bool, provider: &str) -> Result<String, Box<Report>> {
         ))
     };
     let secret = if std::io::stdin().is_terminal() {
-        prompt_hidden(&format!("client secret for {provider}: ")).map_err(unreadable)?
+        prompt_hidden(&format!("client secret for {provider}: "))
+            .await
+            .map_err(unreadable)?
     } else {
         let mut line = String::new();
         std::io::stdin()
@@ -71,20 +73,14 @@ pub fn read(from_stdin: bool, provider: &str) -> Result<String, Box<Report>> {
     Ok(secret)
 }
 
-/// Asks for a line on the terminal with echo off (turned off before the prompt shows, and
-/// back on when done).
+/// Asks for a line on the terminal with echo off: turned off before the prompt shows, and
+/// back on when done, also on Ctrl-C (which then exits with 130, as a shell would).
 #[cfg(unix)]
-fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
+async fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
     use std::io::Write as _;
 
-    use rustix::termios::{self, LocalModes, OptionalActions, Termios};
-
-    struct Restore<'a>(&'a std::fs::File, Termios);
-    impl Drop for Restore<'_> {
-        fn drop(&mut self) {
-            let _ = termios::tcsetattr(self.0, OptionalActions::Now, &self.1);
-        }
-    }
+    use rustix::termios::{self, LocalModes, OptionalActions};
+    use tokio::signal::unix::{SignalKind, signal};
 
     let tty = std::fs::OpenOptions::new()
         .read(true)
@@ -94,19 +90,42 @@ fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
     let mut hidden = saved.clone();
     hidden.local_modes.remove(LocalModes::ECHO);
     hidden.local_modes.insert(LocalModes::ECHONL);
+    // Listen for Ctrl-C before echo goes off, so it can always be turned back on.
+    let mut interrupted = signal(SignalKind::interrupt())?;
     termios::tcsetattr(&tty, OptionalActions::Now, &hidden)?;
-    let _restore = Restore(&tty, saved);
-    (&tty).write_all(prompt.as_bytes())?;
-    (&tty).flush()?;
-    let mut line = String::new();
-    std::io::BufReader::new(&tty)
-        .take(MAX_SECRET)
-        .read_line(&mut line)?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    let restore = |tty: &std::fs::File| {
+        let _ = termios::tcsetattr(tty, OptionalActions::Now, &saved);
+    };
+    let reader = tty.try_clone()?;
+    let line = async {
+        (&tty).write_all(prompt.as_bytes())?;
+        (&tty).flush()?;
+        tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufReader::new(reader)
+                .take(MAX_SECRET)
+                .read_line(&mut line)
+                .map(|_| line)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    };
+    tokio::select! {
+        line = line => {
+            restore(&tty);
+            Ok(line?.trim_end_matches(['\r', '\n']).to_owned())
+        }
+        _ = interrupted.recv() => {
+            restore(&tty);
+            let _ = (&tty).write_all(b"\n");
+            // The reading thread is blocked on the terminal: leave without waiting for it.
+            std::process::exit(130);
+        }
+    }
 }
 
 #[cfg(not(unix))]
-fn prompt_hidden(_prompt: &str) -> std::io::Result<String> {
+async fn prompt_hidden(_prompt: &str) -> std::io::Result<String> {
     Err(std::io::Error::other(
         "a prompt without echo is only supported on Unix; pipe the secret in",
     ))

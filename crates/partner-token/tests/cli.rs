@@ -1002,3 +1002,45 @@ async fn each_error_has_one_headline_and_one_hint() {
         assert_eq!(error["message"], "one; two");
     }
 }
+
+/// Ctrl-C at the prompt turns echo back on before leaving (exit 130), so the user's shell
+/// is not left typing blind.
+#[test]
+fn ctrl_c_at_the_prompt_restores_echo() {
+    use std::io::Read as _;
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` (util-linux) to make a pseudo-terminal");
+        return;
+    }
+    // `stty -a` after the binary shows the terminal's echo flag: "echo" or "-echo".
+    let line = format!(
+        "bash -c '{BIN} fetch --provider dinie --base-url http://127.0.0.1:9 \
+         --client-secret-stdin; echo exit=$?; stty -a'"
+    );
+    let mut child = KillOnDrop(
+        hermetic(Command::new("script"))
+            .args(["-qec", &line, "/dev/null"])
+            .env("PARTNER_CLIENT_ID", "id")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = child.0.stdout.take().unwrap();
+    let mut stdin = child.0.stdin.take().unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("client secret for dinie: ") {
+        let read = stdout.read(&mut byte).unwrap();
+        assert_eq!(read, 1, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.push(byte[0]);
+    }
+    stdin.write_all(b"\x03").unwrap(); // Ctrl-C, as the terminal sends it
+    stdout.read_to_end(&mut seen).unwrap();
+    let _ = child.0.wait();
+    let transcript = String::from_utf8_lossy(&seen);
+    assert!(transcript.contains("exit=130"), "{transcript}");
+    let flags: Vec<&str> = transcript.split_whitespace().collect();
+    assert!(flags.contains(&"echo"), "echo left off: {transcript}");
+}
