@@ -94,6 +94,7 @@ impl Sandbox {
     pub fn builder() -> SandboxBuilder {
         SandboxBuilder {
             lifetime: None,
+            base_port: None,
             rate_limits: HashMap::from([(Provider::AlternativePayments, 5)]),
             faults: Faults::default(),
         }
@@ -150,6 +151,7 @@ impl std::fmt::Debug for Sandbox {
 #[derive(Debug, Clone)]
 pub struct SandboxBuilder {
     lifetime: Option<Duration>,
+    base_port: Option<u16>,
     rate_limits: HashMap<Provider, u32>,
     faults: Faults,
 }
@@ -158,6 +160,14 @@ impl SandboxBuilder {
     /// Issues every provider's tokens with this lifetime instead of its documented one.
     pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = Some(lifetime);
+        self
+    }
+
+    /// Binds fixed ports instead of free ones the system picks: the providers of
+    /// [`Provider::ALL`], in order, on `port`, `port + 1`, … `port + 4` (Teez on `port`,
+    /// Dinie on `port + 4`), so scripts can know the URLs in advance.
+    pub fn base_port(mut self, port: u16) -> Self {
+        self.base_port = Some(port);
         self
     }
 
@@ -177,15 +187,33 @@ impl SandboxBuilder {
         self
     }
 
-    /// Binds the five loopback ports and starts answering.
+    /// Binds the five loopback ports and starts answering. With a
+    /// [`base_port`](Self::base_port), an error names the port that could not be bound.
     pub async fn start(self) -> std::io::Result<Sandbox> {
         let mut endpoints = Vec::new();
         let mut listeners = Vec::new();
         let mut states = HashMap::new();
-        for provider in Provider::ALL {
+        for (offset, provider) in (0u16..).zip(Provider::ALL) {
             let dialect = providers::dialect(provider);
+            let port = match self.base_port {
+                None => 0,
+                Some(base) => base.checked_add(offset).ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!("base port {base} + {offset} for {provider} is above 65535"),
+                    )
+                })?,
+            };
             let listener =
-                tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+                tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+                    .await
+                    .map_err(|e| match port {
+                        0 => e,
+                        port => std::io::Error::new(
+                            e.kind(),
+                            format!("could not bind 127.0.0.1:{port} for {provider}: {e}"),
+                        ),
+                    })?;
             let profile = dialect.profile();
             let lifetime = self.lifetime.unwrap_or(profile.lifetime);
             endpoints.push(Endpoint {
@@ -217,5 +245,56 @@ impl SandboxBuilder {
             shared,
             tasks,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn base_port_binds_five_consecutive_ports_in_provider_order() {
+        // A free port from the system as the base; retried, as another process may take
+        // one of the next four meanwhile.
+        for _ in 0..20 {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let base = probe.local_addr().unwrap().port();
+            drop(probe);
+            let Ok(sandbox) = Sandbox::builder().base_port(base).start().await else {
+                continue;
+            };
+            for (offset, endpoint) in (0u16..).zip(sandbox.endpoints()) {
+                let prefix = format!("http://127.0.0.1:{}", base + offset);
+                assert!(endpoint.base_url.starts_with(&prefix), "{endpoint:?}");
+            }
+            let client = sandbox.client_builder(Provider::Dinie).build().unwrap();
+            client.fetch_token().await.unwrap();
+            return;
+        }
+        panic!("no five free consecutive loopback ports in 20 tries");
+    }
+
+    #[tokio::test]
+    async fn a_port_that_cannot_be_bound_is_named() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let err = Sandbox::builder()
+            .base_port(port)
+            .start()
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("could not bind 127.0.0.1:{port} for teez")),
+            "{err}"
+        );
+        // 65533 + 3 overflows at tradevest (ports above the ephemeral range: free).
+        let err = Sandbox::builder()
+            .base_port(65533)
+            .start()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().contains("above 65535"), "{err}");
     }
 }

@@ -47,7 +47,10 @@ pub async fn run() -> ExitCode {
             ),
             Err(e) => {
                 ok = false;
-                eprint!("{}", output::error(&e));
+                eprint!(
+                    "{}",
+                    output::Report::from_error(&e, &Default::default()).text(0)
+                );
             }
         }
     }
@@ -126,6 +129,7 @@ pub async fn run() -> ExitCode {
 }
 
 fn fail(error: &partner_auth::Error) -> ExitCode {
-    eprint!("{}", output::error(error));
-    ExitCode::from(exit::for_kind(error.kind()))
+    let report = output::Report::from_error(error, &Default::default());
+    eprint!("{}", report.text(0));
+    ExitCode::from(report.exit_code())
 }

@@ -1,8 +1,9 @@
-//! Exit codes, one per kind of failure a script may want to tell apart. Code 2, wrong
-//! command-line usage, is clap's own.
+//! Exit codes, one per kind of failure a script may want to tell apart.
 
 use partner_auth::ErrorKind;
 
+/// Wrong command-line usage (clap's own code, also used for a secret given as a flag).
+pub const USAGE: u8 = 2;
 /// The provider refused the client credentials.
 pub const INVALID_CREDENTIALS: u8 = 3;
 /// Rate limited.
@@ -13,6 +14,18 @@ pub const NETWORK: u8 = 5;
 pub const INVALID_RESPONSE: u8 = 6;
 /// Insecure or bad configuration (also a request the provider rejects as malformed).
 pub const CONFIGURATION: u8 = 7;
+
+/// The exit code table, as `--help` and the man page show it.
+pub const HELP: &str = "\
+Exit codes:
+  0  ok
+  2  usage: a wrong flag or value, a zero duration, a secret in a flag
+  3  invalid credentials: the provider refused the id or secret
+  4  rate limited
+  5  network failure, timeout, or the provider unavailable
+  6  invalid response: the answer is not a usable token
+  7  insecure or bad configuration (plain http off loopback, no
+     secret, a request the provider rejects as malformed)";
 
 /// The exit code for an error of `kind`.
 pub fn for_kind(kind: ErrorKind) -> u8 {

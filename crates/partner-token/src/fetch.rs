@@ -3,111 +3,227 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use partner_auth::{Client, Credentials, Provider, SecretString};
-use tokio::io::AsyncBufReadExt as _;
+use clap::builder::PossibleValuesParser;
+use clap::parser::ValueSource;
+use partner_auth::{Client, Credentials, ErrorKind, Provider};
 
-use crate::{exit, output};
+use crate::args::{self, ProviderName};
+use crate::output::{Context, Report, TokenJson};
+use crate::secret;
+
+/// Flags and their environment variables, as `fetch --help` lists them.
+pub const ENVIRONMENT_HELP: &str = "\
+Environment (a flag beats its variable):
+  PARTNER_PROVIDER       --provider
+  PARTNER_ENV            --env
+  PARTNER_BASE_URL       --base-url
+  PARTNER_CLIENT_ID      --client-id
+  PARTNER_CLIENT_SECRET  the client secret: no flag takes it (shell
+                         history and ps would show it); or use
+                         --client-secret-stdin";
 
 /// Fetch a token from one provider.
 #[derive(clap::Args)]
 pub struct Args {
     /// The provider.
-    #[arg(long, value_parser = parse_provider)]
-    provider: Provider,
-    /// A named environment (default: production).
-    #[arg(long = "env", conflicts_with = "base_url")]
+    #[arg(long, env = "PARTNER_PROVIDER", value_enum)]
+    provider: ProviderName,
+    /// A named environment of the provider (default: production).
+    #[arg(
+        long = "env",
+        env = "PARTNER_ENV",
+        value_name = "ENV",
+        ignore_case = true,
+        value_parser = PossibleValuesParser::new(args::environment_names()),
+        long_help = args::environment_help()
+    )]
     environment: Option<String>,
-    /// A base URL instead of a named environment (https, or http to loopback).
-    #[arg(long)]
+    /// A base URL instead of a named environment: https, or http to a loopback address.
+    #[arg(long, env = "PARTNER_BASE_URL", value_name = "URL")]
     base_url: Option<String>,
     /// The client id.
     #[arg(long, env = "PARTNER_CLIENT_ID")]
     client_id: String,
-    /// Read the client secret from the first line of standard input.
+    /// Read the client secret from standard input: the first line of a pipe, or typed at a
+    /// prompt that does not echo. Without it, the secret comes from PARTNER_CLIENT_SECRET.
     #[arg(long)]
     client_secret_stdin: bool,
-    /// Print one JSON object: provider, environment, access_token, token_type,
-    /// expires_in, issued_at, expires_at.
+    /// Print one JSON object (its schema: `partner-token schema`); a failure is then one
+    /// JSON object on stderr (`partner-token schema --error`).
     #[arg(long, conflicts_with = "header")]
     json: bool,
     /// Print exactly `Authorization: Bearer <token>`.
     #[arg(long)]
     header: bool,
-    /// Total timeout of the token request, in seconds.
-    #[arg(long, default_value_t = 10)]
-    timeout: u64,
+    /// Total timeout of the token request: 500ms, 10s, 2m, or a number of seconds.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = args::positive_duration)]
+    timeout: Duration,
 }
 
-fn parse_provider(name: &str) -> Result<Provider, String> {
-    name.parse()
-        .map_err(|e: partner_auth::UnknownProvider| e.to_string())
+/// Where the token request goes.
+enum Target {
+    Environment(String),
+    BaseUrl(String),
 }
 
-pub async fn run(args: Args) -> ExitCode {
-    let secret = match read_secret(args.client_secret_stdin).await {
+/// A fetch, its flags checked.
+pub struct Plan {
+    args: Args,
+    provider: Provider,
+    target: Target,
+}
+
+impl Args {
+    /// Checks what clap cannot: `--env` against the provider's environments, `--env`
+    /// against `--base-url` (a flag beats the other's variable), and no credentials in
+    /// the base URL. The error is a usage message that echoes no URL.
+    pub fn plan(
+        mut self,
+        matches: &clap::ArgMatches,
+    ) -> Result<Plan, (clap::error::ErrorKind, String)> {
+        use clap::error::ErrorKind as Usage;
+        let provider = self.provider.provider();
+        let from_flag = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+        let target = match (self.environment.take(), self.base_url.take()) {
+            (Some(env), Some(url)) => match (from_flag("environment"), from_flag("base_url")) {
+                (true, false) => Target::Environment(env),
+                (false, true) => Target::BaseUrl(url),
+                (true, true) => {
+                    return Err((
+                        Usage::ArgumentConflict,
+                        "--env and --base-url both name where to send the request; give one".into(),
+                    ));
+                }
+                (false, false) => {
+                    return Err((
+                        Usage::ArgumentConflict,
+                        "PARTNER_ENV and PARTNER_BASE_URL are both set; unset one, or give --env or --base-url".into(),
+                    ));
+                }
+            },
+            (Some(env), None) => Target::Environment(env),
+            (None, Some(url)) => Target::BaseUrl(url),
+            (None, None) => Target::Environment(provider.environments()[0].name.to_owned()),
+        };
+        match &target {
+            Target::Environment(env) if provider.environment(env).is_none() => {
+                let known: Vec<&str> = provider.environments().iter().map(|e| e.name).collect();
+                return Err((
+                    Usage::InvalidValue,
+                    format!(
+                        "{provider} has no environment `{env}`; it has: {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
+            Target::BaseUrl(url) => {
+                if let Ok(parsed) = url::Url::parse(url)
+                    && (!parsed.username().is_empty() || parsed.password().is_some())
+                {
+                    return Err((
+                        Usage::InvalidValue,
+                        "the base URL must not carry credentials (user:password@host); \
+                         the client id and secret come from PARTNER_CLIENT_ID and \
+                         PARTNER_CLIENT_SECRET"
+                            .into(),
+                    ));
+                }
+            }
+            Target::Environment(_) => {}
+        }
+        Ok(Plan {
+            args: self,
+            provider,
+            target,
+        })
+    }
+}
+
+impl Plan {
+    /// The base URL this fetch goes to.
+    fn url(&self) -> String {
+        match &self.target {
+            Target::BaseUrl(url) => url.clone(),
+            Target::Environment(env) => self
+                .provider
+                .environment(env)
+                .map_or_else(String::new, |e| e.base_url.to_owned()),
+        }
+    }
+}
+
+/// Fetches and prints a token; a failure is reported on stderr with its exit code.
+pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
+    let json = plan.args.json;
+    let fail = |report: Report| {
+        if json {
+            eprintln!("{}", report.json());
+        } else {
+            eprint!("{}", report.text(verbose));
+        }
+        ExitCode::from(report.exit_code())
+    };
+    let mut context = Context {
+        url: Some(plan.url()),
+        timeout: Some(plan.args.timeout),
+        secrets: Vec::new(),
+    };
+    let secret = match secret::read(plan.args.client_secret_stdin, plan.provider.name()).await {
         Ok(secret) => secret,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(exit::CONFIGURATION);
-        }
+        Err(report) => return fail(*report),
     };
-    let mut builder = Client::builder(args.provider)
-        .credentials(Credentials::new(args.client_id, secret))
-        .timeout(Duration::from_secs(args.timeout));
-    if let Some(env) = args.environment {
-        builder = builder.environment(env);
-    }
-    if let Some(url) = args.base_url {
-        builder = builder.base_url(url);
-    }
-    let result = match builder.build() {
-        Ok(client) => client.fetch_token().await,
-        Err(e) => Err(e),
+    context.secrets.push(secret.clone());
+    let mut builder = Client::builder(plan.provider)
+        .credentials(Credentials::new(plan.args.client_id, secret))
+        .timeout(plan.args.timeout);
+    builder = match plan.target {
+        Target::Environment(env) => builder.environment(env),
+        Target::BaseUrl(url) => builder.base_url(url),
     };
-    let token = match result {
+    let client = match builder.build() {
+        Ok(client) => client,
+        Err(e) => return fail(Report::from_error(&e, &context)),
+    };
+    context.url = Some(client.base_url().to_owned());
+    tracing::debug!(
+        provider = %client.provider(),
+        environment = client.environment(),
+        base_url = client.base_url(),
+        timeout = %humantime::format_duration(plan.args.timeout),
+        "sending the token request"
+    );
+    let token = match client.fetch_token().await {
         Ok(token) => token,
-        Err(e) => {
-            eprint!("{}", output::error(&e));
-            return ExitCode::from(exit::for_kind(e.kind()));
-        }
+        Err(e) => return fail(Report::from_error(&e, &context)),
     };
-    if args.json {
-        match serde_json::to_string(&token) {
-            Ok(json) => println!("{json}"),
+    if json {
+        let Some(output) = TokenJson::new(&token) else {
+            return fail(Report::new(
+                ErrorKind::InvalidResponse,
+                format!(
+                    "a token from {}, a provider this CLI does not know",
+                    token.provider()
+                ),
+                "update partner-token",
+            ));
+        };
+        match serde_json::to_string(&output) {
+            Ok(line) => println!("{line}"),
             Err(e) => {
-                eprintln!("error: could not write JSON: {e}");
-                return ExitCode::from(exit::INVALID_RESPONSE);
+                return fail(Report::new(
+                    ErrorKind::InvalidResponse,
+                    format!("could not write the token as JSON: {e}"),
+                    "report this as a bug",
+                ));
             }
         }
-    } else if args.header {
+    } else if plan.args.header {
         match token.authorization_header() {
             Ok(_) => println!("Authorization: Bearer {}", token.expose_secret()),
-            Err(e) => {
-                eprint!("{}", output::error(&e));
-                return ExitCode::from(exit::for_kind(e.kind()));
-            }
+            Err(e) => return fail(Report::from_error(&e, &context)),
         }
     } else {
-        print!("{}", output::summary(&token));
+        print!("{}", crate::output::summary(&token));
     }
     ExitCode::SUCCESS
-}
-
-/// The secret from `PARTNER_CLIENT_SECRET` or, when asked, standard input.
-async fn read_secret(from_stdin: bool) -> Result<SecretString, String> {
-    if from_stdin {
-        let mut line = String::new();
-        tokio::io::BufReader::new(tokio::io::stdin())
-            .read_line(&mut line)
-            .await
-            .map_err(|e| format!("could not read the client secret from stdin: {e}"))?;
-        let secret = line.trim_end_matches(['\r', '\n']).to_owned();
-        return Ok(SecretString::from(secret));
-    }
-    match std::env::var("PARTNER_CLIENT_SECRET") {
-        Ok(secret) => Ok(SecretString::from(secret)),
-        Err(_) => {
-            Err("no client secret: set PARTNER_CLIENT_SECRET or pass --client-secret-stdin".into())
-        }
-    }
 }

@@ -1,22 +1,30 @@
 //! `partner-token`: access tokens from the five partner APIs on the command line, and a
 //! sandbox and demo of the whole flow. See `partner-token --help`.
 
+mod args;
 mod demo;
 mod exit;
 mod fetch;
 mod output;
+mod sandbox;
+mod secret;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use partner_auth::Provider;
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// Access tokens from Teez, Alternative Payments, Cobee, Tradevest and Dinie.
 #[derive(Parser)]
-#[command(name = "partner-token", version, about, long_about = None)]
+#[command(
+    name = "partner-token",
+    version,
+    about,
+    long_about = None,
+    after_help = after_help()
+)]
 struct Cli {
-    /// Show what happens on stderr (-v: requests and outcomes; never secrets).
+    /// Show what happens on stderr: -v every cause of an error and the library's events,
+    /// -vv more detail. Never a secret.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
     #[command(subcommand)]
@@ -26,84 +34,145 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Fetch a token. The secret comes from PARTNER_CLIENT_SECRET or --client-secret-stdin,
-    /// never from a flag (process lists show flags).
+    /// never from a flag.
+    #[command(after_help = after_help())]
     Fetch(fetch::Args),
-    /// Print the JSON Schema of `fetch --json` output.
-    Schema,
+    /// Print the JSON Schema of `fetch --json` output (or of `--json` errors).
+    Schema {
+        /// The schema of the JSON error object instead.
+        #[arg(long)]
+        error: bool,
+    },
     /// Run the sandbox in the foreground and print each provider's base URL and demo
     /// credentials.
-    Sandbox {
-        /// Lifetime of issued tokens, in seconds (default: each provider's documented one).
-        #[arg(long)]
-        token_lifetime: Option<u64>,
-    },
+    Sandbox(sandbox::Args),
     /// Start the sandbox in process and show the whole flow against all five providers.
     Demo,
+    /// Print a shell completion script (e.g. `partner-token completions bash >
+    /// ~/.local/share/bash-completion/completions/partner-token`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `partner-token man | man -l -`, or a subcommand's
+    /// (`partner-token man fetch`).
+    Man {
+        /// The subcommand whose page to print.
+        #[arg(value_parser = ["fetch", "schema", "sandbox", "demo", "completions", "man"])]
+        subcommand: Option<String>,
+    },
+}
+
+fn after_help() -> String {
+    format!("{}\n\n{}", fetch::ENVIRONMENT_HELP, exit::HELP)
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Before clap, so the refusal is the whole message and the value is never echoed.
+    if std::env::args_os()
+        .skip(1)
+        .any(|arg| secret::is_secret_flag(&arg))
+    {
+        eprint!("{}", secret::FLAG_REFUSED);
+        return ExitCode::from(exit::USAGE);
+    }
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     init_tracing(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let fetch = match cli.command {
+        Command::Fetch(args) => {
+            let fetch_matches = matches.subcommand_matches("fetch").unwrap_or(&matches);
+            match args.plan(fetch_matches) {
+                Ok(plan) => Some(plan),
+                Err((kind, message)) => {
+                    let mut command = Cli::command();
+                    let fetch = command.find_subcommand_mut("fetch").cloned();
+                    fetch
+                        .unwrap_or(command)
+                        .bin_name("partner-token fetch")
+                        .error(kind, message)
+                        .exit()
+                }
+            }
+        }
+        Command::Schema { error } => return print_schema(error),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "partner-token",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        Command::Man { subcommand } => return print_man(subcommand.as_deref()),
+        command => {
+            return block_on(async move {
+                match command {
+                    Command::Sandbox(args) => sandbox::run(args).await,
+                    _ => demo::run().await,
+                }
+            });
+        }
+    };
+    match fetch {
+        Some(plan) => block_on(fetch::run(plan, cli.verbose)),
+        None => ExitCode::SUCCESS,
+    }
+}
+
+fn block_on(future: impl Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime,
+        Ok(runtime) => runtime.block_on(future),
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
-            return ExitCode::from(exit::NETWORK);
+            ExitCode::from(exit::NETWORK)
         }
-    };
-    runtime.block_on(async {
-        match cli.command {
-            Command::Fetch(args) => fetch::run(args).await,
-            Command::Schema => {
-                let schema = schemars::schema_for!(partner_auth::AccessToken);
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&schema).unwrap_or_default()
-                );
-                ExitCode::SUCCESS
-            }
-            Command::Sandbox { token_lifetime } => run_sandbox(token_lifetime).await,
-            Command::Demo => demo::run().await,
-        }
-    })
+    }
 }
 
-async fn run_sandbox(token_lifetime: Option<u64>) -> ExitCode {
-    let mut builder = partner_sandbox::Sandbox::builder();
-    if let Some(secs) = token_lifetime {
-        builder = builder.token_lifetime(Duration::from_secs(secs));
-    }
-    let sandbox = match builder.start().await {
-        Ok(sandbox) => sandbox,
-        Err(e) => {
-            eprintln!("error: could not bind loopback ports: {e}");
-            return ExitCode::from(exit::NETWORK);
-        }
+fn print_schema(error: bool) -> ExitCode {
+    let schema = if error {
+        schemars::schema_for!(output::Report)
+    } else {
+        schemars::schema_for!(output::TokenJson)
     };
-    println!("partner-token sandbox: five token endpoints on loopback (Ctrl-C stops)\n");
-    println!(
-        "{:<22} {:<40} {:<24} client secret",
-        "provider", "base URL", "client id"
-    );
-    for endpoint in sandbox.endpoints() {
-        println!(
-            "{:<22} {:<40} {:<24} {}",
-            endpoint.provider.name(),
-            endpoint.base_url,
-            endpoint.client_id,
-            endpoint.client_secret
-        );
+    match serde_json::to_string_pretty(&schema) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: could not write the schema: {e}");
+            ExitCode::FAILURE
+        }
     }
-    let example = sandbox.endpoint(Provider::Dinie);
-    println!(
-        "\ntry: PARTNER_CLIENT_ID={} PARTNER_CLIENT_SECRET={} partner-token fetch --provider dinie --base-url {}",
-        example.client_id, example.client_secret, example.base_url
-    );
-    let _ = tokio::signal::ctrl_c().await;
-    ExitCode::SUCCESS
+}
+
+fn print_man(subcommand: Option<&str>) -> ExitCode {
+    let mut command = Cli::command();
+    command.build();
+    let command = match subcommand.and_then(|name| command.find_subcommand(name)) {
+        Some(sub) => sub.clone(),
+        None => command,
+    };
+    let mut page = Vec::new();
+    let rendered = clap_mangen::Man::new(command)
+        .render(&mut page)
+        .and_then(|()| std::io::Write::write_all(&mut std::io::stdout(), &page));
+    match rendered {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: could not write the man page: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `-v` shows this workspace's events on stderr. Only our own crates log, and they never

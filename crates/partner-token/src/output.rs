@@ -1,8 +1,22 @@
-//! How tokens and errors are shown.
+//! How tokens and errors are shown: the masked summary, the `--json` objects and their
+//! JSON Schemas, and the error report with its cause chain.
+//!
+//! The JSON types are this CLI's own, built from `AccessToken`'s and `Error`'s getters:
+//! the token is printed only because `fetch --json` asks for it, not because the library
+//! serializes it.
 
-use std::time::SystemTime;
+use std::error::Error as _;
+use std::time::{Duration, SystemTime};
 
-use partner_auth::{AccessToken, Error};
+use partner_auth::{AccessToken, Error, ErrorKind};
+
+use crate::args::ProviderName;
+use crate::exit;
+
+/// `$id` of the schema of `fetch --json` output.
+pub const TOKEN_SCHEMA_ID: &str = "urn:partner-token:fetch-json:v1";
+/// `$id` of the schema of `--json` errors.
+pub const ERROR_SCHEMA_ID: &str = "urn:partner-token:error-json:v1";
 
 /// The first characters of a token and its length: enough to tell tokens apart, not to
 /// use one.
@@ -32,14 +46,276 @@ pub fn summary(token: &AccessToken) -> String {
     )
 }
 
-/// An error for stderr: what happened, the provider's details, what to do.
-pub fn error(error: &Error) -> String {
-    let mut out = format!("error: {error}\n");
-    for field in error.field_errors() {
-        out.push_str(&format!("  field {}: {}\n", field.field, field.message));
+/// One token, as `partner-token fetch --json` prints it (the token itself included).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(
+    title = "partner-token fetch --json",
+    deny_unknown_fields,
+    extend("$id" = TOKEN_SCHEMA_ID)
+)]
+pub struct TokenJson {
+    /// Provider that issued the token.
+    provider: ProviderName,
+    /// Environment that issued it (`custom` for a base URL).
+    environment: String,
+    /// The access token.
+    access_token: String,
+    /// `Bearer`, or another type verbatim.
+    token_type: String,
+    /// Lifetime in seconds the provider reported; null when it reported none usable.
+    expires_in: Option<u64>,
+    /// When the request was sent (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
+    issued_at: String,
+    /// When the token expires after the lifetime policy (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
+    expires_at: String,
+}
+
+impl TokenJson {
+    /// The JSON form of `token`; `None` for a provider this CLI does not know.
+    pub fn new(token: &AccessToken) -> Option<Self> {
+        Some(TokenJson {
+            provider: ProviderName::of(token.provider())?,
+            environment: token.environment().to_owned(),
+            access_token: token.expose_secret().to_owned(),
+            token_type: token.token_type().to_string(),
+            expires_in: token.lifetime().map(|d| d.as_secs()),
+            issued_at: humantime::format_rfc3339_seconds(token.issued_at()).to_string(),
+            expires_at: humantime::format_rfc3339_seconds(token.expires_at()).to_string(),
+        })
     }
-    if let Some(excerpt) = error.body_excerpt() {
-        out.push_str(&format!("  response: {excerpt}\n"));
+}
+
+/// What the error report knows beyond the error itself.
+#[derive(Default)]
+pub struct Context {
+    /// The base URL the request went (or would have gone) to; never carries credentials.
+    pub url: Option<String>,
+    /// The total timeout in force.
+    pub timeout: Option<Duration>,
+    /// Strings that must never be printed (the client secret), replaced if they appear.
+    pub secrets: Vec<String>,
+}
+
+impl Context {
+    fn scrub(&self, text: &str) -> String {
+        self.secrets
+            .iter()
+            .filter(|s| s.len() >= 4)
+            .fold(text.to_owned(), |text, secret| {
+                text.replace(secret.as_str(), "[REDACTED]")
+            })
     }
-    out
+}
+
+/// A failure, as the CLI reports it: a few lines on stderr, or with `--json` one JSON
+/// object carrying the library error's fields.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(title = "partner-token error (--json)", extend("$id" = ERROR_SCHEMA_ID))]
+pub struct Report {
+    /// What happened, in one line, without the hint.
+    error: String,
+    /// The error's kind (`InvalidCredentials`, `Connection`, …; see the README).
+    kind: String,
+    /// The process's exit code.
+    exit_code: u8,
+    /// The provider the request was for.
+    provider: Option<ProviderName>,
+    /// The environment (`custom` for a base URL).
+    environment: Option<String>,
+    /// The base URL the request went to, or would have.
+    url: Option<String>,
+    /// The HTTP status of the provider's response.
+    status: Option<u16>,
+    /// The provider's own error code.
+    code: Option<String>,
+    /// The provider's own error message.
+    message: Option<String>,
+    /// Per-field errors the provider reported.
+    field_errors: Vec<FieldErrorJson>,
+    /// How long the provider asked to wait, in milliseconds.
+    retry_after_ms: Option<u64>,
+    /// A short excerpt of the response body, secrets removed.
+    body_excerpt: Option<String>,
+    /// What to do next, for a user of this command.
+    hint: String,
+    /// The chain of underlying causes, outermost first (`tcp connect error: …`).
+    causes: Vec<String>,
+}
+
+/// One field the provider reported as invalid.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct FieldErrorJson {
+    field: String,
+    message: String,
+    code: Option<String>,
+}
+
+impl Report {
+    /// The report of a library error.
+    pub fn from_error(error: &Error, context: &Context) -> Self {
+        let display = error.to_string();
+        let (headline, library_hint) = split_hint(&display, error.kind());
+        let mut causes: Vec<String> = Vec::new();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            let text = context.scrub(&cause.to_string());
+            if causes.last() != Some(&text) {
+                causes.push(text);
+            }
+            source = cause.source();
+        }
+        Report {
+            error: context.scrub(headline),
+            kind: format!("{:?}", error.kind()),
+            exit_code: exit::for_kind(error.kind()),
+            provider: error.provider().and_then(ProviderName::of),
+            environment: error.environment().map(str::to_owned),
+            url: context.url.clone(),
+            status: error.status().map(|s| s.as_u16()),
+            code: error.code().map(|c| context.scrub(c)),
+            message: error.message().map(|m| context.scrub(m)),
+            field_errors: error
+                .field_errors()
+                .iter()
+                .map(|f| FieldErrorJson {
+                    field: context.scrub(&f.field),
+                    message: context.scrub(&f.message),
+                    code: f.code.as_deref().map(|c| context.scrub(c)),
+                })
+                .collect(),
+            retry_after_ms: error
+                .retry_after()
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            body_excerpt: error.body_excerpt().map(|b| context.scrub(b)),
+            hint: context.scrub(&hint(error, library_hint, context)),
+            causes,
+        }
+    }
+
+    /// A failure of the CLI itself (no secret given, stdin unreadable), of `kind`.
+    pub fn new(kind: ErrorKind, error: impl Into<String>, hint: impl Into<String>) -> Self {
+        Report {
+            error: error.into(),
+            kind: format!("{kind:?}"),
+            exit_code: exit::for_kind(kind),
+            provider: None,
+            environment: None,
+            url: None,
+            status: None,
+            code: None,
+            message: None,
+            field_errors: Vec::new(),
+            retry_after_ms: None,
+            body_excerpt: None,
+            hint: hint.into(),
+            causes: Vec::new(),
+        }
+    }
+
+    /// The exit code that goes with it.
+    pub fn exit_code(&self) -> u8 {
+        self.exit_code
+    }
+
+    /// A few lines for stderr: what happened, where, the root cause (every cause with
+    /// `-v`), and what to do.
+    pub fn text(&self, verbose: u8) -> String {
+        let mut out = format!("error: {}\n", self.error);
+        if let Some(url) = &self.url {
+            out.push_str(&format!("  url:       {url}\n"));
+        }
+        for field in &self.field_errors {
+            out.push_str(&format!("  field {}: {}\n", field.field, field.message));
+        }
+        if let Some(excerpt) = &self.body_excerpt {
+            out.push_str(&format!("  response:  {excerpt}\n"));
+        }
+        if verbose == 0 {
+            if let Some(root) = self.causes.last() {
+                out.push_str(&format!("  cause:     {root}\n"));
+            }
+        } else {
+            for cause in &self.causes {
+                out.push_str(&format!("  caused by: {cause}\n"));
+            }
+        }
+        out.push_str(&format!("  hint:      {}\n", self.hint));
+        out
+    }
+
+    /// One line of JSON.
+    pub fn json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            format!(
+                r#"{{"error":"could not write the error as JSON: {e}","exit_code":{}}}"#,
+                self.exit_code
+            )
+        })
+    }
+}
+
+/// Splits the library's `Display` into what happened and its hint, which follows the last
+/// `"; "` (the hints of three kinds contain one `"; "` themselves).
+fn split_hint(display: &str, kind: ErrorKind) -> (&str, Option<&str>) {
+    let separators = match kind {
+        ErrorKind::InvalidRequest | ErrorKind::ProviderUnavailable | ErrorKind::Timeout => 2,
+        _ => 1,
+    };
+    let mut cut = display.len();
+    for _ in 0..separators {
+        match display[..cut].rfind("; ") {
+            Some(at) => cut = at,
+            None => return (display, None),
+        }
+    }
+    (&display[..cut], Some(&display[cut + 2..]))
+}
+
+/// What to do next, in terms of this command's flags where the library's hint speaks of
+/// its own API.
+fn hint(error: &Error, library_hint: Option<&str>, context: &Context) -> String {
+    match error.kind() {
+        ErrorKind::InsecureTransport => "use an https:// base URL; plain http is only for a \
+            loopback address (127.0.0.1, [::1], localhost), such as `partner-token sandbox`"
+            .into(),
+        ErrorKind::Timeout => match context.timeout {
+            _ if error.status().is_some() => {
+                "the provider gave up waiting for the request; retry later".into()
+            }
+            Some(timeout) => format!(
+                "no answer within {}; retry, or raise --timeout",
+                humantime::format_duration(timeout)
+            ),
+            None => "retry, or raise --timeout".into(),
+        },
+        ErrorKind::Configuration => {
+            "check the flags and PARTNER_* variables (partner-token fetch --help)".into()
+        }
+        _ => library_hint
+            .map(str::to_owned)
+            .unwrap_or_else(|| error.kind().to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hint_is_split_off_after_its_own_separators() {
+        let (head, hint) = split_hint(
+            "dinie/custom: the provider is unavailable: HTTP 503 (HTTP 503); the provider is failing; retry later",
+            ErrorKind::ProviderUnavailable,
+        );
+        assert_eq!(
+            head,
+            "dinie/custom: the provider is unavailable: HTTP 503 (HTTP 503)"
+        );
+        assert_eq!(hint, Some("the provider is failing; retry later"));
+        let (head, hint) = split_hint("a: b; c", ErrorKind::Connection);
+        assert_eq!((head, hint), ("a: b", Some("c")));
+        assert_eq!(split_hint("no hint", ErrorKind::Timeout), ("no hint", None));
+    }
 }

@@ -9,13 +9,30 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_partner-token");
 
+/// The binary with none of its `PARTNER_*` variables inherited from the test's environment.
+fn command() -> Command {
+    hermetic(Command::new(BIN))
+}
+
+/// `command` with no `PARTNER_*` variables from the test's environment and no stdin.
+fn hermetic(mut command: Command) -> Command {
+    for var in [
+        "PARTNER_PROVIDER",
+        "PARTNER_ENV",
+        "PARTNER_BASE_URL",
+        "PARTNER_CLIENT_ID",
+        "PARTNER_CLIENT_SECRET",
+    ] {
+        command.env_remove(var);
+    }
+    command.stdin(Stdio::null());
+    command
+}
+
 /// Runs the binary with `args`, the client id and secret in the environment.
 fn run(args: &[&str], id: &str, secret: Option<&str>) -> Output {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .env_remove("PARTNER_CLIENT_SECRET")
-        .env("PARTNER_CLIENT_ID", id);
+    let mut command = command();
+    command.args(args).env("PARTNER_CLIENT_ID", id);
     if let Some(secret) = secret {
         command.env("PARTNER_CLIENT_SECRET", secret);
     }
@@ -53,15 +70,15 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Checks `value` against the JSON Schema's top-level `properties`, `required` and types.
+/// Checks `value` against the JSON Schema of a flat object: `additionalProperties: false`,
+/// `required`, each property's `type`, `enum` and `format: date-time`.
 fn assert_matches_schema(value: &Value, schema: &Value) {
     let properties = schema["properties"].as_object().expect("properties");
     let object = value.as_object().expect("an object");
-    assert_eq!(
-        object.keys().collect::<Vec<_>>().len(),
-        properties.len(),
-        "{value}"
-    );
+    assert_eq!(schema["additionalProperties"], false);
+    for name in object.keys() {
+        assert!(properties.contains_key(name), "{name} not in the schema");
+    }
     for name in schema["required"].as_array().expect("required") {
         assert!(
             object.contains_key(name.as_str().unwrap()),
@@ -81,6 +98,13 @@ fn assert_matches_schema(value: &Value, schema: &Value) {
             other => panic!("{name}: unexpected {other}"),
         };
         assert!(types.contains(&actual), "{name}: {actual} not in {types:?}");
+        if let Some(allowed) = property["enum"].as_array() {
+            assert!(
+                allowed.contains(&object[name]),
+                "{name}: {} not in {allowed:?}",
+                object[name]
+            );
+        }
         if property["format"] == "date-time" {
             humantime::parse_rfc3339(object[name].as_str().unwrap()).expect("RFC 3339");
         }
@@ -91,6 +115,13 @@ fn assert_matches_schema(value: &Value, schema: &Value) {
 async fn fetch_json_matches_the_schema_for_every_provider() {
     let schema: Value =
         serde_json::from_slice(&run(&["schema"], "x", None).stdout).expect("schema is JSON");
+    assert_eq!(schema["$id"], "urn:partner-token:fetch-json:v1");
+    let names: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
+    assert_eq!(schema["properties"]["provider"]["type"], "string");
+    assert_eq!(
+        schema["properties"]["provider"]["enum"],
+        serde_json::json!(names)
+    );
     let sandbox = Sandbox::start().await.unwrap();
     for endpoint in sandbox.endpoints() {
         let output = fetch(endpoint, &["--json"]).await;
@@ -220,10 +251,15 @@ async fn every_exit_code_comes_from_a_real_situation() {
         Some("secret-123"),
     );
     assert_eq!(code(&insecure), 7, "{}", text(&insecure.stderr));
+    let stderr = text(&insecure.stderr);
+    assert!(stderr.contains("insecure transport"), "{stderr}");
+    // The hint speaks of what a CLI user can do, not of a library option.
+    assert!(!stderr.contains("allow_insecure_http"), "{stderr}");
     assert!(
-        text(&insecure.stderr).contains("insecure transport"),
-        "{}",
-        text(&insecure.stderr)
+        stderr.contains(
+            "hint:      use an https:// base URL; plain http is only for a loopback address"
+        ),
+        "{stderr}"
     );
     let no_secret = run(&["fetch", "--provider", "cobee"], "id", None);
     assert_eq!(code(&no_secret), 7);
@@ -268,7 +304,7 @@ async fn the_secret_can_come_from_stdin() {
     let sandbox = Sandbox::start().await.unwrap();
     let endpoint = sandbox.endpoint(Provider::AlternativePayments).clone();
     let output = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(BIN)
+        let mut child = command()
             .args([
                 "fetch",
                 "--provider",
@@ -278,7 +314,6 @@ async fn the_secret_can_come_from_stdin() {
             ])
             .args(["--base-url", &endpoint.base_url])
             .env("PARTNER_CLIENT_ID", endpoint.client_id)
-            .env_remove("PARTNER_CLIENT_SECRET")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -323,8 +358,8 @@ impl Drop for KillOnDrop {
 fn the_sandbox_command_prints_endpoints_that_serve_tokens() {
     use std::io::BufRead as _;
     let mut child = KillOnDrop(
-        Command::new(BIN)
-            .args(["sandbox", "--token-lifetime", "120"])
+        command()
+            .args(["sandbox", "--token-lifetime", "2m"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -354,4 +389,658 @@ fn the_sandbox_command_prints_endpoints_that_serve_tokens() {
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
     let json: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["expires_in"], 120);
+}
+
+/// A loopback URL where nothing listens.
+fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}
+
+#[test]
+fn a_connection_failure_shows_the_url_and_the_cause_and_more_with_v() {
+    let dead = dead_url();
+    let secret = "secret-for-nothing-42";
+    let args = ["fetch", "--provider", "dinie", "--base-url", &dead];
+    let output = run(&args, "id", Some(secret));
+    assert_eq!(code(&output), 5);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!("  url:       {dead}\n")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  cause:     Connection refused"),
+        "the root cause, always: {stderr}"
+    );
+    assert!(!stderr.contains("caused by:"), "{stderr}");
+
+    let verbose = run(&[&["-v"], &args[..]].concat(), "id", Some(secret));
+    let stderr = text(&verbose.stderr);
+    let chain: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("  caused by: "))
+        .collect();
+    assert!(chain.len() >= 2, "the whole chain with -v: {stderr}");
+    assert!(
+        chain.last().unwrap().contains("Connection refused"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sending the token request"), "{stderr}");
+    assert!(!stderr.contains(secret));
+}
+
+#[test]
+fn json_errors_are_one_object_on_stderr_with_the_library_fields() {
+    let dead = dead_url();
+    let output = run(
+        &["fetch", "--provider", "teez", "--base-url", &dead, "--json"],
+        "id",
+        Some("secret-123"),
+    );
+    assert_eq!(code(&output), 5);
+    assert!(output.stdout.is_empty());
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let error: Value = serde_json::from_str(&stderr).unwrap();
+    assert_eq!(error["kind"], "Connection");
+    assert_eq!(error["exit_code"], 5);
+    assert_eq!(error["provider"], "teez");
+    assert_eq!(error["environment"], "custom");
+    assert_eq!(error["url"], dead.as_str());
+    let causes = error["causes"].as_array().unwrap();
+    assert!(
+        causes
+            .last()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .contains("Connection refused"),
+        "{error}"
+    );
+    assert!(
+        error["hint"]
+            .as_str()
+            .unwrap()
+            .contains("check the base URL")
+    );
+    // Every field of the schema is present, null or not.
+    let schema: Value =
+        serde_json::from_slice(&run(&["schema", "--error"], "x", None).stdout).unwrap();
+    assert_eq!(schema["$id"], "urn:partner-token:error-json:v1");
+    for name in schema["properties"].as_object().unwrap().keys() {
+        assert!(error.get(name).is_some(), "{name} missing from {error}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_errors_carry_the_provider_status_code_and_retry_after() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dinie = sandbox.endpoint(Provider::Dinie);
+    let secret = "wrong-secret-hunter2";
+    let wrong = run(
+        &[
+            "fetch",
+            "--provider",
+            "dinie",
+            "--base-url",
+            &dinie.base_url,
+            "--json",
+        ],
+        dinie.client_id,
+        Some(secret),
+    );
+    assert_eq!(code(&wrong), 3);
+    let stderr = text(&wrong.stderr);
+    assert!(!stderr.contains(secret), "{stderr}");
+    let error: Value = serde_json::from_str(&stderr).unwrap();
+    assert_eq!(error["kind"], "InvalidCredentials");
+    assert_eq!(error["status"], 401);
+    assert!(error["code"].is_string(), "{error}");
+    assert!(error["message"].is_string(), "{error}");
+    assert!(
+        error["hint"]
+            .as_str()
+            .unwrap()
+            .contains("check the client id and secret")
+    );
+
+    // A sandbox that answers every token request with the provider's 429.
+    let limiting = Sandbox::builder()
+        .faults(partner_sandbox::Faults {
+            rate_limited: 1.0,
+            ..Default::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let limited = fetch(limiting.endpoint(Provider::Dinie), &["--json"]).await;
+    assert_eq!(code(&limited), 4, "{}", text(&limited.stderr));
+    let error: Value = serde_json::from_slice(&limited.stderr).unwrap();
+    assert_eq!(error["kind"], "RateLimited");
+    assert_eq!(error["status"], 429);
+    assert_eq!(error["code"], "rate_limit_exceeded");
+    let wait = error["retry_after_ms"].as_u64().expect("retry_after_ms");
+    assert!(wait <= 2000, "{error}");
+}
+
+#[test]
+fn help_lists_values_variables_and_exit_codes() {
+    let help = text(&run(&["fetch", "--help"], "x", None).stdout);
+    for provider in Provider::ALL {
+        assert!(help.contains(&format!("- {}:", provider.name())), "{help}");
+        for env in provider.environments() {
+            assert!(help.contains(env.name), "{help}");
+        }
+    }
+    for var in [
+        "[env: PARTNER_PROVIDER",
+        "[env: PARTNER_ENV",
+        "[env: PARTNER_BASE_URL",
+        "[env: PARTNER_CLIENT_ID",
+        "PARTNER_CLIENT_SECRET",
+    ] {
+        assert!(help.contains(var), "{var}: {help}");
+    }
+    let top = text(&run(&["--help"], "x", None).stdout);
+    for help in [&help, &top] {
+        for line in [
+            "  0  ok",
+            "  2  usage",
+            "  3  invalid credentials",
+            "  4  rate limited",
+            "  5  network failure, timeout, or the provider unavailable",
+            "  6  invalid response",
+            "  7  insecure or bad configuration",
+        ] {
+            assert!(help.contains(line), "{line}: {help}");
+        }
+    }
+    // The short help lists the possible values too.
+    let short = text(&run(&["fetch", "-h"], "x", None).stdout);
+    assert!(
+        short.contains("[possible values: teez, alternative-payments, cobee, tradevest, dinie]"),
+        "{short}"
+    );
+}
+
+#[test]
+fn a_secret_given_as_a_flag_is_refused_and_never_echoed() {
+    let secret = "s3cr3t-in-a-flag";
+    let equals = format!("--client-secret={secret}");
+    let stdin_equals = format!("--client-secret-stdin={secret}");
+    let cases: [&[&str]; 4] = [
+        &["fetch", "--provider", "dinie", "--client-secret", secret],
+        &["fetch", "--client-secret", secret],
+        &["fetch", "--provider", "dinie", &equals, "--json"],
+        &["fetch", "--provider", "dinie", &stdin_equals],
+    ];
+    for args in cases {
+        let output = run(args, "id", None);
+        assert_eq!(code(&output), 2, "{args:?}");
+        assert!(output.stdout.is_empty());
+        let stderr = text(&output.stderr);
+        assert!(!stderr.contains(secret), "{args:?}: {stderr}");
+        for words in [
+            "--client-secret is refused",
+            "shell history",
+            "process list",
+            "PARTNER_CLIENT_SECRET",
+            "--client-secret-stdin",
+        ] {
+            assert!(stderr.contains(words), "{words}: {stderr}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_stdin_is_no_secret() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie);
+    let output = run(
+        &[
+            "fetch",
+            "--provider",
+            "dinie",
+            "--base-url",
+            &endpoint.base_url,
+            "--client-secret-stdin",
+        ],
+        endpoint.client_id,
+        Some(endpoint.client_secret), // not used: stdin was asked for
+    );
+    assert_eq!(code(&output), 7, "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("standard input gave an empty line"));
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 0);
+}
+
+/// On a terminal, `--client-secret-stdin` prompts with echo off. Run under `script`, which
+/// gives the binary a pseudo-terminal and copies everything the terminal shows to stdout.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_terminal_the_secret_is_prompted_for_without_echo() {
+    use std::io::Read as _;
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` (util-linux) to make a pseudo-terminal");
+        return;
+    }
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let secret = endpoint.client_secret;
+    let (transcript, status) = tokio::task::spawn_blocking(move || {
+        let line = format!(
+            "{BIN} fetch --provider dinie --base-url {} --client-secret-stdin --json",
+            endpoint.base_url
+        );
+        let mut child = KillOnDrop(
+            hermetic(Command::new("script"))
+                .args(["-qec", &line, "/dev/null"])
+                .env("PARTNER_CLIENT_ID", endpoint.client_id)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut stdout = child.0.stdout.take().unwrap();
+        let mut stdin = child.0.stdin.take().unwrap();
+        // Wait for the prompt (echo is turned off before it shows), then type the secret.
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        while !String::from_utf8_lossy(&seen).contains("client secret for dinie: ") {
+            let read = stdout.read(&mut byte).unwrap();
+            assert_eq!(read, 1, "no prompt: {}", String::from_utf8_lossy(&seen));
+            seen.push(byte[0]);
+        }
+        writeln!(stdin, "{}", endpoint.client_secret).unwrap();
+        stdout.read_to_end(&mut seen).unwrap();
+        let status = child.0.wait().unwrap();
+        (String::from_utf8_lossy(&seen).into_owned(), status)
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "{transcript}");
+    assert!(
+        !transcript.contains(secret),
+        "the secret was echoed: {transcript}"
+    );
+    assert!(
+        transcript.contains("\"access_token\":\"dinie_at_"),
+        "{transcript}"
+    );
+    assert_eq!(sandbox.stats(Provider::Dinie).tokens_issued, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn durations_take_units_and_refuse_zero() {
+    // 300ms is a real timeout: an answer after 3 s is too late.
+    let server = httpmock::MockServer::start_async().await;
+    server.mock(|_, then| {
+        then.status(200)
+            .header("content-type", "application/json")
+            .body(r#"{"access_token":"late","token_type":"bearer","expires_in":60}"#)
+            .delay(std::time::Duration::from_secs(3));
+    });
+    let started = std::time::Instant::now();
+    let late = run(
+        &[
+            "fetch",
+            "--provider",
+            "dinie",
+            "--base-url",
+            &server.base_url(),
+            "--timeout",
+            "300ms",
+        ],
+        "id",
+        Some("secret-123"),
+    );
+    assert_eq!(code(&late), 5, "{}", text(&late.stderr));
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    let stderr = text(&late.stderr);
+    assert!(stderr.contains("timed out"), "{stderr}");
+    assert!(
+        stderr.contains("hint:      no answer within 300ms; retry, or raise --timeout"),
+        "{stderr}"
+    );
+
+    let sandbox = Sandbox::start().await.unwrap();
+    assert_eq!(
+        code(&fetch(sandbox.endpoint(Provider::Teez), &["--timeout", "1m"]).await),
+        0
+    );
+    for (args, words) in [
+        (
+            &["fetch", "--provider", "teez", "--timeout", "0"][..],
+            "must be more than zero",
+        ),
+        (
+            &["fetch", "--provider", "teez", "--timeout", "0ms"][..],
+            "must be more than zero",
+        ),
+        (
+            &["fetch", "--provider", "teez", "--timeout", "soon"][..],
+            "expected e.g. 500ms",
+        ),
+        (
+            &["sandbox", "--token-lifetime", "0s"][..],
+            "must be at least 1s",
+        ),
+        (
+            &["sandbox", "--token-lifetime", "500ms"][..],
+            "must be at least 1s",
+        ),
+    ] {
+        let output = run(args, "id", Some("secret-123"));
+        assert_eq!(code(&output), 2, "{args:?}");
+        assert!(
+            text(&output.stderr).contains(words),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn completions_and_the_man_page_name_every_subcommand() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let output = run(&["completions", shell], "x", None);
+        assert_eq!(code(&output), 0, "{shell}");
+        let script = text(&output.stdout);
+        for name in [
+            "fetch",
+            "schema",
+            "sandbox",
+            "demo",
+            "completions",
+            "man",
+            "--client-secret-stdin",
+        ] {
+            assert!(script.contains(name), "{shell}: {name}");
+        }
+    }
+    assert_eq!(code(&run(&["completions", "cmd.exe"], "x", None)), 2);
+
+    let output = run(&["man"], "x", None);
+    assert_eq!(code(&output), 0);
+    let page = text(&output.stdout);
+    assert!(page.starts_with(".ie") || page.starts_with(".TH"), "{page}");
+    assert!(page.contains(".TH partner-token 1"), "{page}");
+    for name in [
+        "fetch",
+        "schema",
+        "sandbox",
+        "demo",
+        "completions",
+        "man",
+        "PARTNER_CLIENT_SECRET",
+    ] {
+        assert!(page.contains(name), "{name}: {page}");
+    }
+
+    // Each subcommand's page, as the main page's SUBCOMMANDS section refers to them.
+    let output = run(&["man", "fetch"], "x", None);
+    assert_eq!(code(&output), 0);
+    let page = text(&output.stdout);
+    assert!(page.contains(".TH partner-token-fetch 1"), "{page}");
+    for words in [
+        "PARTNER_PROVIDER",
+        "client\\-secret\\-stdin",
+        "alternative\\-payments",
+        "Exit codes",
+    ] {
+        assert!(page.contains(words), "{words}: {page}");
+    }
+}
+
+/// Five consecutive free loopback ports, probably: a free port from the system as the base.
+fn free_base_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().port().min(65531)
+}
+
+#[test]
+fn sandbox_json_on_a_fixed_port_serves_tokens_until_terminated() {
+    use std::io::BufRead as _;
+    // The base port may be taken between the probe and the bind: try a few.
+    let (mut child, line, base) = (0..5)
+        .find_map(|_| {
+            let base = free_base_port();
+            let mut child = KillOnDrop(
+                command()
+                    .args(["sandbox", "--json", "--port", &base.to_string()])
+                    .args(["--token-lifetime", "90s"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("start the sandbox"),
+            );
+            let mut line = String::new();
+            let stdout = child.0.stdout.take().expect("stdout");
+            std::io::BufReader::new(stdout).read_line(&mut line).ok()?;
+            (!line.is_empty()).then_some((child, line, base))
+        })
+        .expect("a sandbox on five free ports");
+    let endpoints: Value = serde_json::from_str(&line).expect("one JSON object");
+    for (offset, provider) in (0u16..).zip(Provider::ALL) {
+        let entry = &endpoints[provider.name()];
+        let prefix = format!("http://127.0.0.1:{}", base + offset);
+        assert!(
+            entry["base_url"].as_str().unwrap().starts_with(&prefix),
+            "{entry}"
+        );
+        assert_eq!(entry["token_lifetime_secs"], 90);
+    }
+    // Fetch through it with everything in the variables, as a script would.
+    let dinie = &endpoints["dinie"];
+    let output = command()
+        .args(["fetch", "--json"])
+        .env("PARTNER_PROVIDER", "dinie")
+        .env("PARTNER_BASE_URL", dinie["base_url"].as_str().unwrap())
+        .env("PARTNER_CLIENT_ID", dinie["client_id"].as_str().unwrap())
+        .env(
+            "PARTNER_CLIENT_SECRET",
+            dinie["client_secret"].as_str().unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let token: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(token["expires_in"], 90);
+
+    // SIGTERM stops it cleanly.
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.0.wait().unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_env_and_base_url_come_from_variables_and_flags_win() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let cobee = sandbox.endpoint(Provider::Cobee);
+    let with_vars = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut command = command();
+        command
+            .args(["fetch", "--json"])
+            .args(args)
+            .env("PARTNER_CLIENT_ID", cobee.client_id)
+            .env("PARTNER_CLIENT_SECRET", cobee.client_secret);
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        command.output().unwrap()
+    };
+    let by_vars = [
+        ("PARTNER_PROVIDER", "cobee"),
+        ("PARTNER_BASE_URL", cobee.base_url.as_str()),
+    ];
+    let output = with_vars(&by_vars, &[]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let token: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(token["provider"], "cobee");
+
+    // --base-url beats PARTNER_ENV, --provider beats PARTNER_PROVIDER.
+    let output = with_vars(
+        &[
+            ("PARTNER_ENV", "pre-production"),
+            ("PARTNER_PROVIDER", "teez"),
+        ],
+        &["--provider", "cobee", "--base-url", &cobee.base_url],
+    );
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert_eq!(sandbox.stats(Provider::Cobee).tokens_issued, 2);
+
+    // Both variables: ambiguous. Unknown values: usage errors naming the choices.
+    for (vars, words) in [
+        (
+            &[
+                ("PARTNER_PROVIDER", "cobee"),
+                ("PARTNER_ENV", "pre-production"),
+                ("PARTNER_BASE_URL", cobee.base_url.as_str()),
+            ][..],
+            "PARTNER_ENV and PARTNER_BASE_URL are both set",
+        ),
+        (
+            &[("PARTNER_PROVIDER", "nope")][..],
+            "[possible values: teez,",
+        ),
+        (
+            &[("PARTNER_PROVIDER", "cobee"), ("PARTNER_ENV", "sandbox")][..],
+            "cobee has no environment `sandbox`; it has: production, pre-production",
+        ),
+    ] {
+        let output = with_vars(vars, &[]);
+        assert_eq!(code(&output), 2, "{vars:?}");
+        assert!(
+            text(&output.stderr).contains(words),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+    let output = with_vars(
+        &[],
+        &[
+            "--provider",
+            "cobee",
+            "--env",
+            "production",
+            "--base-url",
+            &cobee.base_url,
+        ],
+    );
+    assert_eq!(code(&output), 2);
+    assert!(text(&output.stderr).contains("--env and --base-url"));
+    assert_eq!(sandbox.stats(Provider::Cobee).token_requests, 2);
+}
+
+#[test]
+fn credentials_in_the_base_url_are_refused_unechoed() {
+    let output = run(
+        &[
+            "fetch",
+            "--provider",
+            "cobee",
+            "--base-url",
+            "https://user:pa55word-x@tokens.example.invalid",
+        ],
+        "id",
+        Some("secret-123"),
+    );
+    assert_eq!(code(&output), 2);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("must not carry credentials"), "{stderr}");
+    assert!(!stderr.contains("pa55word-x"), "{stderr}");
+}
+
+/// The library's hint is split off its message (some hints contain "; " themselves), so
+/// each error has one headline and one hint.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_error_has_one_headline_and_one_hint() {
+    let server = httpmock::MockServer::start_async().await;
+    for status in [400, 503, 408] {
+        server.mock(|when, then| {
+            when.path(format!("/{status}/auth/token"));
+            then.status(status)
+                .header("content-type", "application/problem+json")
+                .body(format!(
+                    r#"{{"title":"No","status":{status},"detail":"one; two","code":"c{status}"}}"#
+                ));
+        });
+    }
+    for (status, exit, hint) in [
+        (
+            400,
+            7,
+            "check the fields the provider names; this request will not succeed as is",
+        ),
+        (503, 5, "the provider is failing; retry later"),
+        (
+            408,
+            5,
+            "the provider gave up waiting for the request; retry later",
+        ),
+    ] {
+        let url = format!("{}/{status}", server.base_url());
+        let output = run(
+            &["fetch", "--provider", "dinie", "--base-url", &url, "--json"],
+            "id",
+            Some("secret-123"),
+        );
+        assert_eq!(code(&output), exit, "{}", text(&output.stderr));
+        let error: Value = serde_json::from_slice(&output.stderr).unwrap();
+        assert_eq!(error["hint"], hint, "{error}");
+        let headline = error["error"].as_str().unwrap();
+        assert!(
+            headline.ends_with(&format!("(HTTP {status}, c{status}, \"one; two\")")),
+            "{headline}"
+        );
+        assert_eq!(error["message"], "one; two");
+    }
+}
+
+/// Ctrl-C at the prompt turns echo back on before leaving (exit 130), so the user's shell
+/// is not left typing blind.
+#[test]
+fn ctrl_c_at_the_prompt_restores_echo() {
+    use std::io::Read as _;
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` (util-linux) to make a pseudo-terminal");
+        return;
+    }
+    // `stty -a` after the binary shows the terminal's echo flag: "echo" or "-echo".
+    let line = format!(
+        "bash -c '{BIN} fetch --provider dinie --base-url http://127.0.0.1:9 \
+         --client-secret-stdin; echo exit=$?; stty -a'"
+    );
+    let mut child = KillOnDrop(
+        hermetic(Command::new("script"))
+            .args(["-qec", &line, "/dev/null"])
+            .env("PARTNER_CLIENT_ID", "id")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = child.0.stdout.take().unwrap();
+    let mut stdin = child.0.stdin.take().unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("client secret for dinie: ") {
+        let read = stdout.read(&mut byte).unwrap();
+        assert_eq!(read, 1, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.push(byte[0]);
+    }
+    stdin.write_all(b"\x03").unwrap(); // Ctrl-C, as the terminal sends it
+    stdout.read_to_end(&mut seen).unwrap();
+    let _ = child.0.wait();
+    let transcript = String::from_utf8_lossy(&seen);
+    assert!(transcript.contains("exit=130"), "{transcript}");
+    let flags: Vec<&str> = transcript.split_whitespace().collect();
+    assert!(flags.contains(&"echo"), "echo left off: {transcript}");
 }

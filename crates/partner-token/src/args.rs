@@ -1,0 +1,133 @@
+//! Value types and parsers shared by the subcommands: provider names and durations.
+
+use std::time::Duration;
+
+use partner_auth::Provider;
+
+/// The five providers, as the command line and the JSON outputs name them (a plain
+/// `enum` of names in the JSON Schema: the variants carry no doc comments).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+#[schemars(inline)]
+pub enum ProviderName {
+    #[value(help = "Teez Seller API")]
+    Teez,
+    #[value(help = "Alternative Payments")]
+    AlternativePayments,
+    #[value(help = "Cobee Partners API")]
+    Cobee,
+    #[value(help = "Tradevest B2B")]
+    Tradevest,
+    #[value(help = "Dinie")]
+    Dinie,
+}
+
+impl ProviderName {
+    /// The library's provider.
+    pub fn provider(self) -> Provider {
+        match self {
+            ProviderName::Teez => Provider::Teez,
+            ProviderName::AlternativePayments => Provider::AlternativePayments,
+            ProviderName::Cobee => Provider::Cobee,
+            ProviderName::Tradevest => Provider::Tradevest,
+            ProviderName::Dinie => Provider::Dinie,
+        }
+    }
+
+    /// The name of the library's `provider`; `None` for a provider this CLI does not know.
+    pub fn of(provider: Provider) -> Option<Self> {
+        use clap::ValueEnum as _;
+        Self::value_variants()
+            .iter()
+            .copied()
+            .find(|name| name.provider() == provider)
+    }
+}
+
+/// Every environment name of any provider, each once, in provider order.
+pub fn environment_names() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    for provider in Provider::ALL {
+        for env in provider.environments() {
+            if !names.contains(&env.name) {
+                names.push(env.name);
+            }
+        }
+    }
+    names
+}
+
+/// `--env`'s long help: which provider has which environment.
+pub fn environment_help() -> String {
+    let mut help = String::from(
+        "A named environment of the provider (default: production). Each provider has:",
+    );
+    for provider in Provider::ALL {
+        let names: Vec<&str> = provider.environments().iter().map(|e| e.name).collect();
+        help.push_str(&format!("\n  {:<21} {}", provider.name(), names.join(", ")));
+    }
+    help
+}
+
+/// A duration of `500ms`, `10s`, `2m`, `1h 30m`, or a bare number of seconds; never zero.
+pub fn positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = duration(text)?;
+    if duration.is_zero() {
+        return Err("must be more than zero (a zero timeout would fail every request)".into());
+    }
+    Ok(duration)
+}
+
+/// A token lifetime: at least one second, as providers report lifetimes in whole seconds.
+pub fn token_lifetime(text: &str) -> Result<Duration, String> {
+    let duration = duration(text)?;
+    if duration < Duration::from_secs(1) {
+        return Err(
+            "must be at least 1s (providers report lifetimes in whole seconds; zero means none)"
+                .into(),
+        );
+    }
+    Ok(duration)
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| "too large a number of seconds".into());
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e}; expected e.g. 500ms, 10s, 2m, 1h, or seconds as a number"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_library_provider_has_a_name_here() {
+        for provider in Provider::ALL {
+            let name = ProviderName::of(provider).expect("named");
+            assert_eq!(name.provider(), provider);
+            let value = clap::ValueEnum::to_possible_value(&name).unwrap();
+            assert_eq!(value.get_name(), provider.name());
+        }
+    }
+
+    #[test]
+    fn durations_take_units_or_seconds_and_refuse_zero() {
+        assert_eq!(positive_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(positive_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(positive_duration("10"), Ok(Duration::from_secs(10)));
+        assert!(positive_duration("0").is_err());
+        assert!(positive_duration("0s").is_err());
+        assert!(positive_duration("ten").is_err());
+        assert!(positive_duration("99999999999999999999999").is_err());
+        assert!(token_lifetime("500ms").is_err());
+        assert_eq!(token_lifetime("2m"), Ok(Duration::from_secs(120)));
+    }
+}

@@ -1,0 +1,119 @@
+//! `partner-token sandbox`: the five emulated token endpoints in the foreground.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use partner_auth::Provider;
+use partner_sandbox::Sandbox;
+
+use crate::{args, exit};
+
+/// Run the sandbox until Ctrl-C (or SIGTERM).
+#[derive(clap::Args)]
+pub struct Args {
+    /// Lifetime of issued tokens: 90s, 10m, 1h, or a number of seconds (default: each
+    /// provider's documented one).
+    #[arg(long, value_name = "DURATION", value_parser = args::token_lifetime)]
+    token_lifetime: Option<Duration>,
+    /// Listen on fixed ports: teez on PORT, alternative-payments on PORT+1, cobee on
+    /// PORT+2, tradevest on PORT+3, dinie on PORT+4 (default: free ports).
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..=65531))]
+    port: Option<u16>,
+    /// Print one line of JSON on stdout, `{"<provider>": {"base_url", "client_id",
+    /// "client_secret", "token_lifetime_secs"}, …}`, then serve.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One provider's entry in `sandbox --json`.
+#[derive(serde::Serialize)]
+struct EndpointJson<'a> {
+    base_url: &'a str,
+    client_id: &'a str,
+    /// The sandbox's demo secret: it opens nothing but this sandbox.
+    client_secret: &'a str,
+    token_lifetime_secs: u64,
+}
+
+pub async fn run(args: Args) -> ExitCode {
+    let mut builder = Sandbox::builder();
+    if let Some(lifetime) = args.token_lifetime {
+        builder = builder.token_lifetime(lifetime);
+    }
+    if let Some(port) = args.port {
+        builder = builder.base_port(port);
+    }
+    let sandbox = match builder.start().await {
+        Ok(sandbox) => sandbox,
+        Err(e) => {
+            eprintln!("error: could not start the sandbox on loopback: {e}");
+            if args.port.is_some() {
+                eprintln!("  hint:      choose another --port, or leave it out for free ports");
+            }
+            return ExitCode::from(exit::NETWORK);
+        }
+    };
+    if args.json {
+        let endpoints: serde_json::Map<String, serde_json::Value> = sandbox
+            .endpoints()
+            .iter()
+            .map(|e| {
+                let entry = EndpointJson {
+                    base_url: &e.base_url,
+                    client_id: e.client_id,
+                    client_secret: e.client_secret,
+                    token_lifetime_secs: e.token_lifetime.as_secs(),
+                };
+                (
+                    e.provider.name().to_owned(),
+                    serde_json::to_value(entry).unwrap_or_default(),
+                )
+            })
+            .collect();
+        println!("{}", serde_json::Value::Object(endpoints));
+    } else {
+        print_table(&sandbox);
+    }
+    let _ = std::io::stdout().flush();
+    stopped().await;
+    ExitCode::SUCCESS
+}
+
+fn print_table(sandbox: &Sandbox) {
+    println!("partner-token sandbox: five token endpoints on loopback (Ctrl-C stops)\n");
+    println!(
+        "{:<22} {:<40} {:<24} client secret",
+        "provider", "base URL", "client id"
+    );
+    for endpoint in sandbox.endpoints() {
+        println!(
+            "{:<22} {:<40} {:<24} {}",
+            endpoint.provider.name(),
+            endpoint.base_url,
+            endpoint.client_id,
+            endpoint.client_secret
+        );
+    }
+    let example = sandbox.endpoint(Provider::Dinie);
+    println!(
+        "\ntry: PARTNER_CLIENT_ID={} PARTNER_CLIENT_SECRET={} partner-token fetch --provider dinie --base-url {}",
+        example.client_id, example.client_secret, example.base_url
+    );
+}
+
+/// Waits for Ctrl-C, or SIGTERM on Unix.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,151 @@
+//! Where the client secret comes from: `PARTNER_CLIENT_SECRET`, or standard input (a pipe,
+//! or on a terminal a prompt that does not echo). Never a flag.
+
+use std::ffi::OsStr;
+use std::io::{BufRead as _, IsTerminal as _, Read as _};
+
+use partner_auth::ErrorKind;
+
+use crate::output::Report;
+
+/// Longest secret line read from a pipe.
+const MAX_SECRET: u64 = 64 * 1024;
+
+/// Why `--client-secret VALUE` is refused, and what to do instead.
+pub const FLAG_REFUSED: &str = "\
+error: --client-secret is refused, and its value was not used.
+  A secret in a flag is saved in your shell history and shown to every user of this
+  machine in the process list (ps, /proc/<pid>/cmdline) while the command runs.
+  If that secret is real, consider it exposed: remove it from the history, or rotate it.
+  Give it instead, without it appearing on any command line:
+    export PARTNER_CLIENT_SECRET=…   (read from a file or a secrets manager)
+    partner-token fetch --client-secret-stdin …   (a prompt that does not echo)
+    <command that prints it> | partner-token fetch --client-secret-stdin …
+";
+
+/// Whether a command-line argument gives, or tries to give, the secret as a flag
+/// (`--client-secret`, `--client-secret=…`, and `--client-secret-stdin=…`, which clap
+/// would echo back).
+pub fn is_secret_flag(arg: &OsStr) -> bool {
+    let arg = arg.to_string_lossy();
+    arg.starts_with("--client-secret") && arg != "--client-secret-stdin"
+}
+
+/// The secret from standard input when asked, from `PARTNER_CLIENT_SECRET` otherwise.
+pub async fn read(from_stdin: bool, provider: &str) -> Result<String, Box<Report>> {
+    if !from_stdin {
+        return match std::env::var("PARTNER_CLIENT_SECRET") {
+            Ok(secret) => Ok(secret),
+            Err(_) => Err(Box::new(Report::new(
+                ErrorKind::Configuration,
+                "no client secret",
+                "set PARTNER_CLIENT_SECRET, or pass --client-secret-stdin to pipe it in or type it",
+            ))),
+        };
+    }
+    let unreadable = |e: std::io::Error| {
+        Box::new(Report::new(
+            ErrorKind::Configuration,
+            format!("could not read the client secret: {e}"),
+            "pipe the secret into --client-secret-stdin, or set PARTNER_CLIENT_SECRET",
+        ))
+    };
+    let secret = if std::io::stdin().is_terminal() {
+        prompt_hidden(&format!("client secret for {provider}: "))
+            .await
+            .map_err(unreadable)?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .take(MAX_SECRET)
+            .read_line(&mut line)
+            .map_err(unreadable)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if secret.is_empty() {
+        return Err(Box::new(Report::new(
+            ErrorKind::Configuration,
+            "no client secret: standard input gave an empty line",
+            "pipe the secret into --client-secret-stdin, or set PARTNER_CLIENT_SECRET",
+        )));
+    }
+    Ok(secret)
+}
+
+/// Asks for a line on the terminal with echo off: turned off before the prompt shows, and
+/// back on when done, also on Ctrl-C (which then exits with 130, as a shell would).
+#[cfg(unix)]
+async fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
+    use std::io::Write as _;
+
+    use rustix::termios::{self, LocalModes, OptionalActions};
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    let saved = termios::tcgetattr(&tty)?;
+    let mut hidden = saved.clone();
+    hidden.local_modes.remove(LocalModes::ECHO);
+    hidden.local_modes.insert(LocalModes::ECHONL);
+    // Listen for Ctrl-C before echo goes off, so it can always be turned back on.
+    let mut interrupted = signal(SignalKind::interrupt())?;
+    termios::tcsetattr(&tty, OptionalActions::Now, &hidden)?;
+    let restore = |tty: &std::fs::File| {
+        let _ = termios::tcsetattr(tty, OptionalActions::Now, &saved);
+    };
+    let reader = tty.try_clone()?;
+    let line = async {
+        (&tty).write_all(prompt.as_bytes())?;
+        (&tty).flush()?;
+        tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufReader::new(reader)
+                .take(MAX_SECRET)
+                .read_line(&mut line)
+                .map(|_| line)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    };
+    tokio::select! {
+        line = line => {
+            restore(&tty);
+            Ok(line?.trim_end_matches(['\r', '\n']).to_owned())
+        }
+        _ = interrupted.recv() => {
+            restore(&tty);
+            let _ = (&tty).write_all(b"\n");
+            // The reading thread is blocked on the terminal: leave without waiting for it.
+            std::process::exit(130);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn prompt_hidden(_prompt: &str) -> std::io::Result<String> {
+    Err(std::io::Error::other(
+        "a prompt without echo is only supported on Unix; pipe the secret in",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_of_the_secret_flag_is_caught() {
+        for arg in [
+            "--client-secret",
+            "--client-secret=hunter2",
+            "--client-secret-stdin=hunter2",
+        ] {
+            assert!(is_secret_flag(OsStr::new(arg)), "{arg}");
+        }
+        for arg in ["--client-secret-stdin", "--client-id", "hunter2"] {
+            assert!(!is_secret_flag(OsStr::new(arg)), "{arg}");
+        }
+    }
+}
