@@ -75,17 +75,21 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// A provider's valid success body, then one mutation.
-fn mutated_success() -> impl Strategy<Value = Vec<u8>> {
-    let provider = 0..5usize;
+/// `provider`'s own valid success body, then one mutation of a key drawn at random.
+fn mutated_success(provider: usize) -> impl Strategy<Value = Vec<u8>> {
     let mutation = 0..6u8;
-    (provider, mutation, json_value(), "[a-zA-Z_]{1,12}").prop_map(
-        |(index, mutation, value, key)| {
-            let fixture = &fixtures()[index];
+    (
+        mutation,
+        any::<prop::sample::Index>(),
+        json_value(),
+        "[a-zA-Z_]{1,12}",
+    )
+        .prop_map(move |(mutation, pick, value, key)| {
+            let fixture = &fixtures()[provider];
             let mut body = (fixture.success)(TOKEN, json!(3600));
             let object = body.as_object_mut().expect("object");
             let keys: Vec<String> = object.keys().cloned().collect();
-            let target = keys[index % keys.len()].clone();
+            let target = pick.get(&keys).clone();
             match mutation {
                 0 => {
                     object.remove(&target);
@@ -106,19 +110,25 @@ fn mutated_success() -> impl Strategy<Value = Vec<u8>> {
                 _ => {}
             }
             body.to_string().into_bytes()
-        },
-    )
+        })
 }
 
-fn body() -> impl Strategy<Value = Vec<u8>> {
+/// Any body, for `provider`: random bytes, random JSON, its own success body mutated, an
+/// error echoing the secret.
+fn body(provider: usize) -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..256),
         json_value().prop_map(|v| v.to_string().into_bytes()),
-        mutated_success(),
+        mutated_success(provider),
         json_value().prop_map(|v| json!({"message": format!("bad {SECRET}"), "detail": v})
             .to_string()
             .into_bytes()),
     ]
+}
+
+/// A provider, and a body for it.
+fn provider_and_body() -> impl Strategy<Value = (usize, Vec<u8>)> {
+    (0..5usize).prop_flat_map(|provider| (Just(provider), body(provider)))
 }
 
 fn status() -> impl Strategy<Value = u16> {
@@ -182,12 +192,12 @@ proptest! {
 
     #[test]
     fn any_response_maps_to_a_token_or_a_typed_error(
-        provider in 0..5usize,
+        (provider, body) in provider_and_body(),
         status in status(),
         headers in headers(),
-        body in body(),
     ) {
         let harness = &*HARNESS;
+        prop_assert_eq!(harness.clients[provider].0, fixtures()[provider].provider);
         let mut reply = Reply::json(status, Value::Null);
         reply.headers = headers;
         reply.headers.push(("connection".into(), "close".into()));
