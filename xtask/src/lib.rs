@@ -8,6 +8,8 @@
 //!   in `BENCHMARKS.md`.
 //! - [`workspace`]: which checkout to work on, found at run time.
 
+#![forbid(unsafe_code)]
+
 pub mod bench;
 pub mod changes;
 pub mod generate;

@@ -1,5 +1,7 @@
 //! `cargo xtask <command>`; see `cargo xtask --help`.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -31,6 +31,7 @@
 //! Traffic never leaves the machine: every port is bound on `127.0.0.1`.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod limits;
 mod providers;

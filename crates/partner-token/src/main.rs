@@ -1,6 +1,8 @@
 //! `partner-token`: access tokens from the five partner APIs on the command line, and a
 //! sandbox and demo of the whole flow. See `partner-token --help`.
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod demo;
 mod exit;
