@@ -49,40 +49,42 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
     let median = |group: &str, function: &str| median_ns(&criterion, group, function);
 
     let mut rows = Vec::new();
-    for (group, label) in [
-        ("cached_read_single_task", "cached `token()`, one task"),
-        ("cached_read_2_threads", "cached `token()`, 2 threads"),
-        (
-            "cached_read_1000_tasks",
-            "cached `token()`, 1,000 tasks on 2 workers",
-        ),
-    ] {
-        let source = median(group, "token_source")?;
-        let floor = median(group, "arc_swap_floor")?;
-        let mutex = median(group, "mutex_baseline")?;
-        let single = group.ends_with("single_task");
-        rows.push(Row {
-            what: format!("{label}: vs `ArcSwap::load_full` (floor)"),
-            ours: source,
-            baseline: floor,
-            ratio: source / floor,
-            target: if single {
-                Some(("≤ 2.0×", source / floor <= 2.0))
-            } else {
-                None
-            },
-        });
-        rows.push(Row {
-            what: format!("{label}: `Mutex<Option<AccessToken>>` ÷ ours"),
-            ours: source,
-            baseline: mutex,
-            ratio: mutex / source,
-            target: if single {
-                None
-            } else {
-                Some(("≥ 5×", mutex / source >= 5.0))
-            },
-        });
+    for sources in [1, 8, 100] {
+        for (shape, label) in [
+            ("1_thread", "one thread"),
+            ("2_threads", "2 threads"),
+            ("1000_tasks", "1,000 tasks on 2 workers"),
+        ] {
+            let group = format!("cached_read_{shape}_{sources}_sources");
+            let ours = median(&group, "token_source")?;
+            let floor = median(&group, "arc_swap_load_floor")?;
+            let label = format!("cached `token()`, {label}, {sources} source(s) round-robin");
+            rows.push(Row {
+                what: format!("{label}: vs `ArcSwap::load()` + one clone (floor)"),
+                ours,
+                baseline: floor,
+                ratio: ours / floor,
+                target: Some(("≤ 1.5×", ours / floor <= 1.5)),
+            });
+            if shape == "1000_tasks" {
+                let rwlock = median(&group, "tokio_rwlock")?;
+                let moka = median(&group, "moka_future_cache")?;
+                rows.push(Row {
+                    what: format!("{label}: `tokio::sync::RwLock<Option<AccessToken>>` ÷ ours"),
+                    ours,
+                    baseline: rwlock,
+                    ratio: rwlock / ours,
+                    target: Some(("≥ 2×", rwlock / ours >= 2.0)),
+                });
+                rows.push(Row {
+                    what: format!("{label}: `moka::future::Cache::get` ÷ ours"),
+                    ours,
+                    baseline: moka,
+                    ratio: moka / ours,
+                    target: Some(("≥ 10×", moka / ours >= 10.0)),
+                });
+            }
+        }
     }
     let single_fetch = median("stampede", "single_fetch")?;
     let stampede = median("stampede", "10000_cold_callers")?;
@@ -92,14 +94,14 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
         ours: stampede,
         baseline: single_fetch,
         ratio: stampede / single_fetch,
-        target: Some(("≤ 1.5×", stampede / single_fetch <= 1.5)),
+        target: None,
     });
     rows.push(Row {
-        what: "10,000 cold callers ÷ (10,000 no-op tasks + one fetch): our share".into(),
+        what: "10,000 cold callers ÷ (10,000 no-op tasks + one fetch), the harness floor".into(),
         ours: stampede,
         baseline: noop + single_fetch,
         ratio: stampede / (noop + single_fetch),
-        target: None,
+        target: Some(("≤ 1.5×", stampede / (noop + single_fetch) <= 1.5)),
     });
     let facade = median("fetch_overhead", "partner_auth_facade")?;
     let minimal = median("fetch_overhead", "minimal_reqwest_post")?;
@@ -109,7 +111,7 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
         ours: facade,
         baseline: minimal,
         ratio: facade / minimal,
-        target: Some(("≤ 1.10×", facade / minimal <= 1.10)),
+        target: Some(("≤ 1.05×", facade / minimal <= 1.05)),
     });
     rows.push(Row {
         what: "one fetch: facade ÷ `oauth2` crate".into(),
