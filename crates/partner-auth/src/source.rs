@@ -393,8 +393,17 @@ impl Inner {
             provider = %self.client.provider(),
             environment = self.client.environment(),
         );
+        let flight = Flight {
+            id,
+            outcome,
+            task: None,
+        };
+        *slot = Some(flight.clone());
+        // Spawn without the lock: on a runtime that has shut down, `spawn` drops the task
+        // (and its guard, which takes the lock to clear the slot) before returning.
+        drop(slot);
         // The guard lives in the task from the start: if the task is dropped before it
-        // ever runs (its runtime shut down), the guard still clears the slot.
+        // ever runs, the guard still clears the slot.
         let task = runtime.spawn(
             async move {
                 let result = AssertUnwindSafe(fetch.run()).catch_unwind().await;
@@ -402,12 +411,10 @@ impl Inner {
             }
             .instrument(span),
         );
-        let flight = Flight {
-            id,
-            outcome,
-            task: Some(task.abort_handle()),
-        };
-        *slot = Some(flight.clone());
+        let mut slot = lock(&self.flight);
+        if let Some(current) = slot.as_mut().filter(|f| f.id == id) {
+            current.task = Some(task.abort_handle());
+        }
         Ok(flight)
     }
 
@@ -599,11 +606,16 @@ impl Drop for FlightGuard {
             return;
         }
         // Ended without an outcome (aborted, or its runtime shut down): clear the slot so
-        // the next caller starts a new fetch; dropping the sender tells the waiters.
+        // the next caller starts a new fetch, and let the next caller in the refresh
+        // window start a new refresh; dropping the sender tells the waiters.
         if let Some(inner) = self.inner.upgrade() {
             let mut slot = lock(&inner.flight);
             if slot.as_ref().is_some_and(|f| f.id == self.id) {
                 *slot = None;
+            }
+            drop(slot);
+            if let Some(cached) = inner.current.load().as_ref() {
+                cached.refresh_started.store(false, Ordering::Release);
             }
         }
     }

@@ -104,6 +104,13 @@ async fn a_token_expired_by_its_own_jwt_is_an_invalid_response_with_the_cooldown
         cobee_token_reply(&expired, 3600).header("date", &provider_date),
     )
     .await;
+    // The client alone refuses it too.
+    let err = client(Provider::Cobee, server.base_url())
+        .fetch_token()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err}");
+    assert!(err.to_string().contains("on arrival"), "{err}");
     let (source, _) = manual(client(Provider::Cobee, server.base_url()), policy());
     for _ in 0..20 {
         let err = source.token().await.unwrap_err();
@@ -112,7 +119,7 @@ async fn a_token_expired_by_its_own_jwt_is_an_invalid_response_with_the_cooldown
     }
     assert_eq!(
         server.count(),
-        1,
+        2,
         "the cool-down answered the other 19 calls"
     );
     let stats = source.stats();
@@ -288,6 +295,87 @@ fn waiters_on_a_fetch_whose_runtime_shuts_down_start_a_new_one() {
     let token = runtime.block_on(source.token()).unwrap();
     assert_eq!(token.expose_secret(), "tok-2");
     gate.open();
+}
+
+fn runtime_on_its_own_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_call_under_the_handle_of_a_shut_down_runtime_returns_and_blocks_nobody() {
+    let server_runtime = runtime_on_its_own_thread();
+    let server = server_runtime.block_on(Scripted::sequence(vec![], Reply::token("tok-1", 3600)));
+    let (source, _) = manual(client(Provider::Dinie, server.base_url()), policy());
+    // A sync wrapper that kept the handle of a runtime since dropped: spawning there drops
+    // the fetch task inside `spawn`.
+    let dead = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = dead.handle().clone();
+    drop(dead);
+    let (done, returned) = std::sync::mpsc::channel();
+    {
+        let source = source.clone();
+        std::thread::spawn(move || {
+            let _entered = handle.enter();
+            let polled = futures_util::FutureExt::now_or_never(source.token());
+            let _ = done.send(polled.map(|r| r.map_err(|e| e.kind())));
+        });
+    }
+    let outcome = returned.recv_timeout(Duration::from_secs(10));
+    assert!(
+        matches!(outcome, Ok(Some(Err(_)))),
+        "token() must return an error at once: {outcome:?}"
+    );
+    // And a caller on a healthy runtime elsewhere is not blocked by it.
+    let (done, returned) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let healthy = runtime_on_its_own_thread();
+        let token = healthy.block_on(source.token());
+        let _ = done.send(token.map(|t| t.expose_secret().to_owned()));
+    });
+    let outcome = returned.recv_timeout(Duration::from_secs(10));
+    assert!(matches!(&outcome, Ok(Ok(t)) if t == "tok-1"), "{outcome:?}");
+}
+
+#[test]
+fn an_abandoned_background_refresh_is_replaced_by_the_next_caller_in_the_window() {
+    let server_runtime = runtime_on_its_own_thread();
+    let server = server_runtime.block_on(Scripted::sequence(
+        vec![Reply::token("tok-1", 3600)],
+        Reply::token("tok-2", 3600),
+    ));
+    let (source, clock) = manual(client(Provider::Dinie, server.base_url()), policy());
+    let short_lived = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    short_lived().block_on(source.token()).unwrap();
+    clock.advance(Duration::from_secs(3400)); // in the refresh window
+    short_lived().block_on(source.token()).unwrap(); // its refresh never runs
+    assert_eq!((source.stats().refreshes, server.count()), (1, 1));
+
+    // Still in the window: the next caller starts a new refresh and keeps tok-1 meanwhile.
+    let runtime = runtime_on_its_own_thread();
+    let token = runtime.block_on(source.token()).unwrap();
+    assert_eq!(token.expose_secret(), "tok-1");
+    let started = std::time::Instant::now();
+    while source.cached().is_some_and(|t| t.same_as(&token)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never refreshed"
+        );
+        std::thread::sleep(MS);
+    }
+    assert_eq!((source.stats().refreshes, server.count()), (2, 2));
+    assert_eq!(source.cached().unwrap().expose_secret(), "tok-2");
 }
 
 // 4. Invalid policies and panics.
@@ -643,6 +731,16 @@ fn a_middleware_scope_must_be_https_except_to_loopback() {
         !covers("http://api.example.invalid/v1/orders"),
         "downgraded scheme"
     );
+    let on_port = AuthMiddleware::new(
+        TokenSource::new(client(Provider::Dinie, "http://127.0.0.1:9")),
+        "https://api.example.invalid:8443/v1",
+    )
+    .unwrap();
+    assert!(on_port.covers(&"https://api.example.invalid:8443/v1/x".parse().unwrap()));
+    assert!(
+        !on_port.covers(&"http://api.example.invalid:8443/v1/x".parse().unwrap()),
+        "same port, plain http"
+    );
     assert!(
         !covers("https://api.example.invalid:8443/v1/orders"),
         "other port"
@@ -670,41 +768,52 @@ async fn the_cache_drops_the_least_recently_used_and_idle_sources() {
             .build()
             .unwrap()
     };
-    let (a, b, c) = (
-        tenant("secret-a-1"),
-        tenant("secret-b-2"),
-        tenant("secret-c-3"),
-    );
     let clock = ManualClock::new();
     let cache = TokenCache::builder()
         .policy(policy())
-        .max_sources(2)
+        .max_sources(3)
         .idle_timeout(Duration::from_secs(600))
         .time_source(clock.clone())
         .build()
         .unwrap();
-
-    cache.token(&a).await.unwrap();
-    cache.token(&b).await.unwrap();
-    cache.token(&a).await.unwrap(); // a is now more recently used than b
-    assert_eq!(server.count(), 2);
-    cache.token(&c).await.unwrap(); // evicts b
-    assert_eq!(cache.len(), 2);
-    cache.token(&a).await.unwrap();
-    assert_eq!(server.count(), 3, "a kept its token");
-    cache.token(&b).await.unwrap();
-    assert_eq!(server.count(), 4, "b was evicted and fetches again");
+    let tenants: Vec<Client> = (0..6).map(|i| tenant(&format!("secret-{i}-x"))).collect();
+    let use_all = |indices: &'static [usize]| {
+        let (cache, tenants) = (&cache, &tenants);
+        async move {
+            for &i in indices {
+                cache.token(&tenants[i]).await.unwrap();
+            }
+        }
+    };
+    use_all(&[0, 1, 2]).await;
+    assert_eq!(server.count(), 3);
+    // Each round: the least recently used of three is evicted by a newcomer, and the
+    // survivors (used again, in an order that sets up the next round) keep their tokens.
+    use_all(&[1, 2, 0]).await; // LRU: 1
+    use_all(&[3]).await; // evicts 1
+    use_all(&[2, 0, 3]).await; // LRU: 2
+    assert_eq!(server.count(), 4, "0, 2 and 3 kept their tokens");
+    use_all(&[4]).await; // evicts 2
+    use_all(&[0, 3, 4]).await; // LRU: 0
+    assert_eq!(server.count(), 5, "0, 3 and 4 kept their tokens");
+    use_all(&[5]).await; // evicts 0
+    use_all(&[3, 4, 5]).await;
+    assert_eq!(server.count(), 6, "3, 4 and 5 kept their tokens");
+    use_all(&[1]).await;
+    assert_eq!(server.count(), 7, "1 was evicted and fetches again");
+    assert_eq!(cache.len(), 3);
+    let c = tenants[1].clone();
 
     // Idle for longer than the timeout: dropped at the next lookup.
     clock.advance(Duration::from_secs(601));
     cache.token(&c).await.unwrap();
-    assert_eq!(server.count(), 5, "c was idle and fetches again");
+    assert_eq!(server.count(), 8, "c was idle and fetches again");
     assert_eq!(cache.len(), 1);
 
     assert!(cache.remove(&c));
     assert!(!cache.remove(&c));
     cache.token(&c).await.unwrap();
-    assert_eq!(server.count(), 6, "a removed source fetches again");
+    assert_eq!(server.count(), 9, "a removed source fetches again");
     cache.clear();
     assert!(cache.is_empty());
 
