@@ -107,6 +107,7 @@
 mod body;
 mod cache;
 mod client;
+mod config;
 mod credentials;
 mod error;
 mod exchange;
@@ -123,6 +124,7 @@ mod token;
 
 pub use cache::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SOURCES, TokenCache, TokenCacheBuilder};
 pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+pub use config::ClientConfig;
 pub use credentials::Credentials;
 pub use error::{Error, ErrorKind, FieldError};
 pub use middleware::{AuthMiddleware, AuthMiddlewareBuilder, NoAuth, token_error};

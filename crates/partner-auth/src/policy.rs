@@ -9,10 +9,27 @@ use crate::Error;
 
 /// When a [`TokenSource`](crate::TokenSource) refreshes its token and how it treats
 /// failures. `Default` gives the documented values.
-#[derive(Debug, Clone)]
+///
+/// Reads from configuration with serde: durations as humantime strings (`"5m"`,
+/// `"500ms"`), any field left out keeps its default, an unknown field is an error. A
+/// [`TokenSource`](crate::TokenSource) checks it when built ([`validate`](Self::validate)).
+///
+/// ```
+/// let policy: partner_auth::CachePolicy = serde_json::from_str(
+///     r#"{"refresh_window": "10m", "failure_cooldown": "5s", "retry": {"max_attempts": 5}}"#,
+/// )?;
+/// assert_eq!(policy.refresh_window.as_secs(), 600);
+/// assert_eq!(policy.retry.max_attempts, 5);
+/// assert_eq!(policy.refresh_fraction, 0.2); // left out: the default
+/// policy.validate()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CachePolicy {
     /// Longest refresh window before expiry (default 5 minutes).
+    #[serde(with = "humantime_serde")]
     pub refresh_window: Duration,
     /// Refresh window as a fraction of the token's lifetime (default 0.2); the window is the
     /// smaller of this and [`refresh_window`](Self::refresh_window).
@@ -22,9 +39,11 @@ pub struct CachePolicy {
     pub refresh_jitter: f64,
     /// A token is not handed out in its last `expiry_margin` (default 5 s, at most a tenth of
     /// its lifetime), so a request made with it does not arrive after it expired.
+    #[serde(with = "humantime_serde")]
     pub expiry_margin: Duration,
     /// After a failed fetch, callers get the same error for this long instead of a new
     /// request (default 2 s; a longer `retry_after` wins).
+    #[serde(with = "humantime_serde")]
     pub failure_cooldown: Duration,
     /// Retries within one fetch.
     pub retry: RetryPolicy,
@@ -123,19 +142,26 @@ impl CachePolicy {
 /// How one fetch retries: only retryable failures (connection, timeout, 408, 429, 5xx),
 /// at most [`max_attempts`](Self::max_attempts) in all, with exponential backoff and jitter,
 /// waiting at least what the provider's `retry_after` asks, within a deadline.
-#[derive(Debug, Clone)]
+///
+/// Reads from configuration like [`CachePolicy`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (default 3).
     pub max_attempts: u32,
     /// Backoff before the second attempt (default 200 ms); doubles each time.
+    #[serde(with = "humantime_serde")]
     pub initial_backoff: Duration,
     /// Longest backoff (default 5 s).
+    #[serde(with = "humantime_serde")]
     pub max_backoff: Duration,
     /// Longest `retry_after` honoured by waiting; a longer one ends the fetch with the
     /// error (default 30 s).
+    #[serde(with = "humantime_serde")]
     pub max_retry_after: Duration,
     /// No attempt starts later than this after the first (default 30 s).
+    #[serde(with = "humantime_serde")]
     pub deadline: Duration,
 }
 

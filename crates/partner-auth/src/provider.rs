@@ -231,6 +231,14 @@ impl serde::Serialize for Provider {
     }
 }
 
+/// From the provider's name, as [`FromStr`] reads it (`"cobee"`, `"alternative-payments"`).
+impl<'de> serde::Deserialize<'de> for Provider {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

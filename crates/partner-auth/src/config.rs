@@ -1,0 +1,94 @@
+//! [`ClientConfig`]: a client and its token cache described in an application's own
+//! configuration file or environment, read with serde.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::{CachePolicy, Client, Credentials, Error, Provider, TokenSource};
+
+/// Everything needed to build a [`Client`] and its [`TokenSource`], as an application keeps
+/// it in its configuration (TOML, YAML, JSON, environment variables through a serde-based
+/// loader).
+///
+/// Durations are humantime strings (`"10s"`, `"500ms"`); the secret is a [`SecretString`],
+/// never shown by `Debug`; an unknown field is an error, so a typo is not silently ignored.
+/// Fields left out keep the builders' defaults.
+///
+/// ```
+/// use partner_auth::{ClientConfig, Provider};
+///
+/// let config: ClientConfig = serde_json::from_str(r#"{
+///     "provider": "cobee",
+///     "environment": "pre-production",
+///     "client_id": "my-client",
+///     "client_secret": "from-a-secret-store",
+///     "timeout": "5s",
+///     "cache": { "refresh_window": "10m", "retry": { "max_attempts": 4 } }
+/// }"#)?;
+/// assert_eq!(config.provider, Provider::Cobee);
+/// assert!(!format!("{config:?}").contains("from-a-secret-store"));
+///
+/// let client = config.client()?; // checks the credentials, URL and environment
+/// let source = config.token_source()?; // checks the cache policy too
+/// # let _ = (client, source);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// The provider, by name (`"teez"`, `"alternative-payments"`, `"cobee"`,
+    /// `"tradevest"`, `"dinie"`).
+    pub provider: Provider,
+    /// One of the provider's environments (default `"production"`).
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// A base URL instead of an environment's.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: SecretString,
+    /// Total timeout of a token request (default [`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT)).
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    /// Connect timeout (default [`DEFAULT_CONNECT_TIMEOUT`](crate::DEFAULT_CONNECT_TIMEOUT)).
+    #[serde(default, with = "humantime_serde")]
+    pub connect_timeout: Option<Duration>,
+    /// How the token is cached, refreshed and retried.
+    #[serde(default)]
+    pub cache: CachePolicy,
+}
+
+impl ClientConfig {
+    /// Builds the client (see [`ClientBuilder::build`](crate::ClientBuilder::build) for
+    /// what is checked).
+    pub fn client(&self) -> Result<Client, Error> {
+        let mut builder = Client::builder(self.provider).credentials(Credentials::new(
+            self.client_id.clone(),
+            self.client_secret.clone(),
+        ));
+        if let Some(environment) = &self.environment {
+            builder = builder.environment(environment);
+        }
+        if let Some(base_url) = &self.base_url {
+            builder = builder.base_url(base_url);
+        }
+        if let Some(timeout) = self.timeout {
+            builder = builder.timeout(timeout);
+        }
+        if let Some(timeout) = self.connect_timeout {
+            builder = builder.connect_timeout(timeout);
+        }
+        builder.build()
+    }
+
+    /// Builds the client and a token source with [`cache`](Self::cache) as its policy.
+    pub fn token_source(&self) -> Result<TokenSource, Error> {
+        TokenSource::builder(self.client()?)
+            .policy(self.cache.clone())
+            .build()
+    }
+}

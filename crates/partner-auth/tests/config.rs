@@ -1,0 +1,105 @@
+//! Configuration read with serde: `ClientConfig`, `CachePolicy`, `RetryPolicy`, `Provider`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::scripted::{Reply, Scripted};
+use partner_auth::{CachePolicy, ClientConfig, ErrorKind, Provider, RetryPolicy};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_config_from_json_builds_a_working_token_source() {
+    let server = Scripted::sequence(vec![], Reply::token("tok-from-config", 3600)).await;
+    let config: ClientConfig = serde_json::from_value(json!({
+        "provider": "dinie",
+        "base_url": server.base_url(),
+        "client_id": "id-1",
+        "client_secret": "s3cret-from-config",
+        "timeout": "3s",
+        "connect_timeout": "500ms",
+        "cache": {"failure_cooldown": "7s", "retry": {"max_attempts": 2, "initial_backoff": "10ms"}}
+    }))
+    .unwrap();
+    assert_eq!(config.timeout, Some(Duration::from_secs(3)));
+    assert_eq!(config.connect_timeout, Some(Duration::from_millis(500)));
+    assert_eq!(config.cache.failure_cooldown, Duration::from_secs(7));
+    assert_eq!(config.cache.retry.max_attempts, 2);
+    assert_eq!(
+        config.cache.retry.max_backoff,
+        RetryPolicy::default().max_backoff,
+        "left out: the default"
+    );
+    assert!(!format!("{config:?}").contains("s3cret-from-config"));
+
+    let source = config.token_source().unwrap();
+    assert_eq!(source.client().provider(), Provider::Dinie);
+    assert_eq!(source.policy().failure_cooldown, Duration::from_secs(7));
+    let token = source.token().await.unwrap();
+    assert_eq!(token.expose_secret(), "tok-from-config");
+    // The secret from the config went out as the provider asks (Dinie: HTTP Basic).
+    let sent = server.hits()[0].authorization.clone().unwrap();
+    assert!(sent.starts_with("Basic "), "{sent}");
+}
+
+#[test]
+fn mistakes_in_a_config_are_errors_that_name_them() {
+    let base = json!({"provider": "cobee", "client_id": "id", "client_secret": "secret"});
+    let with = |key: &str, value: serde_json::Value| {
+        let mut config = base.clone();
+        config[key] = value;
+        serde_json::from_value::<ClientConfig>(config)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(with("provider", json!("acme")).contains("acme"));
+    assert!(with("timeout", json!("5 parsecs")).contains("parsecs"));
+    assert!(
+        with("timout", json!("5s")).contains("timout"),
+        "a typo is not ignored"
+    );
+    assert!(
+        with("cache", json!({"refresh_windw": "1m"})).contains("refresh_windw"),
+        "nor in the policy"
+    );
+    let missing = serde_json::from_value::<ClientConfig>(json!({"provider": "cobee"}))
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("client_id"), "{missing}");
+
+    // Values serde accepts but the policy does not: refused when the source is built.
+    let mut config = base.clone();
+    config["cache"] = json!({"refresh_fraction": 2.0});
+    let config: ClientConfig = serde_json::from_value(config).unwrap();
+    assert!(config.client().is_ok());
+    let err = config.token_source().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    assert!(err.to_string().contains("refresh_fraction"), "{err}");
+    // And credentials the provider would refuse: refused when the client is built.
+    let teez: ClientConfig = serde_json::from_value(
+        json!({"provider": "teez", "client_id": "id", "client_secret": "short"}),
+    )
+    .unwrap();
+    assert_eq!(teez.client().unwrap_err().kind(), ErrorKind::Configuration);
+}
+
+#[test]
+fn providers_and_policies_round_trip_through_serde() {
+    for provider in Provider::ALL {
+        let text = serde_json::to_string(&provider).unwrap();
+        assert_eq!(serde_json::from_str::<Provider>(&text).unwrap(), provider);
+    }
+    assert_eq!(
+        serde_json::from_str::<Provider>(r#""Alternative-Payments""#).unwrap(),
+        Provider::AlternativePayments,
+        "names are read as FromStr reads them"
+    );
+    let policy = CachePolicy::default()
+        .with_refresh_window(Duration::from_secs(90), 0.5)
+        .with_failure_cooldown(Duration::from_millis(1500))
+        .with_retry(RetryPolicy::default().with_max_attempts(7));
+    let text = serde_json::to_string(&policy).unwrap();
+    assert!(text.contains(r#""refresh_window":"1m 30s""#), "{text}");
+    let back: CachePolicy = serde_json::from_str(&text).unwrap();
+    assert_eq!(format!("{back:?}"), format!("{policy:?}"));
+}
