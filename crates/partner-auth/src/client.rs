@@ -6,6 +6,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tracing::Instrument as _;
+
 use partner_api_support::{ClientState, ResponseObserver};
 use reqwest::header::{HeaderValue, USER_AGENT};
 
@@ -78,7 +80,41 @@ impl Client {
     }
 
     /// Sends one token request and maps the answer into an [`AccessToken`] or an [`Error`].
+    ///
+    /// Runs in a `token_request` tracing span (provider, environment, and once answered
+    /// its outcome, HTTP status and error kind; never a secret), and with the `metrics`
+    /// feature counts the request and its latency (see the crate docs).
     pub async fn fetch_token(&self) -> Result<AccessToken, Error> {
+        let span = tracing::info_span!(
+            "token_request",
+            provider = %self.config.provider,
+            environment = %self.config.environment,
+            outcome = tracing::field::Empty,
+            status = tracing::field::Empty,
+            error_kind = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = self.send_token_request().instrument(span.clone()).await;
+        match &result {
+            Ok(_) => {
+                span.record("outcome", "ok");
+            }
+            Err(error) => {
+                span.record("outcome", "error");
+                span.record("error_kind", error.kind().as_str());
+                if let Some(status) = error.status() {
+                    span.record("status", status.as_u16());
+                }
+            }
+        }
+        #[cfg(feature = "metrics")]
+        crate::observe::token_request(&self.config, &result, started.elapsed());
+        #[cfg(not(feature = "metrics"))]
+        let _ = started;
+        result
+    }
+
+    async fn send_token_request(&self) -> Result<AccessToken, Error> {
         let config = &self.config;
         let issued = Issued::now();
         let exchange = Exchange {

@@ -42,6 +42,22 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// A stable `snake_case` name, for logs and metric labels (`"rate_limited"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidCredentials => "invalid_credentials",
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::ProviderUnavailable => "provider_unavailable",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connection => "connection",
+            ErrorKind::InvalidResponse => "invalid_response",
+            ErrorKind::Configuration => "configuration",
+            ErrorKind::InsecureTransport => "insecure_transport",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
     /// Whether a later attempt may succeed: rate limits, provider failures, timeouts and
     /// connection failures.
     pub fn is_retryable(self) -> bool {

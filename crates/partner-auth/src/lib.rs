@@ -94,6 +94,29 @@
 //! [`Error::body_excerpt`]. No `Debug` or `Display` output of this crate contains a
 //! client secret or an access token.
 //!
+//! # Observability
+//!
+//! `tracing` spans, never with a secret or a token in a field or message:
+//! `token_fetch` (one shared fetch of a [`TokenSource`], with its retries: `provider`,
+//! `environment`, `refresh`, `attempts`, `outcome`), inside it `token_request` (one HTTP
+//! request: `outcome`, `status`, `error_kind`), and `authorized_request` (one request
+//! through [`AuthMiddleware`]: `method`, `host`, `path` without the query, `status`,
+//! `retried_after_401`). With the `metrics` feature, counters and a latency histogram go to
+//! the `metrics` facade:
+//!
+//! | name | kind | labels |
+//! | --- | --- | --- |
+//! | `partner_auth_token_requests_total` | counter | `provider`, `environment`, `outcome` (`ok` or [`ErrorKind::as_str`]) |
+//! | `partner_auth_token_request_duration_seconds` | histogram | `provider`, `environment` |
+//! | `partner_auth_token_fetch_failures_total` | counter | `provider`, `environment`, `kind` |
+//! | `partner_auth_token_invalidations_total` | counter | `provider`, `environment` |
+//!
+//! Cache hits are counted in [`Stats`] only: a recorder call would cost more than the read.
+//!
+//! # Feature flags
+//!
+//! - `metrics` (off): the metrics above, through the `metrics` crate.
+//!
 //! # Transport
 //!
 //! rustls; connect timeout 5 s and total timeout 10 s by default; a `User-Agent` naming this
@@ -113,6 +136,8 @@ mod error;
 mod exchange;
 mod jwt;
 mod middleware;
+#[cfg(feature = "metrics")]
+mod observe;
 mod policy;
 mod provider;
 mod providers;

@@ -5,6 +5,7 @@ use http::Extensions;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Request, Response, StatusCode, Url};
 use reqwest_middleware::{Middleware, Next};
+use tracing::Instrument as _;
 
 use crate::{AccessToken, Error, TokenSource};
 
@@ -164,7 +165,7 @@ fn within(base: &Url, url: &Url) -> bool {
 impl Middleware for AuthMiddleware {
     async fn handle(
         &self,
-        mut request: Request,
+        request: Request,
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
@@ -174,6 +175,35 @@ impl Middleware for AuthMiddleware {
         {
             return next.run(request, extensions).await;
         }
+        let url = request.url();
+        let span = tracing::info_span!(
+            "authorized_request",
+            provider = %self.source.client().provider(),
+            method = %request.method(),
+            host = url.host_str().unwrap_or_default(),
+            path = url.path(),
+            status = tracing::field::Empty,
+            retried_after_401 = false,
+        );
+        let response = self
+            .send_authorized(request, extensions, next)
+            .instrument(span.clone())
+            .await;
+        if let Ok(response) = &response {
+            span.record("status", response.status().as_u16());
+        }
+        response
+    }
+}
+
+impl AuthMiddleware {
+    /// Sends `request` with the token, and once more with a fresh one after a 401.
+    async fn send_authorized(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
         let retry = request.try_clone();
         let token = self.authorize(&mut request).await?;
         let response = next.clone().run(request, extensions).await?;
@@ -190,6 +220,7 @@ impl Middleware for AuthMiddleware {
             return Ok(response);
         };
         let fresh = self.authorize(&mut retry).await?;
+        tracing::Span::current().record("retried_after_401", true);
         tracing::info!(
             provider = %self.source.client().provider(),
             same_token = fresh.same_as(&token),

@@ -174,6 +174,8 @@ impl TokenSource {
         let dropped = matches!((&*previous, &*current), (Some(p), Some(c)) if Arc::ptr_eq(p, c));
         if dropped {
             self.inner.counters.add(Counter::Invalidation);
+            #[cfg(feature = "metrics")]
+            crate::observe::invalidation(&self.inner.client);
             tracing::info!(
                 provider = %self.inner.client.provider(),
                 environment = self.inner.client.environment(),
@@ -392,6 +394,9 @@ impl Inner {
             "token_fetch",
             provider = %self.client.provider(),
             environment = self.client.environment(),
+            refresh = self.current.load().is_some(),
+            attempts = tracing::field::Empty,
+            outcome = tracing::field::Empty,
         );
         let flight = Flight {
             id,
@@ -509,6 +514,7 @@ impl Fetch {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            tracing::Span::current().record("attempts", attempt);
             match self.inner.upgrade() {
                 Some(inner) => inner.counters.add(Counter::TokenRequest),
                 None => return Err(source_dropped()),
@@ -572,6 +578,7 @@ impl FlightGuard {
         };
         match &outcome {
             Ok(token) => {
+                tracing::Span::current().record("outcome", "ok");
                 inner.failure.store(None);
                 tracing::info!(
                     lifetime_s = token.lifetime().map(|l| l.as_secs()),
@@ -580,6 +587,9 @@ impl FlightGuard {
                 );
             }
             Err(error) => {
+                tracing::Span::current().record("outcome", error.kind().as_str());
+                #[cfg(feature = "metrics")]
+                crate::observe::fetch_failure(&inner.client, error);
                 inner.counters.add(Counter::Failure);
                 inner.record_failure(error);
                 tracing::warn!(

@@ -1,0 +1,117 @@
+//! What an application sees through the `metrics` facade (feature `metrics`): the counters
+//! and the latency histogram, and never a secret.
+//!
+//! `cargo test -p partner-auth --features metrics --test metrics`
+
+#![cfg(feature = "metrics")]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::scripted::{Reply, Scripted};
+use common::{CLIENT_ID, SECRET};
+use partner_auth::time::{InstantSleep, ManualClock};
+use partner_auth::{CachePolicy, Client, Credentials, Provider, RetryPolicy, TokenSource};
+use serde_json::json;
+
+const TOKEN_ONE: &str = "tok-observed-1";
+const TOKEN_TWO: &str = "tok-observed-2";
+
+fn source(tokens: &Scripted) -> TokenSource {
+    let client = Client::builder(Provider::Dinie)
+        .base_url(tokens.base_url())
+        .credentials(Credentials::new(CLIENT_ID, SECRET))
+        .build()
+        .unwrap();
+    let clock = ManualClock::new();
+    TokenSource::builder(client)
+        .policy(CachePolicy::default().with_retry(RetryPolicy::default().with_max_attempts(2)))
+        .time_source(clock.clone())
+        .sleep(InstantSleep::new(clock))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn token_requests_failures_and_invalidations_reach_the_metrics_recorder() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let tokens = Scripted::sequence(
+                vec![
+                    Reply::json(503, json!({})),
+                    Reply::token(TOKEN_ONE, 3600),
+                    Reply::json(401, json!({"error": "invalid_client"})),
+                ],
+                Reply::token(TOKEN_TWO, 3600),
+            )
+            .await;
+            let source = source(&tokens);
+            let token = source.token().await.unwrap();
+            assert!(source.invalidate(&token));
+            source.token().await.unwrap_err();
+        });
+    });
+
+    let mut seen = BTreeMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let key = key.key();
+        let mut labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        labels.sort();
+        let value = match value {
+            DebugValue::Counter(n) => n.to_string(),
+            DebugValue::Histogram(samples) => format!("{} samples", samples.len()),
+            DebugValue::Gauge(g) => g.to_string(),
+        };
+        seen.insert(format!("{} {}", key.name(), labels.join(",")), value);
+    }
+    let expect = |name: &str, labels: &str, value: &str| {
+        let mut labels: Vec<&str> = labels.split(',').collect();
+        labels.sort();
+        let labels = labels.join(",");
+        assert_eq!(
+            seen.get(&format!("{name} {labels}")).map(String::as_str),
+            Some(value),
+            "{name} {labels} in {seen:#?}"
+        );
+    };
+    let at = "environment=custom,provider=dinie";
+    expect(
+        "partner_auth_token_requests_total",
+        &format!("{at},outcome=ok"),
+        "1",
+    );
+    expect(
+        "partner_auth_token_requests_total",
+        &format!("{at},outcome=provider_unavailable"),
+        "1",
+    );
+    expect(
+        "partner_auth_token_requests_total",
+        &format!("{at},outcome=invalid_credentials"),
+        "1",
+    );
+    expect(
+        "partner_auth_token_request_duration_seconds",
+        at,
+        "3 samples",
+    );
+    expect(
+        "partner_auth_token_fetch_failures_total",
+        &format!("{at},kind=invalid_credentials"),
+        "1",
+    );
+    expect("partner_auth_token_invalidations_total", at, "1");
+    assert!(!format!("{seen:?}").contains(SECRET));
+}

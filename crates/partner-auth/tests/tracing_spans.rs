@@ -1,0 +1,159 @@
+//! What an application sees through `tracing`: the spans and their fields, never a secret.
+//!
+//! One test in this file: a thread-local subscriber and callsites hit by other tests on
+//! other threads at the same time do not mix (tracing caches each callsite's interest).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use common::scripted::{Reply, Scripted};
+use common::{CLIENT_ID, SECRET};
+use partner_auth::time::{InstantSleep, ManualClock};
+use partner_auth::{
+    AuthMiddleware, CachePolicy, Client, Credentials, Provider, RetryPolicy, TokenSource,
+};
+use serde_json::json;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing_subscriber::layer::{Context, SubscriberExt as _};
+
+const TOKEN_ONE: &str = "tok-observed-1";
+const TOKEN_TWO: &str = "tok-observed-2";
+
+/// A span's or event's fields, by name.
+type FieldMap = BTreeMap<String, String>;
+
+/// Every span with its fields as they end up, and every event's fields.
+#[derive(Clone, Default)]
+struct Capture {
+    spans: Arc<Mutex<BTreeMap<u64, (String, FieldMap)>>>,
+    events: Arc<Mutex<Vec<String>>>,
+}
+
+struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(
+            field.name().to_owned(),
+            format!("{value:?}").trim_matches('"').to_owned(),
+        );
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
+        let mut fields = BTreeMap::new();
+        attrs.record(&mut Fields(&mut fields));
+        let name = attrs.metadata().name().to_owned();
+        self.spans
+            .lock()
+            .unwrap()
+            .insert(id.into_u64(), (name, fields));
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
+        if let Some((_, fields)) = self.spans.lock().unwrap().get_mut(&id.into_u64()) {
+            values.record(&mut Fields(fields));
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.events.lock().unwrap().push(format!("{fields:?}"));
+    }
+}
+
+impl Capture {
+    fn spans_named(&self, name: &str) -> Vec<BTreeMap<String, String>> {
+        self.spans
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|(n, _)| n == name)
+            .map(|(_, fields)| fields.clone())
+            .collect()
+    }
+
+    fn everything(&self) -> String {
+        format!(
+            "{:?} {:?}",
+            self.spans.lock().unwrap(),
+            self.events.lock().unwrap()
+        )
+    }
+}
+
+fn source(tokens: &Scripted) -> TokenSource {
+    let client = Client::builder(Provider::Dinie)
+        .base_url(tokens.base_url())
+        .credentials(Credentials::new(CLIENT_ID, SECRET))
+        .build()
+        .unwrap();
+    let clock = ManualClock::new();
+    TokenSource::builder(client)
+        .policy(CachePolicy::default().with_retry(RetryPolicy::default().with_max_attempts(2)))
+        .time_source(clock.clone())
+        .sleep(InstantSleep::new(clock))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn fetches_requests_and_middleware_calls_are_spans_with_outcomes_and_no_secrets() {
+    let capture = Capture::default();
+    let _default =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    let tokens = Scripted::sequence(
+        vec![
+            Reply::json(503, json!({"error": "maintenance"})),
+            Reply::token(TOKEN_ONE, 3600),
+        ],
+        Reply::token(TOKEN_TWO, 3600),
+    )
+    .await;
+    let api = Scripted::respond(|hit| {
+        let fresh = hit.authorization.as_deref() == Some(&format!("Bearer {TOKEN_TWO}"));
+        Reply::json(if fresh { 200 } else { 401 }, json!({}))
+    })
+    .await;
+    let source = source(&tokens);
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(AuthMiddleware::new(source.clone(), api.base_url()).unwrap())
+        .build();
+    let response = http
+        .get(format!("{}/orders?page=2", api.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // The first fetch: a 503, then a token, in one span with two request spans.
+    let fetches = capture.spans_named("token_fetch");
+    assert_eq!(fetches.len(), 2, "{}", capture.everything());
+    assert_eq!(fetches[0]["attempts"], "2");
+    assert_eq!(fetches[0]["outcome"], "ok");
+    assert_eq!(fetches[0]["provider"], "dinie");
+    assert_eq!(fetches[0]["refresh"], "false");
+    let requests = capture.spans_named("token_request");
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    assert_eq!(requests[0]["outcome"], "error");
+    assert_eq!(requests[0]["status"], "503");
+    assert_eq!(requests[0]["error_kind"], "provider_unavailable");
+    assert_eq!(requests[1]["outcome"], "ok");
+    // The middleware call: a 401, a fresh token, a retry.
+    let calls = capture.spans_named("authorized_request");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["status"], "200");
+    assert_eq!(calls[0]["retried_after_401"], "true");
+    assert_eq!(calls[0]["path"], "/orders", "no query string");
+    assert_eq!(calls[0]["method"], "GET");
+
+    let everything = capture.everything();
+    for secret in [SECRET, TOKEN_ONE, TOKEN_TWO, "page=2"] {
+        assert!(!everything.contains(secret), "{secret} in {everything}");
+    }
+}
