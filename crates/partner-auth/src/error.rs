@@ -261,7 +261,14 @@ impl Error {
         self.0.body_excerpt.as_deref()
     }
 
-    fn hint(&self) -> Cow<'static, str> {
+    /// What happened, without the hint: `Display` is this, `"; "`, and [`hint`](Self::hint).
+    pub fn headline(&self) -> String {
+        Headline(self).to_string()
+    }
+
+    /// What to do next, in one phrase ("check the client id and secret for
+    /// cobee/production"); `Display` ends with it.
+    pub fn hint(&self) -> Cow<'static, str> {
         let at = match (&self.0.provider, &self.0.environment) {
             (Some(p), Some(e)) => format!("{p}/{e}"),
             (Some(p), None) => p.to_string(),
@@ -303,7 +310,16 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let inner = &self.0;
+        write!(f, "{}; {}", Headline(self), self.hint())
+    }
+}
+
+/// An error's `Display` without its hint.
+struct Headline<'a>(&'a Error);
+
+impl fmt::Display for Headline<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &(self.0).0;
         if let Some(provider) = inner.provider {
             write!(f, "{provider}")?;
             if let Some(env) = &inner.environment {
@@ -325,7 +341,7 @@ impl fmt::Display for Error {
         if !said.is_empty() {
             write!(f, " ({})", said.join(", "))?;
         }
-        write!(f, "; {}", self.hint())
+        Ok(())
     }
 }
 
@@ -354,5 +370,39 @@ impl StdError for Error {
             .source
             .as_deref()
             .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_the_headline_then_the_hint_for_every_kind() {
+        let kinds = [
+            ErrorKind::InvalidCredentials,
+            ErrorKind::InvalidRequest,
+            ErrorKind::RateLimited,
+            ErrorKind::ProviderUnavailable,
+            ErrorKind::Timeout,
+            ErrorKind::Connection,
+            ErrorKind::InvalidResponse,
+            ErrorKind::Configuration,
+            ErrorKind::InsecureTransport,
+            ErrorKind::Internal,
+        ];
+        for kind in kinds {
+            // Hints with "; " of their own (retry later) must not confuse anyone.
+            let error =
+                Error::new(kind, "it broke; badly").at(Provider::Cobee, "production".into());
+            assert_eq!(
+                error.to_string(),
+                format!("{}; {}", error.headline(), error.hint()),
+                "{kind:?}"
+            );
+            assert!(error.headline().ends_with("it broke; badly"), "{kind:?}");
+            assert!(!error.hint().is_empty());
+            assert_eq!(kind.as_str().to_lowercase(), kind.as_str());
+        }
     }
 }

@@ -155,8 +155,8 @@ pub struct FieldErrorJson {
 impl Report {
     /// The report of a library error.
     pub fn from_error(error: &Error, context: &Context) -> Self {
-        let display = error.to_string();
-        let (headline, library_hint) = split_hint(&display, error.kind());
+        let headline = error.headline();
+        let library_hint = error.hint();
         let mut causes: Vec<String> = Vec::new();
         let mut source = error.source();
         while let Some(cause) = source {
@@ -167,7 +167,7 @@ impl Report {
             source = cause.source();
         }
         Report {
-            error: context.scrub(headline),
+            error: context.scrub(&headline),
             kind: format!("{:?}", error.kind()),
             exit_code: exit::for_kind(error.kind()),
             provider: error.provider().and_then(ProviderName::of),
@@ -189,7 +189,7 @@ impl Report {
                 .retry_after()
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             body_excerpt: error.body_excerpt().map(|b| context.scrub(b)),
-            hint: context.scrub(&hint(error, library_hint, context)),
+            hint: context.scrub(&hint(error, &library_hint, context)),
             causes,
         }
     }
@@ -256,26 +256,9 @@ impl Report {
     }
 }
 
-/// Splits the library's `Display` into what happened and its hint, which follows the last
-/// `"; "` (the hints of three kinds contain one `"; "` themselves).
-fn split_hint(display: &str, kind: ErrorKind) -> (&str, Option<&str>) {
-    let separators = match kind {
-        ErrorKind::InvalidRequest | ErrorKind::ProviderUnavailable | ErrorKind::Timeout => 2,
-        _ => 1,
-    };
-    let mut cut = display.len();
-    for _ in 0..separators {
-        match display[..cut].rfind("; ") {
-            Some(at) => cut = at,
-            None => return (display, None),
-        }
-    }
-    (&display[..cut], Some(&display[cut + 2..]))
-}
-
 /// What to do next, in terms of this command's flags where the library's hint speaks of
 /// its own API.
-fn hint(error: &Error, library_hint: Option<&str>, context: &Context) -> String {
+fn hint(error: &Error, library_hint: &str, context: &Context) -> String {
     match error.kind() {
         ErrorKind::InsecureTransport => "use an https:// base URL; plain http is only for a \
             loopback address (127.0.0.1, [::1], localhost), such as `partner-token sandbox`"
@@ -293,29 +276,6 @@ fn hint(error: &Error, library_hint: Option<&str>, context: &Context) -> String 
         ErrorKind::Configuration => {
             "check the flags and PARTNER_* variables (partner-token fetch --help)".into()
         }
-        _ => library_hint
-            .map(str::to_owned)
-            .unwrap_or_else(|| error.kind().to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_hint_is_split_off_after_its_own_separators() {
-        let (head, hint) = split_hint(
-            "dinie/custom: the provider is unavailable: HTTP 503 (HTTP 503); the provider is failing; retry later",
-            ErrorKind::ProviderUnavailable,
-        );
-        assert_eq!(
-            head,
-            "dinie/custom: the provider is unavailable: HTTP 503 (HTTP 503)"
-        );
-        assert_eq!(hint, Some("the provider is failing; retry later"));
-        let (head, hint) = split_hint("a: b; c", ErrorKind::Connection);
-        assert_eq!((head, hint), ("a: b", Some("c")));
-        assert_eq!(split_hint("no hint", ErrorKind::Timeout), ("no hint", None));
+        _ => library_hint.to_owned(),
     }
 }
