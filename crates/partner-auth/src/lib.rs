@@ -116,6 +116,8 @@
 //! # Feature flags
 //!
 //! - `metrics` (off): the metrics above, through the `metrics` crate.
+//! - `blocking` (off): [`blocking::TokenSource`] and [`blocking::Client`] for code without
+//!   an async runtime.
 //!
 //! # Transport
 //!
@@ -127,6 +129,8 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod body;
 mod cache;
 mod client;

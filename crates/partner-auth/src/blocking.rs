@@ -1,0 +1,165 @@
+//! A blocking API (feature `blocking`) for applications without an async runtime, the way
+//! `reqwest::blocking` and the `oauth2` crate offer one.
+//!
+//! [`TokenSource`] and [`Client`] each own a small Tokio runtime (one worker thread, named
+//! `partner-auth-blocking`) that runs the requests and the background refreshes; a fresh
+//! cached token is answered without waiting on it. Calling these methods from inside an
+//! async runtime is an [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) error,
+//! not a panic or a deadlock: use the async [`crate::TokenSource`] there.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let runtime = tokio::runtime::Runtime::new()?;
+//! # let sandbox = runtime.block_on(partner_sandbox::Sandbox::start())?;
+//! # let client = sandbox.client_builder(partner_auth::Provider::Tradevest).build()?;
+//! let source = partner_auth::blocking::TokenSource::new(client)?;
+//! let token = source.token()?; // blocks for the one request
+//! assert!(token.same_as(&source.token()?)); // from the cache
+//! # Ok(())
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use futures_util::FutureExt as _;
+
+use crate::{AccessToken, CachePolicy, Error, Stats};
+
+/// A [`crate::Client`] for code without an async runtime: one token request per call.
+#[derive(Clone, Debug)]
+pub struct Client {
+    client: crate::Client,
+    runtime: Arc<OwnedRuntime>,
+}
+
+impl Client {
+    /// Wraps `client` with a runtime of its own.
+    pub fn new(client: crate::Client) -> Result<Self, Error> {
+        Ok(Self {
+            client,
+            runtime: Arc::new(OwnedRuntime::start()?),
+        })
+    }
+
+    /// Sends one token request (see [`crate::Client::fetch_token`]) and waits for it.
+    pub fn fetch_token(&self) -> Result<AccessToken, Error> {
+        self.runtime.get()?.block_on(self.client.fetch_token())
+    }
+
+    /// The async client inside.
+    pub fn as_async(&self) -> &crate::Client {
+        &self.client
+    }
+}
+
+/// A [`crate::TokenSource`] for code without an async runtime. Cheap to clone; clones share
+/// the cache and the runtime, which shuts down when the last clone is dropped.
+#[derive(Clone, Debug)]
+pub struct TokenSource {
+    inner: Arc<Owned>,
+}
+
+#[derive(Debug)]
+struct Owned {
+    // Dropped first: the source's fetches run on the runtime.
+    source: crate::TokenSource,
+    runtime: OwnedRuntime,
+}
+
+/// A runtime that shuts down in the background when dropped, wherever that happens.
+#[derive(Debug)]
+struct OwnedRuntime(Option<tokio::runtime::Runtime>);
+
+impl TokenSource {
+    /// A blocking token source for `client` with the default [`CachePolicy`].
+    pub fn new(client: crate::Client) -> Result<Self, Error> {
+        Self::with_source(crate::TokenSource::new(client))
+    }
+
+    /// A blocking token source for `client` with `policy` (checked here).
+    pub fn with_policy(client: crate::Client, policy: CachePolicy) -> Result<Self, Error> {
+        Self::with_source(crate::TokenSource::builder(client).policy(policy).build()?)
+    }
+
+    /// Wraps an async source configured with its builder (clock, sleep, policy); the
+    /// wrapper's runtime runs its fetches.
+    pub fn with_source(source: crate::TokenSource) -> Result<Self, Error> {
+        Ok(Self {
+            inner: Arc::new(Owned {
+                source,
+                runtime: OwnedRuntime::start()?,
+            }),
+        })
+    }
+
+    /// A valid token (see [`crate::TokenSource::token`]): at once while the cached one is
+    /// fresh, otherwise after the shared fetch.
+    pub fn token(&self) -> Result<AccessToken, Error> {
+        let runtime = self.inner.runtime.get()?;
+        let _entered = runtime.enter();
+        match self.inner.source.token().now_or_never() {
+            Some(answer) => answer,
+            None => runtime.block_on(self.inner.source.token()),
+        }
+    }
+
+    /// Fetches a new token now (see [`crate::TokenSource::refresh`]).
+    pub fn refresh(&self) -> Result<AccessToken, Error> {
+        self.inner
+            .runtime
+            .get()?
+            .block_on(self.inner.source.refresh())
+    }
+
+    /// Drops `token` if it is still the cached one (see
+    /// [`crate::TokenSource::invalidate`]).
+    pub fn invalidate(&self, token: &AccessToken) -> bool {
+        self.inner.source.invalidate(token)
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        self.inner.source.stats()
+    }
+
+    /// The async source inside, sharing this one's cache.
+    pub fn as_async(&self) -> &crate::TokenSource {
+        &self.inner.source
+    }
+}
+
+impl OwnedRuntime {
+    fn start() -> Result<Self, Error> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("partner-auth-blocking")
+            .enable_all()
+            .build()
+            .map(|runtime| Self(Some(runtime)))
+            .map_err(|e| Error::configuration(format!("could not start the token runtime: {e}")))
+    }
+
+    /// The runtime, unless the caller is inside an async runtime (where blocking would
+    /// stall it, and Tokio would panic).
+    fn get(&self) -> Result<&tokio::runtime::Runtime, Error> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::configuration(
+                "the partner_auth::blocking API was called from inside an async runtime, \
+                 where blocking would stall it; use the async API there",
+            ));
+        }
+        self.0
+            .as_ref()
+            .ok_or_else(|| Error::configuration("the token runtime has shut down"))
+    }
+}
+
+impl Drop for OwnedRuntime {
+    fn drop(&mut self) {
+        // Dropping a runtime where blocking is not allowed panics: let it go in the
+        // background instead.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}

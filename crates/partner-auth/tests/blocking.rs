@@ -1,0 +1,113 @@
+//! The blocking API (feature `blocking`), from plain threads without a runtime, against a
+//! loopback server running on a runtime of its own.
+//!
+//! `cargo test -p partner-auth --features blocking --test blocking`
+
+#![cfg(feature = "blocking")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::scripted::{Reply, Scripted};
+use partner_auth::time::{InstantSleep, ManualClock};
+use partner_auth::{CachePolicy, ErrorKind, Provider, blocking};
+
+fn server(replies: Vec<Reply>, fallback: Reply) -> (tokio::runtime::Runtime, Scripted) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(Scripted::sequence(replies, fallback));
+    (runtime, server)
+}
+
+#[test]
+fn a_blocking_source_caches_and_shares_one_request_across_threads() {
+    let (_runtime, server) = server(vec![], Reply::token("tok-1", 3600));
+    let source =
+        blocking::TokenSource::new(common::client(Provider::Dinie, server.base_url())).unwrap();
+    let tokens: Vec<_> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| source.token().unwrap()))
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    assert!(tokens.iter().all(|t| t.expose_secret() == "tok-1"));
+    assert_eq!(server.count(), 1);
+    assert!(source.invalidate(&tokens[0]));
+    assert_eq!(source.token().unwrap().expose_secret(), "tok-1");
+    assert_eq!(server.count(), 2, "invalidated: fetched again");
+    assert_eq!(source.stats().token_requests, 2);
+}
+
+#[test]
+fn its_own_runtime_refreshes_in_the_background_while_the_caller_does_not_wait() {
+    let (_runtime, server) = server(
+        vec![Reply::token("tok-1", 3600)],
+        Reply::token("tok-2", 3600),
+    );
+    let clock = ManualClock::new();
+    let source = blocking::TokenSource::with_source(
+        partner_auth::TokenSource::builder(common::client(Provider::Dinie, server.base_url()))
+            .policy(CachePolicy::default().with_refresh_jitter(0.0))
+            .time_source(clock.clone())
+            .sleep(InstantSleep::new(clock.clone()))
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let first = source.token().unwrap();
+    clock.advance(Duration::from_secs(3400)); // in the refresh window
+    assert!(source.token().unwrap().same_as(&first), "answered at once");
+    let started = std::time::Instant::now();
+    while server.count() < 2
+        || source
+            .as_async()
+            .cached()
+            .is_some_and(|t| t.same_as(&first))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never refreshed"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(source.token().unwrap().expose_secret(), "tok-2");
+}
+
+#[test]
+fn a_blocking_client_fetches_and_reports_typed_errors() {
+    let (_runtime, server) = server(
+        vec![Reply::token("tok-1", 60)],
+        Reply::json(401, serde_json::json!({"error": "invalid_client"})),
+    );
+    let client = blocking::Client::new(common::client(Provider::Dinie, server.base_url())).unwrap();
+    assert_eq!(client.fetch_token().unwrap().expose_secret(), "tok-1");
+    let err = client.fetch_token().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidCredentials);
+    let policy = CachePolicy::default().with_refresh_jitter(f64::NAN);
+    let refused = blocking::TokenSource::with_policy(client.as_async().clone(), policy);
+    assert_eq!(refused.unwrap_err().kind(), ErrorKind::Configuration);
+}
+
+#[test]
+fn inside_an_async_runtime_it_is_an_error_not_a_panic_and_it_drops_cleanly() {
+    let (runtime, server) = server(vec![], Reply::token("tok-1", 3600));
+    let source =
+        blocking::TokenSource::new(common::client(Provider::Dinie, server.base_url())).unwrap();
+    let client = blocking::Client::new(common::client(Provider::Dinie, server.base_url())).unwrap();
+    runtime.block_on(async move {
+        let err = source.token().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Configuration);
+        assert!(err.to_string().contains("async"), "{err}");
+        assert_eq!(
+            client.fetch_token().unwrap_err().kind(),
+            ErrorKind::Configuration
+        );
+        // Dropped here, inside the runtime: no panic.
+        drop((source, client));
+    });
+    assert_eq!(server.count(), 0);
+}
