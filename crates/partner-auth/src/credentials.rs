@@ -8,7 +8,19 @@ use crate::{Error, Provider};
 
 /// A client id and client secret.
 ///
-/// The secret is a [`SecretString`]: zeroized on drop and never shown by `Debug`.
+/// The secret is a [`SecretString`]: zeroized on drop and never shown by `Debug`. Read it
+/// from the environment or a secret store, never from a literal in code.
+///
+/// ```
+/// use partner_auth::{Credentials, ErrorKind, Provider};
+///
+/// let credentials = Credentials::new("client-7", "s3cret-value-42");
+/// assert!(!format!("{credentials:?}").contains("s3cret"));
+/// credentials.validate(Provider::Teez)?; // Teez: 8 characters and a digit at least
+/// let weak = Credentials::new("client-7", "secret");
+/// assert_eq!(weak.validate(Provider::Teez).unwrap_err().kind(), ErrorKind::Configuration);
+/// # Ok::<(), partner_auth::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Credentials {
     client_id: String,

@@ -119,6 +119,11 @@
 //! - `blocking` (off): [`blocking::TokenSource`] and [`blocking::Client`] for code without
 //!   an async runtime.
 //!
+//! # MSRV
+//!
+//! Rust 1.88 (the workspace's `rust-version`); CI's clippy run checks that no newer API is
+//! used (`clippy::incompatible_msrv`). Raising it is a minor-version change.
+//!
 //! # Transport
 //!
 //! rustls; connect timeout 5 s and total timeout 10 s by default; a `User-Agent` naming this

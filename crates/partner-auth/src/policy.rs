@@ -144,6 +144,23 @@ impl CachePolicy {
 /// waiting at least what the provider's `retry_after` asks, within a deadline.
 ///
 /// Reads from configuration like [`CachePolicy`].
+///
+/// ```
+/// use std::time::Duration;
+/// use partner_auth::{CachePolicy, RetryPolicy};
+///
+/// // Up to 5 attempts, 100 ms doubling to at most 2 s, all within 10 s; wait at most a
+/// // minute for a provider's `retry_after`.
+/// let retry = RetryPolicy::default()
+///     .with_max_attempts(5)
+///     .with_backoff(Duration::from_millis(100), Duration::from_secs(2))
+///     .with_deadline(Duration::from_secs(10))
+///     .with_max_retry_after(Duration::from_secs(60));
+/// let policy = CachePolicy::default().with_retry(retry);
+/// policy.validate()?;
+/// assert_eq!(RetryPolicy::none().max_attempts, 1);
+/// # Ok::<(), partner_auth::Error>(())
+/// ```
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]

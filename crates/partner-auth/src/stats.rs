@@ -3,7 +3,22 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-/// A snapshot of a token source's counters.
+/// A snapshot of a token source's counters ([`TokenSource::stats`](crate::TokenSource::stats)).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let sandbox = partner_sandbox::Sandbox::start().await?;
+/// # let client = sandbox.client_builder(partner_auth::Provider::Cobee).build()?;
+/// let source = partner_auth::TokenSource::new(client);
+/// for _ in 0..3 {
+///     source.token().await?;
+/// }
+/// let stats = source.stats();
+/// assert_eq!((stats.token_requests, stats.cache_misses, stats.cache_hits), (1, 1, 2));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
