@@ -116,7 +116,7 @@
 //! # Feature flags
 //!
 //! - `metrics` (off): the metrics above, through the `metrics` crate.
-//! - `blocking` (off): [`blocking::TokenSource`] and [`blocking::Client`] for code without
+//! - `blocking` (off): `blocking::TokenSource` and `blocking::Client` for code without
 //!   an async runtime.
 //!
 //! # MSRV
