@@ -14,7 +14,9 @@ pub enum ClientBuildError {
         "invalid base URL {url:?}: {reason}; give an absolute http(s) URL such as https://api.example.com/v1"
     )]
     InvalidBaseUrl {
-        /// The URL as given.
+        /// The URL as far as it can be shown: scheme, host, port and path, never a user
+        /// name, password, query or fragment (they may carry secrets); `(not a URL)` when it
+        /// does not parse.
         url: String,
         /// What is wrong with it.
         reason: String,
@@ -26,22 +28,43 @@ pub enum ClientBuildError {
 
 /// Checks that `base_url` is an absolute `http` or `https` URL and returns it parsed.
 pub fn parse_base_url(base_url: &str) -> Result<reqwest::Url, ClientBuildError> {
-    let invalid = |reason: String| ClientBuildError::InvalidBaseUrl {
-        url: base_url.to_owned(),
-        reason,
+    let url = reqwest::Url::parse(base_url).map_err(|e| ClientBuildError::InvalidBaseUrl {
+        url: "(not a URL)".to_owned(),
+        reason: e.to_string(),
+    })?;
+    let invalid = |reason: &str| ClientBuildError::InvalidBaseUrl {
+        url: shown(&url),
+        reason: reason.to_owned(),
     };
-    let url = reqwest::Url::parse(base_url).map_err(|e| invalid(e.to_string()))?;
     match url.scheme() {
         "http" | "https" => {}
-        other => return Err(invalid(format!("unsupported scheme `{other}`"))),
+        other => {
+            return Err(invalid(&format!("unsupported scheme `{other}`")));
+        }
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("no host".to_owned()));
+        return Err(invalid("no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "a base URL takes no user name or password (credentials go in the client's \
+             configuration, never in a URL)",
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("a base URL takes no query or fragment".to_owned()));
+        return Err(invalid("a base URL takes no query or fragment"));
     }
     Ok(url)
+}
+
+/// `url` without user name, password, query or fragment.
+fn shown(url: &reqwest::Url) -> String {
+    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(url.path());
+    shown
 }
 
 /// Builds the `reqwest` client a generated crate uses by default: rustls, connect and total
@@ -76,6 +99,8 @@ mod tests {
             "ftp://example.invalid",
             "https://example.invalid/?q=1",
             "https://example.invalid/#frag",
+            "https://user:pass@example.invalid/v1",
+            "https://user@example.invalid/v1",
         ] {
             let err = parse_base_url(bad).unwrap_err();
             assert!(
@@ -83,5 +108,26 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_refused_base_url_is_shown_without_what_may_be_secret() {
+        for bad in [
+            "https://user:pa55-SECRET@example.invalid/v1",
+            "https://example.invalid/v1?api_key=k3y-SECRET",
+            "https://example.invalid/v1#access_token=t0k-SECRET",
+            "ftp://example.invalid/SECRET-free?x=k3y-SECRET",
+            "not a url k3y-SECRET",
+        ] {
+            let shown = parse_base_url(bad).unwrap_err().to_string();
+            assert!(!shown.contains("-SECRET"), "{shown}");
+        }
+        let shown = parse_base_url("https://example.invalid:8443/v1?k=v").unwrap_err();
+        assert!(
+            shown
+                .to_string()
+                .contains("https://example.invalid:8443/v1"),
+            "{shown}"
+        );
     }
 }

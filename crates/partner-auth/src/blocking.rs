@@ -3,9 +3,11 @@
 //!
 //! [`TokenSource`] and [`Client`] each own a small Tokio runtime (one worker thread, named
 //! `partner-auth-blocking`) that runs the requests and the background refreshes; a fresh
-//! cached token is answered without waiting on it. Calling these methods from inside an
-//! async runtime is an [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) error,
-//! not a panic or a deadlock: use the async [`crate::TokenSource`] there.
+//! cached token is answered without waiting on it. They work from plain threads, from
+//! `spawn_blocking`, and (blocking that worker while they wait) on a multi-thread runtime's
+//! worker. On a current-thread runtime, where blocking would stall the only thread and could
+//! deadlock, they return an [`ErrorKind::Configuration`](crate::ErrorKind::Configuration)
+//! error instead of panicking: use the async [`crate::TokenSource`] there.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,8 +22,6 @@
 //! ```
 
 use std::sync::Arc;
-
-use futures_util::FutureExt as _;
 
 use crate::{AccessToken, CachePolicy, Error, Stats};
 
@@ -43,7 +43,7 @@ impl Client {
 
     /// Sends one token request (see [`crate::Client::fetch_token`]) and waits for it.
     pub fn fetch_token(&self) -> Result<AccessToken, Error> {
-        self.runtime.get()?.block_on(self.client.fetch_token())
+        self.runtime.run(self.client.fetch_token())
     }
 
     /// The async client inside.
@@ -95,20 +95,12 @@ impl TokenSource {
     /// A valid token (see [`crate::TokenSource::token`]): at once while the cached one is
     /// fresh, otherwise after the shared fetch.
     pub fn token(&self) -> Result<AccessToken, Error> {
-        let runtime = self.inner.runtime.get()?;
-        let _entered = runtime.enter();
-        match self.inner.source.token().now_or_never() {
-            Some(answer) => answer,
-            None => runtime.block_on(self.inner.source.token()),
-        }
+        self.inner.runtime.run(self.inner.source.token())
     }
 
     /// Fetches a new token now (see [`crate::TokenSource::refresh`]).
     pub fn refresh(&self) -> Result<AccessToken, Error> {
-        self.inner
-            .runtime
-            .get()?
-            .block_on(self.inner.source.refresh())
+        self.inner.runtime.run(self.inner.source.refresh())
     }
 
     /// Drops `token` if it is still the cached one (see
@@ -139,18 +131,27 @@ impl OwnedRuntime {
             .map_err(|e| Error::configuration(format!("could not start the token runtime: {e}")))
     }
 
-    /// The runtime, unless the caller is inside an async runtime (where blocking would
-    /// stall it, and Tokio would panic).
-    fn get(&self) -> Result<&tokio::runtime::Runtime, Error> {
-        if tokio::runtime::Handle::try_current().is_ok() {
+    /// Runs `work` to completion on this runtime, from whatever thread calls.
+    fn run<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        if let Ok(caller) = tokio::runtime::Handle::try_current()
+            && caller.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
+        {
             return Err(Error::configuration(
-                "the partner_auth::blocking API was called from inside an async runtime, \
-                 where blocking would stall it; use the async API there",
+                "the partner_auth::blocking API was called on a current-thread Tokio \
+                 runtime, whose only thread it would block (and could deadlock); use the \
+                 async API there",
             ));
         }
-        self.0
+        let runtime = self
+            .0
             .as_ref()
-            .ok_or_else(|| Error::configuration("the token runtime has shut down"))
+            .ok_or_else(|| Error::configuration("the token runtime has shut down"))?;
+        // Outside any runtime this just runs the closure; on a multi-thread worker it hands
+        // the worker's other tasks to another thread first, so blocking here is allowed.
+        tokio::task::block_in_place(|| runtime.block_on(work))
     }
 }
 

@@ -242,7 +242,8 @@ impl ClientBuilder {
     }
 
     /// Timeout for establishing a connection (default [`DEFAULT_CONNECT_TIMEOUT`]; `None`
-    /// for none); applies to the HTTP client this builder creates.
+    /// for none; zero is refused by [`build`](Self::build)); applies to the HTTP client this
+    /// builder creates.
     pub fn connect_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.connect_timeout = timeout.into();
         self
@@ -250,8 +251,8 @@ impl ClientBuilder {
 
     /// Total timeout of one token request, response body included (default
     /// [`DEFAULT_TIMEOUT`]); applies to a caller-supplied HTTP client too. `None` sets no
-    /// timer at all: for tests on Tokio's paused clock, where a pending timer fires as soon
-    /// as the runtime waits on a socket, or when the caller bounds requests itself.
+    /// timer at all, for a caller that bounds requests itself; zero is refused by
+    /// [`build`](Self::build).
     pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.timeout = timeout.into();
         self
@@ -307,6 +308,17 @@ impl ClientBuilder {
                 }
             };
         let at = |e: Error| e.at(provider, environment.clone());
+        for (name, timeout) in [
+            ("timeout", self.timeout),
+            ("connect_timeout", self.connect_timeout),
+        ] {
+            if timeout.is_some_and(|t| t.is_zero()) {
+                return Err(at(Error::configuration(format!(
+                    "a {name} of zero would fail every request; give a positive duration, or \
+                     None for no timer at all"
+                ))));
+            }
+        }
 
         let url = partner_api_support::parse_base_url(&base_url)
             .map_err(|e| at(Error::configuration(e.to_string())))?;

@@ -93,15 +93,54 @@ fn a_blocking_client_fetches_and_reports_typed_errors() {
 }
 
 #[test]
-fn inside_an_async_runtime_it_is_an_error_not_a_panic_and_it_drops_cleanly() {
+fn one_blocking_miss_counts_once() {
+    let (_runtime, server) = server(vec![], Reply::token("tok-1", 3600));
+    let source =
+        blocking::TokenSource::new(common::client(Provider::Dinie, server.base_url())).unwrap();
+    source.token().unwrap();
+    source.token().unwrap();
+    let stats = source.stats();
+    assert_eq!(server.count(), 1);
+    assert_eq!((stats.cache_misses, stats.cache_hits), (1, 1), "{stats:?}");
+}
+
+#[test]
+fn it_works_from_spawn_blocking_and_multi_thread_workers() {
     let (runtime, server) = server(vec![], Reply::token("tok-1", 3600));
     let source =
         blocking::TokenSource::new(common::client(Provider::Dinie, server.base_url())).unwrap();
     let client = blocking::Client::new(common::client(Provider::Dinie, server.base_url())).unwrap();
-    runtime.block_on(async move {
+    let (from_pool, from_worker, fetched) = runtime.block_on(async {
+        let pooled = {
+            let source = source.clone();
+            tokio::task::spawn_blocking(move || source.token())
+        };
+        let worker = {
+            let source = source.clone();
+            tokio::spawn(async move { source.token() })
+        };
+        let fetched = client.fetch_token();
+        (pooled.await.unwrap(), worker.await.unwrap(), fetched)
+    });
+    assert_eq!(from_pool.unwrap().expose_secret(), "tok-1");
+    assert_eq!(from_worker.unwrap().expose_secret(), "tok-1");
+    assert_eq!(fetched.unwrap().expose_secret(), "tok-1");
+}
+
+#[test]
+fn on_a_current_thread_runtime_it_is_an_error_not_a_panic_and_it_drops_cleanly() {
+    let (_runtime, server) = server(vec![], Reply::token("tok-1", 3600));
+    let source =
+        blocking::TokenSource::new(common::client(Provider::Dinie, server.base_url())).unwrap();
+    let client = blocking::Client::new(common::client(Provider::Dinie, server.base_url())).unwrap();
+    let current_thread = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    current_thread.block_on(async move {
         let err = source.token().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Configuration);
-        assert!(err.to_string().contains("async"), "{err}");
+        assert!(err.to_string().contains("current-thread"), "{err}");
         assert_eq!(
             client.fetch_token().unwrap_err().kind(),
             ErrorKind::Configuration

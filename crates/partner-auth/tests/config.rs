@@ -75,6 +75,31 @@ fn mistakes_in_a_config_are_errors_that_name_them() {
     let err = config.token_source().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Configuration);
     assert!(err.to_string().contains("refresh_fraction"), "{err}");
+    // A zero timeout would fail every request: refused when the client is built.
+    for key in ["timeout", "connect_timeout"] {
+        let mut config = base.clone();
+        config[key] = json!("0s");
+        let config: ClientConfig = serde_json::from_value(config).unwrap();
+        let err = config.client().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Configuration, "{key}: {err}");
+        assert!(err.to_string().contains(key), "{err}");
+    }
+    // A base URL with a password or a key in its query: refused without showing either.
+    for url in [
+        "https://proxyuser:proxy-pass-9@proxy.example.invalid/api/v3",
+        "https://api.example.invalid/v3?api_key=k3y-SECRET-77",
+    ] {
+        let mut config = base.clone();
+        config["base_url"] = json!(url);
+        let config: ClientConfig = serde_json::from_value(config).unwrap();
+        let err = config.client().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Configuration, "{err}");
+        let shown = format!("{err} {err:?}");
+        assert!(shown.contains("example.invalid"), "{shown}");
+        for secret in ["proxy-pass-9", "k3y-SECRET-77"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
     // And credentials the provider would refuse: refused when the client is built.
     let teez: ClientConfig = serde_json::from_value(
         json!({"provider": "teez", "client_id": "id", "client_secret": "short"}),
