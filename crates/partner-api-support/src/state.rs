@@ -119,7 +119,13 @@ impl ClientState {
         request: reqwest::Request,
     ) -> reqwest::Result<reqwest::Response> {
         let response = client.execute(request).await?;
-        let tap = self.observer.as_ref().and_then(|o| o.observe(&response));
+        let tap = match &self.observer {
+            Some(observer) => observer.observe(&response),
+            None => SCOPED
+                .try_with(|observer| observer.observe(&response))
+                .ok()
+                .flatten(),
+        };
         Ok(limit_and_tap(response, self.max_response_bytes, tap))
     }
 }
@@ -137,11 +143,20 @@ pub struct ResponseHead {
 /// as they are read), so a caller still knows the status, headers and body when progenitor
 /// reports only that a body failed to decode.
 ///
-/// Give each request its own observer (clones share one slot).
+/// Give each request its own observer (clones share one slot): either in a client's state
+/// ([`ClientState::with_response_observer`]), or, for one client shared by concurrent
+/// requests, around each request with [`scope`](Self::scope).
 #[derive(Clone, Debug, Default)]
 pub struct ResponseObserver {
     head: Arc<Mutex<Option<ResponseHead>>>,
     body: Option<Arc<Mutex<Vec<u8>>>>,
+    /// Whether a success body is copied too, or only error bodies.
+    success_bodies: bool,
+}
+
+tokio::task_local! {
+    /// The observer of the request running in this task, for clients without their own.
+    static SCOPED: ResponseObserver;
 }
 
 impl ResponseObserver {
@@ -156,7 +171,24 @@ impl ResponseObserver {
         Self {
             head: Arc::default(),
             body: Some(Arc::default()),
+            success_bodies: true,
         }
+    }
+
+    /// An observer that keeps a copy of error bodies only (status not 2xx): for a caller
+    /// whose typed success decode never needs the raw bytes.
+    pub fn capturing_error_bodies() -> Self {
+        Self {
+            success_bodies: false,
+            ..Self::capturing_body()
+        }
+    }
+
+    /// Runs `work` with this observer seeing every response received, while `work` runs, by
+    /// a client whose state has no observer of its own: one client can then serve
+    /// concurrent requests, each observed on its own.
+    pub async fn scope<F: std::future::Future>(self, work: F) -> F::Output {
+        SCOPED.scope(self, work).await
     }
 
     /// The last response head recorded, if any.
@@ -178,7 +210,7 @@ impl ResponseObserver {
         });
         let captured = self.body.clone()?;
         lock(&captured).clear();
-        Some(captured)
+        (self.success_bodies || !response.status().is_success()).then_some(captured)
     }
 }
 
@@ -277,5 +309,50 @@ mod tests {
             .unwrap();
         assert_eq!(response.text().await.unwrap(), r#"{"accessToken":"t"}"#);
         assert_eq!(observer.body().unwrap(), br#"{"accessToken":"t"}"#);
+    }
+
+    #[tokio::test]
+    async fn a_scoped_observer_sees_only_its_own_request_and_can_skip_success_bodies() {
+        let server = httpmock::MockServer::start_async().await;
+        server.mock(|when, then| {
+            when.path("/ok");
+            then.status(200).body("fine");
+        });
+        server.mock(|when, then| {
+            when.path("/bad");
+            then.status(400).body("broken");
+        });
+        // One state without an observer, shared by two requests each with its own.
+        let state = ClientState::default();
+        let http = reqwest::Client::new();
+        let send = |path: &str| {
+            let request =
+                reqwest::Request::new(reqwest::Method::POST, server.url(path).parse().unwrap());
+            let (state, http) = (state.clone(), http.clone());
+            async move {
+                state
+                    .execute(&http, request)
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+        let (ok, bad) = (
+            ResponseObserver::capturing_error_bodies(),
+            ResponseObserver::capturing_error_bodies(),
+        );
+        let (ok_text, bad_text) = tokio::join!(
+            ok.clone().scope(send("/ok")),
+            bad.clone().scope(send("/bad"))
+        );
+        assert_eq!((ok_text.as_str(), bad_text.as_str()), ("fine", "broken"));
+        assert_eq!(ok.last().unwrap().status, 200);
+        assert_eq!(ok.body().unwrap(), b"", "a success body is not kept");
+        assert_eq!(bad.last().unwrap().status, 400);
+        assert_eq!(bad.body().unwrap(), b"broken");
+        // Outside any scope, nothing is observed and nothing fails.
+        assert_eq!(send("/ok").await, "fine");
     }
 }

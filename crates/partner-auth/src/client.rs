@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument as _;
 
-use partner_api_support::{ClientState, ResponseObserver};
+use partner_api_support::ClientState;
 use reqwest::header::{HeaderValue, USER_AGENT};
 
 use crate::exchange::Exchange;
@@ -35,31 +35,32 @@ pub(crate) struct Config {
     pub provider: Provider,
     pub environment: Cow<'static, str>,
     pub base_url: String,
-    pub http: reqwest::Client,
     pub credentials: Credentials,
-    /// Set per request only when the HTTP client is the caller's (ours has it built in).
-    pub user_agent: Option<HeaderValue>,
-    /// Likewise.
-    pub request_timeout: Option<Duration>,
-    /// The credentials as Basic credentials, for providers that take them so.
-    pub basic: partner_api_support::BasicCredentials,
+    /// The provider's generated client, with the User-Agent, timeout and Basic credentials
+    /// in its state.
+    pub generated: providers::Generated,
     pub default_lifetime: Duration,
 }
 
-impl Config {
-    /// The generated clients' shared state for one request.
-    pub(crate) fn client_state(&self, exchange: &Exchange) -> ClientState {
-        let mut state = ClientState::default().with_response_observer(exchange.observer.clone());
-        if let Some(user_agent) = &self.user_agent {
-            state = state.with_default_header(USER_AGENT, user_agent.clone());
-        }
-        if let Some(timeout) = self.request_timeout {
-            state = state.with_request_timeout(timeout);
-        }
-        match self.provider.client_auth() {
-            ClientAuth::Basic => state.with_basic_credentials(self.basic.clone()),
-            ClientAuth::Body => state,
-        }
+/// The generated client's state: the User-Agent and timeout when the HTTP client is the
+/// caller's (ours has them built in), and the Basic credentials where the provider takes
+/// them so. The response observer is set per request instead.
+fn client_state(
+    provider: Provider,
+    user_agent: Option<HeaderValue>,
+    request_timeout: Option<Duration>,
+    credentials: &Credentials,
+) -> ClientState {
+    let mut state = ClientState::default();
+    if let Some(user_agent) = user_agent {
+        state = state.with_default_header(USER_AGENT, user_agent);
+    }
+    if let Some(timeout) = request_timeout {
+        state = state.with_request_timeout(timeout);
+    }
+    match provider.client_auth() {
+        ClientAuth::Basic => state.with_basic_credentials(credentials.basic()),
+        ClientAuth::Body => state,
     }
 }
 
@@ -121,7 +122,7 @@ impl Client {
             provider: config.provider,
             environment: &config.environment,
             secret: config.credentials.client_secret(),
-            observer: ResponseObserver::capturing_body(),
+            observer: providers::observer(config.provider),
         };
         let started = Instant::now();
         let result = providers::request_token(config, &exchange)
@@ -370,18 +371,17 @@ impl ClientBuilder {
                 (http, None, None)
             }
         };
-        let basic = credentials.basic();
+        let base_url = url.as_str().trim_end_matches('/').to_owned();
+        let state = client_state(provider, user_agent, request_timeout, &credentials);
+        let generated = providers::Generated::new(provider, &base_url, http, state);
 
         Ok(Client {
             config: Arc::new(Config {
                 provider,
                 environment,
-                base_url: url.as_str().trim_end_matches('/').to_owned(),
-                http,
+                base_url,
                 credentials,
-                user_agent,
-                request_timeout,
-                basic,
+                generated,
                 default_lifetime: self.default_lifetime,
             }),
         })

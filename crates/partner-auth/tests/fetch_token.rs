@@ -412,3 +412,55 @@ fn configuration_errors_name_the_rule() {
     );
     assert_eq!(client.environment(), "test");
 }
+
+/// One `Client` (one generated client inside) serves concurrent requests, each observed on
+/// its own: a lenient success body or an error body is never read from another response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_fetches_on_one_client_each_read_their_own_response() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let counter = Arc::new(AtomicUsize::new(0));
+    let server = {
+        let counter = Arc::clone(&counter);
+        common::scripted::Scripted::respond(move |_| {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            if n.is_multiple_of(2) {
+                // Only the lenient decode reads this (Teez's spec says camelCase).
+                common::scripted::Reply::json(200, json!({"access_token": format!("tok-{n}")}))
+            } else {
+                common::scripted::Reply::json(
+                    400,
+                    json!({"status": 400, "errorCode": format!("E-{n}"), "errors": {}}),
+                )
+            }
+        })
+        .await
+    };
+    let client = client(Provider::Teez, server.base_url());
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.fetch_token().await })
+        })
+        .collect();
+    let (mut tokens, mut errors) = (0, 0);
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(token) => {
+                let n: usize = token.expose_secret()["tok-".len()..].parse().unwrap();
+                assert_eq!(n % 2, 0, "a token from an error response");
+                tokens += 1;
+            }
+            Err(error) => {
+                assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{error}");
+                let n: usize = error.code().expect("its own code")["E-".len()..]
+                    .parse()
+                    .unwrap();
+                assert_eq!(n % 2, 1, "an error from a success response");
+                errors += 1;
+            }
+        }
+    }
+    assert_eq!((tokens, errors), (25, 25));
+}

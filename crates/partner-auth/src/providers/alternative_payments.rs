@@ -5,23 +5,18 @@
 //! `grant_type=client_credentials`; `{access_token, expires_in, token_type}`, all optional.
 
 use alternative_payments_api::types::CreateOAuthTokenBody;
-use partner_api_support::ClientState;
 
 use crate::Error;
-use crate::client::Config;
 use crate::exchange::Exchange;
 use crate::token::RawToken;
 
+/// Whether a success body is kept for the lenient decode: every success field is optional in the spec, so a success body may need the lenient decode.
+pub(super) const KEEP_SUCCESS_BODY: bool = true;
+
 pub(super) async fn request_token(
-    config: &Config,
-    state: ClientState,
+    client: &alternative_payments_api::Client,
     exchange: &Exchange<'_>,
 ) -> Result<RawToken, Error> {
-    let client = alternative_payments_api::Client::new_with_client(
-        &config.base_url,
-        config.http.clone(),
-        state,
-    );
     let body = CreateOAuthTokenBody {
         grant_type: "client_credentials".to_owned(),
     };

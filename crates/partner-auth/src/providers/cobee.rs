@@ -4,7 +4,6 @@
 //! expiresIn}`, all optional; the token is a JWT whose `exp` caps the lifetime.
 
 use cobee_api::types::AuthenticateRequest;
-use partner_api_support::ClientState;
 use secrecy::ExposeSecret;
 
 use crate::Error;
@@ -12,12 +11,14 @@ use crate::client::Config;
 use crate::exchange::Exchange;
 use crate::token::RawToken;
 
+/// Whether a success body is kept for the lenient decode: every success field is optional in the spec, so a success body may need the lenient decode.
+pub(super) const KEEP_SUCCESS_BODY: bool = true;
+
 pub(super) async fn request_token(
     config: &Config,
-    state: ClientState,
+    client: &cobee_api::Client,
     exchange: &Exchange<'_>,
 ) -> Result<RawToken, Error> {
-    let client = cobee_api::Client::new_with_client(&config.base_url, config.http.clone(), state);
     let body = AuthenticateRequest {
         client_id: config.credentials.client_id().to_owned(),
         client_secret: config

@@ -5,19 +5,18 @@
 //! required. The token is `dinie_at_` followed by a JWT whose `exp` caps the lifetime.
 
 use dinie_api::types::{TokenRequest, TokenRequestGrantType};
-use partner_api_support::ClientState;
 
 use crate::Error;
-use crate::client::Config;
 use crate::exchange::Exchange;
 use crate::token::RawToken;
 
+/// Whether a success body is kept for the lenient decode: the typed decode always answers for a success body; error bodies are kept for the error mapping.
+pub(super) const KEEP_SUCCESS_BODY: bool = false;
+
 pub(super) async fn request_token(
-    config: &Config,
-    state: ClientState,
+    client: &dinie_api::Client,
     exchange: &Exchange<'_>,
 ) -> Result<RawToken, Error> {
-    let client = dinie_api::Client::new_with_client(&config.base_url, config.http.clone(), state);
     let body = TokenRequest {
         grant_type: TokenRequestGrantType::ClientCredentials,
     };

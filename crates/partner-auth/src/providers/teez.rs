@@ -3,7 +3,6 @@
 //! JSON `{clientId, clientSecret}`, no `Authorization` header; `{accessToken, expiresIn,
 //! tokenType}`, every field optional in the spec.
 
-use partner_api_support::ClientState;
 use secrecy::ExposeSecret;
 use teez_api::types::TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequest as TokenRequest;
 
@@ -12,12 +11,14 @@ use crate::exchange::Exchange;
 use crate::token::RawToken;
 use crate::{Credentials, Error};
 
+/// Whether a success body is kept for the lenient decode: every success field is optional in the spec, so a success body may need the lenient decode.
+pub(super) const KEEP_SUCCESS_BODY: bool = true;
+
 pub(super) async fn request_token(
     config: &Config,
-    state: ClientState,
+    client: &teez_api::Client,
     exchange: &Exchange<'_>,
 ) -> Result<RawToken, Error> {
-    let client = teez_api::Client::new_with_client(&config.base_url, config.http.clone(), state);
     let body = body(&config.credentials)?;
     let result = client.get_token_endpoint(&body).await;
     exchange

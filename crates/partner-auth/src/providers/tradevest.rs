@@ -3,7 +3,6 @@
 //! Form `client_id`, `client_secret`, `grant_type=client_credentials`, no `Authorization`
 //! header; `{access_token, expires_in, token_type}`, all required.
 
-use partner_api_support::ClientState;
 use secrecy::ExposeSecret;
 use tradevest_api::types::AuthRequest;
 
@@ -12,13 +11,14 @@ use crate::client::Config;
 use crate::exchange::Exchange;
 use crate::token::RawToken;
 
+/// Whether a success body is kept for the lenient decode: the typed decode always answers for a success body; error bodies are kept for the error mapping.
+pub(super) const KEEP_SUCCESS_BODY: bool = false;
+
 pub(super) async fn request_token(
     config: &Config,
-    state: ClientState,
+    client: &tradevest_api::Client,
     exchange: &Exchange<'_>,
 ) -> Result<RawToken, Error> {
-    let client =
-        tradevest_api::Client::new_with_client(&config.base_url, config.http.clone(), state);
     let body = AuthRequest {
         client_id: config.credentials.client_id().to_owned(),
         client_secret: config
