@@ -78,6 +78,12 @@ pub struct GeneratedCrate {
 /// the baseline of the next run's API change report.
 pub const NORMALIZED_SPEC: &str = "spec.normalized.json";
 
+/// The workspace's license files, copied into every generated crate.
+const LICENSE_FILES: &[(&str, &str)] = &[
+    ("LICENSE-MIT", include_str!("../../LICENSE-MIT")),
+    ("LICENSE-APACHE", include_str!("../../LICENSE-APACHE")),
+];
+
 /// The key marking [`NORMALIZED_SPEC`] as generated (a top-level OpenAPI extension, the
 /// first key of the file).
 pub const GENERATED_BY_KEY: &str = "x-generated-by";
@@ -141,6 +147,11 @@ pub fn generate(spec: &Spec) -> Result<GeneratedCrate, GenerateError> {
             message: format!("the normalized spec does not serialize: {e}"),
         })?;
     files.insert(NORMALIZED_SPEC.to_owned(), normalized_file);
+    // The license texts the workspace's `license` field names, so the packaged crate
+    // carries them.
+    for (name, text) in LICENSE_FILES {
+        files.insert((*name).to_owned(), (*text).to_owned());
+    }
     Ok(GeneratedCrate {
         dir: format!("crates/{crate_name}"),
         files,

@@ -131,6 +131,9 @@ edition.workspace = true
 rust-version.workspace = true
 license.workspace = true
 repository.workspace = true
+keywords.workspace = true
+categories.workspace = true
+documentation = "https://docs.rs/{crate_name}"
 
 [features]
 ## Typed `httpmock` extensions (`mock::MockServerExt`) for tests.
