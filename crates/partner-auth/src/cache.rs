@@ -19,8 +19,10 @@ use crate::{AccessToken, CachePolicy, Client, Error, Provider, TokenSource};
 ///
 /// The cache holds at most [`max_sources`](TokenCacheBuilder::max_sources) sources: a new
 /// one beyond that drops the least recently used. A source not used for
-/// [`idle_timeout`](TokenCacheBuilder::idle_timeout) is dropped at the next lookup, so a
-/// multi-tenant service does not keep every tenant it ever saw. Dropping a source from the
+/// [`idle_timeout`](TokenCacheBuilder::idle_timeout) counts as gone: looking it up again
+/// starts a new source, and the cache drops every such source whenever it adds one (until
+/// then [`len`](Self::len) counts it), so a multi-tenant service does not keep every tenant
+/// it ever saw. Dropping a source from the
 /// cache does not break a clone an application still holds: that clone keeps working on
 /// its own.
 ///
@@ -172,7 +174,7 @@ impl TokenCache {
         self.lock().entries.clear();
     }
 
-    /// How many sources the cache holds (idle ones included until the next lookup).
+    /// How many sources the cache holds (idle ones included until the cache next adds one).
     pub fn len(&self) -> usize {
         self.lock().entries.len()
     }

@@ -76,9 +76,11 @@ impl fmt::Debug for Sleep {
     }
 }
 
-/// The operating system's monotonic clock, the default. On Linux a token source reads it
-/// as `CLOCK_MONOTONIC_COARSE` (the last timer tick: a few nanoseconds instead of tens) and
-/// places every deadline 20 ms early to cover the tick it may lag by, so a token may be
+/// The operating system's monotonic clock (`Instant::now`).
+///
+/// A source given no time source at all reads the same clock faster: on Linux as
+/// `CLOCK_MONOTONIC_COARSE` (the last timer tick: a few nanoseconds instead of tens), with
+/// every deadline placed 20 ms early to cover the tick it may lag by, so a token may be
 /// refreshed a little early, never served late.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
