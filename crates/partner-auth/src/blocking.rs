@@ -3,11 +3,13 @@
 //!
 //! [`TokenSource`] and [`Client`] each own a small Tokio runtime (one worker thread, named
 //! `partner-auth-blocking`) that runs the requests and the background refreshes; a fresh
-//! cached token is answered without waiting on it. They work from plain threads, from
-//! `spawn_blocking`, and (blocking that worker while they wait) on a multi-thread runtime's
-//! worker. On a current-thread runtime, where blocking would stall the only thread and could
-//! deadlock, they return an [`ErrorKind::Configuration`](crate::ErrorKind::Configuration)
-//! error instead of panicking: use the async [`crate::TokenSource`] there.
+//! cached token is answered without waiting on it. They work from plain threads and
+//! anywhere on a multi-thread runtime: in `spawn_blocking`, or on a worker (blocking it
+//! while they wait). On a current-thread runtime, where blocking would stall the only
+//! thread and could deadlock, they return an
+//! [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) error instead of
+//! panicking; Tokio does not tell its `spawn_blocking` threads apart from the runtime's
+//! own, so those get the error too. Use the async [`crate::TokenSource`] there.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {

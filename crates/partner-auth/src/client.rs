@@ -83,7 +83,7 @@ impl Client {
     /// Sends one token request and maps the answer into an [`AccessToken`] or an [`Error`].
     ///
     /// Runs in a `token_request` tracing span (provider, environment, and once answered
-    /// its outcome, HTTP status and error kind; never a secret), and with the `metrics`
+    /// its outcome, and for an error its kind and HTTP status; never a secret), and with the `metrics`
     /// feature counts the request and its latency (see the crate docs).
     pub async fn fetch_token(&self) -> Result<AccessToken, Error> {
         let span = tracing::info_span!(
@@ -429,7 +429,8 @@ fn usable_token(token: AccessToken, issued: Issued) -> Result<AccessToken, Error
 pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(domain)) => {
-            domain.eq_ignore_ascii_case("localhost") || domain.ends_with(".localhost")
+            // Only the name itself: a resolver may send `*.localhost` to DNS.
+            domain.eq_ignore_ascii_case("localhost")
         }
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),

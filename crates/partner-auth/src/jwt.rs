@@ -1,6 +1,6 @@
 //! Reading the `exp` and `iat` claims of a JWT access token. The token is decoded, never
-//! verified, and the claims are used for one thing only: never to treat a token as valid
-//! for longer than the provider meant it to be.
+//! verified, and the claims are used for one thing only: the token's lifetime as the
+//! provider meant it (capping a longer `expires_in`, or standing in for a missing one).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

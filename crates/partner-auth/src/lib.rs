@@ -99,7 +99,7 @@
 //! `tracing` spans, never with a secret or a token in a field or message:
 //! `token_fetch` (one shared fetch of a [`TokenSource`], with its retries: `provider`,
 //! `environment`, `refresh`, `attempts`, `outcome`), inside it `token_request` (one HTTP
-//! request: `outcome`, `status`, `error_kind`), and `authorized_request` (one request
+//! request: `outcome`, and for an error `error_kind` and `status`), and `authorized_request` (one request
 //! through [`AuthMiddleware`]: `method`, `host`, `path` without the query, `status`,
 //! `retried_after_401`). With the `metrics` feature, counters and a latency histogram go to
 //! the `metrics` facade:

@@ -561,20 +561,29 @@ impl FlightGuard {
         // Store and clear under the slot's lock: a caller that starts after an
         // `invalidate` of this token cannot join this flight and get it.
         let mut slot = lock(&inner.flight);
-        let outcome = match result {
-            Ok(Ok((token, sent))) => inner.store(token, sent),
-            Ok(Err(error)) => Err(error),
-            Err(panic) => Err(Error::new(
+        let internal = |panic: Box<dyn Any + Send>| {
+            Error::new(
                 ErrorKind::Internal,
                 format!(
-                    "the token fetch panicked ({}); this is a bug in partner-auth",
+                    "the token fetch panicked ({}); this is a bug in partner-auth or in an \
+                     injected clock or sleep",
                     crate::body::scrub(
                         &panic_message(&*panic),
                         inner.client.credentials().client_secret().expose_secret()
                     )
                 ),
             )
-            .at(provider, environment.into())),
+            .at(provider, environment.clone().into())
+        };
+        // Storing reads the (injectable) clock: a panic there is an Internal failure too,
+        // delivered to the waiters rather than an abandoned flight.
+        let outcome = match result {
+            Ok(Ok((token, sent))) => {
+                std::panic::catch_unwind(AssertUnwindSafe(|| inner.store(token, sent)))
+                    .unwrap_or_else(|panic| Err(internal(panic)))
+            }
+            Ok(Err(error)) => Err(error),
+            Err(panic) => Err(internal(panic)),
         };
         match &outcome {
             Ok(token) => {
@@ -591,7 +600,11 @@ impl FlightGuard {
                 #[cfg(feature = "metrics")]
                 crate::observe::fetch_failure(&inner.client, error);
                 inner.counters.add(Counter::Failure);
-                inner.record_failure(error);
+                // Recording reads the clock too; if it panics, the waiters still get the
+                // error (without a cool-down: there is no clock to time one by).
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    inner.record_failure(error);
+                }));
                 tracing::warn!(
                     kind = ?error.kind(),
                     status = error.status().map(|s| s.as_u16()),

@@ -1,7 +1,6 @@
 //! Counters a [`TokenSource`](crate::TokenSource) keeps, cheap enough for the read path.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// A snapshot of a token source's counters ([`TokenSource::stats`](crate::TokenSource::stats)).
 ///
@@ -44,8 +43,8 @@ const OWNED: usize = 32;
 /// A counter for the read path: each of the first [`OWNED`] threads alive at once counts
 /// on its own cache line with a plain load and store (no locked instruction, no
 /// contention); any further thread counts on a shared line with an atomic add. Exact
-/// either way: a stripe has one writer at a time, and a stripe changes hands only through
-/// the free list's lock when its thread exits.
+/// either way: a stripe has one writer at a time, and it changes hands only through
+/// [`FREE_STRIPES`] (released with `Release`, taken with `Acquire`) when its thread exits.
 #[derive(Default)]
 struct StripedCounter {
     owned: [Padded; OWNED],
@@ -56,29 +55,35 @@ struct StripedCounter {
 #[repr(align(64))]
 struct Padded(AtomicU64);
 
-/// This thread's stripe number, returned to the free list when the thread exits.
-struct Stripe(usize);
+/// One bit per owned stripe, set while no thread holds it.
+static FREE_STRIPES: AtomicU32 = AtomicU32::new(u32::MAX);
 
-static FREE_STRIPES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+/// This thread's stripe number (`OWNED` or more: none of its own), returned on exit.
+struct Stripe(usize);
 
 impl Stripe {
     fn take() -> Self {
-        let free = FREE_STRIPES
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        Stripe(free.unwrap_or_else(|| NEXT_STRIPE.fetch_add(1, Ordering::Relaxed)))
+        let mut free = FREE_STRIPES.load(Ordering::Acquire);
+        while free != 0 {
+            let bit = free.trailing_zeros();
+            match FREE_STRIPES.compare_exchange_weak(
+                free,
+                free & !(1 << bit),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Stripe(bit as usize),
+                Err(now) => free = now,
+            }
+        }
+        Stripe(OWNED)
     }
 }
 
 impl Drop for Stripe {
     fn drop(&mut self) {
         if self.0 < OWNED {
-            FREE_STRIPES
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(self.0);
+            FREE_STRIPES.fetch_or(1 << self.0, Ordering::Release);
         }
     }
 }

@@ -65,7 +65,8 @@ impl fmt::Display for TokenType {
 /// - When the token is a JWT with an `exp` claim (Cobee; Dinie after its `dinie_at_`
 ///   prefix), its own lifetime is measured on the provider's clock (`exp − iat`, or
 ///   `exp −` the response's `Date` header without `iat`; neither: `exp` is not used) and
-///   the shorter of it and the reported lifetime wins, applied from the send time. Our
+///   the shorter of it and the reported lifetime wins (it stands in for a missing one),
+///   applied from the send time. Our
 ///   clock is never compared with the provider's, so clock skew changes nothing. The JWT is
 ///   only decoded for this, never trusted for anything else.
 /// - A token whose lifetime is over by the time the response arrives is an

@@ -464,3 +464,26 @@ async fn concurrent_fetches_on_one_client_each_read_their_own_response() {
     }
     assert_eq!((tokens, errors), (25, 25));
 }
+
+#[tokio::test]
+async fn a_jwt_stands_in_for_a_missing_expires_in() {
+    for f in fixtures()
+        .into_iter()
+        .filter(|f| matches!(f.provider, Provider::Cobee | Provider::Dinie))
+    {
+        let now = unix_now();
+        let jwt = jwt_with(json!({"iat": now, "exp": now + 7200}));
+        let token_value = match f.provider {
+            Provider::Dinie => format!("dinie_at_{jwt}"),
+            _ => jwt,
+        };
+        let body = (f.success)(&token_value, Value::Null);
+        let server = serve(&f, 200, "application/json", body.to_string(), &[]).await;
+        let token = client(f.provider, &server.base_url())
+            .fetch_token()
+            .await
+            .unwrap();
+        assert_eq!(token.lifetime(), None, "{}: nothing reported", f.provider);
+        assert_eq!(lifetime_of(&token).as_secs(), 7200, "{}", f.provider);
+    }
+}

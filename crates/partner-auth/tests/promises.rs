@@ -451,6 +451,40 @@ async fn a_panicking_fetch_is_one_internal_failure_with_the_cooldown() {
     assert_eq!(source.stats().failures, 1);
 }
 
+/// A clock that panics at its `n`th reading only.
+#[derive(Debug)]
+struct ClockPanickingAfter {
+    readings: AtomicUsize,
+    n: usize,
+}
+
+impl partner_auth::time::TimeSource for ClockPanickingAfter {
+    fn now(&self) -> std::time::Instant {
+        if self.readings.fetch_add(1, Ordering::SeqCst) + 1 == self.n {
+            panic!("clock exploded near {SECRET}");
+        }
+        std::time::Instant::now()
+    }
+}
+
+#[tokio::test]
+async fn a_clock_that_panics_while_the_token_is_stored_is_an_internal_failure() {
+    let server = Scripted::sequence(vec![], Reply::token("tok-1", 3600)).await;
+    // Readings: the source's origin, the retry deadline, the send time, then storing.
+    let source = TokenSource::builder(client(Provider::Dinie, server.base_url()))
+        .policy(policy())
+        .time_source(ClockPanickingAfter {
+            readings: AtomicUsize::new(0),
+            n: 4,
+        })
+        .build()
+        .unwrap();
+    let err = source.token().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal, "{err}");
+    assert!(!format!("{err} {err:?}").contains(SECRET));
+    assert_eq!(server.count(), 1, "not retried as an abandoned fetch");
+}
+
 // 5. A 401 to a streaming request.
 
 #[tokio::test]
@@ -702,6 +736,12 @@ fn a_middleware_scope_must_be_https_except_to_loopback() {
             "http://api.example.invalid/v1",
             Some(ErrorKind::InsecureTransport),
         ),
+        // A resolver may send `*.localhost` to DNS: not loopback.
+        (
+            "http://api.localhost/v1",
+            Some(ErrorKind::InsecureTransport),
+        ),
+        ("http://localhost:8080/v1", None),
         ("not a url", Some(ErrorKind::Configuration)),
         ("https://api.example.invalid/v1", None),
         ("http://127.0.0.1:8080/v1", None),
