@@ -10,7 +10,6 @@ mod common;
 use std::time::Duration;
 
 use common::scripted::{Reply, Scripted};
-use partner_auth::time::{InstantSleep, ManualClock};
 use partner_auth::{CachePolicy, ErrorKind, Provider, blocking};
 
 fn server(replies: Vec<Reply>, fallback: Reply) -> (tokio::runtime::Runtime, Scripted) {
@@ -48,16 +47,11 @@ fn its_own_runtime_refreshes_in_the_background_while_the_caller_does_not_wait() 
         vec![Reply::token("tok-1", 3600)],
         Reply::token("tok-2", 3600),
     );
-    let clock = ManualClock::new();
-    let source = blocking::TokenSource::with_source(
-        partner_auth::TokenSource::builder(common::client(Provider::Dinie, server.base_url()))
-            .policy(CachePolicy::default().with_refresh_jitter(0.0))
-            .time_source(clock.clone())
-            .sleep(InstantSleep::new(clock.clone()))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let (source, clock, _) = common::on_manual_clock(
+        common::client(Provider::Dinie, server.base_url()),
+        CachePolicy::default().with_refresh_jitter(0.0),
+    );
+    let source = blocking::TokenSource::with_source(source).unwrap();
     let first = source.token().unwrap();
     clock.advance(Duration::from_secs(3400)); // in the refresh window
     assert!(source.token().unwrap().same_as(&first), "answered at once");

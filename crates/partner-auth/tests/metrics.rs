@@ -9,28 +9,19 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use common::SECRET;
 use common::scripted::{Reply, Scripted};
-use common::{CLIENT_ID, SECRET};
-use partner_auth::time::{InstantSleep, ManualClock};
-use partner_auth::{CachePolicy, Client, Credentials, Provider, RetryPolicy, TokenSource};
+use partner_auth::{CachePolicy, Provider, RetryPolicy, TokenSource};
 use serde_json::json;
 
 const TOKEN_ONE: &str = "tok-observed-1";
 const TOKEN_TWO: &str = "tok-observed-2";
 
+/// A Dinie source allowing one retry, on a manual clock.
 fn source(tokens: &Scripted) -> TokenSource {
-    let client = Client::builder(Provider::Dinie)
-        .base_url(tokens.base_url())
-        .credentials(Credentials::new(CLIENT_ID, SECRET))
-        .build()
-        .unwrap();
-    let clock = ManualClock::new();
-    TokenSource::builder(client)
-        .policy(CachePolicy::default().with_retry(RetryPolicy::default().with_max_attempts(2)))
-        .time_source(clock.clone())
-        .sleep(InstantSleep::new(clock))
-        .build()
-        .unwrap()
+    let client = common::client(Provider::Dinie, tokens.base_url());
+    let policy = CachePolicy::default().with_retry(RetryPolicy::default().with_max_attempts(2));
+    common::on_manual_clock(client, policy).0
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use common::scripted::{Gate, Reply, Scripted, eventually};
 use common::{CLIENT_ID, SECRET, fixtures, jwt_with, serve, unix_now};
-use partner_auth::time::{AsyncSleep, InstantSleep, ManualClock, Sleep};
+use partner_auth::time::{AsyncSleep, ManualClock, Sleep};
 use partner_auth::{
     AccessToken, AuthMiddleware, CachePolicy, Client, Credentials, ErrorKind, NoAuth, Provider,
     RetryPolicy, TokenCache, TokenSource,
@@ -36,13 +36,7 @@ fn policy() -> CachePolicy {
 
 /// A source on a manual clock whose sleeps return at once.
 fn manual(client: Client, policy: CachePolicy) -> (TokenSource, ManualClock) {
-    let clock = ManualClock::new();
-    let source = TokenSource::builder(client)
-        .policy(policy)
-        .time_source(clock.clone())
-        .sleep(InstantSleep::new(clock.clone()))
-        .build()
-        .unwrap();
+    let (source, clock, _) = common::on_manual_clock(client, policy);
     (source, clock)
 }
 
@@ -215,25 +209,15 @@ async fn once_invalidate_returns_no_later_call_gets_that_token() {
 
 #[test]
 fn a_fetch_whose_runtime_was_dropped_is_replaced_by_the_next_caller() {
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let server_runtime = runtime_on_its_own_thread();
     let server = server_runtime.block_on(Scripted::sequence(
         vec![Reply::token("tok-1", 3600)],
         Reply::token("tok-2", 3600),
     ));
     let (source, clock) = manual(client(Provider::Dinie, server.base_url()), policy());
-    let short_lived = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    };
 
     assert_eq!(
-        short_lived()
+        short_lived_runtime()
             .block_on(source.token())
             .unwrap()
             .expose_secret(),
@@ -242,7 +226,7 @@ fn a_fetch_whose_runtime_was_dropped_is_replaced_by_the_next_caller() {
     // In the refresh window: the call spawns the refresh on its runtime and returns at
     // once; the runtime is dropped before the refresh ever runs.
     clock.advance(Duration::from_secs(3400));
-    let runtime = short_lived();
+    let runtime = short_lived_runtime();
     assert_eq!(
         runtime.block_on(source.token()).unwrap().expose_secret(),
         "tok-1"
@@ -253,18 +237,14 @@ fn a_fetch_whose_runtime_was_dropped_is_replaced_by_the_next_caller() {
 
     // Past expiry, on yet another runtime: a new fetch, not "ended without a result".
     clock.advance(Duration::from_secs(300));
-    let token = short_lived().block_on(source.token()).unwrap();
+    let token = short_lived_runtime().block_on(source.token()).unwrap();
     assert_eq!(token.expose_secret(), "tok-2");
     assert_eq!(server.count(), 2);
 }
 
 #[test]
 fn waiters_on_a_fetch_whose_runtime_shuts_down_start_a_new_one() {
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let server_runtime = runtime_on_its_own_thread();
     let gate = server_runtime.block_on(async { Gate::new() });
     let server = server_runtime.block_on(Scripted::sequence(
         vec![Reply::token("never-delivered", 3600).held(&gate)],
@@ -272,11 +252,7 @@ fn waiters_on_a_fetch_whose_runtime_shuts_down_start_a_new_one() {
     ));
     let (source, _) = manual(client(Provider::Dinie, server.base_url()), policy());
     // A runtime whose fetch is on the wire when it shuts down.
-    let doomed = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let doomed = runtime_on_its_own_thread();
     let waiter = {
         let source = source.clone();
         doomed.spawn(async move { source.token().await })
@@ -288,15 +264,21 @@ fn waiters_on_a_fetch_whose_runtime_shuts_down_start_a_new_one() {
     }
     doomed.shutdown_background();
     drop(waiter);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = short_lived_runtime();
     let token = runtime.block_on(source.token()).unwrap();
     assert_eq!(token.expose_secret(), "tok-2");
     gate.open();
 }
 
+/// A current-thread runtime, the kind a sync wrapper builds for one call.
+fn short_lived_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A runtime with one worker thread of its own.
 fn runtime_on_its_own_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -312,10 +294,7 @@ fn a_call_under_the_handle_of_a_shut_down_runtime_returns_and_blocks_nobody() {
     let (source, _) = manual(client(Provider::Dinie, server.base_url()), policy());
     // A sync wrapper that kept the handle of a runtime since dropped: spawning there drops
     // the fetch task inside `spawn`.
-    let dead = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let dead = short_lived_runtime();
     let handle = dead.handle().clone();
     drop(dead);
     let (done, returned) = std::sync::mpsc::channel();
@@ -351,15 +330,9 @@ fn an_abandoned_background_refresh_is_replaced_by_the_next_caller_in_the_window(
         Reply::token("tok-2", 3600),
     ));
     let (source, clock) = manual(client(Provider::Dinie, server.base_url()), policy());
-    let short_lived = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    };
-    short_lived().block_on(source.token()).unwrap();
+    short_lived_runtime().block_on(source.token()).unwrap();
     clock.advance(Duration::from_secs(3400)); // in the refresh window
-    short_lived().block_on(source.token()).unwrap(); // its refresh never runs
+    short_lived_runtime().block_on(source.token()).unwrap(); // its refresh never runs
     assert_eq!((source.stats().refreshes, server.count()), (1, 1));
 
     // Still in the window: the next caller starts a new refresh and keeps tok-1 meanwhile.

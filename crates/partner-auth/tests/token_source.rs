@@ -48,15 +48,7 @@ fn source(server: &Scripted, policy: CachePolicy) -> TokenSource {
 
 /// A source on a manual clock whose retry sleeps return at once, moving the clock.
 fn manual(server: &Scripted, policy: CachePolicy) -> (TokenSource, ManualClock, InstantSleep) {
-    let clock = ManualClock::new();
-    let sleep = InstantSleep::new(clock.clone());
-    let source = TokenSource::builder(client(server.base_url()))
-        .policy(policy)
-        .time_source(clock.clone())
-        .sleep(sleep.clone())
-        .build()
-        .unwrap();
-    (source, clock, sleep)
+    common::on_manual_clock(client(server.base_url()), policy)
 }
 
 fn middleware(source: &TokenSource, api: &Scripted) -> AuthMiddleware {

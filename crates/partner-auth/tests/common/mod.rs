@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use httpmock::prelude::*;
-use partner_auth::{Client, Credentials, ErrorKind, Provider};
+use partner_auth::time::{InstantSleep, ManualClock};
+use partner_auth::{CachePolicy, Client, Credentials, ErrorKind, Provider, TokenSource};
 use serde_json::{Value, json};
 
 /// A client secret that meets every provider's rules.
@@ -246,6 +247,23 @@ fn problem(status: u16, code: &str, detail: &str) -> Value {
         "detail": detail, "code": code,
         "errors": [{"param": "grant_type", "detail": detail}]
     })
+}
+
+/// A token source for `client` on a manual clock, with retry sleeps that return at once
+/// and move that clock: time passes only when the test (or a retry) moves it.
+pub fn on_manual_clock(
+    client: Client,
+    policy: CachePolicy,
+) -> (TokenSource, ManualClock, InstantSleep) {
+    let clock = ManualClock::new();
+    let sleep = InstantSleep::new(clock.clone());
+    let source = TokenSource::builder(client)
+        .policy(policy)
+        .time_source(clock.clone())
+        .sleep(sleep.clone())
+        .build()
+        .unwrap();
+    (source, clock, sleep)
 }
 
 /// A client of `provider` pointed at `base_url` with the test credentials.
