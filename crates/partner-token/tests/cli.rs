@@ -614,13 +614,61 @@ async fn an_empty_stdin_is_no_secret() {
     assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 0);
 }
 
+/// Whether `script` (util-linux) is there to make a pseudo-terminal: on a developer's
+/// machine without it the terminal tests skip with one loud line; under `CI` they fail.
+fn have_script() -> bool {
+    if Command::new("script").arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "`script` (util-linux) is missing; CI must run the terminal tests"
+    );
+    eprintln!("SKIPPED: no `script` (util-linux) to make a pseudo-terminal; install util-linux");
+    false
+}
+
+/// Runs `line` under `script`, so it sees a terminal, with `client_id` in the environment,
+/// and reads its output up to the secret prompt: the child, its stdout and stdin, and what
+/// it showed so far.
+fn at_the_secret_prompt(
+    line: &str,
+    client_id: &str,
+) -> (
+    KillOnDrop,
+    std::process::ChildStdout,
+    std::process::ChildStdin,
+    Vec<u8>,
+) {
+    use std::io::Read as _;
+    let mut child = KillOnDrop(
+        hermetic(Command::new("script"))
+            .args(["-qec", line, "/dev/null"])
+            .env("PARTNER_CLIENT_ID", client_id)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = child.0.stdout.take().unwrap();
+    let stdin = child.0.stdin.take().unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("client secret for dinie: ") {
+        let read = stdout.read(&mut byte).unwrap();
+        assert_eq!(read, 1, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.push(byte[0]);
+    }
+    (child, stdout, stdin, seen)
+}
+
 /// On a terminal, `--client-secret-stdin` prompts with echo off. Run under `script`, which
 /// gives the binary a pseudo-terminal and copies everything the terminal shows to stdout.
 #[tokio::test(flavor = "multi_thread")]
 async fn on_a_terminal_the_secret_is_prompted_for_without_echo() {
     use std::io::Read as _;
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: no `script` (util-linux) to make a pseudo-terminal");
+    if !have_script() {
         return;
     }
     let sandbox = Sandbox::start().await.unwrap();
@@ -631,26 +679,9 @@ async fn on_a_terminal_the_secret_is_prompted_for_without_echo() {
             "{BIN} fetch --provider dinie --base-url {} --client-secret-stdin --json",
             endpoint.base_url
         );
-        let mut child = KillOnDrop(
-            hermetic(Command::new("script"))
-                .args(["-qec", &line, "/dev/null"])
-                .env("PARTNER_CLIENT_ID", endpoint.client_id)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        let mut stdout = child.0.stdout.take().unwrap();
-        let mut stdin = child.0.stdin.take().unwrap();
-        // Wait for the prompt (echo is turned off before it shows), then type the secret.
-        let mut seen = Vec::new();
-        let mut byte = [0u8; 1];
-        while !String::from_utf8_lossy(&seen).contains("client secret for dinie: ") {
-            let read = stdout.read(&mut byte).unwrap();
-            assert_eq!(read, 1, "no prompt: {}", String::from_utf8_lossy(&seen));
-            seen.push(byte[0]);
-        }
+        // Echo is turned off before the prompt shows; then type the secret.
+        let (mut child, mut stdout, mut stdin, mut seen) =
+            at_the_secret_prompt(&line, endpoint.client_id);
         writeln!(stdin, "{}", endpoint.client_secret).unwrap();
         stdout.read_to_end(&mut seen).unwrap();
         let status = child.0.wait().unwrap();
@@ -1008,8 +1039,7 @@ async fn each_error_has_one_headline_and_one_hint() {
 #[test]
 fn ctrl_c_at_the_prompt_restores_echo() {
     use std::io::Read as _;
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: no `script` (util-linux) to make a pseudo-terminal");
+    if !have_script() {
         return;
     }
     // `stty -a` after the binary shows the terminal's echo flag: "echo" or "-echo".
@@ -1017,25 +1047,7 @@ fn ctrl_c_at_the_prompt_restores_echo() {
         "bash -c '{BIN} fetch --provider dinie --base-url http://127.0.0.1:9 \
          --client-secret-stdin; echo exit=$?; stty -a'"
     );
-    let mut child = KillOnDrop(
-        hermetic(Command::new("script"))
-            .args(["-qec", &line, "/dev/null"])
-            .env("PARTNER_CLIENT_ID", "id")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut stdout = child.0.stdout.take().unwrap();
-    let mut stdin = child.0.stdin.take().unwrap();
-    let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
-    while !String::from_utf8_lossy(&seen).contains("client secret for dinie: ") {
-        let read = stdout.read(&mut byte).unwrap();
-        assert_eq!(read, 1, "no prompt: {}", String::from_utf8_lossy(&seen));
-        seen.push(byte[0]);
-    }
+    let (mut child, mut stdout, mut stdin, mut seen) = at_the_secret_prompt(&line, "id");
     stdin.write_all(b"\x03").unwrap(); // Ctrl-C, as the terminal sends it
     stdout.read_to_end(&mut seen).unwrap();
     let _ = child.0.wait();
