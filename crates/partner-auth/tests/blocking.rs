@@ -144,3 +144,17 @@ fn on_a_current_thread_runtime_it_is_an_error_not_a_panic_and_it_drops_cleanly()
     });
     assert_eq!(server.count(), 0);
 }
+
+#[test]
+fn on_a_current_thread_runtime_its_spawn_blocking_threads_get_the_error_too() {
+    let current_thread = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let source =
+        blocking::TokenSource::new(common::client(Provider::Dinie, "http://127.0.0.1:9")).unwrap();
+    let result = current_thread
+        .block_on(async move { tokio::task::spawn_blocking(move || source.token()).await })
+        .unwrap();
+    assert_eq!(result.unwrap_err().kind(), ErrorKind::Configuration);
+}
