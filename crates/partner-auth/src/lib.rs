@@ -153,6 +153,7 @@ mod providers;
 mod retry_after;
 mod source;
 mod stats;
+pub mod store;
 pub mod time;
 mod token;
 

@@ -16,6 +16,9 @@ use tracing::Instrument as _;
 
 use crate::policy::CachePolicy;
 use crate::stats::{Counter, Counters, Stats};
+use crate::store::seal;
+use crate::store::shared::{Shared, Want};
+use crate::store::{StorePolicy, TokenStore};
 use crate::time::{AsyncSleep, Clock, Nanos, TimeSource, TokioTime};
 use crate::{AccessToken, Client, Error, ErrorKind};
 
@@ -79,6 +82,8 @@ pub struct TokenSourceBuilder {
     policy: CachePolicy,
     time: Option<Arc<dyn TimeSource>>,
     sleep: Arc<dyn AsyncSleep>,
+    store: Option<Arc<dyn TokenStore>>,
+    store_policy: StorePolicy,
 }
 
 struct Inner {
@@ -90,6 +95,8 @@ struct Inner {
     flight: Mutex<Option<Flight>>,
     failure: ArcSwapOption<Failure>,
     counters: Counters,
+    /// The level-2 cache, if any.
+    shared: Option<Arc<Shared>>,
 }
 
 /// A cached token with its schedule on the source's clock.
@@ -98,6 +105,16 @@ struct Cached {
     refresh_from: Nanos,
     usable_until: Nanos,
     refresh_started: AtomicBool,
+    /// The token as the store holds it, if it went through one.
+    sealed: Option<Arc<[u8]>>,
+}
+
+/// A token a flight got, with its schedule on the source's clock.
+pub(crate) struct Arrival {
+    pub(crate) token: AccessToken,
+    pub(crate) refresh_from: Nanos,
+    pub(crate) usable_until: Nanos,
+    pub(crate) sealed: Option<Arc<[u8]>>,
 }
 
 /// The last failed fetch.
@@ -128,6 +145,7 @@ impl TokenSource {
             CachePolicy::default(),
             Clock::System,
             Arc::new(TokioTime),
+            None,
         )
     }
 
@@ -138,6 +156,8 @@ impl TokenSource {
             policy: CachePolicy::default(),
             time: None,
             sleep: Arc::new(TokioTime),
+            store: None,
+            store_policy: StorePolicy::default(),
         }
     }
 
@@ -173,6 +193,9 @@ impl TokenSource {
         let previous = self.inner.current.compare_and_swap(&*current, None);
         let dropped = matches!((&*previous, &*current), (Some(p), Some(c)) if Arc::ptr_eq(p, c));
         if dropped {
+            if let Some(shared) = &self.inner.shared {
+                shared.invalidated(token, cached.sealed.as_ref());
+            }
             self.inner.counters.add(Counter::Invalidation);
             #[cfg(feature = "metrics")]
             crate::observe::invalidation(&self.inner.client);
@@ -228,9 +251,26 @@ impl TokenSourceBuilder {
         self
     }
 
-    /// Checks the policy ([`CachePolicy::validate`]) and builds the source.
+    /// A level-2 cache shared with other processes (see [`store`](crate::store)): on a
+    /// miss or refresh the source reads it first, and one process per credential fetches
+    /// while the others wait for its token. A fresh token is still answered from memory.
+    pub fn store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// How the store is used (default [`StorePolicy::default`]); checked by
+    /// [`build`](Self::build).
+    pub fn store_policy(mut self, policy: StorePolicy) -> Self {
+        self.store_policy = policy;
+        self
+    }
+
+    /// Checks the policies ([`CachePolicy::validate`], [`StorePolicy::validate`]) and
+    /// builds the source.
     pub fn build(self) -> Result<TokenSource, Error> {
         self.policy.validate()?;
+        self.store_policy.validate()?;
         Ok(self.build_prevalidated())
     }
 
@@ -252,7 +292,10 @@ impl TokenSourceBuilder {
             Some(time) => Clock::custom(time),
             None => Clock::System,
         };
-        Inner::source(self.client, self.policy, clock, self.sleep)
+        let shared = self
+            .store
+            .map(|store| Arc::new(Shared::new(store, self.store_policy, &self.client)));
+        Inner::source(self.client, self.policy, clock, self.sleep, shared)
     }
 }
 
@@ -272,6 +315,7 @@ impl Inner {
         policy: CachePolicy,
         clock: Clock,
         sleep: Arc<dyn AsyncSleep>,
+        shared: Option<Arc<Shared>>,
     ) -> TokenSource {
         TokenSource {
             inner: Arc::new(Inner {
@@ -283,6 +327,7 @@ impl Inner {
                 flight: Mutex::new(None),
                 failure: ArcSwapOption::empty(),
                 counters: Counters::default(),
+                shared,
             }),
         }
     }
@@ -383,12 +428,21 @@ impl Inner {
             id,
             sender: Some(sender),
         };
+        // A refresh (background or forced) wants a token other than the current one.
+        let replacing = self
+            .current
+            .load()
+            .as_ref()
+            .filter(|_| force || self.usable_now().is_some())
+            .map(|cached| seal::token_digest(cached.token.expose_secret()));
         let fetch = Fetch {
             inner: Arc::downgrade(self),
             client: self.client.clone(),
-            retry: self.policy.retry.clone(),
+            policy: self.policy.clone(),
             clock: self.clock.clone(),
             sleep: Arc::clone(&self.sleep),
+            shared: self.shared.clone(),
+            want: replacing.map_or(Want::Usable, Want::Replacing),
         };
         let span = tracing::info_span!(
             "token_fetch",
@@ -429,35 +483,17 @@ impl Inner {
         (self.clock.now() < cached.usable_until).then(|| cached.token.clone())
     }
 
-    /// Caches a fetched token, scheduled from when its request was `sent`; a token that is
-    /// not usable any more by the time it arrived is an error instead.
-    fn store(&self, token: AccessToken, sent: Nanos) -> Result<AccessToken, Error> {
-        let lifetime = token
-            .expires_at_instant()
-            .saturating_duration_since(token.issued_at_instant());
-        let (refresh_from, usable_for) = self.policy.schedule(lifetime);
-        let usable_until = self.clock.deadline(sent, usable_for);
-        let now = self.clock.now();
-        if now >= usable_until {
-            let took = Duration::from_nanos(now.saturating_sub(sent));
-            return Err(Error::new(
-                ErrorKind::InvalidResponse,
-                format!(
-                    "the token was unusable on arrival: its lifetime of {} (less the expiry \
-                     margin) was over when the response arrived {} after the request",
-                    humantime::format_duration(lifetime),
-                    humantime::format_duration(round_ms(took)),
-                ),
-            )
-            .at(token.provider(), token.environment().to_owned().into()));
-        }
+    /// Caches a token a flight got.
+    fn store(&self, arrival: Arrival) -> AccessToken {
+        let token = arrival.token.clone();
         self.current.store(Some(Arc::new(Cached {
-            refresh_from: self.clock.deadline(sent, refresh_from),
-            usable_until,
-            token: token.clone(),
+            refresh_from: arrival.refresh_from,
+            usable_until: arrival.usable_until,
+            token: arrival.token,
             refresh_started: AtomicBool::new(false),
+            sealed: arrival.sealed,
         })));
-        Ok(token)
+        token
     }
 
     fn record_failure(&self, error: &Error) {
@@ -499,18 +535,36 @@ impl Drop for Inner {
 }
 
 /// What a fetch task needs, without keeping its source alive.
-struct Fetch {
+pub(crate) struct Fetch {
     inner: Weak<Inner>,
-    client: Client,
-    retry: crate::RetryPolicy,
-    clock: Clock,
-    sleep: Arc<dyn AsyncSleep>,
+    pub(crate) client: Client,
+    pub(crate) policy: CachePolicy,
+    pub(crate) clock: Clock,
+    pub(crate) sleep: Arc<dyn AsyncSleep>,
+    shared: Option<Arc<Shared>>,
+    want: Want,
 }
 
 impl Fetch {
-    /// Token requests with retries; the token and when its request was sent.
-    async fn run(self) -> Result<(AccessToken, Nanos), Error> {
-        let deadline = self.clock.after(self.retry.deadline);
+    /// Through the store if there is one, else from the provider.
+    async fn run(self) -> Result<Arrival, Error> {
+        match &self.shared {
+            Some(shared) => shared.fetch(&self, self.want).await,
+            None => self.ask_provider().await,
+        }
+    }
+
+    /// Counts on the source's counters, if it is still there.
+    pub(crate) fn count(&self, counter: Counter) {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.counters.add(counter);
+        }
+    }
+
+    /// Token requests with retries; the token scheduled from when its request was sent.
+    pub(crate) async fn ask_provider(&self) -> Result<Arrival, Error> {
+        let retry = &self.policy.retry;
+        let deadline = self.clock.after(retry.deadline);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -521,13 +575,13 @@ impl Fetch {
             }
             let sent = self.clock.now();
             let error = match self.client.fetch_token().await {
-                Ok(token) => return Ok((token, sent)),
+                Ok(token) => return self.schedule(token, sent),
                 Err(error) => error,
             };
-            if !error.is_retryable() || attempt >= self.retry.max_attempts {
+            if !error.is_retryable() || attempt >= retry.max_attempts {
                 return Err(error);
             }
-            let Some(wait) = self.retry.delay(attempt, error.retry_after()) else {
+            let Some(wait) = retry.delay(attempt, error.retry_after()) else {
                 return Err(error);
             };
             if self.clock.after(wait) > deadline {
@@ -542,6 +596,36 @@ impl Fetch {
             self.sleep.sleep(wait).await;
         }
     }
+
+    /// Schedules a fetched token from when its request was `sent`; a token that is not
+    /// usable any more by the time it arrived is an error instead.
+    fn schedule(&self, token: AccessToken, sent: Nanos) -> Result<Arrival, Error> {
+        let lifetime = token
+            .expires_at_instant()
+            .saturating_duration_since(token.issued_at_instant());
+        let (refresh_from, usable_for) = self.policy.schedule(lifetime);
+        let usable_until = self.clock.deadline(sent, usable_for);
+        let now = self.clock.now();
+        if now >= usable_until {
+            let took = Duration::from_nanos(now.saturating_sub(sent));
+            return Err(Error::new(
+                ErrorKind::InvalidResponse,
+                format!(
+                    "the token was unusable on arrival: its lifetime of {} (less the expiry \
+                     margin) was over when the response arrived {} after the request",
+                    humantime::format_duration(lifetime),
+                    humantime::format_duration(round_ms(took)),
+                ),
+            )
+            .at(token.provider(), token.environment().to_owned().into()));
+        }
+        Ok(Arrival {
+            refresh_from: self.clock.deadline(sent, refresh_from),
+            usable_until,
+            token,
+            sealed: None,
+        })
+    }
 }
 
 /// Publishes a flight's outcome, and clears its slot however the task ends.
@@ -552,7 +636,7 @@ struct FlightGuard {
 }
 
 impl FlightGuard {
-    fn finish(mut self, result: Result<Result<(AccessToken, Nanos), Error>, Box<dyn Any + Send>>) {
+    fn finish(mut self, result: Result<Result<Arrival, Error>, Box<dyn Any + Send>>) {
         let Some(inner) = self.inner.upgrade() else {
             return;
         };
@@ -578,10 +662,8 @@ impl FlightGuard {
         // Storing reads the (injectable) clock: a panic there is an Internal failure too,
         // delivered to the waiters rather than an abandoned flight.
         let outcome = match result {
-            Ok(Ok((token, sent))) => {
-                std::panic::catch_unwind(AssertUnwindSafe(|| inner.store(token, sent)))
-                    .unwrap_or_else(|panic| Err(internal(panic)))
-            }
+            Ok(Ok(arrival)) => std::panic::catch_unwind(AssertUnwindSafe(|| inner.store(arrival)))
+                .map_err(internal),
             Ok(Err(error)) => Err(error),
             Err(panic) => Err(internal(panic)),
         };

@@ -35,6 +35,20 @@ pub struct Stats {
     pub cooldown_rejections: u64,
     /// Tokens dropped by `invalidate`.
     pub invalidations: u64,
+    /// Fetches answered by a token another process wrote to the store.
+    pub store_hits: u64,
+    /// Fetches that found no usable token in the store.
+    pub store_misses: u64,
+    /// Fetches that waited for another process holding the store's lease.
+    pub lease_waits: u64,
+    /// Leases taken over after their holder ended without a token (crashed or failed).
+    pub lease_takeovers: u64,
+    /// Store operations that failed or timed out (each one makes the source fetch on its
+    /// own for a while).
+    pub store_errors: u64,
+    /// Store entries that did not decrypt with this credential (tampered, truncated,
+    /// foreign, or sealed under another secret): each is a miss.
+    pub store_decrypt_failures: u64,
 }
 
 /// Threads with a stripe of their own in every counter; later threads share one.
@@ -128,6 +142,12 @@ pub(crate) struct Counters {
     failures: AtomicU64,
     cooldown_rejections: AtomicU64,
     invalidations: AtomicU64,
+    store_hits: AtomicU64,
+    store_misses: AtomicU64,
+    lease_waits: AtomicU64,
+    takeovers: AtomicU64,
+    store_errors: AtomicU64,
+    decrypt_failures: AtomicU64,
 }
 
 pub(crate) enum Counter {
@@ -137,6 +157,12 @@ pub(crate) enum Counter {
     Failure,
     CooldownRejection,
     Invalidation,
+    StoreHit,
+    StoreMiss,
+    LeaseWait,
+    Takeover,
+    StoreError,
+    DecryptFailure,
 }
 
 impl Counters {
@@ -152,6 +178,12 @@ impl Counters {
             Counter::Failure => &self.failures,
             Counter::CooldownRejection => &self.cooldown_rejections,
             Counter::Invalidation => &self.invalidations,
+            Counter::StoreHit => &self.store_hits,
+            Counter::StoreMiss => &self.store_misses,
+            Counter::LeaseWait => &self.lease_waits,
+            Counter::Takeover => &self.takeovers,
+            Counter::StoreError => &self.store_errors,
+            Counter::DecryptFailure => &self.decrypt_failures,
         };
         cell.fetch_add(1, Ordering::Relaxed);
     }
@@ -166,6 +198,12 @@ impl Counters {
             failures: get(&self.failures),
             cooldown_rejections: get(&self.cooldown_rejections),
             invalidations: get(&self.invalidations),
+            store_hits: get(&self.store_hits),
+            store_misses: get(&self.store_misses),
+            lease_waits: get(&self.lease_waits),
+            lease_takeovers: get(&self.takeovers),
+            store_errors: get(&self.store_errors),
+            store_decrypt_failures: get(&self.decrypt_failures),
         }
     }
 }

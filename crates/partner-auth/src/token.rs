@@ -164,15 +164,39 @@ impl AccessToken {
             .as_deref()
             .map(TokenType::parse)
             .unwrap_or(TokenType::Bearer);
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         AccessToken(Arc::new(Inner {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id: next_id(),
             secret: SecretString::from(raw.access_token),
             token_type,
             lifetime,
             issued_at: issued.wall,
             issued_instant: issued.instant,
             expires_at,
+            expires_instant,
+            provider,
+            environment,
+        }))
+    }
+
+    /// A token read back from a store: `ttl` is its usable time left as the store
+    /// measured it.
+    pub(crate) fn restored(
+        plain: crate::store::seal::Plain,
+        ttl: Duration,
+        provider: Provider,
+        environment: Cow<'static, str>,
+    ) -> Self {
+        let lifetime = Duration::from_millis(plain.lifetime_ms);
+        let now = Instant::now();
+        let expires_instant = now + ttl;
+        AccessToken(Arc::new(Inner {
+            id: next_id(),
+            secret: SecretString::from(plain.access_token),
+            token_type: TokenType::parse(&plain.token_type),
+            lifetime: plain.reported_ms.map(Duration::from_millis),
+            issued_at: crate::store::seal::from_unix_ms(plain.issued_at_ms),
+            issued_instant: expires_instant.checked_sub(lifetime).unwrap_or(now),
+            expires_at: SystemTime::now() + ttl,
             expires_instant,
             provider,
             environment,
@@ -254,6 +278,12 @@ impl AccessToken {
     pub fn same_as(&self, other: &AccessToken) -> bool {
         self.0.id == other.0.id
     }
+}
+
+/// A new token identity, for [`AccessToken::same_as`].
+fn next_id() -> u64 {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
 impl fmt::Debug for AccessToken {

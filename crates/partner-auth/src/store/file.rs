@@ -1,0 +1,325 @@
+//! [`FileStore`]: one file per credential in a directory, for processes on one machine.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use fs4::FileExt;
+
+use super::seal::{from_unix_ms, unix_ms};
+use super::{StoreEntry, StoreError, TokenStore};
+
+/// How often a waiting process looks at the directory again (files send no wake-ups).
+const POLL: Duration = Duration::from_millis(20);
+
+/// A [`TokenStore`] in a directory: what `partner-token` uses so that its runs share one
+/// token per credential, and what processes on one machine can share.
+///
+/// - each credential's sealed token is `<key>.token` (the key is a hash: the file name
+///   names nothing), written to a temporary file and renamed over the old one, so a reader
+///   sees the old token or the new one, never half of one;
+/// - the lease is an advisory lock (`flock`/`LockFileEx`) on `<key>.lease`: the operating
+///   system releases it when its holder exits, crashed or not;
+/// - a directory this store creates is `0700`, and its files are `0600` (Unix).
+///
+/// Waiters look again every 20 ms (a file system has no wake-ups).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let sandbox = partner_sandbox::Sandbox::start().await?;
+/// # let client = sandbox.client_builder(partner_auth::Provider::Dinie).build()?;
+/// # let dir = tempfile::tempdir()?;
+/// use std::sync::Arc;
+/// use partner_auth::{TokenSource, store::FileStore};
+///
+/// let store = Arc::new(FileStore::new(dir.path().join("tokens"))?); // or FileStore::in_user_cache()
+/// let one_run = TokenSource::builder(client.clone()).store(store.clone()).build()?;
+/// let token = one_run.token().await?;
+/// drop(one_run);
+/// let next_run = TokenSource::builder(client).store(store.clone()).build()?;
+/// assert_eq!(next_run.token().await?.expose_secret(), token.expose_secret());
+/// assert_eq!(next_run.stats().token_requests, 0);
+/// assert_eq!(store.clear()?, 1);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct FileStore {
+    dir: PathBuf,
+    /// The lease files this process holds locked, by key: the owner and the open file.
+    leases: Arc<Mutex<HashMap<String, (String, File)>>>,
+}
+
+impl FileStore {
+    /// A store in `dir`, created (with its parents) if missing, `0700` where this creates
+    /// it.
+    pub fn new(dir: impl Into<PathBuf>) -> io::Result<Self> {
+        let dir = dir.into();
+        create_private_dir(&dir)?;
+        if !fs::metadata(&dir)?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", dir.display()),
+            ));
+        }
+        Ok(Self {
+            dir,
+            leases: Arc::default(),
+        })
+    }
+
+    /// A store in the user's cache directory: [`default_dir`](Self::default_dir).
+    pub fn in_user_cache() -> io::Result<Self> {
+        let dir = Self::default_dir().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "no cache directory for this user (set XDG_CACHE_HOME or HOME)",
+            )
+        })?;
+        Self::new(dir)
+    }
+
+    /// `partner-auth/tokens` in the user's cache directory: `$XDG_CACHE_HOME` (or
+    /// `~/.cache`) on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows.
+    pub fn default_dir() -> Option<PathBuf> {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(dirs::cache_dir)?;
+        Some(base.join("partner-auth").join("tokens"))
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Removes every stored token (and lease file nobody holds); how many tokens it removed.
+    pub fn clear(&self) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some((key, kind)) = name.split_once('.') else {
+                continue;
+            };
+            if !is_key(key) {
+                continue;
+            }
+            match kind {
+                "token" => {
+                    fs::remove_file(&path)?;
+                    removed += 1;
+                }
+                "lease" => {
+                    let file = File::open(&path)?;
+                    if FileExt::try_lock(&file).is_ok() {
+                        fs::remove_file(&path)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(removed)
+    }
+
+    fn token_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.token"))
+    }
+
+    fn lease_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.lease"))
+    }
+
+    fn read(&self, key: &str) -> io::Result<Option<StoreEntry>> {
+        let mut bytes = Vec::new();
+        match File::open(self.token_path(key)) {
+            Ok(mut file) => file.read_to_end(&mut bytes)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some((expiry, value)) = bytes.split_first_chunk::<8>() else {
+            // Not even a header: hand it on as it is, to be refused (and counted).
+            return Ok(Some(StoreEntry {
+                value: bytes,
+                ttl: Duration::ZERO,
+            }));
+        };
+        let expires = from_unix_ms(u64::from_be_bytes(*expiry));
+        let Ok(ttl) = expires.duration_since(SystemTime::now()) else {
+            return Ok(None);
+        };
+        Ok(Some(StoreEntry {
+            value: value.to_vec(),
+            ttl,
+        }))
+    }
+
+    fn write(&self, key: &str, value: &[u8], ttl: Duration) -> io::Result<()> {
+        let expires = unix_ms(SystemTime::now() + ttl);
+        // NamedTempFile creates the file 0600 and renames it into place atomically.
+        let mut file = tempfile::Builder::new()
+            .prefix(".partner-auth-")
+            .tempfile_in(&self.dir)?;
+        file.write_all(&expires.to_be_bytes())?;
+        file.write_all(value)?;
+        file.as_file().sync_all()?;
+        file.persist(self.token_path(key)).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    fn compare_and_delete_now(&self, key: &str, expected: &[u8]) -> io::Result<bool> {
+        // Under the lease's lock file's sibling lock, so a concurrent write is not deleted.
+        let guard = open_private(&self.dir.join(format!("{key}.lock")))?;
+        FileExt::lock(&guard)?;
+        let matches = self.read(key)?.is_some_and(|entry| entry.value == expected);
+        if matches {
+            match fs::remove_file(self.token_path(key)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        FileExt::unlock(&guard)?;
+        Ok(matches)
+    }
+
+    fn try_lease_now(&self, key: &str, owner: &str) -> io::Result<bool> {
+        let mut leases = self.leases.lock().unwrap_or_else(PoisonError::into_inner);
+        if leases.contains_key(key) {
+            return Ok(false);
+        }
+        let file = open_private(&self.lease_path(key))?;
+        match FileExt::try_lock(&file) {
+            Ok(()) => {
+                leases.insert(key.to_owned(), (owner.to_owned(), file));
+                Ok(true)
+            }
+            Err(fs4::TryLockError::WouldBlock) => Ok(false),
+            Err(fs4::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    fn release_now(&self, key: &str, owner: &str) {
+        let mut leases = self.leases.lock().unwrap_or_else(PoisonError::into_inner);
+        if leases.get(key).is_some_and(|(holder, _)| holder == owner) {
+            // Closing the file releases the lock.
+            leases.remove(key);
+        }
+    }
+
+    /// Runs blocking file work off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        work: impl FnOnce(FileStore) -> io::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let this = self.clone();
+        let dir = self.dir.display().to_string();
+        match tokio::task::spawn_blocking(move || work(this)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(StoreError::with_source(
+                format!("could not {what} in the token directory {dir}"),
+                error,
+            )),
+            Err(error) => Err(StoreError::with_source(
+                format!("the file store's {what} did not finish"),
+                error,
+            )),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for FileStore {
+    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
+        let key = checked(key)?;
+        self.blocking("read a token", move |store| store.read(&key))
+            .await
+    }
+
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let key = checked(key)?;
+        let value = value.to_vec();
+        self.blocking("write a token", move |store| store.write(&key, &value, ttl))
+            .await
+    }
+
+    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        let key = checked(key)?;
+        let expected = expected.to_vec();
+        self.blocking("delete a token", move |store| {
+            store.compare_and_delete_now(&key, &expected)
+        })
+        .await
+    }
+
+    async fn try_lease(&self, key: &str, owner: &str, _ttl: Duration) -> Result<bool, StoreError> {
+        let key = checked(key)?;
+        let owner = owner.to_owned();
+        self.blocking("lock a lease", move |store| {
+            store.try_lease_now(&key, &owner)
+        })
+        .await
+    }
+
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let key = checked(key)?;
+        self.release_now(&key, owner);
+        Ok(())
+    }
+
+    async fn wait(&self, _key: &str, timeout: Duration) -> Result<(), StoreError> {
+        tokio::time::sleep(timeout.min(POLL)).await;
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStore").field("dir", &self.dir).finish()
+    }
+}
+
+/// A key this crate made: 64 hex digits, so it is safe as a file name.
+fn is_key(key: &str) -> bool {
+    key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn checked(key: &str) -> Result<String, StoreError> {
+    if is_key(key) {
+        Ok(key.to_owned())
+    } else {
+        Err(StoreError::new(
+            "a file store key must be 64 hex digits (keys come from partner-auth)",
+        ))
+    }
+}
+
+fn open_private(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}

@@ -1,0 +1,297 @@
+//! The level-2 cache: a [`TokenStore`] shares one token per credential among processes,
+//! with a lease so that one process fetches while the others wait for its result.
+//!
+//! A [`TokenSource`](crate::TokenSource) built with a store
+//! ([`TokenSourceBuilder::store`](crate::TokenSourceBuilder::store)) still answers a fresh
+//! token from memory with no store round trip; it consults the store only when its own
+//! token is missing, due for refresh, or invalidated:
+//!
+//! 1. read the store: a usable token there is adopted (a *store hit*);
+//! 2. otherwise try the lease: the process that gets it fetches from the provider, writes
+//!    the token, and releases the lease;
+//! 3. the others wait for the written token (woken by the store, bounded by the lease's
+//!    time to live), then read it; if the lease ends without a token (its holder crashed
+//!    or failed), one of them takes it over.
+//!
+//! What the store holds is sealed by this crate before the store sees it: the value is
+//! encrypted with ChaCha20-Poly1305 under a key derived with HKDF-SHA-256 from the client
+//! secret and the credential's identity, and the key is a SHA-256 hash of the provider,
+//! base URL, client id and a fingerprint of the secret. Whoever reads the store without
+//! the client secret learns neither the token nor the secret; an entry that fails to
+//! decrypt (tampered, truncated, written for another credential or under a rotated secret)
+//! is a miss, counted in [`Stats::store_decrypt_failures`](crate::Stats).
+//!
+//! The store is never a single point of failure: every operation is bounded by
+//! [`StorePolicy::operation_timeout`]; after a failure the source stops asking the store
+//! for [`StorePolicy::outage_backoff`] and fetches on its own, as without a store, logging
+//! one warning per outage.
+//!
+//! Two stores ship: [`FileStore`] (feature `file-store`; processes on one machine) and
+//! [`RedisStore`] (feature `redis`; a fleet). Another database needs one implementation of
+//! [`TokenStore`].
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::Error;
+
+#[cfg(feature = "file-store")]
+mod file;
+#[cfg(feature = "redis")]
+mod redis;
+pub(crate) mod seal;
+pub(crate) mod shared;
+
+#[cfg(feature = "file-store")]
+pub use file::FileStore;
+#[cfg(feature = "redis")]
+pub use redis::{RedisStore, RedisStoreBuilder};
+
+/// A shared key-value store with expiry, compare-and-delete and leases: the level-2 token
+/// cache behind a [`TokenSource`](crate::TokenSource).
+///
+/// Implementations store opaque bytes under opaque keys; sealing, key derivation and the
+/// single-flight protocol are this crate's. Each `key` is a credential (64 hex digits):
+/// an implementation keeps the credential's value and its lease apart (e.g. `key:token`
+/// and `key:lease`). Every method may fail with a [`StoreError`]; the caller then fetches
+/// without the store for a while, so an implementation should fail fast rather than retry.
+///
+/// The methods:
+///
+/// - [`get`](Self::get): the value and how long it has left to live, as the store measures
+///   it (so clocks of different machines never meet);
+/// - [`put`](Self::put): replace the value, to expire after `ttl`, and wake the
+///   [`wait`](Self::wait)ers;
+/// - [`compare_and_delete`](Self::compare_and_delete): delete the value only if it is
+///   exactly `expected` (atomically), and say whether it did;
+/// - [`try_lease`](Self::try_lease): take the credential's lease for `owner` if nobody
+///   holds it, to expire after `ttl` (or when its holder dies, where the store can tell);
+/// - [`release_lease`](Self::release_lease): end the lease if `owner` still holds it, and
+///   wake the waiters;
+/// - [`wait`](Self::wait): return once the value may have been written or the lease may
+///   have ended, or after `timeout` at the latest. A spurious return is fine (the caller
+///   checks again); a missed wake-up only costs latency, never correctness.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use std::time::{Duration, Instant};
+/// use partner_auth::store::{StoreEntry, StoreError, TokenStore};
+///
+/// /// One process's memory: only useful to show the contract (a real store is shared).
+/// #[derive(Debug, Default)]
+/// struct Memory(Mutex<HashMap<String, (Vec<u8>, Instant)>>);
+///
+/// #[async_trait::async_trait]
+/// impl TokenStore for Memory {
+///     async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
+///         let map = self.0.lock().unwrap();
+///         Ok(map.get(&format!("{key}:token")).and_then(|(value, until)| {
+///             let ttl = until.checked_duration_since(Instant::now())?;
+///             Some(StoreEntry { value: value.clone(), ttl })
+///         }))
+///     }
+///     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+///         let until = Instant::now() + ttl;
+///         self.0.lock().unwrap().insert(format!("{key}:token"), (value.to_vec(), until));
+///         Ok(())
+///     }
+///     async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+///         let mut map = self.0.lock().unwrap();
+///         let key = format!("{key}:token");
+///         let matches = map.get(&key).is_some_and(|(value, _)| value == expected);
+///         if matches {
+///             map.remove(&key);
+///         }
+///         Ok(matches)
+///     }
+///     async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+///         let mut map = self.0.lock().unwrap();
+///         let key = format!("{key}:lease");
+///         if map.get(&key).is_some_and(|(_, until)| *until > Instant::now()) {
+///             return Ok(false);
+///         }
+///         map.insert(key, (owner.as_bytes().to_vec(), Instant::now() + ttl));
+///         Ok(true)
+///     }
+///     async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+///         let mut map = self.0.lock().unwrap();
+///         let key = format!("{key}:lease");
+///         if map.get(&key).is_some_and(|(holder, _)| holder == owner.as_bytes()) {
+///             map.remove(&key);
+///         }
+///         Ok(())
+///     }
+///     async fn wait(&self, _key: &str, timeout: Duration) -> Result<(), StoreError> {
+///         // No notifications here: poll (a real store wakes its waiters).
+///         tokio::time::sleep(timeout.min(Duration::from_millis(20))).await;
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let sandbox = partner_sandbox::Sandbox::start().await?;
+/// # let client = sandbox.client_builder(partner_auth::Provider::Teez).build()?;
+/// let store = std::sync::Arc::new(Memory::default());
+/// let first = partner_auth::TokenSource::builder(client.clone()).store(store.clone()).build()?;
+/// let second = partner_auth::TokenSource::builder(client).store(store).build()?;
+/// let token = first.token().await?; // fetched, and written to the store
+/// let shared = second.token().await?; // read from the store: no second request
+/// assert_eq!(token.expose_secret(), shared.expose_secret());
+/// assert_eq!(second.stats().token_requests, 0);
+/// assert_eq!(second.stats().store_hits, 1);
+/// # Ok(())
+/// # }
+/// ```
+#[async_trait::async_trait]
+pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
+    /// The credential's value and its time left to live, or `None`.
+    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError>;
+    /// Replaces the credential's value, to expire after `ttl`; wakes the waiters.
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError>;
+    /// Deletes the credential's value if it is exactly `expected`; whether it did.
+    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError>;
+    /// Takes the credential's lease for `owner` unless someone holds it; whether it did.
+    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError>;
+    /// Ends the lease if `owner` holds it; wakes the waiters.
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError>;
+    /// Returns once the value may have been written or the lease may have ended, or after
+    /// `timeout`.
+    async fn wait(&self, key: &str, timeout: Duration) -> Result<(), StoreError>;
+}
+
+/// A value read from a [`TokenStore`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreEntry {
+    /// The bytes as written (sealed: unreadable without the client secret).
+    pub value: Vec<u8>,
+    /// Time left until the value expires, as the store measures it.
+    pub ttl: Duration,
+}
+
+impl fmt::Debug for StoreEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreEntry")
+            .field("value", &format_args!("{} sealed bytes", self.value.len()))
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+/// A [`TokenStore`] operation failed: the store is down, slow, or answered something else.
+///
+/// Its message must not contain a secret (a password in a URL, a token): the source logs
+/// it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    /// An error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error with a message and its cause.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+/// How a [`TokenSource`](crate::TokenSource) uses its [`TokenStore`].
+///
+/// ```
+/// use std::time::Duration;
+/// use partner_auth::store::StorePolicy;
+///
+/// let policy = StorePolicy::default()
+///     .with_lease_ttl(Duration::from_secs(20))
+///     .with_operation_timeout(Duration::from_millis(200))
+///     .with_outage_backoff(Duration::from_secs(10));
+/// policy.validate()?;
+/// assert!(StorePolicy::default().with_lease_ttl(Duration::ZERO).validate().is_err());
+/// # Ok::<(), partner_auth::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct StorePolicy {
+    /// How long a lease lasts (default 15 s): the longest a process waits for another's
+    /// fetch before it takes over. Make it longer than a token fetch with its retries.
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: Duration,
+    /// The longest any one store operation may take (default 500 ms); a slower one counts
+    /// as a store failure.
+    #[serde(with = "humantime_serde")]
+    pub operation_timeout: Duration,
+    /// After a store failure, how long the source leaves the store alone and fetches on its
+    /// own (default 5 s).
+    #[serde(with = "humantime_serde")]
+    pub outage_backoff: Duration,
+}
+
+impl Default for StorePolicy {
+    fn default() -> Self {
+        Self {
+            lease_ttl: Duration::from_secs(15),
+            operation_timeout: Duration::from_millis(500),
+            outage_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl StorePolicy {
+    /// With a lease time to live.
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
+    }
+
+    /// With a timeout per store operation.
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    /// With a back-off after a store failure.
+    pub fn with_outage_backoff(mut self, backoff: Duration) -> Self {
+        self.outage_backoff = backoff;
+        self
+    }
+
+    /// Checks every duration: all must be positive, and at most a day.
+    pub fn validate(&self) -> Result<(), Error> {
+        for (name, value) in [
+            ("lease_ttl", self.lease_ttl),
+            ("operation_timeout", self.operation_timeout),
+            ("outage_backoff", self.outage_backoff),
+        ] {
+            if value.is_zero() || value > Duration::from_secs(86_400) {
+                return Err(Error::configuration(format!(
+                    "StorePolicy::{name} must be more than zero and at most a day; it is {}",
+                    humantime::format_duration(value)
+                )));
+            }
+        }
+        if self.lease_ttl < Duration::from_millis(100) {
+            return Err(Error::configuration(
+                "StorePolicy::lease_ttl must be at least 100ms: a lease must outlast a token fetch",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,321 @@
+//! [`RedisStore`]: a token store in Redis (or Valkey) for a fleet of processes.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::{StoreEntry, StoreError, TokenStore};
+use crate::Error;
+
+/// How long a waiter listens for a wake-up before it checks the keys itself: the fallback
+/// for a lost notification.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Writes the token and wakes the waiters.
+const PUT: &str = r"
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('PUBLISH', KEYS[2], 'put')
+return 1";
+
+/// Deletes the token only if it is exactly the one given.
+const COMPARE_AND_DELETE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0";
+
+/// Ends the lease only for its owner, and wakes the waiters.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', KEYS[2], 'released')
+  return 1
+end
+return 0";
+
+/// A [`TokenStore`] in Redis 7 or Valkey, shared by every process that points at it.
+///
+/// Per credential (each key a hash, prefixed with [`key_prefix`](RedisStoreBuilder::key_prefix)):
+///
+/// - `<prefix><key>:token`, the sealed token, set with `PX` to expire with the token;
+/// - `<prefix><key>:lease`, the lease: `SET … NX PX ttl` with a random owner, ended by a
+///   compare-and-delete script, so only its owner can end it and a crashed owner's lease
+///   expires;
+/// - `<prefix><key>:events`, a pub/sub channel: writing the token and ending the lease
+///   publish on it, and waiters subscribe to it (looking at the keys again every 500 ms as a
+///   fallback), so nobody busy-polls.
+///
+/// It connects lazily and reconnects on its own (a `redis` connection manager): a Redis
+/// that is down when the process starts, or goes away later, costs each source one
+/// warning and it fetches on its own until Redis answers again. `redis://` and `rediss://`
+/// (TLS) URLs, with a password or an ACL user and password, and a database number, work
+/// as the `redis` crate reads them.
+///
+/// ```no_run
+/// # async fn run(client: partner_auth::Client) -> Result<(), partner_auth::Error> {
+/// use std::sync::Arc;
+/// use partner_auth::{TokenSource, store::RedisStore};
+///
+/// let store = RedisStore::builder("redis://:password@redis.internal.invalid:6379/0")
+///     .key_prefix("billing:")
+///     .build()?;
+/// let source = TokenSource::builder(client).store(Arc::new(store)).build()?;
+/// let token = source.token().await?; // one fetch for the whole fleet
+/// # Ok(())
+/// # }
+/// ```
+pub struct RedisStore {
+    client: redis::Client,
+    prefix: String,
+    connect_timeout: Duration,
+    manager: OnceLock<ConnectionManager>,
+    /// The URL without its password, for `Debug`.
+    shown: String,
+}
+
+/// Configures a [`RedisStore`]; from [`RedisStore::builder`].
+#[must_use]
+pub struct RedisStoreBuilder {
+    url: String,
+    prefix: String,
+    connect_timeout: Duration,
+}
+
+impl RedisStore {
+    /// A store at `url` with the default key prefix (`partner-auth:`).
+    pub fn new(url: &str) -> Result<Self, Error> {
+        Self::builder(url).build()
+    }
+
+    /// Starts configuring a store at `url`.
+    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            url: url.into(),
+            prefix: "partner-auth:".to_owned(),
+            connect_timeout: Duration::from_secs(2),
+        }
+    }
+
+    fn keys(&self, key: &str) -> (String, String, String) {
+        let base = format!("{}{key}", self.prefix);
+        (
+            format!("{base}:token"),
+            format!("{base}:lease"),
+            format!("{base}:events"),
+        )
+    }
+
+    fn connection(&self) -> Result<ConnectionManager, StoreError> {
+        if let Some(manager) = self.manager.get() {
+            return Ok(manager.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            // The source bounds every operation itself; a few quick reconnects at most.
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(200));
+        let manager = ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+            .map_err(|e| failed("could not set up the Redis connection", e))?;
+        Ok(self.manager.get_or_init(|| manager).clone())
+    }
+
+    /// Whether a waiter can stop waiting: the token is there or the lease is gone.
+    async fn settled(
+        &self,
+        connection: &mut ConnectionManager,
+        token: &str,
+        lease: &str,
+    ) -> Result<bool, StoreError> {
+        let (has_token, has_lease): (bool, bool) = redis::pipe()
+            .exists(token)
+            .exists(lease)
+            .query_async(connection)
+            .await
+            .map_err(|e| failed("Redis EXISTS failed", e))?;
+        Ok(has_token || !has_lease)
+    }
+}
+
+impl RedisStoreBuilder {
+    /// What every key starts with (default `partner-auth:`), to share a Redis with other
+    /// applications or keep environments apart.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long connecting may take (default 2 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Checks the URL (`redis://` or `rediss://`); connects on first use.
+    pub fn build(self) -> Result<RedisStore, Error> {
+        let shown = shown_url(&self.url);
+        let client = redis::Client::open(self.url.as_str()).map_err(|e| {
+            Error::configuration(format!(
+                "the Redis URL {shown} is not usable ({:?}); expected \
+                 redis://[user:password@]host[:port][/db] or rediss://…",
+                e.kind()
+            ))
+        })?;
+        if self.connect_timeout.is_zero() {
+            return Err(Error::configuration(
+                "the Redis connect timeout must be more than zero",
+            ));
+        }
+        Ok(RedisStore {
+            client,
+            prefix: self.prefix,
+            connect_timeout: self.connect_timeout,
+            manager: OnceLock::new(),
+            shown,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for RedisStore {
+    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
+        let (token, _, _) = self.keys(key);
+        let mut connection = self.connection()?;
+        let (value, pttl): (Option<Vec<u8>>, i64) = redis::pipe()
+            .atomic()
+            .get(&token)
+            .pttl(&token)
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| failed("Redis GET failed", e))?;
+        // PTTL is -2 for a key gone in between, -1 for one without expiry (not ours).
+        Ok(value.filter(|_| pttl > 0).map(|value| StoreEntry {
+            value,
+            ttl: Duration::from_millis(pttl as u64),
+        }))
+    }
+
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let (token, _, events) = self.keys(key);
+        let mut connection = self.connection()?;
+        let ms = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
+        redis::Script::new(PUT)
+            .key(token)
+            .key(events)
+            .arg(value)
+            .arg(ms)
+            .invoke_async::<i64>(&mut connection)
+            .await
+            .map_err(|e| failed("Redis SET failed", e))?;
+        Ok(())
+    }
+
+    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        let (token, _, _) = self.keys(key);
+        let mut connection = self.connection()?;
+        let deleted: i64 = redis::Script::new(COMPARE_AND_DELETE)
+            .key(token)
+            .arg(expected)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| failed("Redis compare-and-delete failed", e))?;
+        Ok(deleted == 1)
+    }
+
+    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let (_, lease, _) = self.keys(key);
+        let mut connection = self.connection()?;
+        let ms = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(lease)
+            .arg(owner)
+            .arg("NX")
+            .arg("PX")
+            .arg(ms)
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| failed("Redis SET NX failed", e))?;
+        Ok(set.is_some())
+    }
+
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let (_, lease, events) = self.keys(key);
+        let mut connection = self.connection()?;
+        redis::Script::new(RELEASE)
+            .key(lease)
+            .key(events)
+            .arg(owner)
+            .invoke_async::<i64>(&mut connection)
+            .await
+            .map_err(|e| failed("Redis lease release failed", e))?;
+        Ok(())
+    }
+
+    async fn wait(&self, key: &str, timeout: Duration) -> Result<(), StoreError> {
+        let (token, lease, events) = self.keys(key);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut pubsub = tokio::time::timeout(self.connect_timeout, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| StoreError::new("connecting to Redis for pub/sub timed out"))?
+            .map_err(|e| failed("could not connect to Redis for pub/sub", e))?;
+        pubsub
+            .subscribe(&events)
+            .await
+            .map_err(|e| failed("Redis SUBSCRIBE failed", e))?;
+        let mut connection = self.connection()?;
+        // Subscribed first, then looked: a write in between is seen either way.
+        loop {
+            if self.settled(&mut connection, &token, &lease).await? {
+                return Ok(());
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(());
+            }
+            let slice = (deadline - now).min(POLL);
+            let mut messages = pubsub.on_message();
+            match tokio::time::timeout(slice, messages.next()).await {
+                Ok(Some(_)) => return Ok(()),
+                Ok(None) => return Err(StoreError::new("the Redis pub/sub connection closed")),
+                Err(_) => {} // the fallback: look at the keys again
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("url", &self.shown)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStoreBuilder")
+            .field("url", &shown_url(&self.url))
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A store error from a Redis error (whose text names no URL or password).
+fn failed(what: &str, error: redis::RedisError) -> StoreError {
+    StoreError::with_source(what.to_owned(), error)
+}
+
+/// The URL as it may be shown: scheme, host and port only.
+fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => format!(
+            "{}://{}{}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or(""),
+            parsed.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}

@@ -1,0 +1,230 @@
+//! Sealing a token for a store: the store key of a credential, and authenticated
+//! encryption of what is stored under it.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chacha20poly1305::aead::{Aead as _, KeyInit as _, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hkdf::Hkdf;
+use secrecy::ExposeSecret as _;
+use sha2::{Digest as _, Sha256};
+
+use crate::Client;
+
+/// What a sealed value starts with: the format's version.
+const MAGIC: &[u8; 4] = b"pat1";
+const NONCE_LEN: usize = 12;
+/// HKDF's salt: fixed, naming the scheme.
+const SALT: &[u8] = b"partner-auth token store v1";
+
+/// A credential's store key and the cipher its entries are sealed with.
+pub(crate) struct Sealer {
+    key: String,
+    cipher: ChaCha20Poly1305,
+}
+
+/// What a sealed entry holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct Plain {
+    pub access_token: String,
+    pub token_type: String,
+    /// The lifetime the provider reported, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_ms: Option<u64>,
+    /// The lifetime caching used (after the JWT check), in milliseconds.
+    pub lifetime_ms: u64,
+    /// When the token was requested, in milliseconds since the Unix epoch.
+    pub issued_at_ms: u64,
+    /// When the writer stopped using it (writer's wall clock), in milliseconds since the
+    /// Unix epoch: an entry replayed long after is refused.
+    pub usable_until_ms: u64,
+}
+
+/// Why a sealed value was not opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenError {
+    /// Not this format (too short, another version).
+    Malformed,
+    /// Tampered, truncated, or sealed under another key.
+    Forged,
+}
+
+impl Sealer {
+    /// The sealer of `client`'s credential: provider, base URL, client id and secret.
+    pub(crate) fn new(client: &Client) -> Self {
+        let secret = client
+            .credentials()
+            .client_secret()
+            .expose_secret()
+            .as_bytes();
+        let identity = identity(client);
+        let hkdf = Hkdf::<Sha256>::new(Some(SALT), secret);
+        let mut fingerprint = [0u8; 32];
+        let mut aead_key = [0u8; 32];
+        // Both lengths are valid for HKDF-SHA-256 (at most 255 × 32 bytes).
+        hkdf.expand_multi_info(&[b"fingerprint\0", &identity], &mut fingerprint)
+            .expect("32 bytes is a valid HKDF output length");
+        hkdf.expand_multi_info(&[b"aead key\0", &identity], &mut aead_key)
+            .expect("32 bytes is a valid HKDF output length");
+        let mut hash = Sha256::new();
+        hash.update(b"partner-auth store key v1\0");
+        hash.update(&identity);
+        hash.update(fingerprint);
+        let key = hex(&hash.finalize());
+        let cipher = ChaCha20Poly1305::new(&Key::from(aead_key));
+        Self { key, cipher }
+    }
+
+    /// The credential's key in the store: 64 hex digits, nothing readable.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Encrypts `plain`, bound to this credential's key.
+    pub(crate) fn seal(&self, plain: &Plain) -> Vec<u8> {
+        let message = serde_json::to_vec(plain).expect("a Plain always serializes");
+        let mut nonce = [0u8; NONCE_LEN];
+        // Without an operating-system RNG nothing is sealed safely: a fixed nonce would
+        // break the cipher, so fail loudly instead.
+        getrandom::fill(&mut nonce).expect("the operating system's random source failed");
+        let sealed = self
+            .cipher
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: &message,
+                    aad: self.key.as_bytes(),
+                },
+            )
+            .expect("ChaCha20-Poly1305 encrypts any message this size");
+        let mut out = Vec::with_capacity(MAGIC.len() + NONCE_LEN + sealed.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    /// Decrypts a value sealed by [`seal`](Self::seal) under this credential's key.
+    pub(crate) fn open(&self, value: &[u8]) -> Result<Plain, OpenError> {
+        let rest = value.strip_prefix(MAGIC).ok_or(OpenError::Malformed)?;
+        if rest.len() < NONCE_LEN {
+            return Err(OpenError::Malformed);
+        }
+        let (nonce, sealed) = rest.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenError::Malformed)?;
+        let message = self
+            .cipher
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: self.key.as_bytes(),
+                },
+            )
+            .map_err(|_| OpenError::Forged)?;
+        // Authenticated, so ours: a parse failure means another version of this crate.
+        serde_json::from_slice(&message).map_err(|_| OpenError::Malformed)
+    }
+}
+
+/// A digest of a token, to remember which ones were invalidated without keeping them.
+pub(crate) fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The credential's identity, each part length-prefixed so no two identities collide.
+fn identity(client: &Client) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in [
+        client.provider().name(),
+        client.base_url(),
+        client.client_id(),
+    ] {
+        out.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        out.extend_from_slice(part.as_bytes());
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+pub(crate) fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis().min(u128::from(u64::MAX)) as u64)
+}
+
+/// The time `ms` milliseconds after the Unix epoch, saturating far in the future.
+pub(crate) fn from_unix_ms(ms: u64) -> SystemTime {
+    UNIX_EPOCH
+        .checked_add(Duration::from_millis(ms))
+        .unwrap_or(UNIX_EPOCH + Duration::from_secs(u64::from(u32::MAX)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Credentials, Provider};
+
+    fn client(base_url: &str, id: &str, secret: &str) -> Client {
+        Client::builder(Provider::Tradevest)
+            .base_url(base_url)
+            .credentials(Credentials::new(id, secret))
+            .build()
+            .unwrap()
+    }
+
+    fn plain() -> Plain {
+        Plain {
+            access_token: "tok-abc".into(),
+            token_type: "Bearer".into(),
+            reported_ms: Some(3_600_000),
+            lifetime_ms: 3_600_000,
+            issued_at_ms: 1,
+            usable_until_ms: 2,
+        }
+    }
+
+    #[test]
+    fn a_sealed_token_opens_only_with_its_own_credential() {
+        let sealer = Sealer::new(&client("http://127.0.0.1:1/", "id", "secret-one-1234567"));
+        let sealed = sealer.seal(&plain());
+        assert_eq!(sealer.open(&sealed).unwrap().access_token, "tok-abc");
+        // No plaintext in the value, and a fresh nonce each time.
+        assert!(!sealed.windows(7).any(|w| w == b"tok-abc"));
+        assert_ne!(sealed, sealer.seal(&plain()));
+
+        let rotated = Sealer::new(&client("http://127.0.0.1:1/", "id", "secret-two-1234567"));
+        assert_ne!(rotated.key(), sealer.key());
+        assert_eq!(rotated.open(&sealed).err(), Some(OpenError::Forged));
+        let other_url = Sealer::new(&client("http://127.0.0.1:2/", "id", "secret-one-1234567"));
+        assert_eq!(other_url.open(&sealed).err(), Some(OpenError::Forged));
+
+        for cut in [0, 3, 4, 10, 16, sealed.len() - 1] {
+            assert!(sealer.open(&sealed[..cut]).is_err(), "truncated at {cut}");
+        }
+        for i in 0..sealed.len() {
+            let mut tampered = sealed.clone();
+            tampered[i] ^= 0x01;
+            assert!(sealer.open(&tampered).is_err(), "bit flipped in byte {i}");
+        }
+    }
+
+    #[test]
+    fn the_key_is_hex_and_names_nothing() {
+        let sealer = Sealer::new(&client(
+            "http://127.0.0.1:1/",
+            "client-xyz",
+            "s3cret-value-123",
+        ));
+        assert_eq!(sealer.key().len(), 64);
+        assert!(sealer.key().bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(!sealer.key().contains("client-xyz"));
+    }
+}

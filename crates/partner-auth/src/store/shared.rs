@@ -1,0 +1,355 @@
+//! How a token source uses its store: the read-lease-fetch-write protocol that gives a
+//! fleet one fetch per credential, and the circuit breaker that keeps a failing store
+//! from costing anything but one warning.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use futures_util::future::{Either, select};
+
+use super::seal::{self, OpenError, Plain, Sealer};
+use super::{StoreError, StorePolicy, TokenStore};
+use crate::source::{Arrival, Fetch};
+use crate::stats::Counter;
+use crate::{AccessToken, Client, Error};
+
+/// How far apart the clocks of a store's writer and reader may be: an entry whose sealed
+/// expiry is further in the past than this is a replay, however long the store says it
+/// has left.
+const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
+
+/// How many invalidated tokens a source remembers, so as never to adopt one again.
+const REMEMBERED_INVALIDATIONS: usize = 16;
+
+/// A source's view of its store.
+pub(crate) struct Shared {
+    store: Arc<dyn TokenStore>,
+    policy: StorePolicy,
+    sealer: Sealer,
+    /// The store is left alone until then (0: it is in use).
+    open_until: AtomicU64,
+    /// Between a failure and the next success: one warning per outage.
+    outage: AtomicBool,
+    /// Digests of the tokens this source invalidated.
+    invalidated: Mutex<VecDeque<[u8; 32]>>,
+    /// The stored value of the last invalidated token, to delete before the next read.
+    pending_delete: Mutex<Option<Arc<[u8]>>>,
+}
+
+/// What a flight is for.
+#[derive(Clone, Copy)]
+pub(crate) enum Want {
+    /// Any usable token.
+    Usable,
+    /// A token other than the one with this digest, not itself due for refresh.
+    Replacing([u8; 32]),
+}
+
+impl Shared {
+    pub(crate) fn new(store: Arc<dyn TokenStore>, policy: StorePolicy, client: &Client) -> Self {
+        Self {
+            store,
+            policy,
+            sealer: Sealer::new(client),
+            open_until: AtomicU64::new(0),
+            outage: AtomicBool::new(false),
+            invalidated: Mutex::new(VecDeque::new()),
+            pending_delete: Mutex::new(None),
+        }
+    }
+
+    /// `token` (stored as `sealed`, if it was) was invalidated here: never adopt it again,
+    /// and delete it from the store before the next read.
+    pub(crate) fn invalidated(&self, token: &AccessToken, sealed: Option<&Arc<[u8]>>) {
+        let mut remembered = lock(&self.invalidated);
+        if remembered.len() == REMEMBERED_INVALIDATIONS {
+            remembered.pop_front();
+        }
+        remembered.push_back(seal::token_digest(token.expose_secret()));
+        drop(remembered);
+        if let Some(sealed) = sealed {
+            *lock(&self.pending_delete) = Some(Arc::clone(sealed));
+        }
+    }
+
+    /// A flight through the store: adopt a stored token, or fetch under the lease and
+    /// store the result, or wait for whoever holds the lease. Without the store (down, or
+    /// backing off) it is a plain fetch.
+    pub(crate) async fn fetch(&self, fetch: &Fetch, want: Want) -> Result<Arrival, Error> {
+        let key = self.sealer.key();
+        let pending = lock(&self.pending_delete).take();
+        if let Some(sealed) = pending {
+            // The fleet's copy of a token the API rejected: delete it unless someone has
+            // already replaced it. Whoever deletes it first wins; the rest find the new one.
+            let _ = self
+                .call(fetch, "delete", self.store.compare_and_delete(key, &sealed))
+                .await;
+        }
+        let started = fetch.clock.now();
+        let wait_until = fetch.clock.deadline(started, self.policy.lease_ttl);
+        let mut waited = false;
+        let mut first_read = true;
+        loop {
+            let Some(entry) = self.call(fetch, "read", self.store.get(key)).await else {
+                return fetch.ask_provider().await;
+            };
+            if let Some(arrival) = entry.and_then(|entry| self.adopt(fetch, entry, want)) {
+                fetch.count(Counter::StoreHit);
+                return Ok(arrival);
+            }
+            if first_read {
+                fetch.count(Counter::StoreMiss);
+                first_read = false;
+            }
+            let now = fetch.clock.now();
+            if now >= wait_until {
+                // Waited a whole lease and still no token: whoever holds it is stuck.
+                tracing::warn!(
+                    waited_ms = self.policy.lease_ttl.as_millis() as u64,
+                    "no token in the store after waiting a whole lease; fetching here"
+                );
+                return self.fetch_and_put(fetch, None).await;
+            }
+            let owner = owner_id();
+            let leased = self
+                .call(
+                    fetch,
+                    "lease",
+                    self.store.try_lease(key, &owner, self.policy.lease_ttl),
+                )
+                .await;
+            match leased {
+                None => return fetch.ask_provider().await,
+                Some(true) => {
+                    if waited {
+                        fetch.count(Counter::Takeover);
+                        tracing::info!("the lease ended without a token; taking it over");
+                    }
+                    return self.fetch_and_put(fetch, Some(&owner)).await;
+                }
+                Some(false) => {
+                    if !waited {
+                        fetch.count(Counter::LeaseWait);
+                        waited = true;
+                        tracing::debug!("another process holds the lease; waiting for its token");
+                    }
+                    let left = Duration::from_nanos(wait_until.saturating_sub(now));
+                    let woke = self
+                        .call_within(
+                            fetch,
+                            "wait",
+                            left + self.policy.operation_timeout,
+                            self.store.wait(key, left),
+                        )
+                        .await;
+                    if woke.is_none() {
+                        return fetch.ask_provider().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fetches from the provider, stores the token, and ends the lease (if held).
+    async fn fetch_and_put(&self, fetch: &Fetch, owner: Option<&str>) -> Result<Arrival, Error> {
+        let key = self.sealer.key();
+        let mut result = fetch.ask_provider().await;
+        if let Ok(arrival) = &mut result {
+            let now = fetch.clock.now();
+            let ttl = Duration::from_nanos(arrival.usable_until.saturating_sub(now));
+            if !ttl.is_zero() {
+                let until = SystemTime::now() + ttl;
+                let sealed: Arc<[u8]> = self.sealer.seal(&plain(&arrival.token, until)).into();
+                if self
+                    .call(fetch, "write", self.store.put(key, &sealed, ttl))
+                    .await
+                    .is_some()
+                {
+                    arrival.sealed = Some(sealed);
+                }
+            }
+        }
+        if let Some(owner) = owner {
+            let _ = self
+                .call(fetch, "release", self.store.release_lease(key, owner))
+                .await;
+        }
+        result
+    }
+
+    /// A stored entry as a cached token, if it opens and is what the flight wants.
+    fn adopt(&self, fetch: &Fetch, entry: super::StoreEntry, want: Want) -> Option<Arrival> {
+        let plain = match self.sealer.open(&entry.value) {
+            Ok(plain) => plain,
+            Err(reason) => {
+                fetch.count(Counter::DecryptFailure);
+                tracing::warn!(
+                    reason = match reason {
+                        OpenError::Malformed => "not a sealed token",
+                        OpenError::Forged => "does not authenticate",
+                    },
+                    "ignoring a token store entry that does not open with this credential \
+                     (tampered, truncated, another version, or sealed under another secret)"
+                );
+                return None;
+            }
+        };
+        let digest = seal::token_digest(&plain.access_token);
+        if lock(&self.invalidated).contains(&digest) {
+            return None;
+        }
+        let sealed_until = seal::from_unix_ms(plain.usable_until_ms);
+        if SystemTime::now()
+            .duration_since(sealed_until)
+            .is_ok_and(|late| late > MAX_CLOCK_SKEW)
+        {
+            tracing::warn!("ignoring a token store entry that expired long ago (replayed?)");
+            return None;
+        }
+        let now = fetch.clock.now();
+        let lifetime = Duration::from_millis(plain.lifetime_ms);
+        // A store cannot extend a token's life: at most its whole lifetime is left.
+        let ttl = entry.ttl.min(lifetime);
+        let (refresh_offset, usable_for) = fetch.policy.schedule(lifetime);
+        let usable_until = fetch.clock.deadline(now, ttl);
+        let window = usable_for.saturating_sub(refresh_offset);
+        let refresh_from = usable_until.saturating_sub(crate::time::nanos(window));
+        let wanted = match want {
+            Want::Usable => usable_until > now,
+            Want::Replacing(old) => digest != old && refresh_from > now,
+        };
+        if !wanted {
+            return None;
+        }
+        let token = AccessToken::restored(
+            plain,
+            ttl,
+            fetch.client.provider(),
+            fetch.client.environment().to_owned().into(),
+        );
+        Some(Arrival {
+            token,
+            refresh_from,
+            usable_until,
+            sealed: Some(entry.value.into()),
+        })
+    }
+
+    /// One store operation within the operation timeout; `None` when the store is backing
+    /// off or the operation failed.
+    async fn call<T>(
+        &self,
+        fetch: &Fetch,
+        what: &'static str,
+        operation: impl Future<Output = Result<T, StoreError>>,
+    ) -> Option<T> {
+        self.call_within(fetch, what, self.policy.operation_timeout, operation)
+            .await
+    }
+
+    async fn call_within<T>(
+        &self,
+        fetch: &Fetch,
+        what: &'static str,
+        timeout: Duration,
+        operation: impl Future<Output = Result<T, StoreError>>,
+    ) -> Option<T> {
+        let now = fetch.clock.now();
+        if now < self.open_until.load(Ordering::Acquire) {
+            return None;
+        }
+        let operation = std::pin::pin!(operation);
+        let result = match select(operation, fetch.sleep.sleep(timeout)).await {
+            Either::Left((result, _)) => result,
+            Either::Right(((), _)) => Err(StoreError::new(format!(
+                "no answer within {}",
+                humantime::format_duration(timeout)
+            ))),
+        };
+        match result {
+            Ok(value) => {
+                if self.outage.swap(false, Ordering::AcqRel) {
+                    tracing::warn!("the token store answers again; sharing tokens resumes");
+                }
+                Some(value)
+            }
+            Err(error) => {
+                fetch.count(Counter::StoreError);
+                let until = fetch.clock.after(self.policy.outage_backoff);
+                self.open_until.store(until, Ordering::Release);
+                if !self.outage.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(
+                        operation = what,
+                        error = %chain(&error),
+                        backoff_ms = self.policy.outage_backoff.as_millis() as u64,
+                        "the token store failed; fetching tokens in this process until it \
+                         answers again"
+                    );
+                } else {
+                    tracing::debug!(operation = what, error = %error, "the token store is still failing");
+                }
+                None
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("store", &self.store)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What is sealed for `token`.
+fn plain(token: &AccessToken, usable_until: SystemTime) -> Plain {
+    Plain {
+        access_token: token.expose_secret().to_owned(),
+        token_type: token.token_type().as_str().to_owned(),
+        reported_ms: token
+            .lifetime()
+            .map(|l| l.as_millis().min(u128::from(u64::MAX)) as u64),
+        lifetime_ms: token
+            .expires_at_instant()
+            .saturating_duration_since(token.issued_at_instant())
+            .as_millis()
+            .min(u128::from(u64::MAX)) as u64,
+        issued_at_ms: seal::unix_ms(token.issued_at()),
+        usable_until_ms: seal::unix_ms(usable_until),
+    }
+}
+
+/// A lease owner: 128 random bits.
+fn owner_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Unique within the process at least; another process's lease is still refused.
+        let n = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
+        bytes[..8].copy_from_slice(&n.to_be_bytes());
+        bytes[8..].copy_from_slice(&u64::from(std::process::id()).to_be_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+static NEXT_OWNER: AtomicU64 = AtomicU64::new(1);
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An error and its causes, `: `-separated.
+fn chain(error: &StoreError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

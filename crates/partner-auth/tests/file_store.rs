@@ -1,0 +1,284 @@
+//! The level-2 cache in a directory: sources (standing in for processes) that share a
+//! `FileStore` share one token, over real HTTP to the sandbox and real files.
+
+use std::sync::Arc;
+
+use partner_auth::store::{FileStore, StorePolicy, TokenStore};
+use partner_auth::{Credentials, Provider, TokenSource};
+use partner_sandbox::Sandbox;
+
+const PROVIDER: Provider = Provider::Tradevest;
+
+fn source(sandbox: &Sandbox, store: Arc<dyn TokenStore>) -> TokenSource {
+    let client = sandbox.client_builder(PROVIDER).build().unwrap();
+    TokenSource::builder(client).store(store).build().unwrap()
+}
+
+fn requests(sandbox: &Sandbox) -> u64 {
+    sandbox.stats(PROVIDER).token_requests
+}
+
+/// The only `.token` file in `dir`.
+fn token_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "token"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_on_one_directory_share_one_fetch_among_all_their_callers() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // 16 sources, each with its own store instance (own lease files, as separate
+    // processes would have), 64 concurrent callers each.
+    let sources: Vec<_> = (0..16)
+        .map(|_| source(&sandbox, Arc::new(FileStore::new(dir.path()).unwrap())))
+        .collect();
+    let mut calls = tokio::task::JoinSet::new();
+    for source in &sources {
+        for _ in 0..64 {
+            let source = source.clone();
+            calls.spawn(async move { source.token().await.map(|t| t.expose_secret().to_owned()) });
+        }
+    }
+    let tokens: Vec<String> = calls
+        .join_all()
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        tokens.iter().all(|t| *t == tokens[0]),
+        "every caller got the same token"
+    );
+    assert_eq!(requests(&sandbox), 1, "one token request for 16 sources");
+    let hits: u64 = sources.iter().map(|s| s.stats().store_hits).sum();
+    assert_eq!(hits, 15);
+}
+
+#[tokio::test]
+async fn a_later_run_reads_the_stored_token_and_clear_removes_it() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileStore::new(dir.path().join("a/b")).unwrap());
+    let first = source(&sandbox, store.clone()).token().await.unwrap();
+    let second = source(&sandbox, store.clone());
+    assert_eq!(
+        second.token().await.unwrap().expose_secret(),
+        first.expose_secret()
+    );
+    assert_eq!(requests(&sandbox), 1);
+    assert_eq!(second.stats().store_hits, 1);
+
+    assert_eq!(store.clear().unwrap(), 1);
+    let third = source(&sandbox, store);
+    assert_ne!(
+        third.token().await.unwrap().expose_secret(),
+        first.expose_secret()
+    );
+    assert_eq!(requests(&sandbox), 2);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_directory_is_private_and_holds_neither_secret_nor_token() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let sandbox = Sandbox::start().await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("cache/tokens");
+    let store = Arc::new(FileStore::new(&dir).unwrap());
+    let source = source(&sandbox, store);
+    let token = source.token().await.unwrap();
+    let secret = sandbox.endpoint(PROVIDER).credentials();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&root.path().join("cache")), 0o700);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let contents = std::fs::read(&path).unwrap();
+        for needle in [
+            token.expose_secret(),
+            secret_of(&secret),
+            secret.client_id(),
+        ] {
+            assert!(!name.contains(needle));
+            assert!(
+                !contents
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_bytes())
+            );
+        }
+    }
+}
+
+fn secret_of(credentials: &Credentials) -> &str {
+    use secrecy::ExposeSecret as _;
+    credentials.client_secret().expose_secret()
+}
+
+#[tokio::test]
+async fn a_tampered_truncated_or_foreign_entry_is_a_counted_miss_never_a_wrong_token() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir.path()).unwrap());
+    let original = source(&sandbox, store.clone()).token().await.unwrap();
+    let path = token_file(dir.path());
+    let good = std::fs::read(&path).unwrap();
+
+    let mut flipped = good.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x40;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("header only", good[..8].to_vec()),
+        ("truncated", good[..good.len() - 5].to_vec()),
+        ("bit flipped", flipped),
+        (
+            "garbage",
+            b"\xff\xff\xff\xff\xff\xff\xff\xffnot a token at all".to_vec(),
+        ),
+    ];
+    for (what, bytes) in cases {
+        std::fs::write(&path, &bytes).unwrap();
+        let before = requests(&sandbox);
+        let source = source(&sandbox, store.clone());
+        let token = source
+            .token()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_ne!(token.expose_secret(), original.expose_secret(), "{what}");
+        assert_eq!(requests(&sandbox), before + 1, "{what}: fetched anew");
+        let stats = source.stats();
+        assert_eq!(stats.store_hits, 0, "{what}");
+        assert_eq!(stats.store_decrypt_failures, 1, "{what}: {stats:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_entry_sealed_under_a_rotated_secret_does_not_open_with_the_new_one() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir.path()).unwrap());
+    // Sealed under the sandbox's secret.
+    let old = source(&sandbox, store.clone()).token().await.unwrap();
+    let old_file = token_file(dir.path());
+    let sealed = std::fs::read(&old_file).unwrap();
+    std::fs::remove_file(&old_file).unwrap();
+
+    // The same client id under another secret: another key, and the old entry planted
+    // under that key does not open.
+    let endpoint = sandbox.endpoint(PROVIDER);
+    let rotated = sandbox
+        .client_builder(PROVIDER)
+        .credentials(Credentials::new(
+            endpoint.credentials().client_id(),
+            "rotated-secret-ABCDEFGHIJKLMNOP",
+        ))
+        .build()
+        .unwrap();
+    let source = TokenSource::builder(rotated)
+        .store(store.clone())
+        .build()
+        .unwrap();
+    // The rotated source's failed fetch stores nothing, but its lease file shows its key.
+    let leases = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "lease"))
+            .collect()
+    };
+    let known = leases();
+    let _ = source.token().await; // the sandbox refuses the rotated secret
+    let lease = leases()
+        .into_iter()
+        .find(|p| !known.contains(p))
+        .expect("the rotated source took a lease of its own");
+    assert!(
+        !lease.with_extension("token").exists(),
+        "a refused fetch stores nothing"
+    );
+    std::fs::write(
+        lease.with_extension("token"),
+        [&u64::MAX.to_be_bytes()[..], &sealed].concat(),
+    )
+    .unwrap();
+    let before = source.stats();
+    let again = source.refresh().await;
+    assert!(
+        again.is_err(),
+        "the sandbox still refuses the rotated secret"
+    );
+    let after = source.stats();
+    assert_eq!(
+        after.store_decrypt_failures,
+        before.store_decrypt_failures + 1
+    );
+    assert_eq!(after.store_hits, 0);
+    assert!(
+        source
+            .cached()
+            .is_none_or(|t| t.expose_secret() != old.expose_secret())
+    );
+}
+
+#[tokio::test]
+async fn invalidating_one_token_in_many_sources_fetches_once() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sources: Vec<_> = (0..10)
+        .map(|_| source(&sandbox, Arc::new(FileStore::new(dir.path()).unwrap())))
+        .collect();
+    let mut first = Vec::new();
+    for source in &sources {
+        first.push(source.token().await.unwrap());
+    }
+    assert_eq!(requests(&sandbox), 1);
+    // Every source reports a 401 for the token, concurrently, then asks again.
+    let mut calls = tokio::task::JoinSet::new();
+    for (source, token) in sources.iter().zip(&first) {
+        let (source, token) = (source.clone(), token.clone());
+        calls.spawn(async move {
+            assert!(source.invalidate(&token));
+            let next = source.token().await.unwrap();
+            assert_ne!(next.expose_secret(), token.expose_secret());
+            next.expose_secret().to_owned()
+        });
+    }
+    let next = calls.join_all().await;
+    assert!(next.iter().all(|t| *t == next[0]), "one new token for all");
+    assert_eq!(requests(&sandbox), 2, "one new fetch for ten invalidations");
+}
+
+#[tokio::test]
+async fn a_broken_store_costs_a_warning_not_a_token() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("tokens");
+    let store = Arc::new(FileStore::new(&dir).unwrap());
+    // The directory disappears (and a file takes its place): every store operation fails.
+    std::fs::remove_dir(&dir).unwrap();
+    std::fs::write(&dir, b"not a directory").unwrap();
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(store)
+        .store_policy(StorePolicy::default())
+        .build()
+        .unwrap();
+    let token = source.token().await.unwrap();
+    assert!(!token.expose_secret().is_empty());
+    let stats = source.stats();
+    assert_eq!(stats.token_requests, 1);
+    assert_eq!(
+        stats.store_errors, 1,
+        "one failure opens the breaker: {stats:?}"
+    );
+    // Within the back-off the store is not asked again.
+    source.refresh().await.unwrap();
+    assert_eq!(source.stats().store_errors, 1);
+}
