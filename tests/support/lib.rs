@@ -2,6 +2,8 @@
 //! running the same malformed-response cases against every provider. The README's Rust
 //! examples are compiled (and the runnable ones run) as this crate's doctests.
 
+pub mod redis_server;
+
 use std::future::Future;
 
 use httpmock::prelude::*;

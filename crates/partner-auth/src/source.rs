@@ -228,6 +228,13 @@ impl TokenSource {
     pub fn policy(&self) -> &CachePolicy {
         &self.inner.policy
     }
+
+    /// The key this source's credential has in its [store](TokenSourceBuilder::store)
+    /// (64 hex digits, a hash that names nothing), or `None` without a store: to find or
+    /// delete its entry by hand.
+    pub fn store_key(&self) -> Option<&str> {
+        self.inner.shared.as_deref().map(Shared::key)
+    }
 }
 
 impl TokenSourceBuilder {

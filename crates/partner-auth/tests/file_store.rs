@@ -186,29 +186,16 @@ async fn an_entry_sealed_under_a_rotated_secret_does_not_open_with_the_new_one()
         .store(store.clone())
         .build()
         .unwrap();
-    // The rotated source's failed fetch stores nothing, but its lease file shows its key.
-    let leases = || -> Vec<std::path::PathBuf> {
-        std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "lease"))
-            .collect()
-    };
-    let known = leases();
-    let _ = source.token().await; // the sandbox refuses the rotated secret
-    let lease = leases()
-        .into_iter()
-        .find(|p| !known.contains(p))
-        .expect("the rotated source took a lease of its own");
     assert!(
-        !lease.with_extension("token").exists(),
-        "a refused fetch stores nothing"
+        source.token().await.is_err(),
+        "the sandbox refuses the rotated secret"
     );
-    std::fs::write(
-        lease.with_extension("token"),
-        [&u64::MAX.to_be_bytes()[..], &sealed].concat(),
-    )
-    .unwrap();
+    let planted = dir
+        .path()
+        .join(format!("{}.token", source.store_key().unwrap()));
+    assert!(!planted.exists(), "a refused fetch stores nothing");
+    assert_ne!(planted, old_file, "a rotated secret is another key");
+    std::fs::write(&planted, [&u64::MAX.to_be_bytes()[..], &sealed].concat()).unwrap();
     let before = source.stats();
     let again = source.refresh().await;
     assert!(

@@ -56,6 +56,10 @@ pub struct Faults {
     pub resets: f64,
     /// How long a stall lasts.
     pub stall_for: Duration,
+    /// Hold this many of the first token requests (per provider) for
+    /// [`stall_for`](Self::stall_for), whatever the probabilities: a fetch held open while
+    /// a test does something else (kills the process that sent it, say).
+    pub stall_first: u64,
 }
 
 /// The fault drawn for one request.
@@ -68,6 +72,14 @@ pub(crate) enum Fault {
 }
 
 impl Faults {
+    /// The fault for the token request numbered `index` (from 0) of its provider.
+    pub(crate) fn draw_for(&self, index: u64) -> Option<Fault> {
+        if index < self.stall_first {
+            return Some(Fault::Stall(self.stall_for));
+        }
+        self.draw()
+    }
+
     pub(crate) fn draw(&self) -> Option<Fault> {
         let r = random_fraction();
         let mut edge = self.resets;
@@ -109,6 +121,7 @@ mod tests {
             stalls: 0.02,
             resets: 0.01,
             stall_for: Duration::from_secs(1),
+            stall_first: 0,
         };
         let draws: Vec<_> = (0..20_000).map(|_| faults.draw()).collect();
         let share = |f: Fault| draws.iter().filter(|d| **d == Some(f)).count() as f64 / 20_000.0;
@@ -116,5 +129,12 @@ mod tests {
         assert!((share(Fault::RateLimited) - 0.05).abs() < 0.01);
         assert!((share(Fault::Reset) - 0.01).abs() < 0.005);
         assert_eq!(Faults::default().draw(), None);
+        let first = Faults {
+            stall_first: 2,
+            stall_for: Duration::from_secs(9),
+            ..Faults::default()
+        };
+        let stall = Some(Fault::Stall(Duration::from_secs(9)));
+        assert_eq!([0, 1, 2].map(|i| first.draw_for(i)), [stall, stall, None]);
     }
 }

@@ -181,13 +181,13 @@ async fn token_endpoint(
     request: http::Request<Incoming>,
 ) -> Result<http::Response<Full<Bytes>>, Reset> {
     let counters = &state.counters;
-    counters.add(TOKEN_REQUESTS);
+    let index = counters.0[TOKEN_REQUESTS].fetch_add(1, Ordering::Relaxed);
     if request.method() != http::Method::POST {
         return Ok(Reply::json(405, json!({"error": "method not allowed"}))
             .header("allow", "POST")
             .into_response());
     }
-    if let Some(fault) = shared.faults.draw() {
+    if let Some(fault) = shared.faults.draw_for(index) {
         counters.add(FAULTS);
         match fault {
             Fault::Reset => return Err(Reset),

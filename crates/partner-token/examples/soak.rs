@@ -66,6 +66,7 @@ async fn main() -> ExitCode {
         stalls: 0.02,
         resets: 0.01,
         stall_for: CLIENT_TIMEOUT * 3,
+        ..Faults::default()
     };
     let sandbox = Sandbox::builder()
         .token_lifetime(LIFETIME)

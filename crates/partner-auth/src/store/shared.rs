@@ -61,6 +61,11 @@ impl Shared {
         }
     }
 
+    /// The credential's key in the store.
+    pub(crate) fn key(&self) -> &str {
+        self.sealer.key()
+    }
+
     /// `token` (stored as `sealed`, if it was) was invalidated here: never adopt it again,
     /// and delete it from the store before the next read.
     pub(crate) fn invalidated(&self, token: &AccessToken, sealed: Option<&Arc<[u8]>>) {
@@ -104,15 +109,6 @@ impl Shared {
                 fetch.count(Counter::StoreMiss);
                 first_read = false;
             }
-            let now = fetch.clock.now();
-            if now >= wait_until {
-                // Waited a whole lease and still no token: whoever holds it is stuck.
-                tracing::warn!(
-                    waited_ms = self.policy.lease_ttl.as_millis() as u64,
-                    "no token in the store after waiting a whole lease; fetching here"
-                );
-                return self.fetch_and_put(fetch, None).await;
-            }
             let owner = owner_id();
             let leased = self
                 .call(
@@ -124,6 +120,17 @@ impl Shared {
             match leased {
                 None => return fetch.ask_provider().await,
                 Some(true) => {
+                    // Whoever held the lease before may have written a token and released
+                    // it between our read and our lease: look once more.
+                    let again = self.call(fetch, "read", self.store.get(key)).await;
+                    if let Some(arrival) = again.flatten().and_then(|e| self.adopt(fetch, e, want))
+                    {
+                        let _ = self
+                            .call(fetch, "release", self.store.release_lease(key, &owner))
+                            .await;
+                        fetch.count(Counter::StoreHit);
+                        return Ok(arrival);
+                    }
                     if waited {
                         fetch.count(Counter::Takeover);
                         tracing::info!("the lease ended without a token; taking it over");
@@ -131,6 +138,16 @@ impl Shared {
                     return self.fetch_and_put(fetch, Some(&owner)).await;
                 }
                 Some(false) => {
+                    let now = fetch.clock.now();
+                    if now >= wait_until {
+                        // Waited a whole lease and it is still held: its holder is stuck.
+                        tracing::warn!(
+                            waited_ms = self.policy.lease_ttl.as_millis() as u64,
+                            "the token store's lease is still held after a whole lease time; \
+                             fetching here"
+                        );
+                        return self.fetch_and_put(fetch, None).await;
+                    }
                     if !waited {
                         fetch.count(Counter::LeaseWait);
                         waited = true;

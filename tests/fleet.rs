@@ -1,0 +1,264 @@
+//! A fleet of real processes (`fleet-member`) sharing one real `redis-server`, with the
+//! sandbox as the provider: one token request per credential for the fleet, a crashed
+//! lease holder taken over, coordinated refresh, and a Redis outage survived.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use partner_auth::Provider;
+use partner_sandbox::{Faults, Sandbox};
+use secrecy::ExposeSecret as _;
+use serde_json::Value;
+use workspace_tests::redis_server::RedisServer;
+
+const PROVIDER: Provider = Provider::Dinie;
+
+/// A member process for `sandbox`'s provider on `redis`, configured by `env`.
+fn member(sandbox: &Sandbox, redis: &str, env: &[(&str, String)]) -> Child {
+    let endpoint = sandbox.endpoint(PROVIDER);
+    let credentials = endpoint.credentials();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fleet-member"));
+    command
+        .env("FLEET_PROVIDER", PROVIDER.name())
+        .env("FLEET_BASE_URL", &endpoint.base_url)
+        .env("FLEET_CLIENT_ID", credentials.client_id())
+        .env(
+            "FLEET_CLIENT_SECRET",
+            credentials.client_secret().expose_secret(),
+        )
+        .env("FLEET_REDIS", redis)
+        .env("FLEET_PROTECTED", endpoint.protected_url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.spawn().expect("spawn fleet-member")
+}
+
+/// Waits for a member and parses its report.
+fn report(child: Child) -> Value {
+    let output = child.wait_with_output().expect("fleet-member ran");
+    assert!(
+        output.status.success(),
+        "fleet-member failed: {:?}",
+        output.status
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON report")
+}
+
+fn reports(children: Vec<Child>) -> Vec<Value> {
+    children.into_iter().map(report).collect()
+}
+
+fn sum(reports: &[Value], field: &str) -> u64 {
+    reports
+        .iter()
+        .map(|r| r["stats"][field].as_u64().unwrap())
+        .sum()
+}
+
+fn requests(sandbox: &Sandbox) -> u64 {
+    sandbox.stats(PROVIDER).token_requests
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(&'static str, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string().leak() as &str, v.to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_processes_times_a_thousand_callers_make_one_token_request() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            member(
+                &sandbox,
+                &redis.url(),
+                &env(&[("FLEET_MODE", "burst"), ("FLEET_CALLERS", "1000")]),
+            )
+        })
+        .collect();
+    let reports = tokio::task::spawn_blocking(move || reports(children))
+        .await
+        .unwrap();
+    for report in &reports {
+        assert_eq!(report["errors"], 0, "{report}");
+        assert_eq!(
+            report["tokens"], reports[0]["tokens"],
+            "one token everywhere"
+        );
+        assert_eq!(report["tokens"].as_array().unwrap().len(), 1);
+    }
+    assert_eq!(requests(&sandbox), 1, "one token request for the fleet");
+    assert_eq!(sum(&reports, "token_requests"), 1);
+    assert_eq!(sum(&reports, "store_hits"), 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_holder_killed_mid_fetch_is_taken_over_within_the_bound() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    // The first token request is held open for a minute: its sender gets killed.
+    let sandbox = Sandbox::builder()
+        .faults(Faults {
+            stall_first: 1,
+            stall_for: Duration::from_secs(60),
+            ..Faults::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    const LEASE_MS: u64 = 2_000;
+    const FETCH_TIMEOUT_MS: u64 = 5_000;
+    let config = env(&[
+        ("FLEET_MODE", "burst"),
+        ("FLEET_CALLERS", "100"),
+        ("FLEET_LEASE_MS", "2000"),
+        ("FLEET_FETCH_TIMEOUT_MS", "5000"),
+    ]);
+    let mut holder = member(&sandbox, &redis.url(), &config);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while requests(&sandbox) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the holder never sent its request"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The holder has the lease and its request is on the wire. Others start waiting...
+    let others: Vec<_> = (0..3)
+        .map(|_| member(&sandbox, &redis.url(), &config))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ...and the holder dies without releasing anything.
+    holder.kill().unwrap(); // SIGKILL
+    holder.wait().unwrap();
+    let reports = tokio::task::spawn_blocking(move || reports(others))
+        .await
+        .unwrap();
+    for report in &reports {
+        assert_eq!(report["errors"], 0, "{report}");
+        assert_eq!(report["tokens"], reports[0]["tokens"]);
+        let waited = report["max_wait_ms"].as_u64().unwrap();
+        assert!(
+            waited <= LEASE_MS + FETCH_TIMEOUT_MS,
+            "a caller waited {waited} ms, more than the lease plus a fetch"
+        );
+    }
+    assert_eq!(
+        requests(&sandbox),
+        2,
+        "the killed holder's and one takeover"
+    );
+    assert_eq!(sum(&reports, "lease_takeovers"), 1, "{reports:#?}");
+    assert_eq!(sum(&reports, "token_requests"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_processes_refresh_four_second_tokens_together_for_twenty_seconds() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::builder()
+        .token_lifetime(Duration::from_secs(4))
+        .start()
+        .await
+        .unwrap();
+    // Refresh close to expiry (a 200 ms window, a 100 ms margin): with the defaults (20 %
+    // of the lifetime, plus jitter) even one process replaces a 4 s token every ~2.8 s.
+    let config = env(&[
+        ("FLEET_MODE", "steady"),
+        ("FLEET_RUN_MS", "20000"),
+        ("FLEET_INTERVAL_MS", "50"),
+        ("FLEET_REFRESH_FRACTION", "0.05"),
+        ("FLEET_EXPIRY_MARGIN_MS", "100"),
+    ]);
+    let children: Vec<_> = (0..8)
+        .map(|_| member(&sandbox, &redis.url(), &config))
+        .collect();
+    let reports = tokio::task::spawn_blocking(move || reports(children))
+        .await
+        .unwrap();
+    let api = sandbox.stats(PROVIDER);
+    for report in &reports {
+        assert_eq!(report["errors"], 0, "{report}");
+        assert_eq!(report["rejected"], 0, "{report}");
+    }
+    assert_eq!(api.api_expired_token, 0, "no expired token reached the API");
+    assert!(api.api_accepted > 8 * 100, "{api:?}");
+    // 20 s of 4 s tokens: 5 lifetimes, so at most 6 requests for the whole fleet.
+    assert!(
+        requests(&sandbox) <= 6,
+        "{} token requests: {reports:#?}",
+        requests(&sandbox)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_costs_no_caller_an_error_and_sharing_resumes() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::builder()
+        .token_lifetime(Duration::from_secs(4))
+        .start()
+        .await
+        .unwrap();
+    // Up for 3 s, down for 6 s, up again; stats marked 5 s after the restart, when
+    // every member has been back to Redis at least once, and the run goes on for 8 s.
+    let config = env(&[
+        ("FLEET_MODE", "steady"),
+        ("FLEET_RUN_MS", "22000"),
+        ("FLEET_MARK_MS", "14000"),
+        ("FLEET_INTERVAL_MS", "50"),
+        ("FLEET_OP_TIMEOUT_MS", "200"),
+        ("FLEET_BACKOFF_MS", "500"),
+        ("FLEET_LEASE_MS", "2000"),
+    ]);
+    const MEMBERS: u64 = 4;
+    let children: Vec<_> = (0..MEMBERS)
+        .map(|_| member(&sandbox, &redis.url(), &config))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before_outage = requests(&sandbox);
+    redis.stop();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let during_outage = requests(&sandbox) - before_outage;
+    tokio::task::block_in_place(|| redis.restart());
+    let reports = tokio::task::spawn_blocking(move || reports(children))
+        .await
+        .unwrap();
+    for report in &reports {
+        assert_eq!(report["errors"], 0, "{report}");
+        assert_eq!(report["rejected"], 0, "{report}");
+        assert!(
+            report["stats"]["store_errors"].as_u64().unwrap() >= 1,
+            "{report}"
+        );
+    }
+    assert_eq!(sandbox.stats(PROVIDER).api_expired_token, 0);
+    // 6 s of outage with 4 s tokens: at most two lifetimes' worth per member.
+    assert!(
+        during_outage <= MEMBERS * 3,
+        "{during_outage} requests during the outage"
+    );
+    // After the mark (8 s, two lifetimes) the fleet shares again: at most 3 requests in
+    // all, where four members on their own would make about 8, and tokens read from Redis.
+    let after: u64 = reports
+        .iter()
+        .map(|r| r["requests_after_mark"].as_u64().unwrap())
+        .sum();
+    let hits: u64 = reports
+        .iter()
+        .map(|r| r["store_hits_after_mark"].as_u64().unwrap())
+        .sum();
+    assert!(after <= 3, "{after} requests after the restart settled");
+    assert!(hits >= 1, "no token was read from Redis after the restart");
+}

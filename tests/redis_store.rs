@@ -1,0 +1,255 @@
+//! `RedisStore` against a real `redis-server` (started per test on a free loopback port)
+//! and the sandbox: many sources in one process, each with its own store and connections,
+//! standing in for a fleet. The multi-process tests are in `fleet.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use partner_auth::store::{RedisStore, StorePolicy, TokenStore};
+use partner_auth::{Credentials, Provider, TokenSource};
+use partner_sandbox::Sandbox;
+use redis::AsyncCommands as _;
+use secrecy::ExposeSecret as _;
+use workspace_tests::redis_server::RedisServer;
+
+const PROVIDER: Provider = Provider::Cobee;
+
+fn source(sandbox: &Sandbox, redis_url: &str) -> TokenSource {
+    let store: Arc<dyn TokenStore> = Arc::new(RedisStore::new(redis_url).unwrap());
+    TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(store)
+        .build()
+        .unwrap()
+}
+
+fn requests(sandbox: &Sandbox) -> u64 {
+    sandbox.stats(PROVIDER).token_requests
+}
+
+async fn redis(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// Every key in Redis with its value (if a string).
+async fn dump(server: &RedisServer) -> Vec<(String, Option<Vec<u8>>)> {
+    let mut connection = redis(server).await;
+    let keys: Vec<String> = connection.keys("*").await.unwrap();
+    let mut out = Vec::new();
+    for key in keys {
+        let value: Option<Vec<u8>> = connection.get(&key).await.unwrap();
+        out.push((key, value));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_dead_redis_costs_one_warning_and_no_token() {
+    // Nothing listens there: every store operation is refused at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let sandbox = Sandbox::start().await.unwrap();
+    let source = source(&sandbox, &url);
+    for _ in 0..3 {
+        source.refresh().await.unwrap();
+    }
+    let stats = source.stats();
+    assert_eq!(stats.token_requests, 3, "{stats:?}");
+    assert_eq!(
+        stats.store_errors, 1,
+        "the breaker keeps the store out: {stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_sources_invalidating_one_token_cause_one_new_fetch() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let sources: Vec<_> = (0..50).map(|_| source(&sandbox, &server.url())).collect();
+    let mut first = Vec::new();
+    for source in &sources {
+        first.push(source.token().await.unwrap());
+    }
+    assert_eq!(requests(&sandbox), 1);
+    assert!(
+        first
+            .iter()
+            .all(|t| t.expose_secret() == first[0].expose_secret())
+    );
+
+    let mut calls = tokio::task::JoinSet::new();
+    for (source, token) in sources.iter().zip(first) {
+        let source = source.clone();
+        calls.spawn(async move {
+            assert!(source.invalidate(&token), "each source drops its own copy");
+            let next = source.token().await.unwrap();
+            assert_ne!(next.expose_secret(), token.expose_secret());
+            next.expose_secret().to_owned()
+        });
+    }
+    let next = calls.join_all().await;
+    assert!(
+        next.iter().all(|t| *t == next[0]),
+        "one new token for all 50"
+    );
+    assert_eq!(requests(&sandbox), 2, "one new fetch for 50 invalidations");
+}
+
+#[tokio::test]
+async fn tampered_truncated_foreign_and_replayed_entries_are_counted_misses() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let original = source(&sandbox, &server.url()).token().await.unwrap();
+    let entries = dump(&server).await;
+    let (key, good) = entries
+        .iter()
+        .find(|(k, _)| k.ends_with(":token"))
+        .map(|(k, v)| (k.clone(), v.clone().unwrap()))
+        .expect("a stored token");
+    let mut flipped = good.clone();
+    flipped[20] ^= 0x01;
+    let mut connection = redis(&server).await;
+    for (what, value) in [
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("bit flipped", flipped),
+        ("empty", Vec::new()),
+        ("not ours", b"{\"access_token\":\"planted\"}".to_vec()),
+    ] {
+        let _: () = connection.set_ex(&key, &value, 60).await.unwrap();
+        let before = requests(&sandbox);
+        let source = source(&sandbox, &server.url());
+        let token = source.token().await.unwrap();
+        assert_ne!(token.expose_secret(), original.expose_secret(), "{what}");
+        assert_ne!(token.expose_secret(), "planted", "{what}");
+        assert_eq!(requests(&sandbox), before + 1, "{what}");
+        assert_eq!(source.stats().store_decrypt_failures, 1, "{what}");
+    }
+
+    // Another credential's entry (same client id, rotated secret) planted under this key.
+    let rotated = sandbox
+        .client_builder(PROVIDER)
+        .credentials(Credentials::new(
+            sandbox.endpoint(PROVIDER).credentials().client_id(),
+            "rotated-secret-0123456789abcdef",
+        ))
+        .build()
+        .unwrap();
+    let rotated_store: Arc<dyn TokenStore> = Arc::new(
+        RedisStore::builder(server.url())
+            .key_prefix("rotated:")
+            .build()
+            .unwrap(),
+    );
+    let rotated_source = TokenSource::builder(rotated)
+        .store(rotated_store)
+        .build()
+        .unwrap();
+    assert!(
+        rotated_source.token().await.is_err(),
+        "the sandbox refuses it"
+    );
+    // An entry sealed under the old secret, planted under the rotated credential's key,
+    // does not open.
+    let rotated_key = format!("rotated:{}:token", rotated_source.store_key().unwrap());
+    assert!(
+        !rotated_key.contains(&key),
+        "a rotated secret is another key"
+    );
+    let sealed_under_old: Vec<u8> = connection.get(&key).await.unwrap();
+    let _: () = connection
+        .set_ex(&rotated_key, &sealed_under_old, 60)
+        .await
+        .unwrap();
+    let before = rotated_source.stats().store_decrypt_failures;
+    let _ = rotated_source.refresh().await;
+    assert_eq!(rotated_source.stats().store_decrypt_failures, before + 1);
+}
+
+#[tokio::test]
+async fn redis_holds_nothing_readable() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let source = source(&sandbox, &server.url());
+    let token = source.token().await.unwrap();
+    // Hold the lease too, to see its key and value.
+    let credentials = sandbox.endpoint(PROVIDER).credentials();
+    let needles = [
+        token.expose_secret().to_owned(),
+        credentials.client_secret().expose_secret().to_owned(),
+        credentials.client_id().to_owned(),
+        sandbox.endpoint(PROVIDER).base_url.clone(),
+    ];
+    let entries = dump(&server).await;
+    assert!(!entries.is_empty());
+    for (key, value) in entries {
+        for needle in &needles {
+            assert!(!key.contains(needle.as_str()), "{key}");
+            let value = value.clone().unwrap_or_default();
+            assert!(
+                !value.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{key} holds plaintext"
+            );
+        }
+    }
+    // The entry expires with the token (minus the expiry margin), not later.
+    let mut connection = redis(&server).await;
+    let keys: Vec<String> = connection.keys("partner-auth:*:token").await.unwrap();
+    let pttl: i64 = connection.pttl(&keys[0]).await.unwrap();
+    let lifetime = token.lifetime().unwrap().as_millis() as i64;
+    assert!(
+        pttl > 0 && pttl <= lifetime,
+        "PTTL {pttl} ms, lifetime {lifetime} ms"
+    );
+}
+
+#[tokio::test]
+async fn waiters_wake_on_the_write_not_on_the_lease_expiry() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    // The first token request is held for 600 ms; the lease lasts 30 s. A waiter woken
+    // only by the lease's expiry would wait 30 s.
+    let sandbox = Sandbox::builder()
+        .faults(partner_sandbox::Faults {
+            stall_first: 1,
+            stall_for: Duration::from_millis(600),
+            ..Default::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let policy = StorePolicy::default().with_lease_ttl(Duration::from_secs(30));
+    let build = || {
+        TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+            .store(Arc::new(RedisStore::new(&server.url()).unwrap()))
+            .store_policy(policy.clone())
+            .build()
+            .unwrap()
+    };
+    let (holder, waiter) = (build(), build());
+    let first = tokio::spawn(async move { holder.token().await.map(|_| holder.stats()) });
+    while requests(&sandbox) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = std::time::Instant::now();
+    waiter.token().await.unwrap();
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+    let stats = waiter.stats();
+    assert_eq!(
+        (stats.lease_waits, stats.store_hits, stats.token_requests),
+        (1, 1, 0)
+    );
+    first.await.unwrap().unwrap();
+    assert_eq!(requests(&sandbox), 1);
+}
