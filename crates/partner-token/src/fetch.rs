@@ -5,9 +5,12 @@ use std::time::Duration;
 
 use clap::builder::PossibleValuesParser;
 use clap::parser::ValueSource;
-use partner_auth::{Client, Credentials, ErrorKind, Provider};
+use partner_auth::{
+    AccessToken, CachePolicy, Client, Credentials, ErrorKind, Provider, RetryPolicy, TokenSource,
+};
 
 use crate::args::{self, ProviderName};
+use crate::cache::Store;
 use crate::output::{Context, Report, TokenJson};
 use crate::secret;
 
@@ -20,7 +23,8 @@ Environment (a flag beats its variable):
   PARTNER_CLIENT_ID      --client-id
   PARTNER_CLIENT_SECRET  the client secret: no flag takes it (shell
                          history and ps would show it); or use
-                         --client-secret-stdin";
+                         --client-secret-stdin
+  PARTNER_TOKEN_STORE    --store";
 
 /// Fetch a token from one provider.
 #[derive(clap::Args)]
@@ -55,6 +59,12 @@ pub struct Args {
     /// Print exactly `Authorization: Bearer <token>`.
     #[arg(long)]
     header: bool,
+    /// Where tokens are cached between runs (a directory or a redis:// URL).
+    #[arg(long, env = "PARTNER_TOKEN_STORE", value_name = "DIR|URL", long_help = crate::cache::STORE_HELP)]
+    store: Option<String>,
+    /// Ask the provider for a new token: neither read nor write the cache.
+    #[arg(long)]
+    no_cache: bool,
     /// Total timeout of the token request: 500ms, 10s, 2m, or a number of seconds.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = args::positive_duration)]
     timeout: Duration,
@@ -152,6 +162,32 @@ impl Plan {
     }
 }
 
+/// A token through `store`: the cached one while it is usable, else one fetch for every
+/// run that asks at the same time. A failing store costs a warning, not the token.
+async fn through(client: Client, store: &Store) -> Result<AccessToken, partner_auth::Error> {
+    // One attempt, as without the cache: the CLI reports failures, scripts retry.
+    let policy = CachePolicy::default().with_retry(RetryPolicy::none());
+    let source = TokenSource::builder(client)
+        .policy(policy)
+        .store(store.shared())
+        .build()?;
+    let token = source.token().await;
+    let stats = source.stats();
+    if stats.store_errors > 0 {
+        eprintln!(
+            "warning: the token cache at {} failed, so the token was fetched without it (-v \
+             says why)",
+            store.describe()
+        );
+    }
+    tracing::debug!(
+        from_cache = stats.store_hits > 0,
+        token_requests = stats.token_requests,
+        "token through the cache"
+    );
+    token
+}
+
 /// Fetches and prints a token; a failure is reported on stderr with its exit code.
 pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     let json = plan.args.json;
@@ -192,7 +228,16 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
         timeout = %humantime::format_duration(plan.args.timeout),
         "sending the token request"
     );
-    let token = match client.fetch_token().await {
+    let fetched = if plan.args.no_cache {
+        client.fetch_token().await
+    } else {
+        let store = match Store::open(plan.args.store.as_deref()) {
+            Ok(store) => store,
+            Err(report) => return fail(report),
+        };
+        through(client, &store).await
+    };
+    let token = match fetched {
         Ok(token) => token,
         Err(e) => return fail(Report::from_error(&e, &context)),
     };

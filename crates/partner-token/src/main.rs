@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod cache;
 mod demo;
 mod exit;
 mod fetch;
@@ -50,6 +51,8 @@ enum Command {
     Sandbox(sandbox::Args),
     /// Start the sandbox in process and show the whole flow against all five providers.
     Demo,
+    /// The token cache `fetch` keeps between runs: `cache clear`, `cache dir`.
+    Cache(cache::Args),
     /// Print a shell completion script (e.g. `partner-token completions bash >
     /// ~/.local/share/bash-completion/completions/partner-token`).
     Completions {
@@ -60,7 +63,7 @@ enum Command {
     /// (`partner-token man fetch`).
     Man {
         /// The subcommand whose page to print.
-        #[arg(value_parser = ["fetch", "schema", "sandbox", "demo", "completions", "man"])]
+        #[arg(value_parser = ["fetch", "schema", "sandbox", "demo", "cache", "completions", "man"])]
         subcommand: Option<String>,
     },
 }
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
             return block_on(async move {
                 match command {
                     Command::Sandbox(args) => sandbox::run(args).await,
+                    Command::Cache(args) => cache::run(args).await,
                     _ => demo::run().await,
                 }
             });

@@ -14,7 +14,9 @@ fn command() -> Command {
     hermetic(Command::new(BIN))
 }
 
-/// `command` with no `PARTNER_*` variables from the test's environment and no stdin.
+/// `command` with no `PARTNER_*` variables from the test's environment, no stdin, and a
+/// token cache of its own (a new directory under the target directory: no run reads
+/// another's cache, and nothing is written to the user's).
 fn hermetic(mut command: Command) -> Command {
     for var in [
         "PARTNER_PROVIDER",
@@ -22,11 +24,24 @@ fn hermetic(mut command: Command) -> Command {
         "PARTNER_BASE_URL",
         "PARTNER_CLIENT_ID",
         "PARTNER_CLIENT_SECRET",
+        "PARTNER_TOKEN_STORE",
     ] {
         command.env_remove(var);
     }
+    command.env("XDG_CACHE_HOME", fresh_dir("cache"));
     command.stdin(Stdio::null());
     command
+}
+
+/// A new, empty directory under the target directory's scratch space.
+fn fresh_dir(what: &str) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-{what}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// Runs the binary with `args`, the client id and secret in the environment.
@@ -1055,4 +1070,236 @@ fn ctrl_c_at_the_prompt_restores_echo() {
     assert!(transcript.contains("exit=130"), "{transcript}");
     let flags: Vec<&str> = transcript.split_whitespace().collect();
     assert!(flags.contains(&"echo"), "echo left off: {transcript}");
+}
+
+/// `fetch --header` as a script would run it, with the cache in `cache_home`.
+fn fetch_cached(endpoint: &Endpoint, cache_home: &std::path::Path, extra: &[&str]) -> Output {
+    let mut command = command();
+    command
+        .args(["fetch", "--provider", endpoint.provider.name()])
+        .args(["--base-url", &endpoint.base_url, "--header"])
+        .args(extra)
+        .env("XDG_CACHE_HOME", cache_home)
+        .env("PARTNER_CLIENT_ID", endpoint.client_id)
+        .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
+    command.output().expect("run partner-token")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_runs_of_fetch_share_one_token_through_the_cache() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let home = fresh_dir("home");
+    let outputs = {
+        let (endpoint, home) = (endpoint.clone(), home.clone());
+        tokio::task::spawn_blocking(move || {
+            (0..50)
+                .map(|_| fetch_cached(&endpoint, &home, &[]))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap()
+    };
+    for output in &outputs {
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        assert_eq!(output.stdout, outputs[0].stdout, "the same token every run");
+    }
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 1);
+
+    // The cache holds the token sealed: no token, secret or client id in its files.
+    let dir = home.join("partner-auth/tokens");
+    let header = text(&outputs[0].stdout);
+    let token = header
+        .trim()
+        .strip_prefix("Authorization: Bearer ")
+        .unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        for needle in [token, endpoint.client_secret, endpoint.client_id] {
+            assert!(!name.contains(needle));
+            assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()));
+        }
+    }
+
+    // --no-cache asks every time.
+    let (e, h) = (endpoint.clone(), home.clone());
+    tokio::task::spawn_blocking(move || {
+        for _ in 0..50 {
+            assert!(fetch_cached(&e, &h, &["--no-cache"]).status.success());
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 51);
+
+    // `cache clear` empties it; the next run fetches again.
+    let cleared = command()
+        .args(["cache", "clear"])
+        .env("XDG_CACHE_HOME", &home)
+        .output()
+        .unwrap();
+    assert!(cleared.status.success());
+    assert_eq!(
+        text(&cleared.stdout).trim(),
+        format!("removed 1 cached token from {}", dir.display())
+    );
+    let (e, h) = (endpoint.clone(), home.clone());
+    let after = tokio::task::spawn_blocking(move || fetch_cached(&e, &h, &[]))
+        .await
+        .unwrap();
+    assert_ne!(after.stdout, outputs[0].stdout);
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 52);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_started_together_on_a_cold_cache_make_one_request() {
+    // Each token request is held for 300 ms, so the runs overlap for certain.
+    let sandbox = Sandbox::builder()
+        .faults(partner_sandbox::Faults {
+            stall_first: 1,
+            stall_for: std::time::Duration::from_millis(300),
+            ..Default::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let endpoint = sandbox.endpoint(Provider::Cobee).clone();
+    let store = fresh_dir("store");
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            command()
+                .args([
+                    "fetch",
+                    "--provider",
+                    "cobee",
+                    "--base-url",
+                    &endpoint.base_url,
+                ])
+                .args(["--header", "--store"])
+                .arg(&store)
+                .env("PARTNER_CLIENT_ID", endpoint.client_id)
+                .env("PARTNER_CLIENT_SECRET", endpoint.client_secret)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs = tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for output in &outputs {
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        assert_eq!(output.stdout, outputs[0].stdout);
+    }
+    assert_eq!(sandbox.stats(Provider::Cobee).token_requests, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verbose_cached_run_shows_neither_token_nor_secret() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Tradevest).clone();
+    let home = fresh_dir("home");
+    let (e, h) = (endpoint.clone(), home.clone());
+    let (first, second) = tokio::task::spawn_blocking(move || {
+        (
+            fetch_cached(&e, &h, &["-vv"]),
+            fetch_cached(&e, &h, &["-vv"]),
+        )
+    })
+    .await
+    .unwrap();
+    let token = text(&first.stdout);
+    let token = token
+        .trim()
+        .strip_prefix("Authorization: Bearer ")
+        .unwrap()
+        .to_owned();
+    for output in [&first, &second] {
+        assert!(output.status.success());
+        let stderr = text(&output.stderr);
+        assert!(!stderr.is_empty(), "-vv logs");
+        for needle in [token.as_str(), endpoint.client_secret] {
+            assert!(!stderr.contains(needle), "{stderr}");
+        }
+    }
+    assert!(
+        text(&second.stderr).contains("from_cache=true"),
+        "{}",
+        text(&second.stderr)
+    );
+    assert_eq!(sandbox.stats(Provider::Tradevest).token_requests, 1);
+}
+
+#[test]
+fn an_unusable_store_is_a_configuration_error_and_no_cache_skips_it() {
+    let file = fresh_dir("not-a-dir").join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let output = command()
+        .args([
+            "fetch",
+            "--provider",
+            "dinie",
+            "--base-url",
+            "http://127.0.0.1:9/api/v3",
+        ])
+        .arg("--store")
+        .arg(&file)
+        .env("PARTNER_CLIENT_ID", "id")
+        .env("PARTNER_CLIENT_SECRET", "secret-value-1234")
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 7, "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("token store directory"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = command()
+        .args([
+            "fetch",
+            "--provider",
+            "dinie",
+            "--base-url",
+            "http://127.0.0.1:9/api/v3",
+        ])
+        .args(["--store", "redis://:hunter2-password@127.0.0.1:9/"])
+        .arg("--no-cache")
+        .env("PARTNER_CLIENT_ID", "id")
+        .env("PARTNER_CLIENT_SECRET", "secret-value-1234")
+        .output()
+        .unwrap();
+    assert_eq!(
+        code(&output),
+        5,
+        "--no-cache goes straight to the (dead) provider"
+    );
+    assert!(!text(&output.stderr).contains("hunter2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_redis_store_costs_a_warning_not_the_token() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Teez).clone();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://:hunter2-password@{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let home = fresh_dir("home");
+    let output = tokio::task::spawn_blocking(move || {
+        fetch_cached(&endpoint, &home, &["--store", &url, "-v"])
+    })
+    .await
+    .unwrap();
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("warning: the token cache at"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert_eq!(sandbox.stats(Provider::Teez).token_requests, 1);
 }

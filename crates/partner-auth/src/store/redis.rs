@@ -98,6 +98,46 @@ impl RedisStore {
         }
     }
 
+    /// Deletes every token and lease under this store's key prefix; how many tokens.
+    pub async fn clear(&self) -> Result<usize, StoreError> {
+        let mut connection = self.connection()?;
+        let pattern = format!("{}*", escape_glob(&self.prefix));
+        let mut cursor: u64 = 0;
+        let mut tokens = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut connection)
+                .await
+                .map_err(|e| failed("Redis SCAN failed", e))?;
+            let ours: Vec<&String> = keys
+                .iter()
+                .filter(|k| k.ends_with(":token") || k.ends_with(":lease"))
+                .collect();
+            if !ours.is_empty() {
+                let deleted: Vec<i64> = ours
+                    .iter()
+                    .fold(&mut redis::pipe(), |pipe, key| pipe.del(*key))
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(|e| failed("Redis DEL failed", e))?;
+                tokens += ours
+                    .iter()
+                    .zip(deleted)
+                    .filter(|(k, n)| k.ends_with(":token") && *n == 1)
+                    .count();
+            }
+            cursor = next;
+            if cursor == 0 {
+                return Ok(tokens);
+            }
+        }
+    }
+
     fn keys(&self, key: &str) -> (String, String, String) {
         let base = format!("{}{key}", self.prefix);
         (
@@ -300,6 +340,17 @@ impl std::fmt::Debug for RedisStoreBuilder {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
+}
+
+/// `text` with Redis glob characters escaped.
+fn escape_glob(text: &str) -> String {
+    text.chars().fold(String::new(), |mut out, c| {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
 }
 
 /// A store error from a Redis error (whose text names no URL or password).

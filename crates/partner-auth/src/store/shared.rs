@@ -97,11 +97,15 @@ impl Shared {
         let wait_until = fetch.clock.deadline(started, self.policy.lease_ttl);
         let mut waited = false;
         let mut first_read = true;
+        // The last entry that did not open: read again, it is not counted again.
+        let mut unopened = None;
         loop {
             let Some(entry) = self.call(fetch, "read", self.store.get(key)).await else {
                 return fetch.ask_provider().await;
             };
-            if let Some(arrival) = entry.and_then(|entry| self.adopt(fetch, entry, want)) {
+            if let Some(arrival) =
+                entry.and_then(|entry| self.adopt(fetch, entry, want, &mut unopened))
+            {
                 fetch.count(Counter::StoreHit);
                 return Ok(arrival);
             }
@@ -123,7 +127,9 @@ impl Shared {
                     // Whoever held the lease before may have written a token and released
                     // it between our read and our lease: look once more.
                     let again = self.call(fetch, "read", self.store.get(key)).await;
-                    if let Some(arrival) = again.flatten().and_then(|e| self.adopt(fetch, e, want))
+                    if let Some(arrival) = again
+                        .flatten()
+                        .and_then(|e| self.adopt(fetch, e, want, &mut unopened))
                     {
                         let _ = self
                             .call(fetch, "release", self.store.release_lease(key, &owner))
@@ -198,10 +204,18 @@ impl Shared {
     }
 
     /// A stored entry as a cached token, if it opens and is what the flight wants.
-    fn adopt(&self, fetch: &Fetch, entry: super::StoreEntry, want: Want) -> Option<Arrival> {
+    fn adopt(
+        &self,
+        fetch: &Fetch,
+        entry: super::StoreEntry,
+        want: Want,
+        unopened: &mut Option<Vec<u8>>,
+    ) -> Option<Arrival> {
         let plain = match self.sealer.open(&entry.value) {
             Ok(plain) => plain,
+            Err(_) if unopened.as_ref() == Some(&entry.value) => return None,
             Err(reason) => {
+                *unopened = Some(entry.value);
                 fetch.count(Counter::DecryptFailure);
                 tracing::warn!(
                     reason = match reason {

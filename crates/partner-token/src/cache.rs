@@ -1,0 +1,148 @@
+//! The token cache between runs: `fetch`'s `--store`/`--no-cache`, and `partner-token
+//! cache`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use partner_auth::ErrorKind;
+use partner_auth::store::{FileStore, RedisStore, TokenStore};
+
+use crate::exit;
+use crate::output::Report;
+
+/// `--store`'s help.
+pub const STORE_HELP: &str = "Where tokens are cached between runs: a directory, or a \
+redis:// or rediss:// URL that scripts on many machines share (default: partner-auth/tokens \
+in the user's cache directory). Tokens are stored encrypted under a key derived from the \
+client secret.";
+
+/// Manage the token cache.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Remove every cached token.
+    Clear {
+        #[arg(long, env = "PARTNER_TOKEN_STORE", value_name = "DIR|URL", long_help = STORE_HELP)]
+        store: Option<String>,
+    },
+    /// Print the default cache directory.
+    Dir,
+}
+
+/// A store the user named, or the default directory.
+pub enum Store {
+    Dir(Arc<FileStore>),
+    Redis(Arc<RedisStore>),
+}
+
+impl Store {
+    /// The store `spec` names (a `redis://`/`rediss://` URL or a directory), or the user's
+    /// cache directory.
+    pub fn open(spec: Option<&str>) -> Result<Self, Report> {
+        match spec {
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                RedisStore::new(url)
+                    .map(|s| Store::Redis(Arc::new(s)))
+                    .map_err(|e| {
+                        Report::new(
+                            ErrorKind::Configuration,
+                            e.to_string(),
+                            "check --store or PARTNER_TOKEN_STORE",
+                        )
+                    })
+            }
+            Some(dir) => FileStore::new(dir)
+                .map(|s| Store::Dir(Arc::new(s)))
+                .map_err(|e| {
+                    Report::new(
+                        ErrorKind::Configuration,
+                        format!("the token store directory {dir} is not usable: {e}"),
+                        "check --store or PARTNER_TOKEN_STORE, or pass --no-cache",
+                    )
+                }),
+            None => FileStore::in_user_cache()
+                .map(|s| Store::Dir(Arc::new(s)))
+                .map_err(|e| {
+                    Report::new(
+                        ErrorKind::Configuration,
+                        format!("the token cache directory is not usable: {e}"),
+                        "set XDG_CACHE_HOME or --store, or pass --no-cache",
+                    )
+                }),
+        }
+    }
+
+    /// The store for a token source.
+    pub fn shared(&self) -> Arc<dyn TokenStore> {
+        match self {
+            Store::Dir(store) => store.clone(),
+            Store::Redis(store) => store.clone(),
+        }
+    }
+
+    /// Where it is, for messages (no password).
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Dir(store) => store.dir().display().to_string(),
+            Store::Redis(store) => format!("{store:?}"),
+        }
+    }
+}
+
+/// `partner-token cache …`.
+pub async fn run(args: Args) -> ExitCode {
+    match args.action {
+        Action::Dir => match FileStore::default_dir() {
+            Some(dir) => {
+                println!("{}", dir.display());
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("error: no cache directory for this user (set XDG_CACHE_HOME or HOME)");
+                ExitCode::from(exit::CONFIGURATION)
+            }
+        },
+        Action::Clear { store } => {
+            let store = match store.as_deref() {
+                // Clearing the default directory must not create it.
+                None => match FileStore::default_dir() {
+                    Some(dir) if !dir.exists() => return cleared(0, &dir.display().to_string()),
+                    _ => Store::open(None),
+                },
+                Some(spec) => Store::open(Some(spec)),
+            };
+            let store = match store {
+                Ok(store) => store,
+                Err(report) => {
+                    eprint!("{}", report.text(0));
+                    return ExitCode::from(report.exit_code());
+                }
+            };
+            let removed = match &store {
+                Store::Dir(files) => files.clear().map_err(|e| e.to_string()),
+                Store::Redis(redis) => redis.clear().await.map_err(|e| e.to_string()),
+            };
+            match removed {
+                Ok(n) => cleared(n, &store.describe()),
+                Err(e) => {
+                    eprintln!(
+                        "error: could not clear the token cache at {}: {e}",
+                        store.describe()
+                    );
+                    ExitCode::from(exit::NETWORK)
+                }
+            }
+        }
+    }
+}
+
+fn cleared(n: usize, place: &str) -> ExitCode {
+    let s = if n == 1 { "" } else { "s" };
+    println!("removed {n} cached token{s} from {place}");
+    ExitCode::SUCCESS
+}
