@@ -43,24 +43,20 @@ pub enum Store {
 impl Store {
     /// The store `spec` names (a `redis://`/`rediss://` URL or a directory), or the user's
     /// cache directory.
-    pub fn open(spec: Option<&str>) -> Result<Self, Report> {
+    pub fn open(spec: Option<&str>) -> Result<Self, Box<Report>> {
+        let refused = |error: String, hint: &str| {
+            Box::new(Report::new(ErrorKind::Configuration, error, hint))
+        };
         match spec {
             Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
                 RedisStore::new(url)
                     .map(|s| Store::Redis(Arc::new(s)))
-                    .map_err(|e| {
-                        Report::new(
-                            ErrorKind::Configuration,
-                            e.to_string(),
-                            "check --store or PARTNER_TOKEN_STORE",
-                        )
-                    })
+                    .map_err(|e| refused(e.to_string(), "check --store or PARTNER_TOKEN_STORE"))
             }
             Some(dir) => FileStore::new(dir)
                 .map(|s| Store::Dir(Arc::new(s)))
                 .map_err(|e| {
-                    Report::new(
-                        ErrorKind::Configuration,
+                    refused(
                         format!("the token store directory {dir} is not usable: {e}"),
                         "check --store or PARTNER_TOKEN_STORE, or pass --no-cache",
                     )
@@ -68,8 +64,7 @@ impl Store {
             None => FileStore::in_user_cache()
                 .map(|s| Store::Dir(Arc::new(s)))
                 .map_err(|e| {
-                    Report::new(
-                        ErrorKind::Configuration,
+                    refused(
                         format!("the token cache directory is not usable: {e}"),
                         "set XDG_CACHE_HOME or --store, or pass --no-cache",
                     )

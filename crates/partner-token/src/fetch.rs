@@ -233,7 +233,7 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     } else {
         let store = match Store::open(plan.args.store.as_deref()) {
             Ok(store) => store,
-            Err(report) => return fail(report),
+            Err(report) => return fail(*report),
         };
         through(client, &store).await
     };

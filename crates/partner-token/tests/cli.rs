@@ -1289,7 +1289,10 @@ async fn a_dead_redis_store_costs_a_warning_not_the_token() {
     let sandbox = Sandbox::start().await.unwrap();
     let endpoint = sandbox.endpoint(Provider::Teez).clone();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("redis://:hunter2-password@{}/", closed.local_addr().unwrap());
+    let url = format!(
+        "redis://:hunter2-password@{}/",
+        closed.local_addr().unwrap()
+    );
     drop(closed);
     let home = fresh_dir("home");
     let output = tokio::task::spawn_blocking(move || {
