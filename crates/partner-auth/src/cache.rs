@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
+use crate::store::{StorePolicy, TokenStore};
 use crate::time::{AsyncSleep, Clock, Nanos, TimeSource, TokioTime, nanos};
 use crate::{AccessToken, CachePolicy, Client, Error, Provider, TokenSource};
 
@@ -50,6 +51,8 @@ pub struct TokenCache {
     idle_timeout: Duration,
     time: Option<Arc<dyn TimeSource>>,
     sleep: Arc<dyn AsyncSleep>,
+    store: Option<Arc<dyn TokenStore>>,
+    store_policy: StorePolicy,
     clock: Clock,
     fingerprints: RandomState,
     sources: Mutex<Sources>,
@@ -70,6 +73,8 @@ pub struct TokenCacheBuilder {
     idle_timeout: Duration,
     time: Option<Arc<dyn TimeSource>>,
     sleep: Arc<dyn AsyncSleep>,
+    store: Option<Arc<dyn TokenStore>>,
+    store_policy: StorePolicy,
 }
 
 #[derive(Clone, Hash, PartialEq, Eq)]
@@ -110,6 +115,8 @@ impl TokenCache {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             time: None,
             sleep: Arc::new(TokioTime),
+            store: None,
+            store_policy: StorePolicy::default(),
         }
     }
 
@@ -141,11 +148,15 @@ impl TokenCache {
             };
             entries.remove(&oldest);
         }
-        let source = TokenSource::builder(client.clone())
+        let mut builder = TokenSource::builder(client.clone())
             .policy(self.policy.clone())
+            .store_policy(self.store_policy.clone())
             .with_clock(self.time.clone())
-            .with_sleep(Arc::clone(&self.sleep))
-            .build_prevalidated();
+            .with_sleep(Arc::clone(&self.sleep));
+        if let Some(store) = &self.store {
+            builder = builder.store(Arc::clone(store));
+        }
+        let source = builder.build_prevalidated();
         entries.insert(
             key,
             Entry {
@@ -238,9 +249,23 @@ impl TokenCacheBuilder {
         self
     }
 
+    /// A level-2 store every source shares with other processes (see
+    /// [`TokenSourceBuilder::store`](crate::TokenSourceBuilder::store)).
+    pub fn store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// How the sources use the store (default [`StorePolicy::default`]).
+    pub fn store_policy(mut self, policy: StorePolicy) -> Self {
+        self.store_policy = policy;
+        self
+    }
+
     /// Checks the configuration and builds the cache.
     pub fn build(self) -> Result<TokenCache, Error> {
         self.policy.validate()?;
+        self.store_policy.validate()?;
         if self.max_sources == 0 {
             return Err(Error::configuration(
                 "TokenCache::max_sources must be at least 1",
@@ -261,6 +286,8 @@ impl TokenCacheBuilder {
             idle_timeout: self.idle_timeout,
             time: self.time,
             sleep: self.sleep,
+            store: self.store,
+            store_policy: self.store_policy,
             clock,
             fingerprints: RandomState::new(),
             sources: Mutex::default(),

@@ -269,3 +269,29 @@ async fn a_broken_store_costs_a_warning_not_a_token() {
     source.refresh().await.unwrap();
     assert_eq!(source.stats().store_errors, 1);
 }
+
+#[tokio::test]
+async fn a_token_cache_gives_its_sources_the_store() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let client = sandbox.client_builder(PROVIDER).build().unwrap();
+    let cache = || {
+        partner_auth::TokenCache::builder()
+            .store(Arc::new(FileStore::new(dir.path()).unwrap()))
+            .build()
+            .unwrap()
+    };
+    let (one, two) = (cache(), cache());
+    let token = one.token(&client).await.unwrap();
+    assert_eq!(
+        two.token(&client).await.unwrap().expose_secret(),
+        token.expose_secret()
+    );
+    assert_eq!(requests(&sandbox), 1);
+    assert!(
+        partner_auth::TokenCache::builder()
+            .store_policy(StorePolicy::default().with_operation_timeout(std::time::Duration::ZERO))
+            .build()
+            .is_err()
+    );
+}
