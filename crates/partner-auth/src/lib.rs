@@ -48,7 +48,9 @@
 //! source per provider, base URL, client id and secret, bounded in size. [`AuthMiddleware`]
 //! attaches the token to the requests of a `reqwest-middleware` client that go to the API
 //! it is for, and retries once on a 401; [`Stats`] counts hits, fetches, refreshes and
-//! failures.
+//! failures. A [`store`] (Redis with feature `redis`, a directory with feature
+//! `file-store`, or your own [`TokenStore`](store::TokenStore)) shares one token per
+//! credential among processes: one token request for a whole fleet.
 //!
 //! ```no_run
 //! # async fn run(client: partner_auth::Client) -> Result<(), Box<dyn std::error::Error>> {
