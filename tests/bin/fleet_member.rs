@@ -38,7 +38,8 @@ async fn main() {
         .timeout(ms("FLEET_FETCH_TIMEOUT_MS", 10_000))
         .build()
         .expect("a client");
-    let store = RedisStore::new(&var("FLEET_REDIS")).expect("a Redis URL");
+    // An empty FLEET_REDIS: no store (each process on its own, for comparison).
+    let redis = var("FLEET_REDIS");
     let policy = StorePolicy::default()
         .with_lease_ttl(ms("FLEET_LEASE_MS", 15_000))
         .with_operation_timeout(ms("FLEET_OP_TIMEOUT_MS", 500))
@@ -50,12 +51,13 @@ async fn main() {
     if std::env::var("FLEET_EXPIRY_MARGIN_MS").is_ok() {
         cache = cache.with_expiry_margin(ms("FLEET_EXPIRY_MARGIN_MS", 0));
     }
-    let source = TokenSource::builder(client)
+    let mut builder = TokenSource::builder(client)
         .policy(cache)
-        .store(Arc::new(store))
-        .store_policy(policy)
-        .build()
-        .expect("a source");
+        .store_policy(policy);
+    if !redis.is_empty() {
+        builder = builder.store(Arc::new(RedisStore::new(&redis).expect("a Redis URL")));
+    }
+    let source = builder.build().expect("a source");
     let report = match var("FLEET_MODE").as_str() {
         "burst" => burst(&source).await,
         "steady" => steady(&source).await,

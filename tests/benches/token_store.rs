@@ -1,0 +1,207 @@
+//! The shared token store's cost, side by side with what it is measured against:
+//!
+//! - a level-1 hit (a fresh token in memory) with a Redis store configured ÷ without one:
+//!   the store must add nothing to the read path;
+//! - a level-2 hit (level 1 empty, the token in Redis on loopback: read, decrypt, adopt)
+//!   ÷ one `GET` round trip of the `redis` crate on a connection manager;
+//! - a cold fleet, 8 processes × 1,000 callers on an empty Redis ÷ 1 process × 1,000
+//!   callers: the slowest caller's wait, median of 5 rounds, and token requests per round.
+//!
+//! Needs `redis-server` on the PATH (the bench starts its own on a free loopback port).
+//! `cargo bench -p workspace-tests --bench token_store`
+
+use std::hint::black_box;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion};
+use partner_auth::store::{RedisStore, TokenStore};
+use partner_auth::{Provider, TokenSource};
+use partner_sandbox::Sandbox;
+use secrecy::ExposeSecret as _;
+use workspace_tests::redis_server::RedisServer;
+
+const PROVIDER: Provider = Provider::Dinie;
+
+fn main() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sandbox = runtime.block_on(Sandbox::start()).unwrap();
+    let mut criterion = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    read_path(&mut criterion, &runtime, &sandbox, &redis);
+    level_two(&mut criterion, &runtime, &sandbox, &redis);
+    criterion.final_summary();
+    cold_fleet(&runtime, &redis);
+}
+
+fn store(redis: &RedisServer) -> Arc<dyn TokenStore> {
+    Arc::new(RedisStore::new(&redis.url()).unwrap())
+}
+
+fn read_path(
+    c: &mut Criterion,
+    runtime: &tokio::runtime::Runtime,
+    sandbox: &Sandbox,
+    redis: &RedisServer,
+) {
+    let client = sandbox.client_builder(PROVIDER).build().unwrap();
+    let plain = TokenSource::new(client.clone());
+    let shared = TokenSource::builder(client)
+        .store(store(redis))
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        plain.token().await.unwrap();
+        shared.token().await.unwrap();
+    });
+    let mut group = c.benchmark_group("store_read_path");
+    group.bench_function("level1_hit_without_store", |b| {
+        b.to_async(runtime)
+            .iter(|| async { black_box(plain.token().await.unwrap()) })
+    });
+    group.bench_function("level1_hit_with_redis_store", |b| {
+        b.to_async(runtime)
+            .iter(|| async { black_box(shared.token().await.unwrap()) })
+    });
+    group.finish();
+}
+
+fn level_two(
+    c: &mut Criterion,
+    runtime: &tokio::runtime::Runtime,
+    sandbox: &Sandbox,
+    redis: &RedisServer,
+) {
+    let client = sandbox.client_builder(PROVIDER).build().unwrap();
+    let store = store(redis);
+    let writer = TokenSource::builder(client.clone())
+        .store(Arc::clone(&store))
+        .build()
+        .unwrap();
+    runtime.block_on(writer.token()).unwrap();
+    let key = format!("partner-auth:{}:token", writer.store_key().unwrap());
+    let manager = runtime
+        .block_on(
+            redis::Client::open(redis.url())
+                .unwrap()
+                .get_connection_manager(),
+        )
+        .unwrap();
+    let mut group = c.benchmark_group("store_level2");
+    group.bench_function("level2_hit", |b| {
+        b.to_async(runtime).iter_batched(
+            // Level 1 empty: a new source on the same store (building it is not timed).
+            || {
+                TokenSource::builder(client.clone())
+                    .store(Arc::clone(&store))
+                    .build()
+                    .unwrap()
+            },
+            |source| async move {
+                let token = source.token().await.unwrap();
+                debug_assert_eq!(source.stats().store_hits, 1);
+                black_box(token)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("redis_get_round_trip", |b| {
+        b.to_async(runtime).iter(|| {
+            let mut manager = manager.clone();
+            let key = key.clone();
+            async move {
+                let value: Option<Vec<u8>> = redis::cmd("GET")
+                    .arg(&key)
+                    .query_async(&mut manager)
+                    .await
+                    .unwrap();
+                black_box(value.unwrap())
+            }
+        })
+    });
+    group.finish();
+    let requests = sandbox.stats(PROVIDER).token_requests;
+    assert!(
+        requests <= 3,
+        "the level-2 hits made token requests: {requests}"
+    );
+}
+
+/// The slowest caller's wait (ms) and the token requests, for `processes` × 1,000 callers
+/// on an empty Redis.
+fn fleet_round(
+    runtime: &tokio::runtime::Runtime,
+    redis: Option<&RedisServer>,
+    processes: usize,
+) -> (u64, u64) {
+    let sandbox = runtime.block_on(Sandbox::start()).unwrap();
+    let endpoint = sandbox.endpoint(PROVIDER);
+    let credentials = endpoint.credentials();
+    let children: Vec<_> = (0..processes)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_fleet-member"))
+                .env("FLEET_PROVIDER", PROVIDER.name())
+                .env("FLEET_BASE_URL", &endpoint.base_url)
+                .env("FLEET_CLIENT_ID", credentials.client_id())
+                .env(
+                    "FLEET_CLIENT_SECRET",
+                    credentials.client_secret().expose_secret(),
+                )
+                .env(
+                    "FLEET_REDIS",
+                    redis.map(RedisServer::url).unwrap_or_default(),
+                )
+                .env("FLEET_MODE", "burst")
+                .env("FLEET_CALLERS", "1000")
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut slowest = 0;
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["errors"], 0, "{report}");
+        slowest = slowest.max(report["max_wait_ms"].as_u64().unwrap());
+    }
+    (slowest, sandbox.stats(PROVIDER).token_requests)
+}
+
+fn cold_fleet(runtime: &tokio::runtime::Runtime, redis: &RedisServer) {
+    let (mut one, mut eight, mut alone) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..5 {
+        // Interleaved, so all three see the same machine load.
+        one.push(fleet_round(runtime, Some(redis), 1));
+        eight.push(fleet_round(runtime, Some(redis), 8));
+        alone.push(fleet_round(runtime, None, 8));
+    }
+    let median = |rounds: &mut Vec<(u64, u64)>| {
+        rounds.sort();
+        rounds[rounds.len() / 2]
+    };
+    let most = |rounds: &[(u64, u64)]| rounds.iter().map(|r| r.1).max().unwrap_or(0);
+    let (one_ms, _) = median(&mut one);
+    let (eight_ms, _) = median(&mut eight);
+    let (alone_ms, _) = median(&mut alone);
+    println!(
+        "cold_fleet: slowest caller, median of 5 rounds: 8 processes x 1000 callers sharing Redis \
+         {eight_ms} ms (at most {} token request(s) per round); 1 process x 1000 callers \
+         {one_ms} ms; 8 processes x 1000 callers without a store {alone_ms} ms ({} requests \
+         per round); fleet / one process {:.2}x; fleet / fleet without store {:.2}x",
+        most(&eight),
+        most(&alone),
+        eight_ms as f64 / one_ms.max(1) as f64,
+        eight_ms as f64 / alone_ms.max(1) as f64,
+    );
+}
