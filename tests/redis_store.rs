@@ -253,3 +253,53 @@ async fn waiters_wake_on_the_write_not_on_the_lease_expiry() {
     first.await.unwrap().unwrap();
     assert_eq!(requests(&sandbox), 1);
 }
+
+#[tokio::test]
+async fn a_password_or_an_acl_user_in_the_url_works_and_never_shows() {
+    let Some(server) = RedisServer::start_with(&[
+        "--requirepass",
+        "default-pw-0xCAFE",
+        "--user",
+        "alice",
+        "on",
+        ">alice-pw-0xBEEF",
+        "~partner-auth:*",
+        "&*",
+        "+@all",
+    ]) else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let port = server.port();
+    let with = |url: String| {
+        let store = RedisStore::new(&url).unwrap();
+        let shown = format!("{store:?}");
+        assert!(!shown.contains("-pw-"), "{shown}");
+        TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+            .store(Arc::new(store))
+            .build()
+            .unwrap()
+    };
+    for url in [
+        format!("redis://:default-pw-0xCAFE@127.0.0.1:{port}/"),
+        format!("redis://alice:alice-pw-0xBEEF@127.0.0.1:{port}/0"),
+    ] {
+        let before = requests(&sandbox);
+        let first = with(url.clone()).token().await.unwrap();
+        let second = with(url).clone();
+        assert_eq!(
+            second.token().await.unwrap().expose_secret(),
+            first.expose_secret()
+        );
+        assert_eq!(second.stats().store_hits, 1);
+        assert!(requests(&sandbox) <= before + 1);
+        // Clean up for the next URL.
+        second.invalidate(&second.cached().unwrap());
+        let _ = second.token().await;
+    }
+    // A wrong password: the store fails, the token does not (the log line is checked in
+    // store_logs.rs).
+    let wrong = with(format!("redis://alice:wrong-pw-0xDEAD@127.0.0.1:{port}/"));
+    wrong.token().await.unwrap();
+    assert_eq!(wrong.stats().store_errors, 1);
+}

@@ -12,6 +12,8 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
+    /// Extra configuration arguments (`--requirepass …`, `--user …`).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -19,6 +21,13 @@ impl RedisServer {
     /// `CI` set, panics (CI always runs these tests); otherwise prints one loud line and
     /// returns `None`, so the calling test can return early.
     pub fn start() -> Option<Self> {
+        Self::start_with(&[])
+    }
+
+    /// [`start`](Self::start) with extra `redis-server` arguments, e.g.
+    /// `["--user", "alice", "on", ">pw", "~*", "&*", "+@all"]` (one argument per word). Readiness is checked with a bare `PING`,
+    /// which a server requiring a password answers with an error: that counts as ready.
+    pub fn start_with(extra: &[&str]) -> Option<Self> {
         let Some(binary) = binary() else {
             let line = "redis-server is not installed: the Redis tests did NOT run. Install it \
                         (`apt-get install -y redis-server`, `brew install redis`) to run them.";
@@ -36,6 +45,7 @@ impl RedisServer {
                 child: None,
                 port,
                 dir: tempfile::tempdir().expect("a temporary directory"),
+                extra: extra.iter().map(|s| s.to_string()).collect(),
             };
             if server.spawn(&binary) {
                 return Some(server);
@@ -78,6 +88,7 @@ impl RedisServer {
         let child = Command::new(binary)
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(&self.extra)
             .arg("--dir")
             .arg(dir)
             .arg("--logfile")
@@ -130,7 +141,8 @@ fn ping(port: u16) -> bool {
     };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
     let mut reply = [0u8; 7];
+    // `+PONG`, or `-NOAUTH…` from a server that wants a password: either way, it serves.
     stream.write_all(b"PING\r\n").is_ok()
         && stream.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n"
+        && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
 }

@@ -234,8 +234,8 @@ pub struct StorePolicy {
     /// fetch before it takes over. Make it longer than a token fetch with its retries.
     #[serde(with = "humantime_serde")]
     pub lease_ttl: Duration,
-    /// The longest any one store operation may take (default 500 ms); a slower one counts
-    /// as a store failure.
+    /// The longest any one store operation may take (default 500 ms, on Tokio's timer like
+    /// the HTTP timeouts); a slower one counts as a store failure.
     #[serde(with = "humantime_serde")]
     pub operation_timeout: Duration,
     /// After a store failure, how long the source leaves the store alone and fetches on its

@@ -8,8 +8,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use futures_util::future::{Either, select};
-
 use super::seal::{self, OpenError, Plain, Sealer};
 use super::{StoreError, StorePolicy, TokenStore};
 use crate::source::{Arrival, Fetch};
@@ -292,10 +290,11 @@ impl Shared {
         if now < self.open_until.load(Ordering::Acquire) {
             return None;
         }
-        let operation = std::pin::pin!(operation);
-        let result = match select(operation, fetch.sleep.sleep(timeout)).await {
-            Either::Left((result, _)) => result,
-            Either::Right(((), _)) => Err(StoreError::new(format!(
+        // An I/O timeout on Tokio's timer, like the HTTP client's: the injected sleep is
+        // for back-offs (a test's instant sleep would time every operation out).
+        let result = match tokio::time::timeout(timeout, operation).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::new(format!(
                 "no answer within {}",
                 humantime::format_duration(timeout)
             ))),
