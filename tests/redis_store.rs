@@ -303,3 +303,38 @@ async fn a_password_or_an_acl_user_in_the_url_works_and_never_shows() {
     wrong.token().await.unwrap();
     assert_eq!(wrong.stats().store_errors, 1);
 }
+
+#[tokio::test]
+async fn a_rediss_url_with_a_private_ca_works_and_an_untrusted_server_is_a_store_error() {
+    let Some((server, ca_pem)) = RedisServer::start_tls() else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let url = server.url();
+    assert!(url.starts_with("rediss://"));
+    let trusted = || {
+        let store = RedisStore::builder(url.clone())
+            .root_certificate_pem(ca_pem.clone())
+            .build()
+            .unwrap();
+        TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+            .store(Arc::new(store))
+            .build()
+            .unwrap()
+    };
+    let first = trusted().token().await.unwrap();
+    let second = trusted();
+    assert_eq!(
+        second.token().await.unwrap().expose_secret(),
+        first.expose_secret()
+    );
+    assert_eq!(second.stats().store_hits, 1, "shared over TLS");
+    assert_eq!(requests(&sandbox), 1);
+
+    // Without the CA, the server's certificate is not trusted: a store error, and the token
+    // is fetched without the store.
+    let untrusted = source(&sandbox, &url);
+    untrusted.token().await.unwrap();
+    assert_eq!(untrusted.stats().store_errors, 1);
+    assert_eq!(untrusted.stats().store_hits, 0);
+}

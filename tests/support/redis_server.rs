@@ -14,6 +14,8 @@ pub struct RedisServer {
     dir: tempfile::TempDir,
     /// Extra configuration arguments (`--requirepass …`, `--user …`).
     extra: Vec<String>,
+    /// Serves TLS only (`--tls-port`), so readiness is a TCP connect, not a `PING`.
+    tls: bool,
 }
 
 impl RedisServer {
@@ -28,15 +30,7 @@ impl RedisServer {
     /// `["--user", "alice", "on", ">pw", "~*", "&*", "+@all"]` (one argument per word). Readiness is checked with a bare `PING`,
     /// which a server requiring a password answers with an error: that counts as ready.
     pub fn start_with(extra: &[&str]) -> Option<Self> {
-        let Some(binary) = binary() else {
-            let line = "redis-server is not installed: the Redis tests did NOT run. Install it \
-                        (`apt-get install -y redis-server`, `brew install redis`) to run them.";
-            if std::env::var_os("CI").is_some() {
-                panic!("{line} CI must run them.");
-            }
-            eprintln!("\n!!! SKIPPED: {line}\n");
-            return None;
-        };
+        let binary = installed()?;
         // A port that was free a moment ago may be taken by the time Redis binds it: try
         // a few.
         for _ in 0..5 {
@@ -46,6 +40,7 @@ impl RedisServer {
                 port,
                 dir: tempfile::tempdir().expect("a temporary directory"),
                 extra: extra.iter().map(|s| s.to_string()).collect(),
+                tls: false,
             };
             if server.spawn(&binary) {
                 return Some(server);
@@ -54,9 +49,61 @@ impl RedisServer {
         panic!("redis-server did not start on any of 5 free ports");
     }
 
-    /// `redis://127.0.0.1:<port>/`.
+    /// A server that speaks TLS only, with a certificate for `127.0.0.1` issued by a CA
+    /// made for the occasion; also returns that CA's certificate (PEM) for clients to
+    /// trust. `None` as [`start`](Self::start) says.
+    pub fn start_tls() -> Option<(Self, String)> {
+        let binary = installed()?;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (ca_pem, cert_pem, key_pem) = certificates();
+        let path = |name: &str, pem: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, pem).expect("write a PEM file");
+            path.display().to_string()
+        };
+        let (ca, cert, key) = (
+            path("ca.pem", &ca_pem),
+            path("server.pem", &cert_pem),
+            path("server.key", &key_pem),
+        );
+        for _ in 0..5 {
+            let port = free_port();
+            let mut server = RedisServer {
+                child: None,
+                port,
+                dir: tempfile::tempdir().expect("a temporary directory"),
+                extra: [
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port.to_string(),
+                    "--tls-cert-file",
+                    &cert,
+                    "--tls-key-file",
+                    &key,
+                    "--tls-ca-cert-file",
+                    &ca,
+                    "--tls-auth-clients",
+                    "no",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+                tls: true,
+            };
+            if server.spawn(&binary) {
+                // The certificates must outlive the server's restarts.
+                std::mem::forget(dir);
+                return Some((server, ca_pem));
+            }
+        }
+        panic!("redis-server with TLS did not start on any of 5 free ports");
+    }
+
+    /// `redis://127.0.0.1:<port>/` (`rediss://` for a TLS server).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
     }
 
     /// The port it listens on.
@@ -85,8 +132,12 @@ impl RedisServer {
 
     fn spawn(&mut self, binary: &PathBuf) -> bool {
         let dir = self.dir.path();
-        let child = Command::new(binary)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+        let mut command = Command::new(binary);
+        if !self.tls {
+            command.args(["--port", &self.port.to_string()]);
+        }
+        let child = command
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .args(&self.extra)
             .arg("--dir")
@@ -105,7 +156,12 @@ impl RedisServer {
                 self.child = None;
                 return false; // exited: the port was taken
             }
-            if ping(self.port) {
+            let ready = if self.tls {
+                TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok()
+            } else {
+                ping(self.port)
+            };
+            if ready {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -119,6 +175,24 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// `redis-server`'s path; where it is missing, one loud line (or, under CI, a panic).
+fn installed() -> Option<PathBuf> {
+    if let Some(binary) = binary() {
+        return Some(binary);
+    }
+    let line = "redis-server is not installed: the Redis tests did NOT run. Install it \
+                (`apt-get install -y redis-server`, `brew install redis`) to run them.";
+    if std::env::var_os("CI").is_some() {
+        panic!("{line} CI must run them.");
+    }
+    // Once per test binary, straight to stderr: the harness captures `eprintln!`.
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        let _ = writeln!(std::io::stderr(), "\n!!! SKIPPED: {line}\n");
+    });
+    None
 }
 
 fn binary() -> Option<PathBuf> {
@@ -145,4 +219,20 @@ fn ping(port: u16) -> bool {
     stream.write_all(b"PING\r\n").is_ok()
         && stream.read_exact(&mut reply).is_ok()
         && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
+}
+
+/// A CA certificate, and a server certificate for `127.0.0.1` it signed with its key: PEMs.
+fn certificates() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().expect("a CA key");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("a CA certificate");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().expect("a server key");
+    let server_cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("server params")
+        .signed_by(&server_key, &issuer)
+        .expect("a server certificate");
+    (ca_cert.pem(), server_cert.pem(), server_key.serialize_pem())
 }

@@ -81,6 +81,7 @@ pub struct RedisStoreBuilder {
     url: String,
     prefix: String,
     connect_timeout: Duration,
+    root_certificate: Option<Vec<u8>>,
 }
 
 impl RedisStore {
@@ -95,6 +96,7 @@ impl RedisStore {
             url: url.into(),
             prefix: "partner-auth:".to_owned(),
             connect_timeout: Duration::from_secs(2),
+            root_certificate: None,
         }
     }
 
@@ -192,10 +194,27 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// For `rediss://`: trust the certificate authority in `pem` (PEM) instead of the
+    /// system's roots, e.g. a private CA of your Redis.
+    pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificate = Some(pem.into());
+        self
+    }
+
     /// Checks the URL (`redis://` or `rediss://`); connects on first use.
     pub fn build(self) -> Result<RedisStore, Error> {
         let shown = shown_url(&self.url);
-        let client = redis::Client::open(self.url.as_str()).map_err(|e| {
+        let opened = match self.root_certificate {
+            Some(root) => redis::Client::build_with_tls(
+                self.url.as_str(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root),
+                },
+            ),
+            None => redis::Client::open(self.url.as_str()),
+        };
+        let client = opened.map_err(|e| {
             Error::configuration(format!(
                 "the Redis URL {shown} is not usable ({:?}); expected \
                  redis://[user:password@]host[:port][/db] or rediss://…",
