@@ -204,4 +204,30 @@ fn cold_fleet(runtime: &tokio::runtime::Runtime, redis: &RedisServer) {
         eight_ms as f64 / one_ms.max(1) as f64,
         eight_ms as f64 / alone_ms.max(1) as f64,
     );
+    // For `cargo xtask bench`, beside criterion's estimates.
+    let figures = serde_json::json!({
+        "fleet_ms": eight_ms,
+        "one_process_ms": one_ms,
+        "fleet_without_store_ms": alone_ms,
+        "fleet_requests_max": most(&eight),
+        "fleet_without_store_requests": most(&alone),
+    });
+    let path = criterion_dir().join("token_store_cold_fleet.json");
+    if let Err(e) = std::fs::create_dir_all(criterion_dir())
+        .and_then(|()| std::fs::write(&path, figures.to_string()))
+    {
+        eprintln!("could not write {}: {e}", path.display());
+    }
+}
+
+/// `<target>/criterion`: this bench runs as `<target>/<profile>/deps/token_store-…`.
+fn criterion_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.ancestors().nth(3)?.to_path_buf())
+        })
+        .unwrap_or_else(|| "target".into())
+        .join("criterion")
 }
