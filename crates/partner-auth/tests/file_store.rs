@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use partner_auth::store::{FileStore, StorePolicy, TokenStore};
+use std::time::Duration;
+
+use partner_auth::store::{FileStore, StoreEntry, StoreError, StorePolicy, TokenStore};
 use partner_auth::{Credentials, Provider, TokenSource};
 use partner_sandbox::Sandbox;
 
@@ -293,5 +295,51 @@ async fn a_token_cache_gives_its_sources_the_store() {
             .store_policy(StorePolicy::default().with_operation_timeout(std::time::Duration::ZERO))
             .build()
             .is_err()
+    );
+}
+
+/// A real file store whose writes fail: a full disk, say.
+#[derive(Debug)]
+struct WritesFail(FileStore);
+
+#[async_trait::async_trait]
+impl TokenStore for WritesFail {
+    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
+        self.0.get(key).await
+    }
+    async fn put(&self, _: &str, _: &[u8], _: Duration) -> Result<(), StoreError> {
+        Err(StoreError::new("no space left on device"))
+    }
+    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        self.0.compare_and_delete(key, expected).await
+    }
+    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.0.try_lease(key, owner, ttl).await
+    }
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        self.0.release_lease(key, owner).await
+    }
+    async fn wait(&self, key: &str, timeout: Duration) -> Result<(), StoreError> {
+        self.0.wait(key, timeout).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_write_still_ends_the_lease() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let failing = Arc::new(WritesFail(FileStore::new(dir.path()).unwrap()));
+    let source = source(&sandbox, failing);
+    source.token().await.unwrap();
+    assert_eq!(source.stats().store_errors, 1, "the write failed");
+    // Another process (another store instance) can take the lease at once: it was
+    // released although the failed write opened the breaker.
+    let other = FileStore::new(dir.path()).unwrap();
+    let key = source.store_key().unwrap();
+    assert!(
+        other
+            .try_lease(key, "other", Duration::from_secs(30))
+            .await
+            .unwrap()
     );
 }

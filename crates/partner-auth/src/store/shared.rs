@@ -129,9 +129,7 @@ impl Shared {
                         .flatten()
                         .and_then(|e| self.adopt(fetch, e, want, &mut unopened))
                     {
-                        let _ = self
-                            .call(fetch, "release", self.store.release_lease(key, &owner))
-                            .await;
+                        self.release(&owner).await;
                         fetch.count(Counter::StoreHit);
                         return Ok(arrival);
                     }
@@ -194,11 +192,23 @@ impl Shared {
             }
         }
         if let Some(owner) = owner {
-            let _ = self
-                .call(fetch, "release", self.store.release_lease(key, owner))
-                .await;
+            self.release(owner).await;
         }
         result
+    }
+
+    /// Ends a lease this flight holds, even while the breaker is open (a write that just
+    /// failed must not leave the fleet waiting a whole lease): one bounded attempt.
+    async fn release(&self, owner: &str) {
+        let key = self.sealer.key();
+        let release = self.store.release_lease(key, owner);
+        match tokio::time::timeout(self.policy.operation_timeout, release).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::debug!(error = %chain(&error), "the lease was not released; it expires");
+            }
+            Err(_) => tracing::debug!("releasing the lease timed out; it expires"),
+        }
     }
 
     /// A stored entry as a cached token, if it opens and is what the flight wants.
