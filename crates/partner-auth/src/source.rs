@@ -47,6 +47,9 @@ use crate::{AccessToken, Client, Error, ErrorKind};
 /// - [`invalidate`](Self::invalidate) drops a token the API rejected, once, however many
 ///   callers report it; once it has returned, no later `token()` call returns that token.
 /// - **Ownership.** Dropping the last clone stops any fetch or retry under way.
+/// - **Sharing.** With a [store](TokenSourceBuilder::store), misses and refreshes go
+///   through it first, so a fleet of processes makes one token request per credential
+///   (see [`store`](crate::store)).
 ///
 /// Cheap to clone; clones share the cache. `token()` and `refresh()` need a Tokio runtime
 /// (without one they return an [`ErrorKind::Configuration`] error).
@@ -171,8 +174,9 @@ impl TokenSource {
         self.inner.fetch(false).await
     }
 
-    /// Fetches a new token now (sharing a fetch already under way), whatever the cache
-    /// holds, and caches it.
+    /// Gets a new token now (sharing a fetch already under way), whatever the cache holds,
+    /// and caches it. With a [store](TokenSourceBuilder::store), a token another process
+    /// already put there in place of the current one counts as new.
     pub async fn refresh(&self) -> Result<AccessToken, Error> {
         self.inner.fetch(true).await
     }
