@@ -102,11 +102,16 @@ impl Sandbox {
     }
 
     /// The endpoint of `provider`.
+    ///
+    /// # Panics
+    ///
+    /// Never for a provider of [`Provider::ALL`]: [`start`](SandboxBuilder::start) fails
+    /// unless it serves every one.
     pub fn endpoint(&self, provider: Provider) -> &Endpoint {
         self.endpoints
             .iter()
             .find(|e| e.provider == provider)
-            .unwrap_or(&self.endpoints[0])
+            .unwrap_or_else(|| panic!("the sandbox serves no endpoint for {provider}"))
     }
 
     /// Every endpoint, in [`Provider::ALL`] order.
@@ -195,7 +200,15 @@ impl SandboxBuilder {
         let mut listeners = Vec::new();
         let mut states = HashMap::new();
         for (offset, provider) in (0u16..).zip(Provider::ALL) {
-            let dialect = providers::dialect(provider);
+            let dialect = providers::dialect(provider).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    format!(
+                        "the sandbox has no emulation of {provider}: add one under \
+                         crates/partner-sandbox/src/providers/"
+                    ),
+                )
+            })?;
             let port = match self.base_port {
                 None => 0,
                 Some(base) => base.checked_add(offset).ok_or_else(|| {

@@ -47,13 +47,17 @@ impl Store {
         let refused = |error: String, hint: &str| {
             Box::new(Report::new(ErrorKind::Configuration, error, hint))
         };
-        match spec {
-            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
-                RedisStore::new(url)
-                    .map(|s| Store::Redis(Arc::new(s)))
-                    .map_err(|e| refused(e.to_string(), "check --store or PARTNER_TOKEN_STORE"))
-            }
-            Some(dir) => FileStore::new(dir)
+        match spec.map(Spec::parse) {
+            Some(Spec::Redis(url)) => RedisStore::new(url)
+                .map(|s| Store::Redis(Arc::new(s)))
+                .map_err(|e| refused(e.to_string(), "check --store or PARTNER_TOKEN_STORE")),
+            Some(Spec::NotAStore) => Err(refused(
+                "--store (or PARTNER_TOKEN_STORE) looks like a URL but is not redis://host[:port] \
+                 or rediss://host[:port]"
+                    .into(),
+                "give a redis:// or rediss:// URL, or a directory",
+            )),
+            Some(Spec::Dir(dir)) => FileStore::new(dir)
                 .map(|s| Store::Dir(Arc::new(s)))
                 .map_err(|e| {
                     refused(
@@ -89,6 +93,40 @@ impl Store {
     }
 }
 
+/// What `--store` names.
+enum Spec<'a> {
+    Redis(&'a str),
+    Dir(&'a str),
+    /// A URL of another scheme, or a mistyped Redis URL: never taken for a directory (it
+    /// would create one named after the URL, password included).
+    NotAStore,
+}
+
+impl<'a> Spec<'a> {
+    fn parse(spec: &'a str) -> Self {
+        let lower = spec.to_ascii_lowercase();
+        if lower.starts_with("redis://") || lower.starts_with("rediss://") {
+            // The `redis` crate wants the scheme in lower case.
+            if spec.starts_with("redis://") || spec.starts_with("rediss://") {
+                return Spec::Redis(spec);
+            }
+            return Spec::NotAStore;
+        }
+        let looks_like_url = spec.contains("://")
+            || ["redis", "rediss", "valkey", "valkeys", "unix"]
+                .iter()
+                .any(|scheme| {
+                    lower.starts_with(&format!("{scheme}:"))
+                        || lower.starts_with(&format!("{scheme}/"))
+                });
+        if looks_like_url {
+            Spec::NotAStore
+        } else {
+            Spec::Dir(spec)
+        }
+    }
+}
+
 /// `partner-token cache …`.
 pub async fn run(args: Args) -> ExitCode {
     match args.action {
@@ -103,14 +141,18 @@ pub async fn run(args: Args) -> ExitCode {
             }
         },
         Action::Clear { store } => {
-            let store = match store.as_deref() {
-                // Clearing the default directory must not create it.
-                None => match FileStore::default_dir() {
-                    Some(dir) if !dir.exists() => return cleared(0, &dir.display().to_string()),
-                    _ => Store::open(None),
-                },
-                Some(spec) => Store::open(Some(spec)),
+            // Clearing a directory that does not exist must not create it.
+            let missing = match store.as_deref().map(Spec::parse) {
+                None => FileStore::default_dir().filter(|dir| !dir.exists()),
+                Some(Spec::Dir(dir)) => {
+                    Some(std::path::PathBuf::from(dir)).filter(|dir| !dir.exists())
+                }
+                Some(_) => None,
             };
+            if let Some(dir) = missing {
+                return cleared(0, &dir.display().to_string());
+            }
+            let store = Store::open(store.as_deref());
             let store = match store {
                 Ok(store) => store,
                 Err(report) => {

@@ -1306,3 +1306,54 @@ async fn a_dead_redis_store_costs_a_warning_not_the_token() {
     assert!(!stderr.contains("hunter2"), "{stderr}");
     assert_eq!(sandbox.stats(Provider::Teez).token_requests, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mistyped_or_foreign_store_url_is_an_error_not_a_directory() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Teez).clone();
+    let cwd = fresh_dir("cwd");
+    for spec in [
+        "redis:/127.0.0.1:6379",
+        "REDIS://127.0.0.1:6379",
+        "redis+unix:///tmp/redis.sock",
+        "valkey://127.0.0.1:6379",
+        "redis//:hunter2@127.0.0.1:6379",
+    ] {
+        let (endpoint, cwd) = (endpoint.clone(), cwd.clone());
+        let output = tokio::task::spawn_blocking(move || {
+            command()
+                .current_dir(&cwd)
+                .args([
+                    "fetch",
+                    "--provider",
+                    "teez",
+                    "--base-url",
+                    &endpoint.base_url,
+                ])
+                .args(["--header", "--store", spec])
+                .env("PARTNER_CLIENT_ID", endpoint.client_id)
+                .env("PARTNER_CLIENT_SECRET", endpoint.client_secret)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stderr = text(&output.stderr);
+        assert_eq!(code(&output), 7, "{spec}: {stderr}");
+        assert!(stderr.contains("looks like a URL"), "{spec}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+    let created: Vec<_> = std::fs::read_dir(&cwd).unwrap().collect();
+    assert!(created.is_empty(), "{created:?}");
+    assert_eq!(sandbox.stats(Provider::Teez).token_requests, 0);
+
+    // Clearing a store directory that does not exist does not create it.
+    let missing = cwd.join("no-such-store");
+    let cleared = command()
+        .args(["cache", "clear", "--store"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(cleared.status.success(), "{}", text(&cleared.stderr));
+    assert!(!missing.exists());
+}

@@ -1,10 +1,8 @@
 //! [`FileStore`]: one file per credential in a directory, for processes on one machine.
 
-use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use fs4::FileExt;
@@ -21,11 +19,14 @@ const POLL: Duration = Duration::from_millis(20);
 /// - each credential's sealed token is `<key>.token` (the key is a hash: the file name
 ///   names nothing), written to a temporary file and renamed over the old one, so a reader
 ///   sees the old token or the new one, never half of one;
-/// - the lease is an advisory lock (`flock`/`LockFileEx`) on `<key>.lease`: the operating
-///   system releases it when its holder exits, crashed or not;
+/// - the lease is `<key>.lease`, holding its owner and when it expires, like Redis's
+///   `SET NX PX`: a holder that crashed, hung or was dropped loses it when it expires;
+/// - every change to a credential's files happens under an advisory lock
+///   (`flock`/`LockFileEx`) on `<key>.lock`, held only for that change, so taking the
+///   lease, writing the token and compare-and-delete never interleave between processes;
 /// - a directory this store creates is `0700`, and its files are `0600` (Unix).
 ///
-/// Waiters look again every 20 ms (a file system has no wake-ups).
+/// Waiters look at the lease again every 20 ms (a file system has no wake-ups).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -50,8 +51,6 @@ const POLL: Duration = Duration::from_millis(20);
 #[derive(Clone)]
 pub struct FileStore {
     dir: PathBuf,
-    /// The lease files this process holds locked, by key: the owner and the open file.
-    leases: Arc<Mutex<HashMap<String, (String, File)>>>,
 }
 
 impl FileStore {
@@ -66,10 +65,7 @@ impl FileStore {
                 format!("{} is not a directory", dir.display()),
             ));
         }
-        Ok(Self {
-            dir,
-            leases: Arc::default(),
-        })
+        Ok(Self { dir })
     }
 
     /// A store in the user's cache directory: [`default_dir`](Self::default_dir).
@@ -98,7 +94,7 @@ impl FileStore {
         &self.dir
     }
 
-    /// Removes every stored token (and lease file nobody holds); how many tokens it removed.
+    /// Removes every stored token, lease and lock file; how many tokens it removed.
     pub fn clear(&self) -> io::Result<usize> {
         let mut removed = 0;
         for entry in fs::read_dir(&self.dir)? {
@@ -109,21 +105,13 @@ impl FileStore {
             let Some((key, kind)) = name.split_once('.') else {
                 continue;
             };
-            if !is_key(key) {
+            if !is_key(key) || !matches!(kind, "token" | "lease" | "lock") {
                 continue;
             }
-            match kind {
-                "token" => {
-                    fs::remove_file(&path)?;
-                    removed += 1;
-                }
-                "lease" => {
-                    let file = File::open(&path)?;
-                    if FileExt::try_lock(&file).is_ok() {
-                        fs::remove_file(&path)?;
-                    }
-                }
-                _ => {}
+            match fs::remove_file(&path) {
+                Ok(()) => removed += usize::from(kind == "token"),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(removed)
@@ -161,57 +149,90 @@ impl FileStore {
         }))
     }
 
+    /// Runs `change` holding the credential's lock file.
+    fn locked<T>(&self, key: &str, change: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        let lock = open_private(&self.dir.join(format!("{key}.lock")))?;
+        FileExt::lock(&lock)?;
+        let result = change();
+        // Closing the file releases the lock too; unlock first to say so.
+        let _ = FileExt::unlock(&lock);
+        result
+    }
+
     fn write(&self, key: &str, value: &[u8], ttl: Duration) -> io::Result<()> {
         let expires = unix_ms(SystemTime::now() + ttl);
+        let mut bytes = expires.to_be_bytes().to_vec();
+        bytes.extend_from_slice(value);
+        self.locked(key, || self.replace(&self.token_path(key), &bytes))
+    }
+
+    /// Writes `bytes` to `path` through a temporary file renamed into place.
+    fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         // NamedTempFile creates the file 0600 and renames it into place atomically.
         let mut file = tempfile::Builder::new()
             .prefix(".partner-auth-")
             .tempfile_in(&self.dir)?;
-        file.write_all(&expires.to_be_bytes())?;
-        file.write_all(value)?;
+        file.write_all(bytes)?;
         file.as_file().sync_all()?;
-        file.persist(self.token_path(key)).map_err(|e| e.error)?;
+        file.persist(path).map_err(|e| e.error)?;
         Ok(())
     }
 
     fn compare_and_delete_now(&self, key: &str, expected: &[u8]) -> io::Result<bool> {
-        // Under the lease's lock file's sibling lock, so a concurrent write is not deleted.
-        let guard = open_private(&self.dir.join(format!("{key}.lock")))?;
-        FileExt::lock(&guard)?;
-        let matches = self.read(key)?.is_some_and(|entry| entry.value == expected);
-        if matches {
-            match fs::remove_file(self.token_path(key)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+        self.locked(key, || {
+            let matches = self.read(key)?.is_some_and(|entry| entry.value == expected);
+            if matches {
+                remove_if_present(&self.token_path(key))?;
             }
-        }
-        FileExt::unlock(&guard)?;
-        Ok(matches)
+            Ok(matches)
+        })
     }
 
-    fn try_lease_now(&self, key: &str, owner: &str) -> io::Result<bool> {
-        let mut leases = self.leases.lock().unwrap_or_else(PoisonError::into_inner);
-        if leases.contains_key(key) {
-            return Ok(false);
-        }
-        let file = open_private(&self.lease_path(key))?;
-        match FileExt::try_lock(&file) {
-            Ok(()) => {
-                leases.insert(key.to_owned(), (owner.to_owned(), file));
-                Ok(true)
-            }
-            Err(fs4::TryLockError::WouldBlock) => Ok(false),
-            Err(fs4::TryLockError::Error(e)) => Err(e),
-        }
+    /// The lease's owner and expiry, if there is an unexpired lease.
+    fn lease(&self, key: &str) -> io::Result<Option<(String, SystemTime)>> {
+        let text = match fs::read_to_string(self.lease_path(key)) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // `<owner> <expiry in ms since the epoch>`; anything else is no lease.
+        let Some((owner, expires)) = text.trim().split_once(' ') else {
+            return Ok(None);
+        };
+        let Ok(expires) = expires.parse::<u64>() else {
+            return Ok(None);
+        };
+        let expires = from_unix_ms(expires);
+        Ok((expires > SystemTime::now()).then(|| (owner.to_owned(), expires)))
     }
 
-    fn release_now(&self, key: &str, owner: &str) {
-        let mut leases = self.leases.lock().unwrap_or_else(PoisonError::into_inner);
-        if leases.get(key).is_some_and(|(holder, _)| holder == owner) {
-            // Closing the file releases the lock.
-            leases.remove(key);
+    fn try_lease_now(&self, key: &str, owner: &str, ttl: Duration) -> io::Result<bool> {
+        if owner.is_empty() || owner.contains(char::is_whitespace) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a lease owner is one word",
+            ));
         }
+        self.locked(key, || {
+            if self.lease(key)?.is_some() {
+                return Ok(false);
+            }
+            let expires = unix_ms(SystemTime::now() + ttl);
+            self.replace(
+                &self.lease_path(key),
+                format!("{owner} {expires}").as_bytes(),
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn release_now(&self, key: &str, owner: &str) -> io::Result<()> {
+        self.locked(key, || {
+            if self.lease(key)?.is_some_and(|(holder, _)| holder == owner) {
+                remove_if_present(&self.lease_path(key))?;
+            }
+            Ok(())
+        })
     }
 
     /// Runs blocking file work off the async threads.
@@ -260,24 +281,39 @@ impl TokenStore for FileStore {
         .await
     }
 
-    async fn try_lease(&self, key: &str, owner: &str, _ttl: Duration) -> Result<bool, StoreError> {
+    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let key = checked(key)?;
         let owner = owner.to_owned();
-        self.blocking("lock a lease", move |store| {
-            store.try_lease_now(&key, &owner)
+        self.blocking("take a lease", move |store| {
+            store.try_lease_now(&key, &owner, ttl)
         })
         .await
     }
 
     async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
         let key = checked(key)?;
-        self.release_now(&key, owner);
-        Ok(())
+        let owner = owner.to_owned();
+        self.blocking("end a lease", move |store| store.release_now(&key, &owner))
+            .await
     }
 
-    async fn wait(&self, _key: &str, timeout: Duration) -> Result<(), StoreError> {
-        tokio::time::sleep(timeout.min(POLL)).await;
-        Ok(())
+    /// Returns once the lease is gone (released or expired), or after `timeout`: looks
+    /// every 20 ms.
+    async fn wait(&self, key: &str, timeout: Duration) -> Result<(), StoreError> {
+        let key = checked(key)?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let probe = key.clone();
+            let held = self
+                .blocking("look at a lease", move |store| store.lease(&probe))
+                .await?
+                .is_some();
+            let now = tokio::time::Instant::now();
+            if !held || now >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep((deadline - now).min(POLL)).await;
+        }
     }
 }
 
@@ -299,6 +335,14 @@ fn checked(key: &str) -> Result<String, StoreError> {
         Err(StoreError::new(
             "a file store key must be 64 hex digits (keys come from partner-auth)",
         ))
+    }
+}
+
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -100,7 +100,8 @@ impl RedisStore {
         }
     }
 
-    /// Deletes every token and lease under this store's key prefix; how many tokens.
+    /// Deletes every token and lease this store wrote under its key prefix (nothing else
+    /// that shares the prefix); how many tokens.
     pub async fn clear(&self) -> Result<usize, StoreError> {
         let mut connection = self.connection()?;
         let pattern = format!("{}*", escape_glob(&self.prefix));
@@ -116,10 +117,7 @@ impl RedisStore {
                 .query_async(&mut connection)
                 .await
                 .map_err(|e| failed("Redis SCAN failed", e))?;
-            let ours: Vec<&String> = keys
-                .iter()
-                .filter(|k| k.ends_with(":token") || k.ends_with(":lease"))
-                .collect();
+            let ours: Vec<&String> = keys.iter().filter(|k| self.is_ours(k)).collect();
             if !ours.is_empty() {
                 let deleted: Vec<i64> = ours
                     .iter()
@@ -138,6 +136,19 @@ impl RedisStore {
                 return Ok(tokens);
             }
         }
+    }
+
+    /// Whether `key` is a token or lease this store writes: `<prefix><64 hex>:token|lease`.
+    fn is_ours(&self, key: &str) -> bool {
+        let Some(rest) = key.strip_prefix(&self.prefix) else {
+            return false;
+        };
+        let Some((hash, kind)) = rest.split_once(':') else {
+            return false;
+        };
+        hash.len() == 64
+            && hash.bytes().all(|b| b.is_ascii_hexdigit())
+            && matches!(kind, "token" | "lease")
     }
 
     fn keys(&self, key: &str) -> (String, String, String) {
@@ -163,20 +174,20 @@ impl RedisStore {
         Ok(self.manager.get_or_init(|| manager).clone())
     }
 
-    /// Whether a waiter can stop waiting: the token is there or the lease is gone.
-    async fn settled(
+    /// Whether a waiter can stop waiting: the lease is gone (its holder wrote the token and
+    /// released it, failed, or expired). A token already there does not count: a refresh
+    /// waits for a new one.
+    async fn lease_gone(
         &self,
         connection: &mut ConnectionManager,
-        token: &str,
         lease: &str,
     ) -> Result<bool, StoreError> {
-        let (has_token, has_lease): (bool, bool) = redis::pipe()
-            .exists(token)
-            .exists(lease)
+        let held: bool = redis::cmd("EXISTS")
+            .arg(lease)
             .query_async(connection)
             .await
             .map_err(|e| failed("Redis EXISTS failed", e))?;
-        Ok(has_token || !has_lease)
+        Ok(!held)
     }
 }
 
@@ -312,7 +323,7 @@ impl TokenStore for RedisStore {
     }
 
     async fn wait(&self, key: &str, timeout: Duration) -> Result<(), StoreError> {
-        let (token, lease, events) = self.keys(key);
+        let (_, lease, events) = self.keys(key);
         let deadline = tokio::time::Instant::now() + timeout;
         let mut pubsub = tokio::time::timeout(self.connect_timeout, self.client.get_async_pubsub())
             .await
@@ -323,9 +334,9 @@ impl TokenStore for RedisStore {
             .await
             .map_err(|e| failed("Redis SUBSCRIBE failed", e))?;
         let mut connection = self.connection()?;
-        // Subscribed first, then looked: a write in between is seen either way.
+        // Subscribed first, then looked: a release in between is seen either way.
         loop {
-            if self.settled(&mut connection, &token, &lease).await? {
+            if self.lease_gone(&mut connection, &lease).await? {
                 return Ok(());
             }
             let now = tokio::time::Instant::now();

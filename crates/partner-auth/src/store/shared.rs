@@ -4,20 +4,18 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
+
+use futures_util::FutureExt as _;
 
 use super::seal::{self, OpenError, Plain, Sealer};
 use super::{StoreError, StorePolicy, TokenStore};
 use crate::source::{Arrival, Fetch};
 use crate::stats::Counter;
 use crate::{AccessToken, Client, Error};
-
-/// How far apart the clocks of a store's writer and reader may be: an entry whose sealed
-/// expiry is further in the past than this is a replay, however long the store says it
-/// has left.
-const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
 
 /// How many invalidated tokens a source remembers, so as never to adopt one again.
 const REMEMBERED_INVALIDATIONS: usize = 16;
@@ -81,7 +79,11 @@ impl Shared {
     /// A flight through the store: adopt a stored token, or fetch under the lease and
     /// store the result, or wait for whoever holds the lease. Without the store (down, or
     /// backing off) it is a plain fetch.
-    pub(crate) async fn fetch(&self, fetch: &Fetch, want: Want) -> Result<Arrival, Error> {
+    pub(crate) async fn fetch(
+        self: &Arc<Self>,
+        fetch: &Fetch,
+        want: Want,
+    ) -> Result<Arrival, Error> {
         let key = self.sealer.key();
         let pending = lock(&self.pending_delete).take();
         if let Some(sealed) = pending {
@@ -173,8 +175,18 @@ impl Shared {
     }
 
     /// Fetches from the provider, stores the token, and ends the lease (if held).
-    async fn fetch_and_put(&self, fetch: &Fetch, owner: Option<&str>) -> Result<Arrival, Error> {
+    async fn fetch_and_put(
+        self: &Arc<Self>,
+        fetch: &Fetch,
+        owner: Option<&str>,
+    ) -> Result<Arrival, Error> {
         let key = self.sealer.key();
+        // If this flight is dropped (its source dropped, its runtime shut down) while it
+        // holds the lease, the guard still ends the lease, so nobody waits it out.
+        let mut guard = owner.map(|owner| LeaseGuard {
+            shared: Arc::clone(self),
+            owner: Some(owner.to_owned()),
+        });
         let mut result = fetch.ask_provider().await;
         if let Ok(arrival) = &mut result {
             let now = fetch.clock.now();
@@ -191,8 +203,8 @@ impl Shared {
                 }
             }
         }
-        if let Some(owner) = owner {
-            self.release(owner).await;
+        if let Some(owner) = guard.as_mut().and_then(|g| g.owner.take()) {
+            self.release(&owner).await;
         }
         result
     }
@@ -201,14 +213,7 @@ impl Shared {
     /// failed must not leave the fleet waiting a whole lease): one bounded attempt.
     async fn release(&self, owner: &str) {
         let key = self.sealer.key();
-        let release = self.store.release_lease(key, owner);
-        match tokio::time::timeout(self.policy.operation_timeout, release).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                tracing::debug!(error = %chain(&error), "the lease was not released; it expires");
-            }
-            Err(_) => tracing::debug!("releasing the lease timed out; it expires"),
-        }
+        release_within(&self.store, key, owner, self.policy.operation_timeout).await;
     }
 
     /// A stored entry as a cached token, if it opens and is what the flight wants.
@@ -240,18 +245,20 @@ impl Shared {
         if lock(&self.invalidated).contains(&digest) {
             return None;
         }
-        let sealed_until = seal::from_unix_ms(plain.usable_until_ms);
-        if SystemTime::now()
-            .duration_since(sealed_until)
-            .is_ok_and(|late| late > MAX_CLOCK_SKEW)
-        {
-            tracing::warn!("ignoring a token store entry that expired long ago (replayed?)");
+        // The writer's word on when to stop using it, sealed: however long the store says
+        // the entry has left (a replayed entry, a rewritten expiry), never longer. A reader
+        // whose clock runs ahead of the writer's stops early, never late.
+        let sealed_left = seal::from_unix_ms(plain.usable_until_ms)
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        if sealed_left.is_zero() {
+            tracing::debug!("ignoring a token store entry its writer stopped using");
             return None;
         }
         let now = fetch.clock.now();
         let lifetime = Duration::from_millis(plain.lifetime_ms);
-        // A store cannot extend a token's life: at most its whole lifetime is left.
-        let ttl = entry.ttl.min(lifetime);
+        // A store cannot extend a token's life.
+        let ttl = entry.ttl.min(lifetime).min(sealed_left);
         let (refresh_offset, usable_for) = fetch.policy.schedule(lifetime);
         let usable_until = fetch.clock.deadline(now, ttl);
         let window = usable_for.saturating_sub(refresh_offset);
@@ -302,8 +309,11 @@ impl Shared {
         }
         // An I/O timeout on Tokio's timer, like the HTTP client's: the injected sleep is
         // for back-offs (a test's instant sleep would time every operation out).
-        let result = match tokio::time::timeout(timeout, operation).await {
-            Ok(result) => result,
+        // A store that panics is a failing store, not a failed fetch.
+        let guarded = AssertUnwindSafe(operation).catch_unwind();
+        let result = match tokio::time::timeout(timeout, guarded).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(StoreError::new("the token store panicked")),
             Err(_) => Err(StoreError::new(format!(
                 "no answer within {}",
                 humantime::format_duration(timeout)
@@ -334,6 +344,41 @@ impl Shared {
                 None
             }
         }
+    }
+}
+
+/// Ends the lease if the flight holding it ends without doing so.
+struct LeaseGuard {
+    shared: Arc<Shared>,
+    owner: Option<String>,
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        let Some(owner) = self.owner.take() else {
+            return;
+        };
+        // One bounded release on the runtime, if there still is one; otherwise the lease
+        // expires.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let store = Arc::clone(&self.shared.store);
+            let key = self.shared.sealer.key().to_owned();
+            let timeout = self.shared.policy.operation_timeout;
+            runtime.spawn(async move { release_within(&store, &key, &owner, timeout).await });
+        }
+    }
+}
+
+/// One release attempt within `timeout`; a failure only means the lease expires.
+async fn release_within(store: &Arc<dyn TokenStore>, key: &str, owner: &str, timeout: Duration) {
+    let release = AssertUnwindSafe(store.release_lease(key, owner)).catch_unwind();
+    match tokio::time::timeout(timeout, release).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(error))) => {
+            tracing::debug!(error = %chain(&error), "the lease was not released; it expires");
+        }
+        Ok(Err(_)) => tracing::debug!("releasing the lease panicked; it expires"),
+        Err(_) => tracing::debug!("releasing the lease timed out; it expires"),
     }
 }
 

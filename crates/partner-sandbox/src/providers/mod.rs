@@ -42,12 +42,15 @@ pub(crate) trait Dialect: Send + Sync {
     fn failure(&self) -> Reply;
 }
 
-pub(crate) fn dialect(provider: Provider) -> &'static dyn Dialect {
-    match provider {
+/// The emulation of `provider`; `None` for a provider the sandbox does not emulate yet
+/// (never another provider's in its place).
+pub(crate) fn dialect(provider: Provider) -> Option<&'static dyn Dialect> {
+    Some(match provider {
         Provider::Teez => &teez::Teez,
         Provider::AlternativePayments => &alternative_payments::AlternativePayments,
         Provider::Cobee => &cobee::Cobee,
         Provider::Tradevest => &tradevest::Tradevest,
-        _ => &dinie::Dinie,
-    }
+        Provider::Dinie => &dinie::Dinie,
+        _ => return None,
+    })
 }

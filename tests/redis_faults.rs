@@ -1,0 +1,252 @@
+//! `RedisStore` under faults, found by an adversarial review and kept as regression tests:
+//! a waiting refresh, a shared key prefix, Redis full during a write, a dropped waiter.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use partner_auth::store::{RedisStore, StorePolicy, TokenStore};
+use partner_auth::{Provider, TokenSource};
+use partner_sandbox::{Faults, Sandbox};
+use redis::AsyncCommands as _;
+use workspace_tests::redis_server::RedisServer;
+
+const PROVIDER: Provider = Provider::Cobee;
+
+async fn redis(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+async fn info_stat(server: &RedisServer, name: &str) -> u64 {
+    let mut c = redis(server).await;
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn build(sandbox: &Sandbox, url: &str, policy: StorePolicy) -> TokenSource {
+    let store: Arc<dyn TokenStore> = Arc::new(RedisStore::new(url).unwrap());
+    TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(store)
+        .store_policy(policy)
+        .build()
+        .unwrap()
+}
+
+/// A refresh waiting for another's lease listens; it does not poll: B refreshes under the
+/// lease (its request stalled 1.5 s) while A refreshes too. (When a stored token ended the
+/// wait, A spun: 682 connections and 5,462 commands in 1.5 s.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_refresh_does_not_poll_redis() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::builder()
+        .faults(Faults {
+            stall_first: 2,
+            stall_for: Duration::from_millis(1500),
+            ..Default::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let policy = StorePolicy::default();
+    let a = build(&sandbox, &server.url(), policy.clone());
+    let b = build(&sandbox, &server.url(), policy.clone());
+    a.token().await.unwrap(); // request 0, stalled 1.5 s
+    b.token().await.unwrap(); // adopted
+    let (connections, commands) = (
+        info_stat(&server, "total_connections_received").await,
+        info_stat(&server, "total_commands_processed").await,
+    );
+    let refresher = tokio::spawn({
+        let b = b.clone();
+        async move { b.refresh().await.map(|_| ()) } // request 1, stalled 1.5 s
+    });
+    while sandbox.stats(PROVIDER).token_requests < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = Instant::now();
+    a.refresh().await.unwrap();
+    let waited = started.elapsed();
+    refresher.await.unwrap().unwrap();
+    let connections = info_stat(&server, "total_connections_received").await - connections;
+    let commands = info_stat(&server, "total_commands_processed").await - commands;
+    eprintln!(
+        "A waited {waited:?}; during it Redis saw {connections} new connections and \
+         {commands} commands; requests {}; A {:?}",
+        sandbox.stats(PROVIDER).token_requests,
+        a.stats()
+    );
+    assert!(
+        connections < 20 && commands < 200,
+        "busy polling: {connections} connections, {commands} commands in {waited:?}"
+    );
+}
+
+/// `clear()` deletes only this store's keys, not other keys under a shared prefix.
+#[tokio::test]
+async fn clear_leaves_other_applications_keys_alone() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut c = redis(&server).await;
+    let _: () = c
+        .set("billing:session:42:token", "someone else's")
+        .await
+        .unwrap();
+    let _: () = c
+        .set("billing:job:7:lease", "someone else's")
+        .await
+        .unwrap();
+    let _: () = c
+        .set(
+            "partner-auth:staging:".to_owned() + &"a".repeat(64) + ":token",
+            "x",
+        )
+        .await
+        .unwrap();
+    let billing = RedisStore::builder(server.url())
+        .key_prefix("billing:")
+        .build()
+        .unwrap();
+    let removed = billing.clear().await.unwrap();
+    let default = RedisStore::new(&server.url()).unwrap();
+    let removed_default = default.clear().await.unwrap();
+    let left: Vec<String> = c.keys("*").await.unwrap();
+    eprintln!(
+        "billing: clear() removed {removed}; default prefix removed {removed_default}; left {left:?}"
+    );
+    assert_eq!(
+        left.len(),
+        3,
+        "clear deleted keys that are not partner-auth's"
+    );
+}
+
+/// Redis full (noeviction) exactly when A writes its token: the write fails and opens A's
+/// breaker, but A still ends its lease, so B does not wait it out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_does_not_make_the_fleet_wait_a_lease() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::builder()
+        .faults(Faults {
+            stall_first: 1,
+            stall_for: Duration::from_millis(400),
+            ..Default::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let policy = StorePolicy::default().with_lease_ttl(Duration::from_secs(5));
+    let a = build(&sandbox, &server.url(), policy.clone());
+    let b = build(&sandbox, &server.url(), policy.clone());
+    let mut c = redis(&server).await;
+    let first = tokio::spawn({
+        let a = a.clone();
+        async move { a.token().await.map(|_| ()) }
+    });
+    while sandbox.stats(PROVIDER).token_requests == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let config = |value: &'static str| {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory")
+            .arg(value)
+            .clone()
+    };
+    let _: () = config("1").query_async(&mut c).await.unwrap();
+    first.await.unwrap().unwrap();
+    let _: () = config("0").query_async(&mut c).await.unwrap();
+    let keys: Vec<String> = c.keys("*").await.unwrap();
+    eprintln!("A: {:?}; keys now {keys:?}", a.stats());
+    let started = Instant::now();
+    b.token().await.unwrap();
+    let waited = started.elapsed();
+    eprintln!("B waited {waited:?}: {:?}", b.stats());
+    assert!(
+        waited < Duration::from_secs(1),
+        "B waited {waited:?} for a lease nobody holds"
+    );
+}
+
+/// No task outlives its owner: drop a source (and its RedisStore) while its flight waits
+/// on another's lease, then count the runtime's live tasks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_waiting_source_leaves_no_task() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::builder()
+        .faults(Faults {
+            stall_first: 1,
+            stall_for: Duration::from_secs(2),
+            ..Default::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let baseline = metrics.num_alive_tasks();
+    let holder = build(&sandbox, &server.url(), StorePolicy::default());
+    let h = tokio::spawn({
+        let holder = holder.clone();
+        async move { holder.token().await.map(|_| ()) }
+    });
+    while sandbox.stats(PROVIDER).token_requests == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let waiter = build(&sandbox, &server.url(), StorePolicy::default());
+    let w = tokio::spawn({
+        let waiter = waiter.clone();
+        async move { waiter.token().await.map(|_| ()) }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    eprintln!(
+        "during: {} tasks (baseline {baseline}), waiter {:?}",
+        metrics.num_alive_tasks(),
+        waiter.stats()
+    );
+    w.abort();
+    let _ = w.await;
+    drop(waiter);
+    h.await.unwrap().unwrap();
+    drop(holder);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = metrics.num_alive_tasks();
+    eprintln!("after dropping both: {after} tasks (baseline {baseline})");
+    assert!(after <= baseline, "{after} tasks outlive their sources");
+}
+
+/// Glob characters in the key prefix are escaped by clear().
+#[tokio::test]
+async fn clear_escapes_glob_characters_in_the_prefix() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut c = redis(&server).await;
+    let hex = "a".repeat(64);
+    let _: () = c.set(format!("ab[c]:{hex}:token"), "other").await.unwrap();
+    let _: () = c.set(format!("a*:{hex}:token"), "ours").await.unwrap();
+    let store = RedisStore::builder(server.url())
+        .key_prefix("a*:")
+        .build()
+        .unwrap();
+    let removed = store.clear().await.unwrap();
+    let left: Vec<String> = c.keys("*").await.unwrap();
+    assert_eq!((removed, left), (1, vec![format!("ab[c]:{hex}:token")]));
+}
