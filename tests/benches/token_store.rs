@@ -137,7 +137,7 @@ fn level_two(
     );
 }
 
-/// The slowest caller's wait (ms) and the token requests, for `processes` × 1,000 callers
+/// The slowest caller's wait (µs) and the token requests, for `processes` × 1,000 callers
 /// on an empty Redis.
 fn fleet_round(
     runtime: &tokio::runtime::Runtime,
@@ -173,7 +173,7 @@ fn fleet_round(
         let output = child.wait_with_output().unwrap();
         let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(report["errors"], 0, "{report}");
-        slowest = slowest.max(report["max_wait_ms"].as_u64().unwrap());
+        slowest = slowest.max(report["max_wait_us"].as_u64().unwrap());
     }
     (slowest, sandbox.stats(PROVIDER).token_requests)
 }
@@ -191,24 +191,24 @@ fn cold_fleet(runtime: &tokio::runtime::Runtime, redis: &RedisServer) {
         rounds[rounds.len() / 2]
     };
     let most = |rounds: &[(u64, u64)]| rounds.iter().map(|r| r.1).max().unwrap_or(0);
-    let (one_ms, _) = median(&mut one);
-    let (eight_ms, _) = median(&mut eight);
-    let (alone_ms, _) = median(&mut alone);
+    let (one_us, _) = median(&mut one);
+    let (eight_us, _) = median(&mut eight);
+    let (alone_us, _) = median(&mut alone);
     println!(
         "cold_fleet: slowest caller, median of 5 rounds: 8 processes x 1000 callers sharing Redis \
-         {eight_ms} ms (at most {} token request(s) per round); 1 process x 1000 callers \
-         {one_ms} ms; 8 processes x 1000 callers without a store {alone_ms} ms ({} requests \
+         {eight_us} µs (at most {} token request(s) per round); 1 process x 1000 callers \
+         {one_us} µs; 8 processes x 1000 callers without a store {alone_us} µs ({} requests \
          per round); fleet / one process {:.2}x; fleet / fleet without store {:.2}x",
         most(&eight),
         most(&alone),
-        eight_ms as f64 / one_ms.max(1) as f64,
-        eight_ms as f64 / alone_ms.max(1) as f64,
+        eight_us as f64 / one_us.max(1) as f64,
+        eight_us as f64 / alone_us.max(1) as f64,
     );
     // For `cargo xtask bench`, beside criterion's estimates.
     let figures = serde_json::json!({
-        "fleet_ms": eight_ms,
-        "one_process_ms": one_ms,
-        "fleet_without_store_ms": alone_ms,
+        "fleet_us": eight_us,
+        "one_process_us": one_us,
+        "fleet_without_store_us": alone_us,
         "fleet_requests_max": most(&eight),
         "fleet_without_store_requests": most(&alone),
     });

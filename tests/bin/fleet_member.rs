@@ -98,6 +98,7 @@ async fn burst(source: &TokenSource) -> serde_json::Value {
         "errors": errors.len(),
         "first_error": errors.first(),
         "max_wait_ms": max_wait.as_millis() as u64,
+        "max_wait_us": max_wait.as_micros() as u64,
         "stats": stats(source),
     })
 }

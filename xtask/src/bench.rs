@@ -180,11 +180,11 @@ fn store_rows(criterion: &Path, rows: &mut Vec<Row>) {
         ratio: level2 / get,
         target: Some(("≤ 1.5×", level2 / get <= 1.5)),
     });
-    let ms = |key: &str| fleet[key].as_f64().unwrap_or(f64::NAN) * 1e6;
+    let us = |key: &str| fleet[key].as_f64().unwrap_or(f64::NAN) * 1e3;
     let (fleet_ns, one_ns, alone_ns) = (
-        ms("fleet_ms"),
-        ms("one_process_ms"),
-        ms("fleet_without_store_ms"),
+        us("fleet_us"),
+        us("one_process_us"),
+        us("fleet_without_store_us"),
     );
     let requests = fleet["fleet_requests_max"].as_u64().unwrap_or(u64::MAX);
     rows.push(Row {

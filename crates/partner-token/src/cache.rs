@@ -88,7 +88,7 @@ impl Store {
     pub fn describe(&self) -> String {
         match self {
             Store::Dir(store) => store.dir().display().to_string(),
-            Store::Redis(store) => format!("{store:?}"),
+            Store::Redis(store) => store.url().to_owned(),
         }
     }
 }

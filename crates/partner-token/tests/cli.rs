@@ -1357,3 +1357,40 @@ async fn a_mistyped_or_foreign_store_url_is_an_error_not_a_directory() {
     assert!(cleared.status.success(), "{}", text(&cleared.stderr));
     assert!(!missing.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_on_different_machines_share_one_token_through_redis() {
+    let Some(redis) = workspace_tests::redis_server::RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let url = redis.url();
+    // Two machines: each with a cache directory of its own, one Redis between them.
+    let homes = [fresh_dir("machine-a"), fresh_dir("machine-b")];
+    let outputs = {
+        let (endpoint, url, homes) = (endpoint.clone(), url.clone(), homes.clone());
+        tokio::task::spawn_blocking(move || {
+            (0..6)
+                .map(|i| fetch_cached(&endpoint, &homes[i % 2], &["--store", &url]))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap()
+    };
+    for output in &outputs {
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        assert_eq!(output.stdout, outputs[0].stdout);
+    }
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 1);
+
+    let cleared = command()
+        .args(["cache", "clear", "--store", &url])
+        .output()
+        .unwrap();
+    assert!(cleared.status.success(), "{}", text(&cleared.stderr));
+    assert_eq!(
+        text(&cleared.stdout).trim(),
+        format!("removed 1 cached token from {}", url.trim_end_matches('/'))
+    );
+}

@@ -100,6 +100,16 @@ impl RedisStore {
         }
     }
 
+    /// The URL without its user or password: `redis://host:port`.
+    pub fn url(&self) -> &str {
+        &self.shown
+    }
+
+    /// The key prefix.
+    pub fn key_prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Deletes every token and lease this store wrote under its key prefix (nothing else
     /// that shares the prefix); how many tokens.
     pub async fn clear(&self) -> Result<usize, StoreError> {
