@@ -152,3 +152,32 @@ where
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeExamples;
+
+#[cfg(test)]
+mod tests {
+    /// `autotests = false` (the tests live at this crate's root, not in `tests/`): a test
+    /// file that `Cargo.toml` does not declare would silently never compile. Every `.rs`
+    /// file at the root, in `bin/` and in `benches/` must be declared.
+    #[test]
+    fn every_test_bench_and_bin_file_is_declared() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        let mut undeclared = Vec::new();
+        for dir in ["", "bin", "benches"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_none_or(|e| e != "rs") {
+                    continue;
+                }
+                let relative = path.strip_prefix(root).unwrap().display().to_string();
+                if !manifest.contains(&format!("path = \"{relative}\"")) {
+                    undeclared.push(relative);
+                }
+            }
+        }
+        assert!(
+            undeclared.is_empty(),
+            "declare these in tests/Cargo.toml ([[test]], [[bin]] or [[bench]]): {undeclared:?}"
+        );
+    }
+}

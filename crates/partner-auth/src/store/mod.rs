@@ -9,9 +9,11 @@
 //! 1. read the store: a usable token there is adopted (a *store hit*);
 //! 2. otherwise try the lease: the process that gets it fetches from the provider, writes
 //!    the token, and releases the lease;
-//! 3. the others wait for the written token (woken by the store, bounded by the lease's
-//!    time to live), then read it; if the lease ends without a token (its holder crashed
-//!    or failed), one of them takes it over.
+//! 3. the others wait for the written token (woken by the store), then read it; if the
+//!    lease ends without a token (its holder crashed or failed), one of them takes it over
+//!    and the rest wait for that one. A waiter gives up on the lease only after the lease's
+//!    time to live plus a fetch ([`RetryPolicy::deadline`](crate::RetryPolicy)) and fetches
+//!    on its own.
 //!
 //! What the store holds is sealed by this crate before the store sees it: the value is
 //! encrypted with ChaCha20-Poly1305 under a key derived with HKDF-SHA-256 from the client

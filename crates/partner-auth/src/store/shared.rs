@@ -94,7 +94,14 @@ impl Shared {
                 .await;
         }
         let started = fetch.clock.now();
-        let wait_until = fetch.clock.deadline(started, self.policy.lease_ttl);
+        // Long enough for the lease held now to end (crashed holder: its TTL) and for
+        // whoever takes it over to fetch; past that, every holder is stuck: fetch here.
+        let wait_until = fetch.clock.deadline(
+            started,
+            self.policy
+                .lease_ttl
+                .saturating_add(fetch.policy.retry.deadline),
+        );
         let mut waited = false;
         let mut first_read = true;
         // The last entry that did not open: read again, it is not counted again.
@@ -144,11 +151,12 @@ impl Shared {
                 Some(false) => {
                     let now = fetch.clock.now();
                     if now >= wait_until {
-                        // Waited a whole lease and it is still held: its holder is stuck.
+                        // A lease and a fetch later it is still held: its holders are stuck.
                         tracing::warn!(
-                            waited_ms = self.policy.lease_ttl.as_millis() as u64,
-                            "the token store's lease is still held after a whole lease time; \
-                             fetching here"
+                            waited_ms = Duration::from_nanos(now.saturating_sub(started))
+                                .as_millis() as u64,
+                            "the token store's lease is still held after a lease time and a \
+                             fetch; fetching here"
                         );
                         return self.fetch_and_put(fetch, None).await;
                     }
