@@ -46,7 +46,7 @@ pub(crate) struct Config {
 /// caller's (ours has them built in), and the Basic credentials where the provider takes
 /// them so. The response observer is set per request instead.
 fn client_state(
-    provider: Provider,
+    auth: ClientAuth,
     user_agent: Option<HeaderValue>,
     request_timeout: Option<Duration>,
     credentials: &Credentials,
@@ -58,7 +58,7 @@ fn client_state(
     if let Some(timeout) = request_timeout {
         state = state.with_request_timeout(timeout);
     }
-    match provider.client_auth() {
+    match auth {
         ClientAuth::Basic => state.with_basic_credentials(credentials.basic()),
         ClientAuth::Body => state,
     }
@@ -77,6 +77,8 @@ impl Client {
             http: None,
             allow_insecure_http: false,
             default_lifetime: DEFAULT_LIFETIME,
+            client_auth: None,
+            scope: None,
         }
     }
 
@@ -220,9 +222,27 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     allow_insecure_http: bool,
     default_lifetime: Duration,
+    client_auth: Option<ClientAuth>,
+    scope: Option<String>,
 }
 
 impl ClientBuilder {
+    /// How a [`Provider::Standard`] client authenticates: [`ClientAuth::Basic`] (the
+    /// default) or [`ClientAuth::Body`]. The partners' ways are fixed: asking one of them
+    /// for another is a configuration error.
+    pub fn client_auth(mut self, auth: ClientAuth) -> Self {
+        self.client_auth = Some(auth);
+        self
+    }
+
+    /// The `scope` a [`Provider::Standard`] client asks for (space-separated, RFC 6749
+    /// §3.3); none by default. The partners take no scope: giving one is a configuration
+    /// error.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
     /// Uses the named environment (see [`Provider::environments`]); default `production`.
     pub fn environment(mut self, name: impl Into<String>) -> Self {
         self.environment = Some(name.into());
@@ -304,11 +324,43 @@ impl ClientBuilder {
                     (Cow::Borrowed(env.name), env.base_url.to_owned())
                 }
                 (None, None) => {
-                    let env = &provider.environments()[0];
+                    let env = provider.environments().first().ok_or_else(|| {
+                        Error::configuration(format!(
+                            "{provider} has no named environments: give its token endpoint's \
+                             URL with .base_url(…)"
+                        ))
+                    })?;
                     (Cow::Borrowed(env.name), env.base_url.to_owned())
                 }
             };
         let at = |e: Error| e.at(provider, environment.clone());
+        let auth = match (provider, self.client_auth) {
+            (Provider::Standard, chosen) => chosen.unwrap_or(ClientAuth::Basic),
+            (_, Some(chosen)) if chosen != provider.client_auth() => {
+                return Err(at(Error::configuration(format!(
+                    "{provider} authenticates clients by {}, not {chosen}; client_auth is for \
+                     Provider::Standard",
+                    provider.client_auth()
+                ))));
+            }
+            _ => provider.client_auth(),
+        };
+        if provider != Provider::Standard && self.scope.is_some() {
+            return Err(at(Error::configuration(format!(
+                "{provider} takes no scope; scope is for Provider::Standard"
+            ))));
+        }
+        if let Some(scope) = &self.scope
+            && (scope.trim().is_empty()
+                || !scope
+                    .bytes()
+                    .all(|b| b == b' ' || (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\'))
+        {
+            return Err(at(Error::configuration(
+                "a scope is one or more space-separated tokens of printable ASCII, without \
+                 `\"` or `\\` (RFC 6749 §3.3)",
+            )));
+        }
         for (name, timeout) in [
             ("timeout", self.timeout),
             ("connect_timeout", self.connect_timeout),
@@ -372,8 +424,12 @@ impl ClientBuilder {
             }
         };
         let base_url = url.as_str().trim_end_matches('/').to_owned();
-        let state = client_state(provider, user_agent, request_timeout, &credentials);
-        let generated = providers::Generated::new(provider, &base_url, http, state);
+        let state = client_state(auth, user_agent, request_timeout, &credentials);
+        let scope = self.scope;
+        let generated =
+            providers::Generated::new(provider, &base_url, http, state, |http, state| {
+                providers::standard::Standard::new(&base_url, http, state, auth, scope)
+            });
 
         Ok(Client {
             config: Arc::new(Config {

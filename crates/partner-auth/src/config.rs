@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::{CachePolicy, Client, Credentials, Error, Provider, TokenSource};
+use crate::{CachePolicy, Client, ClientAuth, Credentials, Error, Provider, TokenSource};
 
 /// Everything needed to build a [`Client`] and its [`TokenSource`], as an application keeps
 /// it in its configuration (TOML, YAML, JSON, environment variables through a serde-based
@@ -39,7 +39,7 @@ use crate::{CachePolicy, Client, Credentials, Error, Provider, TokenSource};
 #[non_exhaustive]
 pub struct ClientConfig {
     /// The provider, by name (`"teez"`, `"alternative-payments"`, `"cobee"`,
-    /// `"tradevest"`, `"dinie"`).
+    /// `"tradevest"`, `"dinie"`, or `"standard"` with the token URL as `base_url`).
     pub provider: Provider,
     /// One of the provider's environments (default `"production"`).
     #[serde(default)]
@@ -57,6 +57,12 @@ pub struct ClientConfig {
     /// Connect timeout (default [`DEFAULT_CONNECT_TIMEOUT`](crate::DEFAULT_CONNECT_TIMEOUT)).
     #[serde(default, with = "humantime_serde")]
     pub connect_timeout: Option<Duration>,
+    /// For `"standard"`: `"basic"` (default) or `"body"`.
+    #[serde(default)]
+    pub client_auth: Option<ClientAuth>,
+    /// For `"standard"`: the scope to ask for.
+    #[serde(default)]
+    pub scope: Option<String>,
     /// How the token is cached, refreshed and retried.
     #[serde(default)]
     pub cache: CachePolicy,
@@ -81,6 +87,12 @@ impl ClientConfig {
         }
         if let Some(timeout) = self.connect_timeout {
             builder = builder.connect_timeout(timeout);
+        }
+        if let Some(auth) = self.client_auth {
+            builder = builder.client_auth(auth);
+        }
+        if let Some(scope) = &self.scope {
+            builder = builder.scope(scope);
         }
         builder.build()
     }

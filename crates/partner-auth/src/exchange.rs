@@ -79,7 +79,32 @@ impl Exchange<'_> {
             Err(Generated::InvalidRequest(what)) => Err(Error::configuration(what)),
             Err(Generated::Custom(what)) => Err(Error::new(ErrorKind::InvalidResponse, what)),
         };
-        // The token type is shown by `Display`: scrub it like any text from a response.
+        self.finalize(outcome)
+    }
+
+    /// Maps a hand-built request's response (a provider without a generated client): a
+    /// success body is decoded leniently (RFC 6749's fields), anything else is an error.
+    pub(crate) async fn finish_response(
+        &self,
+        result: reqwest::Result<reqwest::Response>,
+    ) -> Result<RawToken, Error> {
+        let outcome = match result {
+            Ok(response) => {
+                let (status, headers) = (response.status(), response.headers().clone());
+                match response.bytes().await {
+                    Ok(body) if status.is_success() => self.lenient(status, &body),
+                    Ok(body) => Err(self.http_error(status, &headers, &body)),
+                    Err(e) => Err(self.body_error(e, Some(status))),
+                }
+            }
+            Err(e) => Err(transport_error(e)),
+        };
+        self.finalize(outcome)
+    }
+
+    /// What every outcome gets: the token type scrubbed (`Display` shows it, like any text
+    /// from a response) and the error placed at this provider and environment.
+    fn finalize(&self, outcome: Result<RawToken, Error>) -> Result<RawToken, Error> {
         let secret = self.secret.expose_secret();
         outcome
             .map(|mut raw| {

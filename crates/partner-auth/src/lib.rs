@@ -5,7 +5,8 @@
 //! in the body, camelCase or snake_case, five error formats). This crate calls each one
 //! through its generated client (`teez_api`, `alternative_payments_api`, `cobee_api`,
 //! `tradevest_api`, `dinie_api`) and maps every answer into one [`AccessToken`] or one
-//! [`Error`].
+//! [`Error`]. [`Provider::Standard`] does the same for any other token endpoint that
+//! follows RFC 6749.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]

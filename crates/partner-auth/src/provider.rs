@@ -17,10 +17,20 @@ pub enum Provider {
     Tradevest,
     /// Dinie: Basic auth; form `grant_type=client_credentials`; `dinie_at_` JWT tokens.
     Dinie,
+    /// Any other token endpoint that follows RFC 6749 §4.4 (client credentials): a form body
+    /// with `grant_type=client_credentials` (and a `scope` if one is configured), the client
+    /// authenticated by HTTP Basic (the default, which §2.3.1 requires servers to support)
+    /// or in the body ([`ClientBuilder::client_auth`](crate::ClientBuilder::client_auth)),
+    /// and the standard success fields and error codes. It has no named environments: its
+    /// base URL ([`ClientBuilder::base_url`](crate::ClientBuilder::base_url)) is the token
+    /// endpoint's full URL. Not in [`ALL`](Self::ALL), which lists the five partners.
+    Standard,
 }
 
-/// How a provider wants the client authenticated on its token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a provider wants the client authenticated on its token endpoint. In configuration:
+/// `"basic"` or `"body"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ClientAuth {
     /// `Authorization: Basic base64(id:secret)` (RFC 6749 §2.3.1).
     Basic,
@@ -147,6 +157,7 @@ impl Provider {
             Provider::Cobee => "cobee",
             Provider::Tradevest => "tradevest",
             Provider::Dinie => "dinie",
+            Provider::Standard => "standard",
         }
     }
 
@@ -158,6 +169,7 @@ impl Provider {
             Provider::Cobee => COBEE,
             Provider::Tradevest => TRADEVEST,
             Provider::Dinie => DINIE,
+            Provider::Standard => &[],
         }
     }
 
@@ -168,10 +180,13 @@ impl Provider {
             .find(|e| e.name.eq_ignore_ascii_case(name))
     }
 
-    /// How the client authenticates on the token endpoint.
+    /// How the client authenticates on the token endpoint (for [`Standard`](Self::Standard),
+    /// the default: a client may choose [`ClientAuth::Body`]).
     pub fn client_auth(self) -> ClientAuth {
         match self {
-            Provider::AlternativePayments | Provider::Dinie => ClientAuth::Basic,
+            Provider::AlternativePayments | Provider::Dinie | Provider::Standard => {
+                ClientAuth::Basic
+            }
             Provider::Teez | Provider::Cobee | Provider::Tradevest => ClientAuth::Body,
         }
     }
@@ -180,9 +195,10 @@ impl Provider {
     pub fn body_encoding(self) -> BodyEncoding {
         match self {
             Provider::Teez | Provider::Cobee => BodyEncoding::Json,
-            Provider::AlternativePayments | Provider::Tradevest | Provider::Dinie => {
-                BodyEncoding::Form
-            }
+            Provider::AlternativePayments
+            | Provider::Tradevest
+            | Provider::Dinie
+            | Provider::Standard => BodyEncoding::Form,
         }
     }
 
@@ -197,6 +213,7 @@ impl Provider {
             Provider::Cobee => <cobee_api::Client as ClientInfo<_>>::api_version(),
             Provider::Tradevest => <tradevest_api::Client as ClientInfo<_>>::api_version(),
             Provider::Dinie => <dinie_api::Client as ClientInfo<_>>::api_version(),
+            Provider::Standard => "RFC 6749",
         }
     }
 }
@@ -207,10 +224,11 @@ impl fmt::Display for Provider {
     }
 }
 
-/// The name given is not one of [`Provider::ALL`].
+/// The name given is not one of [`Provider::ALL`] nor `standard`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown provider `{0}`; expected one of: teez, alternative-payments, cobee, tradevest, dinie"
+    "unknown provider `{0}`; expected one of: teez, alternative-payments, cobee, tradevest, \
+     dinie, standard"
 )]
 pub struct UnknownProvider(pub String);
 
@@ -220,6 +238,7 @@ impl FromStr for Provider {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Provider::ALL
             .into_iter()
+            .chain([Provider::Standard])
             .find(|p| p.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| UnknownProvider(s.to_owned()))
     }
@@ -253,6 +272,9 @@ mod tests {
             }
         }
         assert!("nope".parse::<Provider>().is_err());
+        assert_eq!("Standard".parse::<Provider>(), Ok(Provider::Standard));
+        assert!(Provider::Standard.environments().is_empty());
+        assert!(!Provider::ALL.contains(&Provider::Standard));
     }
 
     #[test]

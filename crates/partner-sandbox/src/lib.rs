@@ -1,4 +1,5 @@
-//! An emulation of the five partner token endpoints, on loopback, in process.
+//! An emulation of the five partner token endpoints, and of a standard RFC 6749 one, on
+//! loopback, in process.
 //!
 //! [`Sandbox::start`] binds one free loopback port per provider and answers the way that
 //! provider's spec and notes say it does: the same path, content type, body fields and
@@ -63,12 +64,16 @@ pub struct Endpoint {
     pub client_secret: &'static str,
     /// The token lifetime this sandbox issues.
     pub token_lifetime: Duration,
+    /// The stand-in protected resource.
+    protected_url: String,
 }
 
 impl Endpoint {
-    /// URL of the stand-in protected resource.
+    /// URL of the stand-in protected resource (`{base_url}/sandbox/protected`; for the
+    /// standard endpoint, whose base URL is the token URL, `/sandbox/protected` on its
+    /// port).
     pub fn protected_url(&self) -> String {
-        format!("{}/sandbox/protected", self.base_url)
+        self.protected_url.clone()
     }
 
     /// The demo credentials.
@@ -101,12 +106,12 @@ impl Sandbox {
         }
     }
 
-    /// The endpoint of `provider`.
+    /// The endpoint of `provider` ([`Provider::Standard`] included).
     ///
     /// # Panics
     ///
-    /// Never for a provider of [`Provider::ALL`]: [`start`](SandboxBuilder::start) fails
-    /// unless it serves every one.
+    /// Never for a provider of [`Provider::ALL`] or `Standard`:
+    /// [`start`](SandboxBuilder::start) fails unless it serves every one.
     pub fn endpoint(&self, provider: Provider) -> &Endpoint {
         self.endpoints
             .iter()
@@ -114,9 +119,16 @@ impl Sandbox {
             .unwrap_or_else(|| panic!("the sandbox serves no endpoint for {provider}"))
     }
 
-    /// Every endpoint, in [`Provider::ALL`] order.
+    /// Every partner's endpoint, in [`Provider::ALL`] order (the standard one is
+    /// [`standard_endpoint`](Self::standard_endpoint)).
     pub fn endpoints(&self) -> &[Endpoint] {
-        &self.endpoints
+        &self.endpoints[..Provider::ALL.len()]
+    }
+
+    /// The standard RFC 6749 endpoint ([`Provider::Standard`]): its `base_url` is the
+    /// token endpoint's URL; it takes the client by HTTP Basic or in the body.
+    pub fn standard_endpoint(&self) -> &Endpoint {
+        self.endpoint(Provider::Standard)
     }
 
     /// A client builder for `provider` pointed at this sandbox with its demo credentials.
@@ -171,7 +183,8 @@ impl SandboxBuilder {
 
     /// Binds fixed ports instead of free ones the system picks: the providers of
     /// [`Provider::ALL`], in order, on `port`, `port + 1`, … `port + 4` (Teez on `port`,
-    /// Dinie on `port + 4`), so scripts can know the URLs in advance.
+    /// Dinie on `port + 4`), and the standard endpoint on `port + 5`, so scripts can know
+    /// the URLs in advance.
     pub fn base_port(mut self, port: u16) -> Self {
         self.base_port = Some(port);
         self
@@ -199,7 +212,10 @@ impl SandboxBuilder {
         let mut endpoints = Vec::new();
         let mut listeners = Vec::new();
         let mut states = HashMap::new();
-        for (offset, provider) in (0u16..).zip(Provider::ALL) {
+        // The five partners, then the standard endpoint.
+        for (offset, provider) in
+            (0u16..).zip(Provider::ALL.into_iter().chain([Provider::Standard]))
+        {
             let dialect = providers::dialect(provider).ok_or_else(|| {
                 std::io::Error::new(
                     std::io::ErrorKind::Unsupported,
@@ -230,9 +246,14 @@ impl SandboxBuilder {
                     })?;
             let profile = dialect.profile();
             let lifetime = self.lifetime.unwrap_or(profile.lifetime);
+            let origin = format!("http://{}{}", listener.local_addr()?, profile.base_path);
             endpoints.push(Endpoint {
                 provider,
-                base_url: format!("http://{}{}", listener.local_addr()?, profile.base_path),
+                base_url: match provider {
+                    Provider::Standard => format!("{origin}{}", profile.token_path),
+                    _ => origin.clone(),
+                },
+                protected_url: format!("{origin}/sandbox/protected"),
                 client_id: profile.client_id,
                 client_secret: profile.client_secret,
                 token_lifetime: lifetime,

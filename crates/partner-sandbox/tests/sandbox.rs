@@ -340,3 +340,57 @@ async fn a_thousand_concurrent_callers_make_one_token_request_per_provider() {
         assert_eq!(sandbox.stats(provider).token_requests, 1, "{provider}");
     }
 }
+
+#[tokio::test]
+async fn the_standard_endpoint_speaks_rfc_6749_on_the_wire() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.standard_endpoint();
+    let http = reqwest::Client::new();
+    let basic = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", endpoint.client_id, endpoint.client_secret))
+    );
+    let post = |form: &'static [(&'static str, &'static str)], auth: Option<&str>| {
+        let mut request = http.post(&endpoint.base_url).form(form);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let challenge = response.headers().contains_key("www-authenticate");
+            let body: Value = response.json().await.unwrap();
+            (status, challenge, body)
+        }
+    };
+    let grant = &[("grant_type", "client_credentials")];
+    let (status, _, body) = post(grant, Some(&basic)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    // No client authentication: 401 invalid_client with a challenge (§5.2).
+    let (status, challenge, body) = post(grant, None).await;
+    assert_eq!(
+        (status, challenge, body["error"].as_str()),
+        (401, true, Some("invalid_client"))
+    );
+    // Two methods at once is refused (§2.3).
+    let both = &[
+        ("grant_type", "client_credentials"),
+        ("client_id", "std_demo_client"),
+        ("client_secret", "std_demo_secret"),
+    ];
+    let (status, _, body) = post(both, Some(&basic)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    // Another grant type.
+    let (status, _, body) = post(&[("grant_type", "password")], Some(&basic)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+    assert_eq!(sandbox.stats(Provider::Standard).tokens_issued, 1);
+    assert_eq!(sandbox.stats(Provider::Standard).rejected, 3);
+}

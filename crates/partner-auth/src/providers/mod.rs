@@ -8,10 +8,12 @@
 //! | Cobee | `specs/cobee.yaml` | `cobee_api` | [`cobee`] |
 //! | Tradevest | `specs/tradevest.json` | `tradevest_api` | [`tradevest`] |
 //! | Dinie | `specs/dinie.yaml` | `dinie_api` | [`dinie`] |
+//! | any RFC 6749 endpoint ([`Provider::Standard`]) | RFC 6749 §4.4 | — | [`standard`] |
 
 mod alternative_payments;
 mod cobee;
 mod dinie;
+pub(crate) mod standard;
 mod teez;
 mod tradevest;
 
@@ -30,6 +32,7 @@ pub(crate) enum Generated {
     Cobee(cobee_api::Client),
     Tradevest(tradevest_api::Client),
     Dinie(dinie_api::Client),
+    Standard(standard::Standard),
 }
 
 impl Generated {
@@ -38,8 +41,10 @@ impl Generated {
         base_url: &str,
         http: reqwest::Client,
         state: ClientState,
+        standard: impl FnOnce(reqwest::Client, ClientState) -> standard::Standard,
     ) -> Self {
         match provider {
+            Provider::Standard => Self::Standard(standard(http, state)),
             Provider::Teez => Self::Teez(teez_api::Client::new_with_client(base_url, http, state)),
             Provider::AlternativePayments => Self::AlternativePayments(
                 alternative_payments_api::Client::new_with_client(base_url, http, state),
@@ -66,6 +71,8 @@ pub(crate) fn observer(provider: Provider) -> ResponseObserver {
         Provider::Cobee => cobee::KEEP_SUCCESS_BODY,
         Provider::Tradevest => tradevest::KEEP_SUCCESS_BODY,
         Provider::Dinie => dinie::KEEP_SUCCESS_BODY,
+        // It reads the body itself; the observer keeps the head (its `Date`).
+        Provider::Standard => false,
     };
     if keep_success_body {
         ResponseObserver::capturing_body()
@@ -91,6 +98,7 @@ pub(crate) async fn request_token(
                 tradevest::request_token(config, client, exchange).await
             }
             Generated::Dinie(client) => dinie::request_token(client, exchange).await,
+            Generated::Standard(client) => standard::request_token(config, client, exchange).await,
         }
     };
     exchange.observer.clone().scope(request).await

@@ -4,6 +4,7 @@
 mod alternative_payments;
 mod cobee;
 mod dinie;
+mod standard;
 mod teez;
 mod tradevest;
 
@@ -51,6 +52,7 @@ pub(crate) fn dialect(provider: Provider) -> Option<&'static dyn Dialect> {
         Provider::Cobee => &cobee::Cobee,
         Provider::Tradevest => &tradevest::Tradevest,
         Provider::Dinie => &dinie::Dinie,
+        Provider::Standard => &standard::Standard,
         _ => return None,
     })
 }

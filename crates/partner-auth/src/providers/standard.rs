@@ -1,0 +1,83 @@
+//! A standard RFC 6749 token endpoint: no spec and no generated crate (the RFC is the
+//! spec), one form POST through the same HTTP client, hooks and response limit as the
+//! generated clients, mapped by [`Exchange`] like every provider.
+
+use partner_api_support::ClientState;
+use reqwest::header::{ACCEPT, HeaderValue};
+use secrecy::ExposeSecret as _;
+
+use crate::Error;
+use crate::client::Config;
+use crate::exchange::Exchange;
+use crate::provider::ClientAuth;
+use crate::token::RawToken;
+
+/// The hooks' name for the token request (Basic credentials go to it).
+const OPERATION: &str = "client_credentials_token";
+
+/// What a standard endpoint's requests need, built once per client.
+pub(crate) struct Standard {
+    http: reqwest::Client,
+    token_url: String,
+    state: ClientState,
+    auth: ClientAuth,
+    scope: Option<String>,
+}
+
+impl Standard {
+    /// `state` carries the Basic credentials when `auth` is Basic (encoded per RFC 6749
+    /// §2.3.1 by `BasicCredentials`).
+    pub(crate) fn new(
+        token_url: &str,
+        http: reqwest::Client,
+        state: ClientState,
+        auth: ClientAuth,
+        scope: Option<String>,
+    ) -> Self {
+        Self {
+            http,
+            token_url: token_url.to_owned(),
+            state,
+            auth,
+            scope,
+        }
+    }
+}
+
+pub(super) async fn request_token(
+    config: &Config,
+    client: &Standard,
+    exchange: &Exchange<'_>,
+) -> Result<RawToken, Error> {
+    let secret = config.credentials.client_secret().expose_secret();
+    let mut form = vec![("grant_type", "client_credentials")];
+    if client.auth == ClientAuth::Body {
+        form.push(("client_id", config.credentials.client_id()));
+        form.push(("client_secret", secret));
+    }
+    if let Some(scope) = &client.scope {
+        form.push(("scope", scope));
+    }
+    let request = client
+        .http
+        .post(&client.token_url)
+        .header(ACCEPT, HeaderValue::from_static("application/json"))
+        .form(&form)
+        .build();
+    let sent = async {
+        let mut request = request?;
+        let basic: &[&str] = match client.auth {
+            ClientAuth::Basic => &[OPERATION],
+            ClientAuth::Body => &[],
+        };
+        if let Err(what) = client.state.prepare(&mut request, OPERATION, basic) {
+            return Ok(Err(Error::configuration(what)));
+        }
+        client.state.execute(&client.http, request).await.map(Ok)
+    };
+    match sent.await {
+        Ok(Ok(response)) => exchange.finish_response(Ok(response)).await,
+        Ok(Err(error)) => Err(error),
+        Err(error) => exchange.finish_response(Err(error)).await,
+    }
+}

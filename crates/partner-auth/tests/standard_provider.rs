@@ -1,0 +1,245 @@
+//! `Provider::Standard`: any RFC 6749 client-credentials endpoint, with the same
+//! `AccessToken`, `Error`, `TokenSource` and middleware as the partners, against the
+//! sandbox's standard endpoint and httpmock.
+
+use base64::Engine as _;
+use httpmock::prelude::*;
+use partner_auth::{
+    AuthMiddleware, Client, ClientAuth, Credentials, ErrorKind, Provider, TokenSource,
+};
+use partner_sandbox::Sandbox;
+
+fn origin(url: &str) -> String {
+    let url = reqwest::Url::parse(url).unwrap();
+    format!(
+        "http://{}:{}/",
+        url.host_str().unwrap(),
+        url.port().unwrap()
+    )
+}
+
+#[tokio::test]
+async fn basic_and_body_client_auth_both_get_a_token_that_the_api_takes() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.standard_endpoint();
+    assert_eq!(endpoint.provider, Provider::Standard);
+    for auth in [ClientAuth::Basic, ClientAuth::Body] {
+        let client = sandbox
+            .client_builder(Provider::Standard)
+            .client_auth(auth)
+            .build()
+            .unwrap();
+        assert_eq!(client.environment(), "custom");
+        let source = TokenSource::new(client);
+        let api = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(AuthMiddleware::new(source.clone(), origin(&endpoint.protected_url())).unwrap())
+            .build();
+        for _ in 0..3 {
+            let response = api.get(endpoint.protected_url()).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{auth}");
+        }
+        let token = source.token().await.unwrap();
+        assert_eq!(token.provider(), Provider::Standard);
+        assert_eq!(token.lifetime().unwrap().as_secs(), 3600);
+        assert_eq!(source.stats().token_requests, 1, "{auth}");
+    }
+    assert_eq!(sandbox.stats(Provider::Standard).tokens_issued, 2);
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_invalid_credentials_and_a_rate_limit_says_when() {
+    let sandbox = Sandbox::builder()
+        .rate_limit(Provider::Standard, Some(1))
+        .start()
+        .await
+        .unwrap();
+    let endpoint = sandbox.standard_endpoint();
+    let wrong = Client::builder(Provider::Standard)
+        .base_url(&endpoint.base_url)
+        .credentials(Credentials::new(endpoint.client_id, "not-the-secret-0001"))
+        .build()
+        .unwrap();
+    let error = wrong.fetch_token().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidCredentials, "{error}");
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(401));
+    assert!(error.to_string().contains("standard/custom"), "{error}");
+    assert!(!format!("{error} {error:?}").contains("not-the-secret-0001"));
+
+    let client = sandbox.client_builder(Provider::Standard).build().unwrap();
+    let limited = client.fetch_token().await.unwrap_err();
+    assert_eq!(limited.kind(), ErrorKind::RateLimited, "{limited}");
+    assert!(
+        limited
+            .retry_after()
+            .is_some_and(|wait| wait.as_secs() >= 1)
+    );
+}
+
+#[tokio::test]
+async fn the_request_is_rfc_6749_form_with_encoded_basic_credentials_and_the_scope() {
+    let server = MockServer::start_async().await;
+    // §2.3.1: id and secret form-urlencoded, then joined and Base64-encoded.
+    let basic = base64::engine::general_purpose::STANDARD.encode("id%3Aone:s%26cret+1");
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/oauth2/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("authorization", format!("Basic {basic}"))
+                .form_urlencoded_tuple("grant_type", "client_credentials")
+                .form_urlencoded_tuple("scope", "orders:read orders:write");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(r#"{"access_token":"tok-1","token_type":"bearer","expires_in":120}"#);
+        })
+        .await;
+    let client = Client::builder(Provider::Standard)
+        .base_url(server.url("/oauth2/token"))
+        .credentials(Credentials::new("id:one", "s&cret 1"))
+        .scope("orders:read orders:write")
+        .build()
+        .unwrap();
+    let token = client.fetch_token().await.unwrap();
+    assert_eq!(token.expose_secret(), "tok-1");
+    assert_eq!(token.lifetime().unwrap().as_secs(), 120);
+    mock.assert_async().await;
+
+    // In the body instead: no Authorization header, both credentials as fields.
+    let body_mock = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/body/token")
+                .header_missing("authorization")
+                .form_urlencoded_tuple("client_id", "id:one")
+                .form_urlencoded_tuple("client_secret", "s&cret 1");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(r#"{"access_token":"tok-2","token_type":"Bearer","expires_in":60}"#);
+        })
+        .await;
+    let client = Client::builder(Provider::Standard)
+        .base_url(server.url("/body/token"))
+        .credentials(Credentials::new("id:one", "s&cret 1"))
+        .client_auth(ClientAuth::Body)
+        .build()
+        .unwrap();
+    assert_eq!(client.fetch_token().await.unwrap().expose_secret(), "tok-2");
+    body_mock.assert_async().await;
+}
+
+#[tokio::test]
+async fn rfc_6749_errors_map_like_the_partners_errors() {
+    let server = MockServer::start_async().await;
+    for (status, body, kind) in [
+        (
+            400,
+            r#"{"error":"invalid_client"}"#,
+            ErrorKind::InvalidCredentials,
+        ),
+        (
+            400,
+            r#"{"error":"invalid_scope","error_description":"no such scope"}"#,
+            ErrorKind::InvalidRequest,
+        ),
+        (
+            503,
+            "<html>bad gateway</html>",
+            ErrorKind::ProviderUnavailable,
+        ),
+        (
+            200,
+            r#"{"token_type":"Bearer"}"#,
+            ErrorKind::InvalidResponse,
+        ),
+    ] {
+        let path = format!("/t{status}{}", body.len());
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path(path.clone());
+                then.status(status)
+                    .header("content-type", "application/json")
+                    .body(body);
+            })
+            .await;
+        let client = Client::builder(Provider::Standard)
+            .base_url(server.url(&path))
+            .credentials(Credentials::new("id", "secret-value-1"))
+            .build()
+            .unwrap();
+        let error = client.fetch_token().await.unwrap_err();
+        assert_eq!(error.kind(), kind, "{status} {body}: {error}");
+    }
+}
+
+#[test]
+fn misuse_is_a_configuration_error() {
+    let credentials = || Credentials::new("id", "secret-value-1");
+    let refused = [
+        // No named environments: the token URL is required.
+        Client::builder(Provider::Standard)
+            .credentials(credentials())
+            .build(),
+        Client::builder(Provider::Standard)
+            .environment("production")
+            .credentials(credentials())
+            .build(),
+        // The partners' client authentication and scope are fixed.
+        Client::builder(Provider::Teez)
+            .client_auth(ClientAuth::Basic)
+            .credentials(Credentials::new("id", "secret-value-1"))
+            .build(),
+        Client::builder(Provider::Dinie)
+            .scope("read")
+            .credentials(credentials())
+            .build(),
+        // A scope is printable ASCII tokens (RFC 6749 §3.3).
+        Client::builder(Provider::Standard)
+            .base_url("https://auth.example.invalid/token")
+            .scope("read\nwrite")
+            .credentials(credentials())
+            .build(),
+        Client::builder(Provider::Standard)
+            .base_url("https://auth.example.invalid/token")
+            .scope("  ")
+            .credentials(credentials())
+            .build(),
+        // Plain http only to loopback, as for the partners.
+        Client::builder(Provider::Standard)
+            .base_url("http://auth.example.invalid/token")
+            .credentials(credentials())
+            .build(),
+    ];
+    for (i, result) in refused.into_iter().enumerate() {
+        let error = result.expect_err(&format!("case {i} was accepted"));
+        assert!(
+            matches!(
+                error.kind(),
+                ErrorKind::Configuration | ErrorKind::InsecureTransport
+            ),
+            "case {i}: {error}"
+        );
+    }
+    // The partner's own way, named explicitly, is fine.
+    Client::builder(Provider::Dinie)
+        .client_auth(ClientAuth::Basic)
+        .credentials(credentials())
+        .build()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_standard_provider_reads_from_configuration() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.standard_endpoint();
+    let config: partner_auth::ClientConfig = serde_json::from_value(serde_json::json!({
+        "provider": "standard",
+        "base_url": endpoint.base_url,
+        "client_id": endpoint.client_id,
+        "client_secret": endpoint.client_secret,
+        "client_auth": "body",
+    }))
+    .unwrap();
+    assert_eq!(config.client_auth, Some(ClientAuth::Body));
+    config.client().unwrap().fetch_token().await.unwrap();
+    assert_eq!(sandbox.stats(Provider::Standard).tokens_issued, 1);
+}
