@@ -22,6 +22,8 @@ pub enum ProviderName {
     Tradevest,
     #[value(help = "Dinie")]
     Dinie,
+    #[value(help = "any RFC 6749 token endpoint: --base-url is its token URL")]
+    Standard,
 }
 
 impl ProviderName {
@@ -33,6 +35,7 @@ impl ProviderName {
             ProviderName::Cobee => Provider::Cobee,
             ProviderName::Tradevest => Provider::Tradevest,
             ProviderName::Dinie => Provider::Dinie,
+            ProviderName::Standard => Provider::Standard,
         }
     }
 
@@ -110,7 +113,7 @@ mod tests {
 
     #[test]
     fn every_library_provider_has_a_name_here() {
-        for provider in Provider::ALL {
+        for provider in Provider::ALL.into_iter().chain([Provider::Standard]) {
             let name = ProviderName::of(provider).expect("named");
             assert_eq!(name.provider(), provider);
             let value = clap::ValueEnum::to_possible_value(&name).unwrap();

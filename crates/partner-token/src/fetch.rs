@@ -6,7 +6,8 @@ use std::time::Duration;
 use clap::builder::PossibleValuesParser;
 use clap::parser::ValueSource;
 use partner_auth::{
-    AccessToken, CachePolicy, Client, Credentials, ErrorKind, Provider, RetryPolicy, TokenSource,
+    AccessToken, CachePolicy, Client, ClientAuth, Credentials, ErrorKind, Provider, RetryPolicy,
+    TokenSource,
 };
 
 use crate::args::{self, ProviderName};
@@ -59,6 +60,12 @@ pub struct Args {
     /// Print exactly `Authorization: Bearer <token>`.
     #[arg(long)]
     header: bool,
+    /// With --provider standard: how the client authenticates (default basic).
+    #[arg(long, value_enum, value_name = "HOW")]
+    client_auth: Option<ClientAuthName>,
+    /// With --provider standard: the scope to ask for (space-separated).
+    #[arg(long)]
+    scope: Option<String>,
     /// Where tokens are cached between runs (a directory or a redis:// URL).
     #[arg(long, env = "PARTNER_TOKEN_STORE", value_name = "DIR|URL", long_help = crate::cache::STORE_HELP)]
     store: Option<String>,
@@ -68,6 +75,15 @@ pub struct Args {
     /// Total timeout of the token request: 500ms, 10s, 2m, or a number of seconds.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = args::positive_duration)]
     timeout: Duration,
+}
+
+/// `--client-auth`'s values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ClientAuthName {
+    /// HTTP Basic (RFC 6749 2.3.1)
+    Basic,
+    /// client_id and client_secret in the form body
+    Body,
 }
 
 /// Where the token request goes.
@@ -113,8 +129,25 @@ impl Args {
             },
             (Some(env), None) => Target::Environment(env),
             (None, Some(url)) => Target::BaseUrl(url),
-            (None, None) => Target::Environment(provider.environments()[0].name.to_owned()),
+            (None, None) => match provider.environments().first() {
+                Some(env) => Target::Environment(env.name.to_owned()),
+                None => {
+                    return Err((
+                        Usage::MissingRequiredArgument,
+                        format!("{provider} needs --base-url: its token endpoint's URL"),
+                    ));
+                }
+            },
         };
+        if provider != Provider::Standard && (self.client_auth.is_some() || self.scope.is_some()) {
+            return Err((
+                Usage::ArgumentConflict,
+                format!(
+                    "--client-auth and --scope are for --provider standard; {provider} has its \
+                     own fixed way"
+                ),
+            ));
+        }
         match &target {
             Target::Environment(env) if provider.environment(env).is_none() => {
                 let known: Vec<&str> = provider.environments().iter().map(|e| e.name).collect();
@@ -212,6 +245,15 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     let mut builder = Client::builder(plan.provider)
         .credentials(Credentials::new(plan.args.client_id, secret))
         .timeout(plan.args.timeout);
+    if let Some(auth) = plan.args.client_auth {
+        builder = builder.client_auth(match auth {
+            ClientAuthName::Basic => ClientAuth::Basic,
+            ClientAuthName::Body => ClientAuth::Body,
+        });
+    }
+    if let Some(scope) = plan.args.scope {
+        builder = builder.scope(scope);
+    }
     builder = match plan.target {
         Target::Environment(env) => builder.environment(env),
         Target::BaseUrl(url) => builder.base_url(url),

@@ -131,7 +131,11 @@ async fn fetch_json_matches_the_schema_for_every_provider() {
     let schema: Value =
         serde_json::from_slice(&run(&["schema"], "x", None).stdout).expect("schema is JSON");
     assert_eq!(schema["$id"], "urn:partner-token:fetch-json:v1");
-    let names: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
+    let names: Vec<&str> = Provider::ALL
+        .iter()
+        .chain([&Provider::Standard])
+        .map(|p| p.name())
+        .collect();
     assert_eq!(schema["properties"]["provider"]["type"], "string");
     assert_eq!(
         schema["properties"]["provider"]["enum"],
@@ -574,7 +578,9 @@ fn help_lists_values_variables_and_exit_codes() {
     // The short help lists the possible values too.
     let short = text(&run(&["fetch", "-h"], "x", None).stdout);
     assert!(
-        short.contains("[possible values: teez, alternative-payments, cobee, tradevest, dinie]"),
+        short.contains(
+            "[possible values: teez, alternative-payments, cobee, tradevest, dinie, standard]"
+        ),
         "{short}"
     );
 }
@@ -1393,4 +1399,30 @@ async fn runs_on_different_machines_share_one_token_through_redis() {
         text(&cleared.stdout).trim(),
         format!("removed 1 cached token from {}", url.trim_end_matches('/'))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_takes_a_standard_rfc_6749_endpoint() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.standard_endpoint().clone();
+    for auth in ["basic", "body"] {
+        let output = fetch(&endpoint, &["--json", "--no-cache", "--client-auth", auth]).await;
+        assert_eq!(code(&output), 0, "{auth}: {}", text(&output.stderr));
+        let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(json["provider"], "standard");
+        assert_eq!(json["expires_in"], 3600);
+    }
+    assert_eq!(sandbox.stats(Provider::Standard).tokens_issued, 2);
+
+    // A standard endpoint has no named environments; the partners take no --client-auth.
+    let no_url = run(&["fetch", "--provider", "standard"], "id", Some("secret-1"));
+    assert_eq!(code(&no_url), 2, "{}", text(&no_url.stderr));
+    assert!(text(&no_url.stderr).contains("needs --base-url"));
+    let partner = run(
+        &["fetch", "--provider", "dinie", "--client-auth", "body"],
+        "id",
+        Some("secret-1"),
+    );
+    assert_eq!(code(&partner), 2, "{}", text(&partner.stderr));
+    assert!(text(&partner.stderr).contains("for --provider standard"));
 }
