@@ -62,13 +62,10 @@ impl Credentials {
         if secret.is_empty() {
             return invalid("the client secret is empty");
         }
-        if provider == Provider::Teez {
-            use teez_api::types::TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequestClientSecret as TeezSecret;
-            if TeezSecret::try_from(secret).is_err() {
-                return invalid(
-                    "Teez requires a client secret of at least 8 characters with at least one digit",
-                );
-            }
+        if let Some(check) = crate::providers::facts(provider).check_secret
+            && let Err(rule) = check(secret)
+        {
+            return invalid(rule);
         }
         Ok(())
     }

@@ -1,7 +1,10 @@
-//! The five providers and their named environments.
+//! The providers, by name. What each one is like (environments, client authentication,
+//! body encoding, …) lives in its module under `providers/`.
 
 use std::fmt;
 use std::str::FromStr;
+
+use crate::providers;
 
 /// A partner API that issues client-credentials access tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -76,69 +79,6 @@ pub struct Environment {
     pub source: &'static str,
 }
 
-const TEEZ: &[Environment] = &[Environment {
-    name: "production",
-    base_url: teez_api::servers::SELLER_API,
-    source: "specs/teez.yaml servers (no sandbox is published)",
-}];
-
-const ALTERNATIVE_PAYMENTS: &[Environment] = &[
-    Environment {
-        name: "production",
-        base_url: alternative_payments_api::servers::PUBLIC_API,
-        source: "specs/alternative-payments.json servers, http:// upgraded to https://",
-    },
-    Environment {
-        name: "demo",
-        base_url: "https://public-api.demo.alternativepayments.io",
-        source: "provider docs (FACTS.md): demo host, separate credentials",
-    },
-];
-
-const COBEE: &[Environment] = &[
-    Environment {
-        name: "production",
-        base_url: cobee_api::servers::PARTNERS_API,
-        source: "specs/cobee.yaml servers",
-    },
-    Environment {
-        name: "pre-production",
-        base_url: cobee_api::servers::PRE_PARTNERS_API,
-        source: "specs/cobee.yaml servers",
-    },
-];
-
-const TRADEVEST: &[Environment] = &[
-    Environment {
-        name: "production",
-        base_url: "https://b2b.auth.platform-prod.tradevest.ai",
-        source: "provider guide (FACTS.md): production auth host, not in the spec",
-    },
-    Environment {
-        name: "test",
-        base_url: tradevest_api::servers::TEST_AUTH,
-        source: "specs/tradevest.json servers",
-    },
-    Environment {
-        name: "pretest",
-        base_url: tradevest_api::servers::PRETEST_AUTH,
-        source: "specs/tradevest.json servers",
-    },
-];
-
-const DINIE: &[Environment] = &[
-    Environment {
-        name: "production",
-        base_url: dinie_api::servers::PRODUCTION,
-        source: "specs/dinie.yaml servers (default of the official SDKs)",
-    },
-    Environment {
-        name: "sandbox",
-        base_url: dinie_api::servers::SANDBOX,
-        source: "specs/dinie.yaml servers (Dinie docs pages)",
-    },
-];
-
 impl Provider {
     /// Every provider.
     pub const ALL: [Provider; 5] = [
@@ -151,26 +91,12 @@ impl Provider {
 
     /// The provider's name as used on the command line and in errors (`alternative-payments`).
     pub fn name(self) -> &'static str {
-        match self {
-            Provider::Teez => "teez",
-            Provider::AlternativePayments => "alternative-payments",
-            Provider::Cobee => "cobee",
-            Provider::Tradevest => "tradevest",
-            Provider::Dinie => "dinie",
-            Provider::Standard => "standard",
-        }
+        providers::facts(self).name
     }
 
     /// The provider's named environments; the first is the default (`production`).
     pub fn environments(self) -> &'static [Environment] {
-        match self {
-            Provider::Teez => TEEZ,
-            Provider::AlternativePayments => ALTERNATIVE_PAYMENTS,
-            Provider::Cobee => COBEE,
-            Provider::Tradevest => TRADEVEST,
-            Provider::Dinie => DINIE,
-            Provider::Standard => &[],
-        }
+        providers::facts(self).environments
     }
 
     /// The environment called `name`, compared case-insensitively.
@@ -183,38 +109,17 @@ impl Provider {
     /// How the client authenticates on the token endpoint (for [`Standard`](Self::Standard),
     /// the default: a client may choose [`ClientAuth::Body`]).
     pub fn client_auth(self) -> ClientAuth {
-        match self {
-            Provider::AlternativePayments | Provider::Dinie | Provider::Standard => {
-                ClientAuth::Basic
-            }
-            Provider::Teez | Provider::Cobee | Provider::Tradevest => ClientAuth::Body,
-        }
+        providers::facts(self).client_auth
     }
 
     /// How the token request body is encoded.
     pub fn body_encoding(self) -> BodyEncoding {
-        match self {
-            Provider::Teez | Provider::Cobee => BodyEncoding::Json,
-            Provider::AlternativePayments
-            | Provider::Tradevest
-            | Provider::Dinie
-            | Provider::Standard => BodyEncoding::Form,
-        }
+        providers::facts(self).body_encoding
     }
 
     /// The API version of the provider's spec (`info.version`).
     pub fn api_version(self) -> &'static str {
-        use progenitor_client::ClientInfo;
-        match self {
-            Provider::Teez => <teez_api::Client as ClientInfo<_>>::api_version(),
-            Provider::AlternativePayments => {
-                <alternative_payments_api::Client as ClientInfo<_>>::api_version()
-            }
-            Provider::Cobee => <cobee_api::Client as ClientInfo<_>>::api_version(),
-            Provider::Tradevest => <tradevest_api::Client as ClientInfo<_>>::api_version(),
-            Provider::Dinie => <dinie_api::Client as ClientInfo<_>>::api_version(),
-            Provider::Standard => "RFC 6749",
-        }
+        (providers::facts(self).api_version)()
     }
 }
 

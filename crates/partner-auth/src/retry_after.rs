@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use crate::Provider;
+use crate::providers::ResetUnit;
 
 /// The wait a response asks for: `Retry-After` (seconds or an HTTP date) on any status;
 /// on a 429 also `X-RateLimit-Reset`, which is seconds for Cobee and a Unix time for Dinie
@@ -29,10 +30,10 @@ pub(crate) fn from_headers(
         return None;
     }
     let reset = text("x-ratelimit-reset")?.parse::<u64>().ok()?;
-    let is_unix_time = match provider {
-        Provider::Cobee => false,
-        Provider::Dinie => true,
-        _ => reset >= 1_000_000_000,
+    let is_unix_time = match crate::providers::facts(provider).rate_limit_reset {
+        ResetUnit::Seconds => false,
+        ResetUnit::UnixTime => true,
+        ResetUnit::Guess => reset >= 1_000_000_000,
     };
     if is_unix_time {
         // A reset too far out to represent is no usable answer.

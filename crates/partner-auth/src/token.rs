@@ -142,7 +142,7 @@ impl AccessToken {
             .expires_in
             .filter(|secs| secs.is_finite() && *secs >= 1.0)
             .map(|secs| Duration::from_secs_f64(secs.min(MAX_LIFETIME.as_secs_f64())));
-        let prefix = (provider == Provider::Dinie).then_some("dinie_at_");
+        let prefix = crate::providers::facts(provider).jwt_prefix;
         // The JWT's lifetime measured on the provider's own clock (exp − iat, else
         // exp − the response's Date), never against ours: a skewed clock on either side
         // changes nothing.

@@ -5,13 +5,43 @@
 //! `grant_type=client_credentials`; `{access_token, expires_in, token_type}`, all optional.
 
 use alternative_payments_api::types::CreateOAuthTokenBody;
+use progenitor_client::ClientInfo;
 
 use crate::Error;
 use crate::exchange::Exchange;
+use crate::provider::{BodyEncoding, ClientAuth, Environment};
 use crate::token::RawToken;
 
-/// Whether a success body is kept for the lenient decode: every success field is optional in the spec, so a success body may need the lenient decode.
-pub(super) const KEEP_SUCCESS_BODY: bool = true;
+use super::{Facts, ResetUnit};
+
+/// What Alternative Payments is like.
+pub(super) const FACTS: Facts = Facts {
+    name: "alternative-payments",
+    environments: ENVIRONMENTS,
+    client_auth: ClientAuth::Basic,
+    body_encoding: BodyEncoding::Form,
+    jwt_prefix: None,
+    rate_limit_reset: ResetUnit::Guess,
+    // Whether a success body is kept for the lenient decode: every success field is
+    // optional in the spec, so a success body may need the lenient decode.
+    keep_success_body: true,
+    api_version: || <alternative_payments_api::Client as ClientInfo<_>>::api_version(),
+    check_secret: None,
+};
+
+/// Its named environments; the first is the default.
+const ENVIRONMENTS: &[Environment] = &[
+    Environment {
+        name: "production",
+        base_url: alternative_payments_api::servers::PUBLIC_API,
+        source: "specs/alternative-payments.json servers, http:// upgraded to https://",
+    },
+    Environment {
+        name: "demo",
+        base_url: "https://public-api.demo.alternativepayments.io",
+        source: "provider docs (FACTS.md): demo host, separate credentials",
+    },
+];
 
 pub(super) async fn request_token(
     client: &alternative_payments_api::Client,

@@ -4,15 +4,45 @@
 //! expiresIn}`, all optional; the token is a JWT whose `exp` caps the lifetime.
 
 use cobee_api::types::AuthenticateRequest;
+use progenitor_client::ClientInfo;
 use secrecy::ExposeSecret;
 
 use crate::Error;
 use crate::client::Config;
 use crate::exchange::Exchange;
+use crate::provider::{BodyEncoding, ClientAuth, Environment};
 use crate::token::RawToken;
 
-/// Whether a success body is kept for the lenient decode: every success field is optional in the spec, so a success body may need the lenient decode.
-pub(super) const KEEP_SUCCESS_BODY: bool = true;
+use super::{Facts, ResetUnit};
+
+/// What Cobee is like.
+pub(super) const FACTS: Facts = Facts {
+    name: "cobee",
+    environments: ENVIRONMENTS,
+    client_auth: ClientAuth::Body,
+    body_encoding: BodyEncoding::Json,
+    jwt_prefix: None,
+    rate_limit_reset: ResetUnit::Seconds,
+    // Whether a success body is kept for the lenient decode: every success field is
+    // optional in the spec, so a success body may need the lenient decode.
+    keep_success_body: true,
+    api_version: || <cobee_api::Client as ClientInfo<_>>::api_version(),
+    check_secret: None,
+};
+
+/// Its named environments; the first is the default.
+const ENVIRONMENTS: &[Environment] = &[
+    Environment {
+        name: "production",
+        base_url: cobee_api::servers::PARTNERS_API,
+        source: "specs/cobee.yaml servers",
+    },
+    Environment {
+        name: "pre-production",
+        base_url: cobee_api::servers::PRE_PARTNERS_API,
+        source: "specs/cobee.yaml servers",
+    },
+];
 
 pub(super) async fn request_token(
     config: &Config,

@@ -5,13 +5,43 @@
 //! required. The token is `dinie_at_` followed by a JWT whose `exp` caps the lifetime.
 
 use dinie_api::types::{TokenRequest, TokenRequestGrantType};
+use progenitor_client::ClientInfo;
 
 use crate::Error;
 use crate::exchange::Exchange;
+use crate::provider::{BodyEncoding, ClientAuth, Environment};
 use crate::token::RawToken;
 
-/// Whether a success body is kept for the lenient decode: the typed decode always answers for a success body; error bodies are kept for the error mapping.
-pub(super) const KEEP_SUCCESS_BODY: bool = false;
+use super::{Facts, ResetUnit};
+
+/// What Dinie is like.
+pub(super) const FACTS: Facts = Facts {
+    name: "dinie",
+    environments: ENVIRONMENTS,
+    client_auth: ClientAuth::Basic,
+    body_encoding: BodyEncoding::Form,
+    jwt_prefix: Some("dinie_at_"),
+    rate_limit_reset: ResetUnit::UnixTime,
+    // Whether a success body is kept for the lenient decode: the typed decode always
+    // answers for a success body; error bodies are kept for the error mapping.
+    keep_success_body: false,
+    api_version: || <dinie_api::Client as ClientInfo<_>>::api_version(),
+    check_secret: None,
+};
+
+/// Its named environments; the first is the default.
+const ENVIRONMENTS: &[Environment] = &[
+    Environment {
+        name: "production",
+        base_url: dinie_api::servers::PRODUCTION,
+        source: "specs/dinie.yaml servers (default of the official SDKs)",
+    },
+    Environment {
+        name: "sandbox",
+        base_url: dinie_api::servers::SANDBOX,
+        source: "specs/dinie.yaml servers (Dinie docs pages)",
+    },
+];
 
 pub(super) async fn request_token(
     client: &dinie_api::Client,

@@ -1,5 +1,11 @@
-//! One module per provider: build its generated client, send its token request, map its
-//! documented success body. Everything else is shared ([`crate::exchange`]).
+//! One module per provider: what it is like ([`Facts`]: name, environments, client
+//! authentication, body encoding, JWT prefix, rate-limit reset unit, credential rules),
+//! how to build its generated client, send its token request, and map its documented
+//! success body. Everything else is shared ([`crate::exchange`]).
+//!
+//! Adding a provider here is one module with its `FACTS` and `request_token`, and one arm
+//! in each `match` below (the compiler lists them: every match on [`Provider`] in this
+//! crate is exhaustive).
 //!
 //! | provider | spec | generated crate | here |
 //! | --- | --- | --- | --- |
@@ -21,8 +27,57 @@ use partner_api_support::{ClientState, ResponseObserver};
 
 use crate::client::Config;
 use crate::exchange::Exchange;
+use crate::provider::{BodyEncoding, ClientAuth, Environment};
 use crate::token::RawToken;
 use crate::{Error, Provider};
+
+/// What a provider is like: every fact about it the facade needs, in its own module.
+pub(crate) struct Facts {
+    /// Its name on the command line, in configuration and in errors.
+    pub name: &'static str,
+    /// Its named environments; the first is the default. Empty: a base URL is required.
+    pub environments: &'static [Environment],
+    /// How it authenticates clients (for [`Provider::Standard`], the default).
+    pub client_auth: ClientAuth,
+    /// How its token request body is encoded.
+    pub body_encoding: BodyEncoding,
+    /// What its tokens start with before a JWT, if they are (prefixed) JWTs.
+    pub jwt_prefix: Option<&'static str>,
+    /// What its `X-RateLimit-Reset` header counts.
+    pub rate_limit_reset: ResetUnit,
+    /// Whether a success body is kept for the lenient decode.
+    pub keep_success_body: bool,
+    /// The API version of its spec (`info.version`).
+    pub api_version: fn() -> &'static str,
+    /// Its own rule for client secrets, beyond "not empty".
+    pub check_secret: Option<SecretRule>,
+}
+
+/// A provider's rule for client secrets: the rule, as a sentence, when it is broken.
+pub(crate) type SecretRule = fn(&str) -> Result<(), &'static str>;
+
+/// What an `X-RateLimit-Reset` header holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ResetUnit {
+    /// Seconds to wait.
+    Seconds,
+    /// The Unix time the limit resets.
+    UnixTime,
+    /// Undocumented: a Unix time when that large, otherwise seconds.
+    Guess,
+}
+
+/// What `provider` is like.
+pub(crate) fn facts(provider: Provider) -> &'static Facts {
+    match provider {
+        Provider::Teez => &teez::FACTS,
+        Provider::AlternativePayments => &alternative_payments::FACTS,
+        Provider::Cobee => &cobee::FACTS,
+        Provider::Tradevest => &tradevest::FACTS,
+        Provider::Dinie => &dinie::FACTS,
+        Provider::Standard => &standard::FACTS,
+    }
+}
 
 /// The provider's generated client, built once per [`Client`](crate::Client) and shared by
 /// its concurrent requests (each observed on its own, see [`observer`]).
@@ -65,16 +120,7 @@ impl Generated {
 /// A fresh observer for one request of `provider`: it keeps the response head, error
 /// bodies, and success bodies only where the lenient decode may need them.
 pub(crate) fn observer(provider: Provider) -> ResponseObserver {
-    let keep_success_body = match provider {
-        Provider::Teez => teez::KEEP_SUCCESS_BODY,
-        Provider::AlternativePayments => alternative_payments::KEEP_SUCCESS_BODY,
-        Provider::Cobee => cobee::KEEP_SUCCESS_BODY,
-        Provider::Tradevest => tradevest::KEEP_SUCCESS_BODY,
-        Provider::Dinie => dinie::KEEP_SUCCESS_BODY,
-        // It reads the body itself; the observer keeps the head (its `Date`).
-        Provider::Standard => false,
-    };
-    if keep_success_body {
+    if facts(provider).keep_success_body {
         ResponseObserver::capturing_body()
     } else {
         ResponseObserver::capturing_error_bodies()

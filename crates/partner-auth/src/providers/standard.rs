@@ -9,8 +9,25 @@ use secrecy::ExposeSecret as _;
 use crate::Error;
 use crate::client::Config;
 use crate::exchange::Exchange;
-use crate::provider::ClientAuth;
+use crate::provider::{BodyEncoding, ClientAuth};
 use crate::token::RawToken;
+
+use super::{Facts, ResetUnit};
+
+/// What a standard endpoint is like.
+pub(super) const FACTS: Facts = Facts {
+    name: "standard",
+    // None: the token URL is the base URL.
+    environments: &[],
+    client_auth: ClientAuth::Basic,
+    body_encoding: BodyEncoding::Form,
+    jwt_prefix: None,
+    rate_limit_reset: ResetUnit::Guess,
+    // It reads the body itself; the observer keeps only the head (its `Date`).
+    keep_success_body: false,
+    api_version: || "RFC 6749",
+    check_secret: None,
+};
 
 /// The hooks' name for the token request (Basic credentials go to it).
 const OPERATION: &str = "client_credentials_token";

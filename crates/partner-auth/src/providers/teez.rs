@@ -3,16 +3,38 @@
 //! JSON `{clientId, clientSecret}`, no `Authorization` header; `{accessToken, expiresIn,
 //! tokenType}`, every field optional in the spec.
 
+use progenitor_client::ClientInfo;
 use secrecy::ExposeSecret;
 use teez_api::types::TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequest as TokenRequest;
 
+use super::{Facts, ResetUnit};
 use crate::client::Config;
 use crate::exchange::Exchange;
+use crate::provider::{BodyEncoding, ClientAuth, Environment};
 use crate::token::RawToken;
 use crate::{Credentials, Error};
 
-/// Whether a success body is kept for the lenient decode: every success field is optional in the spec, so a success body may need the lenient decode.
-pub(super) const KEEP_SUCCESS_BODY: bool = true;
+/// What Teez is like.
+pub(super) const FACTS: Facts = Facts {
+    name: "teez",
+    environments: ENVIRONMENTS,
+    client_auth: ClientAuth::Body,
+    body_encoding: BodyEncoding::Json,
+    jwt_prefix: None,
+    rate_limit_reset: ResetUnit::Guess,
+    // Whether a success body is kept for the lenient decode: every success field is
+    // optional in the spec, so a success body may need the lenient decode.
+    keep_success_body: true,
+    api_version: || <teez_api::Client as ClientInfo<_>>::api_version(),
+    check_secret: Some(check_secret),
+};
+
+/// Its named environments; the first is the default.
+const ENVIRONMENTS: &[Environment] = &[Environment {
+    name: "production",
+    base_url: teez_api::servers::SELLER_API,
+    source: "specs/teez.yaml servers (no sandbox is published)",
+}];
 
 pub(super) async fn request_token(
     config: &Config,
@@ -45,4 +67,13 @@ fn body(credentials: &Credentials) -> Result<TokenRequest, Error> {
             .try_into()
             .map_err(invalid)?,
     })
+}
+
+/// Teez's documented secret rule, from its spec through the generated type: at least 8
+/// characters with at least one digit.
+fn check_secret(secret: &str) -> Result<(), &'static str> {
+    use teez_api::types::TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequestClientSecret as TeezSecret;
+    TeezSecret::try_from(secret).map(drop).map_err(
+        |_| "Teez requires a client secret of at least 8 characters with at least one digit",
+    )
 }

@@ -3,16 +3,51 @@
 //! Form `client_id`, `client_secret`, `grant_type=client_credentials`, no `Authorization`
 //! header; `{access_token, expires_in, token_type}`, all required.
 
+use progenitor_client::ClientInfo;
 use secrecy::ExposeSecret;
 use tradevest_api::types::AuthRequest;
 
 use crate::Error;
 use crate::client::Config;
 use crate::exchange::Exchange;
+use crate::provider::{BodyEncoding, ClientAuth, Environment};
 use crate::token::RawToken;
 
-/// Whether a success body is kept for the lenient decode: the typed decode always answers for a success body; error bodies are kept for the error mapping.
-pub(super) const KEEP_SUCCESS_BODY: bool = false;
+use super::{Facts, ResetUnit};
+
+/// What Tradevest is like.
+pub(super) const FACTS: Facts = Facts {
+    name: "tradevest",
+    environments: ENVIRONMENTS,
+    client_auth: ClientAuth::Body,
+    body_encoding: BodyEncoding::Form,
+    jwt_prefix: None,
+    rate_limit_reset: ResetUnit::Guess,
+    // Whether a success body is kept for the lenient decode: the typed decode always
+    // answers for a success body; error bodies are kept for the error mapping.
+    keep_success_body: false,
+    api_version: || <tradevest_api::Client as ClientInfo<_>>::api_version(),
+    check_secret: None,
+};
+
+/// Its named environments; the first is the default.
+const ENVIRONMENTS: &[Environment] = &[
+    Environment {
+        name: "production",
+        base_url: "https://b2b.auth.platform-prod.tradevest.ai",
+        source: "provider guide (FACTS.md): production auth host, not in the spec",
+    },
+    Environment {
+        name: "test",
+        base_url: tradevest_api::servers::TEST_AUTH,
+        source: "specs/tradevest.json servers",
+    },
+    Environment {
+        name: "pretest",
+        base_url: tradevest_api::servers::PRETEST_AUTH,
+        source: "specs/tradevest.json servers",
+    },
+];
 
 pub(super) async fn request_token(
     config: &Config,
