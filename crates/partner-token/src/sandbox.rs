@@ -17,7 +17,8 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", value_parser = args::token_lifetime)]
     token_lifetime: Option<Duration>,
     /// Listen on fixed ports: teez on PORT, alternative-payments on PORT+1, cobee on
-    /// PORT+2, tradevest on PORT+3, dinie on PORT+4 (default: free ports).
+    /// PORT+2, tradevest on PORT+3, dinie on PORT+4, the standard endpoint on PORT+5
+    /// (default: free ports).
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..=65531))]
     port: Option<u16>,
     /// Print one line of JSON on stdout, `{"<provider>": {"base_url", "client_id",
@@ -58,6 +59,7 @@ pub async fn run(args: Args) -> ExitCode {
         let endpoints: serde_json::Map<String, serde_json::Value> = sandbox
             .endpoints()
             .iter()
+            .chain([sandbox.standard_endpoint()])
             .map(|e| {
                 let entry = EndpointJson {
                     base_url: &e.base_url,
@@ -81,12 +83,19 @@ pub async fn run(args: Args) -> ExitCode {
 }
 
 fn print_table(sandbox: &Sandbox) {
-    println!("partner-token sandbox: five token endpoints on loopback (Ctrl-C stops)\n");
+    println!(
+        "partner-token sandbox: the five partners' token endpoints and a standard RFC 6749 \
+         one on loopback (Ctrl-C stops)\n"
+    );
     println!(
         "{:<22} {:<40} {:<24} client secret",
         "provider", "base URL", "client id"
     );
-    for endpoint in sandbox.endpoints() {
+    for endpoint in sandbox
+        .endpoints()
+        .iter()
+        .chain([sandbox.standard_endpoint()])
+    {
         println!(
             "{:<22} {:<40} {:<24} {}",
             endpoint.provider.name(),
