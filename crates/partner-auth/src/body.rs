@@ -193,13 +193,20 @@ pub(crate) fn excerpt(body: &[u8], secret: &str) -> Option<String> {
 /// Removes what could be a credential from text taken from a response: every occurrence
 /// of `secret`, and every opaque word that looks like a token (see [`looks_like_token`]).
 pub(crate) fn scrub(text: &str, secret: &str) -> String {
-    let has_secret = secret.len() >= 4 && text.contains(secret);
+    // The secret as sent and as a server may echo it back: form-urlencoded (`+` for a
+    // space) or percent-encoded (`%20`).
+    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let percent = form.replace('+', "%20");
+    let forms = [secret, form.as_str(), percent.as_str()];
+    let has_secret = secret.len() >= 4 && forms.iter().any(|f| text.contains(f));
     if !has_secret && text.len() < 20 {
         // Too short to hold a token-like word.
         return text.to_owned();
     }
     let text = if has_secret {
-        text.replace(secret, "[REDACTED]")
+        forms
+            .iter()
+            .fold(text.to_owned(), |text, f| text.replace(f, "[REDACTED]"))
     } else {
         text.to_owned()
     };

@@ -83,6 +83,8 @@ struct Key {
     base_url: String,
     client_id: String,
     secret_fingerprint: u64,
+    /// A token for one scope is no token for another.
+    scope: Option<String>,
 }
 
 struct Entry {
@@ -203,6 +205,7 @@ impl TokenCache {
             secret_fingerprint: self
                 .fingerprints
                 .hash_one(client.credentials().client_secret().expose_secret()),
+            scope: client.scope().map(str::to_owned),
         }
     }
 

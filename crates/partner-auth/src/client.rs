@@ -40,6 +40,8 @@ pub(crate) struct Config {
     /// in its state.
     pub generated: providers::Generated,
     pub default_lifetime: Duration,
+    /// The scope asked for (standard providers only): part of the token's identity.
+    pub scope: Option<String>,
 }
 
 /// The generated client's state: the User-Agent and timeout when the HTTP client is the
@@ -196,6 +198,11 @@ impl Client {
     pub fn credentials(&self) -> &Credentials {
         &self.config.credentials
     }
+
+    /// The scope a [`Provider::Standard`] client asks for, if any.
+    pub fn scope(&self) -> Option<&str> {
+        self.config.scope.as_deref()
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -312,6 +319,12 @@ impl ClientBuilder {
                     ));
                 }
                 (None, Some(url)) => (Cow::Borrowed("custom"), url),
+                (Some(_), None) if provider.environments().is_empty() => {
+                    return Err(Error::configuration(format!(
+                        "{provider} has no named environments: give its token endpoint's URL \
+                         with .base_url(…)"
+                    )));
+                }
                 (Some(name), None) => {
                     let env = provider.environment(&name).ok_or_else(|| {
                         let known: Vec<&str> =
@@ -351,10 +364,7 @@ impl ClientBuilder {
             ))));
         }
         if let Some(scope) = &self.scope
-            && (scope.trim().is_empty()
-                || !scope
-                    .bytes()
-                    .all(|b| b == b' ' || (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\'))
+            && !is_rfc6749_scope(scope)
         {
             return Err(at(Error::configuration(
                 "a scope is one or more space-separated tokens of printable ASCII, without \
@@ -423,9 +433,15 @@ impl ClientBuilder {
                 (http, None, None)
             }
         };
-        let base_url = url.as_str().trim_end_matches('/').to_owned();
+        // A partner's base URL is a prefix the generated paths join; a standard provider's
+        // is the token URL itself, sent exactly as given.
+        let base_url = match provider {
+            Provider::Standard => url.as_str().to_owned(),
+            _ => url.as_str().trim_end_matches('/').to_owned(),
+        };
         let state = client_state(auth, user_agent, request_timeout, &credentials);
         let scope = self.scope;
+        let kept_scope = scope.clone();
         let generated =
             providers::Generated::new(provider, &base_url, http, state, |http, state| {
                 providers::standard::Standard::new(&base_url, http, state, auth, scope)
@@ -439,6 +455,7 @@ impl ClientBuilder {
                 credentials,
                 generated,
                 default_lifetime: self.default_lifetime,
+                scope: kept_scope,
             }),
         })
     }
@@ -478,6 +495,17 @@ fn usable_token(token: AccessToken, issued: Issued) -> Result<AccessToken, Error
         )));
     }
     Ok(token)
+}
+
+/// RFC 6749 §3.3: `scope-token *( SP scope-token )`, each token one or more of
+/// `%x21 / %x23-5B / %x5D-7E` (printable ASCII but `"` and `\`), single spaces between.
+fn is_rfc6749_scope(scope: &str) -> bool {
+    scope.split(' ').all(|token| {
+        !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+    })
 }
 
 /// Whether the URL's host is a loopback address (or `localhost`), judged from the URL

@@ -38,7 +38,11 @@ impl TokenRequest {
     /// `(client_id, client_secret)` from `Authorization: Basic`, decoded per RFC 6749
     /// §2.3.1 (each part form-urlencoded before joining).
     pub fn basic(&self) -> Option<(String, String)> {
-        let encoded = self.authorization.as_deref()?.strip_prefix("Basic ")?;
+        // The scheme name is case-insensitive (RFC 7235 §2.1).
+        let (scheme, encoded) = self.authorization.as_deref()?.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
         let joined = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
         let (id, secret) = joined.split_once(':')?;
         let decode = |s: &str| {

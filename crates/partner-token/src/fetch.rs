@@ -149,6 +149,12 @@ impl Args {
             ));
         }
         match &target {
+            Target::Environment(_) if provider.environments().is_empty() => {
+                return Err((
+                    Usage::ArgumentConflict,
+                    format!("{provider} has no named environments; give --base-url, its token URL"),
+                ));
+            }
             Target::Environment(env) if provider.environment(env).is_none() => {
                 let known: Vec<&str> = provider.environments().iter().map(|e| e.name).collect();
                 return Err((

@@ -132,7 +132,8 @@ pub(crate) fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// The credential's identity, each part length-prefixed so no two identities collide.
+/// The credential's identity (and the scope it asks for: a token for one scope is no
+/// token for another), each part length-prefixed so no two identities collide.
 fn identity(client: &Client) -> Vec<u8> {
     let mut out = Vec::new();
     for part in [
@@ -142,6 +143,11 @@ fn identity(client: &Client) -> Vec<u8> {
     ] {
         out.extend_from_slice(&(part.len() as u64).to_be_bytes());
         out.extend_from_slice(part.as_bytes());
+    }
+    if let Some(scope) = client.scope() {
+        out.extend_from_slice(b"scope");
+        out.extend_from_slice(&(scope.len() as u64).to_be_bytes());
+        out.extend_from_slice(scope.as_bytes());
     }
     out
 }

@@ -2,8 +2,9 @@
 //! `grant_type=client_credentials`; the client authenticated by HTTP Basic (§2.3.1, id and
 //! secret form-urlencoded) or by `client_id`/`client_secret` in the body, never both
 //! (§2.3); `{access_token, token_type, expires_in}` with `Cache-Control: no-store` (§5.1);
-//! errors as §5.2 (`invalid_request`, `invalid_client` with 401 and `WWW-Authenticate`,
-//! `unsupported_grant_type`); 429 with `Retry-After` above the rate limit.
+//! errors as §5.2 (`invalid_request` for a missing or repeated parameter, `invalid_client`
+//! with 401 and `WWW-Authenticate`, `unsupported_grant_type`); 429 with `Retry-After`
+//! above the rate limit.
 
 use std::time::Duration;
 
@@ -46,6 +47,13 @@ impl Dialect for Standard {
         let form = request
             .form()
             .ok_or_else(|| error(400, "invalid_request", "expected a form-urlencoded body"))?;
+        // §5.2: a missing or repeated parameter is `invalid_request`; a grant type other
+        // than this one is `unsupported_grant_type`.
+        match form.iter().filter(|(name, _)| name == "grant_type").count() {
+            0 => return Err(error(400, "invalid_request", "grant_type is missing")),
+            1 => {}
+            _ => return Err(error(400, "invalid_request", "grant_type is repeated")),
+        }
         if field(&form, "grant_type") != Some("client_credentials") {
             return Err(error(
                 400,
@@ -82,10 +90,12 @@ impl Dialect for Standard {
             json!({"access_token": token, "token_type": "Bearer", "expires_in": lifetime.as_secs()}),
         )
         .header("cache-control", "no-store")
+        .header("pragma", "no-cache")
     }
 
     fn rate_limited(&self, wait: Duration, _limit: u32) -> Reply {
-        error(429, "temporarily_unavailable", "too many token requests")
+        // RFC 6749 defines no code for this; the status and Retry-After say it.
+        error(429, "too_many_requests", "too many token requests")
             .header("retry-after", wait.as_secs().max(1))
     }
 
