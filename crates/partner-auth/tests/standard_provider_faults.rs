@@ -83,7 +83,10 @@ async fn a_token_url_with_a_trailing_slash_is_requested_as_given() {
     client.fetch_token().await.unwrap();
     let request = String::from_utf8(seen.recv().await.unwrap()).unwrap();
     let line = request.lines().next().unwrap().to_owned();
-    assert_eq!(line, "POST /oauth2/token/ HTTP/1.1", "token URL {url} was sent as: {line}");
+    assert_eq!(
+        line, "POST /oauth2/token/ HTTP/1.1",
+        "token URL {url} was sent as: {line}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -125,10 +128,19 @@ async fn a_token_cache_keeps_tokens_for_different_scopes_apart() {
             .await;
     }
     let url = server.url("/token");
-    let read = standard(&url, "id", "secret-1").scope("read").build().unwrap();
-    let admin = standard(&url, "id", "secret-1").scope("admin").build().unwrap();
+    let read = standard(&url, "id", "secret-1")
+        .scope("read")
+        .build()
+        .unwrap();
+    let admin = standard(&url, "id", "secret-1")
+        .scope("admin")
+        .build()
+        .unwrap();
     let cache = TokenCache::new();
-    assert_eq!(cache.token(&read).await.unwrap().expose_secret(), "tok-for-read");
+    assert_eq!(
+        cache.token(&read).await.unwrap().expose_secret(),
+        "tok-for-read"
+    );
     let got = cache.token(&admin).await.unwrap();
     assert_eq!(
         got.expose_secret(),
@@ -188,16 +200,22 @@ async fn basic_and_body_requests_are_rfc_6749() {
     let raw = String::from_utf8(seen.recv().await.unwrap()).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     let lower = head.to_ascii_lowercase();
-    assert!(lower.contains("content-type: application/x-www-form-urlencoded"), "{head}");
+    assert!(
+        lower.contains("content-type: application/x-www-form-urlencoded"),
+        "{head}"
+    );
     assert!(lower.contains("accept: application/json"), "{head}");
     let auth = head
         .lines()
         .find_map(|l| l.strip_prefix("authorization: Basic "))
         .expect("basic");
     use base64::Engine as _;
-    let decoded =
-        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(auth).unwrap())
-            .unwrap();
+    let decoded = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(auth)
+            .unwrap(),
+    )
+    .unwrap();
     let (i, s) = decoded.split_once(':').unwrap();
     let dec = |v: &str| {
         url::form_urlencoded::parse(format!("x={v}").as_bytes())
@@ -227,7 +245,10 @@ async fn basic_and_body_requests_are_rfc_6749() {
         .unwrap();
     let raw = String::from_utf8(seen.recv().await.unwrap()).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    assert!(!head.to_ascii_lowercase().contains("authorization"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("authorization"),
+        "{head}"
+    );
     let fields: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -263,31 +284,126 @@ async fn bad_answers_are_typed_errors_without_the_secret() {
         b
     };
     let cases: Vec<(&str, Vec<u8>, ErrorKind)> = vec![
-        ("html 200", reply("200 OK", "content-type: text/html\r\n", b"<html>hi</html>"), ErrorKind::InvalidResponse),
-        ("empty 200", reply("200 OK", "", b""), ErrorKind::InvalidResponse),
-        ("204", reply("204 No Content", "", b""), ErrorKind::InvalidResponse),
-        ("huge 200", reply("200 OK", "content-type: application/json\r\n", &huge), ErrorKind::InvalidResponse),
-        ("huge 400", reply("400 Bad Request", "", &huge), ErrorKind::InvalidResponse),
-        ("array", reply("200 OK", "", b"[1,2]"), ErrorKind::InvalidResponse),
-        ("number token", reply("200 OK", "", br#"{"access_token":5}"#), ErrorKind::InvalidResponse),
-        ("nan expiry", reply("200 OK", "", br#"{"access_token":"t","expires_in":1e400}"#), ErrorKind::InvalidResponse),
-        ("ctl token", reply("200 OK", "", b"{\"access_token\":\"a\\nb\"}"), ErrorKind::InvalidResponse),
-        ("302 secret", reply("302 Found", &format!("location: https://u:{secret}@evil.invalid/x?s={secret}#{secret}\r\n"), b""), ErrorKind::InvalidResponse),
-        ("307 rel", reply("307 Temporary Redirect", &format!("location: /x?{secret}\r\n"), secret.as_bytes()), ErrorKind::InvalidResponse),
-        ("301 none", reply("301 Moved", "", b""), ErrorKind::InvalidResponse),
-        ("401", reply("401 Unauthorized", "www-authenticate: Basic\r\n", format!(r#"{{"error":"invalid_client","error_description":"bad {secret}"}}"#).as_bytes()), ErrorKind::InvalidCredentials),
-        ("400 unauthorized_client", reply("400 Bad Request", "", br#"{"error":"unauthorized_client"}"#), ErrorKind::InvalidCredentials),
-        ("400 invalid_grant", reply("400 Bad Request", "", br#"{"error":"invalid_grant"}"#), ErrorKind::InvalidRequest),
-        ("429", reply("429 Too Many", "retry-after: 7\r\n", b""), ErrorKind::RateLimited),
-        ("503", reply("503 Unavailable", "retry-after: 3\r\n", b"<html/>"), ErrorKind::ProviderUnavailable),
-        ("418", reply("418 Teapot", "", b""), ErrorKind::InvalidRequest),
-        ("garbage", b"NOT HTTP AT ALL\r\n\r\n".to_vec(), ErrorKind::Connection),
-        ("truncated", b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"acc".to_vec(), ErrorKind::Connection),
+        (
+            "html 200",
+            reply("200 OK", "content-type: text/html\r\n", b"<html>hi</html>"),
+            ErrorKind::InvalidResponse,
+        ),
+        (
+            "empty 200",
+            reply("200 OK", "", b""),
+            ErrorKind::InvalidResponse,
+        ),
+        (
+            "204",
+            reply("204 No Content", "", b""),
+            ErrorKind::InvalidResponse,
+        ),
+        (
+            "huge 200",
+            reply("200 OK", "content-type: application/json\r\n", &huge),
+            ErrorKind::InvalidResponse,
+        ),
+        (
+            "huge 400",
+            reply("400 Bad Request", "", &huge),
+            ErrorKind::InvalidResponse,
+        ),
+        (
+            "array",
+            reply("200 OK", "", b"[1,2]"),
+            ErrorKind::InvalidResponse,
+        ),
+        (
+            "number token",
+            reply("200 OK", "", br#"{"access_token":5}"#),
+            ErrorKind::InvalidResponse,
+        ),
+        (
+            "nan expiry",
+            reply("200 OK", "", br#"{"access_token":"t","expires_in":1e400}"#),
+            ErrorKind::InvalidResponse,
+        ),
+        (
+            "ctl token",
+            reply("200 OK", "", b"{\"access_token\":\"a\\nb\"}"),
+            ErrorKind::InvalidResponse,
+        ),
+        (
+            "302 secret",
+            reply(
+                "302 Found",
+                &format!("location: https://u:{secret}@evil.invalid/x?s={secret}#{secret}\r\n"),
+                b"",
+            ),
+            ErrorKind::InvalidResponse,
+        ),
+        (
+            "307 rel",
+            reply(
+                "307 Temporary Redirect",
+                &format!("location: /x?{secret}\r\n"),
+                secret.as_bytes(),
+            ),
+            ErrorKind::InvalidResponse,
+        ),
+        (
+            "301 none",
+            reply("301 Moved", "", b""),
+            ErrorKind::InvalidResponse,
+        ),
+        (
+            "401",
+            reply(
+                "401 Unauthorized",
+                "www-authenticate: Basic\r\n",
+                format!(r#"{{"error":"invalid_client","error_description":"bad {secret}"}}"#)
+                    .as_bytes(),
+            ),
+            ErrorKind::InvalidCredentials,
+        ),
+        (
+            "400 unauthorized_client",
+            reply("400 Bad Request", "", br#"{"error":"unauthorized_client"}"#),
+            ErrorKind::InvalidCredentials,
+        ),
+        (
+            "400 invalid_grant",
+            reply("400 Bad Request", "", br#"{"error":"invalid_grant"}"#),
+            ErrorKind::InvalidRequest,
+        ),
+        (
+            "429",
+            reply("429 Too Many", "retry-after: 7\r\n", b""),
+            ErrorKind::RateLimited,
+        ),
+        (
+            "503",
+            reply("503 Unavailable", "retry-after: 3\r\n", b"<html/>"),
+            ErrorKind::ProviderUnavailable,
+        ),
+        (
+            "418",
+            reply("418 Teapot", "", b""),
+            ErrorKind::InvalidRequest,
+        ),
+        (
+            "garbage",
+            b"NOT HTTP AT ALL\r\n\r\n".to_vec(),
+            ErrorKind::Connection,
+        ),
+        (
+            "truncated",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"acc".to_vec(),
+            ErrorKind::Connection,
+        ),
     ];
     let mut failures = Vec::new();
     for (name, response, kind) in cases {
         let (origin, _seen) = raw_server(response, Duration::ZERO).await;
-        let client = standard(&format!("{origin}/token"), "id", secret).build().unwrap();
+        let client = standard(&format!("{origin}/token"), "id", secret)
+            .build()
+            .unwrap();
         let error = match client.fetch_token().await {
             Ok(t) => {
                 failures.push(format!("{name}: accepted token {t:?}"));
@@ -295,7 +411,11 @@ async fn bad_answers_are_typed_errors_without_the_secret() {
             }
             Err(e) => e,
         };
-        let shown = format!("{error}\n{error:?}\n{:?}\n{:?}", error.message(), error.body_excerpt());
+        let shown = format!(
+            "{error}\n{error:?}\n{:?}\n{:?}",
+            error.message(),
+            error.body_excerpt()
+        );
         if error.kind() != kind {
             failures.push(format!("{name}: {:?} != {kind:?}: {error}", error.kind()));
         }
@@ -335,12 +455,30 @@ async fn slow_and_dead_servers_are_timeouts_and_connection_errors() {
 #[test]
 fn urls_and_misuse_are_configuration_errors_without_secrets() {
     let cases = [
-        ("https://user:pa55-SECRET@auth.example.invalid/token", ErrorKind::Configuration),
-        ("https://auth.example.invalid/token?key=k3y-SECRET", ErrorKind::Configuration),
-        ("https://auth.example.invalid/token#k3y-SECRET", ErrorKind::Configuration),
-        ("http://auth.example.invalid/token", ErrorKind::InsecureTransport),
-        ("http://localhost.invalid/token", ErrorKind::InsecureTransport),
-        ("http://[::ffff:127.0.0.1]/token", ErrorKind::InsecureTransport),
+        (
+            "https://user:pa55-SECRET@auth.example.invalid/token",
+            ErrorKind::Configuration,
+        ),
+        (
+            "https://auth.example.invalid/token?key=k3y-SECRET",
+            ErrorKind::Configuration,
+        ),
+        (
+            "https://auth.example.invalid/token#k3y-SECRET",
+            ErrorKind::Configuration,
+        ),
+        (
+            "http://auth.example.invalid/token",
+            ErrorKind::InsecureTransport,
+        ),
+        (
+            "http://localhost.invalid/token",
+            ErrorKind::InsecureTransport,
+        ),
+        (
+            "http://[::ffff:127.0.0.1]/token",
+            ErrorKind::InsecureTransport,
+        ),
         ("ftp://auth.example.invalid/token", ErrorKind::Configuration),
     ];
     for (url, kind) in cases {
@@ -350,7 +488,11 @@ fn urls_and_misuse_are_configuration_errors_without_secrets() {
         assert!(!shown.contains("SECRET"), "{shown}");
     }
     // Loopback plain http is allowed.
-    for url in ["http://127.0.0.1:1/t", "http://[::1]:1/t", "http://localhost:1/t"] {
+    for url in [
+        "http://127.0.0.1:1/t",
+        "http://[::1]:1/t",
+        "http://localhost:1/t",
+    ] {
         standard(url, "id", "secret-1").build().unwrap();
     }
     let error = Client::builder(Provider::Standard)

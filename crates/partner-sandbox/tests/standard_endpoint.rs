@@ -52,7 +52,10 @@ async fn a_missing_or_repeated_grant_type_is_invalid_request() {
     }
     // An unknown grant type is what unsupported_grant_type is for.
     let (status, _, json) = post(&e.base_url, auth(), "grant_type=password").await;
-    assert_eq!((status, json["error"].as_str()), (400, Some("unsupported_grant_type")));
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
@@ -104,11 +107,26 @@ async fn client_authentication_rules_hold() {
         "grant_type=client_credentials&client_id={}&client_secret={}",
         e.client_id, e.client_secret
     );
-    let (status, _, json) = post(&e.base_url, Some(basic(e.client_id, e.client_secret)), &both).await;
-    assert_eq!((status, json["error"].as_str()), (400, Some("invalid_request")));
-    let (status, headers, json) =
-        post(&e.base_url, Some(basic(e.client_id, "nope")), "grant_type=client_credentials").await;
-    assert_eq!((status, json["error"].as_str()), (401, Some("invalid_client")));
+    let (status, _, json) = post(
+        &e.base_url,
+        Some(basic(e.client_id, e.client_secret)),
+        &both,
+    )
+    .await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, headers, json) = post(
+        &e.base_url,
+        Some(basic(e.client_id, "nope")),
+        "grant_type=client_credentials",
+    )
+    .await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
     assert!(headers.contains_key("www-authenticate"));
     let (status, _, _) = post(&e.base_url, None, &both).await;
     assert_eq!(status, 200);

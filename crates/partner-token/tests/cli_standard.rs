@@ -68,8 +68,16 @@ fn a_cached_token_for_one_scope_is_not_returned_for_another() {
     for scope in ["read", "admin"] {
         let output = run(
             &[
-                "fetch", "--provider", "standard", "--base-url", &url, "--scope", scope,
-                "--store", store.to_str().unwrap(), "--json",
+                "fetch",
+                "--provider",
+                "standard",
+                "--base-url",
+                &url,
+                "--scope",
+                scope,
+                "--store",
+                store.to_str().unwrap(),
+                "--json",
             ],
             "secret-1",
         );
@@ -86,13 +94,59 @@ fn usage_errors_schema_and_no_secret() {
     let secret = "cli-s3cret-NEVER";
     for (args, want) in [
         (vec!["fetch", "--provider", "standard"], 2),
-        (vec!["fetch", "--provider", "standard", "--env", "production"], 2),
+        (
+            vec!["fetch", "--provider", "standard", "--env", "production"],
+            2,
+        ),
         (vec!["fetch", "--provider", "teez", "--scope", "read"], 2),
-        (vec!["fetch", "--provider", "cobee", "--client-auth", "body"], 2),
-        (vec!["fetch", "--provider", "standard", "--base-url", "http://auth.example.invalid/t"], -1),
-        (vec!["fetch", "--provider", "standard", "--base-url", "https://u:cli-s3cret-NEVER@auth.example.invalid/t"], -1),
-        (vec!["fetch", "--provider", "standard", "--base-url", "https://auth.example.invalid/t", "--scope", "a\"b"], -1),
-        (vec!["fetch", "--provider", "standard", "--base-url", "https://auth.example.invalid/t", "--client-auth", "digest"], 2),
+        (
+            vec!["fetch", "--provider", "cobee", "--client-auth", "body"],
+            2,
+        ),
+        (
+            vec![
+                "fetch",
+                "--provider",
+                "standard",
+                "--base-url",
+                "http://auth.example.invalid/t",
+            ],
+            -1,
+        ),
+        (
+            vec![
+                "fetch",
+                "--provider",
+                "standard",
+                "--base-url",
+                "https://u:cli-s3cret-NEVER@auth.example.invalid/t",
+            ],
+            -1,
+        ),
+        (
+            vec![
+                "fetch",
+                "--provider",
+                "standard",
+                "--base-url",
+                "https://auth.example.invalid/t",
+                "--scope",
+                "a\"b",
+            ],
+            -1,
+        ),
+        (
+            vec![
+                "fetch",
+                "--provider",
+                "standard",
+                "--base-url",
+                "https://auth.example.invalid/t",
+                "--client-auth",
+                "digest",
+            ],
+            2,
+        ),
     ] {
         let output = run(&args, secret);
         let code = output.status.code().unwrap();
