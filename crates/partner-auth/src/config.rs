@@ -1,10 +1,12 @@
 //! [`ClientConfig`]: a client and its token cache described in an application's own
 //! configuration file or environment, read with serde.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::store::{StorePolicy, TokenStore};
 use crate::{CachePolicy, Client, ClientAuth, Credentials, Error, Provider, TokenSource};
 
 /// Everything needed to build a [`Client`] and its [`TokenSource`], as an application keeps
@@ -66,6 +68,14 @@ pub struct ClientConfig {
     /// How the token is cached, refreshed and retried.
     #[serde(default)]
     pub cache: CachePolicy,
+    /// A token store shared with other processes (see [`store`](crate::store)): a
+    /// `redis://` or `rediss://` URL (feature `redis`) or a directory (feature
+    /// `file-store`); none by default.
+    #[serde(default)]
+    pub store: Option<String>,
+    /// How the store is used.
+    #[serde(default)]
+    pub store_policy: StorePolicy,
 }
 
 impl ClientConfig {
@@ -97,10 +107,45 @@ impl ClientConfig {
         builder.build()
     }
 
-    /// Builds the client and a token source with [`cache`](Self::cache) as its policy.
+    /// Builds the client and a token source with [`cache`](Self::cache) as its policy and
+    /// [`store`](Self::store), if any, as its level-2 cache. A store this build cannot open
+    /// (its feature is off, a bad URL, a directory that cannot be created) is an error.
     pub fn token_source(&self) -> Result<TokenSource, Error> {
-        TokenSource::builder(self.client()?)
+        let mut builder = TokenSource::builder(self.client()?)
             .policy(self.cache.clone())
-            .build()
+            .store_policy(self.store_policy.clone());
+        if let Some(store) = &self.store {
+            builder = builder.store(open_store(store)?);
+        }
+        builder.build()
     }
+}
+
+/// The store `spec` names: a Redis URL or a directory.
+fn open_store(spec: &str) -> Result<Arc<dyn TokenStore>, Error> {
+    let lower = spec.to_ascii_lowercase();
+    if lower.starts_with("redis://") || lower.starts_with("rediss://") {
+        #[cfg(feature = "redis")]
+        return Ok(Arc::new(crate::store::RedisStore::new(spec)?));
+        #[cfg(not(feature = "redis"))]
+        return Err(Error::configuration(
+            "a Redis token store needs partner-auth's `redis` feature",
+        ));
+    }
+    if spec.contains("://") {
+        return Err(Error::configuration(
+            "store: expected a redis:// or rediss:// URL, or a directory",
+        ));
+    }
+    #[cfg(feature = "file-store")]
+    return crate::store::FileStore::new(spec)
+        .map(|store| Arc::new(store) as Arc<dyn TokenStore>)
+        .map_err(|e| {
+            Error::configuration(format!("the token store directory {spec} is not usable"))
+                .with_source(e)
+        });
+    #[cfg(not(feature = "file-store"))]
+    Err(Error::configuration(
+        "a token store in a directory needs partner-auth's `file-store` feature",
+    ))
 }

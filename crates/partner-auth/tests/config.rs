@@ -128,3 +128,39 @@ fn providers_and_policies_round_trip_through_serde() {
     let back: CachePolicy = serde_json::from_str(&text).unwrap();
     assert_eq!(format!("{back:?}"), format!("{policy:?}"));
 }
+
+#[cfg(feature = "file-store")]
+#[tokio::test]
+async fn a_config_with_a_store_shares_its_token_and_a_bad_store_is_refused() {
+    let server = Scripted::sequence(vec![], Reply::token("tok-shared", 3600)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = |store: &str| -> ClientConfig {
+        serde_json::from_value(json!({
+            "provider": "dinie",
+            "base_url": server.base_url(),
+            "client_id": "id-1",
+            "client_secret": "s3cret-from-config",
+            "store": store,
+            "store_policy": {"lease_ttl": "5s", "operation_timeout": "250ms"},
+        }))
+        .unwrap()
+    };
+    let shared = config(dir.path().to_str().unwrap());
+    assert_eq!(shared.store_policy.lease_ttl, Duration::from_secs(5));
+    let first = shared.token_source().unwrap();
+    let second = shared.token_source().unwrap();
+    assert_eq!(first.token().await.unwrap().expose_secret(), "tok-shared");
+    assert_eq!(second.token().await.unwrap().expose_secret(), "tok-shared");
+    assert_eq!(server.count(), 1, "the second source read the store");
+    assert_eq!(second.stats().store_hits, 1);
+
+    for bad in ["memcached://127.0.0.1:1/", "redis://[::1"] {
+        let error = config(bad).token_source().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Configuration, "{bad}: {error}");
+    }
+    let bad_policy: Result<ClientConfig, _> = serde_json::from_value(json!({
+        "provider": "dinie", "client_id": "i", "client_secret": "s",
+        "store_policy": {"lease_time": "5s"},
+    }));
+    assert!(bad_policy.is_err(), "unknown store_policy field");
+}
