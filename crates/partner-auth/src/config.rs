@@ -1,12 +1,11 @@
 //! [`ClientConfig`]: a client and its token cache described in an application's own
 //! configuration file or environment, read with serde.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::store::{StorePolicy, TokenStore};
+use crate::store::{StoreLocation, StorePolicy};
 use crate::{CachePolicy, Client, ClientAuth, Credentials, Error, Provider, TokenSource};
 
 /// Everything needed to build a [`Client`] and its [`TokenSource`], as an application keeps
@@ -115,37 +114,8 @@ impl ClientConfig {
             .policy(self.cache.clone())
             .store_policy(self.store_policy.clone());
         if let Some(store) = &self.store {
-            builder = builder.store(open_store(store)?);
+            builder = builder.store(StoreLocation::parse(store)?.open()?);
         }
         builder.build()
     }
-}
-
-/// The store `spec` names: a Redis URL or a directory.
-fn open_store(spec: &str) -> Result<Arc<dyn TokenStore>, Error> {
-    let lower = spec.to_ascii_lowercase();
-    if lower.starts_with("redis://") || lower.starts_with("rediss://") {
-        #[cfg(feature = "redis")]
-        return Ok(Arc::new(crate::store::RedisStore::new(spec)?));
-        #[cfg(not(feature = "redis"))]
-        return Err(Error::configuration(
-            "a Redis token store needs partner-auth's `redis` feature",
-        ));
-    }
-    if spec.contains("://") {
-        return Err(Error::configuration(
-            "store: expected a redis:// or rediss:// URL, or a directory",
-        ));
-    }
-    #[cfg(feature = "file-store")]
-    return crate::store::FileStore::new(spec)
-        .map(|store| Arc::new(store) as Arc<dyn TokenStore>)
-        .map_err(|e| {
-            Error::configuration(format!("the token store directory {spec} is not usable"))
-                .with_source(e)
-        });
-    #[cfg(not(feature = "file-store"))]
-    Err(Error::configuration(
-        "a token store in a directory needs partner-auth's `file-store` feature",
-    ))
 }

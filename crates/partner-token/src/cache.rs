@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use partner_auth::ErrorKind;
-use partner_auth::store::{FileStore, RedisStore, TokenStore};
+use partner_auth::store::{FileStore, RedisStore, StoreLocation, TokenStore};
 
 use crate::exit;
 use crate::output::Report;
@@ -47,32 +47,35 @@ impl Store {
         let refused = |error: String, hint: &str| {
             Box::new(Report::new(ErrorKind::Configuration, error, hint))
         };
-        match spec.map(Spec::parse) {
-            Some(Spec::Redis(url)) => RedisStore::new(url)
-                .map(|s| Store::Redis(Arc::new(s)))
-                .map_err(|e| refused(e.to_string(), "check --store or PARTNER_TOKEN_STORE")),
-            Some(Spec::NotAStore) => Err(refused(
-                "--store (or PARTNER_TOKEN_STORE) looks like a URL but is not redis://host[:port] \
-                 or rediss://host[:port]"
-                    .into(),
-                "give a redis:// or rediss:// URL, or a directory",
-            )),
-            Some(Spec::Dir(dir)) => FileStore::new(dir)
-                .map(|s| Store::Dir(Arc::new(s)))
-                .map_err(|e| {
-                    refused(
-                        format!("the token store directory {dir} is not usable: {e}"),
-                        "check --store or PARTNER_TOKEN_STORE, or pass --no-cache",
-                    )
-                }),
-            None => FileStore::in_user_cache()
+        let Some(spec) = spec else {
+            return FileStore::in_user_cache()
                 .map(|s| Store::Dir(Arc::new(s)))
                 .map_err(|e| {
                     refused(
                         format!("the token cache directory is not usable: {e}"),
                         "set XDG_CACHE_HOME or --store, or pass --no-cache",
                     )
+                });
+        };
+        match StoreLocation::parse(spec) {
+            Ok(StoreLocation::Redis(url)) => RedisStore::new(url)
+                .map(|s| Store::Redis(Arc::new(s)))
+                .map_err(|e| refused(e.to_string(), "check --store or PARTNER_TOKEN_STORE")),
+            Ok(StoreLocation::Dir(dir)) => FileStore::new(dir)
+                .map(|s| Store::Dir(Arc::new(s)))
+                .map_err(|e| {
+                    refused(
+                        format!(
+                            "the token store directory {} is not usable: {e}",
+                            dir.display()
+                        ),
+                        "check --store or PARTNER_TOKEN_STORE, or pass --no-cache",
+                    )
                 }),
+            Err(e) => Err(refused(
+                e.to_string(),
+                "give --store (or PARTNER_TOKEN_STORE) a redis:// or rediss:// URL, or a directory",
+            )),
         }
     }
 
@@ -93,40 +96,6 @@ impl Store {
     }
 }
 
-/// What `--store` names.
-enum Spec<'a> {
-    Redis(&'a str),
-    Dir(&'a str),
-    /// A URL of another scheme, or a mistyped Redis URL: never taken for a directory (it
-    /// would create one named after the URL, password included).
-    NotAStore,
-}
-
-impl<'a> Spec<'a> {
-    fn parse(spec: &'a str) -> Self {
-        let lower = spec.to_ascii_lowercase();
-        if lower.starts_with("redis://") || lower.starts_with("rediss://") {
-            // The `redis` crate wants the scheme in lower case.
-            if spec.starts_with("redis://") || spec.starts_with("rediss://") {
-                return Spec::Redis(spec);
-            }
-            return Spec::NotAStore;
-        }
-        let looks_like_url = spec.contains("://")
-            || ["redis", "rediss", "valkey", "valkeys", "unix"]
-                .iter()
-                .any(|scheme| {
-                    lower.starts_with(&format!("{scheme}:"))
-                        || lower.starts_with(&format!("{scheme}/"))
-                });
-        if looks_like_url {
-            Spec::NotAStore
-        } else {
-            Spec::Dir(spec)
-        }
-    }
-}
-
 /// `partner-token cache …`.
 pub async fn run(args: Args) -> ExitCode {
     match args.action {
@@ -142,10 +111,10 @@ pub async fn run(args: Args) -> ExitCode {
         },
         Action::Clear { store } => {
             // Clearing a directory that does not exist must not create it.
-            let missing = match store.as_deref().map(Spec::parse) {
+            let missing = match store.as_deref().map(StoreLocation::parse) {
                 None => FileStore::default_dir().filter(|dir| !dir.exists()),
-                Some(Spec::Dir(dir)) => {
-                    Some(std::path::PathBuf::from(dir)).filter(|dir| !dir.exists())
+                Some(Ok(StoreLocation::Dir(dir))) => {
+                    Some(dir.to_path_buf()).filter(|dir| !dir.exists())
                 }
                 Some(_) => None,
             };

@@ -33,6 +33,8 @@
 //! [`TokenStore`].
 
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Error;
@@ -178,6 +180,104 @@ impl fmt::Debug for StoreEntry {
             .field("value", &format_args!("{} sealed bytes", self.value.len()))
             .field("ttl", &self.ttl)
             .finish()
+    }
+}
+
+/// Where a store is, as a configuration file or a command line names it: a `redis://` or
+/// `rediss://` URL, or a directory.
+///
+/// ```
+/// use partner_auth::store::StoreLocation;
+///
+/// assert!(matches!(StoreLocation::parse("redis://:pw@cache.invalid:6379/0")?, StoreLocation::Redis(_)));
+/// assert!(matches!(StoreLocation::parse("/var/cache/tokens")?, StoreLocation::Dir(_)));
+/// // Never a directory named after a URL (with its password): an error instead.
+/// assert!(StoreLocation::parse("valkey://:pw@cache.invalid").is_err());
+/// assert!(StoreLocation::parse("REDIS://cache.invalid").is_err());
+/// # Ok::<(), partner_auth::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum StoreLocation<'a> {
+    /// A Redis URL (feature `redis` opens it).
+    Redis(&'a str),
+    /// A directory (feature `file-store` opens it).
+    Dir(&'a Path),
+}
+
+impl<'a> StoreLocation<'a> {
+    /// Reads `spec`. A URL of another scheme, or what looks like a mistyped Redis URL
+    /// (`redis:/host`, `REDIS://host`, `valkey://…`), is a [`Configuration`] error that
+    /// does not repeat it: it may hold a password.
+    ///
+    /// [`Configuration`]: crate::ErrorKind::Configuration
+    pub fn parse(spec: &'a str) -> Result<Self, Error> {
+        // The `redis` crate takes the scheme in lower case only.
+        if spec.starts_with("redis://") || spec.starts_with("rediss://") {
+            return Ok(StoreLocation::Redis(spec));
+        }
+        let lower = spec.to_ascii_lowercase();
+        let looks_like_url = spec.contains("://")
+            || ["redis", "rediss", "valkey", "valkeys", "unix"]
+                .iter()
+                .any(|scheme| {
+                    lower.starts_with(&format!("{scheme}:"))
+                        || lower.starts_with(&format!("{scheme}/"))
+                });
+        if looks_like_url {
+            return Err(Error::configuration(
+                "the token store looks like a URL but is not redis://host[:port] or \
+                 rediss://host[:port]; give one of those, or a directory",
+            ));
+        }
+        Ok(StoreLocation::Dir(Path::new(spec)))
+    }
+
+    /// Opens the store, if this build has its feature.
+    pub fn open(self) -> Result<Arc<dyn TokenStore>, Error> {
+        match self {
+            #[cfg(feature = "redis")]
+            StoreLocation::Redis(url) => Ok(Arc::new(RedisStore::new(url)?)),
+            #[cfg(not(feature = "redis"))]
+            StoreLocation::Redis(_) => Err(Error::configuration(
+                "a Redis token store needs partner-auth's `redis` feature",
+            )),
+            #[cfg(feature = "file-store")]
+            StoreLocation::Dir(dir) => match FileStore::new(dir) {
+                Ok(store) => Ok(Arc::new(store)),
+                Err(e) => Err(Error::configuration(format!(
+                    "the token store directory {} is not usable",
+                    dir.display()
+                ))
+                .with_source(e)),
+            },
+            #[cfg(not(feature = "file-store"))]
+            StoreLocation::Dir(_) => Err(Error::configuration(
+                "a token store in a directory needs partner-auth's `file-store` feature",
+            )),
+        }
+    }
+}
+
+impl fmt::Debug for StoreLocation<'_> {
+    /// A Redis URL without its user or password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::Redis(url) => f.debug_tuple("Redis").field(&shown_url(url)).finish(),
+            StoreLocation::Dir(dir) => f.debug_tuple("Dir").field(dir).finish(),
+        }
+    }
+}
+
+/// A store URL as it may be shown: scheme, host and port only (no user, password, path).
+pub(crate) fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => format!(
+            "{}://{}{}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or(""),
+            parsed.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "(not a URL)".to_owned(),
     }
 }
 

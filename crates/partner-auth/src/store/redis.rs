@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::{StoreEntry, StoreError, TokenStore};
+use super::{StoreEntry, StoreError, TokenStore, shown_url};
 use crate::Error;
 
 /// How long a waiter listens for a wake-up before it checks the keys itself: the fallback
@@ -403,17 +403,4 @@ fn escape_glob(text: &str) -> String {
 /// A store error from a Redis error (whose text names no URL or password).
 fn failed(what: &str, error: redis::RedisError) -> StoreError {
     StoreError::with_source(what.to_owned(), error)
-}
-
-/// The URL as it may be shown: scheme, host and port only.
-fn shown_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(parsed) => format!(
-            "{}://{}{}",
-            parsed.scheme(),
-            parsed.host_str().unwrap_or(""),
-            parsed.port().map(|p| format!(":{p}")).unwrap_or_default()
-        ),
-        Err(_) => "(not a URL)".to_owned(),
-    }
 }
