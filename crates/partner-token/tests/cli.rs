@@ -1426,3 +1426,97 @@ async fn fetch_takes_a_standard_rfc_6749_endpoint() {
     assert_eq!(code(&partner), 2, "{}", text(&partner.stderr));
     assert!(text(&partner.stderr).contains("for --provider standard"));
 }
+
+#[test]
+fn a_cached_token_for_one_scope_is_not_returned_for_another() {
+    let server = httpmock::MockServer::start();
+    for scope in ["read", "admin"] {
+        server.mock(|when, then| {
+            when.method(httpmock::Method::POST)
+                .path("/token")
+                .form_urlencoded_tuple("scope", scope);
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(format!(
+                    r#"{{"access_token":"tok-for-{scope}","token_type":"Bearer","expires_in":600}}"#
+                ));
+        });
+    }
+    let (store, url) = (fresh_dir("store"), server.url("/token"));
+    let tokens: Vec<String> = ["read", "admin"]
+        .into_iter()
+        .map(|scope| {
+            let args = [
+                "fetch",
+                "--provider",
+                "standard",
+                "--base-url",
+                &url,
+                "--json",
+            ];
+            let store = store.to_str().unwrap();
+            let output = run(
+                &[&args[..], &["--scope", scope, "--store", store]].concat(),
+                "id",
+                Some("secret-1"),
+            );
+            assert!(output.status.success(), "{}", text(&output.stderr));
+            let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+            json["access_token"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(tokens, ["tok-for-read", "tok-for-admin"]);
+}
+
+#[test]
+fn a_standard_provider_misused_is_refused_without_echoing_a_secret() {
+    let secret = "cli-s3cret-NEVER";
+    let standard = ["fetch", "--provider", "standard"];
+    let https = ["--base-url", "https://auth.example.invalid/t"];
+    // `None`: refused with some non-zero code.
+    let cases: [(Vec<&str>, Option<i32>); 8] = [
+        (standard.to_vec(), Some(2)),
+        ([&standard[..], &["--env", "production"]].concat(), Some(2)),
+        (
+            vec!["fetch", "--provider", "teez", "--scope", "read"],
+            Some(2),
+        ),
+        (
+            vec!["fetch", "--provider", "cobee", "--client-auth", "body"],
+            Some(2),
+        ),
+        (
+            [
+                &standard[..],
+                &["--base-url", "http://auth.example.invalid/t"],
+            ]
+            .concat(),
+            None,
+        ),
+        (
+            [
+                &standard[..],
+                &[
+                    "--base-url",
+                    "https://u:cli-s3cret-NEVER@auth.example.invalid/t",
+                ],
+            ]
+            .concat(),
+            None,
+        ),
+        ([&standard[..], &https, &["--scope", "a\"b"]].concat(), None),
+        (
+            [&standard[..], &https, &["--client-auth", "digest"]].concat(),
+            Some(2),
+        ),
+    ];
+    for (args, want) in cases {
+        let output = run(&args, "id", Some(secret));
+        let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        match want {
+            Some(want) => assert_eq!(code(&output), want, "{args:?}: {all}"),
+            None => assert_ne!(code(&output), 0, "{args:?}: {all}"),
+        }
+        assert!(!all.contains("s3cret"), "{args:?}: {all}");
+    }
+}
