@@ -2,13 +2,13 @@
 //! sandbox as the provider: one token request per credential for the fleet, a crashed
 //! lease holder taken over, coordinated refresh, and a Redis outage survived.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use partner_auth::Provider;
 use partner_sandbox::{Faults, Sandbox};
-use secrecy::ExposeSecret as _;
 use serde_json::Value;
+use workspace_tests::fleet;
 use workspace_tests::redis_server::RedisServer;
 
 const PROVIDER: Provider = Provider::Dinie;
@@ -16,20 +16,8 @@ const PROVIDER: Provider = Provider::Dinie;
 /// A member process for `sandbox`'s provider on `redis`, configured by `env`.
 fn member(sandbox: &Sandbox, redis: &str, env: &[(&str, String)]) -> Child {
     let endpoint = sandbox.endpoint(PROVIDER);
-    let credentials = endpoint.credentials();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fleet-member"));
-    command
-        .env("FLEET_PROVIDER", PROVIDER.name())
-        .env("FLEET_BASE_URL", &endpoint.base_url)
-        .env("FLEET_CLIENT_ID", credentials.client_id())
-        .env(
-            "FLEET_CLIENT_SECRET",
-            credentials.client_secret().expose_secret(),
-        )
-        .env("FLEET_REDIS", redis)
-        .env("FLEET_PROTECTED", endpoint.protected_url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    let mut command = fleet::member(env!("CARGO_BIN_EXE_fleet-member"), endpoint, redis);
+    command.stderr(Stdio::inherit());
     for (name, value) in env {
         command.env(name, value);
     }
@@ -47,8 +35,24 @@ fn report(child: Child) -> Value {
     serde_json::from_slice(&output.stdout).expect("one JSON report")
 }
 
-fn reports(children: Vec<Child>) -> Vec<Value> {
-    children.into_iter().map(report).collect()
+/// `n` members for `sandbox`'s provider on `redis`, configured by `env`.
+fn members(n: u64, sandbox: &Sandbox, redis: &str, env: &[(&str, String)]) -> Vec<Child> {
+    (0..n).map(|_| member(sandbox, redis, env)).collect()
+}
+
+/// Waits (off the runtime's threads) for every member and parses their reports.
+async fn reports(children: Vec<Child>) -> Vec<Value> {
+    tokio::task::spawn_blocking(move || children.into_iter().map(report).collect())
+        .await
+        .expect("the members were waited for")
+}
+
+/// No member's caller got an error, nor an API refusal of its token.
+fn assert_every_call_served(reports: &[Value]) {
+    for report in reports {
+        assert_eq!(report["errors"], 0, "{report}");
+        assert_eq!(report["rejected"], 0, "{report}");
+    }
 }
 
 fn sum(reports: &[Value], field: &str) -> u64 {
@@ -75,18 +79,9 @@ async fn eight_processes_times_a_thousand_callers_make_one_token_request() {
         return;
     };
     let sandbox = Sandbox::start().await.unwrap();
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            member(
-                &sandbox,
-                &redis.url(),
-                &env(&[("FLEET_MODE", "burst"), ("FLEET_CALLERS", "1000")]),
-            )
-        })
-        .collect();
-    let reports = tokio::task::spawn_blocking(move || reports(children))
-        .await
-        .unwrap();
+    let config = env(&[("FLEET_MODE", "burst"), ("FLEET_CALLERS", "1000")]);
+    let children = members(8, &sandbox, &redis.url(), &config);
+    let reports = reports(children).await;
     for report in &reports {
         assert_eq!(report["errors"], 0, "{report}");
         assert_eq!(
@@ -107,11 +102,7 @@ async fn a_lease_holder_killed_mid_fetch_is_taken_over_within_the_bound() {
     };
     // The first token request is held open for a minute: its sender gets killed.
     let sandbox = Sandbox::builder()
-        .faults(Faults {
-            stall_first: 1,
-            stall_for: Duration::from_secs(60),
-            ..Faults::default()
-        })
+        .faults(Faults::hold_first(1, Duration::from_secs(60)))
         .start()
         .await
         .unwrap();
@@ -133,16 +124,12 @@ async fn a_lease_holder_killed_mid_fetch_is_taken_over_within_the_bound() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // The holder has the lease and its request is on the wire. Others start waiting...
-    let others: Vec<_> = (0..3)
-        .map(|_| member(&sandbox, &redis.url(), &config))
-        .collect();
+    let others = members(3, &sandbox, &redis.url(), &config);
     tokio::time::sleep(Duration::from_millis(300)).await;
     // ...and the holder dies without releasing anything.
     holder.kill().unwrap(); // SIGKILL
     holder.wait().unwrap();
-    let reports = tokio::task::spawn_blocking(move || reports(others))
-        .await
-        .unwrap();
+    let reports = reports(others).await;
     for report in &reports {
         assert_eq!(report["errors"], 0, "{report}");
         assert_eq!(report["tokens"], reports[0]["tokens"]);
@@ -180,17 +167,10 @@ async fn eight_processes_refresh_four_second_tokens_together_for_twenty_seconds(
         ("FLEET_REFRESH_FRACTION", "0.05"),
         ("FLEET_EXPIRY_MARGIN_MS", "100"),
     ]);
-    let children: Vec<_> = (0..8)
-        .map(|_| member(&sandbox, &redis.url(), &config))
-        .collect();
-    let reports = tokio::task::spawn_blocking(move || reports(children))
-        .await
-        .unwrap();
+    let children = members(8, &sandbox, &redis.url(), &config);
+    let reports = reports(children).await;
     let api = sandbox.stats(PROVIDER);
-    for report in &reports {
-        assert_eq!(report["errors"], 0, "{report}");
-        assert_eq!(report["rejected"], 0, "{report}");
-    }
+    assert_every_call_served(&reports);
     assert_eq!(api.api_expired_token, 0, "no expired token reached the API");
     assert!(api.api_accepted > 8 * 100, "{api:?}");
     // 20 s of 4 s tokens: 5 lifetimes, so at most 6 requests for the whole fleet.
@@ -223,21 +203,16 @@ async fn a_redis_outage_costs_no_caller_an_error_and_sharing_resumes() {
         ("FLEET_LEASE_MS", "2000"),
     ]);
     const MEMBERS: u64 = 4;
-    let children: Vec<_> = (0..MEMBERS)
-        .map(|_| member(&sandbox, &redis.url(), &config))
-        .collect();
+    let children = members(MEMBERS, &sandbox, &redis.url(), &config);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before_outage = requests(&sandbox);
     redis.stop();
     tokio::time::sleep(Duration::from_secs(6)).await;
     let during_outage = requests(&sandbox) - before_outage;
     tokio::task::block_in_place(|| redis.restart());
-    let reports = tokio::task::spawn_blocking(move || reports(children))
-        .await
-        .unwrap();
+    let reports = reports(children).await;
+    assert_every_call_served(&reports);
     for report in &reports {
-        assert_eq!(report["errors"], 0, "{report}");
-        assert_eq!(report["rejected"], 0, "{report}");
         assert!(
             report["stats"]["store_errors"].as_u64().unwrap() >= 1,
             "{report}"

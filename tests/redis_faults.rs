@@ -1,27 +1,18 @@
 //! `RedisStore` under faults, found by an adversarial review and kept as regression tests:
 //! a waiting refresh, a shared key prefix, Redis full during a write, a dropped waiter.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use partner_auth::store::{RedisStore, StorePolicy, TokenStore};
+use partner_auth::store::{RedisStore, StorePolicy};
 use partner_auth::{Provider, TokenSource};
 use partner_sandbox::{Faults, Sandbox};
 use redis::AsyncCommands as _;
-use workspace_tests::redis_server::RedisServer;
+use workspace_tests::redis_server::{self, RedisServer};
 
 const PROVIDER: Provider = Provider::Cobee;
 
-async fn redis(server: &RedisServer) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
-
 async fn info_stat(server: &RedisServer, name: &str) -> u64 {
-    let mut c = redis(server).await;
+    let mut c = server.connection().await;
     let info: String = redis::cmd("INFO")
         .arg("stats")
         .query_async(&mut c)
@@ -36,12 +27,8 @@ async fn info_stat(server: &RedisServer, name: &str) -> u64 {
 }
 
 fn build(sandbox: &Sandbox, url: &str, policy: StorePolicy) -> TokenSource {
-    let store: Arc<dyn TokenStore> = Arc::new(RedisStore::new(url).unwrap());
-    TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
-        .store(store)
-        .store_policy(policy)
-        .build()
-        .unwrap()
+    let client = sandbox.client_builder(PROVIDER).build().unwrap();
+    redis_server::source_on(url, client, policy)
 }
 
 /// A refresh waiting for another's lease listens; it does not poll: B refreshes under the
@@ -53,11 +40,7 @@ async fn a_waiting_refresh_does_not_poll_redis() {
         return;
     };
     let sandbox = Sandbox::builder()
-        .faults(Faults {
-            stall_first: 2,
-            stall_for: Duration::from_millis(1500),
-            ..Default::default()
-        })
+        .faults(Faults::hold_first(2, Duration::from_millis(1500)))
         .start()
         .await
         .unwrap();
@@ -101,7 +84,7 @@ async fn clear_leaves_other_applications_keys_alone() {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    let mut c = redis(&server).await;
+    let mut c = server.connection().await;
     let _: () = c
         .set("billing:session:42:token", "someone else's")
         .await
@@ -143,18 +126,14 @@ async fn a_failed_write_does_not_make_the_fleet_wait_a_lease() {
         return;
     };
     let sandbox = Sandbox::builder()
-        .faults(Faults {
-            stall_first: 1,
-            stall_for: Duration::from_millis(400),
-            ..Default::default()
-        })
+        .faults(Faults::hold_first(1, Duration::from_millis(400)))
         .start()
         .await
         .unwrap();
     let policy = StorePolicy::default().with_lease_ttl(Duration::from_secs(5));
     let a = build(&sandbox, &server.url(), policy.clone());
     let b = build(&sandbox, &server.url(), policy.clone());
-    let mut c = redis(&server).await;
+    let mut c = server.connection().await;
     let first = tokio::spawn({
         let a = a.clone();
         async move { a.token().await.map(|_| ()) }
@@ -192,11 +171,7 @@ async fn dropping_a_waiting_source_leaves_no_task() {
         return;
     };
     let sandbox = Sandbox::builder()
-        .faults(Faults {
-            stall_first: 1,
-            stall_for: Duration::from_secs(2),
-            ..Default::default()
-        })
+        .faults(Faults::hold_first(1, Duration::from_secs(2)))
         .start()
         .await
         .unwrap();
@@ -238,7 +213,7 @@ async fn clear_escapes_glob_characters_in_the_prefix() {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    let mut c = redis(&server).await;
+    let mut c = server.connection().await;
     let hex = "a".repeat(64);
     let _: () = c.set(format!("ab[c]:{hex}:token"), "other").await.unwrap();
     let _: () = c.set(format!("a*:{hex}:token"), "ours").await.unwrap();

@@ -10,33 +10,22 @@ use partner_auth::{Credentials, Provider, TokenSource};
 use partner_sandbox::Sandbox;
 use redis::AsyncCommands as _;
 use secrecy::ExposeSecret as _;
-use workspace_tests::redis_server::RedisServer;
+use workspace_tests::redis_server::{self, RedisServer};
 
 const PROVIDER: Provider = Provider::Cobee;
 
 fn source(sandbox: &Sandbox, redis_url: &str) -> TokenSource {
-    let store: Arc<dyn TokenStore> = Arc::new(RedisStore::new(redis_url).unwrap());
-    TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
-        .store(store)
-        .build()
-        .unwrap()
+    let client = sandbox.client_builder(PROVIDER).build().unwrap();
+    redis_server::source_on(redis_url, client, StorePolicy::default())
 }
 
 fn requests(sandbox: &Sandbox) -> u64 {
     sandbox.stats(PROVIDER).token_requests
 }
 
-async fn redis(server: &RedisServer) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
-
 /// Every key in Redis with its value (if a string).
 async fn dump(server: &RedisServer) -> Vec<(String, Option<Vec<u8>>)> {
-    let mut connection = redis(server).await;
+    let mut connection = server.connection().await;
     let keys: Vec<String> = connection.keys("*").await.unwrap();
     let mut out = Vec::new();
     for key in keys {
@@ -116,7 +105,7 @@ async fn tampered_truncated_foreign_and_replayed_entries_are_counted_misses() {
         .expect("a stored token");
     let mut flipped = good.clone();
     flipped[20] ^= 0x01;
-    let mut connection = redis(&server).await;
+    let mut connection = server.connection().await;
     for (what, value) in [
         ("truncated", good[..good.len() / 2].to_vec()),
         ("bit flipped", flipped),
@@ -202,7 +191,7 @@ async fn redis_holds_nothing_readable() {
         }
     }
     // The entry expires with the token (minus the expiry margin), not later.
-    let mut connection = redis(&server).await;
+    let mut connection = server.connection().await;
     let keys: Vec<String> = connection.keys("partner-auth:*:token").await.unwrap();
     let pttl: i64 = connection.pttl(&keys[0]).await.unwrap();
     let lifetime = token.lifetime().unwrap().as_millis() as i64;
@@ -220,21 +209,17 @@ async fn waiters_wake_on_the_write_not_on_the_lease_expiry() {
     // The first token request is held for 600 ms; the lease lasts 30 s. A waiter woken
     // only by the lease's expiry would wait 30 s.
     let sandbox = Sandbox::builder()
-        .faults(partner_sandbox::Faults {
-            stall_first: 1,
-            stall_for: Duration::from_millis(600),
-            ..Default::default()
-        })
+        .faults(partner_sandbox::Faults::hold_first(
+            1,
+            Duration::from_millis(600),
+        ))
         .start()
         .await
         .unwrap();
     let policy = StorePolicy::default().with_lease_ttl(Duration::from_secs(30));
     let build = || {
-        TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
-            .store(Arc::new(RedisStore::new(&server.url()).unwrap()))
-            .store_policy(policy.clone())
-            .build()
-            .unwrap()
+        let client = sandbox.client_builder(PROVIDER).build().unwrap();
+        redis_server::source_on(&server.url(), client, policy.clone())
     };
     let (holder, waiter) = (build(), build());
     let first = tokio::spawn(async move { holder.token().await.map(|_| holder.stats()) });

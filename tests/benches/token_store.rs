@@ -11,7 +11,6 @@
 //! `cargo bench -p workspace-tests --bench token_store`
 
 use std::hint::black_box;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ use criterion::{BatchSize, Criterion};
 use partner_auth::store::{RedisStore, TokenStore};
 use partner_auth::{Provider, TokenSource};
 use partner_sandbox::Sandbox;
-use secrecy::ExposeSecret as _;
+use workspace_tests::fleet;
 use workspace_tests::redis_server::RedisServer;
 
 const PROVIDER: Provider = Provider::Dinie;
@@ -146,24 +145,12 @@ fn fleet_round(
 ) -> (u64, u64) {
     let sandbox = runtime.block_on(Sandbox::start()).unwrap();
     let endpoint = sandbox.endpoint(PROVIDER);
-    let credentials = endpoint.credentials();
+    let redis = redis.map(RedisServer::url).unwrap_or_default();
     let children: Vec<_> = (0..processes)
         .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_fleet-member"))
-                .env("FLEET_PROVIDER", PROVIDER.name())
-                .env("FLEET_BASE_URL", &endpoint.base_url)
-                .env("FLEET_CLIENT_ID", credentials.client_id())
-                .env(
-                    "FLEET_CLIENT_SECRET",
-                    credentials.client_secret().expose_secret(),
-                )
-                .env(
-                    "FLEET_REDIS",
-                    redis.map(RedisServer::url).unwrap_or_default(),
-                )
+            fleet::member(env!("CARGO_BIN_EXE_fleet-member"), endpoint, &redis)
                 .env("FLEET_MODE", "burst")
                 .env("FLEET_CALLERS", "1000")
-                .stdout(Stdio::piped())
                 .spawn()
                 .unwrap()
         })

@@ -2,6 +2,7 @@
 //! running the same malformed-response cases against every provider. The README's Rust
 //! examples are compiled (and the runnable ones run) as this crate's doctests.
 
+pub mod fleet;
 pub mod redis_server;
 
 use std::future::Future;

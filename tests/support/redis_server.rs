@@ -5,7 +5,11 @@ use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use partner_auth::store::{RedisStore, StorePolicy};
+use partner_auth::{Client, TokenSource};
 
 /// A `redis-server` process of this test's own.
 pub struct RedisServer {
@@ -27,26 +31,17 @@ impl RedisServer {
     }
 
     /// [`start`](Self::start) with extra `redis-server` arguments, e.g.
-    /// `["--user", "alice", "on", ">pw", "~*", "&*", "+@all"]` (one argument per word). Readiness is checked with a bare `PING`,
-    /// which a server requiring a password answers with an error: that counts as ready.
+    /// `["--user", "alice", "on", ">pw", "~*", "&*", "+@all"]` (one argument per word).
+    /// Readiness is checked with a bare `PING`, which a server requiring a password answers
+    /// with an error: that counts as ready.
     pub fn start_with(extra: &[&str]) -> Option<Self> {
         let binary = installed()?;
-        // A port that was free a moment ago may be taken by the time Redis binds it: try
-        // a few.
-        for _ in 0..5 {
-            let port = free_port();
-            let mut server = RedisServer {
-                child: None,
-                port,
-                dir: tempfile::tempdir().expect("a temporary directory"),
-                extra: extra.iter().map(|s| s.to_string()).collect(),
-                tls: false,
-            };
-            if server.spawn(&binary) {
-                return Some(server);
-            }
-        }
-        panic!("redis-server did not start on any of 5 free ports");
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Some(Self::spawn_on_a_free_port(
+            &binary,
+            |_| extra.clone(),
+            false,
+        ))
     }
 
     /// A server that speaks TLS only, with a certificate for `127.0.0.1` issued by a CA
@@ -66,17 +61,15 @@ impl RedisServer {
             path("server.pem", &cert_pem),
             path("server.key", &key_pem),
         );
-        for _ in 0..5 {
-            let port = free_port();
-            let mut server = RedisServer {
-                child: None,
-                port,
-                dir: tempfile::tempdir().expect("a temporary directory"),
-                extra: [
+        let server = Self::spawn_on_a_free_port(
+            &binary,
+            |port| {
+                let port = port.to_string();
+                [
                     "--port",
                     "0",
                     "--tls-port",
-                    &port.to_string(),
+                    &port,
                     "--tls-cert-file",
                     &cert,
                     "--tls-key-file",
@@ -88,22 +81,51 @@ impl RedisServer {
                 ]
                 .iter()
                 .map(|s| s.to_string())
-                .collect(),
-                tls: true,
+                .collect()
+            },
+            true,
+        );
+        // The certificates must outlive the server's restarts.
+        std::mem::forget(dir);
+        Some((server, ca_pem))
+    }
+
+    /// Spawns on a free port, trying a few: a port free a moment ago may be taken by the
+    /// time Redis binds it. `extra` gives the arguments for a port.
+    fn spawn_on_a_free_port(
+        binary: &PathBuf,
+        extra: impl Fn(u16) -> Vec<String>,
+        tls: bool,
+    ) -> Self {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut server = RedisServer {
+                child: None,
+                port,
+                dir: tempfile::tempdir().expect("a temporary directory"),
+                extra: extra(port),
+                tls,
             };
-            if server.spawn(&binary) {
-                // The certificates must outlive the server's restarts.
-                std::mem::forget(dir);
-                return Some((server, ca_pem));
+            if server.spawn(binary) {
+                return server;
             }
         }
-        panic!("redis-server with TLS did not start on any of 5 free ports");
+        panic!("redis-server did not start on any of 5 free ports");
     }
 
     /// `redis://127.0.0.1:<port>/` (`rediss://` for a TLS server).
     pub fn url(&self) -> String {
         let scheme = if self.tls { "rediss" } else { "redis" };
         format!("{scheme}://127.0.0.1:{}/", self.port)
+    }
+
+    /// A new connection, for a test to look at what is stored.
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .expect("the server's URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("a connection to the test's redis-server")
     }
 
     /// The port it listens on.
@@ -175,6 +197,16 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A token source for `client` on a [`RedisStore`] at `url` (any Redis URL: this module's
+/// server, a dead port, a TLS server), with `policy`.
+pub fn source_on(url: &str, client: Client, policy: StorePolicy) -> TokenSource {
+    TokenSource::builder(client)
+        .store(Arc::new(RedisStore::new(url).expect("a Redis URL")))
+        .store_policy(policy)
+        .build()
+        .expect("a valid store policy")
 }
 
 /// `redis-server`'s path; where it is missing, one loud line (or, under CI, a panic).

@@ -29,11 +29,7 @@ fn build(sandbox: &Sandbox, store: Arc<dyn TokenStore>, policy: StorePolicy) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_lease_holder_leaves_no_lease_behind() {
     let sandbox = Sandbox::builder()
-        .faults(Faults {
-            stall_first: 1,
-            stall_for: Duration::from_secs(3),
-            ..Default::default()
-        })
+        .faults(Faults::hold_first(1, Duration::from_secs(3)))
         .start()
         .await
         .unwrap();

@@ -72,6 +72,16 @@ pub(crate) enum Fault {
 }
 
 impl Faults {
+    /// No faults but this: hold each of the first `requests` token requests for `duration`
+    /// (a fetch held open while a test does something else).
+    pub fn hold_first(requests: u64, duration: Duration) -> Self {
+        Faults {
+            stall_first: requests,
+            stall_for: duration,
+            ..Faults::default()
+        }
+    }
+
     /// The fault for the token request numbered `index` (from 0) of its provider.
     pub(crate) fn draw_for(&self, index: u64) -> Option<Fault> {
         if index < self.stall_first {
@@ -129,11 +139,7 @@ mod tests {
         assert!((share(Fault::RateLimited) - 0.05).abs() < 0.01);
         assert!((share(Fault::Reset) - 0.01).abs() < 0.005);
         assert_eq!(Faults::default().draw(), None);
-        let first = Faults {
-            stall_first: 2,
-            stall_for: Duration::from_secs(9),
-            ..Faults::default()
-        };
+        let first = Faults::hold_first(2, Duration::from_secs(9));
         let stall = Some(Fault::Stall(Duration::from_secs(9)));
         assert_eq!([0, 1, 2].map(|i| first.draw_for(i)), [stall, stall, None]);
     }

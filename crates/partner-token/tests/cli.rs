@@ -1163,11 +1163,10 @@ async fn fifty_runs_of_fetch_share_one_token_through_the_cache() {
 async fn runs_started_together_on_a_cold_cache_make_one_request() {
     // Each token request is held for 300 ms, so the runs overlap for certain.
     let sandbox = Sandbox::builder()
-        .faults(partner_sandbox::Faults {
-            stall_first: 1,
-            stall_for: std::time::Duration::from_millis(300),
-            ..Default::default()
-        })
+        .faults(partner_sandbox::Faults::hold_first(
+            1,
+            std::time::Duration::from_millis(300),
+        ))
         .start()
         .await
         .unwrap();
