@@ -290,7 +290,7 @@ async fn a_server_that_stalls_past_the_timeout_is_a_timeout() {
             then.status(200).delay(Duration::from_secs(5));
         });
         let client = Client::builder(f.provider)
-            .base_url(server.base_url())
+            .base_url(common::base_url(f.provider, &server.base_url()))
             .credentials(Credentials::new(CLIENT_ID, SECRET))
             .timeout(Duration::from_millis(200))
             .build()

@@ -35,8 +35,9 @@ static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
     let reply = Arc::new(Mutex::new(Reply::json(200, json!({}))));
     let slot = Arc::clone(&reply);
     let server = runtime.block_on(Scripted::respond(move |_| slot.lock().unwrap().clone()));
-    let clients = Provider::ALL
-        .into_iter()
+    let clients = fixtures()
+        .iter()
+        .map(|f| f.provider)
         .map(|provider| {
             // Each provider's path under one base URL: the server answers any path.
             let client = Client::builder(provider)
@@ -128,7 +129,7 @@ fn body(provider: usize) -> impl Strategy<Value = Vec<u8>> {
 
 /// A provider, and a body for it.
 fn provider_and_body() -> impl Strategy<Value = (usize, Vec<u8>)> {
-    (0..5usize).prop_flat_map(|provider| (Just(provider), body(provider)))
+    (0..fixtures().len()).prop_flat_map(|provider| (Just(provider), body(provider)))
 }
 
 fn status() -> impl Strategy<Value = u16> {

@@ -90,7 +90,7 @@ async fn public_types_holding_secrets_show_neither() {
         let credentials = Credentials::new(CLIENT_ID, SECRET);
         assert_clean("Credentials", &format!("{credentials:?}"));
         let builder = Client::builder(f.provider)
-            .base_url(server.base_url())
+            .base_url(common::base_url(f.provider, &server.base_url()))
             .credentials(credentials);
         assert_clean("ClientBuilder", &format!("{builder:?}"));
         let client = builder.build().unwrap();

@@ -238,6 +238,31 @@ pub fn fixtures() -> Vec<Fixture> {
                 .code("internal_error"),
             ],
         },
+        Fixture {
+            provider: Provider::Standard,
+            path: STANDARD_TOKEN_PATH,
+            success: |token, expires_in| {
+                json!({"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
+            },
+            documented_errors: vec![
+                DocumentedError::new(
+                    400,
+                    JSON,
+                    json!({"error": "invalid_scope", "error_description": "unknown scope"}),
+                    ErrorKind::InvalidRequest,
+                )
+                .code("invalid_scope")
+                .message("unknown scope"),
+                DocumentedError::new(
+                    401,
+                    JSON,
+                    json!({"error": "invalid_client", "error_description": "client authentication failed"}),
+                    ErrorKind::InvalidCredentials,
+                )
+                .code("invalid_client")
+                .message("client authentication failed"),
+            ],
+        },
     ]
 }
 
@@ -266,10 +291,22 @@ pub fn on_manual_clock(
     (source, clock, sleep)
 }
 
-/// A client of `provider` pointed at `base_url` with the test credentials.
-pub fn client(provider: Provider, base_url: &str) -> Client {
+/// Where the standard provider's fixture answers: its client's base URL is the token URL.
+pub const STANDARD_TOKEN_PATH: &str = "/oauth2/token";
+
+/// The base URL a client of `provider` gets for a mock server at `server`: the server's,
+/// or for [`Provider::Standard`] the token endpoint's under it.
+pub fn base_url(provider: Provider, server: &str) -> String {
+    match provider {
+        Provider::Standard => format!("{server}{STANDARD_TOKEN_PATH}"),
+        _ => server.to_owned(),
+    }
+}
+
+/// A client of `provider` pointed at a mock server at `server` with the test credentials.
+pub fn client(provider: Provider, server: &str) -> Client {
     Client::builder(provider)
-        .base_url(base_url)
+        .base_url(base_url(provider, server))
         .credentials(Credentials::new(CLIENT_ID, SECRET))
         .timeout(Duration::from_secs(5))
         .build()
