@@ -16,7 +16,13 @@ const PROVIDER: Provider = Provider::Cobee;
 
 fn source(sandbox: &Sandbox, redis_url: &str) -> TokenSource {
     let client = sandbox.client_builder(PROVIDER).build().unwrap();
-    redis_server::source_on(redis_url, client, StorePolicy::default())
+    redis_server::source_on(redis_url, client, patient())
+}
+
+/// A store policy whose operations never time out on a loaded 2-core CI machine: these
+/// tests are about sharing, not about a slow store (that is `redis_faults.rs`).
+fn patient() -> StorePolicy {
+    StorePolicy::default().with_operation_timeout(Duration::from_secs(10))
 }
 
 fn requests(sandbox: &Sandbox) -> u64 {
@@ -216,7 +222,7 @@ async fn waiters_wake_on_the_write_not_on_the_lease_expiry() {
         .start()
         .await
         .unwrap();
-    let policy = StorePolicy::default().with_lease_ttl(Duration::from_secs(30));
+    let policy = patient().with_lease_ttl(Duration::from_secs(30));
     let build = || {
         let client = sandbox.client_builder(PROVIDER).build().unwrap();
         redis_server::source_on(&server.url(), client, policy.clone())

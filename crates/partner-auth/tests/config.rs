@@ -141,12 +141,18 @@ async fn a_config_with_a_store_shares_its_token_and_a_bad_store_is_refused() {
             "client_id": "id-1",
             "client_secret": "s3cret-from-config",
             "store": store,
-            "store_policy": {"lease_ttl": "5s", "operation_timeout": "250ms"},
+            // Generous: this test is about sharing, and a loaded CI machine
+            // has taken longer than 250 ms for one file operation.
+            "store_policy": {"lease_ttl": "5s", "operation_timeout": "10s"},
         }))
         .unwrap()
     };
     let shared = config(dir.path().to_str().unwrap());
     assert_eq!(shared.store_policy.lease_ttl, Duration::from_secs(5));
+    assert_eq!(
+        shared.store_policy.operation_timeout,
+        Duration::from_secs(10)
+    );
     let first = shared.token_source().unwrap();
     let second = shared.token_source().unwrap();
     assert_eq!(first.token().await.unwrap().expose_secret(), "tok-shared");

@@ -13,7 +13,17 @@ const PROVIDER: Provider = Provider::Tradevest;
 
 fn source(sandbox: &Sandbox, store: Arc<dyn TokenStore>) -> TokenSource {
     let client = sandbox.client_builder(PROVIDER).build().unwrap();
-    TokenSource::builder(client).store(store).build().unwrap()
+    TokenSource::builder(client)
+        .store(store)
+        .store_policy(patient())
+        .build()
+        .unwrap()
+}
+
+/// A store policy whose operations never time out on a loaded 2-core CI machine: these
+/// tests are about sharing, and a file operation has taken longer than the default there.
+fn patient() -> StorePolicy {
+    StorePolicy::default().with_operation_timeout(Duration::from_secs(10))
 }
 
 fn requests(sandbox: &Sandbox) -> u64 {
@@ -186,6 +196,7 @@ async fn an_entry_sealed_under_a_rotated_secret_does_not_open_with_the_new_one()
         .unwrap();
     let source = TokenSource::builder(rotated)
         .store(store.clone())
+        .store_policy(patient())
         .build()
         .unwrap();
     assert!(

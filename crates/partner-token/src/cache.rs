@@ -3,9 +3,10 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use partner_auth::ErrorKind;
-use partner_auth::store::{FileStore, RedisStore, StoreLocation, TokenStore};
+use partner_auth::store::{FileStore, RedisStore, StoreLocation, StorePolicy, TokenStore};
 
 use crate::exit;
 use crate::output::Report;
@@ -84,6 +85,17 @@ impl Store {
         match self {
             Store::Dir(store) => store.clone(),
             Store::Redis(store) => store.clone(),
+        }
+    }
+
+    /// How a run uses the store. A directory gets a longer operation timeout than the
+    /// library's default (meant for a network store): many runs started together on a
+    /// loaded machine can wait their turn for the file lock longer than 500 ms, and a run
+    /// that gave up on the store would fetch a token of its own.
+    pub fn policy(&self) -> StorePolicy {
+        match self {
+            Store::Dir(_) => StorePolicy::default().with_operation_timeout(Duration::from_secs(5)),
+            Store::Redis(_) => StorePolicy::default(),
         }
     }
 

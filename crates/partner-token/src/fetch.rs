@@ -209,6 +209,7 @@ async fn through(client: Client, store: &Store) -> Result<AccessToken, partner_a
     let source = TokenSource::builder(client)
         .policy(policy)
         .store(store.shared())
+        .store_policy(store.policy())
         .build()?;
     let token = source.token().await;
     let stats = source.stats();
