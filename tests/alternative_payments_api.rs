@@ -141,3 +141,12 @@ async fn the_typed_mock_matches_the_form_body_and_builds_every_response() {
     assert_eq!(err.status(), 403);
     assert_eq!(err.get("message").map(String::as_str), Some("Invalid key"));
 }
+
+#[test]
+fn with_feature_schemars_the_request_type_has_the_spec_s_json_schema() {
+    let (properties, required) =
+        workspace_tests::schema_fields::<alternative_payments_api::types::CreateOAuthTokenBody>();
+    // The spec's request body: these properties, all required.
+    let expected: Vec<String> = ["grant_type"].map(String::from).to_vec();
+    assert_eq!((properties, required), (expected.clone(), expected));
+}

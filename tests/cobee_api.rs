@@ -134,3 +134,12 @@ async fn the_typed_mock_matches_the_json_body_and_builds_every_response() {
         assert_eq!(err.message, "typed");
     }
 }
+
+#[test]
+fn with_feature_schemars_the_request_type_has_the_spec_s_json_schema() {
+    let (properties, required) =
+        workspace_tests::schema_fields::<cobee_api::types::AuthenticateRequest>();
+    // The spec's request body: these properties, all required.
+    let expected: Vec<String> = ["clientId", "clientSecret"].map(String::from).to_vec();
+    assert_eq!((properties, required), (expected.clone(), expected));
+}

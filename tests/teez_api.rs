@@ -174,3 +174,13 @@ async fn the_typed_mock_matches_the_json_body_and_builds_every_response() {
     assert_eq!(err.status(), 400);
     assert_eq!(err.errors["clientSecret"], ["too short"]);
 }
+
+#[test]
+fn with_feature_schemars_the_request_type_has_the_spec_s_json_schema() {
+    let (properties, required) = workspace_tests::schema_fields::<
+        teez_api::types::TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequest,
+    >();
+    // The spec's request body: these properties, all required.
+    let expected: Vec<String> = ["clientId", "clientSecret"].map(String::from).to_vec();
+    assert_eq!((properties, required), (expected.clone(), expected));
+}

@@ -115,3 +115,14 @@ async fn the_typed_mock_matches_the_form_body_and_builds_every_response() {
     assert_eq!(mock.calls_async().await, 1);
     assert_eq!(err.error, GetTokenResponseError::InvalidGrant);
 }
+
+#[test]
+fn with_feature_schemars_the_request_type_has_the_spec_s_json_schema() {
+    let (properties, required) =
+        workspace_tests::schema_fields::<tradevest_api::types::AuthRequest>();
+    // The spec's request body: these properties, all required.
+    let expected: Vec<String> = ["client_id", "client_secret", "grant_type"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!((properties, required), (expected.clone(), expected));
+}

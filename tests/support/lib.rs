@@ -65,6 +65,25 @@ pub fn has_source<T: std::error::Error + 'static>(err: &(dyn std::error::Error +
 }
 
 /// A base URL on loopback where nothing listens.
+/// The property names and the required ones (each sorted) of `T`'s JSON Schema, from a
+/// generated crate's `schemars` feature.
+pub fn schema_fields<T: schemars::JsonSchema>() -> (Vec<String>, Vec<String>) {
+    let schema = serde_json::to_value(schemars::schema_for!(T)).expect("a schema serializes");
+    let names = |value: &serde_json::Value| -> Vec<String> {
+        let mut names: Vec<String> = match value {
+            serde_json::Value::Object(map) => map.keys().cloned().collect(),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        names.sort();
+        names
+    };
+    (names(&schema["properties"]), names(&schema["required"]))
+}
+
 pub fn dead_base_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let port = listener.local_addr().expect("local address").port();

@@ -106,6 +106,10 @@ pub fn generate(spec: &Spec) -> Result<GeneratedCrate, GenerateError> {
         spec: spec.path.clone(),
         message,
     })?;
+    schemars_behind_feature(&mut client_file).map_err(|message| GenerateError::Output {
+        spec: spec.path.clone(),
+        message,
+    })?;
     let client_code = prettyplease::unparse(&client_file);
     let mut mock_file = parse_file(&spec.path, mock)?;
     match_form_bodies_as_forms(&mut mock_file, &form_body_matchers(&doc)).map_err(|message| {
@@ -299,6 +303,88 @@ pub fn remove_panicking_constructor(file: &mut syn::File) -> Result<(), String> 
             "expected exactly one `impl Client {{ fn new }}` to replace, found {n}; \
              check progenitor's output after an upgrade"
         )),
+    }
+}
+
+/// The derive that [`schemars_behind_feature`] moves behind the `schemars` feature.
+const JSON_SCHEMA_DERIVE: &str = "schemars::JsonSchema";
+
+/// progenitor derives `schemars::JsonSchema` on every type it generates when asked to
+/// (the settings ask), unconditionally. Each such derive becomes
+/// `#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]`, so the generated
+/// crate compiles schemars only for users who want schemas. Returns how many types it
+/// rewrote; none is an error (progenitor's output changed).
+pub fn schemars_behind_feature(file: &mut syn::File) -> Result<usize, String> {
+    use syn::visit_mut::VisitMut;
+
+    struct Rewrite {
+        rewritten: usize,
+        error: Option<String>,
+    }
+
+    impl Rewrite {
+        fn attrs(&mut self, attrs: &mut Vec<syn::Attribute>) {
+            let mut found = false;
+            for attr in attrs.iter_mut() {
+                if !attr.path().is_ident("derive") {
+                    continue;
+                }
+                let paths = match attr.parse_args_with(
+                    syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+                ) {
+                    Ok(paths) => paths,
+                    Err(e) => {
+                        self.error = Some(format!("a derive list does not parse: {e}"));
+                        return;
+                    }
+                };
+                let before = paths.len();
+                let kept: Vec<&syn::Path> = paths
+                    .iter()
+                    .filter(|path| quote!(#path).to_string().replace(' ', "") != JSON_SCHEMA_DERIVE)
+                    .collect();
+                if kept.len() != before {
+                    found = true;
+                    *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
+                }
+            }
+            if found {
+                attrs.retain(|attr| {
+                    !(attr.path().is_ident("derive")
+                        && matches!(&attr.meta, syn::Meta::List(list) if list.tokens.is_empty()))
+                });
+                attrs.push(syn::parse_quote!(
+                    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+                ));
+                self.rewritten += 1;
+            }
+        }
+    }
+
+    impl VisitMut for Rewrite {
+        fn visit_item_struct_mut(&mut self, item: &mut syn::ItemStruct) {
+            self.attrs(&mut item.attrs);
+            syn::visit_mut::visit_item_struct_mut(self, item);
+        }
+
+        fn visit_item_enum_mut(&mut self, item: &mut syn::ItemEnum) {
+            self.attrs(&mut item.attrs);
+            syn::visit_mut::visit_item_enum_mut(self, item);
+        }
+    }
+
+    let mut rewrite = Rewrite {
+        rewritten: 0,
+        error: None,
+    };
+    rewrite.visit_file_mut(file);
+    match (rewrite.error, rewrite.rewritten) {
+        (Some(error), _) => Err(error),
+        (None, 0) => Err(format!(
+            "no `{JSON_SCHEMA_DERIVE}` derive to put behind the `schemars` feature; check \
+             progenitor's output after an upgrade"
+        )),
+        (None, n) => Ok(n),
     }
 }
 
@@ -699,6 +785,36 @@ mod tests {
         assert!(code.find("form_body") < code.find("PostJsonWhen"), "{code}");
         // Run again: nothing left to rewrite, and that is an error, not a silent no-op.
         assert!(match_form_bodies_as_forms(&mut file, &whens).is_err());
+    }
+
+    #[test]
+    fn json_schema_derives_move_behind_the_schemars_feature() {
+        let mut file: syn::File = syn::parse_quote! {
+            pub mod types {
+                #[derive(Clone, Debug, schemars::JsonSchema)]
+                pub struct Token { pub value: String }
+                #[derive(schemars::JsonSchema)]
+                #[serde(untagged)]
+                pub enum Kind { A, B }
+                #[derive(Clone)]
+                pub struct Plain;
+            }
+        };
+        assert_eq!(schemars_behind_feature(&mut file), Ok(2));
+        let code = prettyplease::unparse(&file);
+        assert!(!code.contains("derive(Clone, Debug, schemars"), "{code}");
+        assert_eq!(
+            code.matches(r#"#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]"#)
+                .count(),
+            2,
+            "{code}"
+        );
+        assert!(code.contains("#[derive(Clone, Debug)]\n"), "{code}");
+        // A derive list that held only JsonSchema is gone, not left empty.
+        assert!(!code.contains("#[derive()]"), "{code}");
+        assert!(code.contains("#[serde(untagged)]"), "{code}");
+        // Nothing left to move: progenitor's output changed, say so.
+        assert!(schemars_behind_feature(&mut file).is_err());
     }
 
     #[test]

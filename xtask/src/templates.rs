@@ -136,6 +136,15 @@ categories.workspace = true
 documentation = "https://docs.rs/{crate_name}"
 
 [features]
+default = ["rustls"]
+## TLS for `Client::new` by rustls (aws-lc-rs). Without default features, pick a backend
+## through reqwest's features (`rustls-no-provider` with a provider you install, or
+## `native-tls`), or give `Client::with_http_client` a client you built.
+rustls = ["reqwest/rustls"]
+## TLS for `Client::new` by the platform's library.
+native-tls = ["reqwest/native-tls"]
+## `schemars::JsonSchema` for every type in `types`.
+schemars = ["dep:schemars"]
 ## Typed `httpmock` extensions (`mock::MockServerExt`) for tests.
 mock = [{mock_deps}]
 
@@ -144,7 +153,7 @@ httpmock = {{ workspace = true, optional = true }}
 {mock_extra}partner-api-support.workspace = true
 progenitor-client.workspace = true
 reqwest.workspace = true
-schemars.workspace = true
+schemars = {{ workspace = true, optional = true }}
 serde.workspace = true
 serde_json.workspace = true
 {extra}
@@ -196,11 +205,14 @@ pub fn lib_rs(model: &CrateModel) -> String {
         );
     }
     doc.push_str(
-        "//! - [`types`]: request and response types, with serde and `schemars::JsonSchema`
-//!   so an application can publish or validate them.
+        "//! - [`types`]: request and response types, with serde (and `schemars::JsonSchema`
+//!   with feature `schemars`, so an application can publish or validate them).
 //! - [`servers`]: the servers the spec lists.
 //! - `mock` (feature `mock`): typed [`httpmock`](https://docs.rs/httpmock) extensions
 //!   (`mock::MockServerExt`) for tests of code that calls this API.
+//! - TLS: [`Client::new`] uses rustls (feature `rustls`, on by default) or the platform's
+//!   library (feature `native-tls`); without either, give [`Client::with_http_client`] a
+//!   `reqwest::Client` built with the backend you chose.
 //!
 //! [`Client::new`] and [`Client::with_http_client`] check the base URL and return an error
 //! instead of panicking. Response bodies over [`DEFAULT_MAX_RESPONSE_BYTES`] are refused

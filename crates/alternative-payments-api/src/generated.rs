@@ -8,26 +8,15 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///`CreateOAuthTokenBody`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateOAuthTokenBody {
         ///OAuth2 grant type - must be 'client_credentials'
         pub grant_type: ::std::string::String,
     }
     ///OAuth2 access token response structure containing the bearer token and expiration details
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TokenResponse {
         /**@Description The OAuth2 access token for API authentication - use as Bearer token in Authorization header
 @Example 580defdbe1d21e0001c67e5c2a0a6c98ba8b4a059dc5825388501574*/

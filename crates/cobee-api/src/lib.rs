@@ -7,11 +7,14 @@
 //!
 //! - [`Client`]: one method per operation:
 //!   [`Client::post_oauth_token`] (`POST /oauth/token`).
-//! - [`types`]: request and response types, with serde and `schemars::JsonSchema`
-//!   so an application can publish or validate them.
+//! - [`types`]: request and response types, with serde (and `schemars::JsonSchema`
+//!   with feature `schemars`, so an application can publish or validate them).
 //! - [`servers`]: the servers the spec lists.
 //! - `mock` (feature `mock`): typed [`httpmock`](https://docs.rs/httpmock) extensions
 //!   (`mock::MockServerExt`) for tests of code that calls this API.
+//! - TLS: [`Client::new`] uses rustls (feature `rustls`, on by default) or the platform's
+//!   library (feature `native-tls`); without either, give [`Client::with_http_client`] a
+//!   `reqwest::Client` built with the backend you chose.
 //!
 //! [`Client::new`] and [`Client::with_http_client`] check the base URL and return an error
 //! instead of panicking. Response bodies over [`DEFAULT_MAX_RESPONSE_BYTES`] are refused

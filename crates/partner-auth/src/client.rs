@@ -347,16 +347,19 @@ impl ClientBuilder {
                 }
             };
         let at = |e: Error| e.at(provider, environment.clone());
-        let auth = match (provider, self.client_auth) {
-            (Provider::Standard, chosen) => chosen.unwrap_or(ClientAuth::Basic),
-            (_, Some(chosen)) if chosen != provider.client_auth() => {
-                return Err(at(Error::configuration(format!(
-                    "{provider} authenticates clients by {}, not {chosen}; client_auth is for \
-                     Provider::Standard",
-                    provider.client_auth()
-                ))));
+        let auth = if provider == Provider::Standard {
+            self.client_auth.unwrap_or(ClientAuth::Basic)
+        } else {
+            match self.client_auth {
+                Some(chosen) if chosen != provider.client_auth() => {
+                    return Err(at(Error::configuration(format!(
+                        "{provider} authenticates clients by {}, not {chosen}; client_auth is \
+                         for Provider::Standard",
+                        provider.client_auth()
+                    ))));
+                }
+                _ => provider.client_auth(),
             }
-            _ => provider.client_auth(),
         };
         if provider != Provider::Standard && self.scope.is_some() {
             return Err(at(Error::configuration(format!(
@@ -395,6 +398,14 @@ impl ClientBuilder {
             )));
         }
 
+        #[cfg(not(any(feature = "rustls", feature = "rustls-ring", feature = "native-tls")))]
+        if url.scheme() == "https" && self.http.is_none() {
+            return Err(at(Error::configuration(
+                "partner-auth was built without a TLS backend, so it cannot reach an https:// \
+                 base URL: enable its `rustls`, `rustls-ring` or `native-tls` feature, or give \
+                 ClientBuilder::http_client a reqwest client built with one",
+            )));
+        }
         let credentials = self.credentials.ok_or_else(|| {
             at(Error::configuration(
                 "no client credentials; give them with .credentials(Credentials::new(id, secret))",
@@ -416,6 +427,8 @@ impl ClientBuilder {
         let (http, user_agent, request_timeout) = match self.http {
             Some(http) => (http, Some(user_agent), self.timeout),
             None => {
+                #[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
+                install_ring();
                 let mut http = reqwest::Client::builder();
                 if let Some(timeout) = self.connect_timeout {
                     http = http.connect_timeout(timeout);
@@ -435,9 +448,10 @@ impl ClientBuilder {
         };
         // A partner's base URL is a prefix the generated paths join; a standard provider's
         // is the token URL itself, sent exactly as given.
-        let base_url = match provider {
-            Provider::Standard => url.as_str().to_owned(),
-            _ => url.as_str().trim_end_matches('/').to_owned(),
+        let base_url = if provider == Provider::Standard {
+            url.as_str().to_owned()
+        } else {
+            url.as_str().trim_end_matches('/').to_owned()
         };
         let state = client_state(auth, user_agent, request_timeout, &credentials);
         let scope = self.scope;
@@ -458,6 +472,17 @@ impl ClientBuilder {
                 scope: kept_scope,
             }),
         })
+    }
+}
+
+/// With `rustls-ring` alone, rustls has no provider that reqwest would pick by itself (it
+/// would panic): `ring` becomes the process-wide default, unless the application installed
+/// one already.
+#[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
+fn install_ring() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may install one meanwhile: either way there is one now.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 

@@ -118,6 +118,22 @@
 //!
 //! # Feature flags
 //!
+//! - `teez`, `alternative-payments`, `cobee`, `tradevest`, `dinie` (on): one per partner,
+//!   each compiling in its [`Provider`] variant and its generated client. An application
+//!   that talks to one partner turns default features off and names it (and a TLS
+//!   backend); the other names are then refused with an error naming their feature.
+//!   [`Provider::Standard`] is always there.
+//! - `rustls` (on): TLS by rustls with its default provider, aws-lc-rs (a C build).
+//! - `rustls-ring` (off): rustls with `ring` instead. Unless the application installed a
+//!   rustls provider first, the first [`Client`] built installs `ring` as the process-wide
+//!   default.
+//! - `native-tls` (off): the platform's TLS library (OpenSSL on Linux).
+//!
+//!   Without any of the three, an `https://` base URL is refused when the client is built,
+//!   unless [`ClientBuilder::http_client`] gives a client built with a backend.
+//! - `schemars` (off): `schemars::JsonSchema` for [`AccessToken`] (the JSON its
+//!   `Serialize` writes).
+//! - `redis`, `file-store` (off): the [`store`]s.
 //! - `metrics` (off): the metrics above, through the `metrics` crate.
 //! - `blocking` (off): `blocking::TokenSource` and `blocking::Client` for code without
 //!   an async runtime.
@@ -129,7 +145,7 @@
 //!
 //! # Transport
 //!
-//! rustls; connect timeout 5 s and total timeout 10 s by default; a `User-Agent` naming this
+//! The TLS backend the features chose (rustls by default); connect timeout 5 s and total timeout 10 s by default; a `User-Agent` naming this
 //! crate, its version and the provider's API version; no redirects; response bodies over
 //! 1 MiB refused; credentials never sent over plain `http://` except to loopback unless
 //! [`ClientBuilder::allow_insecure_http`] says so.

@@ -7,18 +7,27 @@ use std::str::FromStr;
 use crate::providers;
 
 /// A partner API that issues client-credentials access tokens.
+///
+/// Each partner is behind a cargo feature of the same name (all on by default): a build
+/// without `teez` has no `Provider::Teez`, so code naming it does not compile, and the name
+/// `"teez"` is refused with an error saying which feature to enable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Provider {
     /// Teez Seller API: JSON `{clientId, clientSecret}`; no Basic auth.
+    #[cfg(feature = "teez")]
     Teez,
     /// Alternative Payments: Basic auth; form `grant_type=client_credentials`.
+    #[cfg(feature = "alternative-payments")]
     AlternativePayments,
     /// Cobee Partners API: JSON `{clientId, clientSecret}`; no Basic auth; JWT tokens.
+    #[cfg(feature = "cobee")]
     Cobee,
     /// Tradevest B2B: form `client_id`, `client_secret`, `grant_type`; no Basic auth.
+    #[cfg(feature = "tradevest")]
     Tradevest,
     /// Dinie: Basic auth; form `grant_type=client_credentials`; `dinie_at_` JWT tokens.
+    #[cfg(feature = "dinie")]
     Dinie,
     /// Any other token endpoint that follows RFC 6749 §4.4 (client credentials): a form body
     /// with `grant_type=client_credentials` (and a `scope` if one is configured), the client
@@ -26,9 +35,26 @@ pub enum Provider {
     /// or in the body ([`ClientBuilder::client_auth`](crate::ClientBuilder::client_auth)),
     /// and the standard success fields and error codes. It has no named environments: its
     /// base URL ([`ClientBuilder::base_url`](crate::ClientBuilder::base_url)) is the token
-    /// endpoint's full URL. Not in [`ALL`](Self::ALL), which lists the five partners.
+    /// endpoint's full URL. Not in [`ALL`](Self::ALL), which lists the partners. Always
+    /// compiled in.
     Standard,
 }
+
+/// Every partner's name and the cargo feature that compiles it in (the same word).
+const PARTNER_NAMES: [&str; 5] = [
+    "teez",
+    "alternative-payments",
+    "cobee",
+    "tradevest",
+    "dinie",
+];
+
+/// How many partners this build has.
+const COMPILED: usize = cfg!(feature = "teez") as usize
+    + cfg!(feature = "alternative-payments") as usize
+    + cfg!(feature = "cobee") as usize
+    + cfg!(feature = "tradevest") as usize
+    + cfg!(feature = "dinie") as usize;
 
 /// How a provider wants the client authenticated on its token endpoint. In configuration:
 /// `"basic"` or `"body"`.
@@ -80,12 +106,18 @@ pub struct Environment {
 }
 
 impl Provider {
-    /// Every provider.
-    pub const ALL: [Provider; 5] = [
+    /// Every partner this build has (all five with the default features), in a fixed
+    /// order; not [`Standard`](Self::Standard).
+    pub const ALL: [Provider; COMPILED] = [
+        #[cfg(feature = "teez")]
         Provider::Teez,
+        #[cfg(feature = "alternative-payments")]
         Provider::AlternativePayments,
+        #[cfg(feature = "cobee")]
         Provider::Cobee,
+        #[cfg(feature = "tradevest")]
         Provider::Tradevest,
+        #[cfg(feature = "dinie")]
         Provider::Dinie,
     ];
 
@@ -129,13 +161,32 @@ impl fmt::Display for Provider {
     }
 }
 
-/// The name given is not one of [`Provider::ALL`] nor `standard`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown provider `{0}`; expected one of: teez, alternative-payments, cobee, tradevest, \
-     dinie, standard"
-)]
+/// The name given is not a provider of this build: not one of [`Provider::ALL`] nor
+/// `standard`. Its message says when the name is a partner whose cargo feature is off.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownProvider(pub String);
+
+impl fmt::Display for UnknownProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = &self.0;
+        if let Some(feature) = PARTNER_NAMES
+            .iter()
+            .find(|known| known.eq_ignore_ascii_case(name))
+        {
+            return write!(
+                f,
+                "provider `{name}` is not compiled in: enable partner-auth's `{feature}` feature"
+            );
+        }
+        write!(f, "unknown provider `{name}`; expected one of: ")?;
+        for provider in Provider::ALL {
+            write!(f, "{provider}, ")?;
+        }
+        f.write_str("standard")
+    }
+}
+
+impl std::error::Error for UnknownProvider {}
 
 impl FromStr for Provider {
     type Err = UnknownProvider;
@@ -180,6 +231,16 @@ mod tests {
         assert_eq!("Standard".parse::<Provider>(), Ok(Provider::Standard));
         assert!(Provider::Standard.environments().is_empty());
         assert!(!Provider::ALL.contains(&Provider::Standard));
+        assert_eq!(
+            Provider::ALL.map(Provider::name),
+            super::PARTNER_NAMES,
+            "a partner's name is its feature's name"
+        );
+        assert_eq!(
+            "nope".parse::<Provider>().unwrap_err().to_string(),
+            "unknown provider `nope`; expected one of: teez, alternative-payments, cobee, \
+             tradevest, dinie, standard"
+        );
     }
 
     #[test]

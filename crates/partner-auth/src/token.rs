@@ -322,8 +322,9 @@ impl fmt::Display for AccessToken {
 /// The JSON form of an [`AccessToken`]: what `Serialize` writes and the JSON Schema of it.
 /// The token itself is not in it: serializing a secret takes
 /// [`AccessToken::expose_secret`].
-#[derive(serde::Serialize, schemars::JsonSchema)]
-#[schemars(title = "AccessToken")]
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schemars", schemars(title = "AccessToken"))]
 struct AccessTokenJson {
     /// Provider that issued the token.
     provider: String,
@@ -334,10 +335,10 @@ struct AccessTokenJson {
     /// Lifetime in seconds the provider reported; null when it reported none usable.
     expires_in: Option<u64>,
     /// When the request was sent (RFC 3339).
-    #[schemars(extend("format" = "date-time"))]
+    #[cfg_attr(feature = "schemars", schemars(extend("format" = "date-time")))]
     issued_at: String,
     /// When the token expires after the lifetime policy (RFC 3339).
-    #[schemars(extend("format" = "date-time"))]
+    #[cfg_attr(feature = "schemars", schemars(extend("format" = "date-time")))]
     expires_at: String,
 }
 
@@ -355,6 +356,8 @@ impl serde::Serialize for AccessToken {
     }
 }
 
+/// With feature `schemars`: the schema of what `Serialize` writes.
+#[cfg(feature = "schemars")]
 impl schemars::JsonSchema for AccessToken {
     fn schema_name() -> Cow<'static, str> {
         "AccessToken".into()

@@ -8,14 +8,9 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///`FastEndpointsErrorResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct FastEndpointsErrorResponse {
         #[serde(
             default,
@@ -40,14 +35,9 @@ pub mod types {
         }
     }
     ///`TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequest {
         #[serde(rename = "clientId")]
         pub client_id: TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequestClientId,
@@ -55,18 +45,9 @@ pub mod types {
         pub client_secret: TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequestClientSecret,
     }
     ///`TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequestClientId`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequestClientId(
         ::std::string::String,
     );
@@ -130,18 +111,9 @@ pub mod types {
         }
     }
     ///`TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequestClientSecret`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequestClientSecret(
         ::std::string::String,
     );
@@ -210,15 +182,9 @@ pub mod types {
         }
     }
     ///`TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[serde(deny_unknown_fields)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointResponse {
         #[serde(
             rename = "accessToken",

@@ -3,9 +3,10 @@
 //! how to build its generated client, send its token request, and map its documented
 //! success body. Everything else is shared ([`crate::exchange`]).
 //!
-//! Adding a provider here is one module with its `FACTS` and `request_token`, and one arm
-//! in each `match` below (the compiler lists them: every match on [`Provider`] in this
-//! crate is exhaustive).
+//! Adding a provider here is one module with its `FACTS` and `request_token`, one arm in
+//! each `match` below (the compiler lists them: every match on [`Provider`] in this crate
+//! is exhaustive), and a cargo feature of its name that compiles the module, its variant
+//! and its generated crate in.
 //!
 //! | provider | spec | generated crate | here |
 //! | --- | --- | --- | --- |
@@ -16,11 +17,16 @@
 //! | Dinie | `specs/dinie.yaml` | `dinie_api` | [`dinie`] |
 //! | any RFC 6749 endpoint ([`Provider::Standard`]) | RFC 6749 §4.4 | — | [`standard`] |
 
+#[cfg(feature = "alternative-payments")]
 mod alternative_payments;
+#[cfg(feature = "cobee")]
 mod cobee;
+#[cfg(feature = "dinie")]
 mod dinie;
 pub(crate) mod standard;
+#[cfg(feature = "teez")]
 mod teez;
+#[cfg(feature = "tradevest")]
 mod tradevest;
 
 use partner_api_support::{ClientState, ResponseObserver};
@@ -56,8 +62,10 @@ pub(crate) struct Facts {
 /// A provider's rule for client secrets: the rule, as a sentence, when it is broken.
 pub(crate) type SecretRule = fn(&str) -> Result<(), &'static str>;
 
-/// What an `X-RateLimit-Reset` header holds.
+/// What an `X-RateLimit-Reset` header holds. (Which variants a build uses depends on the
+/// partners compiled in.)
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[allow(dead_code)]
 pub(crate) enum ResetUnit {
     /// Seconds to wait.
     Seconds,
@@ -70,10 +78,15 @@ pub(crate) enum ResetUnit {
 /// What `provider` is like.
 pub(crate) fn facts(provider: Provider) -> &'static Facts {
     match provider {
+        #[cfg(feature = "teez")]
         Provider::Teez => &teez::FACTS,
+        #[cfg(feature = "alternative-payments")]
         Provider::AlternativePayments => &alternative_payments::FACTS,
+        #[cfg(feature = "cobee")]
         Provider::Cobee => &cobee::FACTS,
+        #[cfg(feature = "tradevest")]
         Provider::Tradevest => &tradevest::FACTS,
+        #[cfg(feature = "dinie")]
         Provider::Dinie => &dinie::FACTS,
         Provider::Standard => &standard::FACTS,
     }
@@ -82,15 +95,31 @@ pub(crate) fn facts(provider: Provider) -> &'static Facts {
 /// The provider's generated client, built once per [`Client`](crate::Client) and shared by
 /// its concurrent requests (each observed on its own, see [`observer`]).
 pub(crate) enum Generated {
+    #[cfg(feature = "teez")]
     Teez(teez_api::Client),
+    #[cfg(feature = "alternative-payments")]
     AlternativePayments(alternative_payments_api::Client),
+    #[cfg(feature = "cobee")]
     Cobee(cobee_api::Client),
+    #[cfg(feature = "tradevest")]
     Tradevest(tradevest_api::Client),
+    #[cfg(feature = "dinie")]
     Dinie(dinie_api::Client),
     Standard(standard::Standard),
 }
 
 impl Generated {
+    /// `base_url` is unused in a build without partners.
+    #[cfg_attr(
+        not(any(
+            feature = "teez",
+            feature = "alternative-payments",
+            feature = "cobee",
+            feature = "tradevest",
+            feature = "dinie"
+        )),
+        allow(unused_variables)
+    )]
     pub(crate) fn new(
         provider: Provider,
         base_url: &str,
@@ -100,16 +129,21 @@ impl Generated {
     ) -> Self {
         match provider {
             Provider::Standard => Self::Standard(standard(http, state)),
+            #[cfg(feature = "teez")]
             Provider::Teez => Self::Teez(teez_api::Client::new_with_client(base_url, http, state)),
+            #[cfg(feature = "alternative-payments")]
             Provider::AlternativePayments => Self::AlternativePayments(
                 alternative_payments_api::Client::new_with_client(base_url, http, state),
             ),
+            #[cfg(feature = "cobee")]
             Provider::Cobee => {
                 Self::Cobee(cobee_api::Client::new_with_client(base_url, http, state))
             }
+            #[cfg(feature = "tradevest")]
             Provider::Tradevest => Self::Tradevest(tradevest_api::Client::new_with_client(
                 base_url, http, state,
             )),
+            #[cfg(feature = "dinie")]
             Provider::Dinie => {
                 Self::Dinie(dinie_api::Client::new_with_client(base_url, http, state))
             }
@@ -135,14 +169,19 @@ pub(crate) async fn request_token(
 ) -> Result<RawToken, Error> {
     let request = async {
         match &config.generated {
+            #[cfg(feature = "teez")]
             Generated::Teez(client) => teez::request_token(config, client, exchange).await,
+            #[cfg(feature = "alternative-payments")]
             Generated::AlternativePayments(client) => {
                 alternative_payments::request_token(client, exchange).await
             }
+            #[cfg(feature = "cobee")]
             Generated::Cobee(client) => cobee::request_token(config, client, exchange).await,
+            #[cfg(feature = "tradevest")]
             Generated::Tradevest(client) => {
                 tradevest::request_token(config, client, exchange).await
             }
+            #[cfg(feature = "dinie")]
             Generated::Dinie(client) => dinie::request_token(client, exchange).await,
             Generated::Standard(client) => standard::request_token(config, client, exchange).await,
         }

@@ -1,0 +1,28 @@
+//! Feature `schemars`: `AccessToken`'s JSON Schema describes exactly what its `Serialize`
+//! writes (and never the token).
+
+use partner_auth::{AccessToken, Provider};
+use partner_sandbox::Sandbox;
+
+#[tokio::test]
+async fn the_schema_of_an_access_token_matches_its_json() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let token = sandbox
+        .client_builder(Provider::Cobee)
+        .build()
+        .unwrap()
+        .fetch_token()
+        .await
+        .unwrap();
+    let json = serde_json::to_value(&token).unwrap();
+    let schema = serde_json::to_value(schemars::schema_for!(AccessToken)).unwrap();
+
+    let mut written: Vec<&String> = json.as_object().unwrap().keys().collect();
+    let mut described: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+    written.sort();
+    described.sort();
+    assert_eq!(written, described, "{schema}");
+    assert_eq!(schema["title"], "AccessToken");
+    assert_eq!(schema["properties"]["expires_at"]["format"], "date-time");
+    assert!(!json.to_string().contains(token.expose_secret()));
+}
