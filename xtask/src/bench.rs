@@ -30,7 +30,7 @@ pub enum BenchError {
 }
 
 /// Runs everything and rewrites `BENCHMARKS.md`; `tooling` adds the clean release builds
-/// (minutes).
+/// of [`build_cost`](crate::build_cost) (minutes).
 pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
     run_command(
         Command::new(cargo())
@@ -133,13 +133,11 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
     store_rows(&criterion, &mut rows);
 
     let regen = time_regen()?;
-    let builds = if tooling {
-        Some(clean_builds(root)?)
-    } else {
-        None
-    };
-    let table = render(&rows, regen, builds);
+    let table = render(&rows, regen);
     write_benchmarks(root, &table)?;
+    if tooling {
+        return Ok(format!("{table}\n{}", crate::build_cost::run(root)?));
+    }
     Ok(table)
 }
 
@@ -218,7 +216,7 @@ struct Row {
     target: Option<(&'static str, bool)>,
 }
 
-fn render(rows: &[Row], regen: Duration, builds: Option<(Duration, Duration)>) -> String {
+fn render(rows: &[Row], regen: Duration) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", machine());
     let _ = writeln!(
@@ -249,15 +247,6 @@ fn render(rows: &[Row], regen: Duration, builds: Option<(Duration, Duration)>) -
         "| `cargo xtask regen --check`, all five specs (xtask built; median of 5) | {:.0} ms | — | — | — | — |",
         regen.as_secs_f64() * 1000.0
     );
-    if let Some((ours, minimal)) = builds {
-        let _ = writeln!(
-            out,
-            "| clean release build: `partner-auth` ÷ a crate of reqwest (rustls) + tokio + serde_json | {:.0} s | {:.0} s | {:.2}× | — | — |",
-            ours.as_secs_f64(),
-            minimal.as_secs_f64(),
-            ours.as_secs_f64() / minimal.as_secs_f64()
-        );
-    }
     out
 }
 
@@ -273,7 +262,8 @@ fn human(ns: f64) -> String {
     }
 }
 
-fn machine() -> String {
+/// The machine, compiler and commit a measurement ran on, as one line.
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -298,7 +288,8 @@ fn output(command: &mut Command) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-fn cargo() -> String {
+/// The cargo that runs this xtask.
+pub(crate) fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
@@ -353,52 +344,27 @@ fn time_regen() -> Result<Duration, BenchError> {
     Ok(times[2])
 }
 
-/// Clean release builds, each in a fresh target directory: `partner-auth`, and a minimal
-/// crate depending on reqwest (rustls), tokio and serde_json.
-fn clean_builds(root: &Path) -> Result<(Duration, Duration), BenchError> {
-    let scratch = std::env::temp_dir().join(format!("partner-auth-bench-{}", std::process::id()));
-    let io = |what: &str, e| BenchError::Io(what.to_owned(), e);
-    let minimal = scratch.join("minimal");
-    std::fs::create_dir_all(minimal.join("src")).map_err(|e| io("scratch dir", e))?;
-    std::fs::write(
-        minimal.join("Cargo.toml"),
-        "[package]\nname = \"minimal\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n\
-         reqwest = { version = \"0.13\", default-features = false, features = [\"rustls\", \"json\", \"form\"] }\n\
-         tokio = { version = \"1\", features = [\"rt-multi-thread\", \"macros\"] }\n\
-         serde_json = \"1\"\n\n[workspace]\n",
-    )
-    .map_err(|e| io("minimal/Cargo.toml", e))?;
-    std::fs::write(
-        minimal.join("src/main.rs"),
-        "#[tokio::main]\nasync fn main() {\n    let client = reqwest::Client::new();\n    \
-         let _ = client.post(\"http://127.0.0.1:9/token\").form(&[(\"grant_type\", \"client_credentials\")]);\n    \
-         println!(\"{}\", serde_json::json!({\"ok\": true}));\n}\n",
-    )
-    .map_err(|e| io("minimal/src/main.rs", e))?;
-
-    let ours = run_command(
-        Command::new(cargo())
-            .current_dir(root)
-            .args(["build", "--release", "-p", "partner-auth", "--target-dir"])
-            .arg(scratch.join("target-ours")),
-    )?;
-    let baseline = run_command(
-        Command::new(cargo())
-            .current_dir(&minimal)
-            .args(["build", "--release", "--target-dir"])
-            .arg(scratch.join("target-minimal")),
-    )?;
-    let _ = std::fs::remove_dir_all(&scratch);
-    Ok((ours, baseline))
-}
-
 /// Replaces the generated part of `BENCHMARKS.md` (between the markers) with `table`.
 fn write_benchmarks(root: &Path, table: &str) -> Result<(), BenchError> {
+    replace_section(root, BEGIN, END, table)
+}
+
+/// Replaces the part of `BENCHMARKS.md` between `begin` and `end` with `table`; appends
+/// the section when it is not there yet.
+pub(crate) fn replace_section(
+    root: &Path,
+    begin: &str,
+    end: &str,
+    table: &str,
+) -> Result<(), BenchError> {
     let path = root.join("BENCHMARKS.md");
-    let current = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| format!("# Benchmarks\n\n{BEGIN}\n{END}\n"));
-    let (before, rest) = current.split_once(BEGIN).unwrap_or((&current, END));
-    let after = rest.split_once(END).map_or("", |(_, after)| after);
-    let updated = format!("{before}{BEGIN}\n{table}{END}{after}");
+    let current = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let updated = match current.split_once(begin) {
+        Some((before, rest)) => {
+            let after = rest.split_once(end).map_or("", |(_, after)| after);
+            format!("{before}{begin}\n{table}{end}{after}")
+        }
+        None => format!("{}\n{begin}\n{table}{end}\n", current.trim_end()),
+    };
     std::fs::write(&path, updated).map_err(|e| BenchError::Io(path.display().to_string(), e))
 }

@@ -6,11 +6,14 @@
 //! - [`normalize`]: the named passes a published spec goes through first.
 //! - [`bench`](mod@bench): `cargo xtask bench [--tooling]` runs the benchmarks and rewrites the table
 //!   in `BENCHMARKS.md`.
+//! - [`build_cost`]: `cargo xtask build-cost` times clean release builds of `partner-auth`
+//!   (default features and one partner) beside the `oauth2` crate and a floor.
 //! - [`workspace`]: which checkout to work on, found at run time.
 
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod build_cost;
 pub mod changes;
 pub mod generate;
 pub mod normalize;

@@ -26,11 +26,14 @@ enum Command {
     },
     /// Run the criterion benchmarks and rewrite the table in BENCHMARKS.md.
     Bench {
-        /// Also time clean release builds (partner-auth against a minimal reqwest crate):
-        /// several minutes.
+        /// Also run `build-cost`: several minutes.
         #[arg(long)]
         tooling: bool,
     },
+    /// Time clean release builds of partner-auth (default features, one partner) beside
+    /// the oauth2 crate and a floor, count their crates, and rewrite that part of
+    /// BENCHMARKS.md: several minutes.
+    BuildCost,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +68,17 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::BuildCost => match xtask::build_cost::run(&root) {
+            Ok(table) => {
+                print!("{table}");
+                println!("BENCHMARKS.md updated");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Bench { tooling } => match xtask::bench::run(&root, tooling) {
             Ok(table) => {
                 print!("{table}");
