@@ -427,8 +427,9 @@ impl ClientBuilder {
         let (http, user_agent, request_timeout) = match self.http {
             Some(http) => (http, Some(user_agent), self.timeout),
             None => {
-                #[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
-                install_ring();
+                // With `rustls-ring`, reqwest has no provider it would pick by itself.
+                #[cfg(feature = "rustls-ring")]
+                crate::tls::ensure_rustls_provider();
                 let mut http = reqwest::Client::builder();
                 if let Some(timeout) = self.connect_timeout {
                     http = http.connect_timeout(timeout);
@@ -472,17 +473,6 @@ impl ClientBuilder {
                 scope: kept_scope,
             }),
         })
-    }
-}
-
-/// With `rustls-ring` alone, rustls has no provider that reqwest would pick by itself (it
-/// would panic): `ring` becomes the process-wide default, unless the application installed
-/// one already.
-#[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
-fn install_ring() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Another thread may install one meanwhile: either way there is one now.
-        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 

@@ -124,10 +124,15 @@
 //!   backend); the other names are then refused with an error naming their feature.
 //!   [`Provider::Standard`] is always there.
 //! - `rustls` (on): TLS by rustls with its default provider, aws-lc-rs (a C build).
-//! - `rustls-ring` (off): rustls with `ring` instead. Unless the application installed a
-//!   rustls provider first, the first [`Client`] built installs `ring` as the process-wide
-//!   default.
-//! - `native-tls` (off): the platform's TLS library (OpenSSL on Linux).
+//! - `rustls-ring` (off): rustls with `ring` instead; it wins when `rustls` is on too.
+//!   Unless the application installed a rustls provider first, the first [`Client`] (or
+//!   `rediss://` store) built installs `ring` as rustls's process-wide default.
+//! - `native-tls` (off): the platform's TLS library (OpenSSL on Linux). When a rustls
+//!   feature is on too, reqwest uses native-tls.
+//!
+//!   A `rediss://` [`store`] always speaks rustls: it installs the provider the features
+//!   chose (aws-lc-rs for `rustls`) unless the application installed one, and with neither
+//!   (`native-tls` alone) building it is a configuration error rather than a panic.
 //!
 //!   Without any of the three, an `https://` base URL is refused when the client is built,
 //!   unless [`ClientBuilder::http_client`] gives a client built with a backend.
@@ -174,6 +179,7 @@ mod source;
 mod stats;
 pub mod store;
 pub mod time;
+mod tls;
 mod token;
 
 pub use cache::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SOURCES, TokenCache, TokenCacheBuilder};

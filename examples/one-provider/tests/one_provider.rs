@@ -2,14 +2,15 @@
 //! the standard provider exist, the other partners' names are refused with the feature to
 //! enable, TLS works on `ring` without the application installing anything (feature `tls`)
 //! and an `https://` base URL is refused without it, and a token comes back over real HTTP
-//! on loopback.
+//! on loopback. A `rediss://` store never panics: an error without TLS, a refused
+//! connection with it.
 
 use httpmock::prelude::*;
 use partner_auth::{Client, Credentials, ErrorKind, Provider, TokenSource};
 
 #[test]
 fn only_dinie_is_compiled_in() {
-    assert_eq!(Provider::ALL, [Provider::Dinie]);
+    assert_eq!(Provider::ALL, &[Provider::Dinie]);
     assert_eq!("dinie".parse::<Provider>(), Ok(Provider::Dinie));
     assert_eq!("standard".parse::<Provider>(), Ok(Provider::Standard));
     for other in [
@@ -109,4 +110,24 @@ async fn a_dinie_token_comes_back_over_loopback() {
         .build()
         .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Configuration, "{refused}");
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn a_rediss_store_on_ring_fails_with_an_error_not_a_panic() {
+    use partner_auth::store::{RedisStore, TokenStore};
+    // Nothing listens on port 1: the connection is refused before any TLS.
+    let store = RedisStore::new("rediss://127.0.0.1:1/0").unwrap();
+    let error = store.get("k").await.unwrap_err();
+    assert!(error.to_string().contains("Redis"), "{error}");
+}
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn without_a_tls_backend_a_rediss_store_is_refused_when_built() {
+    use partner_auth::store::RedisStore;
+    let error = RedisStore::new("rediss://127.0.0.1:1/0").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Configuration, "{error}");
+    assert!(error.to_string().contains("no crypto provider"), "{error}");
+    RedisStore::new("redis://127.0.0.1:1/0").unwrap();
 }
