@@ -323,8 +323,16 @@ impl fmt::Display for AccessToken {
 /// The token itself is not in it: serializing a secret takes
 /// [`AccessToken::expose_secret`].
 #[derive(serde::Serialize)]
+#[serde(deny_unknown_fields)] // for the schema: `additionalProperties: false`
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-#[cfg_attr(feature = "schemars", schemars(title = "AccessToken"))]
+#[cfg_attr(
+    feature = "schemars",
+    schemars(
+        title = "AccessToken",
+        description = "An access token's metadata as partner-auth writes it; the token \
+                       itself is never in it."
+    )
+)]
 struct AccessTokenJson {
     /// Provider that issued the token.
     provider: String,
@@ -333,6 +341,7 @@ struct AccessTokenJson {
     /// `Bearer`, or another type verbatim.
     token_type: String,
     /// Lifetime in seconds the provider reported; null when it reported none usable.
+    #[cfg_attr(feature = "schemars", schemars(required))]
     expires_in: Option<u64>,
     /// When the request was sent (RFC 3339).
     #[cfg_attr(feature = "schemars", schemars(extend("format" = "date-time")))]

@@ -22,7 +22,26 @@ async fn the_schema_of_an_access_token_matches_its_json() {
     written.sort();
     described.sort();
     assert_eq!(written, described, "{schema}");
+    // Every field is always written (`expires_in` as null when there is no lifetime), and
+    // nothing else.
+    let mut required: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    required.sort_unstable();
+    assert_eq!(
+        required,
+        written.iter().map(|s| s.as_str()).collect::<Vec<_>>()
+    );
+    assert_eq!(schema["additionalProperties"], false, "{schema}");
     assert_eq!(schema["title"], "AccessToken");
+    let description = schema["description"].as_str().unwrap();
+    assert!(
+        !description.contains('`') && !description.contains('['),
+        "{description}"
+    );
     assert_eq!(schema["properties"]["expires_at"]["format"], "date-time");
     assert!(!json.to_string().contains(token.expose_secret()));
 }
