@@ -49,13 +49,6 @@ const PARTNER_NAMES: [&str; 5] = [
     "dinie",
 ];
 
-/// How many partners this build has.
-const COMPILED: usize = cfg!(feature = "teez") as usize
-    + cfg!(feature = "alternative-payments") as usize
-    + cfg!(feature = "cobee") as usize
-    + cfg!(feature = "tradevest") as usize
-    + cfg!(feature = "dinie") as usize;
-
 /// How a provider wants the client authenticated on its token endpoint. In configuration:
 /// `"basic"` or `"body"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -107,8 +100,9 @@ pub struct Environment {
 
 impl Provider {
     /// Every partner this build has (all five with the default features), in a fixed
-    /// order; not [`Standard`](Self::Standard).
-    pub const ALL: [Provider; COMPILED] = [
+    /// order; not [`Standard`](Self::Standard). A slice, so that code using it compiles
+    /// whichever partners other crates in the build enable.
+    pub const ALL: &'static [Provider] = &[
         #[cfg(feature = "teez")]
         Provider::Teez,
         #[cfg(feature = "alternative-payments")]
@@ -179,7 +173,7 @@ impl fmt::Display for UnknownProvider {
             );
         }
         write!(f, "unknown provider `{name}`; expected one of: ")?;
-        for provider in Provider::ALL {
+        for &provider in Provider::ALL {
             write!(f, "{provider}, ")?;
         }
         f.write_str("standard")
@@ -193,7 +187,8 @@ impl FromStr for Provider {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Provider::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .chain([Provider::Standard])
             .find(|p| p.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| UnknownProvider(s.to_owned()))
@@ -220,7 +215,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for provider in Provider::ALL {
+        for &provider in Provider::ALL {
             assert_eq!(provider.name().parse::<Provider>(), Ok(provider));
             assert_eq!(provider.environments()[0].name, "production");
             for env in provider.environments() {
@@ -232,7 +227,7 @@ mod tests {
         assert!(Provider::Standard.environments().is_empty());
         assert!(!Provider::ALL.contains(&Provider::Standard));
         assert_eq!(
-            Provider::ALL.map(Provider::name),
+            Provider::ALL.iter().map(|p| p.name()).collect::<Vec<_>>(),
             super::PARTNER_NAMES,
             "a partner's name is its feature's name"
         );

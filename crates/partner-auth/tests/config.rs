@@ -110,7 +110,7 @@ fn mistakes_in_a_config_are_errors_that_name_them() {
 
 #[test]
 fn providers_and_policies_round_trip_through_serde() {
-    for provider in Provider::ALL {
+    for &provider in Provider::ALL {
         let text = serde_json::to_string(&provider).unwrap();
         assert_eq!(serde_json::from_str::<Provider>(&text).unwrap(), provider);
     }

@@ -315,7 +315,7 @@ async fn a_refused_connection_is_a_connection_error() {
 
 #[test]
 fn plain_http_to_a_non_loopback_host_is_refused_before_any_lookup() {
-    for provider in Provider::ALL {
+    for &provider in Provider::ALL {
         let err = Client::builder(provider)
             .base_url("http://tokens.example.invalid")
             .credentials(Credentials::new(CLIENT_ID, SECRET))

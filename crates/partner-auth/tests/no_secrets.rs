@@ -109,7 +109,7 @@ async fn public_types_holding_secrets_show_neither() {
         assert_eq!(err.kind(), ErrorKind::InvalidResponse);
         assert_formats_clean("header Error", &err);
     }
-    for provider in Provider::ALL {
+    for &provider in Provider::ALL {
         assert_formats_clean("Provider", &provider);
         for env in provider.environments() {
             assert_clean("Environment", &format!("{env:?}"));

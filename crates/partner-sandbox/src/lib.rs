@@ -214,7 +214,7 @@ impl SandboxBuilder {
         let mut states = HashMap::new();
         // The five partners, then the standard endpoint.
         for (offset, provider) in
-            (0u16..).zip(Provider::ALL.into_iter().chain([Provider::Standard]))
+            (0u16..).zip(Provider::ALL.iter().copied().chain([Provider::Standard]))
         {
             let dialect = providers::dialect(provider).ok_or_else(|| {
                 std::io::Error::new(

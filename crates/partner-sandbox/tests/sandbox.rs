@@ -17,7 +17,7 @@ fn jwt_exp(token: &str) -> u64 {
 #[tokio::test]
 async fn every_provider_issues_a_token_through_the_facade() {
     let sandbox = Sandbox::start().await.unwrap();
-    for provider in Provider::ALL {
+    for &provider in Provider::ALL {
         let token = sandbox
             .client_builder(provider)
             .build()
@@ -67,7 +67,7 @@ async fn tokens_are_fresh_and_random() {
 #[tokio::test]
 async fn a_wrong_secret_is_invalid_credentials_for_every_provider() {
     let sandbox = Sandbox::start().await.unwrap();
-    for provider in Provider::ALL {
+    for &provider in Provider::ALL {
         let err = sandbox
             .client_builder(provider)
             .credentials(Credentials::new(
@@ -192,7 +192,7 @@ async fn each_provider_rejects_another_dialect_in_its_own_format() {
     ];
     let mut checked = 0;
     for (target, path) in paths {
-        for dialect in Provider::ALL {
+        for &dialect in Provider::ALL {
             let endpoint = sandbox.endpoint(target);
             let response = dialect_request(&http, dialect, endpoint, path)
                 .send()
@@ -326,7 +326,7 @@ async fn the_protected_resource_accepts_only_unexpired_tokens() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_callers_make_one_token_request_per_provider() {
     let sandbox = Sandbox::start().await.unwrap();
-    for provider in Provider::ALL {
+    for &provider in Provider::ALL {
         let source = TokenSource::new(sandbox.client_builder(provider).build().unwrap());
         let calls: Vec<_> = (0..1000)
             .map(|_| {

@@ -84,7 +84,7 @@ async fn main() -> ExitCode {
                 .with_deadline(Duration::from_secs(1)),
         );
     let mut sources = Vec::new();
-    for provider in Provider::ALL {
+    for &provider in Provider::ALL {
         let client = sandbox
             .client_builder(provider)
             .timeout(CLIENT_TIMEOUT)

@@ -52,7 +52,7 @@ impl ProviderName {
 /// Every environment name of any provider, each once, in provider order.
 pub fn environment_names() -> Vec<&'static str> {
     let mut names = Vec::new();
-    for provider in Provider::ALL {
+    for &provider in Provider::ALL {
         for env in provider.environments() {
             if !names.contains(&env.name) {
                 names.push(env.name);
@@ -67,7 +67,7 @@ pub fn environment_help() -> String {
     let mut help = String::from(
         "A named environment of the provider (default: production). Each provider has:",
     );
-    for provider in Provider::ALL {
+    for &provider in Provider::ALL {
         let names: Vec<&str> = provider.environments().iter().map(|e| e.name).collect();
         help.push_str(&format!("\n  {:<21} {}", provider.name(), names.join(", ")));
     }
@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn every_library_provider_has_a_name_here() {
-        for provider in Provider::ALL.into_iter().chain([Provider::Standard]) {
+        for provider in Provider::ALL.iter().copied().chain([Provider::Standard]) {
             let name = ProviderName::of(provider).expect("named");
             assert_eq!(name.provider(), provider);
             let value = clap::ValueEnum::to_possible_value(&name).unwrap();

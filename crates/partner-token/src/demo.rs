@@ -28,7 +28,7 @@ pub async fn run() -> ExitCode {
     );
     let cache = TokenCache::new();
     let mut ok = true;
-    for provider in Provider::ALL {
+    for &provider in Provider::ALL {
         let client = match sandbox.client_builder(provider).build() {
             Ok(client) => client,
             Err(e) => return fail(&e),
@@ -56,7 +56,7 @@ pub async fn run() -> ExitCode {
     }
 
     println!("\n2. The same request with a wrong secret: one typed error per provider\n");
-    for provider in Provider::ALL {
+    for &provider in Provider::ALL {
         let wrong = sandbox
             .client_builder(provider)
             .credentials(Credentials::new(
@@ -91,7 +91,7 @@ pub async fn run() -> ExitCode {
     println!(
         "\n3. {CALLERS} concurrent token() calls per provider on a cold cache, and the token requests the sandbox saw\n"
     );
-    for provider in Provider::ALL {
+    for &provider in Provider::ALL {
         let client = match sandbox.client_builder(provider).build() {
             Ok(client) => client,
             Err(e) => return fail(&e),

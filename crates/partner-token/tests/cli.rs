@@ -351,7 +351,7 @@ fn the_demo_shows_the_whole_flow() {
     let output = Command::new(BIN).arg("demo").output().unwrap();
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
-    for provider in Provider::ALL {
+    for &provider in Provider::ALL {
         assert!(
             stdout.contains(&format!(
                 "{:<21} 1000 calls, 0 failed, 1 token request(s)",
@@ -546,7 +546,7 @@ async fn json_errors_carry_the_provider_status_code_and_retry_after() {
 #[test]
 fn help_lists_values_variables_and_exit_codes() {
     let help = text(&run(&["fetch", "--help"], "x", None).stdout);
-    for provider in Provider::ALL {
+    for &provider in Provider::ALL {
         assert!(help.contains(&format!("- {}:", provider.name())), "{help}");
         for env in provider.environments() {
             assert!(help.contains(env.name), "{help}");
@@ -873,7 +873,9 @@ fn sandbox_json_on_a_fixed_port_serves_tokens_until_terminated() {
         })
         .expect("a sandbox on six free ports");
     let endpoints: Value = serde_json::from_str(&line).expect("one JSON object");
-    for (offset, provider) in (0u16..).zip(Provider::ALL.into_iter().chain([Provider::Standard])) {
+    for (offset, provider) in
+        (0u16..).zip(Provider::ALL.iter().copied().chain([Provider::Standard]))
+    {
         let entry = &endpoints[provider.name()];
         let prefix = format!("http://127.0.0.1:{}", base + offset);
         assert!(

@@ -47,7 +47,8 @@ static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
         format!("http://{address}")
     });
     let clients = Provider::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .map(|provider| {
             Client::builder(provider)
                 .base_url(&base_url)

@@ -28,8 +28,8 @@
 //! for [`StorePolicy::outage_backoff`] and fetches on its own, as without a store, logging
 //! one warning per outage.
 //!
-//! Two stores ship: [`FileStore`] (feature `file-store`; processes on one machine) and
-//! [`RedisStore`] (feature `redis`; a fleet). Another database needs one implementation of
+//! Two stores ship: `FileStore` (feature `file-store`; processes on one machine) and
+//! `RedisStore` (feature `redis`; a fleet). Another database needs one implementation of
 //! [`TokenStore`].
 
 use std::fmt;
