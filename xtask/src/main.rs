@@ -68,27 +68,22 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::BuildCost => match xtask::build_cost::run(&root) {
-            Ok(table) => {
-                print!("{table}");
-                println!("BENCHMARKS.md updated");
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("error: {err}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Bench { tooling } => match xtask::bench::run(&root, tooling) {
-            Ok(table) => {
-                print!("{table}");
-                println!("BENCHMARKS.md updated");
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("error: {err}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::BuildCost => written(xtask::build_cost::run(&root)),
+        Command::Bench { tooling } => written(xtask::bench::run(&root, tooling)),
+    }
+}
+
+/// Prints what a measurement wrote to BENCHMARKS.md, or its error.
+fn written(result: Result<String, xtask::bench::BenchError>) -> ExitCode {
+    match result {
+        Ok(table) => {
+            print!("{table}");
+            println!("BENCHMARKS.md updated");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -458,8 +458,8 @@ impl ClientBuilder {
         let scope = self.scope;
         let kept_scope = scope.clone();
         let generated =
-            providers::Generated::new(provider, &base_url, http, state, |http, state| {
-                providers::standard::Standard::new(&base_url, http, state, auth, scope)
+            providers::Generated::new(provider, &base_url, http, state, |url, http, state| {
+                providers::standard::Standard::new(url, http, state, auth, scope)
             });
 
         Ok(Client {

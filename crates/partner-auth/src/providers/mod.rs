@@ -109,26 +109,15 @@ pub(crate) enum Generated {
 }
 
 impl Generated {
-    /// `base_url` is unused in a build without partners.
-    #[cfg_attr(
-        not(any(
-            feature = "teez",
-            feature = "alternative-payments",
-            feature = "cobee",
-            feature = "tradevest",
-            feature = "dinie"
-        )),
-        allow(unused_variables)
-    )]
     pub(crate) fn new(
         provider: Provider,
         base_url: &str,
         http: reqwest::Client,
         state: ClientState,
-        standard: impl FnOnce(reqwest::Client, ClientState) -> standard::Standard,
+        standard: impl FnOnce(&str, reqwest::Client, ClientState) -> standard::Standard,
     ) -> Self {
         match provider {
-            Provider::Standard => Self::Standard(standard(http, state)),
+            Provider::Standard => Self::Standard(standard(base_url, http, state)),
             #[cfg(feature = "teez")]
             Provider::Teez => Self::Teez(teez_api::Client::new_with_client(base_url, http, state)),
             #[cfg(feature = "alternative-payments")]
