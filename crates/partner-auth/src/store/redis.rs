@@ -234,18 +234,6 @@ impl RedisStoreBuilder {
     /// Checks the URL (`redis://` or `rediss://`); connects on first use.
     pub fn build(self) -> Result<RedisStore, Error> {
         let shown = shown_url(&self.url);
-        let tls = self
-            .url
-            .get(..9)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("rediss://"));
-        if tls && !crate::tls::ensure_rustls_provider() {
-            return Err(Error::configuration(format!(
-                "the Redis store {shown} speaks TLS through rustls, which has no crypto \
-                 provider in this build: enable partner-auth's `rustls` or `rustls-ring` \
-                 feature, or install one (rustls::crypto::CryptoProvider::install_default) \
-                 before building the store"
-            )));
-        }
         let opened = match self.root_certificate {
             Some(root) => redis::Client::build_with_tls(
                 self.url.as_str(),
@@ -263,6 +251,19 @@ impl RedisStoreBuilder {
                 e.kind()
             ))
         })?;
+        // As redis parsed the URL: TLS means rustls, which must have a crypto provider.
+        let tls = matches!(
+            client.get_connection_info().addr(),
+            redis::ConnectionAddr::TcpTls { .. }
+        );
+        if tls && !crate::tls::ensure_rustls_provider() {
+            return Err(Error::configuration(format!(
+                "the Redis store {shown} speaks TLS through rustls, which has no crypto \
+                 provider in this build: enable partner-auth's `rustls` or `rustls-ring` \
+                 feature, or install one (rustls::crypto::CryptoProvider::install_default) \
+                 before building the store"
+            )));
+        }
         if self.connect_timeout.is_zero() {
             return Err(Error::configuration(
                 "the Redis connect timeout must be more than zero",
