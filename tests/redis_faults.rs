@@ -8,6 +8,7 @@ use partner_auth::{Provider, TokenSource};
 use partner_sandbox::{Faults, Sandbox};
 use redis::AsyncCommands as _;
 use workspace_tests::redis_server::{self, RedisServer};
+use workspace_tests::sandbox_client::SandboxExt as _;
 
 const PROVIDER: Provider = Provider::Cobee;
 

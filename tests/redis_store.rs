@@ -11,6 +11,7 @@ use partner_sandbox::Sandbox;
 use redis::AsyncCommands as _;
 use secrecy::ExposeSecret as _;
 use workspace_tests::redis_server::{self, RedisServer};
+use workspace_tests::sandbox_client::{EndpointExt as _, SandboxExt as _};
 
 const PROVIDER: Provider = Provider::Cobee;
 

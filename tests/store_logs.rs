@@ -12,6 +12,7 @@ use partner_auth::{Provider, TokenSource};
 use partner_sandbox::Sandbox;
 use secrecy::ExposeSecret as _;
 use workspace_tests::redis_server::RedisServer;
+use workspace_tests::sandbox_client::{EndpointExt as _, SandboxExt as _};
 
 const PROVIDER: Provider = Provider::Cobee;
 

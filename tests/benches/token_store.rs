@@ -20,6 +20,7 @@ use partner_auth::{Provider, TokenSource};
 use partner_sandbox::Sandbox;
 use workspace_tests::fleet;
 use workspace_tests::redis_server::RedisServer;
+use workspace_tests::sandbox_client::SandboxExt as _;
 
 const PROVIDER: Provider = Provider::Dinie;
 

@@ -4,6 +4,8 @@
 
 pub mod fleet;
 pub mod redis_server;
+#[path = "../../crates/partner-auth/tests/common/sandbox.rs"]
+pub mod sandbox_client;
 
 use std::future::Future;
 

@@ -6,6 +6,9 @@
 //!
 //! `cargo bench -p partner-auth --bench cached_read`
 
+#[path = "../tests/common/sandbox.rs"]
+mod sandbox_client;
+
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -14,6 +17,7 @@ use arc_swap::ArcSwap;
 use criterion::{Criterion, criterion_group, criterion_main};
 use partner_auth::{AccessToken, Provider, TokenSource};
 use partner_sandbox::Sandbox;
+use sandbox_client::SandboxExt as _;
 
 /// `n` caches of each kind, each holding its own fresh token.
 #[derive(Clone)]

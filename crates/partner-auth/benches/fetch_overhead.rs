@@ -5,6 +5,9 @@
 //!
 //! `cargo bench -p partner-auth --bench fetch_overhead`
 
+#[path = "../tests/common/sandbox.rs"]
+mod sandbox_client;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -12,6 +15,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use oauth2::{AuthType, ClientId, ClientSecret, TokenResponse as _, TokenUrl};
 use partner_auth::Provider;
 use partner_sandbox::Sandbox;
+use sandbox_client::SandboxExt as _;
 
 #[derive(serde::Deserialize)]
 struct TokenBody {

@@ -4,11 +4,15 @@
 //!
 //! `cargo bench -p partner-auth --bench stampede`
 
+#[path = "../tests/common/sandbox.rs"]
+mod sandbox_client;
+
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use partner_auth::{Provider, TokenSource};
 use partner_sandbox::Sandbox;
+use sandbox_client::SandboxExt as _;
 
 const CALLERS: usize = 10_000;
 

@@ -15,7 +15,11 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let runtime = tokio::runtime::Runtime::new()?;
 //! # let sandbox = runtime.block_on(partner_sandbox::Sandbox::start())?;
-//! # let client = sandbox.client_builder(partner_auth::Provider::Tradevest).build()?;
+//! # let endpoint = sandbox.endpoint(partner_auth::Provider::Tradevest);
+//! # let client = partner_auth::Client::builder(partner_auth::Provider::Tradevest)
+//! #     .base_url(&endpoint.base_url)
+//! #     .credentials(partner_auth::Credentials::new(endpoint.client_id, endpoint.client_secret))
+//! #     .build()?;
 //! let source = partner_auth::blocking::TokenSource::new(client)?;
 //! let token = source.token()?; // blocks for the one request
 //! assert!(token.same_as(&source.token()?)); // from the cache

@@ -33,7 +33,11 @@ use crate::{AccessToken, CachePolicy, Client, Error, Provider, TokenSource};
 /// use std::time::Duration;
 /// use partner_auth::{Provider, TokenCache};
 /// # let sandbox = partner_sandbox::Sandbox::start().await?;
-/// # let client = sandbox.client_builder(Provider::Dinie).build()?;
+/// # let endpoint = sandbox.endpoint(Provider::Dinie);
+/// # let client = partner_auth::Client::builder(Provider::Dinie)
+/// #     .base_url(&endpoint.base_url)
+/// #     .credentials(partner_auth::Credentials::new(endpoint.client_id, endpoint.client_secret))
+/// #     .build()?;
 ///
 /// let cache = TokenCache::builder()
 ///     .max_sources(1_000)

@@ -30,7 +30,12 @@ use crate::{AccessToken, Error, TokenSource};
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use partner_auth::{AuthMiddleware, NoAuth, Provider, TokenSource};
 /// # let sandbox = partner_sandbox::Sandbox::start().await?;
-/// # let source = TokenSource::new(sandbox.client_builder(Provider::Cobee).build()?);
+/// # let endpoint = sandbox.endpoint(Provider::Cobee);
+/// # let client = partner_auth::Client::builder(Provider::Cobee)
+/// #     .base_url(&endpoint.base_url)
+/// #     .credentials(partner_auth::Credentials::new(endpoint.client_id, endpoint.client_secret))
+/// #     .build()?;
+/// # let source = TokenSource::new(client);
 /// # let api_base = sandbox.endpoint(Provider::Cobee).base_url.clone();
 ///
 /// let api = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())

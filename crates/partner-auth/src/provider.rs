@@ -182,6 +182,14 @@ impl fmt::Display for UnknownProvider {
 
 impl std::error::Error for UnknownProvider {}
 
+/// Its [`name`](Provider::name), so APIs keyed by provider name (the sandbox's, a
+/// configuration map's) take a `Provider` as it is.
+impl AsRef<str> for Provider {
+    fn as_ref(&self) -> &str {
+        self.name()
+    }
+}
+
 impl FromStr for Provider {
     type Err = UnknownProvider;
 

@@ -60,7 +60,11 @@ use crate::{AccessToken, Client, Error, ErrorKind};
 /// use std::time::Duration;
 /// use partner_auth::{CachePolicy, Provider, TokenSource};
 /// # let sandbox = partner_sandbox::Sandbox::start().await?;
-/// # let client = sandbox.client_builder(Provider::Tradevest).build()?;
+/// # let endpoint = sandbox.endpoint(Provider::Tradevest);
+/// # let client = partner_auth::Client::builder(Provider::Tradevest)
+/// #     .base_url(&endpoint.base_url)
+/// #     .credentials(partner_auth::Credentials::new(endpoint.client_id, endpoint.client_secret))
+/// #     .build()?;
 ///
 /// let source = TokenSource::builder(client)
 ///     .policy(CachePolicy::default().with_failure_cooldown(Duration::from_secs(5)))

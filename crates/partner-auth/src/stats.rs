@@ -8,7 +8,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let sandbox = partner_sandbox::Sandbox::start().await?;
-/// # let client = sandbox.client_builder(partner_auth::Provider::Cobee).build()?;
+/// # let endpoint = sandbox.endpoint(partner_auth::Provider::Cobee);
+/// # let client = partner_auth::Client::builder(partner_auth::Provider::Cobee)
+/// #     .base_url(&endpoint.base_url)
+/// #     .credentials(partner_auth::Credentials::new(endpoint.client_id, endpoint.client_secret))
+/// #     .build()?;
 /// let source = partner_auth::TokenSource::new(client);
 /// for _ in 0..3 {
 ///     source.token().await?;

@@ -1,6 +1,9 @@
 //! The level-2 cache in a directory: sources (standing in for processes) that share a
 //! `FileStore` share one token, over real HTTP to the sandbox and real files.
 
+#[path = "common/sandbox.rs"]
+mod sandbox_client;
+
 use std::sync::Arc;
 
 use std::time::Duration;
@@ -8,6 +11,7 @@ use std::time::Duration;
 use partner_auth::store::{FileStore, StoreEntry, StoreError, StorePolicy, TokenStore};
 use partner_auth::{Credentials, Provider, TokenSource};
 use partner_sandbox::Sandbox;
+use sandbox_client::{EndpointExt as _, SandboxExt as _};
 
 const PROVIDER: Provider = Provider::Tradevest;
 

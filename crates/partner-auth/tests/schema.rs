@@ -1,8 +1,12 @@
 //! Feature `schemars`: `AccessToken`'s JSON Schema describes exactly what its `Serialize`
 //! writes (and never the token).
 
+#[path = "common/sandbox.rs"]
+mod sandbox_client;
+
 use partner_auth::{AccessToken, Provider};
 use partner_sandbox::Sandbox;
+use sandbox_client::{EndpointExt as _, SandboxExt as _};
 
 #[tokio::test]
 async fn the_schema_of_an_access_token_matches_its_json() {

@@ -2,12 +2,16 @@
 //! `AccessToken`, `Error`, `TokenSource` and middleware as the partners, against the
 //! sandbox's standard endpoint and httpmock.
 
+#[path = "common/sandbox.rs"]
+mod sandbox_client;
+
 use base64::Engine as _;
 use httpmock::prelude::*;
 use partner_auth::{
     AuthMiddleware, Client, ClientAuth, Credentials, ErrorKind, Provider, TokenSource,
 };
 use partner_sandbox::Sandbox;
+use sandbox_client::SandboxExt as _;
 
 fn origin(url: &str) -> String {
     let url = reqwest::Url::parse(url).unwrap();
@@ -22,7 +26,7 @@ fn origin(url: &str) -> String {
 async fn basic_and_body_client_auth_both_get_a_token_that_the_api_takes() {
     let sandbox = Sandbox::start().await.unwrap();
     let endpoint = sandbox.standard_endpoint();
-    assert_eq!(endpoint.provider, Provider::Standard);
+    assert_eq!(endpoint.provider, Provider::Standard.name());
     for auth in [ClientAuth::Basic, ClientAuth::Body] {
         let client = sandbox
             .client_builder(Provider::Standard)

@@ -2,6 +2,9 @@
 //! tests: a dropped lease holder, a write racing a compare-and-delete, a panicking store,
 //! a replayed entry, a slow write.
 
+#[path = "common/sandbox.rs"]
+mod sandbox_client;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -9,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use partner_auth::store::{FileStore, StoreEntry, StoreError, StorePolicy, TokenStore};
 use partner_auth::{Provider, TokenSource};
 use partner_sandbox::{Faults, Sandbox};
+use sandbox_client::SandboxExt as _;
 
 const PROVIDER: Provider = Provider::Tradevest;
 

@@ -2,29 +2,49 @@
 //! loopback, in process.
 //!
 //! [`Sandbox::start`] binds one free loopback port per provider and answers the way that
-//! provider's spec and notes say it does: the same path, content type, body fields and
-//! encoding, Basic header where required and refused where not, Teez's secret rules,
-//! `grant_type`; errors in each provider's own format and status; 429 with its rate-limit
-//! headers above a configurable rate (Alternative Payments: 5 per second by default). It
-//! issues fresh random tokens with each provider's documented lifetime (configurable, so
-//! tests can use seconds): JWT-shaped with a correct `exp` for Cobee, `dinie_at_` JWTs for
-//! Dinie. It counts requests per provider, so a test or demo shows how many token requests
-//! were really made.
+//! provider's spec and notes say it does. Every token request is first checked against the
+//! provider's own OpenAPI document, the one its generated crate was made from (method,
+//! content type, body schema with its required fields, types, enums and
+//! `additionalProperties`, security requirement), by a JSON Schema validator: a request the
+//! spec does not allow is answered with the provider's documented error, counted in
+//! [`ProviderStats::spec_violations`] and kept in [`Sandbox::spec_violations`]. The
+//! provider's own behaviour comes on top: the Basic header refused where the provider
+//! refuses it, Teez's secret rules, `grant_type`, the demo credentials; errors in each
+//! provider's format and status; 429 with its rate-limit headers above a configurable rate
+//! (Alternative Payments: 5 per second by default). It issues fresh random tokens with
+//! each provider's documented lifetime (configurable, so tests can use seconds):
+//! JWT-shaped with a correct `exp` for Cobee, `dinie_at_` JWTs for Dinie. It counts
+//! requests per provider, so a test or demo shows how many token requests were really
+//! made.
+//!
+//! **Dropping a sandbox that saw a request its spec does not allow panics**, listing the
+//! violations, so a test cannot forget to assert that every request was valid (unless
+//! built with [`SandboxBuilder::allow_spec_violations`], for tests that send bad requests
+//! on purpose and for long-running demos).
 //!
 //! Each provider also serves `GET {base_url}/sandbox/protected`, which accepts only an
 //! unexpired `Bearer` token that provider issued: a stand-in for the provider's API.
 //!
+//! The sandbox knows providers by name (`"teez"`, `"alternative-payments"`, `"cobee"`,
+//! `"tradevest"`, `"dinie"`, `"standard"`: `partner_auth::Provider`'s names) and nothing of
+//! `partner-auth`: it is built on the specs, so it can check the facade.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use partner_auth::Provider;
 //! use partner_sandbox::Sandbox;
 //!
 //! let sandbox = Sandbox::start().await?;
-//! let client = sandbox.client_builder(Provider::Dinie).build()?;
-//! let token = client.fetch_token().await?;
-//! assert!(token.expose_secret().starts_with("dinie_at_"));
-//! assert_eq!(sandbox.stats(Provider::Dinie).tokens_issued, 1);
+//! let dinie = sandbox.endpoint("dinie");
+//! let response = reqwest::Client::new()
+//!     .post(format!("{}/auth/token", dinie.base_url))
+//!     .basic_auth(dinie.client_id, Some(dinie.client_secret))
+//!     .form(&[("grant_type", "client_credentials")])
+//!     .send()
+//!     .await?;
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(sandbox.stats("dinie").tokens_issued, 1);
+//! assert!(sandbox.spec_violations().is_empty());
 //! # Ok(())
 //! # }
 //! ```
@@ -39,6 +59,7 @@ mod providers;
 mod reply;
 mod request;
 mod server;
+mod spec;
 mod tokens;
 
 use std::collections::HashMap;
@@ -46,17 +67,16 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use partner_auth::{Client, ClientBuilder, Credentials, Provider};
-
 pub use limits::Faults;
-pub use server::ProviderStats;
+pub use server::{ProviderStats, SpecViolation};
 
 /// Where one emulated provider listens, and its demo credentials.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    /// The provider.
-    pub provider: Provider,
-    /// Base URL to give [`ClientBuilder::base_url`] (`http://127.0.0.1:<port>[/api/v3]`).
+    /// The provider's name (`partner_auth::Provider::name`).
+    pub provider: &'static str,
+    /// Base URL to give `partner_auth::ClientBuilder::base_url`
+    /// (`http://127.0.0.1:<port>[/api/v3]`; for the standard endpoint, the token URL).
     pub base_url: String,
     /// The demo client id.
     pub client_id: &'static str,
@@ -75,11 +95,6 @@ impl Endpoint {
     pub fn protected_url(&self) -> String {
         self.protected_url.clone()
     }
-
-    /// The demo credentials.
-    pub fn credentials(&self) -> Credentials {
-        Credentials::new(self.client_id, self.client_secret)
-    }
 }
 
 /// The running emulation; stops when dropped.
@@ -87,6 +102,7 @@ pub struct Sandbox {
     endpoints: Vec<Endpoint>,
     shared: Arc<server::Shared>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    allow_spec_violations: bool,
 }
 
 impl Sandbox {
@@ -101,47 +117,61 @@ impl Sandbox {
         SandboxBuilder {
             lifetime: None,
             base_port: None,
-            rate_limits: HashMap::from([(Provider::AlternativePayments, 5)]),
+            rate_limits: HashMap::from([("alternative-payments".to_owned(), 5)]),
             faults: Faults::default(),
+            allow_spec_violations: false,
         }
     }
 
-    /// The endpoint of `provider` ([`Provider::Standard`] included).
+    /// The endpoint of the provider named `provider` (`"standard"` included).
     ///
     /// # Panics
     ///
-    /// Never for a provider of [`Provider::ALL`] or `Standard`:
-    /// [`start`](SandboxBuilder::start) fails unless it serves every one.
-    pub fn endpoint(&self, provider: Provider) -> &Endpoint {
+    /// If the sandbox serves no provider of that name; the message lists those it serves.
+    pub fn endpoint(&self, provider: impl AsRef<str>) -> &Endpoint {
+        let name = provider.as_ref();
         self.endpoints
             .iter()
-            .find(|e| e.provider == provider)
-            .unwrap_or_else(|| panic!("the sandbox serves no endpoint for {provider}"))
+            .find(|e| e.provider == name)
+            .unwrap_or_else(|| panic!("{}", self.unknown(name)))
     }
 
-    /// Every partner's endpoint, in [`Provider::ALL`] order (the standard one is
-    /// [`standard_endpoint`](Self::standard_endpoint)).
+    /// Every partner's endpoint, in `partner_auth::Provider::ALL` order (the standard one
+    /// is [`standard_endpoint`](Self::standard_endpoint)).
     pub fn endpoints(&self) -> &[Endpoint] {
-        &self.endpoints[..Provider::ALL.len()]
+        &self.endpoints[..providers::PARTNERS.len()]
     }
 
-    /// The standard RFC 6749 endpoint ([`Provider::Standard`]): its `base_url` is the
-    /// token endpoint's URL; it takes the client by HTTP Basic or in the body.
+    /// The standard RFC 6749 endpoint (`partner_auth::Provider::Standard`): its `base_url`
+    /// is the token endpoint's URL; it takes the client by HTTP Basic or in the body.
     pub fn standard_endpoint(&self) -> &Endpoint {
-        self.endpoint(Provider::Standard)
+        self.endpoint(providers::STANDARD.profile().name)
     }
 
-    /// A client builder for `provider` pointed at this sandbox with its demo credentials.
-    pub fn client_builder(&self, provider: Provider) -> ClientBuilder {
-        let endpoint = self.endpoint(provider);
-        Client::builder(provider)
-            .base_url(&endpoint.base_url)
-            .credentials(endpoint.credentials())
+    /// What the endpoint of the provider named `provider` has seen so far.
+    ///
+    /// # Panics
+    ///
+    /// If the sandbox serves no provider of that name, as [`endpoint`](Self::endpoint).
+    pub fn stats(&self, provider: impl AsRef<str>) -> ProviderStats {
+        let name = provider.as_ref();
+        self.shared
+            .stats(name)
+            .unwrap_or_else(|| panic!("{}", self.unknown(name)))
     }
 
-    /// What `provider`'s endpoint has seen so far.
-    pub fn stats(&self, provider: Provider) -> ProviderStats {
-        self.shared.stats(provider)
+    /// The token requests so far that their provider's spec does not allow, with what each
+    /// broke (the first 1,000; [`ProviderStats::spec_violations`] counts them all).
+    pub fn spec_violations(&self) -> Vec<SpecViolation> {
+        self.shared.violations()
+    }
+
+    fn unknown(&self, name: &str) -> String {
+        let served: Vec<&str> = self.endpoints.iter().map(|e| e.provider).collect();
+        format!(
+            "the sandbox serves no provider named `{name}`; it serves {}",
+            served.join(", ")
+        )
     }
 
     /// Stops listening.
@@ -152,6 +182,19 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
+        }
+        if self.allow_spec_violations || std::thread::panicking() {
+            return;
+        }
+        let violations = self.spec_violations();
+        if !violations.is_empty() {
+            let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
+            panic!(
+                "the sandbox answered {} token request(s) their provider's spec does not \
+                 allow (build it with `allow_spec_violations()` if that was the point):\n  {}",
+                violations.len(),
+                list.join("\n  ")
+            );
         }
     }
 }
@@ -170,8 +213,9 @@ impl std::fmt::Debug for Sandbox {
 pub struct SandboxBuilder {
     lifetime: Option<Duration>,
     base_port: Option<u16>,
-    rate_limits: HashMap<Provider, u32>,
+    rate_limits: HashMap<String, u32>,
     faults: Faults,
+    allow_spec_violations: bool,
 }
 
 impl SandboxBuilder {
@@ -181,8 +225,8 @@ impl SandboxBuilder {
         self
     }
 
-    /// Binds fixed ports instead of free ones the system picks: the providers of
-    /// [`Provider::ALL`], in order, on `port`, `port + 1`, … `port + 4` (Teez on `port`,
+    /// Binds fixed ports instead of free ones the system picks: the partners, in
+    /// `partner_auth::Provider::ALL` order, on `port`, `port + 1`, … `port + 4` (Teez on `port`,
     /// Dinie on `port + 4`), and the standard endpoint on `port + 5`, so scripts can know
     /// the URLs in advance.
     pub fn base_port(mut self, port: u16) -> Self {
@@ -190,13 +234,23 @@ impl SandboxBuilder {
         self
     }
 
-    /// Answers 429 above `per_second` token requests per second to `provider`
-    /// (`None`: no limit).
-    pub fn rate_limit(mut self, provider: Provider, per_second: Option<u32>) -> Self {
+    /// Answers 429 above `per_second` token requests per second to the provider named
+    /// `provider` (`None`: no limit). [`start`](Self::start) fails on a name it does not
+    /// serve.
+    pub fn rate_limit(mut self, provider: impl AsRef<str>, per_second: Option<u32>) -> Self {
+        let name = provider.as_ref().to_owned();
         match per_second {
-            Some(limit) => self.rate_limits.insert(provider, limit.max(1)),
-            None => self.rate_limits.remove(&provider),
+            Some(limit) => self.rate_limits.insert(name, limit.max(1)),
+            None => self.rate_limits.remove(&name),
         };
+        self
+    }
+
+    /// Lets the sandbox be dropped after answering requests their provider's spec does not
+    /// allow (they are still answered with the provider's error and counted). Without it,
+    /// dropping such a sandbox panics with the list.
+    pub fn allow_spec_violations(mut self) -> Self {
+        self.allow_spec_violations = true;
         self
     }
 
@@ -209,29 +263,43 @@ impl SandboxBuilder {
     /// Binds the five loopback ports and starts answering. With a
     /// [`base_port`](Self::base_port), an error names the port that could not be bound.
     pub async fn start(self) -> std::io::Result<Sandbox> {
+        let invalid =
+            |message: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
+        let dialects: Vec<&'static dyn providers::Dialect> = providers::PARTNERS
+            .iter()
+            .copied()
+            .chain([providers::STANDARD])
+            .collect();
+        if let Some(name) = self
+            .rate_limits
+            .keys()
+            .find(|name| !dialects.iter().any(|d| d.profile().name == name.as_str()))
+        {
+            return Err(invalid(format!(
+                "rate_limit: the sandbox serves no provider named `{name}`"
+            )));
+        }
         let mut endpoints = Vec::new();
         let mut listeners = Vec::new();
         let mut states = HashMap::new();
-        // The five partners, then the standard endpoint.
-        for (offset, provider) in
-            (0u16..).zip(Provider::ALL.iter().copied().chain([Provider::Standard]))
-        {
-            let dialect = providers::dialect(provider).ok_or_else(|| {
-                std::io::Error::new(
-                    std::io::ErrorKind::Unsupported,
-                    format!(
-                        "the sandbox has no emulation of {provider}: add one under \
-                         crates/partner-sandbox/src/providers/"
-                    ),
-                )
-            })?;
+        // The partners, then the standard endpoint.
+        for (offset, dialect) in (0u16..).zip(dialects) {
+            let profile = dialect.profile();
+            let provider = profile.name;
+            let check =
+                spec::OperationCheck::new(dialect.spec(), profile.base_path, profile.token_path)
+                    .map_err(|e| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!("the emulation of {provider} does not fit its spec: {e}"),
+                        )
+                    })?;
             let port = match self.base_port {
                 None => 0,
                 Some(base) => base.checked_add(offset).ok_or_else(|| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        format!("base port {base} + {offset} for {provider} is above 65535"),
-                    )
+                    invalid(format!(
+                        "base port {base} + {offset} for {provider} is above 65535"
+                    ))
                 })?,
             };
             let listener =
@@ -244,14 +312,15 @@ impl SandboxBuilder {
                             format!("could not bind 127.0.0.1:{port} for {provider}: {e}"),
                         ),
                     })?;
-            let profile = dialect.profile();
             let lifetime = self.lifetime.unwrap_or(profile.lifetime);
             let origin = format!("http://{}{}", listener.local_addr()?, profile.base_path);
+            let standard = provider == providers::STANDARD.profile().name;
             endpoints.push(Endpoint {
                 provider,
-                base_url: match provider {
-                    Provider::Standard => format!("{origin}{}", profile.token_path),
-                    _ => origin.clone(),
+                base_url: if standard {
+                    format!("{origin}{}", profile.token_path)
+                } else {
+                    origin.clone()
                 },
                 protected_url: format!("{origin}/sandbox/protected"),
                 client_id: profile.client_id,
@@ -262,8 +331,9 @@ impl SandboxBuilder {
                 provider,
                 server::ProviderState::new(
                     dialect,
+                    check,
                     lifetime,
-                    self.rate_limits.get(&provider).copied(),
+                    self.rate_limits.get(provider).copied(),
                 ),
             );
             listeners.push((provider, listener));
@@ -279,6 +349,7 @@ impl SandboxBuilder {
             endpoints,
             shared,
             tasks,
+            allow_spec_violations: self.allow_spec_violations,
         })
     }
 }
@@ -302,8 +373,15 @@ mod tests {
                 let prefix = format!("http://127.0.0.1:{}", base + offset);
                 assert!(endpoint.base_url.starts_with(&prefix), "{endpoint:?}");
             }
-            let client = sandbox.client_builder(Provider::Dinie).build().unwrap();
-            client.fetch_token().await.unwrap();
+            let dinie = sandbox.endpoint("dinie");
+            let response = reqwest::Client::new()
+                .post(format!("{}/auth/token", dinie.base_url))
+                .basic_auth(dinie.client_id, Some(dinie.client_secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
             return;
         }
         panic!("no five free consecutive loopback ports in 20 tries");

@@ -1,8 +1,8 @@
 //! The HTTP side: one accept loop per provider, and the request handler.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,13 +10,13 @@ use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use partner_auth::Provider;
 use serde_json::json;
 
 use crate::limits::{Fault, Faults, RateLimiter};
 use crate::providers::Dialect;
 use crate::reply::Reply;
 use crate::request::TokenRequest;
+use crate::spec::{OperationCheck, SpecRequest};
 use crate::tokens::{TokenCheck, TokenStore};
 
 /// What one provider's endpoint has seen.
@@ -33,6 +33,9 @@ pub struct ProviderStats {
     pub rate_limited: u64,
     /// Token requests that got an injected fault.
     pub faults: u64,
+    /// Token requests the provider's spec does not allow (method, content type, body
+    /// schema, security requirement); see [`Sandbox::spec_violations`](crate::Sandbox::spec_violations).
+    pub spec_violations: u64,
     /// Requests to the protected resource.
     pub api_requests: u64,
     /// Of those, accepted with a valid token.
@@ -44,7 +47,7 @@ pub struct ProviderStats {
 }
 
 #[derive(Default)]
-struct Counters([AtomicU64; 9]);
+struct Counters([AtomicU64; 10]);
 
 impl Counters {
     fn add(&self, i: usize) {
@@ -64,18 +67,56 @@ const API: usize = 5;
 const API_OK: usize = 6;
 const API_EXPIRED: usize = 7;
 const API_UNKNOWN: usize = 8;
+const SPEC_VIOLATIONS: usize = 9;
+
+/// A token request the provider's spec does not allow, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SpecViolation {
+    /// The provider's name.
+    pub provider: &'static str,
+    /// The request's method.
+    pub method: String,
+    /// The request's path.
+    pub path: String,
+    /// Each rule of the spec it broke (field names and rules, never a value sent).
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Display for SpecViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} to {}: {}",
+            self.method,
+            self.path,
+            self.provider,
+            self.problems.join("; ")
+        )
+    }
+}
+
+/// At most this many violations are kept with their details (all are counted).
+const KEPT_VIOLATIONS: usize = 1000;
 
 pub(crate) struct ProviderState {
     dialect: &'static dyn Dialect,
+    check: OperationCheck,
     lifetime: Duration,
     limiter: Option<RateLimiter>,
     counters: Counters,
 }
 
 impl ProviderState {
-    pub fn new(dialect: &'static dyn Dialect, lifetime: Duration, limit: Option<u32>) -> Self {
+    pub fn new(
+        dialect: &'static dyn Dialect,
+        check: OperationCheck,
+        lifetime: Duration,
+        limit: Option<u32>,
+    ) -> Self {
         Self {
             dialect,
+            check,
             lifetime,
             limiter: limit.map(RateLimiter::new),
             counters: Counters::default(),
@@ -84,26 +125,35 @@ impl ProviderState {
 }
 
 pub(crate) struct Shared {
-    providers: HashMap<Provider, ProviderState>,
+    providers: HashMap<&'static str, ProviderState>,
     tokens: TokenStore,
     faults: Faults,
+    violations: Mutex<Vec<SpecViolation>>,
 }
 
 impl Shared {
-    pub fn new(providers: HashMap<Provider, ProviderState>, faults: Faults) -> Self {
+    pub fn new(providers: HashMap<&'static str, ProviderState>, faults: Faults) -> Self {
         Self {
             providers,
             tokens: TokenStore::default(),
             faults,
+            violations: Mutex::default(),
         }
     }
 
-    pub fn stats(&self, provider: Provider) -> ProviderStats {
-        let Some(state) = self.providers.get(&provider) else {
-            return ProviderStats::default();
-        };
+    /// The violations kept so far (the first [`KEPT_VIOLATIONS`]).
+    pub fn violations(&self) -> Vec<SpecViolation> {
+        self.violations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// What `provider`'s endpoint has seen; `None` for a name the sandbox does not serve.
+    pub fn stats(&self, provider: &str) -> Option<ProviderStats> {
+        let state = self.providers.get(provider)?;
         let c = &state.counters;
-        ProviderStats {
+        Some(ProviderStats {
             token_requests: c.get(TOKEN_REQUESTS),
             tokens_issued: c.get(ISSUED),
             rejected: c.get(REJECTED),
@@ -113,14 +163,15 @@ impl Shared {
             api_accepted: c.get(API_OK),
             api_expired_token: c.get(API_EXPIRED),
             api_unknown_token: c.get(API_UNKNOWN),
-        }
+            spec_violations: c.get(SPEC_VIOLATIONS),
+        })
     }
 }
 
 /// Accepts connections for `provider` until the task is aborted.
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
-    provider: Provider,
+    provider: &'static str,
     shared: Arc<Shared>,
 ) {
     loop {
@@ -154,10 +205,10 @@ impl std::error::Error for Reset {}
 
 async fn handle(
     shared: &Shared,
-    provider: Provider,
+    provider: &'static str,
     request: http::Request<Incoming>,
 ) -> Result<http::Response<Full<Bytes>>, Reset> {
-    let Some(state) = shared.providers.get(&provider) else {
+    let Some(state) = shared.providers.get(provider) else {
         return Ok(not_found());
     };
     let dialect = state.dialect;
@@ -177,15 +228,78 @@ async fn handle(
 async fn token_endpoint(
     shared: &Shared,
     state: &ProviderState,
-    provider: Provider,
+    provider: &'static str,
     request: http::Request<Incoming>,
 ) -> Result<http::Response<Full<Bytes>>, Reset> {
     let counters = &state.counters;
     let index = counters.0[TOKEN_REQUESTS].fetch_add(1, Ordering::Relaxed);
-    if request.method() != http::Method::POST {
-        return Ok(Reply::json(405, json!({"error": "method not allowed"}))
-            .header("allow", "POST")
-            .into_response());
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, 64 * 1024).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            counters.add(REJECTED);
+            return Ok(Reply::json(413, json!({"error": "request body too large"})).into_response());
+        }
+    };
+    let header = |name: http::header::HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let content_type = header(http::header::CONTENT_TYPE).map(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    });
+    let token_request = TokenRequest {
+        content_type,
+        authorization: header(http::header::AUTHORIZATION),
+        body: body.to_vec(),
+    };
+    let problems = state.check.violations(&SpecRequest {
+        method: parts.method.as_str(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        content_type: token_request.content_type.as_deref(),
+        body: &body,
+    });
+    if !problems.is_empty() {
+        counters.add(SPEC_VIOLATIONS);
+        counters.add(REJECTED);
+        let summary = problems.join("; ");
+        tracing::warn!(
+            provider,
+            method = %parts.method,
+            path = parts.uri.path(),
+            problems = %summary,
+            "token request not allowed by the provider's spec"
+        );
+        let mut kept = shared.violations.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() < KEPT_VIOLATIONS {
+            kept.push(SpecViolation {
+                provider,
+                method: parts.method.to_string(),
+                path: parts.uri.path().to_owned(),
+                problems,
+            });
+        }
+        drop(kept);
+        if parts.method != http::Method::POST {
+            return Ok(Reply::json(405, json!({"error": "method not allowed"}))
+                .header("allow", "POST")
+                .into_response());
+        }
+        // The provider's own answer where its checks catch the request, else a 400 in its
+        // error format.
+        let reply = match state.dialect.check(&token_request) {
+            Err(refusal) => refusal,
+            Ok(()) => state.dialect.malformed(&summary),
+        };
+        return Ok(reply.into_response());
     }
     if let Some(fault) = shared.faults.draw_for(index) {
         counters.add(FAULTS);
@@ -212,37 +326,11 @@ async fn token_endpoint(
             .rate_limited(wait, limiter.limit())
             .into_response());
     }
-    let header = |name: http::header::HeaderName| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let content_type = header(http::header::CONTENT_TYPE).map(|ct| {
-        ct.split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase()
-    });
-    let authorization = header(http::header::AUTHORIZATION);
-    let body = match Limited::new(request.into_body(), 64 * 1024).collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => {
-            counters.add(REJECTED);
-            return Ok(Reply::json(413, json!({"error": "request body too large"})).into_response());
-        }
-    };
-    let token_request = TokenRequest {
-        content_type,
-        authorization,
-        body,
-    };
     let reply = match state.dialect.check(&token_request) {
         Ok(()) => {
             counters.add(ISSUED);
-            let token = shared.tokens.issue(provider, state.lifetime);
+            let token = state.dialect.mint(state.lifetime);
+            let token = shared.tokens.issue(provider, token, state.lifetime);
             state.dialect.issued(&token, state.lifetime)
         }
         Err(refusal) => {
@@ -256,7 +344,7 @@ async fn token_endpoint(
 fn protected(
     shared: &Shared,
     state: &ProviderState,
-    provider: Provider,
+    provider: &'static str,
     request: &http::Request<Incoming>,
 ) -> Reply {
     let counters = &state.counters;
@@ -270,7 +358,7 @@ fn protected(
     match check {
         TokenCheck::Valid => {
             counters.add(API_OK);
-            Reply::json(200, json!({"ok": true, "provider": provider.name()}))
+            Reply::json(200, json!({"ok": true, "provider": provider}))
         }
         TokenCheck::Expired => {
             counters.add(API_EXPIRED);

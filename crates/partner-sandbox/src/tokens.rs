@@ -9,7 +9,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use partner_auth::Provider;
 use serde_json::json;
 
 /// What the protected resource makes of a bearer token.
@@ -27,16 +26,15 @@ pub(crate) struct TokenStore {
 
 #[derive(Default)]
 struct Issued {
-    tokens: HashMap<String, (Provider, Instant)>,
+    tokens: HashMap<String, (&'static str, Instant)>,
     /// Expired tokens are swept when the map grows past this; it doubles with the number
     /// of live tokens, so sweeping stays amortized O(1) per token.
     sweep_at: usize,
 }
 
 impl TokenStore {
-    /// A fresh random token in `provider`'s shape, valid for `lifetime`.
-    pub fn issue(&self, provider: Provider, lifetime: Duration) -> String {
-        let token = shape(provider, lifetime);
+    /// Records `token`, minted by `provider`'s emulation, as valid for `lifetime`.
+    pub fn issue(&self, provider: &'static str, token: String, lifetime: Duration) -> String {
         let now = Instant::now();
         let mut issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());
         if issued.tokens.len() >= issued.sweep_at.max(10_000) {
@@ -50,7 +48,7 @@ impl TokenStore {
     }
 
     /// Whether `token` was issued by `provider`'s endpoint and is unexpired.
-    pub fn check(&self, provider: Provider, token: &str) -> TokenCheck {
+    pub fn check(&self, provider: &str, token: &str) -> TokenCheck {
         let issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());
         match issued.tokens.get(token) {
             Some((p, expires)) if *p == provider && Instant::now() < *expires => TokenCheck::Valid,
@@ -60,40 +58,30 @@ impl TokenStore {
     }
 }
 
-fn shape(provider: Provider, lifetime: Duration) -> String {
+/// The Unix times a token minted now for `lifetime` is issued at and expires at.
+pub(crate) fn issued_and_expiry(lifetime: Duration) -> (u64, u64) {
     let exp = (SystemTime::now() + lifetime)
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    let iat = exp.saturating_sub(lifetime.as_secs());
-    match provider {
-        Provider::Cobee => jwt(
-            "RS256",
-            &json!({
-                "iat": iat, "exp": exp, "sub": "cobee-demo-client",
-                "https://auth.cobee.io/metadata": {"companyId": hex(8)}
-            }),
-        ),
-        Provider::Dinie => format!(
-            "dinie_at_{}",
-            jwt(
-                "HS256",
-                &json!({"iat": iat, "exp": exp, "sub": "dinie_ci_demo"})
-            )
-        ),
-        Provider::AlternativePayments => hex(28),
-        _ => URL_SAFE_NO_PAD.encode(random_bytes(32)),
-    }
+    (exp.saturating_sub(lifetime.as_secs()), exp)
 }
 
-fn jwt(alg: &str, claims: &serde_json::Value) -> String {
+/// An opaque random token (the shape of providers that document none).
+pub(crate) fn opaque() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes(32))
+}
+
+/// A JWT-shaped token with these claims and a random signature.
+pub(crate) fn jwt(alg: &str, claims: &serde_json::Value) -> String {
     let header = URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "JWT"}).to_string());
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
     let signature = URL_SAFE_NO_PAD.encode(random_bytes(32));
     format!("{header}.{payload}.{signature}")
 }
 
-fn hex(bytes: usize) -> String {
+/// `bytes` random bytes in lowercase hex.
+pub(crate) fn hex(bytes: usize) -> String {
     random_bytes(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use partner_auth::{AuthMiddleware, CachePolicy, Provider, RetryPolicy, TokenSource};
+use partner_auth::{
+    AuthMiddleware, CachePolicy, Client, Credentials, Provider, RetryPolicy, TokenSource,
+};
 use partner_sandbox::{Faults, Sandbox};
 
 const LIFETIME: Duration = Duration::from_secs(2);
@@ -85,8 +87,10 @@ async fn main() -> ExitCode {
         );
     let mut sources = Vec::new();
     for &provider in Provider::ALL {
-        let client = sandbox
-            .client_builder(provider)
+        let endpoint = sandbox.endpoint(provider);
+        let client = Client::builder(provider)
+            .base_url(&endpoint.base_url)
+            .credentials(Credentials::new(endpoint.client_id, endpoint.client_secret))
             .timeout(CLIENT_TIMEOUT)
             .build()
             .expect("client");

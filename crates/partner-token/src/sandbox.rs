@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use partner_auth::Provider;
+use partner_auth::{Client, ClientBuilder, Credentials, Provider};
 use partner_sandbox::Sandbox;
 
 use crate::{args, exit};
@@ -38,7 +38,9 @@ struct EndpointJson<'a> {
 }
 
 pub async fn run(args: Args) -> ExitCode {
-    let mut builder = Sandbox::builder();
+    // A request its spec does not allow is answered with the provider's error and logged,
+    // not fatal: whoever calls this sandbox may be trying exactly that.
+    let mut builder = Sandbox::builder().allow_spec_violations();
     if let Some(lifetime) = args.token_lifetime {
         builder = builder.token_lifetime(lifetime);
     }
@@ -68,7 +70,7 @@ pub async fn run(args: Args) -> ExitCode {
                     token_lifetime_secs: e.token_lifetime.as_secs(),
                 };
                 (
-                    e.provider.name().to_owned(),
+                    e.provider.to_owned(),
                     serde_json::to_value(entry).unwrap_or_default(),
                 )
             })
@@ -98,10 +100,7 @@ fn print_table(sandbox: &Sandbox) {
     {
         println!(
             "{:<22} {:<40} {:<24} {}",
-            endpoint.provider.name(),
-            endpoint.base_url,
-            endpoint.client_id,
-            endpoint.client_secret
+            endpoint.provider, endpoint.base_url, endpoint.client_id, endpoint.client_secret
         );
     }
     let example = sandbox.endpoint(Provider::Dinie);
@@ -109,6 +108,15 @@ fn print_table(sandbox: &Sandbox) {
         "\ntry: PARTNER_CLIENT_ID={} PARTNER_CLIENT_SECRET={} partner-token fetch --provider dinie --base-url {}",
         example.client_id, example.client_secret, example.base_url
     );
+}
+
+/// A client builder for `provider` pointed at `sandbox`, with its demo credentials (the
+/// sandbox knows providers by name and nothing of partner-auth).
+pub(crate) fn client_builder(sandbox: &Sandbox, provider: Provider) -> ClientBuilder {
+    let endpoint = sandbox.endpoint(provider);
+    Client::builder(provider)
+        .base_url(&endpoint.base_url)
+        .credentials(Credentials::new(endpoint.client_id, endpoint.client_secret))
 }
 
 /// Waits for Ctrl-C, or SIGTERM on Unix.

@@ -59,7 +59,7 @@ async fn fetch(endpoint: &Endpoint, extra: &[&str]) -> Output {
     let mut args = vec![
         "fetch",
         "--provider",
-        endpoint.provider.name(),
+        endpoint.provider,
         "--base-url",
         &endpoint.base_url,
     ];
@@ -155,7 +155,7 @@ async fn fetch_json_matches_the_schema_for_every_provider() {
         assert_eq!(stdout.lines().count(), 1, "one JSON object on one line");
         let json: Value = serde_json::from_str(&stdout).unwrap();
         assert_matches_schema(&json, &schema);
-        assert_eq!(json["provider"], endpoint.provider.name());
+        assert_eq!(json["provider"], endpoint.provider);
         assert_eq!(json["environment"], "custom");
         assert_eq!(json["token_type"], "Bearer");
         assert_eq!(json["expires_in"], endpoint.token_lifetime.as_secs());
@@ -295,7 +295,7 @@ async fn a_wrong_secret_is_never_printed_even_verbose() {
                 "-vv",
                 "fetch",
                 "--provider",
-                endpoint.provider.name(),
+                endpoint.provider,
                 "--base-url",
                 &endpoint.base_url,
             ],
@@ -1084,7 +1084,7 @@ fn ctrl_c_at_the_prompt_restores_echo() {
 fn fetch_cached(endpoint: &Endpoint, cache_home: &std::path::Path, extra: &[&str]) -> Output {
     let mut command = command();
     command
-        .args(["fetch", "--provider", endpoint.provider.name()])
+        .args(["fetch", "--provider", endpoint.provider])
         .args(["--base-url", &endpoint.base_url, "--header"])
         .args(extra)
         .env("XDG_CACHE_HOME", cache_home)

@@ -32,7 +32,11 @@ const POLL: Duration = Duration::from_millis(20);
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let sandbox = partner_sandbox::Sandbox::start().await?;
-/// # let client = sandbox.client_builder(partner_auth::Provider::Dinie).build()?;
+/// # let endpoint = sandbox.endpoint(partner_auth::Provider::Dinie);
+/// # let client = partner_auth::Client::builder(partner_auth::Provider::Dinie)
+/// #     .base_url(&endpoint.base_url)
+/// #     .credentials(partner_auth::Credentials::new(endpoint.client_id, endpoint.client_secret))
+/// #     .build()?;
 /// # let dir = tempfile::tempdir()?;
 /// use std::sync::Arc;
 /// use partner_auth::{TokenSource, store::FileStore};

@@ -136,7 +136,11 @@ pub use redis::{RedisStore, RedisStoreBuilder};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let sandbox = partner_sandbox::Sandbox::start().await?;
-/// # let client = sandbox.client_builder(partner_auth::Provider::Teez).build()?;
+/// # let endpoint = sandbox.endpoint(partner_auth::Provider::Teez);
+/// # let client = partner_auth::Client::builder(partner_auth::Provider::Teez)
+/// #     .base_url(&endpoint.base_url)
+/// #     .credentials(partner_auth::Credentials::new(endpoint.client_id, endpoint.client_secret))
+/// #     .build()?;
 /// let store = std::sync::Arc::new(Memory::default());
 /// let first = partner_auth::TokenSource::builder(client.clone()).store(store.clone()).build()?;
 /// let second = partner_auth::TokenSource::builder(client).store(store).build()?;

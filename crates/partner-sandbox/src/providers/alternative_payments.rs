@@ -9,6 +9,7 @@ use serde_json::json;
 use super::{Dialect, Profile};
 use crate::reply::Reply;
 use crate::request::{TokenRequest, field};
+use crate::tokens;
 
 pub(crate) struct AlternativePayments;
 
@@ -16,6 +17,7 @@ const ID: &str = "ap_demo_client";
 const SECRET: &str = "ap_demo_secret";
 
 const PROFILE: Profile = Profile {
+    name: "alternative-payments",
     base_path: "",
     token_path: "/oauth/token",
     client_id: ID,
@@ -26,6 +28,14 @@ const PROFILE: Profile = Profile {
 impl Dialect for AlternativePayments {
     fn profile(&self) -> &'static Profile {
         &PROFILE
+    }
+
+    fn spec(&self) -> &'static str {
+        alternative_payments_api::NORMALIZED_SPEC
+    }
+
+    fn malformed(&self, what: &str) -> Reply {
+        Reply::json(400, json!({"error": "invalid_request", "message": what}))
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {
@@ -54,6 +64,10 @@ impl Dialect for AlternativePayments {
             ));
         }
         Ok(())
+    }
+
+    fn mint(&self, _lifetime: Duration) -> String {
+        tokens::hex(28)
     }
 
     fn issued(&self, token: &str, lifetime: Duration) -> Reply {

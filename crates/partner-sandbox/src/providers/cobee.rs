@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::{Dialect, Profile};
 use crate::reply::{Reply, whole_seconds};
 use crate::request::TokenRequest;
+use crate::tokens;
 
 pub(crate) struct Cobee;
 
@@ -16,6 +17,7 @@ const ID: &str = "cobee-demo-client";
 const SECRET: &str = "cobee-demo-secret";
 
 const PROFILE: Profile = Profile {
+    name: "cobee",
     base_path: "/api/v3",
     token_path: "/oauth/token",
     client_id: ID,
@@ -30,6 +32,14 @@ fn validation(message: &str) -> Reply {
 impl Dialect for Cobee {
     fn profile(&self) -> &'static Profile {
         &PROFILE
+    }
+
+    fn spec(&self) -> &'static str {
+        cobee_api::NORMALIZED_SPEC
+    }
+
+    fn malformed(&self, what: &str) -> Reply {
+        validation(what)
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {
@@ -53,6 +63,17 @@ impl Dialect for Cobee {
             return Err(Reply::json(401, json!({"message": "Unauthorized"})));
         }
         Ok(())
+    }
+
+    fn mint(&self, lifetime: Duration) -> String {
+        let (iat, exp) = tokens::issued_and_expiry(lifetime);
+        tokens::jwt(
+            "RS256",
+            &json!({
+                "iat": iat, "exp": exp, "sub": ID,
+                "https://auth.cobee.io/metadata": {"companyId": tokens::hex(8)}
+            }),
+        )
     }
 
     fn issued(&self, token: &str, lifetime: Duration) -> Reply {

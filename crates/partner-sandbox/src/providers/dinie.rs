@@ -9,6 +9,7 @@ use serde_json::json;
 use super::{Dialect, Profile};
 use crate::reply::Reply;
 use crate::request::{TokenRequest, field};
+use crate::tokens;
 
 pub(crate) struct Dinie;
 
@@ -16,6 +17,7 @@ const ID: &str = "dinie_ci_demo";
 const SECRET: &str = "dinie_cs_live_demo";
 
 const PROFILE: Profile = Profile {
+    name: "dinie",
     base_path: "/api/v3",
     token_path: "/auth/token",
     client_id: ID,
@@ -34,6 +36,14 @@ fn problem(status: u16, title: &str, code: &str, detail: &str) -> Reply {
 impl Dialect for Dinie {
     fn profile(&self) -> &'static Profile {
         &PROFILE
+    }
+
+    fn spec(&self) -> &'static str {
+        dinie_api::NORMALIZED_SPEC
+    }
+
+    fn malformed(&self, what: &str) -> Reply {
+        problem(400, "Bad Request", "invalid_request", what)
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {
@@ -68,6 +78,14 @@ impl Dialect for Dinie {
             ));
         }
         Ok(())
+    }
+
+    fn mint(&self, lifetime: Duration) -> String {
+        let (iat, exp) = tokens::issued_and_expiry(lifetime);
+        format!(
+            "dinie_at_{}",
+            tokens::jwt("HS256", &json!({"iat": iat, "exp": exp, "sub": ID}))
+        )
     }
 
     fn issued(&self, token: &str, lifetime: Duration) -> Reply {

@@ -10,13 +10,13 @@ mod tradevest;
 
 use std::time::Duration;
 
-use partner_auth::Provider;
-
 use crate::reply::Reply;
 use crate::request::TokenRequest;
 
 /// Where a provider's token endpoint is and what the sandbox issues by default.
 pub(crate) struct Profile {
+    /// Its name (`partner_auth::Provider::name`'s, on the command line and in configuration).
+    pub name: &'static str,
     /// Path prefix of the API (`/api/v3` for Cobee and Dinie, empty for the others).
     pub base_path: &'static str,
     /// Path of the token endpoint under the base path.
@@ -31,10 +31,21 @@ pub(crate) struct Profile {
 
 /// A provider's token endpoint, as the sandbox plays it.
 pub(crate) trait Dialect: Send + Sync {
-    /// Paths, demo credentials, lifetime.
+    /// Name, paths, demo credentials, lifetime.
     fn profile(&self) -> &'static Profile;
+    /// The OpenAPI document (JSON) its requests are checked against: the one its generated
+    /// crate was made from.
+    fn spec(&self) -> &'static str;
+    /// The provider's own answer to a request its spec does not allow but that
+    /// [`check`](Self::check) let through: a 400 in its error format saying `what`.
+    fn malformed(&self, what: &str) -> Reply;
     /// Checks a request the way the provider does: `Err` is the provider's own answer.
     fn check(&self, request: &TokenRequest) -> Result<(), Reply>;
+    /// A fresh token in the provider's shape (opaque random text unless it documents one).
+    fn mint(&self, lifetime: Duration) -> String {
+        let _ = lifetime;
+        crate::tokens::opaque()
+    }
     /// The success answer.
     fn issued(&self, token: &str, lifetime: Duration) -> Reply;
     /// The answer when the rate limit is exceeded.
@@ -43,16 +54,14 @@ pub(crate) trait Dialect: Send + Sync {
     fn failure(&self) -> Reply;
 }
 
-/// The emulation of `provider`; `None` for a provider the sandbox does not emulate yet
-/// (never another provider's in its place).
-pub(crate) fn dialect(provider: Provider) -> Option<&'static dyn Dialect> {
-    Some(match provider {
-        Provider::Teez => &teez::Teez,
-        Provider::AlternativePayments => &alternative_payments::AlternativePayments,
-        Provider::Cobee => &cobee::Cobee,
-        Provider::Tradevest => &tradevest::Tradevest,
-        Provider::Dinie => &dinie::Dinie,
-        Provider::Standard => &standard::Standard,
-        _ => return None,
-    })
-}
+/// Every partner's emulation, in `partner_auth::Provider::ALL` order.
+pub(crate) const PARTNERS: &[&dyn Dialect] = &[
+    &teez::Teez,
+    &alternative_payments::AlternativePayments,
+    &cobee::Cobee,
+    &tradevest::Tradevest,
+    &dinie::Dinie,
+];
+
+/// The standard RFC 6749 endpoint's emulation.
+pub(crate) const STANDARD: &dyn Dialect = &standard::Standard;

@@ -16,10 +16,17 @@ use crate::request::{TokenRequest, field};
 
 pub(crate) struct Standard;
 
+/// RFC 6749 §4.4 as an OpenAPI document, since a standard endpoint publishes none: the
+/// client by Basic (§2.3.1) or in the body (either is allowed, so the security requirement
+/// lists "none" as an alternative); `grant_type=client_credentials`, optional `scope`;
+/// extension parameters allowed (§8.2).
+const STANDARD_SPEC: &str = include_str!("standard.openapi.json");
+
 const ID: &str = "std_demo_client";
 const SECRET: &str = "std_demo_secret";
 
 const PROFILE: Profile = Profile {
+    name: "standard",
     base_path: "",
     token_path: "/oauth/token",
     client_id: ID,
@@ -41,6 +48,14 @@ fn invalid_client(description: &str) -> Reply {
 impl Dialect for Standard {
     fn profile(&self) -> &'static Profile {
         &PROFILE
+    }
+
+    fn spec(&self) -> &'static str {
+        STANDARD_SPEC
+    }
+
+    fn malformed(&self, what: &str) -> Reply {
+        error(400, "invalid_request", what)
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {

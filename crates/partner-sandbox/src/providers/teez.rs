@@ -15,6 +15,7 @@ const ID: &str = "teez-demo-client";
 const SECRET: &str = "teez-demo-secret-2026";
 
 const PROFILE: Profile = Profile {
+    name: "teez",
     base_path: "",
     token_path: "/api/v1/auth/token",
     client_id: ID,
@@ -33,6 +34,14 @@ fn fast_endpoints(errors: Value) -> Reply {
 impl Dialect for Teez {
     fn profile(&self) -> &'static Profile {
         &PROFILE
+    }
+
+    fn spec(&self) -> &'static str {
+        teez_api::NORMALIZED_SPEC
+    }
+
+    fn malformed(&self, what: &str) -> Reply {
+        fast_endpoints(json!({"serializerErrors": [what]}))
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {

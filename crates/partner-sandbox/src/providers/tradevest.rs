@@ -15,6 +15,7 @@ const ID: &str = "tradevest-demo-client";
 const SECRET: &str = "tradevest-demo-secret";
 
 const PROFILE: Profile = Profile {
+    name: "tradevest",
     base_path: "",
     token_path: "/oauth2/token",
     client_id: ID,
@@ -29,6 +30,17 @@ fn oauth_error(code: &str) -> Reply {
 impl Dialect for Tradevest {
     fn profile(&self) -> &'static Profile {
         &PROFILE
+    }
+
+    fn spec(&self) -> &'static str {
+        tradevest_api::NORMALIZED_SPEC
+    }
+
+    fn malformed(&self, what: &str) -> Reply {
+        Reply::json(
+            400,
+            json!({"error": "invalid_request", "error_description": what}),
+        )
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {

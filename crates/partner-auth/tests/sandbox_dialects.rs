@@ -1,11 +1,15 @@
 //! The sandbox answers as each provider's spec says, through the facade and on the raw wire.
 
+#[path = "common/sandbox.rs"]
+mod sandbox_client;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use partner_auth::{Credentials, ErrorKind, Provider, TokenSource};
 use partner_sandbox::{Endpoint, Sandbox};
+use sandbox_client::SandboxExt as _;
 use serde_json::Value;
 
 fn jwt_exp(token: &str) -> u64 {
@@ -181,7 +185,12 @@ fn assert_error_format(provider: Provider, status: u16, content_type: &str, body
 
 #[tokio::test]
 async fn each_provider_rejects_another_dialect_in_its_own_format() {
-    let sandbox = Sandbox::start().await.unwrap();
+    // Bad requests on purpose.
+    let sandbox = Sandbox::builder()
+        .allow_spec_violations()
+        .start()
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     let paths = [
         (Provider::Teez, "/api/v1/auth/token"),
@@ -213,11 +222,19 @@ async fn each_provider_rejects_another_dialect_in_its_own_format() {
         }
     }
     assert_eq!(checked, 25 - 9, "every cross-dialect pair");
+    // Each cross-dialect request also breaks the target's spec (content type, schema or
+    // security requirement): the sandbox's spec check catches every one.
+    assert_eq!(sandbox.spec_violations().len(), 25 - 9);
 }
 
 #[tokio::test]
 async fn teez_checks_its_secret_rules_and_refuses_an_authorization_header() {
-    let sandbox = Sandbox::start().await.unwrap();
+    // Bad requests on purpose.
+    let sandbox = Sandbox::builder()
+        .allow_spec_violations()
+        .start()
+        .await
+        .unwrap();
     let endpoint = sandbox.endpoint(Provider::Teez);
     let url = format!("{}/api/v1/auth/token", endpoint.base_url);
     let http = reqwest::Client::new();
@@ -239,6 +256,14 @@ async fn teez_checks_its_secret_rules_and_refuses_an_authorization_header() {
         .await
         .unwrap();
     assert_eq!(with_header.status(), 400);
+    // The short secret breaks the spec's `minLength: 8`; the header breaks no rule of the
+    // spec, only Teez's own (FACTS.md).
+    let violations = sandbox.spec_violations();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(
+        violations[0].problems[0].contains("/clientSecret"),
+        "{violations:?}"
+    );
 }
 
 #[tokio::test]
@@ -343,7 +368,12 @@ async fn a_thousand_concurrent_callers_make_one_token_request_per_provider() {
 
 #[tokio::test]
 async fn the_standard_endpoint_speaks_rfc_6749_on_the_wire() {
-    let sandbox = Sandbox::start().await.unwrap();
+    // Bad requests on purpose.
+    let sandbox = Sandbox::builder()
+        .allow_spec_violations()
+        .start()
+        .await
+        .unwrap();
     let endpoint = sandbox.standard_endpoint();
     let http = reqwest::Client::new();
     let basic = format!(
@@ -393,4 +423,7 @@ async fn the_standard_endpoint_speaks_rfc_6749_on_the_wire() {
     );
     assert_eq!(sandbox.stats(Provider::Standard).tokens_issued, 1);
     assert_eq!(sandbox.stats(Provider::Standard).rejected, 3);
+    // Of those, only the unknown grant type breaks RFC 6749's request schema; a missing
+    // or doubled client authentication is the endpoint's own rule.
+    assert_eq!(sandbox.stats(Provider::Standard).spec_violations, 1);
 }

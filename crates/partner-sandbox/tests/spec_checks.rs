@@ -1,0 +1,203 @@
+//! Every token request is checked against its provider's spec, on the raw wire: what the
+//! spec allows is answered, what it does not is refused in the provider's format, counted
+//! and listed, and a sandbox dropped after one panics unless told otherwise.
+
+use partner_sandbox::{Endpoint, Sandbox};
+use serde_json::json;
+
+/// Each partner's token path (under its base URL) and a request its spec allows.
+fn valid_request(http: &reqwest::Client, endpoint: &Endpoint) -> reqwest::RequestBuilder {
+    let (id, secret) = (endpoint.client_id, endpoint.client_secret);
+    let url = |path: &str| format!("{}{path}", endpoint.base_url);
+    match endpoint.provider {
+        "teez" => http
+            .post(url("/api/v1/auth/token"))
+            .json(&json!({"clientId": id, "clientSecret": secret})),
+        "cobee" => http
+            .post(url("/oauth/token"))
+            .json(&json!({"clientId": id, "clientSecret": secret})),
+        "alternative-payments" => http
+            .post(url("/oauth/token"))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")]),
+        "tradevest" => http.post(url("/oauth2/token")).form(&[
+            ("client_id", id),
+            ("client_secret", secret),
+            ("grant_type", "client_credentials"),
+        ]),
+        "dinie" => http
+            .post(url("/auth/token"))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")]),
+        other => panic!("no valid request written for {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_request_each_spec_allows_is_answered_and_counts_no_violation() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let http = reqwest::Client::new();
+    for endpoint in sandbox.endpoints() {
+        let response = valid_request(&http, endpoint).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{}", endpoint.provider);
+        let stats = sandbox.stats(endpoint.provider);
+        assert_eq!((stats.tokens_issued, stats.spec_violations), (1, 0));
+    }
+    assert!(sandbox.spec_violations().is_empty());
+}
+
+#[tokio::test]
+async fn what_a_spec_does_not_allow_is_refused_counted_and_listed() {
+    let sandbox = Sandbox::builder()
+        .allow_spec_violations()
+        .start()
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let teez = sandbox.endpoint("teez");
+    let teez_url = format!("{}/api/v1/auth/token", teez.base_url);
+    // (provider, request, expected status, what the violation names)
+    let cases = [
+        (
+            "teez",
+            // additionalProperties: false in Teez's schema.
+            http.post(&teez_url).json(
+                &json!({"clientId": teez.client_id, "clientSecret": teez.client_secret, "scope": "x"}),
+            ),
+            400,
+            "additionalProperties",
+        ),
+        (
+            "teez",
+            http.post(&teez_url)
+                .form(&[("clientId", teez.client_id), ("clientSecret", teez.client_secret)]),
+            400,
+            "content type `application/x-www-form-urlencoded`",
+        ),
+        ("teez", http.get(&teez_url), 405, "method GET"),
+        (
+            "cobee",
+            http.post(format!("{}/oauth/token", sandbox.endpoint("cobee").base_url))
+                .json(&json!({"clientId": "cobee-demo-client"})),
+            400,
+            "\"clientSecret\" is a required property",
+        ),
+        (
+            // The spec's security requirement: HTTP Basic.
+            "alternative-payments",
+            http.post(format!(
+                "{}/oauth/token",
+                sandbox.endpoint("alternative-payments").base_url
+            ))
+            .form(&[("grant_type", "client_credentials")]),
+            403,
+            "security",
+        ),
+        (
+            "dinie",
+            http.post(format!("{}/auth/token", sandbox.endpoint("dinie").base_url))
+                .basic_auth("dinie_ci_demo", Some("dinie_cs_live_demo"))
+                .form(&[("grant_type", "password")]),
+            400,
+            "body at /grant_type",
+        ),
+        (
+            "tradevest",
+            http.post(format!(
+                "{}/oauth2/token",
+                sandbox.endpoint("tradevest").base_url
+            ))
+            .body("not json, not a form")
+            .header("content-type", "text/plain"),
+            400,
+            "content type `text/plain`",
+        ),
+    ];
+    let count = cases.len();
+    for (provider, request, status, needle) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{provider}: {needle}");
+        let last = sandbox.spec_violations().pop().unwrap();
+        assert_eq!(last.provider, provider);
+        assert!(
+            last.problems.iter().any(|p| p.contains(needle)),
+            "{provider}: {last}"
+        );
+    }
+    let total: u64 = sandbox
+        .endpoints()
+        .iter()
+        .map(|e| sandbox.stats(e.provider).spec_violations)
+        .sum();
+    assert_eq!(total as usize, count);
+    assert_eq!(sandbox.spec_violations().len(), count);
+    let issued: u64 = sandbox
+        .endpoints()
+        .iter()
+        .map(|e| sandbox.stats(e.provider).tokens_issued)
+        .sum();
+    assert_eq!(issued, 0, "no request the spec refuses gets a token");
+}
+
+#[tokio::test]
+async fn a_violation_names_no_value_sent() {
+    let sandbox = Sandbox::builder()
+        .allow_spec_violations()
+        .start()
+        .await
+        .unwrap();
+    let teez = sandbox.endpoint("teez");
+    let secret = "hunter2-9-never-echoed";
+    reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/token", teez.base_url))
+        .json(&json!({"clientId": 42, "clientSecret": secret, secret: secret}))
+        .send()
+        .await
+        .unwrap();
+    let violations = sandbox.spec_violations();
+    assert_eq!(violations.len(), 1);
+    let text = violations[0].to_string();
+    assert!(text.contains("clientId"), "{text}");
+    assert!(!text.contains(secret), "{text}");
+}
+
+#[tokio::test]
+async fn dropping_a_sandbox_that_saw_a_violation_panics_with_the_list() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let cobee = sandbox.endpoint("cobee");
+    reqwest::Client::new()
+        .post(format!("{}/oauth/token", cobee.base_url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(sandbox)))
+        .expect_err("the drop must panic");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("1 token request(s)")
+            && message.contains("POST /api/v3/oauth/token to cobee"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_provider_name_is_refused_by_name() {
+    let err = Sandbox::builder()
+        .rate_limit("acme", Some(1))
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("`acme`"), "{err}");
+    let sandbox = Sandbox::start().await.unwrap();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sandbox.stats("acme");
+    }))
+    .expect_err("an unknown name panics");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("no provider named `acme`") && message.contains("dinie"),
+        "{message}"
+    );
+}
