@@ -18,7 +18,8 @@
 //! made.
 //!
 //! **Dropping a sandbox that saw a request its spec does not allow panics**, listing the
-//! violations, so a test cannot forget to assert that every request was valid (unless
+//! violations, so a test that drops its sandbox cannot forget to assert that every request
+//! was valid (unless
 //! built with [`SandboxBuilder::allow_spec_violations`], for tests that send bad requests
 //! on purpose and for long-running demos).
 //!
@@ -118,6 +119,7 @@ impl Sandbox {
             lifetime: None,
             base_port: None,
             rate_limits: HashMap::from([("alternative-payments".to_owned(), 5)]),
+            named: Vec::new(),
             faults: Faults::default(),
             allow_spec_violations: false,
         }
@@ -214,6 +216,8 @@ pub struct SandboxBuilder {
     lifetime: Option<Duration>,
     base_port: Option<u16>,
     rate_limits: HashMap<String, u32>,
+    /// Every name given to `rate_limit`, checked by `start`.
+    named: Vec<String>,
     faults: Faults,
     allow_spec_violations: bool,
 }
@@ -239,6 +243,7 @@ impl SandboxBuilder {
     /// serve.
     pub fn rate_limit(mut self, provider: impl AsRef<str>, per_second: Option<u32>) -> Self {
         let name = provider.as_ref().to_owned();
+        self.named.push(name.clone());
         match per_second {
             Some(limit) => self.rate_limits.insert(name, limit.max(1)),
             None => self.rate_limits.remove(&name),
@@ -271,8 +276,8 @@ impl SandboxBuilder {
             .chain([providers::STANDARD])
             .collect();
         if let Some(name) = self
-            .rate_limits
-            .keys()
+            .named
+            .iter()
             .find(|name| !dialects.iter().any(|d| d.profile().name == name.as_str()))
         {
             return Err(invalid(format!(

@@ -16,7 +16,7 @@ use crate::limits::{Fault, Faults, RateLimiter};
 use crate::providers::Dialect;
 use crate::reply::Reply;
 use crate::request::TokenRequest;
-use crate::spec::{OperationCheck, SpecRequest};
+use crate::spec::{self, OperationCheck, SpecRequest};
 use crate::tokens::{TokenCheck, TokenStore};
 
 /// What one provider's endpoint has seen.
@@ -175,8 +175,13 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
 ) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors, say: wait rather than spin on the error.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
@@ -238,7 +243,10 @@ async fn token_endpoint(
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
             counters.add(REJECTED);
-            return Ok(Reply::json(413, json!({"error": "request body too large"})).into_response());
+            return Ok(state
+                .dialect
+                .malformed(413, "the request body is over 64 KiB")
+                .into_response());
         }
     };
     let header = |name: http::header::HeaderName| {
@@ -261,7 +269,7 @@ async fn token_endpoint(
         body: body.to_vec(),
     };
     let problems = state.check.violations(&SpecRequest {
-        method: parts.method.as_str(),
+        method: &parts.method,
         query: parts.uri.query(),
         headers: &parts.headers,
         content_type: token_request.content_type.as_deref(),
@@ -273,7 +281,7 @@ async fn token_endpoint(
         let summary = problems.join("; ");
         tracing::warn!(
             provider,
-            method = %parts.method,
+            method = spec::method_name(&parts.method),
             path = parts.uri.path(),
             problems = %summary,
             "token request not allowed by the provider's spec"
@@ -282,14 +290,16 @@ async fn token_endpoint(
         if kept.len() < KEPT_VIOLATIONS {
             kept.push(SpecViolation {
                 provider,
-                method: parts.method.to_string(),
+                method: spec::method_name(&parts.method).to_owned(),
                 path: parts.uri.path().to_owned(),
                 problems,
             });
         }
         drop(kept);
         if parts.method != http::Method::POST {
-            return Ok(Reply::json(405, json!({"error": "method not allowed"}))
+            return Ok(state
+                .dialect
+                .malformed(405, "the token endpoint takes POST")
                 .header("allow", "POST")
                 .into_response());
         }
@@ -297,7 +307,7 @@ async fn token_endpoint(
         // error format.
         let reply = match state.dialect.check(&token_request) {
             Err(refusal) => refusal,
-            Ok(()) => state.dialect.malformed(&summary),
+            Ok(()) => state.dialect.malformed(400, &summary),
         };
         return Ok(reply.into_response());
     }

@@ -17,6 +17,21 @@ pub(crate) struct OperationCheck {
     body_required: bool,
     /// Alternatives: each a list of schemes that must all be present. Empty: none needed.
     security: Vec<Vec<Scheme>>,
+    /// Every property name the document declares: the only field names a violation may
+    /// repeat (any other came from the client).
+    declared: std::collections::HashSet<String>,
+}
+
+/// `method`'s name if it is one of HTTP's (RFC 9110, PATCH); an extension method's name
+/// came from the client and is not repeated.
+pub(crate) fn method_name(method: &http::Method) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method.as_str())
+        .unwrap_or("an extension method")
 }
 
 /// One security scheme, as far as a request can show it.
@@ -31,7 +46,7 @@ enum Scheme {
 
 /// The parts of a request the spec speaks about.
 pub(crate) struct SpecRequest<'a> {
-    pub method: &'a str,
+    pub method: &'a http::Method,
     pub query: Option<&'a str>,
     pub headers: &'a http::HeaderMap,
     /// Media type of the body, lowercased, without parameters.
@@ -111,11 +126,14 @@ impl OperationCheck {
             }
             security.push(all);
         }
+        let mut declared = std::collections::HashSet::new();
+        collect_property_names(&doc, &mut declared);
         Ok(Self {
             methods,
             content,
             body_required: request_body["required"].as_bool().unwrap_or(false),
             security,
+            declared,
         })
     }
 
@@ -123,10 +141,10 @@ impl OperationCheck {
     /// fields and rules, never a value sent.
     pub fn violations(&self, request: &SpecRequest<'_>) -> Vec<String> {
         let mut found = Vec::new();
-        if !self.methods.iter().any(|m| m == request.method) {
+        if !self.methods.iter().any(|m| m == request.method.as_str()) {
             found.push(format!(
                 "method {} is not an operation of this path (the spec has {})",
-                request.method,
+                method_name(request.method),
                 self.methods.join(", ")
             ));
             return found;
@@ -162,7 +180,7 @@ impl OperationCheck {
             .find(|(accepted, ..)| media_matches(accepted, media_type))
         else {
             found.push(format!(
-                "content type `{media_type}` is not one the spec accepts ({})",
+                "the content type is not one the spec accepts ({})",
                 self.content
                     .iter()
                     .map(|(m, ..)| m.as_str())
@@ -191,10 +209,7 @@ impl OperationCheck {
             return found;
         };
         for error in validator.iter_errors(&instance) {
-            let at = match error.instance_path().as_str() {
-                "" => "/".to_owned(),
-                path => path.to_owned(),
-            };
+            let at = self.declared_path(error.instance_path().as_str());
             found.push(match error.kind().keyword() {
                 // Their messages quote the field names sent, which may be anything.
                 keyword @ ("additionalProperties" | "propertyNames" | "dependencies") => {
@@ -204,6 +219,45 @@ impl OperationCheck {
             });
         }
         found
+    }
+}
+
+impl OperationCheck {
+    /// `path` (a JSON pointer into the body) with every segment that is neither an array
+    /// index nor a property name the spec declares replaced by `*`.
+    fn declared_path(&self, path: &str) -> String {
+        if path.is_empty() {
+            return "/".to_owned();
+        }
+        path.split('/')
+            .skip(1)
+            .map(|segment| {
+                let name = segment.replace("~1", "/").replace("~0", "~");
+                if segment.bytes().all(|b| b.is_ascii_digit()) || self.declared.contains(&name) {
+                    format!("/{segment}")
+                } else {
+                    "/*".to_owned()
+                }
+            })
+            .collect()
+    }
+}
+
+/// Every key of every `properties` object in `value`.
+fn collect_property_names(value: &Value, into: &mut std::collections::HashSet<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                if key == "properties"
+                    && let Value::Object(properties) = child
+                {
+                    into.extend(properties.keys().cloned());
+                }
+                collect_property_names(child, into);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_property_names(v, into)),
+        _ => {}
     }
 }
 
@@ -388,7 +442,7 @@ mod tests {
         OperationCheck::new(DOC, "/v2", "/token")
             .unwrap()
             .violations(&SpecRequest {
-                method,
+                method: &method.parse().unwrap(),
                 query: None,
                 headers: &headers,
                 content_type: ct,
@@ -432,6 +486,10 @@ mod tests {
         );
         one(check("POST", BASIC, None, ""), "required");
         one(
+            check("HUNTER2", BASIC, None, ""),
+            "method an extension method",
+        );
+        one(
             check("POST", BASIC, Some("application/json"), "{}"),
             "content type",
         );
@@ -470,7 +528,10 @@ mod tests {
     #[test]
     fn violations_never_repeat_a_value_sent() {
         let secret = "s3cr3t-value-never-echoed";
+        let upper = secret.to_ascii_uppercase();
         for found in [
+            check(&upper, BASIC, FORM, ""),
+            check("POST", BASIC, Some(&format!("text/{secret}")), "x"),
             check("POST", BASIC, FORM, &format!("grant_type={secret}")),
             check(
                 "POST",
@@ -486,7 +547,12 @@ mod tests {
             ),
         ] {
             assert!(!found.is_empty());
-            assert!(found.iter().all(|v| !v.contains(secret)), "{found:?}");
+            assert!(
+                found
+                    .iter()
+                    .all(|v| !v.contains(secret) && !v.contains(&upper)),
+                "{found:?}"
+            );
         }
     }
 
@@ -499,6 +565,14 @@ mod tests {
             .unwrap();
         assert!(err.contains("/oauth/token"), "{err}");
         assert!(OperationCheck::new("<html>", "", "/token").is_err());
+    }
+
+    #[test]
+    fn a_path_names_only_declared_fields() {
+        let check = OperationCheck::new(DOC, "/v2", "/token").unwrap();
+        assert_eq!(check.declared_path(""), "/");
+        assert_eq!(check.declared_path("/grant_type"), "/grant_type");
+        assert_eq!(check.declared_path("/s3cr3t/0/scope"), "/*/0/scope");
     }
 
     #[test]

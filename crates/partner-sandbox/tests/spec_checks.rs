@@ -72,7 +72,7 @@ async fn what_a_spec_does_not_allow_is_refused_counted_and_listed() {
             http.post(&teez_url)
                 .form(&[("clientId", teez.client_id), ("clientSecret", teez.client_secret)]),
             400,
-            "content type `application/x-www-form-urlencoded`",
+            "the content type is not one the spec accepts (application/json)",
         ),
         ("teez", http.get(&teez_url), 405, "method GET"),
         (
@@ -110,7 +110,7 @@ async fn what_a_spec_does_not_allow_is_refused_counted_and_listed() {
             .body("not json, not a form")
             .header("content-type", "text/plain"),
             400,
-            "content type `text/plain`",
+            "the content type is not one the spec accepts",
         ),
     ];
     let count = cases.len();
@@ -183,13 +183,15 @@ async fn dropping_a_sandbox_that_saw_a_violation_panics_with_the_list() {
 
 #[tokio::test]
 async fn an_unknown_provider_name_is_refused_by_name() {
-    let err = Sandbox::builder()
-        .rate_limit("acme", Some(1))
-        .start()
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
-    assert!(err.to_string().contains("`acme`"), "{err}");
+    for limit in [Some(1), None] {
+        let err = Sandbox::builder()
+            .rate_limit("acme", limit)
+            .start()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("`acme`"), "{err}");
+    }
     let sandbox = Sandbox::start().await.unwrap();
     let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         sandbox.stats("acme");
@@ -200,4 +202,48 @@ async fn an_unknown_provider_name_is_refused_by_name() {
         message.contains("no provider named `acme`") && message.contains("dinie"),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn a_wrong_method_or_an_oversized_body_is_answered_in_the_provider_format() {
+    let sandbox = Sandbox::builder()
+        .allow_spec_violations()
+        .start()
+        .await
+        .unwrap();
+    let dinie = format!("{}/auth/token", sandbox.endpoint("dinie").base_url);
+    let http = reqwest::Client::new();
+    let wrong_method = http.get(&dinie).send().await.unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    assert_eq!(wrong_method.headers()["allow"], "POST");
+    assert_eq!(
+        wrong_method.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: serde_json::Value = wrong_method.json().await.unwrap();
+    assert_eq!(body["status"], 405, "{body}");
+    let oversized = http
+        .post(&dinie)
+        .basic_auth("dinie_ci_demo", Some("dinie_cs_live_demo"))
+        .form(&[("grant_type", "client_credentials".repeat(8000))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oversized.status(), 413);
+    assert_eq!(
+        oversized.headers()["content-type"],
+        "application/problem+json"
+    );
+    // An extension method is refused without repeating its name anywhere.
+    let secret = "HUNTER2SECRETVALUE";
+    let extension = reqwest::Method::from_bytes(secret.as_bytes()).unwrap();
+    let response = http.request(extension, &dinie).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    let listed: Vec<String> = sandbox
+        .spec_violations()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.iter().all(|v| !v.contains(secret)), "{listed:?}");
 }

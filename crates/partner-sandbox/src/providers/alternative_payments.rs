@@ -34,8 +34,8 @@ impl Dialect for AlternativePayments {
         alternative_payments_api::NORMALIZED_SPEC
     }
 
-    fn malformed(&self, what: &str) -> Reply {
-        Reply::json(400, json!({"error": "invalid_request", "message": what}))
+    fn malformed(&self, status: u16, what: &str) -> Reply {
+        Reply::json(status, json!({"error": "invalid_request", "message": what}))
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {

@@ -38,8 +38,8 @@ impl Dialect for Cobee {
         cobee_api::NORMALIZED_SPEC
     }
 
-    fn malformed(&self, what: &str) -> Reply {
-        validation(what)
+    fn malformed(&self, status: u16, what: &str) -> Reply {
+        Reply::json(status, json!({"code": "validation_error", "message": what}))
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {

@@ -42,8 +42,12 @@ impl Dialect for Dinie {
         dinie_api::NORMALIZED_SPEC
     }
 
-    fn malformed(&self, what: &str) -> Reply {
-        problem(400, "Bad Request", "invalid_request", what)
+    fn malformed(&self, status: u16, what: &str) -> Reply {
+        let title = http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Bad Request");
+        problem(status, title, "invalid_request", what)
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {

@@ -37,8 +37,9 @@ pub(crate) trait Dialect: Send + Sync {
     /// crate was made from.
     fn spec(&self) -> &'static str;
     /// The provider's own answer to a request its spec does not allow but that
-    /// [`check`](Self::check) let through: a 400 in its error format saying `what`.
-    fn malformed(&self, what: &str) -> Reply;
+    /// [`check`](Self::check) let through (400), to a method it does not serve (405) or to
+    /// an oversized body (413): `status` in its error format, saying `what`.
+    fn malformed(&self, status: u16, what: &str) -> Reply;
     /// Checks a request the way the provider does: `Err` is the provider's own answer.
     fn check(&self, request: &TokenRequest) -> Result<(), Reply>;
     /// A fresh token in the provider's shape (opaque random text unless it documents one).

@@ -54,8 +54,8 @@ impl Dialect for Standard {
         STANDARD_SPEC
     }
 
-    fn malformed(&self, what: &str) -> Reply {
-        error(400, "invalid_request", what)
+    fn malformed(&self, status: u16, what: &str) -> Reply {
+        error(status, "invalid_request", what)
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {

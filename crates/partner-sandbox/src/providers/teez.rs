@@ -40,8 +40,12 @@ impl Dialect for Teez {
         teez_api::NORMALIZED_SPEC
     }
 
-    fn malformed(&self, what: &str) -> Reply {
-        fast_endpoints(json!({"serializerErrors": [what]}))
+    fn malformed(&self, status: u16, what: &str) -> Reply {
+        Reply::problem(
+            status,
+            json!({"statusCode": status, "message": "One or more errors occurred!",
+                   "errors": {"serializerErrors": [what]}}),
+        )
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {

@@ -36,9 +36,9 @@ impl Dialect for Tradevest {
         tradevest_api::NORMALIZED_SPEC
     }
 
-    fn malformed(&self, what: &str) -> Reply {
+    fn malformed(&self, status: u16, what: &str) -> Reply {
         Reply::json(
-            400,
+            status,
             json!({"error": "invalid_request", "error_description": what}),
         )
     }
