@@ -313,7 +313,8 @@ const JSON_SCHEMA_DERIVE: &str = "schemars::JsonSchema";
 /// (the settings ask), unconditionally. Each such derive becomes
 /// `#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]`, so the generated
 /// crate compiles schemars only for users who want schemas. Returns how many types it
-/// rewrote; none is an error (progenitor's output changed).
+/// rewrote; none while `mod types` has types is an error (progenitor's output changed);
+/// a spec without schemas has none to rewrite.
 pub fn schemars_behind_feature(file: &mut syn::File) -> Result<usize, String> {
     use syn::visit_mut::VisitMut;
 
@@ -378,8 +379,20 @@ pub fn schemars_behind_feature(file: &mut syn::File) -> Result<usize, String> {
         error: None,
     };
     rewrite.visit_file_mut(file);
+    // A spec without schemas has no types: nothing to move is then right.
+    let types = file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == "types" => m.content.as_ref(),
+            _ => None,
+        })
+        .flat_map(|(_, items)| items)
+        .filter(|item| matches!(item, syn::Item::Struct(_) | syn::Item::Enum(_)))
+        .count();
     match (rewrite.error, rewrite.rewritten) {
         (Some(error), _) => Err(error),
+        (None, 0) if types == 0 => Ok(0),
         (None, 0) => Err(format!(
             "no `{JSON_SCHEMA_DERIVE}` derive to put behind the `schemars` feature; check \
              progenitor's output after an upgrade"
@@ -815,6 +828,9 @@ mod tests {
         assert!(code.contains("#[serde(untagged)]"), "{code}");
         // Nothing left to move: progenitor's output changed, say so.
         assert!(schemars_behind_feature(&mut file).is_err());
+        // No types at all (a spec without schemas): nothing to move, and that is right.
+        let mut empty: syn::File = syn::parse_quote! { pub mod types { pub mod error {} } };
+        assert_eq!(schemars_behind_feature(&mut empty), Ok(0));
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //!   in `BENCHMARKS.md`.
 //! - [`build_cost`]: `cargo xtask build-cost` times clean release builds of `partner-auth`
 //!   (default features and one partner) beside the `oauth2` crate and a floor.
+//! - [`new_provider`]: `cargo xtask new-provider <SPEC>` scaffolds a sixth partner from its
+//!   spec through the workspace: generated crate, facade and sandbox modules, CLI, a test.
 //! - [`workspace`]: which checkout to work on, found at run time.
 
 #![forbid(unsafe_code)]
@@ -16,6 +18,7 @@ pub mod bench;
 pub mod build_cost;
 pub mod changes;
 pub mod generate;
+pub mod new_provider;
 pub mod normalize;
 pub mod openapi;
 pub mod regen;

@@ -34,6 +34,17 @@ enum Command {
     /// the oauth2 crate and a floor, count their crates, and rewrite that part of
     /// BENCHMARKS.md: several minutes.
     BuildCost,
+    /// Add a partner from its OpenAPI spec: copy it to `specs/`, generate its crate, and
+    /// wire it through partner-auth, the sandbox and the CLI with a test (a standard RFC
+    /// 6749 token endpoint works as written; anything else is left as a compile error
+    /// naming what to fill in).
+    NewProvider {
+        /// The provider's spec (.json, .yaml or .yml).
+        spec: std::path::PathBuf,
+        /// The provider's name (lowercase, digits, `-`); default: the spec's file stem.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -69,6 +80,18 @@ fn main() -> ExitCode {
             }
         }
         Command::BuildCost => written(xtask::build_cost::run(&root)),
+        Command::NewProvider { spec, name } => {
+            match xtask::new_provider::run(&root, &spec, name.as_deref()) {
+                Ok(done) => {
+                    print!("{done}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Bench { tooling } => written(xtask::bench::run(&root, tooling)),
     }
 }

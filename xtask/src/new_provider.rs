@@ -1,0 +1,1203 @@
+//! `cargo xtask new-provider <SPEC> [--name NAME]`: a sixth partner from its spec.
+//!
+//! It copies the spec to `specs/<name>.<ext>`, runs `regen` for it (the generated crate
+//! `crates/<name>-api`), and wires the provider through the workspace the way the README's
+//! "Adding a provider" recipe says:
+//!
+//! - the crate in the root `Cargo.toml`'s `[workspace.dependencies]`;
+//! - `partner-auth`: the optional dependency and a feature of the provider's name (on by
+//!   default), the `Provider` variant in `ALL` and `PARTNER_NAMES`, the module
+//!   `src/providers/<module>.rs` and its arms in `providers/mod.rs`;
+//! - `partner-sandbox`: the dependency (for the spec its requests are checked against), the
+//!   emulation `src/providers/<module>.rs` and its place in `PARTNERS`;
+//! - the CLI's `ProviderName`;
+//! - a test, `crates/partner-auth/tests/<module>_provider.rs`: a token through the facade
+//!   from the sandbox, cached, a wrong secret refused, every request valid by the spec.
+//!
+//! For a token endpoint that is standard RFC 6749 (`grant_type=client_credentials`, the
+//! client by HTTP Basic or in the body, `{access_token, token_type, expires_in}` in any
+//! case convention) the modules it writes work as written: the provider builds and fetches
+//! a token from the sandbox. Where the spec says something else — another required request
+//! field, a constrained string type, no client authentication the scaffold can see — the
+//! facade module holds a `compile_error!` naming what to fill in, so nothing half-right
+//! compiles. Every fact it writes (environment names, rate-limit unit, token shape) is a
+//! guess from the spec, marked as such, to check against the provider's documentation.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use heck::{ToPascalCase, ToSnakeCase, ToTitleCase};
+use serde_json::Value;
+
+use crate::regen::{self, Mode};
+
+/// Why a provider could not be scaffolded.
+#[derive(Debug, thiserror::Error)]
+pub enum NewProviderError {
+    /// The name or the spec is not usable.
+    #[error("{0}")]
+    Input(String),
+    /// `regen` failed on the new spec.
+    #[error("regen: {0}")]
+    Regen(#[from] regen::RegenError),
+    /// A file to change does not look as expected (the anchor names where it looked).
+    #[error("{file}: {message}; add the provider there by hand (README, \"Adding a provider\")")]
+    Anchor {
+        /// The file, relative to the workspace root.
+        file: String,
+        /// What was not found.
+        message: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// What was written and what is left to do.
+#[derive(Debug)]
+pub struct Scaffolded {
+    /// The provider's name.
+    pub name: String,
+    /// Files created or changed, relative to the root.
+    pub files: Vec<String>,
+    /// Whether the facade module works as written (a standard endpoint) or holds a
+    /// `compile_error!` to fill in.
+    pub standard: bool,
+    /// What the scaffold could not decide, one line each.
+    pub todo: Vec<String>,
+}
+
+impl std::fmt::Display for Scaffolded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "scaffolded provider `{}`:", self.name)?;
+        for file in &self.files {
+            writeln!(f, "  {file}")?;
+        }
+        if self.standard {
+            writeln!(
+                f,
+                "its token endpoint looks like standard RFC 6749: it builds and fetches from the sandbox as written"
+            )?;
+        }
+        for line in &self.todo {
+            writeln!(f, "  to do: {line}")?;
+        }
+        writeln!(
+            f,
+            "next: cargo test -p partner-auth --test {}_provider, then check the facts marked \"scaffolded\"",
+            self.name.to_snake_case()
+        )
+    }
+}
+
+/// Scaffolds the provider of the spec at `spec_path` into the workspace at `root`, named
+/// `name` or after the spec's file stem.
+pub fn run(
+    root: &Path,
+    spec_path: &Path,
+    name: Option<&str>,
+) -> Result<Scaffolded, NewProviderError> {
+    let input = |m: String| NewProviderError::Input(m);
+    let file_name = spec_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| input(format!("{}: not a file name", spec_path.display())))?;
+    let (stem, ext) = file_name
+        .rsplit_once('.')
+        .filter(|(_, ext)| matches!(*ext, "json" | "yaml" | "yml"))
+        .ok_or_else(|| {
+            input(format!(
+                "{file_name}: a spec is a .json, .yaml or .yml file"
+            ))
+        })?;
+    let name = name.unwrap_or(stem).to_owned();
+    let valid = !name.is_empty()
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid {
+        return Err(input(format!(
+            "provider name `{name}` must start with a lowercase letter and hold only lowercase \
+             letters, digits and `-` (pass --name)"
+        )));
+    }
+    let names = Names::new(&name);
+    if name == "standard" || root.join(format!("crates/{}", names.krate)).exists() {
+        return Err(input(format!("a provider named `{name}` exists already")));
+    }
+    for existing in ["json", "yaml", "yml"] {
+        if root.join(format!("specs/{name}.{existing}")).exists() {
+            return Err(input(format!("specs/{name}.{existing} exists already")));
+        }
+    }
+    let spec_text = read(spec_path)?;
+    let spec_target = format!("specs/{name}.{ext}");
+    write(root, &spec_target, &spec_text)?;
+    // Anything refused from here on leaves the checkout as it was: the spec and the
+    // generated crate are removed, and no other file has been written yet.
+    scaffold(root, &name, &names, &spec_target).inspect_err(|_| {
+        let _ = std::fs::remove_file(root.join(&spec_target));
+        let _ = std::fs::remove_dir_all(root.join(format!("crates/{}", names.krate)));
+    })
+}
+
+/// Generates the crate, then works out every file's new text and writes them all.
+fn scaffold(
+    root: &Path,
+    name: &str,
+    names: &Names,
+    spec_target: &str,
+) -> Result<Scaffolded, NewProviderError> {
+    let input = |m: String| NewProviderError::Input(m);
+    regen::run(root, &[name.to_owned()], Mode::Write)?;
+    let mut files = vec![spec_target.to_owned(), format!("crates/{}/", names.krate)];
+    let mut pending: Vec<(String, String)> = Vec::new();
+
+    let normalized: Value = serde_json::from_str(&read(
+        &root.join(format!("crates/{}/spec.normalized.json", names.krate)),
+    )?)
+    .map_err(|e| input(format!("the normalized spec does not parse: {e}")))?;
+    let generated = read(&root.join(format!("crates/{}/src/generated.rs", names.krate)))?;
+    let servers = read(&root.join(format!("crates/{}/src/servers.rs", names.krate)))?;
+    let endpoint = TokenEndpoint::find(&normalized, &generated)?;
+    let environments = server_consts(&servers);
+
+    // Root manifest.
+    edit(root, "Cargo.toml", &mut pending, |text| {
+        insert_after_last_line(
+            text,
+            |line| line.contains("-api = { path = \"crates/"),
+            &format!(
+                "{krate} = {{ path = \"crates/{krate}\", version = \"0.1.0\", default-features = false }}\n",
+                krate = names.krate
+            ),
+            "no `<provider>-api = { path = \"crates/…\" }` line in [workspace.dependencies]",
+        )
+    })?;
+    // partner-auth's manifest.
+    edit(
+        root,
+        "crates/partner-auth/Cargo.toml",
+        &mut pending,
+        |text| {
+            let text = replace_once(
+                text,
+                "default = [\"teez\", ",
+                &format!("default = [\"{name}\", \"teez\", "),
+                "no `default = [\"teez\", …]` feature list",
+            )?;
+            let text = insert_before_line(
+                &text,
+                |line| line.starts_with("## `schemars::JsonSchema`"),
+                &format!(
+                    "## {title} (`Provider::{variant}`, `{krate}`; scaffolded by `cargo xtask new-provider`).\n{name} = [\"dep:{krate}\"]\n",
+                    title = names.title,
+                    variant = names.variant,
+                    krate = names.krate
+                ),
+                "no `## `schemars::JsonSchema`` feature to put the provider's feature before",
+            )?;
+            insert_after_last_line(
+                &text,
+                |line| line.contains("-api = { workspace = true, optional = true }"),
+                &format!(
+                    "{} = {{ workspace = true, optional = true }}\n",
+                    names.krate
+                ),
+                "no `<provider>-api = { workspace = true, optional = true }` dependency",
+            )
+        },
+    )?;
+    // Provider, ALL, PARTNER_NAMES.
+    edit(
+        root,
+        "crates/partner-auth/src/provider.rs",
+        &mut pending,
+        |text| {
+            let text = insert_before_line(
+                text,
+                |line| {
+                    line.trim_start()
+                        .starts_with("/// Any other token endpoint that follows RFC 6749")
+                },
+                &format!(
+                    "    /// {title} (scaffolded by `cargo xtask new-provider`: describe its dialect).\n    #[cfg(feature = \"{name}\")]\n    {variant},\n",
+                    title = names.title,
+                    variant = names.variant
+                ),
+                "no `Standard` variant (its doc starts \"Any other token endpoint that follows RFC 6749\")",
+            )?;
+            let text = replace_once(
+                &text,
+                "        Provider::Dinie,\n    ];",
+                &format!(
+                    "        Provider::Dinie,\n        #[cfg(feature = \"{name}\")]\n        Provider::{},\n    ];",
+                    names.variant
+                ),
+                "no `Provider::Dinie,` closing `Provider::ALL`",
+            )?;
+            let count = text
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("const PARTNER_NAMES: [&str; ")
+                        .and_then(|rest| rest.split(']').next())
+                        .and_then(|n| n.parse::<usize>().ok())
+                })
+                .ok_or_else(|| anchor_message("no `const PARTNER_NAMES: [&str; N]`"))?;
+            let text = replace_once(
+                &text,
+                &format!("const PARTNER_NAMES: [&str; {count}]"),
+                &format!("const PARTNER_NAMES: [&str; {}]", count + 1),
+                "PARTNER_NAMES",
+            )?;
+            let text = replace_once(
+                &text,
+                "    \"dinie\",\n];",
+                &format!("    \"dinie\",\n    \"{name}\",\n];"),
+                "no `\"dinie\",` closing `PARTNER_NAMES`",
+            )?;
+            Ok(text)
+        },
+    )?;
+    // providers/mod.rs.
+    edit(
+        root,
+        "crates/partner-auth/src/providers/mod.rs",
+        &mut pending,
+        |text| {
+            let (variant, module, krate_ident) =
+                (&names.variant, &names.module, &names.krate_ident);
+            let cfg = format!("#[cfg(feature = \"{name}\")]");
+            let text = insert_before_line(
+                text,
+                |line| line == "pub(crate) mod standard;",
+                &format!("{cfg}\nmod {module};\n"),
+                "no `pub(crate) mod standard;`",
+            )?;
+            let text = replace_once(
+                &text,
+                "        Provider::Standard => &standard::FACTS,",
+                &format!(
+                    "        {cfg}\n        Provider::{variant} => &{module}::FACTS,\n        Provider::Standard => &standard::FACTS,"
+                ),
+                "no `Provider::Standard => &standard::FACTS,` arm in `facts`",
+            )?;
+            let text = replace_once(
+                &text,
+                "    Standard(standard::Standard),\n}",
+                &format!(
+                    "    {cfg}\n    {variant}({krate_ident}::Client),\n    Standard(standard::Standard),\n}}"
+                ),
+                "no `Standard(standard::Standard)` variant closing `enum Generated`",
+            )?;
+            let text = replace_once(
+                &text,
+                "            Provider::Standard => Self::Standard(standard(base_url, http, state)),",
+                &format!(
+                    "            Provider::Standard => Self::Standard(standard(base_url, http, state)),\n            {cfg}\n            Provider::{variant} => Self::{variant}({krate_ident}::Client::new_with_client(base_url, http, state)),"
+                ),
+                "no `Provider::Standard => Self::Standard(…)` arm in `Generated::new`",
+            )?;
+            replace_once(
+                &text,
+                "            Generated::Standard(client) =>",
+                &format!(
+                    "            {cfg}\n            Generated::{variant}(client) => {module}::request_token(config, client, exchange).await,\n            Generated::Standard(client) =>"
+                ),
+                "no `Generated::Standard(client) =>` arm in `request_token`",
+            )
+        },
+    )?;
+    let facade_module = format!("crates/partner-auth/src/providers/{}.rs", names.module);
+    let text = facade_module_text(names, &endpoint, &environments, spec_target);
+    pending.push((facade_module, text));
+    // The sandbox.
+    edit(
+        root,
+        "crates/partner-sandbox/Cargo.toml",
+        &mut pending,
+        |text| {
+            insert_after_last_line(
+                text,
+                |line| line.ends_with("-api.workspace = true"),
+                &format!("{}.workspace = true\n", names.krate),
+                "no `<provider>-api.workspace = true` dependency",
+            )
+        },
+    )?;
+    edit(
+        root,
+        "crates/partner-sandbox/src/providers/mod.rs",
+        &mut pending,
+        |text| {
+            let text = insert_before_line(
+                text,
+                |line| line == "mod standard;",
+                &format!("mod {};\n", names.module),
+                "no `mod standard;`",
+            )?;
+            replace_once(
+                &text,
+                "    &dinie::Dinie,\n];",
+                &format!(
+                    "    &dinie::Dinie,\n    &{}::{},\n];",
+                    names.module, names.variant
+                ),
+                "no `&dinie::Dinie,` closing `PARTNERS`",
+            )
+        },
+    )?;
+    let sandbox_module = format!("crates/partner-sandbox/src/providers/{}.rs", names.module);
+    let text = sandbox_module_text(names, &endpoint, spec_target);
+    pending.push((sandbox_module, text));
+    // The CLI.
+    edit(
+        root,
+        "crates/partner-token/src/args.rs",
+        &mut pending,
+        |text| {
+            let text = insert_before_line(
+                text,
+                |line| {
+                    line.trim_start()
+                        .starts_with("#[value(help = \"any RFC 6749 token endpoint")
+                },
+                &format!(
+                    "    #[value(help = \"{}\")]\n    {},\n",
+                    names.title, names.variant
+                ),
+                "no `Standard` value in `ProviderName`",
+            )?;
+            replace_once(
+                &text,
+                "            ProviderName::Standard => Provider::Standard,",
+                &format!(
+                    "            ProviderName::{v} => Provider::{v},\n            ProviderName::Standard => Provider::Standard,",
+                    v = names.variant
+                ),
+                "no `ProviderName::Standard => Provider::Standard,` arm",
+            )
+        },
+    )?;
+    let test_file = format!("crates/partner-auth/tests/{}_provider.rs", names.module);
+    pending.push((test_file, test_text(names)));
+
+    // Every change is known: write them.
+    for (file, text) in &pending {
+        write(root, file, text)?;
+        files.push(file.clone());
+    }
+
+    format(root, &files)?;
+    let mut todo = endpoint.todo.clone();
+    todo.push(format!(
+        "check the facts marked \"scaffolded\" in crates/partner-auth/src/providers/{m}.rs and crates/partner-sandbox/src/providers/{m}.rs against the provider's documentation",
+        m = names.module
+    ));
+    todo.push(format!(
+        "wire-level tests of the generated crate: tests/{}_api.rs and its [[test]] entry in tests/Cargo.toml",
+        names.module
+    ));
+    Ok(Scaffolded {
+        name: name.to_owned(),
+        files,
+        standard: endpoint.todo.is_empty(),
+        todo,
+    })
+}
+
+/// The names one provider goes by.
+struct Names {
+    /// `acme-pay`
+    name: String,
+    /// `AcmePay`
+    variant: String,
+    /// `acme_pay`
+    module: String,
+    /// `acme-pay-api`
+    krate: String,
+    /// `acme_pay_api`
+    krate_ident: String,
+    /// `Acme Pay`
+    title: String,
+}
+
+impl Names {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            variant: name.to_pascal_case(),
+            module: name.to_snake_case(),
+            krate: format!("{name}-api"),
+            krate_ident: format!("{}_api", name.to_snake_case()),
+            title: name.to_title_case(),
+        }
+    }
+}
+
+/// What the scaffold read from the spec about the token endpoint.
+struct TokenEndpoint {
+    path: String,
+    base_path: String,
+    method: String,
+    body_type: String,
+    body_encoding: &'static str,
+    client_auth: &'static str,
+    /// `(rust field, expression)` of the request body.
+    request_fields: Vec<(String, String)>,
+    /// Imports the request needs beyond the body type.
+    request_imports: Vec<String>,
+    /// Spec names of the response fields: access token, token type, expires in.
+    response: [Option<String>; 3],
+    /// Expressions of `RawToken`'s three fields.
+    raw_token: [String; 3],
+    /// The token type the sandbox answers.
+    token_type_value: String,
+    /// Credential field names in the body (spec names), when the client goes in the body.
+    body_credentials: Option<(String, String)>,
+    todo: Vec<String>,
+}
+
+impl TokenEndpoint {
+    fn find(doc: &Value, generated: &str) -> Result<Self, NewProviderError> {
+        let input = |m: String| NewProviderError::Input(m);
+        let mut todo = Vec::new();
+        // The token operation: a POST whose request body has `grant_type`.
+        let mut found = None;
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            let Some(op) = item.get("post") else { continue };
+            let body = resolve(doc, &op["requestBody"]);
+            for (media, content) in body["content"].as_object().into_iter().flatten() {
+                let schema = resolve(doc, &content["schema"]);
+                let has_grant = schema["properties"]
+                    .as_object()
+                    .is_some_and(|p| p.keys().any(|k| is_name(k, "granttype")));
+                if has_grant {
+                    found = Some((
+                        path.clone(),
+                        op.clone(),
+                        media.clone(),
+                        content["schema"].clone(),
+                    ));
+                }
+            }
+        }
+        let (path, op, media, schema_ref) = found.ok_or_else(|| {
+            input("no POST operation in the spec takes a request body with `grant_type`: not an OAuth token endpoint the scaffold can read".into())
+        })?;
+        let operation_id = op["operationId"].as_str().unwrap_or_default();
+        let method = operation_id.to_snake_case();
+        if !generated.contains(&format!("pub async fn {method}<'a>(")) {
+            return Err(input(format!(
+                "the generated client has no method `{method}` for operation `{operation_id}`"
+            )));
+        }
+        let body_type = match schema_ref.get("$ref").and_then(Value::as_str) {
+            Some(pointer) => pointer
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_pascal_case(),
+            None => format!("{}Body", operation_id.to_pascal_case()),
+        };
+        if !generated.contains(&format!("pub struct {body_type} {{")) {
+            return Err(input(format!(
+                "the generated client has no request type `{body_type}`"
+            )));
+        }
+        let schema = resolve(doc, &schema_ref);
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let security = op
+            .get("security")
+            .or_else(|| doc.get("security"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let basic = security.as_array().into_iter().flatten().any(|req| {
+            req.as_object().into_iter().flatten().any(|(scheme, _)| {
+                let s = resolve(doc, &doc["components"]["securitySchemes"][scheme]);
+                s["type"] == "http"
+                    && s["scheme"]
+                        .as_str()
+                        .is_some_and(|v| v.eq_ignore_ascii_case("basic"))
+            })
+        });
+        let mut request_fields = Vec::new();
+        let mut request_imports = Vec::new();
+        let mut id_field = None;
+        let mut secret_field = None;
+        for (prop, prop_schema) in schema["properties"].as_object().into_iter().flatten() {
+            let field = prop.to_snake_case();
+            let is_required =
+                required.contains(&prop.as_str()) || prop_schema.get("default").is_some();
+            let plain_string = prop_schema["type"] == "string"
+                && ["minLength", "maxLength", "pattern", "format"]
+                    .iter()
+                    .all(|k| prop_schema.get(*k).is_none());
+            let wrap = |expr: String| {
+                if is_required {
+                    expr
+                } else {
+                    format!("Some({expr})")
+                }
+            };
+            let expr = if is_name(prop, "granttype") {
+                if prop_schema.get("enum").is_some() {
+                    let enum_type = format!("{body_type}{}", prop.to_pascal_case());
+                    request_imports.push(enum_type.clone());
+                    wrap(format!("{enum_type}::ClientCredentials"))
+                } else if plain_string {
+                    wrap("\"client_credentials\".to_owned()".into())
+                } else {
+                    todo.push(format!(
+                        "request field `{prop}`: a constrained type; set it to `client_credentials`"
+                    ));
+                    "compile_error!(\"new-provider: fill in grant_type\")".into()
+                }
+            } else if is_name(prop, "clientid") || is_name(prop, "clientsecret") {
+                if is_name(prop, "clientid") {
+                    id_field = Some(prop.clone());
+                } else {
+                    secret_field = Some(prop.clone());
+                }
+                let value = if is_name(prop, "clientid") {
+                    "config.credentials.client_id().to_owned()"
+                } else {
+                    "config.credentials.client_secret().expose_secret().to_owned()"
+                };
+                if plain_string {
+                    wrap(value.into())
+                } else {
+                    todo.push(format!(
+                        "request field `{prop}`: a constrained type; convert the credential into it"
+                    ));
+                    format!("compile_error!(\"new-provider: fill in {prop}\")")
+                }
+            } else if !is_required {
+                "Default::default()".into()
+            } else {
+                todo.push(format!(
+                    "request field `{prop}`: required, and not one a standard endpoint has"
+                ));
+                format!("compile_error!(\"new-provider: fill in {prop}\")")
+            };
+            request_fields.push((field, expr));
+        }
+        let body_credentials = match (id_field, secret_field) {
+            (Some(id), Some(secret)) => Some((id, secret)),
+            _ => None,
+        };
+        let client_auth = if body_credentials.is_some() {
+            "Body"
+        } else if basic {
+            "Basic"
+        } else {
+            todo.push("client authentication: the spec has neither `client_id`/`client_secret` in the body nor an HTTP Basic security requirement".into());
+            "Basic"
+        };
+        let body_encoding = if media == "application/x-www-form-urlencoded" {
+            "Form"
+        } else {
+            "Json"
+        };
+
+        // The success body.
+        let success = resolve(doc, &op["responses"]["200"]);
+        let response_schema = success["content"]
+            .as_object()
+            .and_then(|c| c.values().next())
+            .map(|c| resolve(doc, &c["schema"]).clone())
+            .unwrap_or(Value::Null);
+        let response_required: Vec<&str> = response_schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let props = response_schema["properties"].as_object();
+        let field_named = |canonical: &str| {
+            props
+                .into_iter()
+                .flatten()
+                .find(|(k, _)| is_name(k, canonical))
+                .map(|(k, v)| (k.clone(), v.clone()))
+        };
+        let required_field =
+            |k: &str, v: &Value| response_required.contains(&k) || v.get("default").is_some();
+        let access = field_named("accesstoken");
+        let kind = field_named("tokentype");
+        let expires = field_named("expiresin");
+        let access_expr = match &access {
+            Some((k, v)) if required_field(k, v) => format!("token.{}", k.to_snake_case()),
+            Some((k, _)) => format!("token.{}?", k.to_snake_case()),
+            None => {
+                todo.push("response: no `access_token` field".into());
+                "compile_error!(\"new-provider: map the access token\")".into()
+            }
+        };
+        let kind_expr = match &kind {
+            Some((k, v)) => {
+                let field = format!("token.{}", k.to_snake_case());
+                let is_enum = v.get("enum").is_some();
+                match (required_field(k, v), is_enum) {
+                    (true, true) => format!("Some({field}.to_string())"),
+                    (true, false) => format!("Some({field})"),
+                    (false, true) => format!("{field}.map(|t| t.to_string())"),
+                    (false, false) => field,
+                }
+            }
+            None => "None".into(),
+        };
+        let expires_expr = match &expires {
+            Some((k, v)) if required_field(k, v) => {
+                format!("Some(token.{} as f64)", k.to_snake_case())
+            }
+            Some((k, _)) => format!("token.{}.map(|s| s as f64)", k.to_snake_case()),
+            None => "None".into(),
+        };
+        let token_type_value = kind
+            .as_ref()
+            .and_then(|(_, v)| {
+                v["enum"]
+                    .as_array()
+                    .and_then(|e| e.first())
+                    .and_then(Value::as_str)
+            })
+            .unwrap_or("Bearer")
+            .to_owned();
+        let base_path = doc["servers"][0]["url"]
+            .as_str()
+            .map(|url| {
+                let rest = url.split_once("://").map_or(url, |(_, r)| r);
+                rest.find('/')
+                    .map_or("", |i| rest[i..].trim_end_matches('/'))
+                    .to_owned()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            path,
+            base_path,
+            method,
+            body_type,
+            body_encoding,
+            client_auth,
+            request_fields,
+            request_imports,
+            response: [access.map(|a| a.0), kind.map(|k| k.0), expires.map(|e| e.0)],
+            raw_token: [access_expr, kind_expr, expires_expr],
+            token_type_value,
+            body_credentials,
+            todo,
+        })
+    }
+}
+
+/// Whether the spec name `key` is `canonical` in any case convention (`clientId`,
+/// `client_id`, `ClientID`).
+fn is_name(key: &str, canonical: &str) -> bool {
+    key.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .eq(canonical.chars())
+}
+
+fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
+    match value.get("$ref").and_then(Value::as_str) {
+        Some(pointer) => pointer
+            .strip_prefix('#')
+            .and_then(|p| doc.pointer(p))
+            .unwrap_or(&Value::Null),
+        None => value,
+    }
+}
+
+/// `(CONST, url)` of the generated `servers.rs`, in order, without `ALL`.
+fn server_consts(servers: &str) -> Vec<(String, String)> {
+    servers
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("pub const ")?;
+            let (name, rest) = rest.split_once(": &str = \"")?;
+            Some((name.to_owned(), rest.strip_suffix("\";")?.to_owned()))
+        })
+        .collect()
+}
+
+fn facade_module_text(
+    names: &Names,
+    endpoint: &TokenEndpoint,
+    environments: &[(String, String)],
+    spec: &str,
+) -> String {
+    let Names {
+        name,
+        title,
+        krate_ident,
+        ..
+    } = names;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "//! {title}: `{spec}` → [`{krate_ident}`] → [`RawToken`]."
+    );
+    let _ = writeln!(out, "//!");
+    let _ = writeln!(
+        out,
+        "//! Scaffolded by `cargo xtask new-provider` from the spec: client by {},\n//! a {} body, `grant_type=client_credentials`. Check each fact against the provider's\n//! documentation, and describe its dialect here.",
+        if endpoint.client_auth == "Basic" {
+            "HTTP Basic (added by the generated hooks)"
+        } else {
+            "`client_id`/`client_secret` in the body"
+        },
+        if endpoint.body_encoding == "Form" {
+            "form"
+        } else {
+            "JSON"
+        },
+    );
+    out.push('\n');
+    let mut imports = vec![endpoint.body_type.clone()];
+    imports.extend(endpoint.request_imports.iter().cloned());
+    let _ = writeln!(out, "use {krate_ident}::types::{{{}}};", imports.join(", "));
+    out.push_str("use progenitor_client::ClientInfo;\n");
+    if endpoint.body_credentials.is_some() {
+        out.push_str("use secrecy::ExposeSecret as _;\n");
+    }
+    out.push_str(
+        "\nuse crate::Error;\nuse crate::client::Config;\nuse crate::exchange::Exchange;\nuse crate::provider::{BodyEncoding, ClientAuth, Environment};\nuse crate::token::RawToken;\n\nuse super::{Facts, ResetUnit};\n\n",
+    );
+    let _ = write!(
+        out,
+        "/// What {title} is like (scaffolded: check each against its documentation).
+pub(super) const FACTS: Facts = Facts {{
+    name: \"{name}\",
+    environments: ENVIRONMENTS,
+    client_auth: ClientAuth::{auth},
+    body_encoding: BodyEncoding::{encoding},
+    // Scaffolded: whether its tokens are (prefixed) JWTs whose `exp` caps the lifetime.
+    jwt_prefix: None,
+    // Scaffolded: what its `X-RateLimit-Reset` header holds, if it sends one.
+    rate_limit_reset: ResetUnit::Guess,
+    keep_success_body: false,
+    api_version: || <{krate_ident}::Client as ClientInfo<_>>::api_version(),
+    check_secret: None,
+}};
+
+/// Its named environments, from the spec's servers; the first is the default.
+const ENVIRONMENTS: &[Environment] = &[
+",
+        auth = endpoint.client_auth,
+        encoding = endpoint.body_encoding,
+    );
+    for (i, (konst, _)) in environments.iter().enumerate() {
+        let env = if i == 0 {
+            "production".to_owned()
+        } else {
+            konst.to_lowercase().replace('_', "-")
+        };
+        let _ = write!(
+            out,
+            "    Environment {{
+        name: \"{env}\",
+        base_url: {krate_ident}::servers::{konst},
+        source: \"{spec} servers (scaffolded: check the environment's name)\",
+    }},
+"
+        );
+    }
+    out.push_str("];\n\n");
+    let _ = write!(
+        out,
+        "pub(super) async fn request_token(
+    config: &Config,
+    client: &{krate_ident}::Client,
+    exchange: &Exchange<'_>,
+) -> Result<RawToken, Error> {{
+    let _ = config;
+    let body = {body_type} {{
+",
+        body_type = endpoint.body_type
+    );
+    for (field, expr) in &endpoint.request_fields {
+        let _ = writeln!(out, "        {field}: {expr},");
+    }
+    let [access, kind, expires] = &endpoint.raw_token;
+    let _ = write!(
+        out,
+        "    }};
+    let result = client.{method}(&body).await;
+    exchange
+        .finish(result, |token| {{
+            Some(RawToken {{
+                access_token: {access},
+                token_type: {kind},
+                expires_in: {expires},
+            }})
+        }})
+        .await
+}}
+",
+        method = endpoint.method
+    );
+    out
+}
+
+fn sandbox_module_text(names: &Names, endpoint: &TokenEndpoint, spec: &str) -> String {
+    let Names {
+        name,
+        title,
+        variant,
+        krate_ident,
+        ..
+    } = names;
+    let [access, kind, expires] = &endpoint.response;
+    let mut fields = Vec::new();
+    if let Some(a) = access {
+        fields.push(format!("\"{a}\": token"));
+    }
+    if let Some(k) = kind {
+        fields.push(format!("\"{k}\": \"{}\"", endpoint.token_type_value));
+    }
+    if let Some(e) = expires {
+        fields.push(format!("\"{e}\": lifetime.as_secs()"));
+    }
+    let credentials = match (&endpoint.body_credentials, endpoint.body_encoding) {
+        (None, _) => "request.basic()".to_owned(),
+        (Some((id, secret)), "Form") => format!(
+            "request.form().and_then(|form| {{
+            Some((
+                field(&form, \"{id}\")?.to_owned(),
+                field(&form, \"{secret}\")?.to_owned(),
+            ))
+        }})"
+        ),
+        (Some((id, secret)), _) => format!(
+            "request.json().and_then(|body| {{
+            let text = |key: &str| body.get(key)?.as_str().map(str::to_owned);
+            Some((text(\"{id}\")?, text(\"{secret}\")?))
+        }})"
+        ),
+    };
+    let field_import = if matches!(
+        (&endpoint.body_credentials, endpoint.body_encoding),
+        (Some(_), "Form")
+    ) {
+        "use crate::request::{TokenRequest, field};"
+    } else {
+        "use crate::request::TokenRequest;"
+    };
+    format!(
+        "//! {title} (`{spec}`): scaffolded by `cargo xtask new-provider` as a standard RFC 6749
+//! endpoint ({auth}, a {encoding} body; RFC 6749 §5.2 errors). Its requests are checked
+//! against its spec before this runs; make it play what the provider does beyond the spec
+//! (its error format, rate limits, token shape).
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{{Dialect, Profile}};
+use crate::reply::{{Reply, whole_seconds}};
+{field_import}
+
+pub(crate) struct {variant};
+
+const ID: &str = \"{name}-demo-client\";
+const SECRET: &str = \"{name}-demo-secret-2026\";
+
+const PROFILE: Profile = Profile {{
+    name: \"{name}\",
+    base_path: \"{base_path}\",
+    token_path: \"{path}\",
+    client_id: ID,
+    client_secret: SECRET,
+    // Scaffolded: the provider's documented lifetime.
+    lifetime: Duration::from_secs(3600),
+}};
+
+fn error(status: u16, code: &str, description: &str) -> Reply {{
+    Reply::json(status, json!({{\"error\": code, \"error_description\": description}}))
+}}
+
+impl Dialect for {variant} {{
+    fn profile(&self) -> &'static Profile {{
+        &PROFILE
+    }}
+
+    fn spec(&self) -> &'static str {{
+        {krate_ident}::NORMALIZED_SPEC
+    }}
+
+    fn malformed(&self, status: u16, what: &str) -> Reply {{
+        error(status, \"invalid_request\", what)
+    }}
+
+    fn check(&self, request: &TokenRequest) -> Result<(), Reply> {{
+        let credentials = {credentials};
+        match credentials {{
+            Some((id, secret)) if (id.as_str(), secret.as_str()) == (ID, SECRET) => Ok(()),
+            _ => Err(error(401, \"invalid_client\", \"client authentication failed\")),
+        }}
+    }}
+
+    fn issued(&self, token: &str, lifetime: Duration) -> Reply {{
+        Reply::json(200, json!({{{fields}}}))
+    }}
+
+    fn rate_limited(&self, wait: Duration, _limit: u32) -> Reply {{
+        error(429, \"too_many_requests\", \"too many token requests\")
+            .header(\"retry-after\", whole_seconds(wait))
+    }}
+
+    fn failure(&self) -> Reply {{
+        error(503, \"temporarily_unavailable\", \"try again later\")
+    }}
+}}
+",
+        auth = if endpoint.body_credentials.is_some() {
+            "client in the body"
+        } else {
+            "HTTP Basic"
+        },
+        encoding = if endpoint.body_encoding == "Form" {
+            "form"
+        } else {
+            "JSON"
+        },
+        base_path = endpoint.base_path,
+        path = endpoint.path,
+        fields = fields.join(", "),
+    )
+}
+
+fn test_text(names: &Names) -> String {
+    let Names { title, variant, .. } = names;
+    format!(
+        "//! {title} through the facade, from the sandbox (scaffolded by `cargo xtask new-provider`).
+//! Dropping the sandbox fails the test if any request broke {title}'s spec.
+
+#[path = \"common/sandbox.rs\"]
+mod sandbox_client;
+
+use partner_auth::{{Credentials, ErrorKind, Provider, TokenSource}};
+use partner_sandbox::Sandbox;
+use sandbox_client::SandboxExt as _;
+
+#[tokio::test]
+async fn a_token_comes_from_the_sandbox_and_is_cached() {{
+    let sandbox = Sandbox::start().await.unwrap();
+    let source = TokenSource::new(sandbox.client_builder(Provider::{variant}).build().unwrap());
+    let token = source.token().await.unwrap();
+    assert_eq!(token.provider(), Provider::{variant});
+    assert_eq!(
+        token.lifetime(),
+        Some(sandbox.endpoint(Provider::{variant}).token_lifetime)
+    );
+    let again = source.token().await.unwrap();
+    assert_eq!(again.expose_secret(), token.expose_secret());
+    assert_eq!(sandbox.stats(Provider::{variant}).tokens_issued, 1);
+    assert_eq!(sandbox.stats(Provider::{variant}).spec_violations, 0);
+}}
+
+#[tokio::test]
+async fn a_wrong_secret_is_invalid_credentials() {{
+    let sandbox = Sandbox::start().await.unwrap();
+    let id = sandbox.endpoint(Provider::{variant}).client_id;
+    let err = sandbox
+        .client_builder(Provider::{variant})
+        .credentials(Credentials::new(id, \"wrong-secret-123\"))
+        .build()
+        .unwrap()
+        .fetch_token()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidCredentials, \"{{err}}\");
+}}
+"
+    )
+}
+
+fn anchor_message(message: &str) -> String {
+    message.to_owned()
+}
+
+fn read(path: &Path) -> Result<String, NewProviderError> {
+    std::fs::read_to_string(path).map_err(|source| NewProviderError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn write(root: &Path, file: &str, text: &str) -> Result<(), NewProviderError> {
+    let path: PathBuf = root.join(file);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| NewProviderError::Io {
+            path: file.to_owned(),
+            source,
+        })?;
+    }
+    std::fs::write(&path, text).map_err(|source| NewProviderError::Io {
+        path: file.to_owned(),
+        source,
+    })
+}
+
+/// `file`'s text after `change`, queued in `pending`; an anchor error names the file.
+fn edit(
+    root: &Path,
+    file: &str,
+    pending: &mut Vec<(String, String)>,
+    change: impl FnOnce(&str) -> Result<String, String>,
+) -> Result<(), NewProviderError> {
+    let text = read(&root.join(file))?;
+    let changed = change(&text).map_err(|message| NewProviderError::Anchor {
+        file: file.to_owned(),
+        message,
+    })?;
+    pending.push((file.to_owned(), changed));
+    Ok(())
+}
+
+fn replace_once(text: &str, anchor: &str, with: &str, missing: &str) -> Result<String, String> {
+    match text.matches(anchor).count() {
+        1 => Ok(text.replacen(anchor, with, 1)),
+        0 => Err(missing.to_owned()),
+        n => Err(format!("{missing}: found {n} times")),
+    }
+}
+
+fn insert_before_line(
+    text: &str,
+    is_anchor: impl Fn(&str) -> bool,
+    insert: &str,
+    missing: &str,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len() + insert.len());
+    let mut done = false;
+    for line in text.split_inclusive('\n') {
+        if !done && is_anchor(line.trim_end_matches('\n')) {
+            out.push_str(insert);
+            done = true;
+        }
+        out.push_str(line);
+    }
+    done.then_some(out).ok_or_else(|| missing.to_owned())
+}
+
+fn insert_after_last_line(
+    text: &str,
+    is_anchor: impl Fn(&str) -> bool,
+    insert: &str,
+    missing: &str,
+) -> Result<String, String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let last = lines
+        .iter()
+        .rposition(|line| is_anchor(line.trim_end_matches('\n')))
+        .ok_or_else(|| missing.to_owned())?;
+    let mut out = String::with_capacity(text.len() + insert.len());
+    for (i, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        if i == last {
+            out.push_str(insert);
+        }
+    }
+    Ok(out)
+}
+
+/// `rustfmt` over the Rust files written, so the checkout stays `cargo fmt --check` clean.
+fn format(root: &Path, files: &[String]) -> Result<(), NewProviderError> {
+    let rust: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| f.ends_with(".rs"))
+        .map(|f| root.join(f))
+        .collect();
+    let status = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .args(&rust)
+        .status()
+        .map_err(|source| NewProviderError::Io {
+            path: "rustfmt".into(),
+            source,
+        })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(NewProviderError::Input(format!(
+            "rustfmt failed on the scaffolded files ({status}); they are written, format them by hand"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_workspace_conventions() {
+        let n = Names::new("acme-pay");
+        assert_eq!(
+            (
+                n.variant.as_str(),
+                n.module.as_str(),
+                n.krate.as_str(),
+                n.krate_ident.as_str(),
+                n.title.as_str()
+            ),
+            (
+                "AcmePay",
+                "acme_pay",
+                "acme-pay-api",
+                "acme_pay_api",
+                "Acme Pay"
+            )
+        );
+    }
+
+    #[test]
+    fn field_names_match_in_any_case_convention() {
+        for key in ["client_id", "clientId", "ClientID", "client-id"] {
+            assert!(is_name(key, "clientid"), "{key}");
+        }
+        assert!(!is_name("client_ids", "clientid"));
+    }
+
+    #[test]
+    fn a_missing_anchor_is_an_error_naming_it() {
+        let err = replace_once("a\nb\n", "c", "d", "no c").unwrap_err();
+        assert_eq!(err, "no c");
+        let err = replace_once("c c", "c", "d", "no c").unwrap_err();
+        assert!(err.contains("2 times"), "{err}");
+        assert_eq!(
+            insert_before_line("a\nb\n", |l| l == "b", "x\n", "no b").unwrap(),
+            "a\nx\nb\n"
+        );
+        assert_eq!(
+            insert_after_last_line("a\nb\na\n", |l| l == "a", "x\n", "no a").unwrap(),
+            "a\nb\na\nx\n"
+        );
+        assert!(insert_before_line("a\n", |l| l == "z", "x\n", "no z").is_err());
+    }
+
+    #[test]
+    fn server_constants_are_read_in_order_without_all() {
+        let text = "pub const PRODUCTION: &str = \"https://a.invalid\";\npub const SANDBOX: &str = \"https://b.invalid/v1\";\npub const ALL: &[&str] = &[PRODUCTION, SANDBOX];\n";
+        assert_eq!(
+            server_consts(text),
+            [
+                ("PRODUCTION".to_owned(), "https://a.invalid".to_owned()),
+                ("SANDBOX".to_owned(), "https://b.invalid/v1".to_owned())
+            ]
+        );
+    }
+}

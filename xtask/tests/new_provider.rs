@@ -1,0 +1,180 @@
+//! `cargo xtask new-provider` end to end: a sixth partner scaffolded from a spec into a
+//! copy of the workspace builds, passes `regen --check` and `rustfmt --check`, and fetches a
+//! token through the facade from the sandbox with every request valid by its spec.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use xtask::new_provider;
+use xtask::regen::{self, Mode};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_path_buf()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The workspace's sources (no `target`, no `.git`) in a temporary directory.
+fn copy_of_workspace() -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name();
+            if name == "target" || name == ".git" {
+                continue;
+            }
+            let target = to.join(&name);
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    copy(&workspace_root(), scratch.path());
+    scratch
+}
+
+fn cargo(root: &Path, args: &[&str]) {
+    // The same target directory as this test's build: only the workspace's own crates are
+    // built again (their paths differ), every dependency is reused.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let output = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", target)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cargo {}:\n{}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_scaffolded_standard_provider_builds_and_fetches_a_token_from_the_sandbox() {
+    let scratch = copy_of_workspace();
+    let root = scratch.path();
+    let done = new_provider::run(root, &fixture("acme.yaml"), None).unwrap();
+    assert!(done.standard, "{done}");
+    for file in [
+        "specs/acme.yaml",
+        "crates/acme-api/src/generated.rs",
+        "crates/partner-auth/src/providers/acme.rs",
+        "crates/partner-sandbox/src/providers/acme.rs",
+        "crates/partner-auth/tests/acme_provider.rs",
+    ] {
+        assert!(root.join(file).is_file(), "{file} missing:\n{done}");
+    }
+    // Generated code is current, and every file written is formatted.
+    let report = regen::run(root, &[], Mode::Check).unwrap();
+    assert!(report.is_clean(), "{report}");
+    let rust: Vec<PathBuf> = done
+        .files
+        .iter()
+        .filter(|f| f.ends_with(".rs"))
+        .map(|f| root.join(f))
+        .collect();
+    let fmt = Command::new("rustfmt")
+        .args(["--check", "--edition", "2024"])
+        .args(&rust)
+        .output()
+        .unwrap();
+    assert!(
+        fmt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fmt.stdout)
+    );
+    // The facade knows it (its unit tests check names and features agree), the CLI names
+    // it, and the scaffolded test gets a token from the sandbox, whose drop fails the test
+    // on any request that broke Acme's spec.
+    cargo(
+        root,
+        &[
+            "test",
+            "--offline",
+            "-p",
+            "partner-auth",
+            "--lib",
+            "--test",
+            "acme_provider",
+        ],
+    );
+    cargo(
+        root,
+        &["test", "--offline", "-p", "partner-token", "--bins"],
+    );
+}
+
+#[test]
+fn what_is_not_standard_is_left_as_a_compile_error_naming_it() {
+    let scratch = copy_of_workspace();
+    let root = scratch.path();
+    let spec = std::fs::read_to_string(fixture("acme.yaml"))
+        .unwrap()
+        .replace(
+            "      required: [grant_type]\n      additionalProperties: false\n      properties:\n",
+            "      required: [grant_type, audience]\n      additionalProperties: false\n      properties:\n        audience:\n          type: string\n",
+        );
+    assert!(spec.contains("audience"));
+    let path = root.join("zeta-bank.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let done = new_provider::run(root, &path, None).unwrap();
+    assert!(!done.standard);
+    assert!(done.todo.iter().any(|t| t.contains("`audience`")), "{done}");
+    let module =
+        std::fs::read_to_string(root.join("crates/partner-auth/src/providers/zeta_bank.rs"))
+            .unwrap();
+    assert!(
+        module.contains("compile_error!(\"new-provider: fill in audience\")"),
+        "{module}"
+    );
+    let provider =
+        std::fs::read_to_string(root.join("crates/partner-auth/src/provider.rs")).unwrap();
+    assert!(provider.contains("    ZetaBank,\n") && provider.contains("\"zeta-bank\",\n"));
+}
+
+#[test]
+fn bad_input_is_refused_and_leaves_nothing_behind() {
+    let scratch = copy_of_workspace();
+    let root = scratch.path();
+    // An existing provider, an invalid name, a file that is not a spec.
+    let err = new_provider::run(root, &fixture("acme.yaml"), Some("dinie")).unwrap_err();
+    assert!(err.to_string().contains("exists already"), "{err}");
+    let err = new_provider::run(root, &fixture("acme.yaml"), Some("Acme_Pay")).unwrap_err();
+    assert!(err.to_string().contains("lowercase"), "{err}");
+    let err = new_provider::run(root, Path::new("notes.txt"), None).unwrap_err();
+    assert!(err.to_string().contains(".json, .yaml or .yml"), "{err}");
+    // A spec with no token endpoint: refused after regen, naming why.
+    let path = root.join("nothing.json");
+    std::fs::write(
+        &path,
+        r#"{"openapi": "3.0.3", "info": {"title": "Nothing", "version": "1"},
+            "servers": [{"url": "https://nothing.invalid"}],
+            "paths": {"/ping": {"get": {"operationId": "ping", "responses": {"204": {"description": "ok"}}}}}}"#,
+    )
+    .unwrap();
+    let err = new_provider::run(root, &path, None).unwrap_err();
+    assert!(err.to_string().contains("grant_type"), "{err}");
+    let untouched =
+        std::fs::read_to_string(root.join("crates/partner-auth/src/provider.rs")).unwrap();
+    assert!(!untouched.contains("Nothing"));
+    assert!(!root.join("specs/nothing.json").exists());
+    assert!(!root.join("crates/nothing-api").exists());
+    let report = regen::run(root, &[], Mode::Check).unwrap();
+    assert!(report.is_clean(), "{report}");
+}
