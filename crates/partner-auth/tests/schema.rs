@@ -6,7 +6,7 @@ mod sandbox_client;
 
 use partner_auth::{AccessToken, Provider};
 use partner_sandbox::Sandbox;
-use sandbox_client::{EndpointExt as _, SandboxExt as _};
+use sandbox_client::SandboxExt as _;
 
 #[tokio::test]
 async fn the_schema_of_an_access_token_matches_its_json() {
