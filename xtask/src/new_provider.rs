@@ -116,21 +116,9 @@ pub fn run(
             ))
         })?;
     let name = name.unwrap_or(stem).to_owned();
-    let valid = !name.is_empty()
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !valid {
-        return Err(input(format!(
-            "provider name `{name}` must start with a lowercase letter and hold only lowercase \
-             letters, digits and `-` (pass --name)"
-        )));
-    }
+    check_name(&name).map_err(input)?;
     let names = Names::new(&name);
-    if name == "standard" || root.join(format!("crates/{}", names.krate)).exists() {
-        return Err(input(format!("a provider named `{name}` exists already")));
-    }
+    taken(root, &names).map_err(input)?;
     for existing in ["json", "yaml", "yml"] {
         if root.join(format!("specs/{name}.{existing}")).exists() {
             return Err(input(format!("specs/{name}.{existing} exists already")));
@@ -165,8 +153,15 @@ fn scaffold(
     .map_err(|e| input(format!("the normalized spec does not parse: {e}")))?;
     let generated = read(&root.join(format!("crates/{}/src/generated.rs", names.krate)))?;
     let servers = read(&root.join(format!("crates/{}/src/servers.rs", names.krate)))?;
-    let endpoint = TokenEndpoint::find(&normalized, &generated)?;
-    let environments = server_consts(&servers);
+    let mut endpoint = TokenEndpoint::find(&normalized, &generated)?;
+    let environments = environments(&server_consts(&servers), &mut endpoint.todo);
+    let op_servers = &normalized["paths"][&endpoint.path];
+    if op_servers.get("servers").is_some() || op_servers["post"].get("servers").is_some() {
+        endpoint.todo.push(format!(
+            "POST {} has servers of its own: the environments are the spec's top-level servers; point them at the token endpoint's host",
+            endpoint.path
+        ));
+    }
 
     // Root manifest.
     edit(root, "Cargo.toml", &mut pending, |text| {
@@ -188,9 +183,9 @@ fn scaffold(
         |text| {
             let text = replace_once(
                 text,
-                "default = [\"teez\", ",
-                &format!("default = [\"{name}\", \"teez\", "),
-                "no `default = [\"teez\", …]` feature list",
+                "\ndefault = [",
+                &format!("\ndefault = [\"{name}\", "),
+                "no `default = [ … ]` feature list",
             )?;
             let text = insert_before_line(
                 &text,
@@ -233,14 +228,15 @@ fn scaffold(
                 ),
                 "no `Standard` variant (its doc starts \"Any other token endpoint that follows RFC 6749\")",
             )?;
-            let text = replace_once(
+            let text = insert_before_closing(
                 &text,
-                "        Provider::Dinie,\n    ];",
+                "pub const ALL: &'static [Provider] = &[",
+                "\n    ];",
                 &format!(
-                    "        Provider::Dinie,\n        #[cfg(feature = \"{name}\")]\n        Provider::{},\n    ];",
+                    "\n        #[cfg(feature = \"{name}\")]\n        Provider::{},",
                     names.variant
                 ),
-                "no `Provider::Dinie,` closing `Provider::ALL`",
+                "no `pub const ALL: &'static [Provider] = &[ … ];`",
             )?;
             let count = text
                 .lines()
@@ -256,11 +252,12 @@ fn scaffold(
                 &format!("const PARTNER_NAMES: [&str; {}]", count + 1),
                 "PARTNER_NAMES",
             )?;
-            let text = replace_once(
+            let text = insert_before_closing(
                 &text,
-                "    \"dinie\",\n];",
-                &format!("    \"dinie\",\n    \"{name}\",\n];"),
-                "no `\"dinie\",` closing `PARTNER_NAMES`",
+                "const PARTNER_NAMES: [&str; ",
+                "\n];",
+                &format!("\n    \"{name}\","),
+                "no `const PARTNER_NAMES: [&str; N] = [ … ];`",
             )?;
             Ok(text)
         },
@@ -342,14 +339,12 @@ fn scaffold(
                 &format!("mod {};\n", names.module),
                 "no `mod standard;`",
             )?;
-            replace_once(
+            insert_before_closing(
                 &text,
-                "    &dinie::Dinie,\n];",
-                &format!(
-                    "    &dinie::Dinie,\n    &{}::{},\n];",
-                    names.module, names.variant
-                ),
-                "no `&dinie::Dinie,` closing `PARTNERS`",
+                "pub(crate) const PARTNERS: &[&dyn Dialect] = &[",
+                "\n];",
+                &format!("\n    &{}::{},", names.module, names.variant),
+                "no `pub(crate) const PARTNERS: &[&dyn Dialect] = &[ … ];`",
             )
         },
     )?;
@@ -388,13 +383,17 @@ fn scaffold(
     let test_file = format!("crates/partner-auth/tests/{}_provider.rs", names.module);
     pending.push((test_file, test_text(names)));
 
-    // Every change is known: write them.
+    // Every change is known and formatted: write them.
+    for (file, text) in &mut pending {
+        if file.ends_with(".rs") {
+            *text = rustfmt(file, text)?;
+        }
+    }
     for (file, text) in &pending {
         write(root, file, text)?;
         files.push(file.clone());
     }
 
-    format(root, &files)?;
     let mut todo = endpoint.todo.clone();
     todo.push(format!(
         "check the facts marked \"scaffolded\" in crates/partner-auth/src/providers/{m}.rs and crates/partner-sandbox/src/providers/{m}.rs against the provider's documentation",
@@ -410,6 +409,60 @@ fn scaffold(
         standard: endpoint.todo.is_empty(),
         todo,
     })
+}
+
+/// Words a name is made of: lowercase letters and digits, each starting with a letter,
+/// joined by single `-` (so the crate, module, variant and CLI names all agree).
+fn check_name(name: &str) -> Result<(), String> {
+    let words_ok = !name.is_empty()
+        && name.split('-').all(|word| {
+            word.starts_with(|c: char| c.is_ascii_lowercase())
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
+    if !words_ok {
+        return Err(format!(
+            "provider name `{name}` must be lowercase words of letters and digits, each \
+             starting with a letter, joined by single `-` (pass --name)"
+        ));
+    }
+    let module = name.to_snake_case();
+    if syn::parse_str::<syn::Ident>(&module).is_err() || module == "self" || module == "super" {
+        return Err(format!(
+            "provider name `{name}` is a Rust keyword (pass --name)"
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a name any part of the workspace already uses: a provider's crate, module or
+/// variant, or a feature or dependency of partner-auth.
+fn taken(root: &Path, names: &Names) -> Result<(), String> {
+    let exists = |path: String| root.join(path).exists();
+    let paths = [
+        format!("crates/{}", names.krate),
+        format!("crates/partner-auth/src/providers/{}.rs", names.module),
+        format!("crates/partner-sandbox/src/providers/{}.rs", names.module),
+    ];
+    if names.name == "standard" || paths.into_iter().any(exists) {
+        return Err(format!("a provider named `{}` exists already", names.name));
+    }
+    let provider = std::fs::read_to_string(root.join("crates/partner-auth/src/provider.rs"))
+        .unwrap_or_default();
+    if provider.contains(&format!("    {},\n", names.variant)) {
+        return Err(format!("`Provider::{}` exists already", names.variant));
+    }
+    let manifest =
+        std::fs::read_to_string(root.join("crates/partner-auth/Cargo.toml")).unwrap_or_default();
+    let key = |line: &str| line.split(['=', ' ']).next().map(str::to_owned);
+    if manifest.lines().filter_map(key).any(|k| k == names.name) {
+        return Err(format!(
+            "`{}` is already a feature or dependency of partner-auth (pass --name)",
+            names.name
+        ));
+    }
+    Ok(())
 }
 
 /// The names one provider goes by.
@@ -468,17 +521,32 @@ impl TokenEndpoint {
     fn find(doc: &Value, generated: &str) -> Result<Self, NewProviderError> {
         let input = |m: String| NewProviderError::Input(m);
         let mut todo = Vec::new();
-        // The token operation: a POST whose request body has `grant_type`.
+        // The token operation: a POST whose request body has a `grant_type` that allows
+        // `client_credentials`; the first, with a to-do naming any other.
         let mut found = None;
+        let mut others = Vec::new();
         for (path, item) in doc["paths"].as_object().into_iter().flatten() {
             let Some(op) = item.get("post") else { continue };
             let body = resolve(doc, &op["requestBody"]);
             for (media, content) in body["content"].as_object().into_iter().flatten() {
                 let schema = resolve(doc, &content["schema"]);
-                let has_grant = schema["properties"]
+                let grant = schema["properties"]
                     .as_object()
-                    .is_some_and(|p| p.keys().any(|k| is_name(k, "granttype")));
-                if has_grant {
+                    .and_then(|p| p.iter().find(|(k, _)| is_name(k, "granttype")))
+                    .map(|(_, v)| resolve(doc, v));
+                let allows_client_credentials = grant.is_some_and(|g| {
+                    g["enum"]
+                        .as_array()
+                        .is_none_or(|values| values.iter().any(|v| v == "client_credentials"))
+                });
+                if !allows_client_credentials {
+                    continue;
+                }
+                if found.is_some() {
+                    others.push(format!("POST {path}"));
+                    continue;
+                }
+                {
                     found = Some((
                         path.clone(),
                         op.clone(),
@@ -491,6 +559,12 @@ impl TokenEndpoint {
         let (path, op, media, schema_ref) = found.ok_or_else(|| {
             input("no POST operation in the spec takes a request body with `grant_type`: not an OAuth token endpoint the scaffold can read".into())
         })?;
+        if !others.is_empty() {
+            todo.push(format!(
+                "the spec has more than one client-credentials token operation; the scaffold took POST {path}, not {}",
+                others.join(", ")
+            ));
+        }
         let operation_id = op["operationId"].as_str().unwrap_or_default();
         let method = operation_id.to_snake_case();
         if !generated.contains(&format!("pub async fn {method}<'a>(")) {
@@ -537,7 +611,7 @@ impl TokenEndpoint {
         let mut id_field = None;
         let mut secret_field = None;
         for (prop, prop_schema) in schema["properties"].as_object().into_iter().flatten() {
-            let field = prop.to_snake_case();
+            let field = rust_field(prop);
             let is_required =
                 required.contains(&prop.as_str()) || prop_schema.get("default").is_some();
             let plain_string = prop_schema["type"] == "string"
@@ -564,11 +638,22 @@ impl TokenEndpoint {
                     ));
                     "compile_error!(\"new-provider: fill in grant_type\")".into()
                 }
+            } else if (is_name(prop, "clientid") || is_name(prop, "clientsecret"))
+                && basic
+                && !is_required
+            {
+                // HTTP Basic carries the client: never send it twice.
+                "None".into()
             } else if is_name(prop, "clientid") || is_name(prop, "clientsecret") {
                 if is_name(prop, "clientid") {
                     id_field = Some(prop.clone());
                 } else {
                     secret_field = Some(prop.clone());
+                }
+                if basic {
+                    todo.push(format!(
+                        "request field `{prop}`: required in the body although the spec also asks for HTTP Basic; choose one"
+                    ));
                 }
                 let value = if is_name(prop, "clientid") {
                     "config.credentials.client_id().to_owned()"
@@ -597,13 +682,13 @@ impl TokenEndpoint {
             (Some(id), Some(secret)) => Some((id, secret)),
             _ => None,
         };
-        let client_auth = if body_credentials.is_some() {
-            "Body"
-        } else if basic {
-            "Basic"
+        let client_auth = if basic {
+            "ClientAuth::Basic"
+        } else if body_credentials.is_some() {
+            "ClientAuth::Body"
         } else {
             todo.push("client authentication: the spec has neither `client_id`/`client_secret` in the body nor an HTTP Basic security requirement".into());
-            "Basic"
+            "compile_error!(\"new-provider: how does the client authenticate?\")"
         };
         let body_encoding = if media == "application/x-www-form-urlencoded" {
             "Form"
@@ -637,17 +722,50 @@ impl TokenEndpoint {
         let access = field_named("accesstoken");
         let kind = field_named("tokentype");
         let expires = field_named("expiresin");
+        // Constraints make typify generate newtypes (`NonZeroU64`, a checked string) that
+        // the plain mapping below cannot take: those are left to fill in.
+        let constrained = |v: &Value, allowed: &[&str]| {
+            v.as_object().is_some_and(|o| {
+                o.keys().any(|k| {
+                    [
+                        "minLength",
+                        "maxLength",
+                        "pattern",
+                        "format",
+                        "minimum",
+                        "maximum",
+                        "exclusiveMinimum",
+                        "exclusiveMaximum",
+                        "multipleOf",
+                    ]
+                    .contains(&k.as_str())
+                        && !allowed.contains(&k.as_str())
+                })
+            })
+        };
+        fn unmappable(todo: &mut Vec<String>, field: &str) -> String {
+            todo.push(format!(
+                "response field `{field}`: a constrained type; map it into `RawToken`"
+            ));
+            format!("compile_error!(\"new-provider: map {field}\")")
+        }
         let access_expr = match &access {
-            Some((k, v)) if required_field(k, v) => format!("token.{}", k.to_snake_case()),
-            Some((k, _)) => format!("token.{}?", k.to_snake_case()),
+            Some((k, v)) if v["type"] != "string" || constrained(v, &[]) => {
+                unmappable(&mut todo, k)
+            }
+            Some((k, v)) if required_field(k, v) => format!("token.{}", rust_field(k)),
+            Some((k, _)) => format!("token.{}?", rust_field(k)),
             None => {
                 todo.push("response: no `access_token` field".into());
                 "compile_error!(\"new-provider: map the access token\")".into()
             }
         };
         let kind_expr = match &kind {
+            Some((k, v)) if v["type"] != "string" || constrained(v, &[]) => {
+                unmappable(&mut todo, k)
+            }
             Some((k, v)) => {
-                let field = format!("token.{}", k.to_snake_case());
+                let field = format!("token.{}", rust_field(k));
                 let is_enum = v.get("enum").is_some();
                 match (required_field(k, v), is_enum) {
                     (true, true) => format!("Some({field}.to_string())"),
@@ -659,10 +777,17 @@ impl TokenEndpoint {
             None => "None".into(),
         };
         let expires_expr = match &expires {
-            Some((k, v)) if required_field(k, v) => {
-                format!("Some(token.{} as f64)", k.to_snake_case())
+            // Any format maps (`as f64`); bounds make typify use `NonZero…` and the like.
+            Some((k, v))
+                if !(v["type"] == "integer" || v["type"] == "number")
+                    || constrained(v, &["format"]) =>
+            {
+                unmappable(&mut todo, k)
             }
-            Some((k, _)) => format!("token.{}.map(|s| s as f64)", k.to_snake_case()),
+            Some((k, v)) if required_field(k, v) => {
+                format!("Some(token.{} as f64)", rust_field(k))
+            }
+            Some((k, _)) => format!("token.{}.map(|s| s as f64)", rust_field(k)),
             None => "None".into(),
         };
         let token_type_value = kind
@@ -702,6 +827,16 @@ impl TokenEndpoint {
     }
 }
 
+/// The Rust name progenitor gives the field `key`: snake case, a keyword with `_` after.
+fn rust_field(key: &str) -> String {
+    let field = key.to_snake_case();
+    if syn::parse_str::<syn::Ident>(&field).is_ok() {
+        field
+    } else {
+        format!("{field}_")
+    }
+}
+
 /// Whether the spec name `key` is `canonical` in any case convention (`clientId`,
 /// `client_id`, `ClientID`).
 fn is_name(key: &str, canonical: &str) -> bool {
@@ -719,6 +854,47 @@ fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
             .unwrap_or(&Value::Null),
         None => value,
     }
+}
+
+/// The facade's environments as `(name, CONST)`: the spec's https servers, named after
+/// their constants, `PRODUCTION` (or else the first) first and named `production`, as the
+/// default. A server that is not a usable https URL is left out, with a to-do.
+fn environments(servers: &[(String, String)], todo: &mut Vec<String>) -> Vec<(String, String)> {
+    let mut usable: Vec<&(String, String)> = Vec::new();
+    for server in servers {
+        let (konst, url) = server;
+        if url.starts_with("https://") && !url.contains('{') {
+            usable.push(server);
+        } else {
+            todo.push(format!(
+                "server `{konst}` ({url}) is not a usable https URL: left out of the environments"
+            ));
+        }
+    }
+    if let Some(i) = usable.iter().position(|(k, _)| k == "PRODUCTION") {
+        let production = usable.remove(i);
+        usable.insert(0, production);
+    } else if !usable.is_empty() {
+        todo.push(format!(
+            "no server named production: `{}` (the spec's first) is the default environment",
+            usable[0].0
+        ));
+    }
+    if usable.is_empty() {
+        todo.push("no https server in the spec: name the provider's environments".into());
+    }
+    usable
+        .into_iter()
+        .enumerate()
+        .map(|(i, (konst, _))| {
+            let name = if i == 0 {
+                "production".to_owned()
+            } else {
+                konst.to_lowercase().replace('_', "-")
+            };
+            (name, konst.clone())
+        })
+        .collect()
 }
 
 /// `(CONST, url)` of the generated `servers.rs`, in order, without `ALL`.
@@ -754,7 +930,7 @@ fn facade_module_text(
     let _ = writeln!(
         out,
         "//! Scaffolded by `cargo xtask new-provider` from the spec: client by {},\n//! a {} body, `grant_type=client_credentials`. Check each fact against the provider's\n//! documentation, and describe its dialect here.",
-        if endpoint.client_auth == "Basic" {
+        if endpoint.client_auth == "ClientAuth::Basic" {
             "HTTP Basic (added by the generated hooks)"
         } else {
             "`client_id`/`client_secret` in the body"
@@ -782,7 +958,7 @@ fn facade_module_text(
 pub(super) const FACTS: Facts = Facts {{
     name: \"{name}\",
     environments: ENVIRONMENTS,
-    client_auth: ClientAuth::{auth},
+    client_auth: {auth},
     body_encoding: BodyEncoding::{encoding},
     // Scaffolded: whether its tokens are (prefixed) JWTs whose `exp` caps the lifetime.
     jwt_prefix: None,
@@ -799,12 +975,10 @@ const ENVIRONMENTS: &[Environment] = &[
         auth = endpoint.client_auth,
         encoding = endpoint.body_encoding,
     );
-    for (i, (konst, _)) in environments.iter().enumerate() {
-        let env = if i == 0 {
-            "production".to_owned()
-        } else {
-            konst.to_lowercase().replace('_', "-")
-        };
+    if environments.is_empty() {
+        out.push_str("    compile_error!(\"new-provider: no https server in the spec; name its environments\"),\n");
+    }
+    for (env, konst) in environments {
         let _ = write!(
             out,
             "    Environment {{
@@ -1068,6 +1242,25 @@ fn edit(
     Ok(())
 }
 
+/// `insert` right before the first `closing` after the one `opening` in `text`.
+fn insert_before_closing(
+    text: &str,
+    opening: &str,
+    closing: &str,
+    insert: &str,
+    missing: &str,
+) -> Result<String, String> {
+    if text.matches(opening).count() != 1 {
+        return Err(missing.to_owned());
+    }
+    let start = text.find(opening).ok_or_else(|| missing.to_owned())?;
+    let end = text[start..]
+        .find(closing)
+        .map(|i| start + i)
+        .ok_or_else(|| missing.to_owned())?;
+    Ok(format!("{}{insert}{}", &text[..end], &text[end..]))
+}
+
 fn replace_once(text: &str, anchor: &str, with: &str, missing: &str) -> Result<String, String> {
     match text.matches(anchor).count() {
         1 => Ok(text.replacen(anchor, with, 1)),
@@ -1115,28 +1308,33 @@ fn insert_after_last_line(
     Ok(out)
 }
 
-/// `rustfmt` over the Rust files written, so the checkout stays `cargo fmt --check` clean.
-fn format(root: &Path, files: &[String]) -> Result<(), NewProviderError> {
-    let rust: Vec<PathBuf> = files
-        .iter()
-        .filter(|f| f.ends_with(".rs"))
-        .map(|f| root.join(f))
-        .collect();
-    let status = std::process::Command::new("rustfmt")
-        .args(["--edition", "2024"])
-        .args(&rust)
-        .status()
-        .map_err(|source| NewProviderError::Io {
-            path: "rustfmt".into(),
-            source,
-        })?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(NewProviderError::Input(format!(
-            "rustfmt failed on the scaffolded files ({status}); they are written, format them by hand"
-        )))
+/// `text` as `rustfmt` formats it, so the checkout stays `cargo fmt --check` clean; an
+/// error (rustfmt missing, or the text not Rust) comes before anything is written.
+fn rustfmt(file: &str, text: &str) -> Result<String, NewProviderError> {
+    use std::io::Write as _;
+    let failed = |message: String| {
+        NewProviderError::Input(format!("{file}: rustfmt: {message}; nothing was written"))
+    };
+    let mut child = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024", "--emit", "stdout"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| failed(format!("{e} (install it: `rustup component add rustfmt`)")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(text.as_bytes())
+            .map_err(|e| failed(e.to_string()))?;
     }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| failed(e.to_string()))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(failed(stderr.trim().to_owned()));
+    }
+    String::from_utf8(output.stdout).map_err(|e| failed(e.to_string()))
 }
 
 #[cfg(test)]

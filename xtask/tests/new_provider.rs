@@ -129,6 +129,12 @@ fn what_is_not_standard_is_left_as_a_compile_error_naming_it() {
         .replace(
             "      required: [grant_type]\n      additionalProperties: false\n      properties:\n",
             "      required: [grant_type, audience]\n      additionalProperties: false\n      properties:\n        audience:\n          type: string\n",
+        )
+        // A constrained lifetime: typify makes it a `NonZeroU64`, which the plain mapping
+        // cannot cast.
+        .replace(
+            "        expires_in:\n          type: integer\n          format: int32\n",
+            "        expires_in:\n          type: integer\n          minimum: 1\n",
         );
     assert!(spec.contains("audience"));
     let path = root.join("zeta-bank.yaml");
@@ -143,8 +149,19 @@ fn what_is_not_standard_is_left_as_a_compile_error_naming_it() {
         module.contains("compile_error!(\"new-provider: fill in audience\")"),
         "{module}"
     );
+    assert!(
+        module.contains("compile_error!(\"new-provider: map expires_in\")"),
+        "{module}"
+    );
+    assert!(
+        done.todo.iter().any(|t| t.contains("`expires_in`")),
+        "{done}"
+    );
+    // A seventh provider goes in after the sixth.
+    new_provider::run(root, &fixture("acme.yaml"), Some("omega")).unwrap();
     let provider =
         std::fs::read_to_string(root.join("crates/partner-auth/src/provider.rs")).unwrap();
+    assert!(provider.contains("    Omega,\n") && provider.contains("\"omega\",\n"));
     assert!(provider.contains("    ZetaBank,\n") && provider.contains("\"zeta-bank\",\n"));
 }
 
@@ -155,8 +172,20 @@ fn bad_input_is_refused_and_leaves_nothing_behind() {
     // An existing provider, an invalid name, a file that is not a spec.
     let err = new_provider::run(root, &fixture("acme.yaml"), Some("dinie")).unwrap_err();
     assert!(err.to_string().contains("exists already"), "{err}");
-    let err = new_provider::run(root, &fixture("acme.yaml"), Some("Acme_Pay")).unwrap_err();
-    assert!(err.to_string().contains("lowercase"), "{err}");
+    for name in ["Acme_Pay", "acme-", "-acme", "a--b", "pay-2go", ""] {
+        let err = new_provider::run(root, &fixture("acme.yaml"), Some(name)).unwrap_err();
+        assert!(err.to_string().contains("lowercase words"), "{name}: {err}");
+    }
+    // Names that would overwrite a provider's module, a feature, or not be an identifier.
+    for (name, why) in [
+        ("teez", "exists already"),
+        ("redis", "feature or dependency"),
+        ("default", "feature or dependency"),
+        ("type", "Rust keyword"),
+    ] {
+        let err = new_provider::run(root, &fixture("acme.yaml"), Some(name)).unwrap_err();
+        assert!(err.to_string().contains(why), "{name}: {err}");
+    }
     let err = new_provider::run(root, Path::new("notes.txt"), None).unwrap_err();
     assert!(err.to_string().contains(".json, .yaml or .yml"), "{err}");
     // A spec with no token endpoint: refused after regen, naming why.
