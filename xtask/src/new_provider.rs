@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use heck::{ToPascalCase, ToSnakeCase, ToTitleCase};
 use serde_json::Value;
 
+use crate::openapi::resolve;
 use crate::regen::{self, Mode};
 
 /// Why a provider could not be scaffolded.
@@ -844,16 +845,6 @@ fn is_name(key: &str, canonical: &str) -> bool {
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
         .eq(canonical.chars())
-}
-
-fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
-    match value.get("$ref").and_then(Value::as_str) {
-        Some(pointer) => pointer
-            .strip_prefix('#')
-            .and_then(|p| doc.pointer(p))
-            .unwrap_or(&Value::Null),
-        None => value,
-    }
 }
 
 /// The facade's environments as `(name, CONST)`: the spec's https servers, named after
