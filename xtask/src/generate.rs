@@ -604,12 +604,7 @@ fn body_fields(doc: &Value, op: &Value) -> Vec<BodyField> {
         return Vec::new();
     };
     let schema = openapi::resolve(doc, schema);
-    let required: Vec<&str> = schema["required"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let required = openapi::required(schema);
     let mut fields = Vec::new();
     for (name, property) in schema["properties"].as_object().into_iter().flatten() {
         let property = openapi::resolve(doc, property);

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use heck::{ToPascalCase, ToSnakeCase, ToTitleCase};
 use serde_json::Value;
 
-use crate::openapi::resolve;
+use crate::openapi::{self, resolve};
 use crate::regen::{self, Mode};
 
 /// Why a provider could not be scaffolded.
@@ -246,7 +246,7 @@ fn scaffold(
                         .and_then(|rest| rest.split(']').next())
                         .and_then(|n| n.parse::<usize>().ok())
                 })
-                .ok_or_else(|| anchor_message("no `const PARTNER_NAMES: [&str; N]`"))?;
+                .ok_or("no `const PARTNER_NAMES: [&str; N]`")?;
             let text = replace_once(
                 &text,
                 &format!("const PARTNER_NAMES: [&str; {count}]"),
@@ -587,12 +587,7 @@ impl TokenEndpoint {
             )));
         }
         let schema = resolve(doc, &schema_ref);
-        let required: Vec<&str> = schema["required"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let required = openapi::required(schema);
         let security = op
             .get("security")
             .or_else(|| doc.get("security"))
@@ -704,12 +699,7 @@ impl TokenEndpoint {
             .and_then(|c| c.values().next())
             .map(|c| resolve(doc, &c["schema"]).clone())
             .unwrap_or(Value::Null);
-        let response_required: Vec<&str> = response_schema["required"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let response_required = openapi::required(&response_schema);
         let props = response_schema["properties"].as_object();
         let field_named = |canonical: &str| {
             props
@@ -1190,10 +1180,6 @@ async fn a_wrong_secret_is_invalid_credentials() {{
 }}
 "
     )
-}
-
-fn anchor_message(message: &str) -> String {
-    message.to_owned()
 }
 
 fn read(path: &Path) -> Result<String, NewProviderError> {

@@ -43,6 +43,16 @@ pub fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
         .unwrap_or(value)
 }
 
+/// The property names a schema object lists as `required` (none when it lists none).
+pub fn required(schema: &Value) -> Vec<&str> {
+    schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 /// Whether `op` issues access tokens: a 2xx JSON response whose schema has an
 /// `access_token` or `accessToken` property.
 pub fn issues_tokens(doc: &Value, op: &Value) -> bool {

@@ -207,3 +207,50 @@ fn bad_input_is_refused_and_leaves_nothing_behind() {
     let report = regen::run(root, &[], Mode::Check).unwrap();
     assert!(report.is_clean(), "{report}");
 }
+
+#[test]
+fn basic_wins_over_body_credentials_and_production_is_the_default_environment() {
+    let scratch = copy_of_workspace();
+    let root = scratch.path();
+    // Sandbox listed first, and the client allowed in the body as well as by Basic.
+    let spec = std::fs::read_to_string(fixture("acme.yaml"))
+        .unwrap()
+        .replace(
+            "  - url: https://api.acme.invalid/v2\n    description: Production\n  - url: https://sandbox.acme.invalid/v2\n    description: Sandbox\n",
+            "  - url: https://sandbox.acme.invalid/v2\n    description: Sandbox\n  - url: https://api.acme.invalid/v2\n    description: Production\n",
+        )
+        .replace(
+            "        scope:\n          type: string\n",
+            "        scope:\n          type: string\n        client_id:\n          type: string\n        client_secret:\n          type: string\n",
+        );
+    assert!(spec.find("sandbox.acme") < spec.find("api.acme") && spec.contains("client_secret"));
+    let path = root.join("either.yaml");
+    std::fs::write(&path, spec).unwrap();
+    new_provider::run(root, &path, None).unwrap();
+    let module =
+        std::fs::read_to_string(root.join("crates/partner-auth/src/providers/either.rs")).unwrap();
+    assert!(
+        module.contains("client_auth: ClientAuth::Basic,"),
+        "{module}"
+    );
+    assert!(
+        module.contains("client_id: None,") && module.contains("client_secret: None,"),
+        "{module}"
+    );
+    let production = module.find("name: \"production\"").unwrap();
+    assert!(
+        module[production..].starts_with(
+            "name: \"production\",\n        base_url: either_api::servers::PRODUCTION"
+        ),
+        "{module}"
+    );
+    assert_eq!(
+        module.matches("name: \"production\"").count(),
+        1,
+        "{module}"
+    );
+    assert!(
+        module.find("servers::PRODUCTION") < module.find("servers::SANDBOX"),
+        "{module}"
+    );
+}
