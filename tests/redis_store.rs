@@ -330,3 +330,190 @@ async fn a_rediss_url_with_a_private_ca_works_and_an_untrusted_server_is_a_store
     assert_eq!(untrusted.stats().store_errors, 1);
     assert_eq!(untrusted.stats().store_hits, 0);
 }
+
+/// Waits in one process share one subscription: four sources waiting on one store
+/// subscribe once (one `SUBSCRIBE`, one pub/sub connection), and the subscription stays
+/// for the next wait rather than being opened again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_in_one_process_share_one_subscription() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(RedisStore::new(&server.url()).unwrap());
+    let client = sandbox.client_builder(PROVIDER).build().unwrap();
+    let sources: Vec<TokenSource> = (0..4)
+        .map(|_| {
+            TokenSource::builder(client.clone())
+                .store(Arc::clone(&store))
+                .store_policy(patient())
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let base = format!("partner-auth:{}", sources[0].store_key().unwrap());
+    let (lease, events) = (format!("{base}:lease"), format!("{base}:events"));
+    let mut connection = server.connection().await;
+    // Another process holds the lease: every source waits.
+    let _: () = redis::cmd("SET")
+        .arg(&lease)
+        .arg("another-process")
+        .arg("PX")
+        .arg(30_000)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let callers: Vec<_> = sources
+        .iter()
+        .map(|source| {
+            let source = source.clone();
+            tokio::spawn(async move { source.token().await })
+        })
+        .collect();
+    let subscribers = |mut connection: redis::aio::MultiplexedConnection| {
+        let events = events.clone();
+        async move {
+            let (_, n): (String, u64) = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(&events)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            n
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while sources.iter().any(|s| s.stats().lease_waits == 0)
+            || subscribers(connection.clone()).await == 0
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the sources never all waited");
+    assert_eq!(
+        subscribers(connection.clone()).await,
+        1,
+        "one subscription per store"
+    );
+    // The holder goes away: one source takes the lease over, the rest get its token.
+    let _: () = redis::cmd("DEL")
+        .arg(&lease)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("PUBLISH")
+        .arg(&events)
+        .arg("released")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let mut tokens = Vec::new();
+    for caller in callers {
+        tokens.push(caller.await.unwrap().unwrap());
+    }
+    assert!(
+        tokens
+            .windows(2)
+            .all(|t| t[0].expose_secret() == t[1].expose_secret())
+    );
+    assert_eq!(requests(&sandbox), 1);
+    assert_eq!(
+        subscribers(connection.clone()).await,
+        1,
+        "the subscription is kept for the next wait"
+    );
+}
+
+/// A server that does not speak RESP3 (here: `HELLO` renamed away, as before Redis 6)
+/// cannot take the store's subscription: waiters fall back to looking at the lease
+/// every 500 ms, and the fleet still makes one token request.
+#[tokio::test]
+async fn without_resp3_waiters_poll_and_still_share_one_fetch() {
+    let Some(server) = RedisServer::start_with(&["--rename-command", "HELLO", ""]) else {
+        return;
+    };
+    let sandbox = Sandbox::builder()
+        .faults(partner_sandbox::Faults::hold_first(
+            1,
+            Duration::from_millis(300),
+        ))
+        .start()
+        .await
+        .unwrap();
+    let build = || {
+        let client = sandbox.client_builder(PROVIDER).build().unwrap();
+        redis_server::source_on(&server.url(), client, patient())
+    };
+    let (holder, waiter) = (build(), build());
+    let first = tokio::spawn(async move { holder.token().await.map(|_| holder.stats()) });
+    while requests(&sandbox) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let token = waiter.token().await.unwrap();
+    let stats = waiter.stats();
+    assert_eq!(
+        (
+            stats.lease_waits,
+            stats.store_hits,
+            stats.token_requests,
+            stats.store_errors
+        ),
+        (1, 1, 0, 0),
+        "{stats:?}"
+    );
+    let holder_stats = first.await.unwrap().unwrap();
+    assert_eq!(holder_stats.token_requests, 1);
+    assert_eq!(requests(&sandbox), 1);
+    // Nobody could subscribe: the waiter was not woken by pub/sub.
+    let events = format!("partner-auth:{}:events", waiter.store_key().unwrap());
+    let (_, subscribers): (String, u64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(&events)
+        .query_async(&mut server.connection().await)
+        .await
+        .unwrap();
+    assert_eq!(subscribers, 0);
+    drop(token);
+}
+
+/// `get_or_lease` in one script: the token if there is one (the lease untouched), else the
+/// lease for the first owner only; a value without an expiry (not one this crate wrote)
+/// counts as no token.
+#[tokio::test]
+async fn get_or_lease_reads_or_leases_in_one_step() {
+    use partner_auth::store::Lookup;
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::new(&server.url()).unwrap();
+    let key = "cd".repeat(32);
+    let ttl = Duration::from_secs(30);
+    assert_eq!(
+        store.get_or_lease(&key, "a", ttl).await.unwrap(),
+        Lookup::Leased
+    );
+    assert_eq!(
+        store.get_or_lease(&key, "b", ttl).await.unwrap(),
+        Lookup::Held
+    );
+    store.release_lease(&key, "a").await.unwrap();
+    store.put(&key, b"sealed", ttl).await.unwrap();
+    match store.get_or_lease(&key, "b", ttl).await.unwrap() {
+        Lookup::Found(entry) => {
+            assert_eq!(entry.value, b"sealed");
+            assert!(entry.ttl > Duration::from_secs(25) && entry.ttl <= ttl);
+        }
+        other => panic!("expected the token, got {other:?}"),
+    }
+    // Finding the token took no lease.
+    assert!(store.try_lease(&key, "c", ttl).await.unwrap());
+    store.release_lease(&key, "c").await.unwrap();
+    let mut connection = server.connection().await;
+    let token_key = format!("partner-auth:{key}:token");
+    let _: () = connection.set(&token_key, "no expiry").await.unwrap();
+    assert_eq!(
+        store.get_or_lease(&key, "d", ttl).await.unwrap(),
+        Lookup::Leased
+    );
+}

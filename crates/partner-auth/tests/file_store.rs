@@ -358,3 +358,29 @@ async fn a_failed_write_still_ends_the_lease() {
             .unwrap()
     );
 }
+
+/// The provided `get_or_lease` (the file store does not override it): the token if there
+/// is one, the lease untouched; else the lease for the first owner only.
+#[tokio::test]
+async fn get_or_lease_reads_or_leases() {
+    use partner_auth::store::{Lookup, TokenStore as _};
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path()).unwrap();
+    let key = "cd".repeat(32);
+    let ttl = Duration::from_secs(30);
+    assert_eq!(
+        store.get_or_lease(&key, "a", ttl).await.unwrap(),
+        Lookup::Leased
+    );
+    assert_eq!(
+        store.get_or_lease(&key, "b", ttl).await.unwrap(),
+        Lookup::Held
+    );
+    store.release_lease(&key, "a").await.unwrap();
+    store.put(&key, b"sealed", ttl).await.unwrap();
+    match store.get_or_lease(&key, "b", ttl).await.unwrap() {
+        Lookup::Found(entry) => assert_eq!(entry.value, b"sealed"),
+        other => panic!("expected the token, got {other:?}"),
+    }
+    assert!(store.try_lease(&key, "c", ttl).await.unwrap());
+}

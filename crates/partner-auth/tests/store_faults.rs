@@ -326,3 +326,137 @@ async fn a_slow_write_leaves_no_lease_behind() {
         "misses wait out a lease nobody will release: {took:?}"
     );
 }
+
+/// An in-memory store whose reads wait at a gate until the test opens it, and that says
+/// which task each waiting read belongs to.
+#[derive(Debug)]
+struct GatedReads {
+    map: std::sync::Mutex<std::collections::HashMap<String, (Vec<u8>, Instant)>>,
+    gate: tokio::sync::Semaphore,
+    waiting: std::sync::Mutex<Vec<tokio::task::Id>>,
+}
+
+impl GatedReads {
+    fn closed() -> Self {
+        Self {
+            map: Default::default(),
+            gate: tokio::sync::Semaphore::new(0),
+            waiting: Default::default(),
+        }
+    }
+
+    fn slot(&self, key: String) -> Option<(Vec<u8>, Instant)> {
+        let map = self.map.lock().unwrap();
+        map.get(&key)
+            .filter(|(_, until)| *until > Instant::now())
+            .cloned()
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for GatedReads {
+    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
+        if let Some(id) = tokio::task::try_id() {
+            self.waiting.lock().unwrap().push(id);
+        }
+        let _open = self.gate.acquire().await.unwrap();
+        Ok(self
+            .slot(format!("{key}:token"))
+            .map(|(value, until)| StoreEntry {
+                value,
+                ttl: until - Instant::now(),
+            }))
+    }
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let entry = (value.to_vec(), Instant::now() + ttl);
+        self.map
+            .lock()
+            .unwrap()
+            .insert(format!("{key}:token"), entry);
+        Ok(())
+    }
+    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        let mut map = self.map.lock().unwrap();
+        let key = format!("{key}:token");
+        let matches = map.get(&key).is_some_and(|(value, _)| value == expected);
+        if matches {
+            map.remove(&key);
+        }
+        Ok(matches)
+    }
+    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        if self.slot(format!("{key}:lease")).is_some() {
+            return Ok(false);
+        }
+        let entry = (owner.as_bytes().to_vec(), Instant::now() + ttl);
+        self.map
+            .lock()
+            .unwrap()
+            .insert(format!("{key}:lease"), entry);
+        Ok(true)
+    }
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let mut map = self.map.lock().unwrap();
+        let key = format!("{key}:lease");
+        if map
+            .get(&key)
+            .is_some_and(|(holder, _)| holder == owner.as_bytes())
+        {
+            map.remove(&key);
+        }
+        Ok(())
+    }
+    async fn wait(&self, _key: &str, timeout: Duration) -> Result<(), StoreError> {
+        tokio::time::sleep(timeout.min(Duration::from_millis(10))).await;
+        Ok(())
+    }
+}
+
+/// The first caller of a miss reads the store in its own task for everyone (a level-2 hit
+/// then needs no task). Callers that go away while leading, more times in a row than a
+/// vanished fetch task is tolerated, cost the callers that wait nothing: each time one of
+/// them leads anew, and they all get one token from one request.
+#[tokio::test]
+async fn callers_that_go_away_while_leading_leave_the_others_one_fetch() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(GatedReads::closed());
+    let policy = StorePolicy::default().with_operation_timeout(Duration::from_secs(60));
+    let source = build(&sandbox, store.clone(), policy);
+    let mut callers: Vec<_> = (0..8)
+        .map(|_| {
+            let source = source.clone();
+            tokio::spawn(async move { source.token().await })
+        })
+        .collect();
+    // Five times: wait for whoever leads to be reading, then make it go away.
+    let mut gone = 0;
+    for departures in 1..=5 {
+        let leader = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Some(id) = store.waiting.lock().unwrap().get(departures - 1) {
+                    return *id;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("no caller leads the flight");
+        let at = callers.iter().position(|c| c.id() == leader).unwrap();
+        let caller = callers.remove(at);
+        caller.abort();
+        assert!(caller.await.unwrap_err().is_cancelled());
+        gone += 1;
+    }
+    store.gate.add_permits(1_000);
+    let mut tokens = Vec::new();
+    for caller in callers {
+        tokens.push(caller.await.unwrap().expect("a waiting caller failed"));
+    }
+    assert_eq!((gone, tokens.len()), (5, 3));
+    assert!(
+        tokens.windows(2).all(|t| t[0].same_as(&t[1])),
+        "the callers got different tokens"
+    );
+    assert_eq!(requests(&sandbox), 1);
+    assert_eq!(source.stats().token_requests, 1);
+}

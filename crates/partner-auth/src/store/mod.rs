@@ -6,9 +6,11 @@
 //! token from memory with no store round trip; it consults the store only when its own
 //! token is missing, due for refresh, or invalidated:
 //!
-//! 1. read the store: a usable token there is adopted (a *store hit*);
-//! 2. otherwise try the lease: the process that gets it fetches from the provider, writes
-//!    the token, and releases the lease;
+//! 1. read the store: a usable token there is adopted (a *store hit*) — the first caller
+//!    of the miss reads it in its own task, for every caller waiting with it;
+//! 2. otherwise take the lease ([`TokenStore::get_or_lease`]: in the same step as the
+//!    read where the store allows): the process that gets it fetches from the provider,
+//!    writes the token, and releases the lease;
 //! 3. the others wait for the written token (woken by the store), then read it; if the
 //!    lease ends without a token (its holder crashed or failed), one of them takes it over
 //!    and the rest wait for that one. A waiter gives up on the lease only after the lease's
@@ -74,7 +76,9 @@ pub use redis::{RedisStore, RedisStoreBuilder};
 ///   wake the waiters;
 /// - [`wait`](Self::wait): return once the value may have been written or the lease may
 ///   have ended, or after `timeout` at the latest. A spurious return is fine (the caller
-///   checks again); a missed wake-up only costs latency, never correctness.
+///   checks again); a missed wake-up only costs latency, never correctness;
+/// - [`get_or_lease`](Self::get_or_lease) (provided): `get`, and `try_lease` when there is
+///   no value, in one step; override it where the store can do that in one round trip.
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -167,6 +171,48 @@ pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
     /// Returns once the value may have been written or the lease may have ended, or after
     /// `timeout`.
     async fn wait(&self, key: &str, timeout: Duration) -> Result<(), StoreError>;
+
+    /// Reads the credential's value and, if there is none, takes its lease for `owner`
+    /// (to expire after `ttl`) in the same step: [`Lookup::Leased`] promises that no value
+    /// was stored when the lease was taken. A store that can do both in one round trip
+    /// (Redis: one script) should; this default reads, takes the lease, and reads again.
+    async fn get_or_lease(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Lookup, StoreError> {
+        if let Some(entry) = self.get(key).await? {
+            return Ok(Lookup::Found(entry));
+        }
+        if !self.try_lease(key, owner, ttl).await? {
+            return Ok(Lookup::Held);
+        }
+        // Whoever held the lease before may have written and released it in between.
+        match self.get(key).await {
+            Ok(None) => Ok(Lookup::Leased),
+            Ok(Some(entry)) => {
+                self.release_lease(key, owner).await?;
+                Ok(Lookup::Found(entry))
+            }
+            Err(error) => {
+                // No telling what is stored: end the lease rather than leave it to expire.
+                let _ = self.release_lease(key, owner).await;
+                Err(error)
+            }
+        }
+    }
+}
+
+/// What [`TokenStore::get_or_lease`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// A stored value (the lease was not taken).
+    Found(StoreEntry),
+    /// No value; the lease is now the caller's.
+    Leased,
+    /// No value, and someone else holds the lease.
+    Held,
 }
 
 /// A value read from a [`TokenStore`].

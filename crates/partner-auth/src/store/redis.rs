@@ -1,12 +1,14 @@
 //! [`RedisStore`]: a token store in Redis (or Valkey) for a fleet of processes.
 
-use std::sync::{LazyLock, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{PushInfo, PushKind, Value};
+use tokio::sync::{OnceCell, watch};
 
-use super::{StoreEntry, StoreError, TokenStore, shown_url};
+use super::{Lookup, StoreEntry, StoreError, TokenStore, shown_url};
 use crate::Error;
 
 /// How long a waiter listens for a wake-up before it checks the keys itself: the fallback
@@ -19,6 +21,24 @@ static GET: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
 return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}",
+    )
+});
+
+/// The token and its time to live if there is one; otherwise the lease for `ARGV[1]`
+/// (`SET NX PX ARGV[2]`), taken atomically with finding no token. Replies
+/// `{token, ttl}`, `{false, 1}` (leased) or `{false, 0}` (held by someone else).
+static GET_OR_LEASE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local token = redis.call('GET', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if token and ttl > 0 then
+  return {token, ttl}
+end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {false, 1}
+end
+return {false, 0}",
     )
 });
 
@@ -53,8 +73,14 @@ return 0";
 ///   compare-and-delete script, so only its owner can end it and a crashed owner's lease
 ///   expires;
 /// - `<prefix><key>:events`, a pub/sub channel: writing the token and ending the lease
-///   publish on it, and waiters subscribe to it (looking at the keys again every 500 ms as a
-///   fallback), so nobody busy-polls.
+///   publish on it, and waiters listen to it (looking at the keys again every 500 ms as a
+///   fallback), so nobody busy-polls. A store subscribes on one RESP3 connection of its
+///   own, once per credential, the first time it waits; every later wait of the process
+///   listens on it. A server that does not speak RESP3 (before Redis 6) leaves the waiters
+///   to the 500 ms fallback.
+///
+/// Reading the token and, when there is none, taking the lease is one script: a cold
+/// process makes one round trip before it fetches or waits.
 ///
 /// It connects lazily and reconnects on its own (a `redis` connection manager): a Redis
 /// that is down when the process starts, or goes away later, costs each source one
@@ -77,6 +103,9 @@ return 0";
 /// ```
 pub struct RedisStore {
     client: redis::Client,
+    /// The same server, spoken to in RESP3 (pushes) for pub/sub.
+    events_client: redis::Client,
+    events: OnceLock<Option<Events>>,
     prefix: String,
     connect_timeout: Duration,
     manager: OnceLock<ConnectionManager>,
@@ -196,6 +225,62 @@ impl RedisStore {
     /// Whether a waiter can stop waiting: the lease is gone (its holder wrote the token and
     /// released it, failed, or expired). A token already there does not count: a refresh
     /// waits for a new one.
+    /// The pub/sub connection, set up on first use (it connects on its first command).
+    fn events(&self) -> Option<&Events> {
+        self.events
+            .get_or_init(|| {
+                let channels = Arc::new(Mutex::new(HashMap::new()));
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.connect_timeout))
+                    .set_number_of_retries(2)
+                    .set_max_delay(Duration::from_millis(200))
+                    .set_push_sender(wake_listeners(Arc::clone(&channels)))
+                    .set_automatic_resubscription();
+                match ConnectionManager::new_lazy_with_config(self.events_client.clone(), config) {
+                    Ok(manager) => Some(Events { manager, channels }),
+                    Err(error) => {
+                        tracing::debug!(kind = ?error.kind(), "no Redis pub/sub connection; waiters poll");
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+
+    /// The wake-ups of `channel`, subscribed (once per store); `None` if the subscription
+    /// failed (this wait polls instead).
+    async fn listen(&self, channel: &str) -> Option<watch::Receiver<u64>> {
+        let events = self.events()?;
+        let listened = Arc::clone(
+            lock(&events.channels)
+                .entry(channel.to_owned())
+                .or_insert_with(|| {
+                    Arc::new(Channel {
+                        wakes: watch::Sender::new(0),
+                        subscribed: OnceCell::new(),
+                    })
+                }),
+        );
+        // Listening from before the subscription is confirmed: nothing published after it
+        // is missed.
+        let wakes = listened.wakes.subscribe();
+        let subscribe = async {
+            let mut manager = events.manager.clone();
+            match tokio::time::timeout(self.connect_timeout, manager.subscribe(channel)).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => Err(format!("{:?}", error.kind())),
+                Err(_) => Err("timed out".to_owned()),
+            }
+        };
+        match listened.subscribed.get_or_try_init(|| subscribe).await {
+            Ok(()) => Some(wakes),
+            Err(reason) => {
+                tracing::debug!(%reason, "Redis SUBSCRIBE failed; this wait polls");
+                None
+            }
+        }
+    }
+
     async fn lease_gone(
         &self,
         connection: &mut ConnectionManager,
@@ -234,23 +319,31 @@ impl RedisStoreBuilder {
     /// Checks the URL (`redis://` or `rediss://`); connects on first use.
     pub fn build(self) -> Result<RedisStore, Error> {
         let shown = shown_url(&self.url);
-        let opened = match self.root_certificate {
+        let open = |info: redis::ConnectionInfo| match &self.root_certificate {
             Some(root) => redis::Client::build_with_tls(
-                self.url.as_str(),
+                info,
                 redis::TlsCertificates {
                     client_tls: None,
-                    root_cert: Some(root),
+                    root_cert: Some(root.clone()),
                 },
             ),
-            None => redis::Client::open(self.url.as_str()),
+            None => redis::Client::open(info),
         };
-        let client = opened.map_err(|e| {
+        let unusable = |e: redis::RedisError| {
             Error::configuration(format!(
                 "the Redis URL {shown} is not usable ({:?}); expected \
                  redis://[user:password@]host[:port][/db] or rediss://…",
                 e.kind()
             ))
-        })?;
+        };
+        let info =
+            redis::IntoConnectionInfo::into_connection_info(self.url.as_str()).map_err(unusable)?;
+        let resp3 = info
+            .redis_settings()
+            .clone()
+            .set_protocol(redis::ProtocolVersion::RESP3);
+        let events_client = open(info.clone().set_redis_settings(resp3)).map_err(unusable)?;
+        let client = open(info).map_err(unusable)?;
         // As redis parsed the URL: TLS means rustls, which must have a crypto provider.
         let tls = matches!(
             client.get_connection_info().addr(),
@@ -271,6 +364,8 @@ impl RedisStoreBuilder {
         }
         Ok(RedisStore {
             client,
+            events_client,
+            events: OnceLock::new(),
             prefix: self.prefix,
             connect_timeout: self.connect_timeout,
             manager: OnceLock::new(),
@@ -355,16 +450,9 @@ impl TokenStore for RedisStore {
     async fn wait(&self, key: &str, timeout: Duration) -> Result<(), StoreError> {
         let (_, lease, events) = self.keys(key);
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut pubsub = tokio::time::timeout(self.connect_timeout, self.client.get_async_pubsub())
-            .await
-            .map_err(|_| StoreError::new("connecting to Redis for pub/sub timed out"))?
-            .map_err(|e| failed("could not connect to Redis for pub/sub", e))?;
-        pubsub
-            .subscribe(&events)
-            .await
-            .map_err(|e| failed("Redis SUBSCRIBE failed", e))?;
+        let mut wakes = self.listen(&events).await;
         let mut connection = self.connection()?;
-        // Subscribed first, then looked: a release in between is seen either way.
+        // Listening first, then looked: a release in between is seen either way.
         loop {
             if self.lease_gone(&mut connection, &lease).await? {
                 return Ok(());
@@ -374,14 +462,89 @@ impl TokenStore for RedisStore {
                 return Ok(());
             }
             let slice = (deadline - now).min(POLL);
-            let mut messages = pubsub.on_message();
-            match tokio::time::timeout(slice, messages.next()).await {
-                Ok(Some(_)) => return Ok(()),
-                Ok(None) => return Err(StoreError::new("the Redis pub/sub connection closed")),
-                Err(_) => {} // the fallback: look at the keys again
+            match &mut wakes {
+                Some(wakes) => match tokio::time::timeout(slice, wakes.changed()).await {
+                    Ok(Ok(())) => return Ok(()),
+                    Ok(Err(_)) => {
+                        return Err(StoreError::new("the Redis pub/sub connection closed"));
+                    }
+                    Err(_) => {} // the fallback: look at the keys again
+                },
+                None => tokio::time::sleep(slice).await,
             }
         }
     }
+
+    async fn get_or_lease(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Lookup, StoreError> {
+        let (token, lease, _) = self.keys(key);
+        let mut connection = self.connection()?;
+        let ms = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
+        let (value, n): (Option<Vec<u8>>, i64) = GET_OR_LEASE
+            .key(&token)
+            .key(&lease)
+            .arg(owner)
+            .arg(ms)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| failed("Redis GET or lease failed", e))?;
+        Ok(match value {
+            Some(value) if n > 0 => Lookup::Found(StoreEntry {
+                value,
+                ttl: Duration::from_millis(n as u64),
+            }),
+            Some(_) => {
+                return Err(StoreError::new(
+                    "the Redis GET-or-lease script answered a token without a time to live",
+                ));
+            }
+            None if n == 1 => Lookup::Leased,
+            None => Lookup::Held,
+        })
+    }
+}
+
+/// A store's pub/sub connection and the channels it listens to.
+struct Events {
+    manager: ConnectionManager,
+    channels: Arc<Mutex<HashMap<String, Arc<Channel>>>>,
+}
+
+/// One credential's channel: a count of its messages, watched by its waiters.
+struct Channel {
+    wakes: watch::Sender<u64>,
+    subscribed: OnceCell<()>,
+}
+
+/// The pub/sub connection's push handler: a message wakes its channel's waiters; a lost
+/// connection wakes them all (they look at the keys again).
+fn wake_listeners(
+    channels: Arc<Mutex<HashMap<String, Arc<Channel>>>>,
+) -> impl Fn(PushInfo) -> Result<(), std::convert::Infallible> + Send + Sync + 'static {
+    move |push| {
+        let wake = |channel: &Channel| channel.wakes.send_modify(|n| *n = n.wrapping_add(1));
+        match push.kind {
+            PushKind::Message => {
+                if let Some(Value::BulkString(name)) = push.data.first()
+                    && let Ok(name) = std::str::from_utf8(name)
+                    && let Some(channel) = lock(&channels).get(name)
+                {
+                    wake(channel);
+                }
+            }
+            PushKind::Disconnection => lock(&channels).values().for_each(|c| wake(c)),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl std::fmt::Debug for RedisStore {

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::FutureExt as _;
 
 use super::seal::{self, OpenError, Plain, Sealer};
-use super::{StoreError, StorePolicy, TokenStore};
+use super::{Lookup, StoreError, StorePolicy, TokenStore};
 use crate::source::{Arrival, Fetch};
 use crate::stats::Counter;
 use crate::{AccessToken, Client, Error};
@@ -76,13 +76,35 @@ impl Shared {
         }
     }
 
+    /// The first look, in the caller's own task before any flight task starts: a usable
+    /// stored token, adopted. `None` when there is none to adopt now, a deletion is
+    /// pending, or the store is backing off; the flight then goes on in a task.
+    pub(crate) async fn probe(
+        &self,
+        fetch: &Fetch,
+        want: Want,
+        unopened: &mut Option<Vec<u8>>,
+    ) -> Option<Arrival> {
+        if lock(&self.pending_delete).is_some() {
+            return None;
+        }
+        let entry = self
+            .call(fetch, "read", self.store.get(self.sealer.key()))
+            .await??;
+        let arrival = self.adopt(fetch, entry, want, unopened)?;
+        fetch.count(Counter::StoreHit);
+        Some(arrival)
+    }
+
     /// A flight through the store: adopt a stored token, or fetch under the lease and
     /// store the result, or wait for whoever holds the lease. Without the store (down, or
-    /// backing off) it is a plain fetch.
+    /// backing off) it is a plain fetch. `unopened`: an entry a [probe](Self::probe)
+    /// already found not to open (not counted again).
     pub(crate) async fn fetch(
         self: &Arc<Self>,
         fetch: &Fetch,
         want: Want,
+        mut unopened: Option<Vec<u8>>,
     ) -> Result<Arrival, Error> {
         let key = self.sealer.key();
         let pending = lock(&self.pending_delete).take();
@@ -102,82 +124,89 @@ impl Shared {
                 .lease_ttl
                 .saturating_add(fetch.policy.retry.deadline),
         );
+        let ttl = self.policy.lease_ttl;
         let mut waited = false;
         let mut first_read = true;
-        // The last entry that did not open: read again, it is not counted again.
-        let mut unopened = None;
         loop {
-            let Some(entry) = self.call(fetch, "read", self.store.get(key)).await else {
+            let owner = owner_id();
+            // One step: the stored token, or (when there is none) the lease.
+            let Some(lookup) = self
+                .call(fetch, "read", self.store.get_or_lease(key, &owner, ttl))
+                .await
+            else {
                 return fetch.ask_provider().await;
             };
-            if let Some(arrival) =
-                entry.and_then(|entry| self.adopt(fetch, entry, want, &mut unopened))
-            {
-                fetch.count(Counter::StoreHit);
-                return Ok(arrival);
-            }
+            let leased = match lookup {
+                Lookup::Found(entry) => {
+                    if let Some(arrival) = self.adopt(fetch, entry, want, &mut unopened) {
+                        fetch.count(Counter::StoreHit);
+                        return Ok(arrival);
+                    }
+                    // A token this flight does not want (the one it replaces, one
+                    // invalidated here, or one that does not open): lease to replace it.
+                    match self
+                        .call(fetch, "lease", self.store.try_lease(key, &owner, ttl))
+                        .await
+                    {
+                        None => return fetch.ask_provider().await,
+                        Some(false) => false,
+                        Some(true) => {
+                            // Whoever held the lease before may have written a token and
+                            // released it between our read and our lease: look once more.
+                            let again = self.call(fetch, "read", self.store.get(key)).await;
+                            if let Some(arrival) = again
+                                .flatten()
+                                .and_then(|e| self.adopt(fetch, e, want, &mut unopened))
+                            {
+                                self.release(&owner).await;
+                                fetch.count(Counter::StoreHit);
+                                return Ok(arrival);
+                            }
+                            true
+                        }
+                    }
+                }
+                Lookup::Leased => true,
+                Lookup::Held => false,
+            };
             if first_read {
                 fetch.count(Counter::StoreMiss);
                 first_read = false;
             }
-            let owner = owner_id();
-            let leased = self
-                .call(
+            if leased {
+                if waited {
+                    fetch.count(Counter::Takeover);
+                    tracing::info!("the lease ended without a token; taking it over");
+                }
+                return self.fetch_and_put(fetch, Some(&owner)).await;
+            }
+            let now = fetch.clock.now();
+            if now >= wait_until {
+                // A lease and a fetch later it is still held: its holders are stuck.
+                tracing::warn!(
+                    waited_ms =
+                        Duration::from_nanos(now.saturating_sub(started)).as_millis() as u64,
+                    "the token store's lease is still held after a lease time and a fetch; \
+                     fetching here"
+                );
+                return self.fetch_and_put(fetch, None).await;
+            }
+            if !waited {
+                fetch.count(Counter::LeaseWait);
+                waited = true;
+                tracing::debug!("another process holds the lease; waiting for its token");
+            }
+            let left = Duration::from_nanos(wait_until.saturating_sub(now));
+            let woke = self
+                .call_within(
                     fetch,
-                    "lease",
-                    self.store.try_lease(key, &owner, self.policy.lease_ttl),
+                    "wait",
+                    left + self.policy.operation_timeout,
+                    self.store.wait(key, left),
                 )
                 .await;
-            match leased {
-                None => return fetch.ask_provider().await,
-                Some(true) => {
-                    // Whoever held the lease before may have written a token and released
-                    // it between our read and our lease: look once more.
-                    let again = self.call(fetch, "read", self.store.get(key)).await;
-                    if let Some(arrival) = again
-                        .flatten()
-                        .and_then(|e| self.adopt(fetch, e, want, &mut unopened))
-                    {
-                        self.release(&owner).await;
-                        fetch.count(Counter::StoreHit);
-                        return Ok(arrival);
-                    }
-                    if waited {
-                        fetch.count(Counter::Takeover);
-                        tracing::info!("the lease ended without a token; taking it over");
-                    }
-                    return self.fetch_and_put(fetch, Some(&owner)).await;
-                }
-                Some(false) => {
-                    let now = fetch.clock.now();
-                    if now >= wait_until {
-                        // A lease and a fetch later it is still held: its holders are stuck.
-                        tracing::warn!(
-                            waited_ms = Duration::from_nanos(now.saturating_sub(started))
-                                .as_millis() as u64,
-                            "the token store's lease is still held after a lease time and a \
-                             fetch; fetching here"
-                        );
-                        return self.fetch_and_put(fetch, None).await;
-                    }
-                    if !waited {
-                        fetch.count(Counter::LeaseWait);
-                        waited = true;
-                        tracing::debug!("another process holds the lease; waiting for its token");
-                    }
-                    let left = Duration::from_nanos(wait_until.saturating_sub(now));
-                    let woke = self
-                        .call_within(
-                            fetch,
-                            "wait",
-                            left + self.policy.operation_timeout,
-                            self.store.wait(key, left),
-                        )
-                        .await;
-                    if woke.is_none() {
-                        return fetch.ask_provider().await;
-                    }
-                }
+            if woke.is_none() {
+                return fetch.ask_provider().await;
             }
         }
     }
