@@ -517,3 +517,93 @@ async fn get_or_lease_reads_or_leases_in_one_step() {
         Lookup::Leased
     );
 }
+
+/// After Redis was away longer than the connection's quick reconnects, the store's
+/// subscription comes back with the next wait (before, waiters were left to the 500 ms
+/// fallback for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subscription_comes_back_after_redis_restarts() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(RedisStore::new(&server.url()).unwrap());
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(Arc::clone(&store))
+        .store_policy(patient().with_outage_backoff(Duration::from_millis(200)))
+        .build()
+        .unwrap();
+    let base = format!("partner-auth:{}", source.store_key().unwrap());
+    let (lease, events) = (format!("{base}:lease"), format!("{base}:events"));
+    wait_once_subscribed(&server, &source, &lease, &events, false).await;
+    server.stop();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    server.restart();
+    // The command connection reconnects with the next operations.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while store.get(source.store_key().unwrap()).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the store never answered again");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The first wait after the restart subscribes again.
+    wait_once_subscribed(&server, &source, &lease, &events, true).await;
+}
+
+/// One wait of `source` for a lease another process holds, woken by its release; asserts
+/// that the store was subscribed while it waited. `restart`: whether Redis was away first.
+async fn wait_once_subscribed(
+    server: &RedisServer,
+    source: &TokenSource,
+    lease: &str,
+    events: &str,
+    restart: bool,
+) {
+    let mut connection = server.connection().await;
+    let _: () = redis::cmd("SET")
+        .arg(lease)
+        .arg("another-process")
+        .arg("PX")
+        .arg(30_000)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let waits = source.stats().lease_waits;
+    let call = tokio::spawn({
+        let source = source.clone();
+        async move { source.refresh().await }
+    });
+    let subscribed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let (_, n): (String, u64) = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(events)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            if source.stats().lease_waits > waits && n == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let _: () = redis::cmd("DEL")
+        .arg(lease)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("PUBLISH")
+        .arg(events)
+        .arg("released")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    call.await.unwrap().unwrap();
+    assert!(
+        subscribed.is_ok(),
+        "no subscription while waiting (restart: {restart})"
+    );
+}

@@ -134,40 +134,7 @@ struct Failure {
     consecutive: u32,
 }
 
-/// What a flight's waiters see.
-#[derive(Clone)]
-enum Outcome {
-    Pending,
-    Done(Result<AccessToken, Error>),
-    /// The caller leading the flight (looking in the store in its own task) went away
-    /// before it had an answer or a task to hand the flight to.
-    LeaderLeft,
-}
-
-/// How waiting for a flight ended.
-enum Ended {
-    Done(Result<AccessToken, Error>),
-    LeaderLeft,
-    /// The flight's task vanished without an outcome (its runtime shut down).
-    Vanished,
-}
-
-/// A caller's part in a flight.
-enum Start {
-    /// Wait for the flight.
-    Join(Flight),
-    /// Take the flight's first step in this task (see [`Inner::lead`]).
-    Lead(Box<Lead>),
-}
-
-/// A flight whose first step (a store read) its first caller takes in its own task.
-struct Lead {
-    flight: Flight,
-    guard: FlightGuard,
-    fetch: Fetch,
-    span: tracing::Span,
-    runtime: tokio::runtime::Handle,
-}
+type Outcome = Option<Result<AccessToken, Error>>;
 
 /// The fetch in progress: its waiters watch for the outcome.
 #[derive(Clone)]
@@ -420,27 +387,19 @@ impl Inner {
         // The flight's outcome lands in the cache; nobody waits for it here. Without a
         // runtime to run it on, the current token is still served, and the next caller
         // past the window fetches.
-        if let Err(error) = self.join_or_start(true, false) {
+        if let Err(error) = self.join_or_start(true) {
             cached.refresh_started.store(false, Ordering::Release);
             tracing::debug!(%error, "background refresh not started");
         }
     }
 
     /// Waits for the shared fetch, starting one if none is under way. A fetch whose task
-    /// vanished without an outcome (its runtime shut down) is replaced, a few times at most;
-    /// one whose leading caller went away, always.
+    /// vanished without an outcome (its runtime shut down) is replaced, a few times at most.
     async fn fetch(self: &Arc<Self>, force: bool) -> Result<AccessToken, Error> {
-        let mut vanished = 0;
-        while vanished < ABANDONED_FLIGHT_RETRIES {
-            let ended = match self.join_or_start(force, true)? {
-                Start::Join(flight) => flight.wait().await,
-                Start::Lead(lead) => self.lead(lead).await,
-            };
-            match ended {
-                Ended::Done(outcome) => return outcome,
-                // Each time, another caller that was leading went away: join or lead anew.
-                Ended::LeaderLeft => {}
-                Ended::Vanished => vanished += 1,
+        for _ in 0..ABANDONED_FLIGHT_RETRIES {
+            let flight = self.join_or_start(force)?;
+            if let Some(outcome) = flight.wait().await {
+                return outcome;
             }
         }
         Err(Error::new(
@@ -450,58 +409,20 @@ impl Inner {
         ))
     }
 
-    /// A flight's first step in its first caller's task: with a store, a token another
-    /// process stored is read and adopted here, without a task and a wake-up in between
-    /// (a level-2 hit costs little more than the store's round trip). Anything else (no
-    /// usable stored token, a store error) hands the flight to a task of its own, as
-    /// [`join_or_start`](Self::join_or_start) would have. If this caller goes away first,
-    /// the waiters see [`Ended::LeaderLeft`] and start over.
-    async fn lead(self: &Arc<Self>, lead: Box<Lead>) -> Ended {
-        let Lead {
-            flight,
-            mut guard,
-            mut fetch,
-            span,
-            runtime,
-        } = *lead;
-        let mut unopened = None;
-        let probe = async {
-            match &fetch.shared {
-                Some(shared) => shared.probe(&fetch, fetch.want, &mut unopened).await,
-                None => None,
-            }
-        };
-        let probed = AssertUnwindSafe(probe)
-            .catch_unwind()
-            .instrument(span.clone())
-            .await;
-        match probed {
-            Ok(Some(arrival)) => span.in_scope(|| guard.finish(Ok(Ok(arrival)))),
-            Err(panic) => span.in_scope(|| guard.finish(Err(panic))),
-            Ok(None) => {
-                guard.leading = false;
-                fetch.unopened = unopened;
-                self.spawn_flight(&runtime, guard, fetch, span);
-            }
-        }
-        flight.wait().await
-    }
-
     /// Joins the fetch in flight or starts one. Unless `force`, a usable token cached in
-    /// the meantime, or a failure in its cool-down, answers instead. With `lead`, a new
-    /// flight through a store is [led](Self::lead) by this caller rather than spawned.
-    fn join_or_start(self: &Arc<Self>, force: bool, lead: bool) -> Result<Start, Error> {
+    /// the meantime, or a failure in its cool-down, answers instead.
+    fn join_or_start(self: &Arc<Self>, force: bool) -> Result<Flight, Error> {
         let mut slot = lock(&self.flight);
         if let Some(flight) = slot.as_ref() {
             if flight.is_alive() {
-                return Ok(Start::Join(flight.clone()));
+                return Ok(flight.clone());
             }
             // Its task is gone without an outcome: replace it.
             *slot = None;
         }
         if !force {
             if let Some(token) = self.usable_now() {
-                return Ok(Start::Join(Flight::done(Ok(token))));
+                return Ok(Flight::done(Ok(token)));
             }
             if let Some(failure) = self.failure.load().as_ref()
                 && self.clock.now() < failure.cooldown_until
@@ -515,13 +436,12 @@ impl Inner {
                 "TokenSource needs a Tokio runtime to fetch a token; call it from within one",
             )
         })?;
-        let (sender, outcome) = watch::channel(Outcome::Pending);
+        let (sender, outcome) = watch::channel(None);
         let id = next_flight_id();
-        let mut guard = FlightGuard {
+        let guard = FlightGuard {
             inner: Arc::downgrade(self),
             id,
             sender: Some(sender),
-            leading: false,
         };
         // A refresh (background or forced) wants a token other than the current one.
         let replacing = self
@@ -538,7 +458,6 @@ impl Inner {
             sleep: Arc::clone(&self.sleep),
             shared: self.shared.clone(),
             want: replacing.map_or(Want::Usable, Want::Replacing),
-            unopened: None,
         };
         let span = tracing::info_span!(
             "token_fetch",
@@ -554,32 +473,9 @@ impl Inner {
             task: None,
         };
         *slot = Some(flight.clone());
-        drop(slot);
-        if lead && !force && fetch.shared.is_some() {
-            guard.leading = true;
-            return Ok(Start::Lead(Box::new(Lead {
-                flight,
-                guard,
-                fetch,
-                span,
-                runtime,
-            })));
-        }
-        self.spawn_flight(&runtime, guard, fetch, span);
-        Ok(Start::Join(flight))
-    }
-
-    /// Runs a flight (already in the slot) as a task of its own.
-    fn spawn_flight(
-        &self,
-        runtime: &tokio::runtime::Handle,
-        guard: FlightGuard,
-        fetch: Fetch,
-        span: tracing::Span,
-    ) {
-        let id = guard.id;
         // Spawn without the lock: on a runtime that has shut down, `spawn` drops the task
         // (and its guard, which takes the lock to clear the slot) before returning.
+        drop(slot);
         // The guard lives in the task from the start: if the task is dropped before it
         // ever runs, the guard still clears the slot.
         let task = runtime.spawn(
@@ -593,6 +489,7 @@ impl Inner {
         if let Some(current) = slot.as_mut().filter(|f| f.id == id) {
             current.task = Some(task.abort_handle());
         }
+        Ok(flight)
     }
 
     fn usable_now(&self) -> Option<AccessToken> {
@@ -661,18 +558,13 @@ pub(crate) struct Fetch {
     pub(crate) sleep: Arc<dyn AsyncSleep>,
     shared: Option<Arc<Shared>>,
     want: Want,
-    /// A store entry a lead already found not to open.
-    unopened: Option<Vec<u8>>,
 }
 
 impl Fetch {
     /// Through the store if there is one, else from the provider.
-    async fn run(mut self) -> Result<Arrival, Error> {
-        match self.shared.clone() {
-            Some(shared) => {
-                let unopened = self.unopened.take();
-                shared.fetch(&self, self.want, unopened).await
-            }
+    async fn run(self) -> Result<Arrival, Error> {
+        match &self.shared {
+            Some(shared) => shared.fetch(&self, self.want).await,
             None => self.ask_provider().await,
         }
     }
@@ -756,8 +648,6 @@ struct FlightGuard {
     inner: Weak<Inner>,
     id: u64,
     sender: Option<watch::Sender<Outcome>>,
-    /// Held by the caller leading the flight (not yet by a task).
-    leading: bool,
 }
 
 impl FlightGuard {
@@ -825,7 +715,7 @@ impl FlightGuard {
         }
         drop(slot);
         if let Some(sender) = self.sender.take() {
-            let _ = sender.send(Outcome::Done(outcome));
+            let _ = sender.send(Some(outcome));
         }
     }
 }
@@ -835,10 +725,9 @@ impl Drop for FlightGuard {
         if self.sender.is_none() {
             return;
         }
-        // Ended without an outcome (aborted, its runtime shut down, or its leading caller
-        // gone): clear the slot so the next caller starts a new fetch, and let the next
-        // caller in the refresh window start a new refresh; dropping the sender tells the
-        // waiters (a leader's, before, that they may start over as often as it happens).
+        // Ended without an outcome (aborted, or its runtime shut down): clear the slot so
+        // the next caller starts a new fetch, and let the next caller in the refresh
+        // window start a new refresh; dropping the sender tells the waiters.
         if let Some(inner) = self.inner.upgrade() {
             let mut slot = lock(&inner.flight);
             if slot.as_ref().is_some_and(|f| f.id == self.id) {
@@ -849,15 +738,12 @@ impl Drop for FlightGuard {
                 cached.refresh_started.store(false, Ordering::Release);
             }
         }
-        if let Some(sender) = self.sender.take().filter(|_| self.leading) {
-            let _ = sender.send(Outcome::LeaderLeft);
-        }
     }
 }
 
 impl Flight {
     fn done(outcome: Result<AccessToken, Error>) -> Self {
-        let (_, receiver) = watch::channel(Outcome::Done(outcome));
+        let (_, receiver) = watch::channel(Some(outcome));
         Flight {
             id: 0,
             outcome: receiver,
@@ -870,18 +756,11 @@ impl Flight {
         self.outcome.has_changed().is_ok()
     }
 
-    /// The outcome, or how the flight ended without one.
-    async fn wait(mut self) -> Ended {
-        match self
-            .outcome
-            .wait_for(|outcome| !matches!(outcome, Outcome::Pending))
-            .await
-        {
-            Ok(outcome) => match &*outcome {
-                Outcome::Done(result) => Ended::Done(result.clone()),
-                Outcome::Pending | Outcome::LeaderLeft => Ended::LeaderLeft,
-            },
-            Err(_) => Ended::Vanished,
+    /// The outcome, or `None` when the task ended without one.
+    async fn wait(mut self) -> Option<Result<AccessToken, Error>> {
+        match self.outcome.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome.clone(),
+            Err(_) => None,
         }
     }
 }

@@ -6,8 +6,7 @@
 //! token from memory with no store round trip; it consults the store only when its own
 //! token is missing, due for refresh, or invalidated:
 //!
-//! 1. read the store: a usable token there is adopted (a *store hit*) — the first caller
-//!    of the miss reads it in its own task, for every caller waiting with it;
+//! 1. read the store: a usable token there is adopted (a *store hit*);
 //! 2. otherwise take the lease ([`TokenStore::get_or_lease`]: in the same step as the
 //!    read where the store allows): the process that gets it fetches from the provider,
 //!    writes the token, and releases the lease;
@@ -192,7 +191,9 @@ pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
         match self.get(key).await {
             Ok(None) => Ok(Lookup::Leased),
             Ok(Some(entry)) => {
-                self.release_lease(key, owner).await?;
+                // The token is what counts; a lease left behind only matters once the
+                // token is gone, and then it expires.
+                let _ = self.release_lease(key, owner).await;
                 Ok(Lookup::Found(entry))
             }
             Err(error) => {

@@ -75,8 +75,8 @@ return 0";
 /// - `<prefix><key>:events`, a pub/sub channel: writing the token and ending the lease
 ///   publish on it, and waiters listen to it (looking at the keys again every 500 ms as a
 ///   fallback), so nobody busy-polls. A store subscribes on one RESP3 connection of its
-///   own, once per credential, the first time it waits; every later wait of the process
-///   listens on it. A server that does not speak RESP3 (before Redis 6) leaves the waiters
+///   own, once per credential, the first time it waits (and again after that connection
+///   was lost); every later wait of the process listens on it. A server that does not speak RESP3 (before Redis 6) leaves the waiters
 ///   to the 500 ms fallback.
 ///
 /// Reading the token and, when there is none, taking the lease is one script: a cold
@@ -463,13 +463,12 @@ impl TokenStore for RedisStore {
             }
             let slice = (deadline - now).min(POLL);
             match &mut wakes {
-                Some(wakes) => match tokio::time::timeout(slice, wakes.changed()).await {
-                    Ok(Ok(())) => return Ok(()),
-                    Ok(Err(_)) => {
-                        return Err(StoreError::new("the Redis pub/sub connection closed"));
+                // Woken, or the subscription was dropped (connection lost): look again.
+                Some(wakes) => {
+                    if tokio::time::timeout(slice, wakes.changed()).await.is_ok() {
+                        return Ok(());
                     }
-                    Err(_) => {} // the fallback: look at the keys again
-                },
+                }
                 None => tokio::time::sleep(slice).await,
             }
         }
@@ -521,7 +520,7 @@ struct Channel {
 }
 
 /// The pub/sub connection's push handler: a message wakes its channel's waiters; a lost
-/// connection wakes them all (they look at the keys again).
+/// connection wakes them all (they look at the keys again) and forgets the subscriptions.
 fn wake_listeners(
     channels: Arc<Mutex<HashMap<String, Arc<Channel>>>>,
 ) -> impl Fn(PushInfo) -> Result<(), std::convert::Infallible> + Send + Sync + 'static {
@@ -536,7 +535,13 @@ fn wake_listeners(
                     wake(channel);
                 }
             }
-            PushKind::Disconnection => lock(&channels).values().for_each(|c| wake(c)),
+            PushKind::Disconnection => {
+                // Everyone looks again; the next wait subscribes anew (which reconnects),
+                // however long the connection stays lost.
+                let mut channels = lock(&channels);
+                channels.values().for_each(|c| wake(c));
+                channels.clear();
+            }
             _ => {}
         }
         Ok(())

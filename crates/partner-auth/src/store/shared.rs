@@ -76,35 +76,13 @@ impl Shared {
         }
     }
 
-    /// The first look, in the caller's own task before any flight task starts: a usable
-    /// stored token, adopted. `None` when there is none to adopt now, a deletion is
-    /// pending, or the store is backing off; the flight then goes on in a task.
-    pub(crate) async fn probe(
-        &self,
-        fetch: &Fetch,
-        want: Want,
-        unopened: &mut Option<Vec<u8>>,
-    ) -> Option<Arrival> {
-        if lock(&self.pending_delete).is_some() {
-            return None;
-        }
-        let entry = self
-            .call(fetch, "read", self.store.get(self.sealer.key()))
-            .await??;
-        let arrival = self.adopt(fetch, entry, want, unopened)?;
-        fetch.count(Counter::StoreHit);
-        Some(arrival)
-    }
-
     /// A flight through the store: adopt a stored token, or fetch under the lease and
     /// store the result, or wait for whoever holds the lease. Without the store (down, or
-    /// backing off) it is a plain fetch. `unopened`: an entry a [probe](Self::probe)
-    /// already found not to open (not counted again).
+    /// backing off) it is a plain fetch.
     pub(crate) async fn fetch(
         self: &Arc<Self>,
         fetch: &Fetch,
         want: Want,
-        mut unopened: Option<Vec<u8>>,
     ) -> Result<Arrival, Error> {
         let key = self.sealer.key();
         let pending = lock(&self.pending_delete).take();
@@ -127,13 +105,25 @@ impl Shared {
         let ttl = self.policy.lease_ttl;
         let mut waited = false;
         let mut first_read = true;
+        // The last entry that did not open: read again, it is not counted again.
+        let mut unopened = None;
         loop {
             let owner = owner_id();
+            let attempted = !self.backing_off(fetch);
             // One step: the stored token, or (when there is none) the lease.
             let Some(lookup) = self
                 .call(fetch, "read", self.store.get_or_lease(key, &owner, ttl))
                 .await
             else {
+                if attempted {
+                    // It may have taken the lease before it failed or timed out: end it
+                    // (only ours is ended) in the background, so the fleet does not wait
+                    // it out and this fetch does not wait for a failing store again.
+                    drop(LeaseGuard {
+                        shared: Arc::clone(self),
+                        owner: Some(owner),
+                    });
+                }
                 return fetch.ask_provider().await;
             };
             let leased = match lookup {
@@ -321,6 +311,11 @@ impl Shared {
         })
     }
 
+    /// Whether the store is left alone for now (after a failure).
+    fn backing_off(&self, fetch: &Fetch) -> bool {
+        fetch.clock.now() < self.open_until.load(Ordering::Acquire)
+    }
+
     /// One store operation within the operation timeout; `None` when the store is backing
     /// off or the operation failed.
     async fn call<T>(
@@ -340,8 +335,7 @@ impl Shared {
         timeout: Duration,
         operation: impl Future<Output = Result<T, StoreError>>,
     ) -> Option<T> {
-        let now = fetch.clock.now();
-        if now < self.open_until.load(Ordering::Acquire) {
+        if self.backing_off(fetch) {
             return None;
         }
         // An I/O timeout on Tokio's timer, like the HTTP client's: the injected sleep is
