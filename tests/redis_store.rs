@@ -12,6 +12,7 @@ use redis::AsyncCommands as _;
 use secrecy::ExposeSecret as _;
 use workspace_tests::redis_server::{self, RedisServer};
 use workspace_tests::sandbox_client::{EndpointExt as _, SandboxExt as _};
+use workspace_tests::store_contract;
 
 const PROVIDER: Provider = Provider::Cobee;
 
@@ -215,35 +216,19 @@ async fn waiters_wake_on_the_write_not_on_the_lease_expiry() {
     };
     // The first token request is held for 600 ms; the lease lasts 30 s. A waiter woken
     // only by the lease's expiry would wait 30 s.
-    let sandbox = Sandbox::builder()
-        .faults(partner_sandbox::Faults::hold_first(
-            1,
-            Duration::from_millis(600),
-        ))
-        .start()
-        .await
-        .unwrap();
     let policy = patient().with_lease_ttl(Duration::from_secs(30));
-    let build = || {
-        let client = sandbox.client_builder(PROVIDER).build().unwrap();
-        redis_server::source_on(&server.url(), client, policy.clone())
-    };
-    let (holder, waiter) = (build(), build());
-    let first = tokio::spawn(async move { holder.token().await.map(|_| holder.stats()) });
-    while requests(&sandbox) == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let started = std::time::Instant::now();
-    waiter.token().await.unwrap();
-    let waited = started.elapsed();
-    assert!(waited < Duration::from_secs(5), "waited {waited:?}");
-    let stats = waiter.stats();
+    let held = wait_for_a_held_fetch(&server, Duration::from_millis(600), policy).await;
+    assert!(
+        held.waited < Duration::from_secs(5),
+        "waited {:?}",
+        held.waited
+    );
+    let stats = held.waiter.stats();
     assert_eq!(
         (stats.lease_waits, stats.store_hits, stats.token_requests),
         (1, 1, 0)
     );
-    first.await.unwrap().unwrap();
-    assert_eq!(requests(&sandbox), 1);
+    assert_eq!(requests(&held.sandbox), 1);
 }
 
 #[tokio::test]
@@ -433,25 +418,8 @@ async fn without_resp3_waiters_poll_and_still_share_one_fetch() {
     let Some(server) = RedisServer::start_with(&["--rename-command", "HELLO", ""]) else {
         return;
     };
-    let sandbox = Sandbox::builder()
-        .faults(partner_sandbox::Faults::hold_first(
-            1,
-            Duration::from_millis(300),
-        ))
-        .start()
-        .await
-        .unwrap();
-    let build = || {
-        let client = sandbox.client_builder(PROVIDER).build().unwrap();
-        redis_server::source_on(&server.url(), client, patient())
-    };
-    let (holder, waiter) = (build(), build());
-    let first = tokio::spawn(async move { holder.token().await.map(|_| holder.stats()) });
-    while requests(&sandbox) == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let token = waiter.token().await.unwrap();
-    let stats = waiter.stats();
+    let held = wait_for_a_held_fetch(&server, Duration::from_millis(300), patient()).await;
+    let (waiter, stats) = (&held.waiter, held.waiter.stats());
     assert_eq!(
         (
             stats.lease_waits,
@@ -462,9 +430,8 @@ async fn without_resp3_waiters_poll_and_still_share_one_fetch() {
         (1, 1, 0, 0),
         "{stats:?}"
     );
-    let holder_stats = first.await.unwrap().unwrap();
-    assert_eq!(holder_stats.token_requests, 1);
-    assert_eq!(requests(&sandbox), 1);
+    assert_eq!(held.holder.token_requests, 1);
+    assert_eq!(requests(&held.sandbox), 1);
     // Nobody could subscribe: the waiter was not woken by pub/sub.
     let events = format!("partner-auth:{}:events", waiter.store_key().unwrap());
     let (_, subscribers): (String, u64) = redis::cmd("PUBSUB")
@@ -474,7 +441,6 @@ async fn without_resp3_waiters_poll_and_still_share_one_fetch() {
         .await
         .unwrap();
     assert_eq!(subscribers, 0);
-    drop(token);
 }
 
 /// `get_or_lease` in one script: the token if there is one (the lease untouched), else the
@@ -489,26 +455,10 @@ async fn get_or_lease_reads_or_leases_in_one_step() {
     let store = RedisStore::new(&server.url()).unwrap();
     let key = "cd".repeat(32);
     let ttl = Duration::from_secs(30);
-    assert_eq!(
-        store.get_or_lease(&key, "a", ttl).await.unwrap(),
-        Lookup::Leased
-    );
-    assert_eq!(
-        store.get_or_lease(&key, "b", ttl).await.unwrap(),
-        Lookup::Held
-    );
-    store.release_lease(&key, "a").await.unwrap();
-    store.put(&key, b"sealed", ttl).await.unwrap();
-    match store.get_or_lease(&key, "b", ttl).await.unwrap() {
-        Lookup::Found(entry) => {
-            assert_eq!(entry.value, b"sealed");
-            assert!(entry.ttl > Duration::from_secs(25) && entry.ttl <= ttl);
-        }
-        other => panic!("expected the token, got {other:?}"),
-    }
-    // Finding the token took no lease.
-    assert!(store.try_lease(&key, "c", ttl).await.unwrap());
-    store.release_lease(&key, "c").await.unwrap();
+    store_contract::get_or_lease_reads_or_leases(&store, &key, |entry| {
+        assert!(entry.ttl > Duration::from_secs(25) && entry.ttl <= ttl);
+    })
+    .await;
     let mut connection = server.connection().await;
     let token_key = format!("partner-auth:{key}:token");
     let _: () = connection.set(&token_key, "no expiry").await.unwrap();
@@ -606,4 +556,48 @@ async fn wait_once_subscribed(
         subscribed.is_ok(),
         "no subscription while waiting (restart: {restart})"
     );
+}
+
+/// What [`wait_for_a_held_fetch`] saw.
+struct HeldFetch {
+    sandbox: Sandbox,
+    /// The source that asked while another process's fetch was held, after its `token()`.
+    waiter: TokenSource,
+    /// How long its `token()` took.
+    waited: Duration,
+    /// The stats of the source whose fetch was held.
+    holder: partner_auth::Stats,
+}
+
+/// Two sources on `server` (standing in for two processes): the first fetches and the
+/// sandbox holds its token request for `hold`; the second asks meanwhile and gets a token.
+async fn wait_for_a_held_fetch(
+    server: &RedisServer,
+    hold: Duration,
+    policy: StorePolicy,
+) -> HeldFetch {
+    let sandbox = Sandbox::builder()
+        .faults(partner_sandbox::Faults::hold_first(1, hold))
+        .start()
+        .await
+        .unwrap();
+    let build = || {
+        let client = sandbox.client_builder(PROVIDER).build().unwrap();
+        redis_server::source_on(&server.url(), client, policy.clone())
+    };
+    let (holder, waiter) = (build(), build());
+    let first = tokio::spawn(async move { holder.token().await.map(|_| holder.stats()) });
+    while requests(&sandbox) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = std::time::Instant::now();
+    waiter.token().await.unwrap();
+    let waited = started.elapsed();
+    let holder = first.await.unwrap().unwrap();
+    HeldFetch {
+        sandbox,
+        waiter,
+        waited,
+        holder,
+    }
 }

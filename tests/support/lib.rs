@@ -6,6 +6,8 @@ pub mod fleet;
 pub mod redis_server;
 #[path = "../../crates/partner-auth/tests/common/sandbox.rs"]
 pub mod sandbox_client;
+#[path = "../../crates/partner-auth/tests/common/store_contract.rs"]
+pub mod store_contract;
 
 use std::future::Future;
 

@@ -178,6 +178,7 @@ mod retry_after;
 mod source;
 mod stats;
 pub mod store;
+mod sync;
 pub mod time;
 mod tls;
 mod token;

@@ -36,9 +36,11 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+use crate::sync::lock;
 
 /// A monotonic clock: what a token source measures lifetimes, deadlines and cool-downs on.
 pub trait TimeSource: Send + Sync + fmt::Debug + 'static {
@@ -136,7 +138,7 @@ impl ManualClock {
 
     /// Moves the clock (and every clone) forward by `by`.
     pub fn advance(&self, by: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut now = lock(&self.now);
         *now = now.checked_add(by).unwrap_or(*now);
     }
 }
@@ -149,7 +151,7 @@ impl Default for ManualClock {
 
 impl TimeSource for ManualClock {
     fn now(&self) -> Instant {
-        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
+        *lock(&self.now)
     }
 }
 
@@ -187,20 +189,14 @@ impl InstantSleep {
 
     /// Every duration slept so far, in order.
     pub fn sleeps(&self) -> Vec<Duration> {
-        self.sleeps
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        lock(&self.sleeps).clone()
     }
 }
 
 impl AsyncSleep for InstantSleep {
     fn sleep(&self, duration: Duration) -> Sleep {
         self.clock.advance(duration);
-        self.sleeps
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(duration);
+        lock(&self.sleeps).push(duration);
         Sleep::new(std::future::ready(()))
     }
 }

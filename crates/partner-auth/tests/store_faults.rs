@@ -1,6 +1,7 @@
-//! The level-2 store under faults, found by an adversarial review and kept as regression
+//! The level-2 store under faults, found by adversarial reviews and kept as regression
 //! tests: a dropped lease holder, a write racing a compare-and-delete, a panicking store,
-//! a replayed entry, a slow write.
+//! a replayed entry, a slow write, a hanging read with impatient callers, a caller kept
+//! but not polled, a lookup that times out after taking the lease.
 
 #[path = "common/sandbox.rs"]
 mod sandbox_client;

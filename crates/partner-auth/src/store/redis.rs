@@ -1,7 +1,7 @@
 //! [`RedisStore`]: a token store in Redis (or Valkey) for a fleet of processes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -10,6 +10,7 @@ use tokio::sync::{OnceCell, watch};
 
 use super::{Lookup, StoreEntry, StoreError, TokenStore, shown_url};
 use crate::Error;
+use crate::sync::lock;
 
 /// How long a waiter listens for a wake-up before it checks the keys itself: the fallback
 /// for a lost notification.
@@ -76,11 +77,11 @@ return 0";
 ///   publish on it, and waiters listen to it (looking at the keys again every 500 ms as a
 ///   fallback), so nobody busy-polls. A store subscribes on one RESP3 connection of its
 ///   own, once per credential, the first time it waits (and again after that connection
-///   was lost); every later wait of the process listens on it. A server that does not speak RESP3 (before Redis 6) leaves the waiters
-///   to the 500 ms fallback.
+///   was lost); every later wait of the process listens on it. A server that does not
+///   speak RESP3 (before Redis 6) leaves the waiters to the 500 ms fallback.
 ///
-/// Reading the token and, when there is none, taking the lease is one script: a cold
-/// process makes one round trip before it fetches or waits.
+/// Reading the token and, when there is none, taking the lease are one script, so no
+/// other process takes the lease in between.
 ///
 /// It connects lazily and reconnects on its own (a `redis` connection manager): a Redis
 /// that is down when the process starts, or goes away later, costs each source one
@@ -222,9 +223,6 @@ impl RedisStore {
         Ok(self.manager.get_or_init(|| manager).clone())
     }
 
-    /// Whether a waiter can stop waiting: the lease is gone (its holder wrote the token and
-    /// released it, failed, or expired). A token already there does not count: a refresh
-    /// waits for a new one.
     /// The pub/sub connection, set up on first use (it connects on its first command).
     fn events(&self) -> Option<&Events> {
         self.events
@@ -235,6 +233,8 @@ impl RedisStore {
                     .set_number_of_retries(2)
                     .set_max_delay(Duration::from_millis(200))
                     .set_push_sender(wake_listeners(Arc::clone(&channels)))
+                    // Needed with the push handler's forgetting for the subscription to
+                    // come back after Redis restarts (redis_store.rs tests both).
                     .set_automatic_resubscription();
                 match ConnectionManager::new_lazy_with_config(self.events_client.clone(), config) {
                     Ok(manager) => Some(Events { manager, channels }),
@@ -281,6 +281,9 @@ impl RedisStore {
         }
     }
 
+    /// Whether a waiter can stop waiting: the lease is gone (its holder wrote the token and
+    /// released it, failed, or expired). A token already there does not count: a refresh
+    /// waits for a new one.
     async fn lease_gone(
         &self,
         connection: &mut ConnectionManager,
@@ -546,10 +549,6 @@ fn wake_listeners(
         }
         Ok(())
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl std::fmt::Debug for RedisStore {

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt as _;
@@ -15,6 +15,7 @@ use super::seal::{self, OpenError, Plain, Sealer};
 use super::{Lookup, StoreError, StorePolicy, TokenStore};
 use crate::source::{Arrival, Fetch};
 use crate::stats::Counter;
+use crate::sync::lock;
 use crate::{AccessToken, Client, Error};
 
 /// How many invalidated tokens a source remembers, so as never to adopt one again.
@@ -453,10 +454,6 @@ fn owner_id() -> String {
 }
 
 static NEXT_OWNER: AtomicU64 = AtomicU64::new(1);
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// An error and its causes, `: `-separated.
 fn chain(error: &StoreError) -> String {
