@@ -443,7 +443,7 @@ async fn without_resp3_waiters_poll_and_still_share_one_fetch() {
     assert_eq!(subscribers, 0);
 }
 
-/// `get_or_lease` in one script: the token if there is one (the lease untouched), else the
+/// `get_or_lease` in one step: the token if there is one (the lease untouched), else the
 /// lease for the first owner only; a value without an expiry (not one this crate wrote)
 /// counts as no token.
 #[tokio::test]
@@ -466,6 +466,47 @@ async fn get_or_lease_reads_or_leases_in_one_step() {
         store.get_or_lease(&key, "d", ttl).await.unwrap(),
         Lookup::Leased
     );
+}
+
+/// A level-2 hit is one transaction (`MULTI`/`GET`/`PTTL`/`EXEC`): no script runs.
+#[tokio::test]
+async fn a_stored_token_is_read_without_running_a_script() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let writer = source(&sandbox, &server.url());
+    writer.token().await.unwrap();
+    let mut connection = server.connection().await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let reader = source(&sandbox, &server.url());
+    assert_eq!(
+        reader.token().await.unwrap().expose_secret(),
+        writer.cached().unwrap().expose_secret()
+    );
+    assert_eq!(reader.stats().store_hits, 1);
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let calls = |command: &str| {
+        info.lines()
+            .find_map(|line| line.strip_prefix(&format!("cmdstat_{command}:calls=")))
+            .map_or(0, |rest| {
+                rest.split(',').next().unwrap().parse::<u64>().unwrap()
+            })
+    };
+    assert_eq!(
+        (calls("exec"), calls("evalsha"), calls("eval")),
+        (1, 0, 0),
+        "{info}"
+    );
+    assert_eq!(requests(&sandbox), 1);
 }
 
 /// After Redis was away longer than the connection's quick reconnects, the store's

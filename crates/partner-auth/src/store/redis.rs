@@ -16,15 +16,6 @@ use crate::sync::lock;
 /// for a lost notification.
 const POLL: Duration = Duration::from_millis(500);
 
-/// The token and its time to live, in one command (an `EVALSHA`: one command is cheaper
-/// for the server and the client than `MULTI`/`GET`/`PTTL`/`EXEC`).
-static GET: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
-        r"
-return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}",
-    )
-});
-
 /// The token and its time to live if there is one; otherwise the lease for `ARGV[1]`
 /// (`SET NX PX ARGV[2]`), taken atomically with finding no token. Replies
 /// `{token, ttl}`, `{false, 1}` (leased) or `{false, 0}` (held by someone else).
@@ -80,8 +71,9 @@ return 0";
 ///   was lost); every later wait of the process listens on it. A server that does not
 ///   speak RESP3 (before Redis 6) leaves the waiters to the 500 ms fallback.
 ///
-/// Reading the token and, when there is none, taking the lease are one script, so no
-/// other process takes the lease in between.
+/// A token is read with its time to live in one transaction (`MULTI`, `GET`, `PTTL`,
+/// `EXEC`: one round trip, and cheaper for Redis than a script). When there is none, one
+/// script reads again and takes the lease, so no other process takes the lease in between.
 ///
 /// It connects lazily and reconnects on its own (a `redis` connection manager): a Redis
 /// that is down when the process starts, or goes away later, costs each source one
@@ -381,17 +373,7 @@ impl RedisStoreBuilder {
 impl TokenStore for RedisStore {
     async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
         let (token, _, _) = self.keys(key);
-        let mut connection = self.connection()?;
-        let (value, pttl): (Option<Vec<u8>>, i64) = GET
-            .key(&token)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|e| failed("Redis GET failed", e))?;
-        // PTTL is -2 for a key gone in between, -1 for one without expiry (not ours).
-        Ok(value.filter(|_| pttl > 0).map(|value| StoreEntry {
-            value,
-            ttl: Duration::from_millis(pttl as u64),
-        }))
+        read(&mut self.connection()?, &token).await
     }
 
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
@@ -485,6 +467,11 @@ impl TokenStore for RedisStore {
     ) -> Result<Lookup, StoreError> {
         let (token, lease, _) = self.keys(key);
         let mut connection = self.connection()?;
+        // The common case, a token there, without running a script; else the script reads
+        // again and leases in one step.
+        if let Some(entry) = read(&mut connection, &token).await? {
+            return Ok(Lookup::Found(entry));
+        }
         let ms = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
         let (value, n): (Option<Vec<u8>>, i64) = GET_OR_LEASE
             .key(&token)
@@ -508,6 +495,26 @@ impl TokenStore for RedisStore {
             None => Lookup::Held,
         })
     }
+}
+
+/// The token at `token` and its time to live, read in one transaction; `None` without a
+/// token or without an expiry (not an entry a store wrote).
+async fn read(
+    connection: &mut ConnectionManager,
+    token: &str,
+) -> Result<Option<StoreEntry>, StoreError> {
+    let (value, pttl): (Option<Vec<u8>>, i64) = redis::pipe()
+        .atomic()
+        .get(token)
+        .pttl(token)
+        .query_async(connection)
+        .await
+        .map_err(|e| failed("Redis GET failed", e))?;
+    // PTTL is -1 for a key without expiry (not ours) and -2 for no key.
+    Ok(value.filter(|_| pttl > 0).map(|value| StoreEntry {
+        value,
+        ttl: Duration::from_millis(pttl as u64),
+    }))
 }
 
 /// A store's pub/sub connection and the channels it listens to.
