@@ -1,7 +1,13 @@
-//! One token fetch for a form + Basic provider (Dinie, in the sandbox on loopback) three
-//! ways, in the same run: the facade (generated client + mapping), a hand-written minimal
-//! `reqwest` POST of the same request, and the `oauth2` crate's client-credentials
-//! exchange.
+//! One token fetch for a form + Basic provider (Dinie, in the sandbox on loopback) four
+//! ways: the facade (generated client + mapping), the generated client alone, a
+//! hand-written minimal `reqwest` POST of the same request, and the `oauth2` crate's
+//! client-credentials exchange.
+//!
+//! The four run interleaved, one fetch each per round in a rotating order, so that the
+//! shared machine's changing load falls on all of them alike (run one after another, as
+//! criterion runs its functions, the same binary moved their ratios by 10% or more). It
+//! prints the median of each and writes them to `<target>/criterion/fetch_overhead.json`
+//! for `cargo xtask bench`.
 //!
 //! `cargo bench -p partner-auth --bench fetch_overhead`
 
@@ -11,7 +17,6 @@ mod sandbox_client;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
 use oauth2::{AuthType, ClientId, ClientSecret, TokenResponse as _, TokenUrl};
 use partner_auth::Provider;
 use partner_sandbox::Sandbox;
@@ -24,7 +29,18 @@ struct TokenBody {
     expires_in: u64,
 }
 
-fn fetch_overhead(c: &mut Criterion) {
+/// Rounds timed, after the warm-up rounds.
+const ROUNDS: usize = 3_000;
+const WARM_UP: usize = 300;
+
+const NAMES: [&str; 4] = [
+    "partner_auth_facade",
+    "generated_client_alone",
+    "minimal_reqwest_post",
+    "oauth2_crate",
+];
+
+fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -37,18 +53,24 @@ fn fetch_overhead(c: &mut Criterion) {
         .client_builder(Provider::Dinie)
         .build()
         .expect("client");
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("http");
+    // Each way with a client (and so a connection) of its own, built the same way: none
+    // rides on a connection another one keeps warm.
+    let plain_client = || {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http")
+    };
+    let http = plain_client();
+    let oauth_client = plain_client();
     let oauth = oauth2::basic::BasicClient::new(ClientId::new(endpoint.client_id.into()))
         .set_client_secret(ClientSecret::new(endpoint.client_secret.into()))
         .set_auth_type(AuthType::BasicAuth)
         .set_token_uri(TokenUrl::new(token_url.clone()).expect("url"));
-    // oauth2's HTTP client: the same reqwest client, through its `AsyncHttpClient` for
-    // closures.
+    // oauth2's HTTP client: a reqwest client of its own, through its `AsyncHttpClient`
+    // for closures.
     let oauth_http = |request: oauth2::HttpRequest| {
-        let http = http.clone();
+        let http = oauth_client.clone();
         async move {
             let (parts, body) = request.into_parts();
             let response = http
@@ -66,7 +88,7 @@ fn fetch_overhead(c: &mut Criterion) {
         }
     };
 
-    let generated = dinie_api::Client::with_http_client(&endpoint.base_url, http.clone())
+    let generated = dinie_api::Client::with_http_client(&endpoint.base_url, plain_client())
         .expect("generated client")
         .with_credentials(dinie_api::BasicCredentials::new(
             endpoint.client_id,
@@ -76,76 +98,95 @@ fn fetch_overhead(c: &mut Criterion) {
         grant_type: dinie_api::types::TokenRequestGrantType::ClientCredentials,
     };
 
-    let mut group = c.benchmark_group("fetch_overhead");
-    group.bench_function("generated_client_alone", |b| {
-        b.iter_custom(|iters| {
-            runtime.block_on(async {
+    let (facade, generated, grant, http, token_url, endpoint, oauth, oauth_http) = (
+        &facade,
+        &generated,
+        &grant,
+        &http,
+        &token_url,
+        &endpoint,
+        &oauth,
+        &oauth_http,
+    );
+    let fetch = |which: usize| async move {
+        match which {
+            0 => {
+                black_box(facade.fetch_token().await.expect("token"));
+            }
+            1 => {
+                black_box(generated.create_auth_token(grant).await.expect("token"));
+            }
+            2 => {
+                let token: TokenBody = http
+                    .post(token_url)
+                    .basic_auth(endpoint.client_id, Some(endpoint.client_secret))
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await
+                    .expect("send")
+                    .error_for_status()
+                    .expect("200")
+                    .json()
+                    .await
+                    .expect("json");
+                black_box((token.access_token, token.token_type, token.expires_in));
+            }
+            _ => {
+                let token = oauth
+                    .exchange_client_credentials()
+                    .request_async(oauth_http)
+                    .await
+                    .expect("token");
+                black_box(token.access_token().secret().len());
+            }
+        }
+    };
+    let mut times: [Vec<Duration>; 4] = Default::default();
+    runtime.block_on(async {
+        for round in 0..WARM_UP + ROUNDS {
+            for step in 0..NAMES.len() {
+                let which = (round + step) % NAMES.len();
                 let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(generated.create_auth_token(&grant).await.expect("token"));
+                fetch(which).await;
+                if round >= WARM_UP {
+                    times[which].push(start.elapsed());
                 }
-                start.elapsed()
-            })
-        })
+            }
+        }
     });
-    group.bench_function("partner_auth_facade", |b| {
-        b.iter_custom(|iters| {
-            runtime.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(facade.fetch_token().await.expect("token"));
-                }
-                start.elapsed()
-            })
+    let medians: Vec<f64> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort();
+            t[t.len() / 2].as_nanos() as f64
         })
-    });
-    group.bench_function("minimal_reqwest_post", |b| {
-        b.iter_custom(|iters| {
-            runtime.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let token: TokenBody = http
-                        .post(&token_url)
-                        .basic_auth(endpoint.client_id, Some(endpoint.client_secret))
-                        .form(&[("grant_type", "client_credentials")])
-                        .send()
-                        .await
-                        .expect("send")
-                        .error_for_status()
-                        .expect("200")
-                        .json()
-                        .await
-                        .expect("json");
-                    black_box((token.access_token, token.token_type, token.expires_in));
-                }
-                start.elapsed()
-            })
-        })
-    });
-    group.bench_function("oauth2_crate", |b| {
-        b.iter_custom(|iters| {
-            runtime.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let token = oauth
-                        .exchange_client_credentials()
-                        .request_async(&oauth_http)
-                        .await
-                        .expect("token");
-                    black_box(token.access_token().secret().len());
-                }
-                start.elapsed()
-            })
-        })
-    });
-    group.finish();
+        .collect();
+    let mut figures = serde_json::Map::new();
+    for (name, median) in NAMES.iter().zip(&medians) {
+        println!(
+            "fetch_overhead/{name}: median {:.1} µs over {ROUNDS} interleaved rounds, {:.3}x the hand-written POST",
+            median / 1e3,
+            median / medians[2]
+        );
+        figures.insert(format!("{name}_ns"), (*median).into());
+    }
+    let dir = criterion_dir();
+    let path = dir.join("fetch_overhead.json");
+    if let Err(e) = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&path, serde_json::Value::Object(figures).to_string()))
+    {
+        eprintln!("could not write {}: {e}", path.display());
+    }
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(4));
-    targets = fetch_overhead
+/// `<target>/criterion`: this bench runs as `<target>/<profile>/deps/fetch_overhead-…`.
+fn criterion_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.ancestors().nth(3)?.to_path_buf())
+        })
+        .unwrap_or_else(|| "target".into())
+        .join("criterion")
 }
-criterion_main!(benches);
