@@ -3,19 +3,20 @@
 //! hand-written minimal `reqwest` POST of the same request, and the `oauth2` crate's
 //! client-credentials exchange.
 //!
-//! The four run interleaved, one fetch each per round in a rotating order, so that the
-//! shared machine's changing load falls on all of them alike (run one after another, as
-//! criterion runs its functions, the same binary moved their ratios by 10% or more). It
-//! prints the median of each and writes them to `<target>/criterion/fetch_overhead.json`
-//! for `cargo xtask bench`.
+//! The four run interleaved (`support/rounds.rs`): one fetch each per round in a rotating
+//! order, so that the shared machine's changing load falls on all of them alike, where
+//! criterion would time them one after another, seconds apart. It prints the median of
+//! each and writes them to `<target>/criterion/fetch_overhead.json` for `cargo xtask bench`.
 //!
 //! `cargo bench -p partner-auth --bench fetch_overhead`
 
+#[path = "support/rounds.rs"]
+mod rounds;
 #[path = "../tests/common/sandbox.rs"]
 mod sandbox_client;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use oauth2::{AuthType, ClientId, ClientSecret, TokenResponse as _, TokenUrl};
 use partner_auth::Provider;
@@ -108,8 +109,9 @@ fn main() {
         &oauth,
         &oauth_http,
     );
-    let fetch = |which: usize| async move {
-        match which {
+    let fetch = |way: usize| async move {
+        let start = Instant::now();
+        match way {
             0 => {
                 black_box(facade.fetch_token().await.expect("token"));
             }
@@ -140,53 +142,15 @@ fn main() {
                 black_box(token.access_token().secret().len());
             }
         }
+        start.elapsed()
     };
-    let mut times: [Vec<Duration>; 4] = Default::default();
-    runtime.block_on(async {
-        for round in 0..WARM_UP + ROUNDS {
-            for step in 0..NAMES.len() {
-                let which = (round + step) % NAMES.len();
-                let start = Instant::now();
-                fetch(which).await;
-                if round >= WARM_UP {
-                    times[which].push(start.elapsed());
-                }
-            }
-        }
-    });
-    let medians: Vec<f64> = times
-        .iter_mut()
-        .map(|t| {
-            t.sort();
-            t[t.len() / 2].as_nanos() as f64
-        })
-        .collect();
-    let mut figures = serde_json::Map::new();
+    let medians = runtime.block_on(rounds::medians(&NAMES, WARM_UP, ROUNDS, fetch));
     for (name, median) in NAMES.iter().zip(&medians) {
         println!(
             "fetch_overhead/{name}: median {:.1} µs over {ROUNDS} interleaved rounds, {:.3}x the hand-written POST",
             median / 1e3,
             median / medians[2]
         );
-        figures.insert(format!("{name}_ns"), (*median).into());
     }
-    let dir = criterion_dir();
-    let path = dir.join("fetch_overhead.json");
-    if let Err(e) = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(&path, serde_json::Value::Object(figures).to_string()))
-    {
-        eprintln!("could not write {}: {e}", path.display());
-    }
-}
-
-/// `<target>/criterion`: this bench runs as `<target>/<profile>/deps/fetch_overhead-…`.
-fn criterion_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            let exe = std::env::current_exe().ok()?;
-            Some(exe.ancestors().nth(3)?.to_path_buf())
-        })
-        .unwrap_or_else(|| "target".into())
-        .join("criterion")
+    rounds::write("fetch_overhead.json", &NAMES, &medians);
 }
