@@ -1,12 +1,14 @@
 //! `RedisStore` under faults, found by an adversarial review and kept as regression tests:
 //! a waiting refresh, a shared key prefix, Redis full during a write, a dropped waiter.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use partner_auth::store::{RedisStore, StorePolicy};
+use partner_auth::store::{RedisStore, StorePolicy, TokenStore as _};
 use partner_auth::{Provider, TokenSource};
 use partner_sandbox::{Faults, Sandbox};
 use redis::AsyncCommands as _;
+use workspace_tests::latency_proxy;
 use workspace_tests::redis_server::{self, RedisServer};
 use workspace_tests::sandbox_client::SandboxExt as _;
 
@@ -225,4 +227,53 @@ async fn clear_escapes_glob_characters_in_the_prefix() {
     let removed = store.clear().await.unwrap();
     let left: Vec<String> = c.keys("*").await.unwrap();
     assert_eq!((removed, left), (1, vec![format!("ab[c]:{hex}:token")]));
+}
+
+/// Every store operation has its own timeout: a Redis 200 ms a round trip away, with a
+/// 300 ms operation timeout, still shares one token between two cold sources (a read that
+/// finds nothing, then the lease, are two operations, not one bound for both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_store_operation_fits_its_own_timeout_on_a_distant_redis() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let port = latency_proxy::start(server.port(), Duration::from_millis(100)).await;
+    let store = Arc::new(RedisStore::new(&format!("redis://127.0.0.1:{port}/")).unwrap());
+    // Connected, and every script loaded, before the sources start: only their own
+    // operations are timed.
+    let warm = "ab".repeat(32);
+    store.get(&warm).await.unwrap();
+    store
+        .get_or_lease(&warm, "warm", Duration::from_secs(1))
+        .await
+        .unwrap();
+    store
+        .put(&warm, b"x", Duration::from_secs(1))
+        .await
+        .unwrap();
+    store.release_lease(&warm, "warm").await.unwrap();
+    let started = Instant::now();
+    store.get(&warm).await.unwrap();
+    let round_trip = started.elapsed();
+    assert!(round_trip >= Duration::from_millis(200), "{round_trip:?}");
+    let sandbox = Sandbox::start().await.unwrap();
+    let policy = StorePolicy::default().with_operation_timeout(Duration::from_millis(300));
+    let source = || {
+        TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+            .store(store.clone())
+            .store_policy(policy.clone())
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (source(), source());
+    let token = first.token().await.unwrap();
+    let shared = second.token().await.unwrap().expose_secret() == token.expose_secret();
+    assert!(shared, "the second source got a token of its own");
+    let (a, b) = (first.stats(), second.stats());
+    assert_eq!(
+        (a.store_errors, b.store_errors, a.store_misses, b.store_hits),
+        (0, 0, 1, 1),
+        "{a:?} {b:?}"
+    );
+    assert_eq!(sandbox.stats(PROVIDER).token_requests, 1);
 }

@@ -3,6 +3,7 @@
 //! examples are compiled (and the runnable ones run) as this crate's doctests.
 
 pub mod fleet;
+pub mod latency_proxy;
 pub mod redis_server;
 #[path = "../../crates/partner-auth/tests/common/sandbox.rs"]
 pub mod sandbox_client;

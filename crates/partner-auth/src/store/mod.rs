@@ -173,9 +173,9 @@ pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
 
     /// Reads the credential's value and, if there is none, takes its lease for `owner`
     /// (to expire after `ttl`) in the same step: [`Lookup::Leased`] promises that no value
-    /// was stored when the lease was taken. A store that can do this atomically in fewer
-    /// round trips should (Redis: one transaction when there is a value, one script more
-    /// when there is none); this default reads, takes the lease, and reads again.
+    /// was stored when the lease was taken. A source calls it after [`get`](Self::get)
+    /// found nothing. A store that can do both in one round trip (Redis: one script)
+    /// should; this default reads, takes the lease, and reads again.
     async fn get_or_lease(
         &self,
         key: &str,

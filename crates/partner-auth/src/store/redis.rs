@@ -71,9 +71,13 @@ return 0";
 ///   was lost); every later wait of the process listens on it. A server that does not
 ///   speak RESP3 (before Redis 6) leaves the waiters to the 500 ms fallback.
 ///
-/// A token is read with its time to live in one transaction (`MULTI`, `GET`, `PTTL`,
-/// `EXEC`: one round trip, and cheaper for Redis than a script). When there is none, one
-/// script reads again and takes the lease, so no other process takes the lease in between.
+/// [`get`](TokenStore::get) reads a token with its time to live in one transaction
+/// (`MULTI`, `GET`, `PTTL`, `EXEC`: cheaper for Redis than a script), and a source reads
+/// that way first; [`get_or_lease`](TokenStore::get_or_lease) is one script that reads
+/// again and takes the lease, so no other process takes the lease in between. An ACL user
+/// needs `GET`, `PTTL`, `SET`, `DEL`, `PUBLISH` (run by the scripts), `MULTI`, `EXEC`,
+/// `EVALSHA` and `SCRIPT LOAD`; `HELLO` and `SUBSCRIBE` for waits woken by messages
+/// (without them waits poll); `SCAN` for [`clear`](Self::clear).
 ///
 /// It connects lazily and reconnects on its own (a `redis` connection manager): a Redis
 /// that is down when the process starts, or goes away later, costs each source one
@@ -467,11 +471,6 @@ impl TokenStore for RedisStore {
     ) -> Result<Lookup, StoreError> {
         let (token, lease, _) = self.keys(key);
         let mut connection = self.connection()?;
-        // The common case, a token there, without running a script; else the script reads
-        // again and leases in one step.
-        if let Some(entry) = read(&mut connection, &token).await? {
-            return Ok(Lookup::Found(entry));
-        }
         let ms = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
         let (value, n): (Option<Vec<u8>>, i64) = GET_OR_LEASE
             .key(&token)
@@ -509,7 +508,7 @@ async fn read(
         .pttl(token)
         .query_async(connection)
         .await
-        .map_err(|e| failed("Redis GET failed", e))?;
+        .map_err(|e| failed("Redis GET/PTTL transaction failed", e))?;
     // PTTL is -1 for a key without expiry (not ours) and -2 for no key.
     Ok(value.filter(|_| pttl > 0).map(|value| StoreEntry {
         value,

@@ -110,13 +110,21 @@ impl Shared {
         let mut unopened = None;
         loop {
             let owner = owner_id();
-            let attempted = !self.backing_off(fetch);
-            // One step: the stored token, or (when there is none) the lease.
-            let Some(lookup) = self
-                .call(fetch, "read", self.store.get_or_lease(key, &owner, ttl))
-                .await
-            else {
-                if attempted {
+            // The stored token, the common case, in a read of its own; when there is none,
+            // the lease in one step with a second look. Each is one operation, within one
+            // operation timeout.
+            let mut leasing = false;
+            let lookup = match self.call(fetch, "read", self.store.get(key)).await {
+                Some(Some(entry)) => Some(Lookup::Found(entry)),
+                Some(None) => {
+                    leasing = !self.backing_off(fetch);
+                    self.call(fetch, "read", self.store.get_or_lease(key, &owner, ttl))
+                        .await
+                }
+                None => None,
+            };
+            let Some(lookup) = lookup else {
+                if leasing {
                     // It may have taken the lease before it failed or timed out: end it
                     // (only ours is ended) in the background, so the fleet does not wait
                     // it out and this fetch does not wait for a failing store again.
