@@ -10,6 +10,10 @@
 //! Needs `redis-server` on the PATH (the bench starts its own on a free loopback port).
 //! `cargo bench -p workspace-tests --bench token_store`
 
+#[allow(dead_code)] // only its figures file: the rounds are the partner-auth benches'
+#[path = "../../crates/partner-auth/benches/support/rounds.rs"]
+mod rounds;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -219,22 +223,5 @@ fn cold_fleet(runtime: &tokio::runtime::Runtime, redis: &RedisServer) {
         "fleet_requests_max": most(&eight),
         "fleet_without_store_requests": most(&alone),
     });
-    let path = criterion_dir().join("token_store_cold_fleet.json");
-    if let Err(e) = std::fs::create_dir_all(criterion_dir())
-        .and_then(|()| std::fs::write(&path, figures.to_string()))
-    {
-        eprintln!("could not write {}: {e}", path.display());
-    }
-}
-
-/// `<target>/criterion`: this bench runs as `<target>/<profile>/deps/token_store-…`.
-fn criterion_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            let exe = std::env::current_exe().ok()?;
-            Some(exe.ancestors().nth(3)?.to_path_buf())
-        })
-        .unwrap_or_else(|| "target".into())
-        .join("criterion")
+    rounds::write("token_store_cold_fleet.json", &figures);
 }

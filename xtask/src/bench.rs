@@ -1,5 +1,6 @@
-//! `cargo xtask bench`: run the criterion benchmarks and rewrite the table in
-//! `BENCHMARKS.md` with their medians, ratios and verdicts against the targets.
+//! `cargo xtask bench`: run the benchmarks (criterion's, and those timed in interleaved
+//! rounds that write figures files) and rewrite the table in `BENCHMARKS.md` with their
+//! medians, ratios and verdicts against the targets.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -28,8 +29,8 @@ pub enum BenchError {
         /// Its status or error.
         detail: String,
     },
-    /// A criterion estimate is missing or unreadable.
-    #[error("no criterion estimate at {0}; did the benchmark run?")]
+    /// A criterion estimate or a bench's figure is missing or unreadable.
+    #[error("no figure at {0}; did the benchmark run?")]
     Estimate(String),
     /// A file could not be read or written.
     #[error("{0}: {1}")]
@@ -51,6 +52,8 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
     run_command(
         Command::new(cargo())
             .current_dir(root)
+            // Criterion's results and the benches' figures files, where this reads them.
+            .env("CRITERION_HOME", &criterion)
             .args(["bench", "-p", "partner-auth"])
             .args([
                 "--bench",
@@ -63,13 +66,12 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
     )?;
     // The token store's bench starts its own redis-server; without one it measures nothing
     // and the table says so.
-    run_command(Command::new(cargo()).current_dir(root).args([
-        "bench",
-        "-p",
-        "workspace-tests",
-        "--bench",
-        "token_store",
-    ]))?;
+    run_command(
+        Command::new(cargo())
+            .current_dir(root)
+            .env("CRITERION_HOME", &criterion)
+            .args(["bench", "-p", "workspace-tests", "--bench", "token_store"]),
+    )?;
     let median = |group: &str, function: &str| median_ns(&criterion, group, function);
 
     let mut rows = Vec::new();
@@ -331,10 +333,14 @@ pub(crate) fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
+/// `CARGO_TARGET_DIR` (made absolute: the benches run in their package's directory), else
+/// `<root>/target`.
 fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
+    match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        Some(dir) if dir.is_relative() => std::env::current_dir().unwrap_or_default().join(dir),
+        Some(dir) => dir,
+        None => root.join("target"),
+    }
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, BenchError> {

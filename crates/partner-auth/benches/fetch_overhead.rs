@@ -3,10 +3,10 @@
 //! hand-written minimal `reqwest` POST of the same request, and the `oauth2` crate's
 //! client-credentials exchange.
 //!
-//! The four run interleaved (`support/rounds.rs`): one fetch each per round in a rotating
+//! The four run interleaved (`support/rounds.rs`): one fetch each per round in a shuffled
 //! order, so that the shared machine's changing load falls on all of them alike, where
 //! criterion would time them one after another, seconds apart. It prints the median of
-//! each and writes them to `<target>/criterion/fetch_overhead.json` for `cargo xtask bench`.
+//! each and writes them to `fetch_overhead.json` for `cargo xtask bench`.
 //!
 //! `cargo bench -p partner-auth --bench fetch_overhead`
 
@@ -54,8 +54,9 @@ fn main() {
         .client_builder(Provider::Dinie)
         .build()
         .expect("client");
-    // Each way with a client (and so a connection) of its own, built the same way: none
-    // rides on a connection another one keeps warm.
+    // Each way with a client (and so a connection) of its own: none rides on a connection
+    // another one keeps warm. The three plain ones are built alike; the facade's is its
+    // default (a request timeout, a connect timeout, its User-Agent).
     let plain_client = || {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -145,6 +146,10 @@ fn main() {
         start.elapsed()
     };
     let medians = runtime.block_on(rounds::medians(&NAMES, WARM_UP, ROUNDS, fetch));
+    if !rounds::benching() {
+        println!("fetch_overhead: one round of each (a smoke run: `cargo bench` measures)");
+        return;
+    }
     for (name, median) in NAMES.iter().zip(&medians) {
         println!(
             "fetch_overhead/{name}: median {:.1} µs over {ROUNDS} interleaved rounds, {:.3}x the hand-written POST",
@@ -152,5 +157,5 @@ fn main() {
             median / medians[2]
         );
     }
-    rounds::write("fetch_overhead.json", &NAMES, &medians);
+    rounds::write_medians("fetch_overhead.json", &NAMES, &medians);
 }

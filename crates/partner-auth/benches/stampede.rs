@@ -2,11 +2,11 @@
 //! token requests they make (must be 1) and their wall time beside one single fetch, and
 //! beside the harness alone (10,000 spawned tasks that do nothing).
 //!
-//! The three run interleaved (`support/rounds.rs`): one of each per round in a rotating
+//! The three run interleaved (`support/rounds.rs`): one of each per round in a shuffled
 //! order, so that the shared machine's changing load falls on all of them alike (run one
 //! after another, as criterion runs its functions, the ratio read between 1.27× and 2.72×
-//! with no change to the code). It prints the medians and writes them to
-//! `<target>/criterion/stampede.json` for `cargo xtask bench`.
+//! with no change to the code). It prints the medians and writes them to `stampede.json`
+//! for `cargo xtask bench`.
 //!
 //! `cargo bench -p partner-auth --bench stampede`
 
@@ -79,6 +79,10 @@ fn main() {
         }
     };
     let medians = runtime.block_on(rounds::medians(&NAMES, WARM_UP, ROUNDS, measure));
+    if !rounds::benching() {
+        println!("stampede: one round of each (a smoke run: `cargo bench` measures)");
+        return;
+    }
     for (name, median) in NAMES.iter().zip(&medians) {
         println!(
             "stampede/{name}: median {:.1} µs over {ROUNDS} interleaved rounds",
@@ -90,5 +94,5 @@ fn main() {
          requests per 10,000 cold callers = 1 (asserted every round)",
         medians[2] / (medians[1] + medians[0])
     );
-    rounds::write("stampede.json", &NAMES, &medians);
+    rounds::write_medians("stampede.json", &NAMES, &medians);
 }

@@ -1,14 +1,23 @@
 //! Interleaved rounds for the benches whose ratios compare a few ways of doing one thing:
-//! one run of each way per round, in an order that rotates every round, so a shared
-//! machine's changing load falls on all of them alike. The medians are printed and written
-//! to `<target>/criterion/<file>` for `cargo xtask bench`.
+//! one run of each way per round, in an order shuffled every round (a fixed seed), so a
+//! shared machine's changing load, and whatever one way leaves behind for the next, fall
+//! on all of them alike. The medians are printed by the bench and written to a figures
+//! file for `cargo xtask bench`.
+//!
+//! Outside `cargo bench` (`cargo test --benches`, no `--bench` argument) every bench runs
+//! one round of each way as a smoke test and writes nothing.
 
 use std::future::Future;
 use std::time::Duration;
 
+/// Whether this is a real run (`cargo bench` passes `--bench`).
+pub fn benching() -> bool {
+    std::env::args().any(|arg| arg == "--bench")
+}
+
 /// Runs `warm_up` untimed rounds, then `rounds` timed ones, of `measure(way)` for every
-/// way in `names`; `measure` returns the time it took. The medians, in nanoseconds, in the
-/// order of `names`.
+/// way in `names` (one round, untimed, outside `cargo bench`); `measure` returns the time
+/// it took. The medians in nanoseconds, in the order of `names`.
 pub async fn medians<F, Fut>(
     names: &[&str],
     warm_up: usize,
@@ -19,10 +28,17 @@ where
     F: FnMut(usize) -> Fut,
     Fut: Future<Output = Duration>,
 {
+    let (warm_up, rounds) = if benching() {
+        (warm_up, rounds)
+    } else {
+        (0, 1)
+    };
     let mut times = vec![Vec::with_capacity(rounds); names.len()];
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
     for round in 0..warm_up + rounds {
-        for step in 0..names.len() {
-            let way = (round + step) % names.len();
+        shuffle(&mut order, &mut seed);
+        for &way in &order {
             let took = measure(way).await;
             if round >= warm_up {
                 times[way].push(took);
@@ -38,24 +54,46 @@ where
         .collect()
 }
 
-/// Writes `{"<name>_ns": median, …}` to `<target>/criterion/<file>`.
-pub fn write(file: &str, names: &[&str], medians: &[f64]) {
+/// Fisher–Yates with xorshift64: reproducible, and no dependency for it.
+fn shuffle(order: &mut [usize], seed: &mut u64) {
+    for i in (1..order.len()).rev() {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        order.swap(i, (*seed % (i as u64 + 1)) as usize);
+    }
+}
+
+/// Writes `{"<name>_ns": median, …}` as the figures file `file`.
+pub fn write_medians(file: &str, names: &[&str], medians: &[f64]) {
     let figures: serde_json::Map<_, _> = names
         .iter()
         .zip(medians)
         .map(|(name, median)| (format!("{name}_ns"), (*median).into()))
         .collect();
-    let dir = criterion_dir();
-    let path = dir.join(file);
-    if let Err(e) = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(&path, serde_json::Value::Object(figures).to_string()))
-    {
-        eprintln!("could not write {}: {e}", path.display());
-    }
+    write(file, &serde_json::Value::Object(figures));
 }
 
-/// `<target>/criterion`: a bench runs as `<target>/<profile>/deps/<name>-…`.
-fn criterion_dir() -> std::path::PathBuf {
+/// Writes `figures` as `file` beside criterion's results, on a real run only: in
+/// `CRITERION_HOME` (which `cargo xtask bench` sets), else `<target>/criterion`.
+/// Panics if it cannot, so the bench fails rather than leave the table without figures.
+pub fn write(file: &str, figures: &serde_json::Value) {
+    if !benching() {
+        return;
+    }
+    let dir = figures_dir();
+    let path = dir.join(file);
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&path, figures.to_string()))
+        .unwrap_or_else(|e| panic!("could not write {}: {e}", path.display()));
+}
+
+/// Where criterion keeps its results: `CRITERION_HOME`, else `<target>/criterion` (a bench
+/// runs as `<target>/<profile>/deps/<name>-…`).
+fn figures_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("CRITERION_HOME") {
+        return dir.into();
+    }
     std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .or_else(|| {
