@@ -113,12 +113,7 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
         }
     }
     // Interleaved rounds of its own (see the bench), not criterion's estimates.
-    let stampedes = read_json(&criterion.join(STAMPEDE))?;
-    let round = |name: &str| {
-        stampedes[format!("{name}_ns")]
-            .as_f64()
-            .ok_or_else(|| BenchError::Estimate(format!("{STAMPEDE}: {name}_ns")))
-    };
+    let round = figures(&criterion, STAMPEDE)?;
     let single_fetch = round("single_fetch")?;
     let stampede = round("10000_cold_callers")?;
     let noop = round("10000_noop_tasks")?;
@@ -137,13 +132,7 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
         ratio: stampede / (noop + single_fetch),
         target: Some(("≤ 1.5×", stampede / (noop + single_fetch) <= 1.5)),
     });
-    // Interleaved rounds of its own (see the bench), not criterion's estimates.
-    let fetches = read_json(&criterion.join(FETCH_OVERHEAD))?;
-    let fetch = |name: &str| {
-        fetches[format!("{name}_ns")]
-            .as_f64()
-            .ok_or_else(|| BenchError::Estimate(format!("{FETCH_OVERHEAD}: {name}_ns")))
-    };
+    let fetch = figures(&criterion, FETCH_OVERHEAD)?;
     let facade = fetch("partner_auth_facade")?;
     let generated = fetch("generated_client_alone")?;
     let minimal = fetch("minimal_reqwest_post")?;
@@ -343,6 +332,19 @@ fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
+/// The medians an interleaved bench wrote to `file`, by way name (`<name>_ns`).
+fn figures(
+    criterion: &Path,
+    file: &'static str,
+) -> Result<impl Fn(&str) -> Result<f64, BenchError>, BenchError> {
+    let json = read_json(&criterion.join(file))?;
+    Ok(move |name: &str| {
+        json[format!("{name}_ns")]
+            .as_f64()
+            .ok_or_else(|| BenchError::Estimate(format!("{file}: {name}_ns")))
+    })
+}
+
 fn read_json(path: &Path) -> Result<serde_json::Value, BenchError> {
     std::fs::read_to_string(path)
         .ok()
@@ -418,4 +420,29 @@ pub(crate) fn replace_section(
         None => format!("{}\n{begin}\n{table}{end}\n", current.trim_end()),
     };
     std::fs::write(&path, updated).map_err(|e| BenchError::Io(path.display().to_string(), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_are_read_by_way_name_and_a_missing_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(STAMPEDE),
+            r#"{"single_fetch_ns": 201100.0, "10000_noop_tasks_ns": 4.5e6}"#,
+        )
+        .unwrap();
+        let round = figures(dir.path(), STAMPEDE).unwrap();
+        assert_eq!(round("single_fetch").unwrap(), 201_100.0);
+        assert_eq!(round("10000_noop_tasks").unwrap(), 4_500_000.0);
+        let missing = round("10000_cold_callers").unwrap_err().to_string();
+        assert!(
+            missing.contains("stampede.json: 10000_cold_callers_ns"),
+            "{missing}"
+        );
+        // No file (the bench did not run): an error, not an old or empty figure.
+        assert!(figures(dir.path(), FETCH_OVERHEAD).is_err());
+    }
 }
