@@ -15,18 +15,8 @@ use workspace_tests::sandbox_client::SandboxExt as _;
 const PROVIDER: Provider = Provider::Cobee;
 
 async fn info_stat(server: &RedisServer, name: &str) -> u64 {
-    let mut c = server.connection().await;
-    let info: String = redis::cmd("INFO")
-        .arg("stats")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    let value = server.info("stats", name).await;
+    value.and_then(|v| v.parse().ok()).expect(name)
 }
 
 fn build(sandbox: &Sandbox, url: &str, policy: StorePolicy) -> TokenSource {

@@ -506,23 +506,12 @@ async fn a_stored_token_is_read_without_running_a_script() {
         writer.cached().unwrap().expose_secret()
     );
     assert_eq!(reader.stats().store_hits, 1);
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    let calls = |command: &str| {
-        info.lines()
-            .find_map(|line| line.strip_prefix(&format!("cmdstat_{command}:calls=")))
-            .map_or(0, |rest| {
-                rest.split(',').next().unwrap().parse::<u64>().unwrap()
-            })
-    };
-    assert_eq!(
-        (calls("exec"), calls("evalsha"), calls("eval")),
-        (1, 0, 0),
-        "{info}"
+    let calls = (
+        server.command_calls("exec").await,
+        server.command_calls("evalsha").await,
+        server.command_calls("eval").await,
     );
+    assert_eq!(calls, (1, 0, 0), "exec, evalsha, eval");
     assert_eq!(requests(&sandbox), 1);
 }
 

@@ -128,6 +128,35 @@ impl RedisServer {
             .expect("a connection to the test's redis-server")
     }
 
+    /// The value of `name` in the `INFO` section `section` (`stats`: `name:42`;
+    /// `commandstats`: `cmdstat_get:calls=3,usec=…`), if the server reports it.
+    pub async fn info(&self, section: &str, name: &str) -> Option<String> {
+        let info: String = redis::cmd("INFO")
+            .arg(section)
+            .query_async(&mut self.connection().await)
+            .await
+            .expect("INFO");
+        info.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .map(|value| value.trim().to_owned())
+    }
+
+    /// How many times `command` (lower case: `exec`, `evalsha`) ran since the server
+    /// started or its statistics were reset (`CONFIG RESETSTAT`).
+    pub async fn command_calls(&self, command: &str) -> u64 {
+        self.info("commandstats", &format!("cmdstat_{command}"))
+            .await
+            .and_then(|stats| {
+                stats
+                    .strip_prefix("calls=")?
+                    .split(',')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port

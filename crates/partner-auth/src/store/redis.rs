@@ -383,7 +383,7 @@ impl TokenStore for RedisStore {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
         let (token, _, events) = self.keys(key);
         let mut connection = self.connection()?;
-        let ms = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
+        let ms = millis(ttl);
         redis::Script::new(PUT)
             .key(token)
             .key(events)
@@ -410,7 +410,7 @@ impl TokenStore for RedisStore {
     async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let (_, lease, _) = self.keys(key);
         let mut connection = self.connection()?;
-        let ms = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
+        let ms = millis(ttl);
         let set: Option<String> = redis::cmd("SET")
             .arg(lease)
             .arg(owner)
@@ -471,7 +471,7 @@ impl TokenStore for RedisStore {
     ) -> Result<Lookup, StoreError> {
         let (token, lease, _) = self.keys(key);
         let mut connection = self.connection()?;
-        let ms = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
+        let ms = millis(ttl);
         let (value, n): (Option<Vec<u8>>, i64) = GET_OR_LEASE
             .key(&token)
             .key(&lease)
@@ -494,6 +494,12 @@ impl TokenStore for RedisStore {
             None => Lookup::Held,
         })
     }
+}
+
+/// `ttl` in whole milliseconds for `PX`: at least 1 (0 is an error to Redis), at most
+/// `u64::MAX`.
+fn millis(ttl: Duration) -> u64 {
+    ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64
 }
 
 /// The token at `token` and its time to live, read in one transaction; `None` without a
