@@ -23,6 +23,8 @@ use crate::sync::lock;
 use crate::time::{AsyncSleep, Clock, Nanos, TimeSource, TokioTime};
 use crate::{AccessToken, Client, Error, ErrorKind};
 
+mod store_read;
+
 /// Hands out a valid token for one [`Client`], asking the provider as rarely as possible.
 ///
 /// Ask it for a token before every API call; it makes that free:
@@ -50,7 +52,8 @@ use crate::{AccessToken, Client, Error, ErrorKind};
 /// - **Ownership.** Dropping the last clone stops any fetch or retry under way.
 /// - **Sharing.** With a [store](TokenSourceBuilder::store), misses and refreshes go
 ///   through it first, so a fleet of processes makes one token request per credential
-///   (see [`store`](crate::store)).
+///   (see [`store`](crate::store)). On a miss, one caller at a time reads the store in its
+///   own task before joining the shared fetch; no caller ever waits for another's read.
 ///
 /// Cheap to clone; clones share the cache. `token()` and `refresh()` need a Tokio runtime
 /// (without one they return an [`ErrorKind::Configuration`] error).
@@ -105,6 +108,13 @@ struct Inner {
     counters: Counters,
     /// The level-2 cache, if any.
     shared: Option<Arc<Shared>>,
+    /// How many tokens were cached so far; changed under the flight lock.
+    generation: AtomicU64,
+    /// A caller is reading the store itself (see `read_store`).
+    reading: AtomicBool,
+    /// A caller's own store read was abandoned (its caller gave up): until the next token
+    /// is cached, misses go straight to the shared fetch, so they cannot starve.
+    skip_read: AtomicBool,
 }
 
 /// A cached token with its schedule on the source's clock.
@@ -123,6 +133,8 @@ pub(crate) struct Arrival {
     pub(crate) refresh_from: Nanos,
     pub(crate) usable_until: Nanos,
     pub(crate) sealed: Option<Arc<[u8]>>,
+    /// Read from the store (a store hit once cached), not fetched here.
+    pub(crate) from_store: bool,
 }
 
 /// The last failed fetch.
@@ -176,14 +188,14 @@ impl TokenSource {
             return Ok(token);
         }
         self.inner.counters.add(Counter::Miss);
-        self.inner.fetch(false).await
+        self.inner.miss().await
     }
 
     /// Gets a new token now (sharing a fetch already under way), whatever the cache holds,
     /// and caches it. With a [store](TokenSourceBuilder::store), a token another process
     /// already put there in place of the current one counts as new.
     pub async fn refresh(&self) -> Result<AccessToken, Error> {
-        self.inner.fetch(true).await
+        self.inner.fetch(true, false).await
     }
 
     /// Drops `token` from the cache if it is still the cached one, and says whether it
@@ -192,6 +204,14 @@ impl TokenSource {
     /// `invalidate(&token)` has returned, no `token()` call that starts afterwards returns
     /// `token`.
     pub fn invalidate(&self, token: &AccessToken) -> bool {
+        // With a store, under the flight lock: a caller caching what it read from the
+        // store (see `Inner::read_store`) does so under it too, after checking the tokens
+        // invalidated here, so it cannot put `token` back once this has returned.
+        let slot = self.inner.shared.as_ref().map(|shared| {
+            let slot = lock(&self.inner.flight);
+            shared.forget(token);
+            slot
+        });
         let current = self.inner.current.load();
         let Some(cached) = current.as_ref() else {
             return false;
@@ -201,9 +221,10 @@ impl TokenSource {
         }
         let previous = self.inner.current.compare_and_swap(&*current, None);
         let dropped = matches!((&*previous, &*current), (Some(p), Some(c)) if Arc::ptr_eq(p, c));
+        drop(slot);
         if dropped {
-            if let Some(shared) = &self.inner.shared {
-                shared.invalidated(token, cached.sealed.as_ref());
+            if let (Some(shared), Some(sealed)) = (&self.inner.shared, &cached.sealed) {
+                shared.delete_before_next_read(sealed);
             }
             self.inner.counters.add(Counter::Invalidation);
             #[cfg(feature = "metrics")]
@@ -344,6 +365,9 @@ impl Inner {
                 failure: ArcSwapOption::empty(),
                 counters: Counters::default(),
                 shared,
+                generation: AtomicU64::new(0),
+                reading: AtomicBool::new(false),
+                skip_read: AtomicBool::new(false),
             }),
         }
     }
@@ -388,7 +412,7 @@ impl Inner {
         // The flight's outcome lands in the cache; nobody waits for it here. Without a
         // runtime to run it on, the current token is still served, and the next caller
         // past the window fetches.
-        if let Err(error) = self.join_or_start(true) {
+        if let Err(error) = self.join_or_start(true, false) {
             cached.refresh_started.store(false, Ordering::Release);
             tracing::debug!(%error, "background refresh not started");
         }
@@ -396,9 +420,9 @@ impl Inner {
 
     /// Waits for the shared fetch, starting one if none is under way. A fetch whose task
     /// vanished without an outcome (its runtime shut down) is replaced, a few times at most.
-    async fn fetch(self: &Arc<Self>, force: bool) -> Result<AccessToken, Error> {
+    async fn fetch(self: &Arc<Self>, force: bool, store_empty: bool) -> Result<AccessToken, Error> {
         for _ in 0..ABANDONED_FLIGHT_RETRIES {
-            let flight = self.join_or_start(force)?;
+            let flight = self.join_or_start(force, store_empty)?;
             if let Some(outcome) = flight.wait().await {
                 return outcome;
             }
@@ -411,8 +435,9 @@ impl Inner {
     }
 
     /// Joins the fetch in flight or starts one. Unless `force`, a usable token cached in
-    /// the meantime, or a failure in its cool-down, answers instead.
-    fn join_or_start(self: &Arc<Self>, force: bool) -> Result<Flight, Error> {
+    /// the meantime, or a failure in its cool-down, answers instead. `store_empty`: this
+    /// caller has just found the store empty, so a new flight goes straight to the lease.
+    fn join_or_start(self: &Arc<Self>, force: bool, store_empty: bool) -> Result<Flight, Error> {
         let mut slot = lock(&self.flight);
         if let Some(flight) = slot.as_ref() {
             if flight.is_alive() {
@@ -451,15 +476,8 @@ impl Inner {
             .as_ref()
             .filter(|_| force || self.usable_now().is_some())
             .map(|cached| seal::token_digest(cached.token.expose_secret()));
-        let fetch = Fetch {
-            inner: Arc::downgrade(self),
-            client: self.client.clone(),
-            policy: self.policy.clone(),
-            clock: self.clock.clone(),
-            sleep: Arc::clone(&self.sleep),
-            shared: self.shared.clone(),
-            want: replacing.map_or(Want::Usable, Want::Replacing),
-        };
+        let mut fetch = self.plan(replacing.map_or(Want::Usable, Want::Replacing));
+        fetch.store_empty = store_empty;
         let span = tracing::info_span!(
             "token_fetch",
             provider = %self.client.provider(),
@@ -493,14 +511,31 @@ impl Inner {
         Ok(flight)
     }
 
+    /// What a fetch for `want` needs.
+    fn plan(self: &Arc<Self>, want: Want) -> Fetch {
+        Fetch {
+            inner: Arc::downgrade(self),
+            client: self.client.clone(),
+            policy: self.policy.clone(),
+            clock: self.clock.clone(),
+            sleep: Arc::clone(&self.sleep),
+            shared: self.shared.clone(),
+            want,
+            store_empty: false,
+        }
+    }
+
     fn usable_now(&self) -> Option<AccessToken> {
         let guard = self.current.load();
         let cached = guard.as_ref()?;
         (self.clock.now() < cached.usable_until).then(|| cached.token.clone())
     }
 
-    /// Caches a token a flight got.
+    /// Caches a token a flight (or a caller's own store read) got; call it under the
+    /// flight lock.
     fn store(&self, arrival: Arrival) -> AccessToken {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.skip_read.store(false, Ordering::Release);
         let token = arrival.token.clone();
         self.current.store(Some(Arc::new(Cached {
             refresh_from: arrival.refresh_from,
@@ -510,6 +545,22 @@ impl Inner {
             sealed: arrival.sealed,
         })));
         token
+    }
+
+    /// Caches what a flight got, under the flight lock. A token read from the store that a
+    /// caller's own read (see `store_read`) has cached meanwhile is kept, not cached again.
+    fn store_arrival(&self, arrival: Arrival) -> AccessToken {
+        if !arrival.from_store {
+            return self.store(arrival);
+        }
+        if let Some(cached) = self.current.load().as_ref()
+            && cached.token.expose_secret() == arrival.token.expose_secret()
+            && self.clock.now() < cached.usable_until
+        {
+            return cached.token.clone();
+        }
+        self.counters.add(Counter::StoreHit);
+        self.store(arrival)
     }
 
     fn record_failure(&self, error: &Error) {
@@ -559,13 +610,15 @@ pub(crate) struct Fetch {
     pub(crate) sleep: Arc<dyn AsyncSleep>,
     shared: Option<Arc<Shared>>,
     want: Want,
+    /// The caller found the store empty just before starting this fetch.
+    pub(crate) store_empty: bool,
 }
 
 impl Fetch {
     /// Through the store if there is one, else from the provider.
     async fn run(self) -> Result<Arrival, Error> {
         match &self.shared {
-            Some(shared) => shared.fetch(&self, self.want).await,
+            Some(shared) => shared.fetch(&self, self.want, self.store_empty).await,
             None => self.ask_provider().await,
         }
     }
@@ -640,6 +693,7 @@ impl Fetch {
             usable_until,
             token,
             sealed: None,
+            from_store: false,
         })
     }
 }
@@ -678,8 +732,10 @@ impl FlightGuard {
         // Storing reads the (injectable) clock: a panic there is an Internal failure too,
         // delivered to the waiters rather than an abandoned flight.
         let outcome = match result {
-            Ok(Ok(arrival)) => std::panic::catch_unwind(AssertUnwindSafe(|| inner.store(arrival)))
-                .map_err(internal),
+            Ok(Ok(arrival)) => {
+                std::panic::catch_unwind(AssertUnwindSafe(|| inner.store_arrival(arrival)))
+                    .map_err(internal)
+            }
             Ok(Err(error)) => Err(error),
             Err(panic) => Err(internal(panic)),
         };

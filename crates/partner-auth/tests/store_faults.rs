@@ -1,7 +1,8 @@
 //! The level-2 store under faults, found by adversarial reviews and kept as regression
 //! tests: a dropped lease holder, a write racing a compare-and-delete, a panicking store,
 //! a replayed entry, a slow write, a hanging read with impatient callers, a caller kept
-//! but not polled, a lookup that times out after taking the lease.
+//! but not polled, a lookup that times out after taking the lease; and the caller's own
+//! read of the store on a miss: in its task, counted once, never an invalidated token.
 
 #[path = "common/sandbox.rs"]
 mod sandbox_client;
@@ -329,9 +330,15 @@ async fn a_slow_write_leaves_no_lease_behind() {
 }
 
 /// An in-memory store with knobs: every `get` takes `get_delay_ms`; the first `get` after
-/// a lease it granted can be made slow (once); it counts leases taken and released.
+/// a lease it granted can be made slow (once); it counts leases taken and released, and
+/// notes the task each `get` ran in.
 #[derive(Debug, Default)]
 struct Slow {
+    readers: std::sync::Mutex<Vec<Option<tokio::task::Id>>>,
+    /// The next `get` says it `entered` and waits for `release` (once).
+    hold_next_get: std::sync::atomic::AtomicBool,
+    entered: tokio::sync::Notify,
+    release: tokio::sync::Notify,
     map: std::sync::Mutex<std::collections::HashMap<String, (Vec<u8>, Instant)>>,
     get_delay_ms: AtomicU64,
     slow_get_after_lease_ms: AtomicU64,
@@ -352,6 +359,11 @@ impl Slow {
 #[async_trait::async_trait]
 impl TokenStore for Slow {
     async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
+        self.readers.lock().unwrap().push(tokio::task::try_id());
+        if self.hold_next_get.swap(false, Ordering::SeqCst) {
+            self.entered.notify_one();
+            self.release.notified().await;
+        }
         let delay = self.get_delay_ms.load(Ordering::SeqCst);
         if self.slow_get_pending.swap(false, Ordering::SeqCst) {
             let slow = self.slow_get_after_lease_ms.load(Ordering::SeqCst);
@@ -486,4 +498,128 @@ async fn a_lookup_timed_out_after_leasing_leaves_no_lease() {
     let second = build(&sandbox, store.clone(), policy);
     second.token().await.unwrap();
     assert_eq!(second.stats().lease_waits, 0, "{:?}", second.stats());
+}
+
+/// A token another process stored is read in the caller's own task, in one store read (no
+/// hand-off to a fetch task and back), and counted as one store hit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_hit_is_read_in_the_callers_own_task() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(Slow::default());
+    let writer = build(&sandbox, store.clone(), StorePolicy::default());
+    let token = writer.token().await.unwrap();
+    store.readers.lock().unwrap().clear();
+    let reader = build(&sandbox, store.clone(), StorePolicy::default());
+    let (caller, read, stats) = tokio::spawn(async move {
+        let read = reader.token().await.unwrap();
+        (tokio::task::id(), read, reader.stats())
+    })
+    .await
+    .unwrap();
+    assert_eq!(read.expose_secret(), token.expose_secret());
+    assert_eq!(*store.readers.lock().unwrap(), vec![Some(caller)]);
+    assert_eq!(
+        (stats.store_hits, stats.token_requests),
+        (1, 0),
+        "{stats:?}"
+    );
+}
+
+/// Many callers miss at once on a store that holds a token: one reads it in its own task
+/// while the rest share the fetch, which reads it too; the source caches it once and
+/// counts one store hit, and every caller gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_adopt_a_stored_token_once() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(Slow::default());
+    let writer = build(&sandbox, store.clone(), StorePolicy::default());
+    let token = writer.token().await.unwrap();
+    // Slow reads, so that the other callers arrive while the first one is reading.
+    store.get_delay_ms.store(20, Ordering::SeqCst);
+    for _ in 0..20 {
+        let reader = build(&sandbox, store.clone(), StorePolicy::default());
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let reader = reader.clone();
+            calls.spawn(async move { reader.token().await.unwrap() });
+        }
+        let tokens = calls.join_all().await;
+        assert!(
+            tokens
+                .iter()
+                .all(|t| t.expose_secret() == token.expose_secret())
+        );
+        let stats = reader.stats();
+        assert_eq!(
+            (stats.store_hits, stats.token_requests),
+            (1, 0),
+            "{stats:?}"
+        );
+    }
+    assert_eq!(requests(&sandbox), 1);
+}
+
+/// `invalidate` racing callers that read the store themselves: the store still holds the
+/// token until the next fetch deletes it, and a caller reading it then must not cache it
+/// again. Once any `invalidate(&t)` has returned, no `token()` started afterwards gets `t`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callers_store_read_never_brings_back_an_invalidated_token() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(Slow::default());
+    let source = build(&sandbox, store.clone(), StorePolicy::default());
+    const ROUNDS: usize = 200;
+    let mut stale_returned = 0;
+    for _ in 0..ROUNDS {
+        let old = source.token().await.unwrap();
+        let callers: Vec<_> = (0..16)
+            .map(|_| {
+                let (source, old) = (source.clone(), old.clone());
+                tokio::spawn(async move {
+                    let dropped = source.invalidate(&old);
+                    let next = source.token().await.unwrap();
+                    (dropped, next.expose_secret() == old.expose_secret())
+                })
+            })
+            .collect();
+        let mut dropped = 0;
+        for caller in callers {
+            let (did_drop, got_old) = caller.await.unwrap();
+            dropped += usize::from(did_drop);
+            stale_returned += usize::from(got_old);
+        }
+        assert_eq!(dropped, 1, "exactly one invalidate drops the token");
+    }
+    assert_eq!(
+        stale_returned, 0,
+        "calls that got an invalidated token back"
+    );
+    assert_eq!(
+        requests(&sandbox),
+        ROUNDS as u64 + 1,
+        "one fetch per invalidation"
+    );
+}
+
+/// A token invalidated while a caller is reading it from the store (so `invalidate`
+/// returns `false`: it was not cached here) is not cached by that read: no `token()` that
+/// starts after the `invalidate` returned gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_invalidated_during_a_callers_store_read_is_not_cached() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(Slow::default());
+    let writer = build(&sandbox, store.clone(), StorePolicy::default());
+    let rejected = writer.token().await.unwrap();
+    let source = build(&sandbox, store.clone(), StorePolicy::default());
+    store.hold_next_get.store(true, Ordering::SeqCst);
+    let first = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await.unwrap() }
+    });
+    store.entered.notified().await; // the first caller is reading the store
+    assert!(!source.invalidate(&rejected), "not cached here yet");
+    store.release.notify_one();
+    first.await.unwrap();
+    let later = source.token().await.unwrap();
+    assert_ne!(later.expose_secret(), rejected.expose_secret());
+    assert_eq!(requests(&sandbox), 2);
 }

@@ -6,7 +6,10 @@
 //! token from memory with no store round trip; it consults the store only when its own
 //! token is missing, due for refresh, or invalidated:
 //!
-//! 1. read the store: a usable token there is adopted (a *store hit*);
+//! 1. read the store: a usable token there is adopted (a *store hit*). On a miss the
+//!    caller reads it in its own task (one caller at a time; the others, and any caller
+//!    after one that gave up mid-read, go to the shared fetch, which reads it too), so a
+//!    hit costs one store round trip;
 //! 2. otherwise take the lease ([`TokenStore::get_or_lease`]: in the same step as the
 //!    read where the store allows): the process that gets it fetches from the provider,
 //!    writes the token, and releases the lease;

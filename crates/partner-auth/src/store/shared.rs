@@ -36,6 +36,17 @@ pub(crate) struct Shared {
     pending_delete: Mutex<Option<Arc<[u8]>>>,
 }
 
+/// What a caller's own read of the store found.
+pub(crate) enum Read {
+    /// A usable token.
+    Found(Arrival),
+    /// No entry.
+    Empty,
+    /// An entry it does not use (does not open, expired, invalidated here), or the store
+    /// failed or is backing off.
+    Undecided,
+}
+
 /// What a flight is for.
 #[derive(Clone, Copy)]
 pub(crate) enum Want {
@@ -63,17 +74,48 @@ impl Shared {
         self.sealer.key()
     }
 
-    /// `token` (stored as `sealed`, if it was) was invalidated here: never adopt it again,
-    /// and delete it from the store before the next read.
-    pub(crate) fn invalidated(&self, token: &AccessToken, sealed: Option<&Arc<[u8]>>) {
+    /// `token` was invalidated here (whether or not it was the cached one): never adopt
+    /// it again.
+    pub(crate) fn forget(&self, token: &AccessToken) {
+        let digest = seal::token_digest(token.expose_secret());
         let mut remembered = lock(&self.invalidated);
+        if remembered.contains(&digest) {
+            return;
+        }
         if remembered.len() == REMEMBERED_INVALIDATIONS {
             remembered.pop_front();
         }
-        remembered.push_back(seal::token_digest(token.expose_secret()));
-        drop(remembered);
-        if let Some(sealed) = sealed {
-            *lock(&self.pending_delete) = Some(Arc::clone(sealed));
+        remembered.push_back(digest);
+    }
+
+    /// Whether the token `secret` was invalidated here.
+    pub(crate) fn was_invalidated(&self, secret: &str) -> bool {
+        let remembered = lock(&self.invalidated);
+        !remembered.is_empty() && remembered.contains(&seal::token_digest(secret))
+    }
+
+    /// The cached token, stored as `sealed`, was invalidated: delete it from the store
+    /// before the next read.
+    pub(crate) fn delete_before_next_read(&self, sealed: &Arc<[u8]>) {
+        *lock(&self.pending_delete) = Some(Arc::clone(sealed));
+    }
+
+    /// Whether a caller may read the store itself at `now` (on the source's clock): it is
+    /// not backing off, and no delete is pending (the shared fetch does that first).
+    pub(crate) fn readable(&self, now: crate::time::Nanos) -> bool {
+        now >= self.open_until.load(Ordering::Acquire) && lock(&self.pending_delete).is_none()
+    }
+
+    /// One read of the stored token, for a caller on a level-1 miss. An entry it cannot
+    /// use is neither counted nor logged here: the shared fetch reads it again and does.
+    pub(crate) async fn read(&self, fetch: &Fetch) -> Read {
+        match self.call(fetch, "read", self.store.get(self.key())).await {
+            Some(None) => Read::Empty,
+            Some(Some(entry)) => match self.adopt(fetch, entry, Want::Usable, None) {
+                Some(arrival) => Read::Found(arrival),
+                None => Read::Undecided,
+            },
+            None => Read::Undecided,
         }
     }
 
@@ -84,6 +126,7 @@ impl Shared {
         self: &Arc<Self>,
         fetch: &Fetch,
         want: Want,
+        store_empty: bool,
     ) -> Result<Arrival, Error> {
         let key = self.sealer.key();
         let pending = lock(&self.pending_delete).take();
@@ -108,13 +151,20 @@ impl Shared {
         let mut first_read = true;
         // The last entry that did not open: read again, it is not counted again.
         let mut unopened = None;
+        // The caller found no entry just now: go straight to the lease (which looks again).
+        let mut skip_get = store_empty;
         loop {
             let owner = owner_id();
             // The stored token, the common case, in a read of its own; when there is none,
             // the lease in one step with a second look. Each is one operation, within one
             // operation timeout.
             let mut leasing = false;
-            let lookup = match self.call(fetch, "read", self.store.get(key)).await {
+            let got = if std::mem::take(&mut skip_get) {
+                Some(None)
+            } else {
+                self.call(fetch, "read", self.store.get(key)).await
+            };
+            let lookup = match got {
                 Some(Some(entry)) => Some(Lookup::Found(entry)),
                 Some(None) => {
                     leasing = !self.backing_off(fetch);
@@ -137,8 +187,7 @@ impl Shared {
             };
             let leased = match lookup {
                 Lookup::Found(entry) => {
-                    if let Some(arrival) = self.adopt(fetch, entry, want, &mut unopened) {
-                        fetch.count(Counter::StoreHit);
+                    if let Some(arrival) = self.adopt(fetch, entry, want, Some(&mut unopened)) {
                         return Ok(arrival);
                     }
                     // A token this flight does not want (the one it replaces, one
@@ -155,10 +204,9 @@ impl Shared {
                             let again = self.call(fetch, "read", self.store.get(key)).await;
                             if let Some(arrival) = again
                                 .flatten()
-                                .and_then(|e| self.adopt(fetch, e, want, &mut unopened))
+                                .and_then(|e| self.adopt(fetch, e, want, Some(&mut unopened)))
                             {
                                 self.release(&owner).await;
-                                fetch.count(Counter::StoreHit);
                                 return Ok(arrival);
                             }
                             true
@@ -252,18 +300,23 @@ impl Shared {
         release_within(&self.store, key, owner, self.policy.operation_timeout).await;
     }
 
-    /// A stored entry as a cached token, if it opens and is what the flight wants.
+    /// A stored entry as a cached token, if it opens and is what the flight wants. An
+    /// entry that does not open is counted and logged once per `unopened` (the last one
+    /// seen), or not at all without it.
     fn adopt(
         &self,
         fetch: &Fetch,
         entry: super::StoreEntry,
         want: Want,
-        unopened: &mut Option<Vec<u8>>,
+        unopened: Option<&mut Option<Vec<u8>>>,
     ) -> Option<Arrival> {
         let plain = match self.sealer.open(&entry.value) {
             Ok(plain) => plain,
-            Err(_) if unopened.as_ref() == Some(&entry.value) => return None,
             Err(reason) => {
+                let unopened = unopened?;
+                if unopened.as_ref() == Some(&entry.value) {
+                    return None;
+                }
                 *unopened = Some(entry.value);
                 fetch.count(Counter::DecryptFailure);
                 tracing::warn!(
@@ -277,8 +330,7 @@ impl Shared {
                 return None;
             }
         };
-        let digest = seal::token_digest(&plain.access_token);
-        if lock(&self.invalidated).contains(&digest) {
+        if self.was_invalidated(&plain.access_token) {
             return None;
         }
         // The writer's word on when to stop using it, sealed: however long the store says
@@ -301,7 +353,9 @@ impl Shared {
         let refresh_from = usable_until.saturating_sub(crate::time::nanos(window));
         let wanted = match want {
             Want::Usable => usable_until > now,
-            Want::Replacing(old) => digest != old && refresh_from > now,
+            Want::Replacing(old) => {
+                refresh_from > now && seal::token_digest(&plain.access_token) != old
+            }
         };
         if !wanted {
             return None;
@@ -317,6 +371,7 @@ impl Shared {
             refresh_from,
             usable_until,
             sealed: Some(entry.value.into()),
+            from_store: true,
         })
     }
 

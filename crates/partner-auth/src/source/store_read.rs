@@ -1,0 +1,127 @@
+//! A miss with a store: the caller reads the store itself before it joins or starts the
+//! shared fetch, so a token another process stored costs one store round trip and no
+//! task hand-offs.
+//!
+//! Nobody ever waits for another caller's read: one caller at a time reads (the others go
+//! straight to the shared fetch, as without it), a caller that gives up mid-read only
+//! makes the next misses skip it until a token is cached, and what it read is cached
+//! under the flight lock only if nothing was cached or invalidated since it looked.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures_util::FutureExt as _;
+
+use super::Inner;
+use crate::stats::Counter;
+use crate::store::shared::{Read, Shared, Want};
+use crate::sync::lock;
+use crate::{AccessToken, Error};
+
+/// What the caller's own read of the store came to.
+enum StoreRead {
+    /// A usable token, now cached.
+    Token(AccessToken),
+    /// The store holds nothing for this credential.
+    Empty,
+    /// Not read, or nothing usable: the shared fetch decides.
+    Undecided,
+}
+
+impl Inner {
+    /// A level-1 miss: the store first (with one), then the shared fetch.
+    pub(super) async fn miss(self: &Arc<Self>) -> Result<AccessToken, Error> {
+        let Some(shared) = &self.shared else {
+            return self.fetch(false, false).await;
+        };
+        match self.read_store(shared).await {
+            StoreRead::Token(token) => Ok(token),
+            StoreRead::Empty => self.fetch(false, true).await,
+            StoreRead::Undecided => self.fetch(false, false).await,
+        }
+    }
+
+    /// Reads the store in the caller's task, unless the shared fetch should answer: one
+    /// is under way, another caller is reading, a read was abandoned, a failure is in its
+    /// cool-down, the store is backing off or has a delete pending, or there is no
+    /// runtime to time the read on.
+    async fn read_store(self: &Arc<Self>, shared: &Arc<Shared>) -> StoreRead {
+        let (generation, seen) = {
+            let slot = lock(&self.flight);
+            let now = self.clock.now();
+            let cooling = self
+                .failure
+                .load()
+                .as_ref()
+                .is_some_and(|failure| now < failure.cooldown_until);
+            if slot.as_ref().is_some_and(|flight| flight.is_alive())
+                || self.reading.load(Ordering::Acquire)
+                || self.skip_read.load(Ordering::Acquire)
+                || cooling
+                || !shared.readable(now)
+                || tokio::runtime::Handle::try_current().is_err()
+            {
+                return StoreRead::Undecided;
+            }
+            self.reading.store(true, Ordering::Release);
+            (
+                self.generation.load(Ordering::Acquire),
+                self.current.load_full(),
+            )
+        };
+        let mut reading = Reading {
+            inner: self,
+            finished: false,
+        };
+        let fetch = self.plan(Want::Usable);
+        // A store or clock that panics is a failing store: the shared fetch answers.
+        let read = AssertUnwindSafe(shared.read(&fetch)).catch_unwind().await;
+        reading.finished = true;
+        drop(reading);
+        let arrival = match read {
+            Ok(Read::Found(arrival)) => arrival,
+            Ok(Read::Empty) => return StoreRead::Empty,
+            Ok(Read::Undecided) | Err(_) => return StoreRead::Undecided,
+        };
+        let slot = lock(&self.flight);
+        // Cache it only if nothing was cached since this caller looked (a newer token),
+        // it is not the token this caller missed (the store may keep a token a little
+        // past the point where this source stops using it), and it was not invalidated
+        // here meanwhile (`invalidate` runs under the same lock).
+        let secret = arrival.token.expose_secret();
+        if self.generation.load(Ordering::Acquire) != generation
+            || seen
+                .as_ref()
+                .is_some_and(|cached| cached.token.expose_secret() == secret)
+            || shared.was_invalidated(secret)
+        {
+            return StoreRead::Undecided;
+        }
+        let token = self.store(arrival);
+        drop(slot);
+        self.counters.add(Counter::StoreHit);
+        tracing::debug!(
+            provider = %self.client.provider(),
+            environment = self.client.environment(),
+            "token read from the store"
+        );
+        StoreRead::Token(token)
+    }
+}
+
+/// Marks a caller's store read as under way; if the caller gives up before it ends,
+/// misses skip the read until a token is cached.
+struct Reading<'a> {
+    inner: &'a Inner,
+    finished: bool,
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.inner.skip_read.store(true, Ordering::Release);
+        }
+        self.inner.reading.store(false, Ordering::Release);
+    }
+}
