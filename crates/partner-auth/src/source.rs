@@ -183,12 +183,14 @@ impl TokenSource {
 
     /// A valid token: the cached one while it is fresh, otherwise the result of the one
     /// fetch all concurrent callers share.
+    #[inline]
     pub async fn token(&self) -> Result<AccessToken, Error> {
         if let Some(token) = self.inner.cached_token() {
             return Ok(token);
         }
         self.inner.counters.add(Counter::Miss);
-        self.inner.miss().await
+        // Boxed: the read path's future stays a few words, whatever a miss needs.
+        Box::pin(self.inner.miss()).await
     }
 
     /// Gets a new token now (sharing a fetch already under way), whatever the cache holds,

@@ -170,6 +170,7 @@ pub(crate) enum Counter {
 }
 
 impl Counters {
+    #[inline]
     pub(crate) fn hit(&self) {
         self.hits.add();
     }
