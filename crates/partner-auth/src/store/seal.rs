@@ -3,16 +3,17 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chacha20poly1305::aead::{Aead as _, KeyInit as _, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
 use hkdf::Hkdf;
 use secrecy::ExposeSecret as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::Client;
 
-/// What a sealed value starts with: the format's version.
-const MAGIC: &[u8; 4] = b"pat1";
+/// What a sealed value starts with: the format's version (`pat1` was ChaCha20-Poly1305;
+/// such an entry is another version, a miss).
+const MAGIC: &[u8; 4] = b"pat2";
 const NONCE_LEN: usize = 12;
 /// HKDF's salt: fixed, naming the scheme.
 const SALT: &[u8] = b"partner-auth token store v1";
@@ -20,7 +21,7 @@ const SALT: &[u8] = b"partner-auth token store v1";
 /// A credential's store key and the cipher its entries are sealed with.
 pub(crate) struct Sealer {
     key: String,
-    cipher: ChaCha20Poly1305,
+    cipher: Aes256Gcm,
 }
 
 /// What a sealed entry holds.
@@ -64,14 +65,14 @@ impl Sealer {
         // Both lengths are valid for HKDF-SHA-256 (at most 255 × 32 bytes).
         hkdf.expand_multi_info(&[b"fingerprint\0", &identity], &mut fingerprint)
             .expect("32 bytes is a valid HKDF output length");
-        hkdf.expand_multi_info(&[b"aead key\0", &identity], &mut aead_key)
+        hkdf.expand_multi_info(&[b"aes-256-gcm key\0", &identity], &mut aead_key)
             .expect("32 bytes is a valid HKDF output length");
         let mut hash = Sha256::new();
         hash.update(b"partner-auth store key v1\0");
         hash.update(&identity);
         hash.update(fingerprint);
         let key = hex(&hash.finalize());
-        let cipher = ChaCha20Poly1305::new(&Key::from(aead_key));
+        let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(aead_key));
         Self { key, cipher }
     }
 
@@ -96,7 +97,7 @@ impl Sealer {
                     aad: self.key.as_bytes(),
                 },
             )
-            .expect("ChaCha20-Poly1305 encrypts any message this size");
+            .expect("AES-256-GCM encrypts any message this size");
         let mut out = Vec::with_capacity(MAGIC.len() + NONCE_LEN + sealed.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&nonce);
