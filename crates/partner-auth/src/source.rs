@@ -200,8 +200,8 @@ impl TokenSource {
         self.inner.fetch(true, false).await
     }
 
-    /// Drops `token` from the cache if it is still the cached one, and says whether it
-    /// was. Call it when an API answers 401 to `token`: fifty concurrent 401s for the same
+    /// Drops `token` from the cache if it is still the cached one (the same token, or the
+    /// same secret read from a store), and says whether it was. Call it when an API answers 401 to `token`: fifty concurrent 401s for the same
     /// token drop it once, and the next `token()` calls share one fetch. Once any
     /// `invalidate(&token)` has returned, no `token()` call that starts afterwards returns
     /// `token`.
@@ -218,7 +218,8 @@ impl TokenSource {
         let Some(cached) = current.as_ref() else {
             return false;
         };
-        if !cached.token.same_as(token) {
+        // The same token, or the same secret read from the store (another process's copy).
+        if !cached.token.same_as(token) && cached.token.expose_secret() != token.expose_secret() {
             return false;
         }
         let previous = self.inner.current.compare_and_swap(&*current, None);
@@ -471,14 +472,20 @@ impl Inner {
             id,
             sender: Some(sender),
         };
-        // A refresh (background or forced) wants a token other than the current one.
-        let replacing = self
-            .current
-            .load()
-            .as_ref()
-            .filter(|_| force || self.usable_now().is_some())
-            .map(|cached| seal::token_digest(cached.token.expose_secret()));
-        let mut fetch = self.plan(replacing.map_or(Want::Usable, Want::Replacing));
+        // A refresh (background or forced) wants a token other than the current one; a
+        // miss past the current one's use wants any usable token but that one.
+        let want = match self.current.load().as_ref() {
+            None => Want::Usable,
+            Some(cached) => {
+                let digest = seal::token_digest(cached.token.expose_secret());
+                if force || self.usable_now().is_some() {
+                    Want::Replacing(digest)
+                } else {
+                    Want::Other(digest)
+                }
+            }
+        };
+        let mut fetch = self.plan(want);
         fetch.store_empty = store_empty;
         let span = tracing::info_span!(
             "token_fetch",
@@ -550,19 +557,29 @@ impl Inner {
     }
 
     /// Caches what a flight got, under the flight lock. A token read from the store that a
-    /// caller's own read (see `store_read`) has cached meanwhile is kept, not cached again.
-    fn store_arrival(&self, arrival: Arrival) -> AccessToken {
+    /// caller's own read (see `store_read`) has cached meanwhile is kept, not cached again;
+    /// one invalidated here since the flight read it (`invalidate` runs under the same
+    /// lock) is not cached: `None`.
+    fn store_arrival(&self, arrival: Arrival) -> Option<AccessToken> {
         if !arrival.from_store {
-            return self.store(arrival);
+            return Some(self.store(arrival));
+        }
+        let secret = arrival.token.expose_secret();
+        if self
+            .shared
+            .as_ref()
+            .is_some_and(|shared| shared.was_invalidated(secret))
+        {
+            return None;
         }
         if let Some(cached) = self.current.load().as_ref()
-            && cached.token.expose_secret() == arrival.token.expose_secret()
+            && cached.token.expose_secret() == secret
             && self.clock.now() < cached.usable_until
         {
-            return cached.token.clone();
+            return Some(cached.token.clone());
         }
         self.counters.add(Counter::StoreHit);
-        self.store(arrival)
+        Some(self.store(arrival))
     }
 
     fn record_failure(&self, error: &Error) {
@@ -735,8 +752,13 @@ impl FlightGuard {
         // delivered to the waiters rather than an abandoned flight.
         let outcome = match result {
             Ok(Ok(arrival)) => {
-                std::panic::catch_unwind(AssertUnwindSafe(|| inner.store_arrival(arrival)))
-                    .map_err(internal)
+                match std::panic::catch_unwind(AssertUnwindSafe(|| inner.store_arrival(arrival))) {
+                    Ok(Some(token)) => Ok(token),
+                    // Read from the store and invalidated here since: no outcome, so the
+                    // waiters start a new fetch, which will not adopt it.
+                    Ok(None) => return,
+                    Err(panic) => Err(internal(panic)),
+                }
             }
             Ok(Err(error)) => Err(error),
             Err(panic) => Err(internal(panic)),

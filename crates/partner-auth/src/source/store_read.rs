@@ -35,7 +35,12 @@ impl Inner {
         let Some(shared) = &self.shared else {
             return self.fetch(false, false).await;
         };
-        match self.read_store(shared).await {
+        // An injected clock or a store that panics: the shared fetch answers (and records
+        // a panic as its own failure).
+        let read = AssertUnwindSafe(self.read_store(shared))
+            .catch_unwind()
+            .await;
+        match read.unwrap_or(StoreRead::Undecided) {
             StoreRead::Token(token) => Ok(token),
             StoreRead::Empty => self.fetch(false, true).await,
             StoreRead::Undecided => self.fetch(false, false).await,
@@ -75,14 +80,19 @@ impl Inner {
             finished: false,
         };
         let fetch = self.plan(Want::Usable);
-        // A store or clock that panics is a failing store: the shared fetch answers.
-        let read = AssertUnwindSafe(shared.read(&fetch)).catch_unwind().await;
+        let read = shared.read(&fetch).await;
         reading.finished = true;
         drop(reading);
         let arrival = match read {
-            Ok(Read::Found(arrival)) => arrival,
-            Ok(Read::Empty) => return StoreRead::Empty,
-            Ok(Read::Undecided) | Err(_) => return StoreRead::Undecided,
+            Read::Found(arrival) => arrival,
+            Read::Empty => return StoreRead::Empty,
+            Read::Undecided => return StoreRead::Undecided,
+            // Maybe the store, maybe this caller's own lateness: the shared fetch reads
+            // again in its own task, and later misses go to it until a token is cached.
+            Read::TimedOut => {
+                self.skip_read.store(true, Ordering::Release);
+                return StoreRead::Undecided;
+            }
         };
         let slot = lock(&self.flight);
         // Cache it only if nothing was cached since this caller looked (a newer token),

@@ -45,6 +45,8 @@ pub(crate) enum Read {
     /// An entry it does not use (does not open, expired, invalidated here), or the store
     /// failed or is backing off.
     Undecided,
+    /// No answer within the operation timeout.
+    TimedOut,
 }
 
 /// What a flight is for.
@@ -54,6 +56,9 @@ pub(crate) enum Want {
     Usable,
     /// A token other than the one with this digest, not itself due for refresh.
     Replacing([u8; 32]),
+    /// Any usable token but the one with this digest (which the source stopped using:
+    /// the store may keep it a little longer).
+    Other([u8; 32]),
 }
 
 impl Shared {
@@ -108,8 +113,21 @@ impl Shared {
 
     /// One read of the stored token, for a caller on a level-1 miss. An entry it cannot
     /// use is neither counted nor logged here: the shared fetch reads it again and does.
+    /// A read that times out is [`Read::TimedOut`], not a store failure: its caller may
+    /// have left it unpolled (parked in a `select!`), and the shared fetch, polled by the
+    /// runtime, reads again and judges the store.
     pub(crate) async fn read(&self, fetch: &Fetch) -> Read {
-        match self.call(fetch, "read", self.store.get(self.key())).await {
+        if self.backing_off(fetch) {
+            return Read::Undecided;
+        }
+        let timeout = self.policy.operation_timeout;
+        let guarded = AssertUnwindSafe(self.store.get(self.key())).catch_unwind();
+        let result = match tokio::time::timeout(timeout, guarded).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(StoreError::new("the token store panicked")),
+            Err(_) => return Read::TimedOut,
+        };
+        match self.settle(fetch, "read", result) {
             Some(None) => Read::Empty,
             Some(Some(entry)) => match self.adopt(fetch, entry, Want::Usable, None) {
                 Some(arrival) => Read::Found(arrival),
@@ -353,6 +371,9 @@ impl Shared {
         let refresh_from = usable_until.saturating_sub(crate::time::nanos(window));
         let wanted = match want {
             Want::Usable => usable_until > now,
+            Want::Other(old) => {
+                usable_until > now && seal::token_digest(&plain.access_token) != old
+            }
             Want::Replacing(old) => {
                 refresh_from > now && seal::token_digest(&plain.access_token) != old
             }
@@ -414,6 +435,16 @@ impl Shared {
                 humantime::format_duration(timeout)
             ))),
         };
+        self.settle(fetch, what, result)
+    }
+
+    /// Counts an operation's failure and opens the breaker, or closes it on a success.
+    fn settle<T>(
+        &self,
+        fetch: &Fetch,
+        what: &'static str,
+        result: Result<T, StoreError>,
+    ) -> Option<T> {
         match result {
             Ok(value) => {
                 if self.outage.swap(false, Ordering::AcqRel) {

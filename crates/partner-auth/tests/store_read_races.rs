@@ -1,0 +1,437 @@
+//! A caller's own store read and the shared fetch against `invalidate`, expiry, panics,
+//! runtimes without timers and callers left unpolled: probes of an adversarial review of
+//! the caller's store read, kept as regression tests (six failed on 8e65c6b; the impatient
+//! callers and the runtime without timers held). Gated by `Notify`s where order matters.
+
+#[path = "common/sandbox.rs"]
+mod sandbox_client;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt as _;
+use partner_auth::store::{StoreEntry, StoreError, StorePolicy, TokenStore};
+use partner_auth::time::{ManualClock, TimeSource};
+use partner_auth::{ErrorKind, Provider, TokenSource};
+use partner_sandbox::Sandbox;
+use sandbox_client::SandboxExt as _;
+use tokio::sync::Notify;
+
+const PROVIDER: Provider = Provider::Tradevest;
+
+fn requests(sandbox: &Sandbox) -> u64 {
+    sandbox.stats(PROVIDER).token_requests
+}
+
+fn build(sandbox: &Sandbox, store: Arc<dyn TokenStore>) -> TokenSource {
+    TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(store)
+        .build()
+        .unwrap()
+}
+
+/// What the next `get`s do (front first); empty = answer normally.
+#[derive(Debug, Clone, Copy)]
+enum Get {
+    /// Say so on `get_entered`, wait for `get_release`, then answer normally.
+    Hold,
+    /// An entry that does not open.
+    Garbage,
+}
+
+/// In-memory store with scripted gets and a gate on `release_lease`.
+#[derive(Debug, Default)]
+struct Gated {
+    map: Mutex<std::collections::HashMap<String, (Vec<u8>, Instant)>>,
+    script: Mutex<VecDeque<Get>>,
+    get_entered: Notify,
+    get_release: Notify,
+    hold_release: AtomicBool,
+    release_entered: Notify,
+    release_release: Notify,
+    get_delay_ms: AtomicU64,
+    /// A second step of every `get` (a second round trip), after the first.
+    second_step_ms: AtomicU64,
+}
+
+impl Gated {
+    fn slot(&self, key: &str) -> Option<(Vec<u8>, Instant)> {
+        let map = self.map.lock().unwrap();
+        map.get(key)
+            .filter(|(_, until)| *until > Instant::now())
+            .cloned()
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for Gated {
+    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
+        let step = self.script.lock().unwrap().pop_front();
+        let delay = self.get_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        match step {
+            Some(Get::Hold) => {
+                self.get_entered.notify_one();
+                self.get_release.notified().await;
+            }
+            Some(Get::Garbage) => {
+                return Ok(Some(StoreEntry {
+                    value: b"pat2 not a sealed entry at all, just garbage bytes".to_vec(),
+                    ttl: Duration::from_secs(600),
+                }));
+            }
+            None => {}
+        }
+        let second = self.second_step_ms.load(Ordering::SeqCst);
+        if second > 0 {
+            tokio::time::sleep(Duration::from_millis(second)).await;
+        }
+        Ok(self
+            .slot(&format!("{key}:token"))
+            .map(|(value, until)| StoreEntry {
+                value,
+                ttl: until - Instant::now(),
+            }))
+    }
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        self.map.lock().unwrap().insert(
+            format!("{key}:token"),
+            (value.to_vec(), Instant::now() + ttl),
+        );
+        Ok(())
+    }
+    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        let mut map = self.map.lock().unwrap();
+        let key = format!("{key}:token");
+        let matches = map.get(&key).is_some_and(|(value, _)| value == expected);
+        if matches {
+            map.remove(&key);
+        }
+        Ok(matches)
+    }
+    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let key = format!("{key}:lease");
+        if self.slot(&key).is_some() {
+            return Ok(false);
+        }
+        self.map
+            .lock()
+            .unwrap()
+            .insert(key, (owner.as_bytes().to_vec(), Instant::now() + ttl));
+        Ok(true)
+    }
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        if self.hold_release.swap(false, Ordering::SeqCst) {
+            self.release_entered.notify_one();
+            self.release_release.notified().await;
+        }
+        let mut map = self.map.lock().unwrap();
+        let key = format!("{key}:lease");
+        if map
+            .get(&key)
+            .is_some_and(|(holder, _)| holder == owner.as_bytes())
+        {
+            map.remove(&key);
+        }
+        Ok(())
+    }
+    async fn wait(&self, _key: &str, timeout: Duration) -> Result<(), StoreError> {
+        tokio::time::sleep(timeout.min(Duration::from_millis(20))).await;
+        Ok(())
+    }
+}
+
+/// The flight adopts `t` from the store; `invalidate(&t)` returns (t not cached here,
+/// e.g. another process's copy got a 401); a `token()` started after it joins the flight
+/// and gets `t`, and `t` is cached: `store_arrival` does not check `was_invalidated`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_does_not_bring_back_a_token_invalidated_while_it_ran() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(Gated::default());
+    let writer = build(&sandbox, store.clone());
+    let t = writer.token().await.unwrap();
+
+    let source = build(&sandbox, store.clone());
+    // The flight's first read finds an entry that does not open: it leases, reads `t`
+    // again, adopts it, and releases the lease (held here).
+    store.script.lock().unwrap().push_back(Get::Garbage);
+    store.hold_release.store(true, Ordering::SeqCst);
+    let refresh = tokio::spawn({
+        let source = source.clone();
+        async move { source.refresh().await }
+    });
+    store.release_entered.notified().await; // `t` adopted, not yet cached
+    assert!(!source.invalidate(&t), "t is not cached here");
+    // Started after invalidate returned: joins the flight.
+    let mut later = Box::pin(source.token());
+    assert!((&mut later).now_or_never().is_none());
+    store.release_release.notify_one();
+    let _ = refresh.await.unwrap();
+    let later = later.await.unwrap();
+    let after = source.token().await.unwrap();
+    eprintln!("stats {:?}", source.stats());
+    assert_ne!(
+        later.expose_secret(),
+        t.expose_secret(),
+        "a token() started after invalidate(&t) returned got t (joined flight)"
+    );
+    assert_ne!(
+        after.expose_secret(),
+        t.expose_secret(),
+        "t was cached again after invalidate(&t) returned"
+    );
+}
+
+/// The everyday case: `t` is cached here (by a caller's own read) and dropped by
+/// `invalidate` (returns true); a flight that adopted `t` before that caches it again and
+/// hands it to a caller that started after the invalidate; store_hits counts `t` twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_does_not_cache_again_a_token_dropped_while_it_ran() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(Gated::default());
+    let writer = build(&sandbox, store.clone());
+    let t = writer.token().await.unwrap();
+
+    let source = build(&sandbox, store.clone());
+    {
+        let mut script = store.script.lock().unwrap();
+        script.push_back(Get::Hold); // caller A's own read
+        script.push_back(Get::Garbage); // the flight's first read
+    }
+    store.hold_release.store(true, Ordering::SeqCst);
+    let a = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await }
+    });
+    store.get_entered.notified().await; // A is reading (reading = true)
+    let b = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await } // goes to the flight
+    });
+    store.release_entered.notified().await; // flight adopted `t`, releasing its lease
+    store.get_release.notify_one(); // A's read finishes: A caches `t`
+    let got_a = a.await.unwrap().unwrap();
+    assert_eq!(got_a.expose_secret(), t.expose_secret());
+    assert!(source.invalidate(&got_a), "the cached token is dropped");
+    let mut later = Box::pin(source.token());
+    assert!((&mut later).now_or_never().is_none()); // joined the flight
+    store.release_release.notify_one();
+    let _ = b.await.unwrap();
+    let later = later.await.unwrap();
+    let after = source.token().await.unwrap();
+    let stats = source.stats();
+    eprintln!("stats {stats:?}, requests {}", requests(&sandbox));
+    assert_ne!(
+        later.expose_secret(),
+        t.expose_secret(),
+        "joined flight returned t"
+    );
+    assert_ne!(after.expose_secret(), t.expose_secret(), "t cached again");
+    assert_eq!(stats.store_hits, 1, "one adopted token counted twice");
+}
+
+/// A clock that panics at its `n`th reading only.
+#[derive(Debug)]
+struct ClockPanickingAfter {
+    readings: AtomicUsize,
+    n: usize,
+}
+
+impl TimeSource for ClockPanickingAfter {
+    fn now(&self) -> Instant {
+        if self.readings.fetch_add(1, Ordering::SeqCst) + 1 == self.n {
+            panic!("clock exploded");
+        }
+        Instant::now()
+    }
+}
+
+/// A clock that panics (its 2nd reading: the first after the origin): without a store
+/// the caller gets an Internal error; with a store the panic reaches the caller, because
+/// `read_store` reads the clock under the flight lock outside any catch_unwind.
+#[tokio::test]
+async fn a_panicking_clock_does_not_reach_the_caller_with_a_store() {
+    let sandbox = Sandbox::start().await.unwrap();
+    for with_store in [false, true] {
+        let mut builder = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+            .time_source(ClockPanickingAfter {
+                readings: AtomicUsize::new(0),
+                n: 2,
+            });
+        if with_store {
+            builder = builder.store(Arc::new(Gated::default()));
+        }
+        let source = builder.build().unwrap();
+        let outcome = std::panic::AssertUnwindSafe(source.token())
+            .catch_unwind()
+            .await;
+        match &outcome {
+            Ok(Ok(_)) => eprintln!("store={with_store}: a token"),
+            Ok(Err(e)) => eprintln!("store={with_store}: error {:?}: {e}", e.kind()),
+            Err(_) => eprintln!("store={with_store}: PANIC reached the caller"),
+        }
+        assert!(
+            outcome.is_ok(),
+            "store={with_store}: a panic reached the caller"
+        );
+    }
+}
+
+/// On the source's (manual) clock `t` is past its lifetime; the store still holds it
+/// (its TTL is wall-clock). The caller's own read refuses it (`seen`), but the flight
+/// re-adopts it: `token()` returns the token this source just stopped using, counted as
+/// a store hit, under a new identity, so `invalidate` with the old handle no longer drops
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_does_not_adopt_the_token_the_source_stopped_using() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let lifetime = sandbox.endpoint(PROVIDER).token_lifetime;
+    let store = Arc::new(Gated::default());
+    let clock = ManualClock::new();
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .time_source(clock.clone())
+        .store(store.clone())
+        .build()
+        .unwrap();
+    let t = source.token().await.unwrap();
+    clock.advance(lifetime + Duration::from_secs(1)); // t has expired on this clock
+    let again = source.token().await.unwrap();
+    let stats = source.stats();
+    eprintln!(
+        "lifetime {lifetime:?}; same secret: {}; stats {stats:?}",
+        again.expose_secret() == t.expose_secret()
+    );
+    let dropped = source.invalidate(&t);
+    let after = source.token().await.unwrap();
+    eprintln!(
+        "invalidate(&t) -> {dropped}; token() after it returns t: {}",
+        after.expose_secret() == t.expose_secret()
+    );
+    assert_ne!(
+        again.expose_secret(),
+        t.expose_secret(),
+        "returned a token expired per the source's clock"
+    );
+    assert_ne!(after.expose_secret(), t.expose_secret(), "P1 by secret");
+}
+
+/// P1c (identity vs secret). Two sources on one store (two processes' view, in one
+/// process): B adopted A's token. `B.invalidate(&token_from_A)` returns false (not the
+/// same `AccessToken`), remembers the digest, but B keeps serving that secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidate_drops_the_same_secret_read_from_the_store() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(Gated::default());
+    let a = build(&sandbox, store.clone());
+    let b = build(&sandbox, store.clone());
+    let t = a.token().await.unwrap();
+    let tb = b.token().await.unwrap();
+    assert_eq!(t.expose_secret(), tb.expose_secret());
+    let dropped = b.invalidate(&t);
+    let after = b.token().await.unwrap();
+    eprintln!("b.invalidate(&t) -> {dropped}");
+    assert_ne!(after.expose_secret(), t.expose_secret());
+}
+
+/// Sequential callers with deadlines (80 ms) shorter than every store read (300 ms,
+/// under the 500 ms operation timeout), store holding a token: they still get tokens, and
+/// the fleet still makes no request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequential_impatient_callers_still_get_the_stored_token() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(Gated::default());
+    let writer = build(&sandbox, store.clone());
+    writer.token().await.unwrap();
+    store.get_delay_ms.store(300, Ordering::SeqCst);
+    let source = build(&sandbox, store.clone());
+    let mut answered = 0;
+    for _ in 0..20 {
+        let call = tokio::time::timeout(Duration::from_millis(80), source.token()).await;
+        answered += usize::from(matches!(call, Ok(Ok(_))));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stats = source.stats();
+    eprintln!("answered {answered} of 20, stats {stats:?}");
+    assert!(answered >= 10, "{stats:?}");
+    assert_eq!(requests(&sandbox), 1);
+    assert_eq!(stats.store_hits, 1, "{stats:?}");
+}
+
+/// A runtime without the time driver: the store cannot be timed. Compare with and
+/// without a store (no panic reaching the caller, and what comes back).
+#[test]
+fn a_runtime_without_timers_gets_no_panic() {
+    let server_rt = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = server_rt.block_on(Sandbox::start()).unwrap();
+    for with_store in [false, true] {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let mut builder = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap());
+        if with_store {
+            builder = builder.store(Arc::new(Gated::default()));
+        }
+        let source = builder.build().unwrap();
+        let outcome = rt.block_on(async {
+            std::panic::AssertUnwindSafe(source.token())
+                .catch_unwind()
+                .await
+        });
+        match &outcome {
+            Ok(Ok(_)) => eprintln!("store={with_store}: a token"),
+            Ok(Err(e)) => eprintln!("store={with_store}: error {:?}: {e}", e.kind()),
+            Err(_) => eprintln!("store={with_store}: PANIC reached the caller"),
+        }
+        assert!(outcome.is_ok(), "store={with_store}");
+        if let Ok(Err(e)) = &outcome {
+            assert_ne!(e.kind(), ErrorKind::Configuration);
+        }
+        drop(source);
+        drop(rt);
+    }
+}
+
+/// P3/P2. A caller polled once (its own store read under way) and kept unpolled past the
+/// operation timeout, then polled again: its read, whose store takes two 50 ms steps
+/// (well inside the 200 ms timeout in wall time), times out at that poll, counts a store
+/// error, opens the breaker, and this process fetches a token of its own although the
+/// store holds one. Before the change the read ran in the flight task, polled by the
+/// runtime regardless of the caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_caller_neither_trips_the_breaker_nor_costs_a_request() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(Gated::default());
+    let policy = StorePolicy::default().with_operation_timeout(Duration::from_millis(200));
+    let writer = build(&sandbox, store.clone());
+    writer.token().await.unwrap();
+    store.get_delay_ms.store(50, Ordering::SeqCst);
+    store.second_step_ms.store(50, Ordering::SeqCst);
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(store.clone())
+        .store_policy(policy)
+        .build()
+        .unwrap();
+    let mut parked = Box::pin(source.token());
+    assert!((&mut parked).now_or_never().is_none()); // its read is under way
+    // Not a race: nothing is polled meanwhile; every deadline involved is fixed already.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = parked.await;
+    let stats = source.stats();
+    eprintln!(
+        "ok: {}, stats {stats:?}, provider requests {}",
+        got.is_ok(),
+        requests(&sandbox)
+    );
+    assert_eq!(stats.store_errors, 0, "a healthy store counted as failing");
+    assert_eq!(
+        requests(&sandbox),
+        1,
+        "the fleet fetched twice for one credential"
+    );
+}
