@@ -11,8 +11,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::Client;
 
-/// What a sealed value starts with: the format's version (`pat1` was ChaCha20-Poly1305;
-/// such an entry is another version, a miss).
+/// What a sealed value starts with: the format's version (`pat1` was ChaCha20-Poly1305,
+/// stored under another key; such an entry is another version, a miss).
 const MAGIC: &[u8; 4] = b"pat2";
 const NONCE_LEN: usize = 12;
 /// HKDF's salt: fixed, naming the scheme.
@@ -68,7 +68,8 @@ impl Sealer {
         hkdf.expand_multi_info(&[b"aes-256-gcm key\0", &identity], &mut aead_key)
             .expect("32 bytes is a valid HKDF output length");
         let mut hash = Sha256::new();
-        hash.update(b"partner-auth store key v1\0");
+        // v2 with the pat2 format: versions in one fleet keep separate entries.
+        hash.update(b"partner-auth store key v2\0");
         hash.update(&identity);
         hash.update(fingerprint);
         let key = hex(&hash.finalize());
