@@ -4,6 +4,8 @@
 //! but not polled, a lookup that times out after taking the lease; and the caller's own
 //! read of the store on a miss: in its task, counted once, never an invalidated token.
 
+#[path = "common/memory_store.rs"]
+mod memory_store;
 #[path = "common/sandbox.rs"]
 mod sandbox_client;
 
@@ -11,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use memory_store::{Get, MemoryStore};
 use partner_auth::store::{FileStore, StoreEntry, StoreError, StorePolicy, TokenStore};
 use partner_auth::{Provider, TokenSource};
 use partner_sandbox::{Faults, Sandbox};
@@ -329,102 +332,6 @@ async fn a_slow_write_leaves_no_lease_behind() {
     );
 }
 
-/// An in-memory store with knobs: every `get` takes `get_delay_ms`; the first `get` after
-/// a lease it granted can be made slow (once); it counts leases taken and released, and
-/// notes the task each `get` ran in.
-#[derive(Debug, Default)]
-struct Slow {
-    readers: std::sync::Mutex<Vec<Option<tokio::task::Id>>>,
-    /// The next `get` says it `entered` and waits for `release` (once).
-    hold_next_get: std::sync::atomic::AtomicBool,
-    entered: tokio::sync::Notify,
-    release: tokio::sync::Notify,
-    map: std::sync::Mutex<std::collections::HashMap<String, (Vec<u8>, Instant)>>,
-    get_delay_ms: AtomicU64,
-    slow_get_after_lease_ms: AtomicU64,
-    slow_get_pending: std::sync::atomic::AtomicBool,
-    leases: AtomicU64,
-    releases: AtomicU64,
-}
-
-impl Slow {
-    fn slot(&self, key: &str) -> Option<(Vec<u8>, Instant)> {
-        let map = self.map.lock().unwrap();
-        map.get(key)
-            .filter(|(_, until)| *until > Instant::now())
-            .cloned()
-    }
-}
-
-#[async_trait::async_trait]
-impl TokenStore for Slow {
-    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
-        self.readers.lock().unwrap().push(tokio::task::try_id());
-        if self.hold_next_get.swap(false, Ordering::SeqCst) {
-            self.entered.notify_one();
-            self.release.notified().await;
-        }
-        let delay = self.get_delay_ms.load(Ordering::SeqCst);
-        if self.slow_get_pending.swap(false, Ordering::SeqCst) {
-            let slow = self.slow_get_after_lease_ms.load(Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(slow)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-        Ok(self
-            .slot(&format!("{key}:token"))
-            .map(|(value, until)| StoreEntry {
-                value,
-                ttl: until - Instant::now(),
-            }))
-    }
-    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        let entry = (value.to_vec(), Instant::now() + ttl);
-        self.map
-            .lock()
-            .unwrap()
-            .insert(format!("{key}:token"), entry);
-        Ok(())
-    }
-    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
-        let mut map = self.map.lock().unwrap();
-        let key = format!("{key}:token");
-        let matches = map.get(&key).is_some_and(|(value, _)| value == expected);
-        if matches {
-            map.remove(&key);
-        }
-        Ok(matches)
-    }
-    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let key = format!("{key}:lease");
-        if self.slot(&key).is_some() {
-            return Ok(false);
-        }
-        let entry = (owner.as_bytes().to_vec(), Instant::now() + ttl);
-        self.map.lock().unwrap().insert(key, entry);
-        self.leases.fetch_add(1, Ordering::SeqCst);
-        if self.slow_get_after_lease_ms.load(Ordering::SeqCst) > 0 {
-            self.slow_get_pending.store(true, Ordering::SeqCst);
-        }
-        Ok(true)
-    }
-    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
-        let mut map = self.map.lock().unwrap();
-        let key = format!("{key}:lease");
-        if map
-            .get(&key)
-            .is_some_and(|(holder, _)| holder == owner.as_bytes())
-        {
-            map.remove(&key);
-            self.releases.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(())
-    }
-    async fn wait(&self, _key: &str, timeout: Duration) -> Result<(), StoreError> {
-        tokio::time::sleep(timeout.min(Duration::from_millis(20))).await;
-        Ok(())
-    }
-}
-
 /// A store read that hangs (2 s, past the 500 ms operation timeout) and callers whose own
 /// deadline (300 ms) is shorter than the operation timeout: the fetch goes on without
 /// them, times the store out, fetches on its own, and later callers get its token (a
@@ -433,7 +340,7 @@ impl TokenStore for Slow {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_with_short_deadlines_still_get_tokens_past_a_hanging_store() {
     let sandbox = Sandbox::start().await.unwrap();
-    let store = Arc::new(Slow::default());
+    let store = Arc::new(MemoryStore::default());
     store.get_delay_ms.store(2_000, Ordering::SeqCst);
     let policy = StorePolicy::default().with_operation_timeout(Duration::from_millis(500));
     let source = build(&sandbox, store.clone(), policy);
@@ -458,7 +365,7 @@ async fn callers_with_short_deadlines_still_get_tokens_past_a_hanging_store() {
 async fn a_caller_kept_but_not_polled_holds_nobody_up() {
     use futures_util::FutureExt as _;
     let sandbox = Sandbox::start().await.unwrap();
-    let store = Arc::new(Slow::default());
+    let store = Arc::new(MemoryStore::default());
     store.get_delay_ms.store(50, Ordering::SeqCst);
     let source = build(&sandbox, store.clone(), StorePolicy::default());
     let mut parked = Box::pin(source.token());
@@ -477,7 +384,7 @@ async fn a_caller_kept_but_not_polled_holds_nobody_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lookup_timed_out_after_leasing_leaves_no_lease() {
     let sandbox = Sandbox::start().await.unwrap();
-    let store = Arc::new(Slow::default());
+    let store = Arc::new(MemoryStore::default());
     let policy = StorePolicy::default()
         .with_lease_ttl(Duration::from_secs(30))
         .with_operation_timeout(Duration::from_millis(300))
@@ -505,7 +412,7 @@ async fn a_lookup_timed_out_after_leasing_leaves_no_lease() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_hit_is_read_in_the_callers_own_task() {
     let sandbox = Sandbox::start().await.unwrap();
-    let store = Arc::new(Slow::default());
+    let store = Arc::new(MemoryStore::default());
     let writer = build(&sandbox, store.clone(), StorePolicy::default());
     let token = writer.token().await.unwrap();
     store.readers.lock().unwrap().clear();
@@ -531,7 +438,7 @@ async fn a_store_hit_is_read_in_the_callers_own_task() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_misses_adopt_a_stored_token_once() {
     let sandbox = Sandbox::start().await.unwrap();
-    let store = Arc::new(Slow::default());
+    let store = Arc::new(MemoryStore::default());
     let writer = build(&sandbox, store.clone(), StorePolicy::default());
     let token = writer.token().await.unwrap();
     // Slow reads, so that the other callers arrive while the first one is reading.
@@ -565,7 +472,7 @@ async fn concurrent_misses_adopt_a_stored_token_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callers_store_read_never_brings_back_an_invalidated_token() {
     let sandbox = Sandbox::start().await.unwrap();
-    let store = Arc::new(Slow::default());
+    let store = Arc::new(MemoryStore::default());
     let source = build(&sandbox, store.clone(), StorePolicy::default());
     const ROUNDS: usize = 200;
     let mut stale_returned = 0;
@@ -606,18 +513,18 @@ async fn a_callers_store_read_never_brings_back_an_invalidated_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_invalidated_during_a_callers_store_read_is_not_cached() {
     let sandbox = Sandbox::start().await.unwrap();
-    let store = Arc::new(Slow::default());
+    let store = Arc::new(MemoryStore::default());
     let writer = build(&sandbox, store.clone(), StorePolicy::default());
     let rejected = writer.token().await.unwrap();
     let source = build(&sandbox, store.clone(), StorePolicy::default());
-    store.hold_next_get.store(true, Ordering::SeqCst);
+    store.script.lock().unwrap().push_back(Get::Hold);
     let first = tokio::spawn({
         let source = source.clone();
         async move { source.token().await.unwrap() }
     });
-    store.entered.notified().await; // the first caller is reading the store
+    store.get_entered.notified().await; // the first caller is reading the store
     assert!(!source.invalidate(&rejected), "not cached here yet");
-    store.release.notify_one();
+    store.get_release.notify_one();
     first.await.unwrap();
     let later = source.token().await.unwrap();
     assert_ne!(later.expose_secret(), rejected.expose_secret());

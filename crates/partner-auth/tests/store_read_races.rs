@@ -3,22 +3,22 @@
 //! the caller's store read, kept as regression tests (six failed on 8e65c6b; the impatient
 //! callers and the runtime without timers held). Gated by `Notify`s where order matters.
 
+#[path = "common/memory_store.rs"]
+mod memory_store;
 #[path = "common/sandbox.rs"]
 mod sandbox_client;
 
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
-use partner_auth::store::{StoreEntry, StoreError, StorePolicy, TokenStore};
+use memory_store::{Get, MemoryStore};
+use partner_auth::store::{StorePolicy, TokenStore};
 use partner_auth::time::{ManualClock, TimeSource};
 use partner_auth::{ErrorKind, Provider, TokenSource};
 use partner_sandbox::Sandbox;
 use sandbox_client::SandboxExt as _;
-use tokio::sync::Notify;
 
 const PROVIDER: Provider = Provider::Tradevest;
 
@@ -33,126 +33,14 @@ fn build(sandbox: &Sandbox, store: Arc<dyn TokenStore>) -> TokenSource {
         .unwrap()
 }
 
-/// What the next `get`s do (front first); empty = answer normally.
-#[derive(Debug, Clone, Copy)]
-enum Get {
-    /// Say so on `get_entered`, wait for `get_release`, then answer normally.
-    Hold,
-    /// An entry that does not open.
-    Garbage,
-}
-
-/// In-memory store with scripted gets and a gate on `release_lease`.
-#[derive(Debug, Default)]
-struct Gated {
-    map: Mutex<std::collections::HashMap<String, (Vec<u8>, Instant)>>,
-    script: Mutex<VecDeque<Get>>,
-    get_entered: Notify,
-    get_release: Notify,
-    hold_release: AtomicBool,
-    release_entered: Notify,
-    release_release: Notify,
-    get_delay_ms: AtomicU64,
-    /// A second step of every `get` (a second round trip), after the first.
-    second_step_ms: AtomicU64,
-}
-
-impl Gated {
-    fn slot(&self, key: &str) -> Option<(Vec<u8>, Instant)> {
-        let map = self.map.lock().unwrap();
-        map.get(key)
-            .filter(|(_, until)| *until > Instant::now())
-            .cloned()
-    }
-}
-
-#[async_trait::async_trait]
-impl TokenStore for Gated {
-    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
-        let step = self.script.lock().unwrap().pop_front();
-        let delay = self.get_delay_ms.load(Ordering::SeqCst);
-        if delay > 0 {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
-        }
-        match step {
-            Some(Get::Hold) => {
-                self.get_entered.notify_one();
-                self.get_release.notified().await;
-            }
-            Some(Get::Garbage) => {
-                return Ok(Some(StoreEntry {
-                    value: b"pat2 not a sealed entry at all, just garbage bytes".to_vec(),
-                    ttl: Duration::from_secs(600),
-                }));
-            }
-            None => {}
-        }
-        let second = self.second_step_ms.load(Ordering::SeqCst);
-        if second > 0 {
-            tokio::time::sleep(Duration::from_millis(second)).await;
-        }
-        Ok(self
-            .slot(&format!("{key}:token"))
-            .map(|(value, until)| StoreEntry {
-                value,
-                ttl: until - Instant::now(),
-            }))
-    }
-    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        self.map.lock().unwrap().insert(
-            format!("{key}:token"),
-            (value.to_vec(), Instant::now() + ttl),
-        );
-        Ok(())
-    }
-    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
-        let mut map = self.map.lock().unwrap();
-        let key = format!("{key}:token");
-        let matches = map.get(&key).is_some_and(|(value, _)| value == expected);
-        if matches {
-            map.remove(&key);
-        }
-        Ok(matches)
-    }
-    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let key = format!("{key}:lease");
-        if self.slot(&key).is_some() {
-            return Ok(false);
-        }
-        self.map
-            .lock()
-            .unwrap()
-            .insert(key, (owner.as_bytes().to_vec(), Instant::now() + ttl));
-        Ok(true)
-    }
-    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
-        if self.hold_release.swap(false, Ordering::SeqCst) {
-            self.release_entered.notify_one();
-            self.release_release.notified().await;
-        }
-        let mut map = self.map.lock().unwrap();
-        let key = format!("{key}:lease");
-        if map
-            .get(&key)
-            .is_some_and(|(holder, _)| holder == owner.as_bytes())
-        {
-            map.remove(&key);
-        }
-        Ok(())
-    }
-    async fn wait(&self, _key: &str, timeout: Duration) -> Result<(), StoreError> {
-        tokio::time::sleep(timeout.min(Duration::from_millis(20))).await;
-        Ok(())
-    }
-}
-
-/// The flight adopts `t` from the store; `invalidate(&t)` returns (t not cached here,
-/// e.g. another process's copy got a 401); a `token()` started after it joins the flight
-/// and gets `t`, and `t` is cached: `store_arrival` does not check `was_invalidated`.
+/// A fetch adopts `t` from the store; `invalidate(&t)` returns (`false`: `t` is not cached
+/// here, another process's copy got a 401) before the fetch ends. A `token()` started
+/// after it joins the fetch: it must not get `t`, and `t` must not be cached (on 8e65c6b
+/// it was: the fetch cached store tokens without checking what was invalidated).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fetch_does_not_bring_back_a_token_invalidated_while_it_ran() {
     let sandbox = Sandbox::start().await.unwrap();
-    let store = Arc::new(Gated::default());
+    let store = Arc::new(MemoryStore::default());
     let writer = build(&sandbox, store.clone());
     let t = writer.token().await.unwrap();
 
@@ -187,13 +75,14 @@ async fn a_fetch_does_not_bring_back_a_token_invalidated_while_it_ran() {
     );
 }
 
-/// The everyday case: `t` is cached here (by a caller's own read) and dropped by
-/// `invalidate` (returns true); a flight that adopted `t` before that caches it again and
-/// hands it to a caller that started after the invalidate; store_hits counts `t` twice.
+/// The everyday case: `t` is cached here by a caller's own read and dropped by
+/// `invalidate` (`true`) while a fetch that adopted `t` too is still under way. The fetch
+/// must neither cache `t` again nor hand it to a caller that started after the
+/// `invalidate`, and `t` counts as one store hit (on 8e65c6b: both broken).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fetch_does_not_cache_again_a_token_dropped_while_it_ran() {
     let sandbox = Sandbox::start().await.unwrap();
-    let store = Arc::new(Gated::default());
+    let store = Arc::new(MemoryStore::default());
     let writer = build(&sandbox, store.clone());
     let t = writer.token().await.unwrap();
 
@@ -251,9 +140,9 @@ impl TimeSource for ClockPanickingAfter {
     }
 }
 
-/// A clock that panics (its 2nd reading: the first after the origin): without a store
-/// the caller gets an Internal error; with a store the panic reaches the caller, because
-/// `read_store` reads the clock under the flight lock outside any catch_unwind.
+/// A clock that panics (its 2nd reading: the first after the origin) never reaches the
+/// caller as a panic, with a store or without (on 8e65c6b, with a store it did: the
+/// caller's store read read the clock outside any `catch_unwind`).
 #[tokio::test]
 async fn a_panicking_clock_does_not_reach_the_caller_with_a_store() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -264,7 +153,7 @@ async fn a_panicking_clock_does_not_reach_the_caller_with_a_store() {
                 n: 2,
             });
         if with_store {
-            builder = builder.store(Arc::new(Gated::default()));
+            builder = builder.store(Arc::new(MemoryStore::default()));
         }
         let source = builder.build().unwrap();
         let outcome = std::panic::AssertUnwindSafe(source.token())
@@ -282,16 +171,15 @@ async fn a_panicking_clock_does_not_reach_the_caller_with_a_store() {
     }
 }
 
-/// On the source's (manual) clock `t` is past its lifetime; the store still holds it
-/// (its TTL is wall-clock). The caller's own read refuses it (`seen`), but the flight
-/// re-adopts it: `token()` returns the token this source just stopped using, counted as
-/// a store hit, under a new identity, so `invalidate` with the old handle no longer drops
-/// it.
+/// On the source's (manual) clock `t` is past its lifetime while the store still holds
+/// it (its time to live is on the wall clock). The next `token()` must not return `t`
+/// again, from the caller's read or from the fetch, and after `invalidate(&t)` it must
+/// not come back either (on 8e65c6b the fetch re-adopted it under a new identity).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fetch_does_not_adopt_the_token_the_source_stopped_using() {
     let sandbox = Sandbox::start().await.unwrap();
     let lifetime = sandbox.endpoint(PROVIDER).token_lifetime;
-    let store = Arc::new(Gated::default());
+    let store = Arc::new(MemoryStore::default());
     let clock = ManualClock::new();
     let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
         .time_source(clock.clone())
@@ -320,13 +208,13 @@ async fn a_fetch_does_not_adopt_the_token_the_source_stopped_using() {
     assert_ne!(after.expose_secret(), t.expose_secret(), "P1 by secret");
 }
 
-/// P1c (identity vs secret). Two sources on one store (two processes' view, in one
-/// process): B adopted A's token. `B.invalidate(&token_from_A)` returns false (not the
-/// same `AccessToken`), remembers the digest, but B keeps serving that secret.
+/// Two sources on one store (two processes' view, in one process): B adopted A's token.
+/// `B.invalidate(&token_from_A)` drops B's copy, the same secret under another identity
+/// (on 8e65c6b it compared identities and B kept serving the secret).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalidate_drops_the_same_secret_read_from_the_store() {
     let sandbox = Sandbox::start().await.unwrap();
-    let store = Arc::new(Gated::default());
+    let store = Arc::new(MemoryStore::default());
     let a = build(&sandbox, store.clone());
     let b = build(&sandbox, store.clone());
     let t = a.token().await.unwrap();
@@ -344,7 +232,7 @@ async fn invalidate_drops_the_same_secret_read_from_the_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_impatient_callers_still_get_the_stored_token() {
     let sandbox = Sandbox::start().await.unwrap();
-    let store = Arc::new(Gated::default());
+    let store = Arc::new(MemoryStore::default());
     let writer = build(&sandbox, store.clone());
     writer.token().await.unwrap();
     store.get_delay_ms.store(300, Ordering::SeqCst);
@@ -375,7 +263,7 @@ fn a_runtime_without_timers_gets_no_panic() {
             .unwrap();
         let mut builder = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap());
         if with_store {
-            builder = builder.store(Arc::new(Gated::default()));
+            builder = builder.store(Arc::new(MemoryStore::default()));
         }
         let source = builder.build().unwrap();
         let outcome = rt.block_on(async {
@@ -397,16 +285,15 @@ fn a_runtime_without_timers_gets_no_panic() {
     }
 }
 
-/// P3/P2. A caller polled once (its own store read under way) and kept unpolled past the
+/// A caller polled once (its own store read under way) and kept unpolled past the
 /// operation timeout, then polled again: its read, whose store takes two 50 ms steps
-/// (well inside the 200 ms timeout in wall time), times out at that poll, counts a store
-/// error, opens the breaker, and this process fetches a token of its own although the
-/// store holds one. Before the change the read ran in the flight task, polled by the
-/// runtime regardless of the caller.
+/// (well inside the 200 ms timeout in wall time), times out at that poll. That is no
+/// store failure: no error counted, no breaker opened, and the token the store holds is
+/// used, not a new request (on 8e65c6b the breaker opened and the process fetched).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parked_caller_neither_trips_the_breaker_nor_costs_a_request() {
     let sandbox = Sandbox::start().await.unwrap();
-    let store = Arc::new(Gated::default());
+    let store = Arc::new(MemoryStore::default());
     let policy = StorePolicy::default().with_operation_timeout(Duration::from_millis(200));
     let writer = build(&sandbox, store.clone());
     writer.token().await.unwrap();

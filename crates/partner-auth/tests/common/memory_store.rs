@@ -1,0 +1,145 @@
+//! An in-memory `TokenStore` with knobs for fault tests: slow or scripted reads, a gate on
+//! the next read and on the lease release, and counts of what it was asked.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use partner_auth::store::{StoreEntry, StoreError, TokenStore};
+use tokio::sync::Notify;
+
+/// What the next `get`s do (front first); none left: answer normally.
+#[derive(Debug, Clone, Copy)]
+#[allow(dead_code)] // each test file uses some
+pub enum Get {
+    /// Say so on `get_entered`, wait for `get_release`, then answer normally.
+    Hold,
+    /// An entry that does not open.
+    Garbage,
+}
+
+#[derive(Debug, Default)]
+#[allow(dead_code)] // each test file uses some knobs
+pub struct MemoryStore {
+    map: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    /// The task each `get` ran in, in order.
+    pub readers: Mutex<Vec<Option<tokio::task::Id>>>,
+    /// What the next `get`s do.
+    pub script: Mutex<VecDeque<Get>>,
+    pub get_entered: Notify,
+    pub get_release: Notify,
+    /// Every `get` takes this long, then `second_step_ms` more (a second round trip).
+    pub get_delay_ms: AtomicU64,
+    pub second_step_ms: AtomicU64,
+    /// The first `get` after a lease it granted takes this much longer (once).
+    pub slow_get_after_lease_ms: AtomicU64,
+    slow_get_pending: AtomicBool,
+    /// The next `release_lease` says so on `release_entered` and waits for
+    /// `release_release` (once).
+    pub hold_release: AtomicBool,
+    pub release_entered: Notify,
+    pub release_release: Notify,
+    /// Leases granted, and leases ended by their owner.
+    pub leases: AtomicU64,
+    pub releases: AtomicU64,
+}
+
+#[allow(dead_code)]
+impl MemoryStore {
+    /// The live value under `key` (`…:token` or `…:lease`) and when it expires.
+    pub fn slot(&self, key: &str) -> Option<(Vec<u8>, Instant)> {
+        let map = self.map.lock().unwrap();
+        map.get(key)
+            .filter(|(_, until)| *until > Instant::now())
+            .cloned()
+    }
+}
+
+async fn sleep_ms(ms: u64) {
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
+        self.readers.lock().unwrap().push(tokio::task::try_id());
+        let step = self.script.lock().unwrap().pop_front();
+        match step {
+            Some(Get::Hold) => {
+                self.get_entered.notify_one();
+                self.get_release.notified().await;
+            }
+            Some(Get::Garbage) => {
+                return Ok(Some(StoreEntry {
+                    value: b"pat2 not a sealed entry at all, just garbage bytes".to_vec(),
+                    ttl: Duration::from_secs(600),
+                }));
+            }
+            None => {}
+        }
+        if self.slow_get_pending.swap(false, Ordering::SeqCst) {
+            sleep_ms(self.slow_get_after_lease_ms.load(Ordering::SeqCst)).await;
+        }
+        sleep_ms(self.get_delay_ms.load(Ordering::SeqCst)).await;
+        sleep_ms(self.second_step_ms.load(Ordering::SeqCst)).await;
+        Ok(self
+            .slot(&format!("{key}:token"))
+            .map(|(value, until)| StoreEntry {
+                value,
+                ttl: until - Instant::now(),
+            }))
+    }
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let entry = (value.to_vec(), Instant::now() + ttl);
+        self.map
+            .lock()
+            .unwrap()
+            .insert(format!("{key}:token"), entry);
+        Ok(())
+    }
+    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        let mut map = self.map.lock().unwrap();
+        let key = format!("{key}:token");
+        let matches = map.get(&key).is_some_and(|(value, _)| value == expected);
+        if matches {
+            map.remove(&key);
+        }
+        Ok(matches)
+    }
+    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let key = format!("{key}:lease");
+        if self.slot(&key).is_some() {
+            return Ok(false);
+        }
+        let entry = (owner.as_bytes().to_vec(), Instant::now() + ttl);
+        self.map.lock().unwrap().insert(key, entry);
+        self.leases.fetch_add(1, Ordering::SeqCst);
+        if self.slow_get_after_lease_ms.load(Ordering::SeqCst) > 0 {
+            self.slow_get_pending.store(true, Ordering::SeqCst);
+        }
+        Ok(true)
+    }
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        if self.hold_release.swap(false, Ordering::SeqCst) {
+            self.release_entered.notify_one();
+            self.release_release.notified().await;
+        }
+        let mut map = self.map.lock().unwrap();
+        let key = format!("{key}:lease");
+        if map
+            .get(&key)
+            .is_some_and(|(holder, _)| holder == owner.as_bytes())
+        {
+            map.remove(&key);
+            self.releases.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+    async fn wait(&self, _key: &str, timeout: Duration) -> Result<(), StoreError> {
+        tokio::time::sleep(timeout.min(Duration::from_millis(20))).await;
+        Ok(())
+    }
+}
