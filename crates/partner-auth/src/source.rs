@@ -108,8 +108,6 @@ struct Inner {
     counters: Counters,
     /// The level-2 cache, if any.
     shared: Option<Arc<Shared>>,
-    /// How many tokens were cached so far; changed under the flight lock.
-    generation: AtomicU64,
     /// A caller is reading the store itself (see `read_store`).
     reading: AtomicBool,
     /// A caller's own store read was abandoned (its caller gave up): until the next token
@@ -201,8 +199,9 @@ impl TokenSource {
     }
 
     /// Drops `token` from the cache if it is still the cached one (the same token, or the
-    /// same secret read from a store), and says whether it was. Call it when an API answers 401 to `token`: fifty concurrent 401s for the same
-    /// token drop it once, and the next `token()` calls share one fetch. Once any
+    /// same secret read from a store), and says whether it was. Call it when an API answers
+    /// 401 to `token`: fifty concurrent 401s for the same token drop it once, and the next
+    /// `token()` calls share one fetch. Once any
     /// `invalidate(&token)` has returned, no `token()` call that starts afterwards returns
     /// `token`.
     pub fn invalidate(&self, token: &AccessToken) -> bool {
@@ -368,7 +367,6 @@ impl Inner {
                 failure: ArcSwapOption::empty(),
                 counters: Counters::default(),
                 shared,
-                generation: AtomicU64::new(0),
                 reading: AtomicBool::new(false),
                 skip_read: AtomicBool::new(false),
             }),
@@ -472,20 +470,7 @@ impl Inner {
             id,
             sender: Some(sender),
         };
-        // A refresh (background or forced) wants a token other than the current one; a
-        // miss past the current one's use wants any usable token but that one.
-        let want = match self.current.load().as_ref() {
-            None => Want::Usable,
-            Some(cached) => {
-                let digest = seal::token_digest(cached.token.expose_secret());
-                if force || self.usable_now().is_some() {
-                    Want::Replacing(digest)
-                } else {
-                    Want::Other(digest)
-                }
-            }
-        };
-        let mut fetch = self.plan(want);
+        let mut fetch = self.plan(self.want(force));
         fetch.store_empty = store_empty;
         let span = tracing::info_span!(
             "token_fetch",
@@ -520,6 +505,23 @@ impl Inner {
         Ok(flight)
     }
 
+    /// What a fetch from the store takes: a refresh (background or forced) a token other
+    /// than the current one, a miss past the current one's use any usable token but that
+    /// one (the store may keep it a little longer), a miss with nothing cached any token.
+    fn want(&self, force: bool) -> Want {
+        match self.current.load().as_ref() {
+            None => Want::Usable,
+            Some(cached) => {
+                let digest = seal::token_digest(cached.token.expose_secret());
+                if force || self.usable_now().is_some() {
+                    Want::Replacing(digest)
+                } else {
+                    Want::Other(digest)
+                }
+            }
+        }
+    }
+
     /// What a fetch for `want` needs.
     fn plan(self: &Arc<Self>, want: Want) -> Fetch {
         Fetch {
@@ -543,7 +545,6 @@ impl Inner {
     /// Caches a token a flight (or a caller's own store read) got; call it under the
     /// flight lock.
     fn store(&self, arrival: Arrival) -> AccessToken {
-        self.generation.fetch_add(1, Ordering::AcqRel);
         self.skip_read.store(false, Ordering::Release);
         let token = arrival.token.clone();
         self.current.store(Some(Arc::new(Cached {
@@ -556,10 +557,10 @@ impl Inner {
         token
     }
 
-    /// Caches what a flight got, under the flight lock. A token read from the store that a
-    /// caller's own read (see `store_read`) has cached meanwhile is kept, not cached again;
-    /// one invalidated here since the flight read it (`invalidate` runs under the same
-    /// lock) is not cached: `None`.
+    /// Caches what a flight or a caller's own store read got, under the flight lock. A
+    /// token read from the store is a store hit, unless the cache already holds it (the
+    /// other reader was first: that one is kept); one invalidated here since it was read
+    /// (`invalidate` runs under the same lock) is not cached: `None`.
     fn store_arrival(&self, arrival: Arrival) -> Option<AccessToken> {
         if !arrival.from_store {
             return Some(self.store(arrival));
@@ -628,7 +629,8 @@ pub(crate) struct Fetch {
     pub(crate) clock: Clock,
     pub(crate) sleep: Arc<dyn AsyncSleep>,
     shared: Option<Arc<Shared>>,
-    want: Want,
+    /// What token it takes from the store.
+    pub(crate) want: Want,
     /// The caller found the store empty just before starting this fetch.
     pub(crate) store_empty: bool,
 }
@@ -637,7 +639,7 @@ impl Fetch {
     /// Through the store if there is one, else from the provider.
     async fn run(self) -> Result<Arrival, Error> {
         match &self.shared {
-            Some(shared) => shared.fetch(&self, self.want, self.store_empty).await,
+            Some(shared) => shared.fetch(&self).await,
             None => self.ask_provider().await,
         }
     }

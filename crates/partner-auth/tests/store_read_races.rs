@@ -1,7 +1,8 @@
 //! A caller's own store read and the shared fetch against `invalidate`, expiry, panics,
 //! runtimes without timers and callers left unpolled: probes of an adversarial review of
 //! the caller's store read, kept as regression tests (six failed on 8e65c6b; the impatient
-//! callers and the runtime without timers held). Gated by `Notify`s where order matters.
+//! callers and the runtime without timers held), and a read that answers late with an
+//! older token. Gated by `Notify`s where order matters.
 
 #[path = "common/memory_store.rs"]
 mod memory_store;
@@ -320,5 +321,34 @@ async fn a_parked_caller_neither_trips_the_breaker_nor_costs_a_request() {
         requests(&sandbox),
         1,
         "the fleet fetched twice for one credential"
+    );
+}
+
+/// A caller's read that answers with an older token after a newer one was cached
+/// meanwhile does not replace it: the caller gets the newer one, and the cache keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callers_stale_read_does_not_replace_a_newer_cached_token() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(MemoryStore::default());
+    let writer = build(&sandbox, store.clone());
+    let older = writer.token().await.unwrap();
+    let source = build(&sandbox, store.clone());
+    store.script.lock().unwrap().push_back(Get::HoldAfterRead);
+    let caller = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await.unwrap() }
+    });
+    store.get_entered.notified().await; // the caller has read `older`
+    let newer = writer.refresh().await.unwrap(); // the store now holds `newer`
+    assert_ne!(newer.expose_secret(), older.expose_secret());
+    let cached = source.refresh().await.unwrap(); // the source caches `newer`
+    assert_eq!(cached.expose_secret(), newer.expose_secret());
+    store.get_release.notify_one();
+    let got = caller.await.unwrap();
+    assert_eq!(got.expose_secret(), newer.expose_secret());
+    assert_eq!(
+        source.cached().unwrap().expose_secret(),
+        newer.expose_secret(),
+        "the older token replaced the newer one"
     );
 }

@@ -14,8 +14,7 @@ use std::sync::atomic::Ordering;
 use futures_util::FutureExt as _;
 
 use super::Inner;
-use crate::stats::Counter;
-use crate::store::shared::{Read, Shared, Want};
+use crate::store::shared::{Read, Shared};
 use crate::sync::lock;
 use crate::{AccessToken, Error};
 
@@ -52,7 +51,7 @@ impl Inner {
     /// cool-down, the store is backing off or has a delete pending, or there is no
     /// runtime to time the read on.
     async fn read_store(self: &Arc<Self>, shared: &Arc<Shared>) -> StoreRead {
-        let (generation, seen) = {
+        let (seen, want) = {
             let slot = lock(&self.flight);
             let now = self.clock.now();
             let cooling = self
@@ -70,16 +69,15 @@ impl Inner {
                 return StoreRead::Undecided;
             }
             self.reading.store(true, Ordering::Release);
-            (
-                self.generation.load(Ordering::Acquire),
-                self.current.load_full(),
-            )
+            // Not the token this caller missed: the store may keep it a little past the
+            // point where this source stopped using it.
+            (self.current.load_full(), self.want(false))
         };
         let mut reading = Reading {
             inner: self,
             finished: false,
         };
-        let fetch = self.plan(Want::Usable);
+        let fetch = self.plan(want);
         let read = shared.read(&fetch).await;
         reading.finished = true;
         drop(reading);
@@ -95,22 +93,18 @@ impl Inner {
             }
         };
         let slot = lock(&self.flight);
-        // Cache it only if nothing was cached since this caller looked (a newer token),
-        // it is not the token this caller missed (the store may keep a token a little
-        // past the point where this source stops using it), and it was not invalidated
-        // here meanwhile (`invalidate` runs under the same lock).
-        let secret = arrival.token.expose_secret();
-        if self.generation.load(Ordering::Acquire) != generation
-            || seen
-                .as_ref()
-                .is_some_and(|cached| cached.token.expose_secret() == secret)
-            || shared.was_invalidated(secret)
-        {
+        // Cached only if the cache still holds what this caller looked at (nothing newer
+        // came meanwhile), and on the terms of a fetch's store token (not invalidated
+        // here since it was read).
+        let unchanged = match (&*self.current.load(), &seen) {
+            (None, None) => true,
+            (Some(now), Some(then)) => Arc::ptr_eq(now, then),
+            _ => false,
+        };
+        let Some(token) = unchanged.then(|| self.store_arrival(arrival)).flatten() else {
             return StoreRead::Undecided;
-        }
-        let token = self.store(arrival);
+        };
         drop(slot);
-        self.counters.add(Counter::StoreHit);
         tracing::debug!(
             provider = %self.client.provider(),
             environment = self.client.environment(),

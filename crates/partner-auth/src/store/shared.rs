@@ -121,15 +121,12 @@ impl Shared {
             return Read::Undecided;
         }
         let timeout = self.policy.operation_timeout;
-        let guarded = AssertUnwindSafe(self.store.get(self.key())).catch_unwind();
-        let result = match tokio::time::timeout(timeout, guarded).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(StoreError::new("the token store panicked")),
-            Err(_) => return Read::TimedOut,
+        let Some(result) = bounded(timeout, self.store.get(self.key())).await else {
+            return Read::TimedOut;
         };
         match self.settle(fetch, "read", result) {
             Some(None) => Read::Empty,
-            Some(Some(entry)) => match self.adopt(fetch, entry, Want::Usable, None) {
+            Some(Some(entry)) => match self.adopt(fetch, entry, fetch.want, None) {
                 Some(arrival) => Read::Found(arrival),
                 None => Read::Undecided,
             },
@@ -140,12 +137,8 @@ impl Shared {
     /// A flight through the store: adopt a stored token, or fetch under the lease and
     /// store the result, or wait for whoever holds the lease. Without the store (down, or
     /// backing off) it is a plain fetch.
-    pub(crate) async fn fetch(
-        self: &Arc<Self>,
-        fetch: &Fetch,
-        want: Want,
-        store_empty: bool,
-    ) -> Result<Arrival, Error> {
+    pub(crate) async fn fetch(self: &Arc<Self>, fetch: &Fetch) -> Result<Arrival, Error> {
+        let want = fetch.want;
         let key = self.sealer.key();
         let pending = lock(&self.pending_delete).take();
         if let Some(sealed) = pending {
@@ -170,7 +163,7 @@ impl Shared {
         // The last entry that did not open: read again, it is not counted again.
         let mut unopened = None;
         // The caller found no entry just now: go straight to the lease (which looks again).
-        let mut skip_get = store_empty;
+        let mut skip_get = fetch.store_empty;
         loop {
             let owner = owner_id();
             // The stored token, the common case, in a read of its own; when there is none,
@@ -423,18 +416,12 @@ impl Shared {
         if self.backing_off(fetch) {
             return None;
         }
-        // An I/O timeout on Tokio's timer, like the HTTP client's: the injected sleep is
-        // for back-offs (a test's instant sleep would time every operation out).
-        // A store that panics is a failing store, not a failed fetch.
-        let guarded = AssertUnwindSafe(operation).catch_unwind();
-        let result = match tokio::time::timeout(timeout, guarded).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(StoreError::new("the token store panicked")),
-            Err(_) => Err(StoreError::new(format!(
+        let result = bounded(timeout, operation).await.unwrap_or_else(|| {
+            Err(StoreError::new(format!(
                 "no answer within {}",
                 humantime::format_duration(timeout)
-            ))),
-        };
+            )))
+        });
         self.settle(fetch, what, result)
     }
 
@@ -473,6 +460,22 @@ impl Shared {
     }
 }
 
+/// One store operation within `timeout`, or `None` when it timed out. An I/O timeout on
+/// Tokio's timer, like the HTTP client's: the injected sleep is for back-offs (a test's
+/// instant sleep would time every operation out). A store that panics is a failing store,
+/// not a failed fetch.
+async fn bounded<T>(
+    timeout: Duration,
+    operation: impl Future<Output = Result<T, StoreError>>,
+) -> Option<Result<T, StoreError>> {
+    let guarded = AssertUnwindSafe(operation).catch_unwind();
+    match tokio::time::timeout(timeout, guarded).await {
+        Ok(Ok(result)) => Some(result),
+        Ok(Err(_)) => Some(Err(StoreError::new("the token store panicked"))),
+        Err(_) => None,
+    }
+}
+
 /// Ends the lease if the flight holding it ends without doing so.
 struct LeaseGuard {
     shared: Arc<Shared>,
@@ -497,14 +500,12 @@ impl Drop for LeaseGuard {
 
 /// One release attempt within `timeout`; a failure only means the lease expires.
 async fn release_within(store: &Arc<dyn TokenStore>, key: &str, owner: &str, timeout: Duration) {
-    let release = AssertUnwindSafe(store.release_lease(key, owner)).catch_unwind();
-    match tokio::time::timeout(timeout, release).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(error))) => {
+    match bounded(timeout, store.release_lease(key, owner)).await {
+        Some(Ok(())) => {}
+        Some(Err(error)) => {
             tracing::debug!(error = %chain(&error), "the lease was not released; it expires");
         }
-        Ok(Err(_)) => tracing::debug!("releasing the lease panicked; it expires"),
-        Err(_) => tracing::debug!("releasing the lease timed out; it expires"),
+        None => tracing::debug!("releasing the lease timed out; it expires"),
     }
 }
 

@@ -17,6 +17,9 @@ pub enum Get {
     Hold,
     /// An entry that does not open.
     Garbage,
+    /// Read the value, then say so on `get_entered` and wait for `get_release` before
+    /// answering with what was read (by then a stale answer).
+    HoldAfterRead,
 }
 
 #[derive(Debug, Default)]
@@ -76,6 +79,15 @@ impl TokenStore for MemoryStore {
                 return Ok(Some(StoreEntry {
                     value: b"pat2 not a sealed entry at all, just garbage bytes".to_vec(),
                     ttl: Duration::from_secs(600),
+                }));
+            }
+            Some(Get::HoldAfterRead) => {
+                let read = self.slot(&format!("{key}:token"));
+                self.get_entered.notify_one();
+                self.get_release.notified().await;
+                return Ok(read.map(|(value, until)| StoreEntry {
+                    value,
+                    ttl: until.saturating_duration_since(Instant::now()),
                 }));
             }
             None => {}
