@@ -1,5 +1,9 @@
 //! A real `redis-server` for tests: started on a free loopback port in its own temporary
 //! directory, stopped when dropped.
+//!
+//! `REDIS_SERVER` names another server binary to run instead (a path, or a name on the
+//! `PATH`): `REDIS_SERVER=valkey-server cargo test -p workspace-tests` runs every Redis
+//! test against Valkey.
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -243,6 +247,12 @@ fn installed() -> Option<PathBuf> {
     if let Some(binary) = binary() {
         return Some(binary);
     }
+    if let Some(asked) = std::env::var_os(SERVER_VARIABLE) {
+        panic!(
+            "{SERVER_VARIABLE}={} is neither a file nor a program on the PATH",
+            asked.display()
+        );
+    }
     let line = "redis-server is not installed: the Redis tests did NOT run. Install it \
                 (`apt-get install -y redis-server`, `brew install redis`) to run them.";
     if std::env::var_os("CI").is_some() {
@@ -256,10 +266,20 @@ fn installed() -> Option<PathBuf> {
     None
 }
 
+/// The variable that names a server binary to run instead of `redis-server`.
+const SERVER_VARIABLE: &str = "REDIS_SERVER";
+
+/// The server binary: `REDIS_SERVER` if set (a path, or a name on the `PATH`), else
+/// `redis-server` on the `PATH`.
 fn binary() -> Option<PathBuf> {
+    let name = std::env::var_os(SERVER_VARIABLE).unwrap_or_else(|| "redis-server".into());
+    let named = PathBuf::from(&name);
+    if named.components().count() > 1 {
+        return named.is_file().then_some(named);
+    }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .map(|dir| dir.join("redis-server"))
+        .map(|dir| dir.join(&name))
         .find(|candidate| candidate.is_file())
 }
 
