@@ -198,13 +198,15 @@ async fn a_replayed_entry_never_outlives_its_sealed_expiry() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FileStore::new(dir.path()).unwrap());
-    let writer = build(&sandbox, store.clone(), StorePolicy::default());
+    // A loaded machine's disk must not time the write out: this test needs the entry.
+    let patient = StorePolicy::default().with_operation_timeout(Duration::from_secs(30));
+    let writer = build(&sandbox, store.clone(), patient);
     let original = writer.token().await.unwrap();
     let path = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "token"))
-        .unwrap();
+        .unwrap_or_else(|| panic!("no entry written; stats {:?}", writer.stats()));
     let sealed = std::fs::read(&path).unwrap()[8..].to_vec();
 
     // Wait until the provider no longer accepts the token.
