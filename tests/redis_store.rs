@@ -648,3 +648,29 @@ async fn wait_for_a_held_fetch(
         holder,
     }
 }
+
+/// The server these tests ran against is the one `REDIS_SERVER` named: CI's Valkey pass
+/// is a Valkey pass (Valkey reports `valkey_version` in `INFO server`; Redis does not).
+#[tokio::test]
+async fn the_server_is_the_one_asked_for() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let valkey = server.info("server", "valkey_version").await;
+    let asked = std::env::var("REDIS_SERVER").unwrap_or_default();
+    let asked_valkey = std::path::Path::new(&asked)
+        .file_name()
+        .is_some_and(|name| name.to_string_lossy().starts_with("valkey"));
+    assert_eq!(
+        valkey.is_some(),
+        asked_valkey,
+        "REDIS_SERVER={asked:?}, but INFO server says valkey_version {valkey:?}"
+    );
+    eprintln!(
+        "running against {} {}",
+        if valkey.is_some() { "Valkey" } else { "Redis" },
+        valkey
+            .or(server.info("server", "redis_version").await)
+            .unwrap_or_default()
+    );
+}
