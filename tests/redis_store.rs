@@ -649,8 +649,9 @@ async fn wait_for_a_held_fetch(
     }
 }
 
-/// The server these tests ran against is the one `REDIS_SERVER` named: CI's Valkey pass
-/// is a Valkey pass (Valkey reports `valkey_version` in `INFO server`; Redis does not).
+/// Asked for Valkey, the tests run against Valkey: CI's Valkey pass is a Valkey pass
+/// (Valkey reports `valkey_version` in `INFO server`; Redis does not). Not the converse: a
+/// `redis-server` may be Valkey's compatibility link.
 #[tokio::test]
 async fn the_server_is_the_one_asked_for() {
     let Some(server) = RedisServer::start() else {
@@ -661,10 +662,9 @@ async fn the_server_is_the_one_asked_for() {
     let asked_valkey = std::path::Path::new(&asked)
         .file_name()
         .is_some_and(|name| name.to_string_lossy().starts_with("valkey"));
-    assert_eq!(
-        valkey.is_some(),
-        asked_valkey,
-        "REDIS_SERVER={asked:?}, but INFO server says valkey_version {valkey:?}"
+    assert!(
+        valkey.is_some() || !asked_valkey,
+        "REDIS_SERVER={asked:?}, but INFO server reports no valkey_version"
     );
     eprintln!(
         "running against {} {}",
