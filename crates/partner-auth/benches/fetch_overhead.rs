@@ -145,11 +145,10 @@ fn main() {
         }
         start.elapsed()
     };
-    let medians = runtime.block_on(rounds::medians(&NAMES, WARM_UP, ROUNDS, fetch));
-    if !rounds::benching() {
-        println!("fetch_overhead: one round of each (a smoke run: `cargo bench` measures)");
+    let measured = rounds::medians("fetch_overhead", &NAMES, WARM_UP, ROUNDS, fetch);
+    let Some(medians) = runtime.block_on(measured) else {
         return;
-    }
+    };
     for (name, median) in NAMES.iter().zip(&medians) {
         println!(
             "fetch_overhead/{name}: median {:.1} µs over {ROUNDS} interleaved rounds, {:.3}x the hand-written POST",

@@ -78,11 +78,10 @@ fn main() {
             }
         }
     };
-    let medians = runtime.block_on(rounds::medians(&NAMES, WARM_UP, ROUNDS, measure));
-    if !rounds::benching() {
-        println!("stampede: one round of each (a smoke run: `cargo bench` measures)");
+    let measured = rounds::medians("stampede", &NAMES, WARM_UP, ROUNDS, measure);
+    let Some(medians) = runtime.block_on(measured) else {
         return;
-    }
+    };
     for (name, median) in NAMES.iter().zip(&medians) {
         println!(
             "stampede/{name}: median {:.1} µs over {ROUNDS} interleaved rounds",

@@ -7,6 +7,8 @@
 //! be seen in flight is held at the server behind a `Gate`.
 
 mod common;
+#[path = "common/races.rs"]
+mod races;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,6 +21,7 @@ use partner_auth::{
     AccessToken, AuthMiddleware, CachePolicy, Client, Credentials, ErrorKind, NoAuth, Provider,
     RetryPolicy, TokenCache, TokenSource,
 };
+use races::invalidate_round;
 use serde_json::json;
 
 const MS: Duration = Duration::from_millis(1);
@@ -176,22 +179,8 @@ async fn once_invalidate_returns_no_later_call_gets_that_token() {
     let mut stale_returned = 0;
     for _ in 0..ROUNDS {
         let old = source.token().await.unwrap();
-        let callers: Vec<_> = (0..16)
-            .map(|_| {
-                let (source, old) = (source.clone(), old.clone());
-                tokio::spawn(async move {
-                    let dropped = source.invalidate(&old);
-                    let next = source.token().await.unwrap();
-                    (dropped, next.same_as(&old))
-                })
-            })
-            .collect();
-        let mut dropped = 0;
-        for caller in callers {
-            let (did_drop, got_old) = caller.await.unwrap();
-            dropped += usize::from(did_drop);
-            stale_returned += usize::from(got_old);
-        }
+        let (dropped, got_old) = invalidate_round(&source, &old, 16).await;
+        stale_returned += got_old;
         assert_eq!(dropped, 1, "exactly one invalidate drops the token");
     }
     assert_eq!(

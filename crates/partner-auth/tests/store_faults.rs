@@ -6,6 +6,8 @@
 
 #[path = "common/memory_store.rs"]
 mod memory_store;
+#[path = "common/races.rs"]
+mod races;
 #[path = "common/sandbox.rs"]
 mod sandbox_client;
 
@@ -17,6 +19,7 @@ use memory_store::{Get, MemoryStore};
 use partner_auth::store::{FileStore, StoreEntry, StoreError, StorePolicy, TokenStore};
 use partner_auth::{Provider, TokenSource};
 use partner_sandbox::{Faults, Sandbox};
+use races::{impatient_calls, invalidate_round};
 use sandbox_client::SandboxExt as _;
 
 const PROVIDER: Provider = Provider::Tradevest;
@@ -346,12 +349,13 @@ async fn callers_with_short_deadlines_still_get_tokens_past_a_hanging_store() {
     store.get_delay_ms.store(2_000, Ordering::SeqCst);
     let policy = StorePolicy::default().with_operation_timeout(Duration::from_millis(500));
     let source = build(&sandbox, store.clone(), policy);
-    let mut answered = 0;
-    for _ in 0..12 {
-        let call = tokio::time::timeout(Duration::from_millis(300), source.token()).await;
-        answered += usize::from(matches!(call, Ok(Ok(_))));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let answered = impatient_calls(
+        &source,
+        12,
+        Duration::from_millis(300),
+        Duration::from_millis(50),
+    )
+    .await;
     let stats = source.stats();
     assert!(answered >= 6, "{answered} of 12 answered: {stats:?}");
     assert_eq!(
@@ -480,22 +484,8 @@ async fn a_callers_store_read_never_brings_back_an_invalidated_token() {
     let mut stale_returned = 0;
     for _ in 0..ROUNDS {
         let old = source.token().await.unwrap();
-        let callers: Vec<_> = (0..16)
-            .map(|_| {
-                let (source, old) = (source.clone(), old.clone());
-                tokio::spawn(async move {
-                    let dropped = source.invalidate(&old);
-                    let next = source.token().await.unwrap();
-                    (dropped, next.expose_secret() == old.expose_secret())
-                })
-            })
-            .collect();
-        let mut dropped = 0;
-        for caller in callers {
-            let (did_drop, got_old) = caller.await.unwrap();
-            dropped += usize::from(did_drop);
-            stale_returned += usize::from(got_old);
-        }
+        let (dropped, got_old) = invalidate_round(&source, &old, 16).await;
+        stale_returned += got_old;
         assert_eq!(dropped, 1, "exactly one invalidate drops the token");
     }
     assert_eq!(

@@ -6,6 +6,8 @@
 
 #[path = "common/memory_store.rs"]
 mod memory_store;
+#[path = "common/races.rs"]
+mod races;
 #[path = "common/sandbox.rs"]
 mod sandbox_client;
 
@@ -19,6 +21,7 @@ use partner_auth::store::{StorePolicy, TokenStore};
 use partner_auth::time::{ManualClock, TimeSource};
 use partner_auth::{ErrorKind, Provider, TokenSource};
 use partner_sandbox::Sandbox;
+use races::impatient_calls;
 use sandbox_client::SandboxExt as _;
 
 const PROVIDER: Provider = Provider::Tradevest;
@@ -238,12 +241,13 @@ async fn sequential_impatient_callers_still_get_the_stored_token() {
     writer.token().await.unwrap();
     store.get_delay_ms.store(300, Ordering::SeqCst);
     let source = build(&sandbox, store.clone());
-    let mut answered = 0;
-    for _ in 0..20 {
-        let call = tokio::time::timeout(Duration::from_millis(80), source.token()).await;
-        answered += usize::from(matches!(call, Ok(Ok(_))));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let answered = impatient_calls(
+        &source,
+        20,
+        Duration::from_millis(80),
+        Duration::from_millis(20),
+    )
+    .await;
     let stats = source.stats();
     eprintln!("answered {answered} of 20, stats {stats:?}");
     assert!(answered >= 10, "{stats:?}");

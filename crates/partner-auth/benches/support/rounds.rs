@@ -16,23 +16,33 @@ pub fn benching() -> bool {
 }
 
 /// Runs `warm_up` untimed rounds, then `rounds` timed ones, of `measure(way)` for every
-/// way in `names` (one round, untimed, outside `cargo bench`); `measure` returns the time
-/// it took. The medians in nanoseconds, in the order of `names`.
+/// way in `names`; `measure` returns the time it took. The medians in nanoseconds, in the
+/// order of `names`; outside `cargo bench`, one round of each as a smoke test, a line
+/// saying so for `bench`, and `None`.
 pub async fn medians<F, Fut>(
+    bench: &str,
     names: &[&str],
     warm_up: usize,
     rounds: usize,
-    mut measure: F,
-) -> Vec<f64>
+    measure: F,
+) -> Option<Vec<f64>>
 where
     F: FnMut(usize) -> Fut,
     Fut: Future<Output = Duration>,
 {
-    let (warm_up, rounds) = if benching() {
-        (warm_up, rounds)
-    } else {
-        (0, 1)
-    };
+    if !benching() {
+        run(names, 0, 1, measure).await;
+        println!("{bench}: one round of each (a smoke run: `cargo bench` measures)");
+        return None;
+    }
+    Some(run(names, warm_up, rounds, measure).await)
+}
+
+async fn run<F, Fut>(names: &[&str], warm_up: usize, rounds: usize, mut measure: F) -> Vec<f64>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = Duration>,
+{
     let mut times = vec![Vec::with_capacity(rounds); names.len()];
     let mut order: Vec<usize> = (0..names.len()).collect();
     let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
