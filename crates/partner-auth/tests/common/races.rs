@@ -6,10 +6,24 @@ use std::time::Duration;
 
 use partner_auth::{AccessToken, TokenSource};
 
-/// `callers` tasks at once, each calling `invalidate(&old)` and then `token()`: how many
-/// of the invalidations dropped the token, and how many `token()` calls got `old` back
+/// `rounds` times: a token from `source`, then `callers` tasks at once, each calling
+/// `invalidate` on it and then `token()`. Asserts that exactly one invalidation per round
+/// dropped the token; returns how many `token()` calls got the invalidated token back
 /// (compared by secret, so a copy read from a store counts too).
-pub async fn invalidate_round(
+pub async fn invalidate_rounds(source: &TokenSource, rounds: usize, callers: usize) -> usize {
+    let mut got_old = 0;
+    for _ in 0..rounds {
+        let old = source.token().await.unwrap();
+        let (dropped, stale) = invalidate_round(source, &old, callers).await;
+        assert_eq!(dropped, 1, "exactly one invalidate drops the token");
+        got_old += stale;
+    }
+    got_old
+}
+
+/// One round of [`invalidate_rounds`]: how many invalidations dropped `old`, and how many
+/// `token()` calls got it back.
+async fn invalidate_round(
     source: &TokenSource,
     old: &AccessToken,
     callers: usize,
