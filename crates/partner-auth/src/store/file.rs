@@ -39,13 +39,20 @@ const POLL: Duration = Duration::from_millis(20);
 /// #     .build()?;
 /// # let dir = tempfile::tempdir()?;
 /// use std::sync::Arc;
-/// use partner_auth::{TokenSource, store::FileStore};
+/// use std::time::Duration;
+/// use partner_auth::{TokenSource, store::{FileStore, StorePolicy}};
 ///
 /// let store = Arc::new(FileStore::new(dir.path().join("tokens"))?); // or FileStore::in_user_cache()
-/// let one_run = TokenSource::builder(client.clone()).store(store.clone()).build()?;
+/// // A disk slower than the operation timeout (500 ms by default) means a fetch of its
+/// // own; this one waits for a loaded machine's disk.
+/// let policy = StorePolicy::default().with_operation_timeout(Duration::from_secs(30));
+/// let run = |client| {
+///     TokenSource::builder(client).store(store.clone()).store_policy(policy.clone()).build()
+/// };
+/// let one_run = run(client.clone())?;
 /// let token = one_run.token().await?;
 /// drop(one_run);
-/// let next_run = TokenSource::builder(client).store(store.clone()).build()?;
+/// let next_run = run(client)?;
 /// assert_eq!(next_run.token().await?.expose_secret(), token.expose_secret());
 /// assert_eq!(next_run.stats().token_requests, 0);
 /// assert_eq!(store.clear()?, 1);
