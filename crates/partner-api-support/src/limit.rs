@@ -33,13 +33,19 @@ pub fn limit_response(response: reqwest::Response, max_bytes: u64) -> reqwest::R
 }
 
 /// [`limit_response`], also appending every chunk read to `tap` when given: one rebuild of
-/// the response for both.
+/// the response for both, and none when there is nothing to tap and the body's exact length
+/// is known to be within the limit (HTTP/1 reads a `Content-Length` body to that length and
+/// no further; a decompressed body has no known length).
 pub(crate) fn limit_and_tap(
     response: reqwest::Response,
     max_bytes: u64,
     tap: Option<Arc<Mutex<Vec<u8>>>>,
 ) -> reqwest::Response {
-    let declared_too_large = response.content_length().is_some_and(|len| len > max_bytes);
+    let declared = response.content_length();
+    if tap.is_none() && declared.is_some_and(|len| len <= max_bytes) {
+        return response;
+    }
+    let declared_too_large = declared.is_some_and(|len| len > max_bytes);
     let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
     let limit = if declared_too_large { 0 } else { limit };
     map_body(response, |body| {
@@ -118,5 +124,54 @@ mod tests {
         let response = reqwest::get(server.url("/big")).await.unwrap();
         let err = limit_response(response, 1000).bytes().await.unwrap_err();
         assert_eq!(too_large(&err), Some(ResponseTooLarge { limit: 1000 }));
+    }
+
+    /// A loopback server that answers one request with `response`, byte for byte, then
+    /// closes the connection.
+    fn raw_server(response: Vec<u8>) -> String {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/raw", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream.write_all(&response);
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_bounds_the_body_even_when_the_server_sends_more() {
+        // Within the limit by its `Content-Length`, so no limit is wrapped around it: the
+        // bytes past the declared length must not reach the body.
+        let mut response = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n".to_vec();
+        response.extend(std::iter::repeat_n(b'x', 5000));
+        let url = raw_server(response);
+        let response = reqwest::get(url).await.unwrap();
+        let body = limit_response(response, 100).bytes().await.unwrap();
+        assert_eq!(body.len(), 10);
+    }
+
+    #[tokio::test]
+    async fn a_body_of_unknown_length_is_cut_at_the_limit() {
+        let mut response = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..5 {
+            response.extend(b"3e8\r\n");
+            response.extend(std::iter::repeat_n(b'x', 1000));
+            response.extend(b"\r\n");
+        }
+        response.extend(b"0\r\n\r\n");
+        let url = raw_server(response);
+        let response = reqwest::get(url).await.unwrap();
+        assert_eq!(response.content_length(), None);
+        let err = limit_response(response, 1500).bytes().await.unwrap_err();
+        assert_eq!(too_large(&err), Some(ResponseTooLarge { limit: 1500 }));
     }
 }

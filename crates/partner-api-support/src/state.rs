@@ -196,6 +196,12 @@ impl ResponseObserver {
         lock(&self.head).clone()
     }
 
+    /// The header `name` of the last response head recorded, if any: one value, without
+    /// copying the whole head as [`last`](Self::last) does.
+    pub fn last_header(&self, name: impl reqwest::header::AsHeaderName) -> Option<HeaderValue> {
+        lock(&self.head).as_ref()?.headers.get(name).cloned()
+    }
+
     /// The body bytes read so far, if this observer captures bodies.
     pub fn body(&self) -> Option<Vec<u8>> {
         self.body.as_ref().map(|body| lock(body).clone())
@@ -290,6 +296,12 @@ mod tests {
         let head = observer.last().unwrap();
         assert_eq!(head.status, 429);
         assert_eq!(head.headers["retry-after"], "2");
+        assert_eq!(observer.last_header("Retry-After").unwrap(), "2");
+        assert_eq!(
+            observer.last_header("date"),
+            head.headers.get("date").cloned()
+        );
+        assert_eq!(observer.last_header("x-absent"), None);
         assert_eq!(observer.body(), None);
     }
 
