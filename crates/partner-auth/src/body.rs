@@ -193,6 +193,11 @@ pub(crate) fn excerpt(body: &[u8], secret: &str) -> Option<String> {
 /// Removes what could be a credential from text taken from a response: every occurrence
 /// of `secret`, and every opaque word that looks like a token (see [`looks_like_token`]).
 pub(crate) fn scrub(text: &str, secret: &str) -> String {
+    if text.len() < 20 && text.len() < secret.len() {
+        // Too short to hold a token-like word or the secret in any form (each is at least
+        // as long as the secret): `bearer`, say.
+        return text.to_owned();
+    }
     // The secret as sent and as a server may echo it back: form-urlencoded (`+` for a
     // space) or percent-encoded (`%20`).
     let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();

@@ -98,6 +98,7 @@ impl Client {
             status = tracing::field::Empty,
             error_kind = tracing::field::Empty,
         );
+        #[cfg(feature = "metrics")]
         let started = Instant::now();
         let result = self.send_token_request().instrument(span.clone()).await;
         match &result {
@@ -114,8 +115,6 @@ impl Client {
         }
         #[cfg(feature = "metrics")]
         crate::observe::token_request(&self.config, &result, started.elapsed());
-        #[cfg(not(feature = "metrics"))]
-        let _ = started;
         result
     }
 
@@ -128,27 +127,29 @@ impl Client {
             secret: config.credentials.client_secret(),
             observer: providers::observer(config.provider),
         };
-        let started = Instant::now();
-        let result = providers::request_token(config, &exchange)
-            .await
-            .and_then(|raw| {
-                let date = exchange.observer.last().and_then(|head| {
-                    let value = head.headers.get(reqwest::header::DATE)?;
-                    httpdate::parse_http_date(value.to_str().ok()?).ok()
-                });
-                usable_token(
-                    AccessToken::new(
-                        raw,
-                        issued,
-                        config.provider,
-                        config.environment.clone(),
-                        config.default_lifetime,
-                        date,
-                    ),
+        let result = providers::request_token(config, &exchange).await;
+        let arrived = Instant::now();
+        let result = result.and_then(|raw| {
+            let date = || {
+                let value = exchange.observer.last_header(reqwest::header::DATE)?;
+                httpdate::parse_http_date(value.to_str().ok()?).ok()
+            };
+            usable_token(
+                AccessToken::new(
+                    raw,
                     issued,
-                )
-            });
-        let elapsed_ms = started.elapsed().as_millis() as u64;
+                    config.provider,
+                    config.environment.clone(),
+                    config.default_lifetime,
+                    date,
+                ),
+                issued,
+                arrived,
+            )
+        });
+        let elapsed_ms = arrived
+            .saturating_duration_since(issued.instant)
+            .as_millis() as u64;
         match result {
             Ok(token) => {
                 tracing::debug!(
@@ -476,8 +477,13 @@ impl ClientBuilder {
     }
 }
 
-/// `token` if it can be used: not blank, sendable in a header, not expired on arrival.
-fn usable_token(token: AccessToken, issued: Issued) -> Result<AccessToken, Error> {
+/// `token` if it can be used: not blank, sendable in a header, not expired when it
+/// `arrived`.
+fn usable_token(
+    token: AccessToken,
+    issued: Issued,
+    arrived: Instant,
+) -> Result<AccessToken, Error> {
     let at = |e: Error| e.at(token.provider(), token.environment().to_owned().into());
     let secret = token.expose_secret();
     if secret.trim().is_empty() {
@@ -486,13 +492,16 @@ fn usable_token(token: AccessToken, issued: Issued) -> Result<AccessToken, Error
             "the success response has an empty access token",
         )));
     }
-    if HeaderValue::from_str(secret).is_err() {
+    // What `HeaderValue::from_str` accepts (visible ASCII, space, tab), without a copy.
+    if !secret
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+    {
         return Err(at(Error::new(
             ErrorKind::InvalidResponse,
             "the access token contains characters not allowed in an HTTP header",
         )));
     }
-    let arrived = Instant::now();
     if token.expires_at_instant() <= arrived {
         let lifetime = token
             .expires_at_instant()

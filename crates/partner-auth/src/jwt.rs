@@ -26,16 +26,17 @@ pub(crate) fn claims(token: &str, prefix: Option<&str>) -> Option<Claims> {
         return None;
     }
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    /// Only `exp` and `iat` (a claim of another type reads as absent); serde skips every
-    /// other claim without allocating for it.
+    /// Only `exp` and `iat`; serde skips every other claim without allocating for it.
     #[derive(serde::Deserialize)]
     struct Raw {
-        exp: Option<serde_json::Value>,
-        iat: Option<serde_json::Value>,
+        #[serde(default)]
+        exp: Number,
+        #[serde(default)]
+        iat: Number,
     }
     let raw: Raw = serde_json::from_slice(&bytes).ok()?;
-    let time = |n: Option<serde_json::Value>| {
-        let secs = n?.as_f64()?;
+    let time = |n: Number| {
+        let secs = n.0?;
         (0.0..=253_402_300_799.0)
             .contains(&secs)
             .then(|| UNIX_EPOCH + Duration::from_secs_f64(secs))
@@ -44,6 +45,55 @@ pub(crate) fn claims(token: &str, prefix: Option<&str>) -> Option<Claims> {
         exp: time(raw.exp)?,
         iat: time(raw.iat),
     })
+}
+
+/// A claim read as a number of seconds: any JSON value, `None` unless a number (a claim of
+/// another type reads as absent), read without building a `serde_json::Value`.
+#[derive(Default)]
+struct Number(Option<f64>);
+
+impl<'de> serde::Deserialize<'de> for Number {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{self, IgnoredAny, MapAccess, SeqAccess};
+
+        struct Visitor;
+
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = Number;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Number, E> {
+                Ok(Number(Some(v as f64)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Number, E> {
+                Ok(Number(Some(v as f64)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Number, E> {
+                Ok(Number(Some(v)))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Number, E> {
+                Ok(Number(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Number, E> {
+                Ok(Number(None))
+            }
+            fn visit_unit<E>(self) -> Result<Number, E> {
+                Ok(Number(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Number, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Number(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Number, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Number(None))
+            }
+        }
+
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 #[cfg(test)]
@@ -82,10 +132,32 @@ mod tests {
             read.exp.duration_since(read.iat.unwrap()).unwrap(),
             Duration::from_secs(3600)
         );
-        for iat in [json!("yesterday"), json!(-1), json!(1e300)] {
+        for iat in [
+            json!("yesterday"),
+            json!(-1),
+            json!(1e300),
+            json!(null),
+            json!(true),
+            json!([1_800_000_000]),
+            json!({"secs": 1_800_000_000}),
+        ] {
             let jwt = encode_for_test(&json!({"exp": 1_800_003_600, "iat": iat}));
             assert_eq!(claims(&jwt, None).unwrap().iat, None, "{iat}");
         }
+    }
+
+    #[test]
+    fn other_claims_of_any_shape_are_skipped() {
+        let jwt = encode_for_test(&json!({
+            "aud": ["a", "b"],
+            "ctx": {"k": [1, {"x": null}], "s": "q\"uoted"},
+            "exp": 1_800_000_000.5,
+            "nbf": 1_700_000_000,
+        }));
+        assert_eq!(
+            expiry(&jwt, None),
+            Some(UNIX_EPOCH + Duration::from_secs_f64(1_800_000_000.5))
+        );
     }
 
     #[test]
@@ -99,6 +171,9 @@ mod tests {
             &encode_for_test(&json!({"exp": "tomorrow"})),
             &encode_for_test(&json!({"exp": -5})),
             &encode_for_test(&json!({"exp": 1e300})),
+            &encode_for_test(&json!({"exp": null})),
+            &encode_for_test(&json!({"exp": [1_800_000_000]})),
+            &encode_for_test(&json!({"exp": {"at": 1_800_000_000}})),
         ] {
             assert_eq!(expiry(token, None), None, "{token}");
         }

@@ -128,15 +128,16 @@ impl Issued {
 }
 
 impl AccessToken {
-    /// Applies the lifetime policy to a provider's response. `provider_date` is the
-    /// response's `Date` header: the provider's "now", for a JWT without `iat`.
+    /// Applies the lifetime policy to a provider's response. `provider_date` reads the
+    /// response's `Date` header: the provider's "now", for a JWT without `iat` (called only
+    /// then).
     pub(crate) fn new(
         raw: RawToken,
         issued: Issued,
         provider: Provider,
         environment: Cow<'static, str>,
         default_lifetime: Duration,
-        provider_date: Option<SystemTime>,
+        provider_date: impl FnOnce() -> Option<SystemTime>,
     ) -> Self {
         let lifetime = raw
             .expires_in
@@ -147,7 +148,7 @@ impl AccessToken {
         // exp − the response's Date), never against ours: a skewed clock on either side
         // changes nothing.
         let jwt_lifetime = jwt::claims(&raw.access_token, prefix).and_then(|claims| {
-            let from = claims.iat.or(provider_date)?;
+            let from = claims.iat.or_else(provider_date)?;
             Some(claims.exp.duration_since(from).unwrap_or(Duration::ZERO))
         });
         let effective = match (lifetime, jwt_lifetime) {
@@ -394,7 +395,7 @@ mod tests {
             provider,
             Cow::Borrowed("production"),
             DEFAULT_LIFETIME,
-            None,
+            || None,
         )
     }
 
@@ -446,7 +447,7 @@ mod tests {
             provider,
             Cow::Borrowed("production"),
             DEFAULT_LIFETIME,
-            date,
+            move || date,
         )
     }
 
@@ -503,7 +504,7 @@ mod tests {
             Provider::Teez,
             Cow::Borrowed("production"),
             DEFAULT_LIFETIME,
-            None,
+            || None,
         );
         let err = mac.authorization_header().unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::InvalidResponse);

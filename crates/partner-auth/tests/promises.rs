@@ -606,7 +606,7 @@ async fn serializing_a_token_leaves_the_token_out() {
 #[tokio::test]
 async fn a_blank_or_unsendable_token_is_an_invalid_response_for_every_provider() {
     for f in fixtures() {
-        for token in ["", "   ", "\t", "tok\nen"] {
+        for token in ["", "   ", "\t", "tok\nen", "tok\0en", "tok\u{7f}en", "tök"] {
             let body = (f.success)(token, json!(3600));
             let server = serve(&f, 200, "application/json", body.to_string(), &[]).await;
             let err = client(f.provider, &server.base_url())

@@ -156,24 +156,27 @@ pub(crate) async fn request_token(
     config: &Config,
     exchange: &Exchange<'_>,
 ) -> Result<RawToken, Error> {
-    let request = async {
-        match &config.generated {
-            #[cfg(feature = "teez")]
-            Generated::Teez(client) => teez::request_token(config, client, exchange).await,
-            #[cfg(feature = "alternative-payments")]
-            Generated::AlternativePayments(client) => {
-                alternative_payments::request_token(client, exchange).await
-            }
-            #[cfg(feature = "cobee")]
-            Generated::Cobee(client) => cobee::request_token(config, client, exchange).await,
-            #[cfg(feature = "tradevest")]
-            Generated::Tradevest(client) => {
-                tradevest::request_token(config, client, exchange).await
-            }
-            #[cfg(feature = "dinie")]
-            Generated::Dinie(client) => dinie::request_token(client, exchange).await,
-            Generated::Standard(client) => standard::request_token(config, client, exchange).await,
+    // Boxed, each provider's future on its own: the futures around it stay a few words
+    // instead of the largest provider's kilobytes, copied at every layer of `await`.
+    let request: BoxFuture<'_> = match &config.generated {
+        #[cfg(feature = "teez")]
+        Generated::Teez(client) => Box::pin(teez::request_token(config, client, exchange)),
+        #[cfg(feature = "alternative-payments")]
+        Generated::AlternativePayments(client) => {
+            Box::pin(alternative_payments::request_token(client, exchange))
         }
+        #[cfg(feature = "cobee")]
+        Generated::Cobee(client) => Box::pin(cobee::request_token(config, client, exchange)),
+        #[cfg(feature = "tradevest")]
+        Generated::Tradevest(client) => {
+            Box::pin(tradevest::request_token(config, client, exchange))
+        }
+        #[cfg(feature = "dinie")]
+        Generated::Dinie(client) => Box::pin(dinie::request_token(client, exchange)),
+        Generated::Standard(client) => Box::pin(standard::request_token(config, client, exchange)),
     };
     exchange.observer.clone().scope(request).await
 }
+
+type BoxFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<RawToken, Error>> + Send + 'a>>;
