@@ -487,3 +487,22 @@ async fn a_jwt_stands_in_for_a_missing_expires_in() {
         assert_eq!(lifetime_of(&token).as_secs(), 7200, "{}", f.provider);
     }
 }
+
+/// A fetch's future holds no provider's request inline (each is boxed): at 3,864 bytes
+/// (a debug build) it was copied whole at every layer of `await` on every fetch.
+#[tokio::test]
+async fn the_fetch_future_is_small_for_every_provider() {
+    for f in fixtures() {
+        let body = (f.success)("tok-small", json!(3600));
+        let server = serve(&f, 200, "application/json", body.to_string(), &[]).await;
+        let client = client(f.provider, &server.base_url());
+        let fetch = client.fetch_token();
+        let size = std::mem::size_of_val(&fetch);
+        assert!(
+            size <= 512,
+            "{}: fetch_token() future of {size} bytes",
+            f.provider
+        );
+        assert_eq!(fetch.await.unwrap().expose_secret(), "tok-small");
+    }
+}
