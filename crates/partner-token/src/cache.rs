@@ -8,8 +8,8 @@ use std::time::Duration;
 use partner_auth::ErrorKind;
 use partner_auth::store::{FileStore, RedisStore, StoreLocation, StorePolicy, TokenStore};
 
-use crate::exit;
 use crate::output::Report;
+use crate::{exit, stdout};
 
 /// `--store`'s help.
 pub const STORE_HELP: &str = "Where tokens are cached between runs: a directory, or a \
@@ -113,7 +113,7 @@ pub async fn run(args: Args) -> ExitCode {
     match args.action {
         Action::Dir => match FileStore::default_dir() {
             Some(dir) => {
-                println!("{}", dir.display());
+                stdout::outln!("{}", dir.display());
                 ExitCode::SUCCESS
             }
             None => {
@@ -161,6 +161,6 @@ pub async fn run(args: Args) -> ExitCode {
 
 fn cleared(n: usize, place: &str) -> ExitCode {
     let s = if n == 1 { "" } else { "s" };
-    println!("removed {n} cached token{s} from {place}");
+    stdout::outln!("removed {n} cached token{s} from {place}");
     ExitCode::SUCCESS
 }

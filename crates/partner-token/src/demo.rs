@@ -8,7 +8,7 @@ use partner_sandbox::Sandbox;
 
 use crate::sandbox::client_builder;
 
-use crate::{exit, output};
+use crate::{exit, output, stdout};
 
 /// Concurrent `token()` calls per provider in the stampede part.
 const CALLERS: usize = 1000;
@@ -22,12 +22,18 @@ pub async fn run() -> ExitCode {
             return ExitCode::from(exit::NETWORK);
         }
     };
-    println!("partner-token demo: five partner token endpoints, emulated on loopback\n");
+    stdout::outln!("partner-token demo: five partner token endpoints, emulated on loopback\n");
 
-    println!("1. A token from each provider, through partner-auth's token cache\n");
-    println!(
+    stdout::outln!("1. A token from each provider, through partner-auth's token cache\n");
+    stdout::outln!(
         "   {:<21} {:<15} {:<5} {:<7} {:>9}  {:<22} {:>8}",
-        "provider", "client auth", "body", "type", "lifetime", "token (masked)", "latency"
+        "provider",
+        "client auth",
+        "body",
+        "type",
+        "lifetime",
+        "token (masked)",
+        "latency"
     );
     let cache = TokenCache::new();
     let mut ok = true;
@@ -38,7 +44,7 @@ pub async fn run() -> ExitCode {
         };
         let started = Instant::now();
         match cache.token(&client).await {
-            Ok(token) => println!(
+            Ok(token) => stdout::outln!(
                 "   {:<21} {:<15} {:<5} {:<7} {:>7} s  {:<22} {:>5} ms",
                 provider.name(),
                 provider.client_auth().to_string(),
@@ -58,7 +64,7 @@ pub async fn run() -> ExitCode {
         }
     }
 
-    println!("\n2. The same request with a wrong secret: one typed error per provider\n");
+    stdout::outln!("\n2. The same request with a wrong secret: one typed error per provider\n");
     for &provider in Provider::ALL {
         let wrong = client_builder(&sandbox, provider)
             .credentials(Credentials::new(
@@ -73,9 +79,9 @@ pub async fn run() -> ExitCode {
         match result {
             Ok(_) => {
                 ok = false;
-                println!("   {:<21} unexpectedly accepted", provider.name());
+                stdout::outln!("   {:<21} unexpectedly accepted", provider.name());
             }
-            Err(e) => println!(
+            Err(e) => stdout::outln!(
                 "   {:<21} {:<20} HTTP {}  {}",
                 provider.name(),
                 format!("{:?}", e.kind()),
@@ -90,7 +96,7 @@ pub async fn run() -> ExitCode {
         }
     }
 
-    println!(
+    stdout::outln!(
         "\n3. {CALLERS} concurrent token() calls per provider on a cold cache, and the token requests the sandbox saw\n"
     );
     for &provider in Provider::ALL {
@@ -115,26 +121,26 @@ pub async fn run() -> ExitCode {
         }
         let requests = sandbox.stats(provider).token_requests - before;
         ok &= failed == 0 && requests == 1;
-        println!(
+        stdout::outln!(
             "   {:<21} {CALLERS} calls, {failed} failed, {requests} token request(s), {} ms",
             provider.name(),
             started.elapsed().as_millis()
         );
     }
     let violations = sandbox.spec_violations();
-    println!(
+    stdout::outln!(
         "\n4. Every request checked against its provider's spec: {} violation(s)",
         violations.len()
     );
     for violation in &violations {
-        println!("   {violation}");
+        stdout::outln!("   {violation}");
     }
     ok &= violations.is_empty();
     if ok {
-        println!("\nAll five providers behaved as documented.");
+        stdout::outln!("\nAll five providers behaved as documented.");
         ExitCode::SUCCESS
     } else {
-        println!("\nSomething above did not behave as documented.");
+        stdout::outln!("\nSomething above did not behave as documented.");
         ExitCode::FAILURE
     }
 }

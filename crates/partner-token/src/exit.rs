@@ -14,6 +14,8 @@ pub const NETWORK: u8 = 5;
 pub const INVALID_RESPONSE: u8 = 6;
 /// Insecure or bad configuration (also a request the provider rejects as malformed).
 pub const CONFIGURATION: u8 = 7;
+/// The output could not be written (a closed pipe is not this: it exits 0, quietly).
+pub const OUTPUT: u8 = 8;
 
 /// The exit code table, as `--help` and the man page show it.
 pub const HELP: &str = "\
@@ -25,7 +27,9 @@ Exit codes:
   5  network failure, timeout, or the provider unavailable
   6  invalid response: the answer is not a usable token
   7  insecure or bad configuration (plain http off loopback, no
-     secret, a request the provider rejects as malformed)";
+     secret, a request the provider rejects as malformed)
+  8  the output could not be written (a full disk, say; a reader
+     that closed the pipe is not an error)";
 
 /// The exit code for an error of `kind`.
 pub fn for_kind(kind: ErrorKind) -> u8 {

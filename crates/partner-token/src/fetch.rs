@@ -13,7 +13,7 @@ use partner_auth::{
 use crate::args::{self, ProviderName};
 use crate::cache::Store;
 use crate::output::{Context, Report, TokenJson};
-use crate::secret;
+use crate::{secret, stdout};
 
 /// Flags and their environment variables, as `fetch --help` lists them.
 pub const ENVIRONMENT_HELP: &str = "\
@@ -302,7 +302,7 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
             ));
         };
         match serde_json::to_string(&output) {
-            Ok(line) => println!("{line}"),
+            Ok(line) => stdout::outln!("{line}"),
             Err(e) => {
                 return fail(Report::new(
                     ErrorKind::InvalidResponse,
@@ -313,11 +313,11 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
         }
     } else if plan.args.header {
         match token.authorization_header() {
-            Ok(_) => println!("Authorization: Bearer {}", token.expose_secret()),
+            Ok(_) => stdout::outln!("Authorization: Bearer {}", token.expose_secret()),
             Err(e) => return fail(Report::from_error(&e, &context)),
         }
     } else {
-        print!("{}", crate::output::summary(&token));
+        stdout::out!("{}", crate::output::summary(&token));
     }
     ExitCode::SUCCESS
 }

@@ -11,6 +11,7 @@ mod fetch;
 mod output;
 mod sandbox;
 mod secret;
+mod stdout;
 
 use std::process::ExitCode;
 
@@ -105,12 +106,9 @@ fn main() -> ExitCode {
         }
         Command::Schema { error } => return print_schema(error),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "partner-token",
-                &mut std::io::stdout(),
-            );
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "partner-token", &mut script);
+            stdout::write(script);
             return ExitCode::SUCCESS;
         }
         Command::Man { subcommand } => return print_man(subcommand.as_deref()),
@@ -151,7 +149,7 @@ fn print_schema(error: bool) -> ExitCode {
     };
     match serde_json::to_string_pretty(&schema) {
         Ok(text) => {
-            println!("{text}");
+            stdout::outln!("{text}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -169,11 +167,11 @@ fn print_man(subcommand: Option<&str>) -> ExitCode {
         None => command,
     };
     let mut page = Vec::new();
-    let rendered = clap_mangen::Man::new(command)
-        .render(&mut page)
-        .and_then(|()| std::io::Write::write_all(&mut std::io::stdout(), &page));
-    match rendered {
-        Ok(()) => ExitCode::SUCCESS,
+    match clap_mangen::Man::new(command).render(&mut page) {
+        Ok(()) => {
+            stdout::write(page);
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: could not write the man page: {e}");
             ExitCode::FAILURE

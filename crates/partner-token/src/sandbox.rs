@@ -1,13 +1,12 @@
 //! `partner-token sandbox`: the five emulated token endpoints in the foreground.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use partner_auth::{Client, ClientBuilder, Credentials, Provider};
 use partner_sandbox::Sandbox;
 
-use crate::{args, exit};
+use crate::{args, exit, stdout};
 
 /// Run the sandbox until Ctrl-C (or SIGTERM).
 #[derive(clap::Args)]
@@ -75,22 +74,20 @@ pub async fn run(args: Args) -> ExitCode {
                 )
             })
             .collect();
-        println!("{}", serde_json::Value::Object(endpoints));
+        // Only informational: a sandbox whose reader has gone keeps serving.
+        let _ = stdout::try_write(format!("{}\n", serde_json::Value::Object(endpoints)));
     } else {
-        print_table(&sandbox);
+        let _ = stdout::try_write(table(&sandbox));
     }
-    let _ = std::io::stdout().flush();
     stopped().await;
     ExitCode::SUCCESS
 }
 
-fn print_table(sandbox: &Sandbox) {
-    println!(
+/// The endpoints as a table, with a command to try.
+fn table(sandbox: &Sandbox) -> String {
+    let mut table = format!(
         "partner-token sandbox: the five partners' token endpoints and a standard RFC 6749 \
-         one on loopback (Ctrl-C stops)\n"
-    );
-    println!(
-        "{:<22} {:<40} {:<24} client secret",
+         one on loopback (Ctrl-C stops)\n\n{:<22} {:<40} {:<24} client secret\n",
         "provider", "base URL", "client id"
     );
     for endpoint in sandbox
@@ -98,16 +95,17 @@ fn print_table(sandbox: &Sandbox) {
         .iter()
         .chain([sandbox.standard_endpoint()])
     {
-        println!(
-            "{:<22} {:<40} {:<24} {}",
+        table += &format!(
+            "{:<22} {:<40} {:<24} {}\n",
             endpoint.provider, endpoint.base_url, endpoint.client_id, endpoint.client_secret
         );
     }
     let example = sandbox.endpoint(Provider::Dinie);
-    println!(
-        "\ntry: PARTNER_CLIENT_ID={} PARTNER_CLIENT_SECRET={} partner-token fetch --provider dinie --base-url {}",
+    table += &format!(
+        "\ntry: PARTNER_CLIENT_ID={} PARTNER_CLIENT_SECRET={} partner-token fetch --provider dinie --base-url {}\n",
         example.client_id, example.client_secret, example.base_url
     );
+    table
 }
 
 /// A client builder for `provider` pointed at `sandbox`, with its demo credentials (the

@@ -410,6 +410,151 @@ fn the_sandbox_command_prints_endpoints_that_serve_tokens() {
     assert_eq!(json["expires_in"], 120);
 }
 
+/// A standard output whose reader has already gone: every write to it fails with a
+/// broken pipe.
+fn closed_pipe() -> Stdio {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    writer.into()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_that_stops_reading_ends_a_command_quietly() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let fetch = |extra: &[&str]| {
+        let mut args = vec![
+            "fetch",
+            "--provider",
+            "dinie",
+            "--base-url",
+            &endpoint.base_url,
+            "--no-cache",
+        ];
+        args.extend_from_slice(extra);
+        let mut command = command();
+        command
+            .args(args)
+            .env("PARTNER_CLIENT_ID", endpoint.client_id)
+            .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
+        command
+    };
+    let commands = [
+        fetch(&["--header"]),
+        fetch(&["--json"]),
+        fetch(&[]),
+        {
+            let mut c = command();
+            c.args(["completions", "bash"]);
+            c
+        },
+        {
+            let mut c = command();
+            c.arg("man");
+            c
+        },
+        {
+            let mut c = command();
+            c.arg("schema");
+            c
+        },
+        {
+            let mut c = command();
+            c.args(["cache", "dir"]);
+            c
+        },
+    ];
+    for mut command in commands {
+        let shown = format!("{:?}", command.get_args().collect::<Vec<_>>());
+        let output = tokio::task::spawn_blocking(move || {
+            command
+                .stdout(closed_pipe())
+                .stderr(Stdio::piped())
+                .output()
+                .expect("run partner-token")
+        })
+        .await
+        .unwrap();
+        assert_eq!(code(&output), 0, "{shown}: {}", text(&output.stderr));
+        assert_eq!(text(&output.stderr), "", "{shown}");
+    }
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sandbox_keeps_serving_when_its_reader_has_gone() {
+    // The demo credentials are the same in every sandbox.
+    let credentials = Sandbox::start().await.unwrap().endpoint("dinie").clone();
+    for _ in 0..20 {
+        // A free base port whose next five are free too, as far as can be told.
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = probe.local_addr().unwrap().port();
+        drop(probe);
+        if base > 65_530 {
+            continue;
+        }
+        let mut child = KillOnDrop(
+            command()
+                .args(["sandbox", "--port", &base.to_string()])
+                .stdout(closed_pipe())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start the sandbox"),
+        );
+        let mut stderr = child.0.stderr.take().expect("stderr");
+        let base_url = format!("http://127.0.0.1:{}/api/v3", base + 4);
+        // Until it listens, or exits (a port taken meanwhile: try others).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if child.0.try_wait().unwrap().is_some() {
+                break;
+            }
+            let args = [
+                "fetch",
+                "--provider",
+                "dinie",
+                "--base-url",
+                &base_url,
+                "--no-cache",
+            ];
+            let output = run(
+                &args,
+                credentials.client_id,
+                Some(credentials.client_secret),
+            );
+            if code(&output) == 0 {
+                assert!(
+                    text(&output.stdout).contains("dinie"),
+                    "{}",
+                    text(&output.stdout)
+                );
+                // Served, and still serving after a second request; then stopped here,
+                // with nothing on its stderr (`println!` would have panicked there, right
+                // after binding its ports, before serving the first request).
+                let again = run(
+                    &args,
+                    credentials.client_id,
+                    Some(credentials.client_secret),
+                );
+                assert_eq!(code(&again), 0, "{}", text(&again.stderr));
+                assert!(child.0.try_wait().unwrap().is_none(), "the sandbox stopped");
+                drop(child);
+                let mut said = String::new();
+                std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
+                assert_eq!(said, "", "the sandbox's stderr");
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let status = child.0.try_wait().unwrap();
+        assert!(
+            status.is_some_and(|s| s.code() == Some(5)),
+            "the sandbox neither served nor failed to bind its ports: {status:?}"
+        );
+    }
+    panic!("no six free consecutive loopback ports in 20 tries");
+}
+
 /// A loopback URL where nothing listens.
 fn dead_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
