@@ -481,6 +481,28 @@ async fn a_reader_that_stops_reading_ends_a_command_quietly() {
     assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 3);
 }
 
+/// A full disk (Linux's `/dev/full`) is an error, unlike a reader that has gone.
+#[cfg(target_os = "linux")]
+#[test]
+fn output_that_cannot_be_written_is_exit_8() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let output = command()
+        .args(["completions", "bash"])
+        .stdout(full)
+        .output()
+        .expect("run partner-token");
+    assert_eq!(code(&output), 8, "{}", text(&output.stderr));
+    let said = text(&output.stderr);
+    assert!(
+        said.starts_with("error: could not write to standard output: No space left"),
+        "{said}"
+    );
+    assert!(!said.contains("panicked"), "{said}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sandbox_keeps_serving_when_its_reader_has_gone() {
     // The demo credentials are the same in every sandbox.
