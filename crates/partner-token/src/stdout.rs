@@ -29,14 +29,14 @@ pub(crate) fn try_write(text: impl AsRef<[u8]>) -> io::Result<()> {
     out.flush()
 }
 
-/// `println!` through [`write`].
+/// `println!` through [`write()`].
 macro_rules! outln {
     ($($arg:tt)*) => {
         $crate::stdout::write(&format!("{}\n", format_args!($($arg)*)))
     };
 }
 
-/// `print!` through [`write`].
+/// `print!` through [`write()`].
 macro_rules! out {
     ($($arg:tt)*) => {
         $crate::stdout::write(&format!($($arg)*))
