@@ -304,9 +304,9 @@ fn scaffold(
             )?;
             replace_once(
                 &text,
-                "            Generated::Standard(client) =>",
+                "        Generated::Standard(client) =>",
                 &format!(
-                    "            {cfg}\n            Generated::{variant}(client) => {module}::request_token(config, client, exchange).await,\n            Generated::Standard(client) =>"
+                    "        {cfg}\n        Generated::{variant}(client) => Box::pin({module}::request_token(config, client, exchange)),\n        Generated::Standard(client) =>"
                 ),
                 "no `Generated::Standard(client) =>` arm in `request_token`",
             )
