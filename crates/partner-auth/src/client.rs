@@ -492,10 +492,11 @@ fn usable_token(
             "the success response has an empty access token",
         )));
     }
-    // What `HeaderValue::from_str` accepts (visible ASCII, space, tab), without a copy.
+    // What `HeaderValue::from_str` accepts (tab, and any byte from space up but DEL),
+    // without a copy.
     if !secret
         .bytes()
-        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+        .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
     {
         return Err(at(Error::new(
             ErrorKind::InvalidResponse,
