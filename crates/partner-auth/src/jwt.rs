@@ -26,17 +26,15 @@ pub(crate) fn claims(token: &str, prefix: Option<&str>) -> Option<Claims> {
         return None;
     }
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    /// Only `exp` and `iat`; serde skips every other claim without allocating for it.
+    /// Only `exp` and `iat`; every other claim is read through without allocating for it.
     #[derive(serde::Deserialize)]
     struct Raw {
-        #[serde(default)]
-        exp: Number,
-        #[serde(default)]
-        iat: Number,
+        exp: Option<Number>,
+        iat: Option<Number>,
     }
     let raw: Raw = serde_json::from_slice(&bytes).ok()?;
-    let time = |n: Number| {
-        let secs = n.0?;
+    let time = |n: Option<Number>| {
+        let secs = n?.0?;
         (0.0..=253_402_300_799.0)
             .contains(&secs)
             .then(|| UNIX_EPOCH + Duration::from_secs_f64(secs))
@@ -48,13 +46,14 @@ pub(crate) fn claims(token: &str, prefix: Option<&str>) -> Option<Claims> {
 }
 
 /// A claim read as a number of seconds: any JSON value, `None` unless a number (a claim of
-/// another type reads as absent), read without building a `serde_json::Value`.
-#[derive(Default)]
+/// another type reads as absent), read without building a `serde_json::Value` but checked
+/// as strictly as one: arrays and objects are read through, so what `Value` refuses inside
+/// them (invalid UTF-8, a lone surrogate) is refused here too.
 struct Number(Option<f64>);
 
 impl<'de> serde::Deserialize<'de> for Number {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::{self, IgnoredAny, MapAccess, SeqAccess};
+        use serde::de::{self, MapAccess, SeqAccess};
 
         struct Visitor;
 
@@ -83,11 +82,11 @@ impl<'de> serde::Deserialize<'de> for Number {
                 Ok(Number(None))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Number, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                while seq.next_element::<Number>()?.is_some() {}
                 Ok(Number(None))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Number, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                while map.next_entry::<Number, Number>()?.is_some() {}
                 Ok(Number(None))
             }
         }
@@ -98,8 +97,14 @@ impl<'de> serde::Deserialize<'de> for Number {
 
 #[cfg(test)]
 pub(crate) fn encode_for_test(claims: &serde_json::Value) -> String {
+    encode_payload_for_test(claims.to_string().as_bytes())
+}
+
+/// A JWT whose payload is `payload`, byte for byte.
+#[cfg(test)]
+fn encode_payload_for_test(payload: &[u8]) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let payload = URL_SAFE_NO_PAD.encode(payload);
     format!("{header}.{payload}.c2lnbmF0dXJl")
 }
 
@@ -158,6 +163,34 @@ mod tests {
             expiry(&jwt, None),
             Some(UNIX_EPOCH + Duration::from_secs_f64(1_800_000_000.5))
         );
+    }
+
+    /// What `serde_json::Value` refuses anywhere in `exp` or `iat`, or a payload that is
+    /// not an object of them, has no claims at all (not `exp` alone).
+    #[test]
+    fn a_payload_a_json_value_would_refuse_has_no_claims() {
+        for payload in [
+            &b"[1800000000]"[..],
+            b"{\"exp\":1800000600,\"iat\":[\"\xff\"]}",
+            br#"{"exp":1800000600,"iat":{"a":"\ud800"}}"#,
+            br#"{"exp":1800000600,"iat":[0e0,{"exp":1e309}]}"#,
+            br#"{"exp":1800000600,"exp":1800000700}"#,
+        ] {
+            let jwt = encode_payload_for_test(payload);
+            assert_eq!(
+                claims(&jwt, None),
+                None,
+                "{}",
+                String::from_utf8_lossy(payload)
+            );
+        }
+        // Deep but within serde_json's limit: read through.
+        let deep = format!(
+            "{{\"exp\":1800000600,\"iat\":{}1{}}}",
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert!(claims(&encode_payload_for_test(deep.as_bytes()), None).is_some());
     }
 
     #[test]
