@@ -190,6 +190,24 @@ pub(crate) fn excerpt(body: &[u8], secret: &str) -> Option<String> {
     Some(out)
 }
 
+/// `encoded` with the hex digits of its `%XX` escapes in lowercase (`%C3%A4` → `%c3%a4`).
+fn lowercase_escapes(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut digits = 0;
+    for c in encoded.chars() {
+        if digits > 0 {
+            out.push(c.to_ascii_lowercase());
+            digits -= 1;
+        } else {
+            out.push(c);
+            if c == '%' {
+                digits = 2;
+            }
+        }
+    }
+    out
+}
+
 /// Removes what could be a credential from text taken from a response: every occurrence
 /// of `secret`, and every opaque word that looks like a token (see [`looks_like_token`]).
 pub(crate) fn scrub(text: &str, secret: &str) -> String {
@@ -199,10 +217,17 @@ pub(crate) fn scrub(text: &str, secret: &str) -> String {
         return text.to_owned();
     }
     // The secret as sent and as a server may echo it back: form-urlencoded (`+` for a
-    // space) or percent-encoded (`%20`).
+    // space) or percent-encoded (`%20`), with upper- or lowercase hex digits.
     let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
     let percent = form.replace('+', "%20");
-    let forms = [secret, form.as_str(), percent.as_str()];
+    let (form_lower, percent_lower) = (lowercase_escapes(&form), lowercase_escapes(&percent));
+    let forms = [
+        secret,
+        form.as_str(),
+        percent.as_str(),
+        form_lower.as_str(),
+        percent_lower.as_str(),
+    ];
     let has_secret = secret.len() >= 4 && forms.iter().any(|f| text.contains(f));
     if !has_secret && text.len() < 20 {
         // Too short to hold a token-like word.
@@ -367,6 +392,23 @@ mod tests {
             shown,
             "token [REDACTED] for [REDACTED], see https://docs.example.invalid/errors/4001 (B2B-4001)"
         );
+    }
+
+    #[test]
+    fn the_secret_is_redacted_in_every_encoding_a_server_may_echo() {
+        let secret = "pässwörd 2024+x";
+        for echoed in [
+            secret,
+            "p%C3%A4ssw%C3%B6rd+2024%2Bx",
+            "p%C3%A4ssw%C3%B6rd%202024%2Bx",
+            "p%c3%a4ssw%c3%b6rd+2024%2bx",
+            "p%c3%a4ssw%c3%b6rd%202024%2bx",
+        ] {
+            let shown = scrub(&format!("wrong secret: {echoed}."), secret);
+            assert_eq!(shown, "wrong secret: [REDACTED].", "{echoed}");
+        }
+        // Only the escapes' digits change case: the same letters elsewhere are not the secret.
+        assert_eq!(lowercase_escapes("AB%C3%A4CD"), "AB%c3%a4CD");
     }
 
     #[test]
