@@ -159,8 +159,8 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
         ratio: facade / oauth2,
         target: Some(("≤ 1.0×", facade / oauth2 <= 1.0)),
     });
-    // The same fetches' cost to the application's thread: the server's work and the wait
-    // for it left out.
+    // What a fetch costs the application's thread (the server's work and the wait for it
+    // left out), measured in passes of its own after the wall-time ones.
     let facade_cpu = fetch("partner_auth_facade_cpu")?;
     for (way, label) in [
         ("generated_client_alone", "generated client alone"),
