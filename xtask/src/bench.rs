@@ -165,6 +165,7 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
     for (way, label) in [
         ("generated_client_alone", "generated client alone"),
         ("oauth2_crate", "`oauth2` crate"),
+        ("minimal_reqwest_post", "hand-written reqwest POST"),
     ] {
         let cpu = fetch(&format!("{way}_cpu"))?;
         rows.push(Row {
@@ -175,15 +176,6 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
             target: None,
         });
     }
-    let minimal_cpu = fetch("minimal_reqwest_post_cpu")?;
-    rows.push(Row {
-        what: "one fetch (client thread's CPU; interleaved rounds): facade ÷ hand-written reqwest POST"
-            .into(),
-        ours: facade_cpu,
-        baseline: minimal_cpu,
-        ratio: facade_cpu / minimal_cpu,
-        target: None,
-    });
 
     store_rows(&criterion, &mut rows);
 
