@@ -2,7 +2,7 @@
 //! sandbox as the provider: one token request per credential for the fleet, a crashed
 //! lease holder taken over, coordinated refresh, and a Redis outage survived.
 
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use partner_auth::Provider;
@@ -13,15 +13,22 @@ use workspace_tests::redis_server::RedisServer;
 
 const PROVIDER: Provider = Provider::Dinie;
 
-/// A member process for `sandbox`'s provider on `redis`, configured by `env`.
-fn member(sandbox: &Sandbox, redis: &str, env: &[(&str, String)]) -> Child {
+/// The command of a member process for `sandbox`'s provider on `redis`, configured by `env`.
+fn command(sandbox: &Sandbox, redis: &str, env: &[(&str, String)]) -> Command {
     let endpoint = sandbox.endpoint(PROVIDER);
     let mut command = fleet::member(env!("CARGO_BIN_EXE_fleet-member"), endpoint, redis);
     command.stderr(Stdio::inherit());
     for (name, value) in env {
         command.env(name, value);
     }
-    command.spawn().expect("spawn fleet-member")
+    command
+}
+
+/// A member process for `sandbox`'s provider on `redis`, configured by `env`.
+fn member(sandbox: &Sandbox, redis: &str, env: &[(&str, String)]) -> Child {
+    command(sandbox, redis, env)
+        .spawn()
+        .expect("spawn fleet-member")
 }
 
 /// Waits for a member and parses its report.
@@ -78,9 +85,27 @@ async fn eight_processes_times_a_thousand_callers_make_one_token_request() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let sandbox = Sandbox::start().await.unwrap();
+    // The token request is answered after 1 s: every member, started together, finds it
+    // under way and waits for its result in the store.
+    let sandbox = Sandbox::builder()
+        .faults(Faults::hold_first(1, Duration::from_secs(1)))
+        .start()
+        .await
+        .unwrap();
     let config = env(&[("FLEET_MODE", "burst"), ("FLEET_CALLERS", "1000")]);
-    let children = members(8, &sandbox, &redis.url(), &config);
+    let mut children: Vec<_> = (0..8)
+        .map(|_| {
+            fleet::wait_for_go(&mut command(&sandbox, &redis.url(), &config))
+                .spawn()
+                .expect("spawn fleet-member")
+        })
+        .collect();
+    let children = tokio::task::spawn_blocking(move || {
+        fleet::start_together(&mut children);
+        children
+    })
+    .await
+    .unwrap();
     let reports = reports(children).await;
     for report in &reports {
         assert_eq!(report["errors"], 0, "{report}");
@@ -93,6 +118,11 @@ async fn eight_processes_times_a_thousand_callers_make_one_token_request() {
     assert_eq!(requests(&sandbox), 1, "one token request for the fleet");
     assert_eq!(sum(&reports, "token_requests"), 1);
     assert_eq!(sum(&reports, "store_hits"), 7);
+    assert_eq!(
+        sum(&reports, "lease_waits"),
+        7,
+        "the distributed single flight: seven members waited for the eighth's fetch"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

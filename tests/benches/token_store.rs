@@ -5,7 +5,8 @@
 //! - a level-2 hit (level 1 empty, the token in Redis on loopback: read, decrypt, adopt)
 //!   ÷ one `GET` round trip of the `redis` crate on a connection manager;
 //! - a cold fleet, 8 processes × 1,000 callers on an empty Redis ÷ 1 process × 1,000
-//!   callers: the slowest caller's wait, median of 5 rounds, and token requests per round.
+//!   callers: the slowest caller's wait, median of 15 rounds, and token requests per round;
+//!   and 2 processes × 1,000 callers (one process per core on a two-core machine) ÷ 1.
 //!
 //! Needs `redis-server` on the PATH (the bench starts its own on a free loopback port).
 //! `cargo bench -p workspace-tests --bench token_store`
@@ -27,6 +28,9 @@ use workspace_tests::redis_server::RedisServer;
 use workspace_tests::sandbox_client::SandboxExt as _;
 
 const PROVIDER: Provider = Provider::Dinie;
+
+/// Cold-fleet rounds: the slowest caller's wait moves by several times between rounds.
+const ROUNDS: usize = 15;
 
 fn main() {
     let Some(redis) = RedisServer::start() else {
@@ -170,15 +174,17 @@ fn fleet_round(
     let sandbox = runtime.block_on(Sandbox::start()).unwrap();
     let endpoint = sandbox.endpoint(PROVIDER);
     let redis = redis.map(RedisServer::url).unwrap_or_default();
-    let children: Vec<_> = (0..processes)
+    let mut children: Vec<_> = (0..processes)
         .map(|_| {
-            fleet::member(env!("CARGO_BIN_EXE_fleet-member"), endpoint, &redis)
+            let mut member = fleet::member(env!("CARGO_BIN_EXE_fleet-member"), endpoint, &redis);
+            fleet::wait_for_go(&mut member)
                 .env("FLEET_MODE", "burst")
                 .env("FLEET_CALLERS", "1000")
                 .spawn()
                 .unwrap()
         })
         .collect();
+    fleet::start_together(&mut children);
     let mut slowest = 0;
     for child in children {
         let output = child.wait_with_output().unwrap();
@@ -190,10 +196,11 @@ fn fleet_round(
 }
 
 fn cold_fleet(runtime: &tokio::runtime::Runtime, redis: &RedisServer) {
-    let (mut one, mut eight, mut alone) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..5 {
-        // Interleaved, so all three see the same machine load.
+    let (mut one, mut two, mut eight, mut alone) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        // Interleaved, so all four see the same machine load.
         one.push(fleet_round(runtime, Some(redis), 1));
+        two.push(fleet_round(runtime, Some(redis), 2));
         eight.push(fleet_round(runtime, Some(redis), 8));
         alone.push(fleet_round(runtime, None, 8));
     }
@@ -203,17 +210,22 @@ fn cold_fleet(runtime: &tokio::runtime::Runtime, redis: &RedisServer) {
     };
     let most = |rounds: &[(u64, u64)]| rounds.iter().map(|r| r.1).max().unwrap_or(0);
     let (one_us, _) = median(&mut one);
+    let (two_us, _) = median(&mut two);
     let (eight_us, _) = median(&mut eight);
     let (alone_us, _) = median(&mut alone);
     println!(
-        "cold_fleet: slowest caller, median of 5 rounds: 8 processes x 1000 callers sharing Redis \
+        "cold_fleet: slowest caller, median of {ROUNDS} rounds: 8 processes x 1000 callers sharing Redis \
          {eight_us} µs (at most {} token request(s) per round); 1 process x 1000 callers \
          {one_us} µs; 8 processes x 1000 callers without a store {alone_us} µs ({} requests \
-         per round); fleet / one process {:.2}x; fleet / fleet without store {:.2}x",
+         per round); fleet / one process {:.2}x; fleet / fleet without store {:.2}x; \
+         2 processes x 1000 callers sharing Redis {two_us} µs (at most {} token request(s) per \
+         round), / one process {:.2}x",
         most(&eight),
         most(&alone),
         eight_us as f64 / one_us.max(1) as f64,
         eight_us as f64 / alone_us.max(1) as f64,
+        most(&two),
+        two_us as f64 / one_us.max(1) as f64,
     );
     // For `cargo xtask bench`, beside criterion's estimates.
     let figures = serde_json::json!({
@@ -222,6 +234,8 @@ fn cold_fleet(runtime: &tokio::runtime::Runtime, redis: &RedisServer) {
         "fleet_without_store_us": alone_us,
         "fleet_requests_max": most(&eight),
         "fleet_without_store_requests": most(&alone),
+        "pair_us": two_us,
+        "pair_requests_max": most(&two),
     });
     rounds::write("token_store_cold_fleet.json", &figures);
 }

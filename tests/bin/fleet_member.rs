@@ -1,6 +1,8 @@
 //! One member of a fleet for the multi-process tests (`tests/fleet.rs`): a process with a
 //! `TokenSource` on a shared `RedisStore`, driven by environment variables, reporting one
-//! JSON line on stdout. Never prints a token: only a hash of it.
+//! JSON line on stdout. Never prints a token: only a hash of it. With `FLEET_START=on-go`
+//! it prints `ready` once its source is built and starts when a line arrives on stdin, so
+//! a fleet's members start together (`workspace_tests::fleet::start_together`).
 
 use std::collections::BTreeSet;
 use std::hash::{Hash as _, Hasher as _};
@@ -58,6 +60,13 @@ async fn main() {
         builder = builder.store(Arc::new(RedisStore::new(&redis).expect("a Redis URL")));
     }
     let source = builder.build().expect("a source");
+    if std::env::var("FLEET_START").as_deref() == Ok("on-go") {
+        println!("ready");
+        let mut go = String::new();
+        std::io::stdin()
+            .read_line(&mut go)
+            .expect("a go line on stdin");
+    }
     let report = match var("FLEET_MODE").as_str() {
         "burst" => burst(&source).await,
         "steady" => steady(&source).await,

@@ -231,6 +231,24 @@ fn store_rows(criterion: &Path, rows: &mut Vec<Row>) {
         us("fleet_without_store_us"),
     );
     let requests = fleet["fleet_requests_max"].as_u64().unwrap_or(u64::MAX);
+    let (pair_ns, pair_requests) = (
+        us("pair_us"),
+        fleet["pair_requests_max"].as_u64().unwrap_or(u64::MAX),
+    );
+    rows.push(Row {
+        what: format!(
+            "cold fleet, slowest caller, one core per process: 2 processes × 1,000 callers on \
+             one Redis ({pair_requests} token request(s) per round at most) ÷ 1 process × 1,000 \
+             callers"
+        ),
+        ours: pair_ns,
+        baseline: one_ns,
+        ratio: pair_ns / one_ns,
+        target: Some((
+            "≤ 2×, 1 request",
+            pair_ns / one_ns <= 2.0 && pair_requests == 1,
+        )),
+    });
     rows.push(Row {
         what: format!(
             "cold fleet, slowest caller: 8 processes × 1,000 callers on one Redis ({requests} \
