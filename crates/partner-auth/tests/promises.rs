@@ -426,12 +426,13 @@ impl partner_auth::time::TimeSource for ClockPanickingAfter {
 #[tokio::test]
 async fn a_clock_that_panics_while_the_token_is_stored_is_an_internal_failure() {
     let server = Scripted::sequence(vec![], Reply::token("tok-1", 3600)).await;
-    // Readings: the source's origin, the retry deadline, the send time, then storing.
+    // Readings: the source's origin, the read path's (empty cache), the retry deadline, the
+    // send time, then storing.
     let source = TokenSource::builder(client(Provider::Dinie, server.base_url()))
         .policy(policy())
         .time_source(ClockPanickingAfter {
             readings: AtomicUsize::new(0),
-            n: 4,
+            n: 5,
         })
         .build()
         .unwrap();

@@ -144,9 +144,10 @@ impl TimeSource for ClockPanickingAfter {
     }
 }
 
-/// A clock that panics (its 2nd reading: the first after the origin) never reaches the
-/// caller as a panic, with a store or without (on 8e65c6b, with a store it did: the
-/// caller's store read read the clock outside any `catch_unwind`).
+/// A clock that panics (its 3rd reading: the first after the origin and the read path's
+/// check of the empty cache) never reaches the caller as a panic, with a store or without
+/// (on 8e65c6b, with a store it did: the caller's store read read the clock outside any
+/// `catch_unwind`).
 #[tokio::test]
 async fn a_panicking_clock_does_not_reach_the_caller_with_a_store() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -154,7 +155,7 @@ async fn a_panicking_clock_does_not_reach_the_caller_with_a_store() {
         let mut builder = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
             .time_source(ClockPanickingAfter {
                 readings: AtomicUsize::new(0),
-                n: 2,
+                n: 3,
             });
         if with_store {
             builder = builder.store(Arc::new(MemoryStore::default()));
