@@ -4,8 +4,11 @@
 //! [`TokenSource`] and [`Client`] each own a small Tokio runtime (one worker thread, named
 //! `partner-auth-blocking`) that runs the requests and the background refreshes; a fresh
 //! cached token is answered without waiting on it. They work from plain threads and
-//! anywhere on a multi-thread runtime: in `spawn_blocking`, or on a worker (blocking it
-//! while they wait). On a current-thread runtime, where blocking would stall the only
+//! anywhere on a multi-thread runtime: in `spawn_blocking`, on a worker (which hands its
+//! other tasks to another thread while it waits), in a `block_on` or a `LocalSet` (the
+//! wait blocks that thread; in a `LocalSet`'s tasks Tokio refuses to hand the thread over
+//! with a panic that is caught, though the standard panic hook still prints its
+//! message). On a current-thread runtime, where blocking would stall the only
 //! thread and could deadlock, they return an
 //! [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) error instead of
 //! panicking; Tokio does not tell its `spawn_blocking` threads apart from the runtime's
@@ -138,11 +141,12 @@ impl OwnedRuntime {
     }
 
     /// Runs `work` to completion on this runtime, from whatever thread calls.
-    fn run<T>(
+    fn run<T: Send>(
         &self,
-        work: impl std::future::Future<Output = Result<T, Error>>,
+        work: impl std::future::Future<Output = Result<T, Error>> + Send,
     ) -> Result<T, Error> {
-        if let Ok(caller) = tokio::runtime::Handle::try_current()
+        let caller = tokio::runtime::Handle::try_current();
+        if let Ok(caller) = &caller
             && caller.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
         {
             return Err(Error::configuration(
@@ -155,9 +159,54 @@ impl OwnedRuntime {
             .0
             .as_ref()
             .ok_or_else(|| Error::configuration("the token runtime has shut down"))?;
-        // Outside any runtime this just runs the closure; on a multi-thread worker it hands
-        // the worker's other tasks to another thread first, so blocking here is allowed.
-        tokio::task::block_in_place(|| runtime.block_on(work))
+        let mut work = std::pin::pin!(work);
+        // A fresh cached token is ready at the first poll: no waiting, no thread. What the
+        // poll starts (a fetch, a background refresh) is spawned on this runtime.
+        let first = {
+            let _entered = runtime.enter();
+            let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+            work.as_mut().poll(&mut context)
+        };
+        if let std::task::Poll::Ready(result) = first {
+            return result;
+        }
+        if caller.is_err() {
+            // A plain thread: wait on it.
+            return runtime.block_on(work);
+        }
+        // Inside a runtime's context Tokio refuses `block_on`. In a task (a worker's, or
+        // `spawn_blocking`) `block_in_place` allows it, handing a worker's other tasks to
+        // another thread first. Tokio refuses that too where the thread runs a `LocalSet`
+        // or a current-thread runtime (a multi-thread handle entered there): it panics
+        // before running the closure, and the work goes on on a thread of its own, as it
+        // does outside any task (a `block_on`'s future, a `LocalSet::run_until`), while
+        // this thread waits for it.
+        if tokio::task::try_id().is_some() {
+            let mut started = false;
+            let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                tokio::task::block_in_place(|| {
+                    started = true;
+                    runtime.block_on(work.as_mut())
+                })
+            }));
+            match attempt {
+                Ok(result) => return result,
+                Err(panic) if started => std::panic::resume_unwind(panic),
+                Err(_refused) => {}
+            }
+        }
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| runtime.block_on(work))
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(Error::new(
+                        crate::ErrorKind::Internal,
+                        "the blocking token call's thread panicked; this is a bug in \
+                         partner-auth or in an injected clock or sleep",
+                    ))
+                })
+        })
     }
 }
 

@@ -158,3 +158,78 @@ fn on_a_current_thread_runtime_its_spawn_blocking_threads_get_the_error_too() {
         .unwrap();
     assert_eq!(result.unwrap_err().kind(), ErrorKind::Configuration);
 }
+
+/// Tokio refuses `block_in_place` inside a `LocalSet` and on a current-thread runtime's
+/// thread where a multi-thread runtime's handle is entered (on 1db9132 both panicked:
+/// "can call blocking only when running on the multi-threaded runtime").
+#[test]
+fn in_a_local_set_and_under_an_entered_handle_it_answers_without_panicking() {
+    let (runtime, server) = server(vec![], Reply::token("tok-1", 3600));
+    let source =
+        blocking::TokenSource::new(common::client(Provider::Dinie, server.base_url())).unwrap();
+    let client = blocking::Client::new(common::client(Provider::Dinie, server.base_url())).unwrap();
+    let multi_thread = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (first, fetched) = multi_thread.block_on(async {
+        tokio::task::LocalSet::new()
+            .run_until(async { (source.token(), client.fetch_token()) })
+            .await
+    });
+    assert_eq!(first.unwrap().expose_secret(), "tok-1");
+    assert_eq!(fetched.unwrap().expose_secret(), "tok-1");
+
+    let current_thread = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (again, fetched) = current_thread.block_on(async {
+        let _entered = multi_thread.handle().enter();
+        (source.token(), client.fetch_token())
+    });
+    assert_eq!(again.unwrap().expose_secret(), "tok-1", "from the cache");
+    assert_eq!(fetched.unwrap().expose_secret(), "tok-1");
+    assert_eq!(
+        server.count(),
+        3,
+        "one fetch for the source, two for the client"
+    );
+    drop(runtime);
+}
+
+/// A miss inside a `LocalSet` fetches on the source's own runtime: the token arrives and is
+/// cached, once, for callers from every kind of thread.
+#[test]
+fn a_miss_in_a_local_set_fetches_once_for_every_caller() {
+    let (_runtime, server) = server(vec![], Reply::token("tok-1", 3600));
+    let source =
+        blocking::TokenSource::new(common::client(Provider::Dinie, server.base_url())).unwrap();
+    let multi_thread = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let tokens: Vec<_> = multi_thread.block_on(async {
+        let local = tokio::task::LocalSet::new();
+        let in_set = local.run_until(async { source.token() }).await;
+        // A task of the set: Tokio refuses `block_in_place` there (it prints that panic's
+        // message); the call goes on on a thread of its own.
+        let in_set_task = {
+            let source = source.clone();
+            local.spawn_local(async move { source.token() })
+        };
+        let in_set_task = local.run_until(in_set_task).await.unwrap();
+        let on_worker = {
+            let source = source.clone();
+            tokio::spawn(async move { source.token() }).await.unwrap()
+        };
+        vec![in_set, in_set_task, on_worker, source.token()]
+    });
+    for token in tokens {
+        assert_eq!(token.unwrap().expose_secret(), "tok-1");
+    }
+    assert_eq!(server.count(), 1);
+    assert_eq!(source.stats().cache_misses, 1);
+}
