@@ -1,6 +1,7 @@
 //! [`ClientConfig`]: a client and its token cache described in an application's own
 //! configuration file or environment, read with serde.
 
+use std::fmt;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -35,7 +36,7 @@ use crate::{CachePolicy, Client, ClientAuth, Credentials, Error, Provider, Token
 /// # let _ = (client, source);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ClientConfig {
@@ -117,5 +118,54 @@ impl ClientConfig {
             builder = builder.store(StoreLocation::parse(store)?.open()?);
         }
         builder.build()
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    /// Every field, but the secret redacted and URLs without a user or password (a store
+    /// URL as [`StoreLocation`] shows it: scheme, host and port).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured: a new field is a compile error here until it is shown or hidden.
+        let ClientConfig {
+            provider,
+            environment,
+            base_url,
+            client_id,
+            client_secret,
+            timeout,
+            connect_timeout,
+            client_auth,
+            scope,
+            cache,
+            store,
+            store_policy,
+        } = self;
+        f.debug_struct("ClientConfig")
+            .field("provider", provider)
+            .field("environment", environment)
+            .field("base_url", &base_url.as_deref().map(without_user))
+            .field("client_id", client_id)
+            .field("client_secret", client_secret)
+            .field("timeout", timeout)
+            .field("connect_timeout", connect_timeout)
+            .field("client_auth", client_auth)
+            .field("scope", scope)
+            .field("cache", cache)
+            .field("store", &store.as_deref().map(StoreLocation::parse))
+            .field("store_policy", store_policy)
+            .finish()
+    }
+}
+
+/// `url` without its user name and password; `(not a URL)` if it does not parse.
+fn without_user(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            // Both fail only for URLs that cannot have a user (no host): nothing to remove.
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.into()
+        }
+        Err(_) => "(not a URL)".to_owned(),
     }
 }

@@ -170,3 +170,33 @@ async fn a_config_with_a_store_shares_its_token_and_a_bad_store_is_refused() {
     }));
     assert!(bad_policy.is_err(), "unknown store_policy field");
 }
+
+/// `Debug` shows no password of a store or base URL (found by review: the store URL was
+/// shown whole), and still shows what the configuration is.
+#[test]
+fn a_configs_debug_shows_no_password_in_its_urls() {
+    let config: ClientConfig = serde_json::from_value(json!({
+        "provider": "cobee",
+        "base_url": "https://user:hunter2pw@partners.example.invalid/api/v3",
+        "client_id": "id-1",
+        "client_secret": "s3cret",
+        "store": "redis://:hunter2pw@cache.invalid:6379/0",
+    }))
+    .unwrap();
+    let shown = format!("{config:?} {config:#?}");
+    assert!(!shown.contains("hunter2pw"), "{shown}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(!shown.contains("user"), "{shown}");
+    assert!(shown.contains("partners.example.invalid/api/v3"), "{shown}");
+    assert!(shown.contains("redis://cache.invalid:6379"), "{shown}");
+    assert!(shown.contains("id-1"), "{shown}");
+
+    let config: ClientConfig = serde_json::from_value(json!({
+        "provider": "dinie",
+        "client_id": "id-1",
+        "client_secret": "s3cret",
+        "store": "/var/cache/partner-tokens",
+    }))
+    .unwrap();
+    assert!(format!("{config:?}").contains("/var/cache/partner-tokens"));
+}
