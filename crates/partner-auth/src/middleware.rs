@@ -19,9 +19,15 @@ use crate::{AccessToken, Error, TokenSource};
 ///   loopback.
 /// - A request that already has an `Authorization` header is left alone, and so is one
 ///   carrying the [`NoAuth`] extension.
+/// - **Redirects** are the `reqwest` client's: by default it follows them and keeps the
+///   header when scheme, host and port stay the same, whatever the path (it drops it
+///   otherwise). To keep the token strictly under the base paths, build that client with
+///   `reqwest::redirect::Policy::none()` (or a policy that stays under them).
 /// - **401.** The token the API rejected is invalidated, then the request is sent once more
 ///   with a fresh token if it can be cloned (a streaming body cannot: that 401 is returned,
-///   and the next request gets a fresh token). A second 401 is returned to the caller.
+///   and the next request gets a fresh token). A second 401 is returned to the caller. A
+///   401 from a URL outside the scope (where a redirect led) is returned as it is: it did
+///   not reject the token.
 /// - A failure to get a token is returned as a middleware error wrapping the
 ///   [`Error`](crate::Error), which [`token_error`] gets back; nothing is sent.
 ///
@@ -125,30 +131,22 @@ impl AuthMiddlewareBuilder {
     }
 }
 
+/// A base URL as a client's: `http(s)://host[:port][/path]`, no user, password, query or
+/// fragment, never repeated whole in an error (it may hold a password); https except to
+/// loopback.
 fn parse_scope(raw: &str) -> Result<Url, Error> {
-    let url = Url::parse(raw).map_err(|e| {
-        Error::configuration(format!("AuthMiddleware base URL `{raw}` is not a URL: {e}"))
-    })?;
-    if url.host_str().is_none() || url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::configuration(format!(
-            "AuthMiddleware base URL `{raw}` must be scheme://host[:port][/path], without \
-             query or fragment"
-        )));
-    }
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if crate::client::is_loopback(&url) => Ok(url),
-        "http" => Err(Error::new(
+    let url = partner_api_support::parse_base_url(raw)
+        .map_err(|e| Error::configuration(format!("AuthMiddleware: {e}")))?;
+    if url.scheme() == "http" && !crate::client::is_loopback(&url) {
+        return Err(Error::new(
             crate::ErrorKind::InsecureTransport,
             format!(
                 "AuthMiddleware refuses to send tokens over plain http to {}",
                 url.host_str().unwrap_or("")
             ),
-        )),
-        other => Err(Error::configuration(format!(
-            "AuthMiddleware base URL `{raw}` has scheme `{other}`; use https"
-        ))),
+        ));
     }
+    Ok(url)
 }
 
 /// Whether `url` is under `base`: same scheme, host and port; path under the base path.
@@ -212,7 +210,9 @@ impl AuthMiddleware {
         let retry = request.try_clone();
         let token = self.authorize(&mut request).await?;
         let response = next.clone().run(request, extensions).await?;
-        if response.status() != StatusCode::UNAUTHORIZED {
+        // A 401 from where a redirect led, outside the scope, did not reject this token
+        // (reqwest drops the header on a change of scheme, host or port).
+        if response.status() != StatusCode::UNAUTHORIZED || !self.covers(response.url()) {
             return Ok(response);
         }
         // Drop the rejected token first, whether or not this request can be retried.
@@ -292,12 +292,14 @@ mod tests {
             "ftp://x.example/",
             "https://x.example/?a=1",
             "file:///tmp",
+            "https://user:hunter2pw@x.example/v1",
+            "https://user:hunter2pw@x.example/v1?x=1",
+            "https://:hunter2pw@[::1/v1",
         ] {
-            assert_eq!(
-                parse_scope(bad).unwrap_err().kind(),
-                crate::ErrorKind::Configuration,
-                "{bad}"
-            );
+            let err = parse_scope(bad).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Configuration, "{bad}");
+            // The password is never repeated (found by review: the URL was, whole).
+            assert!(!format!("{err} {err:?}").contains("hunter2pw"), "{err}");
         }
     }
 }

@@ -635,6 +635,77 @@ async fn a_blank_or_unsendable_token_is_an_invalid_response_for_every_provider()
 
 // 9. The middleware's scope.
 
+/// A 401 from where a redirect led, outside the scope, is not the API rejecting the token:
+/// no invalidation, no new token, no resend (on 1db9132 five requests made six token
+/// requests and ten requests to the other host).
+#[tokio::test]
+async fn a_401_from_a_redirect_outside_the_scope_keeps_the_token() {
+    let tokens = Scripted::sequence(vec![], Reply::token("tok-1", 3600)).await;
+    let elsewhere = Scripted::respond(|_| Reply::json(401, json!({}))).await;
+    let target = format!("{}/login", elsewhere.base_url());
+    let api =
+        Scripted::respond(move |_| Reply::json(302, json!({})).header("location", &target)).await;
+    let source = TokenSource::new(client(Provider::Dinie, tokens.base_url()));
+    let base = format!("{}/v1", api.base_url());
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(AuthMiddleware::new(source.clone(), &base).unwrap())
+        .build();
+    for _ in 0..5 {
+        let response = http.get(format!("{base}/file")).send().await.unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    assert_eq!(tokens.count(), 1, "one token for the five requests");
+    assert_eq!(api.count(), 5, "no resend");
+    assert_eq!(elsewhere.count(), 5);
+    assert!(
+        elsewhere.hits().iter().all(|h| h.authorization.is_none()),
+        "reqwest drops the header on another port"
+    );
+    assert_eq!(source.stats().invalidations, 0);
+}
+
+/// What the docs say of redirects: the client's own policy decides. By default reqwest
+/// keeps the header on the same origin under another path; with `Policy::none()` the token
+/// stays under the base path.
+#[tokio::test]
+async fn redirects_carry_the_token_as_the_clients_policy_says() {
+    let tokens = Scripted::sequence(vec![], Reply::token("tok-1", 3600)).await;
+    let api = Scripted::respond(|hit| {
+        if hit.path.starts_with("/tenant-a") {
+            Reply::json(302, json!({})).header("location", "/tenant-b/data")
+        } else {
+            Reply::json(200, json!({}))
+        }
+    })
+    .await;
+    let source = TokenSource::new(client(Provider::Dinie, tokens.base_url()));
+    let base = format!("{}/tenant-a", api.base_url());
+    for (policy, followed) in [
+        (reqwest::redirect::Policy::default(), true),
+        (reqwest::redirect::Policy::none(), false),
+    ] {
+        let http = reqwest::Client::builder().redirect(policy).build().unwrap();
+        let http = reqwest_middleware::ClientBuilder::new(http)
+            .with(AuthMiddleware::new(source.clone(), &base).unwrap())
+            .build();
+        let response = http.get(format!("{base}/orders")).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), if followed { 200 } else { 302 });
+    }
+    let seen: Vec<_> = api
+        .hits()
+        .into_iter()
+        .map(|h| (h.path, h.authorization.is_some()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("/tenant-a/orders".to_owned(), true),
+            ("/tenant-b/data".to_owned(), true),
+            ("/tenant-a/orders".to_owned(), true),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn the_middleware_sends_the_token_only_where_it_is_for() {
     let tokens = Scripted::sequence(vec![], Reply::token("tok-1", 3600)).await;
