@@ -369,3 +369,84 @@ async fn get_or_lease_reads_or_leases() {
     let store = FileStore::new(dir.path()).unwrap();
     store_contract::get_or_lease_reads_or_leases(&store, &"cd".repeat(32), |_| {}).await;
 }
+
+/// A lease file that does not read as a lease this crate wrote, or that starts in the
+/// future, holds nothing back (on 1db9132 `someone 99999999999999` held every miss for the
+/// lease time plus the retry deadline, 45 s, again and again); a real one does.
+#[tokio::test]
+async fn a_garbled_or_future_lease_file_is_no_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path()).unwrap();
+    let key = "ab".repeat(32);
+    let lease = dir.path().join(format!("{key}.lease"));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let ttl = Duration::from_secs(30);
+    for (what, text) in [
+        (
+            "an expiry in the year 5138",
+            "someone 99999999999999".to_owned(),
+        ),
+        (
+            "a far expiry with a short life",
+            format!("someone {} 15000", now_ms + 3_600_000),
+        ),
+        ("garbage", "\u{0}\u{1}not a lease at all".to_owned()),
+        ("too many words", format!("a b {} 15000", now_ms + 10_000)),
+        ("an empty file", String::new()),
+    ] {
+        std::fs::write(&lease, text).unwrap();
+        let started = std::time::Instant::now();
+        store.wait(&key, Duration::from_secs(5)).await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(1), "{what}: waited");
+        assert!(
+            store.try_lease(&key, "me", ttl).await.unwrap(),
+            "{what}: held"
+        );
+        store.release_lease(&key, "me").await.unwrap();
+    }
+    // A lease another store took is held, and a wait for it ends at its expiry.
+    let other = FileStore::new(dir.path()).unwrap();
+    assert!(
+        other
+            .try_lease(&key, "other", Duration::from_millis(300))
+            .await
+            .unwrap()
+    );
+    assert!(!store.try_lease(&key, "me", ttl).await.unwrap());
+    store.wait(&key, Duration::from_secs(5)).await.unwrap();
+    assert!(store.try_lease(&key, "me", ttl).await.unwrap(), "expired");
+}
+
+/// Symbolic links in the directory are not followed (Unix): a dangling `<key>.lock` does
+/// not create its target, and a `<key>.token` pointing at an endless file is an error, not
+/// an endless read (on 1db9132 the first created the file and the second grew the process
+/// to 2 GB). A token file larger than any token is read up to a bound and refused.
+#[cfg(unix)]
+#[tokio::test]
+async fn links_are_not_followed_and_reads_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path()).unwrap();
+    let key = "ef".repeat(32);
+    let target = elsewhere.path().join("created-through-a-link");
+    std::os::unix::fs::symlink(&target, dir.path().join(format!("{key}.lock"))).unwrap();
+    assert!(
+        store
+            .try_lease(&key, "me", Duration::from_secs(5))
+            .await
+            .is_err()
+    );
+    assert!(!target.exists(), "the link was followed");
+
+    let key = "12".repeat(32);
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join(format!("{key}.token"))).unwrap();
+    assert!(store.get(&key).await.is_err());
+
+    let key = "34".repeat(32);
+    std::fs::write(dir.path().join(format!("{key}.token")), vec![b'x'; 3 << 20]).unwrap();
+    let entry = store.get(&key).await.unwrap();
+    assert!(entry.is_none_or(|e| e.value.len() < 2 << 20), "read whole");
+}

@@ -13,14 +13,26 @@ use super::{StoreEntry, StoreError, TokenStore};
 /// How often a waiting process looks at the directory again (files send no wake-ups).
 const POLL: Duration = Duration::from_millis(20);
 
+/// The most of a token file that is read: more is not a token this crate wrote.
+const MAX_TOKEN_FILE: u64 = 1 << 20;
+
+/// The most of a lease file that is read.
+const MAX_LEASE_FILE: u64 = 1 << 10;
+
+/// How far in the future a lease's start may be (the store's processes share one clock).
+const LEASE_START_SLACK: Duration = Duration::from_secs(1);
+
 /// A [`TokenStore`] in a directory: what `partner-token` uses so that its runs share one
 /// token per credential, and what processes on one machine can share.
 ///
 /// - each credential's sealed token is `<key>.token` (the key is a hash: the file name
 ///   names nothing), written to a temporary file and renamed over the old one, so a reader
 ///   sees the old token or the new one, never half of one;
-/// - the lease is `<key>.lease`, holding its owner and when it expires, like Redis's
-///   `SET NX PX`: a holder that crashed, hung or was dropped loses it when it expires;
+/// - the lease is `<key>.lease`, holding its owner, when it expires and its time to live,
+///   like Redis's `SET NX PX`: a holder that crashed, hung or was dropped loses it when it
+///   expires; a lease that does not read as one, or that starts in the future (the clock
+///   was set back, or the file was written by hand), is no lease;
+/// - files are opened without following symbolic links (Unix), and read up to a bound;
 /// - every change to a credential's files happens under an advisory lock
 ///   (`flock`/`LockFileEx`) on `<key>.lock`, held only for that change, so taking the
 ///   lease, writing the token and compare-and-delete never interleave between processes;
@@ -137,11 +149,9 @@ impl FileStore {
     }
 
     fn read(&self, key: &str) -> io::Result<Option<StoreEntry>> {
-        let mut bytes = Vec::new();
-        match File::open(self.token_path(key)) {
-            Ok(mut file) => file.read_to_end(&mut bytes)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+        // Beyond the bound it is not a token this crate wrote: read that far, to be refused.
+        let Some(bytes) = read_bounded(&self.token_path(key), MAX_TOKEN_FILE)? else {
+            return Ok(None);
         };
         let Some((expiry, value)) = bytes.split_first_chunk::<8>() else {
             // Not even a header: hand it on as it is, to be refused (and counted).
@@ -201,20 +211,10 @@ impl FileStore {
 
     /// The lease's owner and expiry, if there is an unexpired lease.
     fn lease(&self, key: &str) -> io::Result<Option<(String, SystemTime)>> {
-        let text = match fs::read_to_string(self.lease_path(key)) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        // `<owner> <expiry in ms since the epoch>`; anything else is no lease.
-        let Some((owner, expires)) = text.trim().split_once(' ') else {
+        let Some(bytes) = read_bounded(&self.lease_path(key), MAX_LEASE_FILE)? else {
             return Ok(None);
         };
-        let Ok(expires) = expires.parse::<u64>() else {
-            return Ok(None);
-        };
-        let expires = from_unix_ms(expires);
-        Ok((expires > SystemTime::now()).then(|| (owner.to_owned(), expires)))
+        Ok(parse_lease(&bytes, SystemTime::now()))
     }
 
     fn try_lease_now(&self, key: &str, owner: &str, ttl: Duration) -> io::Result<bool> {
@@ -229,9 +229,10 @@ impl FileStore {
                 return Ok(false);
             }
             let expires = unix_ms(SystemTime::now() + ttl);
+            let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
             self.replace(
                 &self.lease_path(key),
-                format!("{owner} {expires}").as_bytes(),
+                format!("{owner} {expires} {ttl}").as_bytes(),
             )?;
             Ok(true)
         })
@@ -357,6 +358,37 @@ fn remove_if_present(path: &Path) -> io::Result<()> {
     }
 }
 
+/// `<owner> <expiry, ms since the epoch> <time to live, ms>`, unexpired at `now` and
+/// started no later than `now` (give or take [`LEASE_START_SLACK`]); anything else is no
+/// lease, so a garbled or hand-made file cannot hold a credential's fetch back.
+fn parse_lease(bytes: &[u8], now: SystemTime) -> Option<(String, SystemTime)> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut words = text.split_ascii_whitespace();
+    let (owner, expires, ttl) = (words.next()?, words.next()?, words.next()?);
+    if words.next().is_some() {
+        return None;
+    }
+    let expires = from_unix_ms(expires.parse().ok()?);
+    let started = expires.checked_sub(Duration::from_millis(ttl.parse().ok()?))?;
+    (started <= now + LEASE_START_SLACK && now < expires).then(|| (owner.to_owned(), expires))
+}
+
+/// Up to `limit` bytes of the file at `path` (not followed if it is a symbolic link), or
+/// `None` if there is none.
+fn read_bounded(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    no_follow(&mut options);
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::new();
+    file.take(limit).read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
+}
+
 fn open_private(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
@@ -365,7 +397,20 @@ fn open_private(path: &Path) -> io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
+    no_follow(&mut options);
     options.open(path)
+}
+
+/// Opening fails on a symbolic link (Unix): someone who can write to the directory cannot
+/// make the store read or create a file elsewhere.
+fn no_follow(options: &mut OpenOptions) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    #[cfg(not(unix))]
+    let _ = options;
 }
 
 fn create_private_dir(dir: &Path) -> io::Result<()> {
