@@ -180,7 +180,9 @@ impl TokenCache {
     }
 
     /// Drops the source for `client` (its cached token with it), and says whether there was
-    /// one. The next [`token`](Self::token) for `client` fetches.
+    /// one. The next [`token`](Self::token) for `client` starts a new source: it fetches,
+    /// or, with a [store](TokenCacheBuilder::store), first reads the token the store holds,
+    /// as any new source does.
     pub fn remove(&self, client: &Client) -> bool {
         let key = self.key(client);
         self.lock().entries.remove(&key).is_some()

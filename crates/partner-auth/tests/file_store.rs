@@ -315,6 +315,36 @@ async fn a_token_cache_gives_its_sources_the_store() {
     );
 }
 
+/// What `TokenCache::remove` says: with a store, the new source reads the token the store
+/// holds (the review found the docs promising a fetch); without one, it fetches.
+#[tokio::test]
+async fn a_removed_source_reads_the_store_first() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let client = sandbox.client_builder(PROVIDER).build().unwrap();
+    let cache = partner_auth::TokenCache::builder()
+        .store(Arc::new(FileStore::new(dir.path()).unwrap()))
+        .store_policy(patient())
+        .build()
+        .unwrap();
+    let first = cache.token(&client).await.unwrap();
+    assert!(cache.remove(&client));
+    let again = cache.token(&client).await.unwrap();
+    assert_eq!(
+        again.expose_secret(),
+        first.expose_secret(),
+        "from the store"
+    );
+    assert_eq!(requests(&sandbox), 1);
+
+    let without_store = partner_auth::TokenCache::new();
+    let first = without_store.token(&client).await.unwrap();
+    assert!(without_store.remove(&client));
+    let fresh = without_store.token(&client).await.unwrap();
+    assert_ne!(fresh.expose_secret(), first.expose_secret());
+    assert_eq!(requests(&sandbox), 3);
+}
+
 /// A real file store whose writes fail: a full disk, say.
 #[derive(Debug)]
 struct WritesFail(FileStore);
