@@ -28,7 +28,14 @@ pub struct Args {
 enum Action {
     /// Remove every cached token.
     Clear {
-        #[arg(long, env = "PARTNER_TOKEN_STORE", value_name = "DIR|URL", long_help = STORE_HELP)]
+        // Help never shows the variable's value: a Redis URL may carry a password.
+        #[arg(
+            long,
+            env = "PARTNER_TOKEN_STORE",
+            hide_env_values = true,
+            value_name = "DIR|URL",
+            long_help = STORE_HELP
+        )]
         store: Option<String>,
     },
     /// Print the default cache directory.

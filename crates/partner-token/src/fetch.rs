@@ -44,7 +44,13 @@ pub struct Args {
     )]
     environment: Option<String>,
     /// A base URL instead of a named environment: https, or http to a loopback address.
-    #[arg(long, env = "PARTNER_BASE_URL", value_name = "URL")]
+    // Help never shows the variable's value: a URL may carry a password.
+    #[arg(
+        long,
+        env = "PARTNER_BASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     base_url: Option<String>,
     /// The client id.
     #[arg(long, env = "PARTNER_CLIENT_ID")]
@@ -67,7 +73,13 @@ pub struct Args {
     #[arg(long)]
     scope: Option<String>,
     /// Where tokens are cached between runs (a directory or a redis:// URL).
-    #[arg(long, env = "PARTNER_TOKEN_STORE", value_name = "DIR|URL", long_help = crate::cache::STORE_HELP)]
+    #[arg(
+        long,
+        env = "PARTNER_TOKEN_STORE",
+        hide_env_values = true,
+        value_name = "DIR|URL",
+        long_help = crate::cache::STORE_HELP
+    )]
     store: Option<String>,
     /// Ask the provider for a new token: neither read nor write the cache.
     #[arg(long)]

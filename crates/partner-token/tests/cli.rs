@@ -752,6 +752,40 @@ fn help_lists_values_variables_and_exit_codes() {
     );
 }
 
+/// A Redis URL or a base URL may carry a password: help names the variables, never their
+/// values.
+#[test]
+fn help_never_shows_the_value_of_a_variable_that_may_carry_a_password() {
+    let cases: [&[&str]; 5] = [
+        &["fetch", "--help"],
+        &["fetch", "-h"],
+        &["cache", "clear", "--help"],
+        &["cache", "clear", "-h"],
+        &["man", "fetch"],
+    ];
+    for args in cases {
+        let output = command()
+            .args(args)
+            .env("PARTNER_TOKEN_STORE", "redis://:hunter2pw@127.0.0.1:1/0")
+            .env(
+                "PARTNER_BASE_URL",
+                "https://user:hunter3pw@tokens.example.invalid",
+            )
+            .output()
+            .unwrap();
+        assert_eq!(code(&output), 0, "{args:?}: {}", text(&output.stderr));
+        let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(all.contains("PARTNER_TOKEN_STORE"), "{args:?}: {all}");
+        for leak in ["hunter", "127.0.0.1:1", "example.invalid"] {
+            assert!(!all.contains(leak), "{args:?} shows {leak}: {all}");
+        }
+    }
+    let help = text(&run(&["fetch", "--help"], "x", None).stdout);
+    for var in ["[env: PARTNER_TOKEN_STORE]", "[env: PARTNER_BASE_URL]"] {
+        assert!(help.contains(var), "{var}: {help}");
+    }
+}
+
 #[test]
 fn a_secret_given_as_a_flag_is_refused_and_never_echoed() {
     let secret = "s3cr3t-in-a-flag";
