@@ -15,6 +15,7 @@ mod stdout;
 
 use std::process::ExitCode;
 
+use clap::error::{ContextKind, ContextValue};
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// Access tokens from Teez, Alternative Payments, Cobee, Tradevest and Dinie.
@@ -82,7 +83,18 @@ fn main() -> ExitCode {
         eprint!("{}", secret::FLAG_REFUSED);
         return ExitCode::from(exit::USAGE);
     }
-    let matches = Cli::command().get_matches();
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        // A stray value may be the secret: refused without repeating it.
+        Err(e) if secret::would_echo_a_value(&e) => {
+            eprint!("{}", secret::VALUE_REFUSED);
+            if let Some(ContextValue::StyledStr(usage)) = e.get(ContextKind::Usage) {
+                eprintln!("\n{usage}\n\nFor more information, try '--help'.");
+            }
+            return ExitCode::from(exit::USAGE);
+        }
+        Err(e) => e.exit(),
+    };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

@@ -23,6 +23,33 @@ error: --client-secret is refused, and its value was not used.
     <command that prints it> | partner-token fetch --client-secret-stdin …
 ";
 
+/// Why a value where none belongs is refused unshown, and how to give a secret instead.
+pub const VALUE_REFUSED: &str = "\
+error: an unexpected value was given; it is not shown here, as it may be a secret.
+  No flag takes the client secret, and --client-secret-stdin takes no value: it reads the
+  secret from standard input. If that value is a real secret, consider it exposed (shell
+  history, the process list): remove it from the history, or rotate it. Give it instead:
+    export PARTNER_CLIENT_SECRET=…   (read from a file or a secrets manager)
+    partner-token fetch --client-secret-stdin …   (a prompt that does not echo)
+    <command that prints it> | partner-token fetch --client-secret-stdin …
+";
+
+/// Whether clap's `error` would repeat a value given where none belongs: a stray word
+/// (`fetch --client-secret-stdin hunter2`: the flag takes no value) or a value attached to
+/// a flag that takes none (`--json=hunter2`). Such a value may well be the secret. A
+/// mistyped flag (`--provdier`) is still echoed: clap names the flag, not its value.
+pub fn would_echo_a_value(error: &clap::Error) -> bool {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    match error.kind() {
+        ErrorKind::TooManyValues => true,
+        ErrorKind::UnknownArgument => !matches!(
+            error.get(ContextKind::InvalidArg),
+            Some(ContextValue::String(arg)) if arg.starts_with('-')
+        ),
+        _ => false,
+    }
+}
+
 /// Whether a command-line argument gives, or tries to give, the secret as a flag
 /// (`--client-secret`, `--client-secret=…`, and `--client-secret-stdin=…`, which clap
 /// would echo back).

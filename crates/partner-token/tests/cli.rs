@@ -815,6 +815,57 @@ fn a_secret_given_as_a_flag_is_refused_and_never_echoed() {
     }
 }
 
+/// A value where none belongs (`--client-secret-stdin hunter2`: the flag takes none) may
+/// be the secret: refused without repeating it, where clap would echo it.
+#[test]
+fn a_stray_value_is_refused_and_never_echoed() {
+    let secret = "s3cr3t-stray-value";
+    let json_equals = format!("--json={secret}");
+    let cases: [&[&str]; 5] = [
+        &[
+            "fetch",
+            "--provider",
+            "dinie",
+            "--client-secret-stdin",
+            secret,
+        ],
+        &[
+            "fetch",
+            "--client-secret-stdin",
+            secret,
+            "--provider",
+            "dinie",
+        ],
+        &["fetch", secret],
+        &["fetch", "--provider", "dinie", "--", secret],
+        &["fetch", "--provider", "dinie", &json_equals],
+    ];
+    for args in cases {
+        let output = run(args, "id", None);
+        assert_eq!(code(&output), 2, "{args:?}");
+        assert!(output.stdout.is_empty());
+        let stderr = text(&output.stderr);
+        assert!(!stderr.contains(secret), "{args:?}: {stderr}");
+        for words in [
+            "not shown here, as it may be a secret",
+            "PARTNER_CLIENT_SECRET",
+            "--client-secret-stdin takes no value",
+            "Usage: partner-token fetch",
+        ] {
+            assert!(stderr.contains(words), "{words}: {stderr}");
+        }
+    }
+    // A mistyped flag is still named, with clap's suggestion.
+    let typo = run(&["fetch", "--provdier", "dinie"], "id", None);
+    assert_eq!(code(&typo), 2);
+    let stderr = text(&typo.stderr);
+    assert!(
+        stderr.contains("unexpected argument '--provdier'"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("'--provider'"), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_empty_stdin_is_no_secret() {
     let sandbox = Sandbox::start().await.unwrap();
