@@ -18,13 +18,20 @@ pub struct Args {
     /// Listen on fixed ports: teez on PORT, alternative-payments on PORT+1, cobee on
     /// PORT+2, tradevest on PORT+3, dinie on PORT+4, the standard endpoint on PORT+5
     /// (default: free ports).
-    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..=65531))]
+    #[arg(
+        long,
+        value_name = "PORT",
+        value_parser = clap::value_parser!(u16).range(1..=i64::from(u16::MAX - LAST_PORT_OFFSET))
+    )]
     port: Option<u16>,
     /// Print one line of JSON on stdout, `{"<provider>": {"base_url", "client_id",
     /// "client_secret", "token_lifetime_secs"}, …}`, then serve.
     #[arg(long)]
     json: bool,
 }
+
+/// The sandbox's endpoints are on `--port` and the next five: the standard one is last.
+const LAST_PORT_OFFSET: u16 = 5;
 
 /// One provider's entry in `sandbox --json`.
 #[derive(serde::Serialize)]

@@ -1165,6 +1165,18 @@ fn sandbox_json_on_a_fixed_port_serves_tokens_until_terminated() {
     assert!(child.0.wait().unwrap().success());
 }
 
+/// The sandbox takes `--port` and the next five: a base port without room for all six is
+/// a usage error, not a failure to bind.
+#[test]
+fn a_sandbox_port_without_room_for_six_endpoints_is_a_usage_error() {
+    for port in ["65531", "65535", "0"] {
+        let output = run(&["sandbox", "--port", port], "x", None);
+        let stderr = text(&output.stderr);
+        assert_eq!(code(&output), 2, "{port}: {stderr}");
+        assert!(stderr.contains("not in 1..=65530"), "{port}: {stderr}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn provider_env_and_base_url_come_from_variables_and_flags_win() {
     let sandbox = Sandbox::start().await.unwrap();
