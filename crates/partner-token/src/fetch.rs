@@ -60,7 +60,8 @@ pub struct Args {
     #[arg(long)]
     client_secret_stdin: bool,
     /// Print one JSON object (its schema: `partner-token schema`); a failure is then one
-    /// JSON object on stderr (`partner-token schema --error`).
+    /// JSON object on stderr (`partner-token schema --error`), and a success's warnings
+    /// too: `{"warnings": […]}`.
     #[arg(long, conflicts_with = "header")]
     json: bool,
     /// Print exactly `Authorization: Bearer <token>`.
@@ -215,7 +216,11 @@ impl Plan {
 
 /// A token through `store`: the cached one while it is usable, else one fetch for every
 /// run that asks at the same time. A failing store costs a warning, not the token.
-async fn through(client: Client, store: &Store) -> Result<AccessToken, partner_auth::Error> {
+async fn through(
+    client: Client,
+    store: &Store,
+    warnings: &mut Vec<String>,
+) -> Result<AccessToken, partner_auth::Error> {
     // One attempt, as without the cache: the CLI reports failures, scripts retry.
     let policy = CachePolicy::default().with_retry(RetryPolicy::none());
     let source = TokenSource::builder(client)
@@ -226,11 +231,10 @@ async fn through(client: Client, store: &Store) -> Result<AccessToken, partner_a
     let token = source.token().await;
     let stats = source.stats();
     if stats.store_errors > 0 {
-        eprintln!(
-            "warning: the token cache at {} failed, so the token was fetched without it (-v \
-             says why)",
+        warnings.push(format!(
+            "the token cache at {} failed, so this run went without it (-v says why)",
             store.describe()
-        );
+        ));
     }
     tracing::debug!(
         from_cache = stats.store_hits > 0,
@@ -243,7 +247,10 @@ async fn through(client: Client, store: &Store) -> Result<AccessToken, partner_a
 /// Fetches and prints a token; a failure is reported on stderr with its exit code.
 pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     let json = plan.args.json;
-    let fail = |report: Report| {
+    // Shown at the end: with --json inside the one JSON object on stderr.
+    let mut warnings = Vec::new();
+    let fail = |report: Report, warnings: Vec<String>| {
+        let report = report.with_warnings(warnings);
         if json {
             eprintln!("{}", report.json());
         } else {
@@ -258,7 +265,7 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     };
     let secret = match secret::read(plan.args.client_secret_stdin, plan.provider.name()).await {
         Ok(secret) => secret,
-        Err(report) => return fail(*report),
+        Err(report) => return fail(*report, warnings),
     };
     context.secrets.push(secret.clone());
     let mut builder = Client::builder(plan.provider)
@@ -279,7 +286,7 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     };
     let client = match builder.build() {
         Ok(client) => client,
-        Err(e) => return fail(Report::from_error(&e, &context)),
+        Err(e) => return fail(Report::from_error(&e, &context), warnings),
     };
     context.url = Some(client.base_url().to_owned());
     tracing::debug!(
@@ -294,42 +301,47 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     } else {
         let store = match Store::open(plan.args.store.as_deref()) {
             Ok(store) => store,
-            Err(report) => return fail(*report),
+            Err(report) => return fail(*report, warnings),
         };
-        through(client, &store).await
+        through(client, &store, &mut warnings).await
     };
     let token = match fetched {
         Ok(token) => token,
-        Err(e) => return fail(Report::from_error(&e, &context)),
+        Err(e) => return fail(Report::from_error(&e, &context), warnings),
     };
-    if json {
+    // Everything that can fail before anything is printed: the warnings go with either.
+    let printed = if json {
         let Some(output) = TokenJson::new(&token) else {
-            return fail(Report::new(
+            let report = Report::new(
                 ErrorKind::InvalidResponse,
                 format!(
                     "a token from {}, a provider this CLI does not know",
                     token.provider()
                 ),
                 "update partner-token",
-            ));
+            );
+            return fail(report, warnings);
         };
         match serde_json::to_string(&output) {
-            Ok(line) => stdout::outln!("{line}"),
+            Ok(line) => format!("{line}\n"),
             Err(e) => {
-                return fail(Report::new(
+                let report = Report::new(
                     ErrorKind::InvalidResponse,
                     format!("could not write the token as JSON: {e}"),
                     "report this as a bug",
-                ));
+                );
+                return fail(report, warnings);
             }
         }
     } else if plan.args.header {
         match token.authorization_header() {
-            Ok(_) => stdout::outln!("Authorization: Bearer {}", token.expose_secret()),
-            Err(e) => return fail(Report::from_error(&e, &context)),
+            Ok(_) => format!("Authorization: Bearer {}\n", token.expose_secret()),
+            Err(e) => return fail(Report::from_error(&e, &context), warnings),
         }
     } else {
-        stdout::out!("{}", crate::output::summary(&token));
-    }
+        crate::output::summary(&token)
+    };
+    eprint!("{}", crate::output::warnings(&warnings, json));
+    stdout::write(printed);
     ExitCode::SUCCESS
 }

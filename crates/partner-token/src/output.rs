@@ -142,6 +142,9 @@ pub struct Report {
     hint: String,
     /// The chain of underlying causes, outermost first (`tcp connect error: …`).
     causes: Vec<String>,
+    /// What went wrong on the way without failing the run by itself (a token cache that
+    /// could not be used, …), in order.
+    warnings: Vec<String>,
 }
 
 /// One field the provider reported as invalid.
@@ -191,6 +194,7 @@ impl Report {
             body_excerpt: error.body_excerpt().map(|b| context.scrub(b)),
             hint: context.scrub(&hint(error, &library_hint, context)),
             causes,
+            warnings: Vec::new(),
         }
     }
 
@@ -211,7 +215,14 @@ impl Report {
             body_excerpt: None,
             hint: hint.into(),
             causes: Vec::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// The report with the run's `warnings`, shown before the error.
+    pub fn with_warnings(mut self, warnings: Vec<String>) -> Self {
+        self.warnings = warnings;
+        self
     }
 
     /// The exit code that goes with it.
@@ -222,7 +233,8 @@ impl Report {
     /// A few lines for stderr: what happened, where, the root cause (every cause with
     /// `-v`), and what to do.
     pub fn text(&self, verbose: u8) -> String {
-        let mut out = format!("error: {}\n", self.error);
+        let mut out = warning_lines(&self.warnings);
+        out.push_str(&format!("error: {}\n", self.error));
         if let Some(url) = &self.url {
             out.push_str(&format!("  url:       {url}\n"));
         }
@@ -254,6 +266,23 @@ impl Report {
             )
         })
     }
+}
+
+/// A run's warnings after a success: with `--json` one JSON object on stderr,
+/// `{"warnings": ["…"]}`, so that stderr stays one JSON object; else `warning: …` lines.
+/// Nothing without warnings.
+pub fn warnings(warnings: &[String], json: bool) -> String {
+    if warnings.is_empty() {
+        String::new()
+    } else if json {
+        format!("{}\n", serde_json::json!({ "warnings": warnings }))
+    } else {
+        warning_lines(warnings)
+    }
+}
+
+fn warning_lines(warnings: &[String]) -> String {
+    warnings.iter().map(|w| format!("warning: {w}\n")).collect()
 }
 
 /// What to do next, in terms of this command's flags where the library's hint speaks of

@@ -36,11 +36,4 @@ macro_rules! outln {
     };
 }
 
-/// `print!` through [`write()`].
-macro_rules! out {
-    ($($arg:tt)*) => {
-        $crate::stdout::write(&format!($($arg)*))
-    };
-}
-
-pub(crate) use {out, outln};
+pub(crate) use outln;

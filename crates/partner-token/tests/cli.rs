@@ -1580,6 +1580,57 @@ async fn a_dead_redis_store_costs_a_warning_not_the_token() {
     assert_eq!(sandbox.stats(Provider::Teez).token_requests, 1);
 }
 
+/// With `--json`, stderr is one JSON object or nothing, warnings included: a failure's
+/// error carries them in `warnings`, a success shows them as `{"warnings": […]}`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_json_stderr_is_one_json_object_warnings_included() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!(
+        "redis://:hunter2-password@{}/",
+        closed.local_addr().unwrap()
+    );
+    drop(closed);
+    let args = [
+        "fetch",
+        "--provider",
+        "dinie",
+        "--base-url",
+        &endpoint.base_url,
+        "--json",
+        "--store",
+        &dead,
+    ];
+    let wrong = run(&args, endpoint.client_id, Some("wrong-secret-77"));
+    assert_eq!(code(&wrong), 3, "{}", text(&wrong.stderr));
+    let stderr = text(&wrong.stderr);
+    let error: Value = serde_json::from_str(&stderr).expect("one JSON object");
+    assert_eq!(error["kind"], "InvalidCredentials");
+    let warnings = error["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{error}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .starts_with("the token cache at redis://"),
+        "{error}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    let ok = run(&args, endpoint.client_id, Some(endpoint.client_secret));
+    assert_eq!(code(&ok), 0, "{}", text(&ok.stderr));
+    let token: Value = serde_json::from_slice(&ok.stdout).expect("the token's one object");
+    assert_eq!(token["provider"], "dinie");
+    let stderr = text(&ok.stderr);
+    let object: Value = serde_json::from_str(&stderr).expect("one JSON object");
+    let object = object.as_object().unwrap();
+    assert_eq!(object.keys().collect::<Vec<_>>(), ["warnings"], "{stderr}");
+    assert_eq!(object["warnings"].as_array().unwrap().len(), 1, "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mistyped_or_foreign_store_url_is_an_error_not_a_directory() {
     let sandbox = Sandbox::start().await.unwrap();
