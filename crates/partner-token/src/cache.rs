@@ -1,6 +1,7 @@
 //! The token cache between runs: `fetch`'s `--store`/`--no-cache`, and `partner-token
 //! cache`.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,8 @@ use crate::{exit, stdout};
 pub const STORE_HELP: &str = "Where tokens are cached between runs: a directory, or a \
 redis:// or rediss:// URL that scripts on many machines share (default: partner-auth/tokens \
 in the user's cache directory). Tokens are stored encrypted under a key derived from the \
-client secret.";
+client secret. A cache that cannot be used (a directory that cannot be created or written, \
+a Redis that does not answer) costs a warning, not the token.";
 
 /// Manage the token cache.
 #[derive(clap::Args)]
@@ -48,22 +50,76 @@ pub enum Store {
     Redis(Arc<RedisStore>),
 }
 
+/// Why [`Store::open`] gave no store.
+pub enum OpenError {
+    /// The spec names no store (a mistyped or foreign URL): a configuration error.
+    Refused(Box<Report>),
+    /// A directory that cannot be used (not writable, not a directory, no home).
+    Unusable(Unusable),
+}
+
+/// A token cache directory that cannot be used.
+pub struct Unusable {
+    /// What is wrong, naming the directory.
+    pub problem: String,
+    /// The directory was named by --store or PARTNER_TOKEN_STORE.
+    named: bool,
+}
+
+impl Unusable {
+    fn new(dir: &Path, error: &std::io::Error, named: bool) -> Self {
+        Unusable {
+            problem: format!(
+                "the token cache directory {} is not usable: {error}",
+                dir.display()
+            ),
+            named,
+        }
+    }
+
+    /// Where to set another directory.
+    pub fn hint(&self) -> &'static str {
+        if self.named {
+            "check --store or PARTNER_TOKEN_STORE"
+        } else {
+            "set XDG_CACHE_HOME or --store"
+        }
+    }
+}
+
+impl OpenError {
+    /// As an error report: exit 7, a local configuration problem.
+    pub fn report(self) -> Box<Report> {
+        match self {
+            OpenError::Refused(report) => report,
+            OpenError::Unusable(unusable) => Box::new(Report::new(
+                ErrorKind::Configuration,
+                unusable.problem.clone(),
+                unusable.hint(),
+            )),
+        }
+    }
+}
+
 impl Store {
     /// The store `spec` names (a `redis://`/`rediss://` URL or a directory), or the user's
     /// cache directory.
-    pub fn open(spec: Option<&str>) -> Result<Self, Box<Report>> {
-        let refused = |error: String, hint: &str| {
-            Box::new(Report::new(ErrorKind::Configuration, error, hint))
-        };
+    pub fn open(spec: Option<&str>) -> Result<Self, OpenError> {
         let Some(spec) = spec else {
-            return FileStore::in_user_cache()
+            let Some(dir) = FileStore::default_dir() else {
+                return Err(OpenError::Unusable(Unusable {
+                    problem: "this user has no token cache directory (neither XDG_CACHE_HOME \
+                              nor HOME is set)"
+                        .into(),
+                    named: false,
+                }));
+            };
+            return FileStore::new(&dir)
                 .map(|s| Store::Dir(Arc::new(s)))
-                .map_err(|e| {
-                    refused(
-                        format!("the token cache directory is not usable: {e}"),
-                        "set XDG_CACHE_HOME or --store, or pass --no-cache",
-                    )
-                });
+                .map_err(|e| OpenError::Unusable(Unusable::new(&dir, &e, false)));
+        };
+        let refused = |error: String, hint: &str| {
+            OpenError::Refused(Box::new(Report::new(ErrorKind::Configuration, error, hint)))
         };
         match StoreLocation::parse(spec) {
             Ok(StoreLocation::Redis(url)) => RedisStore::new(url)
@@ -71,15 +127,7 @@ impl Store {
                 .map_err(|e| refused(e.to_string(), "check --store or PARTNER_TOKEN_STORE")),
             Ok(StoreLocation::Dir(dir)) => FileStore::new(dir)
                 .map(|s| Store::Dir(Arc::new(s)))
-                .map_err(|e| {
-                    refused(
-                        format!(
-                            "the token store directory {} is not usable: {e}",
-                            dir.display()
-                        ),
-                        "check --store or PARTNER_TOKEN_STORE, or pass --no-cache",
-                    )
-                }),
+                .map_err(|e| OpenError::Unusable(Unusable::new(dir, &e, true))),
             Err(e) => Err(refused(
                 e.to_string(),
                 "give --store (or PARTNER_TOKEN_STORE) a redis:// or rediss:// URL, or a directory",
@@ -140,10 +188,10 @@ pub async fn run(args: Args) -> ExitCode {
             if let Some(dir) = missing {
                 return cleared(0, &dir.display().to_string());
             }
-            let store = Store::open(store.as_deref());
-            let store = match store {
+            let store = match Store::open(store.as_deref()) {
                 Ok(store) => store,
-                Err(report) => {
+                Err(e) => {
+                    let report = e.report();
                     eprint!("{}", report.text(0));
                     return ExitCode::from(report.exit_code());
                 }

@@ -11,7 +11,7 @@ use partner_auth::{
 };
 
 use crate::args::{self, ProviderName};
-use crate::cache::Store;
+use crate::cache::{OpenError, Store};
 use crate::output::{Context, Report, TokenJson};
 use crate::{secret, stdout};
 
@@ -215,7 +215,8 @@ impl Plan {
 }
 
 /// A token through `store`: the cached one while it is usable, else one fetch for every
-/// run that asks at the same time. A failing store costs a warning, not the token.
+/// run that asks at the same time. A failing store costs a warning, not the token (and so
+/// does a cache directory that cannot be used at all: see `run`).
 async fn through(
     client: Client,
     store: &Store,
@@ -299,11 +300,19 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     let fetched = if plan.args.no_cache {
         client.fetch_token().await
     } else {
-        let store = match Store::open(plan.args.store.as_deref()) {
-            Ok(store) => store,
-            Err(report) => return fail(*report, warnings),
-        };
-        through(client, &store, &mut warnings).await
+        match Store::open(plan.args.store.as_deref()) {
+            Ok(store) => through(client, &store, &mut warnings).await,
+            // A directory that cannot be used is no reason to go without the token.
+            Err(OpenError::Unusable(unusable)) => {
+                warnings.push(format!(
+                    "{}; this run goes without the cache ({}, or pass --no-cache)",
+                    unusable.problem,
+                    unusable.hint()
+                ));
+                client.fetch_token().await
+            }
+            Err(OpenError::Refused(report)) => return fail(*report, warnings),
+        }
     };
     let token = match fetched {
         Ok(token) => token,

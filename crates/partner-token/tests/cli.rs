@@ -1512,29 +1512,7 @@ async fn a_verbose_cached_run_shows_neither_token_nor_secret() {
 }
 
 #[test]
-fn an_unusable_store_is_a_configuration_error_and_no_cache_skips_it() {
-    let file = fresh_dir("not-a-dir").join("file");
-    std::fs::write(&file, b"x").unwrap();
-    let output = command()
-        .args([
-            "fetch",
-            "--provider",
-            "dinie",
-            "--base-url",
-            "http://127.0.0.1:9/api/v3",
-        ])
-        .arg("--store")
-        .arg(&file)
-        .env("PARTNER_CLIENT_ID", "id")
-        .env("PARTNER_CLIENT_SECRET", "secret-value-1234")
-        .output()
-        .unwrap();
-    assert_eq!(code(&output), 7, "{}", text(&output.stderr));
-    assert!(
-        text(&output.stderr).contains("token store directory"),
-        "{}",
-        text(&output.stderr)
-    );
+fn no_cache_skips_the_store() {
     let output = command()
         .args([
             "fetch",
@@ -1554,7 +1532,96 @@ fn an_unusable_store_is_a_configuration_error_and_no_cache_skips_it() {
         5,
         "--no-cache goes straight to the (dead) provider"
     );
-    assert!(!text(&output.stderr).contains("hunter2"));
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+/// A token cache directory that cannot be used (under a file here, as under a HOME that
+/// does not exist or cannot be written: a file stands in for permissions, which root
+/// ignores) costs a warning naming it, not the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_cache_directory_costs_a_warning_not_the_token() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let file = fresh_dir("not-a-dir").join("file");
+    std::fs::write(&file, b"x").unwrap();
+    // (how the run is set up, the directory the warning names, a flag)
+    let by_xdg: fn(&mut Command, &std::path::Path) = |c, file| {
+        c.env("XDG_CACHE_HOME", file.join("cache"));
+    };
+    let by_home: fn(&mut Command, &std::path::Path) = |c, file| {
+        c.env_remove("XDG_CACHE_HOME").env("HOME", file);
+    };
+    let by_store: fn(&mut Command, &std::path::Path) = |c, file| {
+        c.arg("--store").arg(file);
+    };
+    let cases = [
+        (by_xdg, file.join("cache/partner-auth/tokens"), "--header"),
+        (by_home, file.join(".cache/partner-auth/tokens"), "--json"),
+        (by_store, file.clone(), "--header"),
+    ];
+    let runs = cases.len() as u64;
+    for (setup, dir, flag) in cases {
+        let (endpoint, file) = (endpoint.clone(), file.clone());
+        let output = tokio::task::spawn_blocking(move || {
+            let mut command = command();
+            command
+                .args(["fetch", "--provider", "dinie"])
+                .args(["--base-url", &endpoint.base_url, flag])
+                .env("PARTNER_CLIENT_ID", endpoint.client_id)
+                .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
+            setup(&mut command, &file);
+            command.output().unwrap()
+        })
+        .await
+        .unwrap();
+        let stderr = text(&output.stderr);
+        assert_eq!(code(&output), 0, "{stderr}");
+        let problem = format!("the token cache directory {} is not usable", dir.display());
+        if flag == "--json" {
+            let token: Value = serde_json::from_slice(&output.stdout).unwrap();
+            assert_eq!(token["provider"], "dinie");
+            let object: Value = serde_json::from_str(&stderr).expect("one JSON object");
+            let warning = object["warnings"][0].as_str().unwrap();
+            assert!(warning.starts_with(&problem), "{stderr}");
+        } else {
+            assert!(text(&output.stdout).starts_with("Authorization: Bearer "));
+            assert!(
+                stderr.starts_with(&format!("warning: {problem}")),
+                "{stderr}"
+            );
+            assert!(
+                stderr.contains("this run goes without the cache"),
+                "{stderr}"
+            );
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        }
+    }
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, runs);
+    assert!(file.is_file(), "left as it was");
+}
+
+/// A cache directory that cannot be opened is a local problem (exit 7), named.
+#[test]
+fn a_cache_that_cannot_be_opened_is_a_local_error_naming_the_directory() {
+    let store = fresh_dir("store");
+    let file = store.join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let output = command()
+        .args(["cache", "clear", "--store"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(code(&output), 7, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: the token cache directory {} is not usable",
+            file.display()
+        )),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
