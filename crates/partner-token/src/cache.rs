@@ -196,9 +196,17 @@ pub async fn run(args: Args) -> ExitCode {
                     return ExitCode::from(report.exit_code());
                 }
             };
-            let removed = match &store {
-                Store::Dir(files) => files.clear().map_err(|e| e.to_string()),
-                Store::Redis(redis) => redis.clear().await.map_err(|e| e.to_string()),
+            // A directory that cannot be cleared is a local problem (exit 7), a Redis that
+            // does not answer a network one (exit 5).
+            let (removed, code) = match &store {
+                Store::Dir(files) => (
+                    files.clear().map_err(|e| e.to_string()),
+                    exit::CONFIGURATION,
+                ),
+                Store::Redis(redis) => (
+                    redis.clear().await.map_err(|e| e.to_string()),
+                    exit::NETWORK,
+                ),
             };
             match removed {
                 Ok(n) => cleared(n, &store.describe()),
@@ -207,7 +215,7 @@ pub async fn run(args: Args) -> ExitCode {
                         "error: could not clear the token cache at {}: {e}",
                         store.describe()
                     );
-                    ExitCode::from(exit::NETWORK)
+                    ExitCode::from(code)
                 }
             }
         }

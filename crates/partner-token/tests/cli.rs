@@ -1602,6 +1602,29 @@ async fn an_unusable_cache_directory_costs_a_warning_not_the_token() {
     assert!(file.is_file(), "left as it was");
 }
 
+/// A cache directory that cannot be cleared is a local problem (exit 7), named.
+#[test]
+fn a_cache_that_cannot_be_cleared_is_a_local_error_naming_the_directory() {
+    let store = fresh_dir("store");
+    // An entry that is a directory: removing it fails as a file not ours to remove would
+    // (a permission test would pass as root).
+    std::fs::create_dir(store.join(format!("{}.token", "ab".repeat(32)))).unwrap();
+    let output = command()
+        .args(["cache", "clear", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(code(&output), 7, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: could not clear the token cache at {}: ",
+            store.display()
+        )),
+        "{stderr}"
+    );
+}
+
 /// A cache directory that cannot be opened is a local problem (exit 7), named.
 #[test]
 fn a_cache_that_cannot_be_opened_is_a_local_error_naming_the_directory() {
