@@ -17,7 +17,7 @@ use crate::{secret, stdout};
 
 /// Flags and their environment variables, as `fetch --help` lists them.
 pub const ENVIRONMENT_HELP: &str = "\
-Environment (a flag beats its variable):
+Environment (a flag beats its variable; an empty one counts as unset):
   PARTNER_PROVIDER       --provider
   PARTNER_ENV            --env
   PARTNER_BASE_URL       --base-url

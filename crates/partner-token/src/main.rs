@@ -83,7 +83,7 @@ fn main() -> ExitCode {
         eprint!("{}", secret::FLAG_REFUSED);
         return ExitCode::from(exit::USAGE);
     }
-    let matches = match Cli::command().try_get_matches() {
+    let matches = match unset_empty_variables(Cli::command()).try_get_matches() {
         Ok(matches) => matches,
         // A stray value may be the secret: refused without repeating it.
         Err(e) if secret::would_echo_a_value(&e) => {
@@ -138,6 +138,25 @@ fn main() -> ExitCode {
         Some(plan) => block_on(fetch::run(plan, cli.verbose)),
         None => ExitCode::SUCCESS,
     }
+}
+
+/// An empty `PARTNER_*` variable counts as unset, as `PARTNER_TOKEN_STORE= partner-token
+/// fetch` means: its argument forgets the variable, so clap neither takes "" as a value nor
+/// refuses it as one.
+fn unset_empty_variables(command: clap::Command) -> clap::Command {
+    let command = command.mut_args(|arg| match arg.get_env() {
+        Some(name) if std::env::var_os(name).is_some_and(|value| value.is_empty()) => {
+            arg.env(None::<&'static str>)
+        }
+        _ => arg,
+    });
+    let subcommands: Vec<String> = command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .collect();
+    subcommands.into_iter().fold(command, |command, name| {
+        command.mut_subcommand(name, unset_empty_variables)
+    })
 }
 
 fn block_on(future: impl Future<Output = ExitCode>) -> ExitCode {

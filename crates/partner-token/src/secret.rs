@@ -61,9 +61,10 @@ pub fn is_secret_flag(arg: &OsStr) -> bool {
 /// The secret from standard input when asked, from `PARTNER_CLIENT_SECRET` otherwise.
 pub async fn read(from_stdin: bool, provider: &str) -> Result<String, Box<Report>> {
     if !from_stdin {
+        // An empty variable counts as unset, as every PARTNER_* variable does.
         return match std::env::var("PARTNER_CLIENT_SECRET") {
-            Ok(secret) => Ok(secret),
-            Err(_) => Err(Box::new(Report::new(
+            Ok(secret) if !secret.is_empty() => Ok(secret),
+            _ => Err(Box::new(Report::new(
                 ErrorKind::Configuration,
                 "no client secret",
                 "set PARTNER_CLIENT_SECRET, or pass --client-secret-stdin to pipe it in or type it",

@@ -1256,6 +1256,82 @@ async fn provider_env_and_base_url_come_from_variables_and_flags_win() {
     assert_eq!(sandbox.stats(Provider::Cobee).token_requests, 2);
 }
 
+/// An empty `PARTNER_*` variable counts as unset, not as an empty value.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_variable_counts_as_unset() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dinie = sandbox.endpoint(Provider::Dinie).clone();
+    let with_vars = move |vars: &[(&str, &str)], args: &[&str]| {
+        let mut command = command();
+        let home = fresh_dir("home");
+        command
+            .arg("fetch")
+            .args(args)
+            .env("XDG_CACHE_HOME", &home)
+            .env("PARTNER_CLIENT_ID", dinie.client_id)
+            .env("PARTNER_CLIENT_SECRET", dinie.client_secret);
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        (command.output().unwrap(), home)
+    };
+    let base_url = sandbox.endpoint(Provider::Dinie).base_url.clone();
+    let to_dinie = ["--provider", "dinie", "--base-url", base_url.as_str()];
+
+    // PARTNER_TOKEN_STORE: the default cache directory.
+    let (output, home) = with_vars(&[("PARTNER_TOKEN_STORE", "")], &to_dinie);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert_eq!(text(&output.stderr), "");
+    let cached = std::fs::read_dir(home.join("partner-auth/tokens"))
+        .unwrap()
+        .filter(|entry| {
+            let name = entry.as_ref().unwrap().file_name();
+            name.to_string_lossy().ends_with(".token")
+        });
+    assert_eq!(cached.count(), 1, "a token cached there");
+
+    // PARTNER_ENV beside PARTNER_BASE_URL: not two places to send the request.
+    let (output, _) = with_vars(
+        &[
+            ("PARTNER_PROVIDER", "dinie"),
+            ("PARTNER_ENV", ""),
+            ("PARTNER_BASE_URL", base_url.as_str()),
+        ],
+        &[],
+    );
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 2);
+
+    // PARTNER_BASE_URL, PARTNER_PROVIDER, PARTNER_CLIENT_ID: missing, a usage error.
+    for (vars, words) in [
+        (
+            &[("PARTNER_PROVIDER", "standard"), ("PARTNER_BASE_URL", "")][..],
+            "standard needs --base-url",
+        ),
+        (
+            &[
+                ("PARTNER_PROVIDER", ""),
+                ("PARTNER_BASE_URL", base_url.as_str()),
+            ][..],
+            "required arguments were not provided:\n  --provider",
+        ),
+        (
+            &[("PARTNER_PROVIDER", "dinie"), ("PARTNER_CLIENT_ID", "")][..],
+            "required arguments were not provided:\n  --client-id",
+        ),
+    ] {
+        let (output, _) = with_vars(vars, &[]);
+        let stderr = text(&output.stderr);
+        assert_eq!(code(&output), 2, "{vars:?}: {stderr}");
+        assert!(stderr.contains(words), "{vars:?}: {stderr}");
+    }
+    // PARTNER_CLIENT_SECRET: no secret.
+    let (output, _) = with_vars(&[("PARTNER_CLIENT_SECRET", "")], &to_dinie);
+    assert_eq!(code(&output), 7);
+    assert!(text(&output.stderr).starts_with("error: no client secret\n"));
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 2);
+}
+
 #[test]
 fn credentials_in_the_base_url_are_refused_unechoed() {
     let output = run(
