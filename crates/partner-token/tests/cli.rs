@@ -2004,3 +2004,27 @@ fn a_standard_provider_misused_is_refused_without_echoing_a_secret() {
         assert!(!all.contains("s3cret"), "{args:?}: {all}");
     }
 }
+
+/// A token's `expires_at` is the same whether the run fetched it or read it from the
+/// cache, and is its `issued_at` plus `expires_in`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_expires_at_the_same_time_fetched_or_cached() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let store = fresh_dir("store");
+    let store = store.to_str().unwrap();
+    let fetched = fetch(&endpoint, &["--json", "--store", store]).await;
+    let cached = fetch(&endpoint, &["--json", "--store", store]).await;
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 1);
+    let [fetched, cached]: [Value; 2] =
+        [fetched, cached].map(|o| serde_json::from_slice(&o.stdout).unwrap());
+    assert_eq!(fetched["access_token"], cached["access_token"]);
+    assert_eq!(fetched["issued_at"], cached["issued_at"]);
+    assert_eq!(fetched["expires_at"], cached["expires_at"], "{cached}");
+    let issued = humantime::parse_rfc3339(fetched["issued_at"].as_str().unwrap()).unwrap();
+    let lifetime = std::time::Duration::from_secs(fetched["expires_in"].as_u64().unwrap());
+    assert_eq!(
+        fetched["expires_at"],
+        humantime::format_rfc3339_seconds(issued + lifetime).to_string()
+    );
+}
