@@ -1,7 +1,7 @@
 //! `partner-token fetch`.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::builder::PossibleValuesParser;
 use clap::parser::ValueSource;
@@ -217,9 +217,15 @@ impl Plan {
 /// A token through `store`: the cached one while it is usable, else one fetch for every
 /// run that asks at the same time. A failing store costs a warning, not the token (and so
 /// does a cache directory that cannot be used at all: see `run`).
+///
+/// A cached token in its refresh window is replaced first: a long-running process would
+/// refresh it in the background and keep using it meanwhile, but this run ends before
+/// such a refresh lands, and whoever runs it uses the token after it has ended. If no new
+/// token comes, the cached one (still usable) is printed, with a warning.
 async fn through(
     client: Client,
     store: &Store,
+    context: &Context,
     warnings: &mut Vec<String>,
 ) -> Result<AccessToken, partner_auth::Error> {
     // One attempt, as without the cache: the CLI reports failures, scripts retry.
@@ -229,7 +235,30 @@ async fn through(
         .store(store.shared())
         .store_policy(store.policy())
         .build()?;
-    let token = source.token().await;
+    let mut token = source.token().await;
+    let refresh = match &token {
+        Ok(cached) => in_refresh_window(cached, source.policy()).then(|| cached.clone()),
+        Err(_) => None,
+    };
+    let mut refreshed = false;
+    if let Some(cached) = &refresh {
+        tracing::debug!(
+            expires_in_ms = u64::try_from(cached.expires_in().as_millis()).unwrap_or(u64::MAX),
+            "the cached token is in its refresh window: getting a new one"
+        );
+        match source.refresh().await {
+            Ok(new) => {
+                token = Ok(new);
+                refreshed = true;
+            }
+            Err(e) => warnings.push(format!(
+                "the cached token expires in {} s and no new one came ({}), so this run \
+                 printed the cached one",
+                cached.expires_in().as_secs(),
+                context.scrub(&e.headline())
+            )),
+        }
+    }
     let stats = source.stats();
     if stats.store_errors > 0 {
         warnings.push(format!(
@@ -239,10 +268,30 @@ async fn through(
     }
     tracing::debug!(
         from_cache = stats.store_hits > 0,
+        refreshed,
         token_requests = stats.token_requests,
         "token through the cache"
     );
     token
+}
+
+/// Whether `token` is in `policy`'s refresh window, as `TokenSource` schedules it: less
+/// than the window left before the source would stop handing it out, the expiry margin
+/// before it expires. (The jitter that spreads a fleet's refreshes is left out.)
+fn in_refresh_window(token: &AccessToken, policy: &CachePolicy) -> bool {
+    let lifetime = crate::output::lifetime(token);
+    let margin = policy.expiry_margin.min(lifetime / 10);
+    let window = policy
+        .refresh_window
+        .min(lifetime.mul_f64(policy.refresh_fraction));
+    // Until its expiry less the margin, but never longer than the source itself would
+    // keep it: a token read from a store is kept only as long as the store says.
+    let usable_left = crate::output::expires_at(token)
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(margin)
+        .min(token.expires_in());
+    usable_left < window
 }
 
 /// Fetches and prints a token; a failure is reported on stderr with its exit code.
@@ -301,7 +350,7 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
         client.fetch_token().await
     } else {
         match Store::open(plan.args.store.as_deref()) {
-            Ok(store) => through(client, &store, &mut warnings).await,
+            Ok(store) => through(client, &store, &context, &mut warnings).await,
             // A directory that cannot be used is no reason to go without the token.
             Err(OpenError::Unusable(unusable)) => {
                 warnings.push(format!(

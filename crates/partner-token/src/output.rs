@@ -114,7 +114,8 @@ pub struct Context {
 }
 
 impl Context {
-    fn scrub(&self, text: &str) -> String {
+    /// `text` with every secret replaced.
+    pub fn scrub(&self, text: &str) -> String {
         self.secrets
             .iter()
             .filter(|s| s.len() >= 4)

@@ -2005,6 +2005,149 @@ fn a_standard_provider_misused_is_refused_without_echoing_a_secret() {
     }
 }
 
+/// Caches a token for `client` in the file store `dir`, fetched now, with only `left` to
+/// live as the store tells it: a token cached long ago, now near its end.
+async fn cache_an_old_token(
+    client: partner_auth::Client,
+    dir: &std::path::Path,
+    left: std::time::Duration,
+) -> String {
+    use partner_auth::store::{FileStore, TokenStore as _};
+    let store = std::sync::Arc::new(FileStore::new(dir).unwrap());
+    let source = partner_auth::TokenSource::builder(client)
+        .store(store.clone())
+        .build()
+        .unwrap();
+    let token = source.token().await.unwrap();
+    let key = source.store_key().unwrap();
+    let entry = store.get(key).await.unwrap().expect("the token was stored");
+    store.put(key, &entry.value, left).await.unwrap();
+    token.expose_secret().to_owned()
+}
+
+/// A client for `endpoint` with its demo credentials, as `fetch --base-url` builds it.
+fn client_for(endpoint: &Endpoint) -> partner_auth::Client {
+    let provider: Provider = endpoint.provider.parse().unwrap();
+    partner_auth::Client::builder(provider)
+        .base_url(&endpoint.base_url)
+        .credentials(partner_auth::Credentials::new(
+            endpoint.client_id,
+            endpoint.client_secret,
+        ))
+        .build()
+        .unwrap()
+}
+
+/// Each run is a process of its own, so a cached token in its refresh window (here an
+/// hour's token with a minute left: the window is its last five minutes) is replaced
+/// before it is printed, not handed out to expire while a background refresh dies with
+/// the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_token_in_its_refresh_window_is_replaced_before_it_is_printed() {
+    let hour = std::time::Duration::from_secs(3600);
+    let sandbox = Sandbox::builder()
+        .token_lifetime(hour)
+        .start()
+        .await
+        .unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let store = fresh_dir("store");
+    let minute = std::time::Duration::from_secs(60);
+    let old = cache_an_old_token(client_for(&endpoint), &store, minute).await;
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 1);
+
+    let store = store.to_str().unwrap();
+    let first = fetch(&endpoint, &["--json", "--store", store]).await;
+    assert_eq!(code(&first), 0, "{}", text(&first.stderr));
+    assert_eq!(text(&first.stderr), "");
+    let json: Value = serde_json::from_slice(&first.stdout).unwrap();
+    let token = json["access_token"].as_str().unwrap();
+    assert_ne!(token, old, "the old token was handed out");
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 2);
+    let expires = humantime::parse_rfc3339(json["expires_at"].as_str().unwrap()).unwrap();
+    let left = expires
+        .duration_since(std::time::SystemTime::now())
+        .unwrap();
+    assert!(left > hour - minute, "{json}");
+
+    // The new token replaced the old one in the cache: the next run reads it there.
+    let second = fetch(&endpoint, &["--json", "--store", store]).await;
+    assert_eq!(code(&second), 0, "{}", text(&second.stderr));
+    let again: Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(again["access_token"], token);
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 2);
+}
+
+/// A cached token in its refresh window for which no new one comes is still usable: it
+/// is printed, with a warning (one JSON object with `--json`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_token_in_its_refresh_window_is_printed_with_a_warning_if_no_new_one_comes() {
+    let server = httpmock::MockServer::start_async().await;
+    let issue = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST).path("/token");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(r#"{"access_token":"tok-cached","token_type":"Bearer","expires_in":3600}"#);
+        })
+        .await;
+    let url = server.url("/token");
+    let client = partner_auth::Client::builder(Provider::Standard)
+        .base_url(&url)
+        .credentials(partner_auth::Credentials::new("id", "secret-1"))
+        .build()
+        .unwrap();
+    let store = fresh_dir("store");
+    let minute = std::time::Duration::from_secs(60);
+    assert_eq!(
+        cache_an_old_token(client, &store, minute).await,
+        "tok-cached"
+    );
+    issue.delete_async().await;
+    let unavailable = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST).path("/token");
+            then.status(503)
+                .header("content-type", "application/json")
+                .body(r#"{"error":"temporarily_unavailable"}"#);
+        })
+        .await;
+    let store = store.to_str().unwrap();
+    for flag in ["--header", "--json"] {
+        let args = [
+            "fetch",
+            "--provider",
+            "standard",
+            "--base-url",
+            &url,
+            "--store",
+            store,
+            flag,
+        ];
+        let output = run(&args, "id", Some("secret-1"));
+        let stderr = text(&output.stderr);
+        assert_eq!(code(&output), 0, "{stderr}");
+        assert!(text(&output.stdout).contains("tok-cached"), "{flag}");
+        let warning = if flag == "--json" {
+            let object: Value = serde_json::from_str(&stderr).expect("one JSON object");
+            let warnings = object["warnings"].as_array().unwrap();
+            assert_eq!(warnings.len(), 1, "{stderr}");
+            warnings[0].as_str().unwrap().to_owned()
+        } else {
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            stderr.strip_prefix("warning: ").unwrap().to_owned()
+        };
+        assert!(
+            warning.starts_with("the cached token expires in "),
+            "{warning}"
+        );
+        assert!(warning.contains("printed the cached one"), "{warning}");
+        assert!(warning.contains("HTTP 503"), "{warning}");
+        assert!(!stderr.contains("secret-1"), "{stderr}");
+    }
+    assert_eq!(unavailable.calls_async().await, 2);
+}
+
 /// A token's `expires_at` is the same whether the run fetched it or read it from the
 /// cache, and is its `issued_at` plus `expires_in`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
