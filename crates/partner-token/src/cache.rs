@@ -92,11 +92,14 @@ impl OpenError {
     pub fn report(self) -> Box<Report> {
         match self {
             OpenError::Refused(report) => report,
-            OpenError::Unusable(unusable) => Box::new(Report::new(
-                ErrorKind::Configuration,
-                unusable.problem.clone(),
-                unusable.hint(),
-            )),
+            OpenError::Unusable(unusable) => {
+                let hint = unusable.hint();
+                Box::new(Report::new(
+                    ErrorKind::Configuration,
+                    unusable.problem,
+                    hint,
+                ))
+            }
         }
     }
 }
