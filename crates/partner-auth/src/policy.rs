@@ -125,14 +125,29 @@ impl CachePolicy {
         Ok(())
     }
 
-    /// `(refresh from, usable until)` as offsets from issue, for a token usable for
-    /// `lifetime`. Expects a [validated](Self::validate) policy.
-    pub(crate) fn schedule(&self, lifetime: Duration) -> (Duration, Duration) {
+    /// For a token that lives `lifetime`: the refresh window, before the end of its use,
+    /// and the margin kept before its expiry, where its use ends, without the jitter.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let policy = partner_auth::CachePolicy::default();
+    /// let (window, margin) = policy.window_and_margin(Duration::from_secs(3600));
+    /// assert_eq!(window, Duration::from_secs(300)); // the smaller of 5 minutes and 20 %
+    /// assert_eq!(margin, policy.expiry_margin);
+    /// ```
+    pub fn window_and_margin(&self, lifetime: Duration) -> (Duration, Duration) {
         let margin = self.expiry_margin.min(lifetime / 10);
-        let usable = lifetime.saturating_sub(margin);
         let window = self
             .refresh_window
             .min(lifetime.mul_f64(self.refresh_fraction));
+        (window, margin)
+    }
+
+    /// `(refresh from, usable until)` as offsets from issue, for a token usable for
+    /// `lifetime`. Expects a [validated](Self::validate) policy.
+    pub(crate) fn schedule(&self, lifetime: Duration) -> (Duration, Duration) {
+        let (window, margin) = self.window_and_margin(lifetime);
+        let usable = lifetime.saturating_sub(margin);
         let jitter = window.mul_f64(self.refresh_jitter * random_fraction());
         let refresh_from = usable.saturating_sub(window + jitter);
         (refresh_from, usable)

@@ -279,11 +279,7 @@ async fn through(
 /// than the window left before the source would stop handing it out, the expiry margin
 /// before it expires. (The jitter that spreads a fleet's refreshes is left out.)
 fn in_refresh_window(token: &AccessToken, policy: &CachePolicy) -> bool {
-    let lifetime = crate::output::lifetime(token);
-    let margin = policy.expiry_margin.min(lifetime / 10);
-    let window = policy
-        .refresh_window
-        .min(lifetime.mul_f64(policy.refresh_fraction));
+    let (window, margin) = policy.window_and_margin(crate::output::lifetime(token));
     // Until its expiry less the margin, but never longer than the source itself would
     // keep it: a token read from a store is kept only as long as the store says.
     let usable_left = crate::output::expires_at(token)
