@@ -180,7 +180,8 @@ impl AccessToken {
     }
 
     /// A token read back from a store: `ttl` is its usable time left as the store
-    /// measured it.
+    /// measured it, what caching decisions go by. Its wall-clock expiry is its writer's,
+    /// as the same token fetched has it: issued plus its lifetime.
     pub(crate) fn restored(
         plain: crate::store::seal::Plain,
         ttl: Duration,
@@ -190,14 +191,17 @@ impl AccessToken {
         let lifetime = Duration::from_millis(plain.lifetime_ms);
         let now = Instant::now();
         let expires_instant = now + ttl;
+        let issued_at = crate::store::seal::from_unix_ms(plain.issued_at_ms);
         AccessToken(Arc::new(Inner {
             id: next_id(),
             secret: SecretString::from(plain.access_token),
             token_type: TokenType::parse(&plain.token_type),
             lifetime: plain.reported_ms.map(Duration::from_millis),
-            issued_at: crate::store::seal::from_unix_ms(plain.issued_at_ms),
+            issued_at,
             issued_instant: expires_instant.checked_sub(lifetime).unwrap_or(now),
-            expires_at: SystemTime::now() + ttl,
+            expires_at: issued_at
+                .checked_add(lifetime)
+                .unwrap_or_else(|| SystemTime::now() + ttl),
             expires_instant,
             provider,
             environment,

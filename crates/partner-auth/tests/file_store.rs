@@ -101,6 +101,31 @@ async fn a_later_run_reads_the_stored_token_and_clear_removes_it() {
     assert_eq!(requests(&sandbox), 2);
 }
 
+/// A token read from the store expires, on the wall clock, when the same token fetched does
+/// (at 1db9132 it said when its writer would stop using it: the expiry margin earlier).
+#[tokio::test]
+async fn a_stored_token_keeps_its_issue_and_expiry_times() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileStore::new(dir.path()).unwrap());
+    let fetched = source(&sandbox, store.clone()).token().await.unwrap();
+    let read = source(&sandbox, store).token().await.unwrap();
+    assert_eq!(read.expose_secret(), fetched.expose_secret());
+    assert_eq!(requests(&sandbox), 1);
+    let apart = |a: std::time::SystemTime, b: std::time::SystemTime| {
+        a.duration_since(b).unwrap_or_else(|e| e.duration())
+    };
+    // The store keeps milliseconds.
+    let ms = Duration::from_millis(1);
+    assert!(apart(read.issued_at(), fetched.issued_at()) <= ms);
+    assert!(
+        apart(read.expires_at(), fetched.expires_at()) <= 2 * ms,
+        "{:?} against {:?}",
+        read.expires_at(),
+        fetched.expires_at()
+    );
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn the_directory_is_private_and_holds_neither_secret_nor_token() {

@@ -279,10 +279,15 @@ async fn through(
 /// than the window left before the source would stop handing it out, the expiry margin
 /// before it expires. (The jitter that spreads a fleet's refreshes is left out.)
 fn in_refresh_window(token: &AccessToken, policy: &CachePolicy) -> bool {
-    let (window, margin) = policy.window_and_margin(crate::output::lifetime(token));
+    // The lifetime the cache gives it: the provider's, or a JWT's own where shorter.
+    let lifetime = token
+        .expires_at_instant()
+        .saturating_duration_since(token.issued_at_instant());
+    let (window, margin) = policy.window_and_margin(lifetime);
     // Until its expiry less the margin, but never longer than the source itself would
     // keep it: a token read from a store is kept only as long as the store says.
-    let usable_left = crate::output::expires_at(token)
+    let usable_left = token
+        .expires_at()
         .duration_since(SystemTime::now())
         .unwrap_or_default()
         .saturating_sub(margin)

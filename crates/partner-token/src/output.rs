@@ -25,24 +25,9 @@ pub fn mask(token: &str) -> String {
     format!("{shown}… ({} chars)", token.chars().count())
 }
 
-/// The lifetime the cache gives `token`: the provider's, or a JWT's own where shorter.
-pub fn lifetime(token: &AccessToken) -> Duration {
-    token
-        .expires_at_instant()
-        .saturating_duration_since(token.issued_at_instant())
-}
-
-/// When `token` expires: when it was issued plus its [`lifetime`], the same whether this
-/// run fetched it or read it from the cache. (`AccessToken::expires_at` of a token read
-/// from a store is when its writer stopped using it, the expiry margin before it expires;
-/// of a token fetched, its expiry.)
-pub fn expires_at(token: &AccessToken) -> SystemTime {
-    token.issued_at() + lifetime(token)
-}
-
 /// The default `fetch` output: a short summary with the token masked.
 pub fn summary(token: &AccessToken) -> String {
-    let expires = expires_at(token);
+    let expires = token.expires_at();
     let left = expires
         .duration_since(SystemTime::now())
         .map(|d| format!("{} s", d.as_secs()))
@@ -97,7 +82,7 @@ impl TokenJson {
             token_type: token.token_type().to_string(),
             expires_in: token.lifetime().map(|d| d.as_secs()),
             issued_at: humantime::format_rfc3339_seconds(token.issued_at()).to_string(),
-            expires_at: humantime::format_rfc3339_seconds(expires_at(token)).to_string(),
+            expires_at: humantime::format_rfc3339_seconds(token.expires_at()).to_string(),
         })
     }
 }
