@@ -13,13 +13,33 @@ use common::scripted::{Reply, Scripted};
 use partner_auth::{CachePolicy, ErrorKind, Provider, blocking};
 
 fn server(replies: Vec<Reply>, fallback: Reply) -> (tokio::runtime::Runtime, Scripted) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = multi_thread(1);
     let server = runtime.block_on(Scripted::sequence(replies, fallback));
     (runtime, server)
+}
+
+fn multi_thread(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A blocking source and a blocking client for Dinie at `server`.
+fn source_and_client(server: &Scripted) -> (blocking::TokenSource, blocking::Client) {
+    let client = || common::client(Provider::Dinie, server.base_url());
+    (
+        blocking::TokenSource::new(client()).unwrap(),
+        blocking::Client::new(client()).unwrap(),
+    )
 }
 
 #[test]
@@ -101,9 +121,7 @@ fn one_blocking_miss_counts_once() {
 #[test]
 fn it_works_from_spawn_blocking_and_multi_thread_workers() {
     let (runtime, server) = server(vec![], Reply::token("tok-1", 3600));
-    let source =
-        blocking::TokenSource::new(common::client(Provider::Dinie, server.base_url())).unwrap();
-    let client = blocking::Client::new(common::client(Provider::Dinie, server.base_url())).unwrap();
+    let (source, client) = source_and_client(&server);
     let (from_pool, from_worker, fetched) = runtime.block_on(async {
         let pooled = {
             let source = source.clone();
@@ -124,14 +142,8 @@ fn it_works_from_spawn_blocking_and_multi_thread_workers() {
 #[test]
 fn on_a_current_thread_runtime_it_is_an_error_not_a_panic_and_it_drops_cleanly() {
     let (_runtime, server) = server(vec![], Reply::token("tok-1", 3600));
-    let source =
-        blocking::TokenSource::new(common::client(Provider::Dinie, server.base_url())).unwrap();
-    let client = blocking::Client::new(common::client(Provider::Dinie, server.base_url())).unwrap();
-    let current_thread = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    current_thread.block_on(async move {
+    let (source, client) = source_and_client(&server);
+    current_thread().block_on(async move {
         let err = source.token().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Configuration);
         assert!(err.to_string().contains("current-thread"), "{err}");
@@ -147,13 +159,9 @@ fn on_a_current_thread_runtime_it_is_an_error_not_a_panic_and_it_drops_cleanly()
 
 #[test]
 fn on_a_current_thread_runtime_its_spawn_blocking_threads_get_the_error_too() {
-    let current_thread = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let source =
         blocking::TokenSource::new(common::client(Provider::Dinie, "http://127.0.0.1:9")).unwrap();
-    let result = current_thread
+    let result = current_thread()
         .block_on(async move { tokio::task::spawn_blocking(move || source.token()).await })
         .unwrap();
     assert_eq!(result.unwrap_err().kind(), ErrorKind::Configuration);
@@ -164,16 +172,10 @@ fn on_a_current_thread_runtime_its_spawn_blocking_threads_get_the_error_too() {
 /// "can call blocking only when running on the multi-threaded runtime").
 #[test]
 fn in_a_local_set_and_under_an_entered_handle_it_answers_without_panicking() {
-    let (runtime, server) = server(vec![], Reply::token("tok-1", 3600));
-    let source =
-        blocking::TokenSource::new(common::client(Provider::Dinie, server.base_url())).unwrap();
-    let client = blocking::Client::new(common::client(Provider::Dinie, server.base_url())).unwrap();
-    let multi_thread = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (first, fetched) = multi_thread.block_on(async {
+    let (_server_runtime, server) = server(vec![], Reply::token("tok-1", 3600));
+    let (source, client) = source_and_client(&server);
+    let runtime = multi_thread(1);
+    let (first, fetched) = runtime.block_on(async {
         tokio::task::LocalSet::new()
             .run_until(async { (source.token(), client.fetch_token()) })
             .await
@@ -181,12 +183,8 @@ fn in_a_local_set_and_under_an_entered_handle_it_answers_without_panicking() {
     assert_eq!(first.unwrap().expose_secret(), "tok-1");
     assert_eq!(fetched.unwrap().expose_secret(), "tok-1");
 
-    let current_thread = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (again, fetched) = current_thread.block_on(async {
-        let _entered = multi_thread.handle().enter();
+    let (again, fetched) = current_thread().block_on(async {
+        let _entered = runtime.handle().enter();
         (source.token(), client.fetch_token())
     });
     assert_eq!(again.unwrap().expose_secret(), "tok-1", "from the cache");
@@ -196,7 +194,6 @@ fn in_a_local_set_and_under_an_entered_handle_it_answers_without_panicking() {
         3,
         "one fetch for the source, two for the client"
     );
-    drop(runtime);
 }
 
 /// A miss inside a `LocalSet` fetches on the source's own runtime: the token arrives and is
@@ -206,12 +203,8 @@ fn a_miss_in_a_local_set_fetches_once_for_every_caller() {
     let (_runtime, server) = server(vec![], Reply::token("tok-1", 3600));
     let source =
         blocking::TokenSource::new(common::client(Provider::Dinie, server.base_url())).unwrap();
-    let multi_thread = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let tokens: Vec<_> = multi_thread.block_on(async {
+    let runtime = multi_thread(2);
+    let tokens: Vec<_> = runtime.block_on(async {
         let local = tokio::task::LocalSet::new();
         let in_set = local.run_until(async { source.token() }).await;
         // A task of the set: Tokio refuses `block_in_place` there (it prints that panic's

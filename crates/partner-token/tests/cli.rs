@@ -797,19 +797,29 @@ fn a_secret_given_as_a_flag_is_refused_and_never_echoed() {
         &["fetch", "--provider", "dinie", &equals, "--json"],
         &["fetch", "--provider", "dinie", &stdin_equals],
     ];
+    assert_refused_unechoed(
+        &cases,
+        secret,
+        &[
+            "--client-secret is refused",
+            "shell history",
+            "process list",
+            "PARTNER_CLIENT_SECRET",
+            "--client-secret-stdin",
+        ],
+    );
+}
+
+/// Runs each of `cases`: a usage error (exit 2), nothing on stdout, `secret` nowhere on
+/// stderr, and each of `words` there.
+fn assert_refused_unechoed(cases: &[&[&str]], secret: &str, words: &[&str]) {
     for args in cases {
         let output = run(args, "id", None);
         assert_eq!(code(&output), 2, "{args:?}");
         assert!(output.stdout.is_empty());
         let stderr = text(&output.stderr);
         assert!(!stderr.contains(secret), "{args:?}: {stderr}");
-        for words in [
-            "--client-secret is refused",
-            "shell history",
-            "process list",
-            "PARTNER_CLIENT_SECRET",
-            "--client-secret-stdin",
-        ] {
+        for words in words {
             assert!(stderr.contains(words), "{words}: {stderr}");
         }
     }
@@ -840,21 +850,16 @@ fn a_stray_value_is_refused_and_never_echoed() {
         &["fetch", "--provider", "dinie", "--", secret],
         &["fetch", "--provider", "dinie", &json_equals],
     ];
-    for args in cases {
-        let output = run(args, "id", None);
-        assert_eq!(code(&output), 2, "{args:?}");
-        assert!(output.stdout.is_empty());
-        let stderr = text(&output.stderr);
-        assert!(!stderr.contains(secret), "{args:?}: {stderr}");
-        for words in [
+    assert_refused_unechoed(
+        &cases,
+        secret,
+        &[
             "not shown here, as it may be a secret",
             "PARTNER_CLIENT_SECRET",
             "--client-secret-stdin takes no value",
             "Usage: partner-token fetch",
-        ] {
-            assert!(stderr.contains(words), "{words}: {stderr}");
-        }
-    }
+        ],
+    );
     // A mistyped flag is still named, with clap's suggestion.
     let typo = run(&["fetch", "--provdier", "dinie"], "id", None);
     assert_eq!(code(&typo), 2);
