@@ -1690,20 +1690,23 @@ fn a_cache_that_cannot_be_cleared_is_a_local_error_naming_the_directory() {
     // An entry that is a directory: removing it fails as a file not ours to remove would
     // (a permission test would pass as root).
     std::fs::create_dir(store.join(format!("{}.token", "ab".repeat(32)))).unwrap();
+    let error = format!(
+        "error: could not clear the token cache at {}: ",
+        store.display()
+    );
+    assert_clear_is_a_local_error(&store, &error);
+}
+
+/// `cache clear --store <store>` exits 7 with an error that starts with `error`.
+fn assert_clear_is_a_local_error(store: &std::path::Path, error: &str) {
     let output = command()
         .args(["cache", "clear", "--store"])
-        .arg(&store)
+        .arg(store)
         .output()
         .unwrap();
     let stderr = text(&output.stderr);
     assert_eq!(code(&output), 7, "{stderr}");
-    assert!(
-        stderr.starts_with(&format!(
-            "error: could not clear the token cache at {}: ",
-            store.display()
-        )),
-        "{stderr}"
-    );
+    assert!(stderr.starts_with(error), "{stderr}");
 }
 
 /// A cache directory that cannot be opened is a local problem (exit 7), named.
@@ -1712,20 +1715,11 @@ fn a_cache_that_cannot_be_opened_is_a_local_error_naming_the_directory() {
     let store = fresh_dir("store");
     let file = store.join("file");
     std::fs::write(&file, b"x").unwrap();
-    let output = command()
-        .args(["cache", "clear", "--store"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let stderr = text(&output.stderr);
-    assert_eq!(code(&output), 7, "{stderr}");
-    assert!(
-        stderr.starts_with(&format!(
-            "error: the token cache directory {} is not usable",
-            file.display()
-        )),
-        "{stderr}"
+    let error = format!(
+        "error: the token cache directory {} is not usable",
+        file.display()
     );
+    assert_clear_is_a_local_error(&file, &error);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
