@@ -1722,16 +1722,20 @@ fn a_cache_that_cannot_be_opened_is_a_local_error_naming_the_directory() {
     assert_clear_is_a_local_error(&file, &error);
 }
 
+/// A Redis URL, with a password, on a loopback port nobody listens on.
+fn dead_redis_url() -> String {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!(
+        "redis://:hunter2-password@{}/",
+        closed.local_addr().unwrap()
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_redis_store_costs_a_warning_not_the_token() {
     let sandbox = Sandbox::start().await.unwrap();
     let endpoint = sandbox.endpoint(Provider::Teez).clone();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "redis://:hunter2-password@{}/",
-        closed.local_addr().unwrap()
-    );
-    drop(closed);
+    let url = dead_redis_url();
     let home = fresh_dir("home");
     let output = tokio::task::spawn_blocking(move || {
         fetch_cached(&endpoint, &home, &["--store", &url, "-v"])
@@ -1751,12 +1755,7 @@ async fn a_dead_redis_store_costs_a_warning_not_the_token() {
 async fn with_json_stderr_is_one_json_object_warnings_included() {
     let sandbox = Sandbox::start().await.unwrap();
     let endpoint = sandbox.endpoint(Provider::Dinie).clone();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!(
-        "redis://:hunter2-password@{}/",
-        closed.local_addr().unwrap()
-    );
-    drop(closed);
+    let dead = dead_redis_url();
     let args = [
         "fetch",
         "--provider",
