@@ -62,6 +62,8 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
                 "stampede",
                 "--bench",
                 "fetch_overhead",
+                "--bench",
+                "token_cache",
             ]),
     )?;
     // The token store's bench starts its own redis-server; without one it measures nothing
@@ -112,6 +114,16 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
             }
         }
     }
+    let group = "token_cache_10000_full";
+    let new_tenant = median(group, "new_tenant_evicting_the_lru")?;
+    let build = median(group, "token_source_build_floor")?;
+    rows.push(Row {
+        what: "a new tenant into a full `TokenCache` of 10,000 (the least recently used dropped) ÷ building its `TokenSource` alone".into(),
+        ours: new_tenant,
+        baseline: build,
+        ratio: new_tenant / build,
+        target: None,
+    });
     // Interleaved rounds of its own (see the bench), not criterion's estimates.
     let round = figures(&criterion, STAMPEDE)?;
     let single_fetch = round("single_fetch")?;

@@ -908,3 +908,84 @@ async fn the_cache_drops_the_least_recently_used_and_idle_sources() {
         );
     }
 }
+
+/// The cache against a model of its promises (least recently used out first, every idle
+/// source dropped when one is added, `remove` and `len` exact), over a long random mix of
+/// lookups, removals and clock moves: whether each lookup fetches, and the length after
+/// each step, must be what the model says.
+#[tokio::test]
+async fn the_cache_keeps_its_bounds_over_a_long_random_mix_of_uses() {
+    const TENANTS: usize = 24;
+    const MAX: usize = 6;
+    const IDLE: u64 = 600;
+    let server = Scripted::respond(|hit| {
+        Reply::token(
+            &format!("for {}", hit.authorization.clone().unwrap_or_default()),
+            10_000_000,
+        )
+    })
+    .await;
+    let tenants: Vec<Client> = (0..TENANTS)
+        .map(|i| {
+            Client::builder(Provider::Dinie)
+                .base_url(server.base_url())
+                .credentials(Credentials::new(CLIENT_ID, format!("secret-{i}-x")))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    for seed in [0x9E37_79B9_7F4A_7C15_u64, 0x2545_F491_4F6C_DD1D] {
+        let clock = ManualClock::new();
+        let cache = TokenCache::builder()
+            .policy(policy())
+            .max_sources(MAX)
+            .idle_timeout(Duration::from_secs(IDLE))
+            .time_source(clock.clone())
+            .build()
+            .unwrap();
+        // (tenant, last use in seconds), least recently used first.
+        let mut model: Vec<(usize, u64)> = Vec::new();
+        let (mut now, mut state) = (0u64, seed);
+        let mut next = |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % bound
+        };
+        for step in 0..700 {
+            let roll = next(100);
+            let tenant = next(TENANTS as u64) as usize;
+            if roll < 8 {
+                let by = next(IDLE / 2);
+                clock.advance(Duration::from_secs(by));
+                now += by;
+            } else if roll < 13 {
+                let present = model.iter().any(|(t, _)| *t == tenant);
+                model.retain(|(t, _)| *t != tenant);
+                assert_eq!(cache.remove(&tenants[tenant]), present, "step {step}");
+            } else {
+                let before = server.count();
+                cache.token(&tenants[tenant]).await.unwrap();
+                let fresh = model
+                    .iter()
+                    .position(|&(t, used)| t == tenant && now - used < IDLE);
+                let fetched = match fresh {
+                    Some(at) => {
+                        model.remove(at);
+                        false
+                    }
+                    None => {
+                        model.retain(|&(t, used)| t != tenant && now - used < IDLE);
+                        while model.len() >= MAX {
+                            model.remove(0);
+                        }
+                        true
+                    }
+                };
+                model.push((tenant, now));
+                assert_eq!(server.count() - before, usize::from(fetched), "step {step}");
+            }
+            assert_eq!(cache.len(), model.len(), "step {step}");
+        }
+    }
+}
