@@ -203,7 +203,10 @@ impl TokenSource {
     /// 401 to `token`: fifty concurrent 401s for the same token drop it once, and the next
     /// `token()` calls share one fetch. Once any
     /// `invalidate(&token)` has returned, no `token()` call that starts afterwards returns
-    /// `token`.
+    /// `token`. With a [store](TokenSourceBuilder::store), the stored copy is deleted too
+    /// (only if it is still `token`): before this source next reads the store, or, if the
+    /// source is dropped first, in the background on the runtime it is dropped on (one
+    /// attempt within the store's operation timeout; without a runtime the entry expires).
     pub fn invalidate(&self, token: &AccessToken) -> bool {
         // With a store, under the flight lock: a caller caching what it read from the
         // store (see `Inner::read_store`) does so under it too, after checking the tokens
@@ -621,6 +624,10 @@ impl Drop for Inner {
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(task) = slot.take().and_then(|flight| flight.task) {
             task.abort();
+        }
+        // A token invalidated here whose delete was left to the next fetch: there is none.
+        if let Some(shared) = &self.shared {
+            shared.delete_pending_in_background(self.clock.now());
         }
     }
 }

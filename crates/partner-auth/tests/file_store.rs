@@ -287,6 +287,32 @@ async fn invalidating_one_token_in_many_sources_fetches_once() {
     assert_eq!(requests(&sandbox), 2, "one new fetch for ten invalidations");
 }
 
+/// A source that invalidates its token and is dropped before it fetches again (a process
+/// that got a 401 and exits, a source a `TokenCache` dropped) still deletes the token from
+/// the store: the next process is not handed the token the API rejected.
+#[tokio::test]
+async fn a_source_dropped_after_invalidating_still_deletes_the_stored_token() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = || -> Arc<dyn TokenStore> { Arc::new(FileStore::new(dir.path()).unwrap()) };
+    let first = source(&sandbox, store());
+    let rejected = first.token().await.unwrap();
+    let file = token_file(dir.path());
+    assert!(first.invalidate(&rejected));
+    drop(first);
+    // The delete runs in the background on this runtime: give it its operation's time.
+    for _ in 0..1_000 {
+        if !file.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!file.exists(), "the rejected token is still stored");
+    let next = source(&sandbox, store()).token().await.unwrap();
+    assert_ne!(next.expose_secret(), rejected.expose_secret());
+    assert_eq!(requests(&sandbox), 2);
+}
+
 #[tokio::test]
 async fn a_broken_store_costs_a_warning_not_a_token() {
     let sandbox = Sandbox::start().await.unwrap();

@@ -105,6 +105,36 @@ impl Shared {
         *lock(&self.pending_delete) = Some(Arc::clone(sealed));
     }
 
+    /// The source is gone with a delete still pending: one bounded attempt in the
+    /// background now, on the runtime if there still is one (else the entry expires with
+    /// its time to live), unless the store is backing off at `now`.
+    pub(crate) fn delete_pending_in_background(&self, now: crate::time::Nanos) {
+        let Some(sealed) = lock(&self.pending_delete).take() else {
+            return;
+        };
+        if now < self.open_until.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = Arc::clone(&self.store);
+        let key = self.sealer.key().to_owned();
+        let timeout = self.policy.operation_timeout;
+        runtime.spawn(async move {
+            match bounded(timeout, store.compare_and_delete(&key, &sealed)).await {
+                Some(Ok(_)) => {}
+                Some(Err(error)) => tracing::debug!(
+                    error = %chain(&error),
+                    "the invalidated token was not deleted from the store; it expires"
+                ),
+                None => tracing::debug!(
+                    "deleting the invalidated token from the store timed out; it expires"
+                ),
+            }
+        });
+    }
+
     /// Whether a caller may read the store itself at `now` (on the source's clock): it is
     /// not backing off, and no delete is pending (the shared fetch does that first).
     pub(crate) fn readable(&self, now: crate::time::Nanos) -> bool {
