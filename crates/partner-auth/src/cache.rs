@@ -1,7 +1,6 @@
 //! [`TokenCache`]: token sources for several providers and tenants in one application.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -19,8 +18,8 @@ use crate::{AccessToken, CachePolicy, Client, Error, Provider, TokenSource};
 /// tenants sharing a client id never share a token.
 ///
 /// The cache holds at most [`max_sources`](TokenCacheBuilder::max_sources) sources: a new
-/// one beyond that drops the least recently used, found without a scan (O(log n),
-/// amortized over the lookups before it). A source not used for
+/// one beyond that drops the least recently used (found in constant time: a lookup or a
+/// new source costs the same with 10 sources or 10,000). A source not used for
 /// [`idle_timeout`](TokenCacheBuilder::idle_timeout) counts as gone: looking it up again
 /// starts a new source, and the cache drops every such source whenever it adds one (until
 /// then [`len`](Self::len) counts it), so a multi-tenant service does not keep every tenant
@@ -63,18 +62,10 @@ pub struct TokenCache {
     sources: Mutex<Sources>,
 }
 
-/// The sources and their order of use. Every entry has one place in `order`, under its
-/// recency when it was put there (a lookup since then moves it on only when it reaches the
-/// front: a hit costs no reordering). So at the front, once an entry found there has been
-/// put back under its own recency, is the least recently used; and, the clock being read
-/// under the lock, the one idle longest: every idle source is dropped from the front.
-#[derive(Default)]
-struct Sources {
-    entries: HashMap<Key, Entry>,
-    /// The keys by the recency they were placed under, oldest first.
-    order: BTreeMap<u64, Key>,
-    lookups: u64,
-}
+/// The sources, least recently used last: a lookup moves its source to the front, and
+/// the one to drop is at the back (both O(1)). The clock is read under the lock, so the
+/// order of use is the order of last use: the idle sources are the ones at the back.
+type Sources = lru::LruCache<Key, Entry>;
 
 /// Configures a [`TokenCache`]; from [`TokenCache::builder`].
 #[must_use]
@@ -103,10 +94,6 @@ struct Entry {
     source: TokenSource,
     /// When it was last looked up, for the idle timeout.
     last_used: Nanos,
-    /// Its place in the order of lookups, for evicting the least recently used.
-    recency: u64,
-    /// The recency it is filed under in `Sources::order` (its recency, or an earlier one).
-    placed: u64,
 }
 
 /// How many sources a cache holds by default.
@@ -144,41 +131,21 @@ impl TokenCache {
         let mut sources = self.lock();
         // Read under the lock, so that the order of lookups is the order of their times.
         let now = self.clock.now();
-        sources.lookups += 1;
-        let recency = sources.lookups;
-        let Sources { entries, order, .. } = &mut *sources;
-        if let Some(entry) = entries.get_mut(&key)
+        if let Some(entry) = sources.get_mut(&key)
             && now.saturating_sub(entry.last_used) < idle
         {
             entry.last_used = now;
-            entry.recency = recency;
             return entry.source.clone();
         }
-        // Idle sources first (the oldest uses come first), then the least recently used
-        // while the cache is full; dropped once the lock is released.
-        let mut dropped = Vec::new();
-        if let Some(stale) = entries.remove(&key) {
-            order.remove(&stale.placed);
-            dropped.push(stale);
-        }
-        while let Some(front) = order.first_entry() {
-            let Some(entry) = entries.get_mut(front.get()) else {
-                front.remove();
-                continue;
-            };
-            if entry.recency != entry.placed {
-                // Looked up since it was placed: move it to its place, and look again.
-                let key = front.remove();
-                entry.placed = entry.recency;
-                order.insert(entry.placed, key);
-                continue;
-            }
-            let is_idle = now.saturating_sub(entry.last_used) >= idle;
-            if !is_idle && entries.len() < self.max_sources {
+        // Idle sources first (they are the least recently used), then the least recently
+        // used while the cache is full; dropped once the lock is released.
+        let mut dropped: Vec<Entry> = sources.pop(&key).into_iter().collect();
+        while let Some((_, oldest)) = sources.peek_lru() {
+            let is_idle = now.saturating_sub(oldest.last_used) >= idle;
+            if !is_idle && sources.len() < self.max_sources {
                 break;
             }
-            let oldest = front.remove();
-            dropped.extend(entries.remove(&oldest));
+            dropped.extend(sources.pop_lru().map(|(_, entry)| entry));
         }
         let mut builder = TokenSource::builder(client.clone())
             .policy(self.policy.clone())
@@ -189,14 +156,11 @@ impl TokenCache {
             builder = builder.store(Arc::clone(store));
         }
         let source = builder.build_prevalidated();
-        order.insert(recency, key.clone());
-        entries.insert(
+        sources.push(
             key,
             Entry {
                 source: source.clone(),
                 last_used: now,
-                recency,
-                placed: recency,
             },
         );
         drop(sources);
@@ -215,28 +179,19 @@ impl TokenCache {
     /// as any new source does.
     pub fn remove(&self, client: &Client) -> bool {
         let key = self.key(client);
-        let mut sources = self.lock();
-        let Some(entry) = sources.entries.remove(&key) else {
-            return false;
-        };
-        sources.order.remove(&entry.placed);
-        drop(sources);
-        drop(entry);
-        true
+        let removed = self.lock().pop(&key);
+        removed.is_some()
     }
 
     /// Drops every source.
     pub fn clear(&self) {
-        let mut sources = self.lock();
-        let entries = std::mem::take(&mut sources.entries);
-        sources.order.clear();
-        drop(sources);
-        drop(entries);
+        let all = std::mem::replace(&mut *self.lock(), Sources::unbounded());
+        drop(all);
     }
 
     /// How many sources the cache holds (idle ones included until the cache next adds one).
     pub fn len(&self) -> usize {
-        self.lock().entries.len()
+        self.lock().len()
     }
 
     /// Whether the cache holds no source.
@@ -340,7 +295,7 @@ impl TokenCacheBuilder {
             store_policy: self.store_policy,
             clock,
             fingerprints: RandomState::new(),
-            sources: Mutex::default(),
+            sources: Mutex::new(Sources::unbounded()),
         })
     }
 }
