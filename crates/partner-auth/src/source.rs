@@ -205,8 +205,11 @@ impl TokenSource {
     /// `invalidate(&token)` has returned, no `token()` call that starts afterwards returns
     /// `token`. With a [store](TokenSourceBuilder::store), the stored copy is deleted too
     /// (only if it is still `token`): before this source next reads the store, or, if the
-    /// source is dropped first, in the background on the runtime it is dropped on (one
-    /// attempt within the store's operation timeout; without a runtime the entry expires).
+    /// source is dropped first, by a task spawned on the runtime it is dropped on (one
+    /// attempt within the store's operation timeout). That task is not waited for: a
+    /// runtime shut down right after may never run it, another source may read the store
+    /// before it lands, and without a runtime, or while the store is failing, there is
+    /// none; the entry then lives out its time to live.
     pub fn invalidate(&self, token: &AccessToken) -> bool {
         // With a store, under the flight lock: a caller caching what it read from the
         // store (see `Inner::read_store`) does so under it too, after checking the tokens
