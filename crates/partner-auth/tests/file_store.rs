@@ -313,6 +313,63 @@ async fn a_source_dropped_after_invalidating_still_deletes_the_stored_token() {
     assert_eq!(requests(&sandbox), 2);
 }
 
+/// The same when the source is dropped while its own fetch is deleting the token (a caller
+/// that gave up, then the source dropped): the delete is not lost with the fetch (found by
+/// review: the fetch had taken it, so nothing was left for the drop to do).
+#[tokio::test]
+async fn a_source_dropped_during_its_delete_still_deletes_the_stored_token() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let slow: Arc<dyn TokenStore> = Arc::new(SlowDeletes(FileStore::new(dir.path()).unwrap()));
+    let first = source(&sandbox, Arc::clone(&slow));
+    let rejected = first.token().await.unwrap();
+    let file = token_file(dir.path());
+    assert!(first.invalidate(&rejected));
+    // The shared fetch starts by deleting the token, which takes 300 ms: give up on it,
+    // then drop the source (its fetch with it) in the middle of the delete.
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), first.token()).await;
+    assert!(gave_up.is_err(), "the delete takes longer than that");
+    drop(first);
+    for _ in 0..1_000 {
+        if !file.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!file.exists(), "the rejected token is still stored");
+    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir.path()).unwrap());
+    let next = source(&sandbox, store).token().await.unwrap();
+    assert_ne!(next.expose_secret(), rejected.expose_secret());
+    assert_eq!(requests(&sandbox), 2);
+}
+
+/// A real file store whose compare-and-delete takes 300 ms first.
+#[derive(Debug)]
+struct SlowDeletes(FileStore);
+
+#[async_trait::async_trait]
+impl TokenStore for SlowDeletes {
+    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
+        self.0.get(key).await
+    }
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        self.0.put(key, value, ttl).await
+    }
+    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.0.compare_and_delete(key, expected).await
+    }
+    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.0.try_lease(key, owner, ttl).await
+    }
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        self.0.release_lease(key, owner).await
+    }
+    async fn wait(&self, key: &str, timeout: Duration) -> Result<(), StoreError> {
+        self.0.wait(key, timeout).await
+    }
+}
+
 #[tokio::test]
 async fn a_broken_store_costs_a_warning_not_a_token() {
     let sandbox = Sandbox::start().await.unwrap();

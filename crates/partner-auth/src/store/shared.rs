@@ -170,13 +170,19 @@ impl Shared {
     pub(crate) async fn fetch(self: &Arc<Self>, fetch: &Fetch) -> Result<Arrival, Error> {
         let want = fetch.want;
         let key = self.sealer.key();
-        let pending = lock(&self.pending_delete).take();
+        let pending = lock(&self.pending_delete).clone();
         if let Some(sealed) = pending {
             // The fleet's copy of a token the API rejected: delete it unless someone has
             // already replaced it. Whoever deletes it first wins; the rest find the new one.
             let _ = self
                 .call(fetch, "delete", self.store.compare_and_delete(key, &sealed))
                 .await;
+            // Settled only once tried: a flight dropped before (its source dropped) leaves
+            // it to the source's drop.
+            let mut slot = lock(&self.pending_delete);
+            if slot.as_ref().is_some_and(|p| Arc::ptr_eq(p, &sealed)) {
+                *slot = None;
+            }
         }
         let started = fetch.clock.now();
         // Long enough for the lease held now to end (crashed holder: its TTL) and for
