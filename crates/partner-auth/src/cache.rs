@@ -18,8 +18,9 @@ use crate::{AccessToken, CachePolicy, Client, Error, Provider, TokenSource};
 /// tenants sharing a client id never share a token.
 ///
 /// The cache holds at most [`max_sources`](TokenCacheBuilder::max_sources) sources: a new
-/// one beyond that drops the least recently used (found in constant time: a lookup or a
-/// new source costs the same with 10 sources or 10,000). A source not used for
+/// one beyond that drops the least recently used (found without looking at the others: a
+/// lookup or a new source costs about the same with 10 sources or 10,000, plus one step
+/// for each idle source it drops). A source not used for
 /// [`idle_timeout`](TokenCacheBuilder::idle_timeout) counts as gone: looking it up again
 /// starts a new source, and the cache drops every such source whenever it adds one (until
 /// then [`len`](Self::len) counts it), so a multi-tenant service does not keep every tenant
