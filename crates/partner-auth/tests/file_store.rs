@@ -294,23 +294,12 @@ async fn invalidating_one_token_in_many_sources_fetches_once() {
 async fn a_source_dropped_after_invalidating_still_deletes_the_stored_token() {
     let sandbox = Sandbox::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = || -> Arc<dyn TokenStore> { Arc::new(FileStore::new(dir.path()).unwrap()) };
-    let first = source(&sandbox, store());
+    let first = source(&sandbox, Arc::new(FileStore::new(dir.path()).unwrap()));
     let rejected = first.token().await.unwrap();
     let file = token_file(dir.path());
     assert!(first.invalidate(&rejected));
     drop(first);
-    // The delete runs in the background on this runtime: give it its operation's time.
-    for _ in 0..1_000 {
-        if !file.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(!file.exists(), "the rejected token is still stored");
-    let next = source(&sandbox, store()).token().await.unwrap();
-    assert_ne!(next.expose_secret(), rejected.expose_secret());
-    assert_eq!(requests(&sandbox), 2);
+    the_rejected_token_goes(&sandbox, dir.path(), &file, &rejected).await;
 }
 
 /// The same when the source is dropped while its own fetch is deleting the token (a caller
@@ -320,8 +309,11 @@ async fn a_source_dropped_after_invalidating_still_deletes_the_stored_token() {
 async fn a_source_dropped_during_its_delete_still_deletes_the_stored_token() {
     let sandbox = Sandbox::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let slow: Arc<dyn TokenStore> = Arc::new(SlowDeletes(FileStore::new(dir.path()).unwrap()));
-    let first = source(&sandbox, Arc::clone(&slow));
+    let slow = Faulty {
+        slow_deletes: Some(Duration::from_millis(300)),
+        ..Faulty::on(dir.path())
+    };
+    let first = source(&sandbox, Arc::new(slow));
     let rejected = first.token().await.unwrap();
     let file = token_file(dir.path());
     assert!(first.invalidate(&rejected));
@@ -330,6 +322,18 @@ async fn a_source_dropped_during_its_delete_still_deletes_the_stored_token() {
     let gave_up = tokio::time::timeout(Duration::from_millis(50), first.token()).await;
     assert!(gave_up.is_err(), "the delete takes longer than that");
     drop(first);
+    the_rejected_token_goes(&sandbox, dir.path(), &file, &rejected).await;
+}
+
+/// After a source holding `rejected` (stored in `file`, one token request so far) was
+/// dropped: the background delete removes the file within its operation's time, and a new
+/// source on `dir` fetches a new token.
+async fn the_rejected_token_goes(
+    sandbox: &Sandbox,
+    dir: &std::path::Path,
+    file: &std::path::Path,
+    rejected: &partner_auth::AccessToken,
+) {
     for _ in 0..1_000 {
         if !file.exists() {
             break;
@@ -337,37 +341,10 @@ async fn a_source_dropped_during_its_delete_still_deletes_the_stored_token() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(!file.exists(), "the rejected token is still stored");
-    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir.path()).unwrap());
-    let next = source(&sandbox, store).token().await.unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir).unwrap());
+    let next = source(sandbox, store).token().await.unwrap();
     assert_ne!(next.expose_secret(), rejected.expose_secret());
-    assert_eq!(requests(&sandbox), 2);
-}
-
-/// A real file store whose compare-and-delete takes 300 ms first.
-#[derive(Debug)]
-struct SlowDeletes(FileStore);
-
-#[async_trait::async_trait]
-impl TokenStore for SlowDeletes {
-    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
-        self.0.get(key).await
-    }
-    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        self.0.put(key, value, ttl).await
-    }
-    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        self.0.compare_and_delete(key, expected).await
-    }
-    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.0.try_lease(key, owner, ttl).await
-    }
-    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
-        self.0.release_lease(key, owner).await
-    }
-    async fn wait(&self, key: &str, timeout: Duration) -> Result<(), StoreError> {
-        self.0.wait(key, timeout).await
-    }
+    assert_eq!(requests(sandbox), 2);
 }
 
 #[tokio::test]
@@ -453,29 +430,51 @@ async fn a_removed_source_reads_the_store_first() {
     assert_eq!(requests(&sandbox), 3);
 }
 
-/// A real file store whose writes fail: a full disk, say.
+/// A real file store with faults: writes that fail (a full disk, say), deletes that take
+/// a while first.
 #[derive(Debug)]
-struct WritesFail(FileStore);
+struct Faulty {
+    store: FileStore,
+    fail_writes: bool,
+    slow_deletes: Option<Duration>,
+}
+
+impl Faulty {
+    /// A store on `dir` with no fault yet.
+    fn on(dir: &std::path::Path) -> Self {
+        Self {
+            store: FileStore::new(dir).unwrap(),
+            fail_writes: false,
+            slow_deletes: None,
+        }
+    }
+}
 
 #[async_trait::async_trait]
-impl TokenStore for WritesFail {
+impl TokenStore for Faulty {
     async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
-        self.0.get(key).await
+        self.store.get(key).await
     }
-    async fn put(&self, _: &str, _: &[u8], _: Duration) -> Result<(), StoreError> {
-        Err(StoreError::new("no space left on device"))
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        if self.fail_writes {
+            return Err(StoreError::new("no space left on device"));
+        }
+        self.store.put(key, value, ttl).await
     }
     async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
-        self.0.compare_and_delete(key, expected).await
+        if let Some(delay) = self.slow_deletes {
+            tokio::time::sleep(delay).await;
+        }
+        self.store.compare_and_delete(key, expected).await
     }
     async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.0.try_lease(key, owner, ttl).await
+        self.store.try_lease(key, owner, ttl).await
     }
     async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
-        self.0.release_lease(key, owner).await
+        self.store.release_lease(key, owner).await
     }
     async fn wait(&self, key: &str, timeout: Duration) -> Result<(), StoreError> {
-        self.0.wait(key, timeout).await
+        self.store.wait(key, timeout).await
     }
 }
 
@@ -483,7 +482,10 @@ impl TokenStore for WritesFail {
 async fn a_failed_write_still_ends_the_lease() {
     let sandbox = Sandbox::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let failing = Arc::new(WritesFail(FileStore::new(dir.path()).unwrap()));
+    let failing = Arc::new(Faulty {
+        fail_writes: true,
+        ..Faulty::on(dir.path())
+    });
     let source = source(&sandbox, failing);
     source.token().await.unwrap();
     assert_eq!(source.stats().store_errors, 1, "the write failed");

@@ -115,13 +115,7 @@ impl Shared {
         if now < self.open_until.load(Ordering::Acquire) {
             return;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let store = Arc::clone(&self.store);
-        let key = self.sealer.key().to_owned();
-        let timeout = self.policy.operation_timeout;
-        runtime.spawn(async move {
+        self.in_background(move |store, key, timeout| async move {
             match bounded(timeout, store.compare_and_delete(&key, &sealed)).await {
                 Some(Ok(_)) => {}
                 Some(Err(error)) => tracing::debug!(
@@ -133,6 +127,21 @@ impl Shared {
                 ),
             }
         });
+    }
+
+    /// Runs `work` (given the store, the key and the operation timeout) as a task on the
+    /// current runtime, for a source or flight that is going away; without a runtime,
+    /// nothing runs and the entry or lease expires.
+    fn in_background<F, Fut>(&self, work: F)
+    where
+        F: FnOnce(Arc<dyn TokenStore>, String, Duration) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let store = Arc::clone(&self.store);
+            let key = self.sealer.key().to_owned();
+            runtime.spawn(work(store, key, self.policy.operation_timeout));
+        }
     }
 
     /// Whether a caller may read the store itself at `now` (on the source's clock): it is
@@ -525,12 +534,10 @@ impl Drop for LeaseGuard {
         };
         // One bounded release on the runtime, if there still is one; otherwise the lease
         // expires.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let store = Arc::clone(&self.shared.store);
-            let key = self.shared.sealer.key().to_owned();
-            let timeout = self.shared.policy.operation_timeout;
-            runtime.spawn(async move { release_within(&store, &key, &owner, timeout).await });
-        }
+        self.shared
+            .in_background(move |store, key, timeout| async move {
+                release_within(&store, &key, &owner, timeout).await;
+            });
     }
 }
 
