@@ -5,27 +5,36 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
 
 /// A client id and client secret sent as `Authorization: Basic`.
 ///
 /// The secret is a [`SecretString`]: zeroized on drop and shown as `[REDACTED]` by `Debug`.
 /// The client id is an identifier, not a secret, and is shown. Cloning shares one copy.
+///
+/// The `Authorization` header is encoded once, here, and every request shares its bytes,
+/// which are zeroized too, when the credentials and the last request using them are gone.
 #[derive(Clone)]
 pub struct BasicCredentials(Arc<Inner>);
 
 struct Inner {
     client_id: String,
     client_secret: SecretString,
+    authorization: HeaderValue,
 }
 
 impl BasicCredentials {
     /// Credentials from a client id and a client secret.
     pub fn new(client_id: impl Into<String>, client_secret: impl Into<SecretString>) -> Self {
+        let (client_id, client_secret) = (client_id.into(), client_secret.into());
+        let authorization = encode(&client_id, &client_secret);
         Self(Arc::new(Inner {
-            client_id: client_id.into(),
-            client_secret: client_secret.into(),
+            client_id,
+            client_secret,
+            authorization,
         }))
     }
 
@@ -39,25 +48,42 @@ impl BasicCredentials {
         &self.0.client_secret
     }
 
-    /// The `Authorization` header value, marked sensitive so HTTP libraries do not log it.
-    ///
-    /// RFC 6749 §2.3.1: the client id and secret are each encoded with
-    /// `application/x-www-form-urlencoded` before being joined by `:` and base64-encoded,
-    /// so a `:` or a non-ASCII character in either one survives the round trip.
+    /// The `Authorization` header value, marked sensitive so HTTP libraries do not log it:
+    /// a copy that shares the bytes encoded once (no secret is copied per request).
     pub fn authorization_header(&self) -> HeaderValue {
-        let mut joined = String::new();
-        joined.extend(form_urlencoded::byte_serialize(self.0.client_id.as_bytes()));
-        joined.push(':');
-        joined.extend(form_urlencoded::byte_serialize(
-            self.0.client_secret.expose_secret().as_bytes(),
-        ));
-        let mut value = String::from("Basic ");
-        STANDARD.encode_string(joined.as_bytes(), &mut value);
-        let mut header = HeaderValue::try_from(value)
-            .expect("`Basic ` followed by base64 is always a valid header value");
-        header.set_sensitive(true);
-        header
+        self.0.authorization.clone()
     }
+}
+
+/// `Basic ` and the base64 of the joined credentials, in bytes zeroized when their last
+/// user drops them.
+///
+/// RFC 6749 §2.3.1: the client id and secret are each encoded with
+/// `application/x-www-form-urlencoded` before being joined by `:` and base64-encoded, so a
+/// `:` or a non-ASCII character in either one survives the round trip.
+fn encode(client_id: &str, client_secret: &SecretString) -> HeaderValue {
+    let mut joined = Zeroizing::new(String::new());
+    joined.extend(form_urlencoded::byte_serialize(client_id.as_bytes()));
+    joined.push(':');
+    joined.extend(form_urlencoded::byte_serialize(
+        client_secret.expose_secret().as_bytes(),
+    ));
+    // Sized up front: a `String` that grows leaves the bytes it outgrew behind, unzeroized.
+    let mut value = Zeroizing::new(Vec::with_capacity(
+        "Basic ".len() + base64::encoded_len(joined.len(), true).unwrap_or(0),
+    ));
+    value.extend_from_slice(b"Basic ");
+    let start = value.len();
+    let end = value.capacity();
+    value.resize(end, 0);
+    let written = STANDARD
+        .encode_slice(joined.as_bytes(), &mut value[start..])
+        .expect("sized by `encoded_len`");
+    value.truncate(start + written);
+    let mut header = HeaderValue::from_maybe_shared(Bytes::from_owner(value))
+        .expect("`Basic ` followed by base64 is always a valid header value");
+    header.set_sensitive(true);
+    header
 }
 
 impl fmt::Debug for BasicCredentials {
@@ -89,6 +115,25 @@ mod tests {
     fn reserved_characters_are_form_urlencoded_before_joining() {
         let header = BasicCredentials::new("id:with colon", "p@ss/wörd+").authorization_header();
         assert_eq!(decode(&header), "id%3Awith+colon:p%40ss%2Fw%C3%B6rd%2B");
+    }
+
+    #[test]
+    fn every_request_shares_the_bytes_encoded_once() {
+        let credentials = BasicCredentials::new("abc", "def123");
+        let (first, second) = (
+            credentials.authorization_header(),
+            credentials.clone().authorization_header(),
+        );
+        assert_eq!(first, second);
+        assert_eq!(first.as_bytes().as_ptr(), second.as_bytes().as_ptr());
+        assert!(second.is_sensitive());
+    }
+
+    #[test]
+    fn long_credentials_encode_whole() {
+        let secret = "s3cr3t:".repeat(100);
+        let header = BasicCredentials::new("id", secret.as_str()).authorization_header();
+        assert_eq!(decode(&header), format!("id:{}", "s3cr3t%3A".repeat(100)));
     }
 
     #[test]

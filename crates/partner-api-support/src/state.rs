@@ -187,8 +187,11 @@ impl ResponseObserver {
     /// Runs `work` with this observer seeing every response received, while `work` runs, by
     /// a client whose state has no observer of its own: one client can then serve
     /// concurrent requests, each observed on its own.
-    pub async fn scope<F: std::future::Future>(self, work: F) -> F::Output {
-        SCOPED.scope(self, work).await
+    pub fn scope<F: std::future::Future>(
+        self,
+        work: F,
+    ) -> impl std::future::Future<Output = F::Output> {
+        SCOPED.scope(self, work)
     }
 
     /// The last response head recorded, if any.
