@@ -493,11 +493,11 @@ fn usable_token(
         )));
     }
     // What `HeaderValue::from_str` accepts (tab, and any byte from space up but DEL),
-    // without a copy.
-    if !secret
-        .bytes()
-        .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
-    {
+    // without a copy; every byte looked at, without a branch, so that it vectorizes.
+    let sendable = secret.bytes().fold(true, |ok, b| {
+        ok & ((b == b'\t') | ((b >= 0x20) & (b != 0x7f)))
+    });
+    if !sendable {
         return Err(at(Error::new(
             ErrorKind::InvalidResponse,
             "the access token contains characters not allowed in an HTTP header",

@@ -20,19 +20,29 @@ pub(crate) struct Claims {
 /// or `None` when the token is not a JWT with a numeric `exp`.
 pub(crate) fn claims(token: &str, prefix: Option<&str>) -> Option<Claims> {
     let token = prefix.and_then(|p| token.strip_prefix(p)).unwrap_or(token);
-    let mut parts = token.split('.');
-    let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || payload.len() > 16 * 1024 {
+    let (_header, rest) = token.split_once('.')?;
+    let (payload, signature) = rest.split_once('.')?;
+    if signature.contains('.') || payload.len() > 16 * 1024 {
         return None;
     }
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let payload = payload.trim_end_matches('=');
+    // Decoded on the stack when it fits, as the payloads of access tokens do.
+    let mut on_stack = [0u8; 1024];
+    let on_heap;
+    let bytes = if base64::decoded_len_estimate(payload.len()) <= on_stack.len() {
+        let len = URL_SAFE_NO_PAD.decode_slice(payload, &mut on_stack).ok()?;
+        &on_stack[..len]
+    } else {
+        on_heap = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        &on_heap[..]
+    };
     /// Only `exp` and `iat`; every other claim is read through without allocating for it.
     #[derive(serde::Deserialize)]
     struct Raw {
         exp: Option<Number>,
         iat: Option<Number>,
     }
-    let raw: Raw = serde_json::from_slice(&bytes).ok()?;
+    let raw: Raw = serde_json::from_slice(bytes).ok()?;
     let time = |n: Option<Number>| {
         let secs = n?.0?;
         (0.0..=253_402_300_799.0)
@@ -193,12 +203,35 @@ mod tests {
         assert!(claims(&encode_payload_for_test(deep.as_bytes()), None).is_some());
     }
 
+    /// Small payloads decode on the stack, larger ones on the heap, and an encoded payload
+    /// over 16 KiB is not read: the same claims either side of each bound.
+    #[test]
+    fn payloads_of_every_size_up_to_the_bound_are_read() {
+        let expected = Some(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        for pad in (990..1040).chain([4_000, 12_200]) {
+            let jwt = encode_for_test(&json!({"exp": 1_800_000_000, "pad": "p".repeat(pad)}));
+            assert_eq!(expiry(&jwt, None), expected, "pad {pad}");
+            // The same payload with its base64 padding kept.
+            let (header, rest) = jwt.split_once('.').unwrap();
+            let (payload, signature) = rest.split_once('.').unwrap();
+            let padded = format!(
+                "{header}.{payload}{}.{signature}",
+                "=".repeat((4 - payload.len() % 4) % 4)
+            );
+            assert_eq!(expiry(&padded, None), expected, "pad {pad}, padded");
+        }
+        let over = encode_for_test(&json!({"exp": 1_800_000_000, "pad": "p".repeat(12_300)}));
+        assert_eq!(expiry(&over, None), None);
+    }
+
     #[test]
     fn anything_else_has_no_expiry() {
         for token in [
             "580defdbe1d21e0001c67e5c2a0a6c98",
             "a.b",
             "a.b.c.d",
+            "a..c",
+            ".b.",
             "x.!!!.y",
             &encode_for_test(&json!({"sub": "no exp"})),
             &encode_for_test(&json!({"exp": "tomorrow"})),
