@@ -16,6 +16,11 @@
 //! and writes them to `fetch_overhead.json` for `cargo xtask bench`.
 //!
 //! `cargo bench -p partner-auth --bench fetch_overhead`
+//!
+//! With `FETCH_OVERHEAD_ONLY=<way>` (one of [`NAMES`]) it only runs that way's fetches,
+//! `FETCH_OVERHEAD_FETCHES` of them (300 by default), untimed: for counting instructions
+//! with `valgrind --tool=callgrind --separate-threads=yes`: the client's thread is in the
+//! output's `-01` file, and one run's total less a shorter run's is the extra fetches'.
 
 // Its `write_medians` is for one figure per way; this bench writes two.
 #[allow(dead_code)]
@@ -199,6 +204,23 @@ fn main() {
         }
         clock.now() - start
     };
+    // For a profiler: one way alone, `FETCH_OVERHEAD_FETCHES` fetches (see the module docs).
+    if let Ok(way) = std::env::var("FETCH_OVERHEAD_ONLY") {
+        let way = NAMES
+            .iter()
+            .position(|name| *name == way)
+            .unwrap_or_else(|| panic!("FETCH_OVERHEAD_ONLY is one of {NAMES:?}"));
+        let fetches = std::env::var("FETCH_OVERHEAD_FETCHES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(300);
+        runtime.block_on(async {
+            for _ in 0..fetches {
+                fetch(Clock::Wall, way).await;
+            }
+        });
+        return;
+    }
     let mut figures = serde_json::Map::new();
     for (clock, what, key) in [
         (Clock::Wall, "wall time", "ns"),
