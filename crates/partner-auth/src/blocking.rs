@@ -62,7 +62,10 @@ impl Client {
 }
 
 /// A [`crate::TokenSource`] for code without an async runtime. Cheap to clone; clones share
-/// the cache and the runtime, which shuts down when the last clone is dropped.
+/// the cache and the runtime, which shuts down when the last clone is dropped. With a
+/// store, dropping the last clone outside any runtime first deletes the stored token that
+/// [`invalidate`](Self::invalidate) left to the next fetch, waiting at most the store's
+/// operation timeout.
 #[derive(Clone, Debug)]
 pub struct TokenSource {
     inner: Arc<Owned>,
@@ -207,6 +210,23 @@ impl OwnedRuntime {
                     ))
                 })
         })
+    }
+}
+
+impl Drop for Owned {
+    /// Outside any runtime, the source's own drop can spawn nothing: a stored token that
+    /// `invalidate` left to the next fetch to delete is deleted here, on this runtime,
+    /// waiting at most the store's operation timeout. (Inside one, the source spawns it
+    /// there as the async source does.)
+    fn drop(&mut self) {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return;
+        }
+        if let (Some(runtime), Some(delete)) =
+            (&self.runtime.0, self.source.take_pending_store_delete())
+        {
+            runtime.block_on(delete);
+        }
     }
 }
 

@@ -209,7 +209,8 @@ impl TokenSource {
     /// attempt within the store's operation timeout). That task is not waited for: a
     /// runtime shut down right after may never run it, another source may read the store
     /// before it lands, and without a runtime, or while the store is failing, there is
-    /// none; the entry then lives out its time to live.
+    /// none; the entry then lives out its time to live. (The blocking API's source, dropped
+    /// outside any runtime, makes the attempt on its own runtime, and its drop waits.)
     pub fn invalidate(&self, token: &AccessToken) -> bool {
         // With a store, under the flight lock: a caller caching what it read from the
         // store (see `Inner::read_store`) does so under it too, after checking the tokens
@@ -244,6 +245,17 @@ impl TokenSource {
             );
         }
         dropped
+    }
+
+    /// The store delete [`invalidate`](Self::invalidate) left to the next fetch, taken as
+    /// one bounded attempt, for a caller about to drop the source where its own drop finds
+    /// no runtime to spawn it on (the blocking API, outside any runtime).
+    #[cfg(feature = "blocking")]
+    pub(crate) fn take_pending_store_delete(
+        &self,
+    ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        let shared = self.inner.shared.as_ref()?;
+        shared.take_pending_delete(self.inner.clock.now())
     }
 
     /// The cached token, if any, without fetching (it may be in its refresh window or

@@ -226,3 +226,60 @@ fn a_miss_in_a_local_set_fetches_once_for_every_caller() {
     assert_eq!(server.count(), 1);
     assert_eq!(source.stats().cache_misses, 1);
 }
+
+/// Dropped on a plain thread, where its async source can spawn nothing, the last clone of
+/// a blocking source deletes the stored token `invalidate` left to the next fetch, on its
+/// own runtime, before the drop returns: the next source, sharing the store, fetches anew.
+#[cfg(feature = "file-store")]
+#[test]
+fn the_last_clone_dropped_outside_a_runtime_deletes_the_invalidated_stored_token() {
+    use std::sync::Arc;
+
+    use partner_auth::store::{FileStore, StorePolicy};
+
+    let (_runtime, server) = server(
+        vec![Reply::token("tok-1", 3600)],
+        Reply::token("tok-2", 3600),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let source = || {
+        let async_source =
+            partner_auth::TokenSource::builder(common::client(Provider::Dinie, server.base_url()))
+                .store(Arc::new(FileStore::new(dir.path()).unwrap()))
+                // A file operation has taken longer than the default on a loaded CI machine.
+                .store_policy(
+                    StorePolicy::default().with_operation_timeout(Duration::from_secs(10)),
+                )
+                .build()
+                .unwrap();
+        blocking::TokenSource::with_source(async_source).unwrap()
+    };
+    let stored = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "token")
+            })
+            .count()
+    };
+    let first = source();
+    let rejected = first.token().unwrap();
+    assert_eq!(rejected.expose_secret(), "tok-1");
+    assert_eq!(stored(), 1);
+    assert!(first.invalidate(&rejected));
+    let clone = first.clone();
+    drop(first);
+    assert_eq!(stored(), 1, "a clone still holds the source");
+    drop(clone);
+    assert_eq!(
+        stored(),
+        0,
+        "the rejected token is still stored after the drop"
+    );
+    assert_eq!(source().token().unwrap().expose_secret(), "tok-2");
+    assert_eq!(server.count(), 2);
+}

@@ -109,13 +109,26 @@ impl Shared {
     /// background now, on the runtime if there still is one (else the entry expires with
     /// its time to live), unless the store is backing off at `now`.
     pub(crate) fn delete_pending_in_background(&self, now: crate::time::Nanos) {
-        let Some(sealed) = lock(&self.pending_delete).take() else {
-            return;
-        };
-        if now < self.open_until.load(Ordering::Acquire) {
-            return;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current()
+            && let Some(delete) = self.take_pending_delete(now)
+        {
+            runtime.spawn(delete);
         }
-        self.in_background(move |store, key, timeout| async move {
+    }
+
+    /// The delete still pending, taken as one bounded attempt for the caller to run, unless
+    /// the store is backing off at `now`.
+    pub(crate) fn take_pending_delete(
+        &self,
+        now: crate::time::Nanos,
+    ) -> Option<impl Future<Output = ()> + Send + 'static> {
+        let sealed = lock(&self.pending_delete).take()?;
+        if now < self.open_until.load(Ordering::Acquire) {
+            return None;
+        }
+        let (store, key) = (Arc::clone(&self.store), self.sealer.key().to_owned());
+        let timeout = self.policy.operation_timeout;
+        Some(async move {
             match bounded(timeout, store.compare_and_delete(&key, &sealed)).await {
                 Some(Ok(_)) => {}
                 Some(Err(error)) => tracing::debug!(
@@ -126,22 +139,7 @@ impl Shared {
                     "deleting the invalidated token from the store timed out; it expires"
                 ),
             }
-        });
-    }
-
-    /// Runs `work` (given the store, the key and the operation timeout) as a task on the
-    /// current runtime, for a source or flight that is going away; without a runtime,
-    /// nothing runs and the entry or lease expires.
-    fn in_background<F, Fut>(&self, work: F)
-    where
-        F: FnOnce(Arc<dyn TokenStore>, String, Duration) -> Fut,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let store = Arc::clone(&self.store);
-            let key = self.sealer.key().to_owned();
-            runtime.spawn(work(store, key, self.policy.operation_timeout));
-        }
+        })
     }
 
     /// Whether a caller may read the store itself at `now` (on the source's clock): it is
@@ -534,10 +532,12 @@ impl Drop for LeaseGuard {
         };
         // One bounded release on the runtime, if there still is one; otherwise the lease
         // expires.
-        self.shared
-            .in_background(move |store, key, timeout| async move {
-                release_within(&store, &key, &owner, timeout).await;
-            });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let store = Arc::clone(&self.shared.store);
+            let key = self.shared.sealer.key().to_owned();
+            let timeout = self.shared.policy.operation_timeout;
+            runtime.spawn(async move { release_within(&store, &key, &owner, timeout).await });
+        }
     }
 }
 
