@@ -49,7 +49,8 @@ impl BasicCredentials {
     }
 
     /// The `Authorization` header value, marked sensitive so HTTP libraries do not log it:
-    /// a copy that shares the bytes encoded once (no secret is copied per request).
+    /// a handle on the bytes encoded once, so this call copies no secret (the HTTP stack
+    /// still writes the header into its own buffers to send it).
     pub fn authorization_header(&self) -> HeaderValue {
         self.0.authorization.clone()
     }
@@ -62,13 +63,23 @@ impl BasicCredentials {
 /// `application/x-www-form-urlencoded` before being joined by `:` and base64-encoded, so a
 /// `:` or a non-ASCII character in either one survives the round trip.
 fn encode(client_id: &str, client_secret: &SecretString) -> HeaderValue {
-    let mut joined = Zeroizing::new(String::new());
-    joined.extend(form_urlencoded::byte_serialize(client_id.as_bytes()));
-    joined.push(':');
-    joined.extend(form_urlencoded::byte_serialize(
+    let (id, secret) = (
+        client_id.as_bytes(),
         client_secret.expose_secret().as_bytes(),
+    );
+    // Every buffer sized up front: one that grows leaves the bytes it outgrew behind,
+    // unzeroized.
+    let encoded_len = |bytes| {
+        form_urlencoded::byte_serialize(bytes)
+            .map(str::len)
+            .sum::<usize>()
+    };
+    let mut joined = Zeroizing::new(String::with_capacity(
+        encoded_len(id) + 1 + encoded_len(secret),
     ));
-    // Sized up front: a `String` that grows leaves the bytes it outgrew behind, unzeroized.
+    joined.extend(form_urlencoded::byte_serialize(id));
+    joined.push(':');
+    joined.extend(form_urlencoded::byte_serialize(secret));
     let mut value = Zeroizing::new(Vec::with_capacity(
         "Basic ".len() + base64::encoded_len(joined.len(), true).unwrap_or(0),
     ));
