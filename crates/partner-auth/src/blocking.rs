@@ -216,16 +216,27 @@ impl OwnedRuntime {
 impl Drop for Owned {
     /// Outside any runtime, the source's own drop can spawn nothing: a stored token that
     /// `invalidate` left to the next fetch to delete is deleted here, on this runtime,
-    /// waiting at most the store's operation timeout. (Inside one, the source spawns it
-    /// there as the async source does.)
+    /// the calling thread waiting at most the store's operation timeout (for a store that
+    /// does not block inside `poll`). Inside a Tokio runtime, the source spawns it there as
+    /// the async source does.
     fn drop(&mut self) {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return;
-        }
+        let here = match tokio::runtime::Handle::try_current() {
+            Ok(_) => return,
+            Err(e) => e.is_missing_context(),
+        };
         if let (Some(runtime), Some(delete)) =
             (&self.runtime.0, self.source.take_pending_store_delete())
         {
-            runtime.block_on(delete);
+            if here {
+                runtime.block_on(delete);
+            } else {
+                // In a thread-local's destructor after Tokio's own thread-locals are gone,
+                // `block_on` here would panic (and a panic there aborts the process): on a
+                // thread of its own, as `run` does.
+                std::thread::scope(|scope| {
+                    let _ = scope.spawn(|| runtime.block_on(delete)).join();
+                });
+            }
         }
     }
 }

@@ -283,3 +283,63 @@ fn the_last_clone_dropped_outside_a_runtime_deletes_the_invalidated_stored_token
     assert_eq!(source().token().unwrap().expose_secret(), "tok-2");
     assert_eq!(server.count(), 2);
 }
+
+/// The same from a thread-local's destructor at thread exit, where Tokio's own
+/// thread-locals may be gone already (found by review: `block_on` panicked there, and a
+/// panic in a thread-local's destructor aborts the process).
+#[cfg(feature = "file-store")]
+#[test]
+fn a_source_held_in_a_thread_local_deletes_the_invalidated_stored_token_at_thread_exit() {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+
+    use partner_auth::store::{FileStore, StorePolicy};
+
+    thread_local! {
+        static HELD: RefCell<Option<blocking::TokenSource>> = const { RefCell::new(None) };
+    }
+    let (_runtime, server) = server(
+        vec![Reply::token("tok-1", 3600)],
+        Reply::token("tok-2", 3600),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let stored = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "token")
+            })
+            .count()
+    };
+    // Joined with `JoinHandle::join`, which returns once the thread, its thread-locals'
+    // destructors included, has ended; a scoped thread counts as done before those run.
+    let (base_url, path) = (server.base_url().to_owned(), dir.path().to_owned());
+    std::thread::spawn(move || {
+        let source = partner_auth::TokenSource::builder(common::client(Provider::Dinie, &base_url))
+            .store(Arc::new(FileStore::new(&path).unwrap()))
+            .store_policy(StorePolicy::default().with_operation_timeout(Duration::from_secs(10)))
+            .build()
+            .unwrap();
+        // Held before its first use: the thread-local's destructor is registered before
+        // Tokio's, so it runs after Tokio's thread-locals are gone.
+        HELD.with(|held| {
+            *held.borrow_mut() = Some(blocking::TokenSource::with_source(source).unwrap());
+            let held = held.borrow();
+            let source = held.as_ref().unwrap();
+            let rejected = source.token().unwrap();
+            assert!(source.invalidate(&rejected));
+        });
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        stored(),
+        0,
+        "the rejected token is still stored after the thread ended"
+    );
+    assert_eq!(server.count(), 1);
+}

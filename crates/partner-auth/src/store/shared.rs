@@ -117,15 +117,17 @@ impl Shared {
     }
 
     /// The delete still pending, taken as one bounded attempt for the caller to run, unless
-    /// the store is backing off at `now`.
+    /// the store is backing off at `now` (then it stays pending).
     pub(crate) fn take_pending_delete(
         &self,
         now: crate::time::Nanos,
     ) -> Option<impl Future<Output = ()> + Send + 'static> {
-        let sealed = lock(&self.pending_delete).take()?;
+        // Left in place while the store backs off: a source that lives on (a clone of the
+        // blocking API's) still deletes it at its next fetch.
         if now < self.open_until.load(Ordering::Acquire) {
             return None;
         }
+        let sealed = lock(&self.pending_delete).take()?;
         let (store, key) = (Arc::clone(&self.store), self.sealer.key().to_owned());
         let timeout = self.policy.operation_timeout;
         Some(async move {
