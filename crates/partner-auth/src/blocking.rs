@@ -64,8 +64,9 @@ impl Client {
 /// A [`crate::TokenSource`] for code without an async runtime. Cheap to clone; clones share
 /// the cache and the runtime, which shuts down when the last clone is dropped. With a
 /// store, dropping the last clone outside any runtime first deletes the stored token that
-/// [`invalidate`](Self::invalidate) left to the next fetch, waiting at most the store's
-/// operation timeout.
+/// [`invalidate`](Self::invalidate) left to the next fetch: the dropping thread waits for
+/// it, at most the store's operation timeout (longer only for a store that blocks inside
+/// `poll`, which no timer can cut short).
 #[derive(Clone, Debug)]
 pub struct TokenSource {
     inner: Arc<Owned>,
