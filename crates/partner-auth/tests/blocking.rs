@@ -227,60 +227,68 @@ fn a_miss_in_a_local_set_fetches_once_for_every_caller() {
     assert_eq!(source.stats().cache_misses, 1);
 }
 
+/// A blocking source for Dinie at `base_url` sharing a file store in `dir`.
+#[cfg(feature = "file-store")]
+fn stored_source(base_url: &str, dir: &std::path::Path) -> blocking::TokenSource {
+    use partner_auth::store::{FileStore, StorePolicy};
+
+    let source = partner_auth::TokenSource::builder(common::client(Provider::Dinie, base_url))
+        .store(std::sync::Arc::new(FileStore::new(dir).unwrap()))
+        // A file operation has taken longer than the default on a loaded CI machine.
+        .store_policy(StorePolicy::default().with_operation_timeout(Duration::from_secs(10)))
+        .build()
+        .unwrap();
+    blocking::TokenSource::with_source(source).unwrap()
+}
+
+/// How many tokens the file store in `dir` holds.
+#[cfg(feature = "file-store")]
+fn stored_tokens(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "token")
+        })
+        .count()
+}
+
 /// Dropped on a plain thread, where its async source can spawn nothing, the last clone of
 /// a blocking source deletes the stored token `invalidate` left to the next fetch, on its
 /// own runtime, before the drop returns: the next source, sharing the store, fetches anew.
 #[cfg(feature = "file-store")]
 #[test]
 fn the_last_clone_dropped_outside_a_runtime_deletes_the_invalidated_stored_token() {
-    use std::sync::Arc;
-
-    use partner_auth::store::{FileStore, StorePolicy};
-
     let (_runtime, server) = server(
         vec![Reply::token("tok-1", 3600)],
         Reply::token("tok-2", 3600),
     );
     let dir = tempfile::tempdir().unwrap();
-    let source = || {
-        let async_source =
-            partner_auth::TokenSource::builder(common::client(Provider::Dinie, server.base_url()))
-                .store(Arc::new(FileStore::new(dir.path()).unwrap()))
-                // A file operation has taken longer than the default on a loaded CI machine.
-                .store_policy(
-                    StorePolicy::default().with_operation_timeout(Duration::from_secs(10)),
-                )
-                .build()
-                .unwrap();
-        blocking::TokenSource::with_source(async_source).unwrap()
-    };
-    let stored = || {
-        std::fs::read_dir(dir.path())
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "token")
-            })
-            .count()
-    };
-    let first = source();
+    let first = stored_source(server.base_url(), dir.path());
     let rejected = first.token().unwrap();
     assert_eq!(rejected.expose_secret(), "tok-1");
-    assert_eq!(stored(), 1);
+    assert_eq!(stored_tokens(dir.path()), 1);
     assert!(first.invalidate(&rejected));
     let clone = first.clone();
     drop(first);
-    assert_eq!(stored(), 1, "a clone still holds the source");
+    assert_eq!(
+        stored_tokens(dir.path()),
+        1,
+        "a clone still holds the source"
+    );
     drop(clone);
     assert_eq!(
-        stored(),
+        stored_tokens(dir.path()),
         0,
         "the rejected token is still stored after the drop"
     );
-    assert_eq!(source().token().unwrap().expose_secret(), "tok-2");
+    let next = stored_source(server.base_url(), dir.path())
+        .token()
+        .unwrap();
+    assert_eq!(next.expose_secret(), "tok-2");
     assert_eq!(server.count(), 2);
 }
 
@@ -291,9 +299,6 @@ fn the_last_clone_dropped_outside_a_runtime_deletes_the_invalidated_stored_token
 #[test]
 fn a_source_held_in_a_thread_local_deletes_the_invalidated_stored_token_at_thread_exit() {
     use std::cell::RefCell;
-    use std::sync::Arc;
-
-    use partner_auth::store::{FileStore, StorePolicy};
 
     thread_local! {
         static HELD: RefCell<Option<blocking::TokenSource>> = const { RefCell::new(None) };
@@ -303,31 +308,14 @@ fn a_source_held_in_a_thread_local_deletes_the_invalidated_stored_token_at_threa
         Reply::token("tok-2", 3600),
     );
     let dir = tempfile::tempdir().unwrap();
-    let stored = || {
-        std::fs::read_dir(dir.path())
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "token")
-            })
-            .count()
-    };
     // Joined with `JoinHandle::join`, which returns once the thread, its thread-locals'
     // destructors included, has ended; a scoped thread counts as done before those run.
     let (base_url, path) = (server.base_url().to_owned(), dir.path().to_owned());
     std::thread::spawn(move || {
-        let source = partner_auth::TokenSource::builder(common::client(Provider::Dinie, &base_url))
-            .store(Arc::new(FileStore::new(&path).unwrap()))
-            .store_policy(StorePolicy::default().with_operation_timeout(Duration::from_secs(10)))
-            .build()
-            .unwrap();
         // Held before its first use: the thread-local's destructor is registered before
         // Tokio's, so it runs after Tokio's thread-locals are gone.
         HELD.with(|held| {
-            *held.borrow_mut() = Some(blocking::TokenSource::with_source(source).unwrap());
+            *held.borrow_mut() = Some(stored_source(&base_url, &path));
             let held = held.borrow();
             let source = held.as_ref().unwrap();
             let rejected = source.token().unwrap();
@@ -337,7 +325,7 @@ fn a_source_held_in_a_thread_local_deletes_the_invalidated_stored_token_at_threa
     .join()
     .unwrap();
     assert_eq!(
-        stored(),
+        stored_tokens(dir.path()),
         0,
         "the rejected token is still stored after the thread ended"
     );
