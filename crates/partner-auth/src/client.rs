@@ -185,7 +185,8 @@ impl Client {
         &self.config.environment
     }
 
-    /// The base URL token requests go to.
+    /// The base URL token requests go to, as given (a standard provider's query included,
+    /// which `Debug` leaves out: it may hold a key).
     pub fn base_url(&self) -> &str {
         &self.config.base_url
     }
@@ -211,7 +212,7 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("provider", &self.config.provider)
             .field("environment", &self.config.environment)
-            .field("base_url", &self.config.base_url)
+            .field("base_url", &shown_url(&self.config.base_url))
             .field("credentials", &self.config.credentials)
             .finish_non_exhaustive()
     }
@@ -258,7 +259,9 @@ impl ClientBuilder {
     }
 
     /// Sends token requests to `base_url` instead of a named environment (a proxy, a
-    /// sandbox, a test server). The environment is reported as `custom`.
+    /// sandbox, a test server). The environment is reported as `custom`. A partner's base
+    /// URL takes no query; a [`Provider::Standard`] token URL may have one. No URL takes a
+    /// fragment, a user name or a password.
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = Some(base_url.into());
         self
@@ -387,8 +390,7 @@ impl ClientBuilder {
             }
         }
 
-        let url = partner_api_support::parse_base_url(&base_url)
-            .map_err(|e| at(Error::configuration(e.to_string())))?;
+        let url = parse_url(provider, &base_url).map_err(at)?;
         if url.scheme() == "http" && !self.allow_insecure_http && !is_loopback(&url) {
             return Err(at(Error::new(
                 ErrorKind::InsecureTransport,
@@ -474,6 +476,36 @@ impl ClientBuilder {
                 scope: kept_scope,
             }),
         })
+    }
+}
+
+/// `base_url` parsed: a partner's base URL takes no query; a standard provider's token
+/// URL may have one (an identity provider's policy or tenant), sent as given. Neither takes
+/// a fragment, a user name or a password.
+fn parse_url(provider: Provider, base_url: &str) -> Result<reqwest::Url, Error> {
+    let (without_query, query) = match base_url.split_once('?') {
+        Some((url, query)) if provider == Provider::Standard => (url, Some(query)),
+        _ => (base_url, None),
+    };
+    let mut url = partner_api_support::parse_base_url(without_query)
+        .map_err(|e| Error::configuration(e.to_string()))?;
+    if let Some(query) = query {
+        if query.contains('#') {
+            return Err(Error::configuration(format!(
+                "invalid token URL {:?}: a token URL takes no fragment",
+                shown_url(base_url)
+            )));
+        }
+        url.set_query(Some(query));
+    }
+    Ok(url)
+}
+
+/// `url` for `Debug` and messages: a query, which may hold a key, is left out.
+fn shown_url(url: &str) -> String {
+    match url.split_once('?') {
+        Some((url, _)) => format!("{url}?…"),
+        None => url.to_owned(),
     }
 }
 

@@ -247,3 +247,78 @@ async fn a_standard_provider_reads_from_configuration() {
     config.client().unwrap().fetch_token().await.unwrap();
     assert_eq!(sandbox.stats(Provider::Standard).tokens_issued, 1);
 }
+
+/// A token URL with a query (an identity provider that names a policy or tenant there) is
+/// used as given, its query sent on every request and part of the credential's identity;
+/// shown (`Debug`, errors), it keeps its path and hides the query, which may hold a key.
+/// A fragment, or a query in a partner's base URL, is still refused.
+#[tokio::test]
+async fn a_token_url_with_a_query_is_used_as_given_and_shown_without_it() {
+    let server = MockServer::start_async().await;
+    let token = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/tenant/oauth2/token")
+                .query_param("p", "B2C_1_policy")
+                .query_param("api-key", "q-SECRET-41");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(r#"{"access_token":"tok-q","token_type":"Bearer","expires_in":3600}"#);
+        })
+        .await;
+    let url = server.url("/tenant/oauth2/token?p=B2C_1_policy&api-key=q-SECRET-41");
+    let client = Client::builder(Provider::Standard)
+        .base_url(&url)
+        .credentials(Credentials::new("id", "secret-value-1"))
+        .build()
+        .unwrap();
+    assert_eq!(client.base_url(), url, "the URL as given");
+    let shown = format!("{client:?}");
+    assert!(shown.contains("/tenant/oauth2/token"), "{shown}");
+    assert!(!shown.contains("q-SECRET-41"), "{shown}");
+    assert_eq!(client.fetch_token().await.unwrap().expose_secret(), "tok-q");
+    token.assert_async().await;
+
+    // Another query is another base URL, part of the identity `TokenCache` and the stores
+    // key a credential by.
+    let other = Client::builder(Provider::Standard)
+        .base_url(server.url("/tenant/oauth2/token?p=other"))
+        .credentials(Credentials::new("id", "secret-value-1"))
+        .build()
+        .unwrap();
+    assert_ne!(other.base_url(), client.base_url());
+
+    // An error names the endpoint without the query.
+    let dead = Client::builder(Provider::Standard)
+        .base_url("http://127.0.0.1:9/token?api-key=q-SECRET-41")
+        .credentials(Credentials::new("id", "secret-value-1"))
+        .build()
+        .unwrap();
+    let error = dead.fetch_token().await.unwrap_err();
+    let shown = format!("{error} {error:?}");
+    assert!(!shown.contains("q-SECRET-41"), "{shown}");
+
+    for (provider, refused) in [
+        (
+            Provider::Standard,
+            "https://auth.example.invalid/token?p=x#frag-SECRET-42",
+        ),
+        (
+            Provider::Standard,
+            "https://auth.example.invalid/token#frag-SECRET-42",
+        ),
+        (
+            Provider::Dinie,
+            "https://auth.example.invalid/api?frag-SECRET-42=1",
+        ),
+    ] {
+        let error = Client::builder(provider)
+            .base_url(refused)
+            .credentials(Credentials::new("id", "secret-value-1"))
+            .build()
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Configuration, "{refused}: {error}");
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("SECRET-42"), "{shown}");
+    }
+}

@@ -90,7 +90,8 @@ impl TokenJson {
 /// What the error report knows beyond the error itself.
 #[derive(Default)]
 pub struct Context {
-    /// The base URL the request went (or would have gone) to; never carries credentials.
+    /// The base URL the request went (or would have gone) to; never carries credentials,
+    /// and a report shows no query.
     pub url: Option<String>,
     /// The total timeout in force.
     pub timeout: Option<Duration>,
@@ -176,7 +177,11 @@ impl Report {
             exit_code: exit::for_kind(error.kind()),
             provider: error.provider().and_then(ProviderName::of),
             environment: error.environment().map(str::to_owned),
-            url: context.url.clone(),
+            // A query may hold a key: the report keeps the path only.
+            url: context.url.as_deref().map(|url| match url.split_once('?') {
+                Some((url, _)) => format!("{url}?…"),
+                None => url.to_owned(),
+            }),
             status: error.status().map(|s| s.as_u16()),
             code: error.code().map(|c| context.scrub(c)),
             message: error.message().map(|m| context.scrub(m)),

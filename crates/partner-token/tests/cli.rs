@@ -616,6 +616,25 @@ fn a_connection_failure_shows_the_url_and_the_cause_and_more_with_v() {
     assert!(!stderr.contains(secret));
 }
 
+/// A standard token URL's query (it may hold a key) is sent but never shown: the report,
+/// text or JSON, and `-v`'s log keep the path.
+#[test]
+fn a_token_url_query_is_not_shown_in_the_report() {
+    let dead = format!("{}/oauth2/token?p=policy&api-key=q-SECRET-43", dead_url());
+    let args = ["fetch", "--provider", "standard", "--base-url", &dead];
+    for extra in [&[][..], &["-v"][..], &["--json"][..]] {
+        let output = run(
+            &[&args[..], extra].concat(),
+            "id",
+            Some("secret-for-nothing-42"),
+        );
+        assert_eq!(code(&output), 5);
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("/oauth2/token?…"), "{extra:?}: {stderr}");
+        assert!(!stderr.contains("q-SECRET-43"), "{extra:?}: {stderr}");
+    }
+}
+
 #[test]
 fn json_errors_are_one_object_on_stderr_with_the_library_fields() {
     let dead = dead_url();
