@@ -185,8 +185,8 @@ impl Client {
         &self.config.environment
     }
 
-    /// The base URL token requests go to, as given (a standard provider's query included,
-    /// which `Debug` leaves out: it may hold a key).
+    /// The base URL token requests go to, normalized as a URL is (a standard provider's
+    /// query included, which `Debug` leaves out: it may hold a key).
     pub fn base_url(&self) -> &str {
         &self.config.base_url
     }
@@ -220,7 +220,6 @@ impl std::fmt::Debug for Client {
 
 /// Configures a [`Client`]; from [`Client::builder`].
 #[must_use]
-#[derive(Debug)]
 pub struct ClientBuilder {
     provider: Provider,
     environment: Option<String>,
@@ -233,6 +232,23 @@ pub struct ClientBuilder {
     default_lifetime: Duration,
     client_auth: Option<ClientAuth>,
     scope: Option<String>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    /// The base URL as a [`Client`] shows it: no query, fragment, user name or password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("provider", &self.provider)
+            .field("environment", &self.environment)
+            .field("base_url", &self.base_url.as_deref().map(shown_url))
+            .field("credentials", &self.credentials)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("client_auth", &self.client_auth)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientBuilder {
@@ -451,7 +467,7 @@ impl ClientBuilder {
             }
         };
         // A partner's base URL is a prefix the generated paths join; a standard provider's
-        // is the token URL itself, sent exactly as given.
+        // is the token URL itself, sent as parsed.
         let base_url = if provider == Provider::Standard {
             url.as_str().to_owned()
         } else {
@@ -480,7 +496,7 @@ impl ClientBuilder {
 }
 
 /// `base_url` parsed: a partner's base URL takes no query; a standard provider's token
-/// URL may have one (an identity provider's policy or tenant), sent as given. Neither takes
+/// URL may have one (an identity provider's policy or tenant), sent with it. Neither takes
 /// a fragment, a user name or a password.
 fn parse_url(provider: Provider, base_url: &str) -> Result<reqwest::Url, Error> {
     let (without_query, query) = match base_url.split_once('?') {
@@ -501,11 +517,24 @@ fn parse_url(provider: Provider, base_url: &str) -> Result<reqwest::Url, Error> 
     Ok(url)
 }
 
-/// `url` for `Debug` and messages: a query, which may hold a key, is left out.
-fn shown_url(url: &str) -> String {
-    match url.split_once('?') {
-        Some((url, _)) => format!("{url}?…"),
-        None => url.to_owned(),
+/// `url` for `Debug` and messages: a user name and password, a query and a fragment, any
+/// of which may hold a key, are left out (`?…` says something was); `(not a URL)` if it
+/// does not parse.
+pub(crate) fn shown_url(url: &str) -> String {
+    let Ok(mut url) = reqwest::Url::parse(url) else {
+        return "(not a URL)".to_owned();
+    };
+    // Both fail only for URLs that cannot have a user (no host): nothing to remove.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    let hidden =
+        url.query().is_some_and(|q| !q.is_empty()) || url.fragment().is_some_and(|f| !f.is_empty());
+    url.set_query(None);
+    url.set_fragment(None);
+    if hidden {
+        format!("{url}?…")
+    } else {
+        url.into()
     }
 }
 

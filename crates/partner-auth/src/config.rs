@@ -143,7 +143,10 @@ impl fmt::Debug for ClientConfig {
         f.debug_struct("ClientConfig")
             .field("provider", provider)
             .field("environment", environment)
-            .field("base_url", &base_url.as_deref().map(without_user))
+            .field(
+                "base_url",
+                &base_url.as_deref().map(crate::client::shown_url),
+            )
             .field("client_id", client_id)
             .field("client_secret", client_secret)
             .field("timeout", timeout)
@@ -154,18 +157,5 @@ impl fmt::Debug for ClientConfig {
             .field("store", &store.as_deref().map(StoreLocation::parse))
             .field("store_policy", store_policy)
             .finish()
-    }
-}
-
-/// `url` without its user name and password; `(not a URL)` if it does not parse.
-fn without_user(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            // Both fail only for URLs that cannot have a user (no host): nothing to remove.
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.into()
-        }
-        Err(_) => "(not a URL)".to_owned(),
     }
 }

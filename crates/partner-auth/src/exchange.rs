@@ -195,12 +195,12 @@ impl Exchange<'_> {
                 ErrorKind::Timeout,
                 "the response body did not arrive within the timeout",
             )
-            .with_source(e),
+            .with_source(e.without_url()),
             None => Error::new(
                 ErrorKind::Connection,
                 "the connection broke while reading the response",
             )
-            .with_source(e),
+            .with_source(e.without_url()),
         };
         match status {
             Some(status) => error.with_status(status),

@@ -249,7 +249,7 @@ async fn a_standard_provider_reads_from_configuration() {
 }
 
 /// A token URL with a query (an identity provider that names a policy or tenant there) is
-/// used as given, its query sent on every request and part of the credential's identity;
+/// used with it, its query sent on every request and part of the credential's identity;
 /// shown (`Debug`, errors), it keeps its path and hides the query, which may hold a key.
 /// A fragment, or a query in a partner's base URL, is still refused.
 #[tokio::test]
@@ -287,6 +287,56 @@ async fn a_token_url_with_a_query_is_used_as_given_and_shown_without_it() {
         .build()
         .unwrap();
     assert_ne!(other.base_url(), client.base_url());
+
+    // Nor does the builder show it, or a configuration naming it.
+    let builder = Client::builder(Provider::Standard).base_url(&url);
+    let shown = format!("{builder:?}");
+    assert!(
+        shown.contains("/tenant/oauth2/token?…") && !shown.contains("q-SECRET-41"),
+        "{shown}"
+    );
+    let config: partner_auth::ClientConfig = serde_json::from_value(serde_json::json!({
+        "provider": "standard", "base_url": url, "client_id": "id", "client_secret": "secret-value-1"
+    }))
+    .unwrap();
+    let shown = format!("{config:?}");
+    assert!(
+        shown.contains("/tenant/oauth2/token?…") && !shown.contains("q-SECRET-41"),
+        "{shown}"
+    );
+
+    // A body cut short: the error's sources carry no URL (reqwest's would).
+    let cut = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cut_url = format!(
+        "http://{}/token?api-key=q-SECRET-41",
+        cut.local_addr().unwrap()
+    );
+    let server_side = std::thread::spawn(move || {
+        use std::io::{Read as _, Write as _};
+        let (mut stream, _) = cut.accept().unwrap();
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request).unwrap();
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"access_")
+            .unwrap();
+    });
+    let error = Client::builder(Provider::Standard)
+        .base_url(&cut_url)
+        .credentials(Credentials::new("id", "secret-value-1"))
+        .build()
+        .unwrap()
+        .fetch_token()
+        .await
+        .unwrap_err();
+    server_side.join().unwrap();
+    let mut shown = format!("{error} {error:?}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        shown.push_str(&format!(" {cause} {cause:?}"));
+        source = cause.source();
+    }
+    assert_eq!(error.kind(), ErrorKind::Connection, "{shown}");
+    assert!(!shown.contains("q-SECRET-41"), "{shown}");
 
     // An error names the endpoint without the query.
     let dead = Client::builder(Provider::Standard)

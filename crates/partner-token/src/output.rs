@@ -177,11 +177,14 @@ impl Report {
             exit_code: exit::for_kind(error.kind()),
             provider: error.provider().and_then(ProviderName::of),
             environment: error.environment().map(str::to_owned),
-            // A query may hold a key: the report keeps the path only.
-            url: context.url.as_deref().map(|url| match url.split_once('?') {
-                Some((url, _)) => format!("{url}?…"),
-                None => url.to_owned(),
-            }),
+            // A query or fragment may hold a key: the report keeps the path only.
+            url: context
+                .url
+                .as_deref()
+                .map(|url| match url.find(['?', '#']) {
+                    Some(at) => format!("{}?…", &url[..at]),
+                    None => url.to_owned(),
+                }),
             status: error.status().map(|s| s.as_u16()),
             code: error.code().map(|c| context.scrub(c)),
             message: error.message().map(|m| context.scrub(m)),

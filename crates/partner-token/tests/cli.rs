@@ -617,7 +617,8 @@ fn a_connection_failure_shows_the_url_and_the_cause_and_more_with_v() {
 }
 
 /// A standard token URL's query (it may hold a key) is sent but never shown: the report,
-/// text or JSON, and `-v`'s log keep the path.
+/// text or JSON, and `-v`'s log keep the path; so does the report of a URL refused for its
+/// fragment.
 #[test]
 fn a_token_url_query_is_not_shown_in_the_report() {
     let dead = format!("{}/oauth2/token?p=policy&api-key=q-SECRET-43", dead_url());
@@ -632,6 +633,26 @@ fn a_token_url_query_is_not_shown_in_the_report() {
         let stderr = text(&output.stderr);
         assert!(stderr.contains("/oauth2/token?…"), "{extra:?}: {stderr}");
         assert!(!stderr.contains("q-SECRET-43"), "{extra:?}: {stderr}");
+    }
+    // A fragment is refused, and the refusal does not show it either.
+    let with_fragment = format!("{}/oauth2/token#access_token=f-SECRET-44", dead_url());
+    let args = [
+        "fetch",
+        "--provider",
+        "standard",
+        "--base-url",
+        &with_fragment,
+    ];
+    for extra in [&[][..], &["--json"][..]] {
+        let output = run(
+            &[&args[..], extra].concat(),
+            "id",
+            Some("secret-for-nothing-42"),
+        );
+        assert_ne!(code(&output), 0);
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("/oauth2/token?…"), "{extra:?}: {stderr}");
+        assert!(!stderr.contains("f-SECRET-44"), "{extra:?}: {stderr}");
     }
 }
 
