@@ -430,6 +430,37 @@ async fn a_removed_source_reads_the_store_first() {
     assert_eq!(requests(&sandbox), 3);
 }
 
+/// The blocking API's drop waits for the delete at most the store's operation timeout: a
+/// delete that never ends does not hold the dropping thread (found by rereading: the
+/// bound was documented, not tested).
+#[cfg(feature = "blocking")]
+#[test]
+fn a_blocking_source_drop_waits_for_a_hanging_delete_no_longer_than_the_operation_timeout() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime.block_on(Sandbox::start()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hanging = Faulty {
+        slow_deletes: Some(Duration::from_secs(3600)),
+        ..Faulty::on(dir.path())
+    };
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(Arc::new(hanging))
+        .store_policy(StorePolicy::default().with_operation_timeout(Duration::from_millis(100)))
+        .build()
+        .unwrap();
+    let source = partner_auth::blocking::TokenSource::with_source(source).unwrap();
+    let rejected = source.token().unwrap();
+    assert!(source.invalidate(&rejected));
+    let (dropped, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(source);
+        dropped.send(()).unwrap();
+    });
+    // Generous: a drop that waited for the delete itself would take an hour.
+    done.recv_timeout(Duration::from_secs(60))
+        .expect("the drop still waits for the delete");
+}
+
 /// A real file store with faults: writes that fail (a full disk, say), deletes that take
 /// a while first.
 #[derive(Debug)]

@@ -343,7 +343,7 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     tracing::debug!(
         provider = %client.provider(),
         environment = client.environment(),
-        base_url = client.base_url().split('?').next(),
+        base_url = crate::output::shown_url(client.base_url()),
         timeout = %humantime::format_duration(plan.args.timeout),
         "sending the token request"
     );

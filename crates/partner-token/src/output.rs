@@ -87,6 +87,15 @@ impl TokenJson {
     }
 }
 
+/// `url` as a report or log shows it: a query or fragment, which may hold a key, is left
+/// out (`?…` says there was one).
+pub fn shown_url(url: &str) -> String {
+    match url.find(['?', '#']) {
+        Some(at) => format!("{}?…", &url[..at]),
+        None => url.to_owned(),
+    }
+}
+
 /// What the error report knows beyond the error itself.
 #[derive(Default)]
 pub struct Context {
@@ -177,14 +186,7 @@ impl Report {
             exit_code: exit::for_kind(error.kind()),
             provider: error.provider().and_then(ProviderName::of),
             environment: error.environment().map(str::to_owned),
-            // A query or fragment may hold a key: the report keeps the path only.
-            url: context
-                .url
-                .as_deref()
-                .map(|url| match url.find(['?', '#']) {
-                    Some(at) => format!("{}?…", &url[..at]),
-                    None => url.to_owned(),
-                }),
+            url: context.url.as_deref().map(shown_url),
             status: error.status().map(|s| s.as_u16()),
             code: error.code().map(|c| context.scrub(c)),
             message: error.message().map(|m| context.scrub(m)),
