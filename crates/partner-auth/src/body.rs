@@ -1,6 +1,9 @@
 //! Reading response bodies that did not decode as the spec says: the lenient token decode,
 //! the provider error details, and secret-free excerpts.
 
+use std::borrow::Cow;
+
+use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Map, Value};
 
 use crate::FieldError;
@@ -167,8 +170,9 @@ pub(crate) fn details(body: &Value) -> Details {
 const EXCERPT_CHARS: usize = 200;
 
 /// A short excerpt of an error body: JSON values under secret-looking keys replaced, the
-/// client secret replaced wherever it appears, whitespace collapsed, at most 200 characters.
-pub(crate) fn excerpt(body: &[u8], secret: &str) -> Option<String> {
+/// sensitive strings replaced wherever they appear, whitespace collapsed, at most 200
+/// characters.
+pub(crate) fn excerpt<'a>(body: &[u8], sensitive: impl Into<Sensitive<'a>>) -> Option<String> {
     let text = match serde_json::from_slice::<Value>(body) {
         Ok(mut value) => {
             redact_sensitive_keys(&mut value);
@@ -180,7 +184,7 @@ pub(crate) fn excerpt(body: &[u8], secret: &str) -> Option<String> {
     if collapsed.is_empty() {
         return None;
     }
-    let mut out: String = scrub(&collapsed, secret)
+    let mut out: String = scrub(&collapsed, sensitive)
         .chars()
         .take(EXCERPT_CHARS)
         .collect();
@@ -208,38 +212,55 @@ fn lowercase_escapes(encoded: &str) -> String {
     out
 }
 
+/// What a text taken from a response must not show: the client secret, and the values of
+/// the token URL's query (a standard provider's URL may carry a key there).
+#[derive(Clone, Copy)]
+pub(crate) struct Sensitive<'a> {
+    pub client_secret: &'a str,
+    pub query_values: &'a [SecretString],
+}
+
+impl<'a> From<&'a str> for Sensitive<'a> {
+    fn from(client_secret: &'a str) -> Self {
+        Sensitive {
+            client_secret,
+            query_values: &[],
+        }
+    }
+}
+
+impl<'a> Sensitive<'a> {
+    fn all(self) -> impl Iterator<Item = &'a str> {
+        std::iter::once(self.client_secret)
+            .chain(self.query_values.iter().map(|v| v.expose_secret()))
+            // Shorter strings would redact ordinary words; none is a credential.
+            .filter(|s| s.len() >= MIN_REDACTED_LEN)
+    }
+}
+
+/// The shortest sensitive string that [`scrub`] replaces.
+const MIN_REDACTED_LEN: usize = 4;
+
 /// Removes what could be a credential from text taken from a response: every occurrence
-/// of `secret`, and every opaque word that looks like a token (see [`looks_like_token`]).
-pub(crate) fn scrub(text: &str, secret: &str) -> String {
-    if text.len() < 20 && text.len() < secret.len() {
-        // Too short to hold a token-like word or the secret in any form (each is at least
-        // as long as the secret): `bearer`, say.
+/// of a sensitive string (see [`Sensitive`]), as sent and as a server may echo it back,
+/// and every opaque word that looks like a token (see [`looks_like_token`]).
+pub(crate) fn scrub<'a>(text: &str, sensitive: impl Into<Sensitive<'a>>) -> String {
+    let sensitive = sensitive.into();
+    if text.len() < 20 && sensitive.all().all(|s| text.len() < s.len()) {
+        // Too short to hold a token-like word or a sensitive string in any form (each is
+        // at least as long as the string): `bearer`, say.
         return text.to_owned();
     }
-    // The secret as sent and as a server may echo it back: form-urlencoded (`+` for a
-    // space) or percent-encoded (`%20`), with upper- or lowercase hex digits.
-    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    let percent = form.replace('+', "%20");
-    let (form_lower, percent_lower) = (lowercase_escapes(&form), lowercase_escapes(&percent));
-    let forms = [
-        secret,
-        form.as_str(),
-        percent.as_str(),
-        form_lower.as_str(),
-        percent_lower.as_str(),
-    ];
-    let has_secret = secret.len() >= 4 && forms.iter().any(|f| text.contains(f));
-    if !has_secret && text.len() < 20 {
+    let mut text = Cow::Borrowed(text);
+    for secret in sensitive.all() {
+        if let Some(redacted) = redact(&text, secret) {
+            text = Cow::Owned(redacted);
+        }
+    }
+    if text.len() < 20 {
         // Too short to hold a token-like word.
-        return text.to_owned();
+        return text.into_owned();
     }
-    let text = if has_secret {
-        forms
-            .iter()
-            .fold(text.to_owned(), |text, f| text.replace(f, "[REDACTED]"))
-    } else {
-        text.to_owned()
-    };
     let is_word_char = |c: char| c.is_ascii_alphanumeric() || "-._~+/=:".contains(c);
     let mut out = String::with_capacity(text.len());
     let mut word = String::new();
@@ -261,6 +282,27 @@ pub(crate) fn scrub(text: &str, secret: &str) -> String {
     }
     flush(&mut word, &mut out);
     out
+}
+
+/// `text` with every form of `secret` replaced, if it holds one: as sent, and as a server
+/// may echo it back, form-urlencoded (`+` for a space) or percent-encoded (`%20`), with
+/// upper- or lowercase hex digits.
+fn redact(text: &str, secret: &str) -> Option<String> {
+    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let percent = form.replace('+', "%20");
+    let (form_lower, percent_lower) = (lowercase_escapes(&form), lowercase_escapes(&percent));
+    let forms = [
+        secret,
+        form.as_str(),
+        percent.as_str(),
+        form_lower.as_str(),
+        percent_lower.as_str(),
+    ];
+    forms.iter().any(|f| text.contains(f)).then(|| {
+        forms
+            .iter()
+            .fold(text.to_owned(), |text, f| text.replace(f, "[REDACTED]"))
+    })
 }
 
 /// An opaque word of 20 or more characters mixing letters and digits, and not a URL: a
@@ -409,6 +451,20 @@ mod tests {
         }
         // Only the escapes' digits change case: the same letters elsewhere are not the secret.
         assert_eq!(lowercase_escapes("AB%C3%A4CD"), "AB%c3%a4CD");
+    }
+
+    #[test]
+    fn every_sensitive_string_is_redacted_and_short_ones_are_left() {
+        let query_values = ["tenant-key", "B2C"].map(|v| SecretString::from(v.to_owned()));
+        let sensitive = Sensitive {
+            client_secret: "s3cret-value",
+            query_values: &query_values,
+        };
+        let shown = scrub("B2C: s3cret-value is not for tenant-key", sensitive);
+        assert_eq!(shown, "B2C: [REDACTED] is not for [REDACTED]");
+        // Too short to scan, unless a sensitive string is as short: `tenant-key` is not.
+        assert_eq!(scrub("tenant-key", sensitive), "[REDACTED]");
+        assert_eq!(scrub("tenant-ke", sensitive), "tenant-ke");
     }
 
     #[test]

@@ -10,7 +10,9 @@ use tracing::Instrument as _;
 
 use partner_api_support::ClientState;
 use reqwest::header::{HeaderValue, USER_AGENT};
+use secrecy::{ExposeSecret as _, SecretString};
 
+use crate::body::Sensitive;
 use crate::exchange::Exchange;
 use crate::provider::ClientAuth;
 use crate::token::{DEFAULT_LIFETIME, Issued};
@@ -42,6 +44,19 @@ pub(crate) struct Config {
     pub default_lifetime: Duration,
     /// The scope asked for (standard providers only): part of the token's identity.
     pub scope: Option<String>,
+    /// The token URL's query values (standard providers only), scrubbed like the secret
+    /// from anything taken from a response: the query may hold a key.
+    pub query_values: Box<[SecretString]>,
+}
+
+impl Config {
+    /// What no text taken from a response may show.
+    pub(crate) fn sensitive(&self) -> Sensitive<'_> {
+        Sensitive {
+            client_secret: self.credentials.client_secret().expose_secret(),
+            query_values: &self.query_values,
+        }
+    }
 }
 
 /// The generated client's state: the User-Agent and timeout when the HTTP client is the
@@ -124,7 +139,7 @@ impl Client {
         let exchange = Exchange {
             provider: config.provider,
             environment: &config.environment,
-            secret: config.credentials.client_secret(),
+            sensitive: config.sensitive(),
             observer: providers::observer(config.provider),
         };
         let result = providers::request_token(config, &exchange).await;
@@ -194,6 +209,11 @@ impl Client {
     /// The client id.
     pub fn client_id(&self) -> &str {
         self.config.credentials.client_id()
+    }
+
+    /// What no text taken from a response may show (the secret, the token URL's query).
+    pub(crate) fn sensitive(&self) -> Sensitive<'_> {
+        self.config.sensitive()
     }
 
     /// The credentials (the secret stays redacted in `Debug`).
@@ -407,6 +427,10 @@ impl ClientBuilder {
         }
 
         let url = parse_url(provider, &base_url).map_err(at)?;
+        let query_values = url
+            .query_pairs()
+            .map(|(_, value)| SecretString::from(value.into_owned()))
+            .collect();
         if url.scheme() == "http" && !self.allow_insecure_http && !is_loopback(&url) {
             return Err(at(Error::new(
                 ErrorKind::InsecureTransport,
@@ -490,6 +514,7 @@ impl ClientBuilder {
                 generated,
                 default_lifetime: self.default_lifetime,
                 scope: kept_scope,
+                query_values,
             }),
         })
     }

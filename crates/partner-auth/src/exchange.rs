@@ -8,8 +8,8 @@ use partner_api_support::{ResponseObserver, ResponseTooLarge};
 use progenitor_client::ResponseValue;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
-use secrecy::{ExposeSecret, SecretString};
 
+use crate::body::Sensitive;
 use crate::token::RawToken;
 use crate::{Error, ErrorKind, Provider, body, retry_after};
 
@@ -17,8 +17,8 @@ use crate::{Error, ErrorKind, Provider, body, retry_after};
 pub(crate) struct Exchange<'a> {
     pub provider: Provider,
     pub environment: &'a Cow<'static, str>,
-    /// The client secret, to scrub from anything taken from a response.
-    pub secret: &'a SecretString,
+    /// What to scrub from anything taken from a response.
+    pub sensitive: Sensitive<'a>,
     /// Sees the response head and body whatever progenitor makes of them.
     pub observer: ResponseObserver,
 }
@@ -116,10 +116,10 @@ impl Exchange<'_> {
     /// What every outcome gets: the token type scrubbed (`Display` shows it, like any text
     /// from a response) and the error placed at this provider and environment.
     fn finalize(&self, outcome: Result<RawToken, Error>) -> Result<RawToken, Error> {
-        let secret = self.secret.expose_secret();
+        let sensitive = self.sensitive;
         outcome
             .map(|mut raw| {
-                raw.token_type = raw.token_type.map(|t| body::scrub(&t, secret));
+                raw.token_type = raw.token_type.map(|t| body::scrub(&t, sensitive));
                 raw
             })
             .map_err(|e| e.at(self.provider, self.environment.clone()))
@@ -128,7 +128,7 @@ impl Exchange<'_> {
     fn lenient(&self, status: StatusCode, body: &[u8]) -> Result<RawToken, Error> {
         body::lenient_token(body).map_err(|what| {
             // `what` names the body's keys, which come from the response: scrub them too.
-            let what = body::scrub(&what, self.secret.expose_secret());
+            let what = body::scrub(&what, self.sensitive);
             Error::new(
                 ErrorKind::InvalidResponse,
                 format!("the success response is not a token response: {what}"),
@@ -140,10 +140,10 @@ impl Exchange<'_> {
     /// An error status: the kind from the status (and an RFC 6749 code), the provider's
     /// details from the body, the wait from the headers.
     fn http_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
-        let secret = self.secret.expose_secret();
+        let sensitive = self.sensitive;
         let json = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
         let details = body::details(&json);
-        let scrub = |text: Option<String>| text.map(|t| body::scrub(&t, secret));
+        let scrub = |text: Option<String>| text.map(|t| body::scrub(&t, sensitive));
         let code = scrub(details.code);
         let only_credential_fields = !details.fields.is_empty()
             && details.fields.iter().all(|f| is_credential_field(&f.field));
@@ -151,7 +151,7 @@ impl Exchange<'_> {
         let what = match (status.is_redirection(), headers.get("location")) {
             (true, Some(location)) => Cow::Owned(format!(
                 "the token endpoint redirected to {}; token requests do not follow redirects",
-                redirect_target(location, secret)
+                redirect_target(location, sensitive)
             )),
             _ => what,
         };
@@ -159,8 +159,8 @@ impl Exchange<'_> {
             .fields
             .into_iter()
             .map(|mut f| {
-                f.field = body::scrub(&f.field, secret);
-                f.message = body::scrub(&f.message, secret);
+                f.field = body::scrub(&f.field, sensitive);
+                f.message = body::scrub(&f.message, sensitive);
                 f.code = scrub(f.code);
                 f
             })
@@ -174,7 +174,7 @@ impl Exchange<'_> {
                 headers,
                 SystemTime::now(),
             ))
-            .with_body_excerpt(body::excerpt(body, secret))
+            .with_body_excerpt(body::excerpt(body, sensitive))
     }
 
     fn body_error(&self, e: reqwest::Error, status: Option<StatusCode>) -> Error {
@@ -211,7 +211,7 @@ impl Exchange<'_> {
 
 /// Where a redirect points, for an error message: scheme, host, port and path only (a
 /// query or fragment can carry a secret or a token), scrubbed like any response text.
-fn redirect_target(location: &reqwest::header::HeaderValue, secret: &str) -> String {
+fn redirect_target(location: &reqwest::header::HeaderValue, sensitive: Sensitive<'_>) -> String {
     let Some(url) = location
         .to_str()
         .ok()
@@ -227,7 +227,7 @@ fn redirect_target(location: &reqwest::header::HeaderValue, secret: &str) -> Str
     if url.query().is_some() || url.fragment().is_some() {
         shown.push_str(" (query and fragment not shown)");
     }
-    body::scrub(&shown, secret)
+    body::scrub(&shown, sensitive)
 }
 
 /// Whether a field the provider complains about is the client id or secret.

@@ -93,8 +93,10 @@
 //! | any | none | a panic inside a fetch (a bug here, or in an injected clock or sleep) | `Internal`, with the failure cool-down |
 //!
 //! The provider's own code and message are kept ([`Error::code`], [`Error::message`],
-//! [`Error::field_errors`]), with the client secret scrubbed from them, and so is a short
-//! [`Error::body_excerpt`]. No `Debug` or `Display` output of this crate contains a
+//! [`Error::field_errors`]), with the client secret scrubbed from them (as sent, or
+//! form- or percent-encoded), and so is a short [`Error::body_excerpt`]; so are the values
+//! of a standard provider's token URL query, which may hold a key (values of 4 characters
+//! or more; shorter ones would redact ordinary words). No `Debug` or `Display` output of this crate contains a
 //! client secret or an access token.
 //!
 //! # Observability

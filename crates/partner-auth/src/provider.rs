@@ -36,8 +36,9 @@ pub enum Provider {
     /// and the standard success fields and error codes. It has no named environments: its
     /// base URL ([`ClientBuilder::base_url`](crate::ClientBuilder::base_url)) is the token
     /// endpoint's full URL, a query included (sent with every request, normalized as a URL
-    /// is; `Debug` and error reports show the URL without it, since it may hold a key). Not in [`ALL`](Self::ALL), which lists
-    /// the partners. Always compiled in.
+    /// is; `Debug` and error reports show the URL without it, since it may hold a key, and
+    /// scrub its values, like the secret, from what they take from a response). Not in
+    /// [`ALL`](Self::ALL), which lists the partners. Always compiled in.
     Standard,
 }
 

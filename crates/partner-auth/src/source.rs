@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use futures_util::FutureExt as _;
-use secrecy::ExposeSecret as _;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tracing::Instrument as _;
@@ -768,10 +767,7 @@ impl FlightGuard {
                 format!(
                     "the token fetch panicked ({}); this is a bug in partner-auth or in an \
                      injected clock or sleep",
-                    crate::body::scrub(
-                        &panic_message(&*panic),
-                        inner.client.credentials().client_secret().expose_secret()
-                    )
+                    crate::body::scrub(&panic_message(&*panic), inner.client.sensitive())
                 ),
             )
             .at(provider, environment.clone().into())

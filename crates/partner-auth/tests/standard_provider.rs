@@ -372,3 +372,64 @@ async fn a_token_url_with_a_query_is_used_as_given_and_shown_without_it() {
         assert!(!shown.contains("SECRET-42"), "{shown}");
     }
 }
+
+#[tokio::test]
+async fn a_response_echoing_the_token_url_query_shows_none_of_its_values() {
+    // A key with no digit does not look like a token, so only knowing it catches it; it
+    // goes in the URL percent-encoded, and servers echo it in any encoding.
+    let key = "quiet harbor/key";
+    let echoes = [
+        "quiet harbor/key",
+        "quiet+harbor%2Fkey",
+        "quiet%20harbor%2Fkey",
+        "quiet%20harbor%2fkey",
+    ];
+    let answers: Vec<(u16, String)> = echoes
+        .iter()
+        .flat_map(|echo| {
+            [
+                (
+                    400,
+                    format!(
+                        r#"{{"error":"invalid_client","error_description":"no client for /token?key={echo}","error_uri":"https://idp.example.invalid/help?key={echo}"}}"#
+                    ),
+                ),
+                (401, format!("<html><body>bad key {echo}</body></html>")),
+                (200, format!(r#"{{"{echo}":"not a token"}}"#)),
+            ]
+        })
+        .collect();
+    for (status, body) in answers {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path("/token");
+                then.status(status)
+                    .header("content-type", "application/json")
+                    .body(&body);
+            })
+            .await;
+        let client = Client::builder(Provider::Standard)
+            .base_url(server.url("/token?p=B2C_1_policy&key=quiet%20harbor%2Fkey"))
+            .credentials(Credentials::new("id", "secret-value-1"))
+            .build()
+            .unwrap();
+        let error = client.fetch_token().await.unwrap_err();
+        let shown = format!(
+            "{error} {error:?} {:?} {:?} {:?}",
+            error.code(),
+            error.message(),
+            error.body_excerpt()
+        );
+        for echo in echoes.iter().chain([&key]) {
+            assert!(!shown.contains(echo), "{status} {body}: {shown}");
+        }
+        assert!(shown.contains("[REDACTED]"), "{status} {body}: {shown}");
+        // The query's other value, a policy name, is no key: the rest of the text stays.
+        if status == 400 {
+            assert_eq!(error.kind(), ErrorKind::InvalidCredentials, "{shown}");
+            assert_eq!(error.code(), Some("invalid_client"), "{shown}");
+            assert!(shown.contains("no client for /token?key="), "{shown}");
+        }
+    }
+}
