@@ -15,6 +15,8 @@ const END: &str = "<!-- bench:end -->";
 const STAMPEDE: &str = "stampede.json";
 /// Written by `benches/fetch_overhead.rs` into the criterion directory.
 const FETCH_OVERHEAD: &str = "fetch_overhead.json";
+/// Written by `benches/token_cache.rs` into the criterion directory.
+const IDLE_SPELL: &str = "token_cache_idle_spell.json";
 /// Written by `tests/benches/token_store.rs` into the criterion directory.
 const COLD_FLEET: &str = "token_store_cold_fleet.json";
 
@@ -43,7 +45,7 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
     let criterion = target_dir(root).join("criterion");
     // Never read an earlier run's figures: the token store's bench measures nothing
     // without redis-server, and the table must say so rather than show old numbers.
-    for file in [STAMPEDE, FETCH_OVERHEAD, COLD_FLEET] {
+    for file in [STAMPEDE, FETCH_OVERHEAD, IDLE_SPELL, COLD_FLEET] {
         let _ = std::fs::remove_file(criterion.join(file));
     }
     for group in ["store_read_path", "store_level2"] {
@@ -124,6 +126,30 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
         ratio: new_tenant / build,
         target: None,
     });
+    // Interleaved rounds of its own, each on a cache just filled (see the bench).
+    let round = figures(&criterion, IDLE_SPELL)?;
+    let into_full = round("new_tenant_into_a_full_cache")?;
+    for (way, what) in [
+        (
+            "first_lookup_after_an_idle_spell",
+            "the first lookup after all 10,000 went idle",
+        ),
+        (
+            "slowest_lookup_dropping_the_idle",
+            "the slowest of the lookups that drop them",
+        ),
+    ] {
+        let ours = round(way)?;
+        rows.push(Row {
+            what: format!(
+                "{what} (interleaved rounds) ÷ a new tenant into a full `TokenCache` of 10,000, none idle"
+            ),
+            ours,
+            baseline: into_full,
+            ratio: ours / into_full,
+            target: None,
+        });
+    }
     // Interleaved rounds of its own (see the bench), not criterion's estimates.
     let round = figures(&criterion, STAMPEDE)?;
     let single_fetch = round("single_fetch")?;

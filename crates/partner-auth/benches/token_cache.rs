@@ -3,7 +3,11 @@
 //!
 //! - a new tenant, which evicts the least recently used, beside the floor: building that
 //!   tenant's `TokenSource` alone (the work any cache of sources does for a new tenant);
-//! - a cached tenant's lookup (`TokenCache::source`), for the record.
+//! - a cached tenant's lookup (`TokenCache::source`), for the record;
+//! - the first lookup after all 10,000 went idle, and the slowest lookup while later ones
+//!   drop them, beside a new tenant in a full cache with none idle, in interleaved rounds
+//!   (each round fills a cache of its own, untimed): idle sources go a few per lookup, so
+//!   no lookup pays for the whole spell.
 //!
 //! Nothing is fetched (the sources are only built and looked up), so no server is needed;
 //! the base URL is a reserved `.invalid` name that is never resolved.
@@ -11,10 +15,14 @@
 //! `cargo bench -p partner-auth --bench token_cache`
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
+use partner_auth::time::ManualClock;
 use partner_auth::{Client, Credentials, Provider, TokenCache, TokenSource};
+
+#[path = "support/rounds.rs"]
+mod rounds;
 
 /// The cache's bound, and so its size once full.
 const FULL: usize = 10_000;
@@ -85,6 +93,65 @@ fn token_cache(c: &mut Criterion) {
     group.finish();
 }
 
+/// The idle-spell rounds' ways, in the figures file's names.
+const IDLE_SPELL: [&str; 3] = [
+    "first_lookup_after_an_idle_spell",
+    "slowest_lookup_dropping_the_idle",
+    "new_tenant_into_a_full_cache",
+];
+
+fn idle_spell() {
+    let clients = tenants(FULL + 1);
+    let (newcomer, held) = clients.split_last().expect("tenants");
+    let measure = |way: usize| {
+        let clock = ManualClock::new();
+        let cache = TokenCache::builder()
+            .max_sources(FULL)
+            .idle_timeout(Duration::from_secs(60))
+            .time_source(clock.clone())
+            .build()
+            .expect("cache");
+        for client in held {
+            cache.source(client);
+        }
+        if way < 2 {
+            clock.advance(Duration::from_secs(60));
+        }
+        let start = Instant::now();
+        black_box(cache.source(newcomer));
+        let mut took = start.elapsed();
+        if way == 1 {
+            // Every later lookup until the idle ones are gone; the slowest counts.
+            took = Duration::ZERO;
+            while cache.len() > 1 {
+                let start = Instant::now();
+                black_box(cache.source(newcomer));
+                took = took.max(start.elapsed());
+            }
+        }
+        // Up to 8 idle sources a lookup (the docs' figure); a full cache stays full.
+        let expected = [FULL - 8 + 1, 1, FULL][way];
+        assert_eq!(cache.len(), expected, "{}", IDLE_SPELL[way]);
+        // Dropped outside the timing.
+        drop(cache);
+        std::future::ready(took)
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let measured = rounds::medians("token_cache_idle_spell", &IDLE_SPELL, 3, 30, measure);
+    let Some(medians) = runtime.block_on(measured) else {
+        return;
+    };
+    for (name, median) in IDLE_SPELL.iter().zip(&medians) {
+        println!(
+            "token_cache_idle_spell/{name}: median {:.1} µs over 30 interleaved rounds",
+            median / 1e3
+        );
+    }
+    rounds::write_medians("token_cache_idle_spell.json", &IDLE_SPELL, &medians);
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
@@ -92,4 +159,9 @@ criterion_group! {
         .measurement_time(Duration::from_secs(2));
     targets = token_cache
 }
-criterion_main!(benches);
+
+fn main() {
+    idle_spell();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

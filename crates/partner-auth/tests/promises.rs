@@ -881,16 +881,25 @@ async fn the_cache_drops_the_least_recently_used_and_idle_sources() {
     assert_eq!(cache.len(), 3);
     let c = tenants[1].clone();
 
-    // Idle for longer than the timeout: dropped at the next lookup.
+    // Idle for longer than the timeout: dropped at the next lookup, a cached one's too.
     clock.advance(Duration::from_secs(601));
     cache.token(&c).await.unwrap();
     assert_eq!(server.count(), 8, "c was idle and fetches again");
     assert_eq!(cache.len(), 1);
+    clock.advance(Duration::from_secs(300));
+    cache.token(&tenants[2]).await.unwrap();
+    clock.advance(Duration::from_secs(301));
+    assert_eq!(cache.len(), 2);
+    cache.token(&tenants[2]).await.unwrap();
+    assert_eq!(cache.len(), 1, "a hit dropped c, idle now");
+    assert_eq!(server.count(), 9, "2 was not idle");
+    cache.token(&c).await.unwrap();
+    assert_eq!(server.count(), 10, "c was idle and fetches again");
 
     assert!(cache.remove(&c));
     assert!(!cache.remove(&c));
     cache.token(&c).await.unwrap();
-    assert_eq!(server.count(), 9, "a removed source fetches again");
+    assert_eq!(server.count(), 11, "a removed source fetches again");
     cache.clear();
     assert!(cache.is_empty());
 
@@ -909,8 +918,38 @@ async fn the_cache_drops_the_least_recently_used_and_idle_sources() {
     }
 }
 
-/// The cache against a model of its promises (least recently used out first, every idle
-/// source dropped when one is added, `remove` and `len` exact), over a long random mix of
+#[test]
+fn an_idle_spell_is_dropped_a_few_sources_per_lookup() {
+    // Nothing is fetched: sources are only built and looked up.
+    let tenant = |i: usize| {
+        Client::builder(Provider::Dinie)
+            .base_url("https://tenants.example.invalid/api/v3")
+            .credentials(Credentials::new(CLIENT_ID, format!("secret-{i}-x")))
+            .build()
+            .unwrap()
+    };
+    let clock = ManualClock::new();
+    let cache = TokenCache::builder()
+        .idle_timeout(Duration::from_secs(600))
+        .time_source(clock.clone())
+        .build()
+        .unwrap();
+    let idle: Vec<Client> = (0..20).map(tenant).collect();
+    for client in &idle {
+        cache.source(client);
+    }
+    clock.advance(Duration::from_secs(600));
+    let fresh = tenant(20);
+    cache.source(&fresh);
+    assert_eq!(cache.len(), 20 - 8 + 1, "a new source: 8 idle ones dropped");
+    cache.source(&fresh);
+    assert_eq!(cache.len(), 20 - 16 + 1, "a lookup of a cached one: 8 more");
+    cache.source(&fresh);
+    assert_eq!(cache.len(), 1, "the last 4");
+}
+
+/// The cache against a model of its promises (least recently used out first, idle sources
+/// dropped by every lookup, `remove` and `len` exact), over a long random mix of
 /// lookups, removals and clock moves: whether each lookup fetches, and the length after
 /// each step, must be what the model says.
 #[tokio::test]
@@ -966,16 +1005,15 @@ async fn the_cache_keeps_its_bounds_over_a_long_random_mix_of_uses() {
             } else {
                 let before = server.count();
                 cache.token(&tenants[tenant]).await.unwrap();
-                let fresh = model
-                    .iter()
-                    .position(|&(t, used)| t == tenant && now - used < IDLE);
+                // Every lookup drops the idle sources (up to 8: no more than `MAX` here).
+                model.retain(|&(_, used)| now - used < IDLE);
+                let fresh = model.iter().position(|&(t, _)| t == tenant);
                 let fetched = match fresh {
                     Some(at) => {
                         model.remove(at);
                         false
                     }
                     None => {
-                        model.retain(|&(t, used)| t != tenant && now - used < IDLE);
                         while model.len() >= MAX {
                             model.remove(0);
                         }
