@@ -170,15 +170,33 @@ pub(crate) fn details(body: &Value) -> Details {
 const EXCERPT_CHARS: usize = 200;
 
 /// A short excerpt of an error body: JSON values under secret-looking keys replaced, the
-/// sensitive strings replaced wherever they appear, whitespace collapsed, at most 200
-/// characters.
+/// sensitive strings replaced wherever they appear (in a JSON body, inside its strings and
+/// keys, before they are escaped again), whitespace collapsed, at most 200 characters.
 pub(crate) fn excerpt<'a>(body: &[u8], sensitive: impl Into<Sensitive<'a>>) -> Option<String> {
+    let sensitive = sensitive.into();
     let text = match serde_json::from_slice::<Value>(body) {
         Ok(mut value) => {
             redact_sensitive_keys(&mut value);
+            scrub_strings(&mut value, sensitive);
             value.to_string()
         }
-        Err(_) => String::from_utf8_lossy(&body[..body.len().min(4 * EXCERPT_CHARS)]).into_owned(),
+        Err(_) => {
+            // The first bytes, and as many more as a sensitive string in its longest form
+            // (percent-encoded) needs, so that one starting inside is replaced whole;
+            // then cut where no replaced string straddles the cut.
+            let longest = sensitive.all().map(|s| 3 * s.len()).max().unwrap_or(0);
+            let window = body.len().min(4 * EXCERPT_CHARS + longest);
+            let window = String::from_utf8_lossy(&body[..window]);
+            let mut cut = floor_char_boundary(&window, 4 * EXCERPT_CHARS);
+            let found = occurrences(&window, sensitive);
+            if let Some(&(_, end)) = found.iter().find(|&&(start, end)| start < cut && cut < end) {
+                cut = end;
+            }
+            replace_ranges(
+                &window[..cut],
+                found.into_iter().filter(|&(_, end)| end <= cut),
+            )
+        }
     };
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if collapsed.is_empty() {
@@ -192,6 +210,32 @@ pub(crate) fn excerpt<'a>(body: &[u8], sensitive: impl Into<Sensitive<'a>>) -> O
         out.push('…');
     }
     Some(out)
+}
+
+/// The largest char boundary of `text` at or before `at`.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    (0..=at.min(text.len()))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0)
+}
+
+/// Every string (keys included) of a JSON value scrubbed of the sensitive strings.
+fn scrub_strings(value: &mut Value, sensitive: Sensitive<'_>) {
+    match value {
+        Value::String(text) => *text = scrub(text, sensitive),
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub_strings(v, sensitive)),
+        Value::Object(map) => {
+            *map = std::mem::take(map)
+                .into_iter()
+                .map(|(key, mut v)| {
+                    scrub_strings(&mut v, sensitive);
+                    (scrub(&key, sensitive), v)
+                })
+                .collect();
+        }
+        _ => {}
+    }
 }
 
 /// `encoded` with the hex digits of its `%XX` escapes in lowercase (`%C3%A4` → `%c3%a4`).
@@ -251,12 +295,12 @@ pub(crate) fn scrub<'a>(text: &str, sensitive: impl Into<Sensitive<'a>>) -> Stri
         // at least as long as the string): `bearer`, say.
         return text.to_owned();
     }
-    let mut text = Cow::Borrowed(text);
-    for secret in sensitive.all() {
-        if let Some(redacted) = redact(&text, secret) {
-            text = Cow::Owned(redacted);
-        }
-    }
+    let found = occurrences(text, sensitive);
+    let text = if found.is_empty() {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(replace_ranges(text, found))
+    };
     if text.len() < 20 {
         // Too short to hold a token-like word.
         return text.into_owned();
@@ -284,25 +328,47 @@ pub(crate) fn scrub<'a>(text: &str, sensitive: impl Into<Sensitive<'a>>) -> Stri
     out
 }
 
-/// `text` with every form of `secret` replaced, if it holds one: as sent, and as a server
-/// may echo it back, form-urlencoded (`+` for a space) or percent-encoded (`%20`), with
-/// upper- or lowercase hex digits.
-fn redact(text: &str, secret: &str) -> Option<String> {
-    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    let percent = form.replace('+', "%20");
-    let (form_lower, percent_lower) = (lowercase_escapes(&form), lowercase_escapes(&percent));
-    let forms = [
-        secret,
-        form.as_str(),
-        percent.as_str(),
-        form_lower.as_str(),
-        percent_lower.as_str(),
-    ];
-    forms.iter().any(|f| text.contains(f)).then(|| {
-        forms
-            .iter()
-            .fold(text.to_owned(), |text, f| text.replace(f, "[REDACTED]"))
-    })
+/// Where the sensitive strings occur in `text`, in every form a server may echo one back
+/// (as sent; form-urlencoded, `+` for a space; percent-encoded, `%20`; either with upper- or
+/// lowercase hex digits), overlapping occurrences merged: sorted, disjoint byte ranges.
+fn occurrences(text: &str, sensitive: Sensitive<'_>) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    for secret in sensitive.all() {
+        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        let percent = form.replace('+', "%20");
+        let (form_lower, percent_lower) = (lowercase_escapes(&form), lowercase_escapes(&percent));
+        for pattern in [secret, &form, &percent, &form_lower, &percent_lower] {
+            let mut from = 0;
+            while let Some(at) = text[from..].find(pattern) {
+                let start = from + at;
+                found.push((start, start + pattern.len()));
+                // The next occurrence may overlap this one: look again a character on.
+                from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+            }
+        }
+    }
+    found.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(found.len());
+    for (start, end) in found {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+/// `text` with each of the sorted, disjoint byte `ranges` replaced by `[REDACTED]`.
+fn replace_ranges(text: &str, ranges: impl IntoIterator<Item = (usize, usize)>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut shown = 0;
+    for (start, end) in ranges {
+        out.push_str(&text[shown..start]);
+        out.push_str("[REDACTED]");
+        shown = end;
+    }
+    out.push_str(&text[shown..]);
+    out
 }
 
 /// An opaque word of 20 or more characters mixing letters and digits, and not a URL: a

@@ -427,10 +427,7 @@ impl ClientBuilder {
         }
 
         let url = parse_url(provider, &base_url).map_err(at)?;
-        let query_values = url
-            .query_pairs()
-            .map(|(_, value)| SecretString::from(value.into_owned()))
-            .collect();
+        let query_values = query_values(&url);
         if url.scheme() == "http" && !self.allow_insecure_http && !is_loopback(&url) {
             return Err(at(Error::new(
                 ErrorKind::InsecureTransport,
@@ -540,6 +537,35 @@ fn parse_url(provider: Provider, base_url: &str) -> Result<reqwest::Url, Error> 
         url.set_query(Some(query));
     }
     Ok(url)
+}
+
+/// What a token URL's query may hide a key in, as a server may echo it: each value as the
+/// URL carries it and decoded (`+` kept, and `+` as a space, as forms decode it), and
+/// each name that has no value (`?key`); names of values are not secret.
+fn query_values(url: &reqwest::Url) -> Box<[SecretString]> {
+    let mut values: Vec<String> = Vec::new();
+    for pair in url.query().unwrap_or("").split('&') {
+        let sent = pair.split_once('=').map_or(pair, |(_, value)| value);
+        let decoded = |plus_as_space: bool| {
+            let sent = if plus_as_space {
+                Cow::Borrowed(sent)
+            } else {
+                Cow::Owned(sent.replace('+', "%2B"))
+            };
+            url::form_urlencoded::parse(format!("v={sent}").as_bytes())
+                .next()
+                .map(|(_, value)| value.into_owned())
+        };
+        for value in [Some(sent.to_owned()), decoded(false), decoded(true)]
+            .into_iter()
+            .flatten()
+        {
+            if !value.is_empty() && !values.contains(&value) {
+                values.push(value);
+            }
+        }
+    }
+    values.into_iter().map(SecretString::from).collect()
 }
 
 /// `url` for `Debug` and messages: a user name and password, a query and a fragment, any

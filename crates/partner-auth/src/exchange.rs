@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use crate::body::Sensitive;
-use crate::token::RawToken;
+use crate::token::{RawToken, TokenType};
 use crate::{Error, ErrorKind, Provider, body, retry_after};
 
 /// The context of one token request.
@@ -119,7 +119,12 @@ impl Exchange<'_> {
         let sensitive = self.sensitive;
         outcome
             .map(|mut raw| {
-                raw.token_type = raw.token_type.map(|t| body::scrub(&t, sensitive));
+                // Bearer as sent (a sensitive string may be an ordinary word, `bearer` too):
+                // only another type, shown verbatim, is scrubbed.
+                raw.token_type = raw.token_type.map(|t| match TokenType::parse(&t) {
+                    TokenType::Bearer => t,
+                    TokenType::Other(_) => body::scrub(&t, sensitive),
+                });
                 raw
             })
             .map_err(|e| e.at(self.provider, self.environment.clone()))
@@ -144,10 +149,12 @@ impl Exchange<'_> {
         let json = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
         let details = body::details(&json);
         let scrub = |text: Option<String>| text.map(|t| body::scrub(&t, sensitive));
-        let code = scrub(details.code);
         let only_credential_fields = !details.fields.is_empty()
             && details.fields.iter().all(|f| is_credential_field(&f.field));
-        let (kind, what) = classify(status, code.as_deref(), only_credential_fields);
+        // Classified on the code as sent (a sensitive string may be an ordinary word, such
+        // as `client`); only what is kept for display is scrubbed.
+        let (kind, what) = classify(status, details.code.as_deref(), only_credential_fields);
+        let code = scrub(details.code);
         let what = match (status.is_redirection(), headers.get("location")) {
             (true, Some(location)) => Cow::Owned(format!(
                 "the token endpoint redirected to {}; token requests do not follow redirects",

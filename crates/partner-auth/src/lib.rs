@@ -95,8 +95,10 @@
 //! The provider's own code and message are kept ([`Error::code`], [`Error::message`],
 //! [`Error::field_errors`]), with the client secret scrubbed from them (as sent, or
 //! form- or percent-encoded), and so is a short [`Error::body_excerpt`]; so are the values
-//! of a standard provider's token URL query, which may hold a key (values of 4 characters
-//! or more; shorter ones would redact ordinary words). No `Debug` or `Display` output of this crate contains a
+//! of a standard provider's token URL query, which may hold a key (each value as the URL
+//! carries it and decoded, and a name without a value; those of 4 bytes or more: shorter
+//! ones would redact ordinary words). The error's kind and the token's type are read
+//! before anything is scrubbed. No `Debug` or `Display` output of this crate contains a
 //! client secret or an access token.
 //!
 //! # Observability

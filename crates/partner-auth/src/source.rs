@@ -767,7 +767,11 @@ impl FlightGuard {
                 format!(
                     "the token fetch panicked ({}); this is a bug in partner-auth or in an \
                      injected clock or sleep",
+                    // Scrubbed whole, then cut: a cut first could leave part of a secret.
                     crate::body::scrub(&panic_message(&*panic), inner.client.sensitive())
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
                 ),
             )
             .at(provider, environment.clone().into())
@@ -890,13 +894,11 @@ fn source_dropped() -> Error {
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> String {
-    let text = panic
+    panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "no message".to_owned());
-    // A panic message is ours, not the provider's, but keep it short.
-    text.chars().take(200).collect()
+        .unwrap_or_else(|| "no message".to_owned())
 }
 
 fn round_ms(d: Duration) -> Duration {

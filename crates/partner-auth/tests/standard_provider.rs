@@ -433,3 +433,124 @@ async fn a_response_echoing_the_token_url_query_shows_none_of_its_values() {
         }
     }
 }
+
+/// One answer from a token URL with `query`: the error, shown every way it can be.
+async fn error_shown(query: &str, status: u16, body: &str) -> (partner_auth::Error, String) {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/token");
+            then.status(status).body(body);
+        })
+        .await;
+    let error = Client::builder(Provider::Standard)
+        .base_url(server.url(format!("/token?{query}")))
+        .credentials(Credentials::new("id", "secret-value-1"))
+        .build()
+        .unwrap()
+        .fetch_token()
+        .await
+        .unwrap_err();
+    // Each text as it is, and as `Debug` escapes it.
+    let shown = format!(
+        "{error} {error:?} {} {} {}",
+        error.code().unwrap_or_default(),
+        error.message().unwrap_or_default(),
+        error.body_excerpt().unwrap_or_default()
+    );
+    (error, shown)
+}
+
+#[tokio::test]
+async fn the_query_is_scrubbed_as_written_overlapping_bare_and_escaped() {
+    // (query, status, body, what must not show). No key has a digit: only knowing it
+    // catches it.
+    let cases: [(&str, u16, String, &[&str]); 7] = [
+        // As the URL carries it: `+` and `%20` echoed undecoded.
+        (
+            "sig=AbC+dEf/gh==",
+            400,
+            r#"{"error":"invalid_request","error_description":"bad sig AbC+dEf/gh=="}"#.into(),
+            &["AbC+dEf", "AbC dEf"],
+        ),
+        (
+            "key=quiet%20harbor/key",
+            400,
+            r#"{"error":"invalid_request","error_description":"bad key quiet%20harbor/key"}"#
+                .into(),
+            &["quiet%20harbor", "harbor/key"],
+        ),
+        // One value inside another: neither part shows.
+        (
+            "a=harborkey&b=harborkey-tail-part",
+            400,
+            r#"{"error":"invalid_request","error_description":"bad harborkey-tail-part"}"#.into(),
+            &["harborkey", "tail-part"],
+        ),
+        // A bare name is a value.
+        (
+            "quietharborkey",
+            401,
+            "<p>no quietharborkey</p>".into(),
+            &["quietharborkey"],
+        ),
+        // Cut short by the excerpt's length: no prefix shows either.
+        (
+            "key=quiet%20harbor/key",
+            502,
+            format!("{}bad key quiet harbor/key", " ".repeat(785)),
+            &["quiet h", "harbor"],
+        ),
+        // A JSON escape (`"` sent as `\"`), and whitespace the excerpt collapses.
+        (
+            "key=quiet%22harbor",
+            400,
+            r#"{"error":"invalid_request","error_description":"bad key quiet\"harbor"}"#.into(),
+            &["quiet\\\"harbor", "quiet\"harbor"],
+        ),
+        (
+            "key=quiet%20%20harbor",
+            502,
+            "<p>bad key quiet  harbor</p>".into(),
+            &["quiet harbor", "quiet  harbor"],
+        ),
+    ];
+    for (query, status, body, hidden) in cases {
+        let (_, shown) = error_shown(query, status, &body).await;
+        for part in hidden {
+            assert!(!shown.contains(part), "{query}: {part} in {shown}");
+        }
+        assert!(shown.contains("[REDACTED]"), "{query}: {shown}");
+    }
+}
+
+#[tokio::test]
+async fn ordinary_words_in_the_query_change_neither_the_error_kind_nor_the_token_type() {
+    let (error, shown) = error_shown(
+        "flow=client",
+        400,
+        r#"{"error":"invalid_client","error_description":"unknown client"}"#,
+    )
+    .await;
+    assert_eq!(error.kind(), ErrorKind::InvalidCredentials, "{shown}");
+
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/token");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(r#"{"access_token":"tok-b","token_type":"bearer","expires_in":60}"#);
+        })
+        .await;
+    let token = Client::builder(Provider::Standard)
+        .base_url(server.url("/token?response=bearer"))
+        .credentials(Credentials::new("id", "secret-value-1"))
+        .build()
+        .unwrap()
+        .fetch_token()
+        .await
+        .unwrap();
+    assert_eq!(token.token_type(), &partner_auth::TokenType::Bearer);
+    assert!(token.authorization_header().is_ok());
+}
