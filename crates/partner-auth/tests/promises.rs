@@ -950,14 +950,15 @@ fn an_idle_spell_is_dropped_a_few_sources_per_lookup() {
     assert_eq!(cache.len(), 1, "the last 4");
 }
 
-/// The cache against a model of its promises (least recently used out first, idle sources
-/// dropped by every lookup, `remove` and `len` exact), over a long random mix of
+/// The cache against a model of its promises (least recently used out first, up to 8 idle
+/// sources dropped by every lookup, `remove` and `len` exact), over a long random mix of
 /// lookups, removals and clock moves: whether each lookup fetches, and the length after
 /// each step, must be what the model says.
 #[tokio::test]
 async fn the_cache_keeps_its_bounds_over_a_long_random_mix_of_uses() {
-    const TENANTS: usize = 24;
-    const MAX: usize = 6;
+    // More than 8 sources, so that more than 8 can be idle at once.
+    const TENANTS: usize = 32;
+    const MAX: usize = 20;
     const IDLE: u64 = 600;
     let server = Scripted::respond(|hit| {
         Reply::token(
@@ -997,7 +998,7 @@ async fn the_cache_keeps_its_bounds_over_a_long_random_mix_of_uses() {
             let roll = next(100);
             let tenant = next(TENANTS as u64) as usize;
             if roll < 8 {
-                let by = next(IDLE / 2);
+                let by = next(2 * IDLE);
                 clock.advance(Duration::from_secs(by));
                 now += by;
             } else if roll < 13 {
@@ -1007,15 +1008,23 @@ async fn the_cache_keeps_its_bounds_over_a_long_random_mix_of_uses() {
             } else {
                 let before = server.count();
                 cache.token(&tenants[tenant]).await.unwrap();
-                // Every lookup drops the idle sources (up to 8: no more than `MAX` here).
-                model.retain(|&(_, used)| now - used < IDLE);
-                let fresh = model.iter().position(|&(t, _)| t == tenant);
-                let fetched = match fresh {
-                    Some(at) => {
+                // Every lookup drops up to 8 idle sources, least recently used first.
+                for _ in 0..8 {
+                    if model.first().is_some_and(|&(_, used)| now - used >= IDLE) {
+                        model.remove(0);
+                    }
+                }
+                let found = model.iter().position(|&(t, _)| t == tenant);
+                let fetched = match found {
+                    Some(at) if now - model[at].1 < IDLE => {
                         model.remove(at);
                         false
                     }
-                    None => {
+                    found => {
+                        // An idle source looked up is gone: a new one fetches.
+                        if let Some(at) = found {
+                            model.remove(at);
+                        }
                         while model.len() >= MAX {
                             model.remove(0);
                         }
