@@ -169,34 +169,24 @@ pub(crate) fn details(body: &Value) -> Details {
 /// Longest excerpt kept of an error body, in characters.
 const EXCERPT_CHARS: usize = 200;
 
+/// Largest JSON body whose strings are scrubbed one by one for an excerpt; a larger one is
+/// cut as text (scrubbing a megabyte's strings to show 200 characters is not worth it).
+const JSON_EXCERPT_LIMIT: usize = 64 * 1024;
+
 /// A short excerpt of an error body: JSON values under secret-looking keys replaced, the
 /// sensitive strings replaced wherever they appear (in a JSON body, inside its strings and
 /// keys, before they are escaped again), whitespace collapsed, at most 200 characters.
-pub(crate) fn excerpt<'a>(body: &[u8], sensitive: impl Into<Sensitive<'a>>) -> Option<String> {
-    let sensitive = sensitive.into();
-    let text = match serde_json::from_slice::<Value>(body) {
-        Ok(mut value) => {
+pub(crate) fn excerpt(body: &[u8], sensitive: &Sensitive) -> Option<String> {
+    let json = (body.len() <= JSON_EXCERPT_LIMIT)
+        .then(|| serde_json::from_slice::<Value>(body).ok())
+        .flatten();
+    let text = match json {
+        Some(mut value) => {
             redact_sensitive_keys(&mut value);
             scrub_strings(&mut value, sensitive);
             value.to_string()
         }
-        Err(_) => {
-            // The first bytes, and as many more as a sensitive string in its longest form
-            // (percent-encoded) needs, so that one starting inside is replaced whole;
-            // then cut where no replaced string straddles the cut.
-            let longest = sensitive.all().map(|s| 3 * s.len()).max().unwrap_or(0);
-            let window = body.len().min(4 * EXCERPT_CHARS + longest);
-            let window = String::from_utf8_lossy(&body[..window]);
-            let mut cut = floor_char_boundary(&window, 4 * EXCERPT_CHARS);
-            let found = occurrences(&window, sensitive);
-            if let Some(&(_, end)) = found.iter().find(|&&(start, end)| start < cut && cut < end) {
-                cut = end;
-            }
-            replace_ranges(
-                &window[..cut],
-                found.into_iter().filter(|&(_, end)| end <= cut),
-            )
-        }
+        None => text_excerpt(body, sensitive),
     };
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if collapsed.is_empty() {
@@ -212,6 +202,56 @@ pub(crate) fn excerpt<'a>(body: &[u8], sensitive: impl Into<Sensitive<'a>>) -> O
     Some(out)
 }
 
+/// The start of a body that is not JSON, scrubbed before its whitespace is collapsed, cut
+/// where it leaves neither part of a sensitive string nor part of a word.
+fn text_excerpt(body: &[u8], sensitive: &Sensitive) -> String {
+    // The first bytes, and as many more as the longest pattern needs, so that one starting
+    // inside is found whole.
+    let window = body.len().min(4 * EXCERPT_CHARS + sensitive.longest);
+    let whole = window == body.len();
+    let window = String::from_utf8_lossy(&body[..window]);
+    let found = occurrences(&window, sensitive);
+    let straddling = |cut: usize| {
+        found
+            .iter()
+            .find(|&&(start, end)| start < cut && cut < end)
+            .copied()
+    };
+    let mut cut = floor_char_boundary(&window, 4 * EXCERPT_CHARS);
+    // Past a sensitive string the cut falls in (it is replaced whole) ...
+    if let Some((_, end)) = straddling(cut) {
+        cut = end;
+    }
+    // ... then past the word it falls in if that ends in the window (or the body), else
+    // back to the word's start if what is left of it is too short to look like a token
+    // (a longer part is judged as a word), and before a sensitive string either leaves in.
+    let in_word = |at: usize| {
+        window[at..].starts_with(|c: char| !c.is_whitespace())
+            && window[..at].ends_with(|c: char| !c.is_whitespace())
+    };
+    if cut < window.len() && in_word(cut) {
+        match window[cut..].find(char::is_whitespace) {
+            Some(at) => cut += at,
+            None if whole => cut = window.len(),
+            None => {
+                let start = window[..cut].rfind(char::is_whitespace).map_or(0, |at| {
+                    at + window[at..].chars().next().map_or(1, char::len_utf8)
+                });
+                if cut - start < TOKEN_MIN_LEN {
+                    cut = start;
+                }
+            }
+        }
+    }
+    if let Some((start, _)) = straddling(cut) {
+        cut = start;
+    }
+    replace_ranges(
+        &window[..cut],
+        found.into_iter().filter(|&(_, end)| end <= cut),
+    )
+}
+
 /// The largest char boundary of `text` at or before `at`.
 fn floor_char_boundary(text: &str, at: usize) -> usize {
     (0..=at.min(text.len()))
@@ -221,7 +261,7 @@ fn floor_char_boundary(text: &str, at: usize) -> usize {
 }
 
 /// Every string (keys included) of a JSON value scrubbed of the sensitive strings.
-fn scrub_strings(value: &mut Value, sensitive: Sensitive<'_>) {
+fn scrub_strings(value: &mut Value, sensitive: &Sensitive) {
     match value {
         Value::String(text) => *text = scrub(text, sensitive),
         Value::Array(items) => items.iter_mut().for_each(|v| scrub_strings(v, sensitive)),
@@ -256,29 +296,55 @@ fn lowercase_escapes(encoded: &str) -> String {
     out
 }
 
-/// What a text taken from a response must not show: the client secret, and the values of
-/// the token URL's query (a standard provider's URL may carry a key there).
-#[derive(Clone, Copy)]
-pub(crate) struct Sensitive<'a> {
-    pub client_secret: &'a str,
-    pub query_values: &'a [SecretString],
+/// What a text taken from a response must not show (a client's secret, the values of its
+/// token URL's query), in every form a server may echo one back: as sent; form-urlencoded
+/// (`+` for a space) or percent-encoded (`%20`), either with upper- or lowercase hex digits;
+/// escaped as a JSON string is (`\/` for `/` too). Built once per client.
+#[derive(Default)]
+pub(crate) struct Sensitive {
+    /// Distinct, each at least [`MIN_REDACTED_LEN`] bytes.
+    patterns: Box<[SecretString]>,
+    /// The shortest pattern's length (`usize::MAX` without one), and the longest's.
+    shortest: usize,
+    longest: usize,
 }
 
-impl<'a> From<&'a str> for Sensitive<'a> {
-    fn from(client_secret: &'a str) -> Self {
-        Sensitive {
-            client_secret,
-            query_values: &[],
+impl Sensitive {
+    /// The patterns of `strings`; those shorter than [`MIN_REDACTED_LEN`] bytes are left
+    /// out: they would redact ordinary words, and none is a credential.
+    pub(crate) fn new<'a>(strings: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut patterns: Vec<SecretString> = Vec::new();
+        let mut add = |pattern: String| {
+            if !patterns.iter().any(|p| p.expose_secret() == pattern) {
+                patterns.push(pattern.into());
+            } else {
+                drop(SecretString::from(pattern));
+            }
+        };
+        for secret in strings {
+            if secret.len() < MIN_REDACTED_LEN {
+                continue;
+            }
+            let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            let percent = form.replace('+', "%20");
+            add(lowercase_escapes(&form));
+            add(lowercase_escapes(&percent));
+            add(form);
+            add(percent);
+            let mut json = serde_json::Value::from(secret).to_string();
+            // Without its quotes.
+            json.pop();
+            json.remove(0);
+            add(json.replace('/', "\\/"));
+            add(json);
+            add(secret.to_owned());
         }
-    }
-}
-
-impl<'a> Sensitive<'a> {
-    fn all(self) -> impl Iterator<Item = &'a str> {
-        std::iter::once(self.client_secret)
-            .chain(self.query_values.iter().map(|v| v.expose_secret()))
-            // Shorter strings would redact ordinary words; none is a credential.
-            .filter(|s| s.len() >= MIN_REDACTED_LEN)
+        let lengths = patterns.iter().map(|p| p.expose_secret().len());
+        Sensitive {
+            shortest: lengths.clone().min().unwrap_or(usize::MAX),
+            longest: lengths.max().unwrap_or(0),
+            patterns: patterns.into(),
+        }
     }
 }
 
@@ -288,11 +354,9 @@ const MIN_REDACTED_LEN: usize = 4;
 /// Removes what could be a credential from text taken from a response: every occurrence
 /// of a sensitive string (see [`Sensitive`]), as sent and as a server may echo it back,
 /// and every opaque word that looks like a token (see [`looks_like_token`]).
-pub(crate) fn scrub<'a>(text: &str, sensitive: impl Into<Sensitive<'a>>) -> String {
-    let sensitive = sensitive.into();
-    if text.len() < 20 && sensitive.all().all(|s| text.len() < s.len()) {
-        // Too short to hold a token-like word or a sensitive string in any form (each is
-        // at least as long as the string): `bearer`, say.
+pub(crate) fn scrub(text: &str, sensitive: &Sensitive) -> String {
+    if text.len() < 20 && text.len() < sensitive.shortest {
+        // Too short to hold a token-like word or a sensitive string: `bearer`, say.
         return text.to_owned();
     }
     let found = occurrences(text, sensitive);
@@ -328,23 +392,23 @@ pub(crate) fn scrub<'a>(text: &str, sensitive: impl Into<Sensitive<'a>>) -> Stri
     out
 }
 
-/// Where the sensitive strings occur in `text`, in every form a server may echo one back
-/// (as sent; form-urlencoded, `+` for a space; percent-encoded, `%20`; either with upper- or
-/// lowercase hex digits), overlapping occurrences merged: sorted, disjoint byte ranges.
-fn occurrences(text: &str, sensitive: Sensitive<'_>) -> Vec<(usize, usize)> {
-    let mut found = Vec::new();
-    for secret in sensitive.all() {
-        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        let percent = form.replace('+', "%20");
-        let (form_lower, percent_lower) = (lowercase_escapes(&form), lowercase_escapes(&percent));
-        for pattern in [secret, &form, &percent, &form_lower, &percent_lower] {
-            let mut from = 0;
-            while let Some(at) = text[from..].find(pattern) {
-                let start = from + at;
-                found.push((start, start + pattern.len()));
-                // The next occurrence may overlap this one: look again a character on.
-                from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+/// Where the sensitive strings occur in `text`, overlapping occurrences merged: sorted,
+/// disjoint byte ranges.
+fn occurrences(text: &str, sensitive: &Sensitive) -> Vec<(usize, usize)> {
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    for pattern in &sensitive.patterns {
+        let pattern = pattern.expose_secret();
+        let first = found.len();
+        let mut from = 0;
+        while let Some(at) = text[from..].find(pattern) {
+            let (start, end) = (from + at, from + at + pattern.len());
+            match found[first..].last_mut() {
+                // Overlapping the last one (`aaaa` in `aaaaa`): one range.
+                Some(last) if start <= last.1 => last.1 = end,
+                _ => found.push((start, end)),
             }
+            // The next occurrence may overlap this one: look again a character on.
+            from = start + text[start..].chars().next().map_or(1, char::len_utf8);
         }
     }
     found.sort_unstable();
@@ -371,11 +435,14 @@ fn replace_ranges(text: &str, ranges: impl IntoIterator<Item = (usize, usize)>) 
     out
 }
 
+/// The shortest word [`looks_like_token`] takes for one.
+const TOKEN_MIN_LEN: usize = 20;
+
 /// An opaque word of 20 or more characters mixing letters and digits, and not a URL: a
 /// token, key or secret a provider echoed back. Request ids of that shape are lost too;
 /// an excerpt errs on the side of showing less.
 fn looks_like_token(word: &str) -> bool {
-    word.len() >= 20
+    word.len() >= TOKEN_MIN_LEN
         && !word.contains("://")
         && word.chars().any(|c| c.is_ascii_digit())
         && word.chars().any(|c| c.is_ascii_alphabetic())
@@ -495,7 +562,7 @@ mod tests {
     #[test]
     fn token_like_words_are_redacted_and_urls_kept() {
         let text = "token eyJhbGciOi.eyJleHAiOjE3.c2lnbmF0dXJl1 for dinie_at_abc123def456ghi789jkl, see https://docs.example.invalid/errors/4001 (B2B-4001)";
-        let shown = scrub(text, "unused-secret");
+        let shown = scrub(text, &Sensitive::new(["unused-secret"]));
         assert_eq!(
             shown,
             "token [REDACTED] for [REDACTED], see https://docs.example.invalid/errors/4001 (B2B-4001)"
@@ -512,7 +579,10 @@ mod tests {
             "p%c3%a4ssw%c3%b6rd+2024%2bx",
             "p%c3%a4ssw%c3%b6rd%202024%2bx",
         ] {
-            let shown = scrub(&format!("wrong secret: {echoed}."), secret);
+            let shown = scrub(
+                &format!("wrong secret: {echoed}."),
+                &Sensitive::new([secret]),
+            );
             assert_eq!(shown, "wrong secret: [REDACTED].", "{echoed}");
         }
         // Only the escapes' digits change case: the same letters elsewhere are not the secret.
@@ -521,30 +591,61 @@ mod tests {
 
     #[test]
     fn every_sensitive_string_is_redacted_and_short_ones_are_left() {
-        let query_values = ["tenant-key", "B2C"].map(|v| SecretString::from(v.to_owned()));
-        let sensitive = Sensitive {
-            client_secret: "s3cret-value",
-            query_values: &query_values,
-        };
-        let shown = scrub("B2C: s3cret-value is not for tenant-key", sensitive);
+        let sensitive = Sensitive::new(["s3cret-value", "tenant-key", "B2C"]);
+        let shown = scrub("B2C: s3cret-value is not for tenant-key", &sensitive);
         assert_eq!(shown, "B2C: [REDACTED] is not for [REDACTED]");
         // Too short to scan, unless a sensitive string is as short: `tenant-key` is not.
-        assert_eq!(scrub("tenant-key", sensitive), "[REDACTED]");
-        assert_eq!(scrub("tenant-ke", sensitive), "tenant-ke");
+        assert_eq!(scrub("tenant-key", &sensitive), "[REDACTED]");
+        assert_eq!(scrub("tenant-ke", &sensitive), "tenant-ke");
+        // Overlapping and repeated occurrences go as one.
+        let sensitive = Sensitive::new(["abcdwxyz", "wxyzefgh", "aaaa"]);
+        assert_eq!(scrub("x abcdwxyzefgh x", &sensitive), "x [REDACTED] x");
+        assert_eq!(scrub("x aaaaaaa x", &sensitive), "x [REDACTED] x");
+        // Escaped as a JSON string is, `\/` for `/` too.
+        let sensitive = Sensitive::new(["quiet\"harbor/key"]);
+        for echoed in [r#"quiet\"harbor/key"#, r#"quiet\"harbor\/key"#] {
+            assert_eq!(scrub(echoed, &sensitive), "[REDACTED]", "{echoed}");
+        }
+    }
+
+    #[test]
+    fn a_text_excerpt_is_cut_outside_sensitive_strings_and_words() {
+        let sensitive = Sensitive::new(["quiet harbor/key"]);
+        for pad in 770..800 {
+            for body in [
+                format!("{}bad key quiet harbor/key and more", " ".repeat(pad)),
+                format!("{}x tok3nshapedword0123456789abcdef", "y".repeat(pad)),
+            ] {
+                let shown = excerpt(body.as_bytes(), &sensitive).unwrap_or_default();
+                for part in ["quiet", "harbor", "tok3n"] {
+                    assert!(!shown.contains(part), "{pad}: {shown}");
+                }
+            }
+        }
+        // A body far over the JSON limit is cut as text, and scrubbed.
+        let big = format!(
+            r#"{{"message":"quiet harbor/key","pad":"{}"}}"#,
+            "z".repeat(JSON_EXCERPT_LIMIT)
+        );
+        let shown = excerpt(big.as_bytes(), &sensitive).unwrap();
+        assert!(
+            shown.contains("[REDACTED]") && !shown.contains("quiet"),
+            "{shown}"
+        );
     }
 
     #[test]
     fn excerpts_drop_secrets_and_stay_short() {
         let body = br#"{"message":"bad secret hunter2-secret","client_secret":"x","token":"t"}"#;
-        let shown = excerpt(body, "hunter2-secret").unwrap();
+        let shown = excerpt(body, &Sensitive::new(["hunter2-secret"])).unwrap();
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("[REDACTED]"));
         assert!(!shown.contains(r#""token":"t""#), "{shown}");
 
         let html = format!("<html>\n  <body>{}</body></html>", "x".repeat(1000));
-        let shown = excerpt(html.as_bytes(), "s3cret").unwrap();
+        let shown = excerpt(html.as_bytes(), &Sensitive::new(["s3cret"])).unwrap();
         assert!(shown.starts_with("<html> <body>"));
         assert_eq!(shown.chars().count(), EXCERPT_CHARS + 1);
-        assert_eq!(excerpt(b"  ", "s3cret"), None);
+        assert_eq!(excerpt(b"  ", &Sensitive::new(["s3cret"])), None);
     }
 }

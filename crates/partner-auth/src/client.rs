@@ -44,19 +44,9 @@ pub(crate) struct Config {
     pub default_lifetime: Duration,
     /// The scope asked for (standard providers only): part of the token's identity.
     pub scope: Option<String>,
-    /// The token URL's query values (standard providers only), scrubbed like the secret
-    /// from anything taken from a response: the query may hold a key.
-    pub query_values: Box<[SecretString]>,
-}
-
-impl Config {
-    /// What no text taken from a response may show.
-    pub(crate) fn sensitive(&self) -> Sensitive<'_> {
-        Sensitive {
-            client_secret: self.credentials.client_secret().expose_secret(),
-            query_values: &self.query_values,
-        }
-    }
+    /// What no text taken from a response may show: the client secret and the token URL's
+    /// query values (standard providers only: the query may hold a key).
+    pub sensitive: Sensitive,
 }
 
 /// The generated client's state: the User-Agent and timeout when the HTTP client is the
@@ -139,7 +129,7 @@ impl Client {
         let exchange = Exchange {
             provider: config.provider,
             environment: &config.environment,
-            sensitive: config.sensitive(),
+            sensitive: &config.sensitive,
             observer: providers::observer(config.provider),
         };
         let result = providers::request_token(config, &exchange).await;
@@ -212,8 +202,8 @@ impl Client {
     }
 
     /// What no text taken from a response may show (the secret, the token URL's query).
-    pub(crate) fn sensitive(&self) -> Sensitive<'_> {
-        self.config.sensitive()
+    pub(crate) fn sensitive(&self) -> &Sensitive {
+        &self.config.sensitive
     }
 
     /// The credentials (the secret stays redacted in `Debug`).
@@ -427,7 +417,6 @@ impl ClientBuilder {
         }
 
         let url = parse_url(provider, &base_url).map_err(at)?;
-        let query_values = query_values(&url);
         if url.scheme() == "http" && !self.allow_insecure_http && !is_loopback(&url) {
             return Err(at(Error::new(
                 ErrorKind::InsecureTransport,
@@ -494,6 +483,10 @@ impl ClientBuilder {
         } else {
             url.as_str().trim_end_matches('/').to_owned()
         };
+        let sensitive = Sensitive::new(
+            std::iter::once(credentials.client_secret().expose_secret())
+                .chain(query_values(&url).iter().map(|v| v.expose_secret())),
+        );
         let state = client_state(auth, user_agent, request_timeout, &credentials);
         let scope = self.scope;
         let kept_scope = scope.clone();
@@ -511,7 +504,7 @@ impl ClientBuilder {
                 generated,
                 default_lifetime: self.default_lifetime,
                 scope: kept_scope,
-                query_values,
+                sensitive,
             }),
         })
     }
@@ -539,12 +532,14 @@ fn parse_url(provider: Provider, base_url: &str) -> Result<reqwest::Url, Error> 
     Ok(url)
 }
 
-/// What a token URL's query may hide a key in, as a server may echo it: each value as the
-/// URL carries it and decoded (`+` kept, and `+` as a space, as forms decode it), and
-/// each name that has no value (`?key`); names of values are not secret.
+/// What a token URL's query may hide a key in, as a server may echo it: each value (pairs
+/// split at `&` and `;`) as the URL carries it and decoded (`+` kept, and `+` as a space,
+/// as forms decode it), and each name that has no value (`?key`); names of values are not
+/// secret.
 fn query_values(url: &reqwest::Url) -> Box<[SecretString]> {
     let mut values: Vec<String> = Vec::new();
-    for pair in url.query().unwrap_or("").split('&') {
+    // `;` separates pairs too for some servers: splitting on it as well only hides more.
+    for pair in url.query().unwrap_or("").split(['&', ';']) {
         let sent = pair.split_once('=').map_or(pair, |(_, value)| value);
         let decoded = |plus_as_space: bool| {
             let sent = if plus_as_space {

@@ -18,7 +18,7 @@ pub(crate) struct Exchange<'a> {
     pub provider: Provider,
     pub environment: &'a Cow<'static, str>,
     /// What to scrub from anything taken from a response.
-    pub sensitive: Sensitive<'a>,
+    pub sensitive: &'a Sensitive,
     /// Sees the response head and body whatever progenitor makes of them.
     pub observer: ResponseObserver,
 }
@@ -218,7 +218,7 @@ impl Exchange<'_> {
 
 /// Where a redirect points, for an error message: scheme, host, port and path only (a
 /// query or fragment can carry a secret or a token), scrubbed like any response text.
-fn redirect_target(location: &reqwest::header::HeaderValue, sensitive: Sensitive<'_>) -> String {
+fn redirect_target(location: &reqwest::header::HeaderValue, sensitive: &Sensitive) -> String {
     let Some(url) = location
         .to_str()
         .ok()

@@ -93,12 +93,13 @@
 //! | any | none | a panic inside a fetch (a bug here, or in an injected clock or sleep) | `Internal`, with the failure cool-down |
 //!
 //! The provider's own code and message are kept ([`Error::code`], [`Error::message`],
-//! [`Error::field_errors`]), with the client secret scrubbed from them (as sent, or
-//! form- or percent-encoded), and so is a short [`Error::body_excerpt`]; so are the values
-//! of a standard provider's token URL query, which may hold a key (each value as the URL
-//! carries it and decoded, and a name without a value; those of 4 bytes or more: shorter
-//! ones would redact ordinary words). The error's kind and the token's type are read
-//! before anything is scrubbed. No `Debug` or `Display` output of this crate contains a
+//! [`Error::field_errors`]), with the client secret scrubbed from them (as sent, form- or
+//! percent-encoded, or escaped as in a JSON string), and so is a short
+//! [`Error::body_excerpt`] (cut where it leaves no part of a secret); so are the values of
+//! a standard provider's token URL query, which may hold a key (each value, pairs split at
+//! `&` or `;`, as the URL carries it and decoded, and a name without a value; those of 4
+//! bytes or more: shorter ones would redact ordinary words). The error's kind and the
+//! token's type are read before anything is scrubbed. No `Debug` or `Display` output of this crate contains a
 //! client secret or an access token.
 //!
 //! # Observability

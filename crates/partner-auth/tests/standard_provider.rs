@@ -465,7 +465,7 @@ async fn error_shown(query: &str, status: u16, body: &str) -> (partner_auth::Err
 async fn the_query_is_scrubbed_as_written_overlapping_bare_and_escaped() {
     // (query, status, body, what must not show). No key has a digit: only knowing it
     // catches it.
-    let cases: [(&str, u16, String, &[&str]); 7] = [
+    let cases: [(&str, u16, String, &[&str]); 9] = [
         // As the URL carries it: `+` and `%20` echoed undecoded.
         (
             "sig=AbC+dEf/gh==",
@@ -513,6 +513,20 @@ async fn the_query_is_scrubbed_as_written_overlapping_bare_and_escaped() {
             502,
             "<p>bad key quiet  harbor</p>".into(),
             &["quiet harbor", "quiet  harbor"],
+        ),
+        // JSON-escaped in a body that is not JSON as a whole.
+        (
+            "key=quiet%22harbor",
+            400,
+            "{\"error\":\"bad key quiet\\\"harbor\"}\n{\"x\":1}".into(),
+            &["quiet\\\"harbor", "quiet\"harbor"],
+        ),
+        // Pairs split at `;`.
+        (
+            "a=x;token=SuperQuietKey",
+            401,
+            "<p>no SuperQuietKey</p>".into(),
+            &["SuperQuietKey"],
         ),
     ];
     for (query, status, body, hidden) in cases {
