@@ -767,11 +767,12 @@ impl FlightGuard {
                 format!(
                     "the token fetch panicked ({}); this is a bug in partner-auth or in an \
                      injected clock or sleep",
-                    // Scrubbed whole, then cut: a cut first could leave part of a secret.
-                    crate::body::scrub(&panic_message(&*panic), inner.client.sensitive())
-                        .chars()
-                        .take(200)
-                        .collect::<String>()
+                    // Read as an error body is: a bounded part, scrubbed, then cut short.
+                    crate::body::excerpt(
+                        panic_message(&*panic).as_bytes(),
+                        inner.client.sensitive()
+                    )
+                    .unwrap_or_default()
                 ),
             )
             .at(provider, environment.clone().into())
