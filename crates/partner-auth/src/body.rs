@@ -181,11 +181,11 @@ pub(crate) fn excerpt(body: &[u8], sensitive: &Sensitive) -> Option<String> {
     let json = (body.len() <= EXCERPT_READ_LIMIT)
         .then(|| serde_json::from_slice::<Value>(body).ok())
         .flatten();
-    let text = match json {
+    let (text, cut) = match json {
         Some(mut value) => {
             redact_sensitive_keys(&mut value);
             scrub_strings(&mut value, sensitive);
-            value.to_string()
+            (value.to_string(), false)
         }
         None => text_excerpt(body, sensitive),
     };
@@ -193,20 +193,21 @@ pub(crate) fn excerpt(body: &[u8], sensitive: &Sensitive) -> Option<String> {
     if collapsed.is_empty() {
         return None;
     }
-    let mut out: String = scrub(&collapsed, sensitive)
-        .chars()
-        .take(EXCERPT_CHARS)
-        .collect();
-    if collapsed.chars().count() > EXCERPT_CHARS {
+    let scrubbed = scrub(&collapsed, sensitive);
+    let mut chars = scrubbed.chars();
+    let mut out: String = chars.by_ref().take(EXCERPT_CHARS).collect();
+    // `…` where something is left out: of the text, or of a body read in part.
+    if cut || chars.next().is_some() {
         out.push('…');
     }
     Some(out)
 }
 
 /// The start of a body as text (up to [`EXCERPT_READ_LIMIT`]), scrubbed before its
-/// whitespace is collapsed. A longer body is cut where nothing read could be the start of
-/// a sensitive string running on past what was read, and not inside a word.
-fn text_excerpt(body: &[u8], sensitive: &Sensitive) -> String {
+/// whitespace is collapsed, and whether it was cut. A longer body is cut where nothing
+/// read could be the start of a sensitive string running on past what was read, and not
+/// inside a word.
+fn text_excerpt(body: &[u8], sensitive: &Sensitive) -> (String, bool) {
     let read = body.len().min(EXCERPT_READ_LIMIT);
     let text = String::from_utf8_lossy(&body[..read]);
     let found = occurrences(&text, sensitive);
@@ -225,10 +226,11 @@ fn text_excerpt(body: &[u8], sensitive: &Sensitive) -> String {
                 });
         }
     }
-    replace_ranges(
+    let shown = replace_ranges(
         &text[..cut],
         found.into_iter().filter(|&(_, end)| end <= cut),
-    )
+    );
+    (shown, read < body.len())
 }
 
 /// The largest char boundary of `text` at or before `at`.
@@ -621,7 +623,7 @@ mod tests {
             "z".repeat(EXCERPT_READ_LIMIT)
         );
         let shown = excerpt(big.as_bytes(), &sensitive).unwrap();
-        assert_eq!(shown, r#"{"message":"[REDACTED]","pad":""#);
+        assert_eq!(shown, r#"{"message":"[REDACTED]","pad":"…"#);
     }
 
     #[test]
@@ -637,5 +639,10 @@ mod tests {
         assert!(shown.starts_with("<html> <body>"));
         assert_eq!(shown.chars().count(), EXCERPT_CHARS + 1);
         assert_eq!(excerpt(b"  ", &Sensitive::new(["s3cret"])), None);
+        // `…` only where something is left out, judged after scrubbing.
+        let secret = "a-forty-character-secret-that-is-no-more";
+        let body = format!("{} {secret}", "b".repeat(180));
+        let shown = excerpt(body.as_bytes(), &Sensitive::new([secret])).unwrap();
+        assert_eq!(shown, format!("{} [REDACTED]", "b".repeat(180)));
     }
 }
