@@ -461,6 +461,42 @@ fn a_blocking_source_drop_waits_for_a_hanging_delete_no_longer_than_the_operatio
         .expect("the drop still waits for the delete");
 }
 
+/// A lock file that another process holds and never lets go of fails the change after a
+/// bound, and the runtime the change ran on drops without waiting for that process (found
+/// by review: a blocking `flock` held the runtime's drop for as long as the holder lived).
+#[test]
+fn a_lock_a_stuck_process_holds_does_not_hold_the_runtime() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime.block_on(Sandbox::start()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir.path()).unwrap());
+    runtime
+        .block_on(source(&sandbox, Arc::clone(&store)).token())
+        .unwrap();
+    // The next source finds no token and goes for the lease, under the lock.
+    let token = token_file(dir.path());
+    std::fs::remove_file(&token).unwrap();
+    let held = std::fs::File::open(token.with_extension("lock")).unwrap();
+    held.lock().unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    let client = sandbox.client_builder(PROVIDER).build().unwrap();
+    std::thread::spawn(move || {
+        let own = tokio::runtime::Runtime::new().unwrap();
+        let source = TokenSource::builder(client).store(store).build().unwrap();
+        // The store fails within its operation timeout: a fetch of its own.
+        let result = own.block_on(source.token()).map(|_| ());
+        drop(source);
+        drop(own);
+        done.send(result).unwrap();
+    });
+    // Generous: without the bound the drop waits as long as the lock is held (forever).
+    let result = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the runtime's drop still waits for the lock's holder");
+    result.unwrap();
+    drop(held);
+}
+
 /// A real file store with faults: writes that fail (a full disk, say), deletes that take
 /// a while first.
 #[derive(Debug)]

@@ -13,6 +13,11 @@ use super::{StoreEntry, StoreError, TokenStore};
 /// How often a waiting process looks at the directory again (files send no wake-ups).
 const POLL: Duration = Duration::from_millis(20);
 
+/// The longest a change waits for a credential's lock file, which other processes hold
+/// only for one change of their own: past it the change fails (a store error), and the
+/// thread it ran on is free again.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
 /// The most of a token file that is read: more is not a token this crate wrote.
 const MAX_TOKEN_FILE: u64 = 1 << 20;
 
@@ -36,6 +41,8 @@ const LEASE_START_SLACK: Duration = Duration::from_secs(1);
 /// - every change to a credential's files happens under an advisory lock
 ///   (`flock`/`LockFileEx`) on `<key>.lock`, held only for that change, so taking the
 ///   lease, writing the token and compare-and-delete never interleave between processes;
+///   a lock held for over 5 s (a stuck process) fails the change instead of holding its
+///   thread, so dropping the runtime it ran on waits no longer than that;
 /// - a directory this store creates is `0700`, and its files are `0600` (Unix).
 ///
 /// Waiters look at the lease again every 20 ms (a file system has no wake-ups).
@@ -170,10 +177,32 @@ impl FileStore {
         }))
     }
 
-    /// Runs `change` holding the credential's lock file.
+    /// Runs `change` holding the credential's lock file, waited for at most [`LOCK_WAIT`].
     fn locked<T>(&self, key: &str, change: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
         let lock = open_private(&self.dir.join(format!("{key}.lock")))?;
-        FileExt::lock(&lock)?;
+        // Tried, not waited for: a blocking wait on a lock a stuck process holds would keep
+        // this thread, and the runtime it belongs to, from ever finishing.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match FileExt::try_lock(&lock) {
+                Ok(()) => break,
+                Err(fs4::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(POLL);
+                }
+                Err(fs4::TryLockError::WouldBlock) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!(
+                            "the lock file {key}.lock was held for over {LOCK_WAIT:?} (by a stuck \
+                             process?)"
+                        ),
+                    ));
+                }
+                Err(fs4::TryLockError::Error(error)) => return Err(error),
+            }
+        }
         let result = change();
         // Closing the file releases the lock too; unlock first to say so.
         let _ = FileExt::unlock(&lock);
