@@ -497,6 +497,102 @@ fn a_lock_a_stuck_process_holds_does_not_hold_the_runtime() {
     drop(held);
 }
 
+/// A lease taken by an attempt that then fails, times out or is dropped is ended at once,
+/// not left for the fleet to wait out (found by review: a lease answered after the
+/// operation timeout, and a flight dropped between taking the lease and its second look,
+/// each left a lease of the whole `lease_ttl`).
+#[tokio::test]
+async fn a_lease_an_attempt_took_is_ended_however_the_attempt_ends() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let long_lease = StorePolicy::default()
+        .with_lease_ttl(Duration::from_secs(600))
+        .with_operation_timeout(Duration::from_millis(300));
+    // Whether another process (another store on the directory) can take the lease within
+    // 30 s: not if a lease of 600 s was left.
+    let free = |dir: std::path::PathBuf| async move {
+        let other = FileStore::new(&dir).unwrap();
+        let key = lease_key(&dir);
+        for _ in 0..300 {
+            if other
+                .try_lease(&key, "other", Duration::from_secs(1))
+                .await
+                .unwrap()
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    };
+
+    // The lease answered after the operation timeout: the source fetches on its own.
+    let dir = tempfile::tempdir().unwrap();
+    let late = Faulty {
+        garbage_reads: true,
+        slow_leases: Some(Duration::from_millis(600)),
+        ..Faulty::on(dir.path())
+    };
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(Arc::new(late))
+        .store_policy(long_lease.clone())
+        .build()
+        .unwrap();
+    source.token().await.unwrap();
+    assert!(free(dir.path().to_owned()).await, "the late lease was left");
+
+    // The flight dropped during the second look after taking the lease (read 1: the
+    // caller's own; 2 and 3: the store's read, lease and read again).
+    let dir = tempfile::tempdir().unwrap();
+    let hanging = Faulty {
+        hang_read: Some(3),
+        ..Faulty::on(dir.path())
+    };
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(Arc::new(hanging))
+        .store_policy(
+            long_lease
+                .clone()
+                .with_operation_timeout(Duration::from_secs(600)),
+        )
+        .build()
+        .unwrap();
+    let caller = tokio::spawn(async move { source.token().await });
+    let lease = dir.path().to_owned();
+    while lease_files(&lease) == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    caller.abort();
+    let _ = caller.await;
+    assert!(
+        free(dir.path().to_owned()).await,
+        "the dropped flight's lease was left"
+    );
+}
+
+/// How many `.lease` files `dir` holds.
+fn lease_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "lease")
+        })
+        .count()
+}
+
+/// The key of the one credential whose files `dir` holds (its lock or lease file's name).
+fn lease_key(dir: &std::path::Path) -> String {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "lock" || x == "lease"))
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .expect("the credential's files")
+}
+
 /// A real file store with faults: writes that fail (a full disk, say), deletes that take
 /// a while first.
 #[derive(Debug)]
@@ -504,6 +600,13 @@ struct Faulty {
     store: FileStore,
     fail_writes: bool,
     slow_deletes: Option<Duration>,
+    /// Every read finds an entry that does not open.
+    garbage_reads: bool,
+    /// Leases are taken, then answered this much later.
+    slow_leases: Option<Duration>,
+    /// The read with this number (from 1) never answers.
+    hang_read: Option<usize>,
+    reads: std::sync::atomic::AtomicUsize,
 }
 
 impl Faulty {
@@ -513,6 +616,10 @@ impl Faulty {
             store: FileStore::new(dir).unwrap(),
             fail_writes: false,
             slow_deletes: None,
+            garbage_reads: false,
+            slow_leases: None,
+            hang_read: None,
+            reads: Default::default(),
         }
     }
 }
@@ -520,6 +627,16 @@ impl Faulty {
 #[async_trait::async_trait]
 impl TokenStore for Faulty {
     async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
+        let read = self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if self.hang_read == Some(read) {
+            std::future::pending::<()>().await;
+        }
+        if self.garbage_reads {
+            return Ok(Some(StoreEntry {
+                value: b"not a sealed token".to_vec(),
+                ttl: Duration::from_secs(60),
+            }));
+        }
         self.store.get(key).await
     }
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
@@ -535,7 +652,11 @@ impl TokenStore for Faulty {
         self.store.compare_and_delete(key, expected).await
     }
     async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.store.try_lease(key, owner, ttl).await
+        let taken = self.store.try_lease(key, owner, ttl).await;
+        if let Some(delay) = self.slow_leases {
+            tokio::time::sleep(delay).await;
+        }
+        taken
     }
     async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
         self.store.release_lease(key, owner).await

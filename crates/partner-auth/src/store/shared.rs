@@ -214,7 +214,11 @@ impl Shared {
             // The stored token, the common case, in a read of its own; when there is none,
             // the lease in one step with a second look. Each is one operation, within one
             // operation timeout.
-            let mut leasing = false;
+            // Armed before every attempt at the lease, until it is known not to be ours or
+            // is handed to `fetch_and_put`: however the attempt ends (an error, a timeout,
+            // this flight dropped), a lease it may have taken is ended (only ours is), in
+            // the background, so the fleet does not wait it out.
+            let mut guard = None;
             let got = if std::mem::take(&mut skip_get) {
                 Some(None)
             } else {
@@ -223,37 +227,40 @@ impl Shared {
             let lookup = match got {
                 Some(Some(entry)) => Some(Lookup::Found(entry)),
                 Some(None) => {
-                    leasing = !self.backing_off(fetch);
+                    if !self.backing_off(fetch) {
+                        guard = Some(self.lease_guard(&owner));
+                    }
                     self.call(fetch, "read", self.store.get_or_lease(key, &owner, ttl))
                         .await
                 }
                 None => None,
             };
             let Some(lookup) = lookup else {
-                if leasing {
-                    // It may have taken the lease before it failed or timed out: end it
-                    // (only ours is ended) in the background, so the fleet does not wait
-                    // it out and this fetch does not wait for a failing store again.
-                    drop(LeaseGuard {
-                        shared: Arc::clone(self),
-                        owner: Some(owner),
-                    });
-                }
+                drop(guard);
                 return fetch.ask_provider().await;
             };
             let leased = match lookup {
                 Lookup::Found(entry) => {
+                    // The store found a token: no lease of ours is left from that.
+                    disarm(guard);
                     if let Some(arrival) = self.adopt(fetch, entry, want, Some(&mut unopened)) {
                         return Ok(arrival);
                     }
                     // A token this flight does not want (the one it replaces, one
                     // invalidated here, or one that does not open): lease to replace it.
+                    let guard = self.lease_guard(&owner);
                     match self
                         .call(fetch, "lease", self.store.try_lease(key, &owner, ttl))
                         .await
                     {
-                        None => return fetch.ask_provider().await,
-                        Some(false) => false,
+                        None => {
+                            drop(guard);
+                            return fetch.ask_provider().await;
+                        }
+                        Some(false) => {
+                            disarm(Some(guard));
+                            false
+                        }
                         Some(true) => {
                             // Whoever held the lease before may have written a token and
                             // released it between our read and our lease: look once more.
@@ -263,14 +270,23 @@ impl Shared {
                                 .and_then(|e| self.adopt(fetch, e, want, Some(&mut unopened)))
                             {
                                 self.release(&owner).await;
+                                disarm(Some(guard));
                                 return Ok(arrival);
                             }
+                            // `fetch_and_put` guards it from here, with no await between.
+                            disarm(Some(guard));
                             true
                         }
                     }
                 }
-                Lookup::Leased => true,
-                Lookup::Held => false,
+                Lookup::Leased => {
+                    disarm(guard);
+                    true
+                }
+                Lookup::Held => {
+                    disarm(guard);
+                    false
+                }
             };
             if first_read {
                 fetch.count(Counter::StoreMiss);
@@ -323,10 +339,7 @@ impl Shared {
         let key = self.sealer.key();
         // If this flight is dropped (its source dropped, its runtime shut down) while it
         // holds the lease, the guard still ends the lease, so nobody waits it out.
-        let mut guard = owner.map(|owner| LeaseGuard {
-            shared: Arc::clone(self),
-            owner: Some(owner.to_owned()),
-        });
+        let guard = owner.map(|owner| self.lease_guard(owner));
         let mut result = fetch.ask_provider().await;
         if let Ok(arrival) = &mut result {
             let now = fetch.clock.now();
@@ -343,10 +356,21 @@ impl Shared {
                 }
             }
         }
-        if let Some(owner) = guard.as_mut().and_then(|g| g.owner.take()) {
-            self.release(&owner).await;
+        // Released, then disarmed: a flight dropped during the release still has the guard
+        // end the lease.
+        if let Some(owner) = guard.as_ref().and_then(|g| g.owner.as_deref()) {
+            self.release(owner).await;
         }
+        disarm(guard);
         result
+    }
+
+    /// A guard that ends `owner`'s lease unless disarmed.
+    fn lease_guard(self: &Arc<Self>, owner: &str) -> LeaseGuard {
+        LeaseGuard {
+            shared: Arc::clone(self),
+            owner: Some(owner.to_owned()),
+        }
     }
 
     /// Ends a lease this flight holds, even while the breaker is open (a write that just
@@ -540,6 +564,13 @@ impl Drop for LeaseGuard {
             let timeout = self.shared.policy.operation_timeout;
             runtime.spawn(async move { release_within(&store, &key, &owner, timeout).await });
         }
+    }
+}
+
+/// Drops `guard` without ending the lease: it is not ours, or was ended.
+fn disarm(guard: Option<LeaseGuard>) {
+    if let Some(mut guard) = guard {
+        guard.owner = None;
     }
 }
 
