@@ -4,9 +4,13 @@
 //! One test in this file: a thread-local subscriber and callsites hit by other tests on
 //! other threads at the same time do not mix (tracing caches each callsite's interest).
 
+#[path = "support/captured_logs.rs"]
+mod captured_logs;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use captured_logs::capture_logs;
 use partner_auth::store::{RedisStore, StorePolicy};
 use partner_auth::{Provider, TokenSource};
 use partner_sandbox::Sandbox;
@@ -94,43 +98,5 @@ async fn store_logs_show_no_secret_and_one_warning_per_outage() {
         credentials.client_secret().expose_secret(),
     ] {
         assert!(!text.contains(needle), "a secret in the logs:\n{text}");
-    }
-}
-
-/// Everything logged at TRACE on this thread while the guard lives.
-fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
-    let logs = Logs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(logs.clone())
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    (logs, guard)
-}
-
-#[derive(Clone, Default)]
-struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -28,8 +28,10 @@ pub(crate) struct Shared {
     sealer: Sealer,
     /// The store is left alone until then (0: it is in use).
     open_until: AtomicU64,
-    /// Between a failure and the next success: one warning per outage.
-    outage: AtomicBool,
+    /// From a failure until the kind of operation that failed succeeds again (a store that
+    /// answers reads but refuses writes is one outage, not one per read): the operation,
+    /// and one warning per outage.
+    outage: Mutex<Option<&'static str>>,
     /// Digests of the tokens this source invalidated.
     invalidated: Mutex<VecDeque<[u8; 32]>>,
     /// The stored value of the last invalidated token, to delete before the next read.
@@ -68,7 +70,7 @@ impl Shared {
             policy,
             sealer: Sealer::new(client),
             open_until: AtomicU64::new(0),
-            outage: AtomicBool::new(false),
+            outage: Mutex::new(None),
             invalidated: Mutex::new(VecDeque::new()),
             pending_delete: Mutex::new(None),
         }
@@ -230,8 +232,12 @@ impl Shared {
                     if !self.backing_off(fetch) {
                         guard = Some(self.lease_guard(&owner));
                     }
-                    self.call(fetch, "read", self.store.get_or_lease(key, &owner, ttl))
-                        .await
+                    self.call(
+                        fetch,
+                        "read or lease",
+                        self.store.get_or_lease(key, &owner, ttl),
+                    )
+                    .await
                 }
                 None => None,
             };
@@ -503,7 +509,10 @@ impl Shared {
     ) -> Option<T> {
         match result {
             Ok(value) => {
-                if self.outage.swap(false, Ordering::AcqRel) {
+                let mut outage = lock(&self.outage);
+                if *outage == Some(what) {
+                    *outage = None;
+                    drop(outage);
                     tracing::warn!("the token store answers again; sharing tokens resumes");
                 }
                 Some(value)
@@ -512,7 +521,15 @@ impl Shared {
                 fetch.count(Counter::StoreError);
                 let until = fetch.clock.after(self.policy.outage_backoff);
                 self.open_until.store(until, Ordering::Release);
-                if !self.outage.swap(true, Ordering::AcqRel) {
+                let first = {
+                    let mut outage = lock(&self.outage);
+                    let first = outage.is_none();
+                    if first {
+                        *outage = Some(what);
+                    }
+                    first
+                };
+                if first {
                     tracing::warn!(
                         operation = what,
                         error = %chain(&error),

@@ -1,0 +1,99 @@
+//! A store that answers reads but refuses writes (a Redis replica answering `READONLY`, a
+//! full disk, a read-only directory) is one outage, logged with one warning, however many
+//! reads succeed in between; it ends when a write does.
+//!
+//! One test in this file: see `support/captured_logs.rs`.
+
+#[path = "support/captured_logs.rs"]
+mod captured_logs;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use captured_logs::capture_logs;
+use partner_auth::store::{StoreEntry, StoreError, StorePolicy, TokenStore};
+use partner_auth::time::{InstantSleep, ManualClock};
+use partner_auth::{Provider, TokenSource};
+use partner_sandbox::Sandbox;
+use workspace_tests::sandbox_client::SandboxExt as _;
+
+/// Reads find nothing; everything else fails until `writable`.
+#[derive(Debug, Default)]
+struct ReadOnly {
+    writable: AtomicBool,
+}
+
+impl ReadOnly {
+    fn write(&self) -> Result<(), StoreError> {
+        if self.writable.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(StoreError::new(
+                "READONLY You can't write against a read only replica.",
+            ))
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for ReadOnly {
+    async fn get(&self, _: &str) -> Result<Option<StoreEntry>, StoreError> {
+        Ok(None)
+    }
+    async fn put(&self, _: &str, _: &[u8], _: Duration) -> Result<(), StoreError> {
+        self.write()
+    }
+    async fn compare_and_delete(&self, _: &str, _: &[u8]) -> Result<bool, StoreError> {
+        self.write().map(|()| false)
+    }
+    async fn try_lease(&self, _: &str, _: &str, _: Duration) -> Result<bool, StoreError> {
+        self.write().map(|()| true)
+    }
+    async fn release_lease(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        self.write()
+    }
+    async fn wait(&self, _: &str, _: Duration) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_reads_but_refuses_writes_is_one_outage() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (logs, _guard) = capture_logs();
+    let clock = ManualClock::new();
+    let store = Arc::new(ReadOnly::default());
+    let source = TokenSource::builder(sandbox.client_builder(Provider::Dinie).build().unwrap())
+        .store(Arc::clone(&store) as Arc<dyn TokenStore>)
+        .store_policy(StorePolicy::default().with_outage_backoff(Duration::from_secs(5)))
+        .time_source(clock.clone())
+        .sleep(InstantSleep::new(clock.clone()))
+        .build()
+        .unwrap();
+    for _ in 0..4 {
+        // Past the back-off each time: a read that succeeds, then a lease that fails.
+        let token = source.token().await.unwrap();
+        assert!(source.invalidate(&token));
+        clock.advance(Duration::from_secs(6));
+    }
+    assert!(source.stats().store_errors >= 4, "{:?}", source.stats());
+    let text = logs.text();
+    assert_eq!(text.matches("the token store failed").count(), 1, "{text}");
+    assert_eq!(
+        text.matches("the token store answers again").count(),
+        0,
+        "{text}"
+    );
+
+    // Writes work again: the outage ends, once.
+    store.writable.store(true, Ordering::SeqCst);
+    source.token().await.unwrap();
+    let text = logs.text();
+    assert_eq!(
+        text.matches("the token store answers again").count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(text.matches("the token store failed").count(), 1, "{text}");
+}
