@@ -317,7 +317,10 @@ impl ClientBuilder {
     }
 
     /// Sends through a `reqwest::Client` the caller configured (proxies, TLS roots). Give it
-    /// `redirect::Policy::none()`: a redirected token request can carry the secret away.
+    /// `redirect::Policy::none()`: a redirected token request can carry the secret away;
+    /// and for a plain `http://` URL, `no_proxy()`: its proxies would see the secret. (The
+    /// client this crate builds otherwise goes direct for `http://` and loopback URLs, and
+    /// takes the environment's proxies for the rest.)
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -460,6 +463,12 @@ impl ClientBuilder {
                 #[cfg(feature = "rustls-ring")]
                 crate::tls::ensure_rustls_provider();
                 let mut http = reqwest::Client::builder();
+                // A proxy (`HTTP_PROXY`, `ALL_PROXY`) would see credentials sent over plain
+                // http, and would take a loopback URL to its own machine's loopback: both
+                // go direct. An https URL elsewhere may go through one (a tunnel).
+                if url.scheme() == "http" || is_loopback(&url) {
+                    http = http.no_proxy();
+                }
                 if let Some(timeout) = self.connect_timeout {
                     http = http.connect_timeout(timeout);
                 }

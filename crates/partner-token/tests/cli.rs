@@ -2210,3 +2210,41 @@ async fn a_token_expires_at_the_same_time_fetched_or_cached() {
         humantime::format_rfc3339_seconds(issued + lifetime).to_string()
     );
 }
+
+/// A proxy in the environment never sees credentials sent over plain http to loopback:
+/// the request goes direct (found by review: it went through `http_proxy`, the Basic
+/// credentials in the clear).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_in_the_environment_never_sees_plain_http_credentials() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let endpoint = sandbox.endpoint(Provider::Dinie);
+    let mut command = command();
+    for var in ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"] {
+        command.env(var, &proxy_url);
+    }
+    command
+        .args([
+            "fetch",
+            "--provider",
+            "dinie",
+            "--no-cache",
+            "--timeout",
+            "5s",
+        ])
+        .args(["--base-url", &endpoint.base_url])
+        .env("PARTNER_CLIENT_ID", endpoint.client_id)
+        .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    // Nothing connected to the proxy (a connection waits in its backlog until accepted).
+    assert_eq!(
+        proxy.accept().map_err(|e| e.kind()).err(),
+        Some(std::io::ErrorKind::WouldBlock),
+        "a request went through the proxy"
+    );
+}
