@@ -19,10 +19,12 @@ pub const TOKEN_SCHEMA_ID: &str = "urn:partner-token:fetch-json:v1";
 pub const ERROR_SCHEMA_ID: &str = "urn:partner-token:error-json:v1";
 
 /// The first characters of a token and its length: enough to tell tokens apart, not to
-/// use one.
+/// use one. At most 8 characters and a quarter of the token; none of one under 16.
 pub fn mask(token: &str) -> String {
-    let shown: String = token.chars().take(8).collect();
-    format!("{shown}… ({} chars)", token.chars().count())
+    let length = token.chars().count();
+    let shown = if length < 16 { 0 } else { (length / 4).min(8) };
+    let shown: String = token.chars().take(shown).collect();
+    format!("{shown}… ({length} chars)")
 }
 
 /// The default `fetch` output: a short summary with the token masked.
@@ -317,5 +319,22 @@ fn hint(error: &Error, library_hint: &str, context: &Context) -> String {
             "check the flags and PARTNER_* variables (partner-token fetch --help)".into()
         }
         _ => library_hint.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask;
+
+    #[test]
+    fn a_mask_shows_at_most_a_quarter_of_a_token_and_nothing_of_a_short_one() {
+        assert_eq!(mask("Tk7q2Zp9abcd"), "… (12 chars)");
+        assert_eq!(mask(&"a".repeat(16)), "aaaa… (16 chars)");
+        assert_eq!(mask(&"b".repeat(40)), "bbbbbbbb… (40 chars)");
+        for length in 0..100 {
+            let token: String = "x".repeat(length);
+            let shown = mask(&token).chars().take_while(|&c| c == 'x').count();
+            assert!(shown * 4 <= length && shown <= 8, "{length}: {shown}");
+        }
     }
 }
