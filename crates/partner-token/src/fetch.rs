@@ -85,7 +85,9 @@ pub struct Args {
     /// Ask the provider for a new token: neither read nor write the cache.
     #[arg(long)]
     no_cache: bool,
-    /// Total timeout of the token request: 500ms, 10s, 2m, or a number of seconds.
+    /// Total timeout of the token request: 500ms, 10s, 2m, or a number of seconds. A run
+    /// that finds another run's lease on the cache (one interrupted, say) waits for it at
+    /// most twice this and a second, before its own request.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = args::positive_duration)]
     timeout: Duration,
 }
@@ -228,12 +230,20 @@ async fn through(
     context: &Context,
     warnings: &mut Vec<String>,
 ) -> Result<AccessToken, partner_auth::Error> {
-    // One attempt, as without the cache: the CLI reports failures, scripts retry.
-    let policy = CachePolicy::default().with_retry(RetryPolicy::none());
+    // One attempt, as without the cache: the CLI reports failures, scripts retry. A lease
+    // covers one request of at most `--timeout`, and the wait for another run's lease (one
+    // interrupted, say) is bounded by it too: after a lease and a request's time, this run
+    // asks the provider itself.
+    let timeout = context.timeout.unwrap_or(Duration::from_secs(10));
+    let policy = CachePolicy::default().with_retry(RetryPolicy::none().with_deadline(timeout));
     let source = TokenSource::builder(client)
         .policy(policy)
         .store(store.shared())
-        .store_policy(store.policy())
+        .store_policy(
+            store
+                .policy()
+                .with_lease_ttl(timeout.saturating_add(Duration::from_secs(1))),
+        )
         .build()?;
     let mut token = source.token().await;
     let refresh = match &token {

@@ -2248,3 +2248,63 @@ async fn a_proxy_in_the_environment_never_sees_plain_http_credentials() {
         "a request went through the proxy"
     );
 }
+
+/// A lease left on the cache by a run that was interrupted (or any lease that outlives its
+/// holder) holds the next run no longer than twice its `--timeout` and a second (found by
+/// review: a run with `--timeout 2s` waited 13.5 s, the library's 15 s lease).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lease_left_by_an_interrupted_run_is_waited_for_only_as_long_as_the_timeout() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie);
+    let cache = fresh_dir("lease-cache");
+    let run_once = |cache: std::path::PathBuf| {
+        let mut command = command();
+        command
+            .env("XDG_CACHE_HOME", &cache)
+            .args([
+                "fetch",
+                "--provider",
+                "dinie",
+                "--header",
+                "--timeout",
+                "1s",
+            ])
+            .args(["--base-url", &endpoint.base_url])
+            .env("PARTNER_CLIENT_ID", endpoint.client_id)
+            .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
+                (command.output().unwrap(), started.elapsed())
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let (first, _) = run_once(cache.clone()).await;
+    assert_eq!(code(&first), 0, "{}", text(&first.stderr));
+    // The token gone and a lease of a minute in its place, as a run interrupted mid-fetch
+    // with a longer lease would leave.
+    let tokens = cache.join("partner-auth").join("tokens");
+    let token = std::fs::read_dir(&tokens)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "token"))
+        .expect("the cached token");
+    std::fs::remove_file(&token).unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    std::fs::write(
+        token.with_extension("lease"),
+        format!("ghost-run {} 60000", now_ms + 60_000),
+    )
+    .unwrap();
+    let (second, took) = run_once(cache).await;
+    assert_eq!(code(&second), 0, "{}", text(&second.stderr));
+    // Twice the timeout and a second is 3 s; generous for a loaded machine, and far from
+    // the minute the lease asks for (45 s before: the 15 s default lease and a 30 s
+    // deadline).
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+}
