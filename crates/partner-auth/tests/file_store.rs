@@ -778,3 +778,25 @@ async fn links_are_not_followed_and_reads_are_bounded() {
     let entry = store.get(&key).await.unwrap();
     assert!(entry.is_none_or(|e| e.value.len() < 2 << 20), "read whole");
 }
+
+/// A directory every user can write to is refused: anyone could plant a lease there, or
+/// delete tokens (found by review: it was used as it was). A group-shared one is kept.
+#[cfg(unix)]
+#[test]
+fn a_directory_every_user_can_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let set = |mode: u32| {
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    set(0o777);
+    let error = FileStore::new(dir.path()).unwrap_err();
+    assert_eq!(
+        error.kind(),
+        std::io::ErrorKind::PermissionDenied,
+        "{error}"
+    );
+    assert!(error.to_string().contains("every user"), "{error}");
+    set(0o770);
+    FileStore::new(dir.path()).unwrap();
+}

@@ -43,7 +43,12 @@ const LEASE_START_SLACK: Duration = Duration::from_secs(1);
 ///   lease, writing the token and compare-and-delete never interleave between processes;
 ///   a lock held for over 5 s (a stuck process) fails the change instead of holding its
 ///   thread, so dropping the runtime it ran on waits no longer than that;
-/// - a directory this store creates is `0700`, and its files are `0600` (Unix).
+/// - a directory this store creates is `0700`, and its files are `0600` (Unix); an
+///   existing one that every user can write to is refused;
+/// - each token file starts with its expiry in plain (for a reader to skip an expired
+///   file unopened), before the sealed token, which holds the expiry that counts: a
+///   header rewritten to the past makes the entry an expired one (a miss, not counted as
+///   a decrypt failure), one rewritten to the future changes nothing.
 ///
 /// Waiters look at the lease again every 20 ms (a file system has no wake-ups).
 ///
@@ -85,15 +90,32 @@ pub struct FileStore {
 
 impl FileStore {
     /// A store in `dir`, created (with its parents) if missing, `0700` where this creates
-    /// it.
+    /// it. An existing directory is used as it is (one a group of users shares, say), but
+    /// not one every user can write to (Unix): anyone could plant a lease there, or delete
+    /// tokens.
     pub fn new(dir: impl Into<PathBuf>) -> io::Result<Self> {
         let dir = dir.into();
         create_private_dir(&dir)?;
-        if !fs::metadata(&dir)?.is_dir() {
+        let metadata = fs::metadata(&dir)?;
+        if !metadata.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::NotADirectory,
                 format!("{} is not a directory", dir.display()),
             ));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            if metadata.permissions().mode() & 0o002 != 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "{} can be written by every user: give the tokens a directory of their \
+                         own (one this store creates is 0700)",
+                        dir.display()
+                    ),
+                ));
+            }
         }
         Ok(Self { dir })
     }
