@@ -93,11 +93,11 @@ fn main() -> ExitCode {
             }
             return ExitCode::from(exit::USAGE);
         }
-        Err(e) => e.exit(),
+        Err(e) => exit_with(e),
     };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => exit_with(e),
     };
     init_tracing(cli.verbose);
     let fetch = match cli.command {
@@ -234,4 +234,16 @@ fn init_tracing(verbose: u8) {
         .with(stderr)
         .with(ours)
         .try_init();
+}
+
+/// Ends the process as clap would for `e`, except that help and version text written to
+/// anything but a terminal goes through [`stdout::write`]: output that cannot be written
+/// is exit 8 there too, not a silent success.
+fn exit_with(e: clap::Error) -> ! {
+    use std::io::IsTerminal as _;
+    if !e.use_stderr() && !std::io::stdout().is_terminal() {
+        stdout::write(e.render().to_string());
+        std::process::exit(0);
+    }
+    e.exit()
 }

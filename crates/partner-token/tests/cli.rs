@@ -501,6 +501,23 @@ fn output_that_cannot_be_written_is_exit_8() {
         "{said}"
     );
     assert!(!said.contains("panicked"), "{said}");
+    // Help and version too (found by review: they exited 0, saying nothing).
+    for args in [&["--help"][..], &["fetch", "--help"], &["--version"]] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let output = command().args(args).stdout(full).output().unwrap();
+        assert_eq!(code(&output), 8, "{args:?}: {}", text(&output.stderr));
+    }
+    // And written whole to a pipe, as before.
+    let output = command().arg("--version").output().unwrap();
+    assert_eq!(code(&output), 0);
+    assert!(
+        text(&output.stdout).starts_with("partner-token "),
+        "{}",
+        text(&output.stdout)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
