@@ -64,6 +64,12 @@ pub async fn read(from_stdin: bool, provider: &str) -> Result<String, Box<Report
         // An empty variable counts as unset, as every PARTNER_* variable does.
         return match std::env::var("PARTNER_CLIENT_SECRET") {
             Ok(secret) if !secret.is_empty() => Ok(secret),
+            Err(std::env::VarError::NotUnicode(_)) => Err(Box::new(Report::new(
+                ErrorKind::Configuration,
+                "PARTNER_CLIENT_SECRET is set but is not UTF-8 text",
+                "set it to the secret as the provider issued it, or pipe it into \
+                 --client-secret-stdin",
+            ))),
             _ => Err(Box::new(Report::new(
                 ErrorKind::Configuration,
                 "no client secret",
@@ -89,6 +95,17 @@ pub async fn read(from_stdin: bool, provider: &str) -> Result<String, Box<Report
             .take(MAX_SECRET)
             .read_line(&mut line)
             .map_err(unreadable)?;
+        // A first line that fills the bound without ending is longer than any secret:
+        // refused, rather than sent cut short.
+        if line.len() as u64 >= MAX_SECRET && !line.ends_with('\n') {
+            return Err(Box::new(Report::new(
+                ErrorKind::Configuration,
+                format!(
+                    "the first line of standard input is over {MAX_SECRET} bytes: not a client secret"
+                ),
+                "pipe the secret alone, on one line, into --client-secret-stdin",
+            )));
+        }
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
     if secret.is_empty() {

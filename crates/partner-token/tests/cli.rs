@@ -346,6 +346,55 @@ async fn the_secret_can_come_from_stdin() {
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
 }
 
+/// A secret too long to be one, or not text, is refused before any request, and said so
+/// (found by review: a line over 64 KiB was cut and sent; a non-UTF-8 variable read as
+/// "no client secret").
+#[test]
+fn a_secret_that_cannot_be_one_is_refused_before_any_request() {
+    use std::os::unix::ffi::OsStringExt as _;
+    let base = [
+        "fetch",
+        "--provider",
+        "dinie",
+        "--base-url",
+        "https://auth.example.invalid/api/v3",
+    ];
+    let mut child = command()
+        .args(base)
+        .arg("--client-secret-stdin")
+        .env("PARTNER_CLIENT_ID", "id")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Not all of it may be read: the run ends on the first 64 KiB.
+    let _ = child.stdin.take().unwrap().write_all(&[b'a'; 70 * 1024]);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(code(&output), 7, "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("over 65536 bytes"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = command()
+        .args(base)
+        .env("PARTNER_CLIENT_ID", "id")
+        .env(
+            "PARTNER_CLIENT_SECRET",
+            std::ffi::OsString::from_vec(vec![0xff, 0xfe, b'x']),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 7, "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("not UTF-8"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
 #[test]
 fn the_demo_shows_the_whole_flow() {
     let output = Command::new(BIN).arg("demo").output().unwrap();
