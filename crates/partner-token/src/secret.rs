@@ -35,18 +35,42 @@ error: an unexpected value was given; it is not shown here, as it may be a secre
 ";
 
 /// Whether clap's `error` would repeat a value given where none belongs: a stray word
-/// (`fetch --client-secret-stdin hunter2`: the flag takes no value) or a value attached to
-/// a flag that takes none (`--json=hunter2`). Such a value may well be the secret. A
-/// mistyped flag (`--provdier`) is still echoed: clap names the flag, not its value.
+/// (`fetch --client-secret-stdin hunter2`: the flag takes no value; `partner-token
+/// hunter2`: no such command), a value attached to a flag that takes none
+/// (`--json=hunter2`), or a word that only starts like a flag (`--hunter2-x9/Q`: secrets
+/// may start with `-`). Such a value may well be the secret. A mistyped flag name
+/// (`--provdier`, `-x`) is still echoed, and a mistyped command name: clap names it.
 pub fn would_echo_a_value(error: &clap::Error) -> bool {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let named = |kind| match error.get(kind) {
+        Some(ContextValue::String(arg)) => Some(arg.as_str()),
+        _ => None,
+    };
     match error.kind() {
         ErrorKind::TooManyValues => true,
-        ErrorKind::UnknownArgument => !matches!(
-            error.get(ContextKind::InvalidArg),
-            Some(ContextValue::String(arg)) if arg.starts_with('-')
-        ),
+        ErrorKind::UnknownArgument => {
+            !named(ContextKind::InvalidArg).is_some_and(looks_like_a_flag)
+        }
+        // A command name is lowercase letters and `-`; anything else may be a value.
+        ErrorKind::InvalidSubcommand => {
+            !named(ContextKind::InvalidSubcommand).is_some_and(|name| {
+                name.len() <= 20 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+            })
+        }
         _ => false,
+    }
+}
+
+/// `--` and a lowercase name of words joined by `-`, short, or `-` and one letter: what a
+/// mistyped flag looks like, and not what a secret does.
+fn looks_like_a_flag(arg: &str) -> bool {
+    match arg.strip_prefix("--") {
+        Some(name) => {
+            name.len() <= 30
+                && name.starts_with(|c: char| c.is_ascii_lowercase())
+                && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+        }
+        None => arg.len() == 2 && arg.starts_with('-') && arg.as_bytes()[1].is_ascii_alphabetic(),
     }
 }
 

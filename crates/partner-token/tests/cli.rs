@@ -938,7 +938,9 @@ fn assert_refused_unechoed(cases: &[&[&str]], secret: &str, words: &[&str]) {
 fn a_stray_value_is_refused_and_never_echoed() {
     let secret = "s3cr3t-stray-value";
     let json_equals = format!("--json={secret}");
-    let cases: [&[&str]; 5] = [
+    // Secrets may start with `-` (found by review: this one was echoed).
+    let dashed = format!("--{secret}");
+    let cases: [&[&str]; 6] = [
         &[
             "fetch",
             "--provider",
@@ -956,6 +958,13 @@ fn a_stray_value_is_refused_and_never_echoed() {
         &["fetch", secret],
         &["fetch", "--provider", "dinie", "--", secret],
         &["fetch", "--provider", "dinie", &json_equals],
+        &[
+            "fetch",
+            "--provider",
+            "dinie",
+            "--client-secret-stdin",
+            &dashed,
+        ],
     ];
     assert_refused_unechoed(
         &cases,
@@ -976,6 +985,19 @@ fn a_stray_value_is_refused_and_never_echoed() {
         "{stderr}"
     );
     assert!(stderr.contains("'--provider'"), "{stderr}");
+    // A stray word where a command belongs too; a mistyped command is still named.
+    assert_refused_unechoed(
+        &[&["-v", secret]],
+        secret,
+        &["not shown here, as it may be a secret"],
+    );
+    let typo = run(&["fetchh"], "id", None);
+    assert_eq!(code(&typo), 2);
+    assert!(
+        text(&typo.stderr).contains("'fetchh'"),
+        "{}",
+        text(&typo.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
