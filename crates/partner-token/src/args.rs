@@ -62,6 +62,35 @@ pub fn environment_names() -> Vec<&'static str> {
     names
 }
 
+/// `--env`'s parser: any name, checked against the provider's environments once it is
+/// known to be where the request goes (a `--base-url` flag beats `PARTNER_ENV`, whatever
+/// the variable says); the names are listed for help and completions.
+#[derive(Clone, Copy, Debug)]
+pub struct EnvironmentName;
+
+impl clap::builder::TypedValueParser for EnvironmentName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(command, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            environment_names()
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
+}
+
 /// `--env`'s long help: which provider has which environment.
 pub fn environment_help() -> String {
     let mut help = String::from(

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use clap::builder::PossibleValuesParser;
 use clap::parser::ValueSource;
 use partner_auth::{
     AccessToken, CachePolicy, Client, ClientAuth, Credentials, ErrorKind, Provider, RetryPolicy,
@@ -39,7 +38,7 @@ pub struct Args {
         env = "PARTNER_ENV",
         value_name = "ENV",
         ignore_case = true,
-        value_parser = PossibleValuesParser::new(args::environment_names()),
+        value_parser = args::EnvironmentName,
         long_help = args::environment_help()
     )]
     environment: Option<String>,

@@ -1346,6 +1346,13 @@ async fn provider_env_and_base_url_come_from_variables_and_flags_win() {
     );
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
     assert_eq!(sandbox.stats(Provider::Cobee).tokens_issued, 2);
+    // Whatever PARTNER_ENV says, even a name no provider has (found by review: refused).
+    let output = with_vars(
+        &[("PARTNER_ENV", "bogus")],
+        &["--provider", "cobee", "--base-url", &cobee.base_url],
+    );
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert_eq!(sandbox.stats(Provider::Cobee).tokens_issued, 3);
 
     // Both variables: ambiguous. Unknown values: usage errors naming the choices.
     for (vars, words) in [
@@ -1387,7 +1394,7 @@ async fn provider_env_and_base_url_come_from_variables_and_flags_win() {
     );
     assert_eq!(code(&output), 2);
     assert!(text(&output.stderr).contains("--env and --base-url"));
-    assert_eq!(sandbox.stats(Provider::Cobee).token_requests, 2);
+    assert_eq!(sandbox.stats(Provider::Cobee).token_requests, 3);
 }
 
 /// An empty `PARTNER_*` variable counts as unset, not as an empty value.
