@@ -1,6 +1,7 @@
 //! A store that answers reads but refuses writes (a Redis replica answering `READONLY`, a
 //! full disk, a read-only directory) is one outage, logged with one warning, however many
-//! reads succeed in between; it ends when a write does.
+//! reads succeed in between; it ends when a write does. A failed delete, which runs only
+//! after an invalidation, ends when any change works again.
 //!
 //! One test in this file: see `support/captured_logs.rs`.
 
@@ -18,10 +19,12 @@ use partner_auth::{Provider, TokenSource};
 use partner_sandbox::Sandbox;
 use workspace_tests::sandbox_client::SandboxExt as _;
 
-/// Reads find nothing; everything else fails until `writable`.
+/// Reads find nothing; everything else fails until `writable`, and deletes while
+/// `deletes_fail`.
 #[derive(Debug, Default)]
 struct ReadOnly {
     writable: AtomicBool,
+    deletes_fail: AtomicBool,
 }
 
 impl ReadOnly {
@@ -45,6 +48,9 @@ impl TokenStore for ReadOnly {
         self.write()
     }
     async fn compare_and_delete(&self, _: &str, _: &[u8]) -> Result<bool, StoreError> {
+        if self.deletes_fail.load(Ordering::SeqCst) {
+            return Err(StoreError::new("delete timed out"));
+        }
         self.write().map(|()| false)
     }
     async fn try_lease(&self, _: &str, _: &str, _: Duration) -> Result<bool, StoreError> {
@@ -96,4 +102,19 @@ async fn a_store_that_reads_but_refuses_writes_is_one_outage() {
         "{text}"
     );
     assert_eq!(text.matches("the token store failed").count(), 1, "{text}");
+
+    // A delete fails (a new outage, warned); deletes are not tried again, but a lease
+    // works: the outage is over, and says so (found by review: it lasted until a delete
+    // worked, and hid the next outage).
+    store.deletes_fail.store(true, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(6));
+    let token = source.token().await.unwrap();
+    assert!(source.invalidate(&token));
+    source.token().await.unwrap();
+    clock.advance(Duration::from_secs(6));
+    source.refresh().await.unwrap();
+    let text = logs.text();
+    assert_eq!(text.matches("the token store failed").count(), 2, "{text}");
+    let again = text.matches("the token store answers again").count();
+    assert_eq!(again, 2, "{text}");
 }

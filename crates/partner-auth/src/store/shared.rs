@@ -28,9 +28,9 @@ pub(crate) struct Shared {
     sealer: Sealer,
     /// The store is left alone until then (0: it is in use).
     open_until: AtomicU64,
-    /// From a failure until the kind of operation that failed succeeds again (a store that
-    /// answers reads but refuses writes is one outage, not one per read): the operation,
-    /// and one warning per outage.
+    /// From a failure until an operation that shows the store works again (see
+    /// [`ends_outage`]: a store that answers reads but refuses writes is one outage, not
+    /// one per read): the failed operation, and one warning per outage.
     outage: Mutex<Option<&'static str>>,
     /// Digests of the tokens this source invalidated.
     invalidated: Mutex<VecDeque<[u8; 32]>>,
@@ -232,12 +232,20 @@ impl Shared {
                     if !self.backing_off(fetch) {
                         guard = Some(self.lease_guard(&owner));
                     }
-                    self.call(
-                        fetch,
-                        "read or lease",
-                        self.store.get_or_lease(key, &owner, ttl),
-                    )
-                    .await
+                    let lookup = self
+                        .call(
+                            fetch,
+                            READ_OR_LEASE,
+                            self.store.get_or_lease(key, &owner, ttl),
+                        )
+                        .await;
+                    // A token found shows reads work; a lease taken or held, changes too.
+                    match &lookup {
+                        Some(Lookup::Found(_)) => self.worked("read"),
+                        Some(_) => self.worked("lease"),
+                        None => {}
+                    }
+                    lookup
                 }
                 None => None,
             };
@@ -500,6 +508,16 @@ impl Shared {
         self.settle(fetch, what, result)
     }
 
+    /// `what` worked: ends an outage it shows is over (see [`ends_outage`]).
+    fn worked(&self, what: &'static str) {
+        let mut outage = lock(&self.outage);
+        if outage.is_some_and(|failed| ends_outage(failed, what)) {
+            *outage = None;
+            drop(outage);
+            tracing::warn!("the token store answers again; sharing tokens resumes");
+        }
+    }
+
     /// Counts an operation's failure and opens the breaker, or closes it on a success.
     fn settle<T>(
         &self,
@@ -509,11 +527,9 @@ impl Shared {
     ) -> Option<T> {
         match result {
             Ok(value) => {
-                let mut outage = lock(&self.outage);
-                if *outage == Some(what) {
-                    *outage = None;
-                    drop(outage);
-                    tracing::warn!("the token store answers again; sharing tokens resumes");
+                // What a read-or-lease showed depends on its answer: its caller says.
+                if what != READ_OR_LEASE {
+                    self.worked(what);
                 }
                 Some(value)
             }
@@ -582,6 +598,17 @@ impl Drop for LeaseGuard {
             runtime.spawn(async move { release_within(&store, &key, &owner, timeout).await });
         }
     }
+}
+
+/// The label of a `get_or_lease` call: a read, and a change when it finds nothing.
+const READ_OR_LEASE: &str = "read or lease";
+
+/// Whether a success of the operation `succeeded` ends an outage that a failure of `failed`
+/// began: the same kind working again does; after a failed read (the store unreachable),
+/// anything that works does; after a failed change, only a change does (a store that
+/// answers reads but refuses writes is still failing).
+fn ends_outage(failed: &str, succeeded: &str) -> bool {
+    failed == succeeded || failed == "read" || succeeded != "read"
 }
 
 /// Drops `guard` without ending the lease: it is not ours, or was ended.
