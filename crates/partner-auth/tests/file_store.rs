@@ -567,6 +567,34 @@ async fn a_lease_an_attempt_took_is_ended_however_the_attempt_ends() {
         free(dir.path().to_owned()).await,
         "the dropped flight's lease was left"
     );
+
+    // An attempt that takes the lease only after the source gave up on it, as a file
+    // store's does when the lock file is held for longer than the operation timeout: its
+    // blocking thread goes on (found by review: a release sent in its place found no
+    // lease, and the lease taken after it stayed).
+    let dir = tempfile::tempdir().unwrap();
+    let late = Arc::new(Faulty {
+        late_leases: Some(Duration::from_millis(800)),
+        ..Faulty::on(dir.path())
+    });
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(late.clone())
+        .store_policy(long_lease.clone())
+        .build()
+        .unwrap();
+    source.token().await.unwrap();
+    assert_eq!(source.stats().store_errors, 1, "{:?}", source.stats());
+    // Until the late attempt has taken the lease; then it must end it.
+    while !late
+        .late_lease_taken
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        free(dir.path().to_owned()).await,
+        "the lease taken after the source gave up was left"
+    );
 }
 
 /// How many `.lease` files `dir` holds.
@@ -606,6 +634,11 @@ struct Faulty {
     slow_leases: Option<Duration>,
     /// The read with this number (from 1) never answers.
     hang_read: Option<usize>,
+    /// Leases are taken this much later, by a task of their own that goes on when its
+    /// caller gives up (as a file store's blocking thread does).
+    late_leases: Option<Duration>,
+    /// A late lease was taken.
+    late_lease_taken: Arc<std::sync::atomic::AtomicBool>,
     reads: std::sync::atomic::AtomicUsize,
 }
 
@@ -619,6 +652,8 @@ impl Faulty {
             garbage_reads: false,
             slow_leases: None,
             hang_read: None,
+            late_leases: None,
+            late_lease_taken: Default::default(),
             reads: Default::default(),
         }
     }
@@ -652,6 +687,19 @@ impl TokenStore for Faulty {
         self.store.compare_and_delete(key, expected).await
     }
     async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        if let Some(delay) = self.late_leases {
+            let (store, key, owner) = (self.store.clone(), key.to_owned(), owner.to_owned());
+            let taken = Arc::clone(&self.late_lease_taken);
+            let attempt = tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let result = store.try_lease(&key, &owner, ttl).await;
+                if matches!(result, Ok(true)) {
+                    taken.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                result
+            });
+            return attempt.await.unwrap();
+        }
         let taken = self.store.try_lease(key, owner, ttl).await;
         if let Some(delay) = self.slow_leases {
             tokio::time::sleep(delay).await;

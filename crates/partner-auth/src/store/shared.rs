@@ -212,7 +212,7 @@ impl Shared {
         // The caller found no entry just now: go straight to the lease (which looks again).
         let mut skip_get = fetch.store_empty;
         loop {
-            let owner = owner_id();
+            let mut owner = owner_id();
             // The stored token, the common case, in a read of its own; when there is none,
             // the lease in one step with a second look. Each is one operation, within one
             // operation timeout.
@@ -233,10 +233,14 @@ impl Shared {
                         guard = Some(self.lease_guard(&owner));
                     }
                     let lookup = self
-                        .call(
+                        .lease_attempt(
                             fetch,
                             READ_OR_LEASE,
-                            self.store.get_or_lease(key, &owner, ttl),
+                            &owner,
+                            move |store, key, owner| async move {
+                                store.get_or_lease(&key, &owner, ttl).await
+                            },
+                            |lookup| matches!(lookup, Lookup::Leased),
                         )
                         .await;
                     // A token found shows reads work; a lease taken or held, changes too.
@@ -255,18 +259,32 @@ impl Shared {
             };
             let leased = match lookup {
                 Lookup::Found(entry) => {
-                    // The store found a token: no lease of ours is left from that.
-                    disarm(guard);
+                    // A lease the store's read-or-lease took and failed to end (a default
+                    // `get_or_lease` that found a token on its second look) is ended in the
+                    // background; the next attempt is under a new owner, so it never waits
+                    // for a lease of its own.
+                    if guard.is_some() {
+                        drop(guard);
+                        owner = owner_id();
+                    }
                     if let Some(arrival) = self.adopt(fetch, entry, want, Some(&mut unopened)) {
                         return Ok(arrival);
                     }
                     // A token this flight does not want (the one it replaces, one
                     // invalidated here, or one that does not open): lease to replace it.
                     let guard = self.lease_guard(&owner);
-                    match self
-                        .call(fetch, "lease", self.store.try_lease(key, &owner, ttl))
-                        .await
-                    {
+                    let taken = self
+                        .lease_attempt(
+                            fetch,
+                            "lease",
+                            &owner,
+                            move |store, key, owner| async move {
+                                store.try_lease(&key, &owner, ttl).await
+                            },
+                            |taken| *taken,
+                        )
+                        .await;
+                    match taken {
                         None => {
                             drop(guard);
                             return fetch.ask_provider().await;
@@ -342,6 +360,51 @@ impl Shared {
                 return fetch.ask_provider().await;
             }
         }
+    }
+
+    /// One attempt at the lease (`make` builds it from the store, key and owner) in a task
+    /// of its own: if this flight stops waiting for it (the operation timed out, or the
+    /// flight was dropped) and it turns out to have taken the lease (`took`), that task ends
+    /// it. A file store's attempt goes on in a blocking thread after its caller gave up,
+    /// and could take the lease after a release sent in its place.
+    async fn lease_attempt<T, Fut>(
+        self: &Arc<Self>,
+        fetch: &Fetch,
+        what: &'static str,
+        owner: &str,
+        make: impl FnOnce(Arc<dyn TokenStore>, String, String) -> Fut,
+        took: fn(&T) -> bool,
+    ) -> Option<T>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        if self.backing_off(fetch) {
+            return None;
+        }
+        let (store, key) = (Arc::clone(&self.store), self.sealer.key().to_owned());
+        let owner = owner.to_owned();
+        let timeout = self.policy.operation_timeout;
+        let attempt = make(Arc::clone(&store), key.clone(), owner.clone());
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let result = AssertUnwindSafe(attempt)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(StoreError::new("the token store panicked")));
+            // Nobody took the answer: end a lease it took.
+            if let Err(Ok(value)) = answer.send(result)
+                && took(&value)
+            {
+                release_within(&store, &key, &owner, timeout).await;
+            }
+        });
+        let answered = async {
+            answered
+                .await
+                .unwrap_or_else(|_| Err(StoreError::new("the lease attempt ended unanswered")))
+        };
+        self.call(fetch, what, answered).await
     }
 
     /// Fetches from the provider, stores the token, and ends the lease (if held).
