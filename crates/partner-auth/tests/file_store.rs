@@ -469,7 +469,10 @@ fn a_lock_a_stuck_process_holds_does_not_hold_the_runtime() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sandbox = runtime.block_on(Sandbox::start()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir.path()).unwrap());
+    let store = FileStore::new(dir.path())
+        .unwrap()
+        .with_lock_wait(Duration::from_millis(500));
+    let store: Arc<dyn TokenStore> = Arc::new(store);
     runtime
         .block_on(source(&sandbox, Arc::clone(&store)).token())
         .unwrap();

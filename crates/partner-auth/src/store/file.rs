@@ -41,8 +41,9 @@ const LEASE_START_SLACK: Duration = Duration::from_secs(1);
 /// - every change to a credential's files happens under an advisory lock
 ///   (`flock`/`LockFileEx`) on `<key>.lock`, held only for that change, so taking the
 ///   lease, writing the token and compare-and-delete never interleave between processes;
-///   a lock held for over 5 s (a stuck process) fails the change instead of holding its
-///   thread, so dropping the runtime it ran on waits no longer than that;
+///   a lock held for over 5 s ([`with_lock_wait`](Self::with_lock_wait)), by a stuck
+///   process say, fails the change instead of holding its thread, so dropping the runtime
+///   it ran on waits no longer than that;
 /// - a directory this store creates is `0700`, and its files are `0600` (Unix); an
 ///   existing one that every user can write to is refused;
 /// - each token file starts with its expiry in plain (for a reader to skip an expired
@@ -66,9 +67,11 @@ const LEASE_START_SLACK: Duration = Duration::from_secs(1);
 /// use std::time::Duration;
 /// use partner_auth::{TokenSource, store::{FileStore, StorePolicy}};
 ///
-/// let store = Arc::new(FileStore::new(dir.path().join("tokens"))?); // or FileStore::in_user_cache()
 /// // A disk slower than the operation timeout (500 ms by default) means a fetch of its
-/// // own; this one waits for a loaded machine's disk.
+/// // own; this one waits for a loaded machine's disk, and for other processes' changes.
+/// let store = FileStore::new(dir.path().join("tokens"))? // or FileStore::in_user_cache()
+///     .with_lock_wait(Duration::from_secs(30));
+/// let store = Arc::new(store);
 /// let policy = StorePolicy::default().with_operation_timeout(Duration::from_secs(30));
 /// let run = |client| {
 ///     TokenSource::builder(client).store(store.clone()).store_policy(policy.clone()).build()
@@ -86,6 +89,7 @@ const LEASE_START_SLACK: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct FileStore {
     dir: PathBuf,
+    lock_wait: Duration,
 }
 
 impl FileStore {
@@ -117,7 +121,21 @@ impl FileStore {
                 ));
             }
         }
-        Ok(Self { dir })
+        Ok(Self {
+            dir,
+            lock_wait: LOCK_WAIT,
+        })
+    }
+
+    /// The longest a change waits for a credential's lock file (default 5 s), which other
+    /// processes hold for one change of their own: past it the change fails (a store
+    /// error) and its thread is free again, so dropping the runtime it ran on waits no
+    /// longer. Worth raising with the operation timeout
+    /// ([`StorePolicy::with_operation_timeout`](super::StorePolicy::with_operation_timeout))
+    /// where many processes change the same files on a slow disk.
+    pub fn with_lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
+        self
     }
 
     /// A store in the user's cache directory: [`default_dir`](Self::default_dir).
@@ -199,12 +217,12 @@ impl FileStore {
         }))
     }
 
-    /// Runs `change` holding the credential's lock file, waited for at most [`LOCK_WAIT`].
+    /// Runs `change` holding the credential's lock file, waited for at most `lock_wait`.
     fn locked<T>(&self, key: &str, change: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
         let lock = open_private(&self.dir.join(format!("{key}.lock")))?;
         // Tried, not waited for: a blocking wait on a lock a stuck process holds would keep
         // this thread, and the runtime it belongs to, from ever finishing.
-        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let deadline = std::time::Instant::now() + self.lock_wait;
         let mut pause = Duration::from_millis(1);
         loop {
             match FileExt::try_lock(&lock) {
@@ -217,8 +235,9 @@ impl FileStore {
                     return Err(io::Error::new(
                         io::ErrorKind::WouldBlock,
                         format!(
-                            "the lock file {key}.lock was held for over {LOCK_WAIT:?} (by a stuck \
-                             process?)"
+                            "the lock file {key}.lock was held for over {:?} (by a stuck \
+                             process?)",
+                            self.lock_wait
                         ),
                     ));
                 }
@@ -382,7 +401,10 @@ impl TokenStore for FileStore {
 
 impl std::fmt::Debug for FileStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileStore").field("dir", &self.dir).finish()
+        f.debug_struct("FileStore")
+            .field("dir", &self.dir)
+            .field("lock_wait", &self.lock_wait)
+            .finish()
     }
 }
 
