@@ -36,13 +36,18 @@ fn requests(sandbox: &Sandbox) -> u64 {
     sandbox.stats(PROVIDER).token_requests
 }
 
-/// The only `.token` file in `dir`.
-fn token_file(dir: &std::path::Path) -> std::path::PathBuf {
-    let files: Vec<_> = std::fs::read_dir(dir)
+/// The files in `dir` whose names end in `.<extension>`.
+fn files_with(dir: &std::path::Path, extension: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "token"))
-        .collect();
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .collect()
+}
+
+/// The only `.token` file in `dir`.
+fn token_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let files = files_with(dir, "token");
     assert_eq!(files.len(), 1, "{files:?}");
     files[0].clone()
 }
@@ -561,7 +566,7 @@ async fn a_lease_an_attempt_took_is_ended_however_the_attempt_ends() {
         .unwrap();
     let caller = tokio::spawn(async move { source.token().await });
     let lease = dir.path().to_owned();
-    while lease_files(&lease) == 0 {
+    while files_with(&lease, "lease").is_empty() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     caller.abort();
@@ -600,28 +605,12 @@ async fn a_lease_an_attempt_took_is_ended_however_the_attempt_ends() {
     );
 }
 
-/// How many `.lease` files `dir` holds.
-fn lease_files(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "lease")
-        })
-        .count()
-}
-
-/// The key of the one credential whose files `dir` holds (its lock or lease file's name).
+/// The key of the one credential whose files `dir` holds (its lock file's name).
 fn lease_key(dir: &std::path::Path) -> String {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "lock" || x == "lease"))
-        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .expect("the credential's files")
+    let lock = files_with(dir, "lock")
+        .pop()
+        .expect("the credential's lock file");
+    lock.file_stem().unwrap().to_string_lossy().into_owned()
 }
 
 /// A real file store with faults: writes that fail (a full disk, say), deletes that take

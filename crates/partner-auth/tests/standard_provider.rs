@@ -400,27 +400,8 @@ async fn a_response_echoing_the_token_url_query_shows_none_of_its_values() {
         })
         .collect();
     for (status, body) in answers {
-        let server = MockServer::start_async().await;
-        server
-            .mock_async(|when, then| {
-                when.method(POST).path("/token");
-                then.status(status)
-                    .header("content-type", "application/json")
-                    .body(&body);
-            })
-            .await;
-        let client = Client::builder(Provider::Standard)
-            .base_url(server.url("/token?p=B2C_1_policy&key=quiet%20harbor%2Fkey"))
-            .credentials(Credentials::new("id", "secret-value-1"))
-            .build()
-            .unwrap();
-        let error = client.fetch_token().await.unwrap_err();
-        let shown = format!(
-            "{error} {error:?} {:?} {:?} {:?}",
-            error.code(),
-            error.message(),
-            error.body_excerpt()
-        );
+        let (error, shown) =
+            error_shown("p=B2C_1_policy&key=quiet%20harbor%2Fkey", status, &body).await;
         for echo in echoes.iter().chain([&key]) {
             assert!(!shown.contains(echo), "{status} {body}: {shown}");
         }
@@ -440,7 +421,9 @@ async fn error_shown(query: &str, status: u16, body: &str) -> (partner_auth::Err
     server
         .mock_async(|when, then| {
             when.method(POST).path("/token");
-            then.status(status).body(body);
+            then.status(status)
+                .header("content-type", "application/json")
+                .body(body);
         })
         .await;
     let error = Client::builder(Provider::Standard)

@@ -54,27 +54,24 @@ fn run(args: &[&str], id: &str, secret: Option<&str>) -> Output {
     command.output().expect("run partner-token")
 }
 
+/// A `fetch` command against `endpoint` with its demo credentials, plus `extra` flags.
+fn fetch_command(endpoint: &Endpoint, extra: &[&str]) -> Command {
+    let mut command = command();
+    command
+        .args(["fetch", "--provider", endpoint.provider])
+        .args(["--base-url", &endpoint.base_url])
+        .args(extra)
+        .env("PARTNER_CLIENT_ID", endpoint.client_id)
+        .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
+    command
+}
+
 /// `fetch` against `endpoint` with its demo credentials, plus `extra` flags.
 async fn fetch(endpoint: &Endpoint, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "fetch",
-        "--provider",
-        endpoint.provider,
-        "--base-url",
-        &endpoint.base_url,
-    ];
-    args.extend_from_slice(extra);
-    let (id, secret) = (
-        endpoint.client_id.to_owned(),
-        endpoint.client_secret.to_owned(),
-    );
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(&args, &id, Some(&secret))
-    })
-    .await
-    .unwrap()
+    let mut command = fetch_command(endpoint, extra);
+    tokio::task::spawn_blocking(move || command.output().expect("run partner-token"))
+        .await
+        .unwrap()
 }
 
 fn code(output: &Output) -> i32 {
@@ -2316,22 +2313,10 @@ async fn a_proxy_in_the_environment_never_sees_plain_http_credentials() {
     proxy.set_nonblocking(true).unwrap();
     let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
     let endpoint = sandbox.endpoint(Provider::Dinie);
-    let mut command = command();
+    let mut command = fetch_command(endpoint, &["--no-cache", "--timeout", "5s"]);
     for var in ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"] {
         command.env(var, &proxy_url);
     }
-    command
-        .args([
-            "fetch",
-            "--provider",
-            "dinie",
-            "--no-cache",
-            "--timeout",
-            "5s",
-        ])
-        .args(["--base-url", &endpoint.base_url])
-        .env("PARTNER_CLIENT_ID", endpoint.client_id)
-        .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
     let output = tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap();
@@ -2353,20 +2338,8 @@ async fn a_lease_left_by_an_interrupted_run_is_waited_for_only_as_long_as_the_ti
     let endpoint = sandbox.endpoint(Provider::Dinie);
     let cache = fresh_dir("lease-cache");
     let run_once = |cache: std::path::PathBuf| {
-        let mut command = command();
-        command
-            .env("XDG_CACHE_HOME", &cache)
-            .args([
-                "fetch",
-                "--provider",
-                "dinie",
-                "--header",
-                "--timeout",
-                "1s",
-            ])
-            .args(["--base-url", &endpoint.base_url])
-            .env("PARTNER_CLIENT_ID", endpoint.client_id)
-            .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
+        let mut command = fetch_command(endpoint, &["--header", "--timeout", "1s"]);
+        command.env("XDG_CACHE_HOME", &cache);
         async move {
             tokio::task::spawn_blocking(move || {
                 let started = std::time::Instant::now();
