@@ -320,14 +320,7 @@ async fn a_token_url_with_a_query_is_used_as_given_and_shown_without_it() {
             .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"access_")
             .unwrap();
     });
-    let error = Client::builder(Provider::Standard)
-        .base_url(&cut_url)
-        .credentials(Credentials::new("id", "secret-value-1"))
-        .build()
-        .unwrap()
-        .fetch_token()
-        .await
-        .unwrap_err();
+    let error = fetch_error(&cut_url).await;
     server_side.join().unwrap();
     let mut shown = format!("{error} {error:?}");
     let mut source = std::error::Error::source(&error);
@@ -339,12 +332,7 @@ async fn a_token_url_with_a_query_is_used_as_given_and_shown_without_it() {
     assert!(!shown.contains("q-SECRET-41"), "{shown}");
 
     // An error names the endpoint without the query.
-    let dead = Client::builder(Provider::Standard)
-        .base_url("http://127.0.0.1:9/token?api-key=q-SECRET-41")
-        .credentials(Credentials::new("id", "secret-value-1"))
-        .build()
-        .unwrap();
-    let error = dead.fetch_token().await.unwrap_err();
+    let error = fetch_error("http://127.0.0.1:9/token?api-key=q-SECRET-41").await;
     let shown = format!("{error} {error:?}");
     assert!(!shown.contains("q-SECRET-41"), "{shown}");
 
@@ -415,6 +403,18 @@ async fn a_response_echoing_the_token_url_query_shows_none_of_its_values() {
     }
 }
 
+/// The error of one fetch from the standard token URL `url`, with the tests' credentials.
+async fn fetch_error(url: &str) -> partner_auth::Error {
+    Client::builder(Provider::Standard)
+        .base_url(url)
+        .credentials(Credentials::new("id", "secret-value-1"))
+        .build()
+        .unwrap()
+        .fetch_token()
+        .await
+        .unwrap_err()
+}
+
 /// One answer from a token URL with `query`: the error, shown every way it can be.
 async fn error_shown(query: &str, status: u16, body: &str) -> (partner_auth::Error, String) {
     let server = MockServer::start_async().await;
@@ -426,14 +426,7 @@ async fn error_shown(query: &str, status: u16, body: &str) -> (partner_auth::Err
                 .body(body);
         })
         .await;
-    let error = Client::builder(Provider::Standard)
-        .base_url(server.url(format!("/token?{query}")))
-        .credentials(Credentials::new("id", "secret-value-1"))
-        .build()
-        .unwrap()
-        .fetch_token()
-        .await
-        .unwrap_err();
+    let error = fetch_error(&server.url(format!("/token?{query}"))).await;
     // Each text as it is, and as `Debug` escapes it.
     let shown = format!(
         "{error} {error:?} {} {} {}",
