@@ -208,6 +208,46 @@ async fn a_tampered_truncated_or_foreign_entry_is_a_counted_miss_never_a_wrong_t
     }
 }
 
+/// The plain expiry a token file starts with is a hint: rewritten to the past, the entry
+/// is an expired one (a miss, not a decrypt failure); rewritten to the future, the token
+/// read is the one written, expiring when it was sealed to.
+#[tokio::test]
+async fn the_plain_expiry_header_is_only_a_hint() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir.path()).unwrap());
+    let original = source(&sandbox, store.clone()).token().await.unwrap();
+    let path = token_file(dir.path());
+    let good = std::fs::read(&path).unwrap();
+    let with_header = |ms: u64| [&ms.to_be_bytes()[..], &good[8..]].concat();
+
+    // To the past (the epoch): an expired entry, fetched anew, no decrypt failure.
+    std::fs::write(&path, with_header(0)).unwrap();
+    let reader = source(&sandbox, store.clone());
+    let fetched = reader.token().await.unwrap();
+    assert_ne!(fetched.expose_secret(), original.expose_secret());
+    assert_eq!(requests(&sandbox), 2);
+    let stats = reader.stats();
+    assert_eq!(
+        (stats.store_hits, stats.store_decrypt_failures),
+        (0, 0),
+        "{stats:?}"
+    );
+
+    // To the far future: the sealed token as written, with its sealed expiry.
+    std::fs::write(&path, with_header(u64::MAX / 2)).unwrap();
+    let reader = source(&sandbox, store.clone());
+    let read = reader.token().await.unwrap();
+    assert_eq!(read.expose_secret(), original.expose_secret());
+    assert_eq!(requests(&sandbox), 2);
+    assert_eq!(reader.stats().store_hits, 1);
+    let apart = read
+        .expires_at()
+        .duration_since(original.expires_at())
+        .unwrap_or_else(|e| e.duration());
+    assert!(apart <= Duration::from_millis(2), "{apart:?}");
+}
+
 #[tokio::test]
 async fn an_entry_sealed_under_a_rotated_secret_does_not_open_with_the_new_one() {
     let sandbox = Sandbox::start().await.unwrap();

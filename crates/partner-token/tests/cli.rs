@@ -1816,6 +1816,39 @@ async fn an_unusable_cache_directory_costs_a_warning_not_the_token() {
     assert!(file.is_file(), "left as it was");
 }
 
+/// A `--store` directory every user can write to (where anyone could plant a lease or
+/// delete tokens) costs a warning saying so, not the token, and is left as it was.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_directory_every_user_can_write_to_costs_a_warning_not_the_token() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let dir = fresh_dir("world-writable");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let output = fetch(&endpoint, &["--header", "--store", dir.to_str().unwrap()]).await;
+    let stderr = text(&output.stderr);
+    assert_eq!(code(&output), 0, "{stderr}");
+    assert!(text(&output.stdout).starts_with("Authorization: Bearer "));
+    assert!(
+        stderr.starts_with(&format!(
+            "warning: the token cache directory {} is not usable",
+            dir.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("can be written by every user"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 1);
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o777, "its mode left as it was");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
 /// A cache directory that cannot be cleared is a local problem (exit 7), named.
 #[test]
 fn a_cache_that_cannot_be_cleared_is_a_local_error_naming_the_directory() {
