@@ -44,6 +44,9 @@ async fn success_maps_into_the_same_access_token_for_every_provider() {
 
 #[tokio::test]
 async fn every_documented_error_maps_to_its_kind_code_and_message() {
+    // A reset header is a whole Unix second from when the fixtures are built: what is left
+    // of it shrinks while the servers before it run (2.4 s once, on a loaded machine).
+    let built = std::time::Instant::now();
     for f in fixtures() {
         for doc in &f.documented_errors {
             let at = format!("{} {}", f.provider, doc.status);
@@ -71,8 +74,9 @@ async fn every_documented_error_maps_to_its_kind_code_and_message() {
             }
             if let Some(wait) = doc.retry_after {
                 let got = err.retry_after().unwrap_or_default();
+                let slack = built.elapsed() + Duration::from_secs(1);
                 assert!(
-                    got <= wait && got + Duration::from_secs(2) >= wait,
+                    got <= wait && got + slack >= wait,
                     "{at}: retry_after {got:?}"
                 );
             }
