@@ -63,10 +63,13 @@ impl Client {
 
 /// A [`crate::TokenSource`] for code without an async runtime. Cheap to clone; clones share
 /// the cache and the runtime, which shuts down when the last clone is dropped. With a
-/// store, dropping the last clone outside any runtime first deletes the stored token that
-/// [`invalidate`](Self::invalidate) left to the next fetch: the dropping thread waits for
-/// it, at most the store's operation timeout (longer only for a store that blocks inside
-/// `poll`, which no timer can cut short).
+/// store, dropping the last clone first stops the fetch under way and ends the lease it
+/// held, and deletes the stored token that [`invalidate`](Self::invalidate) left to the
+/// next fetch, so that no other process waits out a lease or adopts that token. Outside
+/// any runtime, the dropping thread waits for this, at most the store's operation timeout
+/// (longer only for a store that blocks inside `poll`, which no timer can cut short);
+/// inside one, where it must not block, a thread of its own waits, then shuts the
+/// runtime down.
 #[derive(Clone, Debug)]
 pub struct TokenSource {
     inner: Arc<Owned>,
@@ -215,28 +218,37 @@ impl OwnedRuntime {
 }
 
 impl Drop for Owned {
-    /// Outside any runtime, the source's own drop can spawn nothing: a stored token that
-    /// `invalidate` left to the next fetch to delete is deleted here, on this runtime,
-    /// the calling thread waiting at most the store's operation timeout (for a store that
-    /// does not block inside `poll`). Inside a Tokio runtime, the source spawns it there as
-    /// the async source does.
+    /// With a store, the runtime does not go before the store work its tasks leave: the
+    /// fetch under way is stopped, and the lease it held ended, and a stored token that
+    /// `invalidate` left to the next fetch is deleted, all within the store's operation
+    /// timeout (for a store that does not block inside `poll`). Outside any runtime, the
+    /// dropping thread waits for that; inside one, where it must not block, a thread of
+    /// its own does, then shuts the runtime down.
     fn drop(&mut self) {
-        let here = match tokio::runtime::Handle::try_current() {
-            Ok(_) => return,
-            Err(e) => e.is_missing_context(),
+        let Some(settle) = self.source.stop_for_shutdown() else {
+            return;
         };
-        if let (Some(runtime), Some(delete)) =
-            (&self.runtime.0, self.source.take_pending_store_delete())
-        {
-            if here {
-                runtime.block_on(delete);
-            } else {
-                // In a thread-local's destructor after Tokio's own thread-locals are gone,
-                // `block_on` here would panic (and a panic there aborts the process): on a
-                // thread of its own, as `run` does.
-                std::thread::scope(|scope| {
-                    let _ = scope.spawn(|| runtime.block_on(delete)).join();
-                });
+        let runtime = std::mem::replace(&mut self.runtime, OwnedRuntime(None));
+        let settle_then_shut_down = move || {
+            if let Some(tokio_runtime) = &runtime.0 {
+                tokio_runtime.block_on(settle);
+            }
+            drop(runtime);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Err(e) if e.is_missing_context() => settle_then_shut_down(),
+            // In a thread-local's destructor after Tokio's own thread-locals are gone,
+            // `block_on` here would panic (and a panic there aborts the process): on a
+            // thread of its own, as `run` does.
+            Err(_) => std::thread::scope(|scope| {
+                let _ = scope.spawn(settle_then_shut_down).join();
+            }),
+            // If no thread can be started, the closure is dropped and the runtime with it,
+            // in the background: the lease then expires.
+            Ok(_) => {
+                let _ = std::thread::Builder::new()
+                    .name("partner-auth-shutdown".into())
+                    .spawn(settle_then_shut_down);
             }
         }
     }

@@ -208,8 +208,9 @@ impl TokenSource {
     /// attempt within the store's operation timeout). That task is not waited for: a
     /// runtime shut down right after may never run it, another source may read the store
     /// before it lands, and without a runtime, or while the store is failing, there is
-    /// none; the entry then lives out its time to live. (The blocking API's source, dropped
-    /// outside any runtime, makes the attempt on its own runtime, and its drop waits.)
+    /// none; the entry then lives out its time to live. (The blocking API's source makes
+    /// the attempt on its own runtime before that shuts down; dropped outside any runtime,
+    /// its drop waits for it.)
     pub fn invalidate(&self, token: &AccessToken) -> bool {
         // With a store, under the flight lock: a caller caching what it read from the
         // store (see `Inner::read_store`) does so under it too, after checking the tokens
@@ -246,15 +247,32 @@ impl TokenSource {
         dropped
     }
 
-    /// The store delete [`invalidate`](Self::invalidate) left to the next fetch, taken as
-    /// one bounded attempt, for a caller about to drop the source where its own drop finds
-    /// no runtime to spawn it on (the blocking API, outside any runtime).
+    /// For an owner about to shut down the runtime this source's tasks run on (the
+    /// blocking API's): stops the fetch under way, and returns the store work to finish on
+    /// that runtime first, bounded by the store's operation timeout: the delete
+    /// [`invalidate`](Self::invalidate) left to the next fetch, and every counted task (the
+    /// stopped fetch's lease release among them). `None` without a store.
     #[cfg(feature = "blocking")]
-    pub(crate) fn take_pending_store_delete(
+    pub(crate) fn stop_for_shutdown(
         &self,
     ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
-        let shared = self.inner.shared.as_ref()?;
-        shared.take_pending_delete(self.inner.clock.now())
+        let shared = Arc::clone(self.inner.shared.as_ref()?);
+        if let Some(task) = lock(&self.inner.flight)
+            .as_ref()
+            .and_then(|f| f.task.clone())
+        {
+            task.abort();
+        }
+        let delete = shared.take_pending_delete(self.inner.clock.now());
+        Some(async move {
+            let delete = async {
+                if let Some(delete) = delete {
+                    delete.await;
+                }
+            };
+            let work = futures_util::future::join(delete, shared.settled());
+            let _ = tokio::time::timeout(shared.operation_timeout(), work).await;
+        })
     }
 
     /// The cached token, if any, without fetching (it may be in its refresh window or
@@ -512,13 +530,17 @@ impl Inner {
         drop(slot);
         // The guard lives in the task from the start: if the task is dropped before it
         // ever runs, the guard still clears the slot.
-        let task = runtime.spawn(
-            async move {
-                let result = AssertUnwindSafe(fetch.run()).catch_unwind().await;
-                guard.finish(result);
-            }
-            .instrument(span),
-        );
+        let work = async move {
+            let result = AssertUnwindSafe(fetch.run()).catch_unwind().await;
+            guard.finish(result);
+        }
+        .instrument(span);
+        // With a store, counted: the blocking API lets it end its lease before its runtime
+        // goes.
+        let task = match &self.shared {
+            Some(shared) => shared.spawn_counted(&runtime, work),
+            None => runtime.spawn(work),
+        };
         let mut slot = lock(&self.flight);
         if let Some(current) = slot.as_mut().filter(|f| f.id == id) {
             current.task = Some(task.abort_handle());

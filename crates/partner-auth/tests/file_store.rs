@@ -506,6 +506,115 @@ fn a_blocking_source_drop_waits_for_a_hanging_delete_no_longer_than_the_operatio
         .expect("the drop still waits for the delete");
 }
 
+/// A blocking source whose background refresh holds the lease (its token write hanging),
+/// with a lease of 600 s and a store operation timeout of 30 s; the runtime its sandbox
+/// runs on, and the sandbox.
+#[cfg(feature = "blocking")]
+fn blocking_source_refreshing_under_the_lease(
+    dir: &std::path::Path,
+) -> (
+    partner_auth::blocking::TokenSource,
+    tokio::runtime::Runtime,
+    Sandbox,
+) {
+    use partner_auth::time::{InstantSleep, ManualClock};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime
+        .block_on(
+            Sandbox::builder()
+                .token_lifetime(Duration::from_secs(600))
+                .start(),
+        )
+        .unwrap();
+    let store = Arc::new(Faulty {
+        hang_write: Some(2),
+        ..Faulty::on(dir)
+    });
+    let clock = ManualClock::new();
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(store.clone())
+        .store_policy(
+            StorePolicy::default()
+                .with_lease_ttl(Duration::from_secs(600))
+                .with_operation_timeout(Duration::from_secs(30)),
+        )
+        .time_source(clock.clone())
+        .sleep(InstantSleep::new(clock.clone()))
+        .build()
+        .unwrap();
+    let source = partner_auth::blocking::TokenSource::with_source(source).unwrap();
+    let first = source.token().unwrap();
+    // A minute before expiry, in the refresh window: the cached token at once, and a
+    // refresh in the background that takes the lease, fetches, and hangs writing.
+    clock.advance(Duration::from_secs(540));
+    assert_eq!(
+        source.token().unwrap().expose_secret(),
+        first.expose_secret()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while store.writes.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        assert!(std::time::Instant::now() < deadline, "no refresh wrote");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        !runtime.block_on(lease_free_within(dir, Duration::ZERO)),
+        "the refresh holds the lease"
+    );
+    (source, runtime, sandbox)
+}
+
+/// Whether another process (another store on `dir`) can take the credential's lease
+/// within `wait`.
+async fn lease_free_within(dir: &std::path::Path, wait: Duration) -> bool {
+    let other = FileStore::new(dir).unwrap();
+    let key = lease_key(dir);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if other
+            .try_lease(&key, "other", Duration::from_secs(1))
+            .await
+            .unwrap()
+        {
+            other.release_lease(&key, "other").await.unwrap();
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Dropped outside any runtime while its refresh holds the lease, the blocking source ends
+/// the lease before its drop returns (found by review: its runtime shut down with the
+/// release, and the lease lasted its whole time to live).
+#[cfg(feature = "blocking")]
+#[test]
+fn a_blocking_source_dropped_during_its_refresh_ends_the_lease_before_the_drop_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, runtime, _sandbox) = blocking_source_refreshing_under_the_lease(dir.path());
+    drop(source);
+    assert!(
+        runtime.block_on(lease_free_within(dir.path(), Duration::ZERO)),
+        "the lease the refresh held was left"
+    );
+}
+
+/// Dropped inside a runtime (where it must not block), the blocking source still ends the
+/// lease its refresh held, soon after.
+#[cfg(feature = "blocking")]
+#[test]
+fn a_blocking_source_dropped_in_a_runtime_during_its_refresh_ends_the_lease_soon_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, runtime, _sandbox) = blocking_source_refreshing_under_the_lease(dir.path());
+    runtime.block_on(async move { drop(source) });
+    // Generous: left, the lease would last 600 s.
+    assert!(
+        runtime.block_on(lease_free_within(dir.path(), Duration::from_secs(60))),
+        "the lease the refresh held was left"
+    );
+}
+
 /// A lock file that another process holds and never lets go of fails the change after a
 /// bound, and the runtime the change ran on drops without waiting for that process (found
 /// by review: a blocking `flock` held the runtime's drop for as long as the holder lived).
@@ -672,6 +781,9 @@ struct Faulty {
     /// A late lease was taken.
     late_lease_taken: Arc<std::sync::atomic::AtomicBool>,
     reads: std::sync::atomic::AtomicUsize,
+    /// The write with this number (from 1) never answers.
+    hang_write: Option<usize>,
+    writes: std::sync::atomic::AtomicUsize,
 }
 
 impl Faulty {
@@ -687,6 +799,8 @@ impl Faulty {
             late_leases: None,
             late_lease_taken: Default::default(),
             reads: Default::default(),
+            hang_write: None,
+            writes: Default::default(),
         }
     }
 }
@@ -707,6 +821,13 @@ impl TokenStore for Faulty {
         self.store.get(key).await
     }
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let write = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if self.hang_write == Some(write) {
+            std::future::pending::<()>().await;
+        }
         if self.fail_writes {
             return Err(StoreError::new("no space left on device"));
         }
