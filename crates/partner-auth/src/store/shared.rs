@@ -570,11 +570,8 @@ impl Shared {
             return None;
         }
         // The writer's word on when to stop using it, sealed: however long the store says
-        // the entry has left (a replayed entry, a rewritten expiry), never longer. A reader
-        // whose clock runs ahead of the writer's stops early, never late.
-        let sealed_left = seal::from_unix_ms(plain.usable_until_ms)
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO);
+        // the entry has left (a replayed entry, a rewritten expiry), never longer.
+        let sealed_left = sealed_left(plain.usable_until_ms, SystemTime::now());
         if sealed_left.is_zero() {
             tracing::debug!("ignoring a token store entry its writer stopped using");
             return None;
@@ -754,6 +751,15 @@ fn ends_outage(failed: &str, succeeded: &str) -> bool {
     failed == succeeded || failed == "read" || succeeded != "read"
 }
 
+/// What is left at `now`, on the reader's wall clock, of an entry its writer sealed to stop
+/// using at `usable_until_ms`, on the writer's: a reader whose clock runs behind the
+/// writer's uses it as much longer, one whose clock runs ahead stops as much earlier.
+fn sealed_left(usable_until_ms: u64, now: SystemTime) -> Duration {
+    seal::from_unix_ms(usable_until_ms)
+        .duration_since(now)
+        .unwrap_or(Duration::ZERO)
+}
+
 /// Drops `guard` without ending the lease: it is not ours, or was ended.
 fn disarm(guard: Option<LeaseGuard>) {
     if let Some(mut guard) = guard {
@@ -823,4 +829,28 @@ fn chain(error: &StoreError) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::sealed_left;
+
+    /// The README's promise: the sealed expiry is judged on the reader's clock.
+    #[test]
+    fn a_sealed_expiry_is_judged_on_the_readers_clock() {
+        let secs = Duration::from_secs;
+        // The writer, at 1,800,000,000 s on its clock, stops using the token a minute on.
+        let written = UNIX_EPOCH + secs(1_800_000_000);
+        let until_ms = (written + secs(60)).duration_since(UNIX_EPOCH).unwrap();
+        let until_ms = until_ms.as_millis() as u64;
+        // 50 s later, read by a reader whose clock agrees, runs 5 s behind, or 5 s ahead.
+        let later = written + secs(50);
+        assert_eq!(sealed_left(until_ms, later), secs(10));
+        assert_eq!(sealed_left(until_ms, later - secs(5)), secs(15));
+        assert_eq!(sealed_left(until_ms, later + secs(5)), secs(5));
+        // Past it on the reader's clock: nothing left, whatever the writer's says.
+        assert_eq!(sealed_left(until_ms, later + secs(11)), Duration::ZERO);
+    }
 }
