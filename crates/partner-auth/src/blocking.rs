@@ -32,6 +32,7 @@
 
 use std::sync::Arc;
 
+use crate::store::settle::{self, Tracker};
 use crate::{AccessToken, CachePolicy, Error, Stats};
 
 /// A [`crate::Client`] for code without an async runtime: one token request per call.
@@ -62,14 +63,19 @@ impl Client {
 }
 
 /// A [`crate::TokenSource`] for code without an async runtime. Cheap to clone; clones share
-/// the cache and the runtime, which shuts down when the last clone is dropped. With a
-/// store, dropping the last clone first stops the fetch under way and ends the lease it
-/// held, and deletes the stored token that [`invalidate`](Self::invalidate) left to the
-/// next fetch, so that no other process waits out a lease or adopts that token. Outside
-/// any runtime, the dropping thread waits for this, at most the store's operation timeout
-/// (longer only for a store that blocks inside `poll`, which no timer can cut short);
-/// inside one, where it must not block, a thread of its own waits, then shuts the
-/// runtime down.
+/// the cache and the runtime, which shuts down when the last clone is dropped.
+///
+/// With a store, dropping the last clone first stops the fetch its calls started, ends the
+/// lease that fetch held, and deletes the stored token that
+/// [`invalidate`](Self::invalidate) left to the next fetch, so that other processes
+/// neither wait out the lease nor adopt that token. Outside any runtime, the dropping
+/// thread waits for this, at most the store's operation timeout (longer only for a store
+/// that blocks inside `poll`, which no timer can cut short); inside one, where it must not
+/// block, a thread of its own waits, then shuts the runtime down. A fetch that a clone of
+/// the [async source](Self::as_async) started on another runtime is neither stopped nor
+/// waited for. A lease request the store is still carrying out after that timeout can
+/// land after the runtime is gone, and that lease then lasts its time to live;
+/// `FileStore` takes no lease for a caller that has gone.
 #[derive(Clone, Debug)]
 pub struct TokenSource {
     inner: Arc<Owned>,
@@ -80,6 +86,8 @@ struct Owned {
     // Dropped first: the source's fetches run on the runtime.
     source: crate::TokenSource,
     runtime: OwnedRuntime,
+    /// Counts the store tasks this wrapper's calls spawn (not those of its async clones).
+    tracker: Arc<Tracker>,
 }
 
 /// A runtime that shuts down in the background when dropped, wherever that happens.
@@ -104,6 +112,7 @@ impl TokenSource {
             inner: Arc::new(Owned {
                 source,
                 runtime: OwnedRuntime::start()?,
+                tracker: Arc::default(),
             }),
         })
     }
@@ -111,12 +120,12 @@ impl TokenSource {
     /// A valid token (see [`crate::TokenSource::token`]): at once while the cached one is
     /// fresh, otherwise after the shared fetch.
     pub fn token(&self) -> Result<AccessToken, Error> {
-        self.inner.runtime.run(self.inner.source.token())
+        self.inner.run(self.inner.source.token())
     }
 
     /// Fetches a new token now (see [`crate::TokenSource::refresh`]).
     pub fn refresh(&self) -> Result<AccessToken, Error> {
-        self.inner.runtime.run(self.inner.source.refresh())
+        self.inner.run(self.inner.source.refresh())
     }
 
     /// Drops `token` if it is still the cached one (see
@@ -217,15 +226,33 @@ impl OwnedRuntime {
     }
 }
 
+impl Owned {
+    /// Runs one of the source's calls on the runtime, its store tasks counted (with a
+    /// store: without one, nothing is left to finish at the drop).
+    fn run<T: Send>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, Error>> + Send,
+    ) -> Result<T, Error> {
+        if self.source.store_key().is_some() {
+            let counted = settle::counting(Arc::clone(&self.tracker), call);
+            self.runtime.run(counted)
+        } else {
+            self.runtime.run(call)
+        }
+    }
+}
+
 impl Drop for Owned {
     /// With a store, the runtime does not go before the store work its tasks leave: the
-    /// fetch under way is stopped, and the lease it held ended, and a stored token that
-    /// `invalidate` left to the next fetch is deleted, all within the store's operation
-    /// timeout (for a store that does not block inside `poll`). Outside any runtime, the
-    /// dropping thread waits for that; inside one, where it must not block, a thread of
-    /// its own does, then shuts the runtime down.
+    /// fetch this wrapper's calls started is stopped, and the lease it held ended, and a
+    /// stored token that `invalidate` left to the next fetch is deleted, all within the
+    /// store's operation timeout (for a store that does not block inside `poll`). Outside
+    /// any runtime, the dropping thread waits for that; inside one, where it must not
+    /// block, it does not wait. Either way a thread of its own runs it, then shuts the
+    /// runtime down: this thread may be a thread-local's destructor, after Tokio's own
+    /// thread-locals for blocking on a runtime are gone.
     fn drop(&mut self) {
-        let Some(settle) = self.source.stop_for_shutdown() else {
+        let Some(settle) = self.source.stop_for_shutdown(&self.tracker) else {
             return;
         };
         let runtime = std::mem::replace(&mut self.runtime, OwnedRuntime(None));
@@ -235,21 +262,16 @@ impl Drop for Owned {
             }
             drop(runtime);
         };
-        match tokio::runtime::Handle::try_current() {
-            Err(e) if e.is_missing_context() => settle_then_shut_down(),
-            // In a thread-local's destructor after Tokio's own thread-locals are gone,
-            // `block_on` here would panic (and a panic there aborts the process): on a
-            // thread of its own, as `run` does.
-            Err(_) => std::thread::scope(|scope| {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // If no thread can be started, the closure is dropped and the runtime with
+            // it, in the background: a lease then expires.
+            let _ = std::thread::Builder::new()
+                .name("partner-auth-shutdown".into())
+                .spawn(settle_then_shut_down);
+        } else {
+            std::thread::scope(|scope| {
                 let _ = scope.spawn(settle_then_shut_down).join();
-            }),
-            // If no thread can be started, the closure is dropped and the runtime with it,
-            // in the background: the lease then expires.
-            Ok(_) => {
-                let _ = std::thread::Builder::new()
-                    .name("partner-auth-shutdown".into())
-                    .spawn(settle_then_shut_down);
-            }
+            });
         }
     }
 }

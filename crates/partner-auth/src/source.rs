@@ -15,9 +15,9 @@ use tracing::Instrument as _;
 
 use crate::policy::CachePolicy;
 use crate::stats::{Counter, Counters, Stats};
-use crate::store::seal;
 use crate::store::shared::{Shared, Want};
 use crate::store::{StorePolicy, TokenStore};
+use crate::store::{seal, settle};
 use crate::sync::lock;
 use crate::time::{AsyncSleep, Clock, Nanos, TimeSource, TokioTime};
 use crate::{AccessToken, Client, Error, ErrorKind};
@@ -152,6 +152,9 @@ struct Flight {
     id: u64,
     outcome: watch::Receiver<Outcome>,
     task: Option<AbortHandle>,
+    /// The blocking source whose call started it (its task runs on that source's runtime).
+    #[cfg(feature = "blocking")]
+    tracker: Option<Arc<settle::Tracker>>,
 }
 
 impl TokenSource {
@@ -247,31 +250,36 @@ impl TokenSource {
         dropped
     }
 
-    /// For an owner about to shut down the runtime this source's tasks run on (the
-    /// blocking API's): stops the fetch under way, and returns the store work to finish on
-    /// that runtime first, bounded by the store's operation timeout: the delete
-    /// [`invalidate`](Self::invalidate) left to the next fetch, and every counted task (the
-    /// stopped fetch's lease release among them). `None` without a store.
+    /// For a blocking source about to shut down its runtime, whose calls counted their
+    /// tasks with `tracker`: stops the fetch one of them started, and returns the store
+    /// work to finish on that runtime first, bounded by the store's operation timeout: the
+    /// delete [`invalidate`](Self::invalidate) left to the next fetch, and every task
+    /// `tracker` counts (the stopped fetch's lease release among them). `None` without a
+    /// store.
     #[cfg(feature = "blocking")]
     pub(crate) fn stop_for_shutdown(
         &self,
+        tracker: &Arc<settle::Tracker>,
     ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
-        let shared = Arc::clone(self.inner.shared.as_ref()?);
+        let shared = self.inner.shared.as_ref()?;
+        let ours = |f: &&Flight| f.tracker.as_ref().is_some_and(|t| Arc::ptr_eq(t, tracker));
         if let Some(task) = lock(&self.inner.flight)
             .as_ref()
+            .filter(ours)
             .and_then(|f| f.task.clone())
         {
             task.abort();
         }
         let delete = shared.take_pending_delete(self.inner.clock.now());
+        let (timeout, tracker) = (shared.operation_timeout(), Arc::clone(tracker));
         Some(async move {
             let delete = async {
                 if let Some(delete) = delete {
                     delete.await;
                 }
             };
-            let work = futures_util::future::join(delete, shared.settled());
-            let _ = tokio::time::timeout(shared.operation_timeout(), work).await;
+            let work = futures_util::future::join(delete, tracker.settled());
+            let _ = tokio::time::timeout(timeout, work).await;
         })
     }
 
@@ -523,6 +531,8 @@ impl Inner {
             id,
             outcome,
             task: None,
+            #[cfg(feature = "blocking")]
+            tracker: self.shared.as_ref().and_then(|_| settle::current()),
         };
         *slot = Some(flight.clone());
         // Spawn without the lock: on a runtime that has shut down, `spawn` drops the task
@@ -535,10 +545,10 @@ impl Inner {
             guard.finish(result);
         }
         .instrument(span);
-        // With a store, counted: the blocking API lets it end its lease before its runtime
-        // goes.
+        // With a store, counted under a blocking source's call: it lets the flight end its
+        // lease before its runtime goes.
         let task = match &self.shared {
-            Some(shared) => shared.spawn_counted(&runtime, work),
+            Some(_) => settle::spawn(&runtime, work),
             None => runtime.spawn(work),
         };
         let mut slot = lock(&self.flight);
@@ -880,6 +890,8 @@ impl Flight {
             id: 0,
             outcome: receiver,
             task: None,
+            #[cfg(feature = "blocking")]
+            tracker: None,
         }
     }
 

@@ -481,6 +481,7 @@ async fn a_removed_source_reads_the_store_first() {
 #[cfg(feature = "blocking")]
 #[test]
 fn a_blocking_source_drop_waits_for_a_hanging_delete_no_longer_than_the_operation_timeout() {
+    let _one = one_blocking_test_at_a_time();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sandbox = runtime.block_on(Sandbox::start()).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -565,6 +566,7 @@ fn blocking_source_refreshing_under_the_lease(
 
 /// Whether another process (another store on `dir`) can take the credential's lease
 /// within `wait`.
+#[cfg(feature = "blocking")]
 async fn lease_free_within(dir: &std::path::Path, wait: Duration) -> bool {
     let other = FileStore::new(dir).unwrap();
     let key = lease_key(dir);
@@ -591,6 +593,7 @@ async fn lease_free_within(dir: &std::path::Path, wait: Duration) -> bool {
 #[cfg(feature = "blocking")]
 #[test]
 fn a_blocking_source_dropped_during_its_refresh_ends_the_lease_before_the_drop_returns() {
+    let _one = one_blocking_test_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let (source, runtime, _sandbox) = blocking_source_refreshing_under_the_lease(dir.path());
     drop(source);
@@ -605,6 +608,7 @@ fn a_blocking_source_dropped_during_its_refresh_ends_the_lease_before_the_drop_r
 #[cfg(feature = "blocking")]
 #[test]
 fn a_blocking_source_dropped_in_a_runtime_during_its_refresh_ends_the_lease_soon_after() {
+    let _one = one_blocking_test_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let (source, runtime, _sandbox) = blocking_source_refreshing_under_the_lease(dir.path());
     runtime.block_on(async move { drop(source) });
@@ -613,6 +617,173 @@ fn a_blocking_source_dropped_in_a_runtime_during_its_refresh_ends_the_lease_soon
         runtime.block_on(lease_free_within(dir.path(), Duration::from_secs(60))),
         "the lease the refresh held was left"
     );
+}
+
+/// A blocking source over a plain `FileStore` on `dir` with `policy`, and the runtime its
+/// sandbox (built by `sandbox`) runs on.
+#[cfg(feature = "blocking")]
+fn blocking_source_on(
+    dir: &std::path::Path,
+    policy: StorePolicy,
+    sandbox: partner_sandbox::SandboxBuilder,
+) -> (
+    partner_auth::blocking::TokenSource,
+    tokio::runtime::Runtime,
+    Sandbox,
+) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime.block_on(sandbox.start()).unwrap();
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(Arc::new(FileStore::new(dir).unwrap()))
+        .store_policy(policy)
+        .build()
+        .unwrap();
+    let source = partner_auth::blocking::TokenSource::with_source(source).unwrap();
+    (source, runtime, sandbox)
+}
+
+/// Dropping the blocking wrapper stops only its own runtime's work: a fetch a clone of its
+/// async source awaits on the application's runtime goes on (found by review: it was
+/// aborted, and its waiter sent a second request).
+#[cfg(feature = "blocking")]
+#[test]
+fn dropping_the_blocking_source_leaves_a_fetch_its_async_clone_awaits_elsewhere() {
+    let _one = one_blocking_test_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let held = Sandbox::builder().faults(partner_sandbox::Faults::hold_first(
+        1,
+        Duration::from_millis(1500),
+    ));
+    let (source, app, sandbox) = blocking_source_on(dir.path(), patient(), held);
+    let clone = source.as_async().clone();
+    let fetch = app.spawn(async move { clone.token().await });
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while requests(&sandbox) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no request sent");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(source);
+    app.block_on(fetch).unwrap().unwrap();
+    assert_eq!(
+        requests(&sandbox),
+        1,
+        "the fetch was stopped and sent again"
+    );
+}
+
+/// Dropping the blocking wrapper does not wait for tasks of other runtimes: a fetch its
+/// async clone started on a runtime that is no longer driven does not hold the drop until
+/// the operation timeout (found by review: it held it 3 s of 3 s).
+#[cfg(feature = "blocking")]
+#[test]
+fn dropping_the_blocking_source_waits_for_no_task_of_another_runtime() {
+    let _one = one_blocking_test_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let held = Sandbox::builder().faults(partner_sandbox::Faults::hold_first(
+        1,
+        Duration::from_secs(3600),
+    ));
+    let (source, _app, sandbox) = blocking_source_on(
+        dir.path(),
+        StorePolicy::default().with_operation_timeout(Duration::from_secs(60)),
+        held,
+    );
+    let idle = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let clone = source.as_async().clone();
+    // Driven until its fetch is at the provider, then never again.
+    idle.block_on(async {
+        tokio::spawn(async move { clone.token().await });
+        while requests(&sandbox) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    let started = std::time::Instant::now();
+    drop(source);
+    let took = started.elapsed();
+    // Generous: the operation timeout is 60 s.
+    assert!(took < Duration::from_secs(20), "the drop took {took:?}");
+}
+
+/// The blocking source dropped by a thread-local's destructor, after Tokio's own
+/// thread-locals for blocking on a runtime are gone, neither panics nor aborts the process
+/// (found by review: `block_on` there panicked, and a panic there aborts).
+#[cfg(feature = "blocking")]
+#[test]
+fn a_blocking_source_dropped_by_a_thread_locals_destructor_ends_its_work_quietly() {
+    let _one = one_blocking_test_at_a_time();
+    use std::cell::RefCell;
+    thread_local! {
+        static HELD: RefCell<Option<partner_auth::blocking::TokenSource>> =
+            const { RefCell::new(None) };
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (source, runtime, _sandbox) = blocking_source_refreshing_under_the_lease(dir.path());
+    let handle = runtime.handle().clone();
+    std::thread::spawn(move || {
+        // Tokio's context first, so that it outlives `HELD`; then its parker, which
+        // `block_on` uses, so that it does not.
+        let _ = tokio::runtime::Handle::try_current();
+        HELD.with(|held| *held.borrow_mut() = Some(source));
+        handle.block_on(async { tokio::time::sleep(Duration::from_millis(1)).await });
+    })
+    .join()
+    .expect("the thread ended without a panic");
+    assert!(
+        runtime.block_on(lease_free_within(dir.path(), Duration::from_secs(60))),
+        "the lease the refresh held was left"
+    );
+}
+
+/// A lease the file store's blocking thread would take after the source was dropped (its
+/// lock file held by another process meanwhile) is not taken (found by review: the thread
+/// took it after the runtime had shut down, and nobody ended it).
+#[cfg(all(feature = "blocking", target_os = "linux"))]
+#[test]
+fn a_lease_is_not_taken_after_the_blocking_source_is_dropped() {
+    let _one = one_blocking_test_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let (source, runtime, sandbox) =
+        blocking_source_on(dir.path(), StorePolicy::default(), Sandbox::builder());
+    let key = source.as_async().store_key().unwrap().to_owned();
+    let lock = std::fs::File::create(dir.path().join(format!("{key}.lock"))).unwrap();
+    lock.lock().unwrap();
+    // The lease attempt times out (500 ms) waiting for the lock; the source fetches alone.
+    source.token().unwrap();
+    assert_eq!(requests(&sandbox), 1);
+    drop(source);
+    lock.unlock().unwrap();
+    // The runtime's threads (its blocking ones included) end; then no lease is left.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while threads_named("partner-auth-bl") > 0 {
+        assert!(std::time::Instant::now() < deadline, "its threads live on");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        runtime.block_on(lease_free_within(dir.path(), Duration::ZERO)),
+        "a lease was taken after the drop"
+    );
+}
+
+/// Held by every test here that starts a blocking source, so that one of them can count
+/// its runtime's threads by name.
+#[cfg(feature = "blocking")]
+fn one_blocking_test_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// How many of this process's threads have a name starting with `prefix` (Linux).
+#[cfg(all(feature = "blocking", target_os = "linux"))]
+fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
 }
 
 /// A lock file that another process holds and never lets go of fails the change after a

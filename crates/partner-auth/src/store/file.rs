@@ -5,6 +5,9 @@ use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use fs4::FileExt;
 
 use super::seal::{from_unix_ms, unix_ms};
@@ -43,7 +46,8 @@ const LEASE_START_SLACK: Duration = Duration::from_secs(1);
 ///   lease, writing the token and compare-and-delete never interleave between processes;
 ///   a lock held for over 5 s ([`with_lock_wait`](Self::with_lock_wait)), by a stuck
 ///   process say, fails the change instead of holding its thread, so dropping the runtime
-///   it ran on waits no longer than that;
+///   it ran on waits no longer than that; a lease is not taken, nor its lock waited for,
+///   once the call that asked for it has gone (dropped, its runtime shut down);
 /// - a directory this store creates is `0700`, and its files are `0600` (Unix); an
 ///   existing one that every user can write to is refused;
 /// - each token file starts with its expiry in plain (for a reader to skip an expired
@@ -219,12 +223,28 @@ impl FileStore {
 
     /// Runs `change` holding the credential's lock file, waited for at most `lock_wait`.
     fn locked<T>(&self, key: &str, change: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        self.locked_for(key, &STAYS, change)
+    }
+
+    /// [`locked`](Self::locked), for `caller`: not waited for once it has gone.
+    fn locked_for<T>(
+        &self,
+        key: &str,
+        caller: &AtomicBool,
+        change: impl FnOnce() -> io::Result<T>,
+    ) -> io::Result<T> {
         let lock = open_private(&self.dir.join(format!("{key}.lock")))?;
         // Tried, not waited for: a blocking wait on a lock a stuck process holds would keep
         // this thread, and the runtime it belongs to, from ever finishing.
         let deadline = std::time::Instant::now() + self.lock_wait;
         let mut pause = Duration::from_millis(1);
         loop {
+            if caller.load(Ordering::Acquire) {
+                return Err(io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    "its caller gave up waiting for the lock file",
+                ));
+            }
             match FileExt::try_lock(&lock) {
                 Ok(()) => break,
                 Err(fs4::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
@@ -287,23 +307,34 @@ impl FileStore {
         Ok(parse_lease(&bytes, SystemTime::now()))
     }
 
-    fn try_lease_now(&self, key: &str, owner: &str, ttl: Duration) -> io::Result<bool> {
+    /// Takes the lease for `owner` unless another holds it, or the caller has `gone` (a
+    /// lease taken for nobody would hold the fleet until it expires).
+    fn try_lease_now(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+        gone: &AtomicBool,
+    ) -> io::Result<bool> {
         if owner.is_empty() || owner.contains(char::is_whitespace) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "a lease owner is one word",
             ));
         }
-        self.locked(key, || {
-            if self.lease(key)?.is_some() {
+        self.locked_for(key, gone, || {
+            if gone.load(Ordering::Acquire) || self.lease(key)?.is_some() {
                 return Ok(false);
             }
             let expires = unix_ms(SystemTime::now() + ttl);
             let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-            self.replace(
-                &self.lease_path(key),
-                format!("{owner} {expires} {ttl}").as_bytes(),
-            )?;
+            let path = self.lease_path(key);
+            self.replace(&path, format!("{owner} {expires} {ttl}").as_bytes())?;
+            // Gone while it was written: ended at once, under the same lock.
+            if gone.load(Ordering::Acquire) {
+                remove_if_present(&path)?;
+                return Ok(false);
+            }
             Ok(true)
         })
     }
@@ -339,6 +370,32 @@ impl FileStore {
     }
 }
 
+/// Tells a blocking thread that the call it works for has gone: dropped (given up, its
+/// runtime shut down) before its answer.
+#[derive(Default)]
+struct Caller {
+    gone: Arc<AtomicBool>,
+    answered: bool,
+}
+
+/// What a caller that never goes leaves set.
+static STAYS: AtomicBool = AtomicBool::new(false);
+
+impl Caller {
+    /// The answer arrived: nothing to tell.
+    fn answered(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for Caller {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.gone.store(true, Ordering::Release);
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl TokenStore for FileStore {
     async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
@@ -366,10 +423,15 @@ impl TokenStore for FileStore {
     async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let key = checked(key)?;
         let owner = owner.to_owned();
-        self.blocking("take a lease", move |store| {
-            store.try_lease_now(&key, &owner, ttl)
-        })
-        .await
+        let caller = Caller::default();
+        let gone = Arc::clone(&caller.gone);
+        let taken = self
+            .blocking("take a lease", move |store| {
+                store.try_lease_now(&key, &owner, ttl, &gone)
+            })
+            .await;
+        caller.answered();
+        taken
     }
 
     async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {

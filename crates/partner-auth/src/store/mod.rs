@@ -48,6 +48,7 @@ mod file;
 #[cfg(feature = "redis")]
 mod redis;
 pub(crate) mod seal;
+pub(crate) mod settle;
 pub(crate) mod shared;
 
 #[cfg(feature = "file-store")]

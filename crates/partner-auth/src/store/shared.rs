@@ -5,10 +5,8 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt as _;
@@ -38,43 +36,6 @@ pub(crate) struct Shared {
     invalidated: Mutex<VecDeque<[u8; 32]>>,
     /// The stored value of the last invalidated token, to delete before the next read.
     pending_delete: Mutex<Option<Arc<[u8]>>>,
-    /// The tasks under way that may hold or end a lease, or delete an entry.
-    background: Arc<Background>,
-}
-
-/// Counts the tasks that do store work on their own (a flight, a lease attempt nobody
-/// waits for any more, the end of a lease or of an entry), so that an owner about to shut
-/// their runtime down can let them finish first.
-#[derive(Default)]
-struct Background {
-    running: AtomicUsize,
-    idle: tokio::sync::Notify,
-}
-
-/// One counted task's share of [`Background`], from before its spawn until its future is
-/// dropped (whatever it held dropped first: a lease guard's release is counted before
-/// its flight stops counting).
-struct Counted<F> {
-    work: Pin<Box<F>>,
-    _running: Running,
-}
-
-struct Running(Arc<Background>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
-}
-
-impl<F: Future> Future for Counted<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.work.as_mut().poll(cx)
-    }
 }
 
 /// What a caller's own read of the store found.
@@ -112,40 +73,6 @@ impl Shared {
             outage: Mutex::new(None),
             invalidated: Mutex::new(VecDeque::new()),
             pending_delete: Mutex::new(None),
-            background: Arc::default(),
-        }
-    }
-
-    /// Spawns `work` on `runtime`, counted until it ends or is dropped (see
-    /// [`settled`](Self::settled)).
-    pub(crate) fn spawn_counted<F>(
-        &self,
-        runtime: &tokio::runtime::Handle,
-        work: F,
-    ) -> tokio::task::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.background.running.fetch_add(1, Ordering::AcqRel);
-        runtime.spawn(Counted {
-            work: Box::pin(work),
-            _running: Running(Arc::clone(&self.background)),
-        })
-    }
-
-    /// Returns once no counted task is under way. Unbounded: a store that never answers
-    /// keeps a task going; the caller bounds the wait.
-    #[cfg(feature = "blocking")]
-    pub(crate) async fn settled(&self) {
-        loop {
-            let idle = self.background.idle.notified();
-            let mut idle = std::pin::pin!(idle);
-            idle.as_mut().enable();
-            if self.background.running.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            idle.await;
         }
     }
 
@@ -193,7 +120,7 @@ impl Shared {
         if let Ok(runtime) = tokio::runtime::Handle::try_current()
             && let Some(delete) = self.take_pending_delete(now)
         {
-            self.spawn_counted(&runtime, delete);
+            super::settle::spawn(&runtime, delete);
         }
     }
 
@@ -466,7 +393,7 @@ impl Shared {
         let timeout = self.policy.operation_timeout;
         let attempt = make(Arc::clone(&store), key.clone(), owner.clone());
         let (answer, answered) = tokio::sync::oneshot::channel();
-        self.spawn_counted(&tokio::runtime::Handle::current(), async move {
+        super::settle::spawn(&tokio::runtime::Handle::current(), async move {
             let result = AssertUnwindSafe(attempt)
                 .catch_unwind()
                 .await
@@ -735,7 +662,7 @@ impl Drop for LeaseGuard {
             let key = self.shared.sealer.key().to_owned();
             let timeout = self.shared.policy.operation_timeout;
             let release = async move { release_within(&store, &key, &owner, timeout).await };
-            self.shared.spawn_counted(&runtime, release);
+            super::settle::spawn(&runtime, release);
         }
     }
 }
