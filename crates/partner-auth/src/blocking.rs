@@ -47,7 +47,7 @@ impl Client {
     pub fn new(client: crate::Client) -> Result<Self, Error> {
         Ok(Self {
             client,
-            runtime: Arc::new(OwnedRuntime::start()?),
+            runtime: Arc::new(OwnedRuntime::start(None)?),
         })
     }
 
@@ -73,9 +73,10 @@ impl Client {
 /// that blocks inside `poll`, which no timer can cut short); inside one, where it must not
 /// block, a thread of its own waits, then shuts the runtime down. A fetch that a clone of
 /// the [async source](Self::as_async) started on another runtime is neither stopped nor
-/// waited for. A lease request the store is still carrying out after that timeout can
-/// land after the runtime is gone, and that lease then lasts its time to live;
-/// `FileStore` takes no lease for a caller that has gone.
+/// waited for; one this source's calls started is stopped even if such a clone awaits it
+/// too, and that clone's call then fetches again. Store work still under way after the
+/// timeout goes with the runtime, and a lease it took then lasts its time to live
+/// (`FileStore` at least takes none for a call that has gone).
 #[derive(Clone, Debug)]
 pub struct TokenSource {
     inner: Arc<Owned>,
@@ -108,11 +109,12 @@ impl TokenSource {
     /// Wraps an async source configured with its builder (clock, sleep, policy); the
     /// wrapper's runtime runs its fetches.
     pub fn with_source(source: crate::TokenSource) -> Result<Self, Error> {
+        let tracker = Arc::default();
         Ok(Self {
             inner: Arc::new(Owned {
                 source,
-                runtime: OwnedRuntime::start()?,
-                tracker: Arc::default(),
+                runtime: OwnedRuntime::start(Some(&tracker))?,
+                tracker,
             }),
         })
     }
@@ -146,8 +148,14 @@ impl TokenSource {
 }
 
 impl OwnedRuntime {
-    fn start() -> Result<Self, Error> {
-        tokio::runtime::Builder::new_multi_thread()
+    /// A runtime whose threads count their store tasks with `tracker`, if given.
+    fn start(tracker: Option<&Arc<Tracker>>) -> Result<Self, Error> {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if let Some(tracker) = tracker {
+            let tracker = Arc::clone(tracker);
+            builder.on_thread_start(move || settle::on_this_thread(&tracker));
+        }
+        builder
             .worker_threads(1)
             .thread_name("partner-auth-blocking")
             .enable_all()
@@ -176,17 +184,19 @@ impl OwnedRuntime {
             .as_ref()
             .ok_or_else(|| Error::configuration("the token runtime has shut down"))?;
         let mut work = std::pin::pin!(work);
+        // In a thread-local's destructor after Tokio's own are gone, this thread can enter
+        // no runtime: the work goes on on a thread of its own (below).
+        let gone = matches!(&caller, Err(e) if e.is_thread_local_destroyed());
         // A fresh cached token is ready at the first poll: no waiting, no thread. What the
         // poll starts (a fetch, a background refresh) is spawned on this runtime.
-        let first = {
+        if !gone {
             let _entered = runtime.enter();
             let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-            work.as_mut().poll(&mut context)
-        };
-        if let std::task::Poll::Ready(result) = first {
-            return result;
+            if let std::task::Poll::Ready(result) = work.as_mut().poll(&mut context) {
+                return result;
+            }
         }
-        if caller.is_err() {
+        if caller.is_err() && !gone {
             // A plain thread: wait on it.
             return runtime.block_on(work);
         }

@@ -737,6 +737,50 @@ fn a_blocking_source_dropped_by_a_thread_locals_destructor_ends_its_work_quietly
     );
 }
 
+/// The blocking source called from a thread-local's destructor, after the thread-local
+/// that counts its store tasks is gone, answers as anywhere else (found by review: the
+/// call panicked there, and a panic there aborts the process).
+#[cfg(feature = "blocking")]
+#[test]
+fn a_blocking_source_called_from_a_thread_locals_destructor_answers() {
+    use std::cell::RefCell;
+    struct CallsOnDrop(
+        partner_auth::blocking::TokenSource,
+        std::sync::mpsc::Sender<Result<String, partner_auth::Error>>,
+    );
+    impl Drop for CallsOnDrop {
+        fn drop(&mut self) {
+            let token = self.0.token().map(|t| t.expose_secret().to_owned());
+            let _ = self.1.send(token);
+        }
+    }
+    thread_local! {
+        static HELD: RefCell<Option<CallsOnDrop>> = const { RefCell::new(None) };
+    }
+    let _one = one_blocking_test_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let (source, _runtime, _sandbox) =
+        blocking_source_on(dir.path(), patient(), Sandbox::builder());
+    let first = source.token().unwrap().expose_secret().to_owned();
+    // `HELD` set before the first call on the thread, so that it outlives what the call
+    // sets up: Tokio's thread-locals too, or only this crate's.
+    for tokio_first in [false, true] {
+        let (answer, answered) = std::sync::mpsc::channel();
+        let clone = source.clone();
+        std::thread::spawn(move || {
+            if tokio_first {
+                let _ = tokio::runtime::Handle::try_current();
+            }
+            HELD.with(|held| *held.borrow_mut() = Some(CallsOnDrop(clone.clone(), answer)));
+            clone.token().unwrap();
+        })
+        .join()
+        .expect("the thread ended without a panic");
+        let token = answered.recv().unwrap();
+        assert_eq!(token.unwrap(), first, "Tokio's first: {tokio_first}");
+    }
+}
+
 /// A lease the file store's blocking thread would take after the source was dropped (its
 /// lock file held by another process meanwhile) is not taken (found by review: the thread
 /// took it after the runtime had shut down, and nobody ended it).

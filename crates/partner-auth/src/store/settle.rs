@@ -1,19 +1,24 @@
 //! The store work a blocking source lets finish before its runtime shuts down (a lease's
-//! end, an invalidated token's delete): the tasks spawned under that source's own calls
-//! are counted, and only those, so that what a clone of its async source does on another
-//! runtime is neither stopped nor waited for.
+//! end, an invalidated token's delete). Tasks spawned on that source's own runtime, or by
+//! its calls on the caller's thread, are counted, and only those: what a clone of its
+//! async source does on another runtime is neither stopped nor waited for.
+//!
+//! The tracker is found in a thread-local, set for good on the runtime's own threads and
+//! for each poll of a call on the caller's; where that thread-local is already gone (a
+//! call from another thread-local's destructor), nothing is counted and nothing panics.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-tokio::task_local! {
-    static TRACKER: Arc<Tracker>;
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<Tracker>>> = const { RefCell::new(None) };
 }
 
-/// Counts the tasks spawned, directly or not, under one blocking source's calls.
+/// Counts the tasks of one blocking source's runtime that do store work.
 #[derive(Debug, Default)]
 pub(crate) struct Tracker {
     running: AtomicUsize,
@@ -37,22 +42,57 @@ impl Tracker {
     }
 }
 
-/// Runs `work` with the tasks it spawns through [`spawn`] counted by `tracker`.
+/// Sets `tracker` for the rest of this thread's life (a thread of the runtime it counts).
 #[cfg(feature = "blocking")]
-pub(crate) fn counting<F: Future>(
-    tracker: Arc<Tracker>,
-    work: F,
-) -> impl Future<Output = F::Output> {
-    TRACKER.scope(tracker, work)
+pub(crate) fn on_this_thread(tracker: &Arc<Tracker>) {
+    let _ = CURRENT.try_with(|current| *current.borrow_mut() = Some(Arc::clone(tracker)));
 }
 
-/// The tracker counting the tasks of the call under way, if any.
+#[cfg(feature = "blocking")]
+pin_project_lite::pin_project! {
+    /// A call whose polls (and drop) count what they spawn with its tracker.
+    pub(crate) struct Counting<F> {
+        #[pin]
+        call: F,
+        tracker: Option<Arc<Tracker>>,
+    }
+}
+
+/// `call`, with what its polls spawn counted by `tracker`.
+#[cfg(feature = "blocking")]
+pub(crate) fn counting<F: Future>(tracker: Arc<Tracker>, call: F) -> Counting<F> {
+    Counting {
+        call,
+        tracker: Some(tracker),
+    }
+}
+
+#[cfg(feature = "blocking")]
+impl<F: Future> Future for Counting<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        // Swapped in and back out, not cloned: no atomic operation per poll.
+        let previous = CURRENT.try_with(|current| current.replace(this.tracker.take()));
+        let result = this.call.poll(cx);
+        if let Ok(previous) = previous {
+            *this.tracker = CURRENT.with(|current| current.replace(previous));
+        }
+        result
+    }
+}
+
+/// The tracker counting this thread's spawns, if any.
 pub(crate) fn current() -> Option<Arc<Tracker>> {
-    TRACKER.try_with(Arc::clone).ok()
+    CURRENT
+        .try_with(|current| current.borrow().clone())
+        .ok()
+        .flatten()
 }
 
-/// Spawns `work` on `runtime`: counted, and what it spawns in turn, when spawned under a
-/// tracker, from before the spawn until its future is dropped.
+/// Spawns `work` on `runtime`, counted from before the spawn until its future is dropped
+/// when this thread has a tracker (see the module's docs).
 pub(crate) fn spawn<F>(
     runtime: &tokio::runtime::Handle,
     work: F,
@@ -65,17 +105,14 @@ where
         return runtime.spawn(work);
     };
     tracker.running.fetch_add(1, Ordering::AcqRel);
-    let counted = Counted {
+    runtime.spawn(Counted {
         work: Box::pin(work),
-        _running: Running(Arc::clone(&tracker)),
-    };
-    // In the scope even while dropped (Tokio drops a scoped future inside its scope): a
-    // lease guard dropped with the work spawns its release counted.
-    runtime.spawn(TRACKER.scope(tracker, counted))
+        _running: Running(tracker),
+    })
 }
 
-/// A counted task's work, dropped before its count (a lease guard's release is counted
-/// before the flight that holds it stops counting).
+/// A counted task's work, dropped before its count (a lease guard's release, spawned on a
+/// runtime thread as the work is dropped, is counted before the work stops counting).
 struct Counted<F> {
     work: Pin<Box<F>>,
     _running: Running,
