@@ -244,7 +244,7 @@ impl Owned {
         call: impl std::future::Future<Output = Result<T, Error>> + Send,
     ) -> Result<T, Error> {
         if self.source.store_key().is_some() {
-            let counted = settle::counting(Arc::clone(&self.tracker), call);
+            let counted = settle::counting(&self.tracker, call);
             self.runtime.run(counted)
         } else {
             self.runtime.run(call)

@@ -15,7 +15,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 thread_local! {
-    static CURRENT: RefCell<Option<Arc<Tracker>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Current> = const {
+        RefCell::new(Current {
+            tracker: None,
+            active: false,
+        })
+    };
+}
+
+/// A thread's tracker: the last one set, which counts only while `active` (kept in between
+/// so that the next call of the same source sets no new one: no atomic operation per call).
+struct Current {
+    tracker: Option<Arc<Tracker>>,
+    active: bool,
 }
 
 /// Counts the tasks of one blocking source's runtime that do store work.
@@ -45,40 +57,64 @@ impl Tracker {
 /// Sets `tracker` for the rest of this thread's life (a thread of the runtime it counts).
 #[cfg(feature = "blocking")]
 pub(crate) fn on_this_thread(tracker: &Arc<Tracker>) {
-    let _ = CURRENT.try_with(|current| *current.borrow_mut() = Some(Arc::clone(tracker)));
+    let _ = CURRENT.try_with(|current| {
+        *current.borrow_mut() = Current {
+            tracker: Some(Arc::clone(tracker)),
+            active: true,
+        }
+    });
 }
 
 #[cfg(feature = "blocking")]
 pin_project_lite::pin_project! {
-    /// A call whose polls (and drop) count what they spawn with its tracker.
-    pub(crate) struct Counting<F> {
+    /// A call whose polls count what they spawn with its tracker.
+    pub(crate) struct Counting<'a, F> {
         #[pin]
         call: F,
-        tracker: Option<Arc<Tracker>>,
+        tracker: &'a Arc<Tracker>,
     }
 }
 
 /// `call`, with what its polls spawn counted by `tracker`.
 #[cfg(feature = "blocking")]
-pub(crate) fn counting<F: Future>(tracker: Arc<Tracker>, call: F) -> Counting<F> {
-    Counting {
-        call,
-        tracker: Some(tracker),
-    }
+pub(crate) fn counting<F: Future>(tracker: &Arc<Tracker>, call: F) -> Counting<'_, F> {
+    Counting { call, tracker }
 }
 
 #[cfg(feature = "blocking")]
-impl<F: Future> Future for Counting<F> {
+impl<F: Future> Future for Counting<'_, F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        // Swapped in and back out, not cloned: no atomic operation per poll.
-        let previous = CURRENT.try_with(|current| current.replace(this.tracker.take()));
+        let tracker = *this.tracker;
+        // The same tracker, idle: switched on and off. Otherwise (another source's, or a
+        // poll inside a poll) set, and what was there put back after.
+        let previous = CURRENT.try_with(|current| {
+            let mut current = current.borrow_mut();
+            let same = current
+                .tracker
+                .as_ref()
+                .is_some_and(|t| Arc::ptr_eq(t, tracker));
+            if same && !current.active {
+                current.active = true;
+                None
+            } else {
+                let ours = Current {
+                    tracker: Some(Arc::clone(tracker)),
+                    active: true,
+                };
+                Some(std::mem::replace(&mut *current, ours))
+            }
+        });
         let result = this.call.poll(cx);
-        if let Ok(previous) = previous {
-            *this.tracker = CURRENT.with(|current| current.replace(previous));
-        }
+        let _ = CURRENT.try_with(|current| {
+            let mut current = current.borrow_mut();
+            match previous {
+                Ok(Some(previous)) => *current = previous,
+                _ => current.active = false,
+            }
+        });
         result
     }
 }
@@ -86,7 +122,10 @@ impl<F: Future> Future for Counting<F> {
 /// The tracker counting this thread's spawns, if any.
 pub(crate) fn current() -> Option<Arc<Tracker>> {
     CURRENT
-        .try_with(|current| current.borrow().clone())
+        .try_with(|current| {
+            let current = current.borrow();
+            current.tracker.clone().filter(|_| current.active)
+        })
         .ok()
         .flatten()
 }
