@@ -552,11 +552,9 @@ fn blocking_source_refreshing_under_the_lease(
         source.token().unwrap().expose_secret(),
         first.expose_secret()
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while store.writes.load(std::sync::atomic::Ordering::SeqCst) < 2 {
-        assert!(std::time::Instant::now() < deadline, "no refresh wrote");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until("a refresh wrote", || {
+        store.writes.load(std::sync::atomic::Ordering::SeqCst) >= 2
+    });
     assert!(
         !runtime.block_on(lease_free_within(dir, Duration::ZERO)),
         "the refresh holds the lease"
@@ -657,11 +655,7 @@ fn dropping_the_blocking_source_leaves_a_fetch_its_async_clone_awaits_elsewhere(
     let (source, app, sandbox) = blocking_source_on(dir.path(), patient(), held);
     let clone = source.as_async().clone();
     let fetch = app.spawn(async move { clone.token().await });
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while requests(&sandbox) == 0 {
-        assert!(std::time::Instant::now() < deadline, "no request sent");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until("the request was sent", || requests(&sandbox) >= 1);
     drop(source);
     app.block_on(fetch).unwrap().unwrap();
     assert_eq!(
@@ -800,15 +794,24 @@ fn a_lease_is_not_taken_after_the_blocking_source_is_dropped() {
     drop(source);
     lock.unlock().unwrap();
     // The runtime's threads (its blocking ones included) end; then no lease is left.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while threads_named("partner-auth-bl") > 0 {
-        assert!(std::time::Instant::now() < deadline, "its threads live on");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("its threads ended", || {
+        threads_named("partner-auth-bl") == 0
+    });
     assert!(
         runtime.block_on(lease_free_within(dir.path(), Duration::ZERO)),
         "a lease was taken after the drop"
     );
+}
+
+/// Returns once `done` holds, looking every 5 ms; fails after a minute (generous: each use
+/// waits for something under way).
+#[cfg(feature = "blocking")]
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "not yet: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Held by every test here that starts a blocking source, so that one of them can count
