@@ -12,7 +12,10 @@
 //! thread and could deadlock, they return an
 //! [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) error instead of
 //! panicking; Tokio does not tell its `spawn_blocking` threads apart from the runtime's
-//! own, so those get the error too. Use the async [`crate::TokenSource`] there.
+//! own, so those get the error too. Use the async [`crate::TokenSource`] there. Called
+//! from a thread-local's destructor, after Tokio's own thread-locals are gone, a call
+//! waits for its work on a thread of its own (where Tokio can no longer park this one,
+//! its panic is caught, and the standard panic hook prints its message).
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,6 +34,8 @@
 //! ```
 
 use std::sync::Arc;
+
+use futures_util::FutureExt as _;
 
 use crate::store::settle::{self, Tracker};
 use crate::{AccessToken, CachePolicy, Error, Stats};
@@ -197,8 +202,17 @@ impl OwnedRuntime {
             }
         }
         if caller.is_err() && !gone {
-            // A plain thread: wait on it.
-            return runtime.block_on(work);
+            // A plain thread: wait on it. Tokio panics where it cannot park this thread (in
+            // a thread-local's destructor, after its parker is gone): the work, caught
+            // apart, goes on on a thread of its own, as below.
+            let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                runtime.block_on(std::panic::AssertUnwindSafe(work.as_mut()).catch_unwind())
+            }));
+            match waited {
+                Ok(Ok(result)) => return result,
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                Err(_cannot_park) => {}
+            }
         }
         // Inside a runtime's context Tokio refuses `block_on`. In a task (a worker's, or
         // `spawn_blocking`) `block_in_place` allows it, handing a worker's other tasks to

@@ -775,6 +775,43 @@ fn a_blocking_source_called_from_a_thread_locals_destructor_answers() {
     }
 }
 
+/// A blocking call that has to wait, made from a thread-local's destructor after the
+/// thread-local Tokio parks a thread with is gone (its context still there), waits on a
+/// thread of its own (found in review: `block_on` panicked there, aborting the process).
+#[cfg(feature = "blocking")]
+#[test]
+fn a_blocking_call_that_waits_from_a_thread_locals_destructor_answers() {
+    use std::cell::RefCell;
+    struct RefreshesOnDrop(
+        partner_auth::blocking::TokenSource,
+        std::sync::mpsc::Sender<Result<String, partner_auth::Error>>,
+    );
+    impl Drop for RefreshesOnDrop {
+        fn drop(&mut self) {
+            let token = self.0.refresh().map(|t| t.expose_secret().to_owned());
+            let _ = self.1.send(token);
+        }
+    }
+    thread_local! {
+        static HELD: RefCell<Option<RefreshesOnDrop>> = const { RefCell::new(None) };
+    }
+    let _one = one_blocking_test_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let (source, _runtime, sandbox) = blocking_source_on(dir.path(), patient(), Sandbox::builder());
+    let (answer, answered) = std::sync::mpsc::channel();
+    let clone = source.clone();
+    std::thread::spawn(move || {
+        // Tokio's context before `HELD`, its parker (set up by a call that waits) after.
+        let _ = tokio::runtime::Handle::try_current();
+        HELD.with(|held| *held.borrow_mut() = Some(RefreshesOnDrop(clone.clone(), answer)));
+        clone.refresh().unwrap();
+    })
+    .join()
+    .expect("the thread ended without a panic");
+    answered.recv().unwrap().unwrap();
+    assert_eq!(requests(&sandbox), 2);
+}
+
 /// A lease the file store's blocking thread would take after the source was dropped (its
 /// lock file held by another process meanwhile) is not taken (found by review: the thread
 /// took it after the runtime had shut down, and nobody ended it).
