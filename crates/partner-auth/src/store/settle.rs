@@ -107,15 +107,29 @@ impl<F: Future> Future for Counting<'_, F> {
                 Some(std::mem::replace(&mut *current, ours))
             }
         });
-        let result = this.call.poll(cx);
+        // Put back when the poll returns or unwinds: a panicking call must not leave this
+        // thread counting for its source.
+        let _restore = previous.ok().map(Restore);
+        this.call.poll(cx)
+    }
+}
+
+/// What a poll found in `CURRENT`, put back when dropped: `None` for the same tracker,
+/// then idle again.
+#[cfg(feature = "blocking")]
+struct Restore(Option<Current>);
+
+#[cfg(feature = "blocking")]
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let previous = self.0.take();
         let _ = CURRENT.try_with(|current| {
             let mut current = current.borrow_mut();
             match previous {
-                Ok(Some(previous)) => *current = previous,
-                _ => current.active = false,
+                Some(previous) => *current = previous,
+                None => current.active = false,
             }
         });
-        result
     }
 }
 
@@ -172,5 +186,48 @@ impl Drop for Running {
         if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.idle.notify_waiters();
         }
+    }
+}
+
+#[cfg(all(test, feature = "blocking"))]
+mod tests {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+
+    use super::{Tracker, counting, current};
+
+    fn poll_once<F: Future>(future: F) -> Poll<F::Output> {
+        let mut future = std::pin::pin!(future);
+        future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn a_call_counts_only_while_it_is_polled_even_when_it_panics() {
+        let tracker = Arc::new(Tracker::default());
+        let seen = poll_once(counting(&tracker, async { current() }));
+        assert!(matches!(seen, Poll::Ready(Some(t)) if Arc::ptr_eq(&t, &tracker)));
+        assert!(current().is_none(), "left counting after the call");
+
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            poll_once(counting(&tracker, async { panic!("a bug in the call") }))
+        }));
+        assert!(panicked.is_err());
+        assert!(current().is_none(), "left counting after the call panicked");
+
+        // Another source's call inside this one's: each counts its own, and the outer
+        // one's tracker is back after.
+        let other = Arc::new(Tracker::default());
+        let seen = poll_once(counting(&tracker, async {
+            let inner = poll_once(counting(&other, async { current() }));
+            (inner, current())
+        }));
+        let Poll::Ready((Poll::Ready(Some(inner)), Some(outer))) = seen else {
+            panic!("no tracker seen");
+        };
+        assert!(Arc::ptr_eq(&inner, &other) && Arc::ptr_eq(&outer, &tracker));
+        assert!(current().is_none());
     }
 }
