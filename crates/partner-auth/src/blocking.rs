@@ -92,7 +92,7 @@ struct Owned {
     // Dropped first: the source's fetches run on the runtime.
     source: crate::TokenSource,
     runtime: OwnedRuntime,
-    /// Counts the store tasks this wrapper's calls spawn (not those of its async clones).
+    /// Counts the store tasks its calls and its runtime spawn (not its async clones').
     tracker: Arc<Tracker>,
 }
 
