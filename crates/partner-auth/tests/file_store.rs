@@ -665,6 +665,59 @@ fn dropping_the_blocking_source_leaves_a_fetch_its_async_clone_awaits_elsewhere(
     );
 }
 
+/// A fetch the blocking source's own call started (a background refresh) is stopped at its
+/// drop even while a clone of its async source awaits it on another runtime: that clone's
+/// call then fetches again, as the docs say.
+#[cfg(feature = "blocking")]
+#[test]
+fn a_fetch_the_blocking_source_started_is_stopped_though_a_clone_awaits_it() {
+    use partner_auth::time::{InstantSleep, ManualClock};
+    let _one = one_blocking_test_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let app = tokio::runtime::Runtime::new().unwrap();
+    // The refresh (the second request) is held, so it is under way at the drop.
+    let sandbox = app
+        .block_on(
+            Sandbox::builder()
+                .token_lifetime(Duration::from_secs(600))
+                .faults(partner_sandbox::Faults::hold_first(
+                    2,
+                    Duration::from_millis(1500),
+                ))
+                .start(),
+        )
+        .unwrap();
+    let clock = ManualClock::new();
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(Arc::new(FileStore::new(dir.path()).unwrap()))
+        .store_policy(patient())
+        .time_source(clock.clone())
+        .sleep(InstantSleep::new(clock.clone()))
+        .build()
+        .unwrap();
+    let blocking = partner_auth::blocking::TokenSource::with_source(source.clone()).unwrap();
+    blocking.token().unwrap();
+    // In the refresh window: the cached token at once, and a refresh in the background.
+    clock.advance(Duration::from_secs(540));
+    blocking.token().unwrap();
+    wait_until("the refresh was sent", || requests(&sandbox) >= 2);
+    // The clone's refresh, polled once (it joins the refresh under way), then left to run.
+    let mut refresh = Box::pin(async move { source.refresh().await });
+    {
+        let _on_app = app.enter();
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(refresh.as_mut().poll(&mut context).is_pending());
+    }
+    let refreshed = app.spawn(refresh);
+    drop(blocking);
+    app.block_on(refreshed).unwrap().unwrap();
+    assert_eq!(
+        requests(&sandbox),
+        3,
+        "the refresh was not stopped and sent again"
+    );
+}
+
 /// Dropping the blocking wrapper does not wait for tasks of other runtimes: a fetch its
 /// async clone started on a runtime that is no longer driven does not hold the drop until
 /// the operation timeout (found by review: it held it 3 s of 3 s).
@@ -731,46 +784,65 @@ fn a_blocking_source_dropped_by_a_thread_locals_destructor_ends_its_work_quietly
     );
 }
 
+/// A blocking call of the source's, from a thread-local's destructor.
+#[cfg(feature = "blocking")]
+type BlockingCall = fn(
+    &partner_auth::blocking::TokenSource,
+) -> Result<partner_auth::AccessToken, partner_auth::Error>;
+
+/// What `call` answers from a thread-local's destructor, on a thread that made the same
+/// call first (after setting that thread-local, so that what the call sets up goes before
+/// it) and, if `tokio_first`, looked for Tokio's context before anything (so that it goes
+/// after).
+#[cfg(feature = "blocking")]
+fn called_from_a_thread_locals_destructor(
+    source: &partner_auth::blocking::TokenSource,
+    tokio_first: bool,
+    call: BlockingCall,
+) -> Result<String, partner_auth::Error> {
+    use std::cell::RefCell;
+    struct CallsOnDrop(
+        partner_auth::blocking::TokenSource,
+        BlockingCall,
+        std::sync::mpsc::Sender<Result<String, partner_auth::Error>>,
+    );
+    impl Drop for CallsOnDrop {
+        fn drop(&mut self) {
+            let token = (self.1)(&self.0).map(|t| t.expose_secret().to_owned());
+            let _ = self.2.send(token);
+        }
+    }
+    thread_local! {
+        static HELD: RefCell<Option<CallsOnDrop>> = const { RefCell::new(None) };
+    }
+    let (answer, answered) = std::sync::mpsc::channel();
+    let clone = source.clone();
+    std::thread::spawn(move || {
+        if tokio_first {
+            let _ = tokio::runtime::Handle::try_current();
+        }
+        HELD.with(|held| *held.borrow_mut() = Some(CallsOnDrop(clone.clone(), call, answer)));
+        call(&clone).unwrap();
+    })
+    .join()
+    .expect("the thread ended without a panic");
+    answered.recv().unwrap()
+}
+
 /// The blocking source called from a thread-local's destructor, after the thread-local
 /// that counts its store tasks is gone, answers as anywhere else (found by review: the
 /// call panicked there, and a panic there aborts the process).
 #[cfg(feature = "blocking")]
 #[test]
 fn a_blocking_source_called_from_a_thread_locals_destructor_answers() {
-    use std::cell::RefCell;
-    struct CallsOnDrop(
-        partner_auth::blocking::TokenSource,
-        std::sync::mpsc::Sender<Result<String, partner_auth::Error>>,
-    );
-    impl Drop for CallsOnDrop {
-        fn drop(&mut self) {
-            let token = self.0.token().map(|t| t.expose_secret().to_owned());
-            let _ = self.1.send(token);
-        }
-    }
-    thread_local! {
-        static HELD: RefCell<Option<CallsOnDrop>> = const { RefCell::new(None) };
-    }
     let _one = one_blocking_test_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let (source, _runtime, _sandbox) =
         blocking_source_on(dir.path(), patient(), Sandbox::builder());
     let first = source.token().unwrap().expose_secret().to_owned();
-    // `HELD` set before the first call on the thread, so that it outlives what the call
-    // sets up: Tokio's thread-locals too, or only this crate's.
+    // Tokio's thread-locals gone before the one holding the call too, or only this crate's.
     for tokio_first in [false, true] {
-        let (answer, answered) = std::sync::mpsc::channel();
-        let clone = source.clone();
-        std::thread::spawn(move || {
-            if tokio_first {
-                let _ = tokio::runtime::Handle::try_current();
-            }
-            HELD.with(|held| *held.borrow_mut() = Some(CallsOnDrop(clone.clone(), answer)));
-            clone.token().unwrap();
-        })
-        .join()
-        .expect("the thread ended without a panic");
-        let token = answered.recv().unwrap();
+        let token = called_from_a_thread_locals_destructor(&source, tokio_first, |s| s.token());
         assert_eq!(token.unwrap(), first, "Tokio's first: {tokio_first}");
     }
 }
@@ -781,34 +853,12 @@ fn a_blocking_source_called_from_a_thread_locals_destructor_answers() {
 #[cfg(feature = "blocking")]
 #[test]
 fn a_blocking_call_that_waits_from_a_thread_locals_destructor_answers() {
-    use std::cell::RefCell;
-    struct RefreshesOnDrop(
-        partner_auth::blocking::TokenSource,
-        std::sync::mpsc::Sender<Result<String, partner_auth::Error>>,
-    );
-    impl Drop for RefreshesOnDrop {
-        fn drop(&mut self) {
-            let token = self.0.refresh().map(|t| t.expose_secret().to_owned());
-            let _ = self.1.send(token);
-        }
-    }
-    thread_local! {
-        static HELD: RefCell<Option<RefreshesOnDrop>> = const { RefCell::new(None) };
-    }
     let _one = one_blocking_test_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let (source, _runtime, sandbox) = blocking_source_on(dir.path(), patient(), Sandbox::builder());
-    let (answer, answered) = std::sync::mpsc::channel();
-    let clone = source.clone();
-    std::thread::spawn(move || {
-        // Tokio's context before `HELD`, its parker (set up by a call that waits) after.
-        let _ = tokio::runtime::Handle::try_current();
-        HELD.with(|held| *held.borrow_mut() = Some(RefreshesOnDrop(clone.clone(), answer)));
-        clone.refresh().unwrap();
-    })
-    .join()
-    .expect("the thread ended without a panic");
-    answered.recv().unwrap().unwrap();
+    // Tokio's context before the thread-local, its parker (set up by a call that waits)
+    // after.
+    called_from_a_thread_locals_destructor(&source, true, |s| s.refresh()).unwrap();
     assert_eq!(requests(&sandbox), 2);
 }
 
