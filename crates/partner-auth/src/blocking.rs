@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt as _;
 
-use crate::store::settle::{self, Tracker};
+use crate::store::tracker::{self, Tracker};
 use crate::{AccessToken, CachePolicy, Error, Stats};
 
 /// A [`crate::Client`] for code without an async runtime: one token request per call.
@@ -158,7 +158,7 @@ impl OwnedRuntime {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         if let Some(tracker) = tracker {
             let tracker = Arc::clone(tracker);
-            builder.on_thread_start(move || settle::on_this_thread(&tracker));
+            builder.on_thread_start(move || tracker::on_this_thread(&tracker));
         }
         builder
             .worker_threads(1)
@@ -258,7 +258,7 @@ impl Owned {
         call: impl std::future::Future<Output = Result<T, Error>> + Send,
     ) -> Result<T, Error> {
         if self.source.store_key().is_some() {
-            let counted = settle::counting(&self.tracker, call);
+            let counted = tracker::counting(&self.tracker, call);
             self.runtime.run(counted)
         } else {
             self.runtime.run(call)

@@ -17,7 +17,7 @@ use crate::policy::CachePolicy;
 use crate::stats::{Counter, Counters, Stats};
 use crate::store::shared::{Shared, Want};
 use crate::store::{StorePolicy, TokenStore};
-use crate::store::{seal, settle};
+use crate::store::{seal, tracker};
 use crate::sync::lock;
 use crate::time::{AsyncSleep, Clock, Nanos, TimeSource, TokioTime};
 use crate::{AccessToken, Client, Error, ErrorKind};
@@ -154,7 +154,7 @@ struct Flight {
     task: Option<AbortHandle>,
     /// The blocking source whose call started it (its task runs on that source's runtime).
     #[cfg(feature = "blocking")]
-    tracker: Option<Arc<settle::Tracker>>,
+    tracker: Option<Arc<tracker::Tracker>>,
 }
 
 impl TokenSource {
@@ -259,7 +259,7 @@ impl TokenSource {
     #[cfg(feature = "blocking")]
     pub(crate) fn stop_for_shutdown(
         &self,
-        tracker: &Arc<settle::Tracker>,
+        tracker: &Arc<tracker::Tracker>,
     ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
         let shared = self.inner.shared.as_ref()?;
         let ours = |f: &&Flight| f.tracker.as_ref().is_some_and(|t| Arc::ptr_eq(t, tracker));
@@ -532,7 +532,7 @@ impl Inner {
             outcome,
             task: None,
             #[cfg(feature = "blocking")]
-            tracker: self.shared.as_ref().and_then(|_| settle::current()),
+            tracker: self.shared.as_ref().and_then(|_| tracker::current()),
         };
         *slot = Some(flight.clone());
         // Spawn without the lock: on a runtime that has shut down, `spawn` drops the task
@@ -548,7 +548,7 @@ impl Inner {
         // With a store, counted under a blocking source's call: it lets the flight end its
         // lease before its runtime goes.
         let task = match &self.shared {
-            Some(_) => settle::spawn(&runtime, work),
+            Some(_) => tracker::spawn(&runtime, work),
             None => runtime.spawn(work),
         };
         let mut slot = lock(&self.flight);

@@ -48,8 +48,8 @@ mod file;
 #[cfg(feature = "redis")]
 mod redis;
 pub(crate) mod seal;
-pub(crate) mod settle;
 pub(crate) mod shared;
+pub(crate) mod tracker;
 
 #[cfg(feature = "file-store")]
 pub use file::FileStore;

@@ -120,7 +120,7 @@ impl Shared {
         if let Ok(runtime) = tokio::runtime::Handle::try_current()
             && let Some(delete) = self.take_pending_delete(now)
         {
-            super::settle::spawn(&runtime, delete);
+            super::tracker::spawn(&runtime, delete);
         }
     }
 
@@ -393,7 +393,7 @@ impl Shared {
         let timeout = self.policy.operation_timeout;
         let attempt = make(Arc::clone(&store), key.clone(), owner.clone());
         let (answer, answered) = tokio::sync::oneshot::channel();
-        super::settle::spawn(&tokio::runtime::Handle::current(), async move {
+        super::tracker::spawn(&tokio::runtime::Handle::current(), async move {
             let result = AssertUnwindSafe(attempt)
                 .catch_unwind()
                 .await
@@ -662,7 +662,7 @@ impl Drop for LeaseGuard {
             let key = self.shared.sealer.key().to_owned();
             let timeout = self.shared.policy.operation_timeout;
             let release = async move { release_within(&store, &key, &owner, timeout).await };
-            super::settle::spawn(&runtime, release);
+            super::tracker::spawn(&runtime, release);
         }
     }
 }

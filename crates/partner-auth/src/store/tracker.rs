@@ -159,23 +159,27 @@ where
     };
     tracker.running.fetch_add(1, Ordering::AcqRel);
     runtime.spawn(Counted {
-        work: Box::pin(work),
+        work,
         _running: Running(tracker),
     })
 }
 
-/// A counted task's work, dropped before its count (a lease guard's release, spawned on a
-/// runtime thread as the work is dropped, is counted before the work stops counting).
-struct Counted<F> {
-    work: Pin<Box<F>>,
-    _running: Running,
+pin_project_lite::pin_project! {
+    /// A counted task's work, dropped before its count (fields drop in order: a lease
+    /// guard's release, spawned on a runtime thread as the work is dropped, is counted
+    /// before the work stops counting).
+    struct Counted<F> {
+        #[pin]
+        work: F,
+        _running: Running,
+    }
 }
 
 impl<F: Future> Future for Counted<F> {
     type Output = F::Output;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.work.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.project().work.poll(cx)
     }
 }
 
