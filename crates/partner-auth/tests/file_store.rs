@@ -507,6 +507,45 @@ fn a_blocking_source_drop_waits_for_a_hanging_delete_no_longer_than_the_operatio
         .expect("the drop still waits for the delete");
 }
 
+/// A blocking source refreshing in the background (the cached token a minute before its
+/// expiry, on a manual clock), on `store` with `policy`, over a sandbox built by `sandbox`
+/// that issues tokens of 600 s; its async source, the runtime the sandbox runs on, and the
+/// sandbox.
+#[cfg(feature = "blocking")]
+fn blocking_source_refreshing(
+    store: Arc<dyn TokenStore>,
+    policy: StorePolicy,
+    sandbox: partner_sandbox::SandboxBuilder,
+) -> (
+    partner_auth::blocking::TokenSource,
+    TokenSource,
+    tokio::runtime::Runtime,
+    Sandbox,
+) {
+    use partner_auth::time::{InstantSleep, ManualClock};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime
+        .block_on(sandbox.token_lifetime(Duration::from_secs(600)).start())
+        .unwrap();
+    let clock = ManualClock::new();
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(store)
+        .store_policy(policy)
+        .time_source(clock.clone())
+        .sleep(InstantSleep::new(clock.clone()))
+        .build()
+        .unwrap();
+    let blocking = partner_auth::blocking::TokenSource::with_source(source.clone()).unwrap();
+    let first = blocking.token().unwrap();
+    // In the refresh window: the cached token at once, and a refresh in the background.
+    clock.advance(Duration::from_secs(540));
+    assert_eq!(
+        blocking.token().unwrap().expose_secret(),
+        first.expose_secret()
+    );
+    (blocking, source, runtime, sandbox)
+}
+
 /// A blocking source whose background refresh holds the lease (its token write hanging),
 /// with a lease of 600 s and a store operation timeout of 30 s; the runtime its sandbox
 /// runs on, and the sandbox.
@@ -518,40 +557,16 @@ fn blocking_source_refreshing_under_the_lease(
     tokio::runtime::Runtime,
     Sandbox,
 ) {
-    use partner_auth::time::{InstantSleep, ManualClock};
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let sandbox = runtime
-        .block_on(
-            Sandbox::builder()
-                .token_lifetime(Duration::from_secs(600))
-                .start(),
-        )
-        .unwrap();
     let store = Arc::new(Faulty {
         hang_write: Some(2),
         ..Faulty::on(dir)
     });
-    let clock = ManualClock::new();
-    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
-        .store(store.clone())
-        .store_policy(
-            StorePolicy::default()
-                .with_lease_ttl(Duration::from_secs(600))
-                .with_operation_timeout(Duration::from_secs(30)),
-        )
-        .time_source(clock.clone())
-        .sleep(InstantSleep::new(clock.clone()))
-        .build()
-        .unwrap();
-    let source = partner_auth::blocking::TokenSource::with_source(source).unwrap();
-    let first = source.token().unwrap();
-    // A minute before expiry, in the refresh window: the cached token at once, and a
-    // refresh in the background that takes the lease, fetches, and hangs writing.
-    clock.advance(Duration::from_secs(540));
-    assert_eq!(
-        source.token().unwrap().expose_secret(),
-        first.expose_secret()
-    );
+    let policy = StorePolicy::default()
+        .with_lease_ttl(Duration::from_secs(600))
+        .with_operation_timeout(Duration::from_secs(30));
+    let (source, _, runtime, sandbox) =
+        blocking_source_refreshing(store.clone(), policy, Sandbox::builder());
+    // The refresh takes the lease, fetches, and hangs writing.
     wait_until("a refresh wrote", || {
         store.writes.load(std::sync::atomic::Ordering::SeqCst) >= 2
     });
@@ -671,35 +686,15 @@ fn dropping_the_blocking_source_leaves_a_fetch_its_async_clone_awaits_elsewhere(
 #[cfg(feature = "blocking")]
 #[test]
 fn a_fetch_the_blocking_source_started_is_stopped_though_a_clone_awaits_it() {
-    use partner_auth::time::{InstantSleep, ManualClock};
     let _one = one_blocking_test_at_a_time();
     let dir = tempfile::tempdir().unwrap();
-    let app = tokio::runtime::Runtime::new().unwrap();
     // The refresh (the second request) is held, so it is under way at the drop.
-    let sandbox = app
-        .block_on(
-            Sandbox::builder()
-                .token_lifetime(Duration::from_secs(600))
-                .faults(partner_sandbox::Faults::hold_first(
-                    2,
-                    Duration::from_millis(1500),
-                ))
-                .start(),
-        )
-        .unwrap();
-    let clock = ManualClock::new();
-    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
-        .store(Arc::new(FileStore::new(dir.path()).unwrap()))
-        .store_policy(patient())
-        .time_source(clock.clone())
-        .sleep(InstantSleep::new(clock.clone()))
-        .build()
-        .unwrap();
-    let blocking = partner_auth::blocking::TokenSource::with_source(source.clone()).unwrap();
-    blocking.token().unwrap();
-    // In the refresh window: the cached token at once, and a refresh in the background.
-    clock.advance(Duration::from_secs(540));
-    blocking.token().unwrap();
+    let held = Sandbox::builder().faults(partner_sandbox::Faults::hold_first(
+        2,
+        Duration::from_millis(1500),
+    ));
+    let store = Arc::new(FileStore::new(dir.path()).unwrap());
+    let (blocking, source, app, sandbox) = blocking_source_refreshing(store, patient(), held);
     wait_until("the refresh was sent", || requests(&sandbox) >= 2);
     // The clone's refresh, polled once (it joins the refresh under way), then left to run.
     let mut refresh = Box::pin(async move { source.refresh().await });
