@@ -292,6 +292,29 @@ fn the_last_clone_dropped_outside_a_runtime_deletes_the_invalidated_stored_token
     assert_eq!(server.count(), 2);
 }
 
+/// Dropped inside a runtime, where it must not block, the last clone still deletes the
+/// stored token `invalidate` left to the next fetch, on its own runtime, soon after (the
+/// README's promise for a source dropped in a task).
+#[cfg(feature = "file-store")]
+#[test]
+fn the_last_clone_dropped_inside_a_runtime_deletes_the_invalidated_stored_token_soon_after() {
+    let (runtime, server) = server(vec![], Reply::token("tok-1", 3600));
+    let dir = tempfile::tempdir().unwrap();
+    let source = stored_source(server.base_url(), dir.path());
+    let rejected = source.token().unwrap();
+    assert!(source.invalidate(&rejected));
+    runtime.block_on(async move { drop(source) });
+    // Generous: left, the entry would live out its hour.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while stored_tokens(dir.path()) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rejected token is still stored after the drop"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// The same from a thread-local's destructor at thread exit, where Tokio's own
 /// thread-locals may be gone already (found by review: `block_on` panicked there, and a
 /// panic in a thread-local's destructor aborts the process).
