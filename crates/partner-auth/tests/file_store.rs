@@ -934,7 +934,7 @@ fn a_lock_a_stuck_process_holds_does_not_hold_the_runtime() {
     let token = token_file(dir.path());
     std::fs::remove_file(&token).unwrap();
     let held = std::fs::File::open(token.with_extension("lock")).unwrap();
-    held.lock().unwrap();
+    fs4::FileExt::lock(&held).unwrap();
     let (done, finished) = std::sync::mpsc::channel();
     let client = sandbox.client_builder(PROVIDER).build().unwrap();
     std::thread::spawn(move || {
