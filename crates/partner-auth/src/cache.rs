@@ -18,15 +18,23 @@ use crate::{AccessToken, CachePolicy, Client, Error, Provider, TokenSource};
 /// tenants sharing a client id never share a token.
 ///
 /// The cache holds at most [`max_sources`](TokenCacheBuilder::max_sources) sources: a new
-/// one beyond that drops the least recently used (found without looking at the others: a
-/// lookup or a new source costs about the same with 10 sources or 10,000). A source not
-/// used for [`idle_timeout`](TokenCacheBuilder::idle_timeout) counts as gone: looking it
-/// up again starts a new source, and every lookup drops up to 8 such sources, least
-/// recently used first (until then [`len`](Self::len) counts them), so a multi-tenant
-/// service does not keep every tenant it ever saw, and no lookup pays for a whole idle
-/// spell at once. Dropping a source from the
-/// cache does not break a clone an application still holds: that clone keeps working on
-/// its own.
+/// one beyond that drops the least recently looked up (found without looking at the
+/// others: a lookup or a new source costs about the same with 10 sources or 10,000). A
+/// source is idle once it has not been looked up for
+/// [`idle_timeout`](TokenCacheBuilder::idle_timeout) and the cache holds its only handle;
+/// an idle source counts as gone: looking it up again starts a new source, and every
+/// lookup drops up to 8 idle sources, least recently looked up first (until then
+/// [`len`](Self::len) counts them), so a multi-tenant service does not keep every tenant
+/// it ever saw, and no lookup pays for a whole idle spell at once. A source an application
+/// keeps a clone of (in an [`AuthMiddleware`](crate::AuthMiddleware), say) is in use
+/// however long since its last lookup: the cache keeps it, so its key never has two
+/// sources fetching at once. Only the size bound drops such a source: that clone keeps
+/// working on its own, and the next lookup of its key starts another.
+///
+/// A source fetches with the [`Client`] that created it: a client with the same provider,
+/// base URL, credentials and scope but other settings (client authentication, HTTP client,
+/// timeouts, default lifetime) gets that source and its settings. To apply new settings,
+/// [`remove`](Self::remove) the source first.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -93,12 +101,13 @@ struct Key {
 
 struct Entry {
     source: TokenSource,
-    /// When it was last looked up, for the idle timeout.
+    /// When it was last looked up (or found held elsewhere), for the idle timeout.
     last_used: Nanos,
 }
 
-/// The most idle sources one lookup drops. All 10,000 of a full cache dropped in one lookup
-/// took about 7 ms, 4.5 of them holding the lock every lookup takes; 8 a lookup, the first
+/// The most sources past the idle timeout one lookup looks at (dropping the idle ones,
+/// keeping those held elsewhere). All 10,000 of a full cache dropped in one lookup took
+/// about 7 ms, 4.5 of them holding the lock every lookup takes; 8 a lookup, the first
 /// lookup after the spell takes about 9 µs and the slowest of the next 1,250 about 18 µs
 /// (`benches/token_cache.rs`).
 const SWEEP_PER_LOOKUP: usize = 8;
@@ -140,18 +149,27 @@ impl TokenCache {
         let mut sources = self.lock();
         // Read under the lock, so that the order of lookups is the order of their times.
         let now = self.clock.now();
-        let is_idle = |entry: &Entry| now.saturating_sub(entry.last_used) >= idle;
-        // A few idle sources, least recently used first (they are at the back): an idle
-        // spell's worth goes over the next lookups, not all in one.
-        while dropped.len() < SWEEP_PER_LOOKUP
-            && sources
-                .peek_lru()
-                .is_some_and(|(_, oldest)| is_idle(oldest))
-        {
-            dropped.extend(sources.pop_lru());
+        let unused = |entry: &Entry| now.saturating_sub(entry.last_used) >= idle;
+        // A few sources past the timeout, least recently looked up first (they are at the
+        // back): an idle spell's worth goes over the next lookups, not all in one. One that
+        // is held elsewhere is in use: it goes to the front, as if looked up now.
+        for _ in 0..SWEEP_PER_LOOKUP {
+            let Some((_, oldest)) = sources.peek_lru() else {
+                break;
+            };
+            if !unused(oldest) {
+                break;
+            }
+            if oldest.source.has_other_handles() {
+                let (key, mut entry) = sources.pop_lru().expect("just seen");
+                entry.last_used = now;
+                sources.push(key, entry);
+            } else {
+                dropped.extend(sources.pop_lru());
+            }
         }
         if let Some(entry) = sources.get_mut(&key)
-            && !is_idle(entry)
+            && (!unused(entry) || entry.source.has_other_handles())
         {
             entry.last_used = now;
             let source = entry.source.clone();

@@ -26,8 +26,17 @@ use crate::{AccessToken, Error, TokenSource};
 /// - **401.** The token the API rejected is invalidated, then the request is sent once more
 ///   with a fresh token if it can be cloned (a streaming body cannot: that 401 is returned,
 ///   and the next request gets a fresh token). A second 401 is returned to the caller. A
-///   401 from a URL outside the scope (where a redirect led) is returned as it is: it did
-///   not reject the token.
+///   401 from where a redirect led is returned as it is, as one that did not reject the
+///   token, when that URL is outside the scope or on another scheme, host or port than
+///   the request's (`reqwest` sent it no token: it drops the header at the first such
+///   hop, and never puts it back). `reqwest` does not say which hosts a chain of redirects
+///   passed through, so a 401 at the end of one that left the request's host and came back
+///   to it counts as a rejection, although that last hop got no token either.
+/// - **Proxies.** A `reqwest` client sends `http://` requests through the proxy its
+///   environment names (`HTTP_PROXY`, `ALL_PROXY`) unless `NO_PROXY` exempts the host: a
+///   loopback base URL's token then crosses that proxy in the clear. Build the client
+///   with `.no_proxy()` (as this crate's own token client goes direct to loopback), or use
+///   `https://`.
 /// - A failure to get a token is returned as a middleware error wrapping the
 ///   [`Error`](crate::Error), which [`token_error`] gets back; nothing is sent.
 ///
@@ -67,7 +76,6 @@ pub struct AuthMiddleware {
 /// Configures an [`AuthMiddleware`] with several base URLs; from
 /// [`AuthMiddleware::builder`].
 #[must_use]
-#[derive(Debug)]
 pub struct AuthMiddlewareBuilder {
     source: TokenSource,
     base_urls: Vec<String>,
@@ -102,6 +110,22 @@ impl AuthMiddleware {
         let header = token.authorization_header().map_err(to_middleware)?;
         request.headers_mut().insert(AUTHORIZATION, header);
         Ok(token)
+    }
+}
+
+impl std::fmt::Debug for AuthMiddlewareBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not checked yet, so possibly with a password or a query: shown as a client's URL
+        // is, without user, password, query or fragment.
+        let base_urls: Vec<String> = self
+            .base_urls
+            .iter()
+            .map(|raw| crate::client::shown_url(raw))
+            .collect();
+        f.debug_struct("AuthMiddlewareBuilder")
+            .field("source", &self.source)
+            .field("base_urls", &base_urls)
+            .finish()
     }
 }
 
@@ -164,6 +188,14 @@ fn within(base: &Url, url: &Url) -> bool {
     }
 }
 
+/// Same scheme, host and port: where `reqwest` keeps the `Authorization` header on a
+/// redirect.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
 #[async_trait::async_trait]
 impl Middleware for AuthMiddleware {
     async fn handle(
@@ -209,10 +241,15 @@ impl AuthMiddleware {
     ) -> reqwest_middleware::Result<Response> {
         let retry = request.try_clone();
         let token = self.authorize(&mut request).await?;
+        let sent_to = request.url().clone();
         let response = next.clone().run(request, extensions).await?;
-        // A 401 from where a redirect led, outside the scope, did not reject this token
-        // (reqwest drops the header on a change of scheme, host or port).
-        if response.status() != StatusCode::UNAUTHORIZED || !self.covers(response.url()) {
+        // A 401 from where a redirect led did not reject this token if that is outside the
+        // scope, or on another origin than the request's: reqwest drops the header at the
+        // first change of scheme, host or port, and never puts it back.
+        if response.status() != StatusCode::UNAUTHORIZED
+            || !same_origin(&sent_to, response.url())
+            || !self.covers(response.url())
+        {
             return Ok(response);
         }
         // Drop the rejected token first, whether or not this request can be retried.

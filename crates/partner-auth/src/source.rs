@@ -299,6 +299,13 @@ impl TokenSource {
         &self.inner.client
     }
 
+    /// Whether another handle to this source exists (a clone, or a task of the source's
+    /// own for the moment it looks at it): for [`TokenCache`](crate::TokenCache), which
+    /// does not count such a source as idle.
+    pub(crate) fn has_other_handles(&self) -> bool {
+        Arc::strong_count(&self.inner) > 1
+    }
+
     /// The policy in force.
     pub fn policy(&self) -> &CachePolicy {
         &self.inner.policy
