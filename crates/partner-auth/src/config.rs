@@ -52,6 +52,7 @@ pub struct ClientConfig {
     /// The client id.
     pub client_id: String,
     /// The client secret.
+    #[serde(deserialize_with = "secret_string")]
     pub client_secret: SecretString,
     /// Total timeout of a token request (default [`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT)).
     #[serde(default, with = "humantime_serde")]
@@ -158,4 +159,68 @@ impl fmt::Debug for ClientConfig {
             .field("store_policy", store_policy)
             .finish()
     }
+}
+
+/// The secret as a string; a value of another type is refused without being repeated
+/// (serde's own message would quote a numeric secret written without quotes).
+fn secret_string<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<SecretString, D::Error> {
+    struct Secret;
+
+    impl Secret {
+        fn refuse<E: serde::de::Error>(what: &str) -> Result<SecretString, E> {
+            Err(E::custom(format_args!(
+                "client_secret must be a string, not {what} (its value is not shown); quote it"
+            )))
+        }
+    }
+
+    impl serde::de::Visitor<'_> for Secret {
+        type Value = SecretString;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("the client secret as a string")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<SecretString, E> {
+            Ok(SecretString::from(value))
+        }
+
+        fn visit_string<E: serde::de::Error>(self, value: String) -> Result<SecretString, E> {
+            Ok(SecretString::from(value))
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<SecretString, E> {
+            Self::refuse("a boolean")
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<SecretString, E> {
+            Self::refuse("a number")
+        }
+
+        fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<SecretString, E> {
+            Self::refuse("a number")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<SecretString, E> {
+            Self::refuse("a number")
+        }
+
+        fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<SecretString, E> {
+            Self::refuse("a number")
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<SecretString, E> {
+            Self::refuse("a number")
+        }
+
+        fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<SecretString, E> {
+            Self::refuse("bytes")
+        }
+    }
+
+    // `any`, so that a value of another type reaches the visitor (a format asked for a
+    // string refuses one with its own message, the value in it).
+    deserializer.deserialize_any(Secret)
 }

@@ -249,8 +249,11 @@ impl Error {
         &self.0.field_errors
     }
 
-    /// How long the provider asked us to wait (`Retry-After` in seconds or as an HTTP date,
-    /// Cobee's `x-ratelimit-reset` seconds, Dinie's `X-RateLimit-Reset` Unix time).
+    /// How long the provider asked us to wait, at most a day: `Retry-After` (seconds or an
+    /// HTTP date), else on a 429 `X-RateLimit-Reset` in the provider's unit (Cobee:
+    /// seconds; Dinie: a Unix time; the others: seconds, or a Unix time in seconds or
+    /// milliseconds, as large as it is). An error a [`TokenSource`](crate::TokenSource)
+    /// serves again during its cool-down counts it down: what is left of that cool-down.
     pub fn retry_after(&self) -> Option<Duration> {
         self.0.retry_after
     }
@@ -282,7 +285,8 @@ impl Error {
                 "check the fields the provider names; this request will not succeed as is".into()
             }
             ErrorKind::RateLimited => match self.0.retry_after {
-                Some(wait) => format!("retry in {} s", wait.as_secs().max(1)).into(),
+                // Rounded up: retrying at the time shown is never early.
+                Some(wait) => format!("retry in {} s", wait.as_secs_f64().ceil().max(1.0)).into(),
                 None => "slow down and retry later".into(),
             },
             ErrorKind::ProviderUnavailable => "the provider is failing; retry later".into(),

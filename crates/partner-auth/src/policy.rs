@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::Error;
+use crate::retry_after::MAX_WAIT;
 
 /// When a [`TokenSource`](crate::TokenSource) refreshes its token and how it treats
 /// failures. `Default` gives the documented values.
@@ -95,9 +96,12 @@ impl CachePolicy {
         self
     }
 
-    /// Checks the policy: fractions finite and within `0..=1`, at least one attempt, an
-    /// initial backoff no longer than the longest. A [`TokenSource`](crate::TokenSource)
-    /// or [`TokenCache`](crate::TokenCache) is not built with a policy that fails this.
+    /// Checks the policy: fractions finite and within `0..=1`, at least one attempt, a
+    /// failure cool-down and an initial backoff more than zero (without either, failures
+    /// become back-to-back requests), an initial backoff no longer than the longest, and
+    /// the cool-down, the longest backoff, `max_retry_after` and the deadline at most a day.
+    /// A [`TokenSource`](crate::TokenSource) or [`TokenCache`](crate::TokenCache) is not
+    /// built with a policy that fails this.
     pub fn validate(&self) -> Result<(), Error> {
         let fraction = |name: &str, value: f64| {
             if value.is_finite() && (0.0..=1.0).contains(&value) {
@@ -115,6 +119,30 @@ impl CachePolicy {
             return Err(Error::configuration(
                 "RetryPolicy::max_attempts must be at least 1 (1 means no retries)",
             ));
+        }
+        for (name, value) in [
+            ("CachePolicy::failure_cooldown", self.failure_cooldown),
+            ("RetryPolicy::initial_backoff", retry.initial_backoff),
+        ] {
+            if value.is_zero() {
+                return Err(Error::configuration(format!(
+                    "{name} must be more than zero: without it a failure is followed by \
+                     requests back to back"
+                )));
+            }
+        }
+        for (name, value) in [
+            ("CachePolicy::failure_cooldown", self.failure_cooldown),
+            ("RetryPolicy::max_backoff", retry.max_backoff),
+            ("RetryPolicy::max_retry_after", retry.max_retry_after),
+            ("RetryPolicy::deadline", retry.deadline),
+        ] {
+            if value > MAX_WAIT {
+                return Err(Error::configuration(format!(
+                    "{name} must be at most a day; it is {}",
+                    humantime::format_duration(value)
+                )));
+            }
         }
         if retry.initial_backoff > retry.max_backoff {
             return Err(Error::configuration(format!(

@@ -8,9 +8,15 @@ use reqwest::header::HeaderMap;
 use crate::Provider;
 use crate::providers::ResetUnit;
 
-/// The wait a response asks for: `Retry-After` (seconds or an HTTP date) on any status;
-/// on a 429 also `X-RateLimit-Reset`, which is seconds for Cobee and a Unix time for Dinie
-/// (for the others: a Unix time when it is that large, otherwise seconds).
+/// The longest wait a response can ask for: a longer one (a reset header in a unit the
+/// provider does not document, a typo) is read as this.
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The wait a response asks for, at most [`MAX_WAIT`]: `Retry-After` (seconds, fractions
+/// rounded up, or an HTTP date) on any status; on a 429 also `X-RateLimit-Reset`, in the
+/// unit its provider's facts name (Cobee: seconds; Dinie: a Unix time; the others, which
+/// document none: seconds below 10⁹, a Unix time in seconds below 10¹¹, else a Unix time
+/// in milliseconds).
 pub(crate) fn from_headers(
     provider: Provider,
     status: StatusCode,
@@ -18,30 +24,75 @@ pub(crate) fn from_headers(
     now: SystemTime,
 ) -> Option<Duration> {
     let text = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
-    if let Some(value) = text("retry-after") {
-        if let Ok(secs) = value.parse::<u64>() {
-            return Some(Duration::from_secs(secs));
+    let wait = from_retry_after(text("retry-after"), now).or_else(|| {
+        if status != StatusCode::TOO_MANY_REQUESTS {
+            return None;
         }
-        if let Ok(date) = httpdate::parse_http_date(value) {
-            return Some(date.duration_since(now).unwrap_or(Duration::ZERO));
+        from_reset(provider, text("x-ratelimit-reset")?, now)
+    })?;
+    Some(wait.min(MAX_WAIT))
+}
+
+fn from_retry_after(value: Option<&str>, now: SystemTime) -> Option<Duration> {
+    let value = value?;
+    if let Some(secs) = seconds(value) {
+        return Some(secs);
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+fn from_reset(provider: Provider, value: &str, now: SystemTime) -> Option<Duration> {
+    let whole = |value: &str| {
+        let digits = value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty();
+        // Too many digits for a u64: further out than anything meant.
+        digits.then(|| value.parse::<u64>().unwrap_or(u64::MAX))
+    };
+    let at = |unix: Duration| {
+        // A reset too far out to represent is as far out as a wait goes.
+        let at = UNIX_EPOCH.checked_add(unix).unwrap_or(now + MAX_WAIT);
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    match crate::providers::facts(provider).rate_limit_reset {
+        ResetUnit::Seconds => seconds(value),
+        ResetUnit::UnixTime => Some(at(Duration::from_secs(whole(value)?))),
+        ResetUnit::Guess => {
+            let reset = whole(value)?;
+            Some(match reset {
+                0..1_000_000_000 => Duration::from_secs(reset),
+                1_000_000_000..100_000_000_000 => at(Duration::from_secs(reset)),
+                _ => at(Duration::from_millis(reset)),
+            })
         }
     }
-    if status != StatusCode::TOO_MANY_REQUESTS {
+}
+
+/// A number of seconds as HTTP writes it, a fraction tolerated (rounded up to the next
+/// millisecond); no sign, exponent or word. More than a `Duration` holds is the longest.
+fn seconds(value: &str) -> Option<Duration> {
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) {
         return None;
     }
-    let reset = text("x-ratelimit-reset")?.parse::<u64>().ok()?;
-    let is_unix_time = match crate::providers::facts(provider).rate_limit_reset {
-        ResetUnit::Seconds => false,
-        ResetUnit::UnixTime => true,
-        ResetUnit::Guess => reset >= 1_000_000_000,
+    let Ok(secs) = whole.parse::<u64>() else {
+        return Some(Duration::MAX);
     };
-    if is_unix_time {
-        // A reset too far out to represent is no usable answer.
-        let at = UNIX_EPOCH.checked_add(Duration::from_secs(reset))?;
-        Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-    } else {
-        Some(Duration::from_secs(reset))
+    // Milliseconds from the first three digits of the fraction, rounded up by the rest.
+    let mut millis = 0u64;
+    for (i, b) in fraction.bytes().enumerate() {
+        let digit = u64::from(b - b'0');
+        if i < 3 {
+            millis = millis * 10 + digit;
+        } else if digit > 0 {
+            millis += 1;
+            break;
+        }
     }
+    for _ in fraction.len()..3 {
+        millis *= 10;
+    }
+    Some(Duration::from_secs(secs).saturating_add(Duration::from_millis(millis)))
 }
 
 #[cfg(test)]
@@ -97,9 +148,12 @@ mod tests {
             from_headers(Provider::Dinie, TOO_MANY, &h, now),
             Some(Duration::from_secs(45))
         );
-        // A reset beyond what a clock can hold is ignored, not a panic.
+        // A reset beyond what a clock can hold is the longest wait, not a panic.
         let h = headers(&[("x-ratelimit-reset", &u64::MAX.to_string())]);
-        assert_eq!(from_headers(Provider::Dinie, TOO_MANY, &h, now), None);
+        assert_eq!(
+            from_headers(Provider::Dinie, TOO_MANY, &h, now),
+            Some(MAX_WAIT)
+        );
         // Only a 429 makes the reset a wait.
         assert_eq!(from_headers(Provider::Dinie, StatusCode::OK, &h, now), None);
         // Retry-After wins over the reset.
@@ -108,5 +162,69 @@ mod tests {
             from_headers(Provider::Cobee, TOO_MANY, &h, now),
             Some(Duration::from_secs(3))
         );
+    }
+
+    /// Found by review: a fraction and a number too long for a u64 were dropped (the 429
+    /// retried at once), `+120` was taken, and a reset in Unix milliseconds read as a wait
+    /// of 57,000 years.
+    #[test]
+    fn odd_numbers_are_read_as_the_wait_they_ask_for_at_most_a_day() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let wait = |provider, pairs: &[(&'static str, &str)]| {
+            from_headers(provider, TOO_MANY, &headers(pairs), now)
+        };
+        let ms = Duration::from_millis;
+        for (value, expected) in [
+            ("120.5", Some(ms(120_500))),
+            ("0.0001", Some(ms(1))),
+            ("1.2345", Some(ms(1_235))),
+            ("7.", Some(ms(7_000))),
+            ("99999999999999999999", Some(MAX_WAIT)),
+            ("86401", Some(MAX_WAIT)),
+            ("+120", None),
+            ("-5", None),
+            ("1e3", None),
+            ("inf", None),
+            ("NaN", None),
+            (".5", None),
+            ("1.2.3", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                wait(Provider::Teez, &[("retry-after", value)]),
+                expected,
+                "{value}"
+            );
+        }
+        let far = httpdate::fmt_http_date(now + Duration::from_secs(10 * 86_400));
+        assert_eq!(
+            wait(Provider::Teez, &[("retry-after", &far)]),
+            Some(MAX_WAIT)
+        );
+        // A provider that documents no unit: seconds, a Unix time, or Unix milliseconds.
+        for (reset, expected) in [
+            ("30", Duration::from_secs(30)),
+            ("1800000045", Duration::from_secs(45)),
+            ("1800000045000", Duration::from_secs(45)),
+            ("1800000000500", ms(500)),
+            ("1799999999000", Duration::ZERO),
+            ("99999999999999999999", MAX_WAIT),
+        ] {
+            assert_eq!(
+                wait(Provider::Teez, &[("x-ratelimit-reset", reset)]),
+                Some(expected),
+                "{reset}"
+            );
+        }
+        // Documented units are taken as documented, and bounded the same way.
+        assert_eq!(
+            wait(Provider::Cobee, &[("x-ratelimit-reset", "1800000045")]),
+            Some(MAX_WAIT)
+        );
+        assert_eq!(
+            wait(Provider::Dinie, &[("x-ratelimit-reset", "1800000045000")]),
+            Some(MAX_WAIT)
+        );
+        assert_eq!(wait(Provider::Dinie, &[("x-ratelimit-reset", "+45")]), None);
     }
 }

@@ -45,7 +45,10 @@ mod store_read;
 ///   [`ErrorKind::InvalidResponse`] failure, not a success.
 /// - **Retries** of retryable failures only, with backoff, the provider's `retry_after`
 ///   honoured, within a deadline ([`RetryPolicy`](crate::RetryPolicy)). After a failure,
-///   callers get the same error during a short cool-down instead of a new request.
+///   callers (of [`refresh`](Self::refresh) too) get the same error during a cool-down
+///   instead of a new request: a short one, or as long as the provider asked to wait.
+///   The cool-down is this source's own: processes sharing a store each learn a rate
+///   limit from a request of their own.
 /// - [`invalidate`](Self::invalidate) drops a token the API rejected, once, however many
 ///   callers report it; once it has returned, no later `token()` call returns that token.
 /// - **Ownership.** Dropping the last clone stops any fetch or retry under way.
@@ -144,6 +147,20 @@ struct Failure {
     consecutive: u32,
 }
 
+impl Failure {
+    /// The error as a caller in the cool-down gets it: a wait the provider asked for is
+    /// counted down, to what is left of the cool-down it set.
+    fn served(&self, now: Nanos) -> Error {
+        match self.error.retry_after() {
+            Some(_) => {
+                let left = Duration::from_nanos(self.cooldown_until.saturating_sub(now));
+                self.error.clone().with_retry_after(Some(left))
+            }
+            None => self.error.clone(),
+        }
+    }
+}
+
 type Outcome = Option<Result<AccessToken, Error>>;
 
 /// The fetch in progress: its waiters watch for the outcome.
@@ -195,7 +212,9 @@ impl TokenSource {
 
     /// Gets a new token now (sharing a fetch already under way), whatever the cache holds,
     /// and caches it. With a [store](TokenSourceBuilder::store), a token another process
-    /// already put there in place of the current one counts as new.
+    /// already put there in place of the current one counts as new. During the cool-down
+    /// after a failure it returns that failure instead of asking again (a rate limit's
+    /// wait counted down), as `token()` does.
     pub async fn refresh(&self) -> Result<AccessToken, Error> {
         self.inner.fetch(true, false).await
     }
@@ -490,7 +509,7 @@ impl Inner {
     }
 
     /// Joins the fetch in flight or starts one. Unless `force`, a usable token cached in
-    /// the meantime, or a failure in its cool-down, answers instead. `store_empty`: this
+    /// the meantime answers instead; forced or not, a failure in its cool-down does. `store_empty`: this
     /// caller has just found the store empty, so a new flight goes straight to the lease.
     fn join_or_start(self: &Arc<Self>, force: bool, store_empty: bool) -> Result<Flight, Error> {
         let mut slot = lock(&self.flight);
@@ -501,15 +520,16 @@ impl Inner {
             // Its task is gone without an outcome: replace it.
             *slot = None;
         }
-        if !force {
-            if let Some(token) = self.usable_now() {
-                return Ok(Flight::done(Ok(token)));
-            }
-            if let Some(failure) = self.failure.load().as_ref()
-                && self.clock.now() < failure.cooldown_until
-            {
+        if !force && let Some(token) = self.usable_now() {
+            return Ok(Flight::done(Ok(token)));
+        }
+        // Forced or not: a refresh asked for during the cool-down would only repeat the
+        // request the provider just refused (or asked us to hold back).
+        if let Some(failure) = self.failure.load().as_ref() {
+            let now = self.clock.now();
+            if now < failure.cooldown_until {
                 self.counters.add(Counter::CooldownRejection);
-                return Err(failure.error.clone());
+                return Err(failure.served(now));
             }
         }
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
@@ -645,7 +665,9 @@ impl Inner {
 
     fn record_failure(&self, error: &Error) {
         let consecutive = self.failure.load().as_ref().map_or(0, |f| f.consecutive) + 1;
-        let asked = error.retry_after().unwrap_or_default().min(MAX_COOLDOWN);
+        // In full: the provider knows when it will answer (a wait is at most a day, as
+        // its headers are read).
+        let asked = error.retry_after().unwrap_or_default();
         let cooldown = self.policy.failure_cooldown.max(asked);
         // Background refreshes back off exponentially while the current token lasts.
         let backoff = self
@@ -918,8 +940,6 @@ impl Flight {
 
 /// How often a caller replaces a fetch whose task vanished before giving up.
 const ABANDONED_FLIGHT_RETRIES: usize = 3;
-/// Longest cool-down a provider's `retry_after` can impose.
-const MAX_COOLDOWN: Duration = Duration::from_secs(300);
 /// Longest wait between background refresh attempts.
 const MAX_REFRESH_BACKOFF: Duration = Duration::from_secs(60);
 

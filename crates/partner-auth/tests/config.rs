@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::scripted::{Reply, Scripted};
 use partner_auth::{CachePolicy, ClientConfig, ErrorKind, Provider, RetryPolicy};
+use secrecy::ExposeSecret as _;
 use serde_json::json;
 
 #[tokio::test]
@@ -199,4 +200,47 @@ fn a_configs_debug_shows_no_password_in_its_urls() {
     }))
     .unwrap();
     assert!(format!("{config:?}").contains("/var/cache/partner-tokens"));
+}
+
+/// A secret of another type than a string (a numeric secret left unquoted in TOML or YAML,
+/// or typed by an environment loader) is refused without its value in the message (found
+/// by review: serde's message quoted it).
+#[test]
+fn a_secret_that_is_not_a_string_is_refused_without_being_shown() {
+    for secret in [
+        json!(80417293455_u64),
+        json!(-80417293455_i64),
+        json!(804172.93455),
+        json!(true),
+        json!(["80417293455"]),
+        json!({"value": "80417293455"}),
+        json!(null),
+    ] {
+        let err = serde_json::from_value::<ClientConfig>(json!({
+            "provider": "cobee", "client_id": "id", "client_secret": secret,
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("client_secret") || err.contains("secret"),
+            "{err}"
+        );
+        for shown in ["80417293455", "804172.93455"] {
+            assert!(!err.contains(shown), "{secret}: {err}");
+        }
+    }
+    // Through a text format, as an application reads its file.
+    let err = serde_json::from_str::<ClientConfig>(
+        r#"{"provider": "cobee", "client_id": "id", "client_secret": 80417293455}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("quote it"), "{err}");
+    assert!(!err.contains("80417293455"), "{err}");
+    // A string is the secret, whatever it holds.
+    let config: ClientConfig = serde_json::from_value(
+        json!({"provider": "cobee", "client_id": "id", "client_secret": "80417293455"}),
+    )
+    .unwrap();
+    assert_eq!(config.client_secret.expose_secret(), "80417293455");
 }

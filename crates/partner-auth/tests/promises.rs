@@ -364,7 +364,54 @@ fn a_policy_with_nan_infinite_or_out_of_range_values_is_refused_at_build() {
                 RetryPolicy::default().with_backoff(Duration::from_secs(2), Duration::from_secs(1)),
             ),
         ),
+        // Found by review: requests back to back, and a source locked out for years.
+        (
+            "zero backoff",
+            CachePolicy::default()
+                .with_retry(RetryPolicy::default().with_backoff(Duration::ZERO, Duration::ZERO)),
+        ),
+        (
+            "zero cool-down",
+            CachePolicy::default().with_failure_cooldown(Duration::ZERO),
+        ),
+        (
+            "cool-down over a day",
+            CachePolicy::default().with_failure_cooldown(Duration::from_secs(86_401)),
+        ),
+        (
+            "deadline over a day",
+            CachePolicy::default()
+                .with_retry(RetryPolicy::default().with_deadline(Duration::from_secs(86_401))),
+        ),
+        (
+            "max_retry_after over a day",
+            CachePolicy::default().with_retry(
+                RetryPolicy::default().with_max_retry_after(Duration::from_secs(86_401)),
+            ),
+        ),
+        (
+            "max_backoff over a day",
+            CachePolicy::default().with_retry(
+                RetryPolicy::default()
+                    .with_backoff(Duration::from_secs(1), Duration::from_secs(86_401)),
+            ),
+        ),
     ];
+    // At the bounds: accepted.
+    let edge = CachePolicy::default()
+        .with_failure_cooldown(Duration::from_secs(86_400))
+        .with_retry(
+            RetryPolicy::default()
+                .with_backoff(Duration::from_nanos(1), Duration::from_secs(86_400))
+                .with_deadline(Duration::from_secs(86_400))
+                .with_max_retry_after(Duration::from_secs(86_400)),
+        );
+    assert!(
+        TokenSource::builder(client.clone())
+            .policy(edge)
+            .build()
+            .is_ok()
+    );
     for (case, policy) in bad {
         let err = TokenSource::builder(client.clone())
             .policy(policy.clone())

@@ -1,0 +1,253 @@
+//! Rate limits and the failure cool-down, over real HTTP on loopback, on a `ManualClock`
+//! whose sleeps return at once (no test races a timer). Each test but the last two came
+//! from an adversarial review, and failed on the code before its fix.
+
+mod common;
+#[path = "common/memory_store.rs"]
+mod memory_store;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::on_manual_clock;
+use common::scripted::{Gate, Reply, Scripted, eventually};
+use memory_store::MemoryStore;
+use partner_auth::time::{InstantSleep, ManualClock};
+use partner_auth::{CachePolicy, Client, ErrorKind, Provider, RetryPolicy, TokenSource};
+use serde_json::json;
+
+const S: Duration = Duration::from_secs(1);
+
+fn client(provider: Provider, server: &Scripted) -> Client {
+    common::client(provider, server.base_url())
+}
+
+fn too_many() -> Reply {
+    Reply::json(429, json!({"error": "rate_limited"}))
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The cool-down lasts as long as the provider asked, in full (it was cut to 5 minutes),
+/// and the error served during it counts the wait down (it said "retry in 600 s" all
+/// along).
+#[tokio::test]
+async fn the_cooldown_lasts_the_whole_wait_asked_and_counts_it_down() {
+    let dinie_reset = (unix_now() + 600).to_string();
+    for (provider, reply) in [
+        (Provider::Standard, too_many().header("retry-after", "600")),
+        // Dinie's documented 429: a reset as a Unix time, ten minutes out.
+        (
+            Provider::Dinie,
+            Reply::json(
+                429,
+                json!({"type": "about:blank", "title": "Too Many Requests", "status": 429}),
+            )
+            .header("X-RateLimit-Reset", &dinie_reset),
+        ),
+    ] {
+        let server = Scripted::sequence(vec![reply], Reply::token("tok", 3600)).await;
+        let (source, clock, _) = on_manual_clock(
+            client(provider, &server),
+            CachePolicy::default().with_retry(RetryPolicy::none()),
+        );
+        let err = source.token().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::RateLimited, "{provider}");
+        let asked = err.retry_after().unwrap();
+        assert!(asked > 590 * S && asked <= 600 * S, "{provider}: {asked:?}");
+        clock.advance(301 * S);
+        let again = source.token().await.unwrap_err();
+        assert_eq!(
+            server.count(),
+            1,
+            "{provider}: asked again 301 s into the wait"
+        );
+        let left = again.retry_after().unwrap();
+        assert_eq!(left, asked - 301 * S, "{provider}");
+        assert!(
+            again
+                .to_string()
+                .ends_with(&format!("retry in {} s", left.as_secs_f64().ceil())),
+            "{again}"
+        );
+        clock.advance(asked - 301 * S);
+        assert_eq!(source.token().await.unwrap().expose_secret(), "tok");
+        assert_eq!(server.count(), 2, "{provider}");
+    }
+}
+
+/// `refresh()` during the cool-down returns the failure instead of asking again (each call
+/// was a request).
+#[tokio::test]
+async fn refresh_during_the_cooldown_returns_the_failure() {
+    let server = Scripted::sequence(vec![], too_many().header("retry-after", "120")).await;
+    let (source, clock, _) =
+        on_manual_clock(client(Provider::Standard, &server), CachePolicy::default());
+    let err = source.token().await.unwrap_err();
+    assert_eq!(err.retry_after(), Some(120 * S));
+    for _ in 0..5 {
+        clock.advance(10 * S);
+        let err = source.refresh().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::RateLimited);
+    }
+    assert_eq!(server.count(), 1);
+    assert_eq!(source.stats().cooldown_rejections, 5);
+    clock.advance(70 * S);
+    source.refresh().await.unwrap_err();
+    assert_eq!(server.count(), 2, "after the wait, a request");
+}
+
+/// A fractional `Retry-After` and one too long for a u64 are waits like any other (both
+/// were dropped and the 429 retried within 200 ms): longer than `max_retry_after`, they
+/// end the fetch.
+#[tokio::test]
+async fn a_fractional_or_huge_retry_after_is_a_wait_not_ignored() {
+    for (value, asked) in [
+        ("120.5", Duration::from_millis(120_500)),
+        ("99999999999999999999", Duration::from_secs(86_400)),
+    ] {
+        let server = Scripted::sequence(
+            vec![too_many().header("retry-after", value)],
+            Reply::token("tok", 3600),
+        )
+        .await;
+        let (source, _, sleep) =
+            on_manual_clock(client(Provider::Standard, &server), CachePolicy::default());
+        let err = source.token().await.unwrap_err();
+        assert_eq!(err.retry_after(), Some(asked), "{value}");
+        assert_eq!(server.count(), 1, "{value}");
+        assert!(sleep.sleeps().is_empty(), "{value}");
+    }
+    // Within `max_retry_after`: waited for, to the millisecond.
+    let server = Scripted::sequence(
+        vec![too_many().header("retry-after", "2.25")],
+        Reply::token("tok", 3600),
+    )
+    .await;
+    let (source, _, sleep) =
+        on_manual_clock(client(Provider::Standard, &server), CachePolicy::default());
+    source.token().await.unwrap();
+    assert_eq!(server.count(), 2);
+    assert!(sleep.sleeps()[0] >= Duration::from_millis(2_250));
+}
+
+/// A reset header in Unix milliseconds, from a provider that documents no unit, is read as
+/// such (it was a wait of 57,000 years).
+#[tokio::test]
+async fn a_reset_in_unix_milliseconds_is_read_as_such() {
+    let reset_ms = (unix_now() + 30) * 1000;
+    let server = Scripted::sequence(
+        vec![],
+        Reply::json(
+            429,
+            json!({"statusCode": 429, "message": "Too many requests"}),
+        )
+        .header("x-ratelimit-reset", &reset_ms.to_string()),
+    )
+    .await;
+    let err = client(Provider::Teez, &server)
+        .fetch_token()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    let wait = err.retry_after().unwrap();
+    assert!(wait > 20 * S && wait <= 30 * S, "{wait:?}: {err}");
+}
+
+/// What the docs say of a fleet sharing a store: each process keeps its own cool-down, so
+/// each learns a rate limit from one request of its own, and then holds back.
+#[tokio::test]
+async fn a_fleet_sharing_a_store_learns_a_rate_limit_once_per_process() {
+    let server = Scripted::sequence(vec![], too_many().header("retry-after", "120")).await;
+    let store = Arc::new(MemoryStore::default());
+    let clock = ManualClock::new();
+    let fleet: Vec<TokenSource> = (0..5)
+        .map(|_| {
+            TokenSource::builder(client(Provider::Standard, &server))
+                .time_source(clock.clone())
+                .sleep(InstantSleep::new(clock.clone()))
+                .store(store.clone())
+                .build()
+                .unwrap()
+        })
+        .collect();
+    for _ in 0..3 {
+        for process in &fleet {
+            let err = process.token().await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::RateLimited);
+        }
+        clock.advance(30 * S);
+    }
+    assert_eq!(server.count(), fleet.len(), "one request per process");
+}
+
+/// Many concurrent callers during a rate-limited period make no request; once it is over,
+/// they make one between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callers_around_a_rate_limit_make_one_request() {
+    let gate = Gate::new();
+    let server = Scripted::sequence(
+        vec![too_many().header("retry-after", "60")],
+        Reply::token("tok", 3600).held(&gate),
+    )
+    .await;
+    let (source, clock, _) = on_manual_clock(
+        client(Provider::Standard, &server),
+        CachePolicy::default().with_retry(RetryPolicy::none()),
+    );
+    source.token().await.unwrap_err();
+    let callers = |source: &TokenSource| -> Vec<_> {
+        (0..200)
+            .map(|_| {
+                let source = source.clone();
+                tokio::spawn(async move { source.token().await })
+            })
+            .collect()
+    };
+    for caller in callers(&source) {
+        let err = caller.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::RateLimited);
+    }
+    assert_eq!(server.count(), 1);
+    clock.advance(60 * S);
+    let waiting = callers(&source);
+    eventually("the one request arrives", || server.count() == 2).await;
+    gate.open();
+    for caller in waiting {
+        assert_eq!(caller.await.unwrap().unwrap().expose_secret(), "tok");
+    }
+    assert_eq!(server.count(), 2);
+}
+
+/// A `retry_after` longer than what is left of the deadline ends the fetch at once, with
+/// the 429; the cool-down then lasts exactly that long.
+#[tokio::test]
+async fn a_retry_after_past_the_deadline_ends_the_fetch_without_sleeping() {
+    let server = Scripted::sequence(
+        vec![too_many().header("retry-after", "20")],
+        Reply::token("tok", 3600),
+    )
+    .await;
+    let retry = RetryPolicy::default()
+        .with_max_attempts(5)
+        .with_deadline(10 * S);
+    let (source, clock, sleep) = on_manual_clock(
+        client(Provider::Standard, &server),
+        CachePolicy::default().with_retry(retry),
+    );
+    let err = source.token().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(err.retry_after(), Some(20 * S));
+    assert!(sleep.sleeps().is_empty(), "{:?}", sleep.sleeps());
+    clock.advance(19 * S);
+    source.token().await.unwrap_err();
+    assert_eq!(server.count(), 1);
+    clock.advance(S);
+    source.token().await.unwrap();
+    assert_eq!(server.count(), 2);
+}
