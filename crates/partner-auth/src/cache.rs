@@ -17,19 +17,21 @@ use crate::{AccessToken, CachePolicy, Client, Error, Provider, TokenSource};
 /// shown), so a rotated secret gets a new source and never the old secret's token, and two
 /// tenants sharing a client id never share a token.
 ///
-/// The cache holds at most [`max_sources`](TokenCacheBuilder::max_sources) sources: a new
-/// one beyond that drops the least recently looked up (found without looking at the
-/// others: a lookup or a new source costs about the same with 10 sources or 10,000). A
-/// source is idle once it has not been looked up for
-/// [`idle_timeout`](TokenCacheBuilder::idle_timeout) and the cache holds its only handle;
-/// an idle source counts as gone: looking it up again starts a new source, and every
-/// lookup drops up to 8 idle sources, least recently looked up first (until then
-/// [`len`](Self::len) counts them), so a multi-tenant service does not keep every tenant
-/// it ever saw, and no lookup pays for a whole idle spell at once. A source an application
-/// keeps a clone of (in an [`AuthMiddleware`](crate::AuthMiddleware), say) is in use
-/// however long since its last lookup: the cache keeps it, so its key never has two
-/// sources fetching at once. Only the size bound drops such a source: that clone keeps
-/// working on its own, and the next lookup of its key starts another.
+/// A source is *used* when it is looked up, and when a lookup's sweep (below) finds it
+/// past the idle timeout but held elsewhere: an application keeps a clone of it (in an
+/// [`AuthMiddleware`](crate::AuthMiddleware), say), so it is in use whenever it was last
+/// looked up. The cache holds at most [`max_sources`](TokenCacheBuilder::max_sources)
+/// sources: a new one beyond that drops the least recently used (found without looking at
+/// the others: a lookup or a new source costs about the same with 10 sources or 10,000). A
+/// source not used for [`idle_timeout`](TokenCacheBuilder::idle_timeout) is idle and
+/// counts as gone: looking it up again starts a new source. Every lookup sweeps up to 8
+/// sources past the timeout, least recently used first: it drops those the cache holds
+/// the only handle of, and counts the others as used (until a sweep reaches them,
+/// [`len`](Self::len) counts idle sources), so a multi-tenant service does not keep every
+/// tenant it ever saw, no lookup pays for a whole idle spell at once, and a key whose
+/// source an application holds does not get a second one fetching beside it. Only the
+/// size bound drops a held source: that clone keeps working on its own, and the next
+/// lookup of its key starts another.
 ///
 /// A source fetches with the [`Client`] that created it: a client with the same provider,
 /// base URL, credentials and scope but other settings (client authentication, HTTP client,

@@ -161,66 +161,20 @@ impl fmt::Debug for ClientConfig {
     }
 }
 
-/// The secret as a string; a value of another type is refused without being repeated
-/// (serde's own message would quote a numeric secret written without quotes).
+/// The secret as a string, read as the format reads a string (YAML gives an unquoted
+/// `0123` or `1e5` as written). Any error is replaced by one that names the field only:
+/// the format's own (a number where a string belongs, say) would repeat the value.
 fn secret_string<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<SecretString, D::Error> {
-    struct Secret;
-
-    impl Secret {
-        fn refuse<E: serde::de::Error>(what: &str) -> Result<SecretString, E> {
-            Err(E::custom(format_args!(
-                "client_secret must be a string, not {what} (its value is not shown); quote it"
-            )))
-        }
-    }
-
-    impl serde::de::Visitor<'_> for Secret {
-        type Value = SecretString;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("the client secret as a string")
-        }
-
-        fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<SecretString, E> {
-            Ok(SecretString::from(value))
-        }
-
-        fn visit_string<E: serde::de::Error>(self, value: String) -> Result<SecretString, E> {
-            Ok(SecretString::from(value))
-        }
-
-        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<SecretString, E> {
-            Self::refuse("a boolean")
-        }
-
-        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<SecretString, E> {
-            Self::refuse("a number")
-        }
-
-        fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<SecretString, E> {
-            Self::refuse("a number")
-        }
-
-        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<SecretString, E> {
-            Self::refuse("a number")
-        }
-
-        fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<SecretString, E> {
-            Self::refuse("a number")
-        }
-
-        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<SecretString, E> {
-            Self::refuse("a number")
-        }
-
-        fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<SecretString, E> {
-            Self::refuse("bytes")
-        }
-    }
-
-    // `any`, so that a value of another type reaches the visitor (a format asked for a
-    // string refuses one with its own message, the value in it).
-    deserializer.deserialize_any(Secret)
+    use serde::Deserialize as _;
+    use serde::de::Error as _;
+    String::deserialize(deserializer)
+        .map(SecretString::from)
+        .map_err(|_| {
+            D::Error::custom(
+                "client_secret must be a string: quote it (what was there is not shown, as it \
+                 may be the secret)",
+            )
+        })
 }

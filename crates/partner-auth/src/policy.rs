@@ -43,7 +43,7 @@ pub struct CachePolicy {
     #[serde(with = "humantime_serde")]
     pub expiry_margin: Duration,
     /// After a failed fetch, callers get the same error for this long instead of a new
-    /// request (default 2 s; a longer `retry_after` wins).
+    /// request (default 2 s; a longer `retry_after` wins, up to an hour).
     #[serde(with = "humantime_serde")]
     pub failure_cooldown: Duration,
     /// Retries within one fetch.

@@ -13,7 +13,8 @@ use crate::providers::ResetUnit;
 pub(crate) const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The wait a response asks for, at most [`MAX_WAIT`]: `Retry-After` (seconds, fractions
-/// rounded up, or an HTTP date) on any status; on a 429 also `X-RateLimit-Reset`, in the
+/// rounded up, or an HTTP date; a word, a sign or more digits than a u64 holds is no
+/// wait) on any status; on a 429 also `X-RateLimit-Reset`, in the
 /// unit its provider's facts name (Cobee: seconds; Dinie: a Unix time; the others, which
 /// document none: seconds below 10⁹, a Unix time in seconds below 10¹¹, else a Unix time
 /// in milliseconds).
@@ -44,9 +45,9 @@ fn from_retry_after(value: Option<&str>, now: SystemTime) -> Option<Duration> {
 
 fn from_reset(provider: Provider, value: &str, now: SystemTime) -> Option<Duration> {
     let whole = |value: &str| {
-        let digits = value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty();
-        // Too many digits for a u64: further out than anything meant.
-        digits.then(|| value.parse::<u64>().unwrap_or(u64::MAX))
+        let digits = value.bytes().all(|b| b.is_ascii_digit());
+        // Too many digits for a u64: garbled, not a time.
+        digits.then(|| value.parse::<u64>().ok()).flatten()
     };
     let at = |unix: Duration| {
         // A reset too far out to represent is as far out as a wait goes.
@@ -68,16 +69,15 @@ fn from_reset(provider: Provider, value: &str, now: SystemTime) -> Option<Durati
 }
 
 /// A number of seconds as HTTP writes it, a fraction tolerated (rounded up to the next
-/// millisecond); no sign, exponent or word. More than a `Duration` holds is the longest.
+/// millisecond); no sign, exponent or word, and no more digits than a u64 holds (garbled,
+/// not a wait).
 fn seconds(value: &str) -> Option<Duration> {
     let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || !digits(whole) || !digits(fraction) {
+    if !digits(whole) || !digits(fraction) {
         return None;
     }
-    let Ok(secs) = whole.parse::<u64>() else {
-        return Some(Duration::MAX);
-    };
+    let secs = whole.parse::<u64>().ok()?;
     // Milliseconds from the first three digits of the fraction, rounded up by the rest.
     let mut millis = 0u64;
     for (i, b) in fraction.bytes().enumerate() {
@@ -164,9 +164,9 @@ mod tests {
         );
     }
 
-    /// Found by review: a fraction and a number too long for a u64 were dropped (the 429
-    /// retried at once), `+120` was taken, and a reset in Unix milliseconds read as a wait
-    /// of 57,000 years.
+    /// Found by review: a fraction was dropped (the 429 retried at once), `+120` was taken,
+    /// and a reset in Unix milliseconds read as a wait of 57,000 years. More digits than a
+    /// u64 holds are garbled, not a wait (read as a day, they locked a source out for one).
     #[test]
     fn odd_numbers_are_read_as_the_wait_they_ask_for_at_most_a_day() {
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
@@ -179,7 +179,8 @@ mod tests {
             ("0.0001", Some(ms(1))),
             ("1.2345", Some(ms(1_235))),
             ("7.", Some(ms(7_000))),
-            ("99999999999999999999", Some(MAX_WAIT)),
+            ("99999999999999999999", None),
+            ("18446744073709551615", Some(MAX_WAIT)),
             ("86401", Some(MAX_WAIT)),
             ("+120", None),
             ("-5", None),
@@ -208,7 +209,7 @@ mod tests {
             ("1800000045000", Duration::from_secs(45)),
             ("1800000000500", ms(500)),
             ("1799999999000", Duration::ZERO),
-            ("99999999999999999999", MAX_WAIT),
+            ("18446744073709551615", MAX_WAIT),
         ] {
             assert_eq!(
                 wait(Provider::Teez, &[("x-ratelimit-reset", reset)]),
@@ -226,5 +227,12 @@ mod tests {
             Some(MAX_WAIT)
         );
         assert_eq!(wait(Provider::Dinie, &[("x-ratelimit-reset", "+45")]), None);
+        assert_eq!(
+            wait(
+                Provider::Teez,
+                &[("x-ratelimit-reset", "99999999999999999999")]
+            ),
+            None
+        );
     }
 }

@@ -46,7 +46,8 @@ mod store_read;
 /// - **Retries** of retryable failures only, with backoff, the provider's `retry_after`
 ///   honoured, within a deadline ([`RetryPolicy`](crate::RetryPolicy)). After a failure,
 ///   callers (of [`refresh`](Self::refresh) too) get the same error during a cool-down
-///   instead of a new request: a short one, or as long as the provider asked to wait.
+///   instead of a new request: a short one, or as long as the provider asked to wait, up
+///   to an hour.
 ///   The cool-down is this source's own: processes sharing a store each learn a rate
 ///   limit from a request of their own.
 /// - [`invalidate`](Self::invalidate) drops a token the API rejected, once, however many
@@ -54,7 +55,8 @@ mod store_read;
 /// - **Ownership.** Dropping the last clone stops any fetch or retry under way.
 /// - **Sharing.** With a [store](TokenSourceBuilder::store), misses and refreshes go
 ///   through it first, so a fleet of processes makes one token request per credential
-///   (see [`store`](crate::store)). On a miss, one caller at a time reads the store in its
+///   (see [`store`](crate::store)); during a failure's cool-down, a miss still looks there
+///   once per `failure_cooldown`, and a token another process stored ends it. On a miss, one caller at a time reads the store in its
 ///   own task before joining the shared fetch; no caller ever waits for another's read.
 ///
 /// Cheap to clone; clones share the cache. `token()` and `refresh()` need a Tokio runtime
@@ -138,12 +140,15 @@ pub(crate) struct Arrival {
 }
 
 /// The last failed fetch.
-struct Failure {
+pub(super) struct Failure {
     error: Error,
     /// Callers get `error` until then.
-    cooldown_until: Nanos,
+    pub(super) cooldown_until: Nanos,
     /// A background refresh may start again from then.
     retry_refresh_at: Nanos,
+    /// During the cool-down, a caller's miss may look at the store (where another process
+    /// may have put a token) from then; each look puts it one `failure_cooldown` later.
+    pub(super) store_look_at: AtomicU64,
     consecutive: u32,
 }
 
@@ -665,9 +670,9 @@ impl Inner {
 
     fn record_failure(&self, error: &Error) {
         let consecutive = self.failure.load().as_ref().map_or(0, |f| f.consecutive) + 1;
-        // In full: the provider knows when it will answer (a wait is at most a day, as
-        // its headers are read).
-        let asked = error.retry_after().unwrap_or_default();
+        // Up to an hour: a longer wait (a garbled header, a misread unit) would hold every
+        // caller, `refresh()` included, for that long.
+        let asked = error.retry_after().unwrap_or_default().min(MAX_COOLDOWN);
         let cooldown = self.policy.failure_cooldown.max(asked);
         // Background refreshes back off exponentially while the current token lasts.
         let backoff = self
@@ -681,6 +686,8 @@ impl Inner {
             error: error.clone(),
             cooldown_until: self.clock.after(cooldown),
             retry_refresh_at: self.clock.after(backoff),
+            // The failed fetch has just looked at the store itself.
+            store_look_at: AtomicU64::new(self.clock.after(self.policy.failure_cooldown)),
             consecutive,
         })));
         // Let the next caller in the refresh window try again once the backoff is over.
@@ -940,6 +947,8 @@ impl Flight {
 
 /// How often a caller replaces a fetch whose task vanished before giving up.
 const ABANDONED_FLIGHT_RETRIES: usize = 3;
+/// Longest cool-down a provider's `retry_after` can impose.
+const MAX_COOLDOWN: Duration = Duration::from_secs(60 * 60);
 /// Longest wait between background refresh attempts.
 const MAX_REFRESH_BACKOFF: Duration = Duration::from_secs(60);
 

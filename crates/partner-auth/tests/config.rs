@@ -237,6 +237,23 @@ fn a_secret_that_is_not_a_string_is_refused_without_being_shown() {
     .to_string();
     assert!(err.contains("quote it"), "{err}");
     assert!(!err.contains("80417293455"), "{err}");
+    // YAML reads an unquoted scalar as written where a string belongs: those load as they
+    // did (found by review: reading the value as any type refused them), and what YAML
+    // cannot give as a string is refused without its value.
+    let yaml = |secret: &str| {
+        serde_yaml_ng::from_str::<ClientConfig>(&format!(
+            "provider: cobee\nclient_id: id\nclient_secret: {secret}\n"
+        ))
+    };
+    for written in ["80417293455", "1e5", "0x1F", "12.50", "0123", "yes", "true"] {
+        let config = yaml(written).unwrap();
+        assert_eq!(config.client_secret.expose_secret(), written);
+    }
+    for refused in ["[80417293455]", "{value: 80417293455}"] {
+        let err = yaml(refused).unwrap_err().to_string();
+        assert!(err.contains("client_secret must be a string"), "{err}");
+        assert!(!err.contains("80417293455"), "{err}");
+    }
     // A string is the secret, whatever it holds.
     let config: ClientConfig = serde_json::from_value(
         json!({"provider": "cobee", "client_id": "id", "client_secret": "80417293455"}),

@@ -47,24 +47,33 @@ impl Inner {
     }
 
     /// Reads the store in the caller's task, unless the shared fetch should answer: one
-    /// is under way, another caller is reading, a read was abandoned, a failure is in its
-    /// cool-down, the store is backing off or has a delete pending, or there is no
-    /// runtime to time the read on.
+    /// is under way, another caller is reading, a read was abandoned, the store is backing
+    /// off or has a delete pending, there is no runtime to time the read on, or a failure
+    /// is in its cool-down and the store was looked at less than a `failure_cooldown` ago
+    /// (another process may have stored a token since: one look per cool-down's length).
     async fn read_store(self: &Arc<Self>, shared: &Arc<Shared>) -> StoreRead {
         let (seen, want) = {
             let slot = lock(&self.flight);
             let now = self.clock.now();
-            let cooling = self
-                .failure
-                .load()
-                .as_ref()
-                .is_some_and(|failure| now < failure.cooldown_until);
+            let failure = self.failure.load();
+            let cooling = failure.as_ref().filter(|f| now < f.cooldown_until);
+            // Last: taking the turn to look is only for a caller that will read.
+            let look = || {
+                cooling.is_none_or(|f| {
+                    let due = now >= f.store_look_at.load(Ordering::Relaxed);
+                    if due {
+                        let next = self.clock.after(self.policy.failure_cooldown);
+                        f.store_look_at.store(next, Ordering::Relaxed);
+                    }
+                    due
+                })
+            };
             if slot.as_ref().is_some_and(|flight| flight.is_alive())
                 || self.reading.load(Ordering::Acquire)
                 || self.skip_read.load(Ordering::Acquire)
-                || cooling
                 || !shared.readable(now)
                 || tokio::runtime::Handle::try_current().is_err()
+                || !look()
             {
                 return StoreRead::Undecided;
             }
@@ -104,6 +113,8 @@ impl Inner {
         let Some(token) = unchanged.then(|| self.store_arrival(arrival)).flatten() else {
             return StoreRead::Undecided;
         };
+        // A token came: a failure's cool-down, if any, is over.
+        self.failure.store(None);
         drop(slot);
         tracing::debug!(
             provider = %self.client.provider(),
