@@ -100,16 +100,26 @@ pub fn api_name(title: &str, provider: &str) -> String {
     name
 }
 
+/// The crates progenitor's output may use beyond the fixed ones (a pattern, a
+/// `date-time`, a `uuid`): each is a workspace dependency of the generated crate that
+/// uses it, with the schemars feature that gives its types `JsonSchema`, if one is needed.
+const TYPE_CRATES: &[(&str, &str, Option<&str>)] = &[
+    ("regress", "::regress::", None),
+    ("chrono", "::chrono::", Some("chrono04")),
+    ("uuid", "::uuid::", Some("uuid1")),
+];
+
 /// The crate manifest (after the header); `client_code` decides the optional dependencies.
 pub fn cargo_toml(model: &CrateModel, client_code: &str, mock_code: &str) -> String {
     let mut extra = String::new();
-    for (krate, marker) in [
-        ("regress", "::regress::"),
-        ("chrono", "::chrono::"),
-        ("uuid", "::uuid::"),
-    ] {
+    let mut schemars_features = vec!["\"dep:schemars\"".to_owned()];
+    for &(krate, marker, schemars_feature) in TYPE_CRATES {
         if client_code.contains(marker) {
             let _ = writeln!(extra, "{krate}.workspace = true");
+            if let Some(feature) = schemars_feature {
+                // Its types in `JsonSchema` derives: schemars' impls for that crate.
+                schemars_features.push(format!("\"schemars/{feature}\""));
+            }
         }
     }
     // The mock module's own needs become optional dependencies of the `mock` feature.
@@ -144,7 +154,7 @@ rustls = ["reqwest/rustls"]
 ## TLS for `Client::new` by the platform's library.
 native-tls = ["reqwest/native-tls"]
 ## `schemars::JsonSchema` for every type in `types`.
-schemars = ["dep:schemars"]
+schemars = [{schemars_features}]
 ## Typed `httpmock` extensions (`mock::MockServerExt`) for tests.
 mock = [{mock_deps}]
 
@@ -162,6 +172,7 @@ all-features = true
 "#,
         crate_name = model.crate_name,
         mock_deps = mock_deps.join(", "),
+        schemars_features = schemars_features.join(", "),
         title = model.api_name(),
         spec = model.spec_path,
     )
@@ -475,6 +486,62 @@ pub fn servers_rs(model: &CrateModel) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by review: a spec with a `uuid` or `date-time` field made a crate depending on
+    /// a workspace dependency the root manifest did not declare, and every cargo command,
+    /// `cargo xtask` included, failed from then on.
+    #[test]
+    fn every_crate_a_generated_manifest_may_name_is_a_workspace_dependency() {
+        let root = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"),
+        )
+        .unwrap();
+        let declared: Vec<&str> = root
+            .split("[workspace.dependencies]")
+            .nth(1)
+            .expect("a [workspace.dependencies] table")
+            .lines()
+            .take_while(|line| !line.starts_with('['))
+            .filter_map(|line| line.split_once(" = ").map(|(name, _)| name.trim()))
+            .collect();
+        for &(krate, _, _) in TYPE_CRATES {
+            assert!(declared.contains(&krate), "{krate} in {declared:?}");
+        }
+        for fixed in [
+            "httpmock",
+            "regex",
+            "partner-api-support",
+            "progenitor-client",
+        ] {
+            assert!(declared.contains(&fixed), "{fixed}");
+        }
+    }
+
+    #[test]
+    fn a_crate_using_uuid_or_chrono_gets_them_and_their_schemars_impls() {
+        let model = CrateModel {
+            crate_name: "acme-api".to_owned(),
+            provider: "acme".to_owned(),
+            spec_path: "specs/acme.yaml".to_owned(),
+            title: "Acme".to_owned(),
+            version: "1".to_owned(),
+            servers: Vec::new(),
+            operations: Vec::new(),
+            applied: Vec::new(),
+        };
+        let code = "pub id: ::uuid::Uuid, pub at: ::chrono::DateTime<::chrono::offset::Utc>,";
+        let manifest = cargo_toml(&model, code, "");
+        assert!(manifest.contains("uuid.workspace = true"), "{manifest}");
+        assert!(manifest.contains("chrono.workspace = true"), "{manifest}");
+        assert!(
+            manifest
+                .contains(r#"schemars = ["dep:schemars", "schemars/chrono04", "schemars/uuid1"]"#),
+            "{manifest}"
+        );
+        let plain = cargo_toml(&model, "pub name: String,", "");
+        assert!(plain.contains(r#"schemars = ["dep:schemars"]"#), "{plain}");
+        assert!(!plain.contains("uuid"), "{plain}");
+    }
 
     #[test]
     fn api_names_read_well() {
