@@ -383,6 +383,22 @@ fn scaffold(
     )?;
     let test_file = format!("crates/partner-auth/tests/{}_provider.rs", names.module);
     pending.push((test_file, test_text(names)));
+    // The sandbox's own test of every spec writes a request each one allows, by hand.
+    let (arm, arm_todo) = spec_check_arm(names, &endpoint);
+    edit(
+        root,
+        "crates/partner-sandbox/tests/spec_checks.rs",
+        &mut pending,
+        |text| {
+            insert_before_line(
+                text,
+                |line| line.trim() == r#"other => panic!("no valid request written for {other}"),"#,
+                &format!("        {arm}\n"),
+                "no `other => panic!(\"no valid request written for {other}\"),` arm",
+            )
+        },
+    )?;
+    endpoint.todo.extend(arm_todo);
 
     // Every change is known and formatted: write them.
     for (file, text) in &mut pending {
@@ -401,7 +417,7 @@ fn scaffold(
         m = names.module
     ));
     todo.push(format!(
-        "wire-level tests of the generated crate: tests/{}_api.rs and its [[test]] entry in tests/Cargo.toml",
+        "wire-level tests of the generated crate: tests/{}_api.rs, the crate among tests/Cargo.toml's [dev-dependencies] with features = [\"mock\"], and the file's [[test]] entry there",
         names.module
     ));
     Ok(Scaffolded {
@@ -1180,6 +1196,42 @@ async fn a_wrong_secret_is_invalid_credentials() {{
 }}
 "
     )
+}
+
+/// The arm of `spec_checks.rs`'s `valid_request` for this partner: a request its spec
+/// allows, written on the wire by hand (as the test does for every partner), and a to-do
+/// when the scaffold cannot write one.
+fn spec_check_arm(names: &Names, endpoint: &TokenEndpoint) -> (String, Option<String>) {
+    let name = &names.name;
+    let mut fields = vec![(
+        "\"grant_type\"".to_owned(),
+        "\"client_credentials\"".to_owned(),
+    )];
+    let mut request = format!("http.post(url({:?}))", endpoint.path);
+    if endpoint.client_auth == "ClientAuth::Basic" {
+        request.push_str(".basic_auth(id, Some(secret))");
+    } else if let Some((id, secret)) = &endpoint.body_credentials {
+        fields.push((format!("{id:?}"), "id".to_owned()));
+        fields.push((format!("{secret:?}"), "secret".to_owned()));
+    } else {
+        let todo = format!(
+            "crates/partner-sandbox/tests/spec_checks.rs: write a request {name}'s spec allows \
+             in `valid_request` (the scaffold saw no client authentication)"
+        );
+        let arm =
+            format!("{name:?} => panic!(\"new-provider: write a request {name}'s spec allows\"),");
+        return (arm, Some(todo));
+    }
+    if endpoint.body_encoding == "Form" {
+        let pairs: Vec<String> = fields.iter().map(|(k, v)| format!("({k}, {v})")).collect();
+        request.push_str(&format!(".form(&[{}])", pairs.join(", ")));
+    } else {
+        let pairs: Vec<String> = fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        request.push_str(&format!(".json(&json!({{{}}}))", pairs.join(", ")));
+    }
+    // Another field the spec requires is a to-do of the facade's module already; this
+    // request then fails its spec check until it has that field too.
+    (format!("{name:?} => {request},"), None)
 }
 
 fn read(path: &Path) -> Result<String, NewProviderError> {

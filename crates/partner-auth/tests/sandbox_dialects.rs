@@ -199,9 +199,11 @@ async fn each_provider_rejects_another_dialect_in_its_own_format() {
         (Provider::Tradevest, "/oauth2/token"),
         (Provider::Dinie, "/auth/token"),
     ];
+    // The five documented dialects against each other (a partner added later has a test of
+    // its own, from `cargo xtask new-provider`).
     let mut checked = 0;
     for (target, path) in paths {
-        for &dialect in Provider::ALL {
+        for (dialect, _) in paths {
             let endpoint = sandbox.endpoint(target);
             let response = dialect_request(&http, dialect, endpoint, path)
                 .send()
