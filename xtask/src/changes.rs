@@ -37,6 +37,8 @@
 //! | response enum value added | breaking | the old client cannot decode it; exhaustive `match`es lack an arm |
 //! | enum value removed | breaking | request: refused; response: the variant is gone |
 //! | security requirement changed | breaking | the client authenticates differently |
+//! | server moved (a constant's URL changed) | breaking | requests go elsewhere |
+//! | server described anew (its constant renamed) | breaking | the constant's name changes |
 //! | response field, request enum value, operation, server, content type, response status, optional parameter added | compatible | nothing that exists changes |
 //! | `info.version` changed | compatible | only the `api-version` header progenitor sends changes |
 //!
@@ -159,23 +161,53 @@ impl Changes<'_> {
         }
     }
 
+    /// Servers by the constant the generated crate names each after (its description, or
+    /// its host): a constant renamed, a server moved, removed or added.
     fn servers(&mut self) {
-        let urls =
-            |doc: &OpenAPI| -> Vec<String> { doc.servers.iter().map(|s| s.url.clone()).collect() };
-        let (old, new) = (urls(self.old), urls(self.new));
-        for url in old.iter().filter(|u| !new.contains(u)) {
-            self.push(
-                Severity::Breaking,
-                "servers",
-                format!("server `{url}` removed (its `servers` constant goes)"),
-            );
+        let named = |doc: &OpenAPI| -> Vec<(String, String)> {
+            let doc = serde_json::to_value(doc).unwrap_or_default();
+            crate::generate::servers(&doc)
+                .into_iter()
+                .map(|s| (s.name, s.url))
+                .collect()
+        };
+        let (old, new) = (named(self.old), named(self.new));
+        let name_of = |list: &[(String, String)], url: &str| {
+            list.iter().find(|(_, u)| u == url).map(|(n, _)| n.clone())
+        };
+        let url_of = |list: &[(String, String)], name: &str| {
+            list.iter().find(|(n, _)| n == name).map(|(_, u)| u.clone())
+        };
+        for (name, url) in &old {
+            match (url_of(&new, name), name_of(&new, url)) {
+                (Some(moved), _) if moved != *url => self.push(
+                    Severity::Breaking,
+                    "servers",
+                    format!("`{name}` moved from `{url}` to `{moved}` (requests go elsewhere)"),
+                ),
+                (Some(_), _) => {}
+                (None, Some(renamed)) => self.push(
+                    Severity::Breaking,
+                    "servers",
+                    format!(
+                        "constant `{name}` renamed `{renamed}` (server `{url}`: its description changed)"
+                    ),
+                ),
+                (None, None) => self.push(
+                    Severity::Breaking,
+                    "servers",
+                    format!("server `{url}` removed (its constant `{name}` goes)"),
+                ),
+            }
         }
-        for url in new.iter().filter(|u| !old.contains(u)) {
-            self.push(
-                Severity::Compatible,
-                "servers",
-                format!("server `{url}` added"),
-            );
+        for (name, url) in &new {
+            if url_of(&old, name).is_none() && name_of(&old, url).is_none() {
+                self.push(
+                    Severity::Compatible,
+                    "servers",
+                    format!("server `{url}` added (constant `{name}`)"),
+                );
+            }
         }
     }
 
@@ -990,11 +1022,31 @@ mod tests {
                 ],
             ),
             (
-                "server changed",
+                "server moved",
                 |d| at(d, "/servers/1")["url"] = json!("https://sandbox.example.invalid/v2"),
                 vec![
-                    "breaking: servers: server `https://sandbox.example.invalid` removed (its `servers` constant goes)",
-                    "compatible: servers: server `https://sandbox.example.invalid/v2` added",
+                    "breaking: servers: `SANDBOX` moved from `https://sandbox.example.invalid` to `https://sandbox.example.invalid/v2` (requests go elsewhere)",
+                ],
+            ),
+            // Found by review: a new description renamed the constant (breaking the facade's
+            // build) and the report said nothing.
+            (
+                "server described anew",
+                |d| at(d, "/servers/1")["description"] = json!("Homologation sandbox"),
+                vec![
+                    "breaking: servers: constant `SANDBOX` renamed `HOMOLOGATION_SANDBOX` (server `https://sandbox.example.invalid`: its description changed)",
+                ],
+            ),
+            (
+                "server removed and another added",
+                |d| {
+                    let servers = at(d, "/servers").as_array_mut().unwrap();
+                    servers.remove(1);
+                    servers.push(json!({"url": "https://eu.example.invalid"}));
+                },
+                vec![
+                    "breaking: servers: server `https://sandbox.example.invalid` removed (its constant `SANDBOX` goes)",
+                    "compatible: servers: server `https://eu.example.invalid` added (constant `EU`)",
                 ],
             ),
             (

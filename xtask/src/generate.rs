@@ -653,7 +653,7 @@ fn expires_field(doc: &Value, op: &Value) -> Option<String> {
 }
 
 /// The spec's servers, named by their description or else their host's first label.
-fn servers(doc: &Value) -> Vec<Server> {
+pub(crate) fn servers(doc: &Value) -> Vec<Server> {
     use heck::ToShoutySnakeCase;
     let mut servers: Vec<Server> = Vec::new();
     for server in doc["servers"].as_array().into_iter().flatten() {
