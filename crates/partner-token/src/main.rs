@@ -51,7 +51,7 @@ enum Command {
     /// Run the sandbox in the foreground and print each provider's base URL and demo
     /// credentials.
     Sandbox(sandbox::Args),
-    /// Start the sandbox in process and show the whole flow against all five providers.
+    /// Start the sandbox in process and show the whole flow against every partner.
     Demo,
     /// The token cache `fetch` keeps between runs: `cache clear`, `cache dir`.
     Cache(cache::Args),

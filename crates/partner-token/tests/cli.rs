@@ -411,6 +411,11 @@ fn the_demo_shows_the_whole_flow() {
         Provider::ALL.len(),
         "{stdout}"
     );
+    let all = format!(
+        "All {} providers behaved as documented.",
+        Provider::ALL.len()
+    );
+    assert!(stdout.contains(&all), "{stdout}");
 }
 
 /// Kills the child process when dropped, so a failed assertion leaves nothing running.
