@@ -872,8 +872,16 @@ fn environments(servers: &[(String, String)], todo: &mut Vec<String>) -> Vec<(St
         let production = usable.remove(i);
         usable.insert(0, production);
     } else if !usable.is_empty() {
+        // The first one kept, which is not the spec's first when that one was left out
+        // (found by review: a production URL with variables left a sandbox as the default,
+        // and the to-do called it the spec's first).
+        let which = if usable.len() == servers.len() {
+            "the spec's first"
+        } else {
+            "the first usable one; a server before it was left out"
+        };
         todo.push(format!(
-            "no server named production: `{}` (the spec's first) is the default environment",
+            "no server named production: `{}` ({which}) is the default environment, named production; make sure it is not a test server",
             usable[0].0
         ));
     }
@@ -1414,6 +1422,41 @@ mod tests {
             "a\nb\na\nx\n"
         );
         assert!(insert_before_line("a\n", |l| l == "z", "x\n", "no z").is_err());
+    }
+
+    #[test]
+    fn the_default_environment_is_production_or_else_named_in_a_to_do() {
+        let servers = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, u)| ((*k).to_owned(), (*u).to_owned()))
+                .collect()
+        };
+        let mut todo = Vec::new();
+        let envs = environments(
+            &servers(&[
+                ("SANDBOX", "https://sandbox.example.invalid"),
+                ("PRODUCTION", "https://api.example.invalid"),
+            ]),
+            &mut todo,
+        );
+        assert_eq!(envs[0], ("production".to_owned(), "PRODUCTION".to_owned()));
+        assert_eq!(envs[1], ("sandbox".to_owned(), "SANDBOX".to_owned()));
+        assert!(todo.is_empty(), "{todo:?}");
+        // Production's URL has variables: left out, and the to-do says which server took
+        // its place, and that it is not the spec's first.
+        let envs = environments(
+            &servers(&[
+                ("LIVE", "https://{region}.api.example.invalid"),
+                ("SANDBOX", "https://sandbox.example.invalid"),
+            ]),
+            &mut todo,
+        );
+        assert_eq!(envs, [("production".to_owned(), "SANDBOX".to_owned())]);
+        assert!(todo[0].contains("`LIVE`"), "{todo:?}");
+        assert!(
+            todo[1].contains("`SANDBOX` (the first usable one; a server before it was left out)"),
+            "{todo:?}"
+        );
     }
 
     #[test]
