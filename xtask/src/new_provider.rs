@@ -531,6 +531,8 @@ struct TokenEndpoint {
     token_type_value: String,
     /// Credential field names in the body (spec names), when the client goes in the body.
     body_credentials: Option<(String, String)>,
+    /// The body has `grant_type` (RFC 6749); else it carries the client's id and secret only.
+    grant_type: bool,
     todo: Vec<String>,
 }
 
@@ -573,8 +575,43 @@ impl TokenEndpoint {
                 }
             }
         }
+        // Else a POST whose body carries the client's id and secret, without `grant_type`
+        // (as Teez and Cobee publish theirs; found by review: such specs were refused).
+        let grant_type = found.is_some();
+        if found.is_none() {
+            for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+                let Some(op) = item.get("post") else { continue };
+                let body = resolve(doc, &op["requestBody"]);
+                for (media, content) in body["content"].as_object().into_iter().flatten() {
+                    let schema = resolve(doc, &content["schema"]);
+                    let has = |name: &str| {
+                        schema["properties"]
+                            .as_object()
+                            .is_some_and(|p| p.keys().any(|k| is_name(k, name)))
+                    };
+                    if !(has("clientid") && has("clientsecret")) {
+                        continue;
+                    }
+                    if found.is_some() {
+                        others.push(format!("POST {path}"));
+                        continue;
+                    }
+                    found = Some((
+                        path.clone(),
+                        op.clone(),
+                        media.clone(),
+                        content["schema"].clone(),
+                    ));
+                }
+            }
+            if let Some((path, ..)) = &found {
+                todo.push(format!(
+                    "no operation takes `grant_type`: the scaffold took POST {path}, whose body carries the client id and secret, as the token operation; check it is"
+                ));
+            }
+        }
         let (path, op, media, schema_ref) = found.ok_or_else(|| {
-            input("no POST operation in the spec takes a request body with `grant_type`: not an OAuth token endpoint the scaffold can read".into())
+            input("no POST operation in the spec takes a request body with `grant_type`, or with the client's id and secret: not a token endpoint the scaffold can read".into())
         })?;
         if !others.is_empty() {
             todo.push(format!(
@@ -829,6 +866,7 @@ impl TokenEndpoint {
             raw_token: [access_expr, kind_expr, expires_expr],
             token_type_value,
             body_credentials,
+            grant_type,
             todo,
         })
     }
@@ -934,7 +972,7 @@ fn facade_module_text(
     let _ = writeln!(out, "//!");
     let _ = writeln!(
         out,
-        "//! Scaffolded by `cargo xtask new-provider` from the spec: client by {},\n//! a {} body, `grant_type=client_credentials`. Check each fact against the provider's\n//! documentation, and describe its dialect here.",
+        "//! Scaffolded by `cargo xtask new-provider` from the spec: client by {},\n//! a {} body, {}. Check each fact against the provider's\n//! documentation, and describe its dialect here.",
         if endpoint.client_auth == "ClientAuth::Basic" {
             "HTTP Basic (added by the generated hooks)"
         } else {
@@ -944,6 +982,11 @@ fn facade_module_text(
             "form"
         } else {
             "JSON"
+        },
+        if endpoint.grant_type {
+            "`grant_type=client_credentials`"
+        } else {
+            "no `grant_type`"
         },
     );
     out.push('\n');
@@ -1211,10 +1254,13 @@ async fn a_wrong_secret_is_invalid_credentials() {{
 /// when the scaffold cannot write one.
 fn spec_check_arm(names: &Names, endpoint: &TokenEndpoint) -> (String, Option<String>) {
     let name = &names.name;
-    let mut fields = vec![(
-        "\"grant_type\"".to_owned(),
-        "\"client_credentials\"".to_owned(),
-    )];
+    let mut fields = Vec::new();
+    if endpoint.grant_type {
+        fields.push((
+            "\"grant_type\"".to_owned(),
+            "\"client_credentials\"".to_owned(),
+        ));
+    }
     let mut request = format!("http.post(url({:?}))", endpoint.path);
     if endpoint.client_auth == "ClientAuth::Basic" {
         request.push_str(".basic_auth(id, Some(secret))");
