@@ -540,70 +540,53 @@ impl TokenEndpoint {
     fn find(doc: &Value, generated: &str) -> Result<Self, NewProviderError> {
         let input = |m: String| NewProviderError::Input(m);
         let mut todo = Vec::new();
-        // The token operation: a POST whose request body has a `grant_type` that allows
-        // `client_credentials`; the first, with a to-do naming any other.
-        let mut found = None;
-        let mut others = Vec::new();
-        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
-            let Some(op) = item.get("post") else { continue };
-            let body = resolve(doc, &op["requestBody"]);
-            for (media, content) in body["content"].as_object().into_iter().flatten() {
-                let schema = resolve(doc, &content["schema"]);
-                let grant = schema["properties"]
-                    .as_object()
-                    .and_then(|p| p.iter().find(|(k, _)| is_name(k, "granttype")))
-                    .map(|(_, v)| resolve(doc, v));
-                let allows_client_credentials = grant.is_some_and(|g| {
-                    g["enum"]
-                        .as_array()
-                        .is_none_or(|values| values.iter().any(|v| v == "client_credentials"))
-                });
-                if !allows_client_credentials {
-                    continue;
-                }
-                if found.is_some() {
-                    others.push(format!("POST {path}"));
-                    continue;
-                }
-                {
-                    found = Some((
-                        path.clone(),
-                        op.clone(),
-                        media.clone(),
-                        content["schema"].clone(),
-                    ));
-                }
-            }
-        }
-        // Else a POST whose body carries the client's id and secret, without `grant_type`
-        // (as Teez and Cobee publish theirs; found by review: such specs were refused).
-        let grant_type = found.is_some();
-        if found.is_none() {
+        // The token operation: the first POST whose request body a test accepts, with a
+        // to-do naming any other it accepts too.
+        let scan = |accepts: &dyn Fn(&Value) -> bool| {
+            let mut found = None;
+            let mut others = Vec::new();
             for (path, item) in doc["paths"].as_object().into_iter().flatten() {
                 let Some(op) = item.get("post") else { continue };
                 let body = resolve(doc, &op["requestBody"]);
                 for (media, content) in body["content"].as_object().into_iter().flatten() {
-                    let schema = resolve(doc, &content["schema"]);
-                    let has = |name: &str| {
-                        schema["properties"]
-                            .as_object()
-                            .is_some_and(|p| p.keys().any(|k| is_name(k, name)))
-                    };
-                    if !(has("clientid") && has("clientsecret")) {
+                    if !accepts(resolve(doc, &content["schema"])) {
                         continue;
                     }
                     if found.is_some() {
                         others.push(format!("POST {path}"));
-                        continue;
+                    } else {
+                        found = Some((
+                            path.clone(),
+                            op.clone(),
+                            media.clone(),
+                            content["schema"].clone(),
+                        ));
                     }
-                    found = Some((
-                        path.clone(),
-                        op.clone(),
-                        media.clone(),
-                        content["schema"].clone(),
-                    ));
                 }
             }
+            (found, others)
+        };
+        let property = |schema: &Value, name: &str| {
+            schema["properties"]
+                .as_object()
+                .and_then(|p| p.iter().find(|(k, _)| is_name(k, name)))
+                .map(|(_, v)| resolve(doc, v).clone())
+        };
+        // A `grant_type` that allows `client_credentials`.
+        let (mut found, mut others) = scan(&|schema| {
+            property(schema, "granttype").is_some_and(|g| {
+                g["enum"]
+                    .as_array()
+                    .is_none_or(|values| values.iter().any(|v| v == "client_credentials"))
+            })
+        });
+        // Else the client's id and secret without `grant_type` (as Teez and Cobee publish
+        // theirs; found by review: such specs were refused).
+        let grant_type = found.is_some();
+        if !grant_type {
+            (found, others) = scan(&|schema| {
+                property(schema, "clientid").is_some() && property(schema, "clientsecret").is_some()
+            });
             if let Some((path, ..)) = &found {
                 todo.push(format!(
                     "no operation takes `grant_type`: the scaffold took POST {path}, whose body carries the client id and secret, as the token operation; check it is"

@@ -382,18 +382,9 @@ fn problem_json_as_json(doc: &mut Value) -> Result<Vec<String>, NormalizeError> 
             changes.push(format!("{at}: {PROBLEM} -> application/json"));
         }
     };
-    for (path, item) in openapi::path_items_mut(doc) {
-        for method in HTTP_METHODS {
-            let Some(responses) = item
-                .get_mut(*method)
-                .and_then(|op| op.get_mut("responses"))
-                .and_then(Value::as_object_mut)
-            else {
-                continue;
-            };
-            for (status, response) in responses.iter_mut() {
-                retype(response, format!("{method} {path} {status}"));
-            }
+    for (path, method, responses) in openapi::responses_mut(doc) {
+        for (status, response) in responses.iter_mut() {
+            retype(response, format!("{method} {path} {status}"));
         }
     }
     if let Some(responses) = doc
@@ -438,35 +429,26 @@ fn untyped_mixed_error_responses(doc: &mut Value) -> Result<Vec<String>, Normali
     let is_error =
         |status: &str| status == "default" || status.starts_with('4') || status.starts_with('5');
     let mut changes = Vec::new();
-    for (path, item) in openapi::path_items_mut(doc) {
-        for method in HTTP_METHODS {
-            let Some(responses) = item
-                .get_mut(*method)
-                .and_then(|op| op.get_mut("responses"))
-                .and_then(Value::as_object_mut)
-            else {
-                continue;
-            };
-            let errors: Vec<(String, String)> = responses
-                .iter()
-                .filter(|(status, _)| is_error(status))
-                .map(|(status, response)| (status.clone(), body_type(response)))
-                .collect();
-            let kinds: std::collections::BTreeSet<&String> =
-                errors.iter().map(|(_, kind)| kind).collect();
-            if kinds.len() <= 1 {
-                continue;
-            }
-            let statuses: Vec<&str> = errors.iter().map(|(status, _)| status.as_str()).collect();
-            for status in &statuses {
-                responses.remove(*status);
-            }
-            changes.push(format!(
-                "{method} {path}: error responses {} dropped ({} body types)",
-                statuses.join(", "),
-                kinds.len()
-            ));
+    for (path, method, responses) in openapi::responses_mut(doc) {
+        let errors: Vec<(String, String)> = responses
+            .iter()
+            .filter(|(status, _)| is_error(status))
+            .map(|(status, response)| (status.clone(), body_type(response)))
+            .collect();
+        let kinds: std::collections::BTreeSet<&String> =
+            errors.iter().map(|(_, kind)| kind).collect();
+        if kinds.len() <= 1 {
+            continue;
         }
+        let statuses: Vec<&str> = errors.iter().map(|(status, _)| status.as_str()).collect();
+        for status in &statuses {
+            responses.remove(*status);
+        }
+        changes.push(format!(
+            "{method} {path}: error responses {} dropped ({} body types)",
+            statuses.join(", "),
+            kinds.len()
+        ));
     }
     Ok(changes)
 }

@@ -15,6 +15,23 @@ pub fn path_items_mut(doc: &mut Value) -> impl Iterator<Item = (String, &mut Val
         .flat_map(|paths| paths.iter_mut().map(|(p, item)| (p.clone(), item)))
 }
 
+/// Every operation's `responses` map, as `(path, method, responses)`.
+pub fn responses_mut(
+    doc: &mut Value,
+) -> impl Iterator<Item = (String, &'static str, &mut Map<String, Value>)> {
+    path_items_mut(doc).flat_map(|(path, item)| {
+        let ops = item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|ops| ops.iter_mut());
+        ops.filter_map(move |(key, op)| {
+            let method = *HTTP_METHODS.iter().find(|m| **m == key)?;
+            let responses = op.get_mut("responses")?.as_object_mut()?;
+            Some((path.clone(), method, responses))
+        })
+    })
+}
+
 /// Every operation, as `(path, method, operation)`.
 pub fn operations(doc: &Value) -> impl Iterator<Item = (&str, &'static str, &Value)> {
     doc.get("paths")

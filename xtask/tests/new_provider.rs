@@ -44,14 +44,16 @@ fn copy_of_workspace() -> tempfile::TempDir {
     scratch
 }
 
-fn cargo(root: &Path, args: &[&str]) {
+/// `cargo test --offline` with `args`, in `root`.
+fn cargo_test(root: &Path, args: &[&str]) {
+    let args = [&["test", "--offline"], args].concat();
     // The same target directory as this test's build: only the workspace's own crates are
     // built again (their paths differ), every dependency is reused.
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
     let output = Command::new(env!("CARGO"))
-        .args(args)
+        .args(&args)
         .current_dir(root)
         .env("CARGO_TARGET_DIR", target)
         .output()
@@ -102,31 +104,18 @@ fn a_scaffolded_standard_provider_builds_and_fetches_a_token_from_the_sandbox() 
     // The facade knows it (its unit tests check names and features agree), the CLI names
     // it, and the scaffolded test gets a token from the sandbox, whose drop fails the test
     // on any request that broke Acme's spec.
-    cargo(
+    cargo_test(
         root,
-        &[
-            "test",
-            "--offline",
-            "-p",
-            "partner-auth",
-            "--lib",
-            "--test",
-            "acme_provider",
-        ],
+        &["-p", "partner-auth", "--lib", "--test", "acme_provider"],
     );
-    cargo(
-        root,
-        &["test", "--offline", "-p", "partner-token", "--bins"],
-    );
+    cargo_test(root, &["-p", "partner-token", "--bins"]);
     // The workspace's own tests that cover every partner pass with a sixth (found by review:
     // four failed on hard-coded counts and lists, and the sandbox's spec test had no request
     // for it): the sandbox's check of each spec, the dialects against each other, the demo
     // and the CLI's help.
-    cargo(
+    cargo_test(
         root,
         &[
-            "test",
-            "--offline",
             "-p",
             "partner-sandbox",
             "-p",
@@ -137,11 +126,9 @@ fn a_scaffolded_standard_provider_builds_and_fetches_a_token_from_the_sandbox() 
             "sandbox_dialects",
         ],
     );
-    cargo(
+    cargo_test(
         root,
         &[
-            "test",
-            "--offline",
             "-p",
             "partner-token",
             "--test",
@@ -170,11 +157,9 @@ fn an_endpoint_without_grant_type_is_scaffolded_with_a_to_do() {
                 .contains("no operation takes `grant_type`: the scaffold took POST /auth/token")),
         "{done}"
     );
-    cargo(
+    cargo_test(
         root,
         &[
-            "test",
-            "--offline",
             "-p",
             "partner-auth",
             "-p",

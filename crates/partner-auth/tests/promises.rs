@@ -513,9 +513,7 @@ async fn a_401_to_a_streaming_upload_drops_the_token_for_the_next_request() {
         .policy(policy())
         .build()
         .unwrap();
-    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(AuthMiddleware::new(source.clone(), api.base_url()).unwrap())
-        .build();
+    let http = common::api_client(AuthMiddleware::new(source.clone(), api.base_url()).unwrap());
     let mut statuses = Vec::new();
     for _ in 0..3 {
         let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>("chunk")]);
@@ -696,9 +694,7 @@ async fn a_401_from_a_redirect_outside_the_scope_keeps_the_token() {
         Scripted::respond(move |_| Reply::json(302, json!({})).header("location", &target)).await;
     let source = TokenSource::new(client(Provider::Dinie, tokens.base_url()));
     let base = format!("{}/v1", api.base_url());
-    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(AuthMiddleware::new(source.clone(), &base).unwrap())
-        .build();
+    let http = common::api_client(AuthMiddleware::new(source.clone(), &base).unwrap());
     for _ in 0..5 {
         let response = http.get(format!("{base}/file")).send().await.unwrap();
         assert_eq!(response.status(), 401);
@@ -733,9 +729,7 @@ async fn a_401_from_another_origin_in_the_scope_keeps_the_token() {
         .base_url(format!("{}/files", files.base_url()))
         .build()
         .unwrap();
-    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(middleware)
-        .build();
+    let http = common::api_client(middleware);
     for _ in 0..3 {
         let url = format!("{}/v1/download", api.base_url());
         let response = http.get(url).send().await.unwrap();
@@ -752,9 +746,9 @@ async fn a_401_from_another_origin_in_the_scope_keeps_the_token() {
         _ => Reply::json(401, json!({})),
     })
     .await;
-    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(AuthMiddleware::new(source.clone(), format!("{}/v1", api.base_url())).unwrap())
-        .build();
+    let http = common::api_client(
+        AuthMiddleware::new(source.clone(), format!("{}/v1", api.base_url())).unwrap(),
+    );
     let response = http
         .get(format!("{}/v1/old", api.base_url()))
         .send()
@@ -864,9 +858,7 @@ async fn the_middleware_sends_the_token_only_where_it_is_for() {
     let (api, other) = (echo().await, echo().await);
     let source = TokenSource::new(client(Provider::Dinie, tokens.base_url()));
     let base = format!("{}/v1", api.base_url());
-    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(AuthMiddleware::new(source, &base).unwrap())
-        .build();
+    let http = common::api_client(AuthMiddleware::new(source, &base).unwrap());
 
     let send = |url: String| http.get(url);
     send(format!("{base}/orders")).send().await.unwrap();

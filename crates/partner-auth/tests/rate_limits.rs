@@ -33,6 +33,15 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
+/// A standard source on a manual clock, and its server: `first` answers the first token
+/// request, a token every later one.
+async fn standard_after(first: Reply) -> (Scripted, TokenSource, ManualClock, InstantSleep) {
+    let server = Scripted::sequence(vec![first], Reply::token("tok", 3600)).await;
+    let (source, clock, sleep) =
+        on_manual_clock(client(Provider::Standard, &server), CachePolicy::default());
+    (server, source, clock, sleep)
+}
+
 /// The cool-down lasts as long as the provider asked, in full (it was cut to 5 minutes),
 /// and the error served during it counts the wait down (it said "retry in 600 s" all
 /// along).
@@ -107,25 +116,14 @@ async fn refresh_during_the_cooldown_returns_the_failure() {
 /// waited for to the millisecond.
 #[tokio::test]
 async fn a_fractional_retry_after_is_a_wait_not_ignored() {
-    let server = Scripted::sequence(
-        vec![too_many().header("retry-after", "120.5")],
-        Reply::token("tok", 3600),
-    )
-    .await;
-    let (source, _, sleep) =
-        on_manual_clock(client(Provider::Standard, &server), CachePolicy::default());
+    let (server, source, _, sleep) =
+        standard_after(too_many().header("retry-after", "120.5")).await;
     let err = source.token().await.unwrap_err();
     assert_eq!(err.retry_after(), Some(Duration::from_millis(120_500)));
     assert_eq!(server.count(), 1);
     assert!(sleep.sleeps().is_empty());
 
-    let server = Scripted::sequence(
-        vec![too_many().header("retry-after", "2.25")],
-        Reply::token("tok", 3600),
-    )
-    .await;
-    let (source, _, sleep) =
-        on_manual_clock(client(Provider::Standard, &server), CachePolicy::default());
+    let (server, source, _, sleep) = standard_after(too_many().header("retry-after", "2.25")).await;
     source.token().await.unwrap();
     assert_eq!(server.count(), 2);
     assert!(sleep.sleeps()[0] >= Duration::from_millis(2_250));
@@ -138,24 +136,14 @@ async fn a_fractional_retry_after_is_a_wait_not_ignored() {
 /// hour, as the docs say, and its error still says what the provider asked.
 #[tokio::test]
 async fn a_garbled_or_enormous_wait_holds_a_source_an_hour_at_most() {
-    let server = Scripted::sequence(
-        vec![too_many().header("retry-after", "99999999999999999999")],
-        Reply::token("tok", 3600),
-    )
-    .await;
-    let (source, _, sleep) =
-        on_manual_clock(client(Provider::Standard, &server), CachePolicy::default());
+    let (server, source, _, sleep) =
+        standard_after(too_many().header("retry-after", "99999999999999999999")).await;
     source.token().await.unwrap();
     assert_eq!(server.count(), 2, "retried after its backoff");
     assert!(sleep.sleeps()[0] < S);
 
-    let server = Scripted::sequence(
-        vec![too_many().header("retry-after", "86400")],
-        Reply::token("tok", 3600),
-    )
-    .await;
-    let (source, clock, _) =
-        on_manual_clock(client(Provider::Standard, &server), CachePolicy::default());
+    let (server, source, clock, _) =
+        standard_after(too_many().header("retry-after", "86400")).await;
     let err = source.token().await.unwrap_err();
     assert_eq!(err.retry_after(), Some(86_400 * S));
     clock.advance(3599 * S);

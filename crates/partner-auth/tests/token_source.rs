@@ -340,9 +340,7 @@ async fn the_middleware_retries_once_on_401_with_a_fresh_token() {
     .await;
     let api = api_server("Bearer tok-2").await;
     let source = source(&tokens, policy());
-    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(middleware(&source, &api))
-        .build();
+    let http = common::api_client(middleware(&source, &api));
 
     let response = http
         .get(format!("{}/orders", api.base_url()))
@@ -369,9 +367,7 @@ async fn the_middleware_retries_once_on_401_with_a_fresh_token() {
 async fn the_middleware_returns_a_second_401_instead_of_looping() {
     let tokens = Scripted::sequence(vec![], Reply::token("tok-x", 3600)).await;
     let api = api_server("Bearer never").await;
-    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(middleware(&source(&tokens, policy()), &api))
-        .build();
+    let http = common::api_client(middleware(&source(&tokens, policy()), &api));
     let response = http
         .get(format!("{}/orders", api.base_url()))
         .send()
@@ -387,9 +383,7 @@ async fn a_token_failure_reaches_the_caller_as_a_typed_error() {
     let tokens =
         Scripted::sequence(vec![], Reply::json(401, json!({"error": "invalid_client"}))).await;
     let api = api_server("Bearer tok").await;
-    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(middleware(&source(&tokens, policy()), &api))
-        .build();
+    let http = common::api_client(middleware(&source(&tokens, policy()), &api));
     let err = http
         .get(format!("{}/orders", api.base_url()))
         .send()

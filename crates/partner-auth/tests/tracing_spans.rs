@@ -110,9 +110,7 @@ async fn fetches_requests_and_middleware_calls_are_spans_with_outcomes_and_no_se
     })
     .await;
     let source = source(&tokens);
-    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(AuthMiddleware::new(source.clone(), api.base_url()).unwrap())
-        .build();
+    let http = common::api_client(AuthMiddleware::new(source.clone(), api.base_url()).unwrap());
     let response = http
         .get(format!("{}/orders?page=2", api.base_url()))
         .send()

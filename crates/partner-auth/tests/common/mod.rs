@@ -274,6 +274,15 @@ fn problem(status: u16, code: &str, detail: &str) -> Value {
     })
 }
 
+/// A default `reqwest` client behind `middleware`: how an application calls its API.
+pub fn api_client(
+    middleware: partner_auth::AuthMiddleware,
+) -> reqwest_middleware::ClientWithMiddleware {
+    reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(middleware)
+        .build()
+}
+
 /// A token source for `client` on a manual clock, with retry sleeps that return at once
 /// and move that clock: time passes only when the test (or a retry) moves it.
 pub fn on_manual_clock(
