@@ -30,6 +30,10 @@ mod store_read;
 ///
 /// - **Read path.** While the cached token is fresh, [`token`](Self::token) takes no lock
 ///   and awaits nothing: one atomic load, a clock read, one reference-count increment.
+///   The cached token is held in a few replicas (the secret once), and each thread
+///   increments the count of its own, so threads reading one token do not contend for a
+///   cache line: every copy is the same token ([`AccessToken::same_as`]), and any copy
+///   [invalidates](Self::invalidate) it.
 /// - **Single flight.** Any number of concurrent callers that find no usable token share
 ///   one request to the token endpoint. It runs in its own task: a caller that gives up
 ///   cancels nothing for the others; a failure reaches every waiter; the next call after
@@ -119,9 +123,17 @@ struct Inner {
     skip_read: AtomicBool,
 }
 
+/// How many replicas of a cached token the read path spreads its clones over (a power
+/// of two; about 200 bytes each, the secret not copied).
+const REPLICAS: usize = 8;
+
 /// A cached token with its schedule on the source's clock.
 struct Cached {
     token: AccessToken,
+    /// The token in [`REPLICAS`] allocations of its own, read by thread stripe: threads
+    /// reading one cached token clone it on different cache lines instead of all
+    /// contending for one reference count.
+    replicas: [AccessToken; REPLICAS],
     refresh_from: Nanos,
     usable_until: Nanos,
     refresh_started: AtomicBool,
@@ -458,16 +470,18 @@ impl Inner {
         let now = self.clock.now();
         let guard = self.current.load();
         let cached = guard.as_ref()?;
+        let stripe = crate::stats::this_stripe();
+        let replica = &cached.replicas[stripe % REPLICAS];
         if now < cached.refresh_from {
-            self.counters.hit();
-            return Some(cached.token.clone());
+            self.counters.hit(stripe);
+            return Some(replica.clone());
         }
         if now >= cached.usable_until {
             return None;
         }
-        self.counters.hit();
+        self.counters.hit(stripe);
         self.refresh_in_background(cached, now);
-        Some(cached.token.clone())
+        Some(replica.clone())
     }
 
     fn refresh_in_background(self: &Arc<Self>, cached: &Cached, now: Nanos) {
@@ -635,6 +649,7 @@ impl Inner {
         self.current.store(Some(Arc::new(Cached {
             refresh_from: arrival.refresh_from,
             usable_until: arrival.usable_until,
+            replicas: std::array::from_fn(|_| arrival.token.replica()),
             token: arrival.token,
             refresh_started: AtomicBool::new(false),
             sealed: arrival.sealed,

@@ -110,14 +110,18 @@ thread_local! {
     static STRIPE: Stripe = Stripe::take();
 }
 
+/// This thread's stripe: below [`OWNED`] while it holds one of its own, `OWNED` when it
+/// has none (too many threads, or its thread-locals are being torn down). The read path
+/// takes it once and counts a hit and picks a token replica with it.
+#[inline]
+pub(crate) fn this_stripe() -> usize {
+    STRIPE.try_with(|stripe| stripe.0).unwrap_or(OWNED)
+}
+
 impl StripedCounter {
     #[inline]
-    fn add(&self) {
-        let owned = STRIPE
-            .try_with(|stripe| self.owned.get(stripe.0))
-            .ok()
-            .flatten();
-        match owned {
+    fn add(&self, stripe: usize) {
+        match self.owned.get(stripe) {
             // This thread is the stripe's only writer.
             Some(Padded(count)) => {
                 count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed)
@@ -170,9 +174,10 @@ pub(crate) enum Counter {
 }
 
 impl Counters {
+    /// A cache hit, counted on `stripe` (this thread's [`this_stripe`]).
     #[inline]
-    pub(crate) fn hit(&self) {
-        self.hits.add();
+    pub(crate) fn hit(&self, stripe: usize) {
+        self.hits.add(stripe);
     }
 
     pub(crate) fn add(&self, counter: Counter) {
@@ -228,7 +233,7 @@ mod tests {
                     .map(|_| {
                         scope.spawn(|| {
                             for _ in 0..10_000 {
-                                counter.add();
+                                counter.add(this_stripe());
                             }
                         })
                     })

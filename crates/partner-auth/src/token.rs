@@ -79,10 +79,13 @@ impl fmt::Display for TokenType {
 pub struct AccessToken(Arc<Inner>);
 
 #[derive(Clone)]
+// A cache line of its own for each replica's reference count (see `replica`).
+#[repr(align(64))]
 struct Inner {
-    /// Unique per issued token; copies made for other threads keep it.
+    /// Unique per issued token; its replicas keep it.
     id: u64,
-    secret: SecretString,
+    /// Shared by the replicas: the secret is held (and zeroized) once.
+    secret: Arc<SecretString>,
     token_type: TokenType,
     lifetime: Option<Duration>,
     issued_at: SystemTime,
@@ -167,7 +170,7 @@ impl AccessToken {
             .unwrap_or(TokenType::Bearer);
         AccessToken(Arc::new(Inner {
             id: next_id(),
-            secret: SecretString::from(raw.access_token),
+            secret: Arc::new(SecretString::from(raw.access_token)),
             token_type,
             lifetime,
             issued_at: issued.wall,
@@ -194,7 +197,7 @@ impl AccessToken {
         let issued_at = crate::store::seal::from_unix_ms(plain.issued_at_ms);
         AccessToken(Arc::new(Inner {
             id: next_id(),
-            secret: SecretString::from(plain.access_token),
+            secret: Arc::new(SecretString::from(plain.access_token)),
             token_type: TokenType::parse(&plain.token_type),
             lifetime: plain.reported_ms.map(Duration::from_millis),
             issued_at,
@@ -206,6 +209,13 @@ impl AccessToken {
             provider,
             environment,
         }))
+    }
+
+    /// The same token in an allocation of its own (the secret is shared, not copied), so
+    /// that threads reading a cached token each count their clones on a cache line of
+    /// their own.
+    pub(crate) fn replica(&self) -> Self {
+        AccessToken(Arc::new(Inner::clone(&self.0)))
     }
 
     /// The token itself. Keep it out of logs.
