@@ -305,6 +305,61 @@ async fn a_server_that_stalls_past_the_timeout_is_a_timeout() {
     }
 }
 
+/// A loopback server that answers every request with a 200 head and the first bytes of a
+/// body it never finishes.
+async fn server_stalling_in_the_body() -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                            content-length: 200\r\n\r\n{\"access_tok";
+                let _ = stream.write_all(head.as_bytes()).await;
+                std::future::pending::<()>().await;
+                drop(stream);
+            });
+        }
+    });
+    origin
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_past_the_timeout_is_a_timeout_with_its_status() {
+    let origin = server_stalling_in_the_body().await;
+    for f in fixtures() {
+        for caller_http in [false, true] {
+            let mut builder = Client::builder(f.provider)
+                .base_url(common::base_url(f.provider, &origin))
+                .credentials(Credentials::new(CLIENT_ID, SECRET))
+                .timeout(Duration::from_millis(200));
+            if caller_http {
+                // The timeout applies to a caller's HTTP client too.
+                builder = builder.http_client(
+                    reqwest::Client::builder()
+                        .redirect(reqwest::redirect::Policy::none())
+                        .no_proxy()
+                        .build()
+                        .unwrap(),
+                );
+            }
+            let err = builder.build().unwrap().fetch_token().await.unwrap_err();
+            let name = format!("{} (caller's HTTP client: {caller_http})", f.provider);
+            assert_eq!(err.kind(), ErrorKind::Timeout, "{name}: {err}");
+            assert_eq!(err.status().map(|s| s.as_u16()), Some(200), "{name}: {err}");
+            assert!(
+                err.to_string().contains("body did not arrive within the timeout"),
+                "{name}: {err}"
+            );
+            assert_eq!(err.provider(), Some(f.provider), "{name}");
+            assert!(err.is_retryable());
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_refused_connection_is_a_connection_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
