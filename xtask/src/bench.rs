@@ -174,6 +174,7 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
     let generated = fetch("generated_client_alone")?;
     let minimal = fetch("minimal_reqwest_post")?;
     let oauth2 = fetch("oauth2_crate")?;
+    let timed = fetch("reqwest_post_with_timeouts")?;
     rows.push(Row {
         what: "one fetch (wall; interleaved rounds): generated client alone ÷ hand-written reqwest POST"
             .into(),
@@ -196,6 +197,14 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
         ratio: facade / oauth2,
         target: Some(("≤ 1.0×", facade / oauth2 <= 1.0)),
     });
+    rows.push(Row {
+        what: "one fetch (wall; interleaved rounds): facade ÷ the POST on a client with the facade's default timeouts (a timer per request)"
+            .into(),
+        ours: facade,
+        baseline: timed,
+        ratio: facade / timed,
+        target: None,
+    });
     // What a fetch costs the application's thread (the server's work and the wait for it
     // left out), measured in passes of its own after the wall-time ones.
     let facade_cpu = fetch("partner_auth_facade_cpu")?;
@@ -203,6 +212,10 @@ pub fn run(root: &Path, tooling: bool) -> Result<String, BenchError> {
         ("generated_client_alone", "generated client alone"),
         ("oauth2_crate", "`oauth2` crate"),
         ("minimal_reqwest_post", "hand-written reqwest POST"),
+        (
+            "reqwest_post_with_timeouts",
+            "the POST with the facade's default timeouts",
+        ),
     ] {
         let cpu = fetch(&format!("{way}_cpu"))?;
         rows.push(Row {

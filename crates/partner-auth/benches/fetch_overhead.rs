@@ -1,9 +1,10 @@
-//! One token fetch for a form + Basic provider (Dinie, in the sandbox on loopback) four
+//! One token fetch for a form + Basic provider (Dinie, in the sandbox on loopback) five
 //! ways: the facade (generated client + mapping), the generated client alone, a
-//! hand-written minimal `reqwest` POST of the same request, and the `oauth2` crate's
-//! client-credentials exchange.
+//! hand-written minimal `reqwest` POST of the same request, the same POST on a client with
+//! the facade's default timeouts (a timer per request: most of the facade's gap to the
+//! plain POST), and the `oauth2` crate's client-credentials exchange.
 //!
-//! The four run interleaved (`support/rounds.rs`): one fetch each per round in a shuffled
+//! The five run interleaved (`support/rounds.rs`): one fetch each per round in a shuffled
 //! order, so that the shared machine's changing load falls on all of them alike, where
 //! criterion would time them one after another, seconds apart. The sandbox answers on a
 //! thread and runtime of its own, as a provider answers from elsewhere: sharing the
@@ -50,11 +51,12 @@ const WARM_UP: usize = 100;
 /// Passes per figure; the figure is the median of their medians.
 const PASSES: usize = 3;
 
-const NAMES: [&str; 4] = [
+const NAMES: [&str; 5] = [
     "partner_auth_facade",
     "generated_client_alone",
     "minimal_reqwest_post",
     "oauth2_crate",
+    "reqwest_post_with_timeouts",
 ];
 
 /// What a pass measures.
@@ -114,8 +116,9 @@ fn main() {
         .build()
         .expect("client");
     // Each way with a client (and so a connection) of its own: none rides on a connection
-    // another one keeps warm. The three plain ones are built alike; the facade's is its
-    // default (a request timeout, a connect timeout, its User-Agent).
+    // another one keeps warm. The plain ones are built alike; the facade's is its default
+    // (a request timeout, a connect timeout, its User-Agent), and so is the timed POST's
+    // but for the User-Agent.
     let plain_client = || {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -123,6 +126,12 @@ fn main() {
             .expect("http")
     };
     let http = plain_client();
+    let timed_http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(partner_auth::DEFAULT_TIMEOUT)
+        .connect_timeout(partner_auth::DEFAULT_CONNECT_TIMEOUT)
+        .build()
+        .expect("http");
     let oauth_client = plain_client();
     let oauth = oauth2::basic::BasicClient::new(ClientId::new(endpoint.client_id.into()))
         .set_client_secret(ClientSecret::new(endpoint.client_secret.into()))
@@ -159,16 +168,34 @@ fn main() {
         grant_type: dinie_api::types::TokenRequestGrantType::ClientCredentials,
     };
 
-    let (facade, generated, grant, http, token_url, endpoint, oauth, oauth_http) = (
+    let (facade, generated, grant, token_url, endpoint, oauth, oauth_http) = (
         &facade,
         &generated,
         &grant,
-        &http,
         &token_url,
         &endpoint,
         &oauth,
         &oauth_http,
     );
+    let post = |http: &reqwest::Client| {
+        let request = http
+            .post(token_url)
+            .basic_auth(endpoint.client_id, Some(endpoint.client_secret))
+            .form(&[("grant_type", "client_credentials")]);
+        async move {
+            let token: TokenBody = request
+                .send()
+                .await
+                .expect("send")
+                .error_for_status()
+                .expect("200")
+                .json()
+                .await
+                .expect("json");
+            black_box((token.access_token, token.token_type, token.expires_in));
+        }
+    };
+    let (http, timed_http, post) = (&http, &timed_http, &post);
     let fetch = |clock: Clock, way: usize| async move {
         let start = clock.now();
         match way {
@@ -178,21 +205,8 @@ fn main() {
             1 => {
                 black_box(generated.create_auth_token(grant).await.expect("token"));
             }
-            2 => {
-                let token: TokenBody = http
-                    .post(token_url)
-                    .basic_auth(endpoint.client_id, Some(endpoint.client_secret))
-                    .form(&[("grant_type", "client_credentials")])
-                    .send()
-                    .await
-                    .expect("send")
-                    .error_for_status()
-                    .expect("200")
-                    .json()
-                    .await
-                    .expect("json");
-                black_box((token.access_token, token.token_type, token.expires_in));
-            }
+            2 => post(http).await,
+            4 => post(timed_http).await,
             _ => {
                 let token = oauth
                     .exchange_client_credentials()

@@ -351,7 +351,8 @@ async fn a_body_that_stalls_past_the_timeout_is_a_timeout_with_its_status() {
             assert_eq!(err.kind(), ErrorKind::Timeout, "{name}: {err}");
             assert_eq!(err.status().map(|s| s.as_u16()), Some(200), "{name}: {err}");
             assert!(
-                err.to_string().contains("body did not arrive within the timeout"),
+                err.to_string()
+                    .contains("body did not arrive within the timeout"),
                 "{name}: {err}"
             );
             assert_eq!(err.provider(), Some(f.provider), "{name}");
