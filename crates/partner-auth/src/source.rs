@@ -123,8 +123,8 @@ struct Inner {
     skip_read: AtomicBool,
 }
 
-/// How many replicas of a cached token the read path spreads its clones over (a power
-/// of two; about 200 bytes each, the secret not copied).
+/// How many replicas of a cached token the read path spreads its clones over: 256 bytes
+/// each (the reference counts on a cache line of their own), the secret not copied.
 const REPLICAS: usize = 8;
 
 /// A cached token with its schedule on the source's clock.

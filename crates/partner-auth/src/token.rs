@@ -79,7 +79,7 @@ impl fmt::Display for TokenType {
 pub struct AccessToken(Arc<Inner>);
 
 #[derive(Clone)]
-// A cache line of its own for each replica's reference count (see `replica`).
+// Each replica's reference counts on a cache line of their own (see `replica`).
 #[repr(align(64))]
 struct Inner {
     /// Unique per issued token; its replicas keep it.
@@ -418,6 +418,33 @@ mod tests {
             .expires_at_instant()
             .duration_since(token.issued_at_instant())
             .as_secs()
+    }
+
+    #[test]
+    fn a_replica_is_the_same_token_in_a_line_of_its_own_sharing_the_secret() {
+        let original = token("tok-1", Some(3600.0), Provider::Dinie);
+        let replica = original.replica();
+        assert!(replica.same_as(&original));
+        assert_eq!(replica.expose_secret(), "tok-1");
+        assert_eq!(replica.expires_at_instant(), original.expires_at_instant());
+        assert!(
+            !Arc::ptr_eq(&replica.0, &original.0),
+            "an allocation of its own"
+        );
+        assert!(
+            Arc::ptr_eq(&replica.0.secret, &original.0.secret),
+            "the secret once"
+        );
+        // The counts sit just before the data, on a line of their own: 256 bytes a replica.
+        assert_eq!(std::mem::align_of::<Inner>(), 64);
+        assert!(
+            std::mem::size_of::<Inner>() <= 192,
+            "{}",
+            std::mem::size_of::<Inner>()
+        );
+        for t in [&original, &replica] {
+            assert_eq!(Arc::as_ptr(&t.0) as usize % 64, 0);
+        }
     }
 
     #[test]
