@@ -111,8 +111,8 @@ fn a_scaffolded_standard_provider_builds_and_fetches_a_token_from_the_sandbox() 
     cargo_test(root, &["-p", "partner-token", "--bins"]);
     // The workspace's own tests that cover every partner pass with a sixth (found by review:
     // four failed on hard-coded counts and lists, and the sandbox's spec test had no request
-    // for it): the sandbox's check of each spec, the dialects against each other, the demo
-    // and the CLI's help.
+    // for it): the sandbox's check of each spec, the dialects against each other, its fixed
+    // ports, the demo, the CLI's help and its sandbox's table and port range.
     cargo_test(
         root,
         &[
@@ -136,6 +136,17 @@ fn a_scaffolded_standard_provider_builds_and_fetches_a_token_from_the_sandbox() 
             "--",
             "the_demo_shows_the_whole_flow",
             "help_lists_values_variables_and_exit_codes",
+            "the_sandbox_command_prints_endpoints_that_serve_tokens",
+            "a_sandbox_port_without_room_for_every_endpoint_is_a_usage_error",
+        ],
+    );
+    cargo_test(
+        root,
+        &[
+            "-p",
+            "partner-sandbox",
+            "--lib",
+            "base_port_binds_consecutive_ports_in_provider_order",
         ],
     );
 }

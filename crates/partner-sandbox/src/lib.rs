@@ -69,6 +69,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use limits::Faults;
+
+/// How many token endpoints a sandbox serves, on as many ports: the partners', then the
+/// standard RFC 6749 one.
+pub const ENDPOINTS: usize = providers::PARTNERS.len() + 1;
 pub use server::{ProviderStats, SpecViolation};
 
 /// Where one emulated provider listens, and its demo credentials.
@@ -230,9 +234,10 @@ impl SandboxBuilder {
     }
 
     /// Binds fixed ports instead of free ones the system picks: the partners, in
-    /// `partner_auth::Provider::ALL` order, on `port`, `port + 1`, … `port + 4` (Teez on `port`,
-    /// Dinie on `port + 4`), and the standard endpoint on `port + 5`, so scripts can know
-    /// the URLs in advance.
+    /// `partner_auth::Provider::ALL` order, on `port`, `port + 1`, … (Teez on `port`, Dinie
+    /// on `port + 4`, a partner added later after them), and the standard endpoint on the
+    /// last, `port + ENDPOINTS - 1` ([`ENDPOINTS`]), so scripts can know the URLs in
+    /// advance.
     pub fn base_port(mut self, port: u16) -> Self {
         self.base_port = Some(port);
         self
@@ -265,7 +270,7 @@ impl SandboxBuilder {
         self
     }
 
-    /// Binds the five loopback ports and starts answering. With a
+    /// Binds the [`ENDPOINTS`] loopback ports and starts answering. With a
     /// [`base_port`](Self::base_port), an error names the port that could not be bound.
     pub async fn start(self) -> std::io::Result<Sandbox> {
         let invalid =
@@ -364,9 +369,9 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn base_port_binds_five_consecutive_ports_in_provider_order() {
+    async fn base_port_binds_consecutive_ports_in_provider_order() {
         // A free port from the system as the base; retried, as another process may take
-        // one of the next four meanwhile.
+        // one of the ports after it meanwhile.
         for _ in 0..20 {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let base = probe.local_addr().unwrap().port();
@@ -378,6 +383,10 @@ mod tests {
                 let prefix = format!("http://127.0.0.1:{}", base + offset);
                 assert!(endpoint.base_url.starts_with(&prefix), "{endpoint:?}");
             }
+            assert_eq!(sandbox.endpoints().len() + 1, ENDPOINTS);
+            let last = format!("http://127.0.0.1:{}/", base + ENDPOINTS as u16 - 1);
+            let standard = sandbox.standard_endpoint();
+            assert!(standard.base_url.starts_with(&last), "{standard:?}");
             let dinie = sandbox.endpoint("dinie");
             let response = reqwest::Client::new()
                 .post(format!("{}/auth/token", dinie.base_url))
@@ -389,7 +398,7 @@ mod tests {
             assert_eq!(response.status(), 200);
             return;
         }
-        panic!("no five free consecutive loopback ports in 20 tries");
+        panic!("no {ENDPOINTS} free consecutive loopback ports in 20 tries");
     }
 
     #[tokio::test]

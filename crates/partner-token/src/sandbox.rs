@@ -16,8 +16,9 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", value_parser = args::token_lifetime)]
     token_lifetime: Option<Duration>,
     /// Listen on fixed ports: teez on PORT, alternative-payments on PORT+1, cobee on
-    /// PORT+2, tradevest on PORT+3, dinie on PORT+4, the standard endpoint on PORT+5
-    /// (default: free ports).
+    /// PORT+2, tradevest on PORT+3, dinie on PORT+4, a partner added later on the next, and
+    /// the standard endpoint on the last (PORT+5 with five partners) (default: free
+    /// ports).
     #[arg(
         long,
         value_name = "PORT",
@@ -30,8 +31,9 @@ pub struct Args {
     json: bool,
 }
 
-/// The sandbox's endpoints are on `--port` and the next five: the standard one is last.
-const LAST_PORT_OFFSET: u16 = 5;
+/// The sandbox's endpoints are on `--port` and the ports after it, one each: the standard
+/// one is last.
+const LAST_PORT_OFFSET: u16 = partner_sandbox::ENDPOINTS as u16 - 1;
 
 /// One provider's entry in `sandbox --json`.
 #[derive(serde::Serialize)]
@@ -93,9 +95,12 @@ pub async fn run(args: Args) -> ExitCode {
 /// The endpoints as a table, with a command to try.
 fn table(sandbox: &Sandbox) -> String {
     let mut table = format!(
-        "partner-token sandbox: the five partners' token endpoints and a standard RFC 6749 \
+        "partner-token sandbox: the {} partners' token endpoints and a standard RFC 6749 \
          one on loopback (Ctrl-C stops)\n\n{:<22} {:<40} {:<24} client secret\n",
-        "provider", "base URL", "client id"
+        sandbox.endpoints().len(),
+        "provider",
+        "base URL",
+        "client id"
     );
     for endpoint in sandbox
         .endpoints()

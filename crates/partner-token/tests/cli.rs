@@ -440,9 +440,27 @@ fn the_sandbox_command_prints_endpoints_that_serve_tokens() {
             .expect("start the sandbox"),
     );
     let stdout = child.0.stdout.take().expect("stdout");
-    let line = std::io::BufReader::new(stdout)
+    let table: Vec<String> = std::io::BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
+        .take_while(|line| !line.starts_with("try:"))
+        .collect();
+    // It counts the partners it serves, and has a line for each and the standard endpoint.
+    let partners = format!("the {} partners' token endpoints", Provider::ALL.len());
+    assert!(table[0].contains(&partners), "{table:#?}");
+    for name in Provider::ALL
+        .iter()
+        .map(|p| p.name())
+        .chain([Provider::Standard.name()])
+    {
+        let row = format!("{name} ");
+        assert!(
+            table.iter().any(|l| l.starts_with(&row)),
+            "{name}: {table:#?}"
+        );
+    }
+    let line = table
+        .iter()
         .find(|line| line.starts_with("dinie "))
         .expect("a line for dinie");
     // provider, base URL, client id, client secret
@@ -1302,15 +1320,19 @@ fn sandbox_json_on_a_fixed_port_serves_tokens_until_terminated() {
     assert!(child.0.wait().unwrap().success());
 }
 
-/// The sandbox takes `--port` and the next five: a base port without room for all six is
-/// a usage error, not a failure to bind.
+/// The sandbox takes `--port` and one port after it per endpoint: a base port without room
+/// for all of them is a usage error, not a failure to bind.
 #[test]
-fn a_sandbox_port_without_room_for_six_endpoints_is_a_usage_error() {
-    for port in ["65531", "65535", "0"] {
-        let output = run(&["sandbox", "--port", port], "x", None);
+fn a_sandbox_port_without_room_for_every_endpoint_is_a_usage_error() {
+    let highest = 65_536 - partner_sandbox::ENDPOINTS;
+    for port in [highest + 1, 65_535, 0] {
+        let output = run(&["sandbox", "--port", &port.to_string()], "x", None);
         let stderr = text(&output.stderr);
         assert_eq!(code(&output), 2, "{port}: {stderr}");
-        assert!(stderr.contains("not in 1..=65530"), "{port}: {stderr}");
+        assert!(
+            stderr.contains(&format!("not in 1..={highest}")),
+            "{port}: {stderr}"
+        );
     }
 }
 
