@@ -21,17 +21,19 @@ use crate::{AccessToken, CachePolicy, Client, Error, Provider, TokenSource};
 /// past the idle timeout but held elsewhere: an application keeps a clone of it (in an
 /// [`AuthMiddleware`](crate::AuthMiddleware), say), so it is in use whenever it was last
 /// looked up. The cache holds at most [`max_sources`](TokenCacheBuilder::max_sources)
-/// sources: a new one beyond that drops the least recently used (found without looking at
-/// the others: a lookup or a new source costs about the same with 10 sources or 10,000). A
-/// source not used for [`idle_timeout`](TokenCacheBuilder::idle_timeout) is idle and
+/// sources besides those held elsewhere: a new one beyond that drops the least recently
+/// used that nobody else holds, looking at up to 8 from the least recently used end (a
+/// lookup or a new source costs about the same with 10 sources or 10,000); a held one
+/// counts as used. When all 8 are held, the new source goes past the bound, and later new
+/// ones look at the next 8. A source not used for [`idle_timeout`](TokenCacheBuilder::idle_timeout) is idle and
 /// counts as gone: looking it up again starts a new source. Every lookup sweeps up to 8
 /// sources past the timeout, least recently used first: it drops those the cache holds
 /// the only handle of, and counts the others as used (until a sweep reaches them,
 /// [`len`](Self::len) counts idle sources), so a multi-tenant service does not keep every
 /// tenant it ever saw, no lookup pays for a whole idle spell at once, and a key whose
-/// source an application holds does not get a second one fetching beside it. Only the
-/// size bound drops a held source: that clone keeps working on its own, and the next
-/// lookup of its key starts another.
+/// source an application holds does not get a second one fetching beside it: neither the
+/// idle timeout nor the size bound drops a held source (only [`remove`](Self::remove)
+/// and [`clear`](Self::clear) do).
 ///
 /// A source fetches with the [`Client`] that created it: a client with the same provider,
 /// base URL, credentials and scope but other settings (client authentication, HTTP client,
@@ -108,7 +110,8 @@ struct Entry {
 }
 
 /// The most sources past the idle timeout one lookup looks at (dropping the idle ones,
-/// keeping those held elsewhere). All 10,000 of a full cache dropped in one lookup took
+/// keeping those held elsewhere), and the most a new source looks at to make room in a
+/// full cache. All 10,000 of a full cache dropped in one lookup took
 /// about 7 ms, 4.5 of them holding the lock every lookup takes; 8 a lookup, the first
 /// lookup after the spell takes about 9 µs and the slowest of the next 1,250 about 18 µs
 /// (`benches/token_cache.rs`).
@@ -179,8 +182,22 @@ impl TokenCache {
             return source;
         }
         dropped.extend(sources.pop_entry(&key));
-        while sources.len() >= self.max_sources {
-            dropped.extend(sources.pop_lru());
+        // Full: up to 8 of the least recently used make room. One held elsewhere is in use
+        // and stays (dropping it would free nothing, and give its key a second source);
+        // with all 8 held, the new source goes past the bound.
+        for _ in 0..SWEEP_PER_LOOKUP {
+            if sources.len() < self.max_sources {
+                break;
+            }
+            let Some((key, mut entry)) = sources.pop_lru() else {
+                break;
+            };
+            if entry.source.has_other_handles() {
+                entry.last_used = now;
+                sources.push(key, entry);
+            } else {
+                dropped.push((key, entry));
+            }
         }
         let mut builder = TokenSource::builder(client.clone())
             .policy(self.policy.clone())
@@ -260,8 +277,9 @@ impl TokenCacheBuilder {
         self
     }
 
-    /// The most sources the cache holds; a new one beyond drops the least recently used
-    /// (default [`DEFAULT_MAX_SOURCES`]; at least 1).
+    /// The most sources the cache holds besides those held elsewhere; a new one beyond
+    /// drops the least recently used that nobody else holds (default
+    /// [`DEFAULT_MAX_SOURCES`]; at least 1).
     pub fn max_sources(mut self, max: usize) -> Self {
         self.max_sources = max;
         self

@@ -1122,6 +1122,79 @@ async fn the_cache_keeps_a_source_an_application_holds() {
     assert_eq!(server.count(), 3, "c's source was gone: a new one fetched");
 }
 
+/// The size bound drops only sources nobody else holds: one an application holds stays
+/// the one source of its key (dropping it would free nothing, and its key's next lookup
+/// would start a second source beside it), so a cache full of held sources grows past the
+/// bound until they are let go.
+#[tokio::test]
+async fn the_size_bound_never_drops_a_source_an_application_holds() {
+    let server = Scripted::respond(|hit| {
+        Reply::token(
+            &format!("for {}", hit.authorization.clone().unwrap_or_default()),
+            3600,
+        )
+    })
+    .await;
+    let cache = TokenCache::builder()
+        .policy(policy())
+        .max_sources(3)
+        .build()
+        .unwrap();
+    let tenants: Vec<Client> = (0..12)
+        .map(|i| {
+            Client::builder(Provider::Dinie)
+                .base_url(server.base_url())
+                .credentials(Credentials::new(CLIENT_ID, format!("secret-{i}-x")))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    // Tenants 0 and 1 held (a middleware each, say), 2 not.
+    let held: Vec<TokenSource> = tenants[..2].iter().map(|t| cache.source(t)).collect();
+    let tokens: Vec<AccessToken> =
+        futures_util::future::try_join_all(held.iter().map(|s| s.token()))
+            .await
+            .unwrap();
+    cache.token(&tenants[2]).await.unwrap();
+    assert_eq!(server.count(), 3);
+    // A fourth drops 2, the least recently used nobody holds, not 0 or 1 before it.
+    cache.token(&tenants[3]).await.unwrap();
+    assert_eq!(cache.len(), 3);
+    for (i, token) in tokens.iter().enumerate() {
+        assert!(
+            cache.token(&tenants[i]).await.unwrap().same_as(token),
+            "tenant {i}"
+        );
+    }
+    assert_eq!(server.count(), 4, "0 and 1 kept their source and token");
+    cache.token(&tenants[2]).await.unwrap();
+    assert_eq!(server.count(), 5, "2 was dropped: a new source fetched");
+    // Every source held: the next ones go past the bound, and no held key gets a second.
+    let more: Vec<TokenSource> = tenants[2..12].iter().map(|t| cache.source(t)).collect();
+    assert_eq!(cache.len(), 12);
+    for (i, token) in tokens.iter().enumerate() {
+        assert!(
+            cache.token(&tenants[i]).await.unwrap().same_as(token),
+            "tenant {i}"
+        );
+    }
+    assert_eq!(server.count(), 5);
+    // Let go of, they are dropped again by the next new sources, down to the bound.
+    drop(more);
+    drop(held);
+    let fresh = |i: usize| {
+        Client::builder(Provider::Dinie)
+            .base_url(server.base_url())
+            .credentials(Credentials::new(CLIENT_ID, format!("fresh-{i}-x")))
+            .build()
+            .unwrap()
+    };
+    cache.source(&fresh(0));
+    assert_eq!(cache.len(), 12 + 1 - 8, "8 looked at and dropped");
+    cache.source(&fresh(1));
+    assert_eq!(cache.len(), 3, "down to the bound");
+}
+
 /// A source fetches with the client that created it; a client with other settings gets it
 /// as it is, until `remove` lets the new settings in (what the docs say, tested: found by
 /// review, where a corrected client kept the failing one's source).
@@ -1195,9 +1268,10 @@ fn an_idle_spell_is_dropped_a_few_sources_per_lookup() {
     assert_eq!(cache.len(), 1, "the last 4");
 }
 
-/// The cache against a model of its promises (least recently looked up out first; every
-/// lookup looks at up to 8 sources past the idle timeout, dropping those held nowhere else
-/// and keeping the others as if looked up; `remove` and `len` exact), over a long random
+/// The cache against a model of its promises (least recently looked up out first, unless
+/// held elsewhere; every lookup looks at up to 8 sources past the idle timeout, and a new
+/// source in a full cache at up to 8 of the least recently used, dropping those held
+/// nowhere else and keeping the others as if looked up; `remove` and `len` exact), over a long random
 /// mix of lookups, removals, clones taken and dropped, and clock moves: whether each
 /// lookup fetches, and the length after each step, must be what the model says.
 #[tokio::test]
@@ -1284,8 +1358,16 @@ async fn the_cache_keeps_its_bounds_over_a_long_random_mix_of_uses() {
                         if let Some(at) = found {
                             model.remove(at);
                         }
-                        while model.len() >= MAX {
-                            model.remove(0);
+                        // Full: up to 8 least recently used looked at, held ones kept as
+                        // if looked up now, the others dropped until there is room.
+                        for _ in 0..8 {
+                            if model.len() < MAX {
+                                break;
+                            }
+                            let (t, _, id) = model.remove(0);
+                            if is_held(id) {
+                                model.push((t, now, id));
+                            }
                         }
                         ids += 1;
                         (true, ids)
