@@ -971,23 +971,30 @@ fn a_middleware_scope_must_be_https_except_to_loopback() {
 
 // 10. The cache's bounds.
 
-#[tokio::test]
-async fn the_cache_drops_the_least_recently_used_and_idle_sources() {
-    let server = Scripted::respond(|hit| {
-        // One token per tenant, told apart by the Basic credentials.
+/// A token server that gives each tenant (told apart by its Basic credentials) a token of
+/// its own, valid for `expires_in` seconds.
+async fn per_tenant_tokens(expires_in: u64) -> Scripted {
+    Scripted::respond(move |hit| {
         Reply::token(
             &format!("for {}", hit.authorization.clone().unwrap_or_default()),
-            3600,
+            expires_in,
         )
     })
-    .await;
-    let tenant = |secret: &str| {
-        Client::builder(Provider::Dinie)
-            .base_url(server.base_url())
-            .credentials(Credentials::new(CLIENT_ID, secret))
-            .build()
-            .unwrap()
-    };
+    .await
+}
+
+/// A Dinie tenant of `server` with its own secret.
+fn tenant(server: &Scripted, secret: &str) -> Client {
+    Client::builder(Provider::Dinie)
+        .base_url(server.base_url())
+        .credentials(Credentials::new(CLIENT_ID, secret))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_cache_drops_the_least_recently_used_and_idle_sources() {
+    let server = per_tenant_tokens(3600).await;
     let clock = ManualClock::new();
     let cache = TokenCache::builder()
         .policy(policy())
@@ -996,7 +1003,9 @@ async fn the_cache_drops_the_least_recently_used_and_idle_sources() {
         .time_source(clock.clone())
         .build()
         .unwrap();
-    let tenants: Vec<Client> = (0..6).map(|i| tenant(&format!("secret-{i}-x"))).collect();
+    let tenants: Vec<Client> = (0..6)
+        .map(|i| tenant(&server, &format!("secret-{i}-x")))
+        .collect();
     let use_all = |indices: &'static [usize]| {
         let (cache, tenants) = (&cache, &tenants);
         async move {
@@ -1067,13 +1076,7 @@ async fn the_cache_drops_the_least_recently_used_and_idle_sources() {
 /// the clone is dropped, it goes idle as any other.
 #[tokio::test]
 async fn the_cache_keeps_a_source_an_application_holds() {
-    let server = Scripted::respond(|hit| {
-        Reply::token(
-            &format!("for {}", hit.authorization.clone().unwrap_or_default()),
-            3600,
-        )
-    })
-    .await;
+    let server = per_tenant_tokens(3600).await;
     let clock = ManualClock::new();
     let cache = TokenCache::builder()
         .policy(policy())
@@ -1082,11 +1085,7 @@ async fn the_cache_keeps_a_source_an_application_holds() {
         .build()
         .unwrap();
     let c = client(Provider::Dinie, server.base_url());
-    let other = Client::builder(Provider::Dinie)
-        .base_url(server.base_url())
-        .credentials(Credentials::new(CLIENT_ID, "another-secret-x"))
-        .build()
-        .unwrap();
+    let other = tenant(&server, "another-secret-x");
     let held = cache.source(&c);
     let first = held.token().await.unwrap();
     for _ in 0..10 {
@@ -1107,11 +1106,7 @@ async fn the_cache_keeps_a_source_an_application_holds() {
     drop(held);
     clock.advance(Duration::from_secs(600));
     assert_eq!(cache.len(), 2);
-    let fresh = Client::builder(Provider::Dinie)
-        .base_url(server.base_url())
-        .credentials(Credentials::new(CLIENT_ID, "a-third-secret-x"))
-        .build()
-        .unwrap();
+    let fresh = tenant(&server, "a-third-secret-x");
     cache.source(&fresh);
     assert_eq!(
         cache.len(),
@@ -1128,26 +1123,14 @@ async fn the_cache_keeps_a_source_an_application_holds() {
 /// bound until they are let go.
 #[tokio::test]
 async fn the_size_bound_never_drops_a_source_an_application_holds() {
-    let server = Scripted::respond(|hit| {
-        Reply::token(
-            &format!("for {}", hit.authorization.clone().unwrap_or_default()),
-            3600,
-        )
-    })
-    .await;
+    let server = per_tenant_tokens(3600).await;
     let cache = TokenCache::builder()
         .policy(policy())
         .max_sources(3)
         .build()
         .unwrap();
     let tenants: Vec<Client> = (0..12)
-        .map(|i| {
-            Client::builder(Provider::Dinie)
-                .base_url(server.base_url())
-                .credentials(Credentials::new(CLIENT_ID, format!("secret-{i}-x")))
-                .build()
-                .unwrap()
-        })
+        .map(|i| tenant(&server, &format!("secret-{i}-x")))
         .collect();
     // Tenants 0 and 1 held (a middleware each, say), 2 not.
     let held: Vec<TokenSource> = tenants[..2].iter().map(|t| cache.source(t)).collect();
@@ -1182,13 +1165,7 @@ async fn the_size_bound_never_drops_a_source_an_application_holds() {
     // Let go of, they are dropped again by the next new sources, down to the bound.
     drop(more);
     drop(held);
-    let fresh = |i: usize| {
-        Client::builder(Provider::Dinie)
-            .base_url(server.base_url())
-            .credentials(Credentials::new(CLIENT_ID, format!("fresh-{i}-x")))
-            .build()
-            .unwrap()
-    };
+    let fresh = |i: usize| tenant(&server, &format!("fresh-{i}-x"));
     cache.source(&fresh(0));
     assert_eq!(cache.len(), 12 + 1 - 8, "8 looked at and dropped");
     cache.source(&fresh(1));
@@ -1280,21 +1257,9 @@ async fn the_cache_keeps_its_bounds_over_a_long_random_mix_of_uses() {
     const TENANTS: usize = 32;
     const MAX: usize = 20;
     const IDLE: u64 = 600;
-    let server = Scripted::respond(|hit| {
-        Reply::token(
-            &format!("for {}", hit.authorization.clone().unwrap_or_default()),
-            10_000_000,
-        )
-    })
-    .await;
+    let server = per_tenant_tokens(10_000_000).await;
     let tenants: Vec<Client> = (0..TENANTS)
-        .map(|i| {
-            Client::builder(Provider::Dinie)
-                .base_url(server.base_url())
-                .credentials(Credentials::new(CLIENT_ID, format!("secret-{i}-x")))
-                .build()
-                .unwrap()
-        })
+        .map(|i| tenant(&server, &format!("secret-{i}-x")))
         .collect();
     for seed in [0x9E37_79B9_7F4A_7C15_u64, 0x2545_F491_4F6C_DD1D] {
         let clock = ManualClock::new();
