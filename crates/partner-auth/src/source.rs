@@ -29,10 +29,13 @@ mod store_read;
 /// Ask it for a token before every API call; it makes that free:
 ///
 /// - **Read path.** While the cached token is fresh, [`token`](Self::token) takes no lock
-///   and awaits nothing: one atomic load, a clock read, one reference-count increment.
-///   The cached token is held in a few replicas (the secret once), and each thread
-///   increments the count of its own, so threads reading one token do not contend for a
-///   cache line: every copy is the same token ([`AccessToken::same_as`]), and any copy
+///   and awaits nothing: one atomic load, a clock read, a thread-local read (on a
+///   thread's first call, it takes the thread's number), one reference-count increment.
+///   The cached token is held in 8 replicas (the secret once), and a thread clones the
+///   one of its number: the first 32 threads alive at once get numbers of their own
+///   (threads 8 apart share a replica), later ones share the first. So threads reading one
+///   token mostly increment counts on different cache lines instead of contending for
+///   one. Every copy is the same token ([`AccessToken::same_as`]), and any copy
 ///   [invalidates](Self::invalidate) it.
 /// - **Single flight.** Any number of concurrent callers that find no usable token share
 ///   one request to the token endpoint. It runs in its own task: a caller that gives up
@@ -124,7 +127,8 @@ struct Inner {
 }
 
 /// How many replicas of a cached token the read path spreads its clones over: 256 bytes
-/// each (the reference counts on a cache line of their own), the secret not copied.
+/// each (the reference counts on a cache line of their own), the secret not copied (an
+/// environment name or token type that is not a constant is), built once per token.
 const REPLICAS: usize = 8;
 
 /// A cached token with its schedule on the source's clock.

@@ -288,8 +288,11 @@ impl AccessToken {
         Ok(value)
     }
 
-    /// Whether `self` and `other` come from the same token response (not just equal
-    /// strings).
+    /// Whether `self` and `other` are copies of one token as this process got it: from
+    /// the same token response, or from the same read of a store (not just equal strings).
+    /// A token read back from a store is not `same_as` the one this process fetched and
+    /// stored, though its secret is the same; [`TokenSource::invalidate`](crate::TokenSource::invalidate)
+    /// drops either.
     pub fn same_as(&self, other: &AccessToken) -> bool {
         self.0.id == other.0.id
     }

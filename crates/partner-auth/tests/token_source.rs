@@ -306,60 +306,6 @@ async fn fifty_concurrent_invalidations_of_one_token_cause_one_fetch() {
     assert_eq!(source.stats().invalidations, 1);
 }
 
-/// The read path hands threads the cached token from replicas (so they do not all
-/// contend for one reference count): every thread's copy is the same token, and any
-/// thread's copy invalidates it for all.
-#[test]
-fn every_threads_copy_is_the_same_token_and_any_copy_invalidates_it() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = runtime.block_on(Scripted::sequence(
-        vec![Reply::token("tok-1", 3600)],
-        Reply::token("tok-2", 3600),
-    ));
-    let source = source(&server, policy());
-    let first = runtime.block_on(source.token()).unwrap();
-    // Twelve threads at once, more than there are replicas: each reads on a stripe of its
-    // own, so their copies come from every replica.
-    let on_threads = || {
-        let barrier = std::sync::Barrier::new(12);
-        std::thread::scope(|scope| {
-            let threads: Vec<_> = (0..12)
-                .map(|_| {
-                    scope.spawn(|| {
-                        barrier.wait();
-                        runtime.block_on(source.token()).unwrap()
-                    })
-                })
-                .collect();
-            threads
-                .into_iter()
-                .map(|t| t.join().unwrap())
-                .collect::<Vec<_>>()
-        })
-    };
-    let copies = on_threads();
-    for copy in &copies {
-        assert!(copy.same_as(&first));
-        assert_eq!(copy.expose_secret(), "tok-1");
-        assert_eq!(copy.expires_at(), first.expires_at());
-    }
-    assert!(source.invalidate(&copies[7]), "another thread's copy");
-    assert!(!source.invalidate(&first), "dropped already");
-    for copy in on_threads() {
-        assert!(!copy.same_as(&first));
-        assert_eq!(copy.expose_secret(), "tok-2");
-    }
-    assert_eq!(server.count(), 2);
-    // Each of the 25 calls counted once, on whichever thread's stripe it ran.
-    let stats = source.stats();
-    assert_eq!(stats.cache_hits + stats.cache_misses, 25);
-    assert!(stats.cache_hits >= 12, "{stats:?}");
-}
-
 #[tokio::test]
 async fn a_forced_refresh_replaces_a_fresh_token() {
     let server = Scripted::sequence(

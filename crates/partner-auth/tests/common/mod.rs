@@ -354,3 +354,25 @@ pub async fn serve(
     });
     server
 }
+
+/// A multi-thread runtime with two workers.
+#[allow(dead_code)] // each test file uses some
+pub fn two_worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// `future`'s first poll, outside any runtime: `None` if it waits (a cached `token()`
+/// answers at once).
+#[allow(dead_code)]
+pub fn poll_once<T>(future: impl std::future::Future<Output = T>) -> Option<T> {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
