@@ -685,10 +685,35 @@ pub(crate) fn servers(doc: &Value) -> Vec<Server> {
             name = format!("{base}_{n}");
             n += 1;
         }
+        let template = server["x-url-template"].as_str().map(|template| {
+            let variables = server["variables"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(name, _)| template.contains(&format!("{{{name}}}")))
+                .map(|(name, variable)| {
+                    let default = variable["default"].as_str().unwrap_or_default();
+                    let others: Vec<String> = variable["enum"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .filter(|v| *v != default)
+                        .map(|v| format!("`{v}`"))
+                        .collect();
+                    match others.is_empty() {
+                        true => format!("`{name}` = `{default}`"),
+                        false => format!("`{name}` = `{default}` (also {})", others.join(", ")),
+                    }
+                })
+                .collect();
+            (template.to_owned(), variables)
+        });
         servers.push(Server {
             name,
             url: url.to_owned(),
             description,
+            template,
         });
     }
     servers
@@ -725,6 +750,41 @@ mod tests {
                 "PRE_PARTNERS_API",
                 "PRE_PARTNERS_API_2"
             ]
+        );
+    }
+
+    /// A templated server, after `server_variables_at_defaults`: its constant is the URL at
+    /// the defaults, and its docs name the template and the other values.
+    #[test]
+    fn a_templated_server_is_its_defaults_and_says_so() {
+        let mut doc = json!({"servers": [
+            {"url": "https://{region}.api.example.invalid", "description": "Production",
+             "variables": {"region": {"default": "eu", "enum": ["eu", "us"]}}}
+        ]});
+        crate::normalize::normalize(&mut doc).unwrap();
+        let servers = servers(&doc);
+        assert_eq!(servers[0].url, "https://eu.api.example.invalid");
+        assert_eq!(
+            servers[0].template,
+            Some((
+                "https://{region}.api.example.invalid".to_owned(),
+                vec!["`region` = `eu` (also `us`)".to_owned()]
+            ))
+        );
+        let model = crate::templates::CrateModel {
+            crate_name: "acme-api".into(),
+            provider: "acme".into(),
+            spec_path: "specs/acme.yaml".into(),
+            title: "Acme".into(),
+            version: "1".into(),
+            servers,
+            operations: Vec::new(),
+            applied: Vec::new(),
+        };
+        let text = crate::templates::servers_rs(&model);
+        assert!(
+            text.contains("/// The spec's `https://{region}.api.example.invalid` at its variables' defaults: `region` = `eu` (also `us`).\npub const PRODUCTION: &str = \"https://eu.api.example.invalid\";"),
+            "{text}"
         );
     }
 

@@ -156,6 +156,8 @@ fn scaffold(
     let servers = read(&root.join(format!("crates/{}/src/servers.rs", names.krate)))?;
     let mut endpoint = TokenEndpoint::find(&normalized, &generated)?;
     let environments = environments(&server_consts(&servers), &mut endpoint.todo);
+    // Worth checking, but it builds and works as written: not the endpoint's to-dos.
+    let templated = templated_environments(&crate::generate::servers(&normalized), &environments);
     let op_servers = &normalized["paths"][&endpoint.path];
     if op_servers.get("servers").is_some() || op_servers["post"].get("servers").is_some() {
         endpoint.todo.push(format!(
@@ -412,6 +414,7 @@ fn scaffold(
     }
 
     let mut todo = endpoint.todo.clone();
+    todo.extend(templated);
     todo.push(format!(
         "check the facts marked \"scaffolded\" in crates/partner-auth/src/providers/{m}.rs and crates/partner-sandbox/src/providers/{m}.rs against the provider's documentation",
         m = names.module
@@ -919,6 +922,26 @@ fn environments(servers: &[(String, String)], todo: &mut Vec<String>) -> Vec<(St
                 konst.to_lowercase().replace('_', "-")
             };
             (name, konst.clone())
+        })
+        .collect()
+}
+
+/// A to-do for each environment whose server URL is a template at its variables' defaults
+/// (`server_variables_at_defaults`): another value is another base URL.
+fn templated_environments(
+    servers: &[crate::templates::Server],
+    environments: &[(String, String)],
+) -> Vec<String> {
+    environments
+        .iter()
+        .filter_map(|(name, konst)| {
+            let server = servers.iter().find(|s| &s.name == konst)?;
+            let (template, variables) = server.template.as_ref()?;
+            Some(format!(
+                "environment `{name}` is `{template}` at its variables' defaults ({}): `{}`; another value needs a base URL",
+                variables.join("; "),
+                server.url
+            ))
         })
         .collect()
 }

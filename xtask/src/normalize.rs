@@ -50,6 +50,11 @@ pub const PASSES: &[Pass] = &[
         run: downgrade_openapi_3_1,
     },
     Pass {
+        name: "server_variables_at_defaults",
+        summary: "server URL variables replaced by their defaults, the template kept as x-url-template",
+        run: server_variables_at_defaults,
+    },
+    Pass {
         name: "require_https_servers",
         summary: "plain-http server URLs upgraded to https, so credentials never travel in clear",
         run: require_https_servers,
@@ -258,35 +263,85 @@ fn downgrade_schema(
 /// plain HTTP, so the generated server constants use `https://`. Loopback URLs are kept.
 fn require_https_servers(doc: &mut Value) -> Result<Vec<String>, NormalizeError> {
     let mut changes = Vec::new();
-    let mut upgrade = |servers: &mut Value, at: &str| {
-        for (i, server) in servers.as_array_mut().into_iter().flatten().enumerate() {
-            let Some(url) = server.get("url").and_then(Value::as_str) else {
-                continue;
+    for_each_server(doc, |server, at| {
+        let Some(url) = server.get("url").and_then(Value::as_str) else {
+            return;
+        };
+        if let Some(rest) = url.strip_prefix("http://")
+            && !is_loopback_authority(rest)
+        {
+            let https = format!("https://{rest}");
+            changes.push(format!("{at}: {url} -> {https}"));
+            server["url"] = Value::from(https);
+        }
+    });
+    Ok(changes)
+}
+
+/// Needed by none of the five; a spec may template its URLs
+/// (`https://{region}.api.example.com`, OpenAPI 3.0.3 §4.7.5), which left such a server
+/// out of the environments. Each `{name}` is replaced by its variable's `default` (which
+/// OpenAPI requires), and the template is kept as `x-url-template` for the generated
+/// docs. A URL with a variable it cannot resolve is left as it is.
+fn server_variables_at_defaults(doc: &mut Value) -> Result<Vec<String>, NormalizeError> {
+    let mut changes = Vec::new();
+    for_each_server(doc, |server, at| {
+        let Some(template) = server.get("url").and_then(Value::as_str) else {
+            return;
+        };
+        if !template.contains('{') {
+            return;
+        }
+        let mut url = String::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}').map(|c| open + c) else {
+                return;
             };
-            if let Some(rest) = url.strip_prefix("http://")
-                && !is_loopback_authority(rest)
-            {
-                let https = format!("https://{rest}");
-                changes.push(format!("{at}/{i}: {url} -> {https}"));
-                server["url"] = Value::from(https);
-            }
+            let name = &rest[open + 1..close];
+            let Some(default) = server
+                .pointer(&format!(
+                    "/variables/{}/default",
+                    openapi::escape_pointer(name)
+                ))
+                .and_then(Value::as_str)
+            else {
+                return;
+            };
+            url.push_str(&rest[..open]);
+            url.push_str(default);
+            rest = &rest[close + 1..];
+        }
+        url.push_str(rest);
+        changes.push(format!("{at}: {template} -> {url}"));
+        server["x-url-template"] = Value::from(template.to_owned());
+        server["url"] = Value::from(url);
+    });
+    Ok(changes)
+}
+
+/// Calls `f` with every server object of `doc` (top level, path items, operations) and
+/// where it is (`/servers/0`).
+fn for_each_server(doc: &mut Value, mut f: impl FnMut(&mut Value, &str)) {
+    let mut list = |servers: &mut Value, at: &str| {
+        for (i, server) in servers.as_array_mut().into_iter().flatten().enumerate() {
+            f(server, &format!("{at}/{i}"));
         }
     };
     if let Some(servers) = doc.get_mut("servers") {
-        upgrade(servers, "/servers");
+        list(servers, "/servers");
     }
     for (path, item) in openapi::path_items_mut(doc) {
         let at = format!("/paths/{}", openapi::escape_pointer(&path));
         if let Some(servers) = item.get_mut("servers") {
-            upgrade(servers, &format!("{at}/servers"));
+            list(servers, &format!("{at}/servers"));
         }
         for method in HTTP_METHODS {
             if let Some(servers) = item.get_mut(*method).and_then(|op| op.get_mut("servers")) {
-                upgrade(servers, &format!("{at}/{method}/servers"));
+                list(servers, &format!("{at}/{method}/servers"));
             }
         }
     }
-    Ok(changes)
 }
 
 fn is_loopback_authority(rest: &str) -> bool {
@@ -672,6 +727,48 @@ mod tests {
         assert_no_op(
             require_https_servers,
             json!({"servers": [{"url": "https://a.example.invalid"}]}),
+        );
+    }
+
+    #[test]
+    fn server_variables_take_their_defaults_and_keep_the_template() {
+        let doc = run(
+            server_variables_at_defaults,
+            json!({"servers": [
+                {"url": "https://{region}.api.example.invalid/{version}", "variables": {
+                    "region": {"default": "eu", "enum": ["eu", "us"]},
+                    "version": {"default": "v2"}
+                }},
+                {"url": "https://plain.example.invalid"},
+                {"url": "https://{tenant}.example.invalid", "variables": {}}
+            ], "paths": {"/token": {"post": {"servers": [
+                {"url": "https://{host}/auth", "variables": {"host": {"default": "auth.example.invalid"}}}
+            ]}}}}),
+        );
+        assert_eq!(
+            doc["servers"][0]["url"],
+            "https://eu.api.example.invalid/v2"
+        );
+        assert_eq!(
+            doc["servers"][0]["x-url-template"],
+            "https://{region}.api.example.invalid/{version}"
+        );
+        assert_eq!(
+            doc["servers"][1],
+            json!({"url": "https://plain.example.invalid"})
+        );
+        // No default to take: left as it is (and out of the environments).
+        assert_eq!(
+            doc["servers"][2],
+            json!({"url": "https://{tenant}.example.invalid", "variables": {}})
+        );
+        assert_eq!(
+            doc["paths"]["/token"]["post"]["servers"][0]["url"],
+            "https://auth.example.invalid/auth"
+        );
+        assert_no_op(
+            server_variables_at_defaults,
+            json!({"servers": [{"url": "https://a.example.invalid"}, {"url": "https://{x"}]}),
         );
     }
 

@@ -33,6 +33,9 @@ pub struct Server {
     pub url: String,
     /// The spec's description, if any.
     pub description: Option<String>,
+    /// The spec's URL template and its variables (`region` = `eu`, also `us`) when the URL
+    /// is that template at its defaults (`server_variables_at_defaults`).
+    pub template: Option<(String, Vec<String>)>,
 }
 
 /// An operation of the spec.
@@ -472,6 +475,13 @@ pub fn servers_rs(model: &CrateModel) -> String {
                 ""
             }
         );
+        if let Some((template, variables)) = &server.template {
+            let _ = writeln!(
+                out,
+                "///\n/// The spec's `{template}` at its variables' defaults: {}.",
+                variables.join("; ")
+            );
+        }
         let _ = writeln!(out, "pub const {}: &str = {:?};", server.name, server.url);
     }
     let names: Vec<&str> = model.servers.iter().map(|s| s.name.as_str()).collect();

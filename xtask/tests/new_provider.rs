@@ -73,6 +73,13 @@ fn a_scaffolded_standard_provider_builds_and_fetches_a_token_from_the_sandbox() 
     let root = scratch.path();
     let done = new_provider::run(root, &fixture("acme.yaml"), None).unwrap();
     assert!(done.standard, "{done}");
+    // Its production URL is a template: at its defaults, with a to-do saying so.
+    assert!(
+        done.todo.iter().any(|t| t.starts_with(
+            "environment `production` is `https://{host}.acme.invalid/{version}` at its variables' defaults (`host` = `api` (also `api-us`); `version` = `v2`): `https://api.acme.invalid/v2`"
+        )),
+        "{done}"
+    );
     for file in [
         "specs/acme.yaml",
         "crates/acme-api/src/generated.rs",
@@ -279,14 +286,18 @@ fn basic_wins_over_body_credentials_and_production_is_the_default_environment() 
     let spec = std::fs::read_to_string(fixture("acme.yaml"))
         .unwrap()
         .replace(
-            "  - url: https://api.acme.invalid/v2\n    description: Production\n  - url: https://sandbox.acme.invalid/v2\n    description: Sandbox\n",
-            "  - url: https://sandbox.acme.invalid/v2\n    description: Sandbox\n  - url: https://api.acme.invalid/v2\n    description: Production\n",
+            "  - url: https://sandbox.acme.invalid/v2\n    description: Sandbox\n",
+            "",
+        )
+        .replace(
+            "servers:\n",
+            "servers:\n  - url: https://sandbox.acme.invalid/v2\n    description: Sandbox\n",
         )
         .replace(
             "        scope:\n          type: string\n",
             "        scope:\n          type: string\n        client_id:\n          type: string\n        client_secret:\n          type: string\n",
         );
-    assert!(spec.find("sandbox.acme") < spec.find("api.acme") && spec.contains("client_secret"));
+    assert!(spec.find("sandbox.acme") < spec.find("{host}.acme") && spec.contains("client_secret"));
     let path = root.join("either.yaml");
     std::fs::write(&path, spec).unwrap();
     new_provider::run(root, &path, None).unwrap();
