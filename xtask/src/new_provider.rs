@@ -1021,6 +1021,9 @@ pub(super) const FACTS: Facts = Facts {{
     keep_success_body: false,
     api_version: || <{krate_ident}::Client as ClientInfo<_>>::api_version(),
     check_secret: None,
+    // Scaffolded: its error bodies are read as the five partners' and RFC 6749's are
+    // (`crate::body::details`); for another format, a reader of its own here.
+    error_details: None,
 }};
 
 /// Its named environments, from the spec's servers; the first is the default.

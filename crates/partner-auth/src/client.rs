@@ -131,6 +131,7 @@ impl Client {
             environment: &config.environment,
             sensitive: &config.sensitive,
             observer: providers::observer(config.provider),
+            error_details: providers::facts(config.provider).error_details,
         };
         let result = providers::request_token(config, &exchange).await;
         let arrived = Instant::now();

@@ -21,6 +21,8 @@ pub(crate) struct Exchange<'a> {
     pub sensitive: &'a Sensitive,
     /// Sees the response head and body whatever progenitor makes of them.
     pub observer: ResponseObserver,
+    /// The provider's own reader of error bodies, if it has one.
+    pub error_details: Option<crate::providers::ErrorReader>,
 }
 
 impl Exchange<'_> {
@@ -147,7 +149,10 @@ impl Exchange<'_> {
     fn http_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
         let sensitive = self.sensitive;
         let json = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
-        let details = body::details(&json);
+        let details = self
+            .error_details
+            .and_then(|read| read(&json))
+            .unwrap_or_else(|| body::details(&json));
         let scrub = |text: Option<String>| text.map(|t| body::scrub(&t, sensitive));
         let only_credential_fields = !details.fields.is_empty()
             && details.fields.iter().all(|f| is_credential_field(&f.field));
@@ -308,4 +313,75 @@ pub(crate) fn transport_error(e: reqwest::Error) -> Error {
         )
     };
     Error::new(kind, what).with_source(e.without_url())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::FieldError;
+
+    /// An error format no partner here uses (Apigee's): `{"fault": {"faultstring", "detail":
+    /// {"errorcode"}}}`.
+    fn fault(body: &Value) -> Option<body::Details> {
+        let fault = body.get("fault")?;
+        Some(body::Details {
+            code: fault
+                .pointer("/detail/errorcode")?
+                .as_str()
+                .map(str::to_owned),
+            message: fault["faultstring"].as_str().map(str::to_owned),
+            fields: vec![FieldError {
+                field: "client_secret".into(),
+                message: fault["faultstring"].as_str()?.to_owned(),
+                code: None,
+            }],
+        })
+    }
+
+    fn error_for(reader: Option<crate::providers::ErrorReader>, body: &Value) -> Error {
+        let environment = Cow::Borrowed("custom");
+        let sensitive = Sensitive::new(["s3cr3t-value"]);
+        let exchange = Exchange {
+            provider: Provider::Standard,
+            environment: &environment,
+            sensitive: &sensitive,
+            observer: ResponseObserver::new(),
+            error_details: reader,
+        };
+        exchange.http_error(
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            body.to_string().as_bytes(),
+        )
+    }
+
+    #[test]
+    fn a_providers_own_error_reader_is_used_and_scrubbed_and_falls_back_to_the_common_one() {
+        let body = json!({"fault": {
+            "faultstring": "client_secret s3cr3t-value is wrong",
+            "detail": {"errorcode": "invalid_client"}
+        }});
+        // Without a reader of its own, no code or message is found in it.
+        let generic = error_for(None, &body);
+        assert_eq!(generic.code(), None);
+        let own = error_for(Some(fault), &body);
+        assert_eq!(own.code(), Some("invalid_client"));
+        // Classified on the code it read, and its texts scrubbed like any response text.
+        assert_eq!(own.kind(), ErrorKind::InvalidCredentials);
+        assert_eq!(own.message(), Some("client_secret [REDACTED] is wrong"));
+        assert_eq!(
+            own.field_errors()[0].message,
+            "client_secret [REDACTED] is wrong"
+        );
+        assert!(!format!("{own} {own:?}").contains("s3cr3t-value"));
+        // A body not in its format: the common reader's turn (RFC 6749 here).
+        let rfc = error_for(
+            Some(fault),
+            &json!({"error": "invalid_scope", "error_description": "no such scope"}),
+        );
+        assert_eq!(rfc.code(), Some("invalid_scope"));
+        assert_eq!(rfc.message(), Some("no such scope"));
+    }
 }

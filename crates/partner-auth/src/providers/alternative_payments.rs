@@ -27,6 +27,7 @@ pub(super) const FACTS: Facts = Facts {
     keep_success_body: true,
     api_version: || <alternative_payments_api::Client as ClientInfo<_>>::api_version(),
     check_secret: None,
+    error_details: None,
 };
 
 /// Its named environments; the first is the default.

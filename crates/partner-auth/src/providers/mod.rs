@@ -1,5 +1,6 @@
 //! One module per provider: what it is like ([`Facts`]: name, environments, client
-//! authentication, body encoding, JWT prefix, rate-limit reset unit, credential rules),
+//! authentication, body encoding, JWT prefix, rate-limit reset unit, credential rules, a
+//! reader of its own error format if the common one does not know it),
 //! how to build its generated client, send its token request, and map its documented
 //! success body. Everything else is shared ([`crate::exchange`]).
 //!
@@ -57,7 +58,15 @@ pub(crate) struct Facts {
     pub api_version: fn() -> &'static str,
     /// Its own rule for client secrets, beyond "not empty".
     pub check_secret: Option<SecretRule>,
+    /// Its own reader of error bodies, for a format [`crate::body::details`] does not
+    /// know; `None` (the five partners and the standard endpoint): that one reads them.
+    pub error_details: Option<ErrorReader>,
 }
+
+/// A provider's reader of its error bodies: the code, message and field errors of one,
+/// or `None` when the body is not in its format (then [`crate::body::details`] reads it).
+/// What it returns is scrubbed like any text from a response.
+pub(crate) type ErrorReader = fn(&serde_json::Value) -> Option<crate::body::Details>;
 
 /// A provider's rule for client secrets: the rule, as a sentence, when it is broken.
 pub(crate) type SecretRule = fn(&str) -> Result<(), &'static str>;

@@ -27,6 +27,7 @@ pub(super) const FACTS: Facts = Facts {
     keep_success_body: false,
     api_version: || "RFC 6749",
     check_secret: None,
+    error_details: None,
 };
 
 /// The hooks' name for the token request (Basic credentials go to it).

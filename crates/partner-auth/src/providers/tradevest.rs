@@ -28,6 +28,7 @@ pub(super) const FACTS: Facts = Facts {
     keep_success_body: false,
     api_version: || <tradevest_api::Client as ClientInfo<_>>::api_version(),
     check_secret: None,
+    error_details: None,
 };
 
 /// Its named environments; the first is the default.
