@@ -17,23 +17,24 @@ use crate::{AccessToken, CachePolicy, Client, Error, Provider, TokenSource};
 /// shown), so a rotated secret gets a new source and never the old secret's token, and two
 /// tenants sharing a client id never share a token.
 ///
-/// A source is *used* when it is looked up, and when a lookup's sweep (below) finds it
-/// past the idle timeout but held elsewhere: an application keeps a clone of it (in an
-/// [`AuthMiddleware`](crate::AuthMiddleware), say), so it is in use whenever it was last
-/// looked up. The cache holds at most [`max_sources`](TokenCacheBuilder::max_sources)
-/// sources besides those held elsewhere: a new one beyond that drops the least recently
-/// used that nobody else holds, looking at up to 8 from the least recently used end (a
-/// lookup or a new source costs about the same with 10 sources or 10,000); a held one
-/// counts as used. When all 8 are held, the new source goes past the bound, and later new
-/// ones look at the next 8. A source not used for [`idle_timeout`](TokenCacheBuilder::idle_timeout) is idle and
+/// A source is *used* when it is looked up. One an application keeps a clone of (in an
+/// [`AuthMiddleware`](crate::AuthMiddleware), say) is *held*: it is in use whenever it was
+/// last looked up, and neither bound below drops it (only [`remove`](Self::remove) and
+/// [`clear`](Self::clear) do), so its key never gets a second source fetching beside it.
+///
+/// The cache holds at most [`max_sources`](TokenCacheBuilder::max_sources) sources
+/// besides the held ones it has set aside: beyond that, a lookup drops the least recently
+/// used, up to 8 a lookup (a lookup or a new source costs about the same with 10 sources
+/// or 10,000). A held one it reaches there is set aside instead, out of that count and of
+/// the order of use (its holder uses it without lookups, so it would stand in the way of
+/// the ones to drop), and looked at again, one set-aside source per lookup: let go of, it
+/// rejoins the order of use as the least recently used, and the next lookups drop it. A
+/// source not used for [`idle_timeout`](TokenCacheBuilder::idle_timeout) is idle and
 /// counts as gone: looking it up again starts a new source. Every lookup sweeps up to 8
-/// sources past the timeout, least recently used first: it drops those the cache holds
-/// the only handle of, and counts the others as used (until a sweep reaches them,
-/// [`len`](Self::len) counts idle sources), so a multi-tenant service does not keep every
-/// tenant it ever saw, no lookup pays for a whole idle spell at once, and a key whose
-/// source an application holds does not get a second one fetching beside it: neither the
-/// idle timeout nor the size bound drops a held source (only [`remove`](Self::remove)
-/// and [`clear`](Self::clear) do).
+/// sources past the timeout, least recently used first, dropping them or, when held,
+/// setting them aside (until a sweep reaches them, [`len`](Self::len) counts idle
+/// sources), so a multi-tenant service does not keep every tenant it ever saw and no
+/// lookup pays for a whole idle spell at once.
 ///
 /// A source fetches with the [`Client`] that created it: a client with the same provider,
 /// base URL, credentials and scope but other settings (client authentication, HTTP client,
@@ -75,10 +76,65 @@ pub struct TokenCache {
     sources: Mutex<Sources>,
 }
 
-/// The sources, least recently used last: a lookup moves its source to the front, and
-/// the one to drop is at the back (both O(1)). The clock is read under the lock, so the
-/// order of use is the order of last use: the idle sources are the ones at the back.
-type Sources = lru::LruCache<Key, Entry>;
+/// The sources the cache holds.
+struct Sources {
+    /// In order of use, least recently used last: a lookup moves its source to the front,
+    /// and the one to drop is at the back (both O(1)). The clock is read under the lock, so
+    /// the order of use is the order of last use: the idle sources are the ones at the
+    /// back. The size bound applies to these.
+    used: lru::LruCache<Key, Entry>,
+    /// Sources the size bound or the idle sweep found held elsewhere: out of the order of
+    /// use (their holders use them without a lookup, so they would sink to its back and
+    /// stand in the way of the ones to drop). Checked again one per lookup, least recently
+    /// checked first; one held nowhere else any more goes back to the back of `used`.
+    held: lru::LruCache<Key, Entry>,
+}
+
+impl Sources {
+    fn new() -> Self {
+        Sources {
+            used: lru::LruCache::unbounded(),
+            held: lru::LruCache::unbounded(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.used.len() + self.held.len()
+    }
+
+    /// Takes `key`'s source out, wherever it is.
+    fn take(&mut self, key: &Key) -> Option<(Key, Entry)> {
+        self.used
+            .pop_entry(key)
+            .or_else(|| self.held.pop_entry(key))
+    }
+
+    /// Looks at the least recently checked held source: still held, it waits for its
+    /// next turn; held nowhere else, it goes back among the used, as the least recent.
+    fn check_one_held(&mut self) {
+        let Some((key, entry)) = self.held.pop_lru() else {
+            return;
+        };
+        if entry.source.has_other_handles() {
+            self.held.push(key, entry);
+        } else {
+            self.used.push(key.clone(), entry);
+            self.used.demote(&key);
+        }
+    }
+
+    /// The least recently used source out of the order of use: dropped (into `dropped`)
+    /// unless it is held elsewhere, which sets it aside.
+    fn drop_or_set_aside_oldest(&mut self, dropped: &mut Vec<(Key, Entry)>) {
+        if let Some((key, entry)) = self.used.pop_lru() {
+            if entry.source.has_other_handles() {
+                self.held.push(key, entry);
+            } else {
+                dropped.push((key, entry));
+            }
+        }
+    }
+}
 
 /// Configures a [`TokenCache`]; from [`TokenCache::builder`].
 #[must_use]
@@ -109,9 +165,9 @@ struct Entry {
     last_used: Nanos,
 }
 
-/// The most sources past the idle timeout one lookup looks at (dropping the idle ones,
-/// keeping those held elsewhere), and the most a new source looks at to make room in a
-/// full cache. All 10,000 of a full cache dropped in one lookup took
+/// The most sources past the idle timeout one lookup looks at (dropping them, or setting
+/// the held ones aside), and the most a lookup takes out of the order of use to bring the
+/// cache back to its bound. All 10,000 of a full cache dropped in one lookup took
 /// about 7 ms, 4.5 of them holding the lock every lookup takes; 8 a lookup, the first
 /// lookup after the spell takes about 9 µs and the slowest of the next 1,250 about 18 µs
 /// (`benches/token_cache.rs`).
@@ -155,49 +211,45 @@ impl TokenCache {
         // Read under the lock, so that the order of lookups is the order of their times.
         let now = self.clock.now();
         let unused = |entry: &Entry| now.saturating_sub(entry.last_used) >= idle;
+        sources.check_one_held();
         // A few sources past the timeout, least recently looked up first (they are at the
         // back): an idle spell's worth goes over the next lookups, not all in one. One that
-        // is held elsewhere is in use: it goes to the front, as if looked up now.
+        // is held elsewhere is in use: it is set aside, not dropped.
         for _ in 0..SWEEP_PER_LOOKUP {
-            let Some((_, oldest)) = sources.peek_lru() else {
-                break;
-            };
-            if !unused(oldest) {
-                break;
-            }
-            if oldest.source.has_other_handles() {
-                let (key, mut entry) = sources.pop_lru().expect("just seen");
-                entry.last_used = now;
-                sources.push(key, entry);
-            } else {
-                dropped.extend(sources.pop_lru());
+            match sources.used.peek_lru() {
+                Some((_, oldest)) if unused(oldest) => {
+                    sources.drop_or_set_aside_oldest(&mut dropped);
+                }
+                _ => break,
             }
         }
-        if let Some(entry) = sources.get_mut(&key)
-            && (!unused(entry) || entry.source.has_other_handles())
-        {
-            entry.last_used = now;
-            let source = entry.source.clone();
+        let found = sources.take(&key);
+        let kept = match found {
+            Some((key, mut entry)) if !unused(&entry) || entry.source.has_other_handles() => {
+                entry.last_used = now;
+                let source = entry.source.clone();
+                sources.used.push(key, entry);
+                Some(source)
+            }
+            found => {
+                dropped.extend(found);
+                None
+            }
+        };
+        // Beyond the bound (counting the new source, if one is to be made): up to 8 of the
+        // least recently used make room, a held one set aside rather than dropped (that
+        // would free nothing, and give its key a second source).
+        let bound = self.max_sources - usize::from(kept.is_none());
+        for _ in 0..SWEEP_PER_LOOKUP {
+            if sources.used.len() <= bound {
+                break;
+            }
+            sources.drop_or_set_aside_oldest(&mut dropped);
+        }
+        if let Some(source) = kept {
             drop(sources);
+            drop(dropped);
             return source;
-        }
-        dropped.extend(sources.pop_entry(&key));
-        // Full: up to 8 of the least recently used make room. One held elsewhere is in use
-        // and stays (dropping it would free nothing, and give its key a second source);
-        // with all 8 held, the new source goes past the bound.
-        for _ in 0..SWEEP_PER_LOOKUP {
-            if sources.len() < self.max_sources {
-                break;
-            }
-            let Some((key, mut entry)) = sources.pop_lru() else {
-                break;
-            };
-            if entry.source.has_other_handles() {
-                entry.last_used = now;
-                sources.push(key, entry);
-            } else {
-                dropped.push((key, entry));
-            }
         }
         let mut builder = TokenSource::builder(client.clone())
             .policy(self.policy.clone())
@@ -208,7 +260,7 @@ impl TokenCache {
             builder = builder.store(Arc::clone(store));
         }
         let source = builder.build_prevalidated();
-        sources.push(
+        sources.used.push(
             key,
             Entry {
                 source: source.clone(),
@@ -232,17 +284,18 @@ impl TokenCache {
     pub fn remove(&self, client: &Client) -> bool {
         let key = self.key(client);
         // Key and source dropped once the lock is released.
-        let removed = self.lock().pop_entry(&key);
+        let removed = self.lock().take(&key);
         removed.is_some()
     }
 
     /// Drops every source.
     pub fn clear(&self) {
-        let all = std::mem::replace(&mut *self.lock(), Sources::unbounded());
+        let all = std::mem::replace(&mut *self.lock(), Sources::new());
         drop(all);
     }
 
-    /// How many sources the cache holds (idle ones included until lookups drop them).
+    /// How many sources the cache holds: the held ones set aside included, and idle ones
+    /// until lookups drop them.
     pub fn len(&self) -> usize {
         self.lock().len()
     }
@@ -277,9 +330,8 @@ impl TokenCacheBuilder {
         self
     }
 
-    /// The most sources the cache holds besides those held elsewhere; a new one beyond
-    /// drops the least recently used that nobody else holds (default
-    /// [`DEFAULT_MAX_SOURCES`]; at least 1).
+    /// The most sources the cache holds besides the held ones it sets aside; beyond, a
+    /// lookup drops the least recently used (default [`DEFAULT_MAX_SOURCES`]; at least 1).
     pub fn max_sources(mut self, max: usize) -> Self {
         self.max_sources = max;
         self
@@ -349,7 +401,7 @@ impl TokenCacheBuilder {
             store_policy: self.store_policy,
             clock,
             fingerprints: RandomState::new(),
-            sources: Mutex::new(Sources::unbounded()),
+            sources: Mutex::new(Sources::new()),
         })
     }
 }

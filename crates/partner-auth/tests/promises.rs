@@ -1119,8 +1119,9 @@ async fn the_cache_keeps_a_source_an_application_holds() {
 
 /// The size bound drops only sources nobody else holds: one an application holds stays
 /// the one source of its key (dropping it would free nothing, and its key's next lookup
-/// would start a second source beside it), so a cache full of held sources grows past the
-/// bound until they are let go.
+/// would start a second source beside it). It is set aside, out of the count, so that
+/// sources its holder uses without a lookup do not stand in the way of the ones to drop;
+/// let go of, it is dropped again within a lookup per source set aside.
 #[tokio::test]
 async fn the_size_bound_never_drops_a_source_an_application_holds() {
     let server = per_tenant_tokens(3600).await;
@@ -1140,9 +1141,9 @@ async fn the_size_bound_never_drops_a_source_an_application_holds() {
             .unwrap();
     cache.token(&tenants[2]).await.unwrap();
     assert_eq!(server.count(), 3);
-    // A fourth drops 2, the least recently used nobody holds, not 0 or 1 before it.
+    // A fourth: 0, the least recently used, is held: set aside, not dropped.
     cache.token(&tenants[3]).await.unwrap();
-    assert_eq!(cache.len(), 3);
+    assert_eq!(cache.len(), 4, "1, 2 and 3 in use, 0 set aside");
     for (i, token) in tokens.iter().enumerate() {
         assert!(
             cache.token(&tenants[i]).await.unwrap().same_as(token),
@@ -1150,9 +1151,14 @@ async fn the_size_bound_never_drops_a_source_an_application_holds() {
         );
     }
     assert_eq!(server.count(), 4, "0 and 1 kept their source and token");
+    assert_eq!(
+        cache.len(),
+        3,
+        "2, the least recently used held nowhere else, made room"
+    );
     cache.token(&tenants[2]).await.unwrap();
     assert_eq!(server.count(), 5, "2 was dropped: a new source fetched");
-    // Every source held: the next ones go past the bound, and no held key gets a second.
+    // Every source held: the cache holds them all, and no held key gets a second.
     let more: Vec<TokenSource> = tenants[2..12].iter().map(|t| cache.source(t)).collect();
     assert_eq!(cache.len(), 12);
     for (i, token) in tokens.iter().enumerate() {
@@ -1162,14 +1168,55 @@ async fn the_size_bound_never_drops_a_source_an_application_holds() {
         );
     }
     assert_eq!(server.count(), 5);
-    // Let go of, they are dropped again by the next new sources, down to the bound.
+    // Let go of, they go within a lookup each (hits, here: no new source needed), down to
+    // the bound; the one looked up keeps its token.
     drop(more);
     drop(held);
-    let fresh = |i: usize| tenant(&server, &format!("fresh-{i}-x"));
-    cache.source(&fresh(0));
-    assert_eq!(cache.len(), 12 + 1 - 8, "8 looked at and dropped");
-    cache.source(&fresh(1));
+    let kept = cache.token(&tenants[0]).await.unwrap();
+    for _ in 0..12 {
+        assert!(cache.token(&tenants[0]).await.unwrap().same_as(&kept));
+    }
     assert_eq!(cache.len(), 3, "down to the bound");
+    assert_eq!(server.count(), 5);
+}
+
+/// A Dinie tenant never asked for a token: only built and looked up.
+fn offline(i: usize) -> Client {
+    Client::builder(Provider::Dinie)
+        .base_url("https://tenants.example.invalid/api/v3")
+        .credentials(Credentials::new(CLIENT_ID, format!("secret-{i}-x")))
+        .build()
+        .unwrap()
+}
+
+/// Sources an application holds and uses through its clones, never looked up again, sink
+/// to the least recently used end while the others are looked up; they must not stand in
+/// the way of the ones to drop (found by review: with 8 of them there, every new source
+/// went past the bound, and the cache grew with every tenant it saw).
+#[test]
+fn held_sources_never_let_the_unheld_ones_grow_past_the_bound() {
+    const MAX: usize = 4;
+    let cache = TokenCache::builder().max_sources(MAX).build().unwrap();
+    let held: Vec<TokenSource> = (0..8).map(|i| cache.source(&offline(i))).collect();
+    let tenants: Vec<Client> = (100..300).map(offline).collect();
+    for (n, client) in tenants.iter().enumerate() {
+        drop(cache.source(client)); // a new tenant, not held
+        for known in &tenants[..=n] {
+            drop(cache.source(known)); // every tenant looked up since
+        }
+        assert!(
+            cache.len() - held.len() <= MAX,
+            "after tenant {n}: {}",
+            cache.len()
+        );
+    }
+    // Nor do many held ones with a stream of one-off tenants and no other lookups.
+    let cache = TokenCache::builder().max_sources(1).build().unwrap();
+    let held: Vec<TokenSource> = (0..64).map(|i| cache.source(&offline(i))).collect();
+    for i in 0..300 {
+        drop(cache.source(&offline(1_000 + i)));
+        assert!(cache.len() - held.len() <= 1, "after {i}: {}", cache.len());
+    }
 }
 
 /// A source fetches with the client that created it; a client with other settings gets it
@@ -1272,6 +1319,8 @@ async fn the_cache_keeps_its_bounds_over_a_long_random_mix_of_uses() {
             .unwrap();
         // (tenant, last lookup in seconds, source id), least recently looked up first.
         let mut model: Vec<(usize, u64, u64)> = Vec::new();
+        // Those set aside as held elsewhere, least recently checked first.
+        let mut aside: Vec<(usize, u64, u64)> = Vec::new();
         // Clones the test holds: tenant -> (source id, the clone).
         let mut held: std::collections::HashMap<usize, (u64, TokenSource)> = Default::default();
         let (mut now, mut state, mut ids) = (0u64, seed, 0u64);
@@ -1289,8 +1338,9 @@ async fn the_cache_keeps_its_bounds_over_a_long_random_mix_of_uses() {
                 clock.advance(Duration::from_secs(by));
                 now += by;
             } else if roll < 13 {
-                let present = model.iter().any(|(t, ..)| *t == tenant);
+                let present = model.iter().chain(&aside).any(|(t, ..)| *t == tenant);
                 model.retain(|(t, ..)| *t != tenant);
+                aside.retain(|(t, ..)| *t != tenant);
                 assert_eq!(cache.remove(&tenants[tenant]), present, "step {step}");
             } else if roll < 18 {
                 held.remove(&tenant);
@@ -1300,51 +1350,70 @@ async fn the_cache_keeps_its_bounds_over_a_long_random_mix_of_uses() {
                 let source = cache.source(&tenants[tenant]);
                 source.token().await.unwrap();
                 let is_held = |id: u64| held.values().any(|(h, _)| *h == id);
-                // Up to 8 past the timeout looked at, least recently looked up first: held
-                // ones kept as if looked up now, the others dropped.
+                // The least recently checked set-aside source looked at again: held
+                // nowhere else any more, it goes back as the least recently used.
+                if !aside.is_empty() {
+                    let entry = aside.remove(0);
+                    if is_held(entry.2) {
+                        aside.push(entry);
+                    } else {
+                        model.insert(0, entry);
+                    }
+                }
+                // The least recently used out of the order of use: held, set aside;
+                // otherwise dropped.
+                let out_of_use = |model: &mut Vec<_>, aside: &mut Vec<_>| {
+                    let entry: (usize, u64, u64) = model.remove(0);
+                    if is_held(entry.2) {
+                        aside.push(entry);
+                    }
+                };
+                // Up to 8 past the timeout, least recently looked up first.
                 for _ in 0..8 {
                     match model.first() {
-                        Some(&(t, used, id)) if now - used >= IDLE => {
-                            model.remove(0);
-                            if is_held(id) {
-                                model.push((t, now, id));
-                            }
+                        Some(&(_, used, _)) if now - used >= IDLE => {
+                            out_of_use(&mut model, &mut aside)
                         }
                         _ => break,
                     }
                 }
-                let found = model.iter().position(|&(t, ..)| t == tenant);
-                let (fetched, id) = match found {
-                    Some(at) if now - model[at].1 < IDLE || is_held(model[at].2) => {
-                        (false, model.remove(at).2)
+                let found = match model.iter().position(|&(t, ..)| t == tenant) {
+                    Some(at) => Some(model.remove(at)),
+                    None => aside
+                        .iter()
+                        .position(|&(t, ..)| t == tenant)
+                        .map(|at| aside.remove(at)),
+                };
+                let kept = found
+                    .filter(|&(_, used, id)| now - used < IDLE || is_held(id))
+                    .map(|(_, _, id)| id);
+                if let Some(id) = kept {
+                    model.push((tenant, now, id));
+                }
+                // Up to 8 least recently used out of use, down to the bound (a place kept
+                // for a new source).
+                let bound = MAX - usize::from(kept.is_none());
+                for _ in 0..8 {
+                    if model.len() <= bound {
+                        break;
                     }
-                    found => {
-                        // An idle source looked up is gone: a new one fetches.
-                        if let Some(at) = found {
-                            model.remove(at);
-                        }
-                        // Full: up to 8 least recently used looked at, held ones kept as
-                        // if looked up now, the others dropped until there is room.
-                        for _ in 0..8 {
-                            if model.len() < MAX {
-                                break;
-                            }
-                            let (t, _, id) = model.remove(0);
-                            if is_held(id) {
-                                model.push((t, now, id));
-                            }
-                        }
+                    out_of_use(&mut model, &mut aside);
+                }
+                let (fetched, id) = match kept {
+                    Some(id) => (false, id),
+                    None => {
+                        // Not there, or idle and held nowhere else: a new one fetches.
                         ids += 1;
+                        model.push((tenant, now, ids));
                         (true, ids)
                     }
                 };
-                model.push((tenant, now, id));
                 if hold {
                     held.insert(tenant, (id, source));
                 }
                 assert_eq!(server.count() - before, usize::from(fetched), "step {step}");
             }
-            assert_eq!(cache.len(), model.len(), "step {step}");
+            assert_eq!(cache.len(), model.len() + aside.len(), "step {step}");
         }
     }
 }
