@@ -1180,11 +1180,14 @@ async fn the_size_bound_never_drops_a_source_an_application_holds() {
     assert_eq!(server.count(), 5);
 }
 
-/// A Dinie tenant never asked for a token: only built and looked up.
+/// A Dinie tenant never asked for a token: only built and looked up (on one shared HTTP
+/// client: building one each is most of the time otherwise).
 fn offline(i: usize) -> Client {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     Client::builder(Provider::Dinie)
         .base_url("https://tenants.example.invalid/api/v3")
         .credentials(Credentials::new(CLIENT_ID, format!("secret-{i}-x")))
+        .http_client(HTTP.get_or_init(reqwest::Client::new).clone())
         .build()
         .unwrap()
 }
