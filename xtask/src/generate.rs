@@ -517,7 +517,7 @@ fn model(
             name,
             method: method.to_uppercase(),
             path: path.to_owned(),
-            summary: op.get("summary").and_then(Value::as_str).map(str::to_owned),
+            summary: op.get("summary").and_then(Value::as_str).map(spec_text),
             basic,
             issues_tokens: openapi::issues_tokens(doc, op),
             body_type: signature.body_type,
@@ -529,18 +529,27 @@ fn model(
         crate_name: crate_name.to_owned(),
         provider: spec.provider.clone(),
         spec_path: spec.path.clone(),
-        title: doc["info"]["title"]
-            .as_str()
-            .unwrap_or(&spec.provider)
-            .to_owned(),
-        version: doc["info"]["version"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
+        title: spec_text(doc["info"]["title"].as_str().unwrap_or(&spec.provider)),
+        version: spec_text(doc["info"]["version"].as_str().unwrap_or_default()),
         servers: servers(doc),
         operations,
         applied: applied.to_vec(),
     })
+}
+
+/// Text from the spec as the templates may write it into doc comments and `Cargo.toml`
+/// strings (found by review: a newline in a server's text ended its doc comment, and the
+/// next line was code): control characters become spaces, and `"` and `\`, which would
+/// end or escape a TOML string, become `'` and `/`.
+pub(crate) fn spec_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            c if c.is_control() => ' ',
+            '"' => '\'',
+            '\\' => '/',
+            c => c,
+        })
+        .collect()
 }
 
 /// The method name progenitor gives an operation id (its `sanitize(.., Snake)`).
@@ -660,7 +669,7 @@ pub(crate) fn servers(doc: &Value) -> Vec<Server> {
         let Some(url) = server["url"].as_str() else {
             continue;
         };
-        let description = server["description"].as_str().map(str::to_owned);
+        let description = server["description"].as_str().map(spec_text);
         let label = match &description {
             Some(d) => d
                 .split(['(', ',', '.', ';'])
@@ -701,13 +710,13 @@ pub(crate) fn servers(doc: &Value) -> Vec<Server> {
                         .filter(|v| *v != default)
                         .map(|v| format!("`{v}`"))
                         .collect();
-                    match others.is_empty() {
+                    spec_text(&match others.is_empty() {
                         true => format!("`{name}` = `{default}`"),
                         false => format!("`{name}` = `{default}` (also {})", others.join(", ")),
-                    }
+                    })
                 })
                 .collect();
-            (template.to_owned(), variables)
+            (spec_text(template), variables)
         });
         servers.push(Server {
             name,
@@ -786,6 +795,40 @@ mod tests {
             text.contains("/// The spec's `https://{region}.api.example.invalid` at its variables' defaults: `region` = `eu` (also `us`).\npub const PRODUCTION: &str = \"https://eu.api.example.invalid\";"),
             "{text}"
         );
+    }
+
+    /// Spec text written into doc comments stays in them (found by review: a newline in a
+    /// variable's value ended the comment, and the next line was code).
+    #[test]
+    fn spec_text_cannot_leave_its_doc_comment() {
+        let mut doc = json!({"servers": [
+            {"url": "https://{v}.example.invalid", "description": "Live\n#[doc(hidden)] pub const X: u8 = 1;",
+             "variables": {"v": {"default": "api", "enum": ["api", "x\npub const EVIL: u8 = 1;"]}}}
+        ]});
+        crate::normalize::normalize(&mut doc).unwrap();
+        let model = crate::templates::CrateModel {
+            crate_name: "acme-api".into(),
+            provider: "acme".into(),
+            spec_path: "specs/acme.yaml".into(),
+            title: spec_text("Acme \"Payouts\" \\ API"),
+            version: "1".into(),
+            servers: servers(&doc),
+            operations: Vec::new(),
+            applied: Vec::new(),
+        };
+        let text = crate::templates::servers_rs(&model);
+        for line in text.lines() {
+            assert!(
+                line.is_empty()
+                    || line.starts_with("//")
+                    || line.starts_with("pub const ")
+                    || line == "];",
+                "{line:?} in\n{text}"
+            );
+        }
+        let constants = text.lines().filter(|l| l.starts_with("pub const ")).count();
+        assert_eq!(constants, 2, "the server's and ALL:\n{text}");
+        assert_eq!(model.title, "Acme 'Payouts' / API");
     }
 
     /// FACTS.md: one operation with both a JSON and a problem+json error response makes

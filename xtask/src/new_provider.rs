@@ -884,7 +884,7 @@ fn environments(servers: &[(String, String)], todo: &mut Vec<String>) -> Vec<(St
     let mut usable: Vec<&(String, String)> = Vec::new();
     for server in servers {
         let (konst, url) = server;
-        if url.starts_with("https://") && !url.contains('{') {
+        if is_usable_https(url) {
             usable.push(server);
         } else {
             todo.push(format!(
@@ -924,6 +924,28 @@ fn environments(servers: &[(String, String)], todo: &mut Vec<String>) -> Vec<(St
             (name, konst.clone())
         })
         .collect()
+}
+
+/// Whether `url` is an https URL with a host (found by review: an empty variable default
+/// made `https://.api.example.invalid` the default environment): no template left in it,
+/// no user info, no space or control character, and a host of non-empty labels.
+fn is_usable_https(url: &str) -> bool {
+    let Some(rest) = url
+        .get(..8)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        .map(|scheme| &url[scheme.len()..])
+    else {
+        return false;
+    };
+    if url.contains(['{', '}', '@']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => return v6.split_once(']').is_some_and(|(ip, _)| !ip.is_empty()),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    !host.is_empty() && host.split('.').all(|label| !label.is_empty())
 }
 
 /// A to-do for each environment whose server URL is a template at its variables' defaults
@@ -1512,6 +1534,32 @@ mod tests {
             todo[1].contains("`SANDBOX` (the first usable one; a server before it was left out)"),
             "{todo:?}"
         );
+    }
+
+    #[test]
+    fn only_https_urls_with_a_host_are_usable() {
+        for url in [
+            "https://api.example.invalid",
+            "https://api.example.invalid:8443/v1?x=1",
+            "https://[::1]:8443/v1",
+            "HTTPS://api.example.invalid",
+        ] {
+            assert!(is_usable_https(url), "{url}");
+        }
+        for url in [
+            "http://api.example.invalid",
+            "https://",
+            "https:///v1",
+            "https://.api.example.invalid",
+            "https://api..example.invalid",
+            "https://api.example.invalid./v1",
+            "https://your tenant.example.invalid/v1",
+            "https://{region}.example.invalid",
+            "https://user@api.example.invalid",
+            "https://[]/v1",
+        ] {
+            assert!(!is_usable_https(url), "{url}");
+        }
     }
 
     #[test]

@@ -267,7 +267,9 @@ fn require_https_servers(doc: &mut Value) -> Result<Vec<String>, NormalizeError>
         let Some(url) = server.get("url").and_then(Value::as_str) else {
             return;
         };
-        if let Some(rest) = url.strip_prefix("http://")
+        // The scheme in any case (found by review: `HTTP://` stayed plain http).
+        let plain = url.get(..7).filter(|s| s.eq_ignore_ascii_case("http://"));
+        if let Some(rest) = plain.map(|s| &url[s.len()..])
             && !is_loopback_authority(rest)
         {
             let https = format!("https://{rest}");
@@ -704,6 +706,7 @@ mod tests {
             require_https_servers,
             json!({"servers": [
                 {"url": "http://public-api.example.invalid"},
+                {"url": "HTTP://upper.example.invalid/v1"},
                 {"url": "http://127.0.0.1:8080"},
                 {"url": "http://[::1]:80/v1"},
                 {"url": "https://secure.example.invalid"}
@@ -719,6 +722,7 @@ mod tests {
             urls,
             [
                 "https://public-api.example.invalid",
+                "https://upper.example.invalid/v1",
                 "http://127.0.0.1:8080",
                 "http://[::1]:80/v1",
                 "https://secure.example.invalid"
