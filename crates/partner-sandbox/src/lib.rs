@@ -1,4 +1,4 @@
-//! An emulation of the five partner token endpoints, and of a standard RFC 6749 one, on
+//! An emulation of the partners' token endpoints, and of a standard RFC 6749 one, on
 //! loopback, in process.
 //!
 //! [`Sandbox::start`] binds one free loopback port per provider and answers the way that
@@ -111,8 +111,8 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Starts all five providers with their documented lifetimes and Alternative Payments'
-    /// 5 requests per second.
+    /// Starts every partner's endpoint and the standard one, with their documented
+    /// lifetimes and Alternative Payments' 5 requests per second.
     pub async fn start() -> std::io::Result<Self> {
         Self::builder().start().await
     }

@@ -1,4 +1,4 @@
-//! `partner-token`: access tokens from the five partner APIs on the command line, and a
+//! `partner-token`: access tokens from the partner APIs on the command line, and a
 //! sandbox and demo of the whole flow. See `partner-token --help`.
 
 #![forbid(unsafe_code)]

@@ -1,4 +1,4 @@
-//! `partner-token sandbox`: the five emulated token endpoints in the foreground.
+//! `partner-token sandbox`: the emulated token endpoints in the foreground.
 
 use std::process::ExitCode;
 use std::time::Duration;
