@@ -119,6 +119,9 @@ pub(crate) fn this_stripe() -> usize {
 }
 
 impl StripedCounter {
+    /// Counts one on `stripe`, which must be the calling thread's ([`this_stripe`], read
+    /// on this thread): an owned stripe has one writer, and its plain load and store rely
+    /// on it.
     #[inline]
     fn add(&self, stripe: usize) {
         match self.owned.get(stripe) {
@@ -174,7 +177,8 @@ pub(crate) enum Counter {
 }
 
 impl Counters {
-    /// A cache hit, counted on `stripe` (this thread's [`this_stripe`]).
+    /// A cache hit, counted on `stripe`: this thread's [`this_stripe`], as
+    /// [`StripedCounter::add`] requires.
     #[inline]
     pub(crate) fn hit(&self, stripe: usize) {
         self.hits.add(stripe);
