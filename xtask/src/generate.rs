@@ -762,6 +762,20 @@ mod tests {
         );
     }
 
+    /// An Acme crate's model with `servers`, titled `title` as the spec would.
+    fn acme_with(servers: Vec<Server>, title: &str) -> crate::templates::CrateModel {
+        crate::templates::CrateModel {
+            crate_name: "acme-api".into(),
+            provider: "acme".into(),
+            spec_path: "specs/acme.yaml".into(),
+            title: spec_text(title),
+            version: "1".into(),
+            servers,
+            operations: Vec::new(),
+            applied: Vec::new(),
+        }
+    }
+
     /// A templated server, after `server_variables_at_defaults`: its constant is the URL at
     /// the defaults, and its docs name the template and the other values.
     #[test]
@@ -780,16 +794,7 @@ mod tests {
                 vec!["`region` = `eu` (also `us`)".to_owned()]
             ))
         );
-        let model = crate::templates::CrateModel {
-            crate_name: "acme-api".into(),
-            provider: "acme".into(),
-            spec_path: "specs/acme.yaml".into(),
-            title: "Acme".into(),
-            version: "1".into(),
-            servers,
-            operations: Vec::new(),
-            applied: Vec::new(),
-        };
+        let model = acme_with(servers, "Acme");
         let text = crate::templates::servers_rs(&model);
         assert!(
             text.contains("/// The spec's `https://{region}.api.example.invalid` at its variables' defaults: `region` = `eu` (also `us`).\npub const PRODUCTION: &str = \"https://eu.api.example.invalid\";"),
@@ -806,16 +811,7 @@ mod tests {
              "variables": {"v": {"default": "api", "enum": ["api", "x\npub const EVIL: u8 = 1;"]}}}
         ]});
         crate::normalize::normalize(&mut doc).unwrap();
-        let model = crate::templates::CrateModel {
-            crate_name: "acme-api".into(),
-            provider: "acme".into(),
-            spec_path: "specs/acme.yaml".into(),
-            title: spec_text("Acme \"Payouts\" \\ API"),
-            version: "1".into(),
-            servers: servers(&doc),
-            operations: Vec::new(),
-            applied: Vec::new(),
-        };
+        let model = acme_with(servers(&doc), "Acme \"Payouts\" \\ API");
         let text = crate::templates::servers_rs(&model);
         for line in text.lines() {
             assert!(

@@ -930,11 +930,7 @@ fn environments(servers: &[(String, String)], todo: &mut Vec<String>) -> Vec<(St
 /// made `https://.api.example.invalid` the default environment): no template left in it,
 /// no user info, no space or control character, and a host of non-empty labels.
 fn is_usable_https(url: &str) -> bool {
-    let Some(rest) = url
-        .get(..8)
-        .filter(|scheme| scheme.eq_ignore_ascii_case("https://"))
-        .map(|scheme| &url[scheme.len()..])
-    else {
+    let Some(rest) = crate::openapi::strip_scheme(url, "https://") else {
         return false;
     };
     if url.contains(['{', '}', '@']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -1560,6 +1556,26 @@ mod tests {
         ] {
             assert!(!is_usable_https(url), "{url}");
         }
+    }
+
+    /// The environments keep only usable URLs (found by review: an empty variable default
+    /// made `https://.api.example.invalid` the default environment).
+    #[test]
+    fn a_server_without_a_real_host_is_no_environment() {
+        let servers = [
+            (
+                "PRODUCTION".to_owned(),
+                "https://.api.example.invalid".to_owned(),
+            ),
+            (
+                "SANDBOX".to_owned(),
+                "https://sandbox.example.invalid".to_owned(),
+            ),
+        ];
+        let mut todo = Vec::new();
+        let envs = environments(&servers, &mut todo);
+        assert_eq!(envs, [("production".to_owned(), "SANDBOX".to_owned())]);
+        assert!(todo[0].contains("`PRODUCTION`"), "{todo:?}");
     }
 
     #[test]

@@ -268,8 +268,7 @@ fn require_https_servers(doc: &mut Value) -> Result<Vec<String>, NormalizeError>
             return;
         };
         // The scheme in any case (found by review: `HTTP://` stayed plain http).
-        let plain = url.get(..7).filter(|s| s.eq_ignore_ascii_case("http://"));
-        if let Some(rest) = plain.map(|s| &url[s.len()..])
+        if let Some(rest) = openapi::strip_scheme(url, "http://")
             && !is_loopback_authority(rest)
         {
             let https = format!("https://{rest}");

@@ -45,6 +45,13 @@ pub fn operations(doc: &Value) -> impl Iterator<Item = (&str, &'static str, &Val
         })
 }
 
+/// `url` after its scheme `prefix` (`"https://"`), the scheme in any case as URLs allow.
+pub fn strip_scheme<'a>(url: &'a str, prefix: &str) -> Option<&'a str> {
+    url.get(..prefix.len())
+        .filter(|scheme| scheme.eq_ignore_ascii_case(prefix))
+        .map(|scheme| &url[scheme.len()..])
+}
+
 /// Escapes one JSON pointer segment (RFC 6901).
 pub fn escape_pointer(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")

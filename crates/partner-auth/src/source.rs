@@ -133,16 +133,22 @@ const REPLICAS: usize = 8;
 
 /// A cached token with its schedule on the source's clock.
 struct Cached {
-    token: AccessToken,
-    /// The token in [`REPLICAS`] allocations of its own, read by thread stripe: threads
-    /// reading one cached token clone it on different cache lines instead of all
-    /// contending for one reference count.
+    /// The token as it arrived, then [`REPLICAS`]` - 1` copies in allocations of their
+    /// own, read by thread stripe: threads reading one cached token clone it on different
+    /// cache lines instead of all contending for one reference count.
     replicas: [AccessToken; REPLICAS],
     refresh_from: Nanos,
     usable_until: Nanos,
     refresh_started: AtomicBool,
     /// The token as the store holds it, if it went through one.
     sealed: Option<Arc<[u8]>>,
+}
+
+impl Cached {
+    /// The token as it arrived (the first replica).
+    fn token(&self) -> &AccessToken {
+        &self.replicas[0]
+    }
 }
 
 /// A token a flight got, with its schedule on the source's clock.
@@ -268,7 +274,8 @@ impl TokenSource {
             return false;
         };
         // The same token, or the same secret read from the store (another process's copy).
-        if !cached.token.same_as(token) && cached.token.expose_secret() != token.expose_secret() {
+        if !cached.token().same_as(token) && cached.token().expose_secret() != token.expose_secret()
+        {
             return false;
         }
         let previous = self.inner.current.compare_and_swap(&*current, None);
@@ -326,7 +333,11 @@ impl TokenSource {
     /// The cached token, if any, without fetching (it may be in its refresh window or
     /// expired).
     pub fn cached(&self) -> Option<AccessToken> {
-        self.inner.current.load().as_ref().map(|c| c.token.clone())
+        self.inner
+            .current
+            .load()
+            .as_ref()
+            .map(|c| c.token().clone())
     }
 
     /// The counters so far.
@@ -615,7 +626,7 @@ impl Inner {
         match self.current.load().as_ref() {
             None => Want::Usable,
             Some(cached) => {
-                let digest = seal::token_digest(cached.token.expose_secret());
+                let digest = seal::token_digest(cached.token().expose_secret());
                 if force || self.usable_now().is_some() {
                     Want::Replacing(digest)
                 } else {
@@ -642,7 +653,7 @@ impl Inner {
     fn usable_now(&self) -> Option<AccessToken> {
         let guard = self.current.load();
         let cached = guard.as_ref()?;
-        (self.clock.now() < cached.usable_until).then(|| cached.token.clone())
+        (self.clock.now() < cached.usable_until).then(|| cached.token().clone())
     }
 
     /// Caches a token a flight (or a caller's own store read) got; call it under the
@@ -653,8 +664,10 @@ impl Inner {
         self.current.store(Some(Arc::new(Cached {
             refresh_from: arrival.refresh_from,
             usable_until: arrival.usable_until,
-            replicas: std::array::from_fn(|_| arrival.token.replica()),
-            token: arrival.token,
+            replicas: std::array::from_fn(|i| match i {
+                0 => arrival.token.clone(),
+                _ => arrival.token.replica(),
+            }),
             refresh_started: AtomicBool::new(false),
             sealed: arrival.sealed,
         })));
@@ -678,10 +691,10 @@ impl Inner {
             return None;
         }
         if let Some(cached) = self.current.load().as_ref()
-            && cached.token.expose_secret() == secret
+            && cached.token().expose_secret() == secret
             && self.clock.now() < cached.usable_until
         {
-            return Some(cached.token.clone());
+            return Some(cached.token().clone());
         }
         self.counters.add(Counter::StoreHit);
         Some(self.store(arrival))

@@ -15,16 +15,12 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
 use common::scripted::{Gate, Reply, Scripted};
-use partner_auth::{AccessToken, CachePolicy, Provider, RetryPolicy, TokenSource};
+use partner_auth::{AccessToken, CachePolicy, Provider, TokenSource};
 use serde_json::json;
 
+/// No jitter, no retries, short cool-downs: each test states what it needs on top.
 fn policy() -> CachePolicy {
-    CachePolicy::default()
-        .with_refresh_jitter(0.0)
-        .with_failure_cooldown(Duration::from_millis(200))
-        .with_retry(
-            RetryPolicy::none().with_backoff(Duration::from_millis(50), Duration::from_millis(50)),
-        )
+    common::short_policy()
 }
 
 /// A token server answering every request with a new secret (`tok-1`, `tok-2`, …), so
@@ -45,6 +41,16 @@ fn source(server: &Scripted) -> TokenSource {
         .unwrap()
 }
 
+/// A two-worker runtime, a server of unique tokens on it, a source of that server, and the
+/// token the source first got.
+fn started() -> (tokio::runtime::Runtime, Scripted, TokenSource, AccessToken) {
+    let rt = common::two_worker_runtime();
+    let server = rt.block_on(unique_tokens());
+    let source = source(&server);
+    let first = rt.block_on(source.token()).unwrap();
+    (rt, server, source, first)
+}
+
 /// More threads alive at once than owned stripes (32), so some read replica 0
 /// on the shared stripe; every thread's copy is the same token, the hit count is exact,
 /// 60 threads invalidating their own copies at once drop it exactly once, and no call
@@ -53,10 +59,7 @@ fn source(server: &Scripted) -> TokenSource {
 fn sixty_threads_beyond_the_stripes_one_token_exact_hits_one_invalidation() {
     const THREADS: usize = 60;
     const READS: usize = 2_000;
-    let rt = common::two_worker_runtime();
-    let server = rt.block_on(unique_tokens());
-    let source = source(&server);
-    let first = rt.block_on(source.token()).unwrap();
+    let (rt, server, source, first) = started();
     let barrier = Barrier::new(THREADS);
     let dropped = AtomicUsize::new(0);
     let wrong = AtomicUsize::new(0);
@@ -116,10 +119,7 @@ fn waves_of_threads_handing_stripes_on_keep_identity_and_exact_counts() {
     const WAVES: usize = 5;
     const THREADS: usize = 40;
     const READS: usize = 500;
-    let rt = common::two_worker_runtime();
-    let server = rt.block_on(unique_tokens());
-    let source = source(&server);
-    let mut current = rt.block_on(source.token()).unwrap();
+    let (rt, _server, source, mut current) = started();
     for wave in 0..WAVES {
         let copies: Vec<AccessToken> = (0..THREADS)
             .map(|_| {
@@ -207,10 +207,7 @@ thread_local! {
 fn token_from_a_thread_locals_destructor_in_every_order() {
     const THREADS: usize = 40;
     const READS: usize = 100;
-    let rt = common::two_worker_runtime();
-    let server = rt.block_on(unique_tokens());
-    let source = source(&server);
-    let first = rt.block_on(source.token()).unwrap();
+    let (rt, _server, source, first) = started();
     let seen = Arc::new(Mutex::new(Vec::new()));
     // 0: hook first, reads after (stripe's thread-local dies before the hook's);
     // 1: reads first, hook after (hook's dies first); 2: hook only (stripe first taken in
@@ -288,10 +285,7 @@ fn token_from_a_thread_locals_destructor_in_every_order() {
 fn no_call_started_after_invalidate_returns_the_token_whichever_copy_invalidated() {
     const READERS: usize = 12;
     const ROUNDS: usize = 150;
-    let rt = common::two_worker_runtime();
-    let server = rt.block_on(unique_tokens());
-    let source = source(&server);
-    rt.block_on(source.token()).unwrap();
+    let (rt, server, source, _) = started();
     let invalidated: Mutex<Vec<AccessToken>> = Mutex::new(Vec::new());
     let epoch = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<AccessToken>>> = (0..READERS).map(|_| Mutex::new(None)).collect();
@@ -419,10 +413,7 @@ fn refresh_ahead_from_forty_threads_starts_one_refresh() {
 /// `cached()` (the primary) against `token()` (a replica) across threads.
 #[test]
 fn cached_and_token_copies_are_interchangeable() {
-    let rt = common::two_worker_runtime();
-    let server = rt.block_on(unique_tokens());
-    let source = source(&server);
-    let first = rt.block_on(source.token()).unwrap();
+    let (rt, _server, source, first) = started();
     let copies: Vec<_> = std::thread::scope(|scope| {
         let ts: Vec<_> = (0..20)
             .map(|_| scope.spawn(|| common::poll_once(source.token()).unwrap().unwrap()))

@@ -33,12 +33,7 @@ fn client(base_url: &str) -> Client {
 
 /// No jitter, no retries, short cool-downs: each test states what it needs on top.
 fn policy() -> CachePolicy {
-    CachePolicy::default()
-        .with_refresh_jitter(0.0)
-        .with_failure_cooldown(Duration::from_millis(200))
-        .with_retry(
-            RetryPolicy::none().with_backoff(Duration::from_millis(50), Duration::from_millis(50)),
-        )
+    common::short_policy()
 }
 
 /// A source on the real clock.

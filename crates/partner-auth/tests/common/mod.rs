@@ -376,3 +376,17 @@ pub fn poll_once<T>(future: impl std::future::Future<Output = T>) -> Option<T> {
         std::task::Poll::Pending => None,
     }
 }
+
+/// No jitter, no retries, short cool-downs (200 ms, back-offs of 50 ms): a test states
+/// what it needs on top.
+#[allow(dead_code)]
+pub fn short_policy() -> partner_auth::CachePolicy {
+    use std::time::Duration;
+    partner_auth::CachePolicy::default()
+        .with_refresh_jitter(0.0)
+        .with_failure_cooldown(Duration::from_millis(200))
+        .with_retry(
+            partner_auth::RetryPolicy::none()
+                .with_backoff(Duration::from_millis(50), Duration::from_millis(50)),
+        )
+}
