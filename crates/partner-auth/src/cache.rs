@@ -37,7 +37,7 @@ use crate::{AccessToken, CachePolicy, Client, Error, Provider, TokenSource};
 /// lookup pays for a whole idle spell at once.
 ///
 /// A source fetches with the [`Client`] that created it: a client with the same provider,
-/// base URL, credentials and scope but other settings (client authentication, HTTP client,
+/// base URL, credentials, scope and extra parameters but other settings (client authentication, HTTP client,
 /// timeouts, default lifetime) gets that source and its settings. To apply new settings,
 /// [`remove`](Self::remove) the source first.
 ///
@@ -155,8 +155,9 @@ struct Key {
     base_url: String,
     client_id: String,
     secret_fingerprint: u64,
-    /// A token for one scope is no token for another.
+    /// A token for one scope (or audience, or resource) is no token for another.
     scope: Option<String>,
+    extra_params: Vec<(String, String)>,
 }
 
 struct Entry {
@@ -314,6 +315,7 @@ impl TokenCache {
                 .fingerprints
                 .hash_one(client.credentials().client_secret().expose_secret()),
             scope: client.scope().map(str::to_owned),
+            extra_params: client.extra_params().to_vec(),
         }
     }
 

@@ -44,6 +44,8 @@ pub(crate) struct Config {
     pub default_lifetime: Duration,
     /// The scope asked for (standard providers only): part of the token's identity.
     pub scope: Option<String>,
+    /// Further form parameters (standard providers only): part of the token's identity.
+    pub extra_params: Vec<(String, String)>,
     /// What no text taken from a response may show: the client secret and the token URL's
     /// query values (standard providers only: the query may hold a key).
     pub sensitive: Sensitive,
@@ -86,6 +88,7 @@ impl Client {
             default_lifetime: DEFAULT_LIFETIME,
             client_auth: None,
             scope: None,
+            extra_params: Vec::new(),
         }
     }
 
@@ -216,6 +219,12 @@ impl Client {
     pub fn scope(&self) -> Option<&str> {
         self.config.scope.as_deref()
     }
+
+    /// The further form parameters a [`Provider::Standard`] client sends, as `(name,
+    /// value)` in the order given (see [`ClientBuilder::extra_param`]).
+    pub fn extra_params(&self) -> &[(String, String)] {
+        &self.config.extra_params
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -243,6 +252,7 @@ pub struct ClientBuilder {
     default_lifetime: Duration,
     client_auth: Option<ClientAuth>,
     scope: Option<String>,
+    extra_params: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -258,6 +268,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("client_auth", &self.client_auth)
             .field("scope", &self.scope)
+            .field("extra_params", &ParamNames(&self.extra_params))
             .finish_non_exhaustive()
     }
 }
@@ -276,6 +287,18 @@ impl ClientBuilder {
     /// error.
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
         self.scope = Some(scope.into());
+        self
+    }
+
+    /// Adds a form parameter to a [`Provider::Standard`] client's token requests, after
+    /// the ones this crate writes: Auth0's `audience`, RFC 8707's `resource` (which may
+    /// be given more than once); sent in the order given. Like the scope, the parameters
+    /// are part of the token's identity: a [`TokenCache`](crate::TokenCache) and a token
+    /// store keep one token per set of them. `grant_type`, `client_id`, `client_secret`
+    /// and `scope` are this crate's to write, and the partners take no parameter: giving
+    /// either is a configuration error. `Debug` shows the names, not the values.
+    pub fn extra_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_params.push((name.into(), value.into()));
         self
     }
 
@@ -408,6 +431,7 @@ impl ClientBuilder {
                  `\"` or `\\` (RFC 6749 §3.3)",
             )));
         }
+        check_extra_params(provider, &self.extra_params).map_err(at)?;
         for (name, timeout) in [
             ("timeout", self.timeout),
             ("connect_timeout", self.connect_timeout),
@@ -498,11 +522,13 @@ impl ClientBuilder {
                 .chain(query_values(&url).iter().map(|v| v.expose_secret())),
         );
         let state = client_state(auth, user_agent, request_timeout, &credentials);
-        let scope = self.scope;
-        let kept_scope = scope.clone();
+        let form = providers::standard::Form {
+            scope: self.scope.clone(),
+            extra_params: self.extra_params.clone(),
+        };
         let generated =
             providers::Generated::new(provider, &base_url, http, state, |url, http, state| {
-                providers::standard::Standard::new(url, http, state, auth, scope)
+                providers::standard::Standard::new(url, http, state, auth, form)
             });
 
         Ok(Client {
@@ -513,10 +539,53 @@ impl ClientBuilder {
                 credentials,
                 generated,
                 default_lifetime: self.default_lifetime,
-                scope: kept_scope,
+                scope: self.scope,
+                extra_params: self.extra_params,
                 sensitive,
             }),
         })
+    }
+}
+
+/// The form parameters this crate writes itself; [`ClientBuilder::extra_param`] refuses them.
+const WRITTEN_PARAMS: [&str; 4] = ["grant_type", "client_id", "client_secret", "scope"];
+
+/// Extra parameters are for a standard provider, and none may be nameless or one this crate
+/// writes. A value is not shown: it is the caller's, and may be meant to stay private.
+fn check_extra_params(provider: Provider, params: &[(String, String)]) -> Result<(), Error> {
+    if provider != Provider::Standard && !params.is_empty() {
+        return Err(Error::configuration(format!(
+            "{provider} takes no extra parameters; extra_param is for Provider::Standard"
+        )));
+    }
+    for (name, _) in params {
+        if name.is_empty() {
+            return Err(Error::configuration(
+                "an extra parameter needs a name (`audience`, `resource`, …)",
+            ));
+        }
+        if WRITTEN_PARAMS.contains(&name.as_str()) {
+            let instead = match name.as_str() {
+                "scope" => "give the scope with .scope(…)",
+                "grant_type" => "the grant is always client_credentials",
+                _ => "give the credentials with .credentials(…) and .client_auth(…)",
+            };
+            return Err(Error::configuration(format!(
+                "`{name}` is not an extra parameter: the client writes it itself; {instead}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Extra parameters' names, for `Debug`: their values may be meant to stay private.
+struct ParamNames<'a>(&'a [(String, String)]);
+
+impl std::fmt::Debug for ParamNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
     }
 }
 

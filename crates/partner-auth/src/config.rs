@@ -1,6 +1,7 @@
 //! [`ClientConfig`]: a client and its token cache described in an application's own
 //! configuration file or environment, read with serde.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -66,6 +67,12 @@ pub struct ClientConfig {
     /// For `"standard"`: the scope to ask for.
     #[serde(default)]
     pub scope: Option<String>,
+    /// For `"standard"`: further form parameters, by name, each a string or a list of
+    /// strings (`{ "audience": "https://api.example.com", "resource": ["a", "b"] }`);
+    /// sent by name in alphabetical order, a list's values in its order (see
+    /// [`ClientBuilder::extra_param`](crate::ClientBuilder::extra_param)).
+    #[serde(default)]
+    pub extra_params: BTreeMap<String, ParamValues>,
     /// How the token is cached, refreshed and retried.
     #[serde(default)]
     pub cache: CachePolicy,
@@ -105,6 +112,11 @@ impl ClientConfig {
         if let Some(scope) = &self.scope {
             builder = builder.scope(scope);
         }
+        for (name, values) in &self.extra_params {
+            for value in values.as_slice() {
+                builder = builder.extra_param(name, value);
+            }
+        }
         builder.build()
     }
 
@@ -137,6 +149,7 @@ impl fmt::Debug for ClientConfig {
             connect_timeout,
             client_auth,
             scope,
+            extra_params,
             cache,
             store,
             store_policy,
@@ -154,10 +167,39 @@ impl fmt::Debug for ClientConfig {
             .field("connect_timeout", connect_timeout)
             .field("client_auth", client_auth)
             .field("scope", scope)
+            .field("extra_params", &extra_params.keys().collect::<Vec<_>>())
             .field("cache", cache)
             .field("store", &store.as_deref().map(StoreLocation::parse))
             .field("store_policy", store_policy)
             .finish()
+    }
+}
+
+/// The value or values of one of [`ClientConfig::extra_params`]: a string or a list of
+/// strings.
+#[derive(Clone, serde::Deserialize)]
+#[serde(untagged, expecting = "a string or a list of strings")]
+pub enum ParamValues {
+    /// One value.
+    One(String),
+    /// Values sent in this order, the name repeated (RFC 8707's `resource`).
+    Many(Vec<String>),
+}
+
+impl ParamValues {
+    /// The values, in order.
+    pub fn as_slice(&self) -> &[String] {
+        match self {
+            ParamValues::One(value) => std::slice::from_ref(value),
+            ParamValues::Many(values) => values,
+        }
+    }
+}
+
+impl fmt::Debug for ParamValues {
+    /// Only how many: a value may be meant to stay private.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ParamValues({} values)", self.as_slice().len())
     }
 }
 

@@ -191,7 +191,7 @@ mod token;
 
 pub use cache::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SOURCES, TokenCache, TokenCacheBuilder};
 pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
-pub use config::ClientConfig;
+pub use config::{ClientConfig, ParamValues};
 pub use credentials::Credentials;
 pub use error::{Error, ErrorKind, FieldError};
 pub use middleware::{AuthMiddleware, AuthMiddlewareBuilder, NoAuth, token_error};

@@ -30,7 +30,8 @@ pub enum Provider {
     #[cfg(feature = "dinie")]
     Dinie,
     /// Any other token endpoint that follows RFC 6749 §4.4 (client credentials): a form body
-    /// with `grant_type=client_credentials` (and a `scope` if one is configured), the client
+    /// with `grant_type=client_credentials` (and a `scope` and further parameters, such as
+    /// an `audience`, if configured: [`ClientBuilder::extra_param`](crate::ClientBuilder::extra_param)), the client
     /// authenticated by HTTP Basic (the default, which §2.3.1 requires servers to support)
     /// or in the body ([`ClientBuilder::client_auth`](crate::ClientBuilder::client_auth)),
     /// and the standard success fields and error codes. It has no named environments: its

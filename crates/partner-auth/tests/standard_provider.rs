@@ -196,6 +196,27 @@ fn misuse_is_a_configuration_error() {
             .scope("read")
             .credentials(credentials())
             .build(),
+        // Extra parameters are for a standard provider, named, and never one the client
+        // writes itself.
+        Client::builder(Provider::Dinie)
+            .extra_param("audience", "https://api.example.invalid")
+            .credentials(credentials())
+            .build(),
+        Client::builder(Provider::Standard)
+            .base_url("https://auth.example.invalid/token")
+            .extra_param("", "value")
+            .credentials(credentials())
+            .build(),
+        Client::builder(Provider::Standard)
+            .base_url("https://auth.example.invalid/token")
+            .extra_param("scope", "read")
+            .credentials(credentials())
+            .build(),
+        Client::builder(Provider::Standard)
+            .base_url("https://auth.example.invalid/token")
+            .extra_param("client_secret", "another-secret")
+            .credentials(credentials())
+            .build(),
         // A scope is printable ASCII tokens (RFC 6749 §3.3).
         Client::builder(Provider::Standard)
             .base_url("https://auth.example.invalid/token")
@@ -229,6 +250,161 @@ fn misuse_is_a_configuration_error() {
         .credentials(credentials())
         .build()
         .unwrap();
+}
+
+/// Extra parameters (Auth0's `audience`, RFC 8707's `resource`) go after the grant and the
+/// scope, in the order given, a name as often as it is given; `Debug` names them and shows
+/// no value.
+#[tokio::test]
+async fn extra_params_are_sent_in_order_after_the_scope() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/token").body(
+                "grant_type=client_credentials&scope=read&audience=https%3A%2F%2Fapi.example.\
+                 invalid%2Fv1&resource=urn%3Aa&resource=urn%3Ab+c",
+            );
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(r#"{"access_token":"tok-aud","token_type":"Bearer","expires_in":60}"#);
+        })
+        .await;
+    let builder = Client::builder(Provider::Standard)
+        .base_url(server.url("/token"))
+        .credentials(Credentials::new("id", "secret-value-1"))
+        .scope("read")
+        .extra_param("audience", "https://api.example.invalid/v1")
+        .extra_param("resource", "urn:a")
+        .extra_param("resource", "urn:b c");
+    let shown = format!("{builder:?}");
+    assert!(
+        shown.contains(r#"extra_params: ["audience", "resource", "resource"]"#),
+        "{shown}"
+    );
+    assert!(!shown.contains("urn:a"), "{shown}");
+    let client = builder.build().unwrap();
+    assert_eq!(
+        client.extra_params(),
+        [
+            (
+                "audience".to_owned(),
+                "https://api.example.invalid/v1".to_owned()
+            ),
+            ("resource".to_owned(), "urn:a".to_owned()),
+            ("resource".to_owned(), "urn:b c".to_owned()),
+        ]
+    );
+    assert_eq!(
+        client.fetch_token().await.unwrap().expose_secret(),
+        "tok-aud"
+    );
+    mock.assert_async().await;
+}
+
+/// A token for one audience is no token for another: a [`TokenCache`] keeps a source per
+/// scope and set of extra parameters, and one for each repeat of the same set.
+#[tokio::test]
+async fn a_token_cache_keeps_a_token_per_audience() {
+    let server = MockServer::start_async().await;
+    let mut mocks = Vec::new();
+    for audience in ["api-a", "api-b"] {
+        mocks.push(
+            server
+                .mock_async(|when, then| {
+                    when.method(POST)
+                        .path("/token")
+                        .form_urlencoded_tuple("audience", audience);
+                    then.status(200)
+                        .header("content-type", "application/json")
+                        .body(format!(
+                            r#"{{"access_token":"tok-{audience}","token_type":"Bearer","expires_in":600}}"#
+                        ));
+                })
+                .await,
+        );
+    }
+    let client = |audience: &str| {
+        Client::builder(Provider::Standard)
+            .base_url(server.url("/token"))
+            .credentials(Credentials::new("id", "secret-value-1"))
+            .extra_param("audience", audience)
+            .build()
+            .unwrap()
+    };
+    let cache = partner_auth::TokenCache::new();
+    for _ in 0..3 {
+        for audience in ["api-a", "api-b"] {
+            let token = cache.token(&client(audience)).await.unwrap();
+            assert_eq!(token.expose_secret(), format!("tok-{audience}"));
+        }
+    }
+    assert_eq!(cache.len(), 2);
+    for mock in &mocks {
+        assert_eq!(mock.calls_async().await, 1);
+    }
+}
+
+/// `extra_params` in a configuration: a name with one value or a list of them, sent by
+/// name in alphabetical order, a list's values in its order. Anything else for a value is
+/// refused, and `Debug` shows only the names.
+#[tokio::test]
+async fn extra_params_read_from_configuration() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/token")
+                .body("grant_type=client_credentials&audience=aud-1&resource=r2&resource=r1");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(r#"{"access_token":"tok-cfg","token_type":"Bearer","expires_in":60}"#);
+        })
+        .await;
+    let config = |params: serde_json::Value| {
+        serde_json::from_value::<partner_auth::ClientConfig>(serde_json::json!({
+            "provider": "standard",
+            "base_url": server.url("/token"),
+            "client_id": "id",
+            "client_secret": "secret-value-1",
+            "extra_params": params,
+        }))
+    };
+    let good = config(serde_json::json!({"resource": ["r2", "r1"], "audience": "aud-1"})).unwrap();
+    let shown = format!("{good:?}");
+    assert!(
+        shown.contains(r#"extra_params: ["audience", "resource"]"#),
+        "{shown}"
+    );
+    assert!(!shown.contains("aud-1"), "{shown}");
+    let token = good.client().unwrap().fetch_token().await.unwrap();
+    assert_eq!(token.expose_secret(), "tok-cfg");
+    mock.assert_async().await;
+
+    for bad in [
+        serde_json::json!({"audience": 5}),
+        serde_json::json!({"resource": ["r1", 2]}),
+        serde_json::json!(["audience", "aud-1"]),
+    ] {
+        let error = config(bad.clone()).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            error.contains("a string or a list of strings") || error.contains("a map"),
+            "{bad}: {error}"
+        );
+    }
+    // A partner takes none: the configuration reads, the client is refused.
+    let partner: partner_auth::ClientConfig = serde_json::from_value(serde_json::json!({
+        "provider": "dinie",
+        "client_id": "id",
+        "client_secret": "secret-value-1",
+        "extra_params": {"audience": "aud-1"},
+    }))
+    .unwrap();
+    let error = partner.client().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Configuration, "{error}");
+    assert!(
+        error.to_string().contains("takes no extra parameters"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

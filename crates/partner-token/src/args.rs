@@ -103,6 +103,14 @@ pub fn environment_help() -> String {
     help
 }
 
+/// `NAME=VALUE`, split at the first `=` (a value may hold more); the name must not be empty.
+pub fn name_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err("expected NAME=VALUE, such as audience=https://api.example.com".into()),
+    }
+}
+
 /// A duration of `500ms`, `10s`, `2m`, `1h 30m`, or a bare number of seconds; never zero.
 pub fn positive_duration(text: &str) -> Result<Duration, String> {
     let duration = duration(text)?;

@@ -72,6 +72,10 @@ pub struct Args {
     /// With --provider standard: the scope to ask for (space-separated).
     #[arg(long)]
     scope: Option<String>,
+    /// With --provider standard: a further form parameter, such as audience=https://api.example
+    /// or resource=…; repeat it for more (sent in the order given).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = args::name_value)]
+    params: Vec<(String, String)>,
     /// Where tokens are cached between runs (a directory or a redis:// URL).
     #[arg(
         long,
@@ -153,12 +157,14 @@ impl Args {
                 }
             },
         };
-        if provider != Provider::Standard && (self.client_auth.is_some() || self.scope.is_some()) {
+        if provider != Provider::Standard
+            && (self.client_auth.is_some() || self.scope.is_some() || !self.params.is_empty())
+        {
             return Err((
                 Usage::ArgumentConflict,
                 format!(
-                    "--client-auth and --scope are for --provider standard; {provider} has its \
-                     own fixed way"
+                    "--client-auth, --scope and --param are for --provider standard; {provider} \
+                     has its own fixed way"
                 ),
             ));
         }
@@ -339,6 +345,9 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     }
     if let Some(scope) = plan.args.scope {
         builder = builder.scope(scope);
+    }
+    for (name, value) in plan.args.params {
+        builder = builder.extra_param(name, value);
     }
     builder = match plan.target {
         Target::Environment(env) => builder.environment(env),

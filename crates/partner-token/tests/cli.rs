@@ -2144,13 +2144,68 @@ fn a_cached_token_for_one_scope_is_not_returned_for_another() {
     assert_eq!(tokens, ["tok-for-read", "tok-for-admin"]);
 }
 
+/// `--param audience=…` is part of what the cache keeps a token for: each audience gets its
+/// own token, and a second run for an audience reads the first run's.
+#[test]
+fn a_cached_token_for_one_audience_is_not_returned_for_another() {
+    let server = httpmock::MockServer::start();
+    let mocks: Vec<_> = ["api-a", "api-b"]
+        .into_iter()
+        .map(|audience| {
+            server.mock(|when, then| {
+                when.method(httpmock::Method::POST)
+                    .path("/token")
+                    .body(format!(
+                        "grant_type=client_credentials&audience={audience}&resource=r1"
+                    ));
+                then.status(200)
+                    .header("content-type", "application/json")
+                    .body(format!(
+                        r#"{{"access_token":"tok-for-{audience}","token_type":"Bearer","expires_in":600}}"#
+                    ));
+            })
+        })
+        .collect();
+    let (store, url) = (fresh_dir("store"), server.url("/token"));
+    let store = store.to_str().unwrap();
+    let fetch = |audience: &str| {
+        let args = ["fetch", "--provider", "standard", "--base-url", &url];
+        let audience = format!("audience={audience}");
+        let params = ["--param", &audience, "--param", "resource=r1"];
+        let output = run(
+            &[&args[..], &params, &["--json", "--store", store]].concat(),
+            "id",
+            Some("secret-1"),
+        );
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+        json["access_token"].as_str().unwrap().to_owned()
+    };
+    let tokens: Vec<String> = ["api-a", "api-b", "api-a", "api-b"]
+        .into_iter()
+        .map(fetch)
+        .collect();
+    assert_eq!(
+        tokens,
+        [
+            "tok-for-api-a",
+            "tok-for-api-b",
+            "tok-for-api-a",
+            "tok-for-api-b"
+        ]
+    );
+    for mock in &mocks {
+        assert_eq!(mock.calls(), 1);
+    }
+}
+
 #[test]
 fn a_standard_provider_misused_is_refused_without_echoing_a_secret() {
     let secret = "cli-s3cret-NEVER";
     let standard = ["fetch", "--provider", "standard"];
     let https = ["--base-url", "https://auth.example.invalid/t"];
     // `None`: refused with some non-zero code.
-    let cases: [(Vec<&str>, Option<i32>); 8] = [
+    let cases: [(Vec<&str>, Option<i32>); 11] = [
         (standard.to_vec(), Some(2)),
         ([&standard[..], &["--env", "production"]].concat(), Some(2)),
         (
@@ -2160,6 +2215,18 @@ fn a_standard_provider_misused_is_refused_without_echoing_a_secret() {
         (
             vec!["fetch", "--provider", "cobee", "--client-auth", "body"],
             Some(2),
+        ),
+        (
+            vec!["fetch", "--provider", "dinie", "--param", "audience=a"],
+            Some(2),
+        ),
+        (
+            [&standard[..], &https, &["--param", "audience"]].concat(),
+            Some(2),
+        ),
+        (
+            [&standard[..], &https, &["--param", "client_secret=x"]].concat(),
+            None,
         ),
         (
             [

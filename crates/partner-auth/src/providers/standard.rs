@@ -39,7 +39,15 @@ pub(crate) struct Standard {
     token_url: String,
     state: ClientState,
     auth: ClientAuth,
-    scope: Option<String>,
+    form: Form,
+}
+
+/// What a client adds to the form beyond the grant and the credentials.
+pub(crate) struct Form {
+    /// The `scope`, if one was given.
+    pub scope: Option<String>,
+    /// Further parameters, in the order given.
+    pub extra_params: Vec<(String, String)>,
 }
 
 impl Standard {
@@ -50,14 +58,14 @@ impl Standard {
         http: reqwest::Client,
         state: ClientState,
         auth: ClientAuth,
-        scope: Option<String>,
+        form: Form,
     ) -> Self {
         Self {
             http,
             token_url: token_url.to_owned(),
             state,
             auth,
-            scope,
+            form,
         }
     }
 }
@@ -73,8 +81,11 @@ pub(super) async fn request_token(
         form.push(("client_id", config.credentials.client_id()));
         form.push(("client_secret", secret));
     }
-    if let Some(scope) = &client.scope {
+    if let Some(scope) = &client.form.scope {
         form.push(("scope", scope));
+    }
+    for (name, value) in &client.form.extra_params {
+        form.push((name.as_str(), value.as_str()));
     }
     let request = client
         .http

@@ -134,8 +134,9 @@ pub(crate) fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// The credential's identity (and the scope it asks for: a token for one scope is no
-/// token for another), each part length-prefixed so no two identities collide.
+/// The credential's identity (and the scope and extra parameters it asks with: a token for
+/// one scope or audience is no token for another), each part length-prefixed so no two
+/// identities collide. Without a scope or parameters, what it was before either existed.
 fn identity(client: &Client) -> Vec<u8> {
     let mut out = Vec::new();
     for part in [
@@ -150,6 +151,13 @@ fn identity(client: &Client) -> Vec<u8> {
         out.extend_from_slice(b"scope");
         out.extend_from_slice(&(scope.len() as u64).to_be_bytes());
         out.extend_from_slice(scope.as_bytes());
+    }
+    for (name, value) in client.extra_params() {
+        out.extend_from_slice(b"param");
+        for part in [name, value] {
+            out.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            out.extend_from_slice(part.as_bytes());
+        }
     }
     out
 }
