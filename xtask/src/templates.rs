@@ -172,6 +172,8 @@ serde_json.workspace = true
 {extra}
 [package.metadata.docs.rs]
 all-features = true
+# Marks each item behind a feature with the feature's name (`doc_cfg`, lib.rs).
+rustdoc-args = ["--cfg", "docsrs"]
 "#,
         crate_name = model.crate_name,
         mock_deps = mock_deps.join(", "),
@@ -291,6 +293,8 @@ pub fn lib_rs(model: &CrateModel) -> String {
     };
     format!(
         r#"{doc}
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 #[rustfmt::skip]
 mod generated;
 mod hooks;

@@ -33,6 +33,7 @@
 //! assert!(parse_base_url("not a url").is_err());
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -161,6 +161,7 @@
 //! 1 MiB refused; credentials never sent over plain `http://` except to loopback unless
 //! [`ClientBuilder::allow_insecure_http`] says so.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
