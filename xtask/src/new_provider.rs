@@ -529,7 +529,7 @@ struct TokenEndpoint {
     /// Spec names of the response fields: access token, token type, expires in.
     response: [Option<String>; 3],
     /// Expressions of `RawToken`'s three fields.
-    raw_token: [String; 3],
+    raw_token: [String; 4],
     /// The token type the sandbox answers.
     token_type_value: String,
     /// Credential field names in the body (spec names), when the client goes in the body.
@@ -752,6 +752,7 @@ impl TokenEndpoint {
         let access = field_named("accesstoken");
         let kind = field_named("tokentype");
         let expires = field_named("expiresin");
+        let scope = field_named("scope");
         // Constraints make typify generate newtypes (`NonZeroU64`, a checked string) that
         // the plain mapping below cannot take: those are left to fill in.
         let constrained = |v: &Value, allowed: &[&str]| {
@@ -820,6 +821,19 @@ impl TokenEndpoint {
             Some((k, _)) => format!("token.{}.map(|s| s as f64)", rust_field(k)),
             None => "None".into(),
         };
+        // The scope granted, where the response declares one (RFC 6749 §5.1).
+        let scope_expr = match &scope {
+            Some((k, v)) if v["type"] != "string" || constrained(v, &[]) => {
+                todo.push(format!(
+                    "response field `{k}`: not a plain string; map it into `RawToken.scope` \
+                     if it is the granted scope"
+                ));
+                "None".into()
+            }
+            Some((k, v)) if required_field(k, v) => format!("Some(token.{})", rust_field(k)),
+            Some((k, _)) => format!("token.{}", rust_field(k)),
+            None => "None".into(),
+        };
         let token_type_value = kind
             .as_ref()
             .and_then(|(_, v)| {
@@ -849,7 +863,7 @@ impl TokenEndpoint {
             request_fields,
             request_imports,
             response: [access.map(|a| a.0), kind.map(|k| k.0), expires.map(|e| e.0)],
-            raw_token: [access_expr, kind_expr, expires_expr],
+            raw_token: [access_expr, kind_expr, expires_expr, scope_expr],
             token_type_value,
             body_credentials,
             grant_type,
@@ -1080,7 +1094,7 @@ const ENVIRONMENTS: &[Environment] = &[
     for (field, expr) in &endpoint.request_fields {
         let _ = writeln!(out, "        {field}: {expr},");
     }
-    let [access, kind, expires] = &endpoint.raw_token;
+    let [access, kind, expires, scope] = &endpoint.raw_token;
     let _ = write!(
         out,
         "    }};
@@ -1091,6 +1105,7 @@ const ENVIRONMENTS: &[Environment] = &[
                 access_token: {access},
                 token_type: {kind},
                 expires_in: {expires},
+                scope: {scope},
             }})
         }})
         .await

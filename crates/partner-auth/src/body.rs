@@ -11,7 +11,7 @@ use crate::token::RawToken;
 
 /// Decodes a success body leniently: field names compared without case, `_` or `-`
 /// (`access_token`, `accessToken`, `AccessToken`), extra fields ignored, `expires_in` as a
-/// number or a numeric string. `Err` says what is missing.
+/// number or a numeric string, a `scope` only as a string. `Err` says what is missing.
 pub(crate) fn lenient_token(body: &[u8]) -> Result<RawToken, String> {
     let value: Value = serde_json::from_slice(body).map_err(|_| shape(body))?;
     let Value::Object(object) = &value else {
@@ -29,10 +29,14 @@ pub(crate) fn lenient_token(body: &[u8]) -> Result<RawToken, String> {
         Value::String(s) => s.trim().parse::<f64>().ok(),
         _ => None,
     });
+    let scope = field(object, "scope")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     Ok(RawToken {
         access_token: access_token.to_owned(),
         token_type,
         expires_in,
+        scope,
     })
 }
 

@@ -94,6 +94,8 @@ struct Inner {
     expires_instant: Instant,
     provider: Provider,
     environment: Cow<'static, str>,
+    /// Shared by the replicas, like the secret.
+    scope: Option<Arc<str>>,
 }
 
 /// What a provider's success response said, before the lifetime policy is applied.
@@ -102,6 +104,8 @@ pub(crate) struct RawToken {
     pub access_token: String,
     pub token_type: Option<String>,
     pub expires_in: Option<f64>,
+    /// The scope granted (a standard provider's: RFC 6749 §5.1).
+    pub scope: Option<String>,
 }
 
 /// When and where a token request was sent.
@@ -117,6 +121,7 @@ impl fmt::Debug for RawToken {
             .field("access_token", &"[REDACTED]")
             .field("token_type", &self.token_type)
             .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
             .finish()
     }
 }
@@ -179,6 +184,7 @@ impl AccessToken {
             expires_instant,
             provider,
             environment,
+            scope: raw.scope.map(Arc::from),
         }))
     }
 
@@ -208,6 +214,7 @@ impl AccessToken {
             expires_instant,
             provider,
             environment,
+            scope: plain.scope.map(Arc::from),
         }))
     }
 
@@ -216,6 +223,14 @@ impl AccessToken {
     /// their own.
     pub(crate) fn replica(&self) -> Self {
         AccessToken(Arc::new(Inner::clone(&self.0)))
+    }
+
+    /// The scope the token was granted: the response's `scope`, or, where a
+    /// [`Provider::Standard`] response has none (or one that is not a string), the scope
+    /// asked for, which RFC 6749 §5.1 says it then is. `None` when neither is there (the
+    /// partners' responses carry none).
+    pub fn scope(&self) -> Option<&str> {
+        self.0.scope.as_deref()
     }
 
     /// The token itself. Keep it out of logs.
@@ -312,6 +327,7 @@ impl fmt::Debug for AccessToken {
             .field("token_type", &self.0.token_type)
             .field("token", &"[REDACTED]")
             .field("lifetime", &self.0.lifetime)
+            .field("scope", &self.0.scope)
             .field(
                 "issued_at",
                 &humantime::format_rfc3339_seconds(self.0.issued_at),
@@ -367,6 +383,9 @@ struct AccessTokenJson {
     /// When the token expires after the lifetime policy (RFC 3339).
     #[cfg_attr(feature = "schemars", schemars(extend("format" = "date-time")))]
     expires_at: String,
+    /// The scope granted (standard providers); null when there is none.
+    #[cfg_attr(feature = "schemars", schemars(required))]
+    scope: Option<String>,
 }
 
 impl serde::Serialize for AccessToken {
@@ -378,6 +397,7 @@ impl serde::Serialize for AccessToken {
             expires_in: self.0.lifetime.map(|d| d.as_secs()),
             issued_at: humantime::format_rfc3339_seconds(self.0.issued_at).to_string(),
             expires_at: humantime::format_rfc3339_seconds(self.0.expires_at).to_string(),
+            scope: self.scope().map(str::to_owned),
         }
         .serialize(serializer)
     }
@@ -407,6 +427,7 @@ mod tests {
                 access_token: access_token.to_owned(),
                 token_type: Some("bearer".into()),
                 expires_in,
+                scope: None,
             },
             Issued::now(),
             provider,
@@ -486,6 +507,7 @@ mod tests {
                 access_token: access_token.to_owned(),
                 token_type: Some("bearer".into()),
                 expires_in: Some(expires_in),
+                scope: None,
             },
             Issued::now(),
             provider,
@@ -543,6 +565,7 @@ mod tests {
                 access_token: "abc".into(),
                 token_type: Some("MAC".into()),
                 expires_in: Some(60.0),
+                scope: None,
             },
             Issued::now(),
             Provider::Teez,

@@ -1303,3 +1303,42 @@ fn a_directory_every_user_can_write_to_is_refused() {
     set(0o770);
     FileStore::new(dir.path()).unwrap();
 }
+
+/// A token read back from the store keeps the scope it was granted.
+#[tokio::test]
+async fn a_stored_token_keeps_its_scope() {
+    let server = httpmock::MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST).path("/token");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(r#"{"access_token":"tok-scoped","token_type":"Bearer","expires_in":600,"scope":"read"}"#);
+        })
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let source = || {
+        let client = partner_auth::Client::builder(Provider::Standard)
+            .base_url(server.url("/token"))
+            .credentials(Credentials::new("id", "secret-value-1"))
+            .scope("read write")
+            .build()
+            .unwrap();
+        TokenSource::builder(client)
+            .store(Arc::new(FileStore::new(dir.path()).unwrap()))
+            .build()
+            .unwrap()
+    };
+    let fetched = source().token().await.unwrap();
+    let restored = source().token().await.unwrap();
+    assert_eq!(mock.calls_async().await, 1);
+    assert!(
+        !restored.same_as(&fetched),
+        "read from the store, not the same token"
+    );
+    assert_eq!(restored.expose_secret(), "tok-scoped");
+    assert_eq!(
+        (fetched.scope(), restored.scope()),
+        (Some("read"), Some("read"))
+    );
+}

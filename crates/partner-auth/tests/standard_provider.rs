@@ -301,6 +301,68 @@ async fn extra_params_are_sent_in_order_after_the_scope() {
     mock.assert_async().await;
 }
 
+/// The scope granted (RFC 6749 §5.1): the response's when it names one, else the one asked
+/// for; none when neither is there. `Debug` and `Serialize` show it.
+#[tokio::test]
+async fn a_token_carries_the_scope_granted() {
+    let server = MockServer::start_async().await;
+    // (path, scope asked for, the response's scope field, the scope expected)
+    let cases: [(&str, Option<&str>, &str, Option<&str>); 5] = [
+        (
+            "/narrowed",
+            Some("read write"),
+            r#","scope":"read""#,
+            Some("read"),
+        ),
+        ("/same", Some("read write"), "", Some("read write")),
+        (
+            "/not-a-string",
+            Some("read"),
+            r#","scope":["admin"]"#,
+            Some("read"),
+        ),
+        ("/none", None, "", None),
+        ("/unasked", None, r#","scope":"default""#, Some("default")),
+    ];
+    for (path, asked, field, _) in cases {
+        server
+            .mock_async(|when, then| {
+                let when = when.method(POST).path(path);
+                match asked {
+                    Some(scope) => when.form_urlencoded_tuple("scope", scope),
+                    None => when.form_urlencoded_tuple_missing("scope"),
+                };
+                then.status(200)
+                    .header("content-type", "application/json")
+                    .body(format!(
+                        r#"{{"access_token":"tok","token_type":"Bearer","expires_in":60{field}}}"#
+                    ));
+            })
+            .await;
+    }
+    for (path, asked, _, expected) in cases {
+        let mut builder = Client::builder(Provider::Standard)
+            .base_url(server.url(path))
+            .credentials(Credentials::new("id", "secret-value-1"));
+        if let Some(scope) = asked {
+            builder = builder.scope(scope);
+        }
+        let token = builder.build().unwrap().fetch_token().await.unwrap();
+        assert_eq!(token.scope(), expected, "{path}");
+        let json = serde_json::to_value(&token).unwrap();
+        assert_eq!(
+            json.get("scope").and_then(|s| s.as_str()),
+            expected,
+            "{path}"
+        );
+        assert_eq!(
+            format!("{token:?}").contains("scope: Some"),
+            expected.is_some(),
+            "{path}: {token:?}"
+        );
+    }
+}
+
 /// A token for one audience is no token for another: a [`TokenCache`] keeps a source per
 /// scope and set of extra parameters, and one for each repeat of the same set.
 #[tokio::test]

@@ -38,8 +38,12 @@ pub fn summary(token: &AccessToken) -> String {
         Some(lifetime) => format!("{} s", lifetime.as_secs()),
         None => "not reported (default applied)".into(),
     };
+    let scope = token
+        .scope()
+        .map(|scope| format!("scope:       {}\n", scope.escape_debug()))
+        .unwrap_or_default();
     format!(
-        "provider:    {} ({})\ntoken type:  {}\ntoken:       {}  (--json or --header prints it)\nlifetime:    {reported}\nexpires in:  {left} (at {})\n",
+        "provider:    {} ({})\ntoken type:  {}\ntoken:       {}  (--json or --header prints it)\nlifetime:    {reported}\nexpires in:  {left} (at {})\n{scope}",
         token.provider(),
         token.environment(),
         token.token_type(),
@@ -72,6 +76,8 @@ pub struct TokenJson {
     /// When the token expires after the lifetime policy (RFC 3339).
     #[schemars(extend("format" = "date-time"))]
     expires_at: String,
+    /// The scope granted (--provider standard); null when there is none.
+    scope: Option<String>,
 }
 
 impl TokenJson {
@@ -85,6 +91,7 @@ impl TokenJson {
             expires_in: token.lifetime().map(|d| d.as_secs()),
             issued_at: humantime::format_rfc3339_seconds(token.issued_at()).to_string(),
             expires_at: humantime::format_rfc3339_seconds(token.expires_at()).to_string(),
+            scope: token.scope().map(str::to_owned),
         })
     }
 }

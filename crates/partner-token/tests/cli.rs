@@ -2103,23 +2103,31 @@ async fn fetch_takes_a_standard_rfc_6749_endpoint() {
     assert!(text(&partner.stderr).contains("for --provider standard"));
 }
 
+/// A token cached for one scope is not returned for another; `--json` shows the scope
+/// granted (the response's, or the one asked for where it names none), cached or not.
 #[test]
 fn a_cached_token_for_one_scope_is_not_returned_for_another() {
     let server = httpmock::MockServer::start();
-    for scope in ["read", "admin"] {
-        server.mock(|when, then| {
-            when.method(httpmock::Method::POST)
-                .path("/token")
-                .form_urlencoded_tuple("scope", scope);
-            then.status(200)
-                .header("content-type", "application/json")
-                .body(format!(
-                    r#"{{"access_token":"tok-for-{scope}","token_type":"Bearer","expires_in":600}}"#
-                ));
-        });
-    }
+    // The scope asked for, and the response's scope field.
+    let scopes = [("read", ""), ("admin", r#","scope":"admin:limited""#)];
+    let mocks: Vec<_> = scopes
+        .into_iter()
+        .map(|(scope, field)| {
+            server.mock(|when, then| {
+                when.method(httpmock::Method::POST)
+                    .path("/token")
+                    .form_urlencoded_tuple("scope", scope);
+                then.status(200)
+                    .header("content-type", "application/json")
+                    .body(format!(
+                        r#"{{"access_token":"tok-for-{scope}","token_type":"Bearer","expires_in":600{field}}}"#
+                    ));
+            })
+        })
+        .collect();
+    let schema: Value = serde_json::from_slice(&run(&["schema"], "x", None).stdout).unwrap();
     let (store, url) = (fresh_dir("store"), server.url("/token"));
-    let tokens: Vec<String> = ["read", "admin"]
+    let fetched: Vec<(String, String)> = ["read", "admin", "read", "admin"]
         .into_iter()
         .map(|scope| {
             let args = [
@@ -2138,10 +2146,17 @@ fn a_cached_token_for_one_scope_is_not_returned_for_another() {
             );
             assert!(output.status.success(), "{}", text(&output.stderr));
             let json: Value = serde_json::from_slice(&output.stdout).unwrap();
-            json["access_token"].as_str().unwrap().to_owned()
+            assert_matches_schema(&json, &schema);
+            let field = |name: &str| json[name].as_str().unwrap().to_owned();
+            (field("access_token"), field("scope"))
         })
         .collect();
-    assert_eq!(tokens, ["tok-for-read", "tok-for-admin"]);
+    let expected = [("tok-for-read", "read"), ("tok-for-admin", "admin:limited")]
+        .map(|(token, scope)| (token.to_owned(), scope.to_owned()));
+    assert_eq!(fetched, [&expected[..], &expected[..]].concat());
+    for mock in &mocks {
+        assert_eq!(mock.calls(), 1);
+    }
 }
 
 /// `--param audience=…` is part of what the cache keeps a token for: each audience gets its

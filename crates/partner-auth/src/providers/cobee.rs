@@ -65,6 +65,7 @@ pub(super) async fn request_token(
                 access_token: token.access_token?,
                 token_type: token.token_type,
                 expires_in: token.expires_in.map(|s| s as f64),
+                scope: None, // the spec's response has none
             })
         })
         .await

@@ -104,9 +104,14 @@ pub(super) async fn request_token(
         }
         client.state.execute(&client.http, request).await.map(Ok)
     };
-    match sent.await {
+    let mut raw = match sent.await {
         Ok(Ok(response)) => exchange.finish_response(Ok(response)).await,
         Ok(Err(error)) => Err(error),
         Err(error) => exchange.finish_response(Err(error)).await,
+    }?;
+    // RFC 6749 §5.1: a response leaves the scope out when it is the one asked for.
+    if raw.scope.is_none() {
+        raw.scope.clone_from(&client.form.scope);
     }
+    Ok(raw)
 }

@@ -50,6 +50,7 @@ pub(super) async fn request_token(
                 access_token: token.access_token?,
                 token_type: token.token_type,
                 expires_in: token.expires_in.map(f64::from),
+                scope: None, // the spec's response has none
             })
         })
         .await

@@ -71,6 +71,7 @@ pub(super) async fn request_token(
                 access_token: token.access_token,
                 token_type: Some(token.token_type),
                 expires_in: Some(token.expires_in as f64),
+                scope: None, // the spec's response has none
             })
         })
         .await

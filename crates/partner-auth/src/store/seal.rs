@@ -39,6 +39,9 @@ pub(crate) struct Plain {
     /// When the writer stopped using it (writer's wall clock), in milliseconds since the
     /// Unix epoch: an entry replayed long after is refused.
     pub usable_until_ms: u64,
+    /// The scope granted (standard providers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// Why a sealed value was not opened.
@@ -204,6 +207,7 @@ mod tests {
             lifetime_ms: 3_600_000,
             issued_at_ms: 1,
             usable_until_ms: 2,
+            scope: None,
         }
     }
 

@@ -729,6 +729,7 @@ fn plain(token: &AccessToken, usable_until: SystemTime) -> Plain {
             .min(u128::from(u64::MAX)) as u64,
         issued_at_ms: seal::unix_ms(token.issued_at()),
         usable_until_ms: seal::unix_ms(usable_until),
+        scope: token.scope().map(str::to_owned),
     }
 }
 
