@@ -22,6 +22,7 @@ pub struct ClientState {
     default_headers: HeaderMap,
     request_timeout: Option<Duration>,
     observer: Option<ResponseObserver>,
+    redirects_refused: bool,
 }
 
 impl Default for ClientState {
@@ -32,6 +33,7 @@ impl Default for ClientState {
             default_headers: HeaderMap::new(),
             request_timeout: None,
             observer: None,
+            redirects_refused: false,
         }
     }
 }
@@ -68,6 +70,18 @@ impl ClientState {
         self
     }
 
+    /// For a caller's `reqwest::Client`, which may follow redirects where these requests
+    /// must not: each request's body goes out so that it cannot be sent again (reqwest then
+    /// returns a 307 or 308 as it is, where it would send the body on to the new
+    /// location), and a response from another URL than the one sent (a 301, 302 or 303
+    /// the client followed, without the body) is marked
+    /// [`redirected`](ResponseHead::redirected) for the caller to refuse. A client built
+    /// with `redirect::Policy::none()` needs neither.
+    pub fn with_redirects_refused(mut self) -> Self {
+        self.redirects_refused = true;
+        self
+    }
+
     /// The Basic credentials, if any.
     pub fn basic_credentials(&self) -> Option<&BasicCredentials> {
         self.basic.as_ref()
@@ -95,6 +109,9 @@ impl ClientState {
         if let Some(timeout) = self.request_timeout {
             *request.timeout_mut() = Some(timeout);
         }
+        if self.redirects_refused {
+            once_only_body(request);
+        }
         if !basic_operations.contains(&operation_id) {
             return Ok(());
         }
@@ -118,11 +135,13 @@ impl ClientState {
         client: &reqwest::Client,
         request: reqwest::Request,
     ) -> reqwest::Result<reqwest::Response> {
+        let sent = self.redirects_refused.then(|| request.url().clone());
         let response = client.execute(request).await?;
+        let redirected = sent.is_some_and(|sent| *response.url() != sent);
         let tap = match &self.observer {
-            Some(observer) => observer.observe(&response),
+            Some(observer) => observer.observe(&response, redirected),
             None => SCOPED
-                .try_with(|observer| observer.observe(&response))
+                .try_with(|observer| observer.observe(&response, redirected))
                 .ok()
                 .flatten(),
         };
@@ -130,13 +149,29 @@ impl ClientState {
     }
 }
 
+/// Replaces a request's body with the same bytes in a body that cannot be cloned, which
+/// reqwest does not send again to where a 307 or 308 points. Its length is exact, so it
+/// still goes out with a `Content-Length`, not chunked.
+fn once_only_body(request: &mut reqwest::Request) {
+    let Some(bytes) = request.body().and_then(reqwest::Body::as_bytes) else {
+        return;
+    };
+    let bytes = bytes::Bytes::copy_from_slice(bytes);
+    *request.body_mut() = Some(reqwest::Body::wrap(http_body_util::Full::new(bytes)));
+}
+
 /// Status and headers of a response.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ResponseHead {
     /// The status code.
     pub status: StatusCode,
     /// The headers.
     pub headers: HeaderMap,
+    /// Whether the response came from another URL than the request was sent to: a
+    /// redirect the HTTP client followed. Known only for a state built
+    /// [`with_redirects_refused`](ClientState::with_redirects_refused); `false` otherwise.
+    pub redirected: bool,
 }
 
 /// Keeps the head of the last response a client received (and, when asked, the body bytes
@@ -205,6 +240,14 @@ impl ResponseObserver {
         lock(&self.head).as_ref()?.headers.get(name).cloned()
     }
 
+    /// Whether the last response head recorded came from another URL than the request was
+    /// sent to (see [`ResponseHead::redirected`]), without copying the head.
+    pub fn last_redirected(&self) -> bool {
+        lock(&self.head)
+            .as_ref()
+            .is_some_and(|head| head.redirected)
+    }
+
     /// The body bytes read so far, if this observer captures bodies.
     pub fn body(&self) -> Option<Vec<u8>> {
         self.body.as_ref().map(|body| lock(body).clone())
@@ -212,10 +255,15 @@ impl ResponseObserver {
 
     /// Records the head of `response` and returns the buffer its body should be copied
     /// into, if this observer captures bodies.
-    fn observe(&self, response: &reqwest::Response) -> Option<Arc<Mutex<Vec<u8>>>> {
+    fn observe(
+        &self,
+        response: &reqwest::Response,
+        redirected: bool,
+    ) -> Option<Arc<Mutex<Vec<u8>>>> {
         *lock(&self.head) = Some(ResponseHead {
             status: response.status(),
             headers: response.headers().clone(),
+            redirected,
         });
         let captured = self.body.clone()?;
         lock(&captured).clear();
@@ -293,7 +341,10 @@ mod tests {
         let request =
             reqwest::Request::new(reqwest::Method::POST, server.url("/token").parse().unwrap());
         state
-            .execute(&reqwest::Client::new(), request)
+            .execute(
+                &reqwest::Client::builder().no_proxy().build().unwrap(),
+                request,
+            )
             .await
             .unwrap();
         let head = observer.last().unwrap();
@@ -319,7 +370,10 @@ mod tests {
         let request =
             reqwest::Request::new(reqwest::Method::POST, server.url("/token").parse().unwrap());
         let response = state
-            .execute(&reqwest::Client::new(), request)
+            .execute(
+                &reqwest::Client::builder().no_proxy().build().unwrap(),
+                request,
+            )
             .await
             .unwrap();
         assert_eq!(response.text().await.unwrap(), r#"{"accessToken":"t"}"#);
@@ -339,7 +393,7 @@ mod tests {
         });
         // One state without an observer, shared by two requests each with its own.
         let state = ClientState::default();
-        let http = reqwest::Client::new();
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
         let send = |path: &str| {
             let request =
                 reqwest::Request::new(reqwest::Method::POST, server.url(path).parse().unwrap());

@@ -51,8 +51,8 @@ pub(crate) struct Config {
     pub sensitive: Sensitive,
 }
 
-/// The generated client's state: the User-Agent and timeout when the HTTP client is the
-/// caller's (ours has them built in), and the Basic credentials where the provider takes
+/// The generated client's state: the User-Agent, the timeout and redirects refused when the
+/// HTTP client is the caller's (ours has them built in), and the Basic credentials where the provider takes
 /// them so. The response observer is set per request instead.
 fn client_state(
     auth: ClientAuth,
@@ -62,7 +62,11 @@ fn client_state(
 ) -> ClientState {
     let mut state = ClientState::default();
     if let Some(user_agent) = user_agent {
-        state = state.with_default_header(USER_AGENT, user_agent);
+        // The caller's client, which may follow redirects: the secret in a body must not
+        // go on to where a 307 points, nor a token come back from there.
+        state = state
+            .with_default_header(USER_AGENT, user_agent)
+            .with_redirects_refused();
     }
     if let Some(timeout) = request_timeout {
         state = state.with_request_timeout(timeout);
@@ -340,11 +344,14 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends through a `reqwest::Client` the caller configured (proxies, TLS roots). Give it
-    /// `redirect::Policy::none()`: a redirected token request can carry the secret away;
-    /// and for a plain `http://` URL, `no_proxy()`: its proxies would see the secret. (The
-    /// client this crate builds otherwise goes direct for `http://` and loopback URLs, and
-    /// takes the environment's proxies for the rest.)
+    /// Sends through a `reqwest::Client` the caller configured (proxies, TLS roots). One
+    /// that follows redirects (reqwest's default) still sends no secret on: a token
+    /// request's body is not sent again to where a 307 or 308 points, and an answer from a
+    /// redirect it followed (a 301, 302 or 303, which reqwest follows without the body) is
+    /// an [`InvalidResponse`](ErrorKind::InvalidResponse), as any redirect is with the
+    /// client this crate builds. For a plain `http://` URL, give it `no_proxy()`: its
+    /// proxies would see the secret. (The client this crate builds otherwise goes direct for
+    /// `http://` and loopback URLs, and takes the environment's proxies for the rest.)
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self

@@ -119,6 +119,23 @@ impl Exchange<'_> {
     /// from a response) and the error placed at this provider and environment.
     fn finalize(&self, outcome: Result<RawToken, Error>) -> Result<RawToken, Error> {
         let sensitive = self.sensitive;
+        // A caller's HTTP client that follows redirects (ours does not): whatever came
+        // back is from elsewhere, a token included.
+        let outcome = if self.observer.last_redirected() {
+            let status = self.observer.last().map(|head| head.status);
+            let error = Error::new(
+                ErrorKind::InvalidResponse,
+                "the token endpoint redirected and the HTTP client followed; token requests \
+                 do not follow redirects: build the reqwest::Client given to \
+                 ClientBuilder::http_client with redirect::Policy::none()",
+            );
+            Err(match status {
+                Some(status) => error.with_status(status),
+                None => error,
+            })
+        } else {
+            outcome
+        };
         outcome
             .map(|mut raw| {
                 // Bearer as sent (a sensitive string may be an ordinary word, `bearer` too):

@@ -566,3 +566,119 @@ async fn the_fetch_future_is_small_for_every_provider() {
         assert_eq!(fetch.await.unwrap().expose_secret(), "tok-small");
     }
 }
+
+/// A server that answers every request with a token and keeps every byte it received.
+async fn server_keeping_what_it_receives() -> (String, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = received.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                // One read holds a small request on loopback; a second catches a body
+                // sent after the head.
+                for _ in 0..2 {
+                    match tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buffer))
+                        .await
+                    {
+                        Ok(Ok(n)) if n > 0 => kept.lock().unwrap().extend_from_slice(&buffer[..n]),
+                        _ => break,
+                    }
+                }
+                let body = r#"{"access_token":"tok-from-elsewhere","token_type":"Bearer","expires_in":600}"#;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(format!("{head}{body}").as_bytes()).await;
+            });
+        }
+    });
+    (origin, received)
+}
+
+/// A caller's HTTP client that follows redirects (reqwest's default) still never sends the
+/// secret, nor takes a token, from where a token endpoint redirects: a 307 or 308 comes
+/// back as it is (the body, which may hold the secret, is not sent again), and a 301, 302
+/// or 303 the client followed (without the body) is refused. Every provider; each is an
+/// `InvalidResponse`, as a redirect is with the client this crate builds.
+#[tokio::test]
+async fn a_callers_client_that_follows_redirects_never_carries_the_secret_on() {
+    use base64::Engine as _;
+    let (elsewhere, received) = server_keeping_what_it_receives().await;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{SECRET}"));
+    let follows = reqwest::Client::builder().no_proxy().build().unwrap();
+    for f in fixtures() {
+        for status in [307, 308, 301, 302, 303] {
+            let at = format!("{} {status}", f.provider);
+            received.lock().unwrap().clear();
+            let server = MockServer::start_async().await;
+            server
+                .mock_async(|when, then| {
+                    when.method(POST);
+                    then.status(status)
+                        .header("location", format!("{elsewhere}/stolen"));
+                })
+                .await;
+            let error = Client::builder(f.provider)
+                .base_url(base_url(f.provider, &server.base_url()))
+                .credentials(Credentials::new(CLIENT_ID, SECRET))
+                .http_client(follows.clone())
+                .build()
+                .unwrap()
+                .fetch_token()
+                .await
+                .unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidResponse, "{at}: {error}");
+            assert!(error.to_string().contains("redirect"), "{at}: {error}");
+            let seen = String::from_utf8_lossy(&received.lock().unwrap()).into_owned();
+            assert!(
+                !seen.contains(SECRET) && !seen.contains(&basic),
+                "{at}: {seen}"
+            );
+            if status == 307 || status == 308 {
+                assert_eq!(seen, "", "{at}: nothing goes on to the new location");
+            } else {
+                assert!(seen.starts_with("GET /stolen"), "{at}: {seen}");
+                assert_eq!(error.status().map(|s| s.as_u16()), Some(200), "{at}");
+            }
+        }
+    }
+}
+
+/// On a caller's HTTP client the body goes out with its `Content-Length`, as on ours, not
+/// chunked (some token endpoints refuse chunked bodies), and the token comes back.
+#[tokio::test]
+async fn a_callers_client_sends_the_body_with_its_length() {
+    for f in fixtures() {
+        let server = MockServer::start_async().await;
+        let body = (f.success)("tok-len", json!(600)).to_string();
+        let mock = server
+            .mock_async(|when, then| {
+                when.method(POST)
+                    .path(f.path)
+                    .header_exists("content-length")
+                    .header_missing("transfer-encoding");
+                then.status(200)
+                    .header("content-type", "application/json")
+                    .body(body);
+            })
+            .await;
+        let token = Client::builder(f.provider)
+            .base_url(base_url(f.provider, &server.base_url()))
+            .credentials(Credentials::new(CLIENT_ID, SECRET))
+            .http_client(reqwest::Client::builder().no_proxy().build().unwrap())
+            .build()
+            .unwrap()
+            .fetch_token()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", f.provider));
+        assert_eq!(token.expose_secret(), "tok-len");
+        mock.assert_async().await;
+    }
+}
