@@ -67,16 +67,38 @@ fn shown(url: &reqwest::Url) -> String {
     shown
 }
 
-/// Builds the `reqwest` client a generated crate uses by default: rustls, connect and total
-/// timeouts of `timeout`, and no redirects (a redirected token request could carry the
-/// client secret to another host).
-pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientBuildError> {
-    reqwest::Client::builder()
-        .connect_timeout(timeout)
+/// Builds the `reqwest` client a generated crate uses by default for `base_url`: the TLS
+/// backend of the crate's features, connect and total timeouts of `timeout`, no redirects
+/// (a redirected token request could carry the client secret to another host), and, for a
+/// plain `http://` or loopback URL, no proxy: a proxy named in the environment would see
+/// the credentials in the clear, or take a loopback URL to its own machine.
+pub fn http_client(
+    base_url: &reqwest::Url,
+    timeout: Duration,
+) -> Result<reqwest::Client, ClientBuildError> {
+    let mut http = reqwest::Client::builder();
+    if base_url.scheme() == "http" || is_loopback(base_url) {
+        http = http.no_proxy();
+    }
+    http.connect_timeout(timeout)
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(ClientBuildError::Http)
+}
+
+/// Whether the URL's host is a loopback address (or `localhost`), judged from the URL
+/// alone: no DNS lookup.
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => {
+            // Only the name itself: a resolver may send `*.localhost` to DNS.
+            domain.eq_ignore_ascii_case("localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => std::net::IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => std::net::IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
 }
 
 #[cfg(test)]

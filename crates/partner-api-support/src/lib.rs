@@ -45,7 +45,7 @@ pub mod mock;
 mod state;
 
 pub use credentials::BasicCredentials;
-pub use http::{ClientBuildError, DEFAULT_TIMEOUT, http_client, parse_base_url};
+pub use http::{ClientBuildError, DEFAULT_TIMEOUT, http_client, is_loopback, parse_base_url};
 pub use limit::{DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge, limit_response};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use state::{ClientState, ResponseHead, ResponseObserver};

@@ -88,6 +88,12 @@ pub(crate) fn map_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A GET on loopback, past any proxy named in the environment.
+    async fn get(url: impl reqwest::IntoUrl) -> reqwest::Result<reqwest::Response> {
+        let http = reqwest::Client::builder().no_proxy().build()?;
+        http.get(url).send().await
+    }
     use httpmock::prelude::*;
 
     fn too_large(err: &reqwest::Error) -> Option<ResponseTooLarge> {
@@ -108,7 +114,7 @@ mod tests {
             when.path("/small");
             then.status(200).body("x".repeat(100));
         });
-        let response = reqwest::get(server.url("/small")).await.unwrap();
+        let response = get(server.url("/small")).await.unwrap();
         let limited = limit_response(response, 100);
         assert_eq!(limited.url().path(), "/small");
         assert_eq!(limited.text().await.unwrap().len(), 100);
@@ -121,7 +127,7 @@ mod tests {
             when.path("/big");
             then.status(200).body("x".repeat(5000));
         });
-        let response = reqwest::get(server.url("/big")).await.unwrap();
+        let response = get(server.url("/big")).await.unwrap();
         let err = limit_response(response, 1000).bytes().await.unwrap_err();
         assert_eq!(too_large(&err), Some(ResponseTooLarge { limit: 1000 }));
     }
@@ -154,7 +160,7 @@ mod tests {
         let mut response = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n".to_vec();
         response.extend(std::iter::repeat_n(b'x', 5000));
         let url = raw_server(response);
-        let response = reqwest::get(url).await.unwrap();
+        let response = get(url).await.unwrap();
         let body = limit_response(response, 100).bytes().await.unwrap();
         assert_eq!(body.len(), 10);
     }
@@ -169,7 +175,7 @@ mod tests {
         }
         response.extend(b"0\r\n\r\n");
         let url = raw_server(response);
-        let response = reqwest::get(url).await.unwrap();
+        let response = get(url).await.unwrap();
         assert_eq!(response.content_length(), None);
         let err = limit_response(response, 1500).bytes().await.unwrap_err();
         assert_eq!(too_large(&err), Some(ResponseTooLarge { limit: 1500 }));

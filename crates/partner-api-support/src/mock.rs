@@ -51,7 +51,10 @@ mod tests {
     }
 
     async fn post(server: &MockServer, content_type: &str, body: &str) -> u16 {
-        reqwest::Client::new()
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
             .post(server.url("/token"))
             .header("content-type", content_type)
             .body(body.to_owned())

@@ -122,12 +122,14 @@ fn main() {
     let plain_client = || {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .build()
             .expect("http")
     };
     let http = plain_client();
     let timed_http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .timeout(partner_auth::DEFAULT_TIMEOUT)
         .connect_timeout(partner_auth::DEFAULT_CONNECT_TIMEOUT)
         .build()

@@ -31,6 +31,7 @@ const FULL: usize = 10_000;
 fn tenants(n: usize) -> Vec<Client> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .build()
         .expect("http");
     (0..n)

@@ -2,7 +2,6 @@
 //! credentials.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -452,7 +451,10 @@ impl ClientBuilder {
         }
 
         let url = parse_url(provider, &base_url).map_err(at)?;
-        if url.scheme() == "http" && !self.allow_insecure_http && !is_loopback(&url) {
+        if url.scheme() == "http"
+            && !self.allow_insecure_http
+            && !partner_api_support::is_loopback(&url)
+        {
             return Err(at(Error::new(
                 ErrorKind::InsecureTransport,
                 format!(
@@ -498,7 +500,7 @@ impl ClientBuilder {
                 // A proxy (`HTTP_PROXY`, `ALL_PROXY`) would see credentials sent over plain
                 // http, and would take a loopback URL to its own machine's loopback: both
                 // go direct. An https URL elsewhere may go through one (a tunnel).
-                if url.scheme() == "http" || is_loopback(&url) {
+                if url.scheme() == "http" || partner_api_support::is_loopback(&url) {
                     http = http.no_proxy();
                 }
                 if let Some(timeout) = self.connect_timeout {
@@ -724,18 +726,4 @@ fn is_rfc6749_scope(scope: &str) -> bool {
                 .bytes()
                 .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
     })
-}
-
-/// Whether the URL's host is a loopback address (or `localhost`), judged from the URL
-/// alone: no DNS lookup.
-pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => {
-            // Only the name itself: a resolver may send `*.localhost` to DNS.
-            domain.eq_ignore_ascii_case("localhost")
-        }
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
 }

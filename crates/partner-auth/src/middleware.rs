@@ -52,8 +52,10 @@ use crate::{AccessToken, Error, TokenSource};
 /// #     .build()?;
 /// # let source = TokenSource::new(client);
 /// # let api_base = sandbox.endpoint(Provider::Cobee).base_url.clone();
+/// # // The sandbox is on loopback: no proxy may see the token.
+/// # let http = reqwest::Client::builder().no_proxy().build()?;
 ///
-/// let api = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+/// let api = reqwest_middleware::ClientBuilder::new(http) // reqwest::Client::new(), say
 ///     .with(AuthMiddleware::new(source, &api_base)?) // e.g. "https://partners-api.cobee.io/api/v3"
 ///     .build();
 /// // Under the base URL: the token is attached.
@@ -161,7 +163,7 @@ impl AuthMiddlewareBuilder {
 fn parse_scope(raw: &str) -> Result<Url, Error> {
     let url = partner_api_support::parse_base_url(raw)
         .map_err(|e| Error::configuration(format!("AuthMiddleware: {e}")))?;
-    if url.scheme() == "http" && !crate::client::is_loopback(&url) {
+    if url.scheme() == "http" && !partner_api_support::is_loopback(&url) {
         return Err(Error::new(
             crate::ErrorKind::InsecureTransport,
             format!(

@@ -829,7 +829,11 @@ async fn redirects_carry_the_token_as_the_clients_policy_says() {
         (reqwest::redirect::Policy::default(), true),
         (reqwest::redirect::Policy::none(), false),
     ] {
-        let http = reqwest::Client::builder().redirect(policy).build().unwrap();
+        let http = reqwest::Client::builder()
+            .redirect(policy)
+            .no_proxy()
+            .build()
+            .unwrap();
         let http = reqwest_middleware::ClientBuilder::new(http)
             .with(AuthMiddleware::new(source.clone(), &base).unwrap())
             .build();

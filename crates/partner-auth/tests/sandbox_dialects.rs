@@ -191,7 +191,7 @@ async fn each_provider_rejects_another_dialect_in_its_own_format() {
         .start()
         .await
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let paths = [
         (Provider::Teez, "/api/v1/auth/token"),
         (Provider::AlternativePayments, "/oauth/token"),
@@ -239,7 +239,7 @@ async fn teez_checks_its_secret_rules_and_refuses_an_authorization_header() {
         .unwrap();
     let endpoint = sandbox.endpoint(Provider::Teez);
     let url = format!("{}/api/v1/auth/token", endpoint.base_url);
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let short = http
         .post(&url)
         .json(&serde_json::json!({"clientId": endpoint.client_id, "clientSecret": "short1"}))
@@ -317,7 +317,7 @@ async fn the_protected_resource_accepts_only_unexpired_tokens() {
         .fetch_token()
         .await
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let call = |bearer: String| {
         http.get(endpoint.protected_url())
             .bearer_auth(bearer)
@@ -377,7 +377,7 @@ async fn the_standard_endpoint_speaks_rfc_6749_on_the_wire() {
         .await
         .unwrap();
     let endpoint = sandbox.standard_endpoint();
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let basic = format!(
         "Basic {}",
         STANDARD.encode(format!("{}:{}", endpoint.client_id, endpoint.client_secret))

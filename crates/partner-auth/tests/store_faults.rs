@@ -214,7 +214,7 @@ async fn a_replayed_entry_never_outlives_its_sealed_expiry() {
 
     // Wait until the provider no longer accepts the token.
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let protected = sandbox.endpoint(PROVIDER).protected_url();
     let status = |token: String| {
         let http = http.clone();

@@ -37,7 +37,9 @@
 //!
 //! let sandbox = Sandbox::start().await?;
 //! let dinie = sandbox.endpoint("dinie");
-//! let response = reqwest::Client::new()
+//! // On loopback: no proxy from the environment.
+//! let http = reqwest::Client::builder().no_proxy().build()?;
+//! let response = http
 //!     .post(format!("{}/auth/token", dinie.base_url))
 //!     .basic_auth(dinie.client_id, Some(dinie.client_secret))
 //!     .form(&[("grant_type", "client_credentials")])
@@ -388,7 +390,10 @@ mod tests {
             let standard = sandbox.standard_endpoint();
             assert!(standard.base_url.starts_with(&last), "{standard:?}");
             let dinie = sandbox.endpoint("dinie");
-            let response = reqwest::Client::new()
+            let response = reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .unwrap()
                 .post(format!("{}/auth/token", dinie.base_url))
                 .basic_auth(dinie.client_id, Some(dinie.client_secret))
                 .form(&[("grant_type", "client_credentials")])

@@ -36,7 +36,7 @@ fn valid_request(http: &reqwest::Client, endpoint: &Endpoint) -> reqwest::Reques
 #[tokio::test]
 async fn a_request_each_spec_allows_is_answered_and_counts_no_violation() {
     let sandbox = Sandbox::start().await.unwrap();
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
     for endpoint in sandbox.endpoints() {
         let response = valid_request(&http, endpoint).send().await.unwrap();
         assert_eq!(response.status(), 200, "{}", endpoint.provider);
@@ -53,7 +53,7 @@ async fn what_a_spec_does_not_allow_is_refused_counted_and_listed() {
         .start()
         .await
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let teez = sandbox.endpoint("teez");
     let teez_url = format!("{}/api/v1/auth/token", teez.base_url);
     // (provider, request, expected status, what the violation names)
@@ -148,7 +148,10 @@ async fn a_violation_names_no_value_sent() {
         .unwrap();
     let teez = sandbox.endpoint("teez");
     let secret = "hunter2-9-never-echoed";
-    reqwest::Client::new()
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
         .post(format!("{}/api/v1/auth/token", teez.base_url))
         .json(&json!({"clientId": 42, "clientSecret": secret, secret: secret}))
         .send()
@@ -165,7 +168,10 @@ async fn a_violation_names_no_value_sent() {
 async fn dropping_a_sandbox_that_saw_a_violation_panics_with_the_list() {
     let sandbox = Sandbox::start().await.unwrap();
     let cobee = sandbox.endpoint("cobee");
-    reqwest::Client::new()
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
         .post(format!("{}/oauth/token", cobee.base_url))
         .json(&json!({}))
         .send()
@@ -213,7 +219,7 @@ async fn a_wrong_method_or_an_oversized_body_is_answered_in_the_provider_format(
         .await
         .unwrap();
     let dinie = format!("{}/auth/token", sandbox.endpoint("dinie").base_url);
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let wrong_method = http.get(&dinie).send().await.unwrap();
     assert_eq!(wrong_method.status(), 405);
     assert_eq!(wrong_method.headers()["allow"], "POST");

@@ -11,7 +11,10 @@ async fn post(
     authorization: Option<String>,
     body: &str,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut request = reqwest::Client::new()
+    let mut request = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
         .post(url)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body.to_owned());

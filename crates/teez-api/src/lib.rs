@@ -71,9 +71,11 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 impl Client {
     /// A client for `base_url` (for example [`servers::SELLER_API`]) using rustls,
-    /// [`DEFAULT_TIMEOUT`] and no redirects.
+    /// [`DEFAULT_TIMEOUT`], no redirects, and no proxy for a plain `http://` or loopback
+    /// URL (see [`partner_api_support::http_client`]).
     pub fn new(base_url: &str) -> Result<Self, ClientBuildError> {
-        let http = partner_api_support::http_client(DEFAULT_TIMEOUT)?;
+        let url = partner_api_support::parse_base_url(base_url)?;
+        let http = partner_api_support::http_client(&url, DEFAULT_TIMEOUT)?;
         Self::with_http_client(base_url, http)
     }
 

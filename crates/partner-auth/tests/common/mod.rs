@@ -278,7 +278,7 @@ fn problem(status: u16, code: &str, detail: &str) -> Value {
 pub fn api_client(
     middleware: partner_auth::AuthMiddleware,
 ) -> reqwest_middleware::ClientWithMiddleware {
-    reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+    reqwest_middleware::ClientBuilder::new(reqwest::Client::builder().no_proxy().build().unwrap())
         .with(middleware)
         .build()
 }
