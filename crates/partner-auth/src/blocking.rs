@@ -180,9 +180,9 @@ impl OwnedRuntime {
         {
             return Err(Error::configuration(
                 "the partner_auth::blocking API was called on a current-thread Tokio \
-                 runtime, whose only thread it would block (and could deadlock); use the \
-                 async API there",
-            ));
+                 runtime, whose only thread it would block (and could deadlock)",
+            )
+            .with_hint("use the async API there (TokenSource, Client) and .await it"));
         }
         let runtime = self
             .0

@@ -17,10 +17,16 @@ pub(crate) fn lenient_token(body: &[u8]) -> Result<RawToken, String> {
     let Value::Object(object) = &value else {
         return Err(shape(body));
     };
-    let access_token = field(object, "accesstoken")
-        .and_then(Value::as_str)
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| format!("no access token in the response ({})", shape(body)))?;
+    let access_token = match field(object, "accesstoken").and_then(Value::as_str) {
+        Some(token) if token.trim().is_empty() => {
+            return Err(format!(
+                "a blank access token in the response ({})",
+                shape(body)
+            ));
+        }
+        Some(token) => token,
+        None => return Err(format!("no access token in the response ({})", shape(body))),
+    };
     let token_type = field(object, "tokentype")
         .and_then(Value::as_str)
         .map(str::to_owned);
@@ -107,11 +113,11 @@ pub(crate) fn details(body: &Value) -> Details {
         .or_else(|| text("code"))
         .or_else(|| text("error"))
         .filter(code_like);
-    let message = text("detail")
-        .or_else(|| text("error_description"))
-        .or_else(|| text("message"))
-        .or_else(|| text("title"))
-        .or_else(|| text("error"))
+    // A code alone (`{"error": "invalid_client"}`) is no message: one repeating the code
+    // is passed over.
+    let message = ["detail", "error_description", "message", "title", "error"]
+        .into_iter()
+        .find_map(|key| text(key).filter(|m| Some(m) != code.as_ref()))
         .or_else(|| {
             // A map of strings (Alternative Payments' 403): its first value other than the code.
             object
@@ -284,7 +290,10 @@ fn lowercase_escapes(encoded: &str) -> String {
 /// What a text taken from a response must not show (a client's secret, the values of its
 /// token URL's query), in every form a server may echo one back: as sent; form-urlencoded
 /// (`+` for a space) or percent-encoded (`%20`), either with upper- or lowercase hex digits;
-/// escaped as a JSON string is (`\/` for `/` too). Built once per client.
+/// escaped as a JSON string is (`\/` for `/` too); and each piece of it between the
+/// characters a form or URL parser may cut it at (`&`, `=`, `+`, `%`, `;`, `#`, `?`,
+/// whitespace) that is [`MIN_PIECE_LEN`] bytes or longer, which a server that parsed the
+/// value wrongly may echo alone. Built once per client.
 #[derive(Default)]
 pub(crate) struct Sensitive {
     /// Distinct, each at least [`MIN_REDACTED_LEN`] bytes.
@@ -323,6 +332,11 @@ impl Sensitive {
             add(json.replace('/', "\\/"));
             add(json);
             add(secret.to_owned());
+            for piece in secret.split(|c: char| "&=+%;#?".contains(c) || c.is_whitespace()) {
+                if piece.len() >= MIN_PIECE_LEN && piece.len() < secret.len() {
+                    add(piece.to_owned());
+                }
+            }
         }
         let lengths = patterns.iter().map(|p| p.expose_secret().len());
         Sensitive {
@@ -335,6 +349,10 @@ impl Sensitive {
 
 /// The shortest sensitive string that [`scrub`] replaces.
 const MIN_REDACTED_LEN: usize = 4;
+
+/// The shortest piece of a sensitive string that is scrubbed on its own (see
+/// [`Sensitive`]): shorter pieces hold little of it, and would redact ordinary words.
+const MIN_PIECE_LEN: usize = 8;
 
 /// Removes what could be a credential from text taken from a response: every occurrence
 /// of a sensitive string (see [`Sensitive`]), as sent and as a server may echo it back,

@@ -12,6 +12,7 @@ use crate::time::{AsyncSleep, Clock, Nanos, TimeSource, TokioTime, nanos};
 use crate::{AccessToken, CachePolicy, Client, Error, Provider, TokenSource};
 
 /// One [`TokenSource`] per provider, base URL, client id and secret, bounded in size.
+/// Cheap to clone: clones share the sources.
 ///
 /// The key includes a fingerprint of the secret (a keyed hash, random per cache, never
 /// shown), so a rotated secret gets a new source and never the old secret's token, and two
@@ -37,9 +38,13 @@ use crate::{AccessToken, CachePolicy, Client, Error, Provider, TokenSource};
 /// lookup pays for a whole idle spell at once.
 ///
 /// A source fetches with the [`Client`] that created it: a client with the same provider,
-/// base URL, credentials, scope and extra parameters but other settings (client authentication, HTTP client,
-/// timeouts, default lifetime) gets that source and its settings. To apply new settings,
-/// [`remove`](Self::remove) the source first.
+/// base URL, credentials, scope and extra parameters but other settings (client
+/// authentication, HTTP client, timeouts, default lifetime) gets that source and its
+/// settings. To apply new settings, [`remove`](Self::remove) the source first.
+///
+/// A lookup takes a [`Client`], and building one builds an HTTP client with its TLS
+/// configuration, which costs far more than the lookup: keep each tenant's `Client`, or
+/// build them all on one HTTP client ([`ClientBuilder::http_client`](crate::ClientBuilder::http_client)).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -63,7 +68,11 @@ use crate::{AccessToken, CachePolicy, Client, Error, Provider, TokenSource};
 /// # Ok(())
 /// # }
 /// ```
-pub struct TokenCache {
+#[derive(Clone)]
+pub struct TokenCache(Arc<Shared>);
+
+/// What the clones of a [`TokenCache`] share.
+struct Shared {
     policy: CachePolicy,
     max_sources: usize,
     idle_timeout: Duration,
@@ -205,12 +214,12 @@ impl TokenCache {
     /// use.
     pub fn source(&self, client: &Client) -> TokenSource {
         let key = self.key(client);
-        let idle = nanos(self.idle_timeout);
+        let idle = nanos(self.0.idle_timeout);
         // What leaves the cache, keys included, is dropped once the lock is released.
         let mut dropped: Vec<(Key, Entry)> = Vec::new();
         let mut sources = self.lock();
         // Read under the lock, so that the order of lookups is the order of their times.
-        let now = self.clock.now();
+        let now = self.0.clock.now();
         let unused = |entry: &Entry| now.saturating_sub(entry.last_used) >= idle;
         sources.check_one_held();
         // A few sources past the timeout, least recently looked up first (they are at the
@@ -240,7 +249,7 @@ impl TokenCache {
         // Beyond the bound (counting the new source, if one is to be made): up to 8 of the
         // least recently used make room, a held one set aside rather than dropped (that
         // would free nothing, and give its key a second source).
-        let bound = self.max_sources - usize::from(kept.is_none());
+        let bound = self.0.max_sources - usize::from(kept.is_none());
         for _ in 0..SWEEP_PER_LOOKUP {
             if sources.used.len() <= bound {
                 break;
@@ -253,11 +262,11 @@ impl TokenCache {
             return source;
         }
         let mut builder = TokenSource::builder(client.clone())
-            .policy(self.policy.clone())
-            .store_policy(self.store_policy.clone())
-            .with_clock(self.time.clone())
-            .with_sleep(Arc::clone(&self.sleep));
-        if let Some(store) = &self.store {
+            .policy(self.0.policy.clone())
+            .store_policy(self.0.store_policy.clone())
+            .with_clock(self.0.time.clone())
+            .with_sleep(Arc::clone(&self.0.sleep));
+        if let Some(store) = &self.0.store {
             builder = builder.store(Arc::clone(store));
         }
         let source = builder.build_prevalidated();
@@ -312,6 +321,7 @@ impl TokenCache {
             base_url: client.base_url().to_owned(),
             client_id: client.client_id().to_owned(),
             secret_fingerprint: self
+                .0
                 .fingerprints
                 .hash_one(client.credentials().client_secret().expose_secret()),
             scope: client.scope().map(str::to_owned),
@@ -320,7 +330,7 @@ impl TokenCache {
     }
 
     fn lock(&self) -> MutexGuard<'_, Sources> {
-        crate::sync::lock(&self.sources)
+        crate::sync::lock(&self.0.sources)
     }
 }
 
@@ -393,7 +403,7 @@ impl TokenCacheBuilder {
             Some(time) => Clock::custom(Arc::clone(time)),
             None => Clock::System,
         };
-        Ok(TokenCache {
+        Ok(TokenCache(Arc::new(Shared {
             policy: self.policy,
             max_sources: self.max_sources,
             idle_timeout: self.idle_timeout,
@@ -404,7 +414,7 @@ impl TokenCacheBuilder {
             clock,
             fingerprints: RandomState::new(),
             sources: Mutex::new(Sources::new()),
-        })
+        })))
     }
 }
 
@@ -418,9 +428,9 @@ impl std::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenCache")
             .field("sources", &self.len())
-            .field("max_sources", &self.max_sources)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("policy", &self.policy)
+            .field("max_sources", &self.0.max_sources)
+            .field("idle_timeout", &self.0.idle_timeout)
+            .field("policy", &self.0.policy)
             .finish_non_exhaustive()
     }
 }

@@ -101,6 +101,11 @@ impl Client {
     /// its outcome, and for an error its kind and HTTP status; never a secret), and with the `metrics`
     /// feature counts the request and its latency (see the crate docs).
     pub async fn fetch_token(&self) -> Result<AccessToken, Error> {
+        // reqwest panics without one: an error says so instead.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::runtime("Client::fetch_token needs a Tokio runtime")
+                .at(self.config.provider, self.config.environment.clone()));
+        }
         let span = tracing::info_span!(
             "token_request",
             provider = %self.config.provider,
@@ -241,8 +246,10 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// Configures a [`Client`]; from [`Client::builder`].
+/// Configures a [`Client`]; from [`Client::builder`]. Clone one to build clients that
+/// differ in a setting or two (tenants' credentials, say).
 #[must_use]
+#[derive(Clone)]
 pub struct ClientBuilder {
     provider: Provider,
     environment: Option<String>,
@@ -364,7 +371,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Lifetime assumed when the provider reports none usable (default 5 minutes).
+    /// Lifetime assumed when the provider reports none usable (default 5 minutes); zero is
+    /// refused by [`build`](Self::build).
     pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
         self.default_lifetime = lifetime;
         self
@@ -438,6 +446,12 @@ impl ClientBuilder {
             )));
         }
         check_extra_params(provider, &self.extra_params).map_err(at)?;
+        if self.default_lifetime.is_zero() {
+            return Err(at(Error::configuration(
+                "a default_lifetime of zero would make every token without a reported \
+                 lifetime expired on arrival; give a positive duration",
+            )));
+        }
         for (name, timeout) in [
             ("timeout", self.timeout),
             ("connect_timeout", self.connect_timeout),

@@ -61,6 +61,14 @@ pub struct ClientConfig {
     /// Connect timeout (default [`DEFAULT_CONNECT_TIMEOUT`](crate::DEFAULT_CONNECT_TIMEOUT)).
     #[serde(default, with = "humantime_serde")]
     pub connect_timeout: Option<Duration>,
+    /// Lifetime assumed when the provider reports none usable (default 5 minutes).
+    #[serde(default, with = "humantime_serde")]
+    pub default_lifetime: Option<Duration>,
+    /// Allows credentials over plain `http://` to a host that is not loopback: only for a
+    /// test network (default false; see
+    /// [`ClientBuilder::allow_insecure_http`](crate::ClientBuilder::allow_insecure_http)).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// For `"standard"`: `"basic"` (default) or `"body"`.
     #[serde(default)]
     pub client_auth: Option<ClientAuth>,
@@ -106,6 +114,12 @@ impl ClientConfig {
         if let Some(timeout) = self.connect_timeout {
             builder = builder.connect_timeout(timeout);
         }
+        if let Some(lifetime) = self.default_lifetime {
+            builder = builder.default_lifetime(lifetime);
+        }
+        if self.allow_insecure_http {
+            builder = builder.allow_insecure_http(true);
+        }
         if let Some(auth) = self.client_auth {
             builder = builder.client_auth(auth);
         }
@@ -147,6 +161,8 @@ impl fmt::Debug for ClientConfig {
             client_secret,
             timeout,
             connect_timeout,
+            default_lifetime,
+            allow_insecure_http,
             client_auth,
             scope,
             extra_params,
@@ -165,6 +181,8 @@ impl fmt::Debug for ClientConfig {
             .field("client_secret", client_secret)
             .field("timeout", timeout)
             .field("connect_timeout", connect_timeout)
+            .field("default_lifetime", default_lifetime)
+            .field("allow_insecure_http", allow_insecure_http)
             .field("client_auth", client_auth)
             .field("scope", scope)
             .field("extra_params", &extra_params.keys().collect::<Vec<_>>())

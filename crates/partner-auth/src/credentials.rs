@@ -46,7 +46,8 @@ impl Credentials {
         &self.client_secret
     }
 
-    /// Checks the rules every provider has (non-empty id and secret) and `provider`'s own
+    /// Checks the rules every provider has (an id and a secret that are not blank, without
+    /// control characters such as a line break) and `provider`'s own
     /// documented ones (Teez: a secret of at least 8 characters with a digit, taken from
     /// its spec through the generated type).
     pub fn validate(&self, provider: Provider) -> Result<(), Error> {
@@ -59,8 +60,22 @@ impl Credentials {
             return invalid("the client id is empty");
         }
         let secret = self.client_secret.expose_secret();
-        if secret.is_empty() {
-            return invalid("the client secret is empty");
+        if secret.trim().is_empty() {
+            return invalid("the client secret is empty or blank");
+        }
+        // RFC 6749 Appendix A: an id and a secret are printable characters and spaces. A
+        // line break is most often one left over from a file or a prompt.
+        for (what, value) in [
+            ("client id", self.client_id.as_str()),
+            ("client secret", secret),
+        ] {
+            if value.chars().any(char::is_control) {
+                return Err(Error::configuration(format!(
+                    "invalid credentials for {provider}: the {what} contains a control \
+                     character (a line break read from a file, say)"
+                ))
+                .with_hint("trim the value where it is read (str::trim_end)"));
+            }
         }
         if let Some(check) = crate::providers::facts(provider).check_secret
             && let Err(rule) = check(secret)

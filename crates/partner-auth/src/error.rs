@@ -10,7 +10,8 @@ use reqwest::StatusCode;
 
 use crate::{AccessToken, Provider};
 
-/// What kind of failure an [`Error`] is: what an application matches on.
+/// What kind of failure an [`Error`] is: what an application matches on. Serializes
+/// (serde) as its [`as_str`](Self::as_str) name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -39,6 +40,12 @@ pub enum ErrorKind {
     InsecureTransport,
     /// A bug in this crate (a token fetch panicked). Not retried; please report it.
     Internal,
+}
+
+impl serde::Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 impl ErrorKind {
@@ -126,6 +133,8 @@ struct Inner {
     retry_after: Option<Duration>,
     body_excerpt: Option<String>,
     source: Option<Arc<dyn StdError + Send + Sync>>,
+    /// What to do next, where the kind's own hint would mislead.
+    hint: Option<&'static str>,
 }
 
 impl Error {
@@ -143,7 +152,16 @@ impl Error {
             retry_after: None,
             body_excerpt: None,
             source: None,
+            hint: None,
         }))
+    }
+
+    /// An error for a call made outside a Tokio runtime (or on one it cannot use).
+    pub(crate) fn runtime(what: impl Into<Cow<'static, str>>) -> Self {
+        Self::configuration(what).with_hint(
+            "call it from a Tokio runtime (#[tokio::main], or Runtime::block_on), or use the \
+             partner_auth::blocking API (feature `blocking`) from code without one",
+        )
     }
 
     pub(crate) fn configuration(what: impl Into<Cow<'static, str>>) -> Self {
@@ -199,6 +217,12 @@ impl Error {
 
     pub(crate) fn with_body_excerpt(mut self, excerpt: Option<String>) -> Self {
         Arc::make_mut(&mut self.0).body_excerpt = excerpt;
+        self
+    }
+
+    /// Replaces the kind's hint, where it would mislead.
+    pub(crate) fn with_hint(mut self, hint: &'static str) -> Self {
+        Arc::make_mut(&mut self.0).hint = Some(hint);
         self
     }
 
@@ -272,6 +296,9 @@ impl Error {
     /// What to do next, in one phrase ("check the client id and secret for
     /// cobee/production"); `Display` ends with it.
     pub fn hint(&self) -> Cow<'static, str> {
+        if let Some(hint) = self.0.hint {
+            return hint.into();
+        }
         let at = match (&self.0.provider, &self.0.environment) {
             (Some(p), Some(e)) => format!("{p}/{e}"),
             (Some(p), None) => p.to_string(),
@@ -301,7 +328,8 @@ impl Error {
             }
             ErrorKind::Configuration => "fix the client configuration".into(),
             ErrorKind::InsecureTransport => {
-                "use an https:// URL (plain http is allowed to loopback, or with allow_insecure_http)"
+                "use an https:// URL (plain http is allowed to loopback, or to a test network \
+                 with ClientBuilder::allow_insecure_http)"
                     .into()
             }
             ErrorKind::Internal => {
@@ -407,6 +435,8 @@ mod tests {
             assert!(error.headline().ends_with("it broke; badly"), "{kind:?}");
             assert!(!error.hint().is_empty());
             assert_eq!(kind.as_str().to_lowercase(), kind.as_str());
+            // Serialized as its stable name, as logs and metrics show it.
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
     }
 }

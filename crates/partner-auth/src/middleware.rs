@@ -170,7 +170,8 @@ fn parse_scope(raw: &str) -> Result<Url, Error> {
                 "AuthMiddleware refuses to send tokens over plain http to {}",
                 url.host_str().unwrap_or("")
             ),
-        ));
+        )
+        .with_hint("give the API's https:// base URL (plain http only to a loopback address)"));
     }
     Ok(url)
 }
@@ -279,6 +280,36 @@ fn to_middleware(error: crate::Error) -> reqwest_middleware::Error {
 }
 
 /// The token error behind a middleware error, if that is what it is.
+///
+/// Once the middleware's error is an `anyhow::Error` (a `?` in a function returning
+/// `anyhow::Result`), the token error is not in its `chain()`: reqwest-middleware's error
+/// passes its inner error's source through. Downcast to `reqwest_middleware::Error` first:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use partner_auth::{AuthMiddleware, Credentials, ErrorKind, Provider, TokenSource, token_error};
+/// # let sandbox = partner_sandbox::Sandbox::start().await?;
+/// # let endpoint = sandbox.endpoint(Provider::Dinie);
+/// let client = partner_auth::Client::builder(Provider::Dinie)
+///     .base_url(&endpoint.base_url)
+///     .credentials(Credentials::new(endpoint.client_id, "not-the-secret"))
+///     .build()?;
+/// let http = reqwest::Client::builder().no_proxy().build()?; // the sandbox is on loopback
+/// let api = reqwest_middleware::ClientBuilder::new(http)
+///     .with(AuthMiddleware::new(TokenSource::new(client), &endpoint.base_url)?)
+///     .build();
+/// let call = async { anyhow::Ok(api.get(endpoint.protected_url()).send().await?) };
+/// let error: anyhow::Error = call.await.unwrap_err();
+/// assert!(error.chain().all(|e| !e.is::<partner_auth::Error>()));
+/// let token = error
+///     .downcast_ref::<reqwest_middleware::Error>()
+///     .and_then(token_error)
+///     .expect("a token error");
+/// assert_eq!(token.kind(), ErrorKind::InvalidCredentials);
+/// # Ok(())
+/// # }
+/// ```
 pub fn token_error(error: &reqwest_middleware::Error) -> Option<&crate::Error> {
     match error {
         reqwest_middleware::Error::Middleware(inner) => inner.downcast_ref(),
@@ -326,6 +357,9 @@ mod tests {
         assert!(parse_scope("http://[::1]:8080/").is_ok());
         let err = parse_scope("http://api.partner.example/v3").unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::InsecureTransport);
+        // Found by review: the hint named allow_insecure_http, which the middleware lacks.
+        assert!(!err.hint().contains("allow_insecure_http"), "{err}");
+        assert!(err.hint().contains("https://"), "{err}");
         for bad in [
             "not a url",
             "ftp://x.example/",

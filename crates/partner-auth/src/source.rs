@@ -566,11 +566,8 @@ impl Inner {
                 return Err(failure.served(now));
             }
         }
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::configuration(
-                "TokenSource needs a Tokio runtime to fetch a token; call it from within one",
-            )
-        })?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::runtime("TokenSource needs a Tokio runtime to fetch a token"))?;
         let (sender, outcome) = watch::channel(None);
         let id = next_flight_id();
         let guard = FlightGuard {

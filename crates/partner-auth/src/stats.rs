@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// A snapshot of a token source's counters ([`TokenSource::stats`](crate::TokenSource::stats)).
+/// Serializes (serde) as an object of its fields, for a status page.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -19,10 +20,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// }
 /// let stats = source.stats();
 /// assert_eq!((stats.token_requests, stats.cache_misses, stats.cache_hits), (1, 1, 2));
+/// assert_eq!(serde_json::to_value(stats)?["cache_hits"], 2);
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Stats {
     /// `token()` calls answered from the cache.

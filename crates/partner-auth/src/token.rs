@@ -269,7 +269,9 @@ impl AccessToken {
         self.0.issued_instant
     }
 
-    /// Time left until expiry (zero once expired), on the monotonic clock.
+    /// Time left until expiry (zero once expired), on the monotonic clock. Not the
+    /// provider's `expires_in` (the lifetime it reported, which `Serialize` writes under
+    /// that name): that is [`lifetime`](Self::lifetime).
     pub fn expires_in(&self) -> Duration {
         self.0
             .expires_instant
@@ -330,11 +332,11 @@ impl fmt::Debug for AccessToken {
             .field("scope", &self.0.scope)
             .field(
                 "issued_at",
-                &humantime::format_rfc3339_seconds(self.0.issued_at),
+                &format_args!("{}", humantime::format_rfc3339_seconds(self.0.issued_at)),
             )
             .field(
                 "expires_at",
-                &humantime::format_rfc3339_seconds(self.0.expires_at),
+                &format_args!("{}", humantime::format_rfc3339_seconds(self.0.expires_at)),
             )
             .finish()
     }

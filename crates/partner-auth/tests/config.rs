@@ -261,3 +261,50 @@ fn a_secret_that_is_not_a_string_is_refused_without_being_shown() {
     .unwrap();
     assert_eq!(config.client_secret.expose_secret(), "80417293455");
 }
+
+/// From review: `default_lifetime` and `allow_insecure_http` are in a configuration too
+/// (the `InsecureTransport` hint names the second).
+#[tokio::test]
+async fn a_config_sets_the_default_lifetime_and_may_allow_plain_http() {
+    let server = Scripted::sequence(
+        vec![],
+        Reply::json(
+            200,
+            json!({"access_token": "tok-no-lifetime", "token_type": "bearer"}),
+        ),
+    )
+    .await;
+    let config: ClientConfig = serde_json::from_value(json!({
+        "provider": "dinie",
+        "base_url": server.base_url(),
+        "client_id": "id-1",
+        "client_secret": "s3cret-from-config",
+        "default_lifetime": "90s",
+    }))
+    .unwrap();
+    let token = config.client().unwrap().fetch_token().await.unwrap();
+    assert_eq!(token.lifetime(), None, "none reported");
+    assert_eq!(
+        token
+            .expires_at_instant()
+            .duration_since(token.issued_at_instant()),
+        Duration::from_secs(90)
+    );
+
+    let plain = |allow: bool| {
+        serde_json::from_value::<ClientConfig>(json!({
+            "provider": "dinie",
+            "base_url": "http://auth.example.invalid/v3",
+            "client_id": "id-1",
+            "client_secret": "s3cret-from-config",
+            "allow_insecure_http": allow,
+        }))
+        .unwrap()
+        .client()
+    };
+    let err = plain(false).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InsecureTransport, "{err}");
+    assert!(err.hint().contains("allow_insecure_http"), "{err}");
+    let client = plain(true).unwrap();
+    assert_eq!(client.base_url(), "http://auth.example.invalid/v3");
+}

@@ -461,6 +461,37 @@ fn configuration_errors_name_the_rule() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Configuration);
 
+    // Found by review: a blank secret, or one with the line break of the file it was read
+    // from, went out and came back a 401.
+    for (id, secret, rule) in [
+        ("id", "   ", "empty or blank"),
+        ("id", "s3cret-from-a-file\n", "control character"),
+        ("id\r\n", "s3cret-value", "control character"),
+    ] {
+        let err = Client::builder(Provider::Dinie)
+            .credentials(Credentials::new(id, secret))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Configuration, "{err}");
+        assert!(err.to_string().contains(rule), "{err}");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+    let err = Client::builder(Provider::Dinie)
+        .credentials(Credentials::new("id", "s3cret\n"))
+        .build()
+        .unwrap_err();
+    assert!(err.hint().contains("trim"), "{err}");
+
+    // Found by review: a zero default lifetime made every token without one expired on
+    // arrival, an `InvalidResponse` blaming the base URL.
+    let err = Client::builder(Provider::Dinie)
+        .credentials(Credentials::new("id", "secret"))
+        .default_lifetime(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration, "{err}");
+    assert!(err.to_string().contains("default_lifetime"), "{err}");
+
     let client = Client::builder(Provider::Tradevest)
         .environment("test")
         .credentials(Credentials::new("id", "secret"))
@@ -681,4 +712,76 @@ async fn a_callers_client_sends_the_body_with_its_length() {
         assert_eq!(token.expose_secret(), "tok-len");
         mock.assert_async().await;
     }
+}
+
+/// Found by review: outside a Tokio runtime `fetch_token` panicked inside reqwest, where
+/// the docs promise a `Configuration` error; its hint says what to do.
+#[test]
+fn fetch_token_outside_a_runtime_is_a_configuration_error() {
+    let client = client(Provider::Dinie, "http://127.0.0.1:9");
+    let err = common::poll_once(client.fetch_token())
+        .expect("answered at once")
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration, "{err}");
+    assert_eq!(err.provider(), Some(Provider::Dinie));
+    assert!(err.to_string().contains("needs a Tokio runtime"), "{err}");
+    assert!(err.hint().contains("partner_auth::blocking"), "{err}");
+}
+
+/// Found by review: a body with a code alone (`{"error":"invalid_client"}`) had the code
+/// as its message too, shown twice; and a blank token was reported missing.
+#[tokio::test]
+async fn a_code_alone_is_no_message_and_a_blank_token_is_named_blank() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/code-only");
+            then.status(400)
+                .header("content-type", "application/json")
+                .body(r#"{"error":"invalid_client"}"#);
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/blank");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(r#"{"access_token":"  ","token_type":"Bearer","expires_in":60}"#);
+        })
+        .await;
+    let fetch = |path: &str| {
+        Client::builder(Provider::Standard)
+            .base_url(server.url(path))
+            .credentials(Credentials::new(CLIENT_ID, SECRET))
+            .build()
+            .unwrap()
+    };
+    let err = fetch("/code-only").fetch_token().await.unwrap_err();
+    assert_eq!(err.code(), Some("invalid_client"), "{err:?}");
+    assert_eq!(err.message(), None, "{err:?}");
+    assert_eq!(
+        err.to_string().matches("invalid_client").count(),
+        1,
+        "{err}"
+    );
+
+    let err = fetch("/blank").fetch_token().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err}");
+    assert!(err.to_string().contains("blank access token"), "{err}");
+}
+
+/// Found by review: `Debug` showed `Rfc3339Timestamp(SystemTime { tv_sec: … })`.
+#[tokio::test]
+async fn debug_shows_times_in_rfc_3339() {
+    let f = &fixtures()[0];
+    let body = (f.success)("tok-debug", json!(600));
+    let server = serve(f, 200, "application/json", body.to_string(), &[]).await;
+    let token = client(f.provider, &server.base_url())
+        .fetch_token()
+        .await
+        .unwrap();
+    let shown = format!("{token:?}");
+    assert!(!shown.contains("SystemTime"), "{shown}");
+    let at = shown.split("issued_at: ").nth(1).unwrap();
+    humantime::parse_rfc3339(&at[..20]).unwrap_or_else(|e| panic!("{e}: {shown}"));
 }

@@ -126,3 +126,32 @@ fn configuration_errors_do_not_echo_a_rejected_secret() {
         .unwrap_err();
     assert!(!format!("{err} {err:?}").contains("nodigit"));
 }
+
+/// Found by review: a server that cut the secret at a `+` (a form decoder taking it for a
+/// space) echoed its first part, which errors showed. Each piece between the characters a
+/// form or URL parser cuts at, 8 bytes or longer, is scrubbed too; a shorter one is kept.
+#[tokio::test]
+async fn a_piece_of_the_secret_cut_where_a_parser_cuts_it_is_not_shown() {
+    let secret = "s3cr3t-Value+/=&x;Another-Piece";
+    let f = &fixtures()[0];
+    for piece in ["s3cr3t-Value", "Another-Piece", "s3cr3t-Value /="] {
+        let body = json!({"error": "invalid_client", "error_description": format!("got {piece}")});
+        let server = serve(f, 401, "application/json", body.to_string(), &[]).await;
+        let err = Client::builder(f.provider)
+            .base_url(base_url(f.provider, &server.base_url()))
+            .credentials(Credentials::new(CLIENT_ID, secret))
+            .build()
+            .unwrap()
+            .fetch_token()
+            .await
+            .unwrap_err();
+        let shown = format!(
+            "{err} {err:?} {} {}",
+            err.message().unwrap_or_default(),
+            err.body_excerpt().unwrap_or_default()
+        );
+        assert!(!shown.contains("s3cr3t-Value"), "{shown}");
+        assert!(!shown.contains("Another-Piece"), "{shown}");
+        assert!(shown.contains("got "), "the rest is kept: {shown}");
+    }
+}

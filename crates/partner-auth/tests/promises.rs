@@ -996,6 +996,22 @@ fn tenant(server: &Scripted, secret: &str) -> Client {
         .unwrap()
 }
 
+/// From review: a `TokenCache` clones like a `TokenSource`, its clones sharing the sources
+/// (one fetch for a tenant whichever clone asks, and `remove` seen by all).
+#[tokio::test]
+async fn the_clones_of_a_cache_share_its_sources() {
+    let server = per_tenant_tokens(3600).await;
+    let cache = TokenCache::builder().policy(policy()).build().unwrap();
+    let other = cache.clone();
+    let client = tenant(&server, "secret-shared-1");
+    let (a, b) = tokio::join!(cache.token(&client), other.token(&client));
+    assert!(a.unwrap().same_as(&b.unwrap()));
+    assert_eq!((cache.len(), other.len()), (1, 1));
+    assert_eq!(server.hits().len(), 1);
+    assert!(other.remove(&client));
+    assert!(cache.is_empty());
+}
+
 #[tokio::test]
 async fn the_cache_drops_the_least_recently_used_and_idle_sources() {
     let server = per_tenant_tokens(3600).await;
