@@ -136,7 +136,8 @@ impl Context {
 pub struct Report {
     /// What happened, in one line, without the hint.
     error: String,
-    /// The error's kind (`InvalidCredentials`, `Connection`, …; see the README).
+    /// The error's kind, as the library names it in logs and metrics
+    /// (`invalid_credentials`, `connection`, …; `ErrorKind::as_str`).
     kind: String,
     /// The process's exit code.
     exit_code: u8,
@@ -191,7 +192,7 @@ impl Report {
         }
         Report {
             error: context.scrub(&headline),
-            kind: format!("{:?}", error.kind()),
+            kind: error.kind().as_str().to_owned(),
             exit_code: exit::for_kind(error.kind()),
             provider: error.provider().and_then(ProviderName::of),
             environment: error.environment().map(str::to_owned),
@@ -222,7 +223,7 @@ impl Report {
     pub fn new(kind: ErrorKind, error: impl Into<String>, hint: impl Into<String>) -> Self {
         Report {
             error: error.into(),
-            kind: format!("{kind:?}"),
+            kind: kind.as_str().to_owned(),
             exit_code: exit::for_kind(kind),
             provider: None,
             environment: None,

@@ -760,7 +760,7 @@ fn json_errors_are_one_object_on_stderr_with_the_library_fields() {
     let stderr = text(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     let error: Value = serde_json::from_str(&stderr).unwrap();
-    assert_eq!(error["kind"], "Connection");
+    assert_eq!(error["kind"], "connection");
     assert_eq!(error["exit_code"], 5);
     assert_eq!(error["provider"], "teez");
     assert_eq!(error["environment"], "custom");
@@ -811,7 +811,7 @@ async fn json_errors_carry_the_provider_status_code_and_retry_after() {
     let stderr = text(&wrong.stderr);
     assert!(!stderr.contains(secret), "{stderr}");
     let error: Value = serde_json::from_str(&stderr).unwrap();
-    assert_eq!(error["kind"], "InvalidCredentials");
+    assert_eq!(error["kind"], "invalid_credentials");
     assert_eq!(error["status"], 401);
     assert!(error["code"].is_string(), "{error}");
     assert!(error["message"].is_string(), "{error}");
@@ -834,7 +834,7 @@ async fn json_errors_carry_the_provider_status_code_and_retry_after() {
     let limited = fetch(limiting.endpoint(Provider::Dinie), &["--json"]).await;
     assert_eq!(code(&limited), 4, "{}", text(&limited.stderr));
     let error: Value = serde_json::from_slice(&limited.stderr).unwrap();
-    assert_eq!(error["kind"], "RateLimited");
+    assert_eq!(error["kind"], "rate_limited");
     assert_eq!(error["status"], 429);
     assert_eq!(error["code"], "rate_limit_exceeded");
     let wait = error["retry_after_ms"].as_u64().expect("retry_after_ms");
@@ -1964,7 +1964,7 @@ async fn with_json_stderr_is_one_json_object_warnings_included() {
     assert_eq!(code(&wrong), 3, "{}", text(&wrong.stderr));
     let stderr = text(&wrong.stderr);
     let error: Value = serde_json::from_str(&stderr).expect("one JSON object");
-    assert_eq!(error["kind"], "InvalidCredentials");
+    assert_eq!(error["kind"], "invalid_credentials");
     let warnings = error["warnings"].as_array().expect("warnings");
     assert_eq!(warnings.len(), 1, "{error}");
     assert!(
