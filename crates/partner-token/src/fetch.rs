@@ -72,8 +72,8 @@ pub struct Args {
     /// With --provider standard: the scope to ask for (space-separated).
     #[arg(long)]
     scope: Option<String>,
-    /// With --provider standard: a further form parameter, such as audience=https://api.example
-    /// or resource=…; repeat it for more (sent in the order given).
+    /// With --provider standard: a further form parameter, such as an audience or a resource;
+    /// repeat it for more (sent in the order given).
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = args::name_value)]
     params: Vec<(String, String)>,
     /// Where tokens are cached between runs (a directory or a redis:// URL).
