@@ -96,7 +96,10 @@ pub fn is_loopback(url: &reqwest::Url) -> bool {
             domain.eq_ignore_ascii_case("localhost")
         }
         Some(url::Host::Ipv4(ip)) => std::net::IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => std::net::IpAddr::V6(ip).is_loopback(),
+        // `::1`, and an IPv4 loopback address mapped into IPv6 (`::ffff:127.0.0.1`).
+        Some(url::Host::Ipv6(ip)) => ip
+            .to_ipv4_mapped()
+            .map_or(ip.is_loopback(), |v4| v4.is_loopback()),
         None => false,
     }
 }

@@ -23,6 +23,7 @@ pub struct ClientState {
     request_timeout: Option<Duration>,
     observer: Option<ResponseObserver>,
     redirects_refused: bool,
+    once_only_bodies: bool,
 }
 
 impl Default for ClientState {
@@ -34,6 +35,7 @@ impl Default for ClientState {
             request_timeout: None,
             observer: None,
             redirects_refused: false,
+            once_only_bodies: false,
         }
     }
 }
@@ -71,14 +73,22 @@ impl ClientState {
     }
 
     /// For a caller's `reqwest::Client`, which may follow redirects where these requests
-    /// must not: each request's body goes out so that it cannot be sent again (reqwest then
-    /// returns a 307 or 308 as it is, where it would send the body on to the new
-    /// location), and a response from another URL than the one sent (a 301, 302 or 303
-    /// the client followed, without the body) is marked
-    /// [`redirected`](ResponseHead::redirected) for the caller to refuse. A client built
-    /// with `redirect::Policy::none()` needs neither.
+    /// must not: a response from another URL than the one sent (a redirect the client
+    /// followed) is marked [`redirected`](ResponseHead::redirected) for the caller to
+    /// refuse. A redirect chain that ends at the URL sent is not seen. A client built with
+    /// `redirect::Policy::none()` needs none of this.
     pub fn with_redirects_refused(mut self) -> Self {
         self.redirects_refused = true;
+        self
+    }
+
+    /// Sends each request's body so that it cannot be sent again, which keeps reqwest from
+    /// following a 307 or 308 with it (it returns the redirect as it is): for bodies that
+    /// hold a secret, on a client that may follow redirects. The body still goes out with
+    /// its `Content-Length`. The cost: reqwest cannot retry such a request on a refused
+    /// HTTP/2 stream either, which it does only with a body it can send again.
+    pub fn with_once_only_bodies(mut self) -> Self {
+        self.once_only_bodies = true;
         self
     }
 
@@ -109,7 +119,7 @@ impl ClientState {
         if let Some(timeout) = self.request_timeout {
             *request.timeout_mut() = Some(timeout);
         }
-        if self.redirects_refused {
+        if self.once_only_bodies {
             once_only_body(request);
         }
         if !basic_operations.contains(&operation_id) {

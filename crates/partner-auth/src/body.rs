@@ -119,10 +119,13 @@ pub(crate) fn details(body: &Value) -> Details {
         .into_iter()
         .find_map(|key| text(key).filter(|m| Some(m) != code.as_ref()))
         .or_else(|| {
-            // A map of strings (Alternative Payments' 403): its first value other than the code.
+            // A map of strings (Alternative Payments' 403): its first value other than the
+            // code and the fields that point elsewhere (RFC 6749's `error_uri`, RFC 9457's
+            // `type` and `instance`).
             object
-                .values()
-                .filter_map(Value::as_str)
+                .iter()
+                .filter(|(key, _)| !matches!(key.as_str(), "error_uri" | "type" | "instance"))
+                .filter_map(|(_, value)| value.as_str())
                 .find(|v| Some(*v) != code.as_deref())
                 .map(str::to_owned)
         });
@@ -292,8 +295,8 @@ fn lowercase_escapes(encoded: &str) -> String {
 /// (`+` for a space) or percent-encoded (`%20`), either with upper- or lowercase hex digits;
 /// escaped as a JSON string is (`\/` for `/` too); and each piece of it between the
 /// characters a form or URL parser may cut it at (`&`, `=`, `+`, `%`, `;`, `#`, `?`,
-/// whitespace) that is [`MIN_PIECE_LEN`] bytes or longer, which a server that parsed the
-/// value wrongly may echo alone. Built once per client.
+/// whitespace) that is [`MIN_PIECE_LEN`] bytes or longer, as it is and form-urlencoded,
+/// which a server that parsed the value wrongly may echo alone. Built once per client.
 #[derive(Default)]
 pub(crate) struct Sensitive {
     /// Distinct, each at least [`MIN_REDACTED_LEN`] bytes.
@@ -334,6 +337,10 @@ impl Sensitive {
             add(secret.to_owned());
             for piece in secret.split(|c: char| "&=+%;#?".contains(c) || c.is_whitespace()) {
                 if piece.len() >= MIN_PIECE_LEN && piece.len() < secret.len() {
+                    let form: String =
+                        url::form_urlencoded::byte_serialize(piece.as_bytes()).collect();
+                    add(lowercase_escapes(&form));
+                    add(form);
                     add(piece.to_owned());
                 }
             }
@@ -422,6 +429,23 @@ fn occurrences(text: &str, sensitive: &Sensitive) -> Vec<(usize, usize)> {
         }
     }
     merged
+}
+
+/// `text` without the sensitive strings and without `token` (the access token it came
+/// with), but none of [`scrub`]'s guessing at token-like words: for a value with a shape of
+/// its own that such a guess would mangle (a scope of URIs and GUIDs).
+pub(crate) fn scrub_known(text: &str, sensitive: &Sensitive, token: &str) -> String {
+    let found = occurrences(text, sensitive);
+    let text = if found.is_empty() {
+        text.to_owned()
+    } else {
+        replace_ranges(text, found)
+    };
+    if token.len() >= MIN_REDACTED_LEN {
+        text.replace(token, "[REDACTED]")
+    } else {
+        text
+    }
 }
 
 /// `text` with each of the sorted, disjoint byte `ranges` replaced by `[REDACTED]`.

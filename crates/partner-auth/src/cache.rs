@@ -325,7 +325,12 @@ impl TokenCache {
                 .fingerprints
                 .hash_one(client.credentials().client_secret().expose_secret()),
             scope: client.scope().map(str::to_owned),
-            extra_params: client.extra_params().to_vec(),
+            // Sorted: the same set in another order asks for the same token.
+            extra_params: {
+                let mut params = client.extra_params().to_vec();
+                params.sort_unstable();
+                params
+            },
         }
     }
 

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt as _;
 use tracing::Instrument as _;
 
 use partner_api_support::ClientState;
@@ -61,11 +62,14 @@ fn client_state(
 ) -> ClientState {
     let mut state = ClientState::default();
     if let Some(user_agent) = user_agent {
-        // The caller's client, which may follow redirects: the secret in a body must not
-        // go on to where a 307 points, nor a token come back from there.
+        // The caller's client, which may follow redirects: no token may come back from
+        // where one led, and a secret in the body must not go on to where a 307 points.
         state = state
             .with_default_header(USER_AGENT, user_agent)
             .with_redirects_refused();
+        if auth == ClientAuth::Body {
+            state = state.with_once_only_bodies();
+        }
     }
     if let Some(timeout) = request_timeout {
         state = state.with_request_timeout(timeout);
@@ -116,7 +120,21 @@ impl Client {
         );
         #[cfg(feature = "metrics")]
         let started = Instant::now();
-        let result = self.send_token_request().instrument(span.clone()).await;
+        // A Tokio runtime without its time or I/O driver makes reqwest panic: an error.
+        let result =
+            std::panic::AssertUnwindSafe(self.send_token_request())
+                .catch_unwind()
+                .instrument(span.clone())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::new(ErrorKind::Internal, "a panic inside the token request")
+                    .with_hint(
+                        "a Tokio runtime without its time or I/O driver makes reqwest panic: \
+                         build it with enable_all(); otherwise report this bug to \
+                         partner-auth",
+                    )
+                    .at(self.config.provider, self.config.environment.clone()))
+                });
         match &result {
             Ok(_) => {
                 span.record("outcome", "ok");
@@ -304,9 +322,10 @@ impl ClientBuilder {
     /// the ones this crate writes: Auth0's `audience`, RFC 8707's `resource` (which may
     /// be given more than once); sent in the order given. Like the scope, the parameters
     /// are part of the token's identity: a [`TokenCache`](crate::TokenCache) and a token
-    /// store keep one token per set of them. `grant_type`, `client_id`, `client_secret`
-    /// and `scope` are this crate's to write, and the partners take no parameter: giving
-    /// either is a configuration error. `Debug` shows the names, not the values.
+    /// store keep one token per set of them (in whatever order). `grant_type`,
+    /// `client_id`, `client_secret` and `scope` (in any case) are this crate's to write,
+    /// and the partners take no parameter: giving either is a configuration error. `Debug`
+    /// shows the names, not the values.
     pub fn extra_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra_params.push((name.into(), value.into()));
         self
@@ -350,22 +369,28 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends through a `reqwest::Client` the caller configured (proxies, TLS roots). One
-    /// that follows redirects (reqwest's default) still sends no secret on: a token
-    /// request's body is not sent again to where a 307 or 308 points, and an answer from a
-    /// redirect it followed (a 301, 302 or 303, which reqwest follows without the body) is
-    /// an [`InvalidResponse`](ErrorKind::InvalidResponse), as any redirect is with the
-    /// client this crate builds. For a plain `http://` URL, give it `no_proxy()`: its
-    /// proxies would see the secret. (The client this crate builds otherwise goes direct for
-    /// `http://` and loopback URLs, and takes the environment's proxies for the rest.)
+    /// Sends through a `reqwest::Client` the caller configured (proxies, TLS roots). Build
+    /// it with `redirect::Policy::none()`: a token request must not follow a redirect. One
+    /// that follows them anyway (reqwest's default) is contained as far as reqwest lets it
+    /// be: a body holding the secret is not sent again to where a 307 or 308 points, and an
+    /// answer from another URL than the token URL (a 301, 302 or 303 followed, without the
+    /// body) is an [`InvalidResponse`](ErrorKind::InvalidResponse), as any redirect is with
+    /// the client this crate builds. What it cannot stop: reqwest sends Basic credentials
+    /// again on a redirect within the same origin, and the token URL, its query included,
+    /// as the `Referer` (`referer(false)` turns that off); an answer from a chain of
+    /// redirects that ends at the token URL itself reads as a direct one; and a body that
+    /// holds the secret is not retried on a refused HTTP/2 stream. For a plain `http://`
+    /// URL, give it `no_proxy()`: its proxies would see the secret. (The client this crate
+    /// builds otherwise goes direct for `http://` and loopback URLs, and takes the
+    /// environment's proxies for the rest.)
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
     }
 
     /// Allows credentials over plain `http://` to non-loopback hosts. Only for test
-    /// networks; plain http to loopback (`127.0.0.0/8`, `::1`, `localhost`) is always
-    /// allowed.
+    /// networks; plain http to loopback (`127.0.0.0/8`, `::1`, `127.0.0.0/8` mapped into
+    /// IPv6, `localhost`) is always allowed.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
@@ -587,8 +612,10 @@ fn check_extra_params(provider: Provider, params: &[(String, String)]) -> Result
                 "an extra parameter needs a name (`audience`, `resource`, …)",
             ));
         }
-        if WRITTEN_PARAMS.contains(&name.as_str()) {
-            let instead = match name.as_str() {
+        // As a server that reads names without case or surrounding space would read it.
+        let read_as = name.trim().to_ascii_lowercase();
+        if WRITTEN_PARAMS.contains(&read_as.as_str()) {
+            let instead = match read_as.as_str() {
                 "scope" => "give the scope with .scope(…)",
                 "grant_type" => "the grant is always client_credentials",
                 _ => "give the credentials with .credentials(…) and .client_auth(…)",
@@ -696,10 +723,12 @@ fn usable_token(
     let at = |e: Error| e.at(token.provider(), token.environment().to_owned().into());
     let secret = token.expose_secret();
     if secret.trim().is_empty() {
-        return Err(at(Error::new(
-            ErrorKind::InvalidResponse,
-            "the success response has an empty access token",
-        )));
+        let what = if secret.is_empty() {
+            "the success response has an empty access token"
+        } else {
+            "the success response has a blank access token"
+        };
+        return Err(at(Error::new(ErrorKind::InvalidResponse, what)));
     }
     // What `HeaderValue::from_str` accepts (tab, and any byte from space up but DEL),
     // without a copy; every byte looked at, without a branch, so that it vectorizes.

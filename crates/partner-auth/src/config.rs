@@ -77,7 +77,7 @@ pub struct ClientConfig {
     pub scope: Option<String>,
     /// For `"standard"`: further form parameters, by name, each a string or a list of
     /// strings (`{ "audience": "https://api.example.com", "resource": ["a", "b"] }`);
-    /// sent by name in alphabetical order, a list's values in its order (see
+    /// sent sorted by name (byte order), a list's values in its order (see
     /// [`ClientBuilder::extra_param`](crate::ClientBuilder::extra_param)).
     #[serde(default)]
     pub extra_params: BTreeMap<String, ParamValues>,

@@ -144,6 +144,15 @@ impl Exchange<'_> {
                     TokenType::Bearer => t,
                     TokenType::Other(_) => body::scrub(&t, sensitive),
                 });
+                // The partners' specs define no scope: one a lenient read found is not
+                // kept, so that all of them answer alike. A standard provider's is shown
+                // (`Debug`, `Serialize`), so it is scrubbed like any text from a response.
+                raw.scope = match self.provider {
+                    Provider::Standard => raw
+                        .scope
+                        .map(|scope| body::scrub_known(&scope, sensitive, &raw.access_token)),
+                    _ => None,
+                };
                 raw
             })
             .map_err(|e| e.at(self.provider, self.environment.clone()))
@@ -314,7 +323,20 @@ fn classify(
 
 /// A request that got no response.
 pub(crate) fn transport_error(e: reqwest::Error) -> Error {
-    let (kind, what) = if e.is_timeout() {
+    // A caller's HTTP client that follows redirects (ours does not) failed on the way: too
+    // many of them, or one to a scheme it cannot take (a URL this crate never sends to).
+    let followed_a_redirect = e.is_redirect()
+        || (e.is_builder()
+            && e.url()
+                .is_some_and(|u| !matches!(u.scheme(), "http" | "https")));
+    let (kind, what) = if followed_a_redirect {
+        (
+            ErrorKind::InvalidResponse,
+            "the token endpoint redirected and the HTTP client followed; token requests do \
+             not follow redirects: build the reqwest::Client given to \
+             ClientBuilder::http_client with redirect::Policy::none()",
+        )
+    } else if e.is_timeout() {
         (ErrorKind::Timeout, "no response within the timeout")
     } else if e.is_connect() {
         (

@@ -81,7 +81,7 @@
 //! | any | 408 | anything | `Timeout` |
 //! | any | 429 | anything (Cobee `error_description`, Dinie `rate_limit_exceeded`) | `RateLimited`, with `retry_after()` |
 //! | any | 5xx | anything, HTML from a proxy included | `ProviderUnavailable` |
-//! | any | 3xx | anything | `InvalidResponse` (redirects are not followed) |
+//! | any | 3xx | anything | `InvalidResponse` (redirects are not followed; for a caller's HTTP client, see [`ClientBuilder::http_client`]) |
 //! | any | 2xx | not a token: HTML, empty, truncated, no access token, a blank or non-header token | `InvalidResponse` |
 //! | any | 2xx | a token already expired on arrival (by its lifetime measured from the send time, or its JWT on the provider's clock) | `InvalidResponse`, with the failure cool-down in a [`TokenSource`] |
 //! | any | 2xx | a token with odd fields: `"3600"` as a string, other key case, extra keys | success (lenient decode) |
@@ -90,7 +90,7 @@
 //! | any | none | no answer within the timeout | `Timeout` |
 //! | any | none | `http://` to a non-loopback host | `InsecureTransport`, before any connection |
 //! | any | none | empty id or secret, Teez secret under 8 characters or without a digit; an invalid [`CachePolicy`]; no Tokio runtime | `Configuration`, before any request |
-//! | any | none | a panic inside a fetch (a bug here, or in an injected clock or sleep) | `Internal`, with the failure cool-down |
+//! | any | none | a panic inside a fetch (a bug here, or in an injected clock or sleep, or a Tokio runtime without its time or I/O driver) | `Internal`, with the failure cool-down |
 //!
 //! The provider's own code and message are kept ([`Error::code`], [`Error::message`],
 //! [`Error::field_errors`]), with the client secret scrubbed from them (as sent, form- or

@@ -225,10 +225,10 @@ impl AccessToken {
         AccessToken(Arc::new(Inner::clone(&self.0)))
     }
 
-    /// The scope the token was granted: the response's `scope`, or, where a
-    /// [`Provider::Standard`] response has none (or one that is not a string), the scope
-    /// asked for, which RFC 6749 §5.1 says it then is. `None` when neither is there (the
-    /// partners' responses carry none).
+    /// The scope a [`Provider::Standard`] token was granted: the response's `scope`, or,
+    /// where the response has none (or one that is not a string), the scope asked for,
+    /// which RFC 6749 §5.1 says it then is; `None` when neither is there. `None` for the
+    /// partners, whose specs define no scope.
     pub fn scope(&self) -> Option<&str> {
         self.0.scope.as_deref()
     }

@@ -633,11 +633,12 @@ async fn server_keeping_what_it_receives() -> (String, std::sync::Arc<std::sync:
     (origin, received)
 }
 
-/// A caller's HTTP client that follows redirects (reqwest's default) still never sends the
-/// secret, nor takes a token, from where a token endpoint redirects: a 307 or 308 comes
-/// back as it is (the body, which may hold the secret, is not sent again), and a 301, 302
-/// or 303 the client followed (without the body) is refused. Every provider; each is an
-/// `InvalidResponse`, as a redirect is with the client this crate builds.
+/// A caller's HTTP client that follows redirects (reqwest's default) still sends no secret
+/// to another origin, nor takes a token from where a token endpoint redirects: a 307 or 308
+/// with a body that holds the secret comes back as it is (the body is not sent again);
+/// with Basic credentials reqwest sends the body on without them; and an answer from
+/// another URL is refused. Every provider; each is an `InvalidResponse`, as a redirect is
+/// with the client this crate builds.
 #[tokio::test]
 async fn a_callers_client_that_follows_redirects_never_carries_the_secret_on() {
     use base64::Engine as _;
@@ -672,8 +673,15 @@ async fn a_callers_client_that_follows_redirects_never_carries_the_secret_on() {
                 !seen.contains(SECRET) && !seen.contains(&basic),
                 "{at}: {seen}"
             );
-            if status == 307 || status == 308 {
-                assert_eq!(seen, "", "{at}: nothing goes on to the new location");
+            let secret_in_body = matches!(
+                f.provider,
+                Provider::Teez | Provider::Cobee | Provider::Tradevest
+            );
+            if (status == 307 || status == 308) && secret_in_body {
+                assert_eq!(seen, "", "{at}: a body with the secret goes on nowhere");
+            } else if status == 307 || status == 308 {
+                // Basic credentials: the body (the grant alone) may go on, without them.
+                assert!(seen.starts_with("POST /stolen"), "{at}: {seen}");
             } else {
                 assert!(seen.starts_with("GET /stolen"), "{at}: {seen}");
                 assert_eq!(error.status().map(|s| s.as_u16()), Some(200), "{at}");

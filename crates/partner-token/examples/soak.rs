@@ -100,8 +100,10 @@ async fn main() -> ExitCode {
             .expect("a valid policy");
         sources.push((provider, source));
     }
+    // The sandbox is on loopback: no proxy from the environment sees the tokens.
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
+        .no_proxy()
         .build()
         .expect("http");
 

@@ -155,7 +155,10 @@ fn identity(client: &Client) -> Vec<u8> {
         out.extend_from_slice(&(scope.len() as u64).to_be_bytes());
         out.extend_from_slice(scope.as_bytes());
     }
-    for (name, value) in client.extra_params() {
+    // Sorted: the same set in another order asks for the same token.
+    let mut params: Vec<&(String, String)> = client.extra_params().iter().collect();
+    params.sort_unstable();
+    for (name, value) in params {
         out.extend_from_slice(b"param");
         for part in [name, value] {
             out.extend_from_slice(&(part.len() as u64).to_be_bytes());
