@@ -147,11 +147,11 @@ impl Exchange<'_> {
                 // The partners' specs define no scope: one a lenient read found is not
                 // kept, so that all of them answer alike. A standard provider's is shown
                 // (`Debug`, `Serialize`), so it is scrubbed like any text from a response.
-                raw.scope = match self.provider {
-                    Provider::Standard => raw
-                        .scope
-                        .map(|scope| body::scrub_known(&scope, sensitive, &raw.access_token)),
-                    _ => None,
+                raw.scope = if self.provider == Provider::Standard {
+                    raw.scope
+                        .map(|scope| body::scrub_known(&scope, sensitive, &raw.access_token))
+                } else {
+                    None
                 };
                 raw
             })
