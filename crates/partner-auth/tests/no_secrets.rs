@@ -133,18 +133,15 @@ fn configuration_errors_do_not_echo_a_rejected_secret() {
 #[tokio::test]
 async fn a_piece_of_the_secret_cut_where_a_parser_cuts_it_is_not_shown() {
     let secret = "s3cr3t-Value+/=&x;Another-Piece";
-    let f = &fixtures()[0];
     for piece in ["s3cr3t-Value", "Another-Piece", "s3cr3t-Value /="] {
         let body = json!({"error": "invalid_client", "error_description": format!("got {piece}")});
-        let server = serve(f, 401, "application/json", body.to_string(), &[]).await;
-        let err = Client::builder(f.provider)
-            .base_url(base_url(f.provider, &server.base_url()))
-            .credentials(Credentials::new(CLIENT_ID, secret))
-            .build()
-            .unwrap()
-            .fetch_token()
-            .await
-            .unwrap_err();
+        let err = error_with_secret(
+            &fixtures()[0],
+            secret,
+            "application/json",
+            &body.to_string(),
+        )
+        .await;
         let shown = format!(
             "{err} {err:?} {} {}",
             err.message().unwrap_or_default(),
@@ -154,4 +151,39 @@ async fn a_piece_of_the_secret_cut_where_a_parser_cuts_it_is_not_shown() {
         assert!(!shown.contains("Another-Piece"), "{shown}");
         assert!(shown.contains("got "), "the rest is kept: {shown}");
     }
+}
+
+/// The 401 error of `f`'s provider whose server answers with `body`, for a client with
+/// `secret`.
+async fn error_with_secret(
+    f: &Fixture,
+    secret: &str,
+    content_type: &str,
+    body: &str,
+) -> partner_auth::Error {
+    let server = serve(f, 401, content_type, body.to_owned(), &[]).await;
+    Client::builder(f.provider)
+        .base_url(base_url(f.provider, &server.base_url()))
+        .credentials(Credentials::new(CLIENT_ID, secret))
+        .build()
+        .unwrap()
+        .fetch_token()
+        .await
+        .unwrap_err()
+}
+
+/// Found by review: a piece of the secret echoed form-urlencoded (a base64 secret's `/` as
+/// `%2F`), by a server that cut the secret at its `+`, was shown; it is scrubbed too.
+#[tokio::test]
+async fn a_piece_of_the_secret_echoed_form_encoded_is_scrubbed() {
+    let secret = "q9Zx/Yt3Lm8Kp2Rw+Vb7Nc4Hd6Jf=";
+    let f = fixtures()
+        .into_iter()
+        .find(|f| f.provider == Provider::Standard)
+        .unwrap();
+    // A server that took the `+` for a space and echoes the first word in a link.
+    let body = r#"<a href="/help?client_secret=q9Zx%2FYt3Lm8Kp2Rw">wrong secret</a>"#;
+    let err = error_with_secret(&f, secret, "text/html", body).await;
+    let shown = format!("{err} {err:?} {}", err.body_excerpt().unwrap_or_default());
+    assert!(!shown.contains("q9Zx%2FYt3Lm8Kp2Rw"), "{shown}");
 }

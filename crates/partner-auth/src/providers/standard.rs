@@ -109,9 +109,13 @@ pub(super) async fn request_token(
         Ok(Err(error)) => Err(error),
         Err(error) => exchange.finish_response(Err(error)).await,
     }?;
-    // RFC 6749 §5.1: a response leaves the scope out when it is the one asked for.
-    if raw.scope.is_none() {
-        raw.scope.clone_from(&client.form.scope);
-    }
+    raw.scope = granted_scope(raw.scope, client.form.scope.as_deref());
     Ok(raw)
+}
+
+/// The scope a token was granted: the one `reported`, or, as RFC 6749 §5.1 has a response
+/// leave it out when it is the one asked for, the one `asked` for. For a token fetched
+/// and for one read back from a store written before the scope was kept.
+pub(crate) fn granted_scope(reported: Option<String>, asked: Option<&str>) -> Option<String> {
+    reported.or_else(|| asked.map(str::to_owned))
 }

@@ -524,11 +524,8 @@ impl Shared {
             return None;
         }
         let mut plain = plain;
-        // An entry from before the scope was stored: the one asked for, as a response
-        // without a scope means (RFC 6749 §5.1).
-        if plain.scope.is_none() && fetch.client.provider() == crate::Provider::Standard {
-            plain.scope = fetch.client.scope().map(str::to_owned);
-        }
+        // An entry from before the scope was stored has none (the partners ask for none).
+        plain.scope = crate::providers::standard::granted_scope(plain.scope, fetch.client.scope());
         let token = AccessToken::restored(
             plain,
             ttl,
