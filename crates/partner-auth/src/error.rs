@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +11,8 @@ use reqwest::StatusCode;
 
 use crate::{AccessToken, Provider};
 
-/// What kind of failure an [`Error`] is: what an application matches on. Serializes
-/// (serde) as its [`as_str`](Self::as_str) name.
+/// What kind of failure an [`Error`] is: what an application matches on. Its
+/// [`as_str`](Self::as_str) name is what serde writes and reads, and what [`FromStr`] parses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -48,7 +49,88 @@ impl serde::Serialize for ErrorKind {
     }
 }
 
+/// From its [`as_str`](ErrorKind::as_str) name, as [`FromStr`] reads it.
+impl<'de> serde::Deserialize<'de> for ErrorKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <Cow<'de, str>>::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// With feature `schemars`: a string, one of the [`as_str`](ErrorKind::as_str) names.
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for ErrorKind {
+    fn schema_name() -> Cow<'static, str> {
+        "ErrorKind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "description": "What kind of failure an error is (partner_auth::ErrorKind).",
+            "enum": names,
+        })
+    }
+}
+
+/// Its [`as_str`](ErrorKind::as_str) name, in any case (`"rate_limited"`,
+/// `"RATE_LIMITED"`); `-` may stand for `_`.
+impl FromStr for ErrorKind {
+    type Err = UnknownErrorKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim();
+        ErrorKind::ALL
+            .iter()
+            .copied()
+            .find(|kind| {
+                kind.as_str().len() == wanted.len()
+                    && kind
+                        .as_str()
+                        .bytes()
+                        .zip(wanted.bytes())
+                        .all(|(k, w)| k == w.to_ascii_lowercase() || (k == b'_' && w == b'-'))
+            })
+            .ok_or_else(|| UnknownErrorKind(s.to_owned()))
+    }
+}
+
+/// The name given is not an [`ErrorKind`]'s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownErrorKind(pub String);
+
+impl fmt::Display for UnknownErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown error kind `{}`; expected one of: ", self.0)?;
+        for (i, kind) in ErrorKind::ALL.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(kind.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for UnknownErrorKind {}
+
 impl ErrorKind {
+    /// Every kind, in the order declared: to register a metric per kind ahead of time, or to
+    /// list them in a configuration's help.
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::InvalidCredentials,
+        ErrorKind::InvalidRequest,
+        ErrorKind::RateLimited,
+        ErrorKind::ProviderUnavailable,
+        ErrorKind::Timeout,
+        ErrorKind::Connection,
+        ErrorKind::InvalidResponse,
+        ErrorKind::Configuration,
+        ErrorKind::InsecureTransport,
+        ErrorKind::Internal,
+    ];
+
     /// A stable `snake_case` name, for logs and metric labels (`"rate_limited"`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -99,14 +181,16 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// One field the provider reported as invalid.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One field the provider reported as invalid. Serializes (serde) with the names below.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct FieldError {
     /// The field (`clientSecret`, `grant_type`, …).
     pub field: String,
     /// What is wrong with it.
     pub message: String,
     /// The provider's code for it, if any.
+    #[cfg_attr(feature = "schemars", schemars(required))]
     pub code: Option<String>,
 }
 
@@ -117,6 +201,14 @@ pub struct FieldError {
 /// it. `Display` ends with what to do next. No secret or token ever appears in it.
 ///
 /// Cheap to clone, so one failed fetch can be handed to every caller that waited for it.
+///
+/// Serializes (serde) as one object with every accessor's value, for a structured log
+/// line: `kind` (its [`as_str`](ErrorKind::as_str) name), `retryable`, `error` (the
+/// [`headline`](Self::headline)), `hint`, `provider`, `environment`, `status`, `code`,
+/// `message`, `field_errors`, `retry_after_ms`, `body_excerpt`, and `causes` (each
+/// [`source`](StdError::source)'s `Display`, outermost first); a field without a value is
+/// `null` (`[]` for the lists). With feature `schemars`, `schemars::schema_for!(Error)` is
+/// its JSON Schema. Like `Display`, it holds no secret or token.
 #[derive(Clone)]
 pub struct Error(Arc<Inner>);
 
@@ -377,6 +469,96 @@ impl fmt::Display for Headline<'_> {
     }
 }
 
+/// The JSON form of an [`Error`]: what `Serialize` writes and the JSON Schema of it.
+#[derive(serde::Serialize)]
+#[serde(deny_unknown_fields)] // for the schema: `additionalProperties: false`
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schemars",
+    schemars(
+        title = "Error",
+        description = "A failure to get a token, as partner-auth writes it; never a secret \
+                       or a token."
+    )
+)]
+struct ErrorJson<'a> {
+    /// What kind of failure it is.
+    kind: ErrorKind,
+    /// Whether a later attempt may succeed.
+    retryable: bool,
+    /// What happened, in one line, without the hint.
+    error: String,
+    /// What to do next.
+    hint: Cow<'static, str>,
+    /// The provider the request was for.
+    #[cfg_attr(feature = "schemars", schemars(required))]
+    provider: Option<&'static str>,
+    /// The environment the request was for (`custom` for a base URL).
+    #[cfg_attr(feature = "schemars", schemars(required))]
+    environment: Option<&'a str>,
+    /// The HTTP status of the provider's response.
+    #[cfg_attr(feature = "schemars", schemars(required))]
+    status: Option<u16>,
+    /// The provider's own error code.
+    #[cfg_attr(feature = "schemars", schemars(required))]
+    code: Option<&'a str>,
+    /// The provider's own error message.
+    #[cfg_attr(feature = "schemars", schemars(required))]
+    message: Option<&'a str>,
+    /// Per-field errors the provider reported.
+    field_errors: &'a [FieldError],
+    /// How long the provider asked to wait, in milliseconds.
+    #[cfg_attr(feature = "schemars", schemars(required))]
+    retry_after_ms: Option<u64>,
+    /// A short excerpt of an error response's body, secrets and tokens removed.
+    #[cfg_attr(feature = "schemars", schemars(required))]
+    body_excerpt: Option<&'a str>,
+    /// The underlying causes, outermost first.
+    causes: Vec<String>,
+}
+
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let inner = &self.0;
+        let mut causes = Vec::new();
+        let mut source = self.source();
+        while let Some(cause) = source {
+            causes.push(cause.to_string());
+            source = cause.source();
+        }
+        ErrorJson {
+            kind: inner.kind,
+            retryable: inner.kind.is_retryable(),
+            error: self.headline(),
+            hint: self.hint(),
+            provider: inner.provider.map(Provider::name),
+            environment: inner.environment.as_deref(),
+            status: inner.status.map(|s| s.as_u16()),
+            code: inner.code.as_deref(),
+            message: inner.message.as_deref(),
+            field_errors: &inner.field_errors,
+            retry_after_ms: inner
+                .retry_after
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            body_excerpt: inner.body_excerpt.as_deref(),
+            causes,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// With feature `schemars`: the schema of what `Serialize` writes.
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Error {
+    fn schema_name() -> Cow<'static, str> {
+        "Error".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        ErrorJson::json_schema(generator)
+    }
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &self.0;
@@ -411,19 +593,7 @@ mod tests {
 
     #[test]
     fn display_is_the_headline_then_the_hint_for_every_kind() {
-        let kinds = [
-            ErrorKind::InvalidCredentials,
-            ErrorKind::InvalidRequest,
-            ErrorKind::RateLimited,
-            ErrorKind::ProviderUnavailable,
-            ErrorKind::Timeout,
-            ErrorKind::Connection,
-            ErrorKind::InvalidResponse,
-            ErrorKind::Configuration,
-            ErrorKind::InsecureTransport,
-            ErrorKind::Internal,
-        ];
-        for kind in kinds {
+        for &kind in ErrorKind::ALL {
             // Hints with "; " of their own (retry later) must not confuse anyone.
             let error =
                 Error::new(kind, "it broke; badly").at(Provider::Cobee, "production".into());
@@ -438,5 +608,57 @@ mod tests {
             // Serialized as its stable name, as logs and metrics show it.
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
+    }
+
+    #[test]
+    fn all_lists_every_kind_once() {
+        // Exhaustive: a new kind does not compile here until it has a place in `ALL`.
+        let place = |kind: ErrorKind| match kind {
+            ErrorKind::InvalidCredentials => 0,
+            ErrorKind::InvalidRequest => 1,
+            ErrorKind::RateLimited => 2,
+            ErrorKind::ProviderUnavailable => 3,
+            ErrorKind::Timeout => 4,
+            ErrorKind::Connection => 5,
+            ErrorKind::InvalidResponse => 6,
+            ErrorKind::Configuration => 7,
+            ErrorKind::InsecureTransport => 8,
+            ErrorKind::Internal => 9,
+        };
+        let places: Vec<usize> = ErrorKind::ALL.iter().map(|&k| place(k)).collect();
+        assert_eq!(places, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for &kind in ErrorKind::ALL {
+            assert_eq!(kind.as_str().parse::<ErrorKind>(), Ok(kind));
+            let shouted = kind.as_str().to_uppercase().replace('_', "-");
+            assert_eq!(format!(" {shouted} ").parse::<ErrorKind>(), Ok(kind));
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(serde_json::from_value::<ErrorKind>(json).unwrap(), kind);
+        }
+        for wrong in [
+            "",
+            "rate limited",
+            "ratelimited",
+            "rate_limited_",
+            "rate__limited",
+        ] {
+            let err = wrong.parse::<ErrorKind>().unwrap_err();
+            assert_eq!(err, UnknownErrorKind(wrong.to_owned()));
+            assert!(
+                err.to_string().starts_with(&format!(
+                    "unknown error kind `{wrong}`; expected one of: invalid_credentials, "
+                )),
+                "{err}"
+            );
+        }
+        let err = serde_json::from_str::<ErrorKind>("\"nope\"").unwrap_err();
+        assert!(
+            err.to_string().contains("unknown error kind `nope`"),
+            "{err}"
+        );
+        assert!(serde_json::from_str::<ErrorKind>("3").is_err());
     }
 }

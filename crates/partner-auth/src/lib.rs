@@ -141,8 +141,8 @@
 //!
 //!   Without any of the three, an `https://` base URL is refused when the client is built,
 //!   unless [`ClientBuilder::http_client`] gives a client built with a backend.
-//! - `schemars` (off): `schemars::JsonSchema` for [`AccessToken`] (the JSON its
-//!   `Serialize` writes).
+//! - `schemars` (off): `schemars::JsonSchema` for [`AccessToken`] and [`Error`] (the JSON
+//!   their `Serialize` writes).
 //! - `redis`, `file-store` (off): the [`store`]s.
 //! - `metrics` (off): the metrics above, through the `metrics` crate.
 //! - `blocking` (off): `blocking::TokenSource` and `blocking::Client` for code without
@@ -194,7 +194,7 @@ pub use cache::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SOURCES, TokenCache, TokenCach
 pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use config::{ClientConfig, ParamValues};
 pub use credentials::Credentials;
-pub use error::{Error, ErrorKind, FieldError};
+pub use error::{Error, ErrorKind, FieldError, UnknownErrorKind};
 pub use middleware::{AuthMiddleware, AuthMiddlewareBuilder, NoAuth, token_error};
 pub use policy::{CachePolicy, RetryPolicy};
 pub use provider::{BodyEncoding, ClientAuth, Environment, Provider, UnknownProvider};

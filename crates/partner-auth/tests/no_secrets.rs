@@ -1,5 +1,5 @@
-//! No `Debug` or `Display` output of a public type or an error contains the client secret
-//! or the access token, even when the provider echoes them back.
+//! No `Debug` or `Display` output of a public type or an error (nor an error's serde form)
+//! contains the client secret or the access token, even when the provider echoes them back.
 
 mod common;
 
@@ -61,6 +61,7 @@ async fn errors_built_from_echoing_responses_show_neither_secret_nor_token() {
                 .expect_err(&body);
             let what = format!("{} {status} {body}", f.provider);
             assert_formats_clean(&what, &err);
+            assert_clean(&what, &serde_json::to_string(&err).unwrap());
             for field in err.field_errors() {
                 assert_clean(&what, &format!("{field:?}"));
             }
