@@ -184,13 +184,16 @@ impl fmt::Display for ErrorKind {
 /// One field the provider reported as invalid. Serializes (serde) with the names below.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schemars",
+    schemars(transform = crate::schema::every_property_required)
+)]
 pub struct FieldError {
     /// The field (`clientSecret`, `grant_type`, …).
     pub field: String,
     /// What is wrong with it.
     pub message: String,
     /// The provider's code for it, if any.
-    #[cfg_attr(feature = "schemars", schemars(required))]
     pub code: Option<String>,
 }
 
@@ -478,7 +481,8 @@ impl fmt::Display for Headline<'_> {
     schemars(
         title = "Error",
         description = "A failure to get a token, as partner-auth writes it; never a secret \
-                       or a token."
+                       or a token.",
+        transform = crate::schema::every_property_required
     )
 )]
 struct ErrorJson<'a> {
@@ -491,27 +495,20 @@ struct ErrorJson<'a> {
     /// What to do next.
     hint: Cow<'static, str>,
     /// The provider the request was for.
-    #[cfg_attr(feature = "schemars", schemars(required))]
     provider: Option<&'static str>,
     /// The environment the request was for (`custom` for a base URL).
-    #[cfg_attr(feature = "schemars", schemars(required))]
     environment: Option<&'a str>,
     /// The HTTP status of the provider's response.
-    #[cfg_attr(feature = "schemars", schemars(required))]
     status: Option<u16>,
     /// The provider's own error code.
-    #[cfg_attr(feature = "schemars", schemars(required))]
     code: Option<&'a str>,
     /// The provider's own error message.
-    #[cfg_attr(feature = "schemars", schemars(required))]
     message: Option<&'a str>,
     /// Per-field errors the provider reported.
     field_errors: &'a [FieldError],
     /// How long the provider asked to wait, in milliseconds.
-    #[cfg_attr(feature = "schemars", schemars(required))]
     retry_after_ms: Option<u64>,
     /// A short excerpt of an error response's body, secrets and tokens removed.
-    #[cfg_attr(feature = "schemars", schemars(required))]
     body_excerpt: Option<&'a str>,
     /// The underlying causes, outermost first.
     causes: Vec<String>,

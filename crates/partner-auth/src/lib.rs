@@ -182,6 +182,8 @@ mod policy;
 mod provider;
 mod providers;
 mod retry_after;
+#[cfg(feature = "schemars")]
+mod schema;
 mod source;
 mod stats;
 pub mod store;

@@ -366,7 +366,8 @@ impl fmt::Display for AccessToken {
     schemars(
         title = "AccessToken",
         description = "An access token's metadata as partner-auth writes it; the token \
-                       itself is never in it."
+                       itself is never in it.",
+        transform = crate::schema::every_property_required
     )
 )]
 struct AccessTokenJson {
@@ -377,7 +378,6 @@ struct AccessTokenJson {
     /// `Bearer`, or another type verbatim.
     token_type: String,
     /// Lifetime in seconds the provider reported; null when it reported none usable.
-    #[cfg_attr(feature = "schemars", schemars(required))]
     expires_in: Option<u64>,
     /// When the request was sent (RFC 3339).
     #[cfg_attr(feature = "schemars", schemars(extend("format" = "date-time")))]
@@ -386,7 +386,6 @@ struct AccessTokenJson {
     #[cfg_attr(feature = "schemars", schemars(extend("format" = "date-time")))]
     expires_at: String,
     /// The scope granted (standard providers); null when there is none.
-    #[cfg_attr(feature = "schemars", schemars(required))]
     scope: Option<String>,
 }
 
