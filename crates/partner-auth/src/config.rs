@@ -78,8 +78,9 @@ pub struct ClientConfig {
     /// For `"standard"`: further form parameters, by name, each a string or a list of
     /// strings (`{ "audience": "https://api.example.com", "resource": ["a", "b"] }`);
     /// sent sorted by name (byte order), a list's values in its order (see
-    /// [`ClientBuilder::extra_param`](crate::ClientBuilder::extra_param)).
-    #[serde(default)]
+    /// [`ClientBuilder::extra_param`](crate::ClientBuilder::extra_param)). A name given
+    /// twice is an error, not the last one winning: give a list instead.
+    #[serde(default, deserialize_with = "unique_names")]
     pub extra_params: BTreeMap<String, ParamValues>,
     /// How the token is cached, refreshed and retried.
     #[serde(default)]
@@ -219,6 +220,41 @@ impl fmt::Debug for ParamValues {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ParamValues({} values)", self.as_slice().len())
     }
+}
+
+/// A map of parameter names, each once: a format that lets a key repeat (JSON, YAML) would
+/// otherwise keep only the last value, silently.
+fn unique_names<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, ParamValues>, D::Error> {
+    struct Names;
+
+    impl<'de> serde::de::Visitor<'de> for Names {
+        type Value = BTreeMap<String, ParamValues>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map of parameter names to a string or a list of strings")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            use serde::de::Error as _;
+            let mut names = BTreeMap::new();
+            while let Some((name, values)) = map.next_entry::<String, ParamValues>()? {
+                if names.contains_key(&name) {
+                    return Err(A::Error::custom(format!(
+                        "extra parameter `{name}` given twice: give its values as one list"
+                    )));
+                }
+                names.insert(name, values);
+            }
+            Ok(names)
+        }
+    }
+
+    deserializer.deserialize_map(Names)
 }
 
 /// The secret as a string, read as the format reads a string (YAML gives an unquoted

@@ -408,6 +408,40 @@ async fn a_token_cache_keeps_a_token_per_audience() {
     }
 }
 
+/// Found by review: a name given twice in `extra_params` (JSON and YAML allow it) kept the
+/// last value, silently; it is an error that says to give a list.
+#[test]
+fn a_name_given_twice_in_extra_params_is_refused() {
+    let json = r#"{"provider": "standard", "base_url": "https://auth.example.invalid/token",
+        "client_id": "id", "client_secret": "secret-value-1",
+        "extra_params": {"audience": "aud-1", "resource": "r1", "audience": "aud-2"}}"#;
+    let yaml = "provider: standard\nbase_url: https://auth.example.invalid/token\n\
+                client_id: id\nclient_secret: secret-value-1\n\
+                extra_params:\n  audience: aud-1\n  audience: aud-2\n";
+    let errors = [
+        serde_json::from_str::<partner_auth::ClientConfig>(json)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string(),
+        serde_yaml_ng::from_str::<partner_auth::ClientConfig>(yaml)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string(),
+    ];
+    for error in errors {
+        assert!(
+            error.contains("extra parameter `audience` given twice"),
+            "{error}"
+        );
+        assert!(!error.contains("secret-value-1"), "{error}");
+    }
+    // Names that differ only in case are two parameters, as a form sends them.
+    let config: partner_auth::ClientConfig =
+        serde_json::from_str(&json.replace(r#""audience": "aud-2""#, r#""Audience": "aud-2""#))
+            .unwrap();
+    assert_eq!(config.extra_params.len(), 3);
+}
+
 /// `extra_params` in a configuration: a name with one value or a list of them, sent by
 /// name in alphabetical order, a list's values in its order. Anything else for a value is
 /// refused, and `Debug` shows only the names.
