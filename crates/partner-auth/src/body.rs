@@ -291,16 +291,24 @@ fn lowercase_escapes(encoded: &str) -> String {
 }
 
 /// What a text taken from a response must not show (a client's secret, the values of its
-/// token URL's query), in every form a server may echo one back: as sent; form-urlencoded
-/// (`+` for a space) or percent-encoded (`%20`), either with upper- or lowercase hex digits;
-/// escaped as a JSON string is (`\/` for `/` too); and each piece of it between the
-/// characters a form or URL parser may cut it at (`&`, `=`, `+`, `%`, `;`, `#`, `?`,
+/// token URL's query, the `Authorization: Basic` value of its credentials), in every form a
+/// server may echo one back: as sent; form-urlencoded (`+` for a space) or percent-encoded
+/// as the common encoders write it (RFC 3986's unreserved characters kept, or also
+/// `!'()*` as JavaScript's `encodeURIComponent` keeps them, or also `/` as Python's
+/// `quote` does; `%20` or `+` for a space), either with upper- or lowercase hex digits;
+/// escaped as a JSON string is (`\/` for `/` too, and `\u` escapes of non-ASCII characters
+/// and of `<>&` as Python's and Go's JSON writers make them); and each piece of it between
+/// the characters a form or URL parser may cut it at (`&`, `=`, `+`, `%`, `;`, `#`, `?`,
 /// whitespace) that is [`MIN_PIECE_LEN`] bytes or longer, as it is and form-urlencoded,
-/// which a server that parsed the value wrongly may echo alone. Built once per client.
+/// which a server that parsed the value wrongly may echo alone. A client secret shorter
+/// than [`MIN_REDACTED_LEN`] bytes is scrubbed where it stands as a word of its own (see
+/// [`Sensitive::with_short_word`]). Built once per client.
 #[derive(Default)]
 pub(crate) struct Sensitive {
     /// Distinct, each at least [`MIN_REDACTED_LEN`] bytes.
     patterns: Box<[SecretString]>,
+    /// Shorter ones, scrubbed only as whole words.
+    words: Box<[SecretString]>,
     /// The shortest pattern's length (`usize::MAX` without one), and the longest's.
     shortest: usize,
     longest: usize,
@@ -334,6 +342,21 @@ impl Sensitive {
             json.remove(0);
             add(json.replace('/', "\\/"));
             add(json);
+            for upper in [false, true] {
+                add(json_u_escaped(secret, true, false, upper));
+                add(json_u_escaped(secret, false, true, upper));
+                add(json_u_escaped(secret, true, true, upper));
+                for kept in PERCENT_ENCODERS {
+                    let percent = percent_encoding::utf8_percent_encode(secret, kept).to_string();
+                    let percent = if upper {
+                        percent
+                    } else {
+                        lowercase_escapes(&percent)
+                    };
+                    add(percent.replace("%20", "+"));
+                    add(percent);
+                }
+            }
             add(secret.to_owned());
             for piece in secret.split(|c: char| "&=+%;#?".contains(c) || c.is_whitespace()) {
                 if piece.len() >= MIN_PIECE_LEN && piece.len() < secret.len() {
@@ -350,8 +373,75 @@ impl Sensitive {
             shortest: lengths.clone().min().unwrap_or(usize::MAX),
             longest: lengths.max().unwrap_or(0),
             patterns: patterns.into(),
+            words: Box::default(),
         }
     }
+
+    /// Also `secret` when it is shorter than [`MIN_REDACTED_LEN`] bytes (a client secret:
+    /// [`new`](Self::new) leaves it out), scrubbed only where it stands as a word of its
+    /// own, not inside a longer one: no real secret is that short, and inside words it
+    /// would redact ordinary text.
+    pub(crate) fn with_short_word(mut self, secret: &str) -> Self {
+        if !secret.is_empty() && secret.len() < MIN_REDACTED_LEN {
+            self.words = vec![SecretString::from(secret)].into();
+            self.shortest = self.shortest.min(secret.len());
+            self.longest = self.longest.max(secret.len());
+        }
+        self
+    }
+}
+
+/// The sets of characters a percent-encoder keeps, besides ASCII letters and digits: RFC
+/// 3986's unreserved (Go's `QueryEscape`, Python's `quote(safe="")`), JavaScript's
+/// `encodeURIComponent`, and Python's `quote` with its default `safe="/"`.
+/// (`form_urlencoded`'s own set is the one [`Sensitive::new`] starts from.)
+const PERCENT_ENCODERS: [&percent_encoding::AsciiSet; 3] = [
+    &UNRESERVED,
+    &UNRESERVED
+        .remove(b'!')
+        .remove(b'\'')
+        .remove(b'(')
+        .remove(b')')
+        .remove(b'*'),
+    &UNRESERVED.remove(b'/'),
+];
+
+const UNRESERVED: percent_encoding::AsciiSet = percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `secret` as the inside of a JSON string, with `\uXXXX` escapes for its non-ASCII
+/// characters (`non_ascii`, as Python's `json.dumps` writes them) and for `<`, `>` and `&`
+/// (`html`, as Go's `encoding/json` does), in `upper`- or lowercase hex.
+fn json_u_escaped(secret: &str, non_ascii: bool, html: bool, upper: bool) -> String {
+    let mut out = String::with_capacity(secret.len() * 2);
+    let unit = |u: u16, out: &mut String| {
+        if upper {
+            out.push_str(&format!("\\u{u:04X}"));
+        } else {
+            out.push_str(&format!("\\u{u:04x}"));
+        }
+    };
+    for c in secret.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || (html && "<>&".contains(c)) => unit(c as u16, &mut out),
+            c if non_ascii && !c.is_ascii() => {
+                let mut units = [0u16; 2];
+                for &u in c.encode_utf16(&mut units).iter() {
+                    unit(u, &mut out);
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The shortest sensitive string that [`scrub`] replaces.
@@ -417,6 +507,19 @@ fn occurrences(text: &str, sensitive: &Sensitive) -> Vec<(usize, usize)> {
                 _ => found.push((start, end)),
             }
             // The next occurrence may overlap this one: look again a character on.
+            from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    for word in &sensitive.words {
+        let word = word.expose_secret();
+        let mut from = 0;
+        while let Some(at) = text[from..].find(word) {
+            let (start, end) = (from + at, from + at + word.len());
+            let alone =
+                !text[..start].ends_with(is_word_char) && !text[end..].starts_with(is_word_char);
+            if alone {
+                found.push((start, end));
+            }
             from = start + text[start..].chars().next().map_or(1, char::len_utf8);
         }
     }
@@ -635,6 +738,42 @@ mod tests {
         // Escaped as a JSON string is, `\/` for `/` too.
         let sensitive = Sensitive::new(["quiet\"harbor/key"]);
         for echoed in [r#"quiet\"harbor/key"#, r#"quiet\"harbor\/key"#] {
+            assert_eq!(scrub(echoed, &sensitive), "[REDACTED]", "{echoed}");
+        }
+    }
+
+    #[test]
+    fn a_short_secret_is_scrubbed_only_as_a_word_of_its_own() {
+        let sensitive = Sensitive::new(["x9Q"]).with_short_word("x9Q");
+        assert_eq!(scrub("x9Q", &sensitive), "[REDACTED]");
+        assert_eq!(
+            scrub("secret x9Q, or \"x9Q\"", &sensitive),
+            "secret [REDACTED], or \"[REDACTED]\""
+        );
+        // Inside a longer word (letters, digits, `-._~+/=:`) it is left.
+        for kept in ["x9Qz", "ax9Q", "x9Q-1", "1.x9Q", "x9Q=", "x9Qx9Q"] {
+            assert_eq!(scrub(kept, &sensitive), kept);
+        }
+        // And `new` alone leaves it (query values as short are ordinary words).
+        assert_eq!(scrub("x9Q", &Sensitive::new(["x9Q"])), "x9Q");
+        // Not for a secret of the usual length: that one goes everywhere.
+        let long = Sensitive::new(["s3cret-value"]).with_short_word("s3cret-value");
+        assert_eq!(scrub("as3cret-valueb", &long), "a[REDACTED]b");
+    }
+
+    #[test]
+    fn a_secret_is_scrubbed_as_other_json_writers_and_percent_encoders_write_it() {
+        let sensitive = Sensitive::new(["pässwörd<&>/(2024)!*'@ x"]);
+        for echoed in [
+            r"p\u00e4ssw\u00f6rd<&>/(2024)!*'@ x",
+            r"p\u00E4ssw\u00F6rd<&>/(2024)!*'@ x",
+            r"pässwörd\u003c\u0026\u003e/(2024)!*'@ x",
+            r"p\u00e4ssw\u00f6rd\u003c\u0026\u003e/(2024)!*'@ x",
+            "p%C3%A4ssw%C3%B6rd%3C%26%3E%2F%282024%29%21%2A%27%40%20x",
+            "p%c3%a4ssw%c3%b6rd%3c%26%3e%2f%282024%29%21%2a%27%40+x",
+            "p%C3%A4ssw%C3%B6rd%3C%26%3E%2F(2024)!*'%40%20x",
+            "p%C3%A4ssw%C3%B6rd%3C%26%3E/%282024%29%21%2A%27%40%20x",
+        ] {
             assert_eq!(scrub(echoed, &sensitive), "[REDACTED]", "{echoed}");
         }
     }

@@ -565,11 +565,21 @@ impl ClientBuilder {
         } else {
             url.as_str().trim_end_matches('/').to_owned()
         };
-        let sensitive = Sensitive::new(
-            std::iter::once(credentials.client_secret().expose_secret())
-                .chain(query_values(&url).iter().map(|v| v.expose_secret())),
-        );
         let state = client_state(auth, user_agent, request_timeout, &credentials);
+        // What a server that echoes what it got may show: the secret, the token URL's
+        // query values, and the `Authorization: Basic` value (base64 of the credentials).
+        let basic = state.basic_credentials().map(|c| c.authorization_header());
+        let basic = basic
+            .as_ref()
+            .and_then(|header| header.to_str().ok()?.strip_prefix("Basic "));
+        let secret = credentials.client_secret().expose_secret();
+        let sensitive = Sensitive::new(
+            std::iter::once(secret)
+                .chain(query_values(&url).iter().map(|v| v.expose_secret()))
+                .chain(basic)
+                .chain(basic.map(|b| b.trim_end_matches('='))),
+        )
+        .with_short_word(secret);
         let form = providers::standard::Form {
             scope: self.scope.clone(),
             extra_params: self.extra_params.clone(),

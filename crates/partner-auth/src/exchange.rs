@@ -139,10 +139,14 @@ impl Exchange<'_> {
         outcome
             .map(|mut raw| {
                 // Bearer as sent (a sensitive string may be an ordinary word, `bearer` too):
-                // only another type, shown verbatim, is scrubbed.
+                // only another type, shown verbatim, is scrubbed, of the token it came
+                // with too (one too short to look like a token, echoed as the type).
                 raw.token_type = raw.token_type.map(|t| match TokenType::parse(&t) {
                     TokenType::Bearer => t,
-                    TokenType::Other(_) => body::scrub(&t, sensitive),
+                    TokenType::Other(_) => body::scrub(
+                        &body::scrub_known(&t, sensitive, &raw.access_token),
+                        sensitive,
+                    ),
                 });
                 // The partners' specs define no scope: one a lenient read found is not
                 // kept, so that all of them answer alike. A standard provider's is shown

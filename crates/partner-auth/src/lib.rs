@@ -93,14 +93,19 @@
 //! | any | none | a panic inside a fetch (a bug here, or in an injected clock or sleep, or a Tokio runtime without its time or I/O driver) | `Internal`, with the failure cool-down |
 //!
 //! The provider's own code and message are kept ([`Error::code`], [`Error::message`],
-//! [`Error::field_errors`]), with the client secret scrubbed from them (as sent, form- or
-//! percent-encoded, or escaped as in a JSON string), and so is a short
-//! [`Error::body_excerpt`] (cut where it leaves no part of a secret); so are the values of
-//! a standard provider's token URL query, which may hold a key (each value, pairs split at
-//! `&` or `;`, as the URL carries it and decoded, and a name without a value; those of 4
-//! bytes or more: shorter ones would redact ordinary words). The error's kind and the
-//! token's type are read before anything is scrubbed. No `Debug` or `Display` output of this crate contains a
-//! client secret or an access token.
+//! [`Error::field_errors`]), with the client secret scrubbed from them (as sent; form- or
+//! percent-encoded as the common encoders write it, in either case of hex digit; escaped
+//! as in a JSON string, `\u` escapes of non-ASCII characters and of `<>&` included; the
+//! pieces of it a form or URL parser may cut it into, of 8 bytes or more; and, for HTTP
+//! Basic, the base64 `Authorization` value; a secret shorter than 4 bytes, where it stands
+//! as a word of its own), and so is a short [`Error::body_excerpt`] (cut where it leaves no
+//! part of a secret); so are the values of a standard provider's token URL query, which
+//! may hold a key (each value, pairs split at `&` or `;`, as the URL carries it and
+//! decoded, and a name without a value; those of 4 bytes or more: shorter ones would
+//! redact ordinary words). A token type that is not Bearer is scrubbed of the token it came
+//! with. The error's kind and the token's type are read before anything is scrubbed. No
+//! `Debug`, `Display` or serialized (serde) output of this crate contains a client secret
+//! or an access token.
 //!
 //! # Observability
 //!

@@ -188,3 +188,205 @@ async fn a_piece_of_the_secret_echoed_form_encoded_is_scrubbed() {
     let shown = format!("{err} {err:?} {}", err.body_excerpt().unwrap_or_default());
     assert!(!shown.contains("q9Zx%2FYt3Lm8Kp2Rw"), "{shown}");
 }
+
+/// Every way an error is shown: `Display`, `Debug`, and serialized (compact and pretty).
+fn shown(err: &partner_auth::Error) -> String {
+    format!(
+        "{err}\n{err:?}\n{}\n{}",
+        serde_json::to_string(err).unwrap(),
+        serde_json::to_string_pretty(err).unwrap()
+    )
+}
+
+fn fixture(provider: Provider) -> Fixture {
+    fixtures()
+        .into_iter()
+        .find(|f| f.provider == provider)
+        .unwrap()
+}
+
+fn client_with(provider: Provider, server: &str, id: &str, secret: &str) -> Client {
+    Client::builder(provider)
+        .base_url(base_url(provider, server))
+        .credentials(Credentials::new(id, secret))
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+/// Found by review: a short opaque token (16 hex digits: under the 20 characters the token-like-word
+/// heuristic needs) echoed in `token_type`, alone or as a whole header value.
+#[tokio::test]
+async fn a_token_echoed_as_its_token_type_is_not_shown() {
+    const TOKEN: &str = "8f14e45fceea167a";
+    let mut leaks = Vec::new();
+    for token_type in [TOKEN.to_owned(), format!("Bearer {TOKEN}")] {
+        let f = fixture(Provider::Standard);
+        let body = json!({"access_token": TOKEN, "token_type": token_type, "expires_in": 3600})
+            .to_string();
+        let server = serve(&f, 200, "application/json", body, &[]).await;
+        let token = client(f.provider, &server.base_url())
+            .fetch_token()
+            .await
+            .unwrap();
+        assert_eq!(token.expose_secret(), TOKEN);
+        let json = serde_json::to_string(&token).unwrap();
+        for (what, text) in [
+            ("AccessToken Display", token.to_string()),
+            ("AccessToken Debug", format!("{token:?}")),
+            ("AccessToken Serialize", json),
+        ] {
+            if text.contains(TOKEN) {
+                leaks.push(format!("{what}: {text}"));
+            }
+        }
+        let err = token.authorization_header().unwrap_err();
+        if shown(&err).contains(TOKEN) {
+            leaks.push(format!("Error from authorization_header: {err}"));
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "the token is shown:\n{}",
+        leaks.join("\n")
+    );
+}
+
+/// Found by review: a Basic-auth provider's 401 that echoes the `Authorization` header it got. The
+/// base64 of `acme:orchard-amber-copper` has no digit, so the token-like-word heuristic
+/// lets it through, and base64 is not among the forms scrubbed.
+#[tokio::test]
+async fn the_secret_echoed_as_the_basic_headers_base64_is_not_shown() {
+    const ID: &str = "acme";
+    const SECRET: &str = "orchard-amber-copper";
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{ID}:{SECRET}"));
+    assert!(!basic.chars().any(|c| c.is_ascii_digit()));
+    let mut leaks = Vec::new();
+    for provider in [
+        Provider::Dinie,
+        Provider::AlternativePayments,
+        Provider::Standard,
+    ] {
+        let f = fixture(provider);
+        let body = json!({
+            "error": "invalid_client",
+            "message": format!("bad Authorization header: Basic {basic}"),
+        })
+        .to_string();
+        let server = serve(&f, 401, "application/json", body, &[]).await;
+        let err = client_with(provider, &server.base_url(), ID, SECRET)
+            .fetch_token()
+            .await
+            .unwrap_err();
+        let text = shown(&err);
+        if text.contains(&basic) {
+            leaks.push(format!(
+                "{provider}: {}",
+                serde_json::to_string(&err).unwrap()
+            ));
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "base64(id:secret) is shown:\n{}",
+        leaks.join("\n")
+    );
+}
+
+/// Found by review: a non-ASCII secret echoed by a JSON writer that escapes non-ASCII (Python's
+/// `json.dumps` default): `p\u00e4ssw\u00f6rd-lantern`. Inside a body the excerpt reads
+/// as text (an HTML page, or a JSON body over 64 KiB), the escaped form is kept.
+#[tokio::test]
+async fn the_secret_echoed_json_u_escaped_in_a_body_read_as_text_is_not_shown() {
+    const SECRET: &str = "pässwörd-lantern";
+    const ESCAPED: &str = r"p\u00e4ssw\u00f6rd-lantern";
+    let f = fixture(Provider::Cobee);
+    let bodies = [
+        (
+            "text/html",
+            format!(
+                r#"<html><script>window.__ERROR__ = {{"client_secret_given":"{ESCAPED}"}}</script></html>"#
+            ),
+        ),
+        (
+            "application/json",
+            format!(
+                r#"{{"message":"wrong secret {ESCAPED}","trace":"{}"}}"#,
+                "x".repeat(70_000)
+            ),
+        ),
+    ];
+    let mut leaks = Vec::new();
+    for (content_type, body) in bodies {
+        let server = serve(&f, 401, content_type, body, &[]).await;
+        let err = client_with(Provider::Cobee, &server.base_url(), CLIENT_ID, SECRET)
+            .fetch_token()
+            .await
+            .unwrap_err();
+        let text = shown(&err);
+        assert!(!text.contains(SECRET));
+        // What a log reader gets back from the serialized error: the excerpt, once decoded.
+        let json = serde_json::to_value(&err).unwrap();
+        let excerpt = json["body_excerpt"].as_str().unwrap_or_default();
+        assert_eq!(excerpt, err.body_excerpt().unwrap_or_default());
+        if excerpt.contains(ESCAPED) {
+            leaks.push(format!("{content_type}: body_excerpt = {excerpt}"));
+        }
+    }
+    // The escaped form is the secret to any JSON reader.
+    assert_eq!(
+        serde_json::from_str::<String>(&format!("\"{ESCAPED}\"")).unwrap(),
+        SECRET
+    );
+    assert!(
+        leaks.is_empty(),
+        "the secret, JSON-\\u-escaped, is shown:\n{}",
+        leaks.join("\n")
+    );
+}
+
+/// Found by review: a secret echoed percent-encoded the way JavaScript's `encodeURIComponent` (keeps
+/// `!'()*~`) or Python's `urllib.parse.quote` (keeps `/`) write it: neither is the form
+/// encoding the scrubber builds its patterns from.
+#[tokio::test]
+async fn the_secret_echoed_percent_encoded_by_other_encoders_is_not_shown() {
+    let cases = [
+        // (secret, as echoed)
+        ("p@ss!word(2024)", "p%40ss!word(2024)"), // encodeURIComponent
+        ("user@domain/key-12345", "user%40domain/key-12345"), // urllib.parse.quote
+    ];
+    let f = fixture(Provider::Cobee);
+    let mut leaks = Vec::new();
+    for (secret, echoed) in cases {
+        let body = json!({"message": format!("unknown client secret {echoed}")}).to_string();
+        let server = serve(&f, 401, "application/json", body, &[]).await;
+        let err = client_with(Provider::Cobee, &server.base_url(), CLIENT_ID, secret)
+            .fetch_token()
+            .await
+            .unwrap_err();
+        if shown(&err).contains(echoed) {
+            leaks.push(format!("{secret:?} as {echoed:?}: {err}"));
+        }
+    }
+    assert!(leaks.is_empty(), "{}", leaks.join("\n"));
+}
+
+/// Found by review: a secret of fewer than 4 bytes (accepted by every provider but Teez) is never scrubbed
+/// (`MIN_REDACTED_LEN`), so a provider's echo of it is shown as is.
+#[tokio::test]
+async fn a_short_secret_echoed_as_a_word_is_not_shown() {
+    const SECRET: &str = "x9Q";
+    let f = fixture(Provider::Cobee);
+    let body = json!({"message": format!("client secret {SECRET} is wrong")}).to_string();
+    let server = serve(&f, 401, "application/json", body, &[]).await;
+    let err = client_with(Provider::Cobee, &server.base_url(), CLIENT_ID, SECRET)
+        .fetch_token()
+        .await
+        .unwrap_err();
+    let json = serde_json::to_value(&err).unwrap();
+    assert!(
+        !shown(&err).contains(SECRET),
+        "a 3-byte secret is shown: {json}"
+    );
+}
