@@ -166,10 +166,7 @@ pub struct UnknownProvider(pub String);
 impl fmt::Display for UnknownProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = &self.0;
-        if let Some(feature) = PARTNER_NAMES
-            .iter()
-            .find(|known| known.eq_ignore_ascii_case(name))
-        {
+        if let Some(feature) = PARTNER_NAMES.iter().find(|known| same_name(known, name)) {
             return write!(
                 f,
                 "provider `{name}` is not compiled in: enable partner-auth's `{feature}` feature"
@@ -193,6 +190,20 @@ impl AsRef<str> for Provider {
     }
 }
 
+/// Whether `given` names the provider `known`: in any case, surrounding space trimmed, `_`
+/// standing for `-` (`"Alternative_Payments "` is `alternative-payments`), as an
+/// environment variable may spell it.
+fn same_name(known: &str, given: &str) -> bool {
+    let given = given.trim();
+    known.len() == given.len()
+        && known
+            .bytes()
+            .zip(given.bytes())
+            .all(|(k, g)| k == g.to_ascii_lowercase() || (k == b'-' && g == b'_'))
+}
+
+/// The provider's [`name`](Provider::name), in any case, surrounding space trimmed, `_` for
+/// `-`.
 impl FromStr for Provider {
     type Err = UnknownProvider;
 
@@ -201,7 +212,7 @@ impl FromStr for Provider {
             .iter()
             .copied()
             .chain([Provider::Standard])
-            .find(|p| p.name().eq_ignore_ascii_case(s))
+            .find(|p| same_name(p.name(), s))
             .ok_or_else(|| UnknownProvider(s.to_owned()))
     }
 }
@@ -235,6 +246,33 @@ mod tests {
         }
         assert!("nope".parse::<Provider>().is_err());
         assert_eq!("Standard".parse::<Provider>(), Ok(Provider::Standard));
+        // As an environment variable or a configuration file may spell it.
+        for spelled in [" Cobee ", "COBEE", "cobee\n"] {
+            assert_eq!(
+                spelled.parse::<Provider>(),
+                Ok(Provider::Cobee),
+                "{spelled:?}"
+            );
+        }
+        for spelled in [
+            "alternative_payments",
+            "Alternative-Payments",
+            "ALTERNATIVE_PAYMENTS",
+        ] {
+            assert_eq!(
+                spelled.parse::<Provider>(),
+                Ok(Provider::AlternativePayments),
+                "{spelled}"
+            );
+        }
+        for wrong in [
+            "alternativepayments",
+            "alternative--payments",
+            "cobe",
+            "-cobee",
+        ] {
+            assert!(wrong.parse::<Provider>().is_err(), "{wrong}");
+        }
         assert!(Provider::Standard.environments().is_empty());
         assert!(!Provider::ALL.contains(&Provider::Standard));
         assert_eq!(
