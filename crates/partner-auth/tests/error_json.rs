@@ -13,18 +13,7 @@ async fn a_serialized_error_carries_every_accessors_value() {
     let mut seen_fields = false;
     for f in fixtures() {
         for documented in &f.documented_errors {
-            let server = serve(
-                &f,
-                documented.status,
-                documented.content_type,
-                documented.body.to_string(),
-                &documented.headers,
-            )
-            .await;
-            let err = client(f.provider, &server.base_url())
-                .fetch_token()
-                .await
-                .unwrap_err();
+            let err = documented.fetched(&f).await;
             let json = serde_json::to_value(&err).unwrap();
             let what = format!("{} {}: {json}", f.provider, documented.status);
             assert_eq!(json["kind"], err.kind().as_str(), "{what}");

@@ -50,18 +50,7 @@ async fn every_documented_error_maps_to_its_kind_code_and_message() {
     for f in fixtures() {
         for doc in &f.documented_errors {
             let at = format!("{} {}", f.provider, doc.status);
-            let server = serve(
-                &f,
-                doc.status,
-                doc.content_type,
-                doc.body.to_string(),
-                &doc.headers,
-            )
-            .await;
-            let err = client(f.provider, &server.base_url())
-                .fetch_token()
-                .await
-                .unwrap_err();
+            let err = doc.fetched(&f).await;
             assert_eq!(err.kind(), doc.kind, "{at}: {err}");
             assert_eq!(err.status().map(|s| s.as_u16()), Some(doc.status), "{at}");
             assert_eq!(err.provider(), Some(f.provider), "{at}");

@@ -148,20 +148,7 @@ async fn errors_of_every_shape_are_valid_by_the_schema() {
     let mut errors = Vec::new();
     for f in fixtures() {
         for documented in &f.documented_errors {
-            let server = serve(
-                &f,
-                documented.status,
-                documented.content_type,
-                documented.body.to_string(),
-                &documented.headers,
-            )
-            .await;
-            errors.push(
-                client(f.provider, &server.base_url())
-                    .fetch_token()
-                    .await
-                    .unwrap_err(),
-            );
+            errors.push(documented.fetched(&f).await);
         }
     }
     // No response at all: a loopback port nothing listens on.

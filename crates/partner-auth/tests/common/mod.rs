@@ -39,6 +39,24 @@ pub struct DocumentedError {
 }
 
 impl DocumentedError {
+    /// The error a client of `fixture`'s provider gets from a loopback server that
+    /// answers with this.
+    #[allow(dead_code)] // each test file uses some
+    pub async fn fetched(&self, fixture: &Fixture) -> partner_auth::Error {
+        let server = serve(
+            fixture,
+            self.status,
+            self.content_type,
+            self.body.to_string(),
+            &self.headers,
+        )
+        .await;
+        client(fixture.provider, &server.base_url())
+            .fetch_token()
+            .await
+            .unwrap_err()
+    }
+
     fn new(status: u16, content_type: &'static str, body: Value, kind: ErrorKind) -> Self {
         Self {
             status,
