@@ -229,7 +229,10 @@ pub struct SandboxBuilder {
 }
 
 impl SandboxBuilder {
-    /// Issues every provider's tokens with this lifetime instead of its documented one.
+    /// Issues every provider's tokens with this lifetime instead of its documented one: at
+    /// least a second, as providers report lifetimes in whole seconds (a shorter one is an
+    /// `InvalidInput` error from [`start`](Self::start); a fraction is reported rounded
+    /// down).
     pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = Some(lifetime);
         self
@@ -282,6 +285,12 @@ impl SandboxBuilder {
             .copied()
             .chain([providers::STANDARD])
             .collect();
+        if let Some(lifetime) = self.lifetime.filter(|l| *l < Duration::from_secs(1)) {
+            return Err(invalid(format!(
+                "token_lifetime: {lifetime:?} is under a second; providers report lifetimes \
+                 in whole seconds, so it would read as 0 (no lifetime)"
+            )));
+        }
         if let Some(name) = self
             .named
             .iter()
@@ -404,6 +413,43 @@ mod tests {
             return;
         }
         panic!("no {ENDPOINTS} free consecutive loopback ports in 20 tries");
+    }
+
+    /// Found by review: a lifetime under a second was reported as `expires_in: 0` (no
+    /// lifetime: a client cached the token for its default) and, in a JWT, as `exp == iat`
+    /// (expired on arrival). It is refused; a second is the least.
+    #[tokio::test]
+    async fn a_token_lifetime_under_a_second_is_refused() {
+        for short in [Duration::ZERO, Duration::from_millis(999)] {
+            let err = Sandbox::builder()
+                .token_lifetime(short)
+                .start()
+                .await
+                .map(|_| ())
+                .unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+            assert!(err.to_string().contains("under a second"), "{err}");
+        }
+        let sandbox = Sandbox::builder()
+            .token_lifetime(Duration::from_secs(1))
+            .start()
+            .await
+            .unwrap();
+        let dinie = sandbox.endpoint("dinie");
+        let body: serde_json::Value = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .post(format!("{}/auth/token", dinie.base_url))
+            .basic_auth(dinie.client_id, Some(dinie.client_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["expires_in"], 1, "{body}");
     }
 
     #[tokio::test]
