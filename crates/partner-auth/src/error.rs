@@ -80,18 +80,10 @@ impl FromStr for ErrorKind {
     type Err = UnknownErrorKind;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim();
         ErrorKind::ALL
             .iter()
             .copied()
-            .find(|kind| {
-                kind.as_str().len() == wanted.len()
-                    && kind
-                        .as_str()
-                        .bytes()
-                        .zip(wanted.bytes())
-                        .all(|(k, w)| k == w.to_ascii_lowercase() || (k == b'_' && w == b'-'))
-            })
+            .find(|kind| crate::provider::same_name(kind.as_str(), s))
             .ok_or_else(|| UnknownErrorKind(s.to_owned()))
     }
 }

@@ -190,16 +190,17 @@ impl AsRef<str> for Provider {
     }
 }
 
-/// Whether `given` names the provider `known`: in any case, surrounding space trimmed, `_`
-/// standing for `-` (`"Alternative_Payments "` is `alternative-payments`), as an
-/// environment variable may spell it.
-fn same_name(known: &str, given: &str) -> bool {
+/// Whether `given` spells the name `known` (a provider's, an error kind's): in any case,
+/// surrounding space trimmed, `-` and `_` alike (`"Alternative_Payments "` is
+/// `alternative-payments`), as an environment variable or a configuration may spell it.
+pub(crate) fn same_name(known: &str, given: &str) -> bool {
     let given = given.trim();
+    let separator = |b: u8| b == b'-' || b == b'_';
     known.len() == given.len()
         && known
             .bytes()
             .zip(given.bytes())
-            .all(|(k, g)| k == g.to_ascii_lowercase() || (k == b'-' && g == b'_'))
+            .all(|(k, g)| k == g.to_ascii_lowercase() || (separator(k) && separator(g)))
 }
 
 /// The provider's [`name`](Provider::name), in any case, surrounding space trimmed, `_` for
