@@ -1252,9 +1252,10 @@ async fn a_garbled_or_future_lease_file_is_no_lease() {
 }
 
 /// Symbolic links in the directory are not followed (Unix): a dangling `<key>.lock` does
-/// not create its target, and a `<key>.token` pointing at an endless file is an error, not
-/// an endless read (on 1db9132 the first created the file and the second grew the process
-/// to 2 GB). A token file larger than any token is read up to a bound and refused.
+/// not create its target, and a `<key>.token` pointing at an endless file reads as an
+/// entry that does not open, not an endless read (on 1db9132 the first created the file and
+/// the second grew the process to 2 GB). A token file larger than any token is read up to
+/// a bound and refused.
 #[cfg(unix)]
 #[tokio::test]
 async fn links_are_not_followed_and_reads_are_bounded() {
@@ -1274,7 +1275,8 @@ async fn links_are_not_followed_and_reads_are_bounded() {
 
     let key = "12".repeat(32);
     std::os::unix::fs::symlink("/dev/zero", dir.path().join(format!("{key}.token"))).unwrap();
-    assert!(store.get(&key).await.is_err());
+    let entry = store.get(&key).await.unwrap().expect("an entry that does not open");
+    assert!(entry.value.is_empty());
 
     let key = "34".repeat(32);
     std::fs::write(dir.path().join(format!("{key}.token")), vec![b'x'; 3 << 20]).unwrap();
@@ -1341,4 +1343,161 @@ async fn a_stored_token_keeps_its_scope() {
         (fetched.scope(), restored.scope()),
         (Some("read"), Some("read"))
     );
+}
+
+#[cfg(unix)]
+fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Opens the FIFO for writing (non-blocking) and closes it, so a reader blocked in
+/// `open` is let go: cleanup for the FIFO tests.
+#[cfg(unix)]
+fn unblock_fifo(path: &std::path::Path) {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    for _ in 0..50 {
+        // O_NONBLOCK | O_WRONLY fails with ENXIO while nobody reads: retry a while.
+        if std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .is_ok()
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Plants a FIFO at `<key>.<extension>` (after a first run wrote the token, which is then
+/// removed), runs one source on its own runtime in a thread, and reports how long
+/// `token()` and then the runtime's drop took (`None`: still not done after 20 s).
+#[cfg(unix)]
+fn with_fifo_as(
+    extension: &str,
+) -> (
+    Option<Duration>,
+    Option<Duration>,
+    FileStore,
+    std::path::PathBuf,
+) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime.block_on(Sandbox::start()).unwrap();
+    let dir = tempfile::tempdir().unwrap().keep();
+    let file_store = FileStore::new(&dir).unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(file_store.clone());
+    runtime
+        .block_on(source(&sandbox, Arc::clone(&store)).token())
+        .unwrap();
+    let token = token_file(&dir);
+    std::fs::remove_file(&token).unwrap();
+    let planted = token.with_extension(extension);
+    let _ = std::fs::remove_file(&planted);
+    mkfifo(&planted);
+    let (answered, got_answer) = std::sync::mpsc::channel();
+    let (dropped, got_dropped) = std::sync::mpsc::channel();
+    let client = sandbox.client_builder(PROVIDER).build().unwrap();
+    let started = std::time::Instant::now();
+    std::thread::spawn(move || {
+        let own = tokio::runtime::Runtime::new().unwrap();
+        let source = TokenSource::builder(client)
+            .store(store)
+            .store_policy(StorePolicy::default().with_operation_timeout(Duration::from_millis(300)))
+            .build()
+            .unwrap();
+        let result = own.block_on(source.token()).map(|_| ());
+        let _ = answered.send((result, started.elapsed()));
+        drop(source);
+        drop(own);
+        let _ = dropped.send(started.elapsed());
+    });
+    let token_took = got_answer
+        .recv_timeout(Duration::from_secs(20))
+        .ok()
+        .map(|(r, t)| {
+            r.unwrap();
+            t
+        });
+    let drop_took = got_dropped.recv_timeout(Duration::from_secs(20)).ok();
+    drop(runtime); // and the sandbox with it: what is left runs on the store alone
+    (token_took, drop_took, file_store, planted)
+}
+
+/// Found by review: a FIFO planted as a credential's token file (by anyone who can write
+/// to the directory) made a blocking `open` wait for a writer forever: the operation timed
+/// out, but dropping the runtime then waited for that thread forever (a CLI run never
+/// exited). Files open without waiting, and a FIFO reads as a token that does not open.
+#[cfg(unix)]
+#[test]
+fn a_fifo_planted_as_the_token_file_holds_neither_a_thread_nor_the_runtimes_drop() {
+    let (token_took, drop_took, _store, planted) = with_fifo_as("token");
+    unblock_fifo(&planted);
+    let _ = std::fs::remove_dir_all(planted.parent().unwrap());
+    assert!(token_took.is_some(), "token() did not answer within 20 s");
+    assert!(
+        drop_took.is_some(),
+        "token() answered after {token_took:?}, but dropping its runtime waited > 20 s for \
+         a blocking read stuck on a FIFO planted as the token file"
+    );
+}
+
+/// Found by review, as for the token file: a FIFO at `<key>.lease` blocked `try_lease`
+/// inside the credential's lock, so besides the hung drop the lock was held for as long as
+/// the FIFO had no writer, and every other process's change (here: writing the token)
+/// failed.
+#[cfg(unix)]
+#[test]
+fn a_fifo_planted_as_the_lease_file_holds_neither_the_lock_nor_the_runtimes_drop() {
+    let (token_took, drop_took, store, planted) = with_fifo_as("lease");
+    // Another process (another store on the same directory) writes the token meanwhile.
+    let other = store.with_lock_wait(Duration::from_secs(2));
+    let key = planted.file_stem().unwrap().to_str().unwrap().to_owned();
+    let put = tokio::runtime::Runtime::new().unwrap().block_on(other.put(
+        &key,
+        b"pat2-anything",
+        Duration::from_secs(60),
+    ));
+    unblock_fifo(&planted);
+    let _ = std::fs::remove_dir_all(planted.parent().unwrap());
+    assert!(token_took.is_some(), "token() did not answer within 20 s");
+    assert!(
+        put.is_ok() && drop_took.is_some(),
+        "token() answered after {token_took:?}; another process's put: {put:?}; the \
+         runtime's drop: {drop_took:?} (None: still waiting after 20 s)"
+    );
+}
+
+/// Found by review: a token file replaced by a symbolic link was refused (links are never
+/// followed) as a store error, an outage that nobody ever repaired. It is a counted miss,
+/// and the next fetch writes a token over the link.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_planted_as_the_token_file_is_a_counted_miss_the_next_fetch_replaces() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir.path()).unwrap());
+    source(&sandbox, store.clone()).token().await.unwrap();
+    let token = token_file(dir.path());
+    std::fs::remove_file(&token).unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::write(&elsewhere, b"pat2 not yours").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &token).unwrap();
+
+    let first = source(&sandbox, store.clone());
+    first.token().await.unwrap();
+    let second = source(&sandbox, store.clone());
+    second.token().await.unwrap();
+    let (a, b) = (first.stats(), second.stats());
+    assert_eq!(
+        (a.store_errors, a.store_decrypt_failures, b.store_hits),
+        (0, 1, 1),
+        "the planted symlink should be a counted miss, replaced by the first fetch and \
+         shared with the second source; first: {a:?}; second: {b:?}"
+    );
+    // Never followed: the link's target is untouched.
+    assert_eq!(std::fs::read(&elsewhere).unwrap(), b"pat2 not yours");
 }

@@ -39,7 +39,11 @@ const LEASE_START_SLACK: Duration = Duration::from_secs(1);
 ///   like Redis's `SET NX PX`: a holder that crashed, hung or was dropped loses it when it
 ///   expires; a lease that does not read as one, or that starts in the future (the clock
 ///   was set back, or the file was written by hand), is no lease;
-/// - files are opened without following symbolic links (Unix), and read up to a bound;
+/// - files are opened without following symbolic links and without waiting (Unix), and
+///   read up to a bound; anything at a token or lease file's path that is not a regular
+///   file (a link, a FIFO, a directory) reads as empty: a token that does not open (a
+///   miss, counted as a decrypt failure), or no lease; the next write replaces it (over a
+///   directory, that write fails);
 /// - every change to a credential's files happens under an advisory lock
 ///   (`flock`/`LockFileEx`) on `<key>.lock`, held only for that change, so taking the
 ///   lease, writing the token and compare-and-delete never interleave between processes;
@@ -99,7 +103,9 @@ impl FileStore {
     /// A store in `dir`, created (with its parents) if missing, `0700` where this creates
     /// it. An existing directory is used as it is (one a group of users shares, say), but
     /// not one every user can write to (Unix): anyone could plant a lease there, or delete
-    /// tokens.
+    /// tokens. Whoever can write to the directory (its owner, a group that shares it) can
+    /// do that too: not read a token, nor make a process wait, but turn the sharing of a
+    /// credential off, each process then fetching its own.
     pub fn new(dir: impl Into<PathBuf>) -> io::Result<Self> {
         let dir = dir.into();
         create_private_dir(&dir)?;
@@ -507,20 +513,40 @@ fn parse_lease(bytes: &[u8], now: SystemTime) -> Option<(String, SystemTime)> {
     (started <= now + LEASE_START_SLACK && now < expires).then(|| (owner.to_owned(), expires))
 }
 
-/// Up to `limit` bytes of the file at `path` (not followed if it is a symbolic link), or
-/// `None` if there is none.
+/// Up to `limit` bytes of the file at `path`, or `None` if there is none. Anything at
+/// `path` that is not a regular file (a symbolic link, never followed; a FIFO, which would
+/// keep a blocking `open` or `read` waiting for a writer forever; a directory) reads as
+/// empty: an entry that does not open, counted as one, and replaced by the next write
+/// (an atomic rename over it; over a directory, that write fails).
 fn read_bounded(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
     let mut options = OpenOptions::new();
     options.read(true);
-    no_follow(&mut options);
+    no_follow_no_wait(&mut options);
     let file = match options.open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if is_a_link(&e) => return Ok(Some(Vec::new())),
         Err(e) => return Err(e),
     };
+    if !file.metadata()?.is_file() {
+        return Ok(Some(Vec::new()));
+    }
     let mut bytes = Vec::new();
     file.take(limit).read_to_end(&mut bytes)?;
     Ok(Some(bytes))
+}
+
+/// Whether opening failed because the path is a symbolic link (`O_NOFOLLOW`'s `ELOOP`).
+fn is_a_link(error: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        error.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = error;
+        false
+    }
 }
 
 fn open_private(path: &Path) -> io::Result<File> {
@@ -531,17 +557,19 @@ fn open_private(path: &Path) -> io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    no_follow(&mut options);
+    no_follow_no_wait(&mut options);
     options.open(path)
 }
 
 /// Opening fails on a symbolic link (Unix): someone who can write to the directory cannot
-/// make the store read or create a file elsewhere.
-fn no_follow(options: &mut OpenOptions) {
+/// make the store read or create a file elsewhere. And it does not wait: a FIFO planted in
+/// the directory opens at once (to be found not a regular file) instead of holding the
+/// thread, and the runtime it belongs to, until someone writes to it.
+fn no_follow_no_wait(options: &mut OpenOptions) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
-        options.custom_flags(libc::O_NOFOLLOW);
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     #[cfg(not(unix))]
     let _ = options;
