@@ -111,6 +111,44 @@ async fn clear_leaves_other_applications_keys_alone() {
     );
 }
 
+/// Found by review: `clear()` deleted every key shaped as this store's under its prefix,
+/// whoever wrote it. Such a key is deleted only when it holds what this store writes
+/// there: a sealed token, a lease owner.
+#[tokio::test]
+async fn clear_deletes_only_what_this_store_wrote_among_keys_shaped_as_its_own() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(
+        RedisStore::builder(server.url())
+            .key_prefix("app:")
+            .build()
+            .unwrap(),
+    );
+    let writer = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(store.clone())
+        .build()
+        .unwrap();
+    writer.token().await.unwrap();
+    let mut c = server.connection().await;
+    // Another application's keys under the same prefix, each shaped as this store's.
+    let (session, job, list) = (
+        format!("app:{}:token", "ab".repeat(32)),
+        format!("app:{}:lease", "cd".repeat(32)),
+        format!("app:{}:token", "ef".repeat(32)),
+    );
+    let _: () = c.set(&session, "someone else's session").await.unwrap();
+    let _: () = c.set(&job, "worker-7 (not hex)").await.unwrap();
+    let _: () = c.rpush(&list, "a list, not a string").await.unwrap();
+    assert_eq!(store.clear().await.unwrap(), 1, "the one token written");
+    let mut left: Vec<String> = c.keys("app:*").await.unwrap();
+    left.sort();
+    let mut theirs = vec![session, job, list];
+    theirs.sort();
+    assert_eq!(left, theirs, "clear() removed a key it never wrote");
+}
+
 /// Redis full (noeviction) exactly when A writes its token: the write fails and opens A's
 /// breaker, but A still ends its lease, so B does not wait it out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,7 +247,11 @@ async fn clear_escapes_glob_characters_in_the_prefix() {
     let mut c = server.connection().await;
     let hex = "a".repeat(64);
     let _: () = c.set(format!("ab[c]:{hex}:token"), "other").await.unwrap();
-    let _: () = c.set(format!("a*:{hex}:token"), "ours").await.unwrap();
+    // Ours: a sealed token starts with the seal's magic.
+    let _: () = c
+        .set(format!("a*:{hex}:token"), "pat2 sealed")
+        .await
+        .unwrap();
     let store = RedisStore::builder(server.url())
         .key_prefix("a*:")
         .build()

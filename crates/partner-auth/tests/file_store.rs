@@ -1275,7 +1275,11 @@ async fn links_are_not_followed_and_reads_are_bounded() {
 
     let key = "12".repeat(32);
     std::os::unix::fs::symlink("/dev/zero", dir.path().join(format!("{key}.token"))).unwrap();
-    let entry = store.get(&key).await.unwrap().expect("an entry that does not open");
+    let entry = store
+        .get(&key)
+        .await
+        .unwrap()
+        .expect("an entry that does not open");
     assert!(entry.value.is_empty());
 
     let key = "34".repeat(32);

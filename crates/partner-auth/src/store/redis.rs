@@ -47,6 +47,25 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0";
 
+/// Deletes each of `KEYS` (shaped as this store's keys) that holds what this store writes
+/// there: a sealed token (it starts with `ARGV[1]`, the seal's magic) under a `:token`
+/// key, a lease owner (hex digits) under a `:lease` key. Replies how many tokens.
+const CLEAR: &str = r"
+local tokens = 0
+for _, key in ipairs(KEYS) do
+  local value = redis.pcall('GET', key)
+  if type(value) == 'string' then
+    if string.sub(key, -6) == ':token' then
+      if string.sub(value, 1, #ARGV[1]) == ARGV[1] then
+        tokens = tokens + redis.call('DEL', key)
+      end
+    elseif string.match(value, '^%x+$') then
+      redis.call('DEL', key)
+    end
+  end
+end
+return tokens";
+
 /// Ends the lease only for its owner, and wakes the waiters.
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -146,7 +165,9 @@ impl RedisStore {
     }
 
     /// Deletes every token and lease this store wrote under its key prefix (nothing else
-    /// that shares the prefix); how many tokens.
+    /// that shares the prefix: a key shaped as this store's, `<prefix><64 hex>:token` or
+    /// `:lease`, is deleted only when it holds a sealed token or a lease owner); how many
+    /// tokens.
     pub async fn clear(&self) -> Result<usize, StoreError> {
         let mut connection = self.connection()?;
         let pattern = format!("{}*", escape_glob(&self.prefix));
@@ -164,17 +185,17 @@ impl RedisStore {
                 .map_err(|e| failed("Redis SCAN failed", e))?;
             let ours: Vec<&String> = keys.iter().filter(|k| self.is_ours(k)).collect();
             if !ours.is_empty() {
-                let deleted: Vec<i64> = ours
-                    .iter()
-                    .fold(&mut redis::pipe(), |pipe, key| pipe.del(*key))
-                    .query_async(&mut connection)
+                let script = redis::Script::new(CLEAR);
+                let mut invocation = script.prepare_invoke();
+                invocation.arg(&super::seal::MAGIC[..]);
+                for key in &ours {
+                    invocation.key(*key);
+                }
+                let deleted: usize = invocation
+                    .invoke_async(&mut connection)
                     .await
-                    .map_err(|e| failed("Redis DEL failed", e))?;
-                tokens += ours
-                    .iter()
-                    .zip(deleted)
-                    .filter(|(k, n)| k.ends_with(":token") && *n == 1)
-                    .count();
+                    .map_err(|e| failed("Redis clear failed", e))?;
+                tokens += deleted;
             }
             cursor = next;
             if cursor == 0 {

@@ -13,7 +13,7 @@ use crate::Client;
 
 /// What a sealed value starts with: the format's version (`pat1` was ChaCha20-Poly1305,
 /// stored under another key; such an entry is another version, a miss).
-const MAGIC: &[u8; 4] = b"pat2";
+pub(crate) const MAGIC: &[u8; 4] = b"pat2";
 const NONCE_LEN: usize = 12;
 /// HKDF's salt: fixed, naming the scheme.
 const SALT: &[u8] = b"partner-auth token store v1";
