@@ -296,12 +296,13 @@ fn lowercase_escapes(encoded: &str) -> String {
 /// as the common encoders write it (RFC 3986's unreserved characters kept, or also
 /// `!'()*` as JavaScript's `encodeURIComponent` keeps them, or also `/` as Python's
 /// `quote` does; `%20` or `+` for a space), either with upper- or lowercase hex digits;
-/// escaped as a JSON string is (`\/` for `/` too, and `\u` escapes of non-ASCII characters
-/// and of `<>&` as Python's and Go's JSON writers make them); and each piece of it between
+/// escaped as a JSON string is (`\/` for `/` too, and the `\u` escapes that Python's, Go's,
+/// PHP's and .NET's JSON writers make by default, see [`JSON_WRITERS`]); and each piece of
+/// it between
 /// the characters a form or URL parser may cut it at (`&`, `=`, `+`, `%`, `;`, `#`, `?`,
 /// whitespace) that is [`MIN_PIECE_LEN`] bytes or longer, as it is and form-urlencoded,
 /// which a server that parsed the value wrongly may echo alone. A client secret shorter
-/// than [`MIN_REDACTED_LEN`] bytes is scrubbed where it stands as a word of its own (see
+/// than [`MIN_REDACTED_LEN`] bytes is scrubbed where no letter or digit adjoins it (see
 /// [`Sensitive::with_short_word`]). Built once per client.
 #[derive(Default)]
 pub(crate) struct Sensitive {
@@ -343,9 +344,9 @@ impl Sensitive {
             add(json.replace('/', "\\/"));
             add(json);
             for upper in [false, true] {
-                add(json_u_escaped(secret, true, false, upper));
-                add(json_u_escaped(secret, false, true, upper));
-                add(json_u_escaped(secret, true, true, upper));
+                for &(non_ascii, escaped, slash) in JSON_WRITERS {
+                    add(json_u_escaped(secret, non_ascii, escaped, slash, upper));
+                }
                 for kept in PERCENT_ENCODERS {
                     let percent = percent_encoding::utf8_percent_encode(secret, kept).to_string();
                     let percent = if upper {
@@ -378,9 +379,9 @@ impl Sensitive {
     }
 
     /// Also `secret` when it is shorter than [`MIN_REDACTED_LEN`] bytes (a client secret:
-    /// [`new`](Self::new) leaves it out), scrubbed only where it stands as a word of its
-    /// own, not inside a longer one: no real secret is that short, and inside words it
-    /// would redact ordinary text.
+    /// [`new`](Self::new) leaves it out), scrubbed only where no letter or digit adjoins
+    /// it (`client_secret=x9Q`), not inside a longer word: no real secret is that short,
+    /// and inside words it would redact ordinary text.
     pub(crate) fn with_short_word(mut self, secret: &str) -> Self {
         if !secret.is_empty() && secret.len() < MIN_REDACTED_LEN {
             self.words = vec![SecretString::from(secret)].into();
@@ -412,10 +413,29 @@ const UNRESERVED: percent_encoding::AsciiSet = percent_encoding::NON_ALPHANUMERI
     .remove(b'_')
     .remove(b'~');
 
+/// How common JSON writers escape a string, by default, beyond `"`, `\` and control
+/// characters: whether they write non-ASCII characters as `\uXXXX`, which other characters
+/// they write so, and whether they write `/` as `\/`. Python's `json.dumps`, Go's
+/// `encoding/json` (with and without non-ASCII), PHP's `json_encode`, .NET's
+/// `System.Text.Json`; each in either case of hex digit (see [`json_u_escaped`]).
+const JSON_WRITERS: &[(bool, &str, bool)] = &[
+    (true, "", false),
+    (false, "<>&", false),
+    (true, "<>&", false),
+    (true, "", true),
+    (true, "<>&'+`\"", false),
+];
+
 /// `secret` as the inside of a JSON string, with `\uXXXX` escapes for its non-ASCII
-/// characters (`non_ascii`, as Python's `json.dumps` writes them) and for `<`, `>` and `&`
-/// (`html`, as Go's `encoding/json` does), in `upper`- or lowercase hex.
-fn json_u_escaped(secret: &str, non_ascii: bool, html: bool, upper: bool) -> String {
+/// characters (`non_ascii`) and for the characters in `escaped`, and `/` as `\/` (`slash`),
+/// in `upper`- or lowercase hex.
+fn json_u_escaped(
+    secret: &str,
+    non_ascii: bool,
+    escaped: &str,
+    slash: bool,
+    upper: bool,
+) -> String {
     let mut out = String::with_capacity(secret.len() * 2);
     let unit = |u: u16, out: &mut String| {
         if upper {
@@ -426,12 +446,10 @@ fn json_u_escaped(secret: &str, non_ascii: bool, html: bool, upper: bool) -> Str
     };
     for c in secret.chars() {
         match c {
+            c if (c as u32) < 0x20 || escaped.contains(c) => unit(c as u16, &mut out),
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || (html && "<>&".contains(c)) => unit(c as u16, &mut out),
+            '/' if slash => out.push_str("\\/"),
             c if non_ascii && !c.is_ascii() => {
                 let mut units = [0u16; 2];
                 for &u in c.encode_utf16(&mut units).iter() {
@@ -515,8 +533,9 @@ fn occurrences(text: &str, sensitive: &Sensitive) -> Vec<(usize, usize)> {
         let mut from = 0;
         while let Some(at) = text[from..].find(word) {
             let (start, end) = (from + at, from + at + word.len());
-            let alone =
-                !text[..start].ends_with(is_word_char) && !text[end..].starts_with(is_word_char);
+            // Edges by letters and digits only: `client_secret=x9Q` is an echo of it.
+            let alone = !text[..start].ends_with(char::is_alphanumeric)
+                && !text[end..].starts_with(char::is_alphanumeric);
             if alone {
                 found.push((start, end));
             }
@@ -750,9 +769,17 @@ mod tests {
             scrub("secret x9Q, or \"x9Q\"", &sensitive),
             "secret [REDACTED], or \"[REDACTED]\""
         );
-        // Inside a longer word (letters, digits, `-._~+/=:`) it is left.
-        for kept in ["x9Qz", "ax9Q", "x9Q-1", "1.x9Q", "x9Q=", "x9Qx9Q"] {
+        // Inside a longer word of letters and digits it is left; after `=` or `:` it is
+        // the value of a pair (found by review: `client_secret=x9Q` was shown).
+        for kept in ["x9Qz", "ax9Q", "x9Qx9Q", "éx9Q"] {
             assert_eq!(scrub(kept, &sensitive), kept);
+        }
+        for (echoed, shown) in [
+            ("client_secret=x9Q", "client_secret=[REDACTED]"),
+            ("secret:x9Q", "secret:[REDACTED]"),
+            ("x9Q-1", "[REDACTED]-1"),
+        ] {
+            assert_eq!(scrub(echoed, &sensitive), shown);
         }
         // And `new` alone leaves it (query values as short are ordinary words).
         assert_eq!(scrub("x9Q", &Sensitive::new(["x9Q"])), "x9Q");
@@ -773,6 +800,9 @@ mod tests {
             "p%c3%a4ssw%c3%b6rd%3c%26%3e%2f%282024%29%21%2a%27%40+x",
             "p%C3%A4ssw%C3%B6rd%3C%26%3E%2F(2024)!*'%40%20x",
             "p%C3%A4ssw%C3%B6rd%3C%26%3E/%282024%29%21%2A%27%40%20x",
+            // PHP (`\/` with `\u`), .NET (`<>&'+` too, uppercase; found by review).
+            r"p\u00e4ssw\u00f6rd<&>\/(2024)!*'@ x",
+            r"p\u00E4ssw\u00F6rd\u003C\u0026\u003E/(2024)!*\u0027@ x",
         ] {
             assert_eq!(scrub(echoed, &sensitive), "[REDACTED]", "{echoed}");
         }

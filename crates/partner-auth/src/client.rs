@@ -573,11 +573,26 @@ impl ClientBuilder {
             .as_ref()
             .and_then(|header| header.to_str().ok()?.strip_prefix("Basic "));
         let secret = credentials.client_secret().expose_secret();
+        // And the pair as a server may encode it again, without RFC 6749's form encoding.
+        let raw_basic = basic.map(|_| {
+            use base64::Engine as _;
+            let pair = secrecy::SecretString::from(format!("{}:{secret}", credentials.client_id()));
+            secrecy::SecretString::from(
+                base64::engine::general_purpose::STANDARD.encode(pair.expose_secret()),
+            )
+        });
+        let raw_basic = raw_basic.as_ref().map(|b| b.expose_secret());
         let sensitive = Sensitive::new(
             std::iter::once(secret)
                 .chain(query_values(&url).iter().map(|v| v.expose_secret()))
                 .chain(basic)
-                .chain(basic.map(|b| b.trim_end_matches('='))),
+                .chain(raw_basic)
+                .chain(
+                    [basic, raw_basic]
+                        .into_iter()
+                        .flatten()
+                        .map(|b| b.trim_end_matches('=')),
+                ),
         )
         .with_short_word(secret);
         let form = providers::standard::Form {

@@ -95,10 +95,11 @@
 //! The provider's own code and message are kept ([`Error::code`], [`Error::message`],
 //! [`Error::field_errors`]), with the client secret scrubbed from them (as sent; form- or
 //! percent-encoded as the common encoders write it, in either case of hex digit; escaped
-//! as in a JSON string, `\u` escapes of non-ASCII characters and of `<>&` included; the
-//! pieces of it a form or URL parser may cut it into, of 8 bytes or more; and, for HTTP
-//! Basic, the base64 `Authorization` value; a secret shorter than 4 bytes, where it stands
-//! as a word of its own), and so is a short [`Error::body_excerpt`] (cut where it leaves no
+//! as in a JSON string, as Python's, Go's, PHP's and .NET's JSON writers escape it by
+//! default; the pieces of it a form or URL parser may cut it into, of 8 bytes or more; for
+//! HTTP Basic, the base64 `Authorization` value, and the pair encoded again without the
+//! form encoding; a secret shorter than 4 bytes, where no letter or digit adjoins it), and
+//! so is a short [`Error::body_excerpt`] (cut where it leaves no
 //! part of a secret); so are the values of a standard provider's token URL query, which
 //! may hold a key (each value, pairs split at `&` or `;`, as the URL carries it and
 //! decoded, and a name without a value; those of 4 bytes or more: shorter ones would

@@ -390,3 +390,90 @@ async fn a_short_secret_echoed_as_a_word_is_not_shown() {
         "a 3-byte secret is shown: {json}"
     );
 }
+
+/// The error a client of `provider` with `id` and `secret` gets from a loopback server
+/// answering `status` with `body`.
+async fn echoed_error(
+    provider: Provider,
+    (id, secret): (&str, &str),
+    status: u16,
+    content_type: &'static str,
+    body: String,
+) -> partner_auth::Error {
+    let server = serve(&fixture(provider), status, content_type, body, &[]).await;
+    client_with(provider, &server.base_url(), id, secret)
+        .fetch_token()
+        .await
+        .unwrap_err()
+}
+
+/// Found by review: a secret under 4 bytes was scrubbed only between characters that do
+/// not make a word (`=` and `:` did), so a server echoing the form it got showed it.
+#[tokio::test]
+async fn a_short_secret_echoed_as_a_form_or_key_value_pair_is_not_shown() {
+    const SHORT: &str = "x9Q";
+    for echoed in [
+        format!("grant_type=client_credentials&client_id=acme&client_secret={SHORT}"),
+        format!("client_secret={SHORT} is wrong"),
+        format!("secret:{SHORT}"),
+    ] {
+        let body = json!({"error": "invalid_client", "message": echoed}).to_string();
+        let err = echoed_error(
+            Provider::Cobee,
+            (CLIENT_ID, SHORT),
+            401,
+            "application/json",
+            body,
+        )
+        .await;
+        let message = err.message().unwrap_or_default();
+        assert!(!message.contains(SHORT), "{echoed:?}: {message}");
+        assert!(message.contains("[REDACTED]"), "{echoed:?}: {message}");
+    }
+}
+
+/// Found by review: PHP's `json_encode` (`\/` with `\u` escapes) and .NET's
+/// `System.Text.Json` (`'`, `<`, `>` as uppercase `\u` escapes) write a secret in forms
+/// that a body read as text showed.
+#[tokio::test]
+async fn the_secret_echoed_by_php_or_dotnet_json_writers_is_not_shown() {
+    for (secret, escaped) in [
+        ("pässwörd/2024-lantern", r"p\u00e4ssw\u00f6rd\/2024-lantern"),
+        ("o'brien<lantern>", r"o\u0027brien\u003Clantern\u003E"),
+    ] {
+        // The escaped form is the secret to any JSON reader.
+        assert_eq!(
+            serde_json::from_str::<String>(&format!("\"{escaped}\"")).unwrap(),
+            secret
+        );
+        let body = format!(
+            r#"<html><script>window.__ERROR__ = {{"client_secret_given":"{escaped}"}}</script></html>"#
+        );
+        let err = echoed_error(Provider::Cobee, (CLIENT_ID, secret), 401, "text/html", body).await;
+        let excerpt = err.body_excerpt().unwrap_or_default();
+        assert!(!excerpt.contains(escaped), "{secret:?}: {excerpt}");
+        assert!(!shown(&err).contains(escaped), "{secret:?}");
+    }
+}
+
+/// Found by review: a server that decodes the Basic value (base64, then each half
+/// form-decoded, as RFC 6749 says) may echo the pair base64-encoded again without the form
+/// encoding, which differs from the header sent when the secret has a space.
+#[tokio::test]
+async fn the_basic_pair_encoded_again_without_form_encoding_is_not_shown() {
+    use base64::Engine as _;
+    const ID: &str = "acme";
+    const SPACED: &str = "orchard amber copper";
+    let again = base64::engine::general_purpose::STANDARD.encode(format!("{ID}:{SPACED}"));
+    assert!(!again.chars().any(|c| c.is_ascii_digit()), "{again}");
+    let body = json!({"error": "invalid_client",
+        "message": format!("bad Authorization header: Basic {again}")})
+    .to_string();
+    let err = echoed_error(Provider::Dinie, (ID, SPACED), 401, "application/json", body).await;
+    assert!(!shown(&err).contains(&again), "{}", shown(&err));
+    assert!(
+        !shown(&err).contains(again.trim_end_matches('=')),
+        "{}",
+        shown(&err)
+    );
+}
