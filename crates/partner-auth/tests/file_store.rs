@@ -1252,7 +1252,7 @@ async fn a_garbled_or_future_lease_file_is_no_lease() {
 }
 
 /// Symbolic links in the directory are not followed (Unix): a dangling `<key>.lock` does
-/// not create its target, and a `<key>.token` pointing at an endless file reads as an
+/// not create its target (it is replaced), and a `<key>.token` pointing at an endless file reads as an
 /// entry that does not open, not an endless read (on 1db9132 the first created the file and
 /// the second grew the process to 2 GB). A token file larger than any token is read up to
 /// a bound and refused.
@@ -1265,11 +1265,12 @@ async fn links_are_not_followed_and_reads_are_bounded() {
     let key = "ef".repeat(32);
     let target = elsewhere.path().join("created-through-a-link");
     std::os::unix::fs::symlink(&target, dir.path().join(format!("{key}.lock"))).unwrap();
+    // The link is replaced by a lock file of the store's own.
     assert!(
         store
             .try_lease(&key, "me", Duration::from_secs(5))
             .await
-            .is_err()
+            .unwrap()
     );
     assert!(!target.exists(), "the link was followed");
 
@@ -1504,4 +1505,81 @@ async fn a_link_planted_as_the_token_file_is_a_counted_miss_the_next_fetch_repla
     );
     // Never followed: the link's target is untouched.
     assert_eq!(std::fs::read(&elsewhere).unwrap(), b"pat2 not yours");
+}
+
+/// Plants `plant(path)` at a credential's `<key>.<extension>` after a first fetch wrote its
+/// token (then removed), and runs two fresh sources: their (store errors, decrypt
+/// failures, store hits).
+#[cfg(unix)]
+async fn with_planted(
+    extension: &str,
+    plant: impl FnOnce(&std::path::Path),
+) -> ((u64, u64, u64), (u64, u64, u64)) {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(
+        FileStore::new(dir.path())
+            .unwrap()
+            .with_lock_wait(Duration::from_millis(500)),
+    );
+    source(&sandbox, store.clone()).token().await.unwrap();
+    let token = token_file(dir.path());
+    std::fs::remove_file(&token).unwrap();
+    let path = token.with_extension(extension);
+    let _ = std::fs::remove_file(&path);
+    plant(&path);
+    let first = source(&sandbox, store.clone());
+    first.token().await.unwrap();
+    let second = source(&sandbox, store.clone());
+    second.token().await.unwrap();
+    let counts = |s: partner_auth::Stats| (s.store_errors, s.store_decrypt_failures, s.store_hits);
+    (counts(first.stats()), counts(second.stats()))
+}
+
+/// Found by review: a socket planted as the token file failed `open` with `ENXIO`, a store
+/// error, where a link or a FIFO was a counted miss; as the lease file, no lease could be
+/// taken. Both now read as empty, and the next write replaces them.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_planted_as_the_token_or_lease_file_is_replaced() {
+    let mut listener = None;
+    let (first, second) = with_planted("token", |path| {
+        listener = Some(std::os::unix::net::UnixListener::bind(path).unwrap());
+    })
+    .await;
+    assert_eq!((first, second.2), ((0, 1, 0), 1), "{first:?} {second:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path()).unwrap();
+    let key = "ab".repeat(32);
+    let _lease =
+        std::os::unix::net::UnixListener::bind(dir.path().join(format!("{key}.lease"))).unwrap();
+    let taken = store
+        .try_lease(&key, "0123abcd", Duration::from_secs(5))
+        .await;
+    assert!(matches!(taken, Ok(true)), "{taken:?}");
+}
+
+/// Found by review: a link planted as the lock file failed every change to the
+/// credential's files, for good (nothing replaced it). Whatever is planted there is
+/// replaced by a lock file; a FIFO there never held a thread.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anything_planted_as_the_lock_file_is_replaced() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("created-through-a-link");
+    for plant in ["link", "fifo", "directory"] {
+        let (first, second) = with_planted("lock", |path| match plant {
+            "link" => std::os::unix::fs::symlink(&target, path).unwrap(),
+            "fifo" => mkfifo(path),
+            _ => std::fs::create_dir(path).unwrap(),
+        })
+        .await;
+        assert_eq!(
+            (first.0, second.0, second.2),
+            (0, 0, 1),
+            "{plant}: {first:?} {second:?}"
+        );
+        assert!(!target.exists(), "the link was followed");
+    }
 }

@@ -41,9 +41,10 @@ const LEASE_START_SLACK: Duration = Duration::from_secs(1);
 ///   was set back, or the file was written by hand), is no lease;
 /// - files are opened without following symbolic links and without waiting (Unix), and
 ///   read up to a bound; anything at a token or lease file's path that is not a regular
-///   file (a link, a FIFO, a directory) reads as empty: a token that does not open (a
-///   miss, counted as a decrypt failure), or no lease; the next write replaces it (over a
-///   directory, that write fails);
+///   file (a link, a FIFO, a socket, a directory) reads as empty: a token that does not
+///   open (a miss, counted as a decrypt failure), or no lease; the next write replaces it
+///   (over a directory, that write fails); at the lock file's path, it is removed and the
+///   lock file created in its place (a directory only if empty);
 /// - every change to a credential's files happens under an advisory lock
 ///   (`flock`/`LockFileEx`) on `<key>.lock`, held only for that change, so taking the
 ///   lease, writing the token and compare-and-delete never interleave between processes;
@@ -238,7 +239,7 @@ impl FileStore {
         caller: &AtomicBool,
         change: impl FnOnce() -> io::Result<T>,
     ) -> io::Result<T> {
-        let lock = open_private(&self.dir.join(format!("{key}.lock")))?;
+        let lock = open_lock_file(&self.dir.join(format!("{key}.lock")))?;
         // Tried, not waited for: a blocking wait on a lock a stuck process holds would keep
         // this thread, and the runtime it belongs to, from ever finishing.
         let deadline = std::time::Instant::now() + self.lock_wait;
@@ -525,9 +526,11 @@ fn read_bounded(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
     let file = match options.open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if is_a_link(&e) => return Ok(Some(Vec::new())),
+        // A link (`ELOOP`, or another code on a BSD), a socket (`ENXIO`): not a file.
+        Err(_) if not_a_regular_file(path) => return Ok(Some(Vec::new())),
         Err(e) => return Err(e),
     };
+    // Checked on what was opened: nothing can change in between.
     if !file.metadata()?.is_file() {
         return Ok(Some(Vec::new()));
     }
@@ -536,17 +539,35 @@ fn read_bounded(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
-/// Whether opening failed because the path is a symbolic link (`O_NOFOLLOW`'s `ELOOP`).
-fn is_a_link(error: &io::Error) -> bool {
-    #[cfg(unix)]
-    {
-        error.raw_os_error() == Some(libc::ELOOP)
+/// Whether something that is not a regular file is at `path` (not followed).
+fn not_a_regular_file(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|metadata| !metadata.is_file())
+}
+
+/// The credential's lock file, opened (created `0600` if missing). Something else planted
+/// at its path (a link, a FIFO, a socket, an empty directory) is removed and the file
+/// created in its place: a lock file holds nothing, and left there it would fail every
+/// change to the credential's files for good.
+fn open_lock_file(path: &Path) -> io::Result<File> {
+    match open_private(path) {
+        Ok(file) if file.metadata()?.is_file() => return Ok(file),
+        Ok(_) => {}
+        Err(_) if not_a_regular_file(path) => {}
+        Err(e) => return Err(e),
     }
-    #[cfg(not(unix))]
-    {
-        let _ = error;
-        false
+    match fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_dir() => fs::remove_dir(path)?,
+        Ok(metadata) if !metadata.is_file() => remove_if_present(path)?,
+        _ => {}
     }
+    let file = open_private(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    Ok(file)
 }
 
 fn open_private(path: &Path) -> io::Result<File> {
