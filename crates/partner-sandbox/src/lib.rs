@@ -228,11 +228,14 @@ pub struct SandboxBuilder {
     allow_spec_violations: bool,
 }
 
+/// The longest [`SandboxBuilder::token_lifetime`]: a year, as `partner_auth::MAX_LIFETIME`.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 impl SandboxBuilder {
     /// Issues every provider's tokens with this lifetime instead of its documented one: at
-    /// least a second, as providers report lifetimes in whole seconds (a shorter one is an
-    /// `InvalidInput` error from [`start`](Self::start); a fraction is reported rounded
-    /// down).
+    /// least a second, as providers report lifetimes in whole seconds, and at most a year
+    /// (365 days, the most `partner-auth` keeps a token for); another is an `InvalidInput`
+    /// error from [`start`](Self::start). A fraction is reported rounded down.
     pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = Some(lifetime);
         self
@@ -289,6 +292,11 @@ impl SandboxBuilder {
             return Err(invalid(format!(
                 "token_lifetime: {lifetime:?} is under a second; providers report lifetimes \
                  in whole seconds, so it would read as 0 (no lifetime)"
+            )));
+        }
+        if let Some(lifetime) = self.lifetime.filter(|l| *l > MAX_TOKEN_LIFETIME) {
+            return Err(invalid(format!(
+                "token_lifetime: {lifetime:?} is over a year, the most a token is kept for"
             )));
         }
         if let Some(name) = self
@@ -419,8 +427,15 @@ mod tests {
     /// lifetime: a client cached the token for its default) and, in a JWT, as `exp == iat`
     /// (expired on arrival). It is refused; a second is the least.
     #[tokio::test]
-    async fn a_token_lifetime_under_a_second_is_refused() {
-        for short in [Duration::ZERO, Duration::from_millis(999)] {
+    async fn a_token_lifetime_under_a_second_or_over_a_year_is_refused() {
+        // Found by review too: a lifetime too long to add to an instant panicked the
+        // server on its first request.
+        for short in [
+            Duration::ZERO,
+            Duration::from_millis(999),
+            Duration::from_secs(365 * 24 * 60 * 60 + 1),
+            Duration::MAX,
+        ] {
             let err = Sandbox::builder()
                 .token_lifetime(short)
                 .start()
@@ -428,7 +443,7 @@ mod tests {
                 .map(|_| ())
                 .unwrap_err();
             assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
-            assert!(err.to_string().contains("under a second"), "{err}");
+            assert!(err.to_string().contains("token_lifetime: "), "{err}");
         }
         let sandbox = Sandbox::builder()
             .token_lifetime(Duration::from_secs(1))

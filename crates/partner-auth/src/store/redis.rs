@@ -164,10 +164,12 @@ impl RedisStore {
         &self.prefix
     }
 
-    /// Deletes every token and lease this store wrote under its key prefix (nothing else
-    /// that shares the prefix: a key shaped as this store's, `<prefix><64 hex>:token` or
-    /// `:lease`, is deleted only when it holds a sealed token or a lease owner); how many
-    /// tokens.
+    /// Deletes every token and lease a [`TokenSource`](crate::TokenSource) wrote through
+    /// this store under its key prefix, and nothing else that shares the prefix: a key
+    /// shaped as this store's, `<prefix><64 hex>:token` or `:lease`, is deleted only when
+    /// it holds what a source writes there, a sealed token or a lease owner (hex digits).
+    /// A value put through this store's [`TokenStore`] methods by other code is left.
+    /// Returns how many tokens.
     pub async fn clear(&self) -> Result<usize, StoreError> {
         let mut connection = self.connection()?;
         let pattern = format!("{}*", escape_glob(&self.prefix));
