@@ -49,6 +49,46 @@ impl ProviderName {
     }
 }
 
+/// `--provider`: a provider's name as the library reads it (`Provider::from_str`: any
+/// case, surrounding space trimmed, `-` and `_` alike), so `PARTNER_PROVIDER` takes what a
+/// configuration file does; the names are listed for help and completions, and another
+/// value gets clap's own error listing them.
+#[derive(Clone, Copy, Debug)]
+pub struct ProviderNameParser;
+
+impl clap::builder::TypedValueParser for ProviderNameParser {
+    type Value = ProviderName;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ProviderName, clap::Error> {
+        let named = value
+            .to_str()
+            .and_then(|text| text.parse::<Provider>().ok())
+            .and_then(ProviderName::of);
+        match named {
+            Some(name) => Ok(name),
+            None => {
+                clap::builder::EnumValueParser::<ProviderName>::new().parse_ref(command, arg, value)
+            }
+        }
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        use clap::ValueEnum as _;
+        Some(Box::new(
+            ProviderName::value_variants()
+                .iter()
+                .filter_map(ProviderName::to_possible_value),
+        ))
+    }
+}
+
 /// Every environment name of any provider, each once, in provider order.
 pub fn environment_names() -> Vec<&'static str> {
     let mut names = Vec::new();

@@ -30,7 +30,7 @@ Environment (a flag beats its variable; an empty one counts as unset):
 #[derive(clap::Args)]
 pub struct Args {
     /// The provider.
-    #[arg(long, env = "PARTNER_PROVIDER", value_enum)]
+    #[arg(long, env = "PARTNER_PROVIDER", value_parser = args::ProviderNameParser)]
     provider: ProviderName,
     /// A named environment of the provider (default: production).
     #[arg(

@@ -2519,3 +2519,53 @@ async fn a_lease_left_by_an_interrupted_run_is_waited_for_only_as_long_as_the_ti
     // deadline).
     assert!(took < std::time::Duration::from_secs(20), "{took:?}");
 }
+
+/// Found by review: `--provider` and `PARTNER_PROVIDER` took only the exact lowercase
+/// names, where the library (and so a configuration file) reads a provider's name in any
+/// case, trimmed, `-` and `_` alike. Another value is still clap's usage error.
+#[tokio::test]
+async fn the_provider_is_read_by_the_librarys_name_rule() {
+    let sandbox = partner_sandbox::Sandbox::start().await.unwrap();
+    for (provider, spelled, by_flag) in [
+        (Provider::Cobee, "Cobee", false),
+        (Provider::Cobee, " COBEE ", false),
+        (Provider::AlternativePayments, "alternative_payments", true),
+        (Provider::AlternativePayments, "Alternative-Payments", false),
+    ] {
+        let endpoint = sandbox.endpoint(provider);
+        let mut command = command();
+        command
+            .args([
+                "fetch",
+                "--json",
+                "--no-cache",
+                "--base-url",
+                &endpoint.base_url,
+            ])
+            .env("PARTNER_CLIENT_ID", endpoint.client_id)
+            .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
+        if by_flag {
+            command.args(["--provider", spelled]);
+        } else {
+            command.env("PARTNER_PROVIDER", spelled);
+        }
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(code(&output), 0, "{spelled:?}: {}", text(&output.stderr));
+        let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(json["provider"], provider.name(), "{spelled:?}");
+    }
+    let output = run(
+        &["fetch", "--provider", "cobe"],
+        "id",
+        Some("secret-value-1"),
+    );
+    assert_eq!(code(&output), 2);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("invalid value 'cobe' for '--provider <PROVIDER>'")
+            && stderr.contains("alternative-payments"),
+        "{stderr}"
+    );
+}
