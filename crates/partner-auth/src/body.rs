@@ -302,7 +302,7 @@ fn lowercase_escapes(encoded: &str) -> String {
 /// the characters a form or URL parser may cut it at (`&`, `=`, `+`, `%`, `;`, `#`, `?`,
 /// whitespace) that is [`MIN_PIECE_LEN`] bytes or longer, as it is and form-urlencoded,
 /// which a server that parsed the value wrongly may echo alone. A client secret shorter
-/// than [`MIN_REDACTED_LEN`] bytes is scrubbed where no letter or digit adjoins it (see
+/// than [`MIN_REDACTED_LEN`] bytes is scrubbed where it stands as a value (see
 /// [`Sensitive::with_short_word`]). Built once per client.
 #[derive(Default)]
 pub(crate) struct Sensitive {
@@ -379,9 +379,10 @@ impl Sensitive {
     }
 
     /// Also `secret` when it is shorter than [`MIN_REDACTED_LEN`] bytes (a client secret:
-    /// [`new`](Self::new) leaves it out), scrubbed only where no letter or digit adjoins
-    /// it (`client_secret=x9Q`), not inside a longer word: no real secret is that short,
-    /// and inside words it would redact ordinary text.
+    /// [`new`](Self::new) leaves it out), scrubbed only where it stands as a value (see
+    /// [`value_starts_after`] and [`value_ends_before`]: `client_secret=x9Q`, `"x9Q"`), not
+    /// inside a word, an identifier, a number or a path: no real secret is that short, and
+    /// there it would redact ordinary text.
     pub(crate) fn with_short_word(mut self, secret: &str) -> Self {
         if !secret.is_empty() && secret.len() < MIN_REDACTED_LEN {
             self.words = vec![SecretString::from(secret)].into();
@@ -533,9 +534,7 @@ fn occurrences(text: &str, sensitive: &Sensitive) -> Vec<(usize, usize)> {
         let mut from = 0;
         while let Some(at) = text[from..].find(word) {
             let (start, end) = (from + at, from + at + word.len());
-            // Edges by letters and digits only: `client_secret=x9Q` is an echo of it.
-            let alone = !text[..start].ends_with(char::is_alphanumeric)
-                && !text[end..].starts_with(char::is_alphanumeric);
+            let alone = value_starts_after(&text[..start]) && value_ends_before(&text[end..]);
             if alone {
                 found.push((start, end));
             }
@@ -551,6 +550,39 @@ fn occurrences(text: &str, sensitive: &Sensitive) -> Vec<(usize, usize)> {
         }
     }
     merged
+}
+
+/// What may stand before or after a value in text, besides whitespace: `client_secret=x9Q`,
+/// `"x9Q"`, `(x9Q)`, `a=x9Q&b`. Not `_`, `-`, `.` or `/`, which join the parts of
+/// identifiers, numbers and paths (`client_id`, `1.5`, `HTTP/1.1`).
+const VALUE_EDGES: &str = "=:\"',&;()[]{}<>|";
+
+/// Whether a value may start right after `before`: at the start, after whitespace or one
+/// of [`VALUE_EDGES`], or after an escape of one (`%3D`, `\u0022`).
+fn value_starts_after(before: &str) -> bool {
+    let Some(last) = before.chars().next_back() else {
+        return true;
+    };
+    if last.is_whitespace() || VALUE_EDGES.contains(last) {
+        return true;
+    }
+    let bytes = before.as_bytes();
+    let hex = |digits: &[u8]| digits.iter().all(u8::is_ascii_hexdigit);
+    let n = bytes.len();
+    (n >= 3 && bytes[n - 3] == b'%' && hex(&bytes[n - 2..]))
+        || (n >= 6 && &bytes[n - 6..n - 4] == b"\\u" && hex(&bytes[n - 4..]))
+}
+
+/// Whether a value may end right before `after`: at the end, before whitespace, one of
+/// [`VALUE_EDGES`] or an escape (`%`, `\`), or before a sentence's last `.`, `!` or `?`.
+fn value_ends_before(after: &str) -> bool {
+    let mut chars = after.chars();
+    match chars.next() {
+        None => true,
+        Some(c) if c.is_whitespace() || VALUE_EDGES.contains(c) || c == '%' || c == '\\' => true,
+        Some('.' | '!' | '?') => chars.next().is_none_or(char::is_whitespace),
+        Some(_) => false,
+    }
 }
 
 /// `text` without the sensitive strings and without `token` (the access token it came
@@ -769,17 +801,27 @@ mod tests {
             scrub("secret x9Q, or \"x9Q\"", &sensitive),
             "secret [REDACTED], or \"[REDACTED]\""
         );
-        // Inside a longer word of letters and digits it is left; after `=` or `:` it is
-        // the value of a pair (found by review: `client_secret=x9Q` was shown).
-        for kept in ["x9Qz", "ax9Q", "x9Qx9Q", "éx9Q"] {
+        // Inside a longer word, an identifier, a number or a path it is left; as a value
+        // (after `=`, `:`, a quote, or an escape of one) it is not (found by review:
+        // `client_secret=x9Q` was shown, then `client_id` lost its `id`).
+        for kept in [
+            "x9Qz", "ax9Q", "x9Qx9Q", "éx9Q", "x9Q-1", "a_x9Q", "v/x9Q/w", "x9Q.5",
+        ] {
             assert_eq!(scrub(kept, &sensitive), kept);
         }
         for (echoed, shown) in [
             ("client_secret=x9Q", "client_secret=[REDACTED]"),
             ("secret:x9Q", "secret:[REDACTED]"),
-            ("x9Q-1", "[REDACTED]-1"),
+            ("secret x9Q, then", "secret [REDACTED], then"),
+            ("the secret was x9Q.", "the secret was [REDACTED]."),
+            ("client_secret%3Dx9Q%26a", "client_secret%3D[REDACTED]%26a"),
+            (r"\u0022x9Q\u0022", r"\u0022[REDACTED]\u0022"),
         ] {
             assert_eq!(scrub(echoed, &sensitive), shown);
+        }
+        let one = Sensitive::new(["id"]).with_short_word("id");
+        for kept in ["client_id is required", "HTTP/1.1 over id-2", "ids"] {
+            assert_eq!(scrub(kept, &one), kept);
         }
         // And `new` alone leaves it (query values as short are ordinary words).
         assert_eq!(scrub("x9Q", &Sensitive::new(["x9Q"])), "x9Q");

@@ -1583,3 +1583,69 @@ async fn anything_planted_as_the_lock_file_is_replaced() {
         assert!(!target.exists(), "the link was followed");
     }
 }
+
+/// Two stores (processes) race to repair what was planted as a lock file, `rounds` times,
+/// each then taking the lease: the (error) results of each round where it was taken more
+/// than once, or a store failed.
+#[cfg(unix)]
+fn race_to_repair_the_lock_file(
+    rounds: usize,
+    plant: fn(&std::path::Path),
+) -> Vec<Vec<Result<bool, StoreError>>> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut broken = Vec::new();
+    for round in 0..rounds {
+        let key = format!("{round:064x}");
+        plant(&dir.path().join(format!("{key}.lock")));
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let racers: Vec<_> = (0..2)
+            .map(|racer| {
+                let (barrier, dir, key) = (barrier.clone(), dir.path().to_owned(), key.clone());
+                std::thread::spawn(move || {
+                    let store = FileStore::new(dir).unwrap();
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    barrier.wait();
+                    runtime.block_on(store.try_lease(
+                        &key,
+                        &format!("0123abc{racer}"),
+                        Duration::from_secs(60),
+                    ))
+                })
+            })
+            .collect();
+        let results: Vec<_> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+        let taken = results.iter().filter(|r| matches!(r, Ok(true))).count();
+        if taken != 1 || results.iter().any(Result::is_err) {
+            broken.push(results);
+        }
+    }
+    broken
+}
+
+/// Found by review: two stores repairing a planted lock file at once could each remove
+/// the lock file the other had just put in place (and held), so both took the lease; with
+/// a directory planted, the second `remove_dir` failed the change. Repairs now take turns
+/// under a lock on the directory.
+#[cfg(unix)]
+#[test]
+fn stores_repairing_a_planted_lock_file_at_once_take_turns() {
+    let links = race_to_repair_the_lock_file(300, |path| {
+        std::os::unix::fs::symlink("/nowhere.invalid", path).unwrap();
+    });
+    assert!(
+        links.is_empty(),
+        "{} rounds: {:?}",
+        links.len(),
+        links.first()
+    );
+    let directories = race_to_repair_the_lock_file(300, |path| std::fs::create_dir(path).unwrap());
+    assert!(
+        directories.is_empty(),
+        "{} rounds: {:?}",
+        directories.len(),
+        directories.first()
+    );
+}

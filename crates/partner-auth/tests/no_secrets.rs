@@ -477,3 +477,60 @@ async fn the_basic_pair_encoded_again_without_form_encoding_is_not_shown() {
         shown(&err)
     );
 }
+
+/// Found by review of the fix above: a short secret was then scrubbed next to `_`, `.` and
+/// `/`, so a secret `id` turned `client_id` into `client_[REDACTED]`, and `1` mangled
+/// `1.5` and `HTTP/1.1`. Identifiers, numbers and paths keep it.
+#[tokio::test]
+async fn a_short_secret_leaves_identifiers_numbers_and_paths_alone() {
+    let body = json!({"type": "about:blank", "title": "Bad Request", "status": 400,
+        "detail": "client_id is required",
+        "errors": [{"param": "client_id", "detail": "must not be empty", "code": "required"}]})
+    .to_string();
+    let err = echoed_error(
+        Provider::Dinie,
+        (CLIENT_ID, "id"),
+        400,
+        "application/problem+json",
+        body,
+    )
+    .await;
+    assert_eq!(err.message(), Some("client_id is required"));
+    assert_eq!(err.field_errors()[0].field, "client_id");
+    let body = json!({"error": "invalid_request",
+        "error_description": "retry in 1.5 seconds over HTTP/1.1"})
+    .to_string();
+    let err = echoed_error(
+        Provider::Tradevest,
+        (CLIENT_ID, "1"),
+        400,
+        "application/json",
+        body,
+    )
+    .await;
+    assert_eq!(err.message(), Some("retry in 1.5 seconds over HTTP/1.1"));
+}
+
+/// Found by review of the fix above: a short secret right after an escape
+/// (`client_secret%3Dx9Q`, `\u0022x9Q\u0022`) had the escape's hex digit next to it, and
+/// was shown.
+#[tokio::test]
+async fn a_short_secret_after_an_escape_is_not_shown() {
+    const SHORT: &str = "x9Q";
+    for echoed in [
+        format!("request=grant_type%3Dclient_credentials%26client_secret%3D{SHORT}"),
+        format!(r"request={{\u0022client_secret\u0022:\u0022{SHORT}\u0022}}"),
+    ] {
+        let body = json!({"error": "invalid_client", "message": echoed}).to_string();
+        let err = echoed_error(
+            Provider::Cobee,
+            (CLIENT_ID, SHORT),
+            401,
+            "application/json",
+            body,
+        )
+        .await;
+        let message = err.message().unwrap_or_default();
+        assert!(!message.contains(SHORT), "{echoed}: {message}");
+    }
+}

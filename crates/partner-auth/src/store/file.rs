@@ -44,7 +44,8 @@ const LEASE_START_SLACK: Duration = Duration::from_secs(1);
 ///   file (a link, a FIFO, a socket, a directory) reads as empty: a token that does not
 ///   open (a miss, counted as a decrypt failure), or no lease; the next write replaces it
 ///   (over a directory, that write fails); at the lock file's path, it is removed and the
-///   lock file created in its place (a directory only if empty);
+///   lock file created in its place (a directory only if empty), one store at a time under
+///   a lock on the directory;
 /// - every change to a credential's files happens under an advisory lock
 ///   (`flock`/`LockFileEx`) on `<key>.lock`, held only for that change, so taking the
 ///   lease, writing the token and compare-and-delete never interleave between processes;
@@ -239,10 +240,11 @@ impl FileStore {
         caller: &AtomicBool,
         change: impl FnOnce() -> io::Result<T>,
     ) -> io::Result<T> {
-        let lock = open_lock_file(&self.dir.join(format!("{key}.lock")))?;
+        let path = self.dir.join(format!("{key}.lock"));
         // Tried, not waited for: a blocking wait on a lock a stuck process holds would keep
         // this thread, and the runtime it belongs to, from ever finishing.
         let deadline = std::time::Instant::now() + self.lock_wait;
+        let mut lock = open_lock_file(&self.dir, &path, deadline)?;
         let mut pause = Duration::from_millis(1);
         loop {
             if caller.load(Ordering::Acquire) {
@@ -252,7 +254,21 @@ impl FileStore {
                 ));
             }
             match FileExt::try_lock(&lock) {
-                Ok(()) => break,
+                // Still the file at the path: one that replaced a planted one (or that
+                // `clear` removed) meanwhile is not the lock the others take.
+                Ok(()) if is_at(&lock, &path)? => break,
+                Ok(()) if std::time::Instant::now() < deadline => {
+                    lock = open_lock_file(&self.dir, &path, deadline)?;
+                }
+                Ok(()) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!(
+                            "the lock file {key}.lock kept being replaced for {:?}",
+                            self.lock_wait
+                        ),
+                    ));
+                }
                 Err(fs4::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(POLL);
@@ -547,20 +563,30 @@ fn not_a_regular_file(path: &Path) -> bool {
 /// The credential's lock file, opened (created `0600` if missing). Something else planted
 /// at its path (a link, a FIFO, a socket, an empty directory) is removed and the file
 /// created in its place: a lock file holds nothing, and left there it would fail every
-/// change to the credential's files for good.
-fn open_lock_file(path: &Path) -> io::Result<File> {
+/// change to the credential's files for good. Stores repair it one at a time, under a lock
+/// on the directory, each looking again under that lock: none removes a lock file another
+/// has just put in place (and may hold). The directory's lock is waited for until
+/// `deadline` at most, like the lock file's.
+fn open_lock_file(dir: &Path, path: &Path, deadline: std::time::Instant) -> io::Result<File> {
     match open_private(path) {
         Ok(file) if file.metadata()?.is_file() => return Ok(file),
         Ok(_) => {}
         Err(_) if not_a_regular_file(path) => {}
-        Err(e) => return Err(e),
+        // What failed to open may have been repaired by another store since: once more.
+        Err(e) => match open_private(path) {
+            Ok(file) if file.metadata()?.is_file() => return Ok(file),
+            _ => return Err(e),
+        },
     }
+    let repairing = lock_directory(dir, deadline)?;
     match fs::symlink_metadata(path) {
         Ok(metadata) if metadata.is_dir() => fs::remove_dir(path)?,
         Ok(metadata) if !metadata.is_file() => remove_if_present(path)?,
         _ => {}
     }
-    let file = open_private(path)?;
+    let file = open_private(path);
+    drop(repairing);
+    let file = file?;
     if !file.metadata()?.is_file() {
         return Err(io::Error::other(format!(
             "{} is not a regular file",
@@ -568,6 +594,45 @@ fn open_lock_file(path: &Path) -> io::Result<File> {
         )));
     }
     Ok(file)
+}
+
+/// The store's directory, locked (for repairing a lock file); tried until `deadline`.
+fn lock_directory(dir: &Path, deadline: std::time::Instant) -> io::Result<File> {
+    let directory = File::open(dir)?;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match FileExt::try_lock(&directory) {
+            Ok(()) => return Ok(directory),
+            Err(fs4::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(POLL);
+            }
+            Err(fs4::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "the token directory was locked too long by a store repairing a lock file",
+                ));
+            }
+            Err(fs4::TryLockError::Error(error)) => return Err(error),
+        }
+    }
+}
+
+/// Whether `file` is the file at `path` now (not one removed or replaced since it was
+/// opened).
+fn is_at(file: &File, path: &Path) -> io::Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let opened = file.metadata()?;
+        Ok(fs::symlink_metadata(path)
+            .is_ok_and(|there| (there.dev(), there.ino()) == (opened.dev(), opened.ino())))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        Ok(true)
+    }
 }
 
 fn open_private(path: &Path) -> io::Result<File> {
