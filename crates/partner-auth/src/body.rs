@@ -302,8 +302,8 @@ fn lowercase_escapes(encoded: &str) -> String {
 /// the characters a form or URL parser may cut it at (`&`, `=`, `+`, `%`, `;`, `#`, `?`,
 /// whitespace) that is [`MIN_PIECE_LEN`] bytes or longer, as it is and form-urlencoded,
 /// which a server that parsed the value wrongly may echo alone. A client secret shorter
-/// than [`MIN_REDACTED_LEN`] bytes is scrubbed where it stands as a value (see
-/// [`Sensitive::with_short_word`]). Built once per client.
+/// than [`MIN_REDACTED_LEN`] bytes is scrubbed wherever nothing joins it to a longer word
+/// (see [`Sensitive::with_short_word`]). Built once per client.
 #[derive(Default)]
 pub(crate) struct Sensitive {
     /// Distinct, each at least [`MIN_REDACTED_LEN`] bytes.
@@ -379,10 +379,9 @@ impl Sensitive {
     }
 
     /// Also `secret` when it is shorter than [`MIN_REDACTED_LEN`] bytes (a client secret:
-    /// [`new`](Self::new) leaves it out), scrubbed only where it stands as a value (see
-    /// [`value_starts_after`] and [`value_ends_before`]: `client_secret=x9Q`, `"x9Q"`), not
-    /// inside a word, an identifier, a number or a path: no real secret is that short, and
-    /// there it would redact ordinary text.
+    /// [`new`](Self::new) leaves it out), scrubbed wherever nothing joins it to a longer
+    /// word, identifier, number or path (see [`joins`]): no real secret is that short, and
+    /// inside those it would redact ordinary text.
     pub(crate) fn with_short_word(mut self, secret: &str) -> Self {
         if !secret.is_empty() && secret.len() < MIN_REDACTED_LEN {
             self.words = vec![SecretString::from(secret)].into();
@@ -552,37 +551,125 @@ fn occurrences(text: &str, sensitive: &Sensitive) -> Vec<(usize, usize)> {
     merged
 }
 
-/// What may stand before or after a value in text, besides whitespace: `client_secret=x9Q`,
-/// `"x9Q"`, `(x9Q)`, `a=x9Q&b`. Not `_`, `-`, `.` or `/`, which join the parts of
-/// identifiers, numbers and paths (`client_id`, `1.5`, `HTTP/1.1`).
-const VALUE_EDGES: &str = "=:\"',&;()[]{}<>|";
-
-/// Whether a value may start right after `before`: at the start, after whitespace or one
-/// of [`VALUE_EDGES`], or after an escape of one (`%3D`, `\u0022`).
-fn value_starts_after(before: &str) -> bool {
-    let Some(last) = before.chars().next_back() else {
-        return true;
-    };
-    if last.is_whitespace() || VALUE_EDGES.contains(last) {
-        return true;
-    }
-    let bytes = before.as_bytes();
-    let hex = |digits: &[u8]| digits.iter().all(u8::is_ascii_hexdigit);
-    let n = bytes.len();
-    (n >= 3 && bytes[n - 3] == b'%' && hex(&bytes[n - 2..]))
-        || (n >= 6 && &bytes[n - 6..n - 4] == b"\\u" && hex(&bytes[n - 4..]))
+/// Whether `c`, next to a short secret's spelling, makes it part of a longer word,
+/// identifier, number or path (`ids`, `client_id`, `id-2`, `/id/`), where it is left: a
+/// letter, a digit, `_`, `-` or `/`. (A `.` joins only between letters or digits: `1.5`,
+/// `id.json`, not a sentence's end.) Anything else stands beside a value: whitespace,
+/// quotes of any kind, brackets, `=`, `:`, `&`, `?`, `#`, `@`, `,`, `…`.
+fn joins(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | '-' | '/')
 }
 
-/// Whether a value may end right before `after`: at the end, before whitespace, one of
-/// [`VALUE_EDGES`] or an escape (`%`, `\`), or before a sentence's last `.`, `!` or `?`.
-fn value_ends_before(after: &str) -> bool {
-    let mut chars = after.chars();
-    match chars.next() {
+/// Whether a value may start right after `before` (see [`joins`]); an escape there (`%3D`,
+/// `%253D`, `\u0022`, `\n`) counts as the character it stands for.
+fn value_starts_after(before: &str) -> bool {
+    match last_char(before) {
         None => true,
-        Some(c) if c.is_whitespace() || VALUE_EDGES.contains(c) || c == '%' || c == '\\' => true,
-        Some('.' | '!' | '?') => chars.next().is_none_or(char::is_whitespace),
-        Some(_) => false,
+        Some(('.', raw_len)) => !before[..before.len() - raw_len]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric),
+        Some((c, _)) => !joins(c),
     }
+}
+
+/// Whether a value may end right before `after` (see [`joins`]); an escape there counts as
+/// the character it stands for.
+fn value_ends_before(after: &str) -> bool {
+    match first_char(after) {
+        None => true,
+        Some(('.', raw_len)) => !after[raw_len..]
+            .chars()
+            .next()
+            .is_some_and(char::is_alphanumeric),
+        Some((c, _)) => !joins(c),
+    }
+}
+
+/// The last character of `text`, decoded if `text` ends with an escape of one, and how
+/// many bytes it takes in `text`.
+fn last_char(text: &str) -> Option<(char, usize)> {
+    let bytes = text.as_bytes();
+    let n = bytes.len();
+    let hex = |digits: &[u8]| digits.iter().all(u8::is_ascii_hexdigit);
+    if n >= 5 && &bytes[n - 5..n - 2] == b"%25" && hex(&bytes[n - 2..]) {
+        return Some((percent_decoded(&bytes[n - 2..]), 5));
+    }
+    if n >= 3 && bytes[n - 3] == b'%' && hex(&bytes[n - 2..]) {
+        return Some((percent_decoded(&bytes[n - 2..]), 3));
+    }
+    if n >= 6 && &bytes[n - 6..n - 4] == b"\\u" && hex(&bytes[n - 4..]) {
+        return Some((u_decoded(&bytes[n - 4..]), 6));
+    }
+    if n >= 2
+        && bytes[n - 2] == b'\\'
+        && let Some(c) = one_letter_escape(bytes[n - 1])
+    {
+        return Some((c, 2));
+    }
+    text.chars().next_back().map(|c| (c, c.len_utf8()))
+}
+
+/// The first character of `text`, decoded if `text` starts with an escape of one, and how
+/// many bytes it takes in `text`.
+fn first_char(text: &str) -> Option<(char, usize)> {
+    let bytes = text.as_bytes();
+    let hex = |digits: &[u8]| digits.iter().all(u8::is_ascii_hexdigit);
+    if bytes.len() >= 5 && &bytes[..3] == b"%25" && hex(&bytes[3..5]) {
+        return Some((percent_decoded(&bytes[3..5]), 5));
+    }
+    if bytes.len() >= 3 && bytes[0] == b'%' && hex(&bytes[1..3]) {
+        return Some((percent_decoded(&bytes[1..3]), 3));
+    }
+    if bytes.len() >= 6 && &bytes[..2] == b"\\u" && hex(&bytes[2..6]) {
+        return Some((u_decoded(&bytes[2..6]), 6));
+    }
+    if bytes.len() >= 2
+        && bytes[0] == b'\\'
+        && let Some(c) = one_letter_escape(bytes[1])
+    {
+        return Some((c, 2));
+    }
+    text.chars().next().map(|c| (c, c.len_utf8()))
+}
+
+/// The character of a `%XX` escape's two hex digits; a byte of a multibyte character
+/// stands for a letter (it is part of one).
+fn percent_decoded(digits: &[u8]) -> char {
+    let byte = std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| u8::from_str_radix(d, 16).ok())
+        .unwrap_or(b'a');
+    if byte.is_ascii() {
+        char::from(byte)
+    } else {
+        'a'
+    }
+}
+
+/// The character of a `\uXXXX` escape's four hex digits; half of a surrogate pair stands
+/// for a letter.
+fn u_decoded(digits: &[u8]) -> char {
+    std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| u32::from_str_radix(d, 16).ok())
+        .and_then(char::from_u32)
+        .unwrap_or('a')
+}
+
+/// The character a JSON string's one-letter escape (`\n`, `\"`, `\/`, …) stands for.
+fn one_letter_escape(letter: u8) -> Option<char> {
+    Some(match letter {
+        b'n' => '\n',
+        b't' => '\t',
+        b'r' => '\r',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        _ => return None,
+    })
 }
 
 /// `text` without the sensitive strings and without `token` (the access token it came
@@ -801,11 +888,23 @@ mod tests {
             scrub("secret x9Q, or \"x9Q\"", &sensitive),
             "secret [REDACTED], or \"[REDACTED]\""
         );
-        // Inside a longer word, an identifier, a number or a path it is left; as a value
-        // (after `=`, `:`, a quote, or an escape of one) it is not (found by review:
-        // `client_secret=x9Q` was shown, then `client_id` lost its `id`).
+        // Joined to a longer word, identifier, number or path it is left; anywhere else it
+        // is not (found by review: `client_secret=x9Q` was shown, then `client_id` lost
+        // its `id`, then a backtick or `@` beside it showed it).
         for kept in [
-            "x9Qz", "ax9Q", "x9Qx9Q", "éx9Q", "x9Q-1", "a_x9Q", "v/x9Q/w", "x9Q.5",
+            "x9Qz",
+            "ax9Q",
+            "x9Qx9Q",
+            "éx9Q",
+            "x9Q-1",
+            "a_x9Q",
+            "v/x9Q/w",
+            "x9Q.5",
+            "1.x9Q",
+            // Escapes of joining characters join too (found by review).
+            "%2Fx9Q%2F",
+            "client%5Fx9Q",
+            r"a\/x9Q",
         ] {
             assert_eq!(scrub(kept, &sensitive), kept);
         }
@@ -816,6 +915,15 @@ mod tests {
             ("the secret was x9Q.", "the secret was [REDACTED]."),
             ("client_secret%3Dx9Q%26a", "client_secret%3D[REDACTED]%26a"),
             (r"\u0022x9Q\u0022", r"\u0022[REDACTED]\u0022"),
+            // Any quote, bracket or mark beside it (found by review).
+            ("secret `x9Q`", "secret `[REDACTED]`"),
+            ("secret “x9Q”", "secret “[REDACTED]”"),
+            ("(it was x9Q.)", "(it was [REDACTED].)"),
+            ("it was x9Q…", "it was [REDACTED]…"),
+            ("https://c:x9Q@h.example", "https://c:[REDACTED]@h.example"),
+            ("a=x9Q?b#x9Q", "a=[REDACTED]?b#[REDACTED]"),
+            (r"is\nx9Q", r"is\n[REDACTED]"),
+            ("secret%253Dx9Q%2526a", "secret%253D[REDACTED]%2526a"),
         ] {
             assert_eq!(scrub(echoed, &sensitive), shown);
         }

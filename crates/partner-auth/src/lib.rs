@@ -98,8 +98,9 @@
 //! as in a JSON string, as Python's, Go's, PHP's and .NET's JSON writers escape it by
 //! default; the pieces of it a form or URL parser may cut it into, of 8 bytes or more; for
 //! HTTP Basic, the base64 `Authorization` value, and the pair encoded again without the
-//! form encoding; a secret shorter than 4 bytes, where it stands as a value: after `=`,
-//! `:`, a quote or an escape of one, not inside a word, a number or a path), and
+//! form encoding; a secret shorter than 4 bytes, wherever a letter, a digit, `_`, `-`,
+//! `/` or an inner `.` does not join it to a longer word, number or path: it may then hide
+//! ordinary text spelled the same, such as a key `id` for a secret `id`), and
 //! so is a short [`Error::body_excerpt`] (cut where it leaves no
 //! part of a secret); so are the values of a standard provider's token URL query, which
 //! may hold a key (each value, pairs split at `&` or `;`, as the URL carries it and

@@ -1649,3 +1649,42 @@ fn stores_repairing_a_planted_lock_file_at_once_take_turns() {
         directories.first()
     );
 }
+
+/// Found by review: a call waiting for its turn to repair a planted lock file went on
+/// waiting after its caller had gone, so dropping its runtime took the whole lock wait.
+#[cfg(unix)]
+#[test]
+fn a_call_waiting_for_its_turn_to_repair_stops_once_its_caller_has_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path())
+        .unwrap()
+        .with_lock_wait(Duration::from_secs(3));
+    let key = "ab".repeat(32);
+    std::os::unix::fs::symlink("/nowhere.invalid", dir.path().join(format!("{key}.lock"))).unwrap();
+    // Another store (process) repairing meanwhile, for as long as this test runs.
+    let turns = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.path().join(".partner-auth-repair"))
+        .unwrap();
+    assert!(fs4::FileExt::try_lock(&turns).is_ok());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let gone = runtime.block_on(async {
+        tokio::time::timeout(
+            Duration::from_millis(100),
+            store.try_lease(&key, "me", Duration::from_secs(60)),
+        )
+        .await
+        .is_err()
+    });
+    assert!(gone, "still waiting for its turn at 100 ms");
+    let dropping = std::time::Instant::now();
+    drop(runtime);
+    let took = dropping.elapsed();
+    assert!(took < Duration::from_millis(500), "{took:?}");
+    drop(turns);
+}

@@ -534,3 +534,33 @@ async fn a_short_secret_after_an_escape_is_not_shown() {
         assert!(!message.contains(SHORT), "{echoed}: {message}");
     }
 }
+
+/// Found by a last review: the rule of the fix above listed what may stand beside a
+/// value, and missed backticks, typographic quotes, `@`, `?`, `#`, `…`, JSON's one-letter
+/// escapes and a double percent-encoding; it now lists what joins a word instead.
+#[tokio::test]
+async fn a_short_secret_beside_any_mark_is_not_shown() {
+    const SHORT: &str = "x9Q";
+    for echoed in [
+        format!("invalid client secret `{SHORT}`"),
+        format!("invalid client secret “{SHORT}”"),
+        format!("(the secret was {SHORT}.)"),
+        format!("the secret was {SHORT}…"),
+        format!("could not reach https://{CLIENT_ID}:{SHORT}@auth.example.invalid/token"),
+        format!("secret={SHORT}?retry=1#{SHORT}"),
+        format!(r"client_secret:\t{SHORT}"),
+        format!("request=client_secret%253D{SHORT}%2526a"),
+    ] {
+        let body = json!({"error": "invalid_client", "message": echoed}).to_string();
+        let err = echoed_error(
+            Provider::Cobee,
+            (CLIENT_ID, SHORT),
+            401,
+            "application/json",
+            body,
+        )
+        .await;
+        let message = err.message().unwrap_or_default();
+        assert!(!message.contains(SHORT), "{echoed}: {message}");
+    }
+}

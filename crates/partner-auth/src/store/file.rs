@@ -44,8 +44,8 @@ const LEASE_START_SLACK: Duration = Duration::from_secs(1);
 ///   file (a link, a FIFO, a socket, a directory) reads as empty: a token that does not
 ///   open (a miss, counted as a decrypt failure), or no lease; the next write replaces it
 ///   (over a directory, that write fails); at the lock file's path, it is removed and the
-///   lock file created in its place (a directory only if empty), one store at a time under
-///   a lock on the directory;
+///   lock file created in its place (a directory only if empty), one store at a time, with
+///   a lock on `.partner-auth-repair` in the directory;
 /// - every change to a credential's files happens under an advisory lock
 ///   (`flock`/`LockFileEx`) on `<key>.lock`, held only for that change, so taking the
 ///   lease, writing the token and compare-and-delete never interleave between processes;
@@ -244,7 +244,7 @@ impl FileStore {
         // Tried, not waited for: a blocking wait on a lock a stuck process holds would keep
         // this thread, and the runtime it belongs to, from ever finishing.
         let deadline = std::time::Instant::now() + self.lock_wait;
-        let mut lock = open_lock_file(&self.dir, &path, deadline)?;
+        let mut lock = open_lock_file(&self.dir, &path, deadline, caller)?;
         let mut pause = Duration::from_millis(1);
         loop {
             if caller.load(Ordering::Acquire) {
@@ -258,7 +258,7 @@ impl FileStore {
                 // `clear` removed) meanwhile is not the lock the others take.
                 Ok(()) if is_at(&lock, &path)? => break,
                 Ok(()) if std::time::Instant::now() < deadline => {
-                    lock = open_lock_file(&self.dir, &path, deadline)?;
+                    lock = open_lock_file(&self.dir, &path, deadline, caller)?;
                 }
                 Ok(()) => {
                     return Err(io::Error::new(
@@ -563,11 +563,16 @@ fn not_a_regular_file(path: &Path) -> bool {
 /// The credential's lock file, opened (created `0600` if missing). Something else planted
 /// at its path (a link, a FIFO, a socket, an empty directory) is removed and the file
 /// created in its place: a lock file holds nothing, and left there it would fail every
-/// change to the credential's files for good. Stores repair it one at a time, under a lock
-/// on the directory, each looking again under that lock: none removes a lock file another
-/// has just put in place (and may hold). The directory's lock is waited for until
-/// `deadline` at most, like the lock file's.
-fn open_lock_file(dir: &Path, path: &Path, deadline: std::time::Instant) -> io::Result<File> {
+/// change to the credential's files for good. Stores repair it one at a time (see
+/// [`lock_for_repairs`]), each looking again in its turn: none removes a lock file another
+/// has just put in place (and may hold). A turn is waited for until `deadline` at most,
+/// like the lock file, and not once the caller has gone.
+fn open_lock_file(
+    dir: &Path,
+    path: &Path,
+    deadline: std::time::Instant,
+    caller: &AtomicBool,
+) -> io::Result<File> {
     match open_private(path) {
         Ok(file) if file.metadata()?.is_file() => return Ok(file),
         Ok(_) => {}
@@ -578,7 +583,7 @@ fn open_lock_file(dir: &Path, path: &Path, deadline: std::time::Instant) -> io::
             _ => return Err(e),
         },
     }
-    let repairing = lock_directory(dir, deadline)?;
+    let repairing = lock_for_repairs(dir, deadline, caller)?;
     match fs::symlink_metadata(path) {
         Ok(metadata) if metadata.is_dir() => fs::remove_dir(path)?,
         Ok(metadata) if !metadata.is_file() => remove_if_present(path)?,
@@ -596,13 +601,26 @@ fn open_lock_file(dir: &Path, path: &Path, deadline: std::time::Instant) -> io::
     Ok(file)
 }
 
-/// The store's directory, locked (for repairing a lock file); tried until `deadline`.
-fn lock_directory(dir: &Path, deadline: std::time::Instant) -> io::Result<File> {
-    let directory = File::open(dir)?;
+/// The file stores take turns on to repair a lock file: `.partner-auth-repair` in the
+/// directory (a regular file opened as the others are, which every platform and network
+/// file system can lock; `clear` leaves it). Tried until `deadline`, and not once the
+/// caller has gone.
+fn lock_for_repairs(
+    dir: &Path,
+    deadline: std::time::Instant,
+    caller: &AtomicBool,
+) -> io::Result<File> {
+    let turns = open_private(&dir.join(".partner-auth-repair"))?;
     let mut pause = Duration::from_millis(1);
     loop {
-        match FileExt::try_lock(&directory) {
-            Ok(()) => return Ok(directory),
+        if caller.load(Ordering::Acquire) {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "its caller gave up waiting for the lock file",
+            ));
+        }
+        match FileExt::try_lock(&turns) {
+            Ok(()) => return Ok(turns),
             Err(fs4::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(POLL);
@@ -610,7 +628,7 @@ fn lock_directory(dir: &Path, deadline: std::time::Instant) -> io::Result<File> 
             Err(fs4::TryLockError::WouldBlock) => {
                 return Err(io::Error::new(
                     io::ErrorKind::WouldBlock,
-                    "the token directory was locked too long by a store repairing a lock file",
+                    "another store was repairing a lock file for too long",
                 ));
             }
             Err(fs4::TryLockError::Error(error)) => return Err(error),
