@@ -407,6 +407,21 @@ async fn echoed_error(
         .unwrap_err()
 }
 
+/// The message of Cobee's 401 `invalid_client` whose message is `echoed`, for a client
+/// whose secret is `short`.
+async fn short_secret_message(short: &str, echoed: &str) -> String {
+    let body = json!({"error": "invalid_client", "message": echoed}).to_string();
+    let err = echoed_error(
+        Provider::Cobee,
+        (CLIENT_ID, short),
+        401,
+        "application/json",
+        body,
+    )
+    .await;
+    err.message().unwrap_or_default().to_owned()
+}
+
 /// Found by review: a secret under 4 bytes was scrubbed only between characters that do
 /// not make a word (`=` and `:` did), so a server echoing the form it got showed it.
 #[tokio::test]
@@ -417,16 +432,7 @@ async fn a_short_secret_echoed_as_a_form_or_key_value_pair_is_not_shown() {
         format!("client_secret={SHORT} is wrong"),
         format!("secret:{SHORT}"),
     ] {
-        let body = json!({"error": "invalid_client", "message": echoed}).to_string();
-        let err = echoed_error(
-            Provider::Cobee,
-            (CLIENT_ID, SHORT),
-            401,
-            "application/json",
-            body,
-        )
-        .await;
-        let message = err.message().unwrap_or_default();
+        let message = short_secret_message(SHORT, &echoed).await;
         assert!(!message.contains(SHORT), "{echoed:?}: {message}");
         assert!(message.contains("[REDACTED]"), "{echoed:?}: {message}");
     }
@@ -521,16 +527,7 @@ async fn a_short_secret_after_an_escape_is_not_shown() {
         format!("request=grant_type%3Dclient_credentials%26client_secret%3D{SHORT}"),
         format!(r"request={{\u0022client_secret\u0022:\u0022{SHORT}\u0022}}"),
     ] {
-        let body = json!({"error": "invalid_client", "message": echoed}).to_string();
-        let err = echoed_error(
-            Provider::Cobee,
-            (CLIENT_ID, SHORT),
-            401,
-            "application/json",
-            body,
-        )
-        .await;
-        let message = err.message().unwrap_or_default();
+        let message = short_secret_message(SHORT, &echoed).await;
         assert!(!message.contains(SHORT), "{echoed}: {message}");
     }
 }
@@ -551,16 +548,7 @@ async fn a_short_secret_beside_any_mark_is_not_shown() {
         format!(r"client_secret:\t{SHORT}"),
         format!("request=client_secret%253D{SHORT}%2526a"),
     ] {
-        let body = json!({"error": "invalid_client", "message": echoed}).to_string();
-        let err = echoed_error(
-            Provider::Cobee,
-            (CLIENT_ID, SHORT),
-            401,
-            "application/json",
-            body,
-        )
-        .await;
-        let message = err.message().unwrap_or_default();
+        let message = short_secret_message(SHORT, &echoed).await;
         assert!(!message.contains(SHORT), "{echoed}: {message}");
     }
 }

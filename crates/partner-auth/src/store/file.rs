@@ -241,50 +241,30 @@ impl FileStore {
         change: impl FnOnce() -> io::Result<T>,
     ) -> io::Result<T> {
         let path = self.dir.join(format!("{key}.lock"));
-        // Tried, not waited for: a blocking wait on a lock a stuck process holds would keep
-        // this thread, and the runtime it belongs to, from ever finishing.
         let deadline = std::time::Instant::now() + self.lock_wait;
         let mut lock = open_lock_file(&self.dir, &path, deadline, caller)?;
-        let mut pause = Duration::from_millis(1);
         loop {
-            if caller.load(Ordering::Acquire) {
+            lock_before(&lock, deadline, caller, || {
+                format!(
+                    "the lock file {key}.lock was held for over {:?} (by a stuck process?)",
+                    self.lock_wait
+                )
+            })?;
+            // Still the file at the path: one that replaced a planted one (or that `clear`
+            // removed) meanwhile is not the lock the others take.
+            if is_at(&lock, &path)? {
+                break;
+            }
+            if std::time::Instant::now() >= deadline {
                 return Err(io::Error::new(
-                    io::ErrorKind::Interrupted,
-                    "its caller gave up waiting for the lock file",
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "the lock file {key}.lock kept being replaced for {:?}",
+                        self.lock_wait
+                    ),
                 ));
             }
-            match FileExt::try_lock(&lock) {
-                // Still the file at the path: one that replaced a planted one (or that
-                // `clear` removed) meanwhile is not the lock the others take.
-                Ok(()) if is_at(&lock, &path)? => break,
-                Ok(()) if std::time::Instant::now() < deadline => {
-                    lock = open_lock_file(&self.dir, &path, deadline, caller)?;
-                }
-                Ok(()) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::WouldBlock,
-                        format!(
-                            "the lock file {key}.lock kept being replaced for {:?}",
-                            self.lock_wait
-                        ),
-                    ));
-                }
-                Err(fs4::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(POLL);
-                }
-                Err(fs4::TryLockError::WouldBlock) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::WouldBlock,
-                        format!(
-                            "the lock file {key}.lock was held for over {:?} (by a stuck \
-                             process?)",
-                            self.lock_wait
-                        ),
-                    ));
-                }
-                Err(fs4::TryLockError::Error(error)) => return Err(error),
-            }
+            lock = open_lock_file(&self.dir, &path, deadline, caller)?;
         }
         let result = change();
         // Closing the file releases the lock too; unlock first to say so.
@@ -611,6 +591,22 @@ fn lock_for_repairs(
     caller: &AtomicBool,
 ) -> io::Result<File> {
     let turns = open_private(&dir.join(".partner-auth-repair"))?;
+    lock_before(&turns, deadline, caller, || {
+        "another store was repairing a lock file for too long".to_owned()
+    })?;
+    Ok(turns)
+}
+
+/// Locks `file`, trying until `deadline` (a `WouldBlock` error saying `held_too_long`), and
+/// not once `caller` has gone (`Interrupted`): tried, not waited for, since a blocking wait
+/// on a lock a stuck process holds would keep this thread, and the runtime it belongs to,
+/// from ever finishing.
+fn lock_before(
+    file: &File,
+    deadline: std::time::Instant,
+    caller: &AtomicBool,
+    held_too_long: impl FnOnce() -> String,
+) -> io::Result<()> {
     let mut pause = Duration::from_millis(1);
     loop {
         if caller.load(Ordering::Acquire) {
@@ -619,17 +615,14 @@ fn lock_for_repairs(
                 "its caller gave up waiting for the lock file",
             ));
         }
-        match FileExt::try_lock(&turns) {
-            Ok(()) => return Ok(turns),
+        match FileExt::try_lock(file) {
+            Ok(()) => return Ok(()),
             Err(fs4::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(POLL);
             }
             Err(fs4::TryLockError::WouldBlock) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::WouldBlock,
-                    "another store was repairing a lock file for too long",
-                ));
+                return Err(io::Error::new(io::ErrorKind::WouldBlock, held_too_long()));
             }
             Err(fs4::TryLockError::Error(error)) => return Err(error),
         }
