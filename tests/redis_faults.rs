@@ -309,3 +309,41 @@ async fn each_store_operation_fits_its_own_timeout_on_a_distant_redis() {
     );
     assert_eq!(sandbox.stats(PROVIDER).token_requests, 1);
 }
+
+/// A stored value far larger than any token this crate seals (written by something else
+/// with access to Redis) is read only up to a bound: a counted miss, replaced by the
+/// fetched token, and Redis sends less than the value itself. (Before, each of the three
+/// reads took the whole value: 96 MiB here, and over a slow link the operation timed out.)
+#[tokio::test]
+async fn an_oversized_stored_value_is_read_only_up_to_a_bound() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let source = build(&sandbox, &server.url(), StorePolicy::default());
+    let key = format!("partner-auth:{}:token", source.store_key().unwrap());
+    let mut connection = server.connection().await;
+    let planted = vec![b'x'; 32 << 20];
+    let _: () = connection.pset_ex(&key, planted, 60_000).await.unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+
+    source.token().await.unwrap();
+    let sent = info_stat(&server, "total_net_output_bytes").await;
+    let stats = source.stats();
+    assert_eq!(
+        (
+            stats.store_decrypt_failures,
+            stats.store_errors,
+            stats.token_requests
+        ),
+        (1, 0, 1),
+        "decrypt failures, store errors, token requests"
+    );
+    assert!(sent < 8 << 20, "Redis sent {sent} bytes");
+    let stored: Vec<u8> = connection.get(&key).await.unwrap();
+    assert!(stored.len() < 4096, "not replaced: {} bytes", stored.len());
+}

@@ -249,6 +249,7 @@ async fn a_password_or_an_acl_user_in_the_url_works_and_never_shows() {
         "&*",
         // What the RedisStore doc says a user needs, and nothing more.
         "+get",
+        "+getrange",
         "+pttl",
         "+set",
         "+del",
@@ -490,7 +491,7 @@ async fn get_or_lease_reads_or_leases_in_one_step() {
     );
 }
 
-/// A level-2 hit is one transaction (`MULTI`/`GET`/`PTTL`/`EXEC`): no script runs.
+/// A level-2 hit is one transaction (`MULTI`/`GETRANGE`/`PTTL`/`EXEC`): no script runs.
 #[tokio::test]
 async fn a_stored_token_is_read_without_running_a_script() {
     let Some(server) = RedisServer::start() else {

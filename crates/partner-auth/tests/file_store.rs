@@ -1284,9 +1284,9 @@ async fn links_are_not_followed_and_reads_are_bounded() {
     assert!(entry.value.is_empty());
 
     let key = "34".repeat(32);
-    std::fs::write(dir.path().join(format!("{key}.token")), vec![b'x'; 3 << 20]).unwrap();
+    std::fs::write(dir.path().join(format!("{key}.token")), vec![b'x'; 8 << 20]).unwrap();
     let entry = store.get(&key).await.unwrap();
-    assert!(entry.is_none_or(|e| e.value.len() < 2 << 20), "read whole");
+    assert!(entry.is_none_or(|e| e.value.len() < 3 << 20), "read whole");
 }
 
 /// A directory every user can write to is refused: anyone could plant a lease there, or
@@ -1348,6 +1348,50 @@ async fn a_stored_token_keeps_its_scope() {
         (fetched.scope(), restored.scope()),
         (Some("read"), Some("read"))
     );
+}
+
+/// The largest token a response can carry (a body of exactly 1 MiB, the bound) is read
+/// back from the store: the bound on what a store reads leaves room for it sealed. (With
+/// the token file read up to 1 MiB, it was a decrypt failure on every read.)
+#[tokio::test]
+async fn the_largest_token_a_response_can_carry_is_read_back() {
+    let frame = r#"{"access_token":"","token_type":"Bearer","expires_in":600}"#;
+    let token = "A".repeat((1 << 20) - frame.len());
+    let body = format!(r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":600}}"#);
+    assert_eq!(body.len(), 1 << 20);
+    let server = httpmock::MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST).path("/token");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(&body);
+        })
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let source = || {
+        let client = partner_auth::Client::builder(Provider::Standard)
+            .base_url(server.url("/token"))
+            .credentials(Credentials::new("id", "secret-value-1"))
+            .build()
+            .unwrap();
+        TokenSource::builder(client)
+            .store(Arc::new(FileStore::new(dir.path()).unwrap()))
+            .build()
+            .unwrap()
+    };
+    source().token().await.unwrap();
+    let reader = source();
+    let restored = reader.token().await.unwrap();
+    assert_eq!(
+        (
+            reader.stats().store_hits,
+            reader.stats().store_decrypt_failures
+        ),
+        (1, 0)
+    );
+    assert_eq!(mock.calls_async().await, 1);
+    assert_eq!(restored.expose_secret(), token);
 }
 
 #[cfg(unix)]

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use fs4::FileExt;
 
-use super::seal::{from_unix_ms, unix_ms};
+use super::seal::{MAX_SEALED_LEN, from_unix_ms, unix_ms};
 use super::{StoreEntry, StoreError, TokenStore};
 
 /// How often a waiting process looks at the directory again (files send no wake-ups).
@@ -20,8 +20,9 @@ const POLL: Duration = Duration::from_millis(20);
 /// thread it ran on is free again.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
-/// The most of a token file that is read: more is not a token this crate wrote.
-const MAX_TOKEN_FILE: u64 = 1 << 20;
+/// The most of a token file that is read: its expiry and the most of a sealed value that
+/// is read.
+const MAX_TOKEN_FILE: u64 = 8 + MAX_SEALED_LEN as u64;
 
 /// The most of a lease file that is read.
 const MAX_LEASE_FILE: u64 = 1 << 10;

@@ -8,6 +8,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::{OnceCell, watch};
 
+use super::seal::MAX_SEALED_LEN;
 use super::{Lookup, StoreEntry, StoreError, TokenStore, shown_url};
 use crate::Error;
 use crate::sync::lock;
@@ -16,15 +17,16 @@ use crate::sync::lock;
 /// for a lost notification.
 const POLL: Duration = Duration::from_millis(500);
 
-/// The token and its time to live if there is one; otherwise the lease for `ARGV[1]`
-/// (`SET NX PX ARGV[2]`), taken atomically with finding no token. Replies
-/// `{token, ttl}`, `{false, 1}` (leased) or `{false, 0}` (held by someone else).
+/// The token (its first `ARGV[3]` + 1 bytes) and its time to live if there is one;
+/// otherwise the lease for `ARGV[1]` (`SET NX PX ARGV[2]`), taken atomically with finding
+/// no token. Replies `{token, ttl}`, `{false, 1}` (leased) or `{false, 0}` (held by
+/// someone else).
 static GET_OR_LEASE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
-local token = redis.call('GET', KEYS[1])
+local token = redis.call('GETRANGE', KEYS[1], 0, ARGV[3])
 local ttl = redis.call('PTTL', KEYS[1])
-if token and ttl > 0 then
+if ttl > 0 then
   return {token, ttl}
 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -91,10 +93,12 @@ return 0";
 ///   speak RESP3 (before Redis 6) leaves the waiters to the 500 ms fallback.
 ///
 /// [`get`](TokenStore::get) reads a token with its time to live in one transaction
-/// (`MULTI`, `GET`, `PTTL`, `EXEC`: cheaper for Redis than a script), and a source reads
-/// that way first; [`get_or_lease`](TokenStore::get_or_lease) is one script that reads
-/// again and takes the lease, so no other process takes the lease in between. An ACL user
-/// needs `GET`, `PTTL`, `SET`, `DEL`, `PUBLISH` (run by the scripts), `MULTI`, `EXEC`,
+/// (`MULTI`, `GETRANGE`, `PTTL`, `EXEC`: cheaper for Redis than a script), and a source
+/// reads that way first; [`get_or_lease`](TokenStore::get_or_lease) is one script that
+/// reads again and takes the lease, so no other process takes the lease in between. Both
+/// read at most 2 MiB of a value, more than this crate writes: a larger value (put
+/// there by something else) fails to open, a counted miss, and is replaced. An ACL user
+/// needs `GET`, `GETRANGE`, `PTTL`, `SET`, `DEL`, `PUBLISH` (run by the scripts), `MULTI`, `EXEC`,
 /// `EVALSHA` and `SCRIPT LOAD`; `HELLO` and `SUBSCRIBE` for waits woken by messages
 /// (without them waits poll); `SCAN` for [`clear`](Self::clear).
 ///
@@ -500,6 +504,7 @@ impl TokenStore for RedisStore {
             .key(&lease)
             .arg(owner)
             .arg(ms)
+            .arg(LAST_BYTE_READ)
             .invoke_async(&mut connection)
             .await
             .map_err(|e| failed("Redis GET or lease failed", e))?;
@@ -525,15 +530,19 @@ fn millis(ttl: Duration) -> u64 {
     ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64
 }
 
-/// The token at `token` and its time to live, read in one transaction; `None` without a
-/// token or without an expiry (not an entry a store wrote).
+/// The index of the last byte of a value that is read (`GETRANGE`'s end is inclusive).
+const LAST_BYTE_READ: usize = MAX_SEALED_LEN - 1;
+
+/// The token at `token` (at most [`MAX_SEALED_LEN`] bytes of it) and its time to live,
+/// read in one transaction; `None` without a token or without an expiry (not an entry a
+/// store wrote).
 async fn read(
     connection: &mut ConnectionManager,
     token: &str,
 ) -> Result<Option<StoreEntry>, StoreError> {
     let (value, pttl): (Option<Vec<u8>>, i64) = redis::pipe()
         .atomic()
-        .get(token)
+        .getrange(token, 0, LAST_BYTE_READ as isize)
         .pttl(token)
         .query_async(connection)
         .await

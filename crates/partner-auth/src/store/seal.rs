@@ -15,6 +15,12 @@ use crate::Client;
 /// stored under another key; such an entry is another version, a miss).
 pub(crate) const MAGIC: &[u8; 4] = b"pat2";
 const NONCE_LEN: usize = 12;
+
+/// The most of a stored value that a store reads: twice a response body's bound (1 MiB),
+/// more than a token and its scope take sealed, so a larger value was written by something
+/// else. Read only this far, it fails to open (a counted miss), and the next write
+/// replaces it.
+pub(crate) const MAX_SEALED_LEN: usize = 2 << 20;
 /// HKDF's salt: fixed, naming the scheme.
 const SALT: &[u8] = b"partner-auth token store v1";
 
