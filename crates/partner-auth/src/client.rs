@@ -49,6 +49,8 @@ pub(crate) struct Config {
     /// What no text taken from a response may show: the client secret and the token URL's
     /// query values (standard providers only: the query may hold a key).
     pub sensitive: Sensitive,
+    /// The longest a token request takes, if bounded ([`ClientBuilder::timeout`]).
+    pub request_timeout: Option<Duration>,
 }
 
 /// The generated client's state: the User-Agent, the timeout and redirects refused when the
@@ -234,6 +236,11 @@ impl Client {
     /// What no text taken from a response may show (the secret, the token URL's query).
     pub(crate) fn sensitive(&self) -> &Sensitive {
         &self.config.sensitive
+    }
+
+    /// The longest a token request takes, if bounded.
+    pub(crate) fn request_timeout(&self) -> Option<Duration> {
+        self.config.request_timeout
     }
 
     /// The credentials (the secret stays redacted in `Debug`).
@@ -615,6 +622,7 @@ impl ClientBuilder {
                 scope: self.scope,
                 extra_params: self.extra_params,
                 sensitive,
+                request_timeout: self.timeout,
             }),
         })
     }

@@ -41,7 +41,10 @@ mod store_read;
 ///   one request to the token endpoint. It runs in its own task: a caller that gives up
 ///   cancels nothing for the others; a failure reaches every waiter; the next call after
 ///   it tries again. A fetch whose task is gone (its runtime shut down) is replaced by the
-///   next caller; a fetch that panics is recorded as an [`ErrorKind::Internal`] failure.
+///   next caller, and so is one that has run longer than any fetch can (its retries'
+///   deadline, a request timeout, a store's lease wait and a second: its runtime no longer
+///   runs it, a current-thread runtime that nothing blocks on) by a caller waiting on it;
+///   a fetch that panics is recorded as an [`ErrorKind::Internal`] failure.
 /// - **Refresh ahead.** In the refresh window before expiry (by default the smaller of
 ///   5 minutes and 20 % of the lifetime, plus jitter) the first caller starts one
 ///   background refresh and every caller keeps getting the current token at once. A failed
@@ -124,6 +127,9 @@ struct Inner {
     /// A caller's own store read was abandoned (its caller gave up): until the next token
     /// is cached, misses go straight to the shared fetch, so they cannot starve.
     skip_read: AtomicBool,
+    /// The longest a fetch can take ([`longest_fetch`]), if bounded: a flight that has not
+    /// ended by then is no longer run by its runtime, and a caller waiting on it replaces it.
+    longest_fetch: Option<Duration>,
 }
 
 /// How many replicas of a cached token the read path spreads its clones over: 256 bytes
@@ -196,6 +202,8 @@ struct Flight {
     id: u64,
     outcome: watch::Receiver<Outcome>,
     task: Option<AbortHandle>,
+    /// When its task was spawned (`None` for an outcome already known).
+    started: Option<tokio::time::Instant>,
     /// The blocking source whose call started it (its task runs on that source's runtime).
     #[cfg(feature = "blocking")]
     tracker: Option<Arc<tracker::Tracker>>,
@@ -251,7 +259,10 @@ impl TokenSource {
     /// 401 to `token`: fifty concurrent 401s for the same token drop it once, and the next
     /// `token()` calls share one fetch. Once any
     /// `invalidate(&token)` has returned, no `token()` call that starts afterwards returns
-    /// `token`. With a [store](TokenSourceBuilder::store), the stored copy is deleted too
+    /// `token` (with a store, which may answer with an old entry, the source remembers the
+    /// last 1,024 tokens it invalidated, each until it expires: each one is a fetch, so
+    /// more within a token's lifetime would be a fetch storm). With a
+    /// [store](TokenSourceBuilder::store), the stored copy is deleted too
     /// (only if it is still `token`): before this source next reads the store, or, if the
     /// source is dropped first, by a task spawned on the runtime it is dropped on (one
     /// attempt within the store's operation timeout). That task is not waited for: a
@@ -318,7 +329,7 @@ impl TokenSource {
             task.abort();
         }
         let delete = shared.take_pending_delete(self.inner.clock.now());
-        let (timeout, tracker) = (shared.operation_timeout(), Arc::clone(tracker));
+        let (timeout, tracker) = (shared.policy().operation_timeout, Arc::clone(tracker));
         Some(async move {
             let delete = async {
                 if let Some(delete) = delete {
@@ -457,6 +468,7 @@ impl Inner {
         sleep: Arc<dyn AsyncSleep>,
         shared: Option<Arc<Shared>>,
     ) -> TokenSource {
+        let longest_fetch = longest_fetch(&client, &policy, shared.as_deref());
         TokenSource {
             inner: Arc::new(Inner {
                 client,
@@ -470,6 +482,7 @@ impl Inner {
                 shared,
                 reading: AtomicBool::new(false),
                 skip_read: AtomicBool::new(false),
+                longest_fetch,
             }),
         }
     }
@@ -511,27 +524,43 @@ impl Inner {
         if cached.refresh_started.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.counters.add(Counter::Refresh);
-        tracing::debug!(
-            provider = %self.client.provider(),
-            environment = self.client.environment(),
-            "starting background refresh"
-        );
         // The flight's outcome lands in the cache; nobody waits for it here. Without a
         // runtime to run it on, the current token is still served, and the next caller
-        // past the window fetches.
-        if let Err(error) = self.join_or_start(true, false) {
-            cached.refresh_started.store(false, Ordering::Release);
-            tracing::debug!(%error, "background refresh not started");
+        // past the window fetches. Counted only when it starts a fetch: joining one under
+        // way (a `refresh()`'s) starts none.
+        match self.join_or_start(true, false) {
+            Ok((_, true)) => {
+                self.counters.add(Counter::Refresh);
+                tracing::debug!(
+                    provider = %self.client.provider(),
+                    environment = self.client.environment(),
+                    "started a background refresh"
+                );
+            }
+            Ok((_, false)) => {}
+            Err(error) => {
+                cached.refresh_started.store(false, Ordering::Release);
+                tracing::debug!(%error, "background refresh not started");
+            }
         }
     }
 
     /// Waits for the shared fetch, starting one if none is under way. A fetch whose task
-    /// vanished without an outcome (its runtime shut down) is replaced, a few times at most.
+    /// vanished without an outcome (its runtime shut down), or that has run longer than any
+    /// fetch can (its runtime no longer runs it), is replaced, a few times at most.
     async fn fetch(self: &Arc<Self>, force: bool, store_empty: bool) -> Result<AccessToken, Error> {
         for _ in 0..ABANDONED_FLIGHT_RETRIES {
-            let flight = self.join_or_start(force, store_empty)?;
-            if let Some(outcome) = flight.wait().await {
+            let (flight, started_here) = self.join_or_start(force, store_empty)?;
+            // A flight this call started runs on the runtime polling this call. One started
+            // by another caller may be on a runtime that no longer runs it: wait no longer
+            // than any fetch can take.
+            let outcome = match (self.longest_fetch, flight.started) {
+                (Some(longest), Some(started)) if !started_here => {
+                    self.wait_at_most(flight, started + longest).await
+                }
+                _ => flight.wait().await,
+            };
+            if let Some(outcome) = outcome {
                 return outcome;
             }
         }
@@ -542,20 +571,25 @@ impl Inner {
         ))
     }
 
-    /// Joins the fetch in flight or starts one. Unless `force`, a usable token cached in
-    /// the meantime answers instead; forced or not, a failure in its cool-down does. `store_empty`: this
-    /// caller has just found the store empty, so a new flight goes straight to the lease.
-    fn join_or_start(self: &Arc<Self>, force: bool, store_empty: bool) -> Result<Flight, Error> {
+    /// Joins the fetch in flight or starts one, and says whether it started one. Unless
+    /// `force`, a usable token cached in the meantime answers instead; forced or not, a
+    /// failure in its cool-down does. `store_empty`: this caller has just found the store
+    /// empty, so a new flight goes straight to the lease.
+    fn join_or_start(
+        self: &Arc<Self>,
+        force: bool,
+        store_empty: bool,
+    ) -> Result<(Flight, bool), Error> {
         let mut slot = lock(&self.flight);
         if let Some(flight) = slot.as_ref() {
             if flight.is_alive() {
-                return Ok(flight.clone());
+                return Ok((flight.clone(), false));
             }
             // Its task is gone without an outcome: replace it.
             *slot = None;
         }
         if !force && let Some(token) = self.usable_now() {
-            return Ok(Flight::done(Ok(token)));
+            return Ok((Flight::done(Ok(token)), false));
         }
         // Forced or not: a refresh asked for during the cool-down would only repeat the
         // request the provider just refused (or asked us to hold back).
@@ -589,6 +623,7 @@ impl Inner {
             id,
             outcome,
             task: None,
+            started: Some(tokio::time::Instant::now()),
             #[cfg(feature = "blocking")]
             tracker: self.shared.as_ref().and_then(|_| tracker::current()),
         };
@@ -613,7 +648,48 @@ impl Inner {
         if let Some(current) = slot.as_mut().filter(|f| f.id == id) {
             current.task = Some(task.abort_handle());
         }
-        Ok(flight)
+        Ok((flight, true))
+    }
+
+    /// The flight's outcome, or `None` once it ended without one or `deadline` passed (then
+    /// it is [abandoned](Self::abandon)). On Tokio's timer, as the HTTP client's timeouts
+    /// are: the injected sleep is for back-offs (a test's instant sleep would end every
+    /// wait at once). On a runtime without timers (the timer panics), it waits as long as
+    /// the flight takes.
+    async fn wait_at_most(
+        &self,
+        flight: Flight,
+        deadline: tokio::time::Instant,
+    ) -> Option<Result<AccessToken, Error>> {
+        let (id, untimed) = (flight.id, flight.clone());
+        let timed = async move { tokio::time::timeout_at(deadline, flight.wait()).await };
+        match AssertUnwindSafe(timed).catch_unwind().await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => {
+                self.abandon(id);
+                None
+            }
+            Err(_) => untimed.wait().await,
+        }
+    }
+
+    /// The flight `id` has run longer than any fetch can: its runtime no longer runs it (a
+    /// current-thread runtime that nothing blocks on). Its slot is cleared for a new one,
+    /// and its task aborted (dropped the next time that runtime runs, or with it).
+    fn abandon(&self, id: u64) {
+        let mut slot = lock(&self.flight);
+        if let Some(flight) = slot.take_if(|f| f.id == id) {
+            drop(slot);
+            tracing::warn!(
+                provider = %self.client.provider(),
+                environment = self.client.environment(),
+                "a token fetch outlived the longest a fetch can take (its runtime no longer \
+                 runs it?); starting another"
+            );
+            if let Some(task) = flight.task {
+                task.abort();
+            }
+        }
     }
 
     /// What a fetch from the store takes: a refresh (background or forced) a token other
@@ -955,6 +1031,7 @@ impl Flight {
             id: 0,
             outcome: receiver,
             task: None,
+            started: None,
             #[cfg(feature = "blocking")]
             tracker: None,
         }
@@ -976,6 +1053,40 @@ impl Flight {
 
 /// How often a caller replaces a fetch whose task vanished before giving up.
 const ABANDONED_FLIGHT_RETRIES: usize = 3;
+
+/// The longest a fetch can take: its retries' deadline and the last attempt's request
+/// timeout, and with a store the wait for another process's lease (its time to live and
+/// that holder's fetch) and the store operations around it; a second to spare. `None`
+/// when a request has no timeout ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)
+/// set to `None`): such a fetch may take any time.
+fn longest_fetch(
+    client: &Client,
+    policy: &CachePolicy,
+    shared: Option<&Shared>,
+) -> Option<Duration> {
+    let request = client.request_timeout()?;
+    let provider = policy.retry.deadline.saturating_add(request);
+    let store = shared.map_or(Duration::ZERO, |shared| {
+        let store = shared.policy();
+        store
+            .lease_ttl
+            .saturating_add(policy.retry.deadline)
+            .saturating_add(
+                store
+                    .operation_timeout
+                    .saturating_mul(STORE_OPERATIONS_PER_FETCH),
+            )
+    });
+    Some(
+        provider
+            .saturating_add(store)
+            .saturating_add(Duration::from_secs(1)),
+    )
+}
+
+/// More store operations than a fetch makes outside its lease wait (a pending delete, reads,
+/// the lease, the write, the release).
+const STORE_OPERATIONS_PER_FETCH: u32 = 10;
 /// Longest cool-down a provider's `retry_after` can impose.
 const MAX_COOLDOWN: Duration = Duration::from_secs(60 * 60);
 /// Longest wait between background refresh attempts.

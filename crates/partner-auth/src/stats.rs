@@ -29,15 +29,18 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 pub struct Stats {
     /// `token()` calls answered from the cache.
     pub cache_hits: u64,
-    /// `token()` calls that waited for a fetch.
+    /// `token()` calls not answered from the cache: they waited for a fetch, or got the
+    /// last error during the failure cool-down (with `cache_hits`, every `token()` call).
     pub cache_misses: u64,
     /// Token requests sent to the provider (each retry counts).
     pub token_requests: u64,
-    /// Fetches started in the background to refresh a token before it expires.
+    /// Fetches started in the background to refresh a token before it expires (a
+    /// `token()` call in the refresh window that finds a fetch under way starts none).
     pub refreshes: u64,
     /// Fetches that ended in an error (after their retries).
     pub failures: u64,
-    /// `token()` calls answered with the last error during the failure cool-down.
+    /// `token()` and `refresh()` calls answered with the last error during the failure
+    /// cool-down.
     pub cooldown_rejections: u64,
     /// Tokens dropped by `invalidate`.
     pub invalidations: u64,

@@ -60,15 +60,17 @@ impl fmt::Display for TokenType {
 ///   so a slow response never stretches it.
 /// - A missing, zero, negative or non-numeric `expires_in` means the lifetime is unknown:
 ///   [`lifetime`](Self::lifetime) is `None` and the client's default lifetime (5 minutes
-///   unless configured) is used for expiry.
+///   unless configured) is used for expiry. A fraction of a second is a lifetime (a short
+///   one), not an unknown one.
 /// - A lifetime over a year is clamped to a year.
-/// - When the token is a JWT with an `exp` claim (Cobee; Dinie after its `dinie_at_`
-///   prefix), its own lifetime is measured on the provider's clock (`exp − iat`, or
-///   `exp −` the response's `Date` header without `iat`; neither: `exp` is not used) and
-///   the shorter of it and the reported lifetime wins (it stands in for a missing one),
-///   applied from the send time. Our
-///   clock is never compared with the provider's, so clock skew changes nothing. The JWT is
-///   only decoded for this, never trusted for anything else.
+/// - When the token is a JWT with an `exp` claim (any provider's; Cobee's are, and Dinie's
+///   after their `dinie_at_` prefix), its own lifetime is measured on the provider's clock,
+///   from `iat` (or the response's `Date` header, when that is over a second later: a
+///   token handed out again) to `exp` (with neither, `exp` is not used), and the shorter
+///   of it and the reported lifetime wins (it stands
+///   in for a missing one), applied from the send time. Our clock is never compared with
+///   the provider's, so clock skew changes nothing. The JWT is only decoded for this,
+///   never trusted for anything else.
 /// - A token whose lifetime is over by the time the response arrives is an
 ///   [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) error, and so is an
 ///   empty or blank one.
@@ -137,8 +139,7 @@ impl Issued {
 
 impl AccessToken {
     /// Applies the lifetime policy to a provider's response. `provider_date` reads the
-    /// response's `Date` header: the provider's "now", for a JWT without `iat` (called only
-    /// then).
+    /// response's `Date` header: the provider's "now" (called only for a JWT).
     pub(crate) fn new(
         raw: RawToken,
         issued: Issued,
@@ -147,16 +148,23 @@ impl AccessToken {
         default_lifetime: Duration,
         provider_date: impl FnOnce() -> Option<SystemTime>,
     ) -> Self {
+        // A fraction of a second is a lifetime (a short one), not an unknown one.
         let lifetime = raw
             .expires_in
-            .filter(|secs| secs.is_finite() && *secs >= 1.0)
+            .filter(|secs| secs.is_finite() && *secs > 0.0)
             .map(|secs| Duration::from_secs_f64(secs.min(MAX_LIFETIME.as_secs_f64())));
         let prefix = crate::providers::facts(provider).jwt_prefix;
-        // The JWT's lifetime measured on the provider's own clock (exp − iat, else
-        // exp − the response's Date), never against ours: a skewed clock on either side
+        // The JWT's lifetime measured on the provider's own clock, from `iat`, or from the
+        // response's `Date` when that is later (a token issued a while ago and handed out
+        // again has only what is left of it; both are whole seconds, so a second apart is
+        // the same moment), to `exp`; never against ours: a skewed clock on either side
         // changes nothing.
         let jwt_lifetime = jwt::claims(&raw.access_token, prefix).and_then(|claims| {
-            let from = claims.iat.or_else(provider_date)?;
+            let from = match (claims.iat, provider_date()) {
+                (Some(iat), Some(date)) if date > iat + Duration::from_secs(1) => date,
+                (Some(iat), _) => iat,
+                (None, date) => date?,
+            };
             Some(claims.exp.duration_since(from).unwrap_or(Duration::ZERO))
         });
         let effective = match (lifetime, jwt_lifetime) {
@@ -486,6 +494,10 @@ mod tests {
             assert_eq!(t.lifetime(), None, "{expires_in:?}");
             assert_eq!(lifetime_secs(&t), DEFAULT_LIFETIME.as_secs());
         }
+        // A fraction of a second is a lifetime, not an unknown one (found by review: 0.5
+        // was served for the 5-minute default).
+        let t = token("t", Some(0.5), Provider::Teez);
+        assert_eq!(t.lifetime(), Some(Duration::from_millis(500)));
         let t = token("t", Some(3600.0), Provider::Teez);
         assert_eq!(t.lifetime(), Some(Duration::from_secs(3600)));
         assert_eq!(lifetime_secs(&t), 3600);
@@ -536,6 +548,20 @@ mod tests {
         let jwt = jwt::encode_for_test(&json!({"exp": 1_000_000_300}));
         let dated = token_at(&jwt, 3600.0, Provider::Cobee, Some(unix(1_000_000_000)));
         assert_eq!(lifetime_secs(&dated), 300);
+        // Both: from the later of them. A token issued an hour ago and handed out again
+        // has 300 s left, not 3,600 (found by review: iat alone was used).
+        let jwt = jwt::encode_for_test(&json!({"iat": 1_000_000_000, "exp": 1_000_003_600}));
+        let reissued = token_at(&jwt, 7200.0, Provider::Cobee, Some(unix(1_000_003_300)));
+        assert_eq!(lifetime_secs(&reissued), 300);
+        // A Date before iat (the provider's clocks disagree), or a second after it (both
+        // are whole seconds): from iat.
+        let early = token_at(&jwt, 7200.0, Provider::Cobee, Some(unix(999_999_000)));
+        assert_eq!(lifetime_secs(&early), 3600);
+        let same = token_at(&jwt, 7200.0, Provider::Cobee, Some(unix(1_000_000_001)));
+        assert_eq!(lifetime_secs(&same), 3600);
+        let later = token_at(&jwt, 7200.0, Provider::Cobee, Some(unix(1_000_000_002)));
+        assert_eq!(lifetime_secs(&later), 3598);
+        let jwt = jwt::encode_for_test(&json!({"exp": 1_000_000_300}));
         // Neither iat nor Date: exp cannot be read without comparing clocks, so it is not.
         let undated = token_at(&jwt, 3600.0, Provider::Cobee, None);
         assert_eq!(lifetime_secs(&undated), 3600);

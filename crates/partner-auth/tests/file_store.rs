@@ -1604,6 +1604,37 @@ async fn a_socket_planted_as_the_token_or_lease_file_is_replaced() {
     assert!(matches!(taken, Ok(true)), "{taken:?}");
 }
 
+/// An empty directory at the token or lease file's path (planted, or made by mistake)
+/// reads as empty and is replaced by the next write (found by review: a rename cannot
+/// replace a directory, so every write failed and the credential's sharing was off for
+/// good). One with anything in it is left alone: the write fails, a store error.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_directory_planted_as_the_token_or_lease_file_is_replaced() {
+    let (first, second) = with_planted("token", |path| std::fs::create_dir(path).unwrap()).await;
+    assert_eq!((first, second.2), ((0, 1, 0), 1), "{first:?} {second:?}");
+
+    let (first, _) = with_planted("token", |path| {
+        std::fs::create_dir(path).unwrap();
+        std::fs::write(path.join("kept"), b"someone's").unwrap();
+    })
+    .await;
+    assert_eq!(
+        first.0, 1,
+        "the write over a full directory fails: {first:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path()).unwrap();
+    let key = "cd".repeat(32);
+    std::fs::create_dir(dir.path().join(format!("{key}.lease"))).unwrap();
+    let taken = store
+        .try_lease(&key, "0123abcd", Duration::from_secs(5))
+        .await;
+    assert!(matches!(taken, Ok(true)), "{taken:?}");
+    assert!(dir.path().join(format!("{key}.lease")).is_file());
+}
+
 /// Found by review: a link planted as the lock file failed every change to the
 /// credential's files, for good (nothing replaced it). Whatever is planted there is
 /// replaced by a lock file; a FIFO there never held a thread.

@@ -89,41 +89,92 @@ async fn a_provider_clock_an_hour_behind_ours_costs_one_request_not_one_per_call
     }
 }
 
+/// With or without `iat` (found by review: with one, `exp − iat` alone was read, and a token
+/// issued an hour before and handed out 10 s past its `exp` was good for an hour).
 #[tokio::test]
 async fn a_token_expired_by_its_own_jwt_is_an_invalid_response_with_the_cooldown() {
     // On the provider's clock (its Date header) the token expired 10 s before it answered.
     let provider_now = unix_now() - 3720;
-    let expired = jwt_with(json!({"exp": provider_now - 10}));
     let provider_date =
         httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(provider_now));
+    for claims in [
+        json!({"exp": provider_now - 10}),
+        json!({"iat": provider_now - 3610, "exp": provider_now - 10}),
+    ] {
+        let expired = jwt_with(claims.clone());
+        let server = Scripted::sequence(
+            vec![],
+            cobee_token_reply(&expired, 3600).header("date", &provider_date),
+        )
+        .await;
+        // The client alone refuses it too.
+        let err = client(Provider::Cobee, server.base_url())
+            .fetch_token()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{claims}: {err}");
+        assert!(err.to_string().contains("on arrival"), "{err}");
+        let (source, _) = manual(client(Provider::Cobee, server.base_url()), policy());
+        for _ in 0..20 {
+            let err = source.token().await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err}");
+            assert!(err.to_string().contains("on arrival"), "{err}");
+        }
+        assert_eq!(
+            server.count(),
+            2,
+            "{claims}: the cool-down answered the other 19 calls"
+        );
+        let stats = source.stats();
+        assert_eq!((stats.failures, stats.cooldown_rejections), (1, 19));
+        assert!(
+            source.cached().is_none(),
+            "an unusable token is never cached"
+        );
+    }
+}
+
+/// A positive `expires_in` under a second is a lifetime, not an unknown one (found by
+/// review: 0.5 was served for the 5-minute default).
+#[tokio::test]
+async fn a_sub_second_expires_in_is_a_lifetime_not_an_unknown_one() {
     let server = Scripted::sequence(
         vec![],
-        cobee_token_reply(&expired, 3600).header("date", &provider_date),
+        Reply::json(
+            200,
+            json!({"access_token": "short-lived", "token_type": "bearer", "expires_in": 0.5}),
+        ),
     )
     .await;
-    // The client alone refuses it too.
-    let err = client(Provider::Cobee, server.base_url())
+    let (source, clock) = manual(client(Provider::Standard, server.base_url()), policy());
+    let first = source.token().await.unwrap();
+    assert_eq!(first.lifetime(), Some(500 * MS));
+    assert!(usable_for(&first) <= 500 * MS, "{:?}", usable_for(&first));
+    clock.advance(Duration::from_secs(1));
+    let second = source.token().await.unwrap();
+    assert!(!second.same_as(&first), "served past its lifetime");
+    assert_eq!(server.count(), 2);
+}
+
+/// A JWT's lifetime caps an over-reported `expires_in` however large its payload (found by
+/// review: one over 16 KiB was not read, and a 60 s token was kept for an hour).
+#[tokio::test]
+async fn a_large_jwt_caps_an_over_reported_expires_in() {
+    let now = unix_now();
+    let groups: Vec<String> = (0..700)
+        .map(|i| format!("group-{i:05}-of-the-tenant"))
+        .collect();
+    let jwt = jwt_with(json!({"iat": now, "exp": now + 60, "groups": groups}));
+    assert!(jwt.len() > 24 * 1024);
+    let server = Scripted::sequence(vec![], cobee_token_reply(&jwt, 3600)).await;
+    let token = client(Provider::Cobee, server.base_url())
         .fetch_token()
         .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err}");
-    assert!(err.to_string().contains("on arrival"), "{err}");
-    let (source, _) = manual(client(Provider::Cobee, server.base_url()), policy());
-    for _ in 0..20 {
-        let err = source.token().await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err}");
-        assert!(err.to_string().contains("on arrival"), "{err}");
-    }
-    assert_eq!(
-        server.count(),
-        2,
-        "the cool-down answered the other 19 calls"
-    );
-    let stats = source.stats();
-    assert_eq!((stats.failures, stats.cooldown_rejections), (1, 19));
+        .unwrap();
+    let lifetime = usable_for(&token);
     assert!(
-        source.cached().is_none(),
-        "an unusable token is never cached"
+        (Duration::from_secs(58)..=Duration::from_secs(60)).contains(&lifetime),
+        "{lifetime:?}"
     );
 }
 
@@ -251,6 +302,86 @@ fn waiters_on_a_fetch_whose_runtime_shuts_down_start_a_new_one() {
     let token = runtime.block_on(source.token()).unwrap();
     assert_eq!(token.expose_secret(), "tok-2");
     gate.open();
+}
+
+/// A fetch whose runtime still exists but no longer runs it (a current-thread runtime kept
+/// for later `block_on`s, after its caller gave up) is replaced by a caller on another
+/// runtime once it has run longer than any fetch can (found by review: that caller waited
+/// forever). Here the longest is 0.3 s of retries, a 0.5 s request and a second to spare.
+#[test]
+fn a_fetch_its_runtime_no_longer_runs_is_replaced_after_the_longest_a_fetch_takes() {
+    let server_runtime = runtime_on_its_own_thread();
+    let server = server_runtime.block_on(Scripted::sequence(
+        vec![],
+        Reply::token("tok", 3600).delayed(200 * MS),
+    ));
+    let client = Client::builder(Provider::Dinie)
+        .base_url(server.base_url())
+        .credentials(Credentials::new(CLIENT_ID, SECRET))
+        .timeout(500 * MS)
+        .build()
+        .unwrap();
+    let retry = RetryPolicy::default().with_deadline(300 * MS);
+    let source = TokenSource::builder(client)
+        .policy(CachePolicy::default().with_retry(retry))
+        .build()
+        .unwrap();
+    // The first caller gives up once its request is on the wire.
+    let idle = short_lived_runtime();
+    idle.block_on(async {
+        let token = source.token();
+        tokio::pin!(token);
+        while server.count() == 0 {
+            let polled = tokio::time::timeout(MS, &mut token).await;
+            assert!(polled.is_err(), "the reply takes 200 ms");
+        }
+    });
+
+    let started = std::time::Instant::now();
+    let token = runtime_on_its_own_thread()
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), source.token()).await })
+        .expect("waited on the parked fetch for good")
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(token.expose_secret(), "tok");
+    assert_eq!(server.count(), 2, "the parked request and its replacement");
+    assert!(
+        waited >= 1500 * MS,
+        "replaced before it could have ended: {waited:?}"
+    );
+    drop(idle);
+}
+
+/// The bound on a wait for a fetch started elsewhere needs a timer: a caller on a runtime
+/// without one joins the fetch and gets its outcome, no panic.
+#[test]
+fn a_caller_on_a_runtime_without_timers_joins_a_fetch_started_elsewhere() {
+    use futures_util::FutureExt as _;
+    let server_runtime = runtime_on_its_own_thread();
+    let server = server_runtime.block_on(Scripted::sequence(
+        vec![],
+        Reply::token("tok", 3600).delayed(300 * MS),
+    ));
+    let source = TokenSource::new(client(Provider::Dinie, server.base_url()));
+    let elsewhere = runtime_on_its_own_thread();
+    let first = elsewhere.spawn({
+        let source = source.clone();
+        async move { source.token().await }
+    });
+    let started = std::time::Instant::now();
+    while server.count() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "never sent");
+        std::thread::sleep(MS);
+    }
+    let no_timers = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let joined = no_timers.block_on(std::panic::AssertUnwindSafe(source.token()).catch_unwind());
+    let token = joined.expect("no panic").unwrap();
+    assert_eq!(token.expose_secret(), "tok");
+    assert!(elsewhere.block_on(first).unwrap().unwrap().same_as(&token));
+    assert_eq!(server.count(), 1);
 }
 
 /// A current-thread runtime, the kind a sync wrapper builds for one call.

@@ -457,3 +457,98 @@ async fn the_token_future_is_a_few_words() {
     );
     assert_eq!(call.await.unwrap().expose_secret(), "tok-small");
 }
+
+/// What `Stats` counts during a failure's cool-down (found by review: the docs said a miss
+/// "waited for a fetch" and a rejection was a `token()` call): every `token()` call is a
+/// hit or a miss, and `refresh()` calls answered with the error count as rejections too.
+#[tokio::test]
+async fn stats_count_every_token_call_and_every_rejection_in_the_cooldown() {
+    let server =
+        Scripted::sequence(vec![], Reply::json(401, json!({"error": "invalid_client"}))).await;
+    let (source, _, _) = common::on_manual_clock(
+        common::client(Provider::Standard, server.base_url()),
+        CachePolicy::default().with_retry(RetryPolicy::none()),
+    );
+    let first = source.token().await.unwrap_err();
+    assert_eq!(first.kind(), ErrorKind::InvalidCredentials);
+    for _ in 0..4 {
+        source.token().await.unwrap_err();
+    }
+    for _ in 0..3 {
+        source.refresh().await.unwrap_err();
+    }
+    let stats = source.stats();
+    assert_eq!(server.count(), 1, "one request only");
+    assert_eq!(
+        (
+            stats.token_requests,
+            stats.cache_hits,
+            stats.cache_misses,
+            stats.cooldown_rejections
+        ),
+        (1, 0, 5, 7),
+        "{stats:?}"
+    );
+}
+
+/// `refreshes` counts fetches started in the background (found by review: a caller in the
+/// refresh window that joined a `refresh()` under way counted one, as did every call in
+/// the window with no runtime to start one on).
+#[tokio::test]
+async fn refreshes_count_only_background_fetches_started() {
+    let gate = Gate::new();
+    let server = Scripted::sequence(
+        vec![
+            Reply::token("tok-1", 100),
+            Reply::token("tok-2", 3600).held(&gate),
+        ],
+        Reply::token("tok-n", 100),
+    )
+    .await;
+    let (source, clock, _) = common::on_manual_clock(
+        common::client(Provider::Standard, server.base_url()),
+        CachePolicy::default()
+            .with_refresh_jitter(0.0)
+            .with_retry(RetryPolicy::none()),
+    );
+    assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+    let forced = tokio::spawn({
+        let source = source.clone();
+        async move { source.refresh().await }
+    });
+    eventually("the forced refresh reached the server", || {
+        server.count() == 2
+    })
+    .await;
+    // Into the refresh window (100 s lifetime: usable 95 s, window 20 s, from 75 s).
+    clock.advance(Duration::from_secs(80));
+    assert_eq!(source.token().await.unwrap().expose_secret(), "tok-1");
+    gate.open();
+    assert_eq!(forced.await.unwrap().unwrap().expose_secret(), "tok-2");
+    assert_eq!(server.count(), 2);
+    assert_eq!(source.stats().refreshes, 0, "{:?}", source.stats());
+}
+
+#[test]
+fn calls_in_the_refresh_window_without_a_runtime_count_no_refresh() {
+    let runtime = common::two_worker_runtime();
+    let server = runtime.block_on(Scripted::sequence(vec![], Reply::token("tok", 100)));
+    let (source, clock, _) = common::on_manual_clock(
+        common::client(Provider::Standard, server.base_url()),
+        CachePolicy::default().with_refresh_jitter(0.0),
+    );
+    let token = runtime.block_on(source.token()).unwrap();
+    clock.advance(Duration::from_secs(80));
+    for _ in 0..10 {
+        // Polled outside any runtime: the cached token is ready at the first poll.
+        let again = common::poll_once(source.token())
+            .expect("a fresh cached token is ready at once")
+            .unwrap();
+        assert!(again.same_as(&token));
+    }
+    assert_eq!(server.count(), 1, "no refresh was sent");
+    assert_eq!(source.stats().refreshes, 0, "{:?}", source.stats());
+    // With a runtime, the next call in the window starts one.
+    runtime.block_on(source.token()).unwrap();
+    assert_eq!(source.stats().refreshes, 1, "{:?}", source.stats());
+}

@@ -44,7 +44,8 @@ const LEASE_START_SLACK: Duration = Duration::from_secs(1);
 ///   read up to a bound; anything at a token or lease file's path that is not a regular
 ///   file (a link, a FIFO, a socket, a directory) reads as empty: a token that does not
 ///   open (a miss, counted as a decrypt failure), or no lease; the next write replaces it
-///   (over a directory, that write fails); at the lock file's path, it is removed and the
+///   (an empty directory is removed first; over one with anything in it, that write
+///   fails); at the lock file's path, it is removed and the
 ///   lock file created in its place (a directory only if empty), one store at a time, with
 ///   a lock on `.partner-auth-repair` in the directory;
 /// - every change to a credential's files happens under an advisory lock
@@ -288,8 +289,18 @@ impl FileStore {
             .tempfile_in(&self.dir)?;
         file.write_all(bytes)?;
         file.as_file().sync_all()?;
-        file.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        match file.persist(path) {
+            Ok(_) => Ok(()),
+            // A rename cannot replace a directory: an empty one (planted, or made by
+            // mistake) is removed first; one with anything in it is left, and this fails.
+            Err(failed) if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) => {
+                match fs::remove_dir(path) {
+                    Ok(()) => failed.file.persist(path).map(drop).map_err(|e| e.error),
+                    Err(_) => Err(failed.error),
+                }
+            }
+            Err(failed) => Err(failed.error),
+        }
     }
 
     fn compare_and_delete_now(&self, key: &str, expected: &[u8]) -> io::Result<bool> {
@@ -515,7 +526,8 @@ fn parse_lease(bytes: &[u8], now: SystemTime) -> Option<(String, SystemTime)> {
 /// `path` that is not a regular file (a symbolic link, never followed; a FIFO, which would
 /// keep a blocking `open` or `read` waiting for a writer forever; a directory) reads as
 /// empty: an entry that does not open, counted as one, and replaced by the next write
-/// (an atomic rename over it; over a directory, that write fails).
+/// (an atomic rename over it; an empty directory is removed first, and over one with
+/// anything in it, that write fails).
 fn read_bounded(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
     let mut options = OpenOptions::new();
     options.read(true);

@@ -18,8 +18,14 @@ use crate::stats::Counter;
 use crate::sync::lock;
 use crate::{AccessToken, Client, Error};
 
-/// How many invalidated tokens a source remembers, so as never to adopt one again.
-const REMEMBERED_INVALIDATIONS: usize = 16;
+/// How many invalidated tokens a source remembers, each until it expires, so as never to
+/// adopt one again (a store that lost writes may answer with an old entry). Each is one
+/// fetch: a thousand within a token's lifetime is a fetch storm already.
+const REMEMBERED_INVALIDATIONS: usize = 1024;
+
+/// How long after its expiry an invalidated token is still remembered: a store entry of
+/// the same token written by another process may say it is usable a little longer.
+const REMEMBERED_PAST_EXPIRY: Duration = Duration::from_secs(60);
 
 /// A source's view of its store.
 pub(crate) struct Shared {
@@ -29,11 +35,12 @@ pub(crate) struct Shared {
     /// The store is left alone until then (0: it is in use).
     open_until: AtomicU64,
     /// From a failure until an operation that shows the store works again (see
-    /// [`ends_outage`]: a store that answers reads but refuses writes is one outage, not
+    /// [`ends_outage`]: a store that answers reads and leases but refuses token writes is one outage, not
     /// one per read): the failed operation, and one warning per outage.
     outage: Mutex<Option<&'static str>>,
-    /// Digests of the tokens this source invalidated.
-    invalidated: Mutex<VecDeque<[u8; 32]>>,
+    /// Digests of the tokens this source invalidated, oldest first, each with when to
+    /// forget it.
+    invalidated: Mutex<VecDeque<([u8; 32], SystemTime)>>,
     /// The stored value of the last invalidated token, to delete before the next read.
     pending_delete: Mutex<Option<Arc<[u8]>>>,
 }
@@ -76,10 +83,9 @@ impl Shared {
         }
     }
 
-    /// The store's operation timeout.
-    #[cfg(feature = "blocking")]
-    pub(crate) fn operation_timeout(&self) -> Duration {
-        self.policy.operation_timeout
+    /// How the store is used.
+    pub(crate) fn policy(&self) -> &StorePolicy {
+        &self.policy
     }
 
     /// The credential's key in the store.
@@ -91,20 +97,31 @@ impl Shared {
     /// it again.
     pub(crate) fn forget(&self, token: &AccessToken) {
         let digest = seal::token_digest(token.expose_secret());
+        let now = SystemTime::now();
+        let until = token
+            .expires_at()
+            .checked_add(REMEMBERED_PAST_EXPIRY)
+            .unwrap_or(now);
         let mut remembered = lock(&self.invalidated);
-        if remembered.contains(&digest) {
+        if remembered.iter().any(|(d, _)| *d == digest) {
             return;
         }
+        // No store entry of an expired token is used: forget those first.
+        remembered.retain(|(_, until)| *until > now);
         if remembered.len() == REMEMBERED_INVALIDATIONS {
             remembered.pop_front();
         }
-        remembered.push_back(digest);
+        remembered.push_back((digest, until));
     }
 
     /// Whether the token `secret` was invalidated here.
     pub(crate) fn was_invalidated(&self, secret: &str) -> bool {
         let remembered = lock(&self.invalidated);
-        !remembered.is_empty() && remembered.contains(&seal::token_digest(secret))
+        if remembered.is_empty() {
+            return false;
+        }
+        let digest = seal::token_digest(secret);
+        remembered.iter().any(|(d, _)| *d == digest)
     }
 
     /// The cached token, stored as `sealed`, was invalidated: delete it from the store
@@ -674,11 +691,23 @@ impl Drop for LeaseGuard {
 const READ_OR_LEASE: &str = "read or lease";
 
 /// Whether a success of the operation `succeeded` ends an outage that a failure of `failed`
-/// began: the same kind working again does; after a failed read (the store unreachable),
-/// anything that works does; after a failed change, only a change does (a store that
-/// answers reads but refuses writes is still failing).
+/// began: after a failed read (the store unreachable), anything that works does; after a
+/// failed change, only a change of the same kind, to the token or to the lease (a store
+/// that answers reads and leases but refuses token writes is still failing).
 fn ends_outage(failed: &str, succeeded: &str) -> bool {
-    failed == succeeded || failed == "read" || succeeded != "read"
+    /// What an operation changes, if anything.
+    fn changes(operation: &str) -> Option<&'static str> {
+        match operation {
+            "read" => None,
+            "write" | "delete" => Some("token"),
+            // "lease", "release", READ_OR_LEASE
+            _ => Some("lease"),
+        }
+    }
+    match changes(failed) {
+        None => true,
+        failed => changes(succeeded) == failed,
+    }
 }
 
 /// What is left at `now`, on the reader's wall clock, of an entry its writer sealed to stop
