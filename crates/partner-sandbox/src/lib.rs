@@ -228,8 +228,9 @@ pub struct SandboxBuilder {
     allow_spec_violations: bool,
 }
 
-/// The longest [`SandboxBuilder::token_lifetime`]: a year, as `partner_auth::MAX_LIFETIME`.
-const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+/// The longest [`SandboxBuilder::token_lifetime`]: a year of 365 days, as
+/// `partner_auth::MAX_LIFETIME`.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 impl SandboxBuilder {
     /// Issues every provider's tokens with this lifetime instead of its documented one: at

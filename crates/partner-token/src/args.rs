@@ -151,21 +151,35 @@ pub fn name_value(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// A duration of `500ms`, `10s`, `2m`, `1h 30m`, or a bare number of seconds; never zero.
-pub fn positive_duration(text: &str) -> Result<Duration, String> {
+/// The longest `--timeout`: a token request that has not ended within an hour has failed.
+const MAX_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+/// A timeout of `500ms`, `10s`, `2m`, `1h`, or a bare number of seconds; more than zero,
+/// at most an hour.
+pub fn timeout(text: &str) -> Result<Duration, String> {
     let duration = duration(text)?;
     if duration.is_zero() {
         return Err("must be more than zero (a zero timeout would fail every request)".into());
     }
+    if duration > MAX_TIMEOUT {
+        return Err("must be at most 1h (a token request that takes longer has failed)".into());
+    }
     Ok(duration)
 }
 
-/// A token lifetime: at least one second, as providers report lifetimes in whole seconds.
+/// A token lifetime: at least one second, as providers report lifetimes in whole seconds,
+/// and at most the sandbox's longest, 365 days.
 pub fn token_lifetime(text: &str) -> Result<Duration, String> {
     let duration = duration(text)?;
     if duration < Duration::from_secs(1) {
         return Err(
             "must be at least 1s (providers report lifetimes in whole seconds; zero means none)"
+                .into(),
+        );
+    }
+    if duration > partner_sandbox::MAX_TOKEN_LIFETIME {
+        return Err(
+            "must be at most 365d, the longest partner-auth keeps a token (1y is 365.25 days)"
                 .into(),
         );
     }
@@ -199,15 +213,29 @@ mod tests {
     }
 
     #[test]
-    fn durations_take_units_or_seconds_and_refuse_zero() {
-        assert_eq!(positive_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(positive_duration("10m"), Ok(Duration::from_secs(600)));
-        assert_eq!(positive_duration("10"), Ok(Duration::from_secs(10)));
-        assert!(positive_duration("0").is_err());
-        assert!(positive_duration("0s").is_err());
-        assert!(positive_duration("ten").is_err());
-        assert!(positive_duration("99999999999999999999999").is_err());
+    fn durations_take_units_or_seconds_and_refuse_zero_and_the_absurd() {
+        assert_eq!(timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(timeout("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(timeout("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(timeout("1h"), Ok(Duration::from_secs(3600)));
+        for refused in [
+            "0",
+            "0s",
+            "ten",
+            "99999999999999999999999",
+            "3601",
+            "1d",
+            "25h",
+        ] {
+            assert!(timeout(refused).is_err(), "{refused}");
+        }
         assert!(token_lifetime("500ms").is_err());
         assert_eq!(token_lifetime("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(
+            token_lifetime("365d"),
+            Ok(partner_sandbox::MAX_TOKEN_LIFETIME)
+        );
+        assert!(token_lifetime("1y").is_err());
+        assert!(token_lifetime("2y").is_err());
     }
 }

@@ -175,7 +175,9 @@ pub async fn run(args: Args) -> ExitCode {
                 ExitCode::SUCCESS
             }
             None => {
-                eprintln!("error: no cache directory for this user (set XDG_CACHE_HOME or HOME)");
+                crate::stderr::errln!(
+                    "error: no cache directory for this user (set XDG_CACHE_HOME or HOME)"
+                );
                 ExitCode::from(exit::CONFIGURATION)
             }
         },
@@ -195,7 +197,7 @@ pub async fn run(args: Args) -> ExitCode {
                 Ok(store) => store,
                 Err(e) => {
                     let report = e.report();
-                    eprint!("{}", report.text(0));
+                    crate::stderr::write(report.text(0));
                     return ExitCode::from(report.exit_code());
                 }
             };
@@ -214,7 +216,7 @@ pub async fn run(args: Args) -> ExitCode {
             match removed {
                 Ok(n) => cleared(n, &store.describe()),
                 Err(e) => {
-                    eprintln!(
+                    crate::stderr::errln!(
                         "error: could not clear the token cache at {}: {e}",
                         store.describe()
                     );

@@ -18,7 +18,7 @@ pub async fn run() -> ExitCode {
     let sandbox = match Sandbox::builder().allow_spec_violations().start().await {
         Ok(sandbox) => sandbox,
         Err(e) => {
-            eprintln!("error: could not start the sandbox on loopback: {e}");
+            crate::stderr::errln!("error: could not start the sandbox on loopback: {e}");
             return ExitCode::from(exit::NETWORK);
         }
     };
@@ -60,10 +60,7 @@ pub async fn run() -> ExitCode {
             ),
             Err(e) => {
                 ok = false;
-                eprint!(
-                    "{}",
-                    output::Report::from_error(&e, &Default::default()).text(0)
-                );
+                crate::stderr::write(output::Report::from_error(&e, &Default::default()).text(0));
             }
         }
     }
@@ -151,6 +148,6 @@ pub async fn run() -> ExitCode {
 
 fn fail(error: &partner_auth::Error) -> ExitCode {
     let report = output::Report::from_error(error, &Default::default());
-    eprint!("{}", report.text(0));
+    crate::stderr::write(report.text(0));
     ExitCode::from(report.exit_code())
 }

@@ -88,10 +88,11 @@ pub struct Args {
     /// Ask the provider for a new token: neither read nor write the cache.
     #[arg(long)]
     no_cache: bool,
-    /// Total timeout of the token request: 500ms, 10s, 2m, or a number of seconds. A run
+    /// Total timeout of the token request: 500ms, 10s, 2m, or a number of seconds; at most
+    /// 1h. A run
     /// that finds another run's lease on the cache (one interrupted, say) waits for it at
     /// most twice this and a second, before its own request.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = args::positive_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = args::timeout)]
     timeout: Duration,
 }
 
@@ -186,9 +187,9 @@ impl Args {
                 ));
             }
             Target::BaseUrl(url) => {
-                if let Ok(parsed) = url::Url::parse(url)
-                    && (!parsed.username().is_empty() || parsed.password().is_some())
-                {
+                let parsed_userinfo = url::Url::parse(url)
+                    .is_ok_and(|p| !p.username().is_empty() || p.password().is_some());
+                if parsed_userinfo || crate::output::has_userinfo(url) {
                     return Err((
                         Usage::InvalidValue,
                         "the base URL must not carry credentials (user:password@host); \
@@ -313,14 +314,17 @@ fn in_refresh_window(token: &AccessToken, policy: &CachePolicy) -> bool {
 /// Fetches and prints a token; a failure is reported on stderr with its exit code.
 pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     let json = plan.args.json;
+    if json {
+        stdout::report_failures_as_json();
+    }
     // Shown at the end: with --json inside the one JSON object on stderr.
     let mut warnings = Vec::new();
     let fail = |report: Report, warnings: Vec<String>| {
         let report = report.with_warnings(warnings);
         if json {
-            eprintln!("{}", report.json());
+            crate::stderr::errln!("{}", report.json());
         } else {
-            eprint!("{}", report.text(verbose));
+            crate::stderr::write(report.text(verbose));
         }
         ExitCode::from(report.exit_code())
     };
@@ -361,7 +365,7 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     tracing::debug!(
         provider = %client.provider(),
         environment = client.environment(),
-        base_url = crate::output::shown_url(client.base_url()),
+        base_url = context.scrub(&crate::output::shown_url(client.base_url())),
         timeout = %humantime::format_duration(plan.args.timeout),
         "sending the token request"
     );
@@ -418,7 +422,7 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     } else {
         crate::output::summary(&token)
     };
-    eprint!("{}", crate::output::warnings(&warnings, json));
+    crate::stderr::write(crate::output::warnings(&warnings, json));
     stdout::write(printed);
     ExitCode::SUCCESS
 }

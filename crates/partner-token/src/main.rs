@@ -11,6 +11,7 @@ mod fetch;
 mod output;
 mod sandbox;
 mod secret;
+mod stderr;
 mod stdout;
 
 use std::process::ExitCode;
@@ -80,16 +81,16 @@ fn main() -> ExitCode {
         .skip(1)
         .any(|arg| secret::is_secret_flag(&arg))
     {
-        eprint!("{}", secret::FLAG_REFUSED);
+        crate::stderr::write(secret::FLAG_REFUSED);
         return ExitCode::from(exit::USAGE);
     }
     let matches = match unset_empty_variables(Cli::command()).try_get_matches() {
         Ok(matches) => matches,
         // A stray value may be the secret: refused without repeating it.
-        Err(e) if secret::would_echo_a_value(&e) => {
-            eprint!("{}", secret::VALUE_REFUSED);
+        Err(e) if secret::would_echo_a_value(&e, std::env::args_os().any(|a| a == "--")) => {
+            crate::stderr::write(secret::VALUE_REFUSED);
             if let Some(ContextValue::StyledStr(usage)) = e.get(ContextKind::Usage) {
-                eprintln!("\n{usage}\n\nFor more information, try '--help'.");
+                crate::stderr::errln!("\n{usage}\n\nFor more information, try '--help'.");
             }
             return ExitCode::from(exit::USAGE);
         }
@@ -166,7 +167,7 @@ fn block_on(future: impl Future<Output = ExitCode>) -> ExitCode {
     {
         Ok(runtime) => runtime.block_on(future),
         Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
+            crate::stderr::errln!("error: could not start the async runtime: {e}");
             ExitCode::from(exit::NETWORK)
         }
     }
@@ -184,7 +185,7 @@ fn print_schema(error: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: could not write the schema: {e}");
+            crate::stderr::errln!("error: could not write the schema: {e}");
             ExitCode::FAILURE
         }
     }
@@ -204,7 +205,7 @@ fn print_man(subcommand: Option<&str>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: could not write the man page: {e}");
+            crate::stderr::errln!("error: could not write the man page: {e}");
             ExitCode::FAILURE
         }
     }
@@ -226,9 +227,12 @@ fn init_tracing(verbose: u8) {
         .with_target("partner_auth", level)
         .with_target("partner_sandbox", level)
         .with_target("partner_token", level);
+    // An event that cannot be written is dropped (the layer would otherwise say so with
+    // `eprintln!`, which panics when stderr cannot be written either).
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false)
+        .log_internal_errors(false)
         .compact();
     let _ = tracing_subscriber::registry()
         .with(stderr)

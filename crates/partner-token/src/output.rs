@@ -96,6 +96,14 @@ impl TokenJson {
     }
 }
 
+/// Whether `url` has a user name or password before its host, read as text (so also
+/// where the `url` crate cannot parse it: a port out of range, no scheme).
+pub fn has_userinfo(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    authority.contains('@')
+}
+
 /// `url` as a report or log shows it: a query or fragment, which may hold a key, is left
 /// out (`?…` says there was one).
 pub fn shown_url(url: &str) -> String {
@@ -105,11 +113,28 @@ pub fn shown_url(url: &str) -> String {
     }
 }
 
+/// `text` on one line: each control character (a newline, an escape, a bell, …) written
+/// as its Rust escape (`\n`, `\u{1b}`).
+pub fn one_line(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// What the error report knows beyond the error itself.
 #[derive(Default)]
 pub struct Context {
-    /// The base URL the request went (or would have gone) to; never carries credentials,
-    /// and a report shows no query.
+    /// The base URL the request went (or would have gone) to; never carries credentials
+    /// ([`has_userinfo`] refuses them), and a report shows no query nor a secret in it.
     pub url: Option<String>,
     /// The total timeout in force.
     pub timeout: Option<Duration>,
@@ -137,7 +162,8 @@ pub struct Report {
     /// What happened, in one line, without the hint.
     error: String,
     /// The error's kind, as the library names it in logs and metrics
-    /// (`invalid_credentials`, `connection`, …; `ErrorKind::as_str`).
+    /// (`invalid_credentials`, `connection`, …; `ErrorKind::as_str`), or `output` when
+    /// standard output could not be written.
     kind: String,
     /// The process's exit code.
     exit_code: u8,
@@ -184,36 +210,40 @@ impl Report {
         let mut causes: Vec<String> = Vec::new();
         let mut source = error.source();
         while let Some(cause) = source {
-            let text = context.scrub(&cause.to_string());
+            let text = one_line(&context.scrub(&cause.to_string()));
             if causes.last() != Some(&text) {
                 causes.push(text);
             }
             source = cause.source();
         }
+        // Text from the provider goes in as one line with its control characters escaped:
+        // a newline in its message cannot forge a `hint:` line, nor an escape sequence
+        // reach the terminal.
+        let clean = |text: &str| one_line(&context.scrub(text));
         Report {
-            error: context.scrub(&headline),
+            error: clean(&headline),
             kind: error.kind().as_str().to_owned(),
             exit_code: exit::for_kind(error.kind()),
             provider: error.provider().and_then(ProviderName::of),
             environment: error.environment().map(str::to_owned),
-            url: context.url.as_deref().map(shown_url),
+            url: context.url.as_deref().map(|url| clean(&shown_url(url))),
             status: error.status().map(|s| s.as_u16()),
-            code: error.code().map(|c| context.scrub(c)),
-            message: error.message().map(|m| context.scrub(m)),
+            code: error.code().map(clean),
+            message: error.message().map(clean),
             field_errors: error
                 .field_errors()
                 .iter()
                 .map(|f| FieldErrorJson {
-                    field: context.scrub(&f.field),
-                    message: context.scrub(&f.message),
-                    code: f.code.as_deref().map(|c| context.scrub(c)),
+                    field: clean(&f.field),
+                    message: clean(&f.message),
+                    code: f.code.as_deref().map(clean),
                 })
                 .collect(),
             retry_after_ms: error
                 .retry_after()
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            body_excerpt: error.body_excerpt().map(|b| context.scrub(b)),
-            hint: context.scrub(&hint(error, &library_hint, context)),
+            body_excerpt: error.body_excerpt().map(clean),
+            hint: clean(&hint(error, &library_hint, context)),
             causes,
             warnings: Vec::new(),
         }
@@ -237,6 +267,20 @@ impl Report {
             hint: hint.into(),
             causes: Vec::new(),
             warnings: Vec::new(),
+        }
+    }
+
+    /// Standard output could not be written (kind `output`, exit code 8).
+    pub fn output_failure(error: &std::io::Error) -> Self {
+        Report {
+            kind: "output".into(),
+            exit_code: exit::OUTPUT,
+            causes: vec![error.to_string()],
+            ..Report::new(
+                ErrorKind::Internal,
+                "could not write to standard output",
+                "check where standard output goes (a full disk, say)",
+            )
         }
     }
 
@@ -314,7 +358,9 @@ fn hint(error: &Error, library_hint: &str, context: &Context) -> String {
             loopback address (127.0.0.1, [::1], localhost), such as `partner-token sandbox`"
             .into(),
         ErrorKind::Timeout => match context.timeout {
-            _ if error.status().is_some() => {
+            // A 408: the provider's own timeout. (A 200 whose body did not arrive in time
+            // is this run's.)
+            _ if error.status().is_some_and(|s| s.as_u16() == 408) => {
                 "the provider gave up waiting for the request; retry later".into()
             }
             Some(timeout) => format!(

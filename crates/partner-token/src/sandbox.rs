@@ -11,8 +11,8 @@ use crate::{args, exit, stdout};
 /// Run the sandbox until Ctrl-C (or SIGTERM).
 #[derive(clap::Args)]
 pub struct Args {
-    /// Lifetime of issued tokens: 90s, 10m, 1h, or a number of seconds (default: each
-    /// provider's documented one).
+    /// Lifetime of issued tokens: 90s, 10m, 1h, or a number of seconds; at most 365d
+    /// (default: each provider's documented one).
     #[arg(long, value_name = "DURATION", value_parser = args::token_lifetime)]
     token_lifetime: Option<Duration>,
     /// Listen on fixed ports: teez on PORT, alternative-payments on PORT+1, cobee on
@@ -58,9 +58,11 @@ pub async fn run(args: Args) -> ExitCode {
     let sandbox = match builder.start().await {
         Ok(sandbox) => sandbox,
         Err(e) => {
-            eprintln!("error: could not start the sandbox on loopback: {e}");
+            crate::stderr::errln!("error: could not start the sandbox on loopback: {e}");
             if args.port.is_some() {
-                eprintln!("  hint:      choose another --port, or leave it out for free ports");
+                crate::stderr::errln!(
+                    "  hint:      choose another --port, or leave it out for free ports"
+                );
             }
             return ExitCode::from(exit::NETWORK);
         }

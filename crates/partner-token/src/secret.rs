@@ -40,7 +40,9 @@ error: an unexpected value was given; it is not shown here, as it may be a secre
 /// (`--json=hunter2`), or a word that only starts like a flag (`--hunter2-x9/Q`: secrets
 /// may start with `-`). Such a value may well be the secret. A mistyped flag name
 /// (`--provdier`, `-x`) is still echoed, and a mistyped command name: clap names it.
-pub fn would_echo_a_value(error: &clap::Error) -> bool {
+///
+/// After a bare `--` every word is a value, so none is echoed then.
+pub fn would_echo_a_value(error: &clap::Error, after_double_dash: bool) -> bool {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let named = |kind| match error.get(kind) {
         Some(ContextValue::String(arg)) => Some(arg.as_str()),
@@ -48,6 +50,7 @@ pub fn would_echo_a_value(error: &clap::Error) -> bool {
     };
     match error.kind() {
         ErrorKind::TooManyValues => true,
+        ErrorKind::UnknownArgument | ErrorKind::InvalidSubcommand if after_double_dash => true,
         ErrorKind::UnknownArgument => {
             !named(ContextKind::InvalidArg).is_some_and(looks_like_a_flag)
         }
@@ -143,7 +146,8 @@ pub async fn read(from_stdin: bool, provider: &str) -> Result<String, Box<Report
 }
 
 /// Asks for a line on the terminal with echo off: turned off before the prompt shows, and
-/// back on when done, also on Ctrl-C (which then exits with 130, as a shell would).
+/// back on when done, also on Ctrl-C (which then exits with 130, as a shell would; and so
+/// does a Ctrl-C later in the run).
 #[cfg(unix)]
 async fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
     use std::io::Write as _;
@@ -182,6 +186,14 @@ async fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
     tokio::select! {
         line = line => {
             restore(&tty);
+            // Listening took Ctrl-C's default action away for good: give it back, as
+            // exit 130 for the rest of the run (found by review: it was ignored until the
+            // run's --timeout).
+            tokio::spawn(async move {
+                if interrupted.recv().await.is_some() {
+                    std::process::exit(130);
+                }
+            });
             Ok(line?.trim_end_matches(['\r', '\n']).to_owned())
         }
         _ = interrupted.recv() => {

