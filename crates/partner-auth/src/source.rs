@@ -43,7 +43,8 @@ mod store_read;
 ///   it tries again. A fetch whose task is gone (its runtime shut down) is replaced by the
 ///   next caller, and so is one that has run longer than any fetch can (its retries'
 ///   deadline, a request timeout, a store's lease wait and a second: its runtime no longer
-///   runs it, a current-thread runtime that nothing blocks on) by a caller waiting on it;
+///   runs it, a current-thread runtime that nothing blocks on) by a caller waiting on it
+///   from another runtime (on Tokio's timer, where that runtime has one);
 ///   a fetch that panics is recorded as an [`ErrorKind::Internal`] failure.
 /// - **Refresh ahead.** In the refresh window before expiry (by default the smaller of
 ///   5 minutes and 20 % of the lifetime, plus jitter) the first caller starts one
@@ -202,8 +203,10 @@ struct Flight {
     id: u64,
     outcome: watch::Receiver<Outcome>,
     task: Option<AbortHandle>,
-    /// When its task was spawned (`None` for an outcome already known).
+    /// When its task was spawned, and on which runtime (`None` for an outcome already
+    /// known).
     started: Option<tokio::time::Instant>,
+    runtime: Option<tokio::runtime::Id>,
     /// The blocking source whose call started it (its task runs on that source's runtime).
     #[cfg(feature = "blocking")]
     tracker: Option<Arc<tracker::Tracker>>,
@@ -550,12 +553,15 @@ impl Inner {
     /// fetch can (its runtime no longer runs it), is replaced, a few times at most.
     async fn fetch(self: &Arc<Self>, force: bool, store_empty: bool) -> Result<AccessToken, Error> {
         for _ in 0..ABANDONED_FLIGHT_RETRIES {
-            let (flight, started_here) = self.join_or_start(force, store_empty)?;
-            // A flight this call started runs on the runtime polling this call. One started
-            // by another caller may be on a runtime that no longer runs it: wait no longer
-            // than any fetch can take.
+            let (flight, _) = self.join_or_start(force, store_empty)?;
+            // A flight on the runtime polling this call runs while this call waits. One on
+            // another runtime may be on one that no longer runs it: wait no longer than any
+            // fetch can take.
+            let elsewhere = flight.runtime.is_some_and(|runtime| {
+                tokio::runtime::Handle::try_current().map_or(true, |here| here.id() != runtime)
+            });
             let outcome = match (self.longest_fetch, flight.started) {
-                (Some(longest), Some(started)) if !started_here => {
+                (Some(longest), Some(started)) if elsewhere => {
                     self.wait_at_most(flight, started + longest).await
                 }
                 _ => flight.wait().await,
@@ -624,6 +630,7 @@ impl Inner {
             outcome,
             task: None,
             started: Some(tokio::time::Instant::now()),
+            runtime: Some(runtime.id()),
             #[cfg(feature = "blocking")]
             tracker: self.shared.as_ref().and_then(|_| tracker::current()),
         };
@@ -1032,6 +1039,7 @@ impl Flight {
             outcome: receiver,
             task: None,
             started: None,
+            runtime: None,
             #[cfg(feature = "blocking")]
             tracker: None,
         }
