@@ -312,7 +312,7 @@ fn waiters_on_a_fetch_whose_runtime_shuts_down_start_a_new_one() {
 fn a_fetch_its_runtime_no_longer_runs_is_replaced_after_the_longest_a_fetch_takes() {
     let server_runtime = runtime_on_its_own_thread();
     let server = server_runtime.block_on(Scripted::sequence(
-        vec![],
+        vec![Reply::token("parked", 3600).delayed(200 * MS)],
         Reply::token("tok", 3600).delayed(200 * MS),
     ));
     let client = Client::builder(Provider::Dinie)
@@ -349,7 +349,10 @@ fn a_fetch_its_runtime_no_longer_runs_is_replaced_after_the_longest_a_fetch_take
         waited >= 1500 * MS,
         "replaced before it could have ended: {waited:?}"
     );
-    drop(idle);
+    // The runtime runs again: the replaced fetch was aborted, and brings nothing back.
+    idle.block_on(async { tokio::time::sleep(400 * MS).await });
+    assert!(source.cached().unwrap().same_as(&token));
+    assert_eq!(source.stats().failures, 0);
 }
 
 /// The bound on a wait for a fetch started elsewhere needs a timer: a caller on a runtime
