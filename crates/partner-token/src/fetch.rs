@@ -422,7 +422,8 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     } else {
         crate::output::summary(&token)
     };
-    crate::stderr::write(crate::output::warnings(&warnings, json));
+    // The token first: a reader that has gone ends the run there, without a word.
     stdout::write(printed);
+    crate::stderr::write(crate::output::warnings(&warnings, json));
     ExitCode::SUCCESS
 }

@@ -137,6 +137,31 @@ async fn a_reader_of_both_streams_that_stops_reading_is_not_an_error() {
     );
 }
 
+/// README: a reader that stops reading is not an error: "the command exits 0 without a
+/// word". A warning (here: a cache directory every user can write to) is written after the
+/// token, so a reader that has gone ends the run before it (found by review: the warning
+/// came first, and was printed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_stops_reading_gets_no_warning_either() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let store = world_writable_dir();
+    let mut command = fetch_command(&endpoint, &["--header", "--store", store.to_str().unwrap()]);
+    command.stdout(closed_pipe());
+    let output = output_of(command).await;
+    assert_eq!(code(&output), 0);
+    assert_eq!(text(&output.stderr), "", "not a word");
+    // With a reader, the warning is there.
+    let mut command = fetch_command(&endpoint, &["--header", "--store", store.to_str().unwrap()]);
+    command.stdout(Stdio::piped());
+    let output = output_of(command).await;
+    assert!(
+        text(&output.stderr).starts_with("warning: "),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
 // Exit codes: "5 network, timeout or provider unavailable" … "8 the output could not be
 // written". A connection failure whose report cannot be written exits 101 (a panic), a
 // code the table does not have.
