@@ -53,7 +53,9 @@ mod store_read;
 ///   (minus a small margin) callers wait for the single fetch.
 /// - **Lifetimes** are applied from when the request was sent, on this source's clock; a
 ///   token that is unusable on arrival (expired in transit, or by its own JWT) is an
-///   [`ErrorKind::InvalidResponse`] failure, not a success.
+///   [`ErrorKind::InvalidResponse`] failure, not a success. The default clock is the
+///   coarse monotonic one, which on Linux does not count a system suspend: after one past
+///   a token's expiry, the token can be handed out for what was left of its lifetime.
 /// - **Retries** of retryable failures only, with backoff, the provider's `retry_after`
 ///   honoured, within a deadline ([`RetryPolicy`](crate::RetryPolicy)). After a failure,
 ///   callers (of [`refresh`](Self::refresh) too) get the same error during a cool-down
