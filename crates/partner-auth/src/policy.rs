@@ -163,12 +163,18 @@ impl CachePolicy {
     /// assert_eq!(window, Duration::from_secs(300)); // the smaller of 5 minutes and 20 %
     /// assert_eq!(margin, policy.expiry_margin);
     /// ```
+    ///
+    /// Any lifetime and any policy, validated or not, give an answer, never a panic (a
+    /// fraction that is NaN or negative counts as 0).
     pub fn window_and_margin(&self, lifetime: Duration) -> (Duration, Duration) {
         let margin = self.expiry_margin.min(lifetime / 10);
-        let window = self
-            .refresh_window
-            .min(lifetime.mul_f64(self.refresh_fraction));
-        (window, margin)
+        let share = Duration::try_from_secs_f64(lifetime.as_secs_f64() * self.refresh_fraction)
+            .unwrap_or(if self.refresh_fraction > 0.0 {
+                lifetime
+            } else {
+                Duration::ZERO
+            });
+        (self.refresh_window.min(share), margin)
     }
 
     /// `(refresh from, usable until)` as offsets from issue, for a token usable for
@@ -301,6 +307,21 @@ pub(crate) fn random_fraction() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn window_and_margin_answers_for_any_lifetime_and_policy() {
+        let long = Duration::MAX;
+        let policy = CachePolicy::default().with_refresh_window(Duration::from_secs(300), 1.0);
+        assert_eq!(policy.window_and_margin(long).0, policy.refresh_window);
+        for fraction in [f64::NAN, -1.0, f64::NEG_INFINITY, f64::INFINITY, 1e300] {
+            let mut policy = CachePolicy::default();
+            policy.refresh_fraction = fraction;
+            for lifetime in [Duration::ZERO, Duration::from_secs(3600), long] {
+                let (window, _) = policy.window_and_margin(lifetime);
+                assert!(window <= policy.refresh_window, "{fraction} {lifetime:?}");
+            }
+        }
+    }
 
     #[test]
     fn the_window_is_the_smaller_of_five_minutes_and_a_fifth() {
