@@ -1,12 +1,16 @@
 //! [`AuthMiddleware`]: attaches the token to API requests made with `reqwest-middleware`,
 //! only where the token is meant to go, and recovers once from a 401.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
 use http::Extensions;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Request, Response, StatusCode, Url};
 use reqwest_middleware::{Middleware, Next};
 use tracing::Instrument as _;
 
+use crate::sync::lock;
 use crate::{AccessToken, Error, TokenSource};
 
 /// A `reqwest-middleware` middleware that sends requests to the API the token is for with
@@ -14,24 +18,30 @@ use crate::{AccessToken, Error, TokenSource};
 ///
 /// - **Scope.** The token is attached only to requests under one of the base URLs it was
 ///   built with: same scheme, host and port, and a path under the base path (segment by
-///   segment). Any other request goes out untouched, so one client can also call third
-///   parties without handing them the token. Base URLs must be `https://`, except to
-///   loopback.
+///   segment, `.` and `..` resolved; one with an encoded `/` or `\`, or a `..;` segment,
+///   which some servers route out of it, is not under it). Any other request goes out
+///   untouched, so one client can also call third parties without handing them the
+///   token. Base URLs must be `https://`, except to loopback.
 /// - A request that already has an `Authorization` header is left alone, and so is one
-///   carrying the [`NoAuth`] extension.
+///   carrying the [`NoAuth`] extension. (A header from `reqwest`'s `default_headers` is
+///   not on the request yet when the middleware sees it: the token replaces it.)
 /// - **Redirects** are the `reqwest` client's: by default it follows them and keeps the
 ///   header when scheme, host and port stay the same, whatever the path (it drops it
 ///   otherwise). To keep the token strictly under the base paths, build that client with
 ///   `reqwest::redirect::Policy::none()` (or a policy that stays under them).
 /// - **401.** The token the API rejected is invalidated, then the request is sent once more
 ///   with a fresh token if it can be cloned (a streaming body cannot: that 401 is returned,
-///   and the next request gets a fresh token). A second 401 is returned to the caller. A
-///   401 from where a redirect led is returned as it is, as one that did not reject the
-///   token, when that URL is outside the scope or on another scheme, host or port than
-///   the request's (`reqwest` sent it no token: it drops the header at the first such
-///   hop, and never puts it back). `reqwest` does not say which hosts a chain of redirects
-///   passed through, so a 401 at the end of one that left the request's host and came back
-///   to it counts as a rejection, although that last hop got no token either.
+///   and the next request gets a fresh token). A second 401 is returned to the caller, and
+///   that fresh token is kept: refused fresh, it says the API refuses this client's tokens
+///   (a missing permission, say), not one token, so later 401s with it are returned as
+///   they are, without a token fetch each, until the source replaces it (refresh or
+///   expiry) or a request with it succeeds. A 401 from where a redirect led is returned as
+///   it is, as one that did not reject the token, when that URL is outside the scope (the
+///   token was not for it) or on another scheme, host or port than the request's
+///   (`reqwest` sent it no token: it drops the header at the first such hop, and never
+///   puts it back). `reqwest` does not say which hosts a chain of redirects passed
+///   through, so a 401 at the end of one that left the request's host and came back to it
+///   counts as a rejection, although that last hop got no token either.
 /// - **Proxies.** A `reqwest` client sends `http://` requests through the proxy its
 ///   environment names (`HTTP_PROXY`, `ALL_PROXY`) unless `NO_PROXY` exempts the host: a
 ///   loopback base URL's token then crosses that proxy in the clear. Build the client
@@ -73,6 +83,39 @@ use crate::{AccessToken, Error, TokenSource};
 pub struct AuthMiddleware {
     source: TokenSource,
     scope: Vec<Url>,
+    /// A fresh token the API refused too (on a retry after a 401): later 401s with it are
+    /// returned as they are, without a fetch each. Shared by the middleware's clones.
+    refused: Arc<Refused>,
+}
+
+/// The token the API refused fresh, if any; `any` lets a success skip the lock.
+#[derive(Debug, Default)]
+struct Refused {
+    any: AtomicBool,
+    token: Mutex<Option<AccessToken>>,
+}
+
+impl Refused {
+    fn is(&self, token: &AccessToken) -> bool {
+        self.any.load(Ordering::Acquire)
+            && lock(&self.token).as_ref().is_some_and(|t| t.same_as(token))
+    }
+
+    fn set(&self, token: AccessToken) {
+        *lock(&self.token) = Some(token);
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// A request with `token` got through: the API takes it after all.
+    fn clear_if(&self, token: &AccessToken) {
+        if self.any.load(Ordering::Acquire) {
+            let mut refused = lock(&self.token);
+            if refused.as_ref().is_some_and(|t| t.same_as(token)) {
+                *refused = None;
+                self.any.store(false, Ordering::Release);
+            }
+        }
+    }
 }
 
 /// Configures an [`AuthMiddleware`] with several base URLs; from
@@ -153,6 +196,7 @@ impl AuthMiddlewareBuilder {
         Ok(AuthMiddleware {
             source: self.source,
             scope,
+            refused: Arc::default(),
         })
     }
 }
@@ -176,7 +220,10 @@ fn parse_scope(raw: &str) -> Result<Url, Error> {
     Ok(url)
 }
 
-/// Whether `url` is under `base`: same scheme, host and port; path under the base path.
+/// Whether `url` is under `base`: same scheme, host and port; path under the base path,
+/// with nothing under it that some servers read as a way out of it: an encoded `/` or `\`
+/// (`%2F`, `%5C`: decoded before routing by some), or a `..;` or `.;` segment (`..` to
+/// Tomcat and the servers that copy it). Such a request goes out without the token.
 fn within(base: &Url, url: &Url) -> bool {
     if base.scheme() != url.scheme()
         || base.port_or_known_default() != url.port_or_known_default()
@@ -185,10 +232,17 @@ fn within(base: &Url, url: &Url) -> bool {
         return false;
     }
     let base_path = base.path().trim_end_matches('/');
-    match url.path().strip_prefix(base_path) {
-        Some(rest) => rest.is_empty() || rest.starts_with('/'),
-        None => false,
-    }
+    let Some(rest) = url.path().strip_prefix(base_path) else {
+        return false;
+    };
+    let way_out = |segment: &str| {
+        let lower = segment.to_ascii_lowercase();
+        lower.contains("%2f")
+            || lower.contains("%5c")
+            || lower.starts_with("..;")
+            || lower.starts_with(".;")
+    };
+    (rest.is_empty() || rest.starts_with('/')) && !rest.split('/').any(way_out)
 }
 
 /// Same scheme, host and port: where `reqwest` keeps the `Authorization` header on a
@@ -249,10 +303,20 @@ impl AuthMiddleware {
         // A 401 from where a redirect led did not reject this token if that is outside the
         // scope, or on another origin than the request's: reqwest drops the header at the
         // first change of scheme, host or port, and never puts it back.
-        if response.status() != StatusCode::UNAUTHORIZED
-            || !same_origin(&sent_to, response.url())
-            || !self.covers(response.url())
-        {
+        if response.status() != StatusCode::UNAUTHORIZED {
+            self.refused.clear_if(&token);
+            return Ok(response);
+        }
+        if !same_origin(&sent_to, response.url()) || !self.covers(response.url()) {
+            return Ok(response);
+        }
+        // A token that was fresh when the API refused it before: the API refuses this
+        // client's tokens, not this one. Another would cost a fetch and be refused too.
+        if self.refused.is(&token) {
+            tracing::debug!(
+                provider = %self.source.client().provider(),
+                "API answered 401 with a token it refused fresh; returned as it is"
+            );
             return Ok(response);
         }
         // Drop the rejected token first, whether or not this request can be retried.
@@ -271,7 +335,21 @@ impl AuthMiddleware {
             same_token = fresh.same_as(&token),
             "API answered 401; retrying once with a fresh token"
         );
-        next.run(retry, extensions).await
+        let sent_to = retry.url().clone();
+        let response = next.run(retry, extensions).await?;
+        if response.status() == StatusCode::UNAUTHORIZED
+            && same_origin(&sent_to, response.url())
+            && self.covers(response.url())
+        {
+            tracing::warn!(
+                provider = %self.source.client().provider(),
+                "API answered 401 to a fresh token too: it refuses this client's tokens (a \
+                 missing permission?); later 401s with this token are returned without \
+                 fetching another"
+            );
+            self.refused.set(fresh);
+        }
+        Ok(response)
     }
 }
 

@@ -314,8 +314,10 @@ mod tests {
         let policy = CachePolicy::default().with_refresh_window(Duration::from_secs(300), 1.0);
         assert_eq!(policy.window_and_margin(long).0, policy.refresh_window);
         for fraction in [f64::NAN, -1.0, f64::NEG_INFINITY, f64::INFINITY, 1e300] {
-            let mut policy = CachePolicy::default();
-            policy.refresh_fraction = fraction;
+            let policy = CachePolicy {
+                refresh_fraction: fraction,
+                ..CachePolicy::default()
+            };
             for lifetime in [Duration::ZERO, Duration::from_secs(3600), long] {
                 let (window, _) = policy.window_and_margin(lifetime);
                 assert!(window <= policy.refresh_window, "{fraction} {lifetime:?}");

@@ -1104,6 +1104,122 @@ async fn the_middleware_sends_the_token_only_where_it_is_for() {
     assert_eq!(tokens.count(), 1);
 }
 
+/// A path with something some servers route out of the base path (an encoded `/` or `\`,
+/// a `..;` segment, as Tomcat reads it) goes out without the token (found by review: it
+/// counted as under the base path).
+#[tokio::test]
+async fn a_path_some_servers_route_out_of_the_base_gets_no_token() {
+    let tokens = Scripted::sequence(vec![], Reply::token("tok-1", 3600)).await;
+    let api = Scripted::respond(|_| Reply::json(200, json!({}))).await;
+    let source = TokenSource::new(client(Provider::Dinie, tokens.base_url()));
+    let base = format!("{}/v1", api.base_url());
+    let http = common::api_client(AuthMiddleware::new(source, &base).unwrap());
+    for path in [
+        "/..;/admin",
+        "/.;/x",
+        "/orders/..;/..;/admin",
+        "/a%2f..%2fadmin",
+        "/a%2F..",
+        "/a%5c..%5Cadmin",
+        "/orders",
+    ] {
+        http.get(format!("{base}{path}")).send().await.unwrap();
+    }
+    let seen: Vec<_> = api
+        .hits()
+        .into_iter()
+        .map(|h| (h.path, h.authorization.is_some()))
+        .collect();
+    let expected: Vec<_> = [
+        ("/v1/..;/admin", false),
+        ("/v1/.;/x", false),
+        ("/v1/orders/..;/..;/admin", false),
+        ("/v1/a%2f..%2fadmin", false),
+        ("/v1/a%2F..", false),
+        ("/v1/a%5c..%5Cadmin", false),
+        ("/v1/orders", true),
+    ]
+    .into_iter()
+    .map(|(path, token)| (path.to_owned(), token))
+    .collect();
+    assert_eq!(seen, expected);
+}
+
+/// An API that refuses every token (a missing permission, say) costs one token fetch more,
+/// not one per request: the fresh token it refused too is kept, and later 401s with it are
+/// returned as they are (found by review: each request invalidated the token and fetched
+/// another, into the provider's rate limit). Once a request with it succeeds, a 401 is a
+/// rejection again.
+#[tokio::test]
+async fn an_api_that_refuses_every_token_costs_one_fetch_more_not_one_per_request() {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let tokens = Scripted::respond({
+        let issued = Arc::clone(&issued);
+        move |_| {
+            Reply::token(
+                &format!("tok-{}", issued.fetch_add(1, Ordering::SeqCst) + 1),
+                3600,
+            )
+        }
+    })
+    .await;
+    // 0: refuse every token; 1: take every token; 2: refuse tok-2 only.
+    let mode = Arc::new(AtomicUsize::new(0));
+    let api = Scripted::respond({
+        let mode = Arc::clone(&mode);
+        move |hit| {
+            let refused = match mode.load(Ordering::SeqCst) {
+                0 => true,
+                1 => false,
+                _ => hit.authorization.as_deref() == Some("Bearer tok-2"),
+            };
+            if refused {
+                Reply::json(401, json!({"error": "invalid_token"}))
+            } else {
+                Reply::json(200, json!({}))
+            }
+        }
+    })
+    .await;
+    let source = TokenSource::new(client(Provider::Dinie, tokens.base_url()));
+    let http = common::api_client(AuthMiddleware::new(source.clone(), api.base_url()).unwrap());
+    let get = || http.get(format!("{}/orders", api.base_url())).send();
+    for _ in 0..5 {
+        assert_eq!(get().await.unwrap().status(), 401);
+    }
+    assert_eq!(tokens.count(), 2, "tok-1, and tok-2 for the one retry");
+    let sent: Vec<_> = api.hits().into_iter().map(|h| h.authorization).collect();
+    let bearer = |n: u32| Some(format!("Bearer tok-{n}"));
+    assert_eq!(
+        sent,
+        [
+            bearer(1),
+            bearer(2),
+            bearer(2),
+            bearer(2),
+            bearer(2),
+            bearer(2)
+        ]
+    );
+    assert!(
+        source
+            .cached()
+            .is_some_and(|t| t.expose_secret() == "tok-2")
+    );
+
+    // The API takes it now; later it revokes it: an ordinary rejection, retried.
+    mode.store(1, Ordering::SeqCst);
+    assert_eq!(get().await.unwrap().status(), 200);
+    mode.store(2, Ordering::SeqCst);
+    assert_eq!(get().await.unwrap().status(), 200);
+    assert_eq!(tokens.count(), 3);
+    assert!(
+        source
+            .cached()
+            .is_some_and(|t| t.expose_secret() == "tok-3")
+    );
+}
+
 #[test]
 fn a_middleware_scope_must_be_https_except_to_loopback() {
     let source = TokenSource::new(client(Provider::Dinie, "http://127.0.0.1:9"));

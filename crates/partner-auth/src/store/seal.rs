@@ -20,6 +20,7 @@ const NONCE_LEN: usize = 12;
 /// more than a token and its scope take sealed, so a larger value was written by something
 /// else. Read only this far, it fails to open (a counted miss), and the next write
 /// replaces it.
+#[cfg(any(feature = "file-store", feature = "redis"))]
 pub(crate) const MAX_SEALED_LEN: usize = 2 << 20;
 /// HKDF's salt: fixed, naming the scheme.
 const SALT: &[u8] = b"partner-auth token store v1";
