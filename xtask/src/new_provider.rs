@@ -475,7 +475,8 @@ fn taken(root: &Path, names: &Names) -> Result<(), String> {
     }
     let manifest =
         std::fs::read_to_string(root.join("crates/partner-auth/Cargo.toml")).unwrap_or_default();
-    let key = |line: &str| line.split(['=', ' ']).next().map(str::to_owned);
+    // `name = …`, `name.workspace = true`, `name = { … }`: the key before `=`, ` ` or `.`.
+    let key = |line: &str| line.split(['=', ' ', '.']).next().map(str::to_owned);
     if manifest.lines().filter_map(key).any(|k| k == names.name) {
         return Err(format!(
             "`{}` is already a feature or dependency of partner-auth (pass --name)",
@@ -534,8 +535,9 @@ struct TokenEndpoint {
     token_type_value: String,
     /// Credential field names in the body (spec names), when the client goes in the body.
     body_credentials: Option<(String, String)>,
-    /// The body has `grant_type` (RFC 6749); else it carries the client's id and secret only.
-    grant_type: bool,
+    /// The body's `grant_type` (RFC 6749) as the spec spells it (`grantType`, say); `None`:
+    /// it carries the client's id and secret only.
+    grant_type: Option<String>,
     todo: Vec<String>,
 }
 
@@ -626,6 +628,12 @@ impl TokenEndpoint {
             )));
         }
         let schema = resolve(doc, &schema_ref);
+        let grant_type = grant_type.then(|| {
+            schema["properties"]
+                .as_object()
+                .and_then(|p| p.keys().find(|k| is_name(k, "granttype")).cloned())
+                .unwrap_or_else(|| "grant_type".to_owned())
+        });
         let required = openapi::required(schema);
         let security = op
             .get("security")
@@ -730,6 +738,41 @@ impl TokenEndpoint {
         } else {
             "Json"
         };
+
+        // Error bodies that are not RFC 6749's `{error, error_description}` (found by
+        // review: the scaffold answered RFC 6749 errors in the sandbox and said nothing).
+        let foreign_errors: Vec<String> = op["responses"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(status, _)| status.starts_with('4') || status.starts_with('5'))
+            .filter_map(|(status, response)| {
+                let schema = resolve(doc, response)["content"]
+                    .as_object()
+                    .and_then(|c| c.values().next())
+                    .map(|c| (c["schema"].get("$ref").cloned(), resolve(doc, &c["schema"])))?;
+                let error = &schema.1["properties"]["error"];
+                let rfc6749 = error.get("type").is_none_or(|t| t == "string")
+                    && !error.is_null()
+                    && error.get("properties").is_none();
+                let named = schema
+                    .0
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.rsplit('/').next())
+                    .map_or_else(|| "its schema".to_owned(), |n| format!("`{n}`"));
+                (!rfc6749).then(|| format!("HTTP {status}: {named}"))
+            })
+            .collect();
+        if !foreign_errors.is_empty() {
+            todo.push(format!(
+                "the spec's errors are not RFC 6749's {{error, error_description}} ({}): give its \
+                 FACTS an `error_details` reader (until then the common reader takes what it \
+                 can), and make the sandbox's emulation answer in that format (it answers \
+                 RFC 6749's)",
+                foreign_errors.join(", ")
+            ));
+        }
 
         // The success body.
         let success = resolve(doc, &op["responses"]["200"]);
@@ -1021,7 +1064,7 @@ fn facade_module_text(
         } else {
             "JSON"
         },
-        if endpoint.grant_type {
+        if endpoint.grant_type.is_some() {
             "`grant_type=client_credentials`"
         } else {
             "no `grant_type`"
@@ -1297,9 +1340,11 @@ async fn a_wrong_secret_is_invalid_credentials() {{
 fn spec_check_arm(names: &Names, endpoint: &TokenEndpoint) -> (String, Option<String>) {
     let name = &names.name;
     let mut fields = Vec::new();
-    if endpoint.grant_type {
+    if let Some(grant_type) = &endpoint.grant_type {
+        // As the spec spells it: `grantType` in a camelCase body (found by review: the
+        // scaffold wrote `grant_type`, and the sandbox refused the request).
         fields.push((
-            "\"grant_type\"".to_owned(),
+            format!("{grant_type:?}"),
             "\"client_credentials\"".to_owned(),
         ));
     }

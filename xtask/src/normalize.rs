@@ -50,6 +50,11 @@ pub const PASSES: &[Pass] = &[
         run: downgrade_openapi_3_1,
     },
     Pass {
+        name: "server_variables_without_default_dropped",
+        summary: "server URL variables without the default OpenAPI requires dropped (their URL stays a template)",
+        run: server_variables_without_default_dropped,
+    },
+    Pass {
         name: "server_variables_at_defaults",
         summary: "server URL variables replaced by their defaults, the template kept as x-url-template",
         run: server_variables_at_defaults,
@@ -274,6 +279,35 @@ fn require_https_servers(doc: &mut Value) -> Result<Vec<String>, NormalizeError>
             let https = format!("https://{rest}");
             changes.push(format!("{at}: {url} -> {https}"));
             server["url"] = Value::from(https);
+        }
+    });
+    Ok(changes)
+}
+
+/// Needed by none of the five; a spec may declare a server URL variable without the
+/// `default` OpenAPI 3.0.3 §4.7.6 requires (`{region: {enum: [eu, us]}}`), which progenitor's
+/// reader refuses ("missing field `default`"), failing the whole spec (found by review of
+/// `new-provider`). The variable is dropped; its URL stays a template, which no default
+/// resolves, so `new-provider` leaves that server out of the environments with a to-do.
+fn server_variables_without_default_dropped(
+    doc: &mut Value,
+) -> Result<Vec<String>, NormalizeError> {
+    let mut changes = Vec::new();
+    for_each_server(doc, |server, at| {
+        let Some(variables) = server.get_mut("variables").and_then(Value::as_object_mut) else {
+            return;
+        };
+        let without: Vec<String> = variables
+            .iter()
+            .filter(|(_, variable)| variable.get("default").is_none())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in without {
+            variables.remove(&name);
+            changes.push(format!(
+                "{at}/variables/{}: no default",
+                openapi::escape_pointer(&name)
+            ));
         }
     });
     Ok(changes)
@@ -730,6 +764,38 @@ mod tests {
         assert_no_op(
             require_https_servers,
             json!({"servers": [{"url": "https://a.example.invalid"}]}),
+        );
+    }
+
+    #[test]
+    fn server_variables_without_a_default_are_dropped() {
+        let doc = run(
+            server_variables_without_default_dropped,
+            json!({"servers": [
+                {"url": "https://{region}.{zone}.example.invalid", "variables": {
+                    "region": {"enum": ["eu", "us"]},
+                    "zone": {"default": "a"}
+                }}
+            ], "paths": {"/token": {"post": {"servers": [
+                {"url": "https://{host}/auth", "variables": {"host": {"description": "none"}}}
+            ]}}}}),
+        );
+        assert_eq!(
+            doc["servers"][0]["variables"],
+            json!({"zone": {"default": "a"}})
+        );
+        assert_eq!(
+            doc["paths"]["/token"]["post"]["servers"][0]["variables"],
+            json!({})
+        );
+        // Then the template is not resolved: its server is left as it is.
+        assert_no_op(server_variables_at_defaults, doc);
+        assert_no_op(
+            server_variables_without_default_dropped,
+            json!({"servers": [
+                {"url": "https://{a}.example.invalid", "variables": {"a": {"default": "x"}}},
+                {"url": "https://b.example.invalid"}
+            ]}),
         );
     }
 

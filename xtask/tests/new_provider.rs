@@ -73,6 +73,11 @@ fn a_scaffolded_standard_provider_builds_and_fetches_a_token_from_the_sandbox() 
     let root = scratch.path();
     let done = new_provider::run(root, &fixture("acme.yaml"), None).unwrap();
     assert!(done.standard, "{done}");
+    // Its errors are RFC 6749's: no to-do about them.
+    assert!(
+        !done.todo.iter().any(|t| t.contains("not RFC 6749's")),
+        "{done}"
+    );
     // Its production URL is a template: at its defaults, with a to-do saying so.
     assert!(
         done.todo.iter().any(|t| t.starts_with(
@@ -119,7 +124,8 @@ fn a_scaffolded_standard_provider_builds_and_fetches_a_token_from_the_sandbox() 
     // The workspace's own tests that cover every partner pass with a sixth (found by review:
     // four failed on hard-coded counts and lists, and the sandbox's spec test had no request
     // for it): the sandbox's check of each spec, the dialects against each other, its fixed
-    // ports, the demo, the CLI's help and its sandbox's table and port range.
+    // ports, the standard endpoint's place after the partners, the demo, the CLI's help
+    // and its sandbox's table and port range.
     cargo_test(
         root,
         &[
@@ -131,8 +137,16 @@ fn a_scaffolded_standard_provider_builds_and_fetches_a_token_from_the_sandbox() 
             "spec_checks",
             "--test",
             "sandbox_dialects",
+            "--test",
+            "standard_endpoint",
         ],
     );
+    // Regeneration checks the sixth crate too (found by a later review: three regen tests
+    // counted five crates). In this process: xtask's own tests built for the copy would
+    // overwrite this build's (the same names in the same target directory).
+    let report = regen::run(root, &[], Mode::Check).unwrap();
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.crates.len(), 6);
     cargo_test(
         root,
         &[
@@ -168,6 +182,14 @@ fn an_endpoint_without_grant_type_is_scaffolded_with_a_to_do() {
     let root = scratch.path();
     let done = new_provider::run(root, &fixture("northwind.yaml"), None).unwrap();
     assert!(!done.standard, "{done}");
+    // Its 401 body is `{message}`, not RFC 6749's: a to-do for the facade and the sandbox
+    // (found by review: the sandbox answered RFC 6749 errors, and nothing said so).
+    assert!(
+        done.todo
+            .iter()
+            .any(|t| t.contains("not RFC 6749's") && t.contains("HTTP 401: `Error`")),
+        "{done}"
+    );
     assert!(
         done.todo
             .iter()
@@ -184,6 +206,75 @@ fn an_endpoint_without_grant_type_is_scaffolded_with_a_to_do() {
             "partner-sandbox",
             "--test",
             "northwind_provider",
+            "--test",
+            "spec_checks",
+        ],
+    );
+}
+
+/// A server variable without the `default` OpenAPI requires: the server is left out with a
+/// to-do, as the README says (found by review: progenitor's reader refused the whole spec,
+/// "missing field `default`", naming neither the server nor a pass).
+#[test]
+fn a_server_variable_without_a_default_leaves_its_server_out() {
+    let scratch = copy_of_workspace();
+    let root = scratch.path();
+    let spec = std::fs::read_to_string(fixture("acme.yaml")).unwrap().replace(
+        "  - url: https://sandbox.acme.invalid/v2\n    description: Sandbox\n",
+        "  - url: https://sandbox.acme.invalid/v2\n    description: Sandbox\n  - url: https://{region}.eu.acme.invalid/v2\n    description: Regional\n    variables:\n      region:\n        enum: [fr, de]\n",
+    );
+    assert!(
+        spec.contains("Regional"),
+        "the fixture changed: update this test"
+    );
+    let path = root.join("acme.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let done = new_provider::run(root, &path, None).unwrap();
+    assert!(
+        done.todo
+            .iter()
+            .any(|t| t.contains("{region}.eu.acme.invalid") && t.contains("left out")),
+        "{done}"
+    );
+    let report = regen::run(root, &[], Mode::Check).unwrap();
+    assert!(report.is_clean(), "{report}");
+}
+
+/// A camelCase body's `grantType` is written as the spec spells it, in the facade and in
+/// the sandbox's spec check (found by review: the check's request had `grant_type`, and
+/// the sandbox refused it as the spec does).
+#[test]
+fn a_camel_case_grant_type_is_written_as_the_spec_spells_it() {
+    let scratch = copy_of_workspace();
+    let root = scratch.path();
+    let spec = std::fs::read_to_string(fixture("northwind.yaml"))
+        .unwrap()
+        .replace(
+            "      required: [clientId, clientSecret]\n      additionalProperties: false\n      properties:\n",
+            "      required: [clientId, clientSecret, grantType]\n      additionalProperties: false\n      properties:\n        grantType:\n          type: string\n          enum: [client_credentials]\n",
+        );
+    assert!(
+        spec.contains("grantType"),
+        "the fixture changed: update this test"
+    );
+    let path = root.join("kestrel.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let done = new_provider::run(root, &path, None).unwrap();
+    let checks =
+        std::fs::read_to_string(root.join("crates/partner-sandbox/tests/spec_checks.rs")).unwrap();
+    assert!(
+        checks.contains("\"grantType\": \"client_credentials\""),
+        "{done}"
+    );
+    cargo_test(
+        root,
+        &[
+            "-p",
+            "partner-auth",
+            "-p",
+            "partner-sandbox",
+            "--test",
+            "kestrel_provider",
             "--test",
             "spec_checks",
         ],
@@ -251,6 +342,10 @@ fn bad_input_is_refused_and_leaves_nothing_behind() {
         ("teez", "exists already"),
         ("redis", "feature or dependency"),
         ("default", "feature or dependency"),
+        // Dependencies written `name.workspace = true` (found by review: accepted).
+        ("serde", "feature or dependency"),
+        ("base64", "feature or dependency"),
+        ("progenitor-client", "feature or dependency"),
         ("type", "Rust keyword"),
     ] {
         let err = new_provider::run(root, &fixture("acme.yaml"), Some(name)).unwrap_err();
