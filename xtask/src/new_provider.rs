@@ -155,6 +155,13 @@ fn scaffold(
     let generated = read(&root.join(format!("crates/{}/src/generated.rs", names.krate)))?;
     let servers = read(&root.join(format!("crates/{}/src/servers.rs", names.krate)))?;
     let mut endpoint = TokenEndpoint::find(&normalized, &generated)?;
+    // Read from the spec as published: normalization drops error responses of mixed body
+    // types (`untyped_mixed_error_responses`).
+    let published = crate::spec::load(root, spec_target.trim_start_matches("specs/"))
+        .map_err(|e| input(e.to_string()))?;
+    endpoint
+        .todo
+        .extend(foreign_errors(&published.document, &endpoint.path));
     let environments = environments(&server_consts(&servers), &mut endpoint.todo);
     // Worth checking, but it builds and works as written: not the endpoint's to-dos.
     let templated = templated_environments(&crate::generate::servers(&normalized), &environments);
@@ -420,7 +427,7 @@ fn scaffold(
         m = names.module
     ));
     todo.push(format!(
-        "wire-level tests of the generated crate: tests/{}_api.rs, the crate among tests/Cargo.toml's [dev-dependencies] with features = [\"mock\"], and the file's [[test]] entry there",
+        "wire-level tests of the generated crate: tests/{}_api.rs, the crate among tests/Cargo.toml's [dev-dependencies] with features = [\"mock\", \"schemars\"], and the file's [[test]] entry there",
         names.module
     ));
     Ok(Scaffolded {
@@ -739,41 +746,6 @@ impl TokenEndpoint {
             "Json"
         };
 
-        // Error bodies that are not RFC 6749's `{error, error_description}` (found by
-        // review: the scaffold answered RFC 6749 errors in the sandbox and said nothing).
-        let foreign_errors: Vec<String> = op["responses"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(status, _)| status.starts_with('4') || status.starts_with('5'))
-            .filter_map(|(status, response)| {
-                let schema = resolve(doc, response)["content"]
-                    .as_object()
-                    .and_then(|c| c.values().next())
-                    .map(|c| (c["schema"].get("$ref").cloned(), resolve(doc, &c["schema"])))?;
-                let error = &schema.1["properties"]["error"];
-                let rfc6749 = error.get("type").is_none_or(|t| t == "string")
-                    && !error.is_null()
-                    && error.get("properties").is_none();
-                let named = schema
-                    .0
-                    .as_ref()
-                    .and_then(Value::as_str)
-                    .and_then(|r| r.rsplit('/').next())
-                    .map_or_else(|| "its schema".to_owned(), |n| format!("`{n}`"));
-                (!rfc6749).then(|| format!("HTTP {status}: {named}"))
-            })
-            .collect();
-        if !foreign_errors.is_empty() {
-            todo.push(format!(
-                "the spec's errors are not RFC 6749's {{error, error_description}} ({}): give its \
-                 FACTS an `error_details` reader (until then the common reader takes what it \
-                 can), and make the sandbox's emulation answer in that format (it answers \
-                 RFC 6749's)",
-                foreign_errors.join(", ")
-            ));
-        }
-
         // The success body.
         let success = resolve(doc, &op["responses"]["200"]);
         let response_schema = success["content"]
@@ -932,6 +904,62 @@ fn is_name(key: &str, canonical: &str) -> bool {
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
         .eq(canonical.chars())
+}
+
+/// A to-do when the token operation (`POST path`) documents error bodies that are not RFC
+/// 6749's `{error, error_description}` (found by review: the scaffold answered RFC 6749
+/// errors in the sandbox and said nothing), `default` included.
+fn foreign_errors(doc: &Value, path: &str) -> Option<String> {
+    let op = &doc["paths"][path]["post"];
+    let foreign: Vec<String> = op["responses"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(status, _)| {
+            status.starts_with('4') || status.starts_with('5') || *status == "default"
+        })
+        .filter_map(|(status, response)| {
+            let content = resolve(doc, response)["content"].as_object()?;
+            let schema = content.values().next()?.get("schema")?;
+            let rfc6749 = error_property(doc, schema, 8).is_some_and(|error| {
+                error.get("type").is_none_or(|t| t == "string") && error.get("properties").is_none()
+            });
+            let named = schema
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.rsplit('/').next())
+                .map_or_else(|| "its schema".to_owned(), |n| format!("`{n}`"));
+            (!rfc6749).then(|| format!("HTTP {status}: {named}"))
+        })
+        .collect();
+    (!foreign.is_empty()).then(|| {
+        format!(
+            "the spec's errors are not RFC 6749's {{error, error_description}} ({}): give its \
+             FACTS an `error_details` reader (until then the common reader takes what it can), \
+             and make the sandbox's emulation answer in that format (it answers RFC 6749's)",
+            foreign.join(", ")
+        )
+    })
+}
+
+/// The `error` property of `schema`, through `$ref` chains and `allOf`, `depth` levels
+/// deep at most.
+fn error_property<'a>(doc: &'a Value, schema: &'a Value, depth: usize) -> Option<&'a Value> {
+    let schema = resolve(doc, schema);
+    if depth == 0 {
+        return None;
+    }
+    if schema.get("$ref").is_some() {
+        return error_property(doc, schema, depth - 1);
+    }
+    if let Some(error) = schema.get("properties").and_then(|p| p.get("error")) {
+        return Some(resolve(doc, error));
+    }
+    schema["allOf"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|part| error_property(doc, part, depth - 1))
 }
 
 /// The facade's environments as `(name, CONST)`: the spec's https servers, named after

@@ -240,6 +240,77 @@ fn a_server_variable_without_a_default_leaves_its_server_out() {
     assert!(report.is_clean(), "{report}");
 }
 
+/// Errors published under `default` in a format that is not RFC 6749's get the to-do too,
+/// and the to-do for wire-level tests names the features the README names (both found by a
+/// review of the first version).
+#[test]
+fn the_to_dos_name_errors_under_default_and_the_readmes_features() {
+    const RFC_401: &str = "        \"401\":\n          description: Invalid client\n          content:\n            application/json:\n              schema:\n                $ref: \"#/components/schemas/OAuthError\"\n";
+    let spec = std::fs::read_to_string(fixture("acme.yaml"))
+        .unwrap()
+        .replace(
+            RFC_401,
+            &format!(
+                "{RFC_401}        default:\n          description: Any other error\n          content:\n            application/json:\n              schema:\n                $ref: \"#/components/schemas/Problem\"\n"
+            ),
+        )
+        .replace(
+            "    OAuthError:\n",
+            "    Problem:\n      type: object\n      properties:\n        message:\n          type: string\n    OAuthError:\n",
+        );
+    assert!(
+        spec.contains("Problem:"),
+        "the fixture changed: update this test"
+    );
+    let scratch = copy_of_workspace();
+    let path = scratch.path().join("quail.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let done = new_provider::run(scratch.path(), &path, None).unwrap();
+    assert!(
+        done.todo
+            .iter()
+            .any(|t| t.contains("not RFC 6749's") && t.contains("HTTP default: `Problem`")),
+        "{done}"
+    );
+    let wire = done
+        .todo
+        .iter()
+        .find(|t| t.contains("tests/Cargo.toml"))
+        .expect("a to-do for the wire-level tests");
+    assert!(wire.contains("[\"mock\", \"schemars\"]"), "{wire}");
+    // RFC 6749's errors through an alias `$ref` or `allOf` are RFC 6749's: no to-do.
+    let acme = std::fs::read_to_string(fixture("acme.yaml")).unwrap();
+    for (name, spec) in [
+        (
+            "plover",
+            acme.replace(RFC_401, &RFC_401.replace("OAuthError", "AuthError"))
+                .replace(
+                    "    OAuthError:\n",
+                    "    AuthError:\n      $ref: \"#/components/schemas/OAuthError\"\n    OAuthError:\n",
+                ),
+        ),
+        (
+            "grebe",
+            acme.replace(
+                RFC_401,
+                &RFC_401.replace(
+                    "                $ref: \"#/components/schemas/OAuthError\"\n",
+                    "                allOf:\n                  - $ref: \"#/components/schemas/OAuthError\"\n",
+                ),
+            ),
+        ),
+    ] {
+        assert!(spec != acme, "{name}: the fixture changed: update this test");
+        let path = scratch.path().join(format!("{name}.yaml"));
+        std::fs::write(&path, spec).unwrap();
+        let done = new_provider::run(scratch.path(), &path, None).unwrap();
+        assert!(
+            !done.todo.iter().any(|t| t.contains("not RFC 6749's")),
+            "{name}: {done}"
+        );
+    }
+}
+
 /// A camelCase body's `grantType` is written as the spec spells it, in the facade and in
 /// the sandbox's spec check (found by review: the check's request had `grant_type`, and
 /// the sandbox refused it as the spec does).

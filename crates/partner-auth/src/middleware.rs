@@ -31,11 +31,13 @@ use crate::{AccessToken, Error, TokenSource};
 ///   `reqwest::redirect::Policy::none()` (or a policy that stays under them).
 /// - **401.** The token the API rejected is invalidated, then the request is sent once more
 ///   with a fresh token if it can be cloned (a streaming body cannot: that 401 is returned,
-///   and the next request gets a fresh token). A second 401 is returned to the caller, and
-///   that fresh token is kept: refused fresh, it says the API refuses this client's tokens
-///   (a missing permission, say), not one token, so later 401s with it are returned as
-///   they are, without a token fetch each, until the source replaces it (refresh or
-///   expiry) or a request with it succeeds. A 401 from where a redirect led is returned as
+///   and the next request gets a fresh token). A second 401 is returned to the caller. If
+///   its token was fetched for that retry, it is kept: refused fresh, it says the API
+///   refuses this client's tokens (a missing permission, say), not one token, so later
+///   401s with it are returned as they are, without a token fetch each, until the source
+///   replaces it (refresh or expiry) or a request with it succeeds (a 2xx). (A token
+///   another request had cached meanwhile is not kept so: the next 401 invalidates it.)
+///   A 401 from where a redirect led is returned as
 ///   it is, as one that did not reject the token, when that URL is outside the scope (the
 ///   token was not for it) or on another scheme, host or port than the request's
 ///   (`reqwest` sent it no token: it drops the header at the first such hop, and never
@@ -222,8 +224,9 @@ fn parse_scope(raw: &str) -> Result<Url, Error> {
 
 /// Whether `url` is under `base`: same scheme, host and port; path under the base path,
 /// with nothing under it that some servers read as a way out of it: an encoded `/` or `\`
-/// (`%2F`, `%5C`: decoded before routing by some), or a `..;` or `.;` segment (`..` to
-/// Tomcat and the servers that copy it). Such a request goes out without the token.
+/// (`%2F`, `%5C`: decoded before routing by some), or a `..;` or `.;` segment, its dots and
+/// `;` encoded or not (`..` to Tomcat and the servers that copy it). Such a request goes
+/// out without the token.
 fn within(base: &Url, url: &Url) -> bool {
     if base.scheme() != url.scheme()
         || base.port_or_known_default() != url.port_or_known_default()
@@ -236,7 +239,11 @@ fn within(base: &Url, url: &Url) -> bool {
         return false;
     };
     let way_out = |segment: &str| {
-        let lower = segment.to_ascii_lowercase();
+        // Dots and `;` as Tomcat reads them: `%2e%2e;` is `..;` (found by review).
+        let lower = segment
+            .to_ascii_lowercase()
+            .replace("%2e", ".")
+            .replace("%3b", ";");
         lower.contains("%2f")
             || lower.contains("%5c")
             || lower.starts_with("..;")
@@ -304,7 +311,10 @@ impl AuthMiddleware {
         // scope, or on another origin than the request's: reqwest drops the header at the
         // first change of scheme, host or port, and never puts it back.
         if response.status() != StatusCode::UNAUTHORIZED {
-            self.refused.clear_if(&token);
+            // Taken after all (a 429, a 503 or a 403 says nothing of the token).
+            if response.status().is_success() {
+                self.refused.clear_if(&token);
+            }
             return Ok(response);
         }
         if !same_origin(&sent_to, response.url()) || !self.covers(response.url()) {
@@ -319,8 +329,10 @@ impl AuthMiddleware {
             );
             return Ok(response);
         }
-        // Drop the rejected token first, whether or not this request can be retried.
-        self.source.invalidate(&token);
+        // Drop the rejected token first, whether or not this request can be retried. If it
+        // was not the cached one any more (another request replaced it meanwhile), the
+        // retry's token is that one, not one fetched for this retry.
+        let dropped = self.source.invalidate(&token);
         let Some(mut retry) = retry else {
             tracing::info!(
                 provider = %self.source.client().provider(),
@@ -337,7 +349,11 @@ impl AuthMiddleware {
         );
         let sent_to = retry.url().clone();
         let response = next.run(retry, extensions).await?;
-        if response.status() == StatusCode::UNAUTHORIZED
+        // Kept as refused only when it was fetched for this retry (found by review: a
+        // cached token that had worked, refused once, was kept and never invalidated).
+        if dropped
+            && !fresh.same_as(&token)
+            && response.status() == StatusCode::UNAUTHORIZED
             && same_origin(&sent_to, response.url())
             && self.covers(response.url())
         {

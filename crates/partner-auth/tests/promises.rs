@@ -1121,6 +1121,11 @@ async fn a_path_some_servers_route_out_of_the_base_gets_no_token() {
         "/a%2f..%2fadmin",
         "/a%2F..",
         "/a%5c..%5Cadmin",
+        // Dots and `;` encoded, as Tomcat decodes them (found by a later review).
+        "/%2e%2e;/admin",
+        "/.%2E;/admin",
+        "/%2e;/x",
+        "/..%3b/admin",
         "/orders",
     ] {
         http.get(format!("{base}{path}")).send().await.unwrap();
@@ -1137,6 +1142,10 @@ async fn a_path_some_servers_route_out_of_the_base_gets_no_token() {
         ("/v1/a%2f..%2fadmin", false),
         ("/v1/a%2F..", false),
         ("/v1/a%5c..%5Cadmin", false),
+        ("/v1/%2e%2e;/admin", false),
+        ("/v1/.%2E;/admin", false),
+        ("/v1/%2e;/x", false),
+        ("/v1/..%3b/admin", false),
         ("/v1/orders", true),
     ]
     .into_iter()
@@ -1218,6 +1227,96 @@ async fn an_api_that_refuses_every_token_costs_one_fetch_more_not_one_per_reques
             .cached()
             .is_some_and(|t| t.expose_secret() == "tok-3")
     );
+}
+
+/// The refused token stays refused through answers that say nothing of it: a 429 (or a
+/// 503) is no success (found by review: it cleared the state, and each next 401 cost a
+/// fetch).
+#[tokio::test]
+async fn a_429_does_not_clear_a_refused_token() {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let tokens = Scripted::respond(move |_| {
+        Reply::token(
+            &format!("tok-{}", issued.fetch_add(1, Ordering::SeqCst) + 1),
+            3600,
+        )
+    })
+    .await;
+    let api = Scripted::respond(|hit| {
+        if hit.path.ends_with("/busy") {
+            Reply::json(429, json!({"error": "rate_limited"}))
+        } else {
+            Reply::json(401, json!({"error": "invalid_token"}))
+        }
+    })
+    .await;
+    let source = TokenSource::new(client(Provider::Dinie, tokens.base_url()));
+    let http = common::api_client(AuthMiddleware::new(source, api.base_url()).unwrap());
+    let get = |path: &str| http.get(format!("{}{path}", api.base_url())).send();
+    assert_eq!(get("/orders").await.unwrap().status(), 401);
+    for _ in 0..3 {
+        assert_eq!(get("/busy").await.unwrap().status(), 429);
+        assert_eq!(get("/orders").await.unwrap().status(), 401);
+    }
+    assert_eq!(tokens.count(), 2, "tok-1, and tok-2 for the one retry");
+}
+
+/// Only a token fetched for the retry is kept as refused: when another request replaced
+/// the rejected token meanwhile, the retry's token is that one, which may have worked for a
+/// while; refused now, it is revoked, and the next 401 invalidates it (found by review: it
+/// was kept, and every later 401 returned without a fetch, though a fresh token worked).
+#[tokio::test]
+async fn a_cached_token_that_worked_is_not_kept_as_refused() {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let tokens = Scripted::respond(move |_| {
+        Reply::token(
+            &format!("tok-{}", issued.fetch_add(1, Ordering::SeqCst) + 1),
+            3600,
+        )
+    })
+    .await;
+    let revoked = Arc::new(std::sync::Mutex::new(vec!["Bearer tok-1".to_owned()]));
+    let gate = Gate::new();
+    let api = Scripted::respond({
+        let (revoked, gate) = (Arc::clone(&revoked), gate.clone());
+        move |hit| {
+            let bad = hit
+                .authorization
+                .as_ref()
+                .is_some_and(|a| revoked.lock().unwrap().contains(a));
+            let reply = if bad {
+                Reply::json(401, json!({"error": "invalid_token"}))
+            } else {
+                Reply::json(200, json!({}))
+            };
+            if hit.path == "/slow" && hit.authorization.as_deref() == Some("Bearer tok-1") {
+                reply.held(&gate)
+            } else {
+                reply
+            }
+        }
+    })
+    .await;
+    let source = TokenSource::new(client(Provider::Dinie, tokens.base_url()));
+    let http = common::api_client(AuthMiddleware::new(source.clone(), api.base_url()).unwrap());
+    source.token().await.unwrap();
+    // A slow request goes out with tok-1, its 401 held.
+    let slow = tokio::spawn({
+        let (http, url) = (http.clone(), format!("{}/slow", api.base_url()));
+        async move { http.get(url).send().await.unwrap().status() }
+    });
+    eventually("the slow request was sent", || api.count() == 1).await;
+    // Meanwhile tok-1 is rejected elsewhere, and tok-2 works.
+    let get = || http.get(format!("{}/orders", api.base_url())).send();
+    assert_eq!(get().await.unwrap().status(), 200);
+    assert_eq!(tokens.count(), 2);
+    // tok-2 is revoked; the held 401 for tok-1 comes, its retry takes tok-2: refused.
+    revoked.lock().unwrap().push("Bearer tok-2".to_owned());
+    gate.open();
+    assert_eq!(slow.await.unwrap(), 401);
+    // The next 401 invalidates tok-2, and tok-3 works.
+    assert_eq!(get().await.unwrap().status(), 200);
+    assert_eq!(tokens.count(), 3);
 }
 
 #[test]
