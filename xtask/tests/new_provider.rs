@@ -21,6 +21,13 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Scaffolds `spec` as the provider `name` (its file `<name>.yaml`) into the copy at `root`.
+fn scaffold(root: &Path, name: &str, spec: String) -> new_provider::Scaffolded {
+    let path = root.join(format!("{name}.yaml"));
+    std::fs::write(&path, spec).unwrap();
+    new_provider::run(root, &path, None).unwrap()
+}
+
 /// The workspace's sources (no `target`, no `.git`) in a temporary directory.
 fn copy_of_workspace() -> tempfile::TempDir {
     fn copy(from: &Path, to: &Path) {
@@ -227,9 +234,7 @@ fn a_server_variable_without_a_default_leaves_its_server_out() {
         spec.contains("Regional"),
         "the fixture changed: update this test"
     );
-    let path = root.join("acme.yaml");
-    std::fs::write(&path, spec).unwrap();
-    let done = new_provider::run(root, &path, None).unwrap();
+    let done = scaffold(root, "acme", spec);
     assert!(
         done.todo
             .iter()
@@ -263,9 +268,7 @@ fn the_to_dos_name_errors_under_default_and_the_readmes_features() {
         "the fixture changed: update this test"
     );
     let scratch = copy_of_workspace();
-    let path = scratch.path().join("quail.yaml");
-    std::fs::write(&path, spec).unwrap();
-    let done = new_provider::run(scratch.path(), &path, None).unwrap();
+    let done = scaffold(scratch.path(), "quail", spec);
     assert!(
         done.todo
             .iter()
@@ -301,9 +304,7 @@ fn the_to_dos_name_errors_under_default_and_the_readmes_features() {
         ),
     ] {
         assert!(spec != acme, "{name}: the fixture changed: update this test");
-        let path = scratch.path().join(format!("{name}.yaml"));
-        std::fs::write(&path, spec).unwrap();
-        let done = new_provider::run(scratch.path(), &path, None).unwrap();
+        let done = scaffold(scratch.path(), name, spec);
         assert!(
             !done.todo.iter().any(|t| t.contains("not RFC 6749's")),
             "{name}: {done}"
@@ -328,9 +329,7 @@ fn a_camel_case_grant_type_is_written_as_the_spec_spells_it() {
         spec.contains("grantType"),
         "the fixture changed: update this test"
     );
-    let path = root.join("kestrel.yaml");
-    std::fs::write(&path, spec).unwrap();
-    let done = new_provider::run(root, &path, None).unwrap();
+    let done = scaffold(root, "kestrel", spec);
     let checks =
         std::fs::read_to_string(root.join("crates/partner-sandbox/tests/spec_checks.rs")).unwrap();
     assert!(
@@ -369,9 +368,7 @@ fn what_is_not_standard_is_left_as_a_compile_error_naming_it() {
             "        expires_in:\n          type: integer\n          minimum: 1\n",
         );
     assert!(spec.contains("audience"));
-    let path = root.join("zeta-bank.yaml");
-    std::fs::write(&path, spec).unwrap();
-    let done = new_provider::run(root, &path, None).unwrap();
+    let done = scaffold(root, "zeta-bank", spec);
     assert!(!done.standard);
     assert!(done.todo.iter().any(|t| t.contains("`audience`")), "{done}");
     let module =

@@ -1104,6 +1104,16 @@ async fn the_middleware_sends_the_token_only_where_it_is_for() {
     assert_eq!(tokens.count(), 1);
 }
 
+/// A token server answering `tok-1`, `tok-2`, … in turn.
+async fn numbered_tokens() -> Scripted {
+    let issued = AtomicUsize::new(0);
+    Scripted::respond(move |_| {
+        let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
+        Reply::token(&format!("tok-{n}"), 3600)
+    })
+    .await
+}
+
 /// A path with something some servers route out of the base path (an encoded `/` or `\`,
 /// a `..;` segment, as Tomcat reads it) goes out without the token (found by review: it
 /// counted as under the base path).
@@ -1161,17 +1171,7 @@ async fn a_path_some_servers_route_out_of_the_base_gets_no_token() {
 /// rejection again.
 #[tokio::test]
 async fn an_api_that_refuses_every_token_costs_one_fetch_more_not_one_per_request() {
-    let issued = Arc::new(AtomicUsize::new(0));
-    let tokens = Scripted::respond({
-        let issued = Arc::clone(&issued);
-        move |_| {
-            Reply::token(
-                &format!("tok-{}", issued.fetch_add(1, Ordering::SeqCst) + 1),
-                3600,
-            )
-        }
-    })
-    .await;
+    let tokens = numbered_tokens().await;
     // 0: refuse every token; 1: take every token; 2: refuse tok-2 only.
     let mode = Arc::new(AtomicUsize::new(0));
     let api = Scripted::respond({
@@ -1234,14 +1234,7 @@ async fn an_api_that_refuses_every_token_costs_one_fetch_more_not_one_per_reques
 /// fetch).
 #[tokio::test]
 async fn a_429_does_not_clear_a_refused_token() {
-    let issued = Arc::new(AtomicUsize::new(0));
-    let tokens = Scripted::respond(move |_| {
-        Reply::token(
-            &format!("tok-{}", issued.fetch_add(1, Ordering::SeqCst) + 1),
-            3600,
-        )
-    })
-    .await;
+    let tokens = numbered_tokens().await;
     let api = Scripted::respond(|hit| {
         if hit.path.ends_with("/busy") {
             Reply::json(429, json!({"error": "rate_limited"}))
@@ -1267,14 +1260,7 @@ async fn a_429_does_not_clear_a_refused_token() {
 /// was kept, and every later 401 returned without a fetch, though a fresh token worked).
 #[tokio::test]
 async fn a_cached_token_that_worked_is_not_kept_as_refused() {
-    let issued = Arc::new(AtomicUsize::new(0));
-    let tokens = Scripted::respond(move |_| {
-        Reply::token(
-            &format!("tok-{}", issued.fetch_add(1, Ordering::SeqCst) + 1),
-            3600,
-        )
-    })
-    .await;
+    let tokens = numbered_tokens().await;
     let revoked = Arc::new(std::sync::Mutex::new(vec!["Bearer tok-1".to_owned()]));
     let gate = Gate::new();
     let api = Scripted::respond({

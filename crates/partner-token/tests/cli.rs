@@ -1,86 +1,14 @@
 //! `partner-token` run as a real process against the sandbox (and httpmock) on loopback.
 
+mod common;
+
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 
+use common::*;
 use partner_auth::Provider;
 use partner_sandbox::{Endpoint, Sandbox};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_partner-token");
-
-/// The binary with none of its `PARTNER_*` variables inherited from the test's environment.
-fn command() -> Command {
-    hermetic(Command::new(BIN))
-}
-
-/// `command` with no `PARTNER_*` variables from the test's environment, no stdin, and a
-/// token cache of its own (a new directory under the target directory: no run reads
-/// another's cache, and nothing is written to the user's).
-fn hermetic(mut command: Command) -> Command {
-    for var in [
-        "PARTNER_PROVIDER",
-        "PARTNER_ENV",
-        "PARTNER_BASE_URL",
-        "PARTNER_CLIENT_ID",
-        "PARTNER_CLIENT_SECRET",
-        "PARTNER_TOKEN_STORE",
-    ] {
-        command.env_remove(var);
-    }
-    command.env("XDG_CACHE_HOME", fresh_dir("cache"));
-    command.stdin(Stdio::null());
-    command
-}
-
-/// A new, empty directory under the target directory's scratch space.
-fn fresh_dir(what: &str) -> std::path::PathBuf {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("cli-{what}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs the binary with `args`, the client id and secret in the environment.
-fn run(args: &[&str], id: &str, secret: Option<&str>) -> Output {
-    let mut command = command();
-    command.args(args).env("PARTNER_CLIENT_ID", id);
-    if let Some(secret) = secret {
-        command.env("PARTNER_CLIENT_SECRET", secret);
-    }
-    command.output().expect("run partner-token")
-}
-
-/// A `fetch` command against `endpoint` with its demo credentials, plus `extra` flags.
-fn fetch_command(endpoint: &Endpoint, extra: &[&str]) -> Command {
-    let mut command = command();
-    command
-        .args(["fetch", "--provider", endpoint.provider])
-        .args(["--base-url", &endpoint.base_url])
-        .args(extra)
-        .env("PARTNER_CLIENT_ID", endpoint.client_id)
-        .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
-    command
-}
-
-/// `fetch` against `endpoint` with its demo credentials, plus `extra` flags.
-async fn fetch(endpoint: &Endpoint, extra: &[&str]) -> Output {
-    let mut command = fetch_command(endpoint, extra);
-    tokio::task::spawn_blocking(move || command.output().expect("run partner-token"))
-        .await
-        .unwrap()
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exited")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// Checks `value` against the JSON Schema of a flat object: `additionalProperties: false`,
 /// `required`, each property's `type`, `enum` and `format: date-time`.
@@ -418,16 +346,6 @@ fn the_demo_shows_the_whole_flow() {
     assert!(stdout.contains(&all), "{stdout}");
 }
 
-/// Kills the child process when dropped, so a failed assertion leaves nothing running.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn the_sandbox_command_prints_endpoints_that_serve_tokens() {
     use std::io::BufRead as _;
@@ -481,14 +399,6 @@ fn the_sandbox_command_prints_endpoints_that_serve_tokens() {
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
     let json: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["expires_in"], 120);
-}
-
-/// A standard output whose reader has already gone: every write to it fails with a
-/// broken pipe.
-fn closed_pipe() -> Stdio {
-    let (reader, writer) = std::io::pipe().expect("pipe");
-    drop(reader);
-    writer.into()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1042,55 +952,6 @@ async fn an_empty_stdin_is_no_secret() {
     assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 0);
 }
 
-/// Whether `script` (util-linux) is there to make a pseudo-terminal: on a developer's
-/// machine without it the terminal tests skip with one loud line; under `CI` they fail.
-fn have_script() -> bool {
-    if Command::new("script").arg("--version").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "`script` (util-linux) is missing; CI must run the terminal tests"
-    );
-    eprintln!("SKIPPED: no `script` (util-linux) to make a pseudo-terminal; install util-linux");
-    false
-}
-
-/// Runs `line` under `script`, so it sees a terminal, with `client_id` in the environment,
-/// and reads its output up to the secret prompt: the child, its stdout and stdin, and what
-/// it showed so far.
-fn at_the_secret_prompt(
-    line: &str,
-    client_id: &str,
-) -> (
-    KillOnDrop,
-    std::process::ChildStdout,
-    std::process::ChildStdin,
-    Vec<u8>,
-) {
-    use std::io::Read as _;
-    let mut child = KillOnDrop(
-        hermetic(Command::new("script"))
-            .args(["-qec", line, "/dev/null"])
-            .env("PARTNER_CLIENT_ID", client_id)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut stdout = child.0.stdout.take().unwrap();
-    let stdin = child.0.stdin.take().unwrap();
-    let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
-    while !String::from_utf8_lossy(&seen).contains("client secret for dinie: ") {
-        let read = stdout.read(&mut byte).unwrap();
-        assert_eq!(read, 1, "no prompt: {}", String::from_utf8_lossy(&seen));
-        seen.push(byte[0]);
-    }
-    (child, stdout, stdin, seen)
-}
-
 /// On a terminal, `--client-secret-stdin` prompts with echo off. Run under `script`, which
 /// gives the binary a pseudo-terminal and copies everything the terminal shows to stdout.
 #[tokio::test(flavor = "multi_thread")]
@@ -1109,7 +970,7 @@ async fn on_a_terminal_the_secret_is_prompted_for_without_echo() {
         );
         // Echo is turned off before the prompt shows; then type the secret.
         let (mut child, mut stdout, mut stdin, mut seen) =
-            at_the_secret_prompt(&line, endpoint.client_id);
+            at_the_secret_prompt(&line, endpoint.client_id, "dinie");
         writeln!(stdin, "{}", endpoint.client_secret).unwrap();
         stdout.read_to_end(&mut seen).unwrap();
         let status = child.0.wait().unwrap();
@@ -1576,7 +1437,7 @@ fn ctrl_c_at_the_prompt_restores_echo() {
         "bash -c '{BIN} fetch --provider dinie --base-url http://127.0.0.1:9 \
          --client-secret-stdin; echo exit=$?; stty -a'"
     );
-    let (mut child, mut stdout, mut stdin, mut seen) = at_the_secret_prompt(&line, "id");
+    let (mut child, mut stdout, mut stdin, mut seen) = at_the_secret_prompt(&line, "id", "dinie");
     stdin.write_all(b"\x03").unwrap(); // Ctrl-C, as the terminal sends it
     stdout.read_to_end(&mut seen).unwrap();
     let _ = child.0.wait();

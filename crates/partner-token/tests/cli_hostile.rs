@@ -2,84 +2,17 @@
 //! README.md ("The command-line tool"), `--help` or the source docs that an adversarial
 //! review broke, run against the real binary on loopback. Each failed before its fix.
 
+mod common;
+
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
+use common::*;
 use partner_auth::Provider;
-use partner_sandbox::{Endpoint, Sandbox};
+use partner_sandbox::Sandbox;
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_partner-token");
-
-/// The binary with no `PARTNER_*` variables inherited, no stdin, and a cache of its own.
-fn command() -> Command {
-    let mut command = Command::new(BIN);
-    for var in [
-        "PARTNER_PROVIDER",
-        "PARTNER_ENV",
-        "PARTNER_BASE_URL",
-        "PARTNER_CLIENT_ID",
-        "PARTNER_CLIENT_SECRET",
-        "PARTNER_TOKEN_STORE",
-    ] {
-        command.env_remove(var);
-    }
-    command.env("XDG_CACHE_HOME", fresh_dir("cache"));
-    command.stdin(Stdio::null());
-    command
-}
-
-fn fresh_dir(what: &str) -> std::path::PathBuf {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("cli-hostile-{what}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn fetch_command(endpoint: &Endpoint, extra: &[&str]) -> Command {
-    let mut command = command();
-    command
-        .args(["fetch", "--provider", endpoint.provider])
-        .args(["--base-url", &endpoint.base_url])
-        .args(extra)
-        .env("PARTNER_CLIENT_ID", endpoint.client_id)
-        .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
-    command
-}
-
-async fn output_of(mut command: Command) -> Output {
-    tokio::task::spawn_blocking(move || command.output().expect("run partner-token"))
-        .await
-        .unwrap()
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exited")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn dev_full() -> Stdio {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .expect("/dev/full")
-        .into()
-}
-
-/// A pipe whose reader has gone.
-fn closed_pipe() -> Stdio {
-    let (reader, writer) = std::io::pipe().expect("pipe");
-    drop(reader);
-    writer.into()
-}
 
 /// A directory every user can write to: `--store` there costs a warning on stderr.
 fn world_writable_dir() -> std::path::PathBuf {
@@ -503,12 +436,7 @@ async fn the_error_headline_is_one_line_whatever_the_provider_says() {
 
 #[test]
 fn ctrl_c_after_the_secret_prompt_still_interrupts_the_run() {
-    if Command::new("script").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs `script` (util-linux)"
-        );
-        eprintln!("SKIPPED: no `script` (util-linux) to run the prompt on a terminal");
+    if !have_script() {
         return;
     }
     // A provider that accepts the connection and never answers.
@@ -524,15 +452,7 @@ fn ctrl_c_after_the_secret_prompt_still_interrupts_the_run() {
         "bash -c '{BIN} fetch --provider standard --base-url http://127.0.0.1:{port}/token \
          --client-secret-stdin --no-cache --timeout 20s; echo exit=$?'"
     );
-    let mut child = command_script(&line);
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
-    while !String::from_utf8_lossy(&seen).contains("client secret for standard: ") {
-        assert_eq!(stdout.read(&mut byte).unwrap(), 1, "{}", text(&seen));
-        seen.push(byte[0]);
-    }
+    let (child, mut stdout, mut stdin, _) = at_the_secret_prompt(&line, "id", "standard");
     stdin.write_all(b"S3cr3t-value-x\n").unwrap();
     std::thread::sleep(Duration::from_millis(1500)); // the request is now waiting
     let pressed = std::time::Instant::now();
@@ -545,33 +465,10 @@ fn ctrl_c_after_the_secret_prompt_still_interrupts_the_run() {
     });
     let finished = done_rx.recv_timeout(Duration::from_secs(30));
     let took = pressed.elapsed();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     let transcript = text(&finished.unwrap_or_default());
     assert!(
         took < Duration::from_secs(5),
         "Ctrl-C was ignored: the run went on for {took:?} ({transcript})"
     );
-}
-
-fn command_script(line: &str) -> std::process::Child {
-    let mut command = Command::new("script");
-    for var in [
-        "PARTNER_PROVIDER",
-        "PARTNER_ENV",
-        "PARTNER_BASE_URL",
-        "PARTNER_CLIENT_SECRET",
-        "PARTNER_TOKEN_STORE",
-    ] {
-        command.env_remove(var);
-    }
-    command
-        .args(["-qec", line, "/dev/null"])
-        .env("PARTNER_CLIENT_ID", "id")
-        .env("XDG_CACHE_HOME", fresh_dir("cache"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
