@@ -472,3 +472,27 @@ fn ctrl_c_after_the_secret_prompt_still_interrupts_the_run() {
         "Ctrl-C was ignored: the run went on for {took:?} ({transcript})"
     );
 }
+
+/// `--store host:port` is a Redis address without its scheme: an error (exit 7) that says
+/// to write `redis://`, not a directory of that name in the working directory (found by
+/// review); a blank one too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_looks_like_host_and_port_is_an_error_not_a_directory() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let cwd = fresh_dir("cwd");
+    for store in ["127.0.0.1:6379", "cache.example.invalid:6379", " "] {
+        let mut command = fetch_command(&endpoint, &["--header", "--store", store]);
+        command.current_dir(&cwd);
+        let output = output_of(command).await;
+        assert_eq!(code(&output), 7, "{store:?}: {}", text(&output.stderr));
+        assert!(
+            text(&output.stderr).contains("redis://"),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+    let created: Vec<_> = std::fs::read_dir(&cwd).unwrap().collect();
+    assert!(created.is_empty(), "created {created:?}");
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 0);
+}

@@ -250,6 +250,11 @@ impl fmt::Debug for StoreEntry {
 /// // Never a directory named after a URL (with its password): an error instead.
 /// assert!(StoreLocation::parse("valkey://:pw@cache.invalid").is_err());
 /// assert!(StoreLocation::parse("REDIS://cache.invalid").is_err());
+/// // A Redis address without its scheme, or nothing: an error, not a directory.
+/// assert!(StoreLocation::parse("127.0.0.1:6379").is_err());
+/// assert!(StoreLocation::parse("[::1]:6379").is_err());
+/// assert!(StoreLocation::parse(" ").is_err());
+/// assert!(matches!(StoreLocation::parse("./cache:6379")?, StoreLocation::Dir(_)));
 /// # Ok::<(), partner_auth::Error>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -261,9 +266,10 @@ pub enum StoreLocation<'a> {
 }
 
 impl<'a> StoreLocation<'a> {
-    /// Reads `spec`. A URL of another scheme, or what looks like a mistyped Redis URL
-    /// (`redis:/host`, `REDIS://host`, `valkey://…`), is a [`Configuration`] error that
-    /// does not repeat it: it may hold a password.
+    /// Reads `spec`. A URL of another scheme, what looks like a mistyped Redis URL
+    /// (`redis:/host`, `REDIS://host`, `valkey://…`) or a Redis address without its scheme
+    /// (`host:6379`; a directory so named is `./host:6379`), and a blank `spec`, are a
+    /// [`Configuration`] error that does not repeat it: it may hold a password.
     ///
     /// [`Configuration`]: crate::ErrorKind::Configuration
     pub fn parse(spec: &'a str) -> Result<Self, Error> {
@@ -283,6 +289,23 @@ impl<'a> StoreLocation<'a> {
             return Err(Error::configuration(
                 "the token store looks like a URL but is not redis://host[:port] or \
                  rediss://host[:port]; give one of those, or a directory",
+            ));
+        }
+        // `host:port` with no path: a Redis address without its scheme (found by review: it
+        // became a directory of that name).
+        let host_and_port = !spec.contains(['/', '\\'])
+            && spec.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+            });
+        if host_and_port {
+            return Err(Error::configuration(
+                "the token store looks like host:port; give redis://host:port (or rediss://), \
+                 or for a directory of that name ./host:port",
+            ));
+        }
+        if spec.trim().is_empty() {
+            return Err(Error::configuration(
+                "the token store is blank; give a redis:// or rediss:// URL, or a directory",
             ));
         }
         Ok(StoreLocation::Dir(Path::new(spec)))
