@@ -347,3 +347,49 @@ async fn an_oversized_stored_value_is_read_only_up_to_a_bound() {
     let stored: Vec<u8> = connection.get(&key).await.unwrap();
     assert!(stored.len() < 4096, "not replaced: {} bytes", stored.len());
 }
+
+/// Something other than a string at the token key (a hash, a list, put there by something
+/// else) is no token: the first source leases, fetches and writes over it, and the next
+/// reads what it wrote (found by review: GETRANGE answered WRONGTYPE, every read was a
+/// store error, and every process fetched on its own for as long as the key was there).
+#[tokio::test]
+async fn a_hash_or_a_list_at_the_token_key_is_no_token_and_is_replaced() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    for kind in ["HSET", "RPUSH"] {
+        let sandbox = Sandbox::start().await.unwrap();
+        let first = build(&sandbox, &server.url(), StorePolicy::default());
+        let key = format!("partner-auth:{}:token", first.store_key().unwrap());
+        let mut connection = server.connection().await;
+        let _: () = redis::cmd("DEL")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        let mut plant = redis::cmd(kind);
+        plant.arg(&key).arg("field");
+        if kind == "HSET" {
+            plant.arg("value");
+        }
+        let _: () = plant.query_async(&mut connection).await.unwrap();
+        first.token().await.unwrap();
+        let second = build(&sandbox, &server.url(), StorePolicy::default());
+        second.token().await.unwrap();
+        let stored: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        let errors = first.stats().store_errors + second.stats().store_errors;
+        assert_eq!(
+            (
+                sandbox.stats(PROVIDER).token_requests,
+                stored.as_str(),
+                errors
+            ),
+            (1, "string", 0),
+            "{kind}: token requests, the key's type, store errors"
+        );
+    }
+}

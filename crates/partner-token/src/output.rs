@@ -102,6 +102,14 @@ impl TokenJson {
 /// standard reads it: after the scheme, any run of `/` and `\`, then the host part up to
 /// the next `/`, `\`, `?` or `#`.
 pub fn has_userinfo(url: &str) -> bool {
+    // As the URL standard reads it: leading and trailing C0 controls and spaces stripped,
+    // tabs and newlines removed anywhere (found by review: ` http://user:pw@…` passed).
+    let url: String = url
+        .trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let url = url.as_str();
     let scheme_length = url
         .find(':')
         .filter(|&at| {
@@ -399,6 +407,15 @@ mod tests {
             "127.0.0.1:6379",
         ] {
             assert!(!has_userinfo(url), "{url}");
+        }
+        for url in [
+            " http://user:pw@127.0.0.1:99999/token",
+            "\thttp://user:pw@host",
+            "ht\ttp://user:pw@host",
+            "http\n://user:pw@host",
+            "\u{1}http://user:pw@host",
+        ] {
+            assert!(has_userinfo(url), "{url:?}");
         }
     }
 

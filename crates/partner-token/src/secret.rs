@@ -50,7 +50,13 @@ pub fn would_echo_a_value(error: &clap::Error, after_double_dash: bool) -> bool 
     };
     match error.kind() {
         ErrorKind::TooManyValues => true,
-        ErrorKind::UnknownArgument | ErrorKind::InvalidSubcommand if after_double_dash => true,
+        // `man -- WORD`, `completions -- WORD`: an invalid value of a positional (found by
+        // review: echoed).
+        ErrorKind::UnknownArgument | ErrorKind::InvalidSubcommand | ErrorKind::InvalidValue
+            if after_double_dash =>
+        {
+            true
+        }
         ErrorKind::UnknownArgument => {
             !named(ContextKind::InvalidArg).is_some_and(looks_like_a_flag)
         }

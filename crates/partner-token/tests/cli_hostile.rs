@@ -174,6 +174,12 @@ fn a_password_in_a_base_url_is_never_printed() {
         // (found by a review of the first fix, which read the host after `://` only).
         format!("http:///user:{PASSWORD}@127.0.0.1:99999/token"),
         format!("http:/\\user:{PASSWORD}@127.0.0.1:99999/token"),
+        // Spaces before it, a tab or a newline inside it, which the URL standard drops
+        // (found by a third review).
+        format!(" http://user:{PASSWORD}@127.0.0.1:99999/token"),
+        format!("\thttp://user:{PASSWORD}@127.0.0.1:99999/token"),
+        format!("ht\ttp://user:{PASSWORD}@127.0.0.1:99999/token"),
+        format!("http\n://user:{PASSWORD}@127.0.0.1:99999/token"),
     ] {
         for json in [false, true] {
             // From the variable, whose value help hides for this very reason.
@@ -334,6 +340,19 @@ fn a_value_after_double_dash_is_never_echoed() {
     assert_eq!(code(&output), 2);
     let stderr = text(&output.stderr);
     assert!(!stderr.contains(VALUE), "{stderr}");
+    // Nor by a command whose positional takes named values (found by a third review).
+    for command_name in ["man", "completions"] {
+        let output = command()
+            .args([command_name, "--", "correct-horse-battery"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&output), 2);
+        let stderr = text(&output.stderr);
+        assert!(
+            !stderr.contains("correct-horse"),
+            "{command_name}: {stderr}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------

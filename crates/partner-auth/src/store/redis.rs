@@ -20,13 +20,14 @@ const POLL: Duration = Duration::from_millis(500);
 /// The token (its first `ARGV[3]` + 1 bytes) and its time to live if there is one;
 /// otherwise the lease for `ARGV[1]` (`SET NX PX ARGV[2]`), taken atomically with finding
 /// no token. Replies `{token, ttl}`, `{false, 1}` (leased) or `{false, 0}` (held by
-/// someone else).
+/// someone else). Something other than a string at the token key is no token: the write
+/// that follows the lease replaces it.
 static GET_OR_LEASE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
-local token = redis.call('GETRANGE', KEYS[1], 0, ARGV[3])
+local token = redis.pcall('GETRANGE', KEYS[1], 0, ARGV[3])
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then
+if type(token) == 'string' and ttl > 0 then
   return {token, ttl}
 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -97,7 +98,8 @@ return 0";
 /// reads that way first; [`get_or_lease`](TokenStore::get_or_lease) is one script that
 /// reads again and takes the lease, so no other process takes the lease in between. Both
 /// read at most 2 MiB of a value, more than this crate writes: a larger value (put
-/// there by something else) fails to open, a counted miss, and is replaced. An ACL user
+/// there by something else) fails to open, a counted miss, and is replaced; something
+/// other than a string there (a hash, a list) is no token, and is replaced too. An ACL user
 /// needs `GET`, `GETRANGE`, `PTTL`, `SET`, `DEL`, `PUBLISH` (run by the scripts), `MULTI`, `EXEC`,
 /// `EVALSHA` and `SCRIPT LOAD`; `HELLO` and `SUBSCRIBE` for waits woken by messages
 /// (without them waits poll); `SCAN` for [`clear`](Self::clear).
@@ -540,18 +542,34 @@ async fn read(
     connection: &mut ConnectionManager,
     token: &str,
 ) -> Result<Option<StoreEntry>, StoreError> {
-    let (value, pttl): (Option<Vec<u8>>, i64) = redis::pipe()
+    let read: Result<(Option<Vec<u8>>, i64), _> = redis::pipe()
         .atomic()
         .getrange(token, 0, LAST_BYTE_READ as isize)
         .pttl(token)
         .query_async(connection)
-        .await
-        .map_err(|e| failed("Redis GET/PTTL transaction failed", e))?;
+        .await;
+    let (value, pttl) = match read {
+        Ok(read) => read,
+        // Something other than a string at the token key (put there by something else) is
+        // no token: the lease and the write after it replace it (found by review: every
+        // read was a store error, and sharing was off for as long as it was there).
+        Err(e) if wrong_type(&e) => return Ok(None),
+        Err(e) => return Err(failed("Redis GET/PTTL transaction failed", e)),
+    };
     // PTTL is -1 for a key without expiry (not ours) and -2 for no key.
     Ok(value.filter(|_| pttl > 0).map(|value| StoreEntry {
         value,
         ttl: Duration::from_millis(pttl as u64),
     }))
+}
+
+/// Whether `error` (of a command, or of one in a transaction) is Redis's `WRONGTYPE`.
+fn wrong_type(error: &redis::RedisError) -> bool {
+    error.code() == Some("WRONGTYPE")
+        || error
+            .clone()
+            .into_server_errors()
+            .is_some_and(|errors| errors.iter().any(|(_, e)| e.code() == "WRONGTYPE"))
 }
 
 /// A store's pub/sub connection and the channels it listens to.
