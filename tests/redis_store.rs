@@ -250,6 +250,7 @@ async fn a_password_or_an_acl_user_in_the_url_works_and_never_shows() {
         // What the RedisStore doc says a user needs, and nothing more.
         "+get",
         "+getrange",
+        "+exists",
         "+pttl",
         "+set",
         "+del",
@@ -295,8 +296,20 @@ async fn a_password_or_an_acl_user_in_the_url_works_and_never_shows() {
         second.invalidate(&second.cached().unwrap());
         let _ = second.token().await;
     }
-    let alice = RedisStore::new(&format!("redis://alice:alice-pw-0xBEEF@127.0.0.1:{port}/"));
-    assert!(alice.unwrap().clear().await.unwrap() <= 1);
+    let alice =
+        RedisStore::new(&format!("redis://alice:alice-pw-0xBEEF@127.0.0.1:{port}/")).unwrap();
+    // A wait for another process's lease (found by review: `EXISTS` was missing from the
+    // list, and every wait was a store error).
+    let key = "ab".repeat(32);
+    assert!(
+        alice
+            .try_lease(&key, "someone-else", Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+    alice.wait(&key, Duration::from_millis(300)).await.unwrap();
+    alice.release_lease(&key, "someone-else").await.unwrap();
+    assert!(alice.clear().await.unwrap() <= 1);
     // A wrong password: the store fails, the token does not (the log line is checked in
     // store_logs.rs).
     let wrong = with(format!("redis://alice:wrong-pw-0xDEAD@127.0.0.1:{port}/"));

@@ -265,8 +265,8 @@ impl TokenSource {
     /// `token()` calls share one fetch. Once any
     /// `invalidate(&token)` has returned, no `token()` call that starts afterwards returns
     /// `token` (with a store, which may answer with an old entry, the source remembers the
-    /// last 1,024 tokens it invalidated, each until it expires: each one is a fetch, so
-    /// more within a token's lifetime would be a fetch storm). With a
+    /// last 1,024 tokens it invalidated, each until a minute after it expires: each one
+    /// is a fetch, so more within a token's lifetime would be a fetch storm). With a
     /// [store](TokenSourceBuilder::store), the stored copy is deleted too
     /// (only if it is still `token`): before this source next reads the store, or, if the
     /// source is dropped first, by a task spawned on the runtime it is dropped on (one

@@ -314,9 +314,6 @@ fn in_refresh_window(token: &AccessToken, policy: &CachePolicy) -> bool {
 /// Fetches and prints a token; a failure is reported on stderr with its exit code.
 pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     let json = plan.args.json;
-    if json {
-        stdout::report_failures_as_json();
-    }
     // Shown at the end: with --json inside the one JSON object on stderr.
     let mut warnings = Vec::new();
     let fail = |report: Report, warnings: Vec<String>| {
@@ -422,8 +419,14 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     } else {
         crate::output::summary(&token)
     };
-    // The token first: a reader that has gone ends the run there, without a word.
-    stdout::write(printed);
+    // The token first: a reader that has gone ends the run there, without a word. Output
+    // that cannot be written is a failure like any other, with the run's warnings (found
+    // by review: with the token first, they were lost).
+    match stdout::try_write(printed) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+        Err(e) => return fail(Report::output_failure(&e).of(&token, &context), warnings),
+    }
     crate::stderr::write(crate::output::warnings(&warnings, json));
     ExitCode::SUCCESS
 }

@@ -288,6 +288,17 @@ impl Report {
         }
     }
 
+    /// The report of a failure after `token` came: its provider, environment and the URL.
+    pub fn of(mut self, token: &AccessToken, context: &Context) -> Self {
+        self.provider = ProviderName::of(token.provider());
+        self.environment = Some(token.environment().to_owned());
+        self.url = context
+            .url
+            .as_deref()
+            .map(|url| one_line(&context.scrub(&shown_url(url))).into_owned());
+        self
+    }
+
     /// The report with the run's `warnings`, shown before the error.
     pub fn with_warnings(mut self, warnings: Vec<String>) -> Self {
         self.warnings = warnings;

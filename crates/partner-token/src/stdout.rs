@@ -3,34 +3,19 @@
 //! never in the "failed printing to stdout" panic of `println!`.
 
 use std::io::{self, Write as _};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::exit;
-
-/// Whether a failure to write is reported as one JSON object (`fetch --json`).
-static JSON_ERRORS: AtomicBool = AtomicBool::new(false);
-
-/// From now on, a failure to write is reported as `--json` reports errors.
-pub(crate) fn report_failures_as_json() {
-    JSON_ERRORS.store(true, Ordering::Relaxed);
-}
 
 /// Writes `text` to standard output and flushes it. When the reader has gone (a closed
 /// pipe), the command has nothing left to say to anyone: the process exits at once with
 /// success, quietly, as most Unix tools do. Any other write error is shown on standard
-/// error (one JSON object after [`report_failures_as_json`]) and exits with
-/// [`exit::OUTPUT`].
+/// error and exits with [`exit::OUTPUT`]. (`fetch` reports its own, with `--json` as JSON.)
 pub(crate) fn write(text: impl AsRef<[u8]>) {
     match try_write(text) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
         Err(e) => {
-            if JSON_ERRORS.load(Ordering::Relaxed) {
-                let report = crate::output::Report::output_failure(&e);
-                crate::stderr::errln!("{}", report.json());
-            } else {
-                crate::stderr::errln!("error: could not write to standard output: {e}");
-            }
+            crate::stderr::errln!("error: could not write to standard output: {e}");
             std::process::exit(i32::from(exit::OUTPUT));
         }
     }

@@ -150,6 +150,36 @@ async fn with_json_an_unwritable_output_is_one_json_object_on_stderr() {
     let report: Value = serde_json::from_str(stderr.trim())
         .unwrap_or_else(|e| panic!("stderr is not one JSON object ({e}): {stderr}"));
     assert_eq!(report["exit_code"], 8, "{stderr}");
+    assert_eq!(report["provider"], "dinie", "{stderr}");
+
+    // The run's warnings go with it, as with any failure (found by a later review: with
+    // the token printed before the warnings, they were lost): here a --store that is a
+    // file.
+    let file = fresh_dir("store-file").join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    for json in [true, false] {
+        let store = file.to_str().unwrap();
+        let args = [
+            &["--store", store][..],
+            if json { &["--json"] } else { &[] },
+        ]
+        .concat();
+        let mut command = fetch_command(&endpoint, &args);
+        command.stdout(dev_full());
+        let output = output_of(command).await;
+        assert_eq!(code(&output), 8);
+        let stderr = text(&output.stderr);
+        if json {
+            let report: Value = serde_json::from_str(stderr.trim()).unwrap();
+            assert_eq!(
+                report["warnings"].as_array().map(Vec::len),
+                Some(1),
+                "{stderr}"
+            );
+        } else {
+            assert!(stderr.starts_with("warning: "), "{stderr}");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------

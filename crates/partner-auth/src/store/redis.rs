@@ -100,7 +100,8 @@ return 0";
 /// read at most 2 MiB of a value, more than this crate writes: a larger value (put
 /// there by something else) fails to open, a counted miss, and is replaced; something
 /// other than a string there (a hash, a list) is no token, and is replaced too. An ACL user
-/// needs `GET`, `GETRANGE`, `PTTL`, `SET`, `DEL`, `PUBLISH` (run by the scripts), `MULTI`, `EXEC`,
+/// needs `GET`, `GETRANGE`, `PTTL`, `SET`, `DEL`, `PUBLISH` (run by the scripts), `EXISTS` (a
+/// wait looks whether the lease is still there), `MULTI`, `EXEC`,
 /// `EVALSHA` and `SCRIPT LOAD`; `HELLO` and `SUBSCRIBE` for waits woken by messages
 /// (without them waits poll); `SCAN` for [`clear`](Self::clear).
 ///
