@@ -530,7 +530,12 @@ async fn a_store_that_looks_like_host_and_port_is_an_error_not_a_directory() {
     let sandbox = Sandbox::start().await.unwrap();
     let endpoint = sandbox.endpoint(Provider::Dinie).clone();
     let cwd = fresh_dir("cwd");
-    for store in ["127.0.0.1:6379", "cache.example.invalid:6379", " "] {
+    for store in [
+        "127.0.0.1:6379",
+        "cache.example.invalid:6379",
+        "127.0.0.1:6379/0",
+        " ",
+    ] {
         let mut command = fetch_command(&endpoint, &["--header", "--store", store]);
         command.current_dir(&cwd);
         let output = output_of(command).await;

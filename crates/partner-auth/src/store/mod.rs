@@ -252,6 +252,7 @@ impl fmt::Debug for StoreEntry {
 /// assert!(StoreLocation::parse("REDIS://cache.invalid").is_err());
 /// // A Redis address without its scheme, or nothing: an error, not a directory.
 /// assert!(StoreLocation::parse("127.0.0.1:6379").is_err());
+/// assert!(StoreLocation::parse("cache.invalid:6379/0").is_err());
 /// assert!(StoreLocation::parse("[::1]:6379").is_err());
 /// assert!(StoreLocation::parse(" ").is_err());
 /// assert!(matches!(StoreLocation::parse("./cache:6379")?, StoreLocation::Dir(_)));
@@ -268,7 +269,8 @@ pub enum StoreLocation<'a> {
 impl<'a> StoreLocation<'a> {
     /// Reads `spec`. A URL of another scheme, what looks like a mistyped Redis URL
     /// (`redis:/host`, `REDIS://host`, `valkey://…`) or a Redis address without its scheme
-    /// (`host:6379`; a directory so named is `./host:6379`), and a blank `spec`, are a
+    /// (`host:6379`, `host:6379/0`; a directory so named is `./host:6379`), and a blank
+    /// `spec`, are a
     /// [`Configuration`] error that does not repeat it: it may hold a password.
     ///
     /// [`Configuration`]: crate::ErrorKind::Configuration
@@ -291,12 +293,17 @@ impl<'a> StoreLocation<'a> {
                  rediss://host[:port]; give one of those, or a directory",
             ));
         }
-        // `host:port` with no path: a Redis address without its scheme (found by review: it
-        // became a directory of that name).
-        let host_and_port = !spec.contains(['/', '\\'])
-            && spec.rsplit_once(':').is_some_and(|(host, port)| {
-                !host.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
-            });
+        // `host:port`, or `host:port/db`: a Redis address without its scheme (found by
+        // review: it became a directory of that name).
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let address = match spec.split_once('/') {
+            Some((address, db)) if digits(db) => address,
+            _ => spec,
+        };
+        let host_and_port = !address.contains(['/', '\\'])
+            && address
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && digits(port));
         if host_and_port {
             return Err(Error::configuration(
                 "the token store looks like host:port; give redis://host:port (or rediss://), \
