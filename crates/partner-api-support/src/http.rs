@@ -16,7 +16,8 @@ pub enum ClientBuildError {
     InvalidBaseUrl {
         /// The URL as far as it can be shown: scheme, host, port and path, never a user
         /// name, password, query or fragment (they may carry secrets); `(not a URL)` when it
-        /// does not parse.
+        /// does not parse, and `(not an http or https URL)` for another scheme (which may be
+        /// a user name before a password).
         url: String,
         /// What is wrong with it.
         reason: String,
@@ -36,11 +37,13 @@ pub fn parse_base_url(base_url: &str) -> Result<reqwest::Url, ClientBuildError> 
         url: shown(&url),
         reason: reason.to_owned(),
     };
-    match url.scheme() {
-        "http" | "https" => {}
-        other => {
-            return Err(invalid(&format!("unsupported scheme `{other}`")));
-        }
+    if !matches!(url.scheme(), "http" | "https") {
+        // Neither the URL nor its scheme is shown: `user:password@host` parses as the
+        // scheme `user` with the password in its path.
+        return Err(ClientBuildError::InvalidBaseUrl {
+            url: "(not an http or https URL)".to_owned(),
+            reason: "only http and https are supported".to_owned(),
+        });
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("no host"));
@@ -143,6 +146,9 @@ mod tests {
             "https://example.invalid/v1#access_token=t0k-SECRET",
             "ftp://example.invalid/SECRET-free?x=k3y-SECRET",
             "not a url k3y-SECRET",
+            // No `//`: the scheme is a user name and the "path" holds the password.
+            "alice-SECRET:pa55-SECRET@127.0.0.1:1",
+            "mailto:pa55-SECRET@example.invalid",
         ] {
             let shown = parse_base_url(bad).unwrap_err().to_string();
             assert!(!shown.contains("-SECRET"), "{shown}");
