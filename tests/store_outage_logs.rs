@@ -1,7 +1,8 @@
 //! A store that answers reads but refuses writes (a Redis replica answering `READONLY`, a
 //! full disk, a read-only directory) is one outage, logged with one warning, however many
 //! reads succeed in between; it ends when a write does. A failed delete, which runs only
-//! after an invalidation, ends when any change works again.
+//! after an invalidation, ends when a change to the token works again, and a store that
+//! refuses token writes while leases work is one outage too.
 //!
 //! One test in this file: see `support/captured_logs.rs`.
 
@@ -19,15 +20,24 @@ use partner_auth::{Provider, TokenSource};
 use partner_sandbox::Sandbox;
 use workspace_tests::sandbox_client::SandboxExt as _;
 
-/// Reads find nothing; everything else fails until `writable`, and deletes while
-/// `deletes_fail`.
+/// Reads find nothing; everything else fails until `writable`, deletes while
+/// `deletes_fail`, and leases work whatever `writable` says while `leases_work`.
 #[derive(Debug, Default)]
 struct ReadOnly {
     writable: AtomicBool,
     deletes_fail: AtomicBool,
+    leases_work: AtomicBool,
 }
 
 impl ReadOnly {
+    fn lease(&self) -> Result<(), StoreError> {
+        if self.leases_work.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            self.write()
+        }
+    }
+
     fn write(&self) -> Result<(), StoreError> {
         if self.writable.load(Ordering::SeqCst) {
             Ok(())
@@ -54,10 +64,10 @@ impl TokenStore for ReadOnly {
         self.write().map(|()| false)
     }
     async fn try_lease(&self, _: &str, _: &str, _: Duration) -> Result<bool, StoreError> {
-        self.write().map(|()| true)
+        self.lease().map(|()| true)
     }
     async fn release_lease(&self, _: &str, _: &str) -> Result<(), StoreError> {
-        self.write()
+        self.lease()
     }
     async fn wait(&self, _: &str, _: Duration) -> Result<(), StoreError> {
         Ok(())
@@ -115,6 +125,28 @@ async fn a_store_that_reads_but_refuses_writes_is_one_outage() {
     source.refresh().await.unwrap();
     let text = logs.text();
     assert_eq!(text.matches("the token store failed").count(), 2, "{text}");
+    let again = text.matches("the token store answers again").count();
+    assert_eq!(again, 2, "{text}");
+
+    // Token writes fail for good while leases work (a directory planted at a FileStore's
+    // token path, say): one outage, one warning, however many back-offs (found by review:
+    // a lease that worked ended it, and each back-off warned twice).
+    store.writable.store(false, Ordering::SeqCst);
+    store.deletes_fail.store(false, Ordering::SeqCst);
+    store.leases_work.store(true, Ordering::SeqCst);
+    let errors = source.stats().store_errors;
+    for _ in 0..5 {
+        clock.advance(Duration::from_secs(6));
+        let token = source.token().await.unwrap();
+        assert!(source.invalidate(&token));
+    }
+    assert!(
+        source.stats().store_errors >= errors + 3,
+        "the store kept failing: {:?}",
+        source.stats()
+    );
+    let text = logs.text();
+    assert_eq!(text.matches("the token store failed").count(), 3, "{text}");
     let again = text.matches("the token store answers again").count();
     assert_eq!(again, 2, "{text}");
 }

@@ -21,6 +21,25 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Runs the scaffolded facade test of `provider` (a module name) and the sandbox's spec
+/// checks in the copy at `root`.
+fn test_the_scaffold(root: &Path, provider: &str) {
+    let facade_test = format!("{provider}_provider");
+    cargo_test(
+        root,
+        &[
+            "-p",
+            "partner-auth",
+            "-p",
+            "partner-sandbox",
+            "--test",
+            &facade_test,
+            "--test",
+            "spec_checks",
+        ],
+    );
+}
+
 /// Scaffolds `spec` as the provider `name` (its file `<name>.yaml`) into the copy at `root`.
 fn scaffold(root: &Path, name: &str, spec: String) -> new_provider::Scaffolded {
     let path = root.join(format!("{name}.yaml"));
@@ -204,19 +223,7 @@ fn an_endpoint_without_grant_type_is_scaffolded_with_a_to_do() {
                 .contains("no operation takes `grant_type`: the scaffold took POST /auth/token")),
         "{done}"
     );
-    cargo_test(
-        root,
-        &[
-            "-p",
-            "partner-auth",
-            "-p",
-            "partner-sandbox",
-            "--test",
-            "northwind_provider",
-            "--test",
-            "spec_checks",
-        ],
-    );
+    test_the_scaffold(root, "northwind");
 }
 
 /// A server variable without the `default` OpenAPI requires: the server is left out with a
@@ -336,19 +343,7 @@ fn a_camel_case_grant_type_is_written_as_the_spec_spells_it() {
         checks.contains("\"grantType\": \"client_credentials\""),
         "{done}"
     );
-    cargo_test(
-        root,
-        &[
-            "-p",
-            "partner-auth",
-            "-p",
-            "partner-sandbox",
-            "--test",
-            "kestrel_provider",
-            "--test",
-            "spec_checks",
-        ],
-    );
+    test_the_scaffold(root, "kestrel");
 }
 
 #[test]

@@ -1311,6 +1311,21 @@ fn a_directory_every_user_can_write_to_is_refused() {
     FileStore::new(dir.path()).unwrap();
 }
 
+/// A source of a standard (RFC 6749) endpoint at `token_url`, asking for `scope`, over a
+/// `FileStore` in `dir`.
+fn standard_source(token_url: &str, dir: &std::path::Path, scope: Option<&str>) -> TokenSource {
+    let mut client = partner_auth::Client::builder(Provider::Standard)
+        .base_url(token_url)
+        .credentials(Credentials::new("id", "secret-value-1"));
+    if let Some(scope) = scope {
+        client = client.scope(scope);
+    }
+    TokenSource::builder(client.build().unwrap())
+        .store(Arc::new(FileStore::new(dir).unwrap()))
+        .build()
+        .unwrap()
+}
+
 /// A token read back from the store keeps the scope it was granted.
 #[tokio::test]
 async fn a_stored_token_keeps_its_scope() {
@@ -1324,18 +1339,7 @@ async fn a_stored_token_keeps_its_scope() {
         })
         .await;
     let dir = tempfile::tempdir().unwrap();
-    let source = || {
-        let client = partner_auth::Client::builder(Provider::Standard)
-            .base_url(server.url("/token"))
-            .credentials(Credentials::new("id", "secret-value-1"))
-            .scope("read write")
-            .build()
-            .unwrap();
-        TokenSource::builder(client)
-            .store(Arc::new(FileStore::new(dir.path()).unwrap()))
-            .build()
-            .unwrap()
-    };
+    let source = || standard_source(&server.url("/token"), dir.path(), Some("read write"));
     let fetched = source().token().await.unwrap();
     let restored = source().token().await.unwrap();
     assert_eq!(mock.calls_async().await, 1);
@@ -1369,17 +1373,7 @@ async fn the_largest_token_a_response_can_carry_is_read_back() {
         })
         .await;
     let dir = tempfile::tempdir().unwrap();
-    let source = || {
-        let client = partner_auth::Client::builder(Provider::Standard)
-            .base_url(server.url("/token"))
-            .credentials(Credentials::new("id", "secret-value-1"))
-            .build()
-            .unwrap();
-        TokenSource::builder(client)
-            .store(Arc::new(FileStore::new(dir.path()).unwrap()))
-            .build()
-            .unwrap()
-    };
+    let source = || standard_source(&server.url("/token"), dir.path(), None);
     source().token().await.unwrap();
     let reader = source();
     let restored = reader.token().await.unwrap();

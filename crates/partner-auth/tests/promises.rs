@@ -291,11 +291,7 @@ fn waiters_on_a_fetch_whose_runtime_shuts_down_start_a_new_one() {
         let source = source.clone();
         doomed.spawn(async move { source.token().await })
     };
-    let started = std::time::Instant::now();
-    while server.count() == 0 {
-        assert!(started.elapsed() < Duration::from_secs(10), "never sent");
-        std::thread::sleep(MS);
-    }
+    until_a_request_reached(&server);
     doomed.shutdown_background();
     drop(waiter);
     let runtime = short_lived_runtime();
@@ -390,11 +386,7 @@ fn a_slow_retrying_fetch_is_not_replaced_by_a_caller_on_another_runtime() {
             let source = source.clone();
             async move { source.token().await }
         });
-        let started = std::time::Instant::now();
-        while server.count() == 0 {
-            assert!(started.elapsed() < Duration::from_secs(10), "never sent");
-            std::thread::sleep(MS);
-        }
+        until_a_request_reached(&server);
         let second = runtime_on_its_own_thread().block_on(source.token());
         let first = elsewhere.block_on(first).unwrap();
         assert_eq!(
@@ -429,11 +421,7 @@ fn a_caller_on_a_runtime_without_timers_joins_a_fetch_started_elsewhere() {
         let source = source.clone();
         async move { source.token().await }
     });
-    let started = std::time::Instant::now();
-    while server.count() == 0 {
-        assert!(started.elapsed() < Duration::from_secs(10), "never sent");
-        std::thread::sleep(MS);
-    }
+    until_a_request_reached(&server);
     let no_timers = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
@@ -443,6 +431,15 @@ fn a_caller_on_a_runtime_without_timers_joins_a_fetch_started_elsewhere() {
     assert_eq!(token.expose_secret(), "tok");
     assert!(elsewhere.block_on(first).unwrap().unwrap().same_as(&token));
     assert_eq!(server.count(), 1);
+}
+
+/// Blocks this thread until `server` has seen a request (10 s at most).
+fn until_a_request_reached(server: &Scripted) {
+    let started = std::time::Instant::now();
+    while server.count() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "never sent");
+        std::thread::sleep(MS);
+    }
 }
 
 /// A current-thread runtime, the kind a sync wrapper builds for one call.
