@@ -1226,6 +1226,33 @@ async fn an_api_that_refuses_every_token_costs_one_fetch_more_not_one_per_reques
     );
 }
 
+/// A request's own `Authorization` header is left alone, but one from `reqwest`'s
+/// `default_headers` is added after the middleware has looked: the token replaces it, as
+/// the docs say.
+#[tokio::test]
+async fn a_default_authorization_header_is_replaced_by_the_token() {
+    let tokens = Scripted::sequence(vec![], Reply::token("tok-1", 3600)).await;
+    let api = Scripted::respond(|_| Reply::json(200, json!({}))).await;
+    let source = TokenSource::new(client(Provider::Dinie, tokens.base_url()));
+    let mut defaults = reqwest::header::HeaderMap::new();
+    defaults.insert("authorization", "Basic mine".parse().unwrap());
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(defaults)
+        .build()
+        .unwrap();
+    let api_client = reqwest_middleware::ClientBuilder::new(http)
+        .with(AuthMiddleware::new(source, api.base_url()).unwrap())
+        .build();
+    api_client
+        .get(format!("{}/orders", api.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let sent: Vec<_> = api.hits().into_iter().map(|h| h.authorization).collect();
+    assert_eq!(sent, [Some("Bearer tok-1".to_owned())]);
+}
+
 /// The refused token stays refused through answers that say nothing of it: a 429 (or a
 /// 503) is no success (found by review: it cleared the state, and each next 401 cost a
 /// fetch).
