@@ -15,7 +15,10 @@
 //! own, so those get the error too. Use the async [`crate::TokenSource`] there. Called
 //! from a thread-local's destructor, after Tokio's own thread-locals are gone, a call
 //! waits for its work on a thread of its own (where Tokio can no longer park this one,
-//! its panic is caught, and the standard panic hook prints its message).
+//! its panic is caught, and the standard panic hook prints its message). Built with
+//! `panic = "abort"`, where no panic can be caught, a call that has to wait never tries
+//! what Tokio may refuse: it waits for its work on a thread of its own, from any thread
+//! (a worker's other tasks then wait for it too, or for another worker to take them).
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -95,6 +98,11 @@ struct Owned {
     /// Counts the store tasks its calls and its runtime spawn (not its async clones').
     tracker: Arc<Tracker>,
 }
+
+/// Whether a panic can be caught here. With `panic = "abort"` none can: the waits that Tokio
+/// may refuse with a panic (blocking on this thread, `block_in_place`) are not tried, and the
+/// work goes on on a thread of its own while this one waits.
+const CATCHES_PANICS: bool = cfg!(panic = "unwind");
 
 /// A runtime that shuts down in the background when dropped, wherever that happens.
 #[derive(Debug)]
@@ -201,7 +209,7 @@ impl OwnedRuntime {
                 return result;
             }
         }
-        if caller.is_err() && !gone {
+        if CATCHES_PANICS && caller.is_err() && !gone {
             // A plain thread: wait on it. Tokio panics where it cannot park this thread (in
             // a thread-local's destructor, after its parker is gone): the work, caught
             // apart, goes on on a thread of its own, as below.
@@ -221,7 +229,7 @@ impl OwnedRuntime {
         // before running the closure, and the work goes on on a thread of its own, as it
         // does outside any task (a `block_on`'s future, a `LocalSet::run_until`), while
         // this thread waits for it.
-        if tokio::task::try_id().is_some() {
+        if CATCHES_PANICS && tokio::task::try_id().is_some() {
             let mut started = false;
             let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 tokio::task::block_in_place(|| {

@@ -92,6 +92,9 @@
 //! | any | none | empty id or secret, Teez secret under 8 characters or without a digit; an invalid [`CachePolicy`]; no Tokio runtime | `Configuration`, before any request |
 //! | any | none | a panic inside a fetch (a bug here, or in an injected clock or sleep, or a Tokio runtime without its time or I/O driver) | `Internal`, with the failure cool-down |
 //!
+//! A panic is turned into an error only where one can be caught: built with
+//! `panic = "abort"`, the process ends instead, as it does for any panic there.
+//!
 //! The provider's own code and message are kept ([`Error::code`], [`Error::message`],
 //! [`Error::field_errors`]), with the client secret scrubbed from them (as sent; form- or
 //! percent-encoded as the common encoders write it, in either case of hex digit; escaped
