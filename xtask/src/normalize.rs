@@ -85,6 +85,11 @@ pub const PASSES: &[Pass] = &[
         run: untyped_mixed_error_responses,
     },
     Pass {
+        name: "required_properties_examples_omit",
+        summary: "a response schema's required property that a documented example omits made optional",
+        run: required_properties_examples_omit,
+    },
+    Pass {
         name: "token_endpoint_without_bearer",
         summary: "the token endpoint exempted from a bearer requirement it cannot meet",
         run: token_endpoint_without_bearer,
@@ -640,6 +645,103 @@ fn token_endpoint_without_bearer(doc: &mut Value) -> Result<Vec<String>, Normali
     Ok(changes)
 }
 
+/// Needed by Cobee: its `Error` schema requires `error` (an integer), and its documented
+/// 400 and 401 examples (`{code, message}`, `{message}`) and the schema's own example leave
+/// it out, as its real bodies do (FACTS.md). The generated client refused the provider's
+/// own documented answers ("missing field `error`"). A property that a response's schema
+/// lists as `required` and that an example documenting that response or schema (the media
+/// type's `example` or `examples`, the schema's `example`) omits is made optional where it
+/// is required (an `Option` in the generated type). Only object examples count; only the
+/// schema's own `required` is read (not through `allOf`), following `$ref`s to it.
+fn required_properties_examples_omit(doc: &mut Value) -> Result<Vec<String>, NormalizeError> {
+    // (the schema's JSON pointer, where it is used, its examples)
+    let mut found: Vec<(String, String, Vec<Value>)> = Vec::new();
+    for (path, method, op) in openapi::operations(doc) {
+        let responses = op.get("responses").and_then(Value::as_object);
+        for (status, response) in responses.into_iter().flatten() {
+            let mut pointer = format!(
+                "/paths/{}/{method}/responses/{}",
+                openapi::escape_pointer(path),
+                openapi::escape_pointer(status)
+            );
+            let response = follow(doc, response, &mut pointer);
+            let contents = response.get("content").and_then(Value::as_object);
+            for (media, content) in contents.into_iter().flatten() {
+                let Some(schema) = content.get("schema") else {
+                    continue;
+                };
+                let mut at = format!(
+                    "{pointer}/content/{}/schema",
+                    openapi::escape_pointer(media)
+                );
+                let schema = follow(doc, schema, &mut at);
+                let mut examples: Vec<Value> =
+                    content.get("example").into_iter().cloned().collect();
+                let named = content.get("examples").and_then(Value::as_object);
+                examples.extend(
+                    named
+                        .into_iter()
+                        .flatten()
+                        .map(|(_, example)| openapi::resolve(doc, example))
+                        .filter_map(|example| example.get("value").cloned()),
+                );
+                examples.extend(schema.get("example").cloned());
+                examples.retain(Value::is_object);
+                if !examples.is_empty() {
+                    found.push((
+                        at,
+                        format!("{} {path} {status}", method.to_uppercase()),
+                        examples,
+                    ));
+                }
+            }
+        }
+    }
+    let mut changes = Vec::new();
+    for (at, used, examples) in found {
+        let Some(required) = doc
+            .pointer_mut(&at)
+            .and_then(|schema| schema.get_mut("required"))
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        required.retain(|name| {
+            let Some(name) = name.as_str() else {
+                return true;
+            };
+            let omitted = examples.iter().any(|example| example.get(name).is_none());
+            if omitted {
+                let schema = at.trim_start_matches('/').replace('/', ".");
+                changes.push(format!(
+                    "{schema}: `{name}` no longer required (an example of {used} omits it)"
+                ));
+            }
+            !omitted
+        });
+    }
+    Ok(changes)
+}
+
+/// Follows `$ref`s from `value` (at `pointer`, updated to where they lead), at most 16.
+fn follow<'a>(doc: &'a Value, mut value: &'a Value, pointer: &mut String) -> &'a Value {
+    for _ in 0..16 {
+        let Some(target) = value
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+        else {
+            break;
+        };
+        let Some(next) = doc.pointer(target) else {
+            break;
+        };
+        *pointer = target.to_owned();
+        value = next;
+    }
+    value
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -1030,6 +1132,59 @@ mod tests {
                 "security": [{"oauth2": []}],
                 "components": schemes,
                 "paths": {"/token": {"post": token_op(json!({"security": []}))}}
+            }),
+        );
+    }
+
+    #[test]
+    fn a_required_property_that_a_documented_example_omits_is_made_optional() {
+        let error = json!({"$ref": "#/components/schemas/Error"});
+        let doc = run(
+            required_properties_examples_omit,
+            json!({
+                "components": {"schemas": {"Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {"error": {"type": "integer"}, "message": {"type": "string"}}
+                }}},
+                "paths": {"/oauth/token": {"post": {"responses": {
+                    "400": {"description": "bad", "content": {"application/json": {
+                        "schema": error, "example": {"code": "validation_error", "message": "m"}
+                    }}},
+                    "401": {"description": "no", "content": {"application/json": {
+                        "schema": error, "examples": {"one": {"value": {"error": 401, "message": "m"}}}
+                    }}}
+                }}}}
+            }),
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["Error"]["required"],
+            json!(["message"])
+        );
+
+        // Examples that carry every required property, a schema without examples, and a
+        // request body's schema are left alone.
+        assert_no_op(
+            required_properties_examples_omit,
+            json!({
+                "components": {"schemas": {"Token": {
+                    "type": "object", "required": ["access_token"],
+                    "properties": {"access_token": {"type": "string"}},
+                    "example": {"access_token": "t"}
+                }, "Request": {"type": "object", "required": ["id"], "example": {}}}},
+                "paths": {"/token": {"post": {
+                    "requestBody": {"content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Request"}
+                    }}},
+                    "responses": {
+                        "200": {"description": "ok", "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/Token"}
+                        }}},
+                        "400": {"description": "bad", "content": {"application/json": {
+                            "schema": {"type": "object", "required": ["error"]}
+                        }}}
+                    }
+                }}}
             }),
         );
     }

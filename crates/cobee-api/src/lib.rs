@@ -30,6 +30,7 @@
 //! The spec is used as published; before generation these passes of
 //! `xtask/src/normalize.rs` changed it:
 //! - `derive_missing_operation_ids`: operations without an operationId named from their method and path.
+//! - `required_properties_examples_omit`: a response schema's required property that a documented example omits made optional.
 //!
 //! # Example
 //!
