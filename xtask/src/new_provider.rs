@@ -1107,7 +1107,7 @@ fn facade_module_text(
         out.push_str("use secrecy::ExposeSecret as _;\n");
     }
     out.push_str(
-        "\nuse crate::Error;\nuse crate::client::Config;\nuse crate::exchange::Exchange;\nuse crate::provider::{BodyEncoding, ClientAuth, Environment};\nuse crate::token::RawToken;\n\nuse super::{Facts, ResetUnit};\n\n",
+        "\nuse crate::Error;\nuse crate::client::Config;\nuse crate::exchange::Exchange;\nuse crate::provider::{BodyEncoding, ClientAuth, Environment};\nuse crate::token::RawToken;\n\nuse super::{BasicEncoding, Facts, ResetUnit};\n\n",
     );
     let _ = write!(
         out,
@@ -1116,13 +1116,20 @@ pub(super) const FACTS: Facts = Facts {{
     name: \"{name}\",
     environments: ENVIRONMENTS,
     client_auth: {auth},
+    {basic_encoding}
     body_encoding: BodyEncoding::{encoding},
     // Scaffolded: whether its tokens are (prefixed) JWTs whose `exp` caps the lifetime.
     jwt_prefix: None,
     // Scaffolded: what its `X-RateLimit-Reset` header holds, if it sends one.
     rate_limit_reset: ResetUnit::Guess,
+    // Scaffolded: the window of a rate limit its documentation names without a header
+    // saying how long to wait (a 429 without one then waits this long).
+    rate_limit_window: None,
     keep_success_body: false,
     api_version: || <{krate_ident}::Client as ClientInfo<_>>::api_version(),
+    // Scaffolded: whether a 400 whose only field errors are on the client id or secret is
+    // how it refuses credentials (Teez's way).
+    credential_field_errors_refuse: false,
     check_secret: None,
     // Scaffolded: its error bodies are read as the five partners' and RFC 6749's are
     // (`crate::body::details`); for another format, a reader of its own here.
@@ -1133,6 +1140,14 @@ pub(super) const FACTS: Facts = Facts {{
 const ENVIRONMENTS: &[Environment] = &[
 ",
         auth = endpoint.client_auth,
+        basic_encoding = if endpoint.client_auth == "ClientAuth::Basic" {
+            "// Scaffolded: its Basic header as the spec's `basic` scheme means it (RFC 7617),
+    // nothing encoded; `FormUrlencoded` for a server that decodes RFC 6749 §2.3.1's form.
+    basic_encoding: BasicEncoding::AsIs,"
+        } else {
+            "// Unused: the secret goes in the body.
+    basic_encoding: BasicEncoding::FormUrlencoded,"
+        },
         encoding = endpoint.body_encoding,
     );
     if environments.is_empty() {
@@ -1207,7 +1222,7 @@ fn sandbox_module_text(names: &Names, endpoint: &TokenEndpoint, spec: &str) -> S
         fields.push(format!("\"{e}\": lifetime.as_secs()"));
     }
     let credentials = match (&endpoint.body_credentials, endpoint.body_encoding) {
-        (None, _) => "request.basic()".to_owned(),
+        (None, _) => "request.basic_as_is()".to_owned(),
         (Some((id, secret)), "Form") => format!(
             "request.form().and_then(|form| {{
             Some((

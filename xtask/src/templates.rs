@@ -278,7 +278,10 @@ pub fn lib_rs(model: &CrateModel) -> String {
 
     let credentials = if model.uses_basic() {
         "
-    /// Sends `credentials` as `Authorization: Basic` on the operations that require it.
+    /// Sends `credentials` as `Authorization: Basic` on the operations that require it:
+    /// [`BasicCredentials::as_is`] as plain HTTP Basic (RFC 7617), what the spec's `basic`
+    /// scheme means, or [`BasicCredentials::new`], each part form-encoded first (RFC 6749
+    /// §2.3.1), for a server that decodes them so.
     pub fn with_credentials(self, credentials: BasicCredentials) -> Self {
         self.map_state(|state| state.with_basic_credentials(credentials))
     }
@@ -287,7 +290,7 @@ pub fn lib_rs(model: &CrateModel) -> String {
         ""
     };
     let basic_exports = if model.uses_basic() {
-        "pub use partner_api_support::{BasicCredentials, SecretString};\n"
+        "pub use partner_api_support::{BasicCredentials, InvalidBasicCredentials, SecretString};\n"
     } else {
         ""
     };
@@ -391,9 +394,10 @@ fn example(model: &CrateModel, lib: &str, first_server: &str) -> String {
     if op.basic {
         let _ = write!(
             out,
-            "\n    .with_credentials({lib}::BasicCredentials::new(\n        \
+            "\n    // Plain HTTP Basic, as the spec's `basic` scheme says (RFC 7617).\n    \
+             .with_credentials({lib}::BasicCredentials::as_is(\n        \
              std::env::var(\"CLIENT_ID\")?,\n        \
-             std::env::var(\"CLIENT_SECRET\")?,\n    ))"
+             std::env::var(\"CLIENT_SECRET\")?,\n    )?)"
         );
     }
     out.push_str(";\n");

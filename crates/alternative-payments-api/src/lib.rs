@@ -41,10 +41,11 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = alternative_payments_api::Client::new(alternative_payments_api::servers::PUBLIC_API)?
-//!     .with_credentials(alternative_payments_api::BasicCredentials::new(
+//!     // Plain HTTP Basic, as the spec's `basic` scheme says (RFC 7617).
+//!     .with_credentials(alternative_payments_api::BasicCredentials::as_is(
 //!         std::env::var("CLIENT_ID")?,
 //!         std::env::var("CLIENT_SECRET")?,
-//!     ));
+//!     )?);
 //! let body = alternative_payments_api::types::CreateOAuthTokenBody {
 //!     grant_type: "client_credentials".try_into()?,
 //! };
@@ -70,7 +71,7 @@ pub use generated::*;
 /// as JSON (the crate's `spec.normalized.json`).
 pub const NORMALIZED_SPEC: &str = include_str!("../spec.normalized.json");
 
-pub use partner_api_support::{BasicCredentials, SecretString};
+pub use partner_api_support::{BasicCredentials, InvalidBasicCredentials, SecretString};
 pub use partner_api_support::{
     ClientBuildError, ClientState, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, ResponseHead,
     ResponseObserver, ResponseTooLarge,
@@ -124,7 +125,10 @@ impl Client {
         self.map_state(|state| state.with_response_observer(observer))
     }
 
-    /// Sends `credentials` as `Authorization: Basic` on the operations that require it.
+    /// Sends `credentials` as `Authorization: Basic` on the operations that require it:
+    /// [`BasicCredentials::as_is`] as plain HTTP Basic (RFC 7617), what the spec's `basic`
+    /// scheme means, or [`BasicCredentials::new`], each part form-encoded first (RFC 6749
+    /// §2.3.1), for a server that decodes them so.
     pub fn with_credentials(self, credentials: BasicCredentials) -> Self {
         self.map_state(|state| state.with_basic_credentials(credentials))
     }

@@ -12,6 +12,16 @@ use zeroize::Zeroizing;
 
 /// A client id and client secret sent as `Authorization: Basic`.
 ///
+/// Two ways to put them in the header, which differ only for characters that form
+/// encoding changes (anything but letters, digits, `*`, `-`, `.` and `_`):
+/// - [`new`](Self::new): each form-urlencoded before they are joined by `:`, as RFC 6749
+///   §2.3.1 asks of OAuth clients, for a server that decodes them;
+/// - [`as_is`](Self::as_is): joined as they are, in UTF-8 (RFC 7617, plain HTTP Basic),
+///   which is what most servers read and what a page saying
+///   `base64(client_id:client_secret)` means.
+///
+/// A server that reads one way refuses a secret such as `k/9+Zq==` sent the other way.
+///
 /// The secret is a [`SecretString`]: zeroized on drop and shown as `[REDACTED]` by `Debug`.
 /// The client id is an identifier, not a secret, and is shown. Cloning shares one copy.
 ///
@@ -27,15 +37,49 @@ struct Inner {
 }
 
 impl BasicCredentials {
-    /// Credentials from a client id and a client secret.
+    /// Credentials from a client id and a client secret, each form-urlencoded before they
+    /// are joined (RFC 6749 §2.3.1), so a `:` in either survives.
     pub fn new(client_id: impl Into<String>, client_secret: impl Into<SecretString>) -> Self {
         let (client_id, client_secret) = (client_id.into(), client_secret.into());
-        let authorization = encode(&client_id, &client_secret);
+        let authorization = encode(&client_id, &client_secret, Encoding::FormUrlencoded);
         Self(Arc::new(Inner {
             client_id,
             client_secret,
             authorization,
         }))
+    }
+
+    /// Credentials from a client id and a client secret joined by `:` as they are, in UTF-8
+    /// (RFC 7617): `base64(client_id:client_secret)`. A client id with a `:` in it cannot
+    /// be sent this way (the server would split it there), nor one with a control
+    /// character (RFC 7617 allows none, in either part): an error, which never shows the
+    /// secret.
+    pub fn as_is(
+        client_id: impl Into<String>,
+        client_secret: impl Into<SecretString>,
+    ) -> Result<Self, InvalidBasicCredentials> {
+        let (client_id, client_secret) = (client_id.into(), client_secret.into());
+        if client_id.contains(':') {
+            return Err(InvalidBasicCredentials(
+                "the client id contains a `:`, which HTTP Basic sent as is (RFC 7617) cannot carry",
+            ));
+        }
+        if client_id.chars().any(char::is_control) {
+            return Err(InvalidBasicCredentials(
+                "the client id contains a control character, which HTTP Basic (RFC 7617) does not allow",
+            ));
+        }
+        if client_secret.expose_secret().chars().any(char::is_control) {
+            return Err(InvalidBasicCredentials(
+                "the client secret contains a control character, which HTTP Basic (RFC 7617) does not allow",
+            ));
+        }
+        let authorization = encode(&client_id, &client_secret, Encoding::AsIs);
+        Ok(Self(Arc::new(Inner {
+            client_id,
+            client_secret,
+            authorization,
+        })))
     }
 
     /// The client id.
@@ -56,30 +100,54 @@ impl BasicCredentials {
     }
 }
 
+/// Why [`BasicCredentials::as_is`] refused a client id or secret (never showing either).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidBasicCredentials(&'static str);
+
+impl fmt::Display for InvalidBasicCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for InvalidBasicCredentials {}
+
+/// How the parts are written before they are joined.
+#[derive(Clone, Copy)]
+enum Encoding {
+    /// RFC 6749 §2.3.1: `application/x-www-form-urlencoded`, so a `:` or a non-ASCII
+    /// character in either part survives the round trip.
+    FormUrlencoded,
+    /// RFC 7617: the UTF-8 bytes as they are.
+    AsIs,
+}
+
 /// `Basic ` and the base64 of the joined credentials, in bytes zeroized when their last
 /// user drops them.
-///
-/// RFC 6749 §2.3.1: the client id and secret are each encoded with
-/// `application/x-www-form-urlencoded` before being joined by `:` and base64-encoded, so a
-/// `:` or a non-ASCII character in either one survives the round trip.
-fn encode(client_id: &str, client_secret: &SecretString) -> HeaderValue {
+fn encode(client_id: &str, client_secret: &SecretString, encoding: Encoding) -> HeaderValue {
     let (id, secret) = (
         client_id.as_bytes(),
         client_secret.expose_secret().as_bytes(),
     );
     // Every buffer sized up front: one that grows leaves the bytes it outgrew behind,
     // unzeroized.
-    let encoded_len = |bytes| {
-        form_urlencoded::byte_serialize(bytes)
+    let encoded_len = |bytes: &[u8]| match encoding {
+        Encoding::FormUrlencoded => form_urlencoded::byte_serialize(bytes)
             .map(str::len)
-            .sum::<usize>()
+            .sum::<usize>(),
+        Encoding::AsIs => bytes.len(),
     };
-    let mut joined = Zeroizing::new(String::with_capacity(
+    let mut joined = Zeroizing::new(Vec::with_capacity(
         encoded_len(id) + 1 + encoded_len(secret),
     ));
-    joined.extend(form_urlencoded::byte_serialize(id));
-    joined.push(':');
-    joined.extend(form_urlencoded::byte_serialize(secret));
+    let push = |joined: &mut Vec<u8>, bytes: &[u8]| match encoding {
+        Encoding::FormUrlencoded => form_urlencoded::byte_serialize(bytes)
+            .for_each(|piece| joined.extend_from_slice(piece.as_bytes())),
+        Encoding::AsIs => joined.extend_from_slice(bytes),
+    };
+    push(&mut joined, id);
+    joined.push(b':');
+    push(&mut joined, secret);
     let mut value = Zeroizing::new(Vec::with_capacity(
         "Basic ".len() + base64::encoded_len(joined.len(), true).unwrap_or(0),
     ));
@@ -88,7 +156,7 @@ fn encode(client_id: &str, client_secret: &SecretString) -> HeaderValue {
     let end = value.capacity();
     value.resize(end, 0);
     let written = STANDARD
-        .encode_slice(joined.as_bytes(), &mut value[start..])
+        .encode_slice(joined.as_slice(), &mut value[start..])
         .expect("sized by `encoded_len`");
     value.truncate(start + written);
     let mut header = HeaderValue::from_maybe_shared(Bytes::from_owner(value))
@@ -126,6 +194,38 @@ mod tests {
     fn reserved_characters_are_form_urlencoded_before_joining() {
         let header = BasicCredentials::new("id:with colon", "p@ss/wörd+").authorization_header();
         assert_eq!(decode(&header), "id%3Awith+colon:p%40ss%2Fw%C3%B6rd%2B");
+    }
+
+    #[test]
+    fn as_is_joins_the_utf8_bytes_unencoded() {
+        let header = BasicCredentials::as_is("id with space", "k/9+Zq:7Rw==%41wö")
+            .unwrap()
+            .authorization_header();
+        assert_eq!(decode(&header), "id with space:k/9+Zq:7Rw==%41wö");
+        assert!(header.is_sensitive());
+        // Nothing to encode: both ways send the same header.
+        assert_eq!(
+            BasicCredentials::as_is("abc", "def123")
+                .unwrap()
+                .authorization_header(),
+            BasicCredentials::new("abc", "def123").authorization_header()
+        );
+    }
+
+    #[test]
+    fn as_is_refuses_what_rfc_7617_cannot_carry_without_showing_the_secret() {
+        let colon = BasicCredentials::as_is("id:part", "hunter2-secret").unwrap_err();
+        assert!(colon.to_string().contains("`:`"), "{colon}");
+        for (id, secret) in [("id\n", "hunter2-secret"), ("id", "hunter2-secret\n")] {
+            let control = BasicCredentials::as_is(id, secret).unwrap_err();
+            assert!(control.to_string().contains("control"), "{control}");
+            assert!(!format!("{control} {control:?}").contains("hunter2"));
+        }
+        // A `:` in the secret is fine: the server splits at the first one.
+        let header = BasicCredentials::as_is("id", "a:b")
+            .unwrap()
+            .authorization_header();
+        assert_eq!(decode(&header), "id:a:b");
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! its HTTP client with a panicking `unwrap()`; this crate holds the small, hand-written
 //! pieces every generated crate shares instead:
 //!
-//! - [`BasicCredentials`]: client id and secret for `Authorization: Basic` (RFC 6749 §2.3.1),
-//!   the secret kept in a [`secrecy::SecretString`].
+//! - [`BasicCredentials`]: client id and secret for `Authorization: Basic`, form-encoded
+//!   first (RFC 6749 §2.3.1) or as they are (RFC 7617), the secret kept in a
+//!   [`secrecy::SecretString`].
 //! - [`ClientState`]: the per-client state the generated request hooks read: credentials and
 //!   the largest response body accepted.
 //! - [`http_client`] and [`parse_base_url`]: fallible construction, so a bad base URL or a
@@ -46,7 +47,7 @@ pub mod mock;
 mod state;
 mod text;
 
-pub use credentials::BasicCredentials;
+pub use credentials::{BasicCredentials, InvalidBasicCredentials};
 pub use http::{ClientBuildError, DEFAULT_TIMEOUT, http_client, is_loopback, parse_base_url};
 pub use limit::{DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge, limit_response};
 pub use secrecy::{ExposeSecret, SecretString};

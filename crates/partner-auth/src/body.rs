@@ -172,6 +172,17 @@ pub(crate) fn details(body: &Value) -> Details {
         }
         _ => {}
     }
+    // Dinie's problem names "the request parameter that caused the error" at the top level
+    // too (`param`), with `errors[]` or without it: the one field error there is.
+    if fields.is_empty()
+        && let Some(param) = text("param")
+    {
+        fields.push(FieldError {
+            field: param,
+            message: message.clone().unwrap_or_default(),
+            code: code.clone(),
+        });
+    }
     Details {
         code,
         message,

@@ -58,10 +58,11 @@ pub(crate) struct Config {
 /// them so. The response observer is set per request instead.
 fn client_state(
     auth: ClientAuth,
+    basic_encoding: providers::BasicEncoding,
     user_agent: Option<HeaderValue>,
     request_timeout: Option<Duration>,
     credentials: &Credentials,
-) -> ClientState {
+) -> Result<ClientState, Error> {
     let mut state = ClientState::default();
     if let Some(user_agent) = user_agent {
         // The caller's client, which may follow redirects: no token may come back from
@@ -76,10 +77,10 @@ fn client_state(
     if let Some(timeout) = request_timeout {
         state = state.with_request_timeout(timeout);
     }
-    match auth {
-        ClientAuth::Basic => state.with_basic_credentials(credentials.basic()),
+    Ok(match auth {
+        ClientAuth::Basic => state.with_basic_credentials(credentials.basic(basic_encoding)?),
         ClientAuth::Body => state,
-    }
+    })
 }
 
 impl Client {
@@ -572,7 +573,14 @@ impl ClientBuilder {
         } else {
             url.as_str().trim_end_matches('/').to_owned()
         };
-        let state = client_state(auth, user_agent, request_timeout, &credentials);
+        let state = client_state(
+            auth,
+            providers::facts(provider).basic_encoding,
+            user_agent,
+            request_timeout,
+            &credentials,
+        )
+        .map_err(at)?;
         // What a server that echoes what it got may show: the secret, the token URL's
         // query values, and the `Authorization: Basic` value (base64 of the credentials).
         let basic = state.basic_credentials().map(|c| c.authorization_header());

@@ -49,7 +49,8 @@ impl Credentials {
     /// Checks the rules every provider has (an id and a secret that are not blank, without
     /// control characters such as a line break) and `provider`'s own
     /// documented ones (Teez: a secret of at least 8 characters with a digit, taken from
-    /// its spec through the generated type).
+    /// its spec through the generated type; Alternative Payments and Dinie: no `:` in the
+    /// id, which their Basic header, nothing encoded, cannot carry).
     pub fn validate(&self, provider: Provider) -> Result<(), Error> {
         let invalid = |rule: &str| {
             Err(Error::configuration(format!(
@@ -77,7 +78,18 @@ impl Credentials {
                 .with_hint("trim the value where it is read (str::trim_end)"));
             }
         }
-        if let Some(check) = crate::providers::facts(provider).check_secret
+        let facts = crate::providers::facts(provider);
+        if facts.client_auth == crate::ClientAuth::Basic
+            && facts.basic_encoding == crate::providers::BasicEncoding::AsIs
+            && self.client_id.contains(':')
+        {
+            return invalid(
+                "the client id contains a `:`, which its HTTP Basic header \
+                 (base64(client_id:client_secret), nothing encoded, as its docs show) cannot \
+                 carry",
+            );
+        }
+        if let Some(check) = facts.check_secret
             && let Err(rule) = check(secret)
         {
             return invalid(rule);
@@ -85,12 +97,22 @@ impl Credentials {
         Ok(())
     }
 
-    /// The credentials as the generated crates' Basic credentials.
-    pub(crate) fn basic(&self) -> partner_api_support::BasicCredentials {
-        partner_api_support::BasicCredentials::new(
-            self.client_id.clone(),
-            self.client_secret.clone(),
-        )
+    /// The credentials as the generated crates' Basic credentials, written as `encoding`
+    /// says. Only what [`validate`](Self::validate) refuses fails here.
+    pub(crate) fn basic(
+        &self,
+        encoding: crate::providers::BasicEncoding,
+    ) -> Result<partner_api_support::BasicCredentials, Error> {
+        let (id, secret) = (self.client_id.clone(), self.client_secret.clone());
+        match encoding {
+            crate::providers::BasicEncoding::FormUrlencoded => {
+                Ok(partner_api_support::BasicCredentials::new(id, secret))
+            }
+            crate::providers::BasicEncoding::AsIs => {
+                partner_api_support::BasicCredentials::as_is(id, secret)
+                    .map_err(|e| Error::configuration(format!("invalid credentials: {e}")))
+            }
+        }
     }
 }
 

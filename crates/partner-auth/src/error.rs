@@ -357,7 +357,8 @@ impl Error {
         self.0.message.as_deref()
     }
 
-    /// Per-field errors the provider reported.
+    /// Per-field errors the provider reported (Teez's `errors` map, Dinie's `errors[]`, or
+    /// Dinie's top-level `param` when it names the one parameter at fault).
     pub fn field_errors(&self) -> &[FieldError] {
         &self.0.field_errors
     }
@@ -365,8 +366,11 @@ impl Error {
     /// How long the provider asked us to wait, at most a day: `Retry-After` (seconds or an
     /// HTTP date), else on a 429 `X-RateLimit-Reset` in the provider's unit (Cobee:
     /// seconds; Dinie: a Unix time; the others: seconds, or a Unix time in seconds or
-    /// milliseconds, as large as it is). An error a [`TokenSource`](crate::TokenSource)
-    /// serves again during its cool-down counts it down: what is left of that cool-down.
+    /// milliseconds, as large as it is), else the window of a rate limit its docs name
+    /// without a header (Alternative Payments: a second). A date or a Unix time is
+    /// measured from the response's `Date`, on the provider's clock. An error a
+    /// [`TokenSource`](crate::TokenSource) serves again during its cool-down counts it
+    /// down: what is left of that cool-down.
     pub fn retry_after(&self) -> Option<Duration> {
         self.0.retry_after
     }

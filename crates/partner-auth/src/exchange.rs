@@ -52,7 +52,8 @@ impl Exchange<'_> {
             Ok(value) => {
                 let status = value.status();
                 match typed(value.into_inner()) {
-                    Some(raw) => Ok(raw),
+                    Some(raw) if raw.expires_in.is_some() && raw.token_type.is_some() => Ok(raw),
+                    Some(raw) => Ok(self.fill_in(raw)),
                     None => self.lenient(status, &self.observer.body().unwrap_or_default()),
                 }
             }
@@ -162,6 +163,20 @@ impl Exchange<'_> {
             .map_err(|e| e.at(self.provider, self.environment.clone()))
     }
 
+    /// A typed decode whose schema has only optional fields (Alternative Payments', Cobee's)
+    /// succeeds without the lifetime or the type a body spells in another case
+    /// (`ExpiresIn`, `TOKEN_TYPE`): the lenient read of the kept body fills in what it
+    /// missed, so that no provider loses a lifetime or takes a `MAC` token for a bearer one.
+    fn fill_in(&self, mut raw: RawToken) -> RawToken {
+        if let Some(body) = self.observer.body()
+            && let Ok(lenient) = body::lenient_token(&body)
+        {
+            raw.expires_in = raw.expires_in.or(lenient.expires_in);
+            raw.token_type = raw.token_type.or(lenient.token_type);
+        }
+        raw
+    }
+
     fn lenient(&self, status: StatusCode, body: &[u8]) -> Result<RawToken, Error> {
         body::lenient_token(body).map_err(|what| {
             // `what` names the body's keys, which come from the response: scrub them too.
@@ -184,7 +199,9 @@ impl Exchange<'_> {
             .and_then(|read| read(&json))
             .unwrap_or_else(|| body::details(&json));
         let scrub = |text: Option<String>| text.map(|t| body::scrub(&t, sensitive));
-        let only_credential_fields = !details.fields.is_empty()
+        let only_credential_fields = crate::providers::facts(self.provider)
+            .credential_field_errors_refuse
+            && !details.fields.is_empty()
             && details.fields.iter().all(|f| is_credential_field(&f.field));
         // Classified on the code as sent (a sensitive string may be an ordinary word, such
         // as `client`); only what is kept for display is scrubbed.
@@ -284,7 +301,7 @@ fn is_credential_field(field: &str) -> bool {
 
 /// The kind of an error status, and what to say happened. A 400 is about the credentials
 /// when its RFC 6749 code says so, or when its only field errors are on the client id or
-/// secret (Teez answers wrong credentials that way).
+/// secret for a provider that answers wrong credentials that way (Teez).
 fn classify(
     status: StatusCode,
     code: Option<&str>,

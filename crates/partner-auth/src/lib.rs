@@ -77,9 +77,9 @@
 //! | any | 401, 403 | anything (Alternative Payments' documented 403 map, Dinie's problem, `{"error":"invalid_client"}`) | `InvalidCredentials` |
 //! | any | 400 | RFC 6749 `error: invalid_client` / `unauthorized_client` (Tradevest) | `InvalidCredentials` |
 //! | Teez | 400 | field errors only on `clientId` / `clientSecret` (both Teez formats) | `InvalidCredentials` |
-//! | any | 400, other 4xx | anything else (Teez FastEndpoints `errors`, Cobee `code`, Dinie `errors[]`) | `InvalidRequest` |
+//! | any | 400, other 4xx | anything else (Teez FastEndpoints `errors`, Cobee `code`, Dinie `errors[]` or top-level `param`, on the client id too) | `InvalidRequest` |
 //! | any | 408 | anything | `Timeout` |
-//! | any | 429 | anything (Cobee `error_description`, Dinie `rate_limit_exceeded`) | `RateLimited`, with `retry_after()` |
+//! | any | 429 | anything (Cobee `error_description`, Dinie `rate_limit_exceeded`) | `RateLimited`, with `retry_after()` (Alternative Payments, which sends no wait: its one-second window) |
 //! | any | 5xx | anything, HTML from a proxy included | `ProviderUnavailable` |
 //! | any | 3xx | anything | `InvalidResponse` (redirects are not followed; for a caller's HTTP client, see [`ClientBuilder::http_client`]) |
 //! | any | 2xx | not a token: HTML, empty, truncated, no access token, a blank or non-header token | `InvalidResponse` |

@@ -57,7 +57,9 @@ const PARTNER_NAMES: [&str; 5] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientAuth {
-    /// `Authorization: Basic base64(id:secret)` (RFC 6749 §2.3.1).
+    /// `Authorization: Basic base64(id:secret)`: for a partner, as its page shows it
+    /// (Alternative Payments and Dinie: nothing encoded, RFC 7617); for
+    /// [`Provider::Standard`], each form-urlencoded first, as RFC 6749 §2.3.1 says.
     Basic,
     /// Client id and secret as fields of the request body.
     Body,

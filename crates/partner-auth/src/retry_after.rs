@@ -17,7 +17,12 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 /// wait) on any status; on a 429 also `X-RateLimit-Reset`, in the
 /// unit its provider's facts name (Cobee: seconds; Dinie: a Unix time; the others, which
 /// document none: seconds below 10⁹, a Unix time in seconds below 10¹¹, else a Unix time
-/// in milliseconds).
+/// in milliseconds), else the window of the provider's documented rate limit
+/// (Alternative Payments: a second).
+///
+/// A date or a Unix time is on the provider's clock: it is measured from the response's
+/// own `Date` where that parses, so a clock skewed on either side changes no wait; `now`
+/// (this machine's clock) stands in for a response without one.
 pub(crate) fn from_headers(
     provider: Provider,
     status: StatusCode,
@@ -25,11 +30,17 @@ pub(crate) fn from_headers(
     now: SystemTime,
 ) -> Option<Duration> {
     let text = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
+    let now = text("date")
+        .and_then(|date| httpdate::parse_http_date(date).ok())
+        .unwrap_or(now);
     let wait = from_retry_after(text("retry-after"), now).or_else(|| {
         if status != StatusCode::TOO_MANY_REQUESTS {
             return None;
         }
-        from_reset(provider, text("x-ratelimit-reset")?, now)
+        match text("x-ratelimit-reset") {
+            Some(reset) => from_reset(provider, reset, now),
+            None => crate::providers::facts(provider).rate_limit_window,
+        }
     })?;
     Some(wait.min(MAX_WAIT))
 }
@@ -162,6 +173,84 @@ mod tests {
             from_headers(Provider::Cobee, TOO_MANY, &h, now),
             Some(Duration::from_secs(3))
         );
+    }
+
+    /// Found by review: a Dinie reset 45 s after the provider's clock read as 165 s on a
+    /// client clock two minutes behind (and as no wait on one two minutes ahead). Times are
+    /// measured from the response's `Date`.
+    #[test]
+    fn a_time_in_a_header_is_measured_on_the_providers_clock() {
+        let provider_now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let date = httpdate::fmt_http_date(provider_now);
+        let in_45_s = httpdate::fmt_http_date(provider_now + Duration::from_secs(45));
+        for skew in [-120i64, 0, 120] {
+            let ours =
+                UNIX_EPOCH + Duration::from_secs(1_800_000_000u64.saturating_add_signed(skew));
+            let h = headers(&[("date", &date), ("x-ratelimit-reset", "1800000045")]);
+            assert_eq!(
+                from_headers(Provider::Dinie, TOO_MANY, &h, ours),
+                Some(Duration::from_secs(45)),
+                "skew {skew} s"
+            );
+            let h = headers(&[("date", &date), ("retry-after", &in_45_s)]);
+            assert_eq!(
+                from_headers(Provider::Teez, TOO_MANY, &h, ours),
+                Some(Duration::from_secs(45)),
+                "skew {skew} s"
+            );
+        }
+        // No `Date`, or one that does not parse: this machine's clock.
+        let ours = provider_now + Duration::from_secs(5);
+        for h in [
+            headers(&[("x-ratelimit-reset", "1800000045")]),
+            headers(&[("date", "yesterday"), ("x-ratelimit-reset", "1800000045")]),
+        ] {
+            assert_eq!(
+                from_headers(Provider::Dinie, TOO_MANY, &h, ours),
+                Some(Duration::from_secs(40))
+            );
+        }
+    }
+
+    /// Found by review: Alternative Payments documents "5 requests per second per key" and
+    /// no `Retry-After`, and a source retried within the same second (after 0.2 and 0.4 s),
+    /// to be refused again each time.
+    #[test]
+    fn a_429_without_a_wait_waits_the_providers_documented_window() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let none = headers(&[]);
+        assert_eq!(
+            from_headers(Provider::AlternativePayments, TOO_MANY, &none, now),
+            Some(Duration::from_secs(1))
+        );
+        // A header still wins; another status is no wait; a provider that documents no
+        // window gets none.
+        let h = headers(&[("retry-after", "3")]);
+        assert_eq!(
+            from_headers(Provider::AlternativePayments, TOO_MANY, &h, now),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            from_headers(
+                Provider::AlternativePayments,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &none,
+                now
+            ),
+            None
+        );
+        for provider in [
+            Provider::Teez,
+            Provider::Cobee,
+            Provider::Tradevest,
+            Provider::Dinie,
+        ] {
+            assert_eq!(
+                from_headers(provider, TOO_MANY, &none, now),
+                None,
+                "{provider}"
+            );
+        }
     }
 
     /// Found by review: a fraction was dropped (the 429 retried at once), `+120` was taken,

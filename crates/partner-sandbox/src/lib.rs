@@ -11,7 +11,7 @@
 //! provider's own behaviour comes on top: the Basic header refused where the provider
 //! refuses it, Teez's secret rules, `grant_type`, the demo credentials; errors in each
 //! provider's format and status; 429 with its rate-limit headers above a configurable rate
-//! (Alternative Payments: 5 per second by default). It issues fresh random tokens with
+//! (Alternative Payments: 5 per second per client id by default). It issues fresh random tokens with
 //! each provider's documented lifetime (configurable, so tests can use seconds):
 //! JWT-shaped with a correct `exp` for Cobee, `dinie_at_` JWTs for Dinie. It counts
 //! requests per provider, so a test or demo shows how many token requests were really
@@ -252,7 +252,8 @@ impl SandboxBuilder {
         self
     }
 
-    /// Answers 429 above `per_second` token requests per second to the provider named
+    /// Answers 429 above `per_second` token requests per second (Alternative Payments:
+    /// per client id, as it limits each key) to the provider named
     /// `provider` (`None`: no limit). [`start`](Self::start) fails on a name it does not
     /// serve.
     pub fn rate_limit(mut self, provider: impl AsRef<str>, per_second: Option<u32>) -> Self {

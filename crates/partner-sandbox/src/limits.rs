@@ -1,22 +1,28 @@
 //! Rate limits and injected faults.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::tokens::random_fraction;
 
-/// At most `per_second` token requests in any one-second window.
+/// The most keys counted apart; past them (a client sending made-up ids), the ones with no
+/// request in the last second are forgotten, and if none is, a new key is counted with
+/// requests that have no key.
+const MAX_KEYS: usize = 1024;
+
+/// At most `per_second` token requests in any one-second window, for each key (a client
+/// id, for a provider that limits each key on its own; `None`, every request together).
 pub(crate) struct RateLimiter {
     per_second: u32,
-    recent: Mutex<VecDeque<Instant>>,
+    recent: Mutex<HashMap<Option<String>, VecDeque<Instant>>>,
 }
 
 impl RateLimiter {
     pub fn new(per_second: u32) -> Self {
         Self {
             per_second,
-            recent: Mutex::new(VecDeque::new()),
+            recent: Mutex::new(HashMap::new()),
         }
     }
 
@@ -24,10 +30,18 @@ impl RateLimiter {
         self.per_second
     }
 
-    /// Admits a request now, or says how long until one would be admitted.
-    pub fn admit(&self) -> Result<(), Duration> {
+    /// Admits a request under `key` now, or says how long until one would be admitted.
+    pub fn admit(&self, key: Option<String>) -> Result<(), Duration> {
         let now = Instant::now();
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let expired = |t: &Instant| now.duration_since(*t) >= Duration::from_secs(1);
+        let mut keys = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let key = if keys.contains_key(&key) || keys.len() < MAX_KEYS {
+            key
+        } else {
+            keys.retain(|_, recent| !recent.back().is_none_or(expired));
+            if keys.len() < MAX_KEYS { key } else { None }
+        };
+        let recent = keys.entry(key).or_default();
         while recent
             .front()
             .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
@@ -48,7 +62,9 @@ impl RateLimiter {
 pub struct Faults {
     /// Answer with the provider's 5xx.
     pub server_errors: f64,
-    /// Answer with the provider's 429 and a `Retry-After` of one second.
+    /// Answer with the provider's 429 as its rate limit does, a second from the next
+    /// admitted request (a `Retry-After` or reset header only where the provider sends
+    /// one: Alternative Payments documents none).
     pub rate_limited: f64,
     /// Hold the request for [`stall_for`](Self::stall_for) before answering.
     pub stalls: f64,
@@ -117,10 +133,27 @@ mod tests {
     fn the_limiter_admits_per_second_then_says_how_long_to_wait() {
         let limiter = RateLimiter::new(5);
         for _ in 0..5 {
-            limiter.admit().unwrap();
+            limiter.admit(None).unwrap();
         }
-        let wait = limiter.admit().unwrap_err();
+        let wait = limiter.admit(None).unwrap_err();
         assert!(wait <= Duration::from_secs(1) && wait > Duration::from_millis(900));
+    }
+
+    #[test]
+    fn each_key_has_its_own_budget_and_made_up_keys_are_bounded() {
+        let limiter = RateLimiter::new(1);
+        limiter.admit(Some("a".into())).unwrap();
+        limiter.admit(Some("a".into())).unwrap_err();
+        limiter.admit(Some("b".into())).unwrap();
+        limiter.admit(None).unwrap();
+        // Past MAX_KEYS within the second, a new key counts with the requests without one
+        // (whose budget is spent), and the map stops growing.
+        for i in 0..MAX_KEYS {
+            let _ = limiter.admit(Some(format!("made-up-{i}")));
+        }
+        limiter.admit(Some("one more".into())).unwrap_err();
+        let keys = limiter.recent.lock().unwrap().len();
+        assert!(keys <= MAX_KEYS + 1, "{keys} keys");
     }
 
     #[test]

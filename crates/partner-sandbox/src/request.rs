@@ -36,21 +36,32 @@ impl TokenRequest {
     }
 
     /// `(client_id, client_secret)` from `Authorization: Basic`, decoded per RFC 6749
-    /// §2.3.1 (each part form-urlencoded before joining).
-    pub fn basic(&self) -> Option<(String, String)> {
-        // The scheme name is case-insensitive (RFC 7235 §2.1).
-        let (scheme, encoded) = self.authorization.as_deref()?.split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return None;
-        }
-        let joined = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-        let (id, secret) = joined.split_once(':')?;
+    /// §2.3.1 (each part form-urlencoded before joining), as an OAuth server that follows
+    /// the RFC reads it.
+    pub fn basic_form_urlencoded(&self) -> Option<(String, String)> {
+        let (id, secret) = self.basic_as_is()?;
         let decode = |s: &str| {
             form_urlencoded::parse(format!("x={s}").as_bytes())
                 .next()
                 .map(|(_, v)| v.into_owned())
         };
-        Some((decode(id)?, decode(secret)?))
+        Some((decode(&id)?, decode(&secret)?))
+    }
+
+    /// `(client_id, client_secret)` from `Authorization: Basic`, split at the first `:` and
+    /// nothing decoded (RFC 7617), as a page showing `base64(client_id:client_secret)`
+    /// means it.
+    pub fn basic_as_is(&self) -> Option<(String, String)> {
+        // The scheme name is case-insensitive (RFC 7235 §2.1).
+        let (scheme, encoded) = self.authorization.as_deref()?.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let mut id = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+        let colon = id.find(':')?;
+        let secret = id[colon + 1..].to_owned();
+        id.truncate(colon);
+        Some((id, secret))
     }
 }
 

@@ -317,18 +317,18 @@ async fn token_endpoint(
             Fault::Reset => return Err(Reset),
             Fault::Stall(wait) => tokio::time::sleep(wait).await,
             Fault::RateLimited => {
+                // As the provider's rate limit answers: the headers it sends, no others.
                 let limit = state.limiter.as_ref().map_or(10, RateLimiter::limit);
                 return Ok(state
                     .dialect
                     .rate_limited(Duration::from_secs(1), limit)
-                    .header("retry-after", 1)
                     .into_response());
             }
             Fault::ServerError => return Ok(state.dialect.failure().into_response()),
         }
     }
     if let Some(limiter) = &state.limiter
-        && let Err(wait) = limiter.admit()
+        && let Err(wait) = limiter.admit(state.dialect.rate_limit_key(&token_request))
     {
         counters.add(RATE_LIMITED);
         return Ok(state

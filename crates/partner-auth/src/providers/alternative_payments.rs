@@ -12,20 +12,26 @@ use crate::exchange::Exchange;
 use crate::provider::{BodyEncoding, ClientAuth, Environment};
 use crate::token::RawToken;
 
-use super::{Facts, ResetUnit};
+use super::{BasicEncoding, Facts, ResetUnit};
 
 /// What Alternative Payments is like.
 pub(super) const FACTS: Facts = Facts {
     name: "alternative-payments",
     environments: ENVIRONMENTS,
     client_auth: ClientAuth::Basic,
+    // "Authorization: Basic Base64Encode(client_id:client_secret)" on its page, nothing encoded.
+    basic_encoding: BasicEncoding::AsIs,
     body_encoding: BodyEncoding::Form,
     jwt_prefix: None,
     rate_limit_reset: ResetUnit::Guess,
+    // "429 above 5 requests per second per key", with no `Retry-After`: a retry within
+    // the same second is refused again.
+    rate_limit_window: Some(std::time::Duration::from_secs(1)),
     // Whether a success body is kept for the lenient decode: every success field is
     // optional in the spec, so a success body may need the lenient decode.
     keep_success_body: true,
     api_version: || <alternative_payments_api::Client as ClientInfo<_>>::api_version(),
+    credential_field_errors_refuse: false,
     check_secret: None,
     error_details: None,
 };

@@ -13,20 +13,24 @@ use crate::exchange::Exchange;
 use crate::provider::{BodyEncoding, ClientAuth, Environment};
 use crate::token::RawToken;
 
-use super::{Facts, ResetUnit};
+use super::{BasicEncoding, Facts, ResetUnit};
 
 /// What Cobee is like.
 pub(super) const FACTS: Facts = Facts {
     name: "cobee",
     environments: ENVIRONMENTS,
     client_auth: ClientAuth::Body,
+    // unused: the secret goes in the body.
+    basic_encoding: BasicEncoding::FormUrlencoded,
     body_encoding: BodyEncoding::Json,
     jwt_prefix: None,
     rate_limit_reset: ResetUnit::Seconds,
+    rate_limit_window: None,
     // Whether a success body is kept for the lenient decode: every success field is
     // optional in the spec, so a success body may need the lenient decode.
     keep_success_body: true,
     api_version: || <cobee_api::Client as ClientInfo<_>>::api_version(),
+    credential_field_errors_refuse: false,
     check_secret: None,
     error_details: None,
 };

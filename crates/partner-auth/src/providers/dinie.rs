@@ -12,20 +12,24 @@ use crate::exchange::Exchange;
 use crate::provider::{BodyEncoding, ClientAuth, Environment};
 use crate::token::RawToken;
 
-use super::{Facts, ResetUnit};
+use super::{BasicEncoding, Facts, ResetUnit};
 
 /// What Dinie is like.
 pub(super) const FACTS: Facts = Facts {
     name: "dinie",
     environments: ENVIRONMENTS,
     client_auth: ClientAuth::Basic,
+    // "Basic base64(client_id:client_secret)" on its page, nothing encoded.
+    basic_encoding: BasicEncoding::AsIs,
     body_encoding: BodyEncoding::Form,
     jwt_prefix: Some("dinie_at_"),
     rate_limit_reset: ResetUnit::UnixTime,
+    rate_limit_window: None,
     // Whether a success body is kept for the lenient decode: the typed decode always
     // answers for a success body; error bodies are kept for the error mapping.
     keep_success_body: false,
     api_version: || <dinie_api::Client as ClientInfo<_>>::api_version(),
+    credential_field_errors_refuse: false,
     check_secret: None,
     error_details: None,
 };

@@ -46,16 +46,25 @@ pub(crate) struct Facts {
     pub environments: &'static [Environment],
     /// How it authenticates clients (for [`Provider::Standard`], the default).
     pub client_auth: ClientAuth,
+    /// How the id and secret go into an `Authorization: Basic` header, where it takes one.
+    pub basic_encoding: BasicEncoding,
     /// How its token request body is encoded.
     pub body_encoding: BodyEncoding,
     /// What its tokens start with before a JWT, if they are (prefixed) JWTs.
     pub jwt_prefix: Option<&'static str>,
     /// What its `X-RateLimit-Reset` header counts.
     pub rate_limit_reset: ResetUnit,
+    /// The window of its documented rate limit, where it documents no header saying how
+    /// long to wait: a 429 without one waits this long.
+    pub rate_limit_window: Option<std::time::Duration>,
     /// Whether a success body is kept for the lenient decode.
     pub keep_success_body: bool,
     /// The API version of its spec (`info.version`).
     pub api_version: fn() -> &'static str,
+    /// Whether a 400 whose only field errors are on the client id or secret means the
+    /// credentials were refused (Teez answers wrong credentials so); elsewhere it is an
+    /// `InvalidRequest` like any other field error.
+    pub credential_field_errors_refuse: bool,
     /// Its own rule for client secrets, beyond "not empty".
     pub check_secret: Option<SecretRule>,
     /// Its own reader of error bodies, for a format [`crate::body::details`] does not
@@ -70,6 +79,18 @@ pub(crate) type ErrorReader = fn(&serde_json::Value) -> Option<crate::body::Deta
 
 /// A provider's rule for client secrets: the rule, as a sentence, when it is broken.
 pub(crate) type SecretRule = fn(&str) -> Result<(), &'static str>;
+
+/// How a client id and secret are written into `Authorization: Basic`. (Which variants a
+/// build uses depends on the partners compiled in.)
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[allow(dead_code)]
+pub(crate) enum BasicEncoding {
+    /// Each form-urlencoded first, as RFC 6749 §2.3.1 asks of OAuth clients.
+    FormUrlencoded,
+    /// As they are (RFC 7617): `base64(client_id:client_secret)`, as a provider's page
+    /// shows it. A client id with a `:` cannot be sent so.
+    AsIs,
+}
 
 /// What an `X-RateLimit-Reset` header holds. (Which variants a build uses depends on the
 /// partners compiled in.)

@@ -12,7 +12,7 @@ use crate::exchange::Exchange;
 use crate::provider::{BodyEncoding, ClientAuth};
 use crate::token::RawToken;
 
-use super::{Facts, ResetUnit};
+use super::{BasicEncoding, Facts, ResetUnit};
 
 /// What a standard endpoint is like.
 pub(super) const FACTS: Facts = Facts {
@@ -20,12 +20,16 @@ pub(super) const FACTS: Facts = Facts {
     // None: the token URL is the base URL.
     environments: &[],
     client_auth: ClientAuth::Basic,
+    // RFC 6749 §2.3.1.
+    basic_encoding: BasicEncoding::FormUrlencoded,
     body_encoding: BodyEncoding::Form,
     jwt_prefix: None,
     rate_limit_reset: ResetUnit::Guess,
+    rate_limit_window: None,
     // It reads the body itself; the observer keeps only the head (its `Date`).
     keep_success_body: false,
     api_version: || "RFC 6749",
+    credential_field_errors_refuse: false,
     check_secret: None,
     error_details: None,
 };

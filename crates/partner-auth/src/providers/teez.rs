@@ -7,7 +7,7 @@ use progenitor_client::ClientInfo;
 use secrecy::ExposeSecret;
 use teez_api::types::TeezB2bGatewayApiEndpointsAuthGetTokenGetTokenEndpointRequest as TokenRequest;
 
-use super::{Facts, ResetUnit};
+use super::{BasicEncoding, Facts, ResetUnit};
 use crate::client::Config;
 use crate::exchange::Exchange;
 use crate::provider::{BodyEncoding, ClientAuth, Environment};
@@ -19,13 +19,18 @@ pub(super) const FACTS: Facts = Facts {
     name: "teez",
     environments: ENVIRONMENTS,
     client_auth: ClientAuth::Body,
+    // unused: the secret goes in the body.
+    basic_encoding: BasicEncoding::FormUrlencoded,
     body_encoding: BodyEncoding::Json,
     jwt_prefix: None,
     rate_limit_reset: ResetUnit::Guess,
+    rate_limit_window: None,
     // Whether a success body is kept for the lenient decode: every success field is
     // optional in the spec, so a success body may need the lenient decode.
     keep_success_body: true,
     api_version: || <teez_api::Client as ClientInfo<_>>::api_version(),
+    // Its field errors on `clientId` / `clientSecret` are how it refuses them.
+    credential_field_errors_refuse: true,
     check_secret: Some(check_secret),
     error_details: None,
 };

@@ -13,20 +13,24 @@ use crate::exchange::Exchange;
 use crate::provider::{BodyEncoding, ClientAuth, Environment};
 use crate::token::RawToken;
 
-use super::{Facts, ResetUnit};
+use super::{BasicEncoding, Facts, ResetUnit};
 
 /// What Tradevest is like.
 pub(super) const FACTS: Facts = Facts {
     name: "tradevest",
     environments: ENVIRONMENTS,
     client_auth: ClientAuth::Body,
+    // unused: the secret goes in the body.
+    basic_encoding: BasicEncoding::FormUrlencoded,
     body_encoding: BodyEncoding::Form,
     jwt_prefix: None,
     rate_limit_reset: ResetUnit::Guess,
+    rate_limit_window: None,
     // Whether a success body is kept for the lenient decode: the typed decode always
     // answers for a success body; error bodies are kept for the error mapping.
     keep_success_body: false,
     api_version: || <tradevest_api::Client as ClientInfo<_>>::api_version(),
+    credential_field_errors_refuse: false,
     check_secret: None,
     error_details: None,
 };

@@ -1,6 +1,8 @@
 //! Alternative Payments (`specs/alternative-payments.json`): HTTP Basic and a form body
 //! `grant_type=client_credentials`; 403 with a string map for bad or missing credentials;
-//! 429 above its rate limit (5 per second), with no `Retry-After`.
+//! 429 above its rate limit (5 per second per key, counted by client id), with no
+//! `Retry-After`. Its page shows the Basic header as `Base64Encode(client_id:client_secret)`:
+//! it is read as is, nothing form-decoded.
 
 use std::time::Duration;
 
@@ -39,7 +41,7 @@ impl Dialect for AlternativePayments {
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {
-        let Some((id, secret)) = request.basic() else {
+        let Some((id, secret)) = request.basic_as_is() else {
             return Err(Reply::json(
                 403,
                 json!({"message": "Missing or malformed Basic authorization header"}),
@@ -75,6 +77,12 @@ impl Dialect for AlternativePayments {
             200,
             json!({"access_token": token, "expires_in": lifetime.as_secs(), "token_type": "bearer"}),
         )
+    }
+
+    fn rate_limit_key(&self, request: &TokenRequest) -> Option<String> {
+        // "per key": each client id on its own; a request without one, with the others
+        // without one.
+        Some(request.basic_as_is().map(|(id, _)| id).unwrap_or_default())
     }
 
     fn rate_limited(&self, _wait: Duration, _limit: u32) -> Reply {

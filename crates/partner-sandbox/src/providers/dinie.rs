@@ -1,6 +1,7 @@
 //! Dinie (`specs/dinie.yaml`): HTTP Basic and a form body `grant_type=client_credentials`
 //! under `/api/v3`; RFC 9457 problem+json errors; 429 with `X-RateLimit-*` (reset as Unix
-//! time); `dinie_at_`-prefixed JWT tokens.
+//! time); `dinie_at_`-prefixed JWT tokens. Its page shows the Basic header as
+//! `base64(client_id:client_secret)`: it is read as is, nothing form-decoded.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -51,7 +52,7 @@ impl Dialect for Dinie {
     }
 
     fn check(&self, request: &TokenRequest) -> Result<(), Reply> {
-        let Some((id, secret)) = request.basic() else {
+        let Some((id, secret)) = request.basic_as_is() else {
             return Err(problem(
                 401,
                 "Unauthorized",

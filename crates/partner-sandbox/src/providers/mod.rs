@@ -49,7 +49,15 @@ pub(crate) trait Dialect: Send + Sync {
     }
     /// The success answer.
     fn issued(&self, token: &str, lifetime: Duration) -> Reply;
-    /// The answer when the rate limit is exceeded.
+    /// Whose requests its rate limit counts together: `None` (the default), all of them;
+    /// else the key a request is counted under (a client id, for a provider that limits
+    /// each key on its own).
+    fn rate_limit_key(&self, request: &TokenRequest) -> Option<String> {
+        let _ = request;
+        None
+    }
+    /// The answer when the rate limit is exceeded (`wait`: until a request would be
+    /// admitted), with whatever headers the provider sends with it.
     fn rate_limited(&self, wait: Duration, limit: u32) -> Reply;
     /// The answer when the provider fails.
     fn failure(&self) -> Reply;

@@ -82,7 +82,7 @@ impl Dialect for Standard {
                 secret.to_owned(),
             )
         });
-        let (id, secret) = match (request.basic(), in_body) {
+        let (id, secret) = match (request.basic_form_urlencoded(), in_body) {
             (Some(_), Some(_)) => {
                 return Err(error(
                     400,
