@@ -315,6 +315,38 @@ async fn a_password_or_an_acl_user_in_the_url_works_and_never_shows() {
     let wrong = with(format!("redis://alice:wrong-pw-0xDEAD@127.0.0.1:{port}/"));
     wrong.token().await.unwrap();
     assert_eq!(wrong.stats().store_errors, 1);
+
+    // A refusal says so (`is_refused`): the wrong password, and a command alice's ACL does
+    // not allow (bob may not SCAN). An outage does not.
+    let refused =
+        |url: String| async move { RedisStore::new(&url).unwrap().clear().await.unwrap_err() };
+    let wrong_password = refused(format!("redis://alice:wrong-pw-0xDEAD@127.0.0.1:{port}/")).await;
+    assert!(wrong_password.is_refused(), "{wrong_password}");
+    let mut admin = redis::Client::open(format!("redis://:default-pw-0xCAFE@127.0.0.1:{port}/"))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("ACL")
+        .arg(
+            &[
+                "SETUSER",
+                "bob",
+                "on",
+                ">bob-pw-0xF00D",
+                "~partner-auth:*",
+                "+hello",
+                "+del",
+            ][..],
+        )
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let no_scan = refused(format!("redis://bob:bob-pw-0xF00D@127.0.0.1:{port}/")).await;
+    assert!(no_scan.is_refused(), "{no_scan}");
+    drop(server);
+    let down = refused(format!("redis://alice:alice-pw-0xBEEF@127.0.0.1:{port}/")).await;
+    assert!(!down.is_refused(), "{down}");
 }
 
 #[tokio::test]

@@ -202,24 +202,36 @@ pub async fn run(args: Args) -> ExitCode {
                 }
             };
             // A directory that cannot be cleared is a local problem (exit 7), a Redis that
-            // does not answer a network one (exit 5).
+            // does not answer a network one (exit 5), one that refuses the password or a
+            // command a configuration one (exit 7).
             let (removed, code) = match &store {
                 Store::Dir(files) => (
-                    files.clear().map_err(|e| e.to_string()),
+                    files.clear().map_err(|e| (e.to_string(), false)),
                     exit::CONFIGURATION,
                 ),
                 Store::Redis(redis) => (
-                    redis.clear().await.map_err(|e| e.to_string()),
+                    redis
+                        .clear()
+                        .await
+                        .map_err(|e| (e.to_string(), e.is_refused())),
                     exit::NETWORK,
                 ),
             };
             match removed {
                 Ok(n) => cleared(n, &store.describe()),
-                Err(e) => {
+                Err((e, refused)) => {
                     crate::stderr::errln!(
                         "error: could not clear the token cache at {}: {e}",
                         store.describe()
                     );
+                    if refused {
+                        // A wrong password or a forbidding ACL: configuration, not an outage.
+                        crate::stderr::errln!(
+                            "hint: check the password in the store's URL and that its user \
+                             may SCAN and DEL"
+                        );
+                        return ExitCode::from(exit::CONFIGURATION);
+                    }
                     ExitCode::from(code)
                 }
             }

@@ -28,8 +28,9 @@ Exit codes:
   6  invalid response: the answer is not a usable token
   7  insecure or bad configuration (plain http off loopback, no
      secret, a request the provider rejects as malformed, a cache
-     directory that cache clear cannot clear), or a bug in
-     partner-auth (an internal error)
+     directory that cache clear cannot clear, a Redis store that
+     refuses its password or a command), or a bug in partner-auth
+     (an internal error)
   8  the output could not be written (a full disk, say; a reader
      that closed the pipe is not an error)";
 

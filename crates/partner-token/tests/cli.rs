@@ -1938,6 +1938,45 @@ async fn runs_on_different_machines_share_one_token_through_redis() {
     );
 }
 
+/// A Redis that refuses the password (or, by ACL, a command) is configuration to fix (exit
+/// 7, with a hint), not a network failure to retry (exit 5, before): the CLI now reads the
+/// store error's kind. The password is never printed.
+#[test]
+fn cache_clear_on_a_redis_that_refuses_the_password_is_a_configuration_error() {
+    let Some(redis) = workspace_tests::redis_server::RedisServer::start_with(&[
+        "--requirepass",
+        "right-password-7",
+    ]) else {
+        return;
+    };
+    let url = format!(
+        "redis://:wrong-password-hunter2@127.0.0.1:{}/",
+        redis.port()
+    );
+    let cleared = command()
+        .args(["cache", "clear", "--store", &url])
+        .output()
+        .unwrap();
+    let stderr = text(&cleared.stderr);
+    assert_eq!(code(&cleared), 7, "{stderr}");
+    assert!(stderr.contains("hint: check the password"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    // The right password clears it; a Redis that is not there is still a network error.
+    let url = format!("redis://:right-password-7@127.0.0.1:{}/", redis.port());
+    let cleared = command()
+        .args(["cache", "clear", "--store", &url])
+        .output()
+        .unwrap();
+    assert!(cleared.status.success(), "{}", text(&cleared.stderr));
+    drop(redis);
+    let gone = command()
+        .args(["cache", "clear", "--store", &url])
+        .output()
+        .unwrap();
+    assert_eq!(code(&gone), 5, "{}", text(&gone.stderr));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_takes_a_standard_rfc_6749_endpoint() {
     let sandbox = Sandbox::start().await.unwrap();

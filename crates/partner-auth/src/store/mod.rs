@@ -375,6 +375,7 @@ pub(crate) fn shown_url(url: &str) -> String {
 #[error("{message}")]
 pub struct StoreError {
     message: String,
+    refused: bool,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -384,6 +385,7 @@ impl StoreError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            refused: false,
             source: None,
         }
     }
@@ -395,8 +397,23 @@ impl StoreError {
     ) -> Self {
         Self {
             message: message.into(),
+            refused: false,
             source: Some(source.into()),
         }
+    }
+
+    /// Marks the error as the store refusing the access it was given (see
+    /// [`is_refused`](Self::is_refused)).
+    pub fn refused(mut self) -> Self {
+        self.refused = true;
+        self
+    }
+
+    /// Whether the store refused the access it was given: a wrong password, or an ACL that
+    /// forbids a command (`RedisStore`: Redis's `WRONGPASS`, `NOAUTH`, `NOPERM`). That is
+    /// configuration to fix, not an outage that waiting ends.
+    pub fn is_refused(&self) -> bool {
+        self.refused
     }
 }
 

@@ -643,7 +643,11 @@ fn escape_glob(text: &str) -> String {
     })
 }
 
-/// A store error from a Redis error (whose text names no URL or password).
+/// A store error from a Redis error (whose text names no URL or password); refused when
+/// Redis refused the password or a command.
 fn failed(what: &str, error: redis::RedisError) -> StoreError {
-    StoreError::with_source(what.to_owned(), error)
+    let refused = error.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(error.code(), Some("WRONGPASS" | "NOAUTH" | "NOPERM"));
+    let error = StoreError::with_source(what.to_owned(), error);
+    if refused { error.refused() } else { error }
 }
