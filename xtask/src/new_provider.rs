@@ -480,17 +480,41 @@ fn taken(root: &Path, names: &Names) -> Result<(), String> {
     if provider.contains(&format!("    {},\n", names.variant)) {
         return Err(format!("`Provider::{}` exists already", names.variant));
     }
-    let manifest =
-        std::fs::read_to_string(root.join("crates/partner-auth/Cargo.toml")).unwrap_or_default();
-    // `name = …`, `name.workspace = true`, `name = { … }`: the key before `=`, ` ` or `.`.
-    let key = |line: &str| line.split(['=', ' ', '.']).next().map(str::to_owned);
-    if manifest.lines().filter_map(key).any(|k| k == names.name) {
+    let manifest = std::fs::read_to_string(root.join("crates/partner-auth/Cargo.toml"))
+        .map_err(|e| format!("could not read crates/partner-auth/Cargo.toml: {e}"))?;
+    if names_in_use(&manifest)?.contains(&names.name) {
         return Err(format!(
             "`{}` is already a feature or dependency of partner-auth (pass --name)",
             names.name
         ));
     }
     Ok(())
+}
+
+/// The names a feature of a manifest may not take: its features, and its dependencies
+/// (`[dependencies]`, `[build-dependencies]` and their `[target.….*]` forms, however
+/// written: `x = …`, `x.workspace = true`, a `[dependencies.x]` table). A dev-dependency
+/// is not among them: cargo lets a feature share its name.
+fn names_in_use(manifest: &str) -> Result<std::collections::BTreeSet<String>, String> {
+    let doc: toml_edit::DocumentMut = manifest
+        .parse()
+        .map_err(|e| format!("crates/partner-auth/Cargo.toml is not TOML: {e}"))?;
+    let keys = |item: Option<&toml_edit::Item>| -> Vec<String> {
+        item.and_then(toml_edit::Item::as_table_like)
+            .map(|table| table.iter().map(|(key, _)| key.to_owned()).collect())
+            .unwrap_or_default()
+    };
+    let mut names: std::collections::BTreeSet<String> = keys(doc.get("features"))
+        .into_iter()
+        .chain(keys(doc.get("dependencies")))
+        .chain(keys(doc.get("build-dependencies")))
+        .collect();
+    let targets = doc.get("target").and_then(toml_edit::Item::as_table_like);
+    for (_, target) in targets.into_iter().flat_map(|t| t.iter()) {
+        names.extend(keys(target.get("dependencies")));
+        names.extend(keys(target.get("build-dependencies")));
+    }
+    Ok(names)
 }
 
 /// The names one provider goes by.
@@ -919,17 +943,22 @@ fn foreign_errors(doc: &Value, path: &str) -> Option<String> {
             status.starts_with('4') || status.starts_with('5') || *status == "default"
         })
         .filter_map(|(status, response)| {
+            // Every content type of the response (found by review: only the first was
+            // read, so an RFC 6749 `application/json` hid a problem+json beside it).
             let content = resolve(doc, response)["content"].as_object()?;
-            let schema = content.values().next()?.get("schema")?;
-            let rfc6749 = error_property(doc, schema, 8).is_some_and(|error| {
-                error.get("type").is_none_or(|t| t == "string") && error.get("properties").is_none()
-            });
-            let named = schema
-                .get("$ref")
-                .and_then(Value::as_str)
-                .and_then(|r| r.rsplit('/').next())
-                .map_or_else(|| "its schema".to_owned(), |n| format!("`{n}`"));
-            (!rfc6749).then(|| format!("HTTP {status}: {named}"))
+            content.values().find_map(|media| {
+                let schema = media.get("schema")?;
+                let rfc6749 = error_property(doc, schema, 8).is_some_and(|error| {
+                    error.get("type").is_none_or(|t| t == "string")
+                        && error.get("properties").is_none()
+                });
+                let named = schema
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.rsplit('/').next())
+                    .map_or_else(|| "its schema".to_owned(), |n| format!("`{n}`"));
+                (!rfc6749).then(|| format!("HTTP {status}: {named}"))
+            })
         })
         .collect();
     (!foreign.is_empty()).then(|| {
@@ -1551,8 +1580,104 @@ fn rustfmt(file: &str, text: &str) -> Result<String, NewProviderError> {
 }
 
 #[cfg(test)]
+mod names_in_use_tests {
+    use super::names_in_use;
+
+    /// Found by review: `[dependencies.x]` tables were not read (a feature `x` would then
+    /// clash with an optional dependency only when cargo next ran, after the scaffold had
+    /// written everything), and a dev-dependency's name was refused.
+    #[test]
+    fn every_way_of_writing_a_dependency_counts_and_dev_dependencies_do_not() {
+        let names = names_in_use(
+            r#"
+[package]
+name = "partner-auth"
+
+[features]
+default = ["teez"]
+teez = ["dep:teez-api"]
+
+[dependencies]
+serde.workspace = true
+teez-api = { workspace = true, optional = true }
+
+[dependencies.zap]
+version = "1"
+optional = true
+
+[build-dependencies]
+cc = "1"
+
+[target.'cfg(unix)'.dependencies]
+libc = "0.2"
+
+[target.'cfg(windows)'.dependencies.winapi]
+version = "0.3"
+
+[dev-dependencies]
+httpmock = "0.9"
+"#,
+        )
+        .unwrap();
+        for name in [
+            "default", "teez", "serde", "teez-api", "zap", "cc", "libc", "winapi",
+        ] {
+            assert!(names.contains(name), "{name} missing from {names:?}");
+        }
+        assert!(!names.contains("httpmock"), "{names:?}");
+        assert!(!names.contains("partner-auth"), "{names:?}");
+        assert!(names_in_use("[dependencies\n").is_err());
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by review: only a response's first content type was read.
+    #[test]
+    fn a_foreign_error_format_beside_an_rfc_6749_one_gets_its_to_do() {
+        let doc = |problem_first: bool| {
+            let rfc = (
+                "application/json",
+                serde_json::json!({"schema": {
+                    "type": "object", "properties": {"error": {"type": "string"}}
+                }}),
+            );
+            let problem = (
+                "application/problem+json",
+                serde_json::json!({"schema": {
+                    "type": "object", "properties": {"title": {"type": "string"}}
+                }}),
+            );
+            let ordered = if problem_first {
+                [problem, rfc]
+            } else {
+                [rfc, problem]
+            };
+            let content: serde_json::Map<String, Value> = ordered
+                .into_iter()
+                .map(|(media, body)| (media.to_owned(), body))
+                .collect();
+            serde_json::json!({"paths": {"/token": {"post": {"responses": {
+                "400": {"description": "bad", "content": content}
+            }}}}})
+        };
+        for problem_first in [true, false] {
+            let todo = foreign_errors(&doc(problem_first), "/token");
+            assert!(
+                todo.as_deref().is_some_and(|t| t.contains("HTTP 400")),
+                "problem first: {problem_first}: {todo:?}"
+            );
+        }
+        // RFC 6749 alone: no to-do.
+        let mut rfc_only = doc(false);
+        rfc_only["paths"]["/token"]["post"]["responses"]["400"]["content"]
+            .as_object_mut()
+            .unwrap()
+            .remove("application/problem+json");
+        assert_eq!(foreign_errors(&rfc_only, "/token"), None);
+    }
 
     #[test]
     fn names_follow_the_workspace_conventions() {
