@@ -562,11 +562,15 @@ impl Inner {
             let elsewhere = flight.runtime.is_some_and(|runtime| {
                 tokio::runtime::Handle::try_current().map_or(true, |here| here.id() != runtime)
             });
-            let outcome = match (self.longest_fetch, flight.started) {
-                (Some(longest), Some(started)) if elsewhere => {
-                    self.wait_at_most(flight, started + longest).await
-                }
-                _ => flight.wait().await,
+            // A deadline past what the clock holds (timeouts of decades, which validation
+            // accepts) is no deadline.
+            let deadline = match (self.longest_fetch, flight.started) {
+                (Some(longest), Some(started)) if elsewhere => started.checked_add(longest),
+                _ => None,
+            };
+            let outcome = match deadline {
+                Some(deadline) => self.wait_at_most(flight, deadline).await,
+                None => flight.wait().await,
             };
             if let Some(outcome) = outcome {
                 return outcome;

@@ -308,3 +308,49 @@ async fn a_config_sets_the_default_lifetime_and_may_allow_plain_http() {
     let client = plain(true).unwrap();
     assert_eq!(client.base_url(), "http://auth.example.invalid/v3");
 }
+
+/// Found by review: validation accepts any non-zero timeout and up to u32::MAX attempts,
+/// and a caller waiting on a fetch that runs on another runtime computed its deadline as
+/// the fetch's start plus the longest a fetch can take: with `70y` × u32::MAX, or
+/// `100000000000y`, that overflowed an `Instant` and panicked the caller ("overflow when
+/// adding duration to instant"). A deadline past what the clock holds is no deadline.
+#[test]
+fn huge_accepted_timeouts_do_not_panic_a_caller_on_another_runtime() {
+    // Takes connections and never answers: the fetch stays in flight.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    for (timeout, attempts) in [("70y", u32::MAX), ("100000000000y", 3)] {
+        let config: ClientConfig = serde_json::from_value(json!({
+            "provider": "dinie",
+            "base_url": url,
+            "client_id": "id-1",
+            "client_secret": "s3cret-from-config",
+            "timeout": timeout,
+            "cache": {"retry": {"max_attempts": attempts}},
+        }))
+        .unwrap();
+        let source = config.token_source().expect("accepted by validation");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let fetching = source.clone();
+        runtime.spawn(async move { fetching.token().await });
+        let started = std::time::Instant::now();
+        while source.stats().token_requests == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no fetch started"
+            );
+            std::thread::yield_now();
+        }
+        // A caller outside that runtime joins the fetch: its first poll works out how
+        // long to wait, and waits (pending), without a panic.
+        assert!(
+            common::poll_once(source.token()).is_none(),
+            "{timeout} × {attempts}"
+        );
+        runtime.shutdown_background();
+    }
+}

@@ -1757,3 +1757,26 @@ fn a_call_waiting_for_its_turn_to_repair_stops_once_its_caller_has_gone() {
     assert!(took < Duration::from_millis(500), "{took:?}");
     drop(turns);
 }
+
+/// Found by review (of configuration that validation accepts): a wait longer than the clock
+/// holds, `with_lock_wait(Duration::MAX)` or `wait(key, Duration::MAX)`, panicked adding it
+/// to an `Instant` (every change then failed as "the token store panicked"). It is a
+/// deadline that never comes.
+#[tokio::test]
+async fn waits_longer_than_the_clock_holds_never_end_rather_than_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path())
+        .unwrap()
+        .with_lock_wait(Duration::MAX);
+    let key = "ab".repeat(32);
+    store
+        .put(&key, b"sealed bytes", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(&key).await.unwrap().map(|entry| entry.value),
+        Some(b"sealed bytes".to_vec())
+    );
+    // No lease held: the wait ends at once.
+    store.wait(&key, Duration::MAX).await.unwrap();
+}

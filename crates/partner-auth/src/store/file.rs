@@ -243,7 +243,11 @@ impl FileStore {
         change: impl FnOnce() -> io::Result<T>,
     ) -> io::Result<T> {
         let path = self.dir.join(format!("{key}.lock"));
-        let deadline = std::time::Instant::now() + self.lock_wait;
+        // On this blocking thread's own clock; a wait past what it holds never ends.
+        let now = std::time::Instant::now();
+        let deadline = now
+            .checked_add(self.lock_wait)
+            .unwrap_or_else(|| super::far_after(now));
         let mut lock = open_lock_file(&self.dir, &path, deadline, caller)?;
         loop {
             lock_before(&lock, deadline, caller, || {
@@ -459,7 +463,7 @@ impl TokenStore for FileStore {
     /// every 20 ms.
     async fn wait(&self, key: &str, timeout: Duration) -> Result<(), StoreError> {
         let key = checked(key)?;
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = super::deadline_after(timeout);
         loop {
             let probe = key.clone();
             let held = self

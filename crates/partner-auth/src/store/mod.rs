@@ -367,6 +367,22 @@ pub(crate) fn shown_url(url: &str) -> String {
     }
 }
 
+/// `wait` from now on Tokio's clock, or a deadline that never comes (about thirty years
+/// off) for a wait longer than the clock holds (`Duration::MAX`), rather than a panic.
+#[cfg(any(feature = "redis", feature = "file-store"))]
+pub(crate) fn deadline_after(wait: std::time::Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(wait)
+        .unwrap_or_else(|| far_after(now.into_std()).into())
+}
+
+/// About thirty years after `now` (or `now`, on a clock that cannot hold that).
+#[cfg(any(feature = "redis", feature = "file-store"))]
+pub(crate) fn far_after(now: std::time::Instant) -> std::time::Instant {
+    now.checked_add(std::time::Duration::from_secs(30 * 365 * 86_400))
+        .unwrap_or(now)
+}
+
 /// A [`TokenStore`] operation failed: the store is down, slow, or answered something else.
 ///
 /// Its message must not contain a secret (a password in a URL, a token): the source logs

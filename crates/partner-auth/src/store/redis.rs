@@ -468,7 +468,7 @@ impl TokenStore for RedisStore {
 
     async fn wait(&self, key: &str, timeout: Duration) -> Result<(), StoreError> {
         let (_, lease, events) = self.keys(key);
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = super::deadline_after(timeout);
         let mut wakes = self.listen(&events).await;
         let mut connection = self.connection()?;
         // Listening first, then looked: a release in between is seen either way.
