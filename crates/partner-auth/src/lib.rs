@@ -119,8 +119,9 @@
 //! `token_fetch` (one shared fetch of a [`TokenSource`], with its retries: `provider`,
 //! `environment`, `refresh`, `attempts`, `outcome`), inside it `token_request` (one HTTP
 //! request: `outcome`, and for an error `error_kind` and `status`), and `authorized_request` (one request
-//! [`AuthMiddleware`] attaches the token to, not one it leaves alone: `method`, `host`,
-//! `path` without the query, `status`, `retried_after_401`). With the `metrics` feature, counters and a latency histogram go to
+//! [`AuthMiddleware`] attaches the token to, not one it leaves alone: `provider`,
+//! `environment`, `method`, `host`, `path` without the query, `status`,
+//! `retried_after_401`). With the `metrics` feature, counters and a latency histogram go to
 //! the `metrics` facade:
 //!
 //! | name | kind | labels |

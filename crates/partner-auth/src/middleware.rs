@@ -278,6 +278,7 @@ impl Middleware for AuthMiddleware {
         let span = tracing::info_span!(
             "authorized_request",
             provider = %self.source.client().provider(),
+            environment = self.source.client().environment(),
             method = %request.method(),
             host = url.host_str().unwrap_or_default(),
             path = url.path(),

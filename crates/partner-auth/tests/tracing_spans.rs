@@ -138,6 +138,11 @@ async fn fetches_requests_and_middleware_calls_are_spans_with_outcomes_and_no_se
     assert_eq!(calls[0]["retried_after_401"], "true");
     assert_eq!(calls[0]["path"], "/orders", "no query string");
     assert_eq!(calls[0]["method"], "GET");
+    // Found by review: the README says the spans carry the environment where it applies;
+    // this one had only the provider.
+    assert_eq!(calls[0]["provider"], "dinie");
+    assert_eq!(calls[0]["environment"], fetches[0]["environment"]);
+    assert!(!calls[0]["environment"].is_empty(), "{calls:?}");
 
     let everything = capture.everything();
     for secret in [SECRET, TOKEN_ONE, TOKEN_TWO, "page=2"] {
