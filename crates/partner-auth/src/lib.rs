@@ -131,7 +131,10 @@
 //! | `partner_auth_token_fetch_failures_total` | counter | `provider`, `environment`, `kind` |
 //! | `partner_auth_token_invalidations_total` | counter | `provider`, `environment` |
 //!
-//! Cache hits are counted in [`Stats`] only: a recorder call would cost more than the read.
+//! A request is counted, and timed, when it ends with an outcome: one whose fetch was
+//! stopped on the way (its source dropped, its runtime shut down) has none, and only
+//! [`Stats::token_requests`], which counts requests as they are sent, has it. Cache hits
+//! are counted in [`Stats`] only: a recorder call would cost more than the read.
 //!
 //! # Feature flags
 //!
