@@ -651,9 +651,43 @@ fn token_endpoint_without_bearer(doc: &mut Value) -> Result<Vec<String>, Normali
 /// own documented answers ("missing field `error`"). A property that a response's schema
 /// lists as `required` and that an example documenting that response or schema (the media
 /// type's `example` or `examples`, the schema's `example`) omits is made optional where it
-/// is required (an `Option` in the generated type). Only object examples count; only the
-/// schema's own `required` is read (not through `allOf`), following `$ref`s to it.
+/// is required (an `Option` in the generated type). Only object examples count (not one
+/// that is only a `$ref`, which OpenAPI does not resolve there); only the schema's own
+/// `required` is read (not through `allOf`), following `$ref`s to it. A schema that a
+/// request body or a parameter also uses is left as it is (found by review: loosened for
+/// the response, the request type lost a required field too).
 fn required_properties_examples_omit(doc: &mut Value) -> Result<Vec<String>, NormalizeError> {
+    // The schemas requests use, by JSON pointer (as `$ref`s lead to them).
+    let mut in_requests: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for (path, method, op) in openapi::operations(doc) {
+        let at = format!("/paths/{}/{method}", openapi::escape_pointer(path));
+        let mut body_at = format!("{at}/requestBody");
+        let body = follow(doc, &op["requestBody"], &mut body_at);
+        for (media, content) in body["content"].as_object().into_iter().flatten() {
+            if let Some(schema) = content.get("schema") {
+                let mut schema_at = format!(
+                    "{body_at}/content/{}/schema",
+                    openapi::escape_pointer(media)
+                );
+                follow(doc, schema, &mut schema_at);
+                in_requests.insert(schema_at);
+            }
+        }
+        for (i, parameter) in op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let mut parameter_at = format!("{at}/parameters/{i}");
+            let parameter = follow(doc, parameter, &mut parameter_at);
+            if let Some(schema) = parameter.get("schema") {
+                let mut schema_at = format!("{parameter_at}/schema");
+                follow(doc, schema, &mut schema_at);
+                in_requests.insert(schema_at);
+            }
+        }
+    }
     // (the schema's JSON pointer, where it is used, its examples)
     let mut found: Vec<(String, String, Vec<Value>)> = Vec::new();
     for (path, method, op) in openapi::operations(doc) {
@@ -686,8 +720,12 @@ fn required_properties_examples_omit(doc: &mut Value) -> Result<Vec<String>, Nor
                         .filter_map(|example| example.get("value").cloned()),
                 );
                 examples.extend(schema.get("example").cloned());
-                examples.retain(Value::is_object);
-                if !examples.is_empty() {
+                examples.retain(|example| {
+                    example
+                        .as_object()
+                        .is_some_and(|object| !(object.len() == 1 && object.contains_key("$ref")))
+                });
+                if !examples.is_empty() && !in_requests.contains(&at) {
                     found.push((
                         at,
                         format!("{} {path} {status}", method.to_uppercase()),
@@ -1185,6 +1223,49 @@ mod tests {
                         }}}
                     }
                 }}}
+            }),
+        );
+    }
+
+    /// Found by review: a schema a request body shares was loosened for the request too;
+    /// an `example` written as a `$ref` (not resolved there) counted as omitting everything.
+    #[test]
+    fn schemas_requests_use_and_examples_that_are_refs_are_left_alone() {
+        assert_no_op(
+            required_properties_examples_omit,
+            json!({
+                "components": {"schemas": {"Client": {
+                    "type": "object",
+                    "required": ["client_id", "client_secret"],
+                    "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string"}}
+                }}},
+                "paths": {"/clients": {"post": {
+                    "requestBody": {"required": true, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Client"}
+                    }}},
+                    "responses": {"201": {"description": "created", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Client"},
+                        "example": {"client_id": "c-1"}
+                    }}}}
+                }}}
+            }),
+        );
+        assert_no_op(
+            required_properties_examples_omit,
+            json!({
+                "components": {
+                    "schemas": {"Token": {
+                        "type": "object",
+                        "required": ["access_token", "token_type"],
+                        "properties": {"access_token": {"type": "string"}, "token_type": {"type": "string"}}
+                    }},
+                    "examples": {"Token": {"value": {"access_token": "t", "token_type": "bearer"}}}
+                },
+                "paths": {"/token": {"post": {"responses": {"200": {"description": "ok",
+                    "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Token"},
+                        "example": {"$ref": "#/components/examples/Token/value"}
+                    }}}}}}}
             }),
         );
     }

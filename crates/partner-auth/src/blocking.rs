@@ -5,7 +5,7 @@
 //! `partner-auth-blocking`) that runs the requests and the background refreshes; a fresh
 //! cached token is answered without waiting on it. They work from plain threads and
 //! anywhere on a multi-thread runtime: in `spawn_blocking`, on a worker (which hands its
-//! other tasks to another thread while it waits), in a `block_on` or a `LocalSet` (the
+//! other tasks to another thread while it waits, except under `panic = "abort"`: below), in a `block_on` or a `LocalSet` (the
 //! wait blocks that thread; in a `LocalSet`'s tasks Tokio refuses to hand the thread over
 //! with a panic that is caught, though the standard panic hook still prints its
 //! message). On a current-thread runtime, where blocking would stall the only

@@ -367,10 +367,11 @@ impl Error {
     /// HTTP date), else on a 429 `X-RateLimit-Reset` in the provider's unit (Cobee:
     /// seconds; Dinie: a Unix time; the others: seconds, or a Unix time in seconds or
     /// milliseconds, as large as it is), else the window of a rate limit its docs name
-    /// without a header (Alternative Payments: a second). A date or a Unix time is
-    /// measured from the response's `Date`, on the provider's clock. An error a
-    /// [`TokenSource`](crate::TokenSource) serves again during its cool-down counts it
-    /// down: what is left of that cool-down.
+    /// without a header (Alternative Payments: a second; also when the header it sends
+    /// says nothing readable). A date or a Unix time is measured from the response's
+    /// `Date`, on the provider's clock, when that is within a day of this machine's. An
+    /// error a [`TokenSource`](crate::TokenSource) serves again during its cool-down counts
+    /// it down: what is left of that cool-down.
     pub fn retry_after(&self) -> Option<Duration> {
         self.0.retry_after
     }

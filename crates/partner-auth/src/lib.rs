@@ -89,7 +89,7 @@
 //! | any | none | connection refused, DNS, TLS, reset | `Connection` |
 //! | any | none | no answer within the timeout | `Timeout` |
 //! | any | none | `http://` to a non-loopback host | `InsecureTransport`, before any connection |
-//! | any | none | empty id or secret, Teez secret under 8 characters or without a digit; an invalid [`CachePolicy`]; no Tokio runtime | `Configuration`, before any request |
+//! | any | none | empty id or secret, Teez secret under 8 characters or without a digit, a `:` in an Alternative Payments or Dinie client id (their Basic header sends it as is); an invalid [`CachePolicy`]; no Tokio runtime | `Configuration`, before any request |
 //! | any | none | a panic inside a fetch (a bug here, or in an injected clock or sleep, or a Tokio runtime without its time or I/O driver) | `Internal`, with the failure cool-down |
 //!
 //! A panic is turned into an error only where one can be caught: built with

@@ -21,8 +21,10 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 /// (Alternative Payments: a second).
 ///
 /// A date or a Unix time is on the provider's clock: it is measured from the response's
-/// own `Date` where that parses, so a clock skewed on either side changes no wait; `now`
-/// (this machine's clock) stands in for a response without one.
+/// own `Date` where that parses and is within a day of `now` (this machine's clock), so a
+/// clock skewed on either side changes no wait; `now` stands in for a response without
+/// one, or with one further off (a box whose clock says 1970 is not the provider's
+/// clock: found by review, it turned a 45 s reset into a day's wait).
 pub(crate) fn from_headers(
     provider: Provider,
     status: StatusCode,
@@ -30,17 +32,26 @@ pub(crate) fn from_headers(
     now: SystemTime,
 ) -> Option<Duration> {
     let text = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
+    let plausible = |date: &SystemTime| {
+        let off = date
+            .duration_since(now)
+            .or_else(|_| now.duration_since(*date))
+            .unwrap_or(Duration::MAX);
+        off <= MAX_WAIT
+    };
     let now = text("date")
         .and_then(|date| httpdate::parse_http_date(date).ok())
+        .filter(plausible)
         .unwrap_or(now);
     let wait = from_retry_after(text("retry-after"), now).or_else(|| {
         if status != StatusCode::TOO_MANY_REQUESTS {
             return None;
         }
-        match text("x-ratelimit-reset") {
-            Some(reset) => from_reset(provider, reset, now),
-            None => crate::providers::facts(provider).rate_limit_window,
-        }
+        // A reset header that says nothing readable is as good as none (found by review:
+        // "soon" gave no wait at all where a missing one gave the window).
+        text("x-ratelimit-reset")
+            .and_then(|reset| from_reset(provider, reset, now))
+            .or(crate::providers::facts(provider).rate_limit_window)
     })?;
     Some(wait.min(MAX_WAIT))
 }
@@ -199,11 +210,20 @@ mod tests {
                 "skew {skew} s"
             );
         }
-        // No `Date`, or one that does not parse: this machine's clock.
+        // No `Date`, one that does not parse, or one more than a day off this machine's
+        // clock (found by review: 1970 gave a day's wait, 9999 none): this machine's clock.
         let ours = provider_now + Duration::from_secs(5);
         for h in [
             headers(&[("x-ratelimit-reset", "1800000045")]),
             headers(&[("date", "yesterday"), ("x-ratelimit-reset", "1800000045")]),
+            headers(&[
+                ("date", "Thu, 01 Jan 1970 00:00:00 GMT"),
+                ("x-ratelimit-reset", "1800000045"),
+            ]),
+            headers(&[
+                ("date", "Fri, 31 Dec 9999 23:59:59 GMT"),
+                ("x-ratelimit-reset", "1800000045"),
+            ]),
         ] {
             assert_eq!(
                 from_headers(Provider::Dinie, TOO_MANY, &h, ours),
@@ -223,6 +243,21 @@ mod tests {
             from_headers(Provider::AlternativePayments, TOO_MANY, &none, now),
             Some(Duration::from_secs(1))
         );
+        // A header that says nothing readable is as good as none (found by review: an
+        // unreadable reset gave no wait at all).
+        for (name, value) in [
+            ("retry-after", "soon"),
+            ("x-ratelimit-reset", "soon"),
+            ("x-ratelimit-reset", ""),
+            ("x-ratelimit-reset", "-1"),
+        ] {
+            let h = headers(&[(name, value)]);
+            assert_eq!(
+                from_headers(Provider::AlternativePayments, TOO_MANY, &h, now),
+                Some(Duration::from_secs(1)),
+                "{name}: {value:?}"
+            );
+        }
         // A header still wins; another status is no wait; a provider that documents no
         // window gets none.
         let h = headers(&[("retry-after", "3")]);

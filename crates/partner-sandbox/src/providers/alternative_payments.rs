@@ -81,8 +81,8 @@ impl Dialect for AlternativePayments {
 
     fn rate_limit_key(&self, request: &TokenRequest) -> Option<String> {
         // "per key": each client id on its own; a request without one, with the others
-        // without one.
-        Some(request.basic_as_is().map(|(id, _)| id).unwrap_or_default())
+        // without one (and the ids past the limiter's bound).
+        request.basic_as_is().map(|(id, _)| id)
     }
 
     fn rate_limited(&self, _wait: Duration, _limit: u32) -> Reply {

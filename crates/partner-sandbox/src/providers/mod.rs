@@ -49,9 +49,8 @@ pub(crate) trait Dialect: Send + Sync {
     }
     /// The success answer.
     fn issued(&self, token: &str, lifetime: Duration) -> Reply;
-    /// Whose requests its rate limit counts together: `None` (the default), all of them;
-    /// else the key a request is counted under (a client id, for a provider that limits
-    /// each key on its own).
+    /// The key a request's rate limit counts it under, for a provider that limits each key
+    /// on its own (a client id); `None` (the default): with every request that has none.
     fn rate_limit_key(&self, request: &TokenRequest) -> Option<String> {
         let _ = request;
         None
