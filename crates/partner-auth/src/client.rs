@@ -170,7 +170,7 @@ impl Client {
         let result = result.and_then(|raw| {
             let date = || {
                 let value = exchange.observer.last_header(reqwest::header::DATE)?;
-                httpdate::parse_http_date(value.to_str().ok()?).ok()
+                crate::date::provider_now(value.to_str().ok()?, std::time::SystemTime::now())
             };
             usable_token(
                 AccessToken::new(

@@ -187,6 +187,7 @@ mod cache;
 mod client;
 mod config;
 mod credentials;
+mod date;
 mod error;
 mod exchange;
 mod jwt;

@@ -32,16 +32,8 @@ pub(crate) fn from_headers(
     now: SystemTime,
 ) -> Option<Duration> {
     let text = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
-    let plausible = |date: &SystemTime| {
-        let off = date
-            .duration_since(now)
-            .or_else(|_| now.duration_since(*date))
-            .unwrap_or(Duration::MAX);
-        off <= MAX_WAIT
-    };
     let now = text("date")
-        .and_then(|date| httpdate::parse_http_date(date).ok())
-        .filter(plausible)
+        .and_then(|date| crate::date::provider_now(date, now))
         .unwrap_or(now);
     let wait = from_retry_after(text("retry-after"), now).or_else(|| {
         if status != StatusCode::TOO_MANY_REQUESTS {

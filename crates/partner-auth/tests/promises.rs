@@ -89,6 +89,35 @@ async fn a_provider_clock_an_hour_behind_ours_costs_one_request_not_one_per_call
     }
 }
 
+/// A `Date` more than a day off this machine's clock is a box with a wrong clock, not the
+/// provider's (found by review): a JWT good for an hour, answered with a `Date` of 9999
+/// (after its `exp`) was "expired on arrival" on every fetch; one of 1970 (before its
+/// `iat`) was already ignored. Without `iat`, the lifetime is then `expires_in`.
+#[tokio::test]
+async fn a_date_header_far_off_our_clock_is_not_the_providers_clock() {
+    let now = unix_now();
+    let without_iat = jwt_with(json!({"exp": now + 3600}));
+    for date in [
+        "Fri, 31 Dec 9999 23:59:59 GMT".to_owned(),
+        httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(now + 2 * 86_400)),
+    ] {
+        let server = Scripted::sequence(
+            vec![],
+            cobee_token_reply(&without_iat, 1800).header("date", &date),
+        )
+        .await;
+        let token = client(Provider::Cobee, server.base_url())
+            .fetch_token()
+            .await
+            .unwrap_or_else(|e| panic!("Date {date}: {e}"));
+        let usable = usable_for(&token);
+        assert!(
+            (Duration::from_secs(1790)..=Duration::from_secs(1800)).contains(&usable),
+            "Date {date}: lifetime {usable:?}"
+        );
+    }
+}
+
 /// With or without `iat` (found by review: with one, `exp − iat` alone was read, and a token
 /// issued an hour before and handed out 10 s past its `exp` was good for an hour).
 #[tokio::test]
