@@ -108,8 +108,10 @@ impl FileStore {
     /// it. An existing directory is used as it is (one a group of users shares, say), but
     /// not one every user can write to (Unix): anyone could plant a lease there, or delete
     /// tokens. Whoever can write to the directory (its owner, a group that shares it) can
-    /// do that too: not read a token, nor make a process wait, but turn the sharing of a
-    /// credential off, each process then fetching its own.
+    /// do that too: not read a token, but turn the sharing of a credential off, each
+    /// process then fetching its own, or plant a lease that makes each miss wait as long
+    /// as for a stuck holder (the lease's time to live and the retry deadline: 45 s by
+    /// default) before it fetches on its own (found by review: this said it could not).
     pub fn new(dir: impl Into<PathBuf>) -> io::Result<Self> {
         let dir = dir.into();
         create_private_dir(&dir)?;

@@ -452,7 +452,10 @@ impl StoreError {
 #[non_exhaustive]
 pub struct StorePolicy {
     /// How long a lease lasts (default 15 s): the longest a process waits for another's
-    /// fetch before it takes over. Make it longer than a token fetch with its retries.
+    /// fetch before it takes over. A fetch that outlasts it (a slow provider retried:
+    /// the default retries may take up to 30 s, plus their requests) is taken over, which
+    /// costs one more token request, never a wrong token; make it longer than your
+    /// fetches take, retries included.
     #[serde(with = "humantime_serde")]
     pub lease_ttl: Duration,
     /// The longest any one store operation may take (default 500 ms, on Tokio's timer like

@@ -156,7 +156,7 @@ impl Shared {
         let (store, key) = (Arc::clone(&self.store), self.sealer.key().to_owned());
         let timeout = self.policy.operation_timeout;
         Some(async move {
-            match bounded(timeout, store.compare_and_delete(&key, &sealed)).await {
+            match bounded(timeout, || store.compare_and_delete(&key, &sealed)).await {
                 Some(Ok(_)) => {}
                 Some(Err(error)) => tracing::debug!(
                     error = %chain(&error),
@@ -185,7 +185,7 @@ impl Shared {
             return Read::Undecided;
         }
         let timeout = self.policy.operation_timeout;
-        let Some(result) = bounded(timeout, self.store.get(self.key())).await else {
+        let Some(result) = bounded(timeout, || self.store.get(self.key())).await else {
             return Read::TimedOut;
         };
         match self.settle(fetch, "read", result) {
@@ -208,13 +208,26 @@ impl Shared {
         if let Some(sealed) = pending {
             // The fleet's copy of a token the API rejected: delete it unless someone has
             // already replaced it. Whoever deletes it first wins; the rest find the new one.
-            let _ = self
-                .call(fetch, "delete", self.store.compare_and_delete(key, &sealed))
-                .await;
+            // Tried even while the store backs off, as a lease's release is (found by
+            // review: skipped then and forgotten, the rejected token stayed stored and the
+            // fleet adopted it): one bounded attempt, which must work to settle it then;
+            // otherwise the next flight tries again.
+            let settled = if self.backing_off(fetch) {
+                let timeout = self.policy.operation_timeout;
+                let attempt = bounded(timeout, || self.store.compare_and_delete(key, &sealed));
+                matches!(attempt.await, Some(Ok(_)))
+            } else {
+                let _ = self
+                    .call(fetch, "delete", || {
+                        self.store.compare_and_delete(key, &sealed)
+                    })
+                    .await;
+                true
+            };
             // Settled only once tried: a flight dropped before (its source dropped) leaves
             // it to the source's drop.
             let mut slot = lock(&self.pending_delete);
-            if slot.as_ref().is_some_and(|p| Arc::ptr_eq(p, &sealed)) {
+            if settled && slot.as_ref().is_some_and(|p| Arc::ptr_eq(p, &sealed)) {
                 *slot = None;
             }
         }
@@ -247,7 +260,7 @@ impl Shared {
             let got = if std::mem::take(&mut skip_get) {
                 Some(None)
             } else {
-                self.call(fetch, "read", self.store.get(key)).await
+                self.call(fetch, "read", || self.store.get(key)).await
             };
             let lookup = match got {
                 Some(Some(entry)) => Some(Lookup::Found(entry)),
@@ -319,7 +332,7 @@ impl Shared {
                         Some(true) => {
                             // Whoever held the lease before may have written a token and
                             // released it between our read and our lease: look once more.
-                            let again = self.call(fetch, "read", self.store.get(key)).await;
+                            let again = self.call(fetch, "read", || self.store.get(key)).await;
                             if let Some(arrival) = again
                                 .flatten()
                                 .and_then(|e| self.adopt(fetch, e, want, Some(&mut unopened)))
@@ -372,12 +385,9 @@ impl Shared {
             }
             let left = Duration::from_nanos(wait_until.saturating_sub(now));
             let woke = self
-                .call_within(
-                    fetch,
-                    "wait",
-                    left + self.policy.operation_timeout,
-                    self.store.wait(key, left),
-                )
+                .call_within(fetch, "wait", left + self.policy.operation_timeout, || {
+                    self.store.wait(key, left)
+                })
                 .await;
             if woke.is_none() {
                 return fetch.ask_provider().await;
@@ -408,7 +418,13 @@ impl Shared {
         let (store, key) = (Arc::clone(&self.store), self.sealer.key().to_owned());
         let owner = owner.to_owned();
         let timeout = self.policy.operation_timeout;
-        let attempt = make(Arc::clone(&store), key.clone(), owner.clone());
+        let made = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            make(Arc::clone(&store), key.clone(), owner.clone())
+        }));
+        let Ok(attempt) = made else {
+            let panicked = Err(StoreError::new("the token store panicked"));
+            return self.settle(fetch, what, panicked);
+        };
         let (answer, answered) = tokio::sync::oneshot::channel();
         super::tracker::spawn(&tokio::runtime::Handle::current(), async move {
             let result = AssertUnwindSafe(attempt)
@@ -427,7 +443,7 @@ impl Shared {
                 .await
                 .unwrap_or_else(|_| Err(StoreError::new("the lease attempt ended unanswered")))
         };
-        self.call(fetch, what, answered).await
+        self.call(fetch, what, || answered).await
     }
 
     /// Fetches from the provider, stores the token, and ends the lease (if held).
@@ -448,7 +464,7 @@ impl Shared {
                 let until = SystemTime::now() + ttl;
                 let sealed: Arc<[u8]> = self.sealer.seal(&plain(&arrival.token, until)).into();
                 if self
-                    .call(fetch, "write", self.store.put(key, &sealed, ttl))
+                    .call(fetch, "write", || self.store.put(key, &sealed, ttl))
                     .await
                     .is_some()
                 {
@@ -565,22 +581,22 @@ impl Shared {
 
     /// One store operation within the operation timeout; `None` when the store is backing
     /// off or the operation failed.
-    async fn call<T>(
+    async fn call<T, F: Future<Output = Result<T, StoreError>>>(
         &self,
         fetch: &Fetch,
         what: &'static str,
-        operation: impl Future<Output = Result<T, StoreError>>,
+        operation: impl FnOnce() -> F,
     ) -> Option<T> {
         self.call_within(fetch, what, self.policy.operation_timeout, operation)
             .await
     }
 
-    async fn call_within<T>(
+    async fn call_within<T, F: Future<Output = Result<T, StoreError>>>(
         &self,
         fetch: &Fetch,
         what: &'static str,
         timeout: Duration,
-        operation: impl Future<Output = Result<T, StoreError>>,
+        operation: impl FnOnce() -> F,
     ) -> Option<T> {
         if self.backing_off(fetch) {
             return None;
@@ -652,10 +668,18 @@ impl Shared {
 /// Tokio's timer, like the HTTP client's: the injected sleep is for back-offs (a test's
 /// instant sleep would time every operation out). A store that panics is a failing store,
 /// not a failed fetch.
-async fn bounded<T>(
+async fn bounded<T, F>(
     timeout: Duration,
-    operation: impl Future<Output = Result<T, StoreError>>,
-) -> Option<Result<T, StoreError>> {
+    operation: impl FnOnce() -> F,
+) -> Option<Result<T, StoreError>>
+where
+    F: Future<Output = Result<T, StoreError>>,
+{
+    // A store's method may panic when called, before its future exists (found by review:
+    // that panic escaped into the fetch, which ended as an `Internal` error): caught too.
+    let Ok(operation) = std::panic::catch_unwind(AssertUnwindSafe(operation)) else {
+        return Some(Err(StoreError::new("the token store panicked")));
+    };
     let guarded = AssertUnwindSafe(operation).catch_unwind();
     match tokio::time::timeout(timeout, guarded).await {
         Ok(Ok(result)) => Some(result),
@@ -728,7 +752,7 @@ fn disarm(guard: Option<LeaseGuard>) {
 
 /// One release attempt within `timeout`; a failure only means the lease expires.
 async fn release_within(store: &Arc<dyn TokenStore>, key: &str, owner: &str, timeout: Duration) {
-    match bounded(timeout, store.release_lease(key, owner)).await {
+    match bounded(timeout, || store.release_lease(key, owner)).await {
         Some(Ok(())) => {}
         Some(Err(error)) => {
             tracing::debug!(error = %chain(&error), "the lease was not released; it expires");

@@ -1,0 +1,328 @@
+//! Edges of the shared-store layer found by an adversarial review of the stores' promises
+//! (each test failed before its fix): a store of your own that panics when a method is
+//! called, before its future exists; the delete of an invalidated token while the store
+//! backs off.
+
+mod common;
+#[path = "common/sandbox.rs"]
+mod sandbox_client;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::scripted::{Reply, Scripted};
+use partner_auth::store::{StoreEntry, StoreError, StorePolicy, TokenStore};
+use partner_auth::time::ManualClock;
+use partner_auth::{CachePolicy, Provider, RetryPolicy, TokenSource};
+use partner_sandbox::Sandbox;
+use sandbox_client::SandboxExt as _;
+
+const PROVIDER: Provider = Provider::Tradevest;
+
+/// A store whose `get`, `put` and `compare_and_delete` panic when called, before they
+/// return a future (a store that picks a shard among none, say): written by hand, as
+/// `async_trait` would put the panic inside the future.
+#[derive(Debug)]
+struct PanicsOnCall {
+    /// In `get` (else `get` finds nothing and `put` panics, after the fetch).
+    in_get: bool,
+}
+
+type Boxed<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
+
+#[async_trait::async_trait]
+impl TokenStore for PanicsOnCall {
+    fn get<'a, 'b, 'c>(&'a self, _key: &'b str) -> Boxed<'c, Option<StoreEntry>>
+    where
+        'a: 'c,
+        'b: 'c,
+        Self: 'c,
+    {
+        let shards: Vec<u8> = Vec::new();
+        if self.in_get {
+            let _shard = shards[0];
+        }
+        Box::pin(async { Ok(None) })
+    }
+    fn put<'a, 'b, 'd, 'c>(
+        &'a self,
+        _key: &'b str,
+        _value: &'d [u8],
+        _ttl: Duration,
+    ) -> Boxed<'c, ()>
+    where
+        'a: 'c,
+        'b: 'c,
+        'd: 'c,
+        Self: 'c,
+    {
+        panic!("a store bug in put");
+    }
+    async fn compare_and_delete(&self, _: &str, _: &[u8]) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+    async fn try_lease(&self, _: &str, _: &str, _: Duration) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    async fn release_lease(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn wait(&self, _: &str, _: Duration) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// README: "after a failure (an error, a timeout, even a panic in a store of your own) the
+/// source fetches on its own, as without a store". A panic when `get` was called escaped
+/// into the fetch: an `Internal` error and no request; one when `put` was called lost the
+/// token just fetched.
+#[tokio::test]
+async fn a_store_that_panics_when_called_costs_no_token() {
+    let sandbox = Sandbox::start().await.unwrap();
+    for in_get in [true, false] {
+        let store = Arc::new(PanicsOnCall { in_get });
+        let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+            .store(store)
+            .store_policy(StorePolicy::default())
+            .build()
+            .unwrap();
+        let token = source.token().await;
+        assert!(token.is_ok(), "in get: {in_get}: {}", token.unwrap_err());
+        assert!(source.stats().store_errors >= 1, "{:?}", source.stats());
+    }
+    assert_eq!(sandbox.stats(PROVIDER).token_requests, 2);
+}
+
+/// An in-memory store whose next `get` fails on request, and which records what every
+/// `get` answered and every `compare_and_delete` it was asked.
+#[derive(Debug, Default)]
+struct Recording {
+    map: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    fail_next_get: AtomicBool,
+    gets: Mutex<Vec<Option<Vec<u8>>>>,
+    deletes: AtomicU64,
+}
+
+impl Recording {
+    fn token(&self, key: &str) -> Option<Vec<u8>> {
+        let map = self.map.lock().unwrap();
+        map.get(&format!("{key}:token"))
+            .filter(|(_, until)| *until > Instant::now())
+            .map(|(v, _)| v.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for Recording {
+    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
+        if self.fail_next_get.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::new("a transient failure"));
+        }
+        let map = self.map.lock().unwrap();
+        let entry = map.get(&format!("{key}:token")).and_then(|(value, until)| {
+            let ttl = until.checked_duration_since(Instant::now())?;
+            Some(StoreEntry {
+                value: value.clone(),
+                ttl,
+            })
+        });
+        self.gets
+            .lock()
+            .unwrap()
+            .push(entry.as_ref().map(|e| e.value.clone()));
+        Ok(entry)
+    }
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        self.map.lock().unwrap().insert(
+            format!("{key}:token"),
+            (value.to_vec(), Instant::now() + ttl),
+        );
+        Ok(())
+    }
+    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        self.deletes.fetch_add(1, Ordering::SeqCst);
+        let mut map = self.map.lock().unwrap();
+        let key = format!("{key}:token");
+        let matches = map.get(&key).is_some_and(|(v, _)| v == expected);
+        if matches {
+            map.remove(&key);
+        }
+        Ok(matches)
+    }
+    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut map = self.map.lock().unwrap();
+        let key = format!("{key}:lease");
+        if map
+            .get(&key)
+            .is_some_and(|(_, until)| *until > Instant::now())
+        {
+            return Ok(false);
+        }
+        map.insert(key, (owner.as_bytes().to_vec(), Instant::now() + ttl));
+        Ok(true)
+    }
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let mut map = self.map.lock().unwrap();
+        let key = format!("{key}:lease");
+        if map.get(&key).is_some_and(|(h, _)| h == owner.as_bytes()) {
+            map.remove(&key);
+        }
+        Ok(())
+    }
+    async fn wait(&self, _: &str, timeout: Duration) -> Result<(), StoreError> {
+        tokio::time::sleep(timeout.min(Duration::from_millis(20))).await;
+        Ok(())
+    }
+}
+
+/// README: "`invalidate` deletes exactly the stored token it was given (before that source
+/// reads the store again, ...) so fifty replicas reporting one 401 cause one new fetch";
+/// `TokenSource::invalidate`: "the stored copy is deleted too (only if it is still
+/// `token`): before this source next reads the store". (`take_pending_delete` even says
+/// the delete is "left in place while the store backs off: ... still deletes it at its
+/// next fetch".)
+///
+/// Source B caches the fleet's token `tok-1`. One store read fails (a blip): B backs off
+/// for 5 s. The API answers 401 to `tok-1`; B invalidates it and fetches `tok-2` on its
+/// own (the store backing off). The delete of `tok-1` is dropped without being tried: the
+/// store keeps `tok-1`, every other replica keeps adopting the rejected token, and when
+/// B reads the store again (after its back-off) `tok-1` is still there, never deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidated_tokens_delete_is_not_dropped_while_the_store_backs_off() {
+    let server = Scripted::sequence(
+        vec![
+            Reply::token("tok-1", 3600),
+            Reply::json(503, serde_json::json!({"error": "temporarily_unavailable"})),
+            Reply::token("tok-2", 3600),
+        ],
+        Reply::token("tok-later", 3600),
+    )
+    .await;
+    let client = || common::client(Provider::Tradevest, server.base_url());
+    let store = Arc::new(Recording::default());
+
+    // A: another replica, fetches tok-1 and stores it.
+    let a = TokenSource::builder(client())
+        .store(store.clone())
+        .build()
+        .unwrap();
+    assert_eq!(a.token().await.unwrap().expose_secret(), "tok-1");
+
+    // B: adopts tok-1 from the store. Its clock is a manual one, to step over its failure
+    // cool-down (2 s) without leaving the store's back-off (5 s).
+    let clock = ManualClock::new();
+    let b = TokenSource::builder(client())
+        .store(store.clone())
+        .time_source(clock.clone())
+        .policy(CachePolicy::default().with_retry(RetryPolicy::none()))
+        .build()
+        .unwrap();
+    let tok1 = b.token().await.unwrap();
+    assert_eq!(tok1.expose_secret(), "tok-1");
+    assert_eq!(b.stats().store_hits, 1);
+    let key = b.store_key().unwrap().to_owned();
+    let sealed_tok1 = store.token(&key).unwrap();
+
+    // A store blip during a refresh (whose request fails too): B still caches tok-1, and
+    // leaves the store alone for 5 s.
+    store.fail_next_get.store(true, Ordering::SeqCst);
+    let refreshed = b.refresh().await;
+    assert!(refreshed.is_err(), "the scripted refresh fails");
+    assert_eq!(b.stats().store_errors, 1);
+    assert_eq!(b.cached().unwrap().expose_secret(), "tok-1");
+
+    // The API rejects tok-1: B invalidates it, and (cool-down over) gets a new token.
+    clock.advance(Duration::from_secs(3));
+    assert!(b.invalidate(&tok1));
+    let tok2 = b.token().await.unwrap();
+    assert_eq!(tok2.expose_secret(), "tok-2");
+    let deletes_during_backoff = store.deletes.load(Ordering::SeqCst);
+
+    // Past the back-off, B reads the store again (a refresh).
+    clock.advance(Duration::from_secs(10));
+    let gets_before = store.gets.lock().unwrap().len();
+    let _ = b.refresh().await;
+    let first_read_after = store
+        .gets
+        .lock()
+        .unwrap()
+        .get(gets_before)
+        .cloned()
+        .flatten();
+    let still_there_at_bs_next_read = first_read_after.as_deref() == Some(&sealed_tok1[..]);
+
+    // Another replica that misses meanwhile.
+    let c_store_had_tok1 = store.token(&key).as_deref() == Some(&sealed_tok1[..]);
+    eprintln!(
+        "deletes tried by B during/after back-off: {deletes_during_backoff} / {}; \
+         tok-1 still stored when B next read the store: {still_there_at_bs_next_read}; \
+         stored now is tok-1: {c_store_had_tok1}; B stats {:?}",
+        store.deletes.load(Ordering::SeqCst),
+        b.stats()
+    );
+    assert!(
+        !still_there_at_bs_next_read,
+        "B invalidated tok-1 but read the store again with tok-1 still stored: the \
+         delete was dropped untried while the store backed off ({} compare_and_delete \
+         calls in all)",
+        store.deletes.load(Ordering::SeqCst)
+    );
+}
+
+/// The same, seen from the fleet: a replica that misses after B invalidated the token (and
+/// B has already got its new one) adopts the token the API rejected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_invalidate_while_the_store_backs_off_the_fleet_does_not_adopt_the_rejected_token()
+{
+    let server = Scripted::sequence(
+        vec![
+            Reply::token("tok-1", 3600),
+            Reply::json(503, serde_json::json!({"error": "temporarily_unavailable"})),
+            Reply::token("tok-2", 3600),
+        ],
+        Reply::token("tok-later", 3600),
+    )
+    .await;
+    let client = || common::client(Provider::Tradevest, server.base_url());
+    let store = Arc::new(Recording::default());
+    let a = TokenSource::builder(client())
+        .store(store.clone())
+        .build()
+        .unwrap();
+    a.token().await.unwrap();
+    let clock = ManualClock::new();
+    let b = TokenSource::builder(client())
+        .store(store.clone())
+        .time_source(clock.clone())
+        .policy(CachePolicy::default().with_retry(RetryPolicy::none()))
+        .build()
+        .unwrap();
+    let tok1 = b.token().await.unwrap();
+    store.fail_next_get.store(true, Ordering::SeqCst);
+    let _ = b.refresh().await;
+    clock.advance(Duration::from_secs(3));
+    assert!(b.invalidate(&tok1));
+    assert_eq!(b.token().await.unwrap().expose_secret(), "tok-2");
+    // The delete is part of B's fetch: nothing left in the background to wait for.
+
+    let c = TokenSource::builder(client())
+        .store(store.clone())
+        .build()
+        .unwrap();
+    let got = c.token().await.unwrap();
+    eprintln!(
+        "replica C got {:?} (B invalidated tok-1); C stats {:?}; provider requests {}",
+        got.expose_secret(),
+        c.stats(),
+        server.count()
+    );
+    assert_ne!(
+        got.expose_secret(),
+        "tok-1",
+        "a replica adopted the token B invalidated: its stored copy was never deleted"
+    );
+}
