@@ -326,3 +326,61 @@ async fn after_an_invalidate_while_the_store_backs_off_the_fleet_does_not_adopt_
         "a replica adopted the token B invalidated: its stored copy was never deleted"
     );
 }
+
+/// A store where another process holds the lease, and whose `wait` returns at once.
+#[derive(Debug, Default)]
+struct ImpatientWait {
+    calls: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl TokenStore for ImpatientWait {
+    async fn get(&self, _: &str) -> Result<Option<StoreEntry>, StoreError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(None)
+    }
+    async fn put(&self, _: &str, _: &[u8], _: Duration) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn compare_and_delete(&self, _: &str, _: &[u8]) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+    async fn try_lease(&self, _: &str, _: &str, _: Duration) -> Result<bool, StoreError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(false)
+    }
+    async fn release_lease(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn wait(&self, _: &str, _: Duration) -> Result<(), StoreError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// The `TokenStore` docs: "A spurious return is fine". A `wait` that always returned at
+/// once turned the wait for another's lease into a busy loop on the store (about 800,000
+/// calls in 2 s); rounds now take at least 20 ms. The waiter gives up after the lease's
+/// time to live and the retry deadline (300 ms each here) and fetches on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_that_returns_at_once_does_not_spin_on_the_store() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(ImpatientWait::default());
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(store.clone())
+        .store_policy(StorePolicy::default().with_lease_ttl(Duration::from_millis(300)))
+        .policy(
+            CachePolicy::default()
+                .with_retry(RetryPolicy::default().with_deadline(Duration::from_millis(300))),
+        )
+        .build()
+        .unwrap();
+    source.token().await.unwrap();
+    // 600 ms of rounds of at least 20 ms, three calls each: about 90.
+    let calls = store.calls.load(Ordering::Relaxed);
+    assert!(
+        calls < 300,
+        "{calls} store calls waiting 600 ms for a lease"
+    );
+    assert_eq!(source.stats().lease_waits, 1, "{:?}", source.stats());
+}

@@ -79,7 +79,8 @@ pub use redis::{RedisStore, RedisStoreBuilder};
 ///   wake the waiters;
 /// - [`wait`](Self::wait): return once the value may have been written or the lease may
 ///   have ended, or after `timeout` at the latest. A spurious return is fine (the caller
-///   checks again); a missed wake-up only costs latency, never correctness;
+///   checks again, and waits again no sooner than 20 ms after the last wait began); a
+///   missed wake-up only costs latency, never correctness;
 /// - [`get_or_lease`](Self::get_or_lease) (provided): `get`, and `try_lease` when there is
 ///   no value, in one step; override it where the store can do that in one round trip.
 ///
