@@ -84,6 +84,17 @@ const LICENSE_FILES: &[(&str, &str)] = &[
     ("LICENSE-APACHE", include_str!("../../LICENSE-APACHE")),
 ];
 
+/// Whether `text`, found at `path` in a generated crate, is one of the license copies regen
+/// writes there (they carry no marker: they are the workspace's license texts).
+pub fn is_license_copy(path: &std::path::Path, text: &str) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    LICENSE_FILES
+        .iter()
+        .any(|(file, license)| *file == name && crate::regen::same_text(text, license))
+}
+
 /// The key marking [`NORMALIZED_SPEC`] as generated (a top-level OpenAPI extension, the
 /// first key of the file).
 pub const GENERATED_BY_KEY: &str = "x-generated-by";

@@ -215,26 +215,30 @@ impl fmt::Display for Report {
 /// checks them.
 pub fn run(root: &Path, providers: &[String], mode: Mode) -> Result<Report, RegenError> {
     let started = Instant::now();
-    let all = spec::load_all(root)?;
+    // Listed first, read only when selected: one provider's spec regenerates while
+    // another's is being edited (found by review: any spec that did not parse stopped
+    // `regen dinie`, and `regen nonexistent` showed that spec's error).
+    let listed = spec::list(root)?;
     for name in providers {
-        if !all.iter().any(|s| &s.provider == name) {
-            let known: Vec<&str> = all.iter().map(|s| s.provider.as_str()).collect();
+        if !listed.iter().any(|(provider, _)| provider == name) {
+            let known: Vec<&str> = listed.iter().map(|(p, _)| p.as_str()).collect();
             return Err(RegenError::UnknownProvider {
                 name: name.clone(),
                 known: known.join(", "),
             });
         }
     }
-    let selected: Vec<_> = all
+    let selected: Vec<spec::Spec> = listed
         .iter()
-        .filter(|s| providers.is_empty() || providers.contains(&s.provider))
-        .collect();
+        .filter(|(provider, _)| providers.is_empty() || providers.contains(provider))
+        .map(|(_, file)| spec::load(root, file))
+        .collect::<Result<_, _>>()?;
 
     let mut expected: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut crates = Vec::new();
     let mut api_changes = Vec::new();
     let mut errors = Vec::new();
-    for spec in selected {
+    for spec in &selected {
         match generate::generate(spec) {
             Ok(generated) => {
                 let baseline = Path::new(&generated.dir).join(generate::NORMALIZED_SPEC);
@@ -258,9 +262,14 @@ pub fn run(root: &Path, providers: &[String], mode: Mode) -> Result<Report, Rege
     for (path, contents) in &expected {
         match read_if_exists(&root.join(path))? {
             Some(current) if same_text(&current, contents) => {}
+            // Diffed as compared, line endings aside (found by review: in a CRLF checkout
+            // the 40 lines shown were all `\r`, the change past them).
             Some(current) => findings.push(Finding::Stale {
                 path: display(path),
-                diff: short_diff(&current, contents),
+                diff: short_diff(
+                    &current.replace("\r\n", "\n"),
+                    &contents.replace("\r\n", "\n"),
+                ),
             }),
             None => findings.push(Finding::Missing {
                 path: display(path),
@@ -268,18 +277,24 @@ pub fn run(root: &Path, providers: &[String], mode: Mode) -> Result<Report, Rege
         }
     }
     // Files in generated crates that no spec produces: old output, or hand-written files.
-    let owned_dirs: Vec<PathBuf> = if providers.is_empty() {
-        generated_crate_dirs(root)?
-    } else {
-        crates.iter().map(|(dir, _)| PathBuf::from(dir)).collect()
-    };
+    // The crates generated now are searched whatever their `lib.rs` holds (found by
+    // review: one deleted or hand-edited hid every stray file beside it).
+    let mut owned_dirs: Vec<PathBuf> = crates.iter().map(|(dir, _)| PathBuf::from(dir)).collect();
+    if providers.is_empty() {
+        owned_dirs.extend(generated_crate_dirs(root)?);
+        owned_dirs.sort();
+        owned_dirs.dedup();
+    }
     for dir in owned_dirs {
         for path in files_under(root, &dir)? {
             if expected.contains_key(&path) {
                 continue;
             }
-            let generated =
-                read_if_exists(&root.join(&path))?.is_some_and(|text| is_generated(&text));
+            // A link to a directory is no generated file (and reading it would fail).
+            let generated = !root.join(&path).is_dir()
+                && read_if_exists(&root.join(&path))?.is_some_and(|text| {
+                    is_generated(&text) || generate::is_license_copy(&path, &text)
+                });
             findings.push(if generated {
                 Finding::Orphan {
                     path: display(&path),
@@ -325,6 +340,16 @@ fn apply(
             Finding::Orphan { path } => {
                 let target = root.join(path);
                 std::fs::remove_file(&target).map_err(io(&target))?;
+                // The directories it leaves empty go too, up to its crate's own (a removed
+                // spec's crate goes whole).
+                let crates = root.join("crates");
+                let mut dir = target.parent();
+                while let Some(current) = dir.filter(|d| d.starts_with(&crates) && *d != crates) {
+                    if std::fs::remove_dir(current).is_err() {
+                        break;
+                    }
+                    dir = current.parent();
+                }
             }
             Finding::HandWritten { .. } => {}
         }
@@ -350,15 +375,30 @@ fn api_changes_since(baseline: &Path, new: &openapiv3::OpenAPI) -> Result<ApiCha
     })
 }
 
-/// Whether a file carries the generated marker on its first line (Rust, TOML) or its
-/// second (the normalized spec's JSON, whose first line is `{`).
+/// Whether a file starts with the generated marker: a first line that is a comment (Rust's
+/// `//`, TOML's `#`) starting with it, or, for the normalized spec's JSON, a first line `{`
+/// and a second that is its `x-generated-by` key with the marker as value. Found by
+/// review: the marker's words anywhere in the first two lines counted, and `regen`
+/// deleted a hand-written file that mentioned them.
 pub fn is_generated(text: &str) -> bool {
-    text.lines()
-        .take(2)
-        .any(|line| line.contains(GENERATED_MARKER))
+    let mut lines = text.trim_start_matches('\u{feff}').lines();
+    let first = lines.next().unwrap_or_default();
+    let comment = ["//!", "//", "#"]
+        .iter()
+        .find_map(|prefix| first.strip_prefix(prefix));
+    if comment.is_some_and(|rest| rest.trim_start().starts_with(GENERATED_MARKER)) {
+        return true;
+    }
+    first.trim_end() == "{"
+        && lines.next().is_some_and(|second| {
+            second
+                .trim_start()
+                .strip_prefix("\"x-generated-by\": \"")
+                .is_some_and(|value| value.starts_with(GENERATED_MARKER))
+        })
 }
 
-/// `crates/*` directories whose `src/lib.rs` is generated.
+/// `crates/*` directories whose `src/lib.rs` or `Cargo.toml` is generated.
 fn generated_crate_dirs(root: &Path) -> Result<Vec<PathBuf>, RegenError> {
     let crates = root.join("crates");
     let Ok(entries) = std::fs::read_dir(&crates) else {
@@ -367,15 +407,19 @@ fn generated_crate_dirs(root: &Path) -> Result<Vec<PathBuf>, RegenError> {
     let mut dirs = Vec::new();
     for entry in entries.filter_map(Result::ok) {
         let dir = Path::new("crates").join(entry.file_name());
-        if read_if_exists(&root.join(&dir).join("src/lib.rs"))?.is_some_and(|t| is_generated(&t)) {
-            dirs.push(dir);
+        for file in ["src/lib.rs", "Cargo.toml"] {
+            if read_if_exists(&root.join(&dir).join(file))?.is_some_and(|t| is_generated(&t)) {
+                dirs.push(dir);
+                break;
+            }
         }
     }
     dirs.sort();
     Ok(dirs)
 }
 
-/// Files under `root/dir`, relative to `root`, skipping `target/`.
+/// Files under `root/dir`, relative to `root`, skipping the crate's own `target/` (a build
+/// inside it), not any directory of that name deeper down.
 fn files_under(root: &Path, dir: &Path) -> Result<Vec<PathBuf>, RegenError> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
@@ -390,7 +434,7 @@ fn files_under(root: &Path, dir: &Path) -> Result<Vec<PathBuf>, RegenError> {
                 source,
             })?;
             if file_type.is_dir() {
-                if entry.file_name() != "target" {
+                if !(current == dir && entry.file_name() == "target") {
                     pending.push(path);
                 }
             } else {

@@ -26,6 +26,16 @@ pub struct SpecError {
 
 /// Reads every `*.json`, `*.yaml` and `*.yml` file in `<root>/specs`, sorted by name.
 pub fn load_all(root: &Path) -> Result<Vec<Spec>, SpecError> {
+    list(root)?
+        .iter()
+        .map(|(_, name)| load(root, name))
+        .collect()
+}
+
+/// The spec files in `<root>/specs` as `(provider, file name)`, sorted by name, without
+/// reading them (so that one provider's spec can be read while another's does not parse).
+/// Two files for one provider (`dinie.yaml` and `dinie.yml`) are an error naming both.
+pub fn list(root: &Path) -> Result<Vec<(String, String)>, SpecError> {
     let dir = root.join("specs");
     let entries = std::fs::read_dir(&dir).map_err(|e| SpecError {
         path: "specs".into(),
@@ -37,7 +47,22 @@ pub fn load_all(root: &Path) -> Result<Vec<Spec>, SpecError> {
         .filter(|name| format_of(name).is_some())
         .collect();
     names.sort();
-    names.iter().map(|name| load(root, name)).collect()
+    let mut listed: Vec<(String, String)> = Vec::new();
+    for name in names {
+        let provider = name
+            .rsplit_once('.')
+            .map_or(name.as_str(), |(stem, _)| stem);
+        if let Some((_, other)) = listed.iter().find(|(p, _)| p == provider) {
+            return Err(SpecError {
+                path: format!("specs/{name}"),
+                message: format!(
+                    "a second spec for provider `{provider}` beside specs/{other}: keep one"
+                ),
+            });
+        }
+        listed.push((provider.to_owned(), name));
+    }
+    Ok(listed)
 }
 
 fn format_of(file_name: &str) -> Option<Format> {
@@ -73,9 +98,11 @@ pub fn load(root: &Path, file_name: &str) -> Result<Spec, SpecError> {
         )));
     }
     let text = std::fs::read_to_string(root.join(&path)).map_err(|e| fail(e.to_string()))?;
+    // A byte-order mark, which some editors write, is not part of the document.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let document = match format_of(file_name) {
-        Some(Format::Json) => serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?,
-        Some(Format::Yaml) => serde_yaml_ng::from_str(&text).map_err(|e| fail(e.to_string()))?,
+        Some(Format::Json) => serde_json::from_str(text).map_err(|e| fail(e.to_string()))?,
+        Some(Format::Yaml) => serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?,
         None => return Err(fail("not a .json, .yaml or .yml file".into())),
     };
     Ok(Spec {
