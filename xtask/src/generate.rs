@@ -383,6 +383,23 @@ pub fn schemars_behind_feature(file: &mut syn::File) -> Result<usize, String> {
             self.attrs(&mut item.attrs);
             syn::visit_mut::visit_item_enum_mut(self, item);
         }
+
+        /// A type progenitor writes `impl ::schemars::JsonSchema` for by hand (an integer
+        /// enum: found by review, that impl stayed outside the feature, and a spec whose
+        /// only types were such was refused as "progenitor's output changed").
+        fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
+            let json_schema = item.trait_.as_ref().is_some_and(|(path, _)| {
+                let segments: Vec<String> =
+                    path.segments.iter().map(|s| s.ident.to_string()).collect();
+                segments == ["schemars", "JsonSchema"]
+            });
+            if json_schema {
+                item.attrs
+                    .push(syn::parse_quote!(#[cfg(feature = "schemars")]));
+                self.rewritten += 1;
+            }
+            syn::visit_mut::visit_item_impl_mut(self, item);
+        }
     }
 
     let mut rewrite = Rewrite {

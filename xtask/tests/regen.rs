@@ -527,3 +527,56 @@ fn two_specs_for_one_provider_are_an_error_and_a_bom_is_not_part_of_a_spec() {
     let report = regen::run(scratch.path(), &[], Mode::Check).unwrap();
     assert!(report.is_clean(), "{report}");
 }
+
+/// A spec with one schema, `S`, answered by `GET /t`, beside a bodiless `GET /u`.
+fn spec_with_schema(schema: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "openapi": "3.0.3",
+        "info": {"title": "x", "version": "1"},
+        "paths": {
+            "/t": {"get": {"operationId": "t", "responses": {"200": {"description": "ok",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/S"}}}}}}},
+            "/u": {"get": {"operationId": "u", "responses": {"204": {"description": "ok"}}}}
+        },
+        "components": {"schemas": {"S": schema}}
+    })
+}
+
+fn generate_spec(
+    document: serde_json::Value,
+) -> Result<xtask::generate::GeneratedCrate, xtask::generate::GenerateError> {
+    xtask::generate::generate(&xtask::spec::Spec {
+        provider: "zz".into(),
+        path: "specs/zz.json".into(),
+        document,
+    })
+}
+
+/// progenitor writes `impl ::schemars::JsonSchema` by hand for an integer enum: that impl
+/// stayed outside the `schemars` feature (the crate would not build without it), and a
+/// spec whose only type was one was refused as "progenitor's output changed".
+#[test]
+fn an_integer_enum_keeps_schemars_behind_its_feature() {
+    generate_spec(spec_with_schema(
+        serde_json::json!({"type": "integer", "enum": [1, 2]}),
+    ))
+    .unwrap_or_else(|e| panic!("a valid spec refused: {e}"));
+    let generated = generate_spec(spec_with_schema(serde_json::json!({
+        "type": "object", "properties": {"n": {"type": "integer", "enum": [1, 2]}}
+    })))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let code = &generated.files["src/generated.rs"];
+    let lines: Vec<&str> = code.lines().collect();
+    let impls: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].contains("impl ::schemars::JsonSchema for"))
+        .collect();
+    assert!(!impls.is_empty(), "no hand-written impl to check:\n{code}");
+    for i in impls {
+        assert!(
+            lines[i.saturating_sub(1)].contains("feature = \"schemars\""),
+            "src/generated.rs:{}: {}",
+            i + 1,
+            lines[i]
+        );
+    }
+}
