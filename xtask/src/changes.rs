@@ -35,11 +35,17 @@
 //! | response field made optional | breaking | the old client requires it; `T` → `Option<T>` |
 //! | response field made required | breaking (Rust only) | `Option<T>` → `T`; `oasdiff` says compatible |
 //! | response enum value added | breaking | the old client cannot decode it; exhaustive `match`es lack an arm |
+//! | optional parameter or optional request body added | breaking (Rust only) | the client method gains an argument; `oasdiff` says compatible |
+//! | a field's `enum` gained or lost | breaking | its Rust type becomes, or stops being, a generated enum |
+//! | a string's `minLength`, `maxLength` or `pattern` added, removed or changed | breaking | a constrained string is a validating newtype |
+//! | an optional field's `default` added or removed | breaking (Rust only) | `Option<T>` ↔ `T` |
+//! | a named schema renamed (`$ref` to another name) | breaking (Rust only) | its Rust type's name changes |
+//! | a response with a body of a type the operation had none of (its first typed error, say) | breaking | the method's return type changes |
 //! | enum value removed | breaking | request: refused; response: the variant is gone |
 //! | security requirement changed | breaking | the client authenticates differently |
 //! | server moved (a constant's URL changed) | breaking | requests go elsewhere |
 //! | server described anew (its constant renamed) | breaking | the constant's name changes |
-//! | response field, request enum value, operation, server, content type, response status, optional parameter added | compatible | nothing that exists changes |
+//! | response field, request enum value (to an existing enum), operation, server, content type, response status (of a body type the operation has) added | compatible | nothing that exists changes |
 //! | `info.version` changed | compatible | only the `api-version` header progenitor sends changes |
 //!
 //! Every line of the report is `breaking: <where>: <what>` or `compatible: <where>: <what>`,
@@ -273,21 +279,18 @@ impl Changes<'_> {
             .and_then(|b| resolve_body(self.new, b));
         match (old_body, new_body) {
             (Some(_), None) => self.push(Severity::Breaking, at, "request body removed".into()),
+            // Either way the client method gains a `body` argument (found by review: an
+            // optional one was reported compatible).
             (None, Some(body)) => self.push(
-                if body.required {
-                    Severity::Breaking
-                } else {
-                    Severity::Compatible
-                },
+                Severity::Breaking,
                 at,
-                format!(
-                    "{} request body added",
-                    if body.required {
-                        "required"
-                    } else {
-                        "optional"
-                    }
-                ),
+                if body.required {
+                    "required request body added".to_owned()
+                } else {
+                    "optional request body added (wire-compatible; the client method gains a \
+                     `body` argument)"
+                        .to_owned()
+                },
             ),
             (Some(old_body), Some(new_body)) => {
                 self.content(at, "request", &old_body.content, &new_body.content)
@@ -336,7 +339,15 @@ impl Changes<'_> {
                 None if *required => {
                     self.push(Severity::Breaking, at, format!("{name} added, required"))
                 }
-                None => self.push(Severity::Compatible, at, format!("{name} added, optional")),
+                // progenitor's positional methods take every parameter as an argument: an
+                // optional one too (found by review: reported compatible).
+                None => self.push(
+                    Severity::Breaking,
+                    at,
+                    format!(
+                        "{name} added, optional (wire-compatible; the client method gains an argument)"
+                    ),
+                ),
                 Some((_, was_required, old_schema)) => {
                     if was_required != required {
                         let (severity, what) = if *required {
@@ -368,6 +379,26 @@ impl Changes<'_> {
             all
         };
         let (old_responses, new_responses) = (statuses(self.old, old), statuses(self.new, new));
+        // The method's return type is `Result<ResponseValue<S>, Error<E>>`, S and E the
+        // success and error bodies' types: a status added with a body of a new type (the
+        // first typed error, say) changes it (found by review: reported compatible).
+        for (kind, errors) in [("success", false), ("error", true)] {
+            let (before, after) = (
+                body_types(&old_responses, errors),
+                body_types(&new_responses, errors),
+            );
+            if before != after {
+                self.push(
+                    Severity::Breaking,
+                    at,
+                    format!(
+                        "{kind} body type {} -> {} (the client method's return type changes)",
+                        describe_types(&before),
+                        describe_types(&after)
+                    ),
+                );
+            }
+        }
         for (status, _) in old_responses
             .iter()
             .filter(|(s, _)| !new_responses.iter().any(|(t, _)| t == s))
@@ -450,10 +481,39 @@ impl Changes<'_> {
         if depth > MAX_DEPTH {
             return;
         }
+        // A named schema is a named Rust type: renamed, the type is (found by review: a
+        // request schema renamed with the same content was not reported).
+        if let (ReferenceOr::Reference { reference: a }, ReferenceOr::Reference { reference: b }) =
+            (old, new)
+            && let (Some(a), Some(b)) = (component_name(a, "schemas"), component_name(b, "schemas"))
+            && a != b
+        {
+            self.push(
+                Severity::Breaking,
+                at,
+                format!("{label} type renamed from `{a}` to `{b}` (its Rust type's name changes)"),
+            );
+        }
         let (Some(old), Some(new)) = (resolve_schema(self.old, old), resolve_schema(self.new, new))
         else {
             return;
         };
+        // A string with a length or pattern constraint is a newtype that validates: one
+        // gained, lost or changed changes the Rust type or what it accepts (found by
+        // review: not reported).
+        let (old_rule, new_rule) = (string_rule(old), string_rule(new));
+        if old_rule != new_rule {
+            self.push(
+                Severity::Breaking,
+                at,
+                format!(
+                    "{label} string constraints {} -> {} (a constrained string is a \
+                     validating newtype)",
+                    old_rule.as_deref().unwrap_or("none"),
+                    new_rule.as_deref().unwrap_or("none")
+                ),
+            );
+        }
         let (old_type, new_type) = (type_name(old), type_name(new));
         if old_type != new_type {
             self.push(
@@ -502,6 +562,23 @@ impl Changes<'_> {
                 self.push(severity, at, format!("{label} {what}"));
                 continue;
             };
+            // An optional field with a `default` is `T`, without one `Option<T>` (found by
+            // review: a default added was not reported).
+            let has_default = |doc: &OpenAPI, schema: &ReferenceOr<Schema>| {
+                resolve_schema(doc, schema).is_some_and(|s| s.schema_data.default.is_some())
+            };
+            let (old_default, new_default) = (
+                has_default(self.old, old_schema),
+                has_default(self.new, schema),
+            );
+            if !*required && !*was_required && old_default != new_default {
+                let what = if new_default {
+                    "default added (`Option<T>` -> `T`)"
+                } else {
+                    "default removed (`T` -> `Option<T>`)"
+                };
+                self.push(Severity::Breaking, at, format!("{label} {what}"));
+            }
             if was_required != required {
                 let what = match (direction, required) {
                     (Direction::Request, true) => "made required",
@@ -539,6 +616,17 @@ impl Changes<'_> {
         if old_values.is_empty() && new_values.is_empty() {
             return;
         }
+        // An enum gained or lost is a retype: the field's Rust type becomes, or stops
+        // being, a generated enum (found by review: reported as values added).
+        if old_values.is_empty() != new_values.is_empty() {
+            let what = if new_values.is_empty() {
+                "loses its enum (its generated enum type goes)"
+            } else {
+                "gains an enum (its Rust type becomes a generated enum; other values are refused)"
+            };
+            self.push(Severity::Breaking, at, format!("{label} {what}"));
+            return;
+        }
         for value in old_values.difference(&new_values) {
             let why = match direction {
                 Direction::Request => "requests carrying it are refused",
@@ -564,6 +652,49 @@ impl Changes<'_> {
                 format!("{label} enum value {value} added{why}"),
             );
         }
+    }
+}
+
+/// A string schema's length and pattern constraints, as written, if it has any.
+fn string_rule(schema: &Schema) -> Option<String> {
+    let SchemaKind::Type(Type::String(s)) = &schema.schema_kind else {
+        return None;
+    };
+    let mut parts = Vec::new();
+    if let Some(min) = s.min_length {
+        parts.push(format!("minLength {min}"));
+    }
+    if let Some(max) = s.max_length {
+        parts.push(format!("maxLength {max}"));
+    }
+    if let Some(pattern) = &s.pattern {
+        parts.push(format!("pattern `{pattern}`"));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// The types of the bodies of an operation's success (2xx) or error (4xx, 5xx, `default`)
+/// responses: a schema's component name, or an inline schema's type.
+fn body_types(responses: &[(String, Option<Response>)], errors: bool) -> BTreeSet<String> {
+    responses
+        .iter()
+        .filter(|(status, _)| errors != status.starts_with('2'))
+        .filter_map(|(_, response)| response.as_ref())
+        .flat_map(|response| response.content.values())
+        .filter_map(|media| media.schema.as_ref())
+        .map(|schema| match schema {
+            ReferenceOr::Reference { reference } => component_name(reference, "schemas")
+                .map_or_else(|| reference.clone(), |name| format!("`{name}`")),
+            ReferenceOr::Item(schema) => format!("inline {}", type_name(schema)),
+        })
+        .collect()
+}
+
+fn describe_types(types: &BTreeSet<String>) -> String {
+    if types.is_empty() {
+        "none".to_owned()
+    } else {
+        types.iter().cloned().collect::<Vec<_>>().join(" and ")
     }
 }
 
@@ -1117,7 +1248,7 @@ mod tests {
                 },
                 vec![
                     "breaking: POST /auth/token: query parameter `tenant` added, required",
-                    "compatible: POST /auth/token: header parameter `X-Trace` added, optional",
+                    "breaking: POST /auth/token: header parameter `X-Trace` added, optional (wire-compatible; the client method gains an argument)",
                 ],
             ),
             (

@@ -1,0 +1,224 @@
+//! The change report (`xtask::changes`) held against the Rust that progenitor generates:
+//! each edit below changes an existing generated item (the probe checks that it does), so
+//! the report must call it breaking, as the `changes` docs define it. Found by an
+//! adversarial review; each test failed before its fix.
+
+use serde_json::{Value, json};
+use xtask::changes::{self, Severity};
+use xtask::spec::Spec;
+
+/// A token operation with a JSON body, and a bodiless, parameterless `GET /status`.
+fn base() -> Value {
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "T", "version": "1"},
+        "servers": [{"url": "https://api.example.invalid"}],
+        "paths": {
+            "/auth/token": {"post": {
+                "operationId": "createToken",
+                "requestBody": {"required": true, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/TokenRequest"}}}},
+                "responses": {
+                    "200": {"description": "ok", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/TokenResponse"}}}}
+                }
+            }},
+            "/status": {"get": {
+                "operationId": "getStatus",
+                "responses": {"204": {"description": "up"}}
+            }}
+        },
+        "components": {"schemas": {
+            "TokenRequest": {"type": "object", "required": ["grant_type"], "properties": {
+                "grant_type": {"type": "string"},
+                "scope": {"type": "string"}}},
+            "TokenResponse": {"type": "object", "required": ["access_token"], "properties": {
+                "access_token": {"type": "string"}}},
+            "Problem": {"type": "object", "required": ["title"], "properties": {
+                "title": {"type": "string"}}}
+        }}
+    })
+}
+
+/// `src/generated.rs` of the crate generated from `doc`.
+fn generated_rs(doc: &Value) -> String {
+    let spec = Spec {
+        provider: "acme".into(),
+        path: "specs/acme.json".into(),
+        document: doc.clone(),
+    };
+    let generated =
+        xtask::generate::generate(&spec).unwrap_or_else(|e| panic!("generation failed: {e}"));
+    generated.files["src/generated.rs"].clone()
+}
+
+fn normalized(doc: &Value) -> openapiv3::OpenAPI {
+    let mut doc = doc.clone();
+    xtask::normalize::normalize(&mut doc).unwrap();
+    serde_json::from_value(doc).unwrap()
+}
+
+/// Lines of `text` containing `needle`, trimmed.
+fn lines_with(text: &str, needle: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.contains(needle))
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
+/// The edit changes an existing generated Rust item (shown by `needle` lines of old and new
+/// generated code); per the `changes` docs ("in Rust: code that builds the generated request
+/// types or reads the response types ... stops compiling"; "operation renamed: the client
+/// method is renamed") the report must say `breaking`.
+fn assert_reported_breaking(name: &str, edit: impl FnOnce(&mut Value), needle: &str) {
+    let old = base();
+    let mut new = base();
+    edit(&mut new);
+    let (old_rs, new_rs) = (generated_rs(&old), generated_rs(&new));
+    let (old_lines, new_lines) = (lines_with(&old_rs, needle), lines_with(&new_rs, needle));
+    assert_ne!(
+        old_lines, new_lines,
+        "{name}: the generated Rust item did not change; the probe is wrong"
+    );
+    let report: Vec<String> = changes::diff(&normalized(&old), &normalized(&new))
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let breaking = changes::diff(&normalized(&old), &normalized(&new))
+        .iter()
+        .any(|c| c.severity == Severity::Breaking);
+    assert!(
+        breaking,
+        "{name}: the generated Rust changed from\n  {old_lines:#?}\nto\n  {new_lines:#?}\n\
+         but the change report has no breaking line: {report:#?}"
+    );
+}
+
+/// Table: "optional parameter added | compatible | nothing that exists changes". With the
+/// positional interface the settings ask for, the existing method gains an argument: every
+/// call of `client.get_status()` stops compiling.
+#[test]
+fn change_report_optional_parameter_added_changes_the_method_signature() {
+    assert_reported_breaking(
+        "optional query parameter added",
+        |d| {
+            d["paths"]["/status"]["get"]["parameters"] = json!([
+                {"in": "query", "name": "verbose", "schema": {"type": "boolean"}}
+            ])
+        },
+        "pub async fn get_status",
+    );
+}
+
+/// An optional request body added to an existing operation: reported `compatible`, yet
+/// the method gains a `body` argument.
+#[test]
+fn change_report_optional_request_body_added_changes_the_method_signature() {
+    assert_reported_breaking(
+        "optional request body added",
+        |d| {
+            d["paths"]["/status"]["get"]["requestBody"] = json!({"content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Problem"}}}})
+        },
+        "pub async fn get_status",
+    );
+}
+
+/// Table: "field or parameter retyped ... | breaking | its Rust type changes". An `enum`
+/// added to a request string field retypes it (`String` -> a generated enum; on the wire,
+/// every other value the old client could send is now refused), but the report says
+/// `compatible: ... enum value "x" added`.
+#[test]
+fn change_report_enum_added_to_a_request_field_is_a_retype() {
+    assert_reported_breaking(
+        "enum added to request field `scope`",
+        |d| {
+            d["components"]["schemas"]["TokenRequest"]["properties"]["scope"]["enum"] =
+                json!(["read", "write"])
+        },
+        "pub scope:",
+    );
+}
+
+/// A `maxLength` (or `pattern`) added to a request field: progenitor makes it a constrained
+/// newtype (README: "a constrained string type"), refused on the wire above the limit;
+/// nothing is reported at all.
+#[test]
+fn change_report_constraint_added_to_a_request_field_is_a_retype() {
+    assert_reported_breaking(
+        "maxLength added to request field `scope`",
+        |d| {
+            d["components"]["schemas"]["TokenRequest"]["properties"]["scope"]["maxLength"] =
+                json!(32)
+        },
+        "pub scope:",
+    );
+}
+
+/// A `default` added to an optional request field: `Option<String>` becomes `String`
+/// (struct literals stop compiling); nothing is reported.
+#[test]
+fn change_report_default_added_to_an_optional_field_is_a_retype() {
+    assert_reported_breaking(
+        "default added to optional request field `scope`",
+        |d| {
+            d["components"]["schemas"]["TokenRequest"]["properties"]["scope"]["default"] =
+                json!("read")
+        },
+        "pub scope:",
+    );
+}
+
+/// A `$ref`'d request schema renamed (same content): `types::TokenRequest` becomes
+/// `types::AccessTokenRequest`, so every struct literal and the method's `body` type change;
+/// nothing is reported.
+#[test]
+fn change_report_renamed_request_schema_renames_the_rust_type() {
+    assert_reported_breaking(
+        "request schema renamed",
+        |d| {
+            let schemas = d["components"]["schemas"].as_object_mut().unwrap();
+            let request = schemas.remove("TokenRequest").unwrap();
+            schemas.insert("AccessTokenRequest".into(), request);
+            d["paths"]["/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"] =
+                json!({"$ref": "#/components/schemas/AccessTokenRequest"});
+        },
+        "body: &'a types::",
+    );
+}
+
+/// Table: "response status added | compatible". The first typed error response of an
+/// operation changes its return type `Error<()>` -> `Error<types::Problem>`.
+#[test]
+fn change_report_first_error_response_added_changes_the_return_type() {
+    assert_reported_breaking(
+        "typed 400 added to GET /status",
+        |d| {
+            d["paths"]["/status"]["get"]["responses"]["400"] = json!({"description": "bad",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+        },
+        "Error<",
+    );
+}
+
+/// And no false alarm: a second error status of the type the operation already returns
+/// changes no generated item, and stays compatible.
+#[test]
+fn a_status_of_a_body_type_the_operation_has_stays_compatible() {
+    let problem = json!({"description": "bad", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Problem"}}}});
+    let mut old = base();
+    old["paths"]["/auth/token"]["post"]["responses"]["400"] = problem.clone();
+    let mut new = old.clone();
+    new["paths"]["/auth/token"]["post"]["responses"]["401"] = problem;
+    let needle = "pub async fn create_token";
+    assert_eq!(
+        lines_with(&generated_rs(&old), needle),
+        lines_with(&generated_rs(&new), needle)
+    );
+    let report = changes::diff(&normalized(&old), &normalized(&new));
+    assert!(
+        report.iter().all(|c| c.severity == Severity::Compatible) && !report.is_empty(),
+        "{report:#?}"
+    );
+}
