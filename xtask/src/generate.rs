@@ -39,7 +39,8 @@ pub enum GenerateError {
         /// progenitor's message.
         message: String,
     },
-    /// progenitor panicked; `operations` are those that panic on their own.
+    /// progenitor panicked; `operations` are those that panic on their own (with the
+    /// schemas they reach), or else the component schemas that do (`schema `Name``).
     #[error(
         "{spec}: progenitor panicked ({message}) on {}",
         if operations.is_empty() { "the document as a whole".to_owned() } else { operations.join(", ") }
@@ -235,7 +236,10 @@ fn parse(spec: &str, doc: &Value) -> Result<openapiv3::OpenAPI, GenerateError> {
     })
 }
 
-/// Generates each operation alone to find the ones progenitor panics on.
+/// Generates each operation alone, with only the component schemas it reaches, to find
+/// the ones progenitor panics on (found by review: with every schema kept, a bad schema
+/// made every operation "panic on its own", a bodiless one too). When none does, the
+/// component schemas that panic alone are named instead, as `schema `Name``.
 fn panicking_operations(
     doc: &Value,
     step: fn(
@@ -243,6 +247,10 @@ fn panicking_operations(
         &openapiv3::OpenAPI,
     ) -> Result<proc_macro2::TokenStream, progenitor::Error>,
 ) -> Vec<String> {
+    let panics = |candidate: Value| {
+        serde_json::from_value::<openapiv3::OpenAPI>(candidate)
+            .is_ok_and(|api| catch_panic(|| step(&mut Generator::new(&settings()), &api)).is_err())
+    };
     let mut found = Vec::new();
     for (path, method, op) in openapi::operations(doc) {
         let mut single = doc.clone();
@@ -251,6 +259,8 @@ fn panicking_operations(
         if let Some(params) = doc["paths"][path].get("parameters") {
             item.insert("parameters".to_owned(), params.clone());
         }
+        let reached = reachable_schemas(doc, &Value::Object(item.clone()));
+        keep_schemas(&mut single, |name| reached.contains(name));
         single["paths"] = serde_json::json!({ path: item });
         let Ok(api) = serde_json::from_value::<openapiv3::OpenAPI>(single) else {
             continue;
@@ -263,7 +273,74 @@ fn panicking_operations(
             found.push(format!("{} {path} ({id})", method.to_uppercase()));
         }
     }
+    if found.is_empty() {
+        // Not one operation: a schema no operation uses (progenitor generates them all).
+        let names: Vec<String> = doc
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .map(|schemas| schemas.keys().cloned().collect())
+            .unwrap_or_default();
+        for name in names {
+            let reached = reachable_schemas(
+                doc,
+                &serde_json::json!({"$ref": format!("#/components/schemas/{name}")}),
+            );
+            let mut alone = doc.clone();
+            alone["paths"] = serde_json::json!({});
+            keep_schemas(&mut alone, |n| reached.contains(n));
+            if panics(alone) {
+                found.push(format!("schema `{name}`"));
+            }
+        }
+    }
     found
+}
+
+/// The component schemas `value` reaches through `$ref`s, however deep, through other
+/// components (responses, parameters, request bodies) too.
+fn reachable_schemas(doc: &Value, value: &Value) -> std::collections::BTreeSet<String> {
+    let mut schemas = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut pending = vec![value.clone()];
+    while let Some(current) = pending.pop() {
+        let mut refs = Vec::new();
+        collect_refs(&current, &mut refs);
+        for reference in refs {
+            if !seen.insert(reference.clone()) {
+                continue;
+            }
+            if let Some(name) = reference.strip_prefix("#/components/schemas/") {
+                schemas.insert(name.to_owned());
+            }
+            if let Some(target) = reference.strip_prefix('#').and_then(|p| doc.pointer(p)) {
+                pending.push(target.clone());
+            }
+        }
+    }
+    schemas
+}
+
+fn collect_refs(value: &Value, refs: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            if let Some(Value::String(reference)) = object.get("$ref") {
+                refs.push(reference.clone());
+            }
+            object.values().for_each(|v| collect_refs(v, refs));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, refs)),
+        _ => {}
+    }
+}
+
+/// Keeps only the component schemas `keep` names.
+fn keep_schemas(doc: &mut Value, keep: impl Fn(&str) -> bool) {
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        schemas.retain(|name, _| keep(name));
+    }
 }
 
 /// Runs `f`, turning a panic into its message (and keeping the default hook quiet).

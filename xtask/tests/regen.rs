@@ -580,3 +580,27 @@ fn an_integer_enum_keeps_schemars_behind_its_feature() {
         );
     }
 }
+
+/// A progenitor panic is blamed on the operations that cause it (found by review: each
+/// operation was tried alone but with every schema, so a bad schema blamed them all, the
+/// bodiless `GET /u` too), or, when no operation uses the schema, on the schema.
+#[test]
+fn a_progenitor_panic_names_only_what_causes_it() {
+    let colliding = serde_json::json!({"type": "string", "enum": ["a", "A"]});
+    let err = generate_spec(spec_with_schema(colliding.clone()))
+        .err()
+        .expect("progenitor panics on colliding enum variant names");
+    let shown = err.to_string();
+    assert!(
+        shown.contains("GET /t (t)") && !shown.contains("GET /u (u)"),
+        "{shown}"
+    );
+
+    let mut unused = spec_with_schema(serde_json::json!({"type": "string"}));
+    unused["components"]["schemas"]["Unused"] = colliding;
+    let shown = generate_spec(unused).err().expect("it panics").to_string();
+    assert!(
+        shown.contains("schema `Unused`") && !shown.contains("GET /"),
+        "{shown}"
+    );
+}
