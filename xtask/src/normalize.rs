@@ -416,7 +416,10 @@ fn derive_missing_operation_ids(doc: &mut Value) -> Result<Vec<String>, Normaliz
             let base = operation_id_from(method, &path);
             let mut id = base.clone();
             let mut n = 2;
-            while taken.contains(&id) {
+            // Taken as a Rust method too: `postOauthToken` beside an existing
+            // `post_oauth_token` is one `fn post_oauth_token` (found by review: two).
+            let rust = |id: &str| heck::ToSnakeCase::to_snake_case(id);
+            while taken.iter().any(|t| t == &id || rust(t) == rust(&id)) {
                 id = format!("{base}{n}");
                 n += 1;
             }
@@ -1267,6 +1270,20 @@ mod tests {
                         "example": {"$ref": "#/components/examples/Token/value"}
                     }}}}}}}
             }),
+        );
+    }
+
+    /// Found by review: a derived id unique as an id but not as a Rust method name.
+    #[test]
+    fn a_derived_operation_id_does_not_collide_as_a_rust_method() {
+        let mut doc = json!({"paths": {
+            "/oauth/token": {"post": {"responses": {}}},
+            "/other": {"get": {"operationId": "post_oauth_token", "responses": {}}}
+        }});
+        derive_missing_operation_ids(&mut doc).unwrap();
+        assert_eq!(
+            doc["paths"]["/oauth/token"]["post"]["operationId"],
+            "postOauthToken2"
         );
     }
 

@@ -102,7 +102,14 @@ pub fn load(root: &Path, file_name: &str) -> Result<Spec, SpecError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let document = match format_of(file_name) {
         Some(Format::Json) => serde_json::from_str(text).map_err(|e| fail(e.to_string()))?,
-        Some(Format::Yaml) => serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?,
+        Some(Format::Yaml) => {
+            // YAML merge keys (`<<: *base`) merged, not kept as a key named `<<` (found
+            // by review: the merged fields were silently lost).
+            let mut yaml: serde_yaml_ng::Value =
+                serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?;
+            yaml.apply_merge().map_err(|e| fail(e.to_string()))?;
+            serde_yaml_ng::from_value(yaml).map_err(|e| fail(e.to_string()))?
+        }
         None => return Err(fail("not a .json, .yaml or .yml file".into())),
     };
     Ok(Spec {

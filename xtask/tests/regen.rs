@@ -604,3 +604,23 @@ fn a_progenitor_panic_names_only_what_causes_it() {
         "{shown}"
     );
 }
+
+/// YAML merge keys are merged (found by review: `<<: *base` stayed a key named `<<`, and
+/// the fields it merged were lost without a word).
+#[test]
+fn yaml_merge_keys_are_merged() {
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(scratch.path().join("specs")).unwrap();
+    std::fs::write(
+        scratch.path().join("specs/zz.yaml"),
+        "openapi: 3.0.3\ninfo: {title: x, version: '1'}\npaths: {}\ncomponents:\n  schemas:\n    \
+         Base: &base\n      type: object\n      required: [id]\n    Derived:\n      <<: *base\n      \
+         description: merged\n",
+    )
+    .unwrap();
+    let spec = xtask::spec::load(scratch.path(), "zz.yaml").unwrap();
+    let derived = &spec.document["components"]["schemas"]["Derived"];
+    assert_eq!(derived["type"], "object", "{derived}");
+    assert_eq!(derived["required"], serde_json::json!(["id"]));
+    assert!(derived.get("<<").is_none(), "{derived}");
+}
