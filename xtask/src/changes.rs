@@ -37,10 +37,11 @@
 //! | response enum value added | breaking | the old client cannot decode it; exhaustive `match`es lack an arm |
 //! | optional parameter or optional request body added | breaking (Rust only) | the client method gains an argument; `oasdiff` says compatible |
 //! | a field's `enum` gained or lost | breaking | its Rust type becomes, or stops being, a generated enum |
-//! | a string's `minLength`, `maxLength` or `pattern` added, removed or changed | breaking | a constrained string is a validating newtype |
-//! | an optional field's `default` added or removed | breaking (Rust only) | `Option<T>` ↔ `T` |
-//! | a named schema renamed (`$ref` to another name) | breaking (Rust only) | its Rust type's name changes |
-//! | a response with a body of a type the operation had none of (its first typed error, say) | breaking | the method's return type changes |
+//! | a string's `minLength`, `maxLength` or `pattern` added or removed (not an enum's) | breaking | a constrained string is a validating newtype |
+//! | such a constraint changed so that the side that must accept it (the server for a request, the old client for a response) accepts less | breaking | it refuses what the other sends; loosened that way round, compatible |
+//! | an optional field's `default` added or removed (not an array's: `Vec<T>` either way) | breaking (Rust only) | `Option<T>` ↔ `T` |
+//! | a named schema renamed to another Rust name, or an inline one made named (or the other way), where it generates a type | breaking (Rust only) | its Rust type's name changes |
+//! | a 2xx, 4xx, 5xx or `default` response with a body of a type the operation had none of (its first typed error, say) | breaking | the method's return type changes |
 //! | enum value removed | breaking | request: refused; response: the variant is gone |
 //! | security requirement changed | breaking | the client authenticates differently |
 //! | server moved (a constant's URL changed) | breaking | requests go elsewhere |
@@ -482,35 +483,63 @@ impl Changes<'_> {
             return;
         }
         // A named schema is a named Rust type: renamed, the type is (found by review: a
-        // request schema renamed with the same content was not reported).
-        if let (ReferenceOr::Reference { reference: a }, ReferenceOr::Reference { reference: b }) =
-            (old, new)
-            && let (Some(a), Some(b)) = (component_name(a, "schemas"), component_name(b, "schemas"))
-            && a != b
-        {
-            self.push(
-                Severity::Breaking,
-                at,
-                format!("{label} type renamed from `{a}` to `{b}` (its Rust type's name changes)"),
-            );
-        }
+        // request schema renamed with the same content was not reported). Compared as Rust
+        // names (`TokenRequest` and `token_request` are one type); an inline schema that
+        // becomes a named one, or the other way, renames the type it generates, if it
+        // generates one (found by review too).
+        let rust_name = |schema: &ReferenceOr<Schema>| match schema {
+            ReferenceOr::Reference { reference } => component_name(reference, "schemas")
+                .map(heck::ToUpperCamelCase::to_upper_camel_case),
+            ReferenceOr::Item(_) => None,
+        };
+        let (old_name, new_name) = (rust_name(old), rust_name(new));
         let (Some(old), Some(new)) = (resolve_schema(self.old, old), resolve_schema(self.new, new))
         else {
             return;
         };
+        if old_name != new_name && generates_type(old) && generates_type(new) {
+            let name = |n: &Option<String>| {
+                n.as_ref()
+                    .map_or_else(|| "an inline type".to_owned(), |n| format!("`{n}`"))
+            };
+            self.push(
+                Severity::Breaking,
+                at,
+                format!(
+                    "{label} type {} -> {} (its Rust type's name changes)",
+                    name(&old_name),
+                    name(&new_name)
+                ),
+            );
+        }
         // A string with a length or pattern constraint is a newtype that validates: one
         // gained, lost or changed changes the Rust type or what it accepts (found by
         // review: not reported).
         let (old_rule, new_rule) = (string_rule(old), string_rule(new));
         if old_rule != new_rule {
+            let described = |rule: &Option<StringRule>| {
+                rule.as_ref()
+                    .map_or_else(|| "none".to_owned(), StringRule::describe)
+            };
+            // Gained or lost, the Rust type changes; changed, it depends on which side
+            // must accept what the other sends (found by review: a request's limit
+            // loosened was called breaking).
+            let severity = match (&old_rule, &new_rule) {
+                (Some(before), Some(after)) => match direction {
+                    Direction::Request if after.accepts_all_of(before) => Severity::Compatible,
+                    Direction::Response if before.accepts_all_of(after) => Severity::Compatible,
+                    _ => Severity::Breaking,
+                },
+                _ => Severity::Breaking,
+            };
             self.push(
-                Severity::Breaking,
+                severity,
                 at,
                 format!(
                     "{label} string constraints {} -> {} (a constrained string is a \
                      validating newtype)",
-                    old_rule.as_deref().unwrap_or("none"),
-                    new_rule.as_deref().unwrap_or("none")
+                    described(&old_rule),
+                    described(&new_rule)
                 ),
             );
         }
@@ -564,8 +593,12 @@ impl Changes<'_> {
             };
             // An optional field with a `default` is `T`, without one `Option<T>` (found by
             // review: a default added was not reported).
+            // (An array is `Vec<T>` either way: found by review.)
             let has_default = |doc: &OpenAPI, schema: &ReferenceOr<Schema>| {
-                resolve_schema(doc, schema).is_some_and(|s| s.schema_data.default.is_some())
+                resolve_schema(doc, schema).is_some_and(|s| {
+                    s.schema_data.default.is_some()
+                        && !matches!(s.schema_kind, SchemaKind::Type(Type::Array(_)))
+                })
             };
             let (old_default, new_default) = (
                 has_default(self.old, old_schema),
@@ -655,22 +688,73 @@ impl Changes<'_> {
     }
 }
 
-/// A string schema's length and pattern constraints, as written, if it has any.
-fn string_rule(schema: &Schema) -> Option<String> {
+/// A string's length and pattern constraints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StringRule {
+    min: Option<usize>,
+    max: Option<usize>,
+    pattern: Option<String>,
+}
+
+impl StringRule {
+    /// Whether every string `other` accepts, this accepts too.
+    fn accepts_all_of(&self, other: &StringRule) -> bool {
+        let min_ok = self.min.unwrap_or(0) <= other.min.unwrap_or(0);
+        let max_ok = match (self.max, other.max) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(mine), Some(theirs)) => mine >= theirs,
+        };
+        min_ok && max_ok && (self.pattern.is_none() || self.pattern == other.pattern)
+    }
+
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(min) = self.min {
+            parts.push(format!("minLength {min}"));
+        }
+        if let Some(max) = self.max {
+            parts.push(format!("maxLength {max}"));
+        }
+        if let Some(pattern) = &self.pattern {
+            parts.push(format!("pattern `{pattern}`"));
+        }
+        parts.join(", ")
+    }
+}
+
+/// A string schema's length and pattern constraints, if it has any and they make a
+/// validating newtype: not for an enum, which stays the same enum whatever its
+/// constraints (found by review).
+fn string_rule(schema: &Schema) -> Option<StringRule> {
     let SchemaKind::Type(Type::String(s)) = &schema.schema_kind else {
         return None;
     };
-    let mut parts = Vec::new();
-    if let Some(min) = s.min_length {
-        parts.push(format!("minLength {min}"));
+    if !s.enumeration.is_empty() {
+        return None;
     }
-    if let Some(max) = s.max_length {
-        parts.push(format!("maxLength {max}"));
+    let rule = StringRule {
+        min: s.min_length,
+        max: s.max_length,
+        pattern: s.pattern.clone(),
+    };
+    (rule.min.is_some() || rule.max.is_some() || rule.pattern.is_some()).then_some(rule)
+}
+
+/// Whether progenitor generates a named Rust type for the schema: an object, a
+/// composition, an enum, a constrained string (not a plain string, number or array).
+fn generates_type(schema: &Schema) -> bool {
+    match &schema.schema_kind {
+        SchemaKind::Type(Type::Object(_))
+        | SchemaKind::AllOf { .. }
+        | SchemaKind::OneOf { .. }
+        | SchemaKind::AnyOf { .. } => true,
+        SchemaKind::Type(Type::String(s)) => {
+            !s.enumeration.is_empty() || string_rule(schema).is_some()
+        }
+        SchemaKind::Any(any) => !any.properties.is_empty(),
+        _ => !enum_values(schema).is_empty(),
     }
-    if let Some(pattern) = &s.pattern {
-        parts.push(format!("pattern `{pattern}`"));
-    }
-    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// The types of the bodies of an operation's success (2xx) or error (4xx, 5xx, `default`)
@@ -678,7 +762,15 @@ fn string_rule(schema: &Schema) -> Option<String> {
 fn body_types(responses: &[(String, Option<Response>)], errors: bool) -> BTreeSet<String> {
     responses
         .iter()
-        .filter(|(status, _)| errors != status.starts_with('2'))
+        // As progenitor sorts them: 2xx success, 4xx, 5xx and `default` errors; a 3xx is
+        // neither (found by review: counted as an error).
+        .filter(|(status, _)| {
+            if errors {
+                status.starts_with('4') || status.starts_with('5') || status == "default"
+            } else {
+                status.starts_with('2')
+            }
+        })
         .filter_map(|(_, response)| response.as_ref())
         .flat_map(|response| response.content.values())
         .filter_map(|media| media.schema.as_ref())

@@ -65,6 +65,40 @@ pub fn list(root: &Path) -> Result<Vec<(String, String)>, SpecError> {
     Ok(listed)
 }
 
+/// A YAML document as JSON, keys that YAML reads as numbers or booleans (`200:`, as
+/// status codes are often written unquoted) as the text they are (found by review: a
+/// spec with `200:` stopped loading once merge keys were merged).
+fn yaml_to_json(value: serde_yaml_ng::Value) -> Result<Value, String> {
+    use serde_yaml_ng::Value as Yaml;
+    Ok(match value {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => Value::Bool(b),
+        Yaml::Number(n) => serde_json::to_value(&n).map_err(|e| e.to_string())?,
+        Yaml::String(s) => Value::String(s),
+        Yaml::Sequence(items) => Value::Array(
+            items
+                .into_iter()
+                .map(yaml_to_json)
+                .collect::<Result<_, _>>()?,
+        ),
+        Yaml::Mapping(map) => {
+            let mut object = serde_json::Map::new();
+            for (key, value) in map {
+                let key = match key {
+                    Yaml::String(s) => s,
+                    Yaml::Number(n) => n.to_string(),
+                    Yaml::Bool(b) => b.to_string(),
+                    Yaml::Null => "null".to_owned(),
+                    other => return Err(format!("a mapping key that is not text: {other:?}")),
+                };
+                object.insert(key, yaml_to_json(value)?);
+            }
+            Value::Object(object)
+        }
+        Yaml::Tagged(tagged) => yaml_to_json(tagged.value)?,
+    })
+}
+
 fn format_of(file_name: &str) -> Option<Format> {
     match file_name.rsplit_once('.')?.1 {
         "json" => Some(Format::Json),
@@ -108,7 +142,7 @@ pub fn load(root: &Path, file_name: &str) -> Result<Spec, SpecError> {
             let mut yaml: serde_yaml_ng::Value =
                 serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?;
             yaml.apply_merge().map_err(|e| fail(e.to_string()))?;
-            serde_yaml_ng::from_value(yaml).map_err(|e| fail(e.to_string()))?
+            yaml_to_json(yaml).map_err(fail)?
         }
         None => return Err(fail("not a .json, .yaml or .yml file".into())),
     };

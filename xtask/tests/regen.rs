@@ -624,3 +624,27 @@ fn yaml_merge_keys_are_merged() {
     assert_eq!(derived["required"], serde_json::json!(["id"]));
     assert!(derived.get("<<").is_none(), "{derived}");
 }
+/// YAML specs commonly write status codes unquoted (`200:`). Merging through
+/// `serde_yaml_ng::Value` (commit 089b4ca) makes such a key a YAML integer, which then
+/// does not convert to a JSON object key; read directly, as before, it did.
+#[test]
+fn a_yaml_spec_with_unquoted_status_codes_loads() {
+    let yaml = "openapi: 3.0.3\ninfo: {title: x, version: '1'}\npaths:\n  /t:\n    get:\n      \
+                operationId: t\n      responses:\n        200:\n          description: ok\n";
+    // As `spec::load` read YAML before the merge-key commit:
+    let direct: serde_json::Value = serde_yaml_ng::from_str(yaml).expect("read directly");
+    assert_eq!(
+        direct["paths"]["/t"]["get"]["responses"]["200"]["description"],
+        "ok"
+    );
+
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(scratch.path().join("specs")).unwrap();
+    std::fs::write(scratch.path().join("specs/zz.yaml"), yaml).unwrap();
+    let spec = xtask::spec::load(scratch.path(), "zz.yaml")
+        .unwrap_or_else(|e| panic!("a spec with `200:` unquoted no longer loads: {e}"));
+    assert_eq!(
+        spec.document["paths"]["/t"]["get"]["responses"]["200"]["description"],
+        "ok"
+    );
+}
