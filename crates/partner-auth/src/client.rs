@@ -170,7 +170,7 @@ impl Client {
         let result = result.and_then(|raw| {
             let date = || {
                 let value = exchange.observer.last_header(reqwest::header::DATE)?;
-                crate::date::provider_now(value.to_str().ok()?, std::time::SystemTime::now())
+                crate::date::parse(value.to_str().ok()?)
             };
             usable_token(
                 AccessToken::new(

@@ -21,10 +21,8 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 /// (Alternative Payments: a second).
 ///
 /// A date or a Unix time is on the provider's clock: it is measured from the response's
-/// own `Date` where that parses and is within a day of `now` (this machine's clock), so a
-/// clock skewed on either side changes no wait; `now` stands in for a response without
-/// one, or with one further off (a box whose clock says 1970 is not the provider's
-/// clock: found by review, it turned a 45 s reset into a day's wait).
+/// own `Date` where the two agree (see [`crate::date::until`]), so a clock skewed on
+/// either side changes no wait; otherwise from `now`, this machine's clock.
 pub(crate) fn from_headers(
     provider: Provider,
     status: StatusCode,
@@ -32,32 +30,46 @@ pub(crate) fn from_headers(
     now: SystemTime,
 ) -> Option<Duration> {
     let text = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
-    let now = text("date")
-        .and_then(|date| crate::date::provider_now(date, now))
-        .unwrap_or(now);
-    let wait = from_retry_after(text("retry-after"), now).or_else(|| {
+    let clocks = Clocks {
+        date: text("date").and_then(crate::date::parse),
+        now,
+    };
+    let wait = from_retry_after(text("retry-after"), clocks).or_else(|| {
         if status != StatusCode::TOO_MANY_REQUESTS {
             return None;
         }
         // A reset header that says nothing readable is as good as none (found by review:
         // "soon" gave no wait at all where a missing one gave the window).
         text("x-ratelimit-reset")
-            .and_then(|reset| from_reset(provider, reset, now))
+            .and_then(|reset| from_reset(provider, reset, clocks))
             .or(crate::providers::facts(provider).rate_limit_window)
     })?;
     Some(wait.min(MAX_WAIT))
 }
 
-fn from_retry_after(value: Option<&str>, now: SystemTime) -> Option<Duration> {
+/// The response's `Date`, if any, and this machine's clock.
+#[derive(Clone, Copy)]
+struct Clocks {
+    date: Option<SystemTime>,
+    now: SystemTime,
+}
+
+impl Clocks {
+    fn until(self, target: SystemTime) -> Duration {
+        crate::date::until(target, self.date, self.now)
+    }
+}
+
+fn from_retry_after(value: Option<&str>, clocks: Clocks) -> Option<Duration> {
     let value = value?;
     if let Some(secs) = seconds(value) {
         return Some(secs);
     }
     let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(clocks.until(date))
 }
 
-fn from_reset(provider: Provider, value: &str, now: SystemTime) -> Option<Duration> {
+fn from_reset(provider: Provider, value: &str, clocks: Clocks) -> Option<Duration> {
     let whole = |value: &str| {
         let digits = value.bytes().all(|b| b.is_ascii_digit());
         // Too many digits for a u64: garbled, not a time.
@@ -65,8 +77,10 @@ fn from_reset(provider: Provider, value: &str, now: SystemTime) -> Option<Durati
     };
     let at = |unix: Duration| {
         // A reset too far out to represent is as far out as a wait goes.
-        let at = UNIX_EPOCH.checked_add(unix).unwrap_or(now + MAX_WAIT);
-        at.duration_since(now).unwrap_or(Duration::ZERO)
+        match UNIX_EPOCH.checked_add(unix) {
+            Some(at) => clocks.until(at),
+            None => MAX_WAIT,
+        }
     };
     match crate::providers::facts(provider).rate_limit_reset {
         ResetUnit::Seconds => seconds(value),

@@ -69,8 +69,8 @@ impl fmt::Display for TokenType {
 ///   token handed out again) to `exp` (with neither, `exp` is not used), and the shorter
 ///   of it and the reported lifetime wins (it stands
 ///   in for a missing one), applied from the send time. Our clock is never compared with
-///   the provider's, so clock skew changes nothing, but for one check: a `Date` more than
-///   a day off ours is a wrong clock, not the provider's, and is not used. The JWT is only
+///   the provider's, so clock skew changes nothing (a `Date` after `exp`, however far,
+///   makes the token expired on arrival: a wrong `Date` fails closed). The JWT is only
 ///   decoded for this, never trusted for anything else.
 /// - A token whose lifetime is over by the time the response arrives is an
 ///   [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) error, and so is an

@@ -89,33 +89,46 @@ async fn a_provider_clock_an_hour_behind_ours_costs_one_request_not_one_per_call
     }
 }
 
-/// A `Date` more than a day off this machine's clock is a box with a wrong clock, not the
-/// provider's (found by review): a JWT good for an hour, answered with a `Date` of 9999
-/// (after its `exp`) was "expired on arrival" on every fetch; one of 1970 (before its
-/// `iat`) was already ignored. Without `iat`, the lifetime is then `expires_in`.
+/// Our clock is never compared with the provider's, however far apart (found by review: a
+/// rule that dropped a `Date` more than a day off ours measured a token handed out again
+/// from its `iat`, and used it 50 minutes past its `exp` when our clock was two days off).
+/// A `Date` after `exp`, however far (9999), fails closed: expired on arrival.
 #[tokio::test]
-async fn a_date_header_far_off_our_clock_is_not_the_providers_clock() {
-    let now = unix_now();
-    let without_iat = jwt_with(json!({"exp": now + 3600}));
-    for date in [
-        "Fri, 31 Dec 9999 23:59:59 GMT".to_owned(),
-        httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(now + 2 * 86_400)),
-    ] {
+async fn a_jwt_is_measured_on_the_providers_clock_however_far_off_ours() {
+    for skew_days in [0u64, 2] {
+        let provider_now = unix_now() + skew_days * 86_400;
+        let reissued = jwt_with(json!({"iat": provider_now - 3000, "exp": provider_now + 600}));
+        let date =
+            httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(provider_now));
         let server = Scripted::sequence(
             vec![],
-            cobee_token_reply(&without_iat, 1800).header("date", &date),
+            Reply::json(200, json!({"accessToken": reissued, "tokenType": "Bearer"}))
+                .header("date", &date),
         )
         .await;
         let token = client(Provider::Cobee, server.base_url())
             .fetch_token()
             .await
-            .unwrap_or_else(|e| panic!("Date {date}: {e}"));
+            .unwrap();
         let usable = usable_for(&token);
         assert!(
-            (Duration::from_secs(1790)..=Duration::from_secs(1800)).contains(&usable),
-            "Date {date}: lifetime {usable:?}"
+            (Duration::from_secs(590)..=Duration::from_secs(600)).contains(&usable),
+            "provider clock {skew_days} day(s) off: lifetime {usable:?}, 600 s on its clock"
         );
     }
+    let now = unix_now();
+    let server = Scripted::sequence(
+        vec![],
+        cobee_token_reply(&jwt_with(json!({"exp": now + 3600})), 1800)
+            .header("date", "Fri, 31 Dec 9999 23:59:59 GMT"),
+    )
+    .await;
+    let err = client(Provider::Cobee, server.base_url())
+        .fetch_token()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err}");
+    assert!(err.to_string().contains("on arrival"), "{err}");
 }
 
 /// With or without `iat` (found by review: with one, `exp − iat` alone was read, and a token

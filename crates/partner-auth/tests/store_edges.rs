@@ -384,3 +384,154 @@ async fn a_wait_that_returns_at_once_does_not_spin_on_the_store() {
     );
     assert_eq!(source.stats().lease_waits, 1, "{:?}", source.stats());
 }
+
+/// A store that can die: then every operation hangs (a Redis that stopped answering).
+#[derive(Debug, Default)]
+struct Dying {
+    map: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    dead: AtomicBool,
+    deletes: AtomicU64,
+}
+
+impl Dying {
+    async fn hang_if_dead(&self) {
+        if self.dead.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for Dying {
+    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
+        self.hang_if_dead().await;
+        let map = self.map.lock().unwrap();
+        Ok(map.get(&format!("{key}:token")).and_then(|(value, until)| {
+            Some(StoreEntry {
+                value: value.clone(),
+                ttl: until.checked_duration_since(Instant::now())?,
+            })
+        }))
+    }
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        self.hang_if_dead().await;
+        self.map.lock().unwrap().insert(
+            format!("{key}:token"),
+            (value.to_vec(), Instant::now() + ttl),
+        );
+        Ok(())
+    }
+    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        self.deletes.fetch_add(1, Ordering::SeqCst);
+        self.hang_if_dead().await;
+        let mut map = self.map.lock().unwrap();
+        let key = format!("{key}:token");
+        let matches = map.get(&key).is_some_and(|(v, _)| v == expected);
+        if matches {
+            map.remove(&key);
+        }
+        Ok(matches)
+    }
+    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.hang_if_dead().await;
+        let mut map = self.map.lock().unwrap();
+        let key = format!("{key}:lease");
+        if map
+            .get(&key)
+            .is_some_and(|(_, until)| *until > Instant::now())
+        {
+            return Ok(false);
+        }
+        map.insert(key, (owner.as_bytes().to_vec(), Instant::now() + ttl));
+        Ok(true)
+    }
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        self.hang_if_dead().await;
+        let mut map = self.map.lock().unwrap();
+        let key = format!("{key}:lease");
+        if map.get(&key).is_some_and(|(h, _)| h == owner.as_bytes()) {
+            map.remove(&key);
+        }
+        Ok(())
+    }
+    async fn wait(&self, _: &str, timeout: Duration) -> Result<(), StoreError> {
+        self.hang_if_dead().await;
+        tokio::time::sleep(timeout.min(Duration::from_millis(20))).await;
+        Ok(())
+    }
+}
+
+/// README: "after a failure (an error, a timeout ...) the source fetches on its own, as
+/// without a store, for `StorePolicy::outage_backoff` (5 s) before it tries the store
+/// again". With a delete pending (0dbaa10: "tried even while the store backs off ...
+/// otherwise the next flight tries again"), a store that stopped answering costs every
+/// fetch of the back-off one whole operation timeout: the failed attempt leaves the delete
+/// pending, and nothing ever clears it until the back-off ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_store_costs_a_back_off_one_attempt_at_a_delete_not_one_per_fetch() {
+    let server = Scripted::sequence(
+        vec![
+            Reply::token("tok-1", 3600),
+            Reply::json(503, serde_json::json!({"error": "temporarily_unavailable"})),
+        ],
+        Reply::token("tok-later", 3600),
+    )
+    .await;
+    let client = || common::client(Provider::Tradevest, server.base_url());
+    let store = Arc::new(Dying::default());
+    let timeout = Duration::from_millis(400);
+    let store_policy = StorePolicy::default()
+        .with_operation_timeout(timeout)
+        .with_outage_backoff(Duration::from_secs(600));
+
+    let a = TokenSource::builder(client())
+        .store(store.clone())
+        .store_policy(store_policy.clone())
+        .build()
+        .unwrap();
+    a.token().await.unwrap();
+
+    let clock = ManualClock::new();
+    let b = TokenSource::builder(client())
+        .store(store.clone())
+        .store_policy(store_policy)
+        .time_source(clock.clone())
+        .policy(CachePolicy::default().with_retry(RetryPolicy::none()))
+        .build()
+        .unwrap();
+    let tok1 = b.token().await.unwrap();
+    assert_eq!(tok1.expose_secret(), "tok-1");
+
+    // The store dies; a refresh finds out (its read times out: back-off for 600 s on B's
+    // clock) and its request fails too.
+    store.dead.store(true, Ordering::SeqCst);
+    assert!(b.refresh().await.is_err());
+    assert!(b.stats().store_errors >= 1, "{:?}", b.stats());
+
+    clock.advance(Duration::from_secs(3));
+    assert!(b.invalidate(&tok1));
+    let mut costs = Vec::new();
+    let mut token = None;
+    for _ in 0..4 {
+        if let Some(t) = token.take() {
+            // The API rejects the token fetched on its own too.
+            clock.advance(Duration::from_secs(3));
+            assert!(b.invalidate(&t));
+        }
+        let started = Instant::now();
+        let t = b.token().await.unwrap();
+        costs.push(started.elapsed());
+        token = Some(t);
+    }
+    let deletes = store.deletes.load(Ordering::SeqCst);
+    // One attempt at the delete may be granted; every later fetch of the back-off is
+    // "as without a store".
+    for (i, cost) in costs.iter().enumerate().skip(1) {
+        assert!(
+            *cost < timeout,
+            "fetch #{} during the store's back-off took {cost:?} (the operation timeout is \
+             {timeout:?}): it waited on the dead store; all: {costs:?}, {deletes} deletes tried",
+            i + 1
+        );
+    }
+}

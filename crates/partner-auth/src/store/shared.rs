@@ -34,6 +34,9 @@ pub(crate) struct Shared {
     sealer: Sealer,
     /// The store is left alone until then (0: it is in use).
     open_until: AtomicU64,
+    /// The back-off (its `open_until`) during which a delete was last tried: one attempt
+    /// per back-off, so a dead store does not cost every fetch of it a timeout.
+    delete_tried_in: AtomicU64,
     /// From a failure until an operation that shows the store works again (see
     /// [`ends_outage`]: a store that answers reads and leases but refuses token writes is one outage, not
     /// one per read): the failed operation, and one warning per outage.
@@ -77,6 +80,7 @@ impl Shared {
             policy,
             sealer: Sealer::new(client),
             open_until: AtomicU64::new(0),
+            delete_tried_in: AtomicU64::new(u64::MAX),
             outage: Mutex::new(None),
             invalidated: Mutex::new(VecDeque::new()),
             pending_delete: Mutex::new(None),
@@ -212,10 +216,17 @@ impl Shared {
             // review: skipped then and forgotten, the rejected token stayed stored and the
             // fleet adopted it): one bounded attempt, which must work to settle it then;
             // otherwise the next flight tries again.
+            // One such attempt per back-off (found by review: with a dead store, each
+            // fetch of the back-off waited an operation timeout on it).
             let settled = if self.backing_off(fetch) {
-                let timeout = self.policy.operation_timeout;
-                let attempt = bounded(timeout, || self.store.compare_and_delete(key, &sealed));
-                matches!(attempt.await, Some(Ok(_)))
+                let backoff = self.open_until.load(Ordering::Acquire);
+                if self.delete_tried_in.swap(backoff, Ordering::AcqRel) == backoff {
+                    false
+                } else {
+                    let timeout = self.policy.operation_timeout;
+                    let attempt = bounded(timeout, || self.store.compare_and_delete(key, &sealed));
+                    matches!(attempt.await, Some(Ok(_)))
+                }
             } else {
                 let _ = self
                     .call(fetch, "delete", || {
@@ -387,8 +398,9 @@ impl Shared {
             }
             // A wait that came back with the lease still held and sooner than a round
             // takes: pause for the rest of it (found by review: a store whose `wait`
-            // returns at once, which its docs allow, made 800,000 calls in 2 s). A first
-            // wake, or one a release caused, is not delayed.
+            // returns at once, which its docs allow, made 800,000 calls in 2 s). A wake that
+            // finds the token or the lease free is not delayed; a token written during
+            // the pause is seen up to 20 ms late.
             if let Some(previous) = last_wait.replace(tokio::time::Instant::now()) {
                 let round = previous.elapsed();
                 if round < MIN_WAIT_ROUND {
