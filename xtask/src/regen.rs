@@ -369,7 +369,9 @@ fn api_changes_since(baseline: &Path, new: &openapiv3::OpenAPI) -> Result<ApiCha
     let Some(text) = read_if_exists(baseline)? else {
         return Ok(ApiChanges::NoBaseline);
     };
-    Ok(match serde_json::from_str::<openapiv3::OpenAPI>(&text) {
+    // A byte-order mark an editor wrote is not part of it (as for specs).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    Ok(match serde_json::from_str::<openapiv3::OpenAPI>(text) {
         Ok(old) => ApiChanges::Changes(changes::diff(&old, new)),
         Err(e) => ApiChanges::UnreadableBaseline(e.to_string()),
     })

@@ -648,3 +648,28 @@ fn a_yaml_spec_with_unquoted_status_codes_loads() {
         "ok"
     );
 }
+
+/// A byte-order mark in a checked-in normalized spec (an editor's) leaves the change report
+/// working (found by review: "unreadable baseline"), and the file stale.
+#[test]
+fn a_bom_in_the_normalized_spec_keeps_the_change_report() {
+    let scratch = scratch_workspace();
+    let baseline = scratch.path().join("crates/dinie-api/spec.normalized.json");
+    let text = std::fs::read_to_string(&baseline).unwrap();
+    std::fs::write(&baseline, format!("\u{feff}{text}")).unwrap();
+    let report = regen::run(scratch.path(), &[], Mode::Check).unwrap();
+    let dinie = report
+        .api_changes
+        .iter()
+        .find(|(dir, _)| dir == "crates/dinie-api")
+        .map(|(_, changes)| changes);
+    assert!(
+        matches!(dinie, Some(ApiChanges::Changes(list)) if list.is_empty()),
+        "{dinie:?}"
+    );
+    assert!(
+        report.findings.iter().any(|f| matches!(f,
+            Finding::Stale { path, .. } if path == "crates/dinie-api/spec.normalized.json")),
+        "{report}"
+    );
+}
