@@ -40,7 +40,8 @@ pub struct ProviderStats {
     pub api_requests: u64,
     /// Of those, accepted with a valid token.
     pub api_accepted: u64,
-    /// Of those, refused because the token had expired.
+    /// Of those, refused because the token had expired (one of the last 10,000 or so issued:
+    /// expired tokens are forgotten as more are issued, and an older one counts as unknown).
     pub api_expired_token: u64,
     /// Of those, refused because the token was missing or unknown.
     pub api_unknown_token: u64,
@@ -105,6 +106,10 @@ pub(crate) struct ProviderState {
     lifetime: Duration,
     limiter: Option<RateLimiter>,
     counters: Counters,
+    /// The token requests that got past the checks, numbering them for
+    /// [`Faults::stall_first`] (found by review: numbered among all token requests, a
+    /// refused one used up a hold).
+    checked: AtomicU64,
 }
 
 impl ProviderState {
@@ -120,6 +125,7 @@ impl ProviderState {
             lifetime,
             limiter: limit.map(RateLimiter::new),
             counters: Counters::default(),
+            checked: AtomicU64::new(0),
         }
     }
 }
@@ -129,6 +135,9 @@ pub(crate) struct Shared {
     tokens: TokenStore,
     faults: Faults,
     violations: Mutex<Vec<SpecViolation>>,
+    /// Set when the sandbox is dropped: every connection ends, a stalled request too,
+    /// unanswered (found by review: open keep-alive connections went on answering).
+    stopped: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -138,7 +147,13 @@ impl Shared {
             tokens: TokenStore::default(),
             faults,
             violations: Mutex::default(),
+            stopped: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Ends every connection, and refuses new ones in the accept loops still running.
+    pub fn stop(&self) {
+        self.stopped.send_replace(true);
     }
 
     /// The violations kept so far (the first [`KEPT_VIOLATIONS`]).
@@ -168,14 +183,30 @@ impl Shared {
     }
 }
 
-/// Accepts connections for `provider` until the task is aborted.
+/// Accepts connections for `provider` until the sandbox stops (or the task is aborted);
+/// when it stops, every connection ends, unanswered, before this returns and the listener
+/// goes.
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     provider: &'static str,
     shared: Arc<Shared>,
 ) {
+    let mut stopped = shared.stopped.subscribe();
+    // Its connections: aborted with it, and awaited when the sandbox stops.
+    let mut connections = tokio::task::JoinSet::new();
     loop {
-        let stream = match listener.accept().await {
+        // Biased: once stopped, nothing more is accepted.
+        let accepted = tokio::select! {
+            biased;
+            _ = stopped.wait_for(|stopped| *stopped) => None,
+            accepted = listener.accept() => Some(accepted),
+        };
+        let Some(accepted) = accepted else {
+            connections.shutdown().await;
+            return;
+        };
+        while connections.try_join_next().is_some() {}
+        let stream = match accepted {
             Ok((stream, _)) => stream,
             // Out of file descriptors, say: wait rather than spin on the error.
             Err(_) => {
@@ -183,15 +214,23 @@ pub(crate) async fn serve(
                 continue;
             }
         };
+        let mut stopped = shared.stopped.subscribe();
         let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let service = service_fn(move |request| {
                 let shared = Arc::clone(&shared);
                 async move { handle(&shared, provider, request).await }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            // Ended when the sandbox stops, a stalled request too: the socket closes,
+            // unanswered (found by review: open keep-alive connections went on answering
+            // after the drop). Biased: a request that arrives after the stop is not read.
+            tokio::select! {
+                biased;
+                _ = stopped.wait_for(|stopped| *stopped) => {}
+                _ = connection => {}
+            }
         });
     }
 }
@@ -237,7 +276,7 @@ async fn token_endpoint(
     request: http::Request<Incoming>,
 ) -> Result<http::Response<Full<Bytes>>, Reset> {
     let counters = &state.counters;
-    let index = counters.0[TOKEN_REQUESTS].fetch_add(1, Ordering::Relaxed);
+    counters.add(TOKEN_REQUESTS);
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, 64 * 1024).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -311,6 +350,7 @@ async fn token_endpoint(
         };
         return Ok(reply.into_response());
     }
+    let index = state.checked.fetch_add(1, Ordering::Relaxed);
     if let Some(fault) = shared.faults.draw_for(index) {
         counters.add(FAULTS);
         match fault {

@@ -1,0 +1,162 @@
+//! The sandbox's life as a test tool sees it, from a review of its promises (each test
+//! failed before its fix): it stops serving when dropped, open connections and stalled
+//! requests included; `shutdown().await` frees its ports; `stall_first` holds the first
+//! requests that get past the checks; a rate limit of 0 refuses every request.
+
+use std::time::Duration;
+
+use partner_sandbox::{Endpoint, Faults, Sandbox};
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// Dinie's token request, as its spec writes it.
+fn dinie_valid(http: &reqwest::Client, dinie: &Endpoint) -> reqwest::RequestBuilder {
+    http.post(format!("{}/auth/token", dinie.base_url))
+        .basic_auth(dinie.client_id, Some(dinie.client_secret))
+        .form(&[("grant_type", "client_credentials")])
+}
+
+/// Dinie's token request without the Basic header the spec's security requirement asks for.
+fn dinie_without_basic(http: &reqwest::Client, dinie: &Endpoint) -> reqwest::RequestBuilder {
+    http.post(format!("{}/auth/token", dinie.base_url))
+        .form(&[("grant_type", "client_credentials")])
+}
+
+/// lib.rs: "The running emulation; stops when dropped." A dropped sandbox keeps answering
+/// token requests on connections opened before the drop (keep-alive, which every pooled
+/// HTTP client uses): it issues tokens and answers requests its spec does not allow, which
+/// nobody will ever list or panic about.
+#[tokio::test(flavor = "current_thread")]
+async fn a_dropped_sandbox_answers_no_more_requests_on_open_connections() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dinie = sandbox.endpoint("dinie").clone();
+    let pooled = http();
+    assert_eq!(
+        dinie_valid(&pooled, &dinie).send().await.unwrap().status(),
+        200
+    );
+    drop(sandbox);
+    // The kept-alive connection is not served any more, tokens and spec checks included.
+    let after_drop = dinie_valid(&pooled, &dinie).send().await;
+    let violation_after_drop = dinie_without_basic(&pooled, &dinie).send().await;
+    assert!(
+        after_drop.is_err() && violation_after_drop.is_err(),
+        "a dropped sandbox still answered: valid request -> {:?}, spec violation -> {:?}",
+        after_drop.map(|r| r.status()),
+        violation_after_drop.map(|r| r.status()),
+    );
+}
+
+/// lib.rs: "stops when dropped"; Faults::stall_first: "a fetch held open while a test does
+/// something else". A request stalled when the sandbox is dropped is not cut off: it is
+/// answered, with a fresh token, by the dropped sandbox once the stall ends.
+#[tokio::test(flavor = "current_thread")]
+async fn a_request_stalled_when_the_sandbox_is_dropped_gets_no_token() {
+    let sandbox = Sandbox::builder()
+        .faults(Faults::hold_first(1, Duration::from_millis(500)))
+        .start()
+        .await
+        .unwrap();
+    let dinie = sandbox.endpoint("dinie").clone();
+    let request = tokio::spawn({
+        let dinie = dinie.clone();
+        async move {
+            let response = dinie_valid(&http(), &dinie).send().await?;
+            let status = response.status();
+            let body = response.text().await?;
+            Ok::<_, reqwest::Error>((status, body))
+        }
+    });
+    while sandbox.stats("dinie").faults == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(sandbox);
+    let answer = request.await.unwrap();
+    assert!(
+        answer.is_err(),
+        "the request stalled at drop was answered: {answer:?}"
+    );
+}
+
+/// Sandbox::shutdown: "Stops listening." (and lib.rs: "stops when dropped"). When
+/// `shutdown()` returns, the ports are still bound: a sandbox restarted on the same
+/// `base_port` (ports "scripts can know in advance") fails, and a connect succeeds.
+#[tokio::test(flavor = "current_thread")]
+async fn after_shutdown_the_same_base_port_can_be_bound_again() {
+    for _ in 0..20 {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = probe.local_addr().unwrap().port();
+        drop(probe);
+        if base > 65535 - 6 {
+            continue;
+        }
+        let Ok(sandbox) = Sandbox::builder().base_port(base).start().await else {
+            continue;
+        };
+        sandbox.shutdown().await;
+        let connect = std::net::TcpStream::connect(("127.0.0.1", base));
+        let restarted = Sandbox::builder().base_port(base).start().await;
+        assert!(
+            restarted.is_ok(),
+            "after shutdown(): connect to {base} -> {}, restart on the same base port -> {}",
+            if connect.is_ok() {
+                "accepted"
+            } else {
+                "refused"
+            },
+            restarted.map(|_| ()).unwrap_err()
+        );
+        return;
+    }
+    panic!("no free consecutive ports in 20 tries");
+}
+
+/// Faults::stall_first: "Hold this many of the first token requests (per provider) for
+/// stall_for, whatever the probabilities". ProviderStats::token_requests counts "Requests
+/// to the token endpoint, whatever their outcome". When the first token request is one its
+/// spec does not allow, it is not held, yet it uses up the hold: the next request is not
+/// held either, so none of the first `stall_first` is.
+#[tokio::test]
+async fn stall_first_holds_the_first_token_request() {
+    let sandbox = Sandbox::builder()
+        .allow_spec_violations()
+        .faults(Faults::hold_first(1, Duration::from_millis(50)))
+        .start()
+        .await
+        .unwrap();
+    let dinie = sandbox.endpoint("dinie").clone();
+    let http = http();
+    let first = dinie_without_basic(&http, &dinie).send().await.unwrap();
+    let second = dinie_valid(&http, &dinie).send().await.unwrap();
+    let stats = sandbox.stats("dinie");
+    assert_eq!(
+        stats.faults,
+        1,
+        "of {} token requests (statuses {}, {}), none was held: {stats:?}",
+        stats.token_requests,
+        first.status(),
+        second.status()
+    );
+}
+
+/// SandboxBuilder::rate_limit: "Answers 429 above `per_second` token requests per second".
+/// With `Some(0)`, every request is above the limit; the sandbox silently makes it 1 and
+/// issues a token.
+#[tokio::test]
+async fn a_rate_limit_of_zero_answers_every_request_429() {
+    let sandbox = Sandbox::builder()
+        .rate_limit("dinie", Some(0))
+        .start()
+        .await
+        .unwrap();
+    let dinie = sandbox.endpoint("dinie").clone();
+    let response = dinie_valid(&http(), &dinie).send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        429,
+        "rate_limit(\"dinie\", Some(0)): {:?}",
+        sandbox.stats("dinie")
+    );
+}
