@@ -14,18 +14,29 @@ pub(crate) fn parse(value: &str) -> Option<SystemTime> {
 }
 
 /// How long until `target`, a time on the provider's clock (a reset time, a `Retry-After`
-/// date): measured from the response's `date` where the two agree (`target` no earlier
-/// than it and at most [`MAX_AHEAD`] later), so that a skewed clock on either side changes
-/// nothing; otherwise from `now`, this machine's clock (found by review: a `Date` of 1970
-/// turned a 45 s reset into a day's wait, one of 9999 into none).
+/// date), measured from the response's `date`: no wait if `target` is not after it (past
+/// on the provider's clock, whatever ours says), `target − date` if that is at most
+/// [`MAX_AHEAD`]. Further ahead, the `Date` is a wrong clock (1970: found by review, a
+/// 45 s reset became a day's wait) and `now`, this machine's clock, measures, as it does
+/// without a `Date`.
 pub(crate) fn until(target: SystemTime, date: Option<SystemTime>, now: SystemTime) -> Duration {
-    if let Some(date) = date
-        && let Ok(wait) = target.duration_since(date)
-        && wait <= MAX_AHEAD
-    {
-        return wait;
+    if let Some(date) = date {
+        match target.duration_since(date) {
+            Err(_) => return Duration::ZERO,
+            Ok(wait) if wait <= MAX_AHEAD => return wait,
+            Ok(_) => {}
+        }
     }
     target.duration_since(now).unwrap_or(Duration::ZERO)
+}
+
+/// Whether a `Date` is within [`MAX_AHEAD`] of `now`, this machine's clock, either way:
+/// what a JWT without `iat` must pass to be measured from it (nothing else in the
+/// response says whether it is the provider's clock or a wrong one).
+pub(crate) fn near(date: SystemTime, now: SystemTime) -> bool {
+    date.duration_since(now)
+        .or_else(|_| now.duration_since(date))
+        .is_ok_and(|off| off <= MAX_AHEAD)
 }
 
 #[cfg(test)]
@@ -46,18 +57,24 @@ mod tests {
             until(at(provider + 45), Some(at(provider)), at(ours)),
             Duration::from_secs(45)
         );
-        // A Date of 1970, or of 9999: ours measures.
+        // A Date of 1970: ours measures. One of 9999: the reset is past on that clock.
         let reset = at(provider + 45);
-        for date in [
-            "Thu, 01 Jan 1970 00:00:00 GMT",
-            "Fri, 31 Dec 9999 23:59:59 GMT",
-        ] {
-            assert_eq!(
-                until(reset, parse(date), at(provider)),
-                Duration::from_secs(45),
-                "{date}"
-            );
-        }
+        assert_eq!(
+            until(reset, parse("Thu, 01 Jan 1970 00:00:00 GMT"), at(provider)),
+            Duration::from_secs(45)
+        );
+        assert_eq!(
+            until(reset, parse("Fri, 31 Dec 9999 23:59:59 GMT"), at(provider)),
+            Duration::ZERO
+        );
+        // A time just before the Date is no wait, whatever our clock (found by review:
+        // our clock an hour behind made it an hour).
+        assert_eq!(
+            until(at(provider - 10), Some(at(provider)), at(provider - 3600)),
+            Duration::ZERO
+        );
+        assert!(near(at(provider), at(provider + 86_400)));
+        assert!(!near(at(provider), at(provider + 86_401)));
         // No Date, or one that does not parse: ours; a time already past: no wait.
         assert_eq!(
             until(reset, parse("yesterday"), at(provider)),

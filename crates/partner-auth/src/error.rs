@@ -369,8 +369,8 @@ impl Error {
     /// milliseconds, as large as it is), else the window of a rate limit its docs name
     /// without a header (Alternative Payments: a second; also when the header it sends
     /// says nothing readable). A date or a Unix time is measured from the response's
-    /// `Date`, on the provider's clock, where the two agree (the time at most a day after
-    /// it); otherwise from this machine's clock. An
+    /// `Date`, on the provider's clock: no wait if not after it, and from this machine's
+    /// clock if more than a day after it. An
     /// error a [`TokenSource`](crate::TokenSource) serves again during its cool-down counts
     /// it down: what is left of that cool-down.
     pub fn retry_after(&self) -> Option<Duration> {

@@ -216,8 +216,8 @@ mod tests {
                 "skew {skew} s"
             );
         }
-        // No `Date`, one that does not parse, or one more than a day off this machine's
-        // clock (found by review: 1970 gave a day's wait, 9999 none): this machine's clock.
+        // No `Date`, one that does not parse, or one more than a day before the reset
+        // (found by review: 1970 gave a day's wait): this machine's clock.
         let ours = provider_now + Duration::from_secs(5);
         for h in [
             headers(&[("x-ratelimit-reset", "1800000045")]),
@@ -226,14 +226,26 @@ mod tests {
                 ("date", "Thu, 01 Jan 1970 00:00:00 GMT"),
                 ("x-ratelimit-reset", "1800000045"),
             ]),
+        ] {
+            assert_eq!(
+                from_headers(Provider::Dinie, TOO_MANY, &h, ours),
+                Some(Duration::from_secs(40))
+            );
+        }
+        // A reset not after the `Date` is past on the provider's clock: no wait, whatever
+        // ours says (found by review: a second before it, our clock 10 minutes behind,
+        // was a 10-minute wait).
+        let behind = provider_now - Duration::from_secs(600);
+        for h in [
+            headers(&[("date", &date), ("x-ratelimit-reset", "1799999999")]),
             headers(&[
                 ("date", "Fri, 31 Dec 9999 23:59:59 GMT"),
                 ("x-ratelimit-reset", "1800000045"),
             ]),
         ] {
             assert_eq!(
-                from_headers(Provider::Dinie, TOO_MANY, &h, ours),
-                Some(Duration::from_secs(40))
+                from_headers(Provider::Dinie, TOO_MANY, &h, behind),
+                Some(Duration::ZERO)
             );
         }
     }

@@ -66,12 +66,14 @@ impl fmt::Display for TokenType {
 /// - When the token is a JWT with an `exp` claim (any provider's; Cobee's are, and Dinie's
 ///   after their `dinie_at_` prefix), its own lifetime is measured on the provider's clock,
 ///   from `iat` (or the response's `Date` header, when that is over a second later: a
-///   token handed out again) to `exp` (with neither, `exp` is not used), and the shorter
+///   token handed out again) to `exp` (with no `iat`, from a `Date` within a day of our
+///   clock; with neither, `exp` is not used), and the shorter
 ///   of it and the reported lifetime wins (it stands
-///   in for a missing one), applied from the send time. Our clock is never compared with
-///   the provider's, so clock skew changes nothing (a `Date` after `exp`, however far,
-///   makes the token expired on arrival: a wrong `Date` fails closed). The JWT is only
-///   decoded for this, never trusted for anything else.
+///   in for a missing one), applied from the send time. Our clock is compared with the
+///   provider's only to take a `Date` for a JWT without `iat`, so clock skew changes
+///   nothing (with `iat`, a `Date` after `exp`, however far, makes the token expired on
+///   arrival: a wrong `Date` fails closed). The JWT is only decoded for this, never
+///   trusted for anything else.
 /// - A token whose lifetime is over by the time the response arrives is an
 ///   [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) error, and so is an
 ///   empty or blank one.
@@ -164,7 +166,10 @@ impl AccessToken {
             let from = match (claims.iat, provider_date()) {
                 (Some(iat), Some(date)) if date > iat + Duration::from_secs(1) => date,
                 (Some(iat), _) => iat,
-                (None, date) => date?,
+                // Without `iat` nothing in the token says whether the `Date` is the
+                // provider's clock: one more than a day off ours is not used (found by
+                // review: a `Date` of 1970 made a JWT good for a year).
+                (None, date) => date.filter(|date| crate::date::near(*date, issued.wall))?,
             };
             Some(claims.exp.duration_since(from).unwrap_or(Duration::ZERO))
         });
@@ -545,10 +550,21 @@ mod tests {
         let dinie = token_at(&format!("dinie_at_{jwt}"), 3600.0, Provider::Dinie, None);
         assert_eq!(lifetime_secs(&dinie), 600);
 
-        // No iat: the response's Date is the provider's now.
-        let jwt = jwt::encode_for_test(&json!({"exp": 1_000_000_300}));
-        let dated = token_at(&jwt, 3600.0, Provider::Cobee, Some(unix(1_000_000_000)));
+        // No iat: the response's Date is the provider's now, if within a day of ours
+        // (found by review: a Date of 1970 made a JWT good for a year); further off,
+        // exp is not read.
+        let now = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let jwt = jwt::encode_for_test(&json!({"exp": now + 86_400 + 300}));
+        let dated = token_at(&jwt, 7200.0, Provider::Cobee, Some(unix(now + 86_400)));
         assert_eq!(lifetime_secs(&dated), 300);
+        let far = token_at(&jwt, 7200.0, Provider::Cobee, Some(unix(now + 86_400 + 60)));
+        assert_eq!(lifetime_secs(&far), 7200, "a Date over a day ahead of ours");
+        let jwt = jwt::encode_for_test(&json!({"exp": 1_000_000_300}));
+        let old = token_at(&jwt, 3600.0, Provider::Cobee, Some(unix(1_000_000_000)));
+        assert_eq!(lifetime_secs(&old), 3600, "a Date of 2001");
         // Both: from the later of them. A token issued an hour ago and handed out again
         // has 300 s left, not 3,600 (found by review: iat alone was used).
         let jwt = jwt::encode_for_test(&json!({"iat": 1_000_000_000, "exp": 1_000_003_600}));

@@ -92,7 +92,7 @@ async fn a_provider_clock_an_hour_behind_ours_costs_one_request_not_one_per_call
 /// Our clock is never compared with the provider's, however far apart (found by review: a
 /// rule that dropped a `Date` more than a day off ours measured a token handed out again
 /// from its `iat`, and used it 50 minutes past its `exp` when our clock was two days off).
-/// A `Date` after `exp`, however far (9999), fails closed: expired on arrival.
+/// With `iat`, a `Date` after `exp`, however far (9999), fails closed: expired on arrival.
 #[tokio::test]
 async fn a_jwt_is_measured_on_the_providers_clock_however_far_off_ours() {
     for skew_days in [0u64, 2] {
@@ -119,7 +119,7 @@ async fn a_jwt_is_measured_on_the_providers_clock_however_far_off_ours() {
     let now = unix_now();
     let server = Scripted::sequence(
         vec![],
-        cobee_token_reply(&jwt_with(json!({"exp": now + 3600})), 1800)
+        cobee_token_reply(&jwt_with(json!({"iat": now, "exp": now + 3600})), 1800)
             .header("date", "Fri, 31 Dec 9999 23:59:59 GMT"),
     )
     .await;
@@ -129,6 +129,35 @@ async fn a_jwt_is_measured_on_the_providers_clock_however_far_off_ours() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err}");
     assert!(err.to_string().contains("on arrival"), "{err}");
+}
+
+/// A JWT without `iat` answered with a `Date` from a wrong clock (1970, or two days behind
+/// ours) is not measured from it (found by review: its lifetime was a year, or two days,
+/// long past its `exp`): nothing in the token says whether the `Date` is the provider's.
+#[tokio::test]
+async fn a_date_far_from_ours_does_not_stretch_a_jwt_without_iat() {
+    let now = unix_now();
+    for date in [
+        "Thu, 01 Jan 1970 00:00:00 GMT".to_owned(),
+        httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(now - 2 * 86_400)),
+    ] {
+        let token = jwt_with(json!({"exp": now + 600}));
+        let server = Scripted::sequence(
+            vec![],
+            Reply::json(200, json!({"accessToken": token, "tokenType": "Bearer"}))
+                .header("date", &date),
+        )
+        .await;
+        let token = client(Provider::Cobee, server.base_url())
+            .fetch_token()
+            .await
+            .unwrap();
+        let usable = usable_for(&token);
+        assert!(
+            usable <= Duration::from_secs(600),
+            "Date {date}: a JWT whose exp is 600 s out is used for {usable:?}"
+        );
+    }
 }
 
 /// With or without `iat` (found by review: with one, `exp − iat` alone was read, and a token
