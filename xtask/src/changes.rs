@@ -37,10 +37,10 @@
 //! | response enum value added | breaking | the old client cannot decode it; exhaustive `match`es lack an arm |
 //! | optional parameter or optional request body added | breaking (Rust only) | the client method gains an argument; `oasdiff` says compatible |
 //! | a field's `enum` gained or lost | breaking | its Rust type becomes, or stops being, a generated enum |
-//! | a string's `minLength`, `maxLength` or `pattern` added or removed (not an enum's) | breaking | a constrained string is a validating newtype |
+//! | a string's `minLength`, `maxLength` or `pattern` added or removed (not an enum's, nor a `date-time`, `date`, `uuid` or IP address's) | breaking | a constrained string is a validating newtype |
 //! | such a constraint changed so that the side that must accept it (the server for a request, the old client for a response) accepts less | breaking | it refuses what the other sends; loosened that way round, compatible |
-//! | an optional field's `default` added or removed (not an array's: `Vec<T>` either way) | breaking (Rust only) | `Option<T>` ↔ `T` |
-//! | a named schema renamed to another Rust name, or an inline one made named (or the other way), where it generates a type | breaking (Rust only) | its Rust type's name changes |
+//! | an optional field's `default` added or removed (not an array's or a map's: `Vec<T>` or a map either way) | breaking (Rust only) | `Option<T>` ↔ `T` |
+//! | a field's or body's Rust type renamed: a named schema to another Rust name, an inline type given a name or `title` other than the one progenitor gave it, a generated type replaced by a standard one (a plain string, a map) or the other way | breaking (Rust only) | its Rust type changes |
 //! | a 2xx, 4xx, 5xx or `default` response with a body of a type the operation had none of (its first typed error, say) | breaking | the method's return type changes |
 //! | enum value removed | breaking | request: refused; response: the variant is gone |
 //! | security requirement changed | breaking | the client authenticates differently |
@@ -293,9 +293,16 @@ impl Changes<'_> {
                         .to_owned()
                 },
             ),
-            (Some(old_body), Some(new_body)) => {
-                self.content(at, "request", &old_body.content, &new_body.content)
-            }
+            (Some(old_body), Some(new_body)) => self.content(
+                at,
+                "request",
+                &old_body.content,
+                &new_body.content,
+                (
+                    inline_name(old.operation, "Body"),
+                    inline_name(new.operation, "Body"),
+                ),
+            ),
             (None, None) => {}
         }
         self.responses(at, old.operation, new.operation);
@@ -359,7 +366,15 @@ impl Changes<'_> {
                         self.push(severity, at, format!("{name} {what}"));
                     }
                     if let (Some(old_schema), Some(new_schema)) = (old_schema, schema) {
-                        self.schema(at, name, Direction::Request, old_schema, new_schema, 0);
+                        self.schema(
+                            at,
+                            name,
+                            Direction::Request,
+                            old_schema,
+                            new_schema,
+                            0,
+                            (None, None),
+                        );
                     }
                 }
             }
@@ -411,11 +426,18 @@ impl Changes<'_> {
                 None => self.push(Severity::Compatible, at, format!("response {status} added")),
                 Some((_, old_response)) => {
                     if let (Some(old_response), Some(response)) = (old_response, response) {
+                        // progenitor names an inline success body after its operation.
+                        let inline = if status.starts_with('2') {
+                            (inline_name(old, "Response"), inline_name(new, "Response"))
+                        } else {
+                            (None, None)
+                        };
                         self.content(
                             at,
                             &format!("response {status}"),
                             &old_response.content,
                             &response.content,
+                            inline,
                         );
                     }
                 }
@@ -424,12 +446,14 @@ impl Changes<'_> {
     }
 
     /// Compares the media types of a request body or response.
+    /// `inline`: the names progenitor gives an inline body here, old and new.
     fn content<'m>(
         &mut self,
         at: &str,
         what: &str,
         old: impl IntoIterator<Item = (&'m String, &'m openapiv3::MediaType)> + Copy,
         new: impl IntoIterator<Item = (&'m String, &'m openapiv3::MediaType)> + Copy,
+        inline: (Option<String>, Option<String>),
     ) {
         let direction = if what == "request" {
             Direction::Request
@@ -462,7 +486,15 @@ impl Changes<'_> {
                         } else {
                             format!("{what} body")
                         };
-                        self.schema(at, &label, direction, old_schema, new_schema, 0);
+                        self.schema(
+                            at,
+                            &label,
+                            direction,
+                            old_schema,
+                            new_schema,
+                            0,
+                            inline.clone(),
+                        );
                     }
                 }
             }
@@ -470,6 +502,10 @@ impl Changes<'_> {
     }
 
     /// Compares two schemas at `label` (`request body`, `request body field `a.b``, …).
+    /// `inline` holds the names progenitor gives an inline type here in the old and new
+    /// spec (`CreateTokenBody` for an operation's body, `TokenRequestMeta` for a field),
+    /// where known.
+    #[allow(clippy::too_many_arguments)]
     fn schema(
         &mut self,
         at: &str,
@@ -478,6 +514,7 @@ impl Changes<'_> {
         old: &ReferenceOr<Schema>,
         new: &ReferenceOr<Schema>,
         depth: usize,
+        inline: (Option<String>, Option<String>),
     ) {
         if depth > MAX_DEPTH {
             return;
@@ -487,31 +524,38 @@ impl Changes<'_> {
         // names (`TokenRequest` and `token_request` are one type); an inline schema that
         // becomes a named one, or the other way, renames the type it generates, if it
         // generates one (found by review too).
-        let rust_name = |schema: &ReferenceOr<Schema>| match schema {
-            ReferenceOr::Reference { reference } => component_name(reference, "schemas")
-                .map(heck::ToUpperCamelCase::to_upper_camel_case),
-            ReferenceOr::Item(_) => None,
-        };
-        let (old_name, new_name) = (rust_name(old), rust_name(new));
-        let (Some(old), Some(new)) = (resolve_schema(self.old, old), resolve_schema(self.new, new))
+        let (Some(old_schema), Some(new_schema)) =
+            (resolve_schema(self.old, old), resolve_schema(self.new, new))
         else {
             return;
         };
-        if old_name != new_name && generates_type(old) && generates_type(new) {
-            let name = |n: &Option<String>| {
-                n.as_ref()
-                    .map_or_else(|| "an inline type".to_owned(), |n| format!("`{n}`"))
-            };
+        let (old_type, new_type) = (
+            rust_type(old, old_schema, inline.0.as_deref()),
+            rust_type(new, new_schema, inline.1.as_deref()),
+        );
+        let renamed = match (&old_type, &new_type) {
+            (RustType::Named(a), RustType::Named(b)) => a != b,
+            (RustType::Named(_), RustType::Plain) | (RustType::Plain, RustType::Named(_)) => true,
+            _ => false,
+        };
+        if renamed {
             self.push(
                 Severity::Breaking,
                 at,
                 format!(
-                    "{label} type {} -> {} (its Rust type's name changes)",
-                    name(&old_name),
-                    name(&new_name)
+                    "{label} type {} -> {} (its Rust type changes)",
+                    old_type.describe(),
+                    new_type.describe()
                 ),
             );
         }
+        // The name an inline type below takes from this one.
+        let parent = |t: &RustType, ctx: &Option<String>| match t {
+            RustType::Named(name) => Some(name.clone()),
+            _ => ctx.clone(),
+        };
+        let parents = (parent(&old_type, &inline.0), parent(&new_type, &inline.1));
+        let (old, new) = (old_schema, new_schema);
         // A string with a length or pattern constraint is a newtype that validates: one
         // gained, lost or changed changes the Rust type or what it accepts (found by
         // review: not reported).
@@ -593,12 +637,10 @@ impl Changes<'_> {
             };
             // An optional field with a `default` is `T`, without one `Option<T>` (found by
             // review: a default added was not reported).
-            // (An array is `Vec<T>` either way: found by review.)
+            // (An array is `Vec<T>` and a map a `HashMap` either way: found by review.)
             let has_default = |doc: &OpenAPI, schema: &ReferenceOr<Schema>| {
-                resolve_schema(doc, schema).is_some_and(|s| {
-                    s.schema_data.default.is_some()
-                        && !matches!(s.schema_kind, SchemaKind::Type(Type::Array(_)))
-                })
+                resolve_schema(doc, schema)
+                    .is_some_and(|s| s.schema_data.default.is_some() && !is_collection(s))
             };
             let (old_default, new_default) = (
                 has_default(self.old, old_schema),
@@ -625,7 +667,12 @@ impl Changes<'_> {
                 };
                 self.push(Severity::Breaking, at, format!("{label} {what}"));
             }
-            self.schema(at, &label, direction, old_schema, schema, depth + 1);
+            let field = heck::ToUpperCamelCase::to_upper_camel_case(name.as_str());
+            let below = (
+                parents.0.as_ref().map(|p| format!("{p}{field}")),
+                parents.1.as_ref().map(|p| format!("{p}{field}")),
+            );
+            self.schema(at, &label, direction, old_schema, schema, depth + 1, below);
         }
         if let (Some(old_items), Some(new_items)) = (items(old), items(new)) {
             let label = if label.ends_with('`') {
@@ -633,7 +680,19 @@ impl Changes<'_> {
             } else {
                 format!("{label} items")
             };
-            self.schema(at, &label, direction, &old_items, &new_items, depth + 1);
+            let below = (
+                inline.0.as_ref().map(|p| format!("{p}Item")),
+                inline.1.as_ref().map(|p| format!("{p}Item")),
+            );
+            self.schema(
+                at,
+                &label,
+                direction,
+                &old_items,
+                &new_items,
+                depth + 1,
+                below,
+            );
         }
     }
 
@@ -733,6 +792,12 @@ fn string_rule(schema: &Schema) -> Option<StringRule> {
     if !s.enumeration.is_empty() {
         return None;
     }
+    // A format typify maps to a type of its own ignores the constraints (found by review).
+    let native = ["date-time", "date", "uuid", "ip", "ipv4", "ipv6"];
+    let format = serde_json::to_value(&s.format).unwrap_or_default();
+    if format.as_str().is_some_and(|f| native.contains(&f)) {
+        return None;
+    }
     let rule = StringRule {
         min: s.min_length,
         max: s.max_length,
@@ -741,14 +806,74 @@ fn string_rule(schema: &Schema) -> Option<StringRule> {
     (rule.min.is_some() || rule.max.is_some() || rule.pattern.is_some()).then_some(rule)
 }
 
+/// What Rust type a schema is, as far as its name goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RustType {
+    /// A generated type of this name (a named schema, or an inline one progenitor names).
+    Named(String),
+    /// A standard type (`String`, `i64`, `Vec<T>`, a map): no name of its own.
+    Plain,
+    /// A generated type whose name is not known here.
+    Unknown,
+}
+
+impl RustType {
+    fn describe(&self) -> String {
+        match self {
+            RustType::Named(name) => format!("`{name}`"),
+            RustType::Plain => "a standard type".to_owned(),
+            RustType::Unknown => "an inline type".to_owned(),
+        }
+    }
+}
+
+/// The Rust type of `schema` (`resolved`, at a position where an inline type would be
+/// named `inline`): a named schema is a type of its name (typify names every component,
+/// a plain string one too); an inline one, if it makes a type, takes its `title` or the
+/// name of its position (found by review: an inline body named as progenitor names it
+/// changes nothing, and a `title` renames it).
+fn rust_type(schema: &ReferenceOr<Schema>, resolved: &Schema, inline: Option<&str>) -> RustType {
+    let camel = heck::ToUpperCamelCase::to_upper_camel_case;
+    match schema {
+        ReferenceOr::Reference { reference } => component_name(reference, "schemas")
+            .map_or(RustType::Unknown, |name| RustType::Named(camel(name))),
+        ReferenceOr::Item(_) if !generates_type(resolved) => RustType::Plain,
+        ReferenceOr::Item(_) => match (&resolved.schema_data.title, inline) {
+            (Some(title), _) => RustType::Named(camel(title.as_str())),
+            (None, Some(name)) => RustType::Named(name.to_owned()),
+            (None, None) => RustType::Unknown,
+        },
+    }
+}
+
+/// The name progenitor gives an operation's inline body (`suffix` `Body`) or success
+/// response (`Response`): its `operationId` in UpperCamelCase.
+fn inline_name(op: &Operation, suffix: &str) -> Option<String> {
+    let id = op.operation_id.as_deref()?;
+    Some(format!(
+        "{}{suffix}",
+        heck::ToUpperCamelCase::to_upper_camel_case(id)
+    ))
+}
+
+/// An array or a map (`additionalProperties` without properties): a standard collection
+/// type, empty by default, never `Option`.
+fn is_collection(schema: &Schema) -> bool {
+    match &schema.schema_kind {
+        SchemaKind::Type(Type::Array(_)) => true,
+        SchemaKind::Type(Type::Object(object)) => {
+            object.properties.is_empty() && object.additional_properties.is_some()
+        }
+        _ => false,
+    }
+}
+
 /// Whether progenitor generates a named Rust type for the schema: an object, a
 /// composition, an enum, a constrained string (not a plain string, number or array).
 fn generates_type(schema: &Schema) -> bool {
     match &schema.schema_kind {
-        SchemaKind::Type(Type::Object(_))
-        | SchemaKind::AllOf { .. }
-        | SchemaKind::OneOf { .. }
-        | SchemaKind::AnyOf { .. } => true,
+        SchemaKind::Type(Type::Object(object)) => !object.properties.is_empty(),
+        SchemaKind::AllOf { .. } | SchemaKind::OneOf { .. } | SchemaKind::AnyOf { .. } => true,
         SchemaKind::Type(Type::String(s)) => {
             !s.enumeration.is_empty() || string_rule(schema).is_some()
         }
@@ -871,13 +996,14 @@ fn resolve_boxed<'a>(
 ) -> Option<ReferenceOr<Schema>> {
     match schema {
         ReferenceOr::Item(schema) => Some(ReferenceOr::Item((**schema).clone())),
-        ReferenceOr::Reference { reference } => resolve_schema(
-            doc,
-            &ReferenceOr::Reference {
+        // Kept as a reference (resolved where compared), so that a renamed named schema
+        // is seen (found by review: a field's was not).
+        ReferenceOr::Reference { reference } => {
+            let kept = ReferenceOr::Reference {
                 reference: reference.clone(),
-            },
-        )
-        .map(|s| ReferenceOr::Item(s.clone())),
+            };
+            resolve_schema(doc, &kept).map(|_| kept.clone())
+        }
     }
 }
 
@@ -1170,6 +1296,8 @@ mod tests {
                     .remove("param");
                 },
                 vec![
+                    // Its last field gone, the item is a JSON map, not a generated type.
+                    "breaking: POST /auth/token: response 400 body field `errors[]` type `ProblemErrorsItem` -> a standard type (its Rust type changes)",
                     "breaking: POST /auth/token: response 400 body field `errors[].param` removed",
                 ],
             ),

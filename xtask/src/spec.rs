@@ -65,9 +65,19 @@ pub fn list(root: &Path) -> Result<Vec<(String, String)>, SpecError> {
     Ok(listed)
 }
 
-/// A YAML document as JSON, keys that YAML reads as numbers or booleans (`200:`, as
-/// status codes are often written unquoted) as the text they are (found by review: a
-/// spec with `200:` stopped loading once merge keys were merged).
+/// Whether a key named `<<` (a YAML merge key) is anywhere in `value`.
+fn has_merge_key(value: &Value) -> bool {
+    match value {
+        Value::Object(object) => object.contains_key("<<") || object.values().any(has_merge_key),
+        Value::Array(items) => items.iter().any(has_merge_key),
+        _ => false,
+    }
+}
+
+/// A YAML document (merge keys merged) as JSON, keys that YAML reads as numbers or
+/// booleans (`200:`, as status codes are often written unquoted) as YAML prints them
+/// (`0x1F` becomes `31`: found by review, so only a document with merge keys is read this
+/// way; one with `200:` stopped loading before this).
 fn yaml_to_json(value: serde_yaml_ng::Value) -> Result<Value, String> {
     use serde_yaml_ng::Value as Yaml;
     Ok(match value {
@@ -137,12 +147,18 @@ pub fn load(root: &Path, file_name: &str) -> Result<Spec, SpecError> {
     let document = match format_of(file_name) {
         Some(Format::Json) => serde_json::from_str(text).map_err(|e| fail(e.to_string()))?,
         Some(Format::Yaml) => {
-            // YAML merge keys (`<<: *base`) merged, not kept as a key named `<<` (found
-            // by review: the merged fields were silently lost).
-            let mut yaml: serde_yaml_ng::Value =
-                serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?;
-            yaml.apply_merge().map_err(|e| fail(e.to_string()))?;
-            yaml_to_json(yaml).map_err(fail)?
+            // Read straight into JSON, every key as its text (`0x1F`, `1.50`); a document
+            // with YAML merge keys (`<<: *base`) is read again with them merged (found by
+            // review: they were kept as a key named `<<`, the merged fields lost).
+            let direct: Value = serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?;
+            if has_merge_key(&direct) {
+                let mut yaml: serde_yaml_ng::Value =
+                    serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?;
+                yaml.apply_merge().map_err(|e| fail(e.to_string()))?;
+                yaml_to_json(yaml).map_err(fail)?
+            } else {
+                direct
+            }
         }
         None => return Err(fail("not a .json, .yaml or .yml file".into())),
     };

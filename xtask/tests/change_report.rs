@@ -334,3 +334,221 @@ fn an_inline_body_schema_made_named_renames_the_rust_type() {
         "{report:#?}"
     );
 }
+
+/// An inline item object that loses its last field is a JSON map in Rust, not its
+/// generated type: the report says its type changes (the probe checks progenitor agrees).
+#[test]
+fn an_inline_object_that_loses_its_last_field_changes_its_rust_type() {
+    let with = |properties: Value| {
+        let mut doc = richer();
+        doc["components"]["schemas"]["TokenRequest"]["properties"]["errors"] = json!({
+            "type": "array", "items": {"type": "object", "properties": properties}});
+        doc
+    };
+    let (old, new) = (with(json!({"param": {"type": "string"}})), with(json!({})));
+    let needle = "pub errors:";
+    assert_ne!(
+        lines_with(&generated_rs(&old), needle),
+        lines_with(&generated_rs(&new), needle),
+        "probe"
+    );
+    let report = changes::diff(&normalized(&old), &normalized(&new));
+    assert!(
+        report
+            .iter()
+            .any(|c| c.severity == Severity::Breaking && c.what.contains("standard type")),
+        "{report:#?}"
+    );
+}
+
+// More, from a review of the rules above: named types behind fields, inline bodies and
+// their names, titles, native string formats, maps.
+
+fn debug_report(old: &Value, new: &Value) -> Vec<String> {
+    changes::diff(&normalized(old), &normalized(new))
+        .iter()
+        .map(|c| format!("{:?}: {c}", c.severity))
+        .collect()
+}
+
+/// A named schema that is a plain string is a newtype in typify (`pub struct Scope(pub
+/// String)`): renamed, its Rust type is renamed. `generates_type` says a plain string
+/// generates none, so the rename is not reported.
+#[test]
+fn a_named_plain_string_schema_renamed_renames_the_rust_type() {
+    let with = |name: &str| {
+        let mut doc = base();
+        doc["components"]["schemas"][name] = json!({"type": "string"});
+        doc["components"]["schemas"]["TokenRequest"]["properties"]["scope"] =
+            json!({"$ref": format!("#/components/schemas/{name}")});
+        doc
+    };
+    let (old, new) = (with("Scope"), with("Audience"));
+    let needle = "pub scope:";
+    let (o, n) = (
+        lines_with(&generated_rs(&old), needle),
+        lines_with(&generated_rs(&new), needle),
+    );
+    assert_ne!(o, n, "probe");
+    let r = debug_report(&old, &new);
+    assert!(
+        r.iter().any(|l| l.starts_with("Breaking")),
+        "the field's Rust type changed {o:?} -> {n:?}, report: {r:#?}"
+    );
+}
+
+/// typify ignores length and pattern constraints on a `date-time` (or `uuid`, `date`, `ip`)
+/// string: it is `chrono::DateTime<Utc>` either way. The report says breaking.
+#[test]
+fn a_pattern_on_a_date_time_string_is_not_breaking() {
+    let mut old = richer();
+    old["components"]["schemas"]["TokenRequest"]["properties"]["at"] =
+        json!({"type": "string", "format": "date-time"});
+    let mut new = old.clone();
+    new["components"]["schemas"]["TokenRequest"]["properties"]["at"]["pattern"] =
+        json!("^[0-9]{4}-.*Z$");
+    new["components"]["schemas"]["TokenRequest"]["properties"]["at"]["maxLength"] = json!(40);
+    assert_no_false_alarm("pattern and maxLength on a date-time string", old, new);
+}
+
+/// An inline request body given a `title`: typify names the type from it
+/// (`types::CreateTokenBody` -> `types::Grant`); both are inline, so nothing is reported.
+#[test]
+fn a_title_on_an_inline_body_renames_the_rust_type() {
+    let mut old = richer();
+    let inline = old["components"]["schemas"]["TokenRequest"].clone();
+    old["paths"]["/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"] =
+        inline;
+    let mut new = old.clone();
+    new["paths"]["/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"]["title"] =
+        json!("Grant");
+    let needle = "body: &'a types::";
+    let (o, n) = (
+        lines_with(&generated_rs(&old), needle),
+        lines_with(&generated_rs(&new), needle),
+    );
+    assert_ne!(o, n, "probe");
+    let r = debug_report(&old, &new);
+    assert!(
+        r.iter().any(|l| l.starts_with("Breaking")),
+        "body type {o:?} -> {n:?}, report: {r:#?}"
+    );
+}
+
+/// An inline body made a named schema under the name progenitor already gave it
+/// (`CreateTokenBody`): progenitor's output is the same, yet "breaking: an inline type ->
+/// `CreateTokenBody`".
+#[test]
+fn an_inline_body_named_as_progenitor_named_it_is_not_breaking() {
+    let mut old = richer();
+    let inline = old["components"]["schemas"]["TokenRequest"].clone();
+    old["paths"]["/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"] =
+        inline.clone();
+    let mut new = old.clone();
+    new["components"]["schemas"]["CreateTokenBody"] = inline;
+    new["paths"]["/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"] =
+        json!({"$ref": "#/components/schemas/CreateTokenBody"});
+    assert_no_false_alarm("inline body named CreateTokenBody", old, new);
+}
+
+/// Same with an inline body whose `title` is the name it is then given.
+#[test]
+fn an_inline_body_with_a_title_made_named_by_it_is_not_breaking() {
+    let mut old = richer();
+    let mut inline = old["components"]["schemas"]["TokenRequest"].clone();
+    inline["title"] = json!("Grant");
+    old["paths"]["/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"] =
+        inline.clone();
+    let mut new = old.clone();
+    new["components"]["schemas"]["Grant"] = inline;
+    new["paths"]["/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"] =
+        json!({"$ref": "#/components/schemas/Grant"});
+    assert_no_false_alarm("inline body titled Grant named Grant", old, new);
+}
+
+/// A `default` on an optional map field (`additionalProperties`).
+#[test]
+fn a_default_on_an_optional_map_is_not_breaking() {
+    let mut old = richer();
+    old["components"]["schemas"]["TokenRequest"]["properties"]["labels"] =
+        json!({"type": "object", "additionalProperties": {"type": "string"}});
+    let mut new = old.clone();
+    new["components"]["schemas"]["TokenRequest"]["properties"]["labels"]["default"] = json!({});
+    assert_no_false_alarm("default {} on an optional map", old, new);
+}
+
+/// A schema used only in a response, renamed.
+#[test]
+fn a_response_only_schema_renamed_is_breaking() {
+    let old = richer();
+    let mut new = richer();
+    let schemas = new["components"]["schemas"].as_object_mut().unwrap();
+    let response = schemas.remove("TokenResponse").unwrap();
+    schemas.insert("Issued".into(), response);
+    new["paths"]["/auth/token"]["post"]["responses"]["200"]["content"]["application/json"]["schema"] =
+        json!({"$ref": "#/components/schemas/Issued"});
+    let r = debug_report(&old, &new);
+    assert!(r.iter().any(|l| l.starts_with("Breaking")), "{r:#?}");
+}
+
+/// A `3XX` range with a body next to a 200.
+#[test]
+fn a_3xx_range_with_a_body_is_not_breaking() {
+    let old = richer();
+    let mut new = richer();
+    new["paths"]["/auth/token"]["post"]["responses"]["3XX"] = json!({"description": "redirect",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    assert_no_false_alarm("3XX with a body added", old, new);
+}
+
+/// A named object schema referenced by a field, renamed: the field's type is renamed
+/// (`Option<Meta>` -> `Option<Metadata>`). `object_fields` resolves each property's `$ref`
+/// before comparing, so the rename check never sees the name.
+#[test]
+fn a_named_object_schema_of_a_field_renamed_renames_the_rust_type() {
+    let with = |name: &str| {
+        let mut doc = base();
+        doc["components"]["schemas"][name] = json!({"type": "object", "properties": {
+            "note": {"type": "string"}}});
+        doc["components"]["schemas"]["TokenRequest"]["properties"]["meta"] =
+            json!({"$ref": format!("#/components/schemas/{name}")});
+        doc
+    };
+    let (old, new) = (with("Meta"), with("Metadata"));
+    let needle = "pub meta:";
+    let (o, n) = (
+        lines_with(&generated_rs(&old), needle),
+        lines_with(&generated_rs(&new), needle),
+    );
+    assert_ne!(o, n, "probe");
+    let r = debug_report(&old, &new);
+    assert!(
+        r.iter().any(|l| l.starts_with("Breaking")),
+        "the field's Rust type changed {o:?} -> {n:?}, report: {r:#?}"
+    );
+}
+
+/// The same for the items of an array field (`Vec<Tag>` -> `Vec<Label>`).
+#[test]
+fn a_named_item_schema_renamed_renames_the_rust_type() {
+    let with = |name: &str| {
+        let mut doc = base();
+        doc["components"]["schemas"][name] = json!({"type": "object", "properties": {
+            "note": {"type": "string"}}});
+        doc["components"]["schemas"]["TokenRequest"]["properties"]["tags"] =
+            json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}});
+        doc
+    };
+    let (old, new) = (with("Tag"), with("Label"));
+    let needle = "pub tags:";
+    let (o, n) = (
+        lines_with(&generated_rs(&old), needle),
+        lines_with(&generated_rs(&new), needle),
+    );
+    assert_ne!(o, n, "probe");
+    let r = debug_report(&old, &new);
+    assert!(
+        r.iter().any(|l| l.starts_with("Breaking")),
+        "the field's Rust type changed {o:?} -> {n:?}, report: {r:#?}"
+    );
+}

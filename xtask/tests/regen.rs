@@ -673,3 +673,56 @@ fn a_bom_in_the_normalized_spec_keeps_the_change_report() {
         "{report}"
     );
 }
+
+/// spec.rs: "keys that YAML reads as numbers or booleans ... as the text they are". Each
+/// key below is compared with how the spec read before the merge-key commit (serde_yaml_ng
+/// straight into JSON: the key's text).
+#[test]
+fn yaml_keys_keep_their_text() {
+    let mut failures = Vec::new();
+    for key in [
+        "0x1F",
+        "1.50",
+        "010",
+        "1e3",
+        "~",
+        "!!str 200",
+        "+200",
+        ".inf",
+        "0o17",
+    ] {
+        let yaml = format!(
+            "openapi: 3.0.3\ninfo: {{title: x, version: '1'}}\npaths:\n  /t:\n    get:\n      \
+             operationId: t\n      responses:\n        '200':\n          description: ok\n\
+             components:\n  schemas:\n    S:\n      type: object\n      properties:\n        \
+             {key}:\n          type: string\n"
+        );
+        let direct: serde_json::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+        let want: Vec<String> = direct["components"]["schemas"]["S"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let scratch = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(scratch.path().join("specs")).unwrap();
+        std::fs::write(scratch.path().join("specs/zz.yaml"), &yaml).unwrap();
+        match xtask::spec::load(scratch.path(), "zz.yaml") {
+            Ok(spec) => {
+                let got: Vec<String> = spec.document["components"]["schemas"]["S"]["properties"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .cloned()
+                    .collect();
+                if got != want {
+                    failures.push(format!(
+                        "key `{key}`: read as {got:?}, its text is {want:?}"
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("key `{key}`: refused: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
