@@ -871,12 +871,12 @@ fn a_lease_is_not_taken_after_the_blocking_source_is_dropped() {
         blocking_source_on(dir.path(), StorePolicy::default(), Sandbox::builder());
     let key = source.as_async().store_key().unwrap().to_owned();
     let lock = std::fs::File::create(dir.path().join(format!("{key}.lock"))).unwrap();
-    lock.lock().unwrap();
+    fs4::FileExt::lock(&lock).unwrap();
     // The lease attempt times out (500 ms) waiting for the lock; the source fetches alone.
     source.token().unwrap();
     assert_eq!(requests(&sandbox), 1);
     drop(source);
-    lock.unlock().unwrap();
+    fs4::FileExt::unlock(&lock).unwrap();
     // The runtime's threads (its blocking ones included) end; then no lease is left.
     wait_until("its threads ended", || {
         threads_named("partner-auth-bl") == 0
