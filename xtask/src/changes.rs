@@ -46,7 +46,7 @@
 //! | security requirement changed | breaking | the client authenticates differently |
 //! | server moved (a constant's URL changed) | breaking | requests go elsewhere |
 //! | server described anew (its constant renamed) | breaking | the constant's name changes |
-//! | response field, request enum value (to an existing enum), operation, server, content type, response status (of a body type the operation has) added | compatible | nothing that exists changes |
+//! | response field, request enum value (to an existing enum), operation, server, content type, response status (of a body type the operation already has in the same class, success or error; `default` is both) added | compatible | nothing that exists changes |
 //! | `info.version` changed | compatible | only the `api-version` header progenitor sends changes |
 //!
 //! Every line of the report is `breaking: <where>: <what>` or `compatible: <where>: <what>`,
@@ -882,18 +882,20 @@ fn generates_type(schema: &Schema) -> bool {
     }
 }
 
-/// The types of the bodies of an operation's success (2xx) or error (4xx, 5xx, `default`)
-/// responses: a schema's component name, or an inline schema's type.
+/// The types of the bodies of an operation's success or error responses, as progenitor
+/// sorts them: 2xx success; 4xx and 5xx errors; `default` both, but a success only where
+/// no `2XX` range is given; a 3xx neither (found by review: a 3xx was counted an error,
+/// and `default` only an error). Each is a schema's component name, or an inline schema's
+/// type.
 fn body_types(responses: &[(String, Option<Response>)], errors: bool) -> BTreeSet<String> {
+    let range_2xx = responses.iter().any(|(status, _)| status == "2XX");
     responses
         .iter()
-        // As progenitor sorts them: 2xx success, 4xx, 5xx and `default` errors; a 3xx is
-        // neither (found by review: counted as an error).
         .filter(|(status, _)| {
             if errors {
                 status.starts_with('4') || status.starts_with('5') || status == "default"
             } else {
-                status.starts_with('2')
+                status.starts_with('2') || (status == "default" && !range_2xx)
             }
         })
         .filter_map(|(_, response)| response.as_ref())

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 /// A client id and client secret sent as `Authorization: Basic`.
 ///
 /// Two ways to put them in the header, which differ only for characters that form
-/// encoding changes (anything but letters, digits, `*`, `-`, `.` and `_`):
+/// encoding changes (anything but ASCII letters and digits, `*`, `-`, `.` and `_`):
 /// - [`new`](Self::new): each form-urlencoded before they are joined by `:`, as RFC 6749
 ///   §2.3.1 asks of OAuth clients, for a server that decodes them;
 /// - [`as_is`](Self::as_is): joined as they are, in UTF-8 (RFC 7617, plain HTTP Basic),

@@ -358,7 +358,7 @@ impl Error {
     }
 
     /// Per-field errors the provider reported (Teez's `errors` map, Dinie's `errors[]`, or
-    /// Dinie's top-level `param` when it names the one parameter at fault).
+    /// a top-level `param`, Dinie's, when no other field error is given).
     pub fn field_errors(&self) -> &[FieldError] {
         &self.0.field_errors
     }

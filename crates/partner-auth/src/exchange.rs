@@ -163,7 +163,8 @@ impl Exchange<'_> {
             .map_err(|e| e.at(self.provider, self.environment.clone()))
     }
 
-    /// A typed decode whose schema has only optional fields (Alternative Payments', Cobee's)
+    /// A typed decode whose schema has only optional fields (Teez's, Alternative Payments',
+    /// Cobee's)
     /// succeeds without the lifetime or the type a body spells in another case
     /// (`ExpiresIn`, `TOKEN_TYPE`): the lenient read of the kept body fills in what it
     /// missed, so that no provider loses a lifetime or takes a `MAC` token for a bearer one.

@@ -20,9 +20,10 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 /// in milliseconds), else the window of the provider's documented rate limit
 /// (Alternative Payments: a second).
 ///
-/// A date or a Unix time is on the provider's clock: it is measured from the response's
-/// own `Date` where the two agree (see [`crate::date::until`]), so a clock skewed on
-/// either side changes no wait; otherwise from `now`, this machine's clock.
+/// A date or a Unix time is on the provider's clock, measured from the response's own
+/// `Date` ([`crate::date::until`]): no wait if it is not after the `Date`, the difference
+/// if that is at most a day, otherwise (or with no `Date`) from `now`, this machine's
+/// clock.
 pub(crate) fn from_headers(
     provider: Provider,
     status: StatusCode,

@@ -70,9 +70,10 @@ impl fmt::Display for TokenType {
 ///   clock; with neither, `exp` is not used), and the shorter
 ///   of it and the reported lifetime wins (it stands
 ///   in for a missing one), applied from the send time. Our clock is compared with the
-///   provider's only to take a `Date` for a JWT without `iat`, so clock skew changes
-///   nothing (with `iat`, a `Date` after `exp`, however far, makes the token expired on
-///   arrival: a wrong `Date` fails closed). The JWT is only decoded for this, never
+///   provider's only to take a `Date` for a JWT without `iat`, so a skew changes nothing
+///   (for a JWT without `iat`, one over a day means `exp` is not used; with `iat`, a
+///   `Date` after `exp`, however far, makes the token expired on arrival: a wrong `Date`
+///   fails closed). The JWT is only decoded for this, never
 ///   trusted for anything else.
 /// - A token whose lifetime is over by the time the response arrives is an
 ///   [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) error, and so is an

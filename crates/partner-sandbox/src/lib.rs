@@ -3,7 +3,7 @@
 //!
 //! [`Sandbox::start`] binds one free loopback port per provider and answers the way that
 //! provider's spec and notes say it does. Every token request (but one whose body is over
-//! 64 KiB, answered 413 unread) is first checked against the
+//! 64 KiB, answered 413 once that much is read, unchecked) is first checked against the
 //! provider's own OpenAPI document, the one its generated crate was made from (method,
 //! content type, body schema with its required fields, types, enums and
 //! `additionalProperties`, security requirement), by a JSON Schema validator: a request the

@@ -62,9 +62,9 @@ impl RateLimiter {
 pub struct Faults {
     /// Answer with the provider's 5xx.
     pub server_errors: f64,
-    /// Answer with the provider's 429 as its rate limit does, a second from the next
-    /// admitted request (a `Retry-After` or reset header only where the provider sends
-    /// one: Alternative Payments documents none).
+    /// Answer with the provider's 429 as its rate limit does, with a one-second wait (a
+    /// `Retry-After` or reset header only where the provider sends one: Alternative
+    /// Payments documents none).
     pub rate_limited: f64,
     /// Hold the request for [`stall_for`](Self::stall_for) before answering.
     pub stalls: f64,
@@ -72,7 +72,7 @@ pub struct Faults {
     pub resets: f64,
     /// How long a stall lasts.
     pub stall_for: Duration,
-    /// Hold this many of the first token requests (per provider) for
+    /// Hold this many of the first token requests that pass the spec check (per provider) for
     /// [`stall_for`](Self::stall_for), whatever the probabilities: a fetch held open while
     /// a test does something else (kills the process that sent it, say).
     pub stall_first: u64,

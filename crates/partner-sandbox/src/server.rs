@@ -40,8 +40,9 @@ pub struct ProviderStats {
     pub api_requests: u64,
     /// Of those, accepted with a valid token.
     pub api_accepted: u64,
-    /// Of those, refused because the token had expired (one of the last 10,000 or so issued:
-    /// expired tokens are forgotten as more are issued, and an older one counts as unknown).
+    /// Of those, refused because the token had expired (one issued since the last sweep:
+    /// when the sandbox holds 10,000 tokens, or twice the live ones at the last sweep,
+    /// every expired token is forgotten at once, and is then unknown).
     pub api_expired_token: u64,
     /// Of those, refused because the token was missing or unknown.
     pub api_unknown_token: u64,
@@ -106,9 +107,10 @@ pub(crate) struct ProviderState {
     lifetime: Duration,
     limiter: Option<RateLimiter>,
     counters: Counters,
-    /// The token requests that got past the checks, numbering them for
+    /// The token requests that passed the spec check, numbering them for
     /// [`Faults::stall_first`] (found by review: numbered among all token requests, a
-    /// refused one used up a hold).
+    /// request the spec does not allow used up a hold; one refused after it, for its
+    /// credentials or the rate limit, is numbered too).
     checked: AtomicU64,
 }
 
