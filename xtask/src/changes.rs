@@ -366,6 +366,17 @@ impl Changes<'_> {
                         self.push(severity, at, format!("{name} {what}"));
                     }
                     if let (Some(old_schema), Some(new_schema)) = (old_schema, schema) {
+                        // progenitor names a parameter's inline type `{OperationId}{Name}`
+                        // (found by review: one made named was not reported).
+                        let param = name
+                            .split('`')
+                            .nth(1)
+                            .map(heck::ToUpperCamelCase::to_upper_camel_case)
+                            .unwrap_or_default();
+                        let inline = (
+                            inline_name(old.operation, &param),
+                            inline_name(new.operation, &param),
+                        );
                         self.schema(
                             at,
                             name,
@@ -373,7 +384,7 @@ impl Changes<'_> {
                             old_schema,
                             new_schema,
                             0,
-                            (None, None),
+                            inline,
                         );
                     }
                 }
@@ -426,12 +437,9 @@ impl Changes<'_> {
                 None => self.push(Severity::Compatible, at, format!("response {status} added")),
                 Some((_, old_response)) => {
                     if let (Some(old_response), Some(response)) = (old_response, response) {
-                        // progenitor names an inline success body after its operation.
-                        let inline = if status.starts_with('2') {
-                            (inline_name(old, "Response"), inline_name(new, "Response"))
-                        } else {
-                            (None, None)
-                        };
+                        // progenitor names an inline response body after its operation,
+                        // an error's too (found by review).
+                        let inline = (inline_name(old, "Response"), inline_name(new, "Response"));
                         self.content(
                             at,
                             &format!("response {status}"),
@@ -834,6 +842,13 @@ impl RustType {
 /// changes nothing, and a `title` renames it).
 fn rust_type(schema: &ReferenceOr<Schema>, resolved: &Schema, inline: Option<&str>) -> RustType {
     let camel = heck::ToUpperCamelCase::to_upper_camel_case;
+    // An `allOf` of one `$ref` is that type (found by review: reported as a rename).
+    let schema = match &resolved.schema_kind {
+        SchemaKind::AllOf { all_of } if all_of.len() == 1 && all_of[0].as_item().is_none() => {
+            &all_of[0]
+        }
+        _ => schema,
+    };
     match schema {
         ReferenceOr::Reference { reference } => component_name(reference, "schemas")
             .map_or(RustType::Unknown, |name| RustType::Named(camel(name))),
@@ -856,23 +871,31 @@ fn inline_name(op: &Operation, suffix: &str) -> Option<String> {
     ))
 }
 
-/// An array or a map (`additionalProperties` without properties): a standard collection
-/// type, empty by default, never `Option`.
+/// An array or a map (an object without properties that is not closed): a standard
+/// collection type, empty by default, never `Option`.
 fn is_collection(schema: &Schema) -> bool {
     match &schema.schema_kind {
         SchemaKind::Type(Type::Array(_)) => true,
-        SchemaKind::Type(Type::Object(object)) => {
-            object.properties.is_empty() && object.additional_properties.is_some()
-        }
+        SchemaKind::Type(Type::Object(object)) => object.properties.is_empty() && !closed(object),
         _ => false,
     }
+}
+
+/// Whether an object schema says `additionalProperties: false`.
+fn closed(object: &openapiv3::ObjectType) -> bool {
+    matches!(
+        object.additional_properties,
+        Some(openapiv3::AdditionalProperties::Any(false))
+    )
 }
 
 /// Whether progenitor generates a named Rust type for the schema: an object, a
 /// composition, an enum, a constrained string (not a plain string, number or array).
 fn generates_type(schema: &Schema) -> bool {
     match &schema.schema_kind {
-        SchemaKind::Type(Type::Object(object)) => !object.properties.is_empty(),
+        // A closed object (`additionalProperties: false`) is a struct even with no field;
+        // an open one without fields is a JSON map (found by review).
+        SchemaKind::Type(Type::Object(object)) => !object.properties.is_empty() || closed(object),
         SchemaKind::AllOf { .. } | SchemaKind::OneOf { .. } | SchemaKind::AnyOf { .. } => true,
         SchemaKind::Type(Type::String(s)) => {
             !s.enumeration.is_empty() || string_rule(schema).is_some()

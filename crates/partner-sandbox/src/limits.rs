@@ -72,7 +72,7 @@ pub struct Faults {
     pub resets: f64,
     /// How long a stall lasts.
     pub stall_for: Duration,
-    /// Hold this many of the first token requests that pass the spec check (per provider) for
+    /// Hold this many of the first token requests that get a token (per provider) for
     /// [`stall_for`](Self::stall_for), whatever the probabilities: a fetch held open while
     /// a test does something else (kills the process that sent it, say).
     pub stall_first: u64,
@@ -96,14 +96,6 @@ impl Faults {
             stall_for: duration,
             ..Faults::default()
         }
-    }
-
-    /// The fault for the token request numbered `index` (from 0) of its provider.
-    pub(crate) fn draw_for(&self, index: u64) -> Option<Fault> {
-        if index < self.stall_first {
-            return Some(Fault::Stall(self.stall_for));
-        }
-        self.draw()
     }
 
     pub(crate) fn draw(&self) -> Option<Fault> {
@@ -172,8 +164,7 @@ mod tests {
         assert!((share(Fault::RateLimited) - 0.05).abs() < 0.01);
         assert!((share(Fault::Reset) - 0.01).abs() < 0.005);
         assert_eq!(Faults::default().draw(), None);
-        let first = Faults::hold_first(2, Duration::from_secs(9));
-        let stall = Some(Fault::Stall(Duration::from_secs(9)));
-        assert_eq!([0, 1, 2].map(|i| first.draw_for(i)), [stall, stall, None]);
+        // The first-requests hold is no probability: it is applied where a token is given.
+        assert_eq!(Faults::hold_first(2, Duration::from_secs(9)).draw(), None);
     }
 }

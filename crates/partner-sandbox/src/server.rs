@@ -107,10 +107,9 @@ pub(crate) struct ProviderState {
     lifetime: Duration,
     limiter: Option<RateLimiter>,
     counters: Counters,
-    /// The token requests that passed the spec check, numbering them for
-    /// [`Faults::stall_first`] (found by review: numbered among all token requests, a
-    /// request the spec does not allow used up a hold; one refused after it, for its
-    /// credentials or the rate limit, is numbered too).
+    /// The token requests that get a token, numbering them for [`Faults::stall_first`]
+    /// (found by review: numbered among all token requests, a refused one used up a
+    /// hold).
     checked: AtomicU64,
 }
 
@@ -352,8 +351,7 @@ async fn token_endpoint(
         };
         return Ok(reply.into_response());
     }
-    let index = state.checked.fetch_add(1, Ordering::Relaxed);
-    if let Some(fault) = shared.faults.draw_for(index) {
+    if let Some(fault) = shared.faults.draw() {
         counters.add(FAULTS);
         match fault {
             Fault::Reset => return Err(Reset),
@@ -380,6 +378,14 @@ async fn token_endpoint(
     }
     let reply = match state.dialect.check(&token_request) {
         Ok(()) => {
+            // `stall_first` holds the first requests that get a token, however many were
+            // refused before them (found by review: a request refused by the spec, the
+            // rate limit or for its credentials used up a hold).
+            let index = state.checked.fetch_add(1, Ordering::Relaxed);
+            if index < shared.faults.stall_first {
+                counters.add(FAULTS);
+                tokio::time::sleep(shared.faults.stall_for).await;
+            }
             counters.add(ISSUED);
             let token = state.dialect.mint(state.lifetime);
             let token = shared.tokens.issue(provider, token, state.lifetime);

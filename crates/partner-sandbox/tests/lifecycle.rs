@@ -160,3 +160,49 @@ async fn a_rate_limit_of_zero_answers_every_request_429() {
         sandbox.stats("dinie")
     );
 }
+
+/// Shaped as the spec asks, but the wrong secret: the provider's own check refuses it.
+fn dinie_wrong_secret(http: &reqwest::Client, dinie: &Endpoint) -> reqwest::RequestBuilder {
+    http.post(format!("{}/auth/token", dinie.base_url))
+        .basic_auth(dinie.client_id, Some("not-the-secret"))
+        .form(&[("grant_type", "client_credentials")])
+}
+
+/// A request refused for its credentials, or by a rate limit, is not held and does not use
+/// up a hold (found by review: the hold was drawn before those checks): the first request
+/// that gets a token is the one held.
+#[tokio::test]
+async fn only_a_request_that_gets_a_token_takes_a_hold() {
+    let sandbox = Sandbox::builder()
+        .faults(Faults::hold_first(1, Duration::from_millis(50)))
+        .start()
+        .await
+        .unwrap();
+    let dinie = sandbox.endpoint("dinie").clone();
+    let http = http();
+    let refused = dinie_wrong_secret(&http, &dinie).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        sandbox.stats("dinie").faults,
+        0,
+        "the refused request was held"
+    );
+    let valid = dinie_valid(&http, &dinie).send().await.unwrap();
+    assert_eq!(valid.status(), 200);
+    assert_eq!(
+        sandbox.stats("dinie").faults,
+        1,
+        "the first token was not held"
+    );
+
+    let limited = Sandbox::builder()
+        .rate_limit("dinie", Some(0))
+        .faults(Faults::hold_first(1, Duration::from_millis(50)))
+        .start()
+        .await
+        .unwrap();
+    let dinie = limited.endpoint("dinie").clone();
+    let refused = dinie_valid(&http, &dinie).send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(limited.stats("dinie").faults, 0, "the 429 was held");
+}

@@ -1,0 +1,320 @@
+//! The change report's Rust type names, held against progenitor's output: each test
+//! holds the report against the Rust progenitor generates. From a review of the rules
+//! that follow names through fields, bodies and parameters; five of these tests failed
+//! before their fix, the others (the `probe_…` ones among them) guard what held.
+
+use serde_json::{Value, json};
+use xtask::changes;
+use xtask::spec::Spec;
+
+fn base() -> Value {
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "T", "version": "1"},
+        "servers": [{"url": "https://api.example.invalid"}],
+        "paths": {
+            "/auth/token": {"post": {
+                "operationId": "createToken",
+                "requestBody": {"required": true, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/TokenRequest"}}}},
+                "responses": {
+                    "200": {"description": "ok", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/TokenResponse"}}}}
+                }
+            }},
+            "/status": {"get": {
+                "operationId": "getStatus",
+                "responses": {"204": {"description": "up"}}
+            }}
+        },
+        "components": {"schemas": {
+            "TokenRequest": {"type": "object", "required": ["grant_type"], "properties": {
+                "grant_type": {"type": "string"},
+                "scope": {"type": "string"}}},
+            "TokenResponse": {"type": "object", "required": ["access_token"], "properties": {
+                "access_token": {"type": "string"}}},
+            "Problem": {"type": "object", "required": ["title"], "properties": {
+                "title": {"type": "string"}}}
+        }}
+    })
+}
+
+fn generated_rs(doc: &Value) -> String {
+    let spec = Spec {
+        provider: "acme".into(),
+        path: "specs/acme.json".into(),
+        document: doc.clone(),
+    };
+    let generated =
+        xtask::generate::generate(&spec).unwrap_or_else(|e| panic!("generation failed: {e}"));
+    generated.files["src/generated.rs"].clone()
+}
+
+fn normalized(doc: &Value) -> openapiv3::OpenAPI {
+    let mut doc = doc.clone();
+    xtask::normalize::normalize(&mut doc).unwrap();
+    serde_json::from_value(doc).unwrap()
+}
+
+fn lines_with(text: &str, needle: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.contains(needle))
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
+fn report(old: &Value, new: &Value) -> Vec<String> {
+    changes::diff(&normalized(old), &normalized(new))
+        .iter()
+        .map(|c| format!("{:?}: {c}", c.severity))
+        .collect()
+}
+
+/// The generated Rust lines with `needle` differ; the report must have a breaking line.
+fn assert_breaking(name: &str, old: &Value, new: &Value, needle: &str) {
+    let (o, n) = (
+        lines_with(&generated_rs(old), needle),
+        lines_with(&generated_rs(new), needle),
+    );
+    assert_ne!(o, n, "{name}: probe: the generated Rust did not change");
+    let r = report(old, new);
+    assert!(
+        r.iter().any(|l| l.starts_with("Breaking")),
+        "{name}: the generated Rust changed\n  {o:#?}\n->\n  {n:#?}\nbut the report has no breaking line: {r:#?}"
+    );
+}
+
+/// progenitor's output is identical; the report must say nothing breaking.
+fn assert_no_false_alarm(name: &str, old: &Value, new: &Value) {
+    assert!(
+        generated_rs(old) == generated_rs(new),
+        "{name}: probe: the generated Rust changed"
+    );
+    let r = report(old, new);
+    assert!(
+        r.iter().all(|l| l.starts_with("Compatible")),
+        "{name}: progenitor's output is identical, yet the report says: {r:#?}"
+    );
+}
+
+fn problem_inline() -> Value {
+    json!({"type": "object", "required": ["title"], "properties": {"title": {"type": "string"}}})
+}
+
+/// progenitor names every JSON response body `{OperationId}Response`, error statuses
+/// included: an inline 400 body made a named schema `Problem` changes the error type
+/// (`Error<types::CreateTokenResponse>` -> `Error<types::Problem>`). Before 4e67678 the
+/// report said "an inline type -> `Problem`"; now an inline error body is `Unknown`, and
+/// Unknown -> Named is not a rename.
+#[test]
+fn an_inline_error_body_made_named_renames_the_error_type() {
+    let mut old = base();
+    old["paths"]["/auth/token"]["post"]["responses"]["400"] = json!({"description": "bad",
+        "content": {"application/json": {"schema": problem_inline()}}});
+    let mut new = old.clone();
+    new["paths"]["/auth/token"]["post"]["responses"]["400"]["content"]["application/json"]["schema"] =
+        json!({"$ref": "#/components/schemas/Problem"});
+    eprintln!("{:#?}", report(&old, &new));
+    assert_breaking("inline 400 body -> Problem", &old, &new, "types::");
+}
+
+/// The same for a `default` response.
+#[test]
+fn an_inline_default_body_made_named_renames_the_error_type() {
+    let mut old = base();
+    old["paths"]["/status"]["get"]["responses"] = json!({"default": {"description": "err",
+        "content": {"application/json": {"schema": problem_inline()}}}});
+    let mut new = old.clone();
+    new["paths"]["/status"]["get"]["responses"]["default"]["content"]["application/json"]["schema"] =
+        json!({"$ref": "#/components/schemas/Problem"});
+    assert_breaking("inline default body -> Problem", &old, &new, "types::");
+}
+
+/// A query parameter's inline enum is `{OperationId}{Param}` (`GetStatusMode`); made a
+/// named schema `Mode`, the method's argument type is renamed. Reported before 4e67678
+/// ("an inline type -> `Mode`"); parameters now pass no inline name, so not reported.
+#[test]
+fn an_inline_parameter_enum_made_named_renames_the_argument_type() {
+    let mut old = base();
+    old["paths"]["/status"]["get"]["parameters"] = json!([
+        {"in": "query", "name": "mode", "schema": {"type": "string", "enum": ["fast", "slow"]}}
+    ]);
+    let mut new = old.clone();
+    new["components"]["schemas"]["Mode"] = json!({"type": "string", "enum": ["fast", "slow"]});
+    new["paths"]["/status"]["get"]["parameters"][0]["schema"] =
+        json!({"$ref": "#/components/schemas/Mode"});
+    assert_breaking("inline query enum -> Mode", &old, &new, "mode: Option<");
+}
+
+/// A field `$ref: Meta` wrapped as `allOf: [{$ref: Meta}]` (the usual way to attach a
+/// description to a reference): typify still uses `Meta`, the output is the same, yet
+/// the report calls it a rename `Meta` -> `TokenRequestMeta`.
+#[test]
+fn an_all_of_wrapper_around_a_ref_is_not_a_rename() {
+    let mut old = base();
+    old["components"]["schemas"]["Meta"] =
+        json!({"type": "object", "properties": {"note": {"type": "string"}}});
+    old["components"]["schemas"]["TokenRequest"]["properties"]["meta"] =
+        json!({"$ref": "#/components/schemas/Meta"});
+    let mut new = old.clone();
+    new["components"]["schemas"]["TokenRequest"]["properties"]["meta"] =
+        json!({"allOf": [{"$ref": "#/components/schemas/Meta"}]});
+    assert_no_false_alarm("allOf wrapper around $ref Meta", &old, &new);
+}
+
+/// A `default` on an optional `{type: object}` field with no `additionalProperties`:
+/// typify makes it a map either way (claimed: "a default on an array/map ... no change").
+#[test]
+fn a_default_on_an_optional_free_form_object_is_not_breaking() {
+    let mut old = base();
+    old["components"]["schemas"]["TokenRequest"]["properties"]["labels"] =
+        json!({"type": "object"});
+    let mut new = old.clone();
+    new["components"]["schemas"]["TokenRequest"]["properties"]["labels"]["default"] = json!({});
+    assert_no_false_alarm("default {} on an optional free-form object", &old, &new);
+}
+
+/// An inline object with `additionalProperties: false` that loses its last field is
+/// still a generated struct (typify makes a map only when `additionalProperties` is not
+/// `false`): the field's type stays `TokenRequestMeta`, yet the report says it became "a
+/// standard type".
+#[test]
+fn a_closed_inline_object_that_loses_its_last_field_stays_a_generated_type() {
+    let with = |properties: Value| {
+        let mut doc = base();
+        doc["components"]["schemas"]["TokenRequest"]["properties"]["meta"] = json!({
+            "type": "object", "additionalProperties": false, "properties": properties});
+        doc
+    };
+    let (old, new) = (with(json!({"note": {"type": "string"}})), with(json!({})));
+    let needle = "pub meta:";
+    let (o, n) = (
+        lines_with(&generated_rs(&old), needle),
+        lines_with(&generated_rs(&new), needle),
+    );
+    assert_eq!(o, n, "probe: the field's type is the same struct");
+    let r = report(&old, &new);
+    assert!(
+        !r.iter().any(|l| l.contains("standard type")),
+        "the field is still `{n:?}`, yet: {r:#?}"
+    );
+}
+
+// Probes expected to pass (recorded for completeness).
+
+#[test]
+fn probe_nested_inline_two_levels_named_as_typify_names_it() {
+    let mut old = base();
+    old["components"]["schemas"]["TokenRequest"]["properties"]["meta"] = json!({
+        "type": "object", "properties": {"inner": {"type": "object", "properties": {
+            "note": {"type": "string"}}}}});
+    let mut new = old.clone();
+    new["components"]["schemas"]["TokenRequestMetaInner"] =
+        old["components"]["schemas"]["TokenRequest"]["properties"]["meta"]["properties"]["inner"]
+            .clone();
+    new["components"]["schemas"]["TokenRequest"]["properties"]["meta"]["properties"]["inner"] =
+        json!({"$ref": "#/components/schemas/TokenRequestMetaInner"});
+    assert_no_false_alarm("meta.inner named TokenRequestMetaInner", &old, &new);
+}
+
+#[test]
+fn probe_inline_field_enum_named_as_typify_names_it() {
+    let mut old = base();
+    old["components"]["schemas"]["TokenRequest"]["properties"]["kind"] =
+        json!({"type": "string", "enum": ["a", "b"]});
+    let mut new = old.clone();
+    new["components"]["schemas"]["TokenRequestKind"] =
+        json!({"type": "string", "enum": ["a", "b"]});
+    new["components"]["schemas"]["TokenRequest"]["properties"]["kind"] =
+        json!({"$ref": "#/components/schemas/TokenRequestKind"});
+    assert_no_false_alarm("kind named TokenRequestKind", &old, &new);
+}
+
+#[test]
+fn probe_title_on_a_fields_inline_object_then_child_named_by_it() {
+    let mut old = base();
+    old["components"]["schemas"]["TokenRequest"]["properties"]["meta"] = json!({
+        "type": "object", "title": "Extra", "properties": {"inner": {"type": "object",
+        "properties": {"note": {"type": "string"}}}}});
+    let mut new = old.clone();
+    new["components"]["schemas"]["ExtraInner"] =
+        old["components"]["schemas"]["TokenRequest"]["properties"]["meta"]["properties"]["inner"]
+            .clone();
+    new["components"]["schemas"]["TokenRequest"]["properties"]["meta"]["properties"]["inner"] =
+        json!({"$ref": "#/components/schemas/ExtraInner"});
+    assert_no_false_alarm("meta (title Extra).inner named ExtraInner", &old, &new);
+}
+
+#[test]
+fn probe_title_added_to_a_fields_inline_object() {
+    let mut old = base();
+    old["components"]["schemas"]["TokenRequest"]["properties"]["meta"] = json!({
+        "type": "object", "properties": {"note": {"type": "string"}}});
+    let mut new = old.clone();
+    new["components"]["schemas"]["TokenRequest"]["properties"]["meta"]["title"] = json!("Extra");
+    assert_breaking("title Extra on meta", &old, &new, "pub meta:");
+}
+
+/// operationId renamed with an inline body: the body type is renamed too; print the
+/// report to see whether it is double or wrong.
+#[test]
+fn probe_operation_id_renamed_with_inline_bodies() {
+    let mut old = base();
+    old["paths"]["/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"] =
+        old["components"]["schemas"]["TokenRequest"].clone();
+    old["paths"]["/auth/token"]["post"]["responses"]["200"]["content"]["application/json"]["schema"] =
+        old["components"]["schemas"]["TokenResponse"].clone();
+    let mut new = old.clone();
+    new["paths"]["/auth/token"]["post"]["operationId"] = json!("issueToken");
+    let r = report(&old, &new);
+    eprintln!("{r:#?}");
+    assert_breaking("operationId renamed", &old, &new, "types::");
+}
+
+/// An inline error body's field of an inline object type is `{OperationId}Response{Field}`
+/// (`CreateTokenResponseDetail`); made a named schema `Detail`, the field's type is
+/// renamed. Before 4e67678 "an inline type -> `Detail`"; now the error body has no
+/// inline name, so its fields have none either, and Unknown -> Named is not reported.
+#[test]
+fn an_inline_error_bodys_inline_field_made_named_renames_its_type() {
+    let detail = json!({"type": "object", "properties": {"code": {"type": "string"}}});
+    let mut old = base();
+    old["paths"]["/auth/token"]["post"]["responses"]["400"] = json!({"description": "bad",
+        "content": {"application/json": {"schema": {"type": "object", "properties": {
+            "title": {"type": "string"}, "detail": detail.clone()}}}}});
+    let mut new = old.clone();
+    new["components"]["schemas"]["Detail"] = detail;
+    new["paths"]["/auth/token"]["post"]["responses"]["400"]["content"]["application/json"]["schema"]
+        ["properties"]["detail"] = json!({"$ref": "#/components/schemas/Detail"});
+    assert_breaking("400 body field detail -> Detail", &old, &new, "pub detail:");
+}
+
+#[test]
+fn probe_nullable_named_schema() {
+    let mut old = base();
+    old["components"]["schemas"]["Meta"] =
+        json!({"type": "object", "properties": {"note": {"type": "string"}}});
+    old["components"]["schemas"]["TokenRequest"]["properties"]["meta"] =
+        json!({"$ref": "#/components/schemas/Meta"});
+    old["components"]["schemas"]["TokenRequest"]["required"] = json!(["grant_type", "meta"]);
+    let mut new = old.clone();
+    new["components"]["schemas"]["Meta"]["nullable"] = json!(true);
+    let (o, n) = (generated_rs(&old), generated_rs(&new));
+    eprintln!(
+        "old {:?}\nnew {:?}",
+        lines_with(&o, "pub meta:"),
+        lines_with(&n, "pub meta:")
+    );
+    eprintln!(
+        "old {:?}\nnew {:?}",
+        lines_with(&o, "pub struct Meta"),
+        lines_with(&n, "pub struct Meta")
+    );
+    eprintln!("{:#?}", report(&old, &new));
+    let mut new2 = old.clone();
+    new2["components"]["schemas"]["TokenRequest"]["properties"]["meta"] =
+        json!({"allOf": [{"$ref": "#/components/schemas/Meta"}], "nullable": true});
+    let n2 = generated_rs(&new2);
+    eprintln!("allOf+nullable: {:?}", lines_with(&n2, "pub meta:"));
+    eprintln!("{:#?}", report(&old, &new2));
+}
