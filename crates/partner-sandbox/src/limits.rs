@@ -88,8 +88,9 @@ pub(crate) enum Fault {
 }
 
 impl Faults {
-    /// No faults but this: hold each of the first `requests` token requests for `duration`
-    /// (a fetch held open while a test does something else).
+    /// No faults but this: hold each of the first `requests` token requests that get a token
+    /// for `duration`, before it is answered (a fetch held open while a test does something
+    /// else).
     pub fn hold_first(requests: u64, duration: Duration) -> Self {
         Faults {
             stall_first: requests,
