@@ -335,7 +335,19 @@ impl Changes<'_> {
                     })
                     .collect()
             };
-        let (old_params, new_params) = (params(self.old, old), params(self.new, new));
+        // An operation's parameter overrides a path-level one of the same name and place
+        // (found by review: the path-level one was compared).
+        let overridden = |mut list: Vec<(String, bool, Option<ReferenceOr<Schema>>)>| {
+            let mut seen = BTreeSet::new();
+            list.reverse();
+            list.retain(|(label, _, _)| seen.insert(label.clone()));
+            list.reverse();
+            list
+        };
+        let (old_params, new_params) = (
+            overridden(params(self.old, old)),
+            overridden(params(self.new, new)),
+        );
         for (name, _, _) in old_params
             .iter()
             .filter(|(n, _, _)| !new_params.iter().any(|(m, _, _)| m == n))
@@ -368,10 +380,12 @@ impl Changes<'_> {
                     if let (Some(old_schema), Some(new_schema)) = (old_schema, schema) {
                         // progenitor names a parameter's inline type `{OperationId}{Name}`
                         // (found by review: one made named was not reported).
+                        // (progenitor drops a `'` before casing: found by review.)
                         let param = name
                             .split('`')
                             .nth(1)
-                            .map(heck::ToUpperCamelCase::to_upper_camel_case)
+                            .map(|n| n.replace('\'', ""))
+                            .map(|n| heck::ToUpperCamelCase::to_upper_camel_case(n.as_str()))
                             .unwrap_or_default();
                         let inline = (
                             inline_name(old.operation, &param),
@@ -494,15 +508,11 @@ impl Changes<'_> {
                         } else {
                             format!("{what} body")
                         };
-                        self.schema(
-                            at,
-                            &label,
-                            direction,
-                            old_schema,
-                            new_schema,
-                            0,
-                            inline.clone(),
-                        );
+                        // progenitor types JSON bodies only: another's inline schema makes no
+                        // type to name (found by review).
+                        let json = media == "application/json" || media.ends_with("+json");
+                        let inline = if json { inline.clone() } else { (None, None) };
+                        self.schema(at, &label, direction, old_schema, new_schema, 0, inline);
                     }
                 }
             }
@@ -647,8 +657,14 @@ impl Changes<'_> {
             // review: a default added was not reported).
             // (An array is `Vec<T>` and a map a `HashMap` either way: found by review.)
             let has_default = |doc: &OpenAPI, schema: &ReferenceOr<Schema>| {
-                resolve_schema(doc, schema)
-                    .is_some_and(|s| s.schema_data.default.is_some() && !is_collection(s))
+                // An object without fields, open or closed, stays as it is too (found by
+                // review: a closed one is `Option<T>` with or without a default).
+                resolve_schema(doc, schema).is_some_and(|s| {
+                    s.schema_data.default.is_some()
+                        && !is_collection(s)
+                        && !matches!(&s.schema_kind,
+                            SchemaKind::Type(Type::Object(o)) if o.properties.is_empty())
+                })
             };
             let (old_default, new_default) = (
                 has_default(self.old, old_schema),
@@ -842,9 +858,12 @@ impl RustType {
 /// changes nothing, and a `title` renames it).
 fn rust_type(schema: &ReferenceOr<Schema>, resolved: &Schema, inline: Option<&str>) -> RustType {
     let camel = heck::ToUpperCamelCase::to_upper_camel_case;
-    // An `allOf` of one `$ref` is that type (found by review: reported as a rename).
-    let schema = match &resolved.schema_kind {
-        SchemaKind::AllOf { all_of } if all_of.len() == 1 && all_of[0].as_item().is_none() => {
+    // An inline `allOf` of one `$ref` is that type (found by review: reported as a
+    // rename); a named one is a type of its own (typify wraps it), as any named schema.
+    let schema = match (schema, &resolved.schema_kind) {
+        (ReferenceOr::Item(_), SchemaKind::AllOf { all_of })
+            if all_of.len() == 1 && all_of[0].as_item().is_none() =>
+        {
             &all_of[0]
         }
         _ => schema,
@@ -881,6 +900,14 @@ fn is_collection(schema: &Schema) -> bool {
     }
 }
 
+/// Whether an untyped schema says `additionalProperties: false`.
+fn closed_any(any: &openapiv3::AnySchema) -> bool {
+    matches!(
+        any.additional_properties,
+        Some(openapiv3::AdditionalProperties::Any(false))
+    )
+}
+
 /// Whether an object schema says `additionalProperties: false`.
 fn closed(object: &openapiv3::ObjectType) -> bool {
     matches!(
@@ -900,7 +927,7 @@ fn generates_type(schema: &Schema) -> bool {
         SchemaKind::Type(Type::String(s)) => {
             !s.enumeration.is_empty() || string_rule(schema).is_some()
         }
-        SchemaKind::Any(any) => !any.properties.is_empty(),
+        SchemaKind::Any(any) => !any.properties.is_empty() || closed_any(any),
         _ => !enum_values(schema).is_empty(),
     }
 }
@@ -1099,7 +1126,9 @@ fn type_name(schema: &Schema) -> String {
         SchemaKind::Not { .. } => "not".to_owned(),
         SchemaKind::Any(any) => match &any.typ {
             Some(typ) => typ.clone(),
-            None if !any.properties.is_empty() => "object".to_owned(),
+            // A closed untyped schema is an object too, with or without fields (found by
+            // review).
+            None if !any.properties.is_empty() || closed_any(any) => "object".to_owned(),
             None => "any".to_owned(),
         },
     };

@@ -351,11 +351,17 @@ async fn token_endpoint(
         };
         return Ok(reply.into_response());
     }
+    // A request stalled by chance is not held again by `stall_first` (found by review: it
+    // slept twice and counted two faults).
+    let mut stalled = false;
     if let Some(fault) = shared.faults.draw() {
         counters.add(FAULTS);
         match fault {
             Fault::Reset => return Err(Reset),
-            Fault::Stall(wait) => tokio::time::sleep(wait).await,
+            Fault::Stall(wait) => {
+                stalled = true;
+                tokio::time::sleep(wait).await;
+            }
             Fault::RateLimited => {
                 // As the provider's rate limit answers: the headers it sends, no others.
                 let limit = state.limiter.as_ref().map_or(10, RateLimiter::limit);
@@ -382,7 +388,7 @@ async fn token_endpoint(
             // refused before them (found by review: a request refused by the spec, the
             // rate limit or for its credentials used up a hold).
             let index = state.checked.fetch_add(1, Ordering::Relaxed);
-            if index < shared.faults.stall_first {
+            if index < shared.faults.stall_first && !stalled {
                 counters.add(FAULTS);
                 tokio::time::sleep(shared.faults.stall_for).await;
             }

@@ -113,11 +113,9 @@ async fn after_shutdown_the_same_base_port_can_be_bound_again() {
     panic!("no free consecutive ports in 20 tries");
 }
 
-/// Faults::stall_first: "Hold this many of the first token requests (per provider) for
-/// stall_for, whatever the probabilities". ProviderStats::token_requests counts "Requests
-/// to the token endpoint, whatever their outcome". When the first token request is one its
-/// spec does not allow, it is not held, yet it uses up the hold: the next request is not
-/// held either, so none of the first `stall_first` is.
+/// `Faults::stall_first` holds the first token requests that get a token. Found by review:
+/// when the first token request was one its spec does not allow, it was not held, yet it
+/// used up the hold, and the next request was not held either.
 #[tokio::test]
 async fn stall_first_holds_the_first_token_request() {
     let sandbox = Sandbox::builder()
@@ -205,4 +203,25 @@ async fn only_a_request_that_gets_a_token_takes_a_hold() {
     let refused = dinie_valid(&http, &dinie).send().await.unwrap();
     assert_eq!(refused.status(), 429);
     assert_eq!(limited.stats("dinie").faults, 0, "the 429 was held");
+}
+
+/// A request stalled by chance is not held again by `stall_first`: one injected fault,
+/// one stall (found by review: it slept twice and counted two faults).
+#[tokio::test]
+async fn a_held_request_that_also_draws_a_stall_is_held_once() {
+    let sandbox = Sandbox::builder()
+        .faults(Faults {
+            stalls: 1.0,
+            stall_for: Duration::from_millis(20),
+            stall_first: 1,
+            ..Faults::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let dinie = sandbox.endpoint("dinie").clone();
+    let response = dinie_valid(&http(), &dinie).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let stats = sandbox.stats("dinie");
+    assert_eq!((stats.token_requests, stats.faults), (1, 1), "{stats:?}");
 }
