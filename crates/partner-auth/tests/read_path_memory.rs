@@ -136,6 +136,15 @@ fn assert_freed_zeroed_after(what: &str, drop_holder: impl FnOnce(), copies: Vec
         "{what}: a copy is held"
     );
     drop(copies);
+    // The fetch's task may still be dropped by a worker after it handed its token over, a
+    // copy in hand (found by a cold CI run: that drop raced this assertion): freed when it
+    // goes, within moments.
+    let started = std::time::Instant::now();
+    while FREED_ZEROED.load(Ordering::SeqCst) + FREED_NOT_ZEROED.load(Ordering::SeqCst) == 0
+        && started.elapsed() < std::time::Duration::from_secs(10)
+    {
+        std::thread::yield_now();
+    }
     WATCHED.store(0, Ordering::SeqCst);
     assert_eq!(
         FREED_NOT_ZEROED.load(Ordering::SeqCst),
