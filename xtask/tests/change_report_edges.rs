@@ -3,99 +3,17 @@
 //! tests not named `probe_…` failed before their fix.
 //! the Rust progenitor generates for both sides.
 
+mod support;
+
 use serde_json::{Value, json};
-use xtask::changes;
-use xtask::spec::Spec;
+use support::*;
 
+/// The harness's spec, with a named object `Meta` besides.
 fn base() -> Value {
-    json!({
-        "openapi": "3.0.3",
-        "info": {"title": "T", "version": "1"},
-        "servers": [{"url": "https://api.example.invalid"}],
-        "paths": {
-            "/auth/token": {"post": {
-                "operationId": "createToken",
-                "requestBody": {"required": true, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/TokenRequest"}}}},
-                "responses": {
-                    "200": {"description": "ok", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/TokenResponse"}}}}
-                }
-            }},
-            "/status": {"get": {
-                "operationId": "getStatus",
-                "responses": {"204": {"description": "up"}}
-            }}
-        },
-        "components": {"schemas": {
-            "TokenRequest": {"type": "object", "required": ["grant_type"], "properties": {
-                "grant_type": {"type": "string"},
-                "scope": {"type": "string"}}},
-            "TokenResponse": {"type": "object", "required": ["access_token"], "properties": {
-                "access_token": {"type": "string"}}},
-            "Problem": {"type": "object", "required": ["title"], "properties": {
-                "title": {"type": "string"}}},
-            "Meta": {"type": "object", "properties": {"note": {"type": "string"}}}
-        }}
-    })
-}
-
-fn generated_rs(doc: &Value) -> String {
-    let spec = Spec {
-        provider: "acme".into(),
-        path: "specs/acme.json".into(),
-        document: doc.clone(),
-    };
-    let generated =
-        xtask::generate::generate(&spec).unwrap_or_else(|e| panic!("generation failed: {e}"));
-    generated.files["src/generated.rs"].clone()
-}
-
-fn normalized(doc: &Value) -> openapiv3::OpenAPI {
-    let mut doc = doc.clone();
-    xtask::normalize::normalize(&mut doc).unwrap();
-    serde_json::from_value(doc).unwrap()
-}
-
-fn lines_with(text: &str, needle: &str) -> Vec<String> {
-    text.lines()
-        .filter(|l| l.contains(needle))
-        .map(|l| l.trim().to_owned())
-        .collect()
-}
-
-fn report(old: &Value, new: &Value) -> Vec<String> {
-    changes::diff(&normalized(old), &normalized(new))
-        .iter()
-        .map(|c| format!("{:?}: {c}", c.severity))
-        .collect()
-}
-
-fn assert_breaking(name: &str, old: &Value, new: &Value, needle: &str) {
-    let (o, n) = (
-        lines_with(&generated_rs(old), needle),
-        lines_with(&generated_rs(new), needle),
-    );
-    assert_ne!(o, n, "{name}: probe: the generated Rust did not change");
-    let r = report(old, new);
-    eprintln!("{name}: {o:?} -> {n:?}; report {r:#?}");
-    assert!(
-        r.iter().any(|l| l.starts_with("Breaking")),
-        "{name}: the generated Rust changed\n  {o:#?}\n->\n  {n:#?}\nbut the report has no breaking line: {r:#?}"
-    );
-}
-
-fn assert_no_false_alarm(name: &str, old: &Value, new: &Value) {
-    let (o, n) = (generated_rs(old), generated_rs(new));
-    if o != n {
-        let diff: Vec<_> = n.lines().filter(|l| !o.lines().any(|m| m == *l)).collect();
-        panic!("{name}: probe: the generated Rust changed: {diff:#?}");
-    }
-    let r = report(old, new);
-    assert!(
-        r.iter().all(|l| l.starts_with("Compatible")),
-        "{name}: progenitor's output is identical, yet the report says: {r:#?}"
-    );
+    let mut doc = support::base();
+    doc["components"]["schemas"]["Meta"] =
+        json!({"type": "object", "properties": {"note": {"type": "string"}}});
+    doc
 }
 
 // ---- allOf of one $ref -------------------------------------------------------------

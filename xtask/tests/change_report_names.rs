@@ -3,99 +3,10 @@
 //! that follow names through fields, bodies and parameters; five of these tests failed
 //! before their fix, the others (the `probe_…` ones among them) guard what held.
 
+mod support;
+
 use serde_json::{Value, json};
-use xtask::changes;
-use xtask::spec::Spec;
-
-fn base() -> Value {
-    json!({
-        "openapi": "3.0.3",
-        "info": {"title": "T", "version": "1"},
-        "servers": [{"url": "https://api.example.invalid"}],
-        "paths": {
-            "/auth/token": {"post": {
-                "operationId": "createToken",
-                "requestBody": {"required": true, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/TokenRequest"}}}},
-                "responses": {
-                    "200": {"description": "ok", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/TokenResponse"}}}}
-                }
-            }},
-            "/status": {"get": {
-                "operationId": "getStatus",
-                "responses": {"204": {"description": "up"}}
-            }}
-        },
-        "components": {"schemas": {
-            "TokenRequest": {"type": "object", "required": ["grant_type"], "properties": {
-                "grant_type": {"type": "string"},
-                "scope": {"type": "string"}}},
-            "TokenResponse": {"type": "object", "required": ["access_token"], "properties": {
-                "access_token": {"type": "string"}}},
-            "Problem": {"type": "object", "required": ["title"], "properties": {
-                "title": {"type": "string"}}}
-        }}
-    })
-}
-
-fn generated_rs(doc: &Value) -> String {
-    let spec = Spec {
-        provider: "acme".into(),
-        path: "specs/acme.json".into(),
-        document: doc.clone(),
-    };
-    let generated =
-        xtask::generate::generate(&spec).unwrap_or_else(|e| panic!("generation failed: {e}"));
-    generated.files["src/generated.rs"].clone()
-}
-
-fn normalized(doc: &Value) -> openapiv3::OpenAPI {
-    let mut doc = doc.clone();
-    xtask::normalize::normalize(&mut doc).unwrap();
-    serde_json::from_value(doc).unwrap()
-}
-
-fn lines_with(text: &str, needle: &str) -> Vec<String> {
-    text.lines()
-        .filter(|l| l.contains(needle))
-        .map(|l| l.trim().to_owned())
-        .collect()
-}
-
-fn report(old: &Value, new: &Value) -> Vec<String> {
-    changes::diff(&normalized(old), &normalized(new))
-        .iter()
-        .map(|c| format!("{:?}: {c}", c.severity))
-        .collect()
-}
-
-/// The generated Rust lines with `needle` differ; the report must have a breaking line.
-fn assert_breaking(name: &str, old: &Value, new: &Value, needle: &str) {
-    let (o, n) = (
-        lines_with(&generated_rs(old), needle),
-        lines_with(&generated_rs(new), needle),
-    );
-    assert_ne!(o, n, "{name}: probe: the generated Rust did not change");
-    let r = report(old, new);
-    assert!(
-        r.iter().any(|l| l.starts_with("Breaking")),
-        "{name}: the generated Rust changed\n  {o:#?}\n->\n  {n:#?}\nbut the report has no breaking line: {r:#?}"
-    );
-}
-
-/// progenitor's output is identical; the report must say nothing breaking.
-fn assert_no_false_alarm(name: &str, old: &Value, new: &Value) {
-    assert!(
-        generated_rs(old) == generated_rs(new),
-        "{name}: probe: the generated Rust changed"
-    );
-    let r = report(old, new);
-    assert!(
-        r.iter().all(|l| l.starts_with("Compatible")),
-        "{name}: progenitor's output is identical, yet the report says: {r:#?}"
-    );
-}
+use support::*;
 
 fn problem_inline() -> Value {
     json!({"type": "object", "required": ["title"], "properties": {"title": {"type": "string"}}})
