@@ -273,7 +273,9 @@ impl TokenSource {
     /// attempt within the store's operation timeout). That task is not waited for: a
     /// runtime shut down right after may never run it, another source may read the store
     /// before it lands, and without a runtime, or while the store is failing, there is
-    /// none; the entry then lives out its time to live. (The blocking API's source makes
+    /// none; the entry then lives out its time to live. A delete that fails is tried
+    /// again before each later read of the store by this source, until one works or the
+    /// token's end of use is a minute past. (The blocking API's source makes
     /// the attempt on its own runtime before that shuts down; dropped outside any runtime,
     /// its drop waits for it.)
     pub fn invalidate(&self, token: &AccessToken) -> bool {
@@ -299,7 +301,7 @@ impl TokenSource {
         drop(slot);
         if dropped {
             if let (Some(shared), Some(sealed)) = (&self.inner.shared, &cached.sealed) {
-                shared.delete_before_next_read(sealed);
+                shared.delete_before_next_read(sealed, cached.usable_until, &self.inner.clock);
             }
             self.inner.counters.add(Counter::Invalidation);
             #[cfg(feature = "metrics")]

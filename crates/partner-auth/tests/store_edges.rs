@@ -103,6 +103,8 @@ async fn a_store_that_panics_when_called_costs_no_token() {
 struct Recording {
     map: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
     fail_next_get: AtomicBool,
+    /// How many of the next `compare_and_delete` calls fail.
+    failing_deletes: AtomicU64,
     gets: Mutex<Vec<Option<Vec<u8>>>>,
     deletes: AtomicU64,
 }
@@ -145,6 +147,13 @@ impl TokenStore for Recording {
     }
     async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
         self.deletes.fetch_add(1, Ordering::SeqCst);
+        let failing = &self.failing_deletes;
+        if failing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(StoreError::new("a transient failure"));
+        }
         let mut map = self.map.lock().unwrap();
         let key = format!("{key}:token");
         let matches = map.get(&key).is_some_and(|(v, _)| v == expected);
@@ -324,6 +333,105 @@ async fn after_an_invalidate_while_the_store_backs_off_the_fleet_does_not_adopt_
         got.expose_secret(),
         "tok-1",
         "a replica adopted the token B invalidated: its stored copy was never deleted"
+    );
+}
+
+/// `TokenSource::invalidate`: "the stored copy is deleted too (only if it is still
+/// `token`): before this source next reads the store". The delete fails once, with the
+/// store otherwise well (a blip): it was dropped after that one try, so when B next read
+/// the store, the rejected token was still there for the whole fleet to adopt. It is now
+/// tried again before B's next read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_that_fails_once_is_tried_again_before_the_next_read() {
+    let server = Scripted::sequence(
+        vec![Reply::token("tok-1", 3600), Reply::token("tok-2", 3600)],
+        Reply::token("tok-later", 3600),
+    )
+    .await;
+    let client = || common::client(Provider::Tradevest, server.base_url());
+    let store = Arc::new(Recording::default());
+    let a = TokenSource::builder(client())
+        .store(store.clone())
+        .build()
+        .unwrap();
+    assert_eq!(a.token().await.unwrap().expose_secret(), "tok-1");
+    let clock = ManualClock::new();
+    let b = TokenSource::builder(client())
+        .store(store.clone())
+        .time_source(clock.clone())
+        .build()
+        .unwrap();
+    let tok1 = b.token().await.unwrap();
+    assert_eq!(b.stats().store_hits, 1);
+    let key = b.store_key().unwrap().to_owned();
+    let sealed_tok1 = store.token(&key).unwrap();
+
+    // The API rejects tok-1; B's delete of it fails, and B fetches tok-2 on its own.
+    store.failing_deletes.store(1, Ordering::SeqCst);
+    assert!(b.invalidate(&tok1));
+    assert_eq!(b.token().await.unwrap().expose_secret(), "tok-2");
+    assert_eq!(store.deletes.load(Ordering::SeqCst), 1);
+    assert_eq!(b.stats().store_errors, 1);
+
+    // Past the store's back-off, B reads the store again.
+    clock.advance(Duration::from_secs(10));
+    let gets_before = store.gets.lock().unwrap().len();
+    let _ = b.refresh().await;
+    let read = store.gets.lock().unwrap().get(gets_before).cloned();
+    assert_eq!(
+        store.deletes.load(Ordering::SeqCst),
+        2,
+        "the failed delete was not tried again"
+    );
+    assert_ne!(
+        read.flatten().as_deref(),
+        Some(&sealed_tok1[..]),
+        "B read the store with the token it invalidated still stored"
+    );
+    assert!(store.token(&key).as_deref() != Some(&sealed_tok1[..]));
+}
+
+/// A delete that keeps failing is tried once per flight (a store that refuses deletes
+/// backs off at each), and not after the token has expired: its entry is gone with it
+/// then, and nobody uses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_delete_is_dropped_once_its_token_has_expired() {
+    let server = Scripted::sequence(
+        vec![Reply::token("tok-1", 3600), Reply::token("tok-2", 600)],
+        Reply::token("tok-later", 3600),
+    )
+    .await;
+    let client = || common::client(Provider::Tradevest, server.base_url());
+    let store = Arc::new(Recording::default());
+    let a = TokenSource::builder(client())
+        .store(store.clone())
+        .build()
+        .unwrap();
+    a.token().await.unwrap();
+    let clock = ManualClock::new();
+    let b = TokenSource::builder(client())
+        .store(store.clone())
+        .time_source(clock.clone())
+        .build()
+        .unwrap();
+    let tok1 = b.token().await.unwrap();
+    store.failing_deletes.store(u64::MAX, Ordering::SeqCst);
+    assert!(b.invalidate(&tok1));
+    assert_eq!(b.token().await.unwrap().expose_secret(), "tok-2");
+    clock.advance(Duration::from_secs(10));
+    let _ = b.refresh().await;
+    assert_eq!(
+        store.deletes.load(Ordering::SeqCst),
+        2,
+        "tried at each flight"
+    );
+    // Past tok-1's end of use (an hour) and the minute allowed for skew.
+    clock.advance(Duration::from_secs(3700));
+    assert_eq!(b.token().await.unwrap().expose_secret(), "tok-later");
+    assert_eq!(
+        store.deletes.load(Ordering::SeqCst),
+        2,
+        "the delete of an expired token was tried again"
     );
 }
 

@@ -44,8 +44,18 @@ pub(crate) struct Shared {
     /// Digests of the tokens this source invalidated, oldest first, each with when to
     /// forget it.
     invalidated: Mutex<VecDeque<([u8; 32], SystemTime)>>,
-    /// The stored value of the last invalidated token, to delete before the next read.
-    pending_delete: Mutex<Option<Arc<[u8]>>>,
+    /// The stored value of the last invalidated token, to delete before the next read,
+    /// until the delete works or the token has expired (the entry has gone with it).
+    pending_delete: Mutex<Option<PendingDelete>>,
+}
+
+/// A delete of an invalidated token's stored copy, not yet made.
+struct PendingDelete {
+    /// The stored value to delete (only if it is still stored).
+    sealed: Arc<[u8]>,
+    /// When it no longer matters, on the source's clock: the token's end of use, and the
+    /// allowance for a writer's clock behind ours that [`REMEMBERED_PAST_EXPIRY`] makes.
+    until: crate::time::Nanos,
 }
 
 /// What a caller's own read of the store found.
@@ -128,10 +138,30 @@ impl Shared {
         remembered.iter().any(|(d, _)| *d == digest)
     }
 
-    /// The cached token, stored as `sealed`, was invalidated: delete it from the store
-    /// before the next read.
-    pub(crate) fn delete_before_next_read(&self, sealed: &Arc<[u8]>) {
-        *lock(&self.pending_delete) = Some(Arc::clone(sealed));
+    /// The cached token, stored as `sealed` and usable until `usable_until` (on the
+    /// source's clock, `clock`), was invalidated: delete it from the store before the next
+    /// read.
+    pub(crate) fn delete_before_next_read(
+        &self,
+        sealed: &Arc<[u8]>,
+        usable_until: crate::time::Nanos,
+        clock: &crate::time::Clock,
+    ) {
+        *lock(&self.pending_delete) = Some(PendingDelete {
+            sealed: Arc::clone(sealed),
+            until: clock.deadline(usable_until, REMEMBERED_PAST_EXPIRY),
+        });
+    }
+
+    /// The delete still to make at `now`, if any: one whose token has expired is dropped
+    /// (no process uses the entry any more, and the store's time to live removes it).
+    fn pending_delete(&self, now: crate::time::Nanos) -> Option<Arc<[u8]>> {
+        let mut slot = lock(&self.pending_delete);
+        if slot.as_ref()?.until <= now {
+            *slot = None;
+            return None;
+        }
+        slot.as_ref().map(|p| Arc::clone(&p.sealed))
     }
 
     /// The source is gone with a delete still pending: one bounded attempt in the
@@ -156,7 +186,11 @@ impl Shared {
         if now < self.open_until.load(Ordering::Acquire) {
             return None;
         }
-        let sealed = lock(&self.pending_delete).take()?;
+        let pending = lock(&self.pending_delete).take()?;
+        if pending.until <= now {
+            return None;
+        }
+        let sealed = pending.sealed;
         let (store, key) = (Arc::clone(&self.store), self.sealer.key().to_owned());
         let timeout = self.policy.operation_timeout;
         Some(async move {
@@ -176,7 +210,7 @@ impl Shared {
     /// Whether a caller may read the store itself at `now` (on the source's clock): it is
     /// not backing off, and no delete is pending (the shared fetch does that first).
     pub(crate) fn readable(&self, now: crate::time::Nanos) -> bool {
-        now >= self.open_until.load(Ordering::Acquire) && lock(&self.pending_delete).is_none()
+        now >= self.open_until.load(Ordering::Acquire) && self.pending_delete(now).is_none()
     }
 
     /// One read of the stored token, for a caller on a level-1 miss. An entry it cannot
@@ -208,8 +242,7 @@ impl Shared {
     pub(crate) async fn fetch(self: &Arc<Self>, fetch: &Fetch) -> Result<Arrival, Error> {
         let want = fetch.want;
         let key = self.sealer.key();
-        let pending = lock(&self.pending_delete).clone();
-        if let Some(sealed) = pending {
+        if let Some(sealed) = self.pending_delete(fetch.clock.now()) {
             // The fleet's copy of a token the API rejected: delete it unless someone has
             // already replaced it. Whoever deletes it first wins; the rest find the new one.
             // Tried even while the store backs off, as a lease's release is (found by
@@ -217,7 +250,10 @@ impl Shared {
             // fleet adopted it): one bounded attempt, which must work to settle it then;
             // otherwise the next flight tries again.
             // One such attempt per back-off (found by review: with a dead store, each
-            // fetch of the back-off waited an operation timeout on it).
+            // fetch of the back-off waited an operation timeout on it). A delete that
+            // fails stays pending until one works or its token has expired (found by
+            // review: one failure outside a back-off dropped it, and the fleet adopted the
+            // rejected token).
             let settled = if self.backing_off(fetch) {
                 let backoff = self.open_until.load(Ordering::Acquire);
                 if self.delete_tried_in.swap(backoff, Ordering::AcqRel) == backoff {
@@ -228,17 +264,20 @@ impl Shared {
                     matches!(attempt.await, Some(Ok(_)))
                 }
             } else {
-                let _ = self
-                    .call(fetch, "delete", || {
-                        self.store.compare_and_delete(key, &sealed)
-                    })
-                    .await;
-                true
+                self.call(fetch, "delete", || {
+                    self.store.compare_and_delete(key, &sealed)
+                })
+                .await
+                .is_some()
             };
             // Settled only once tried: a flight dropped before (its source dropped) leaves
             // it to the source's drop.
             let mut slot = lock(&self.pending_delete);
-            if settled && slot.as_ref().is_some_and(|p| Arc::ptr_eq(p, &sealed)) {
+            if settled
+                && slot
+                    .as_ref()
+                    .is_some_and(|p| Arc::ptr_eq(&p.sealed, &sealed))
+            {
                 *slot = None;
             }
         }
