@@ -33,7 +33,9 @@ pub struct CachePolicy {
     #[serde(with = "humantime_serde")]
     pub refresh_window: Duration,
     /// Refresh window as a fraction of the token's lifetime (default 0.2); the window is the
-    /// smaller of this and [`refresh_window`](Self::refresh_window).
+    /// smaller of this and [`refresh_window`](Self::refresh_window). Whatever the window
+    /// and its jitter, a token is not refreshed before half of its use (its lifetime less
+    /// the [`expiry_margin`](Self::expiry_margin)) has passed.
     pub refresh_fraction: f64,
     /// Up to this fraction of the window is added at random, so a fleet of processes does
     /// not refresh in lockstep (default 0.1).
@@ -183,7 +185,10 @@ impl CachePolicy {
         let (window, margin) = self.window_and_margin(lifetime);
         let usable = lifetime.saturating_sub(margin);
         let jitter = window.mul_f64(self.refresh_jitter * random_fraction());
-        let refresh_from = usable.saturating_sub(window + jitter);
+        // Never before half of its use (found by review: a window as long as the token,
+        // `refresh_fraction` 0.95 or 1, made it due on arrival, and every call then
+        // refreshed: one token request per call).
+        let refresh_from = usable.saturating_sub(window + jitter).max(usable / 2);
         (refresh_from, usable)
     }
 }

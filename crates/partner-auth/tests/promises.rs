@@ -594,6 +594,37 @@ fn an_abandoned_background_refresh_is_replaced_by_the_next_caller_in_the_window(
     assert_eq!(source.cached().unwrap().expose_secret(), "tok-2");
 }
 
+/// `CachePolicy::refresh_fraction`: "a token is not refreshed before half of its use has
+/// passed". Found by review: a valid policy whose window is as long as the token
+/// (`refresh_fraction` 0.95 or 1, or 0.6 with full jitter) made each token due on arrival,
+/// and every call then refreshed: 50 calls, 49 token requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_as_long_as_the_token_refreshes_halfway_through_its_use_not_at_every_call() {
+    for (fraction, jitter) in [(1.0, 0.1), (0.95, 0.0), (0.6, 1.0)] {
+        let server = Scripted::respond(|_| Reply::token("tok", 60)).await;
+        let policy = CachePolicy::default()
+            .with_refresh_window(Duration::from_secs(3600), fraction)
+            .with_refresh_jitter(jitter);
+        let (source, clock, _) =
+            common::on_manual_clock(client(Provider::Tradevest, server.base_url()), policy);
+        for _ in 0..50 {
+            source.token().await.unwrap();
+        }
+        // Used for 55 s (60 s less the 5 s margin): not due before 27.5 s.
+        clock.advance(Duration::from_millis(27_400));
+        source.token().await.unwrap();
+        assert_eq!(
+            (source.stats().refreshes, server.count()),
+            (0, 1),
+            "fraction {fraction}, jitter {jitter}: refreshed before half of the token's use"
+        );
+        clock.advance(Duration::from_millis(200));
+        source.token().await.unwrap();
+        assert_eq!(source.stats().refreshes, 1, "fraction {fraction}");
+        eventually("the refresh's request", || server.count() == 2).await;
+    }
+}
+
 // 4. Invalid policies and panics.
 
 #[test]
