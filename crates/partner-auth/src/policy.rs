@@ -8,6 +8,9 @@ use std::time::Duration;
 use crate::Error;
 use crate::retry_after::MAX_WAIT;
 
+/// The shortest failure cool-down and initial backoff a policy may set.
+const MIN_PAUSE: Duration = Duration::from_millis(1);
+
 /// When a [`TokenSource`](crate::TokenSource) refreshes its token and how it treats
 /// failures. `Default` gives the documented values.
 ///
@@ -45,7 +48,7 @@ pub struct CachePolicy {
     #[serde(with = "humantime_serde")]
     pub expiry_margin: Duration,
     /// After a failed fetch, callers get the same error for this long instead of a new
-    /// request (default 2 s; a longer `retry_after` wins, up to an hour).
+    /// request (default 2 s, at least 1 ms; a longer `retry_after` wins, up to an hour).
     #[serde(with = "humantime_serde")]
     pub failure_cooldown: Duration,
     /// Retries within one fetch.
@@ -99,8 +102,8 @@ impl CachePolicy {
     }
 
     /// Checks the policy: fractions finite and within `0..=1`, at least one attempt, a
-    /// failure cool-down and an initial backoff more than zero (without either, failures
-    /// become back-to-back requests), an initial backoff no longer than the longest, and
+    /// failure cool-down and an initial backoff of at least a millisecond (shorter,
+    /// failures become back-to-back requests), an initial backoff no longer than the longest, and
     /// the cool-down, the longest backoff, `max_retry_after` and the deadline at most a day.
     /// A [`TokenSource`](crate::TokenSource) or [`TokenCache`](crate::TokenCache) is not
     /// built with a policy that fails this.
@@ -126,10 +129,13 @@ impl CachePolicy {
             ("CachePolicy::failure_cooldown", self.failure_cooldown),
             ("RetryPolicy::initial_backoff", retry.initial_backoff),
         ] {
-            if value.is_zero() {
+            // At least a millisecond (found by review: `1ns`, a unit typo away from `1s`,
+            // was accepted, and a failure was followed by requests back to back).
+            if value < MIN_PAUSE {
                 return Err(Error::configuration(format!(
-                    "{name} must be more than zero: without it a failure is followed by \
-                     requests back to back"
+                    "{name} must be at least 1ms, not {}: shorter, a failure is followed \
+                     by requests back to back",
+                    humantime::format_duration(value)
                 )));
             }
         }
@@ -221,7 +227,7 @@ impl CachePolicy {
 pub struct RetryPolicy {
     /// Attempts in all, the first included (default 3).
     pub max_attempts: u32,
-    /// Backoff before the second attempt (default 200 ms); doubles each time.
+    /// Backoff before the second attempt (default 200 ms, at least 1 ms); doubles each time.
     #[serde(with = "humantime_serde")]
     pub initial_backoff: Duration,
     /// Longest backoff (default 5 s).

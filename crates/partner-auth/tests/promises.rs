@@ -665,6 +665,18 @@ fn a_policy_with_nan_infinite_or_out_of_range_values_is_refused_at_build() {
             "zero cool-down",
             CachePolicy::default().with_failure_cooldown(Duration::ZERO),
         ),
+        // Found by review: a unit typo (`1ns` for `1s`) is requests back to back too.
+        (
+            "a nanosecond's cool-down",
+            CachePolicy::default().with_failure_cooldown(Duration::from_nanos(1)),
+        ),
+        (
+            "a microsecond's backoff",
+            CachePolicy::default().with_retry(
+                RetryPolicy::default()
+                    .with_backoff(Duration::from_micros(999), Duration::from_secs(1)),
+            ),
+        ),
         (
             "cool-down over a day",
             CachePolicy::default().with_failure_cooldown(Duration::from_secs(86_401)),
@@ -693,7 +705,7 @@ fn a_policy_with_nan_infinite_or_out_of_range_values_is_refused_at_build() {
         .with_failure_cooldown(Duration::from_secs(86_400))
         .with_retry(
             RetryPolicy::default()
-                .with_backoff(Duration::from_nanos(1), Duration::from_secs(86_400))
+                .with_backoff(Duration::from_millis(1), Duration::from_secs(86_400))
                 .with_deadline(Duration::from_secs(86_400))
                 .with_max_retry_after(Duration::from_secs(86_400)),
         );
@@ -712,6 +724,33 @@ fn a_policy_with_nan_infinite_or_out_of_range_values_is_refused_at_build() {
         let err = TokenCache::builder().policy(policy).build().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Configuration, "{case}: {err}");
     }
+}
+
+/// Found by review: a store's outage back-off of `1ns` (a unit typo) was accepted, and
+/// kept the breaker from staying open: a dead store cost every call an operation timeout.
+#[test]
+fn a_store_back_off_under_a_millisecond_is_refused_at_build() {
+    use partner_auth::store::StorePolicy;
+    let client = client(Provider::Dinie, "http://127.0.0.1:9");
+    let typo = StorePolicy::default().with_outage_backoff(Duration::from_nanos(999_999));
+    let err = TokenSource::builder(client.clone())
+        .store_policy(typo.clone())
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration, "{err}");
+    assert!(err.to_string().contains("outage_backoff"), "{err}");
+    let err = TokenCache::builder()
+        .store_policy(typo)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration, "{err}");
+    let edge = StorePolicy::default().with_outage_backoff(Duration::from_millis(1));
+    assert!(
+        TokenSource::builder(client)
+            .store_policy(edge)
+            .build()
+            .is_ok()
+    );
 }
 
 /// A sleep that panics, with the client secret in its message across the 200th character,

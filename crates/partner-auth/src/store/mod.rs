@@ -498,7 +498,8 @@ impl StorePolicy {
         self
     }
 
-    /// Checks every duration: all must be positive, and at most a day.
+    /// Checks every duration: all must be positive, and at most a day; the lease at least
+    /// 100 ms and the outage back-off at least 1 ms.
     pub fn validate(&self) -> Result<(), Error> {
         for (name, value) in [
             ("lease_ttl", self.lease_ttl),
@@ -511,6 +512,15 @@ impl StorePolicy {
                     humantime::format_duration(value)
                 )));
             }
+        }
+        // Found by review: `1ns` (a unit typo) kept the breaker from ever staying open,
+        // and a dead store cost every call an operation timeout.
+        if self.outage_backoff < Duration::from_millis(1) {
+            return Err(Error::configuration(format!(
+                "StorePolicy::outage_backoff must be at least 1ms: shorter, a failing store \
+                 is tried at every call; it is {}",
+                humantime::format_duration(self.outage_backoff)
+            )));
         }
         if self.lease_ttl < Duration::from_millis(100) {
             return Err(Error::configuration(
