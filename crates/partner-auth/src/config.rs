@@ -55,12 +55,16 @@ pub struct ClientConfig {
     /// The client secret.
     #[serde(deserialize_with = "secret_string")]
     pub client_secret: SecretString,
-    /// Total timeout of a token request (default [`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT)).
-    #[serde(default, with = "humantime_serde")]
-    pub timeout: Option<Duration>,
-    /// Connect timeout (default [`DEFAULT_CONNECT_TIMEOUT`](crate::DEFAULT_CONNECT_TIMEOUT)).
-    #[serde(default, with = "humantime_serde")]
-    pub connect_timeout: Option<Duration>,
+    /// Total timeout of a token request: left out (or `null`), the default
+    /// ([`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT)); `"none"`, no timer at all
+    /// (`Some(None)`, as [`ClientBuilder::timeout`](crate::ClientBuilder::timeout)`(None)`),
+    /// for an application that bounds its requests itself.
+    #[serde(default, deserialize_with = "timeout_setting")]
+    pub timeout: Option<Option<Duration>>,
+    /// Connect timeout: left out, the default
+    /// ([`DEFAULT_CONNECT_TIMEOUT`](crate::DEFAULT_CONNECT_TIMEOUT)); `"none"`, no timer.
+    #[serde(default, deserialize_with = "timeout_setting")]
+    pub connect_timeout: Option<Option<Duration>>,
     /// Lifetime assumed when the provider reports none usable (default 5 minutes).
     #[serde(default, with = "humantime_serde")]
     pub default_lifetime: Option<Duration>,
@@ -255,6 +259,29 @@ fn unique_names<'de, D: serde::Deserializer<'de>>(
     }
 
     deserializer.deserialize_map(Names)
+}
+
+/// A timeout as configuration gives it: a humantime duration, `"none"` for no timer
+/// (`Some(None)`), or `null` for the default (`None`, as when the field is left out).
+fn timeout_setting<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<Duration>>, D::Error> {
+    use serde::Deserialize as _;
+    use serde::de::Error as _;
+    let Some(text) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Ok(Some(None));
+    }
+    humantime::parse_duration(text.trim())
+        .map(|duration| Some(Some(duration)))
+        .map_err(|error| {
+            D::Error::custom(format!(
+                "a timeout is a duration such as \"10s\" or \"500ms\", or \"none\" for no \
+                 timer; `{text}`: {error}"
+            ))
+        })
 }
 
 /// The secret as a string, read as the format reads a string (YAML gives an unquoted

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::scripted::{Reply, Scripted};
+use common::scripted::{Gate, Reply, Scripted};
 use partner_auth::{CachePolicy, ClientConfig, ErrorKind, Provider, RetryPolicy};
 use secrecy::ExposeSecret as _;
 use serde_json::json;
@@ -22,8 +22,11 @@ async fn a_config_from_json_builds_a_working_token_source() {
         "cache": {"failure_cooldown": "7s", "retry": {"max_attempts": 2, "initial_backoff": "10ms"}}
     }))
     .unwrap();
-    assert_eq!(config.timeout, Some(Duration::from_secs(3)));
-    assert_eq!(config.connect_timeout, Some(Duration::from_millis(500)));
+    assert_eq!(config.timeout, Some(Some(Duration::from_secs(3))));
+    assert_eq!(
+        config.connect_timeout,
+        Some(Some(Duration::from_millis(500)))
+    );
     assert_eq!(config.cache.failure_cooldown, Duration::from_secs(7));
     assert_eq!(config.cache.retry.max_attempts, 2);
     assert_eq!(
@@ -107,6 +110,67 @@ fn mistakes_in_a_config_are_errors_that_name_them() {
     )
     .unwrap();
     assert_eq!(teez.client().unwrap_err().kind(), ErrorKind::Configuration);
+}
+
+/// `ClientConfig::timeout`: `"none"` is no timer at all, as `ClientBuilder::timeout(None)`;
+/// left out or `null`, the default. Found by review: a configuration could not say "no
+/// timeout" (`null` meant the default). On Tokio's paused time, a token response held at
+/// the server times a default client out at once, and leaves a `"none"` client waiting
+/// for as long as it is held.
+#[tokio::test(start_paused = true)]
+async fn a_config_says_none_for_no_timeout() {
+    let config = |server: &Scripted, timeout: Option<serde_json::Value>| -> ClientConfig {
+        let mut config = json!({
+            "provider": "dinie",
+            "base_url": server.base_url(),
+            "client_id": "id-1",
+            "client_secret": "s3cret-from-config",
+        });
+        if let Some(timeout) = timeout {
+            config["timeout"] = timeout;
+        }
+        serde_json::from_value(config).unwrap()
+    };
+    for default in [None, Some(json!(null))] {
+        let gate = Gate::new();
+        let server = Scripted::sequence(vec![], Reply::token("tok", 3600).held(&gate)).await;
+        let config = config(&server, default);
+        assert_eq!(config.timeout, None);
+        let err = config.client().unwrap().fetch_token().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    }
+    for none in ["none", "None", " none "] {
+        let gate = Gate::new();
+        let server = Scripted::sequence(vec![], Reply::token("tok", 3600).held(&gate)).await;
+        let config = config(&server, Some(json!(none)));
+        assert_eq!(config.timeout, Some(None), "{none:?}");
+        let client = config.client().unwrap();
+        let fetch = tokio::spawn(async move { client.fetch_token().await });
+        // A day on the paused clock: no timer ends it.
+        tokio::time::sleep(Duration::from_secs(86_400)).await;
+        assert!(!fetch.is_finished(), "{none:?}: a timer ended the request");
+        gate.open();
+        let token = fetch.await.unwrap().unwrap();
+        assert_eq!(token.expose_secret(), "tok");
+    }
+    // A typo is an error that says what is accepted.
+    let server = Scripted::sequence(vec![], Reply::token("tok", 3600)).await;
+    let mut bad = json!({
+        "provider": "dinie",
+        "base_url": server.base_url(),
+        "client_id": "id-1",
+        "client_secret": "s3cret-from-config",
+    });
+    for key in ["timeout", "connect_timeout"] {
+        bad[key] = json!("nope");
+        let err = serde_json::from_value::<ClientConfig>(bad.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"none\""), "{key}: {err}");
+        bad[key] = json!("none");
+        let config: ClientConfig = serde_json::from_value(bad.clone()).unwrap();
+        assert!(config.client().is_ok(), "{key}");
+    }
 }
 
 #[test]
