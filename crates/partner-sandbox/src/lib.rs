@@ -287,7 +287,9 @@ impl SandboxBuilder {
         self
     }
 
-    /// Injects faults into token requests.
+    /// Injects faults into token requests. Each probability is a number from 0 to 1, and
+    /// together they are at most 1; others are an `InvalidInput` error from
+    /// [`start`](Self::start).
     pub fn faults(mut self, faults: Faults) -> Self {
         self.faults = faults;
         self
@@ -314,6 +316,7 @@ impl SandboxBuilder {
                 "token_lifetime: {lifetime:?} is over a year, the most a token is kept for"
             )));
         }
+        self.faults.check().map_err(invalid)?;
         if let Some(name) = self
             .named
             .iter()

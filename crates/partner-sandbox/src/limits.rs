@@ -99,6 +99,34 @@ impl Faults {
         }
     }
 
+    /// Each probability a number from 0 to 1, and their sum at most 1 (found by review:
+    /// NaN or negative values were taken silently, and a sum over 1 starved the last
+    /// fault of its share).
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let named = [
+            ("resets", self.resets),
+            ("stalls", self.stalls),
+            ("rate_limited", self.rate_limited),
+            ("server_errors", self.server_errors),
+        ];
+        for (name, p) in named {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!(
+                    "faults: {name} is a probability from 0 to 1, not {p}"
+                ));
+            }
+        }
+        let sum: f64 = named.iter().map(|(_, p)| p).sum();
+        // A little over 1 is rounding (0.1 + 0.2 + 0.7).
+        if sum > 1.0 + 1e-9 {
+            return Err(format!(
+                "faults: the probabilities add up to {sum}, more than 1 (one fault is drawn \
+                 per request)"
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn draw(&self) -> Option<Fault> {
         let r = random_fraction();
         let mut edge = self.resets;

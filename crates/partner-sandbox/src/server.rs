@@ -417,7 +417,7 @@ fn protected(
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer_token);
     let check = token.map_or(TokenCheck::Unknown, |t| shared.tokens.check(provider, t));
     match check {
         TokenCheck::Valid => {
@@ -435,6 +435,16 @@ fn protected(
                 .header("www-authenticate", "Bearer error=\"invalid_token\"")
         }
     }
+}
+
+/// The token of a Bearer `Authorization` value: the scheme in any case (RFC 9110 §11.1;
+/// found by review: `bearer`, the type Dinie's and Alternative Payments' own tokens name,
+/// was refused), then one or more spaces.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
 }
 
 fn not_found() -> http::Response<Full<Bytes>> {

@@ -1,7 +1,8 @@
 //! The sandbox's life as a test tool sees it, from a review of its promises (each test
 //! failed before its fix): it stops serving when dropped, open connections and stalled
 //! requests included; `shutdown().await` frees its ports; `stall_first` holds the first
-//! requests that get past the checks; a rate limit of 0 refuses every request.
+//! requests that get past the checks; a rate limit of 0 refuses every request; fault
+//! probabilities out of range are refused; the stand-in API takes `bearer` in any case.
 
 use std::time::Duration;
 
@@ -224,4 +225,95 @@ async fn a_held_request_that_also_draws_a_stall_is_held_once() {
     assert_eq!(response.status(), 200);
     let stats = sandbox.stats("dinie");
     assert_eq!((stats.token_requests, stats.faults), (1, 1), "{stats:?}");
+}
+
+/// `SandboxBuilder::faults`: "each probability is a number from 0 to 1, and together they
+/// are at most 1; others are an `InvalidInput` error". Found by review: NaN, negative
+/// values and sums over 1 were taken silently.
+#[tokio::test]
+async fn fault_probabilities_out_of_range_are_refused_at_start() {
+    let bad = [
+        Faults {
+            server_errors: f64::NAN,
+            ..Faults::default()
+        },
+        Faults {
+            resets: -0.1,
+            ..Faults::default()
+        },
+        Faults {
+            stalls: 1.5,
+            ..Faults::default()
+        },
+        Faults {
+            rate_limited: 0.6,
+            server_errors: 0.6,
+            ..Faults::default()
+        },
+    ];
+    for faults in bad {
+        let shown = format!("{faults:?}");
+        let err = Sandbox::builder()
+            .faults(faults)
+            .start()
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("started with {shown}"));
+        assert_eq!(
+            err.kind(),
+            std::io::ErrorKind::InvalidInput,
+            "{shown}: {err}"
+        );
+        assert!(err.to_string().contains("faults"), "{err}");
+    }
+    // At the edges (rounding included): accepted.
+    let edge = Faults {
+        resets: 0.1,
+        stalls: 0.2,
+        rate_limited: 0.7,
+        ..Faults::default()
+    };
+    Sandbox::builder().faults(edge).start().await.unwrap();
+}
+
+/// The stand-in API takes the Bearer scheme in any case (RFC 9110 §11.1): found by review,
+/// `bearer`, the token type Dinie's and Alternative Payments' tokens name, was answered
+/// 401.
+#[tokio::test]
+async fn the_stand_in_api_takes_the_bearer_scheme_in_any_case() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dinie = sandbox.endpoint("dinie");
+    let http = http();
+    let token: serde_json::Value = dinie_valid(&http, dinie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let status = http
+            .get(dinie.protected_url())
+            .header("authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200, "{scheme}");
+    }
+    for wrong in [
+        format!("Basic {token}"),
+        format!("Bearer{token}"),
+        token.to_owned(),
+    ] {
+        let status = http
+            .get(dinie.protected_url())
+            .header("authorization", wrong.clone())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 401, "{wrong:.8}");
+    }
 }
