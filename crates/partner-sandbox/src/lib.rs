@@ -25,7 +25,13 @@
 //! on purpose and for long-running demos).
 //!
 //! Each provider also serves `GET {base_url}/sandbox/protected`, which accepts only an
-//! unexpired `Bearer` token that provider issued: a stand-in for the provider's API.
+//! unexpired `Bearer` token that provider issued (the scheme in any case): a stand-in for
+//! the provider's API.
+//!
+//! Whether a token has expired, and a rate limit's one-second window, are measured on
+//! Tokio's clock: in a test on paused time (`#[tokio::test(start_paused = true)]`,
+//! `tokio::time::advance`) they move with it. The times a token states (`expires_in`, a
+//! JWT's `iat` and `exp`) are the system's wall-clock time.
 //!
 //! The sandbox knows providers by name (`"teez"`, `"alternative-payments"`, `"cobee"`,
 //! `"tradevest"`, `"dinie"`, `"standard"`: `partner_auth::Provider`'s names) and nothing of

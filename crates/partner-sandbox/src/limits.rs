@@ -2,7 +2,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// Tokio's clock, so a test on paused time moves the rate limit's window too.
+use tokio::time::Instant;
 
 use crate::tokens::random_fraction;
 

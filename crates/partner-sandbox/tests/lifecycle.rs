@@ -2,7 +2,8 @@
 //! failed before its fix): it stops serving when dropped, open connections and stalled
 //! requests included; `shutdown().await` frees its ports; `stall_first` holds the first
 //! requests that get past the checks; a rate limit of 0 refuses every request; fault
-//! probabilities out of range are refused; the stand-in API takes `bearer` in any case.
+//! probabilities out of range are refused; the stand-in API takes `bearer` in any case;
+//! expiry and rate limits follow Tokio's paused clock.
 
 use std::time::Duration;
 
@@ -316,4 +317,39 @@ async fn the_stand_in_api_takes_the_bearer_scheme_in_any_case() {
             .status();
         assert_eq!(status, 401, "{wrong:.8}");
     }
+}
+
+/// lib.rs: "whether a token has expired, and a rate limit's one-second window, are measured
+/// on Tokio's clock". Found by review: the sandbox read the system's clock, so a test on
+/// paused time could not see a token expire at the stand-in API, nor a rate limit's window
+/// pass.
+#[tokio::test(start_paused = true)]
+async fn expiry_and_rate_limits_follow_tokios_paused_clock() {
+    let sandbox = Sandbox::builder()
+        .token_lifetime(Duration::from_secs(60))
+        .rate_limit("dinie", Some(1))
+        .start()
+        .await
+        .unwrap();
+    let dinie = sandbox.endpoint("dinie");
+    let http = http();
+    let first = dinie_valid(&http, dinie).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let token: serde_json::Value = first.json().await.unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let protected = || http.get(dinie.protected_url()).bearer_auth(&token).send();
+    assert_eq!(
+        dinie_valid(&http, dinie).send().await.unwrap().status(),
+        429
+    );
+    assert_eq!(protected().await.unwrap().status(), 200);
+    tokio::time::advance(Duration::from_secs(61)).await;
+    assert_eq!(
+        dinie_valid(&http, dinie).send().await.unwrap().status(),
+        200
+    );
+    let expired = protected().await.unwrap();
+    assert_eq!(expired.status(), 401);
+    let body: serde_json::Value = expired.json().await.unwrap();
+    assert_eq!(body["error"], "token_expired");
 }
