@@ -19,7 +19,7 @@ use crate::{AccessToken, Error, TokenSource};
 /// - **Scope.** The token is attached only to requests under one of the base URLs it was
 ///   built with: same scheme, host and port, and a path under the base path (segment by
 ///   segment, `.` and `..` resolved; one with an encoded `/` or `\`, or a `..;` segment,
-///   which some servers route out of it, is not under it). Any other request goes out
+///   which some servers route out of it, is not under it, encoded once or more). Any other request goes out
 ///   untouched, so one client can also call third parties without handing them the
 ///   token. Base URLs must be `https://`, except to loopback.
 /// - A request that already has an `Authorization` header is left alone, and so is one
@@ -225,8 +225,9 @@ fn parse_scope(raw: &str) -> Result<Url, Error> {
 /// Whether `url` is under `base`: same scheme, host and port; path under the base path,
 /// with nothing under it that some servers read as a way out of it: an encoded `/` or `\`
 /// (`%2F`, `%5C`: decoded before routing by some), or a `..;` or `.;` segment, its dots and
-/// `;` encoded or not (`..` to Tomcat and the servers that copy it). Such a request goes
-/// out without the token.
+/// `;` encoded or not (`..` to Tomcat and the servers that copy it), each also encoded
+/// again (`%252F`, `%252e%252e`: for a server that decodes twice). Such a request goes out
+/// without the token.
 fn within(base: &Url, url: &Url) -> bool {
     if base.scheme() != url.scheme()
         || base.port_or_known_default() != url.port_or_known_default()
@@ -239,13 +240,18 @@ fn within(base: &Url, url: &Url) -> bool {
         return false;
     };
     let way_out = |segment: &str| {
+        // Encoded more than once, as a server that decodes twice reads it: `%252F` is `/`
+        // to it (found by review). Each pass shortens the text, so this ends.
+        let mut lower = segment.to_ascii_lowercase();
+        while lower.contains("%25") {
+            lower = lower.replace("%25", "%");
+        }
         // Dots and `;` as Tomcat reads them: `%2e%2e;` is `..;` (found by review).
-        let lower = segment
-            .to_ascii_lowercase()
-            .replace("%2e", ".")
-            .replace("%3b", ";");
+        let lower = lower.replace("%2e", ".").replace("%3b", ";");
         lower.contains("%2f")
             || lower.contains("%5c")
+            || lower == ".."
+            || lower == "."
             || lower.starts_with("..;")
             || lower.starts_with(".;")
     };
