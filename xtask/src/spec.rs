@@ -65,48 +65,208 @@ pub fn list(root: &Path) -> Result<Vec<(String, String)>, SpecError> {
     Ok(listed)
 }
 
-/// Whether a key named `<<` (a YAML merge key) is anywhere in `value`.
-fn has_merge_key(value: &Value) -> bool {
-    match value {
-        Value::Object(object) => object.contains_key("<<") || object.values().any(has_merge_key),
-        Value::Array(items) => items.iter().any(has_merge_key),
-        _ => false,
+/// Refuses a document that gives one key twice in a mapping (found by review: JSON and
+/// YAML readers keep the last silently, so a second `"200"` response or a second property
+/// of one name replaced the first without a word). The document's text is walked as its
+/// reader reads it, each key as its text (YAML's `200` and `'200'` are one key, `0x1F` and
+/// `31` two), and the error names the key and where it is, as a path of keys
+/// (`paths./token.post.responses`, `[i]` for a list item), with its line and column. A
+/// YAML merge key `<<` is a key like any other here: what it merges may be overridden
+/// beside it, as YAML allows.
+pub fn reject_duplicate_keys(text: &str, yaml: bool) -> Result<(), String> {
+    let mut state = WalkState::default();
+    let walk = Walk { state: &mut state };
+    // Where a reader's error points: past the duplicate key in JSON, at the start of its
+    // mapping in YAML.
+    let result = if yaml {
+        serde::de::DeserializeSeed::deserialize(walk, serde_yaml_ng::Deserializer::from_str(text))
+            .map_err(|e| {
+                let at = e
+                    .location()
+                    .map(|l| format!("(the mapping at line {} column {})", l.line(), l.column()));
+                (e.to_string(), at)
+            })
+    } else {
+        serde::de::DeserializeSeed::deserialize(walk, &mut serde_json::Deserializer::from_str(text))
+            .map_err(|e| {
+                let at = format!("(at line {} column {})", e.line(), e.column());
+                (e.to_string(), Some(at))
+            })
+    };
+    result.map_err(|(message, position)| match state.duplicate {
+        Some((key, at)) => {
+            let position = position.map(|p| format!(" {p}")).unwrap_or_default();
+            format!("duplicate key `{key}` {at}{position}: a reader would keep only the last")
+        }
+        None => message,
+    })
+}
+
+/// [`reject_duplicate_keys`]'s walk: the keys (or `[i]`) leading to where it is, and the
+/// duplicate found, as `(key, "in <path>")`.
+#[derive(Default)]
+struct WalkState {
+    path: Vec<String>,
+    duplicate: Option<(String, String)>,
+}
+
+/// One position of [`reject_duplicate_keys`]'s walk.
+struct Walk<'p> {
+    state: &'p mut WalkState,
+}
+
+impl Walk<'_> {
+    fn at(&self) -> String {
+        let path = &self.state.path;
+        if path.is_empty() {
+            return "at the top level".to_owned();
+        }
+        let mut at = "in ".to_owned();
+        for (i, segment) in path.iter().enumerate() {
+            if i > 0 && !segment.starts_with('[') {
+                at.push('.');
+            }
+            at.push_str(segment);
+        }
+        at
     }
 }
 
-/// A YAML document (merge keys merged) as JSON, keys that YAML reads as numbers or
-/// booleans (`200:`, as status codes are often written unquoted) as YAML prints them
-/// (`0x1F` becomes `31`: found by review, so only a document with merge keys is read this
-/// way; one with `200:` stopped loading before this).
-fn yaml_to_json(value: serde_yaml_ng::Value) -> Result<Value, String> {
-    use serde_yaml_ng::Value as Yaml;
-    Ok(match value {
-        Yaml::Null => Value::Null,
-        Yaml::Bool(b) => Value::Bool(b),
-        Yaml::Number(n) => serde_json::to_value(&n).map_err(|e| e.to_string())?,
-        Yaml::String(s) => Value::String(s),
-        Yaml::Sequence(items) => Value::Array(
-            items
-                .into_iter()
-                .map(yaml_to_json)
-                .collect::<Result<_, _>>()?,
-        ),
-        Yaml::Mapping(map) => {
-            let mut object = serde_json::Map::new();
-            for (key, value) in map {
-                let key = match key {
-                    Yaml::String(s) => s,
-                    Yaml::Number(n) => n.to_string(),
-                    Yaml::Bool(b) => b.to_string(),
-                    Yaml::Null => "null".to_owned(),
-                    other => return Err(format!("a mapping key that is not text: {other:?}")),
-                };
-                object.insert(key, yaml_to_json(value)?);
+impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON or YAML value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        serde::de::DeserializeSeed::deserialize(self, deserializer)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        loop {
+            self.state.path.push(format!("[{index}]"));
+            let more = seq.next_element_seed(Walk { state: self.state })?;
+            self.state.path.pop();
+            if more.is_none() {
+                return Ok(());
             }
-            Value::Object(object)
+            index += 1;
         }
-        Yaml::Tagged(tagged) => yaml_to_json(tagged.value)?,
-    })
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key_seed(KeyText)? {
+            if !seen.insert(key.clone()) {
+                let message = format!("duplicate key `{key}`");
+                self.state.duplicate = Some((key, self.at()));
+                return Err(serde::de::Error::custom(message));
+            }
+            self.state.path.push(key);
+            map.next_value_seed(Walk { state: self.state })?;
+            self.state.path.pop();
+        }
+        Ok(())
+    }
+}
+
+/// A mapping key as its text: read as a string, as `serde_json::Value` reads keys (a
+/// YAML `0x1F` stays `0x1F`).
+struct KeyText;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyText {
+    type Value = String;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for KeyText {
+    type Value = String;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a mapping key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<String, E> {
+        Ok(key.to_owned())
+    }
+}
+
+/// Merges YAML merge keys (`<<: *base`, `<<: [*a, *b]`) in a document read as JSON, where
+/// each alias is already a copy of what it names: a mapping's own keys win, then the
+/// merged mappings' in their order, appended after its own (as `serde_yaml_ng`'s
+/// `apply_merge`). Merged here rather than through `serde_yaml_ng::Value`, which reads
+/// `0x1F:` as the number 31 (found by review: keys kept their text only in a document
+/// without merge keys, and `0x1F` beside `31` became one key, the last).
+fn merge_yaml_keys(value: &mut Value) -> Result<(), String> {
+    match value {
+        Value::Object(object) => {
+            for child in object.values_mut() {
+                merge_yaml_keys(child)?;
+            }
+            let Some(merged) = object.shift_remove("<<") else {
+                return Ok(());
+            };
+            let sources = match merged {
+                Value::Object(source) => vec![source],
+                Value::Array(items) => items
+                    .into_iter()
+                    .map(|item| match item {
+                        Value::Object(source) => Ok(source),
+                        other => Err(format!(
+                            "a merge key (`<<`) list holds {other}, not a mapping"
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?,
+                other => {
+                    return Err(format!(
+                        "a merge key (`<<`) names {other}, not a mapping or a list of them"
+                    ));
+                }
+            };
+            for source in sources {
+                for (key, value) in source {
+                    object.entry(key).or_insert(value);
+                }
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter_mut().try_for_each(merge_yaml_keys),
+        _ => Ok(()),
+    }
 }
 
 fn format_of(file_name: &str) -> Option<Format> {
@@ -145,20 +305,20 @@ pub fn load(root: &Path, file_name: &str) -> Result<Spec, SpecError> {
     // A byte-order mark, which some editors write, is not part of the document.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let document = match format_of(file_name) {
-        Some(Format::Json) => serde_json::from_str(text).map_err(|e| fail(e.to_string()))?,
+        Some(Format::Json) => {
+            let document = serde_json::from_str(text).map_err(|e| fail(e.to_string()))?;
+            reject_duplicate_keys(text, false).map_err(fail)?;
+            document
+        }
         Some(Format::Yaml) => {
-            // Read straight into JSON, every key as its text (`0x1F`, `1.50`); a document
-            // with YAML merge keys (`<<: *base`) is read again with them merged (found by
-            // review: they were kept as a key named `<<`, the merged fields lost).
-            let direct: Value = serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?;
-            if has_merge_key(&direct) {
-                let mut yaml: serde_yaml_ng::Value =
-                    serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?;
-                yaml.apply_merge().map_err(|e| fail(e.to_string()))?;
-                yaml_to_json(yaml).map_err(fail)?
-            } else {
-                direct
-            }
+            // Read straight into JSON, every key as its text (`0x1F`, `1.50`), then with
+            // YAML merge keys (`<<: *base`) merged (found by review: they were kept as a
+            // key named `<<`, the merged fields lost).
+            let mut document: Value =
+                serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?;
+            reject_duplicate_keys(text, true).map_err(fail)?;
+            merge_yaml_keys(&mut document).map_err(fail)?;
+            document
         }
         None => return Err(fail("not a .json, .yaml or .yml file".into())),
     };
