@@ -283,7 +283,9 @@ fn panicking_operations(
         for name in names {
             let reached = reachable_schemas(
                 doc,
-                &serde_json::json!({"$ref": format!("#/components/schemas/{name}")}),
+                &serde_json::json!({
+                    "$ref": format!("#/components/schemas/{}", openapi::escape_pointer(&name))
+                }),
             );
             let mut alone = doc.clone();
             alone["paths"] = serde_json::json!({});
@@ -309,10 +311,13 @@ fn reachable_schemas(doc: &Value, value: &Value) -> std::collections::BTreeSet<S
             if !seen.insert(reference.clone()) {
                 continue;
             }
-            if let Some(name) = reference.strip_prefix("#/components/schemas/") {
-                schemas.insert(name.to_owned());
+            // Decoded as JSON pointers (found by review: `#/components/schemas/A~1B` was
+            // taken as the schema `A~1B`, so `A/B` was dropped from the operation tried
+            // alone, and its dangling reference blamed the operation).
+            if let Some(name) = openapi::ref_schema_name(&reference) {
+                schemas.insert(name);
             }
-            if let Some(target) = reference.strip_prefix('#').and_then(|p| doc.pointer(p)) {
+            if let Some(target) = openapi::ref_target(doc, &reference) {
                 pending.push(target.clone());
             }
         }

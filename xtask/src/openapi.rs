@@ -57,6 +57,60 @@ pub fn escape_pointer(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
+/// The segments of a local `$ref` (`#/components/schemas/A~1B` → `components`,
+/// `schemas`, `A/B`), decoded as RFC 6901 says for a JSON pointer in a URI fragment:
+/// percent-encoding first (`%20`, `%25`), then `~1` as `/` and `~0` as `~`, in that order
+/// (`~01` is `~1`). `None` for a reference that is not local (`other.json#/…`), or not a
+/// pointer, or whose percent-encoding is not UTF-8.
+pub fn ref_segments(reference: &str) -> Option<Vec<String>> {
+    let fragment = reference.strip_prefix('#')?;
+    let bytes = fragment.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let pointer = String::from_utf8(decoded).ok()?;
+    if pointer.is_empty() {
+        return Some(Vec::new());
+    }
+    let segments = pointer.strip_prefix('/')?.split('/');
+    Some(
+        segments
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect(),
+    )
+}
+
+/// What a local `$ref` names in `doc`, its segments decoded ([`ref_segments`]).
+pub fn ref_target<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
+    ref_segments(reference)?
+        .iter()
+        .try_fold(doc, |value, segment| match value {
+            Value::Object(object) => object.get(segment),
+            Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
+            _ => None,
+        })
+}
+
+/// The component schema a local `$ref` names or points into (`#/components/schemas/A`,
+/// `#/components/schemas/A/properties/b`: `A`), decoded.
+pub fn ref_schema_name(reference: &str) -> Option<String> {
+    match ref_segments(reference)?.as_slice() {
+        [components, schemas, name, ..] if components == "components" && schemas == "schemas" => {
+            Some(name.clone())
+        }
+        _ => None,
+    }
+}
+
 /// Follows a local `$ref` (`#/…`) to what it names; anything else is returned as is.
 pub fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
     value
@@ -283,6 +337,39 @@ mod tests {
                 "/paths/~1x/post/responses/200/headers/X/schema",
             ]
         );
+    }
+
+    /// RFC 6901: `~1` is `/`, `~0` is `~` (decoded in that order), and in a URI fragment
+    /// percent-encoding is decoded first.
+    #[test]
+    fn refs_are_decoded_as_json_pointers_in_a_uri_fragment() {
+        let cases = [
+            ("#/components/schemas/A~1B", Some("A/B")),
+            ("#/components/schemas/A~0B", Some("A~B")),
+            ("#/components/schemas/A~01", Some("A~1")),
+            ("#/components/schemas/A%20B", Some("A B")),
+            ("#/components/schemas/%7E1", Some("/")),
+            ("#/components/schemas/A%25B", Some("A%B")),
+            ("#/components/schemas/T%C3%B6k", Some("Tök")),
+            ("#/components/schemas/A/properties/b", Some("A")),
+            ("#/components/responses/A", None),
+            ("other.json#/components/schemas/A", None),
+            ("#/components/schemas/A%2", None),
+        ];
+        for (reference, name) in cases {
+            assert_eq!(ref_schema_name(reference).as_deref(), name, "{reference}");
+        }
+        let doc =
+            json!({"components": {"schemas": {"A/B": {"type": "string"}, "L": [0, {"x": 1}]}}});
+        assert_eq!(
+            ref_target(&doc, "#/components/schemas/A~1B"),
+            Some(&json!({"type": "string"}))
+        );
+        assert_eq!(
+            ref_target(&doc, "#/components/schemas/L/1/x"),
+            Some(&json!(1))
+        );
+        assert_eq!(ref_target(&doc, "#"), Some(&doc));
     }
 
     #[test]

@@ -605,6 +605,41 @@ fn a_progenitor_panic_names_only_what_causes_it() {
     );
 }
 
+/// A schema whose name holds `/` or `~` is referenced as `~1` or `~0` (RFC 6901), and
+/// progenitor (typify) decodes them. The blame decodes them too (found by review: it read
+/// the raw `$ref`, so `Good/Name` was left out of `GET /t` tried alone, whose dangling
+/// reference then panicked: `GET /t` was blamed for the unused `Bad`).
+#[test]
+fn a_progenitor_panic_blame_decodes_json_pointer_escapes() {
+    let mut doc = spec_with_schema(serde_json::json!({"type": "object", "properties": {
+        "slash": {"$ref": "#/components/schemas/Good~1Name"},
+        "tilde": {"$ref": "#/components/schemas/Good~0Name"}
+    }}));
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["Good/Name"] = serde_json::json!({"type": "object", "properties": {
+        "inner": {"$ref": "#/components/schemas/Good~0Name"}}});
+    schemas["Good~Name"] = serde_json::json!({"type": "object", "properties": {
+        "n": {"type": "string"}}});
+    schemas["Uses"] = serde_json::json!({"type": "object", "properties": {
+        "g": {"$ref": "#/components/schemas/Good~1Name"}}});
+    schemas["Bad"] = serde_json::json!({"type": "string", "enum": ["a", "A"]});
+    // Without `Bad`, progenitor takes the names as escaped.
+    let mut fine = doc.clone();
+    fine["components"]["schemas"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Bad");
+    generate_spec(fine).unwrap_or_else(|e| panic!("the escaped names are refused: {e}"));
+
+    let err = generate_spec(doc)
+        .err()
+        .expect("progenitor panics on `Bad`");
+    let xtask::generate::GenerateError::Panicked { operations, .. } = &err else {
+        panic!("expected a panic report, got {err}");
+    };
+    assert_eq!(operations, &["schema `Bad`"], "{err}");
+}
+
 /// YAML merge keys are merged (found by review: `<<: *base` stayed a key named `<<`, and
 /// the fields it merged were lost without a word).
 #[test]
