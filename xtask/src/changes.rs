@@ -55,6 +55,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use crate::naming;
+
 use openapiv3::{
     OpenAPI, Operation, Parameter, ParameterSchemaOrContent, ReferenceOr, RequestBody, Response,
     Schema, SchemaKind, SecurityScheme, Type,
@@ -299,8 +301,8 @@ impl Changes<'_> {
                 &old_body.content,
                 &new_body.content,
                 (
-                    inline_name(old.operation, "Body"),
-                    inline_name(new.operation, "Body"),
+                    inline_name(old.operation, "body"),
+                    inline_name(new.operation, "body"),
                 ),
             ),
             (None, None) => {}
@@ -380,16 +382,10 @@ impl Changes<'_> {
                     if let (Some(old_schema), Some(new_schema)) = (old_schema, schema) {
                         // progenitor names a parameter's inline type `{OperationId}{Name}`
                         // (found by review: one made named was not reported).
-                        // (progenitor drops a `'` before casing: found by review.)
-                        let param = name
-                            .split('`')
-                            .nth(1)
-                            .map(|n| n.replace('\'', ""))
-                            .map(|n| heck::ToUpperCamelCase::to_upper_camel_case(n.as_str()))
-                            .unwrap_or_default();
+                        let param = name.split('`').nth(1).unwrap_or_default();
                         let inline = (
-                            inline_name(old.operation, &param),
-                            inline_name(new.operation, &param),
+                            inline_name(old.operation, param),
+                            inline_name(new.operation, param),
                         );
                         self.schema(
                             at,
@@ -453,7 +449,7 @@ impl Changes<'_> {
                     if let (Some(old_response), Some(response)) = (old_response, response) {
                         // progenitor names an inline response body after its operation,
                         // an error's too (found by review).
-                        let inline = (inline_name(old, "Response"), inline_name(new, "Response"));
+                        let inline = (inline_name(old, "response"), inline_name(new, "response"));
                         self.content(
                             at,
                             &format!("response {status}"),
@@ -691,10 +687,9 @@ impl Changes<'_> {
                 };
                 self.push(Severity::Breaking, at, format!("{label} {what}"));
             }
-            let field = heck::ToUpperCamelCase::to_upper_camel_case(name.as_str());
             let below = (
-                parents.0.as_ref().map(|p| format!("{p}{field}")),
-                parents.1.as_ref().map(|p| format!("{p}{field}")),
+                parents.0.as_ref().map(|p| naming::field_type_name(p, name)),
+                parents.1.as_ref().map(|p| naming::field_type_name(p, name)),
             );
             self.schema(at, &label, direction, old_schema, schema, depth + 1, below);
         }
@@ -705,8 +700,14 @@ impl Changes<'_> {
                 format!("{label} items")
             };
             let below = (
-                inline.0.as_ref().map(|p| format!("{p}Item")),
-                inline.1.as_ref().map(|p| format!("{p}Item")),
+                inline
+                    .0
+                    .as_ref()
+                    .map(|p| naming::type_name(&format!("{p}Item"))),
+                inline
+                    .1
+                    .as_ref()
+                    .map(|p| naming::type_name(&format!("{p}Item"))),
             );
             self.schema(
                 at,
@@ -857,7 +858,9 @@ impl RustType {
 /// name of its position (found by review: an inline body named as progenitor names it
 /// changes nothing, and a `title` renames it).
 fn rust_type(schema: &ReferenceOr<Schema>, resolved: &Schema, inline: Option<&str>) -> RustType {
-    let camel = heck::ToUpperCamelCase::to_upper_camel_case;
+    // Named as typify names them (found by review: `heck` alone made `3ds` `3ds`, not
+    // `X3ds`, and `don't` `DonT`, not `Dont`).
+    let camel = naming::type_name;
     // An inline `allOf` of one `$ref` is that type (found by review: reported as a
     // rename); a named one is a type of its own (typify wraps it), as any named schema.
     let schema = match (schema, &resolved.schema_kind) {
@@ -880,14 +883,13 @@ fn rust_type(schema: &ReferenceOr<Schema>, resolved: &Schema, inline: Option<&st
     }
 }
 
-/// The name progenitor gives an operation's inline body (`suffix` `Body`) or success
-/// response (`Response`): its `operationId` in UpperCamelCase.
+/// The name progenitor gives an operation's inline body (`suffix` `body`), response
+/// body (`response`) or parameter (its name): `{operationId}-{suffix}` sanitized by
+/// progenitor, then by typify (`createToken-body` is `CreateTokenBody`, `2fa-body`
+/// `X2faBody`).
 fn inline_name(op: &Operation, suffix: &str) -> Option<String> {
     let id = op.operation_id.as_deref()?;
-    Some(format!(
-        "{}{suffix}",
-        heck::ToUpperCamelCase::to_upper_camel_case(id)
-    ))
+    Some(naming::operation_type_name(&format!("{id}-{suffix}")))
 }
 
 /// An array or a map (an object without properties that is not closed): a standard

@@ -517,7 +517,6 @@ pub const FORM_MEDIA_TYPE: &str = "application/x-www-form-urlencoded";
 /// The `…When` types of progenitor's httpmock extensions for the operations whose request
 /// body is sent as [`FORM_MEDIA_TYPE`].
 pub fn form_body_matchers(doc: &Value) -> Vec<String> {
-    use heck::ToUpperCamelCase;
     openapi::operations(doc)
         .filter(|(_, _, op)| {
             op.pointer("/requestBody/content")
@@ -525,7 +524,10 @@ pub fn form_body_matchers(doc: &Value) -> Vec<String> {
                 .is_some_and(|content| content.contains_key(FORM_MEDIA_TYPE))
         })
         .filter_map(|(_, _, op)| op["operationId"].as_str())
-        .map(|id| format!("{}When", method_name(id).to_upper_camel_case()))
+        .map(|id| {
+            let when = format!("{}-when", method_name(id));
+            crate::naming::progenitor(&when, crate::naming::Case::Pascal)
+        })
         .collect()
 }
 
@@ -662,13 +664,15 @@ pub(crate) fn spec_text(text: &str) -> String {
         .collect()
 }
 
-/// The method name progenitor gives an operation id (its `sanitize(.., Snake)`).
+/// The method name progenitor gives an operation id (its `sanitize(.., Snake)`: `2fa` is
+/// `_2fa`, `type` is `type_`).
 fn method_name(operation_id: &str) -> String {
-    use heck::ToSnakeCase;
-    operation_id
-        .replace('\'', "")
-        .replace(|c: char| !(c.is_alphanumeric() || c == '_'), "-")
-        .to_snake_case()
+    crate::naming::progenitor(operation_id, crate::naming::Case::Snake)
+}
+
+/// The field name typify gives a property (its `sanitize(.., Snake)`: `2fa` is `x2fa`).
+fn field_name(property: &str) -> String {
+    crate::naming::typify(property, crate::naming::Case::Snake)
 }
 
 struct MethodSignature {
@@ -747,7 +751,7 @@ fn body_fields(doc: &Value, op: &Value) -> Vec<BodyField> {
             "\"...\".try_into()?".to_owned()
         };
         fields.push(BodyField {
-            field: method_name(name),
+            field: field_name(name),
             value,
         });
     }
@@ -767,7 +771,7 @@ fn expires_field(doc: &Value, op: &Value) -> Option<String> {
             ["expires_in", "expiresIn"]
                 .into_iter()
                 .find(|name| properties.get(*name).is_some())
-                .map(method_name)
+                .map(field_name)
         })
 }
 
@@ -850,6 +854,7 @@ mod tests {
         assert_eq!(method_name("get-token"), "get_token");
         assert_eq!(method_name("GetTokenEndpoint"), "get_token_endpoint");
         assert_eq!(method_name("postOauthToken"), "post_oauth_token");
+        assert_eq!(method_name("2fa"), "_2fa");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //!   into a client crate `crates/<provider>-api` with progenitor.
 //! - [`changes`]: the API-level changes a spec change makes, breaking or compatible.
 //! - [`normalize`]: the named passes a published spec goes through first.
+//! - [`naming`]: the Rust names progenitor and typify give.
 //! - [`bench`](mod@bench): `cargo xtask bench [--tooling]` runs the benchmarks and rewrites the table
 //!   in `BENCHMARKS.md`.
 //! - [`build_cost`]: `cargo xtask build-cost` times clean release builds of `partner-auth`
@@ -18,6 +19,7 @@ pub mod bench;
 pub mod build_cost;
 pub mod changes;
 pub mod generate;
+pub mod naming;
 pub mod new_provider;
 pub mod normalize;
 pub mod openapi;

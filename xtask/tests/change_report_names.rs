@@ -229,3 +229,52 @@ fn probe_nullable_named_schema() {
     eprintln!("allOf+nullable: {:?}", lines_with(&n2, "pub meta:"));
     eprintln!("{:#?}", report(&old, &new2));
 }
+
+// Names as typify gives them, not as `heck` alone does (found by review: each of these
+// failed before, the report calling breaking what leaves the generated code the same).
+
+/// typify leads a name starting with a digit with `X` (`3ds` is `X3ds`), drops an
+/// apostrophe (`don't` is `Dont`; `heck` makes `DonT`) and suffixes a keyword (`Self` is
+/// `Self_`): a component renamed to the name typify gave it is the same type.
+#[test]
+fn a_schema_renamed_to_the_rust_name_typify_gave_it_is_no_rename() {
+    for (from, to) in [("3ds", "X3ds"), ("don't", "Dont"), ("Self", "Self_")] {
+        let with = |name: &str| {
+            let mut doc = base();
+            doc["components"]["schemas"][name] =
+                json!({"type": "object", "properties": {"note": {"type": "string"}}});
+            doc["components"]["schemas"]["TokenRequest"]["properties"]["meta"] =
+                json!({"$ref": format!("#/components/schemas/{}", name.replace('~', "~0"))});
+            doc
+        };
+        let (old, new) = (with(from), with(to));
+        assert!(
+            generated_rs(&old).contains(&format!("pub meta: ::std::option::Option<{to}>")),
+            "probe: typify names `{from}` `{to}`"
+        );
+        assert_no_false_alarm(&format!("schema `{from}` renamed `{to}`"), &old, &new);
+    }
+}
+
+/// An operation id starting with a digit: progenitor names its inline body `_2faBody`,
+/// which typify names again, `X2faBody`; the body made a schema of that name is the same
+/// type. (Before, the report said `2faBody` -> `X2faBody`; and the crate's templates
+/// looked for a method `2fa`, progenitor's being `_2fa`, so the spec did not generate.)
+#[test]
+fn an_inline_body_of_an_operation_id_with_a_leading_digit_is_named_as_typify_names_it() {
+    let mut old = base();
+    old["paths"]["/auth/token"]["post"]["operationId"] = json!("2fa");
+    old["paths"]["/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"] = json!({
+        "type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}});
+    let mut new = old.clone();
+    new["components"]["schemas"]["X2faBody"] =
+        old["paths"]["/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            .clone();
+    new["paths"]["/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"] =
+        json!({"$ref": "#/components/schemas/X2faBody"});
+    assert!(
+        generated_rs(&old).contains("body: &'a types::X2faBody"),
+        "probe: typify names the body `X2faBody`"
+    );
+    assert_no_false_alarm("inline body of `2fa` named X2faBody", &old, &new);
+}
