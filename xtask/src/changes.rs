@@ -49,6 +49,11 @@
 //! | response field, request enum value (to an existing enum), operation, server, content type, response status (of a body type the operation already has in the same class, success or error; `default` is both) added | compatible | nothing that exists changes |
 //! | `info.version` changed | compatible | only the `api-version` header progenitor sends changes |
 //!
+//! A response's inline JSON body is compared as the client decodes it: progenitor names
+//! every one `{OperationId}Response` and typify keeps the first type of a name (`default`
+//! first, then the statuses in order), so a later status's inline body is the first's
+//! type, and a change to its own schema changes nothing.
+//!
 //! Every line of the report is `breaking: <where>: <what>` or `compatible: <where>: <what>`,
 //! where *where* is `METHOD /path`, `servers` or `info`.
 
@@ -413,6 +418,7 @@ impl Changes<'_> {
             if let Some(r) = &op.responses.default {
                 all.push(("default".to_owned(), resolve_response(doc, r)));
             }
+            shadow_inline_bodies(op, &mut all);
             all
         };
         let (old_responses, new_responses) = (statuses(self.old, old), statuses(self.new, new));
@@ -890,6 +896,57 @@ fn rust_type(schema: &ReferenceOr<Schema>, resolved: &Schema, inline: Option<&st
 fn inline_name(op: &Operation, suffix: &str) -> Option<String> {
     let id = op.operation_id.as_deref()?;
     Some(naming::operation_type_name(&format!("{id}-{suffix}")))
+}
+
+/// The schema of the body progenitor types: the first `application/json` (or
+/// `application/json;…`) one.
+fn json_body_schema(response: &mut Response) -> Option<&mut ReferenceOr<Schema>> {
+    response
+        .content
+        .iter_mut()
+        .find(|(media, _)| *media == "application/json" || media.starts_with("application/json;"))
+        .and_then(|(_, media)| media.schema.as_mut())
+}
+
+/// Each response's JSON body as the generated client decodes it. progenitor names every
+/// inline response body `{OperationId}Response`, success or error, and typify keeps the
+/// first type of a name: a later status's inline body is decoded as the first one's type
+/// (found by review: the report compared each status's own schema, so a change to a
+/// shadowed body was called breaking while the code stayed the same, and the first made
+/// named went without the change its type took). The first is progenitor's: `default`,
+/// then the statuses in the spec's order. A shadowed body's schema is replaced by the
+/// first's.
+fn shadow_inline_bodies(op: &Operation, responses: &mut [(String, Option<Response>)]) {
+    let Some(name) = inline_name(op, "response") else {
+        return;
+    };
+    // progenitor types the first `application/json` (or `application/json;…`) body.
+    let takes_name = |schema: &ReferenceOr<Schema>| match schema {
+        ReferenceOr::Item(resolved) => {
+            rust_type(schema, resolved, Some(&name)) == RustType::Named(name.clone())
+                && resolved.schema_data.title.is_none()
+        }
+        ReferenceOr::Reference { .. } => false,
+    };
+    let order = responses
+        .iter()
+        .position(|(status, _)| status == "default")
+        .into_iter()
+        .chain((0..responses.len()).filter(|&i| responses[i].0 != "default"))
+        .collect::<Vec<_>>();
+    let mut first: Option<ReferenceOr<Schema>> = None;
+    for i in order {
+        let Some(schema) = responses[i].1.as_mut().and_then(json_body_schema) else {
+            continue;
+        };
+        if !takes_name(schema) {
+            continue;
+        }
+        match &first {
+            None => first = Some(schema.clone()),
+            Some(claimed) => *schema = claimed.clone(),
+        }
+    }
 }
 
 /// An array or a map (an object without properties that is not closed): a standard

@@ -278,3 +278,59 @@ fn an_inline_body_of_an_operation_id_with_a_leading_digit_is_named_as_typify_nam
     );
     assert_no_false_alarm("inline body of `2fa` named X2faBody", &old, &new);
 }
+
+// Two statuses with inline bodies in one operation (found by review: both failed before).
+
+/// `base()` with an inline 200 body `{first}` and an inline 400 body `{error}`: progenitor
+/// names both `CreateTokenResponse`, and typify keeps the first, so the 400 is decoded as
+/// the 200's type (`Error<types::CreateTokenResponse>`).
+fn two_inline_bodies() -> Value {
+    let mut doc = base();
+    let responses = &mut doc["paths"]["/auth/token"]["post"]["responses"];
+    responses["200"]["content"]["application/json"]["schema"] =
+        json!({"type": "object", "properties": {"first": {"type": "string"}}});
+    responses["400"] = json!({"description": "bad", "content": {"application/json": {"schema":
+        {"type": "object", "required": ["error"], "properties": {"error": {"type": "integer"}}}}}});
+    doc
+}
+
+/// The shadowed 400 body retyped: the generated code is the same (the 400 is read as the
+/// 200's type), yet the report said "response 400 body field `error` retyped".
+#[test]
+fn a_change_to_an_inline_body_shadowed_by_an_earlier_status_is_not_breaking() {
+    let old = two_inline_bodies();
+    let code = generated_rs(&old);
+    assert!(
+        code.contains("Error<types::CreateTokenResponse>") && !code.contains("pub error:"),
+        "probe: the 400 body is the 200's type"
+    );
+    let mut new = old.clone();
+    new["paths"]["/auth/token"]["post"]["responses"]["400"]["content"]["application/json"]["schema"]
+        ["properties"]["error"] = json!({"type": "string"});
+    assert_no_false_alarm("the shadowed 400 body retyped", &old, &new);
+}
+
+/// The 200 body made a named schema: the 400's inline body now takes the name
+/// `CreateTokenResponse` itself, so that type loses `first` and gains `error`; the report
+/// said only that the 200's type was renamed.
+#[test]
+fn the_first_inline_body_made_named_hands_its_name_to_the_next() {
+    let old = two_inline_bodies();
+    let mut new = old.clone();
+    new["components"]["schemas"]["First"] =
+        json!({"type": "object", "properties": {"first": {"type": "string"}}});
+    new["paths"]["/auth/token"]["post"]["responses"]["200"]["content"]["application/json"]["schema"] =
+        json!({"$ref": "#/components/schemas/First"});
+    let (o, n) = (generated_rs(&old), generated_rs(&new));
+    assert!(
+        !o.contains("pub error: i64") && n.contains("pub error: i64"),
+        "probe: CreateTokenResponse takes the 400's field"
+    );
+    let r = report(&old, &new);
+    for expected in [
+        "Breaking: breaking: POST /auth/token: response 400 body field `first` removed",
+        "Compatible: compatible: POST /auth/token: response 400 body field `error` added, required",
+    ] {
+        assert!(r.iter().any(|l| l == expected), "no `{expected}` in {r:#?}");
+    }
+}
