@@ -334,3 +334,75 @@ fn the_first_inline_body_made_named_hands_its_name_to_the_next() {
         assert!(r.iter().any(|l| l == expected), "no `{expected}` in {r:#?}");
     }
 }
+
+// A `default` response, held against progenitor's return types (untested before; these
+// passed as first written: the rule in `body_types` was right).
+
+/// `get_status`'s return type in the code generated from `doc`.
+fn get_status_returns(doc: &Value) -> String {
+    let code = generated_rs(doc);
+    let start = code.find("pub async fn get_status").expect("get_status");
+    let signature = &code[start..];
+    let end = signature.find('{').unwrap();
+    signature[..end]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A `default` body is both the success and the error type where no `2XX` is given: the
+/// report names both changes.
+#[test]
+fn a_default_response_is_both_a_success_and_an_error() {
+    let old = base();
+    let mut new = old.clone();
+    new["paths"]["/status"]["get"]["responses"] = json!({"default": {"description": "any",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}});
+    assert!(
+        get_status_returns(&old).contains("Result<ResponseValue<()>, Error<()>>"),
+        "probe: {}",
+        get_status_returns(&old)
+    );
+    assert!(
+        get_status_returns(&new)
+            .contains("Result<ResponseValue<types::Problem>, Error<types::Problem>>"),
+        "probe: {}",
+        get_status_returns(&new)
+    );
+    let r = report(&old, &new);
+    for expected in [
+        "Breaking: breaking: GET /status: success body type none -> `Problem` (the client method's return type changes)",
+        "Breaking: breaking: GET /status: error body type none -> `Problem` (the client method's return type changes)",
+    ] {
+        assert!(r.iter().any(|l| l == expected), "no `{expected}` in {r:#?}");
+    }
+}
+
+/// Beside a `2XX` range, a `default` body is an error type only: the success type stays.
+#[test]
+fn a_default_response_beside_a_2xx_range_is_an_error_only() {
+    let mut old = base();
+    old["paths"]["/status"]["get"]["responses"] = json!({"2XX": {"description": "ok",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenResponse"}}}}});
+    let mut new = old.clone();
+    new["paths"]["/status"]["get"]["responses"]["default"] = json!({"description": "any",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    assert!(
+        get_status_returns(&old).contains("Result<ResponseValue<types::TokenResponse>, Error<()>>"),
+        "probe: {}",
+        get_status_returns(&old)
+    );
+    assert!(
+        get_status_returns(&new)
+            .contains("Result<ResponseValue<types::TokenResponse>, Error<types::Problem>>"),
+        "probe: {}",
+        get_status_returns(&new)
+    );
+    let r = report(&old, &new);
+    assert!(
+        r.iter().any(|l| l
+            == "Breaking: breaking: GET /status: error body type none -> `Problem` (the client method's return type changes)"),
+        "{r:#?}"
+    );
+    assert!(!r.iter().any(|l| l.contains("success body type")), "{r:#?}");
+}
