@@ -85,6 +85,11 @@ const LICENSE_FILES: &[(&str, &str)] = &[
     ("LICENSE-APACHE", include_str!("../../LICENSE-APACHE")),
 ];
 
+/// The names of the license copies regen writes at a generated crate's root.
+pub fn license_file_names() -> impl Iterator<Item = &'static str> {
+    LICENSE_FILES.iter().map(|(name, _)| *name)
+}
+
 /// Whether `text`, found at `path` in a generated crate, is one of the license copies regen
 /// writes there (they carry no marker: they are the workspace's license texts).
 pub fn is_license_copy(path: &std::path::Path, text: &str) -> bool {

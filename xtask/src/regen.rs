@@ -286,15 +286,26 @@ pub fn run(root: &Path, providers: &[String], mode: Mode) -> Result<Report, Rege
         owned_dirs.dedup();
     }
     for dir in owned_dirs {
+        // A crate whose spec is gone: the license copies at its root are the ones regen
+        // wrote there, whatever their text (found by review: a license edited in the same
+        // change as a spec removed left the old copies, unlike the current text, behind as
+        // hand-written, and the crate did not go whole). In a crate generated now, those
+        // paths are generated files, overwritten.
+        let removed = !crates.iter().any(|(d, _)| Path::new(d) == dir);
         for path in files_under(root, &dir)? {
             if expected.contains_key(&path) {
                 continue;
             }
+            let license_copy_of_removed_crate = removed
+                && path.parent() == Some(dir.as_path())
+                && generate::license_file_names()
+                    .any(|name| path.file_name().is_some_and(|n| n == name));
             // A link to a directory is no generated file (and reading it would fail).
             let generated = !root.join(&path).is_dir()
-                && read_if_exists(&root.join(&path))?.is_some_and(|text| {
-                    is_generated(&text) || generate::is_license_copy(&path, &text)
-                });
+                && (license_copy_of_removed_crate
+                    || read_if_exists(&root.join(&path))?.is_some_and(|text| {
+                        is_generated(&text) || generate::is_license_copy(&path, &text)
+                    }));
             findings.push(if generated {
                 Finding::Orphan {
                     path: display(&path),
