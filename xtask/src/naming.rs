@@ -1,6 +1,6 @@
-//! The Rust names progenitor and typify give: their `sanitize`, ported (progenitor-impl
-//! 0.15's `util::sanitize` and typify-impl 0.8's, which differ in one prefix), so that the
-//! change report and the crate templates name what the generated code names.
+//! The Rust names progenitor and typify give (progenitor-impl 0.15 and typify-impl 0.8
+//! make them alike but for one prefix), reproduced from their output so that the change
+//! report and the crate templates name what the generated code names.
 //!
 //! Found by review: the report cased names with `heck` alone, which differs from typify
 //! where a name starts with a digit (`3ds` is `X3ds`), holds an apostrophe (`don't` is
@@ -94,27 +94,36 @@ fn accept_as_ident(ident: &str) -> bool {
     )
 }
 
-/// The common `sanitize`; `prefix` leads a name that cannot start an identifier.
+/// A name as both generators make it an identifier, `prefix` leading one that cannot start
+/// an identifier. Their rules, as measured on their output (written here, not copied):
+/// `+1` and `-1` are words; apostrophes go; any other character an identifier cannot hold
+/// separates words; the words are cased; nothing left is `x`; a keyword takes a trailing
+/// `_`.
 fn sanitize(input: &str, case: Case, prefix: &str) -> String {
-    let out = match input {
-        "+1" => "plus1".to_owned(),
-        "-1" => "minus1".to_owned(),
-        _ => to_case(
-            &input
-                .replace('\'', "")
-                .replace(|c: char| !is_xid_continue(c), "-"),
-            case,
-        ),
+    let words: String = match input {
+        "+1" => return finish("plus1".to_owned(), prefix, case),
+        "-1" => return finish("minus1".to_owned(), prefix, case),
+        _ => input
+            .chars()
+            .filter(|&c| c != '\'')
+            .map(|c| if is_xid_continue(c) { c } else { '-' })
+            .collect(),
     };
-    let out = match out.chars().next() {
+    finish(to_case(&words, case), prefix, case)
+}
+
+/// The cased name made an identifier: `x` for nothing, `prefix` before a character that
+/// cannot start one, `_` after a keyword.
+fn finish(name: String, prefix: &str, case: Case) -> String {
+    let name = match name.chars().next() {
         None => to_case("x", case),
-        Some(c) if is_xid_start(c) => out,
-        Some(_) => format!("{prefix}{out}"),
+        Some(first) if !is_xid_start(first) => prefix.to_owned() + &name,
+        Some(_) => name,
     };
-    if accept_as_ident(&out) {
-        out
+    if accept_as_ident(&name) {
+        name
     } else {
-        format!("{out}_")
+        name + "_"
     }
 }
 
