@@ -143,6 +143,10 @@ impl ClientConfig {
     /// [`store`](Self::store), if any, as its level-2 cache. A store this build cannot open
     /// (its feature is off, a bad URL, a directory that cannot be created) is an error.
     pub fn token_source(&self) -> Result<TokenSource, Error> {
+        // Checked before the store is opened (found by review: a refused configuration
+        // still created its store's directory).
+        self.cache.validate()?;
+        self.store_policy.validate()?;
         let mut builder = TokenSource::builder(self.client()?)
             .policy(self.cache.clone())
             .store_policy(self.store_policy.clone());
@@ -263,25 +267,54 @@ fn unique_names<'de, D: serde::Deserializer<'de>>(
 
 /// A timeout as configuration gives it: a humantime duration, `"none"` for no timer
 /// (`Some(None)`), or `null` for the default (`None`, as when the field is left out).
+/// Anything else (a number without its unit, say) is an error that says what is accepted.
 fn timeout_setting<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Option<Duration>>, D::Error> {
-    use serde::Deserialize as _;
-    use serde::de::Error as _;
-    let Some(text) = Option::<String>::deserialize(deserializer)? else {
-        return Ok(None);
-    };
-    if text.trim().eq_ignore_ascii_case("none") {
-        return Ok(Some(None));
+    struct Setting;
+
+    impl<'de> serde::de::Visitor<'de> for Setting {
+        type Value = Option<Option<Duration>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(
+                "a duration with its unit, such as \"10s\" or \"500ms\", or \"none\" for no \
+                 timer",
+            )
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            let trimmed = text.trim();
+            if trimmed.eq_ignore_ascii_case("none") {
+                return Ok(Some(None));
+            }
+            humantime::parse_duration(trimmed)
+                .map(|duration| Some(Some(duration)))
+                .map_err(|error| {
+                    E::custom(format!(
+                        "a timeout is a duration with its unit, such as \"10s\" or \"500ms\", \
+                         or \"none\" for no timer; `{text}`: {error}"
+                    ))
+                })
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: serde::Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
     }
-    humantime::parse_duration(text.trim())
-        .map(|duration| Some(Some(duration)))
-        .map_err(|error| {
-            D::Error::custom(format!(
-                "a timeout is a duration such as \"10s\" or \"500ms\", or \"none\" for no \
-                 timer; `{text}`: {error}"
-            ))
-        })
+
+    deserializer.deserialize_option(Setting)
 }
 
 /// The secret as a string, read as the format reads a string (YAML gives an unquoted

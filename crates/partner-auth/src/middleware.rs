@@ -19,7 +19,8 @@ use crate::{AccessToken, Error, TokenSource};
 /// - **Scope.** The token is attached only to requests under one of the base URLs it was
 ///   built with: same scheme, host and port, and a path under the base path (segment by
 ///   segment, `.` and `..` resolved; one with an encoded `/` or `\`, or a `..;` segment,
-///   which some servers route out of it, is not under it, encoded once or more). Any other request goes out
+///   which some servers route out of it, is not under it, encoded once or more, whole
+///   or in part). Any other request goes out
 ///   untouched, so one client can also call third parties without handing them the
 ///   token. Base URLs must be `https://`, except to loopback.
 /// - A request that already has an `Authorization` header is left alone, and so is one
@@ -226,8 +227,8 @@ fn parse_scope(raw: &str) -> Result<Url, Error> {
 /// with nothing under it that some servers read as a way out of it: an encoded `/` or `\`
 /// (`%2F`, `%5C`: decoded before routing by some), or a `..;` or `.;` segment, its dots and
 /// `;` encoded or not (`..` to Tomcat and the servers that copy it), each also encoded
-/// again (`%252F`, `%252e%252e`: for a server that decodes twice). Such a request goes out
-/// without the token.
+/// again, whole or in part (`%252F`, `%25%32%46`, `%252e%252e`: for a server that decodes
+/// twice or more). Such a request goes out without the token.
 fn within(base: &Url, url: &Url) -> bool {
     if base.scheme() != url.scheme()
         || base.port_or_known_default() != url.port_or_known_default()
@@ -240,20 +241,24 @@ fn within(base: &Url, url: &Url) -> bool {
         return false;
     };
     let way_out = |segment: &str| {
-        // Encoded more than once, as a server that decodes twice reads it: `%252F` is `/`
-        // to it (found by review). Each pass shortens the text, so this ends.
-        let mut lower = segment.to_ascii_lowercase();
-        while lower.contains("%25") {
-            lower = lower.replace("%25", "%");
+        // Decoded as often as it changes, as a server that decodes twice or more reads it:
+        // `%252F`, `%25%32%46` and `%252%46` are all `/` to one that decodes twice (found
+        // by review). Each round that changes it shortens it, so this ends.
+        let mut bytes = segment.as_bytes().to_vec();
+        loop {
+            let decoded: Vec<u8> = percent_encoding::percent_decode(&bytes).collect();
+            if decoded == bytes {
+                break;
+            }
+            bytes = decoded;
         }
         // Dots and `;` as Tomcat reads them: `%2e%2e;` is `..;` (found by review).
-        let lower = lower.replace("%2e", ".").replace("%3b", ";");
-        lower.contains("%2f")
-            || lower.contains("%5c")
-            || lower == ".."
-            || lower == "."
-            || lower.starts_with("..;")
-            || lower.starts_with(".;")
+        bytes.contains(&b'/')
+            || bytes.contains(&b'\\')
+            || bytes == b".."
+            || bytes == b"."
+            || bytes.starts_with(b"..;")
+            || bytes.starts_with(b".;")
     };
     (rest.is_empty() || rest.starts_with('/')) && !rest.split('/').any(way_out)
 }

@@ -38,7 +38,9 @@ pub struct CachePolicy {
     /// Refresh window as a fraction of the token's lifetime (default 0.2); the window is the
     /// smaller of this and [`refresh_window`](Self::refresh_window). Whatever the window
     /// and its jitter, a token is not refreshed before half of its use (its lifetime less
-    /// the [`expiry_margin`](Self::expiry_margin)) has passed.
+    /// the [`expiry_margin`](Self::expiry_margin)) has passed, nor one read from a store
+    /// before half of its writer's use (on the system clock, up to 20 ms sooner: its
+    /// deadlines are placed that much early).
     pub refresh_fraction: f64,
     /// Up to this fraction of the window is added at random, so a fleet of processes does
     /// not refresh in lockstep (default 0.1).

@@ -273,9 +273,11 @@ impl TokenSource {
     /// attempt within the store's operation timeout). That task is not waited for: a
     /// runtime shut down right after may never run it, another source may read the store
     /// before it lands, and without a runtime, or while the store is failing, there is
-    /// none; the entry then lives out its time to live. A delete that fails is tried
-    /// again before each later read of the store by this source, until one works or the
-    /// token's end of use is a minute past. (The blocking API's source makes
+    /// none; the entry then lives out its time to live. A token whose write failed is
+    /// deleted too (the write may have landed). A delete that fails is tried again before
+    /// each later read of the store by this source, which fetches on its own meanwhile,
+    /// until one works or the token's end of use is a minute past. (The blocking API's
+    /// source makes
     /// the attempt on its own runtime before that shuts down; dropped outside any runtime,
     /// its drop waits for it.)
     pub fn invalidate(&self, token: &AccessToken) -> bool {

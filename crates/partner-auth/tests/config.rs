@@ -173,6 +173,33 @@ async fn a_config_says_none_for_no_timeout() {
     }
 }
 
+/// `ClientConfig::timeout` (eb00eea): "a typo is an error that says what is accepted"
+/// (config.rs test: `assert!(err.contains("\"none\""))`). A number without its unit
+/// (`"timeout": 30`, the commonest slip in JSON) is refused by serde's own message
+/// ("invalid type: integer `30`, expected a string"), which says neither that a duration
+/// needs a unit nor that `"none"` is the way to say no timer.
+#[test]
+fn a_timeout_given_as_a_number_is_an_error_that_says_what_is_accepted() {
+    for key in ["timeout", "connect_timeout"] {
+        for value in [json!(30), json!(0), json!(1.5), json!(false)] {
+            let mut config = json!({
+                "provider": "dinie",
+                "client_id": "id-1",
+                "client_secret": "s3cret-from-config",
+            });
+            config[key] = value.clone();
+            let err = serde_json::from_value::<ClientConfig>(config)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("\"none\""),
+                "{key}: {value}: the error does not say what is accepted: {err}"
+            );
+        }
+    }
+}
+
 #[test]
 fn providers_and_policies_round_trip_through_serde() {
     for &provider in Provider::ALL {
@@ -234,6 +261,30 @@ async fn a_config_with_a_store_shares_its_token_and_a_bad_store_is_refused() {
         "store_policy": {"lease_time": "5s"},
     }));
     assert!(bad_policy.is_err(), "unknown store_policy field");
+
+    // A policy refused leaves no trace: its store's directory is not created (found by
+    // review: it was, before the policy was checked).
+    for (field, value) in [
+        ("cache", json!({"refresh_fraction": 2.0})),
+        ("store_policy", json!({"outage_backoff": "1ns"})),
+    ] {
+        let missing = dir.path().join(format!("not-yet-{field}"));
+        let mut refused = json!({
+            "provider": "dinie",
+            "base_url": server.base_url(),
+            "client_id": "id-1",
+            "client_secret": "s3cret-from-config",
+            "store": missing.to_str().unwrap(),
+        });
+        refused[field] = value;
+        let refused: ClientConfig = serde_json::from_value(refused).unwrap();
+        let error = refused.token_source().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Configuration, "{field}: {error}");
+        assert!(
+            !missing.exists(),
+            "{field}: the store's directory was created"
+        );
+    }
 }
 
 /// `Debug` shows no password of a store or base URL (found by review: the store URL was

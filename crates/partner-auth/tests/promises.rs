@@ -1313,6 +1313,50 @@ async fn a_path_some_servers_route_out_of_the_base_gets_no_token() {
     assert_eq!(seen, expected);
 }
 
+/// README: "`AuthMiddleware` leaves alone requests to ... paths (and paths with an encoded
+/// `/` or `\`, or a `..;` segment, which some servers route out of the base path, encoded
+/// once or more)". `within` only undoes a second encoding of the `%` sign (`%252F`); a
+/// second encoding that also encodes the hex digits (`%25%32%46`, what encoding every
+/// character of `%2F` gives), or only some of them (`%252%46`), is `%2F` to a server that
+/// decodes once and `/` to one that decodes twice, as `%252F` is, and still gets the token.
+#[test]
+fn a_separator_encoded_twice_digit_by_digit_gets_no_token() {
+    let source = TokenSource::new(common::client(Provider::Dinie, "http://127.0.0.1:9"));
+    let base = "http://127.0.0.1:8080/v1";
+    let middleware = AuthMiddleware::new(source, base).unwrap();
+    let covers = |path: &str| {
+        let url = reqwest::Url::parse(&format!("{base}{path}")).unwrap();
+        middleware.covers(&url)
+    };
+    // Legitimate names under the base still get the token (and do today).
+    for path in ["/orders", "/orders%2520list", "/a%20b", "/discount/50%25"] {
+        assert!(covers(path), "{path}: a legitimate path lost the token");
+    }
+    // Each is, decoded twice, the same as a path the existing test refuses.
+    let way_out: Vec<&str> = [
+        // `/`: %2F encoded again character by character; and the mixed forms.
+        "/a%25%32%46..%25%32%46admin",
+        "/a%25%32f..%25%32fadmin",
+        "/a%252%46..%252%46admin",
+        "/a%25%32F..",
+        // `\`: %5C likewise.
+        "/a%25%35%43..%25%35%43admin",
+        "/a%255%43..",
+        // `..` and `..;`: %2e%2e (%3b) likewise.
+        "/%25%32%65%25%32%65/admin",
+        "/%25%32%65%25%32%65%25%33%62/admin",
+        "/%252%65%252%65%253%62/admin",
+    ]
+    .into_iter()
+    .filter(|path| covers(path))
+    .collect();
+    assert!(
+        way_out.is_empty(),
+        "paths that a server decoding twice routes out of the base path get the token: \
+         {way_out:?}"
+    );
+}
+
 /// An API that refuses every token (a missing permission, say) costs one token fetch more,
 /// not one per request: the fresh token it refused too is kept, and later 401s with it are
 /// returned as they are (found by review: each request invalidated the token and fetched

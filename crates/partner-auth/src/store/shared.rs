@@ -242,45 +242,6 @@ impl Shared {
     pub(crate) async fn fetch(self: &Arc<Self>, fetch: &Fetch) -> Result<Arrival, Error> {
         let want = fetch.want;
         let key = self.sealer.key();
-        if let Some(sealed) = self.pending_delete(fetch.clock.now()) {
-            // The fleet's copy of a token the API rejected: delete it unless someone has
-            // already replaced it. Whoever deletes it first wins; the rest find the new one.
-            // Tried even while the store backs off, as a lease's release is (found by
-            // review: skipped then and forgotten, the rejected token stayed stored and the
-            // fleet adopted it): one bounded attempt, which must work to settle it then;
-            // otherwise the next flight tries again.
-            // One such attempt per back-off (found by review: with a dead store, each
-            // fetch of the back-off waited an operation timeout on it). A delete that
-            // fails stays pending until one works or its token has expired (found by
-            // review: one failure outside a back-off dropped it, and the fleet adopted the
-            // rejected token).
-            let settled = if self.backing_off(fetch) {
-                let backoff = self.open_until.load(Ordering::Acquire);
-                if self.delete_tried_in.swap(backoff, Ordering::AcqRel) == backoff {
-                    false
-                } else {
-                    let timeout = self.policy.operation_timeout;
-                    let attempt = bounded(timeout, || self.store.compare_and_delete(key, &sealed));
-                    matches!(attempt.await, Some(Ok(_)))
-                }
-            } else {
-                self.call(fetch, "delete", || {
-                    self.store.compare_and_delete(key, &sealed)
-                })
-                .await
-                .is_some()
-            };
-            // Settled only once tried: a flight dropped before (its source dropped) leaves
-            // it to the source's drop.
-            let mut slot = lock(&self.pending_delete);
-            if settled
-                && slot
-                    .as_ref()
-                    .is_some_and(|p| Arc::ptr_eq(&p.sealed, &sealed))
-            {
-                *slot = None;
-            }
-        }
         let started = fetch.clock.now();
         // Long enough for the lease held now to end (crashed holder: its TTL) and for
         // whoever takes it over to fetch; past that, every holder is stuck: fetch here.
@@ -300,6 +261,12 @@ impl Shared {
         // The caller found no entry just now: go straight to the lease (which looks again).
         let mut skip_get = fetch.store_empty;
         loop {
+            // Before every read; an invalidate while this flight waits for another
+            // process's lease too (found by review: its delete waited for the next flight,
+            // and the fleet adopted the rejected token meanwhile).
+            if !self.delete_pending(fetch).await {
+                return fetch.ask_provider().await;
+            }
             let mut owner = owner_id();
             // The stored token, the common case, in a read of its own; when there is none,
             // the lease in one step with a second look. Each is one operation, within one
@@ -459,6 +426,53 @@ impl Shared {
         }
     }
 
+    /// Deletes the stored copy of the token this source invalidated, if one is pending:
+    /// whether nothing is pending once it returns. While a delete is pending the flight
+    /// must not read the store (the rejected token may be there): it fetches on its own.
+    ///
+    /// The fleet's copy of a token the API rejected is deleted unless someone has already
+    /// replaced it; whoever deletes it first wins, the rest find the new one. It is tried
+    /// even while the store backs off, as a lease's release is (found by review: skipped
+    /// then and forgotten, the rejected token stayed stored and the fleet adopted it), one
+    /// bounded attempt per back-off (found by review: with a dead store, each fetch of the
+    /// back-off waited an operation timeout on it). A delete that fails stays pending until
+    /// one works or its token has expired (found by review: one failure outside a back-off
+    /// dropped it; one at the end of a back-off let the flight read the store with the
+    /// rejected token still in it).
+    async fn delete_pending(&self, fetch: &Fetch) -> bool {
+        let Some(sealed) = self.pending_delete(fetch.clock.now()) else {
+            return true;
+        };
+        let key = self.sealer.key();
+        let settled = if self.backing_off(fetch) {
+            let backoff = self.open_until.load(Ordering::Acquire);
+            if self.delete_tried_in.swap(backoff, Ordering::AcqRel) == backoff {
+                false
+            } else {
+                let timeout = self.policy.operation_timeout;
+                let attempt = bounded(timeout, || self.store.compare_and_delete(key, &sealed));
+                matches!(attempt.await, Some(Ok(_)))
+            }
+        } else {
+            self.call(fetch, "delete", || {
+                self.store.compare_and_delete(key, &sealed)
+            })
+            .await
+            .is_some()
+        };
+        // Settled only once tried: a flight dropped before (its source dropped) leaves it
+        // to the source's drop. A newer invalidate's delete stays.
+        let mut slot = lock(&self.pending_delete);
+        if settled
+            && slot
+                .as_ref()
+                .is_some_and(|p| Arc::ptr_eq(&p.sealed, &sealed))
+        {
+            *slot = None;
+        }
+        slot.is_none()
+    }
+
     /// One attempt at the lease (`make` builds it from the store, key and owner) in a task
     /// of its own: if this flight stops waiting for it (the operation timed out, or the
     /// flight was dropped) and it turns out to have taken the lease (`took`), that task ends
@@ -527,11 +541,14 @@ impl Shared {
             if !ttl.is_zero() {
                 let until = SystemTime::now() + ttl;
                 let sealed: Arc<[u8]> = self.sealer.seal(&plain(&arrival.token, until)).into();
-                if self
-                    .call(fetch, "write", || self.store.put(key, &sealed, ttl))
-                    .await
-                    .is_some()
-                {
+                if !self.backing_off(fetch) {
+                    let _ = self
+                        .call(fetch, "write", || self.store.put(key, &sealed, ttl))
+                        .await;
+                    // Kept even when the write failed or timed out: it may have landed (a
+                    // reply late or lost), and an invalidate must then delete it (found by
+                    // review: nothing was deleted, and the fleet adopted the rejected
+                    // token). Deleting a value that is not there changes nothing.
                     arrival.sealed = Some(sealed);
                 }
             }
@@ -606,7 +623,18 @@ impl Shared {
         let ttl = entry.ttl.min(lifetime).min(sealed_left);
         let (refresh_offset, usable_for) = fetch.policy.schedule(lifetime);
         let usable_until = fetch.clock.deadline(now, ttl);
-        let window = usable_for.saturating_sub(refresh_offset);
+        // The reader's window, but never more than half of the writer's use, from its
+        // request to its end of use (found by review: a writer with a longer expiry margin
+        // made a reader with a long window refresh before half of the token's use).
+        let writer_use = Duration::from_millis(
+            plain
+                .usable_until_ms
+                .saturating_sub(plain.issued_at_ms)
+                .min(plain.lifetime_ms),
+        );
+        let window = usable_for
+            .saturating_sub(refresh_offset)
+            .min(writer_use / 2);
         let refresh_from = usable_until.saturating_sub(crate::time::nanos(window));
         let wanted = match want {
             Want::Usable => usable_until > now,
