@@ -725,3 +725,66 @@ async fn the_server_is_the_one_asked_for() {
             .unwrap_or_default()
     );
 }
+
+/// README: "A request the provider answered with an error ... is kept, sealed, under a
+/// second key for its cool-down: the processes that then take the lease get that error
+/// ... instead of asking again". Eight sources (a fleet) on one Redis, the provider
+/// refusing every request (a 429): one request in all, and every source gets the 429.
+#[tokio::test]
+async fn a_fleet_asks_a_refusing_provider_once_per_cool_down() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::builder()
+        .rate_limit(PROVIDER.name(), Some(0))
+        .start()
+        .await
+        .unwrap();
+    let url = server.url();
+    let sources: Vec<TokenSource> = (0..8)
+        .map(|_| {
+            TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+                .store(Arc::new(RedisStore::new(&url).unwrap()))
+                .store_policy(patient())
+                .policy(
+                    partner_auth::CachePolicy::default()
+                        .with_retry(partner_auth::RetryPolicy::none()),
+                )
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let tasks: Vec<_> = sources
+        .iter()
+        .map(|source| {
+            let source = source.clone();
+            tokio::spawn(async move { source.token().await })
+        })
+        .collect();
+    for task in tasks {
+        let error = task.await.unwrap().unwrap_err();
+        assert_eq!(
+            error.kind(),
+            partner_auth::ErrorKind::RateLimited,
+            "{error}"
+        );
+    }
+    assert_eq!(requests(&sandbox), 1, "one request for the fleet");
+    // Sealed like a token: nothing readable in Redis.
+    let stored = dump(&server).await;
+    assert!(
+        stored.iter().any(|(key, _)| key.ends_with(":token")),
+        "{stored:?}"
+    );
+    for (key, value) in stored
+        .into_iter()
+        .filter(|(key, _)| key.ends_with(":token"))
+    {
+        let value = value.unwrap_or_default();
+        assert!(value.starts_with(b"pat2"), "{key}");
+        assert!(
+            !String::from_utf8_lossy(&value).contains("Too Many"),
+            "{key}"
+        );
+    }
+}

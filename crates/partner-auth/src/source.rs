@@ -274,10 +274,10 @@ impl TokenSource {
     /// runtime shut down right after may never run it, another source may read the store
     /// before it lands, and without a runtime, or while the store is failing, there is
     /// none; the entry then lives out its time to live. A token whose write failed is
-    /// deleted too (the write may have landed). A delete that fails is tried again before
-    /// each later read of the store by this source, which fetches on its own meanwhile,
-    /// until one works or the token's end of use is a minute past. (The blocking API's
-    /// source makes
+    /// deleted too (the write may have landed). A delete that fails is tried again at this
+    /// source's next fetches, until one works, a token it writes replaces the entry, or the
+    /// token's end of use is a minute past; meanwhile it reads past the rejected token,
+    /// never adopting it. (The blocking API's source makes
     /// the attempt on its own runtime before that shuts down; dropped outside any runtime,
     /// its drop waits for it.)
     pub fn invalidate(&self, token: &AccessToken) -> bool {
@@ -1117,7 +1117,7 @@ fn longest_fetch(
 /// the lease, the write, the release).
 const STORE_OPERATIONS_PER_FETCH: u32 = 10;
 /// Longest cool-down a provider's `retry_after` can impose.
-const MAX_COOLDOWN: Duration = Duration::from_secs(60 * 60);
+pub(crate) const MAX_COOLDOWN: Duration = Duration::from_secs(60 * 60);
 /// Longest wait between background refresh attempts.
 const MAX_REFRESH_BACKOFF: Duration = Duration::from_secs(60);
 

@@ -28,6 +28,9 @@ const SALT: &[u8] = b"partner-auth token store v1";
 /// A credential's store key and the cipher its entries are sealed with.
 pub(crate) struct Sealer {
     key: String,
+    /// Where a failed token request is kept for the fleet's cool-down: another key of the
+    /// same shape, so a store treats it as one more entry.
+    failure_key: String,
     cipher: Aes256Gcm,
 }
 
@@ -49,6 +52,23 @@ pub(crate) struct Plain {
     /// The scope granted (standard providers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+}
+
+/// What a sealed failure entry holds: a token request the provider refused or failed,
+/// kept for its cool-down so that the processes waiting for it do not each ask in turn.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct Failure {
+    pub kind: crate::ErrorKind,
+    /// The provider's status.
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The provider's message (scrubbed of the secret, as the error shows it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Until when the fleet waits (the writer's wall clock), in milliseconds since the
+    /// Unix epoch.
+    pub until_ms: u64,
 }
 
 /// Why a sealed value was not opened.
@@ -83,8 +103,13 @@ impl Sealer {
         hash.update(&identity);
         hash.update(fingerprint);
         let key = hex(&hash.finalize());
+        let failure_key = hex(&Sha256::digest(format!("failed token request\0{key}")));
         let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(aead_key));
-        Self { key, cipher }
+        Self {
+            key,
+            failure_key,
+            cipher,
+        }
     }
 
     /// The credential's key in the store: 64 hex digits, nothing readable.
@@ -92,9 +117,37 @@ impl Sealer {
         &self.key
     }
 
+    /// The key of the credential's failure entry: 64 hex digits, like [`key`](Self::key).
+    pub(crate) fn failure_key(&self) -> &str {
+        &self.failure_key
+    }
+
     /// Encrypts `plain`, bound to this credential's key.
     pub(crate) fn seal(&self, plain: &Plain) -> Vec<u8> {
         let message = serde_json::to_vec(plain).expect("a Plain always serializes");
+        self.seal_bytes(&message, &self.key)
+    }
+
+    /// Decrypts a value sealed by [`seal`](Self::seal) under this credential's key.
+    pub(crate) fn open(&self, value: &[u8]) -> Result<Plain, OpenError> {
+        let message = self.open_bytes(value, &self.key)?;
+        // Authenticated, so ours: a parse failure means another version of this crate.
+        serde_json::from_slice(&message).map_err(|_| OpenError::Malformed)
+    }
+
+    /// Encrypts `failure`, bound to the failure key (a token entry cannot pass for one).
+    pub(crate) fn seal_failure(&self, failure: &Failure) -> Vec<u8> {
+        let message = serde_json::to_vec(failure).expect("a Failure always serializes");
+        self.seal_bytes(&message, &self.failure_key)
+    }
+
+    /// Decrypts a value sealed by [`seal_failure`](Self::seal_failure).
+    pub(crate) fn open_failure(&self, value: &[u8]) -> Result<Failure, OpenError> {
+        let message = self.open_bytes(value, &self.failure_key)?;
+        serde_json::from_slice(&message).map_err(|_| OpenError::Malformed)
+    }
+
+    fn seal_bytes(&self, message: &[u8], aad: &str) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         // Without an operating-system RNG nothing is sealed safely: a fixed nonce would
         // break the cipher, so fail loudly instead.
@@ -104,8 +157,8 @@ impl Sealer {
             .encrypt(
                 &Nonce::from(nonce),
                 Payload {
-                    msg: &message,
-                    aad: self.key.as_bytes(),
+                    msg: message,
+                    aad: aad.as_bytes(),
                 },
             )
             .expect("AES-256-GCM encrypts any message this size");
@@ -116,26 +169,22 @@ impl Sealer {
         out
     }
 
-    /// Decrypts a value sealed by [`seal`](Self::seal) under this credential's key.
-    pub(crate) fn open(&self, value: &[u8]) -> Result<Plain, OpenError> {
+    fn open_bytes(&self, value: &[u8], aad: &str) -> Result<Vec<u8>, OpenError> {
         let rest = value.strip_prefix(MAGIC).ok_or(OpenError::Malformed)?;
         if rest.len() < NONCE_LEN {
             return Err(OpenError::Malformed);
         }
         let (nonce, sealed) = rest.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenError::Malformed)?;
-        let message = self
-            .cipher
+        self.cipher
             .decrypt(
                 &Nonce::from(nonce),
                 Payload {
                     msg: sealed,
-                    aad: self.key.as_bytes(),
+                    aad: aad.as_bytes(),
                 },
             )
-            .map_err(|_| OpenError::Forged)?;
-        // Authenticated, so ours: a parse failure means another version of this crate.
-        serde_json::from_slice(&message).map_err(|_| OpenError::Malformed)
+            .map_err(|_| OpenError::Forged)
     }
 }
 
@@ -244,6 +293,31 @@ mod tests {
             tampered[i] ^= 0x01;
             assert!(sealer.open(&tampered).is_err(), "bit flipped in byte {i}");
         }
+    }
+
+    #[test]
+    fn a_failure_entry_opens_only_as_a_failure() {
+        let sealer = Sealer::new(&client("http://127.0.0.1:1/", "id", "secret-one-1234567"));
+        let failure = Failure {
+            kind: crate::ErrorKind::RateLimited,
+            status: 429,
+            code: Some("rate_limit_exceeded".into()),
+            message: None,
+            until_ms: 5,
+        };
+        let sealed = sealer.seal_failure(&failure);
+        let opened = sealer.open_failure(&sealed).unwrap();
+        assert_eq!(
+            (opened.kind, opened.status),
+            (crate::ErrorKind::RateLimited, 429)
+        );
+        // Bound to its own key: neither passes for the other.
+        assert_eq!(sealer.open(&sealed).err(), Some(OpenError::Forged));
+        let token = sealer.seal(&plain());
+        assert_eq!(sealer.open_failure(&token).err(), Some(OpenError::Forged));
+        assert_eq!(sealer.failure_key().len(), 64);
+        assert_ne!(sealer.failure_key(), sealer.key());
+        assert!(sealer.failure_key().bytes().all(|b| b.is_ascii_hexdigit()));
     }
 
     #[test]

@@ -264,9 +264,7 @@ impl Shared {
             // Before every read; an invalidate while this flight waits for another
             // process's lease too (found by review: its delete waited for the next flight,
             // and the fleet adopted the rejected token meanwhile).
-            if !self.delete_pending(fetch).await {
-                return fetch.ask_provider().await;
-            }
+            self.delete_pending(fetch).await;
             let mut owner = owner_id();
             // The stored token, the common case, in a read of its own; when there is none,
             // the lease in one step with a second look. Each is one operation, within one
@@ -380,6 +378,17 @@ impl Shared {
                 first_read = false;
             }
             if leased {
+                // A request that failed moments ago under the lease, kept for its cool-down:
+                // taken as this flight's outcome instead of asking again (found by review:
+                // each process waiting for a failing holder asked in turn, one request per
+                // process to a provider already refusing).
+                let guard = self.lease_guard(&owner);
+                if let Some(error) = self.recent_failure(fetch).await {
+                    self.release(&owner).await;
+                    disarm(Some(guard));
+                    return Err(error);
+                }
+                disarm(Some(guard));
                 if waited {
                     fetch.count(Counter::Takeover);
                     tracing::info!("the lease ended without a token; taking it over");
@@ -426,39 +435,58 @@ impl Shared {
         }
     }
 
-    /// Deletes the stored copy of the token this source invalidated, if one is pending:
-    /// whether nothing is pending once it returns. While a delete is pending the flight
-    /// must not read the store (the rejected token may be there): it fetches on its own.
+    /// Deletes the stored copy of the token this source invalidated, if one is pending.
     ///
     /// The fleet's copy of a token the API rejected is deleted unless someone has already
     /// replaced it; whoever deletes it first wins, the rest find the new one. It is tried
     /// even while the store backs off, as a lease's release is (found by review: skipped
     /// then and forgotten, the rejected token stayed stored and the fleet adopted it), one
     /// bounded attempt per back-off (found by review: with a dead store, each fetch of the
-    /// back-off waited an operation timeout on it). A delete that fails stays pending until
-    /// one works or its token has expired (found by review: one failure outside a back-off
-    /// dropped it; one at the end of a back-off let the flight read the store with the
-    /// rejected token still in it).
-    async fn delete_pending(&self, fetch: &Fetch) -> bool {
+    /// back-off waited an operation timeout on it). A delete that fails stays pending
+    /// until one works, a token this source writes replaces the entry, or the token has
+    /// expired (found by review: one failure outside a back-off dropped it). Its failure
+    /// is counted and logged but does not keep the flight off the store: the flight reads
+    /// past the rejected token, never adopting it, and the token it writes replaces it (a
+    /// store that refuses deletes alone would otherwise share nothing until then).
+    async fn delete_pending(&self, fetch: &Fetch) {
         let Some(sealed) = self.pending_delete(fetch.clock.now()) else {
-            return true;
+            return;
         };
         let key = self.sealer.key();
-        let settled = if self.backing_off(fetch) {
+        let backing_off = self.backing_off(fetch);
+        if backing_off {
             let backoff = self.open_until.load(Ordering::Acquire);
             if self.delete_tried_in.swap(backoff, Ordering::AcqRel) == backoff {
-                false
-            } else {
-                let timeout = self.policy.operation_timeout;
-                let attempt = bounded(timeout, || self.store.compare_and_delete(key, &sealed));
-                matches!(attempt.await, Some(Ok(_)))
+                return;
             }
-        } else {
-            self.call(fetch, "delete", || {
-                self.store.compare_and_delete(key, &sealed)
-            })
+        }
+        let timeout = self.policy.operation_timeout;
+        let attempt = bounded(timeout, || self.store.compare_and_delete(key, &sealed))
             .await
-            .is_some()
+            .unwrap_or_else(|| {
+                Err(StoreError::new(format!(
+                    "no answer within {}",
+                    humantime::format_duration(timeout)
+                )))
+            });
+        let settled = match attempt {
+            Ok(_) => {
+                if !backing_off {
+                    self.worked("delete");
+                }
+                true
+            }
+            Err(error) => {
+                if backing_off {
+                    tracing::debug!(
+                        error = %chain(&error),
+                        "the invalidated token was not deleted from the store; tried again later"
+                    );
+                } else {
+                    self.note_failure(fetch, "delete", &error);
+                }
+                false
+            }
         };
         // Settled only once tried: a flight dropped before (its source dropped) leaves it
         // to the source's drop. A newer invalidate's delete stays.
@@ -470,7 +498,6 @@ impl Shared {
         {
             *slot = None;
         }
-        slot.is_none()
     }
 
     /// One attempt at the lease (`make` builds it from the store, key and owner) in a task
@@ -535,6 +562,9 @@ impl Shared {
         // holds the lease, the guard still ends the lease, so nobody waits it out.
         let guard = owner.map(|owner| self.lease_guard(owner));
         let mut result = fetch.ask_provider().await;
+        if let Err(error) = &result {
+            self.keep_failure(fetch, error).await;
+        }
         if let Ok(arrival) = &mut result {
             let now = fetch.clock.now();
             let ttl = Duration::from_nanos(arrival.usable_until.saturating_sub(now));
@@ -542,9 +572,13 @@ impl Shared {
                 let until = SystemTime::now() + ttl;
                 let sealed: Arc<[u8]> = self.sealer.seal(&plain(&arrival.token, until)).into();
                 if !self.backing_off(fetch) {
-                    let _ = self
+                    let written = self
                         .call(fetch, "write", || self.store.put(key, &sealed, ttl))
                         .await;
+                    // The entry is replaced: a delete still pending has nothing to do.
+                    if written.is_some() {
+                        *lock(&self.pending_delete) = None;
+                    }
                     // Kept even when the write failed or timed out: it may have landed (a
                     // reply late or lost), and an invalidate must then delete it (found by
                     // review: nothing was deleted, and the fleet adopted the rejected
@@ -560,6 +594,69 @@ impl Shared {
         }
         disarm(guard);
         result
+    }
+
+    /// Keeps a failed request for its cool-down, for the processes waiting on this one:
+    /// one the provider answered (a refusal, a rate limit, a 5xx), not one that never
+    /// reached it (this process's network may be the one at fault).
+    async fn keep_failure(&self, fetch: &Fetch, error: &Error) {
+        let Some(status) = error.status() else {
+            return;
+        };
+        if self.backing_off(fetch) {
+            return;
+        }
+        let wait = fetch
+            .policy
+            .failure_cooldown
+            .max(error.retry_after().unwrap_or_default())
+            .min(crate::source::MAX_COOLDOWN);
+        let failure = seal::Failure {
+            kind: error.kind(),
+            status: status.as_u16(),
+            code: error.code().map(str::to_owned),
+            message: error.message().map(str::to_owned),
+            until_ms: seal::unix_ms(SystemTime::now() + wait),
+        };
+        let sealed = self.sealer.seal_failure(&failure);
+        let key = self.sealer.failure_key();
+        let _ = self
+            .call(fetch, "write", || self.store.put(key, &sealed, wait))
+            .await;
+    }
+
+    /// A request of this credential that failed within its cool-down, as this flight's
+    /// error, if the store keeps one.
+    async fn recent_failure(&self, fetch: &Fetch) -> Option<Error> {
+        let key = self.sealer.failure_key();
+        let entry = self.call(fetch, "read", || self.store.get(key)).await??;
+        // One that does not open is not this credential's (or not this version's): no
+        // failure to share.
+        let failure = self.sealer.open_failure(&entry.value).ok()?;
+        let left = sealed_left(failure.until_ms, SystemTime::now()).min(entry.ttl);
+        if left.is_zero() {
+            return None;
+        }
+        let status = reqwest::StatusCode::from_u16(failure.status).ok()?;
+        tracing::info!(
+            status = failure.status,
+            wait_ms = left.as_millis() as u64,
+            "another process's token request failed moments ago; waiting out its cool-down"
+        );
+        Some(
+            Error::new(
+                failure.kind,
+                "the token request another process made for this credential moments ago \
+                 failed; not asking again before its cool-down ends",
+            )
+            .with_status(status)
+            .with_provider_details(failure.code, failure.message, Vec::new())
+            .with_retry_after(Some(left))
+            .at(
+                fetch.client.provider(),
+                fetch.client.environment().to_owned().into(),
+            ),
+        )
     }
 
     /// A guard that ends `owner`'s lease unless disarmed.
@@ -728,30 +825,43 @@ impl Shared {
                 Some(value)
             }
             Err(error) => {
-                fetch.count(Counter::StoreError);
                 let until = fetch.clock.after(self.policy.outage_backoff);
                 self.open_until.store(until, Ordering::Release);
-                let first = {
-                    let mut outage = lock(&self.outage);
-                    let first = outage.is_none();
-                    if first {
-                        *outage = Some(what);
-                    }
-                    first
-                };
-                if first {
-                    tracing::warn!(
-                        operation = what,
-                        error = %chain(&error),
-                        backoff_ms = self.policy.outage_backoff.as_millis() as u64,
-                        "the token store failed; fetching tokens in this process until it \
-                         answers again"
-                    );
-                } else {
-                    tracing::debug!(operation = what, error = %error, "the token store is still failing");
-                }
+                self.note_failure(fetch, what, &error);
                 None
             }
+        }
+    }
+
+    /// Counts a failed operation, and warns once per outage.
+    fn note_failure(&self, fetch: &Fetch, what: &'static str, error: &StoreError) {
+        fetch.count(Counter::StoreError);
+        let first = {
+            let mut outage = lock(&self.outage);
+            let first = outage.is_none();
+            if first {
+                *outage = Some(what);
+            }
+            first
+        };
+        if !first {
+            tracing::debug!(operation = what, error = %error, "the token store is still failing");
+        } else if what == "delete" {
+            // No back-off: the flight goes on with the store (see `delete_pending`).
+            tracing::warn!(
+                operation = what,
+                error = %chain(error),
+                "the token store failed to delete an invalidated token; it is tried again \
+                 at the next fetch"
+            );
+        } else {
+            tracing::warn!(
+                operation = what,
+                error = %chain(error),
+                backoff_ms = self.policy.outage_backoff.as_millis() as u64,
+                "the token store failed; fetching tokens in this process until it answers \
+                 again"
+            );
         }
     }
 }

@@ -18,6 +18,8 @@ pub struct Reply {
     pub body: String,
     pub delay: Duration,
     pub gate: Option<Gate>,
+    /// Close the connection instead of answering.
+    pub close: bool,
 }
 
 /// Holds the replies given it until the test opens it.
@@ -59,6 +61,16 @@ impl Reply {
             body: body.to_string(),
             delay: Duration::ZERO,
             gate: None,
+            close: false,
+        }
+    }
+
+    /// No answer: the connection is closed once the request is read.
+    #[allow(dead_code)] // some test files use it
+    pub fn close() -> Self {
+        Self {
+            close: true,
+            ..Self::json(500, serde_json::json!({}))
         }
     }
 
@@ -148,6 +160,9 @@ impl Scripted {
                             gate.pass().await;
                         }
                         tokio::time::sleep(reply.delay).await;
+                        if reply.close {
+                            return;
+                        }
                         let mut head = format!(
                             "HTTP/1.1 {} Scripted\r\ncontent-length: {}\r\n",
                             reply.status,

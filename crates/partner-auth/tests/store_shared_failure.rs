@@ -1,0 +1,141 @@
+//! A failed token request is shared through the store for its cool-down: the processes
+//! waiting on the one that made it take its outcome instead of each asking in turn (found
+//! by review: a failing provider cost one request per waiting process, one after another).
+//! A failure that never reached the provider is not shared.
+//!
+//! All traffic is on loopback. A source stands for a process; the sources share one
+//! in-memory store, and the first one's request is held at the server until the second is
+//! seen waiting for its lease.
+
+mod common;
+#[path = "common/memory_store.rs"]
+mod memory_store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::scripted::{Gate, Reply, Scripted, eventually};
+use memory_store::MemoryStore;
+use partner_auth::{CachePolicy, ErrorKind, Provider, RetryPolicy, TokenSource};
+use serde_json::json;
+
+fn source(server: &Scripted, store: &Arc<MemoryStore>) -> TokenSource {
+    TokenSource::builder(common::client(Provider::Dinie, server.base_url()))
+        .store(store.clone())
+        .policy(
+            CachePolicy::default()
+                .with_failure_cooldown(Duration::from_secs(30))
+                .with_retry(RetryPolicy::none()),
+        )
+        .build()
+        .unwrap()
+}
+
+/// Starts `first`'s fetch (its request held at the server by `gate`), then `others`'
+/// fetches, each waiting for `first`'s lease; lets the request go, and returns every
+/// outcome, `first`'s first.
+async fn one_holder_and_waiters(
+    server: &Scripted,
+    gate: &Gate,
+    store: &Arc<MemoryStore>,
+    waiters: usize,
+) -> Vec<Result<String, partner_auth::Error>> {
+    let sources: Vec<TokenSource> = (0..=waiters).map(|_| source(server, store)).collect();
+    let fetch = |source: &TokenSource| {
+        let source = source.clone();
+        tokio::spawn(async move { source.token().await.map(|t| t.expose_secret().to_owned()) })
+    };
+    let first = fetch(&sources[0]);
+    eventually("the first request reaches the server", || {
+        server.count() == 1
+    })
+    .await;
+    let rest: Vec<_> = sources[1..].iter().map(fetch).collect();
+    eventually("the others wait for the lease", || {
+        sources[1..].iter().all(|s| s.stats().lease_waits == 1)
+    })
+    .await;
+    gate.open();
+    let mut outcomes = vec![first.await.unwrap()];
+    for task in rest {
+        outcomes.push(task.await.unwrap());
+    }
+    outcomes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_waiting_on_a_failed_request_take_its_error_instead_of_asking_in_turn() {
+    let gate = Gate::new();
+    let problem = json!({
+        "type": "about:blank", "title": "Too Many Requests", "status": 429,
+        "detail": "slow down", "code": "rate_limit_exceeded",
+    });
+    let server = Scripted::sequence(
+        vec![
+            Reply::json(429, problem)
+                .header("retry-after", "40")
+                .held(&gate),
+        ],
+        Reply::token("tok-later", 3600),
+    )
+    .await;
+    let store = Arc::new(MemoryStore::default());
+    let outcomes = one_holder_and_waiters(&server, &gate, &store, 3).await;
+    assert_eq!(
+        server.count(),
+        1,
+        "one request for the four processes: {outcomes:?}"
+    );
+    for outcome in &outcomes {
+        let error = outcome.as_ref().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::RateLimited, "{error}");
+        assert_eq!(error.status().map(|s| s.as_u16()), Some(429));
+        assert_eq!(error.code(), Some("rate_limit_exceeded"));
+        // The wait the provider asked for, less what has passed.
+        let wait = error.retry_after().unwrap();
+        assert!(
+            wait > Duration::from_secs(35) && wait <= Duration::from_secs(40),
+            "{wait:?}"
+        );
+    }
+    let shared = outcomes[1].as_ref().unwrap_err().to_string();
+    assert!(shared.contains("another process"), "{shared}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_are_shared_too() {
+    let gate = Gate::new();
+    let problem = json!({
+        "type": "about:blank", "title": "Unauthorized", "status": 401,
+        "detail": "bad credentials", "code": "invalid_credentials",
+    });
+    let server = Scripted::sequence(
+        vec![Reply::json(401, problem).held(&gate)],
+        Reply::token("tok-later", 3600),
+    )
+    .await;
+    let store = Arc::new(MemoryStore::default());
+    let outcomes = one_holder_and_waiters(&server, &gate, &store, 2).await;
+    assert_eq!(server.count(), 1, "{outcomes:?}");
+    for outcome in &outcomes {
+        let error = outcome.as_ref().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidCredentials, "{error}");
+    }
+}
+
+/// A request that never reached the provider (its connection reset) may be this process's
+/// own trouble: the next process asks for itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_never_reached_the_provider_is_not_shared() {
+    let gate = Gate::new();
+    let server = Scripted::sequence(
+        vec![Reply::close().held(&gate)],
+        Reply::token("tok-later", 3600),
+    )
+    .await;
+    let store = Arc::new(MemoryStore::default());
+    let outcomes = one_holder_and_waiters(&server, &gate, &store, 1).await;
+    assert!(outcomes[0].is_err(), "{outcomes:?}");
+    assert_eq!(outcomes[1].as_deref().ok(), Some("tok-later"));
+    assert_eq!(server.count(), 2);
+}
