@@ -51,6 +51,8 @@ pub(crate) struct Config {
     pub sensitive: Sensitive,
     /// The longest a token request takes, if bounded ([`ClientBuilder::timeout`]).
     pub request_timeout: Option<Duration>,
+    /// How the client authenticates.
+    pub auth: ClientAuth,
 }
 
 /// The generated client's state: the User-Agent, the timeout and redirects refused when the
@@ -242,6 +244,11 @@ impl Client {
     /// The longest a token request takes, if bounded.
     pub(crate) fn request_timeout(&self) -> Option<Duration> {
         self.config.request_timeout
+    }
+
+    /// How the client authenticates (Basic, or the secret in the body).
+    pub(crate) fn auth(&self) -> ClientAuth {
+        self.config.auth
     }
 
     /// The credentials (the secret stays redacted in `Debug`).
@@ -631,6 +638,7 @@ impl ClientBuilder {
                 extra_params: self.extra_params,
                 sensitive,
                 request_timeout: self.timeout,
+                auth,
             }),
         })
     }

@@ -61,8 +61,9 @@ mod store_read;
 ///   callers (of [`refresh`](Self::refresh) too) get the same error during a cool-down
 ///   instead of a new request: a short one, or as long as the provider asked to wait, up
 ///   to an hour.
-///   The cool-down is this source's own: processes sharing a store each learn a rate
-///   limit from a request of their own.
+///   With a store, a failure the provider answered (a refusal, a rate limit, a 5xx) is
+///   shared for its cool-down: the processes that then take the store's lease get that
+///   error instead of asking again, so a fleet learns a rate limit from one request.
 /// - [`invalidate`](Self::invalidate) drops a token the API rejected, once, however many
 ///   callers report it; once it has returned, no later `token()` call returns that token.
 /// - **Ownership.** Dropping the last clone stops any fetch or retry under way.

@@ -52,8 +52,8 @@ pub struct Stats {
     pub lease_waits: u64,
     /// Leases taken over after their holder ended without a token (crashed or failed).
     pub lease_takeovers: u64,
-    /// Store operations that failed or timed out (each one makes the source fetch on its
-    /// own for a while).
+    /// Store operations that failed or timed out (each one but a delete the store refused
+    /// makes the source fetch on its own for a while).
     pub store_errors: u64,
     /// Store entries that did not decrypt with this credential (tampered, truncated,
     /// foreign, or sealed under another secret): each is a miss.

@@ -240,7 +240,7 @@ pub async fn run(args: Args) -> ExitCode {
 }
 
 fn cleared(n: usize, place: &str) -> ExitCode {
-    let s = if n == 1 { "" } else { "s" };
-    stdout::outln!("removed {n} cached token{s} from {place}");
+    let entries = if n == 1 { "entry" } else { "entries" };
+    stdout::outln!("removed {n} cache {entries} from {place}");
     ExitCode::SUCCESS
 }

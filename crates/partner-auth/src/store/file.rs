@@ -179,7 +179,8 @@ impl FileStore {
         &self.dir
     }
 
-    /// Removes every stored token, lease and lock file; how many tokens it removed.
+    /// Removes every stored entry, lease and lock file; how many entries it removed (tokens,
+    /// and failed requests kept for their cool-down).
     pub fn clear(&self) -> io::Result<usize> {
         let mut removed = 0;
         for entry in fs::read_dir(&self.dir)? {

@@ -28,9 +28,9 @@
 //! is a miss, counted in [`Stats::store_decrypt_failures`](crate::Stats).
 //!
 //! The store is never a single point of failure: every operation is bounded by
-//! [`StorePolicy::operation_timeout`]; after a failure the source stops asking the store
-//! for [`StorePolicy::outage_backoff`] and fetches on its own, as without a store, logging
-//! one warning per outage.
+//! [`StorePolicy::operation_timeout`]; after a failure (but a delete the store refuses)
+//! the source stops asking the store for [`StorePolicy::outage_backoff`] and fetches on its
+//! own, as without a store, logging one warning per outage.
 //!
 //! Two stores ship: `FileStore` (feature `file-store`; processes on one machine) and
 //! `RedisStore` (feature `redis`; a fleet). Another database needs one implementation of

@@ -176,7 +176,7 @@ impl RedisStore {
     /// shaped as this store's, `<prefix><64 hex>:token` or `:lease`, is deleted only when
     /// it holds what a source writes there, a sealed token or a lease owner (hex digits).
     /// A value put through this store's [`TokenStore`] methods by other code is left.
-    /// Returns how many tokens.
+    /// Returns how many entries (tokens, and failed requests kept for their cool-down).
     pub async fn clear(&self) -> Result<usize, StoreError> {
         let mut connection = self.connection()?;
         let pattern = format!("{}*", escape_glob(&self.prefix));

@@ -66,8 +66,9 @@ pub(crate) struct Failure {
     /// The provider's message (scrubbed of the secret, as the error shows it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// Until when the fleet waits (the writer's wall clock), in milliseconds since the
-    /// Unix epoch.
+    /// When the request was sent and until when the fleet waits (the writer's wall
+    /// clock), in milliseconds since the Unix epoch.
+    pub failed_at_ms: u64,
     pub until_ms: u64,
 }
 
@@ -103,7 +104,12 @@ impl Sealer {
         hash.update(&identity);
         hash.update(fingerprint);
         let key = hex(&hash.finalize());
-        let failure_key = hex(&Sha256::digest(format!("failed token request\0{key}")));
+        // With how the client authenticates: one process's refusal for a wrong way of
+        // sending the credential is not another's (found by review).
+        let failure_key = hex(&Sha256::digest(format!(
+            "failed token request\0{key}\0{}",
+            client.auth()
+        )));
         let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(aead_key));
         Self {
             key,
@@ -303,6 +309,7 @@ mod tests {
             status: 429,
             code: Some("rate_limit_exceeded".into()),
             message: None,
+            failed_at_ms: 1,
             until_ms: 5,
         };
         let sealed = sealer.seal_failure(&failure);

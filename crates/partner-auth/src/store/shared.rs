@@ -16,7 +16,7 @@ use super::{Lookup, StoreError, StorePolicy, TokenStore};
 use crate::source::{Arrival, Fetch};
 use crate::stats::Counter;
 use crate::sync::lock;
-use crate::{AccessToken, Client, Error};
+use crate::{AccessToken, Client, Error, ErrorKind};
 
 /// How many invalidated tokens a source remembers, each until it expires, so as never to
 /// adopt one again (a store that lost writes may answer with an old entry). Each is one
@@ -444,10 +444,11 @@ impl Shared {
     /// bounded attempt per back-off (found by review: with a dead store, each fetch of the
     /// back-off waited an operation timeout on it). A delete that fails stays pending
     /// until one works, a token this source writes replaces the entry, or the token has
-    /// expired (found by review: one failure outside a back-off dropped it). Its failure
-    /// is counted and logged but does not keep the flight off the store: the flight reads
-    /// past the rejected token, never adopting it, and the token it writes replaces it (a
-    /// store that refuses deletes alone would otherwise share nothing until then).
+    /// expired (found by review: one failure outside a back-off dropped it). A delete the
+    /// store refuses is counted and logged but does not keep the flight off the store: the
+    /// flight reads past the rejected token, never adopting it, and the token it writes
+    /// replaces it (a store that refuses deletes alone would otherwise share nothing until
+    /// then). One that gets no answer opens the back-off, as any operation's does.
     async fn delete_pending(&self, fetch: &Fetch) {
         let Some(sealed) = self.pending_delete(fetch.clock.now()) else {
             return;
@@ -461,22 +462,27 @@ impl Shared {
             }
         }
         let timeout = self.policy.operation_timeout;
-        let attempt = bounded(timeout, || self.store.compare_and_delete(key, &sealed))
-            .await
-            .unwrap_or_else(|| {
-                Err(StoreError::new(format!(
-                    "no answer within {}",
-                    humantime::format_duration(timeout)
-                )))
-            });
+        let attempt = bounded(timeout, || self.store.compare_and_delete(key, &sealed)).await;
         let settled = match attempt {
-            Ok(_) => {
+            Some(Ok(_)) => {
                 if !backing_off {
                     self.worked("delete");
                 }
                 true
             }
-            Err(error) => {
+            // No answer: the store may be dead, and the flight must not wait on it again
+            // (found by review: a dead store then cost the call a read's timeout too).
+            None => {
+                if !backing_off {
+                    let error = StoreError::new(format!(
+                        "no answer within {}",
+                        humantime::format_duration(timeout)
+                    ));
+                    let _ = self.settle::<()>(fetch, "delete", Err(error));
+                }
+                false
+            }
+            Some(Err(error)) => {
                 if backing_off {
                     tracing::debug!(
                         error = %chain(&error),
@@ -561,9 +567,10 @@ impl Shared {
         // If this flight is dropped (its source dropped, its runtime shut down) while it
         // holds the lease, the guard still ends the lease, so nobody waits it out.
         let guard = owner.map(|owner| self.lease_guard(owner));
+        let sent = SystemTime::now();
         let mut result = fetch.ask_provider().await;
         if let Err(error) = &result {
-            self.keep_failure(fetch, error).await;
+            self.keep_failure(fetch, error, sent).await;
         }
         if let Ok(arrival) = &mut result {
             let now = fetch.clock.now();
@@ -597,12 +604,24 @@ impl Shared {
     }
 
     /// Keeps a failed request for its cool-down, for the processes waiting on this one:
-    /// one the provider answered (a refusal, a rate limit, a 5xx), not one that never
-    /// reached it (this process's network may be the one at fault).
-    async fn keep_failure(&self, fetch: &Fetch, error: &Error) {
+    /// one the provider answered with an error status, as a refusal, a rate limit or a
+    /// 5xx; not one cut or timed out on the way (found by review: a reset mid-body, with
+    /// its 200 status, was kept), nor a body that is no token (a proxy's page, say), nor a
+    /// 408: this process's network or client may be the one at fault.
+    async fn keep_failure(&self, fetch: &Fetch, error: &Error, sent: SystemTime) {
         let Some(status) = error.status() else {
             return;
         };
+        let provider_said_no = matches!(
+            error.kind(),
+            ErrorKind::RateLimited
+                | ErrorKind::ProviderUnavailable
+                | ErrorKind::InvalidCredentials
+                | ErrorKind::InvalidRequest
+        );
+        if !(provider_said_no && (status.is_client_error() || status.is_server_error())) {
+            return;
+        }
         if self.backing_off(fetch) {
             return;
         }
@@ -616,6 +635,7 @@ impl Shared {
             status: status.as_u16(),
             code: error.code().map(str::to_owned),
             message: error.message().map(str::to_owned),
+            failed_at_ms: seal::unix_ms(sent),
             until_ms: seal::unix_ms(SystemTime::now() + wait),
         };
         let sealed = self.sealer.seal_failure(&failure);
@@ -637,6 +657,17 @@ impl Shared {
         if left.is_zero() {
             return None;
         }
+        // A token requested after it failed says the failure is over (found by review: a
+        // token another way stored during the cool-down left the failure in force).
+        let token = self
+            .call(fetch, "read", || self.store.get(self.key()))
+            .await?;
+        if token
+            .and_then(|entry| self.sealer.open(&entry.value).ok())
+            .is_some_and(|plain| plain.issued_at_ms >= failure.failed_at_ms)
+        {
+            return None;
+        }
         let status = reqwest::StatusCode::from_u16(failure.status).ok()?;
         tracing::info!(
             status = failure.status,
@@ -646,8 +677,9 @@ impl Shared {
         Some(
             Error::new(
                 failure.kind,
-                "the token request another process made for this credential moments ago \
-                 failed; not asking again before its cool-down ends",
+                "a token request for this credential through the shared store (by another \
+                 process, or another source in this one) failed moments ago; not asking again \
+                 before its cool-down ends",
             )
             .with_status(status)
             .with_provider_details(failure.code, failure.message, Vec::new())
@@ -709,15 +741,25 @@ impl Shared {
         }
         // The writer's word on when to stop using it, sealed: however long the store says
         // the entry has left (a replayed entry, a rewritten expiry), never longer.
-        let sealed_left = sealed_left(plain.usable_until_ms, SystemTime::now());
-        if sealed_left.is_zero() {
+        let wall_now = SystemTime::now();
+        let writers_left = sealed_left(plain.usable_until_ms, wall_now);
+        if writers_left.is_zero() {
             tracing::debug!("ignoring a token store entry its writer stopped using");
             return None;
         }
         let now = fetch.clock.now();
         let lifetime = Duration::from_millis(plain.lifetime_ms);
+        // Nor into this reader's own expiry margin, if longer than the writer's (found by
+        // review: a reader with a 300 s margin handed out a token 200 s from expiry).
+        let (_, margin) = fetch.policy.window_and_margin(lifetime);
+        let expires_ms = plain.issued_at_ms.saturating_add(plain.lifetime_ms);
+        let margin_ms = u64::try_from(margin.as_millis()).unwrap_or(u64::MAX);
+        let readers_left = sealed_left(expires_ms.saturating_sub(margin_ms), wall_now);
         // A store cannot extend a token's life.
-        let ttl = entry.ttl.min(lifetime).min(sealed_left);
+        let ttl = entry.ttl.min(lifetime).min(writers_left).min(readers_left);
+        if ttl.is_zero() {
+            return None;
+        }
         let (refresh_offset, usable_for) = fetch.policy.schedule(lifetime);
         let usable_until = fetch.clock.deadline(now, ttl);
         // The reader's window, but never more than half of the writer's use, from its
