@@ -98,8 +98,11 @@ async fn processes_waiting_on_a_failed_request_take_its_error_instead_of_asking_
             "{wait:?}"
         );
     }
-    let shared = outcomes[1].as_ref().unwrap_err().to_string();
-    assert!(shared.contains("another process"), "{shared}");
+    let shared = outcomes[1].as_ref().unwrap_err();
+    let text = shared.to_string();
+    assert!(text.contains("token store keeps that answer"), "{text}");
+    // It says how to ask anyway.
+    assert!(shared.hint().contains("cache clear"), "{}", shared.hint());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

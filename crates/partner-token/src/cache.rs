@@ -28,7 +28,7 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Action {
-    /// Remove every cached token.
+    /// Remove every cached token, and every failure kept for its cool-down.
     Clear {
         // Help never shows the variable's value: a Redis URL may carry a password.
         #[arg(

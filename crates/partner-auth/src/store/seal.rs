@@ -70,6 +70,12 @@ pub(crate) struct Failure {
     /// clock), in milliseconds since the Unix epoch.
     pub failed_at_ms: u64,
     pub until_ms: u64,
+    /// Whether the provider asked for that wait (a `Retry-After` or a reset time).
+    #[serde(default)]
+    pub asked: bool,
+    /// How the writer authenticated (`ClientAuth`'s name): a refusal of the credential or
+    /// of the request holds only for clients that send it the same way.
+    pub client_auth: String,
 }
 
 /// Why a sealed value was not opened.
@@ -104,12 +110,7 @@ impl Sealer {
         hash.update(&identity);
         hash.update(fingerprint);
         let key = hex(&hash.finalize());
-        // With how the client authenticates: one process's refusal for a wrong way of
-        // sending the credential is not another's (found by review).
-        let failure_key = hex(&Sha256::digest(format!(
-            "failed token request\0{key}\0{}",
-            client.auth()
-        )));
+        let failure_key = hex(&Sha256::digest(format!("failed token request\0{key}")));
         let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(aead_key));
         Self {
             key,
@@ -311,6 +312,8 @@ mod tests {
             message: None,
             failed_at_ms: 1,
             until_ms: 5,
+            asked: false,
+            client_auth: "HTTP Basic".into(),
         };
         let sealed = sealer.seal_failure(&failure);
         let opened = sealer.open_failure(&sealed).unwrap();

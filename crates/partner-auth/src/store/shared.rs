@@ -58,6 +58,16 @@ struct PendingDelete {
     until: crate::time::Nanos,
 }
 
+/// What a lease winner found of a failed request kept in the store.
+enum KeptFailure {
+    /// None, or none it can read.
+    None,
+    /// One that holds: this flight's outcome.
+    Fail(Error),
+    /// One that does not hold for this flight; its stored value.
+    Stale(Vec<u8>),
+}
+
 /// What a caller's own read of the store found.
 pub(crate) enum Read {
     /// A usable token.
@@ -382,18 +392,22 @@ impl Shared {
                 // taken as this flight's outcome instead of asking again (found by review:
                 // each process waiting for a failing holder asked in turn, one request per
                 // process to a provider already refusing).
-                let guard = self.lease_guard(&owner);
-                if let Some(error) = self.recent_failure(fetch).await {
-                    self.release(&owner).await;
-                    disarm(Some(guard));
-                    return Err(error);
-                }
-                disarm(Some(guard));
                 if waited {
                     fetch.count(Counter::Takeover);
                     tracing::info!("the lease ended without a token; taking it over");
                 }
-                return self.fetch_and_put(fetch, Some(&owner)).await;
+                let guard = self.lease_guard(&owner);
+                let stale = match self.recent_failure(fetch).await {
+                    KeptFailure::Fail(error) => {
+                        self.release(&owner).await;
+                        disarm(Some(guard));
+                        return Err(error);
+                    }
+                    KeptFailure::Stale(value) => Some(value),
+                    KeptFailure::None => None,
+                };
+                disarm(Some(guard));
+                return self.fetch_and_put(fetch, Some(&owner), stale).await;
             }
             let now = fetch.clock.now();
             if now >= wait_until {
@@ -404,7 +418,7 @@ impl Shared {
                     "the token store's lease is still held after a lease time and a fetch; \
                      fetching here"
                 );
-                return self.fetch_and_put(fetch, None).await;
+                return self.fetch_and_put(fetch, None, None).await;
             }
             if !waited {
                 fetch.count(Counter::LeaseWait);
@@ -562,6 +576,7 @@ impl Shared {
         self: &Arc<Self>,
         fetch: &Fetch,
         owner: Option<&str>,
+        stale_failure: Option<Vec<u8>>,
     ) -> Result<Arrival, Error> {
         let key = self.sealer.key();
         // If this flight is dropped (its source dropped, its runtime shut down) while it
@@ -585,6 +600,16 @@ impl Shared {
                     // The entry is replaced: a delete still pending has nothing to do.
                     if written.is_some() {
                         *lock(&self.pending_delete) = None;
+                        // A kept failure that did not hold is deleted once a token is
+                        // stored, so it does not come back in force when that token goes.
+                        if let Some(value) = &stale_failure {
+                            let failure_key = self.sealer.failure_key();
+                            let _ = self
+                                .call(fetch, "delete", || {
+                                    self.store.compare_and_delete(failure_key, value)
+                                })
+                                .await;
+                        }
                     }
                     // Kept even when the write failed or timed out: it may have landed (a
                     // reply late or lost), and an invalidate must then delete it (found by
@@ -637,6 +662,8 @@ impl Shared {
             message: error.message().map(str::to_owned),
             failed_at_ms: seal::unix_ms(sent),
             until_ms: seal::unix_ms(SystemTime::now() + wait),
+            asked: error.retry_after().is_some(),
+            client_auth: fetch.client.auth().to_string(),
         };
         let sealed = self.sealer.seal_failure(&failure);
         let key = self.sealer.failure_key();
@@ -645,45 +672,83 @@ impl Shared {
             .await;
     }
 
-    /// A request of this credential that failed within its cool-down, as this flight's
-    /// error, if the store keeps one.
-    async fn recent_failure(&self, fetch: &Fetch) -> Option<Error> {
+    /// A request of this credential that failed within its cool-down, kept in the store, as
+    /// this flight's error; or the stored value of one kept that does not hold for it (a
+    /// token requested since is stored, or a refusal of another way of authenticating),
+    /// to delete once this flight has stored a token (found by review: left in place, it
+    /// came back in force when that token went).
+    async fn recent_failure(&self, fetch: &Fetch) -> KeptFailure {
         let key = self.sealer.failure_key();
-        let entry = self.call(fetch, "read", || self.store.get(key)).await??;
+        let Some(Some(entry)) = self.call(fetch, "read", || self.store.get(key)).await else {
+            return KeptFailure::None;
+        };
         // One that does not open is not this credential's (or not this version's): no
         // failure to share.
-        let failure = self.sealer.open_failure(&entry.value).ok()?;
-        let left = sealed_left(failure.until_ms, SystemTime::now()).min(entry.ttl);
+        let Ok(failure) = self.sealer.open_failure(&entry.value) else {
+            return KeptFailure::None;
+        };
+        let now = SystemTime::now();
+        let left = sealed_left(failure.until_ms, now).min(entry.ttl);
         if left.is_zero() {
-            return None;
+            return KeptFailure::None;
+        }
+        let stale = KeptFailure::Stale(entry.value);
+        // A refusal of the credential or of the request, by a client that sends it another
+        // way (found by review: one process's wrong `client_auth` refused the others); a
+        // rate limit or a 5xx holds for the credential, however it is sent.
+        let refusal = matches!(
+            failure.kind,
+            ErrorKind::InvalidCredentials | ErrorKind::InvalidRequest
+        );
+        if refusal && failure.client_auth != fetch.client.auth().to_string() {
+            return stale;
         }
         // A token requested after it failed says the failure is over (found by review: a
         // token another way stored during the cool-down left the failure in force).
-        let token = self
+        let Some(token) = self
             .call(fetch, "read", || self.store.get(self.key()))
-            .await?;
+            .await
+        else {
+            return KeptFailure::None;
+        };
         if token
             .and_then(|entry| self.sealer.open(&entry.value).ok())
             .is_some_and(|plain| plain.issued_at_ms >= failure.failed_at_ms)
         {
-            return None;
+            return stale;
         }
-        let status = reqwest::StatusCode::from_u16(failure.status).ok()?;
+        let Ok(status) = reqwest::StatusCode::from_u16(failure.status) else {
+            return KeptFailure::None;
+        };
+        let ago = sealed_left(seal::unix_ms(now), seal::from_unix_ms(failure.failed_at_ms));
+        let whole =
+            |d: Duration| humantime::format_duration(Duration::from_secs(d.as_secs().max(1)));
         tracing::info!(
             status = failure.status,
             wait_ms = left.as_millis() as u64,
-            "another process's token request failed moments ago; waiting out its cool-down"
+            "this credential's last token request failed; the store keeps its answer for its \
+             cool-down, and no request is made before it ends"
         );
-        Some(
+        KeptFailure::Fail(
             Error::new(
                 failure.kind,
-                "a token request for this credential through the shared store (by another \
-                 process, or another source in this one) failed moments ago; not asking again \
-                 before its cool-down ends",
+                format!(
+                    "this credential's last token request, {} ago, failed, and the shared \
+                     token store keeps that answer for {} more; no request is made before then",
+                    whole(ago),
+                    whole(left),
+                ),
             )
             .with_status(status)
             .with_provider_details(failure.code, failure.message, Vec::new())
-            .with_retry_after(Some(left))
+            // Only a wait the provider asked for: a script that sleeps for it and retries
+            // must not loop on refused credentials (found by review).
+            .with_retry_after(failure.asked.then_some(left))
+            .with_hint(
+                "the token store keeps this failure until its cool-down ends: wait for it, or \
+                 remove the store's entries to ask again now (`partner-token cache clear`, or \
+                 `--no-cache` for one run; FileStore::clear, RedisStore::clear)",
+            )
             .at(
                 fetch.client.provider(),
                 fetch.client.environment().to_owned().into(),
@@ -762,19 +827,22 @@ impl Shared {
         }
         let (refresh_offset, usable_for) = fetch.policy.schedule(lifetime);
         let usable_until = fetch.clock.deadline(now, ttl);
-        // The reader's window, but never more than half of the writer's use, from its
-        // request to its end of use (found by review: a writer with a longer expiry margin
-        // made a reader with a long window refresh before half of the token's use).
-        let writer_use = Duration::from_millis(
-            plain
-                .usable_until_ms
-                .saturating_sub(plain.issued_at_ms)
-                .min(plain.lifetime_ms),
+        // The reader's window, but never before half of the writer's use, from its request
+        // to its end of use (found by review, twice: a writer with a longer expiry margin,
+        // then a reader with one, made a reader refresh before that point).
+        let writer_use_ms = plain
+            .usable_until_ms
+            .saturating_sub(plain.issued_at_ms)
+            .min(plain.lifetime_ms);
+        let halfway = sealed_left(
+            plain.issued_at_ms.saturating_add(writer_use_ms / 2),
+            wall_now,
         );
-        let window = usable_for
-            .saturating_sub(refresh_offset)
-            .min(writer_use / 2);
-        let refresh_from = usable_until.saturating_sub(crate::time::nanos(window));
+        let window = usable_for.saturating_sub(refresh_offset);
+        let refresh_from = usable_until
+            .saturating_sub(crate::time::nanos(window))
+            .max(fetch.clock.deadline(now, halfway))
+            .min(usable_until);
         let wanted = match want {
             Want::Usable => usable_until > now,
             Want::Other(old) => {
