@@ -62,10 +62,10 @@ pub use redis::{RedisStore, RedisStoreBuilder};
 /// Implementations store opaque bytes under opaque keys; sealing, key derivation and the
 /// single-flight protocol are this crate's. Each `key` is a credential (64 hex digits):
 /// an implementation keeps the credential's value and its lease apart (e.g. `key:token`
-/// and `key:lease`). A credential also has a second key of the same shape, where a token
-/// request that the provider refused or failed is kept (with `put`, and read with `get`)
-/// for its cool-down, so the processes waiting on it take its outcome instead of each
-/// asking in turn. Every method may fail with a [`StoreError`]; the caller then fetches
+/// and `key:lease`). A credential also has further keys of the same shape, one per way of
+/// sending it (`ClientAuth`), where a token request that the provider refused or failed is
+/// kept (with `put`, and read with `get`) for its cool-down, so the processes waiting on it
+/// take its outcome instead of each asking in turn. Every method may fail with a [`StoreError`]; the caller then fetches
 /// without the store for a while, so an implementation should fail fast rather than retry.
 ///
 /// The methods:

@@ -87,8 +87,9 @@ return 0";
 ///   compare-and-delete script, so only its owner can end it and a crashed owner's lease
 ///   expires;
 /// - `<prefix><failure key>:token`, where a failed request is kept, sealed, for its
-///   cool-down (the failure key is another hash of the same shape, so it is stored as
-///   one more credential's token; nobody takes its lease or waits on it);
+///   cool-down (a failure key, one per way of sending the credential, is another hash of
+///   the same shape, so it is stored as one more credential's token; nobody takes its
+///   lease or waits on it);
 /// - `<prefix><key>:events`, a pub/sub channel: writing the token and ending the lease
 ///   publish on it, and waiters listen to it (looking at the keys again every 500 ms as a
 ///   fallback), so nobody busy-polls. A store subscribes on one RESP3 connection of its

@@ -73,9 +73,6 @@ pub(crate) struct Failure {
     /// Whether the provider asked for that wait (a `Retry-After` or a reset time).
     #[serde(default)]
     pub asked: bool,
-    /// How the writer authenticated (`ClientAuth`'s name): a refusal of the credential or
-    /// of the request holds only for clients that send it the same way.
-    pub client_auth: String,
 }
 
 /// Why a sealed value was not opened.
@@ -110,7 +107,12 @@ impl Sealer {
         hash.update(&identity);
         hash.update(fingerprint);
         let key = hex(&hash.finalize());
-        let failure_key = hex(&Sha256::digest(format!("failed token request\0{key}")));
+        // One per way of sending the credential: a refusal of one is not the other's, and
+        // one slot for both let each erase the other's (found by review, twice).
+        let failure_key = hex(&Sha256::digest(format!(
+            "failed token request\0{key}\0{}",
+            client.auth()
+        )));
         let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(aead_key));
         Self {
             key,
@@ -313,7 +315,6 @@ mod tests {
             failed_at_ms: 1,
             until_ms: 5,
             asked: false,
-            client_auth: "HTTP Basic".into(),
         };
         let sealed = sealer.seal_failure(&failure);
         let opened = sealer.open_failure(&sealed).unwrap();

@@ -44,6 +44,11 @@ pub(crate) struct Shared {
     /// Digests of the tokens this source invalidated, oldest first, each with when to
     /// forget it.
     invalidated: Mutex<VecDeque<([u8; 32], SystemTime)>>,
+    /// When the newest token this source has taken (fetched or read from the store) was
+    /// requested, on the writer's wall clock, in milliseconds since the Unix epoch: a kept
+    /// failure older than that is over, even once that token is gone (found by review: a
+    /// token invalidated within a kept failure's cool-down brought the failure back).
+    newest_token_ms: AtomicU64,
     /// The stored value of the last invalidated token, to delete before the next read,
     /// until the delete works or the token has expired (the entry has gone with it).
     pending_delete: Mutex<Option<PendingDelete>>,
@@ -101,6 +106,7 @@ impl Shared {
             sealer: Sealer::new(client),
             open_until: AtomicU64::new(0),
             delete_tried_in: AtomicU64::new(u64::MAX),
+            newest_token_ms: AtomicU64::new(0),
             outage: Mutex::new(None),
             invalidated: Mutex::new(VecDeque::new()),
             pending_delete: Mutex::new(None),
@@ -582,10 +588,15 @@ impl Shared {
         // If this flight is dropped (its source dropped, its runtime shut down) while it
         // holds the lease, the guard still ends the lease, so nobody waits it out.
         let guard = owner.map(|owner| self.lease_guard(owner));
-        let sent = SystemTime::now();
         let mut result = fetch.ask_provider().await;
+        if let Ok(arrival) = &result {
+            let issued = seal::unix_ms(arrival.token.issued_at());
+            self.newest_token_ms.fetch_max(issued, Ordering::AcqRel);
+        }
         if let Err(error) = &result {
-            self.keep_failure(fetch, error, sent).await;
+            // Dated at its final answer: a token requested during its retries does not end
+            // it (found by review).
+            self.keep_failure(fetch, error, SystemTime::now()).await;
         }
         if let Ok(arrival) = &mut result {
             let now = fetch.clock.now();
@@ -602,13 +613,20 @@ impl Shared {
                         *lock(&self.pending_delete) = None;
                         // A kept failure that did not hold is deleted once a token is
                         // stored, so it does not come back in force when that token goes.
+                        // Best effort, and no back-off if it fails (found by review: a store
+                        // refusing deletes then kept this process off the store).
                         if let Some(value) = &stale_failure {
                             let failure_key = self.sealer.failure_key();
-                            let _ = self
-                                .call(fetch, "delete", || {
-                                    self.store.compare_and_delete(failure_key, value)
-                                })
-                                .await;
+                            let timeout = self.policy.operation_timeout;
+                            let deleted = bounded(timeout, || {
+                                self.store.compare_and_delete(failure_key, value)
+                            })
+                            .await;
+                            if !matches!(deleted, Some(Ok(_))) {
+                                tracing::debug!(
+                                    "an ended kept failure was not deleted; it expires"
+                                );
+                            }
                         }
                     }
                     // Kept even when the write failed or timed out: it may have landed (a
@@ -663,7 +681,6 @@ impl Shared {
             failed_at_ms: seal::unix_ms(sent),
             until_ms: seal::unix_ms(SystemTime::now() + wait),
             asked: error.retry_after().is_some(),
-            client_auth: fetch.client.auth().to_string(),
         };
         let sealed = self.sealer.seal_failure(&failure);
         let key = self.sealer.failure_key();
@@ -672,11 +689,11 @@ impl Shared {
             .await;
     }
 
-    /// A request of this credential that failed within its cool-down, kept in the store, as
-    /// this flight's error; or the stored value of one kept that does not hold for it (a
-    /// token requested since is stored, or a refusal of another way of authenticating),
-    /// to delete once this flight has stored a token (found by review: left in place, it
-    /// came back in force when that token went).
+    /// A request of this credential (sent the same way: the failure key covers
+    /// `client_auth`) that failed within its cool-down, kept in the store, as this flight's
+    /// error; or the stored value of one kept that a token requested since and stored has
+    /// ended, to delete once this flight has stored a token (found by review: left in
+    /// place, it came back in force when that token went).
     async fn recent_failure(&self, fetch: &Fetch) -> KeptFailure {
         let key = self.sealer.failure_key();
         let Some(Some(entry)) = self.call(fetch, "read", || self.store.get(key)).await else {
@@ -693,14 +710,7 @@ impl Shared {
             return KeptFailure::None;
         }
         let stale = KeptFailure::Stale(entry.value);
-        // A refusal of the credential or of the request, by a client that sends it another
-        // way (found by review: one process's wrong `client_auth` refused the others); a
-        // rate limit or a 5xx holds for the credential, however it is sent.
-        let refusal = matches!(
-            failure.kind,
-            ErrorKind::InvalidCredentials | ErrorKind::InvalidRequest
-        );
-        if refusal && failure.client_auth != fetch.client.auth().to_string() {
+        if self.newest_token_ms.load(Ordering::Acquire) >= failure.failed_at_ms {
             return stale;
         }
         // A token requested after it failed says the failure is over (found by review: a
@@ -858,6 +868,8 @@ impl Shared {
         let mut plain = plain;
         // An entry from before the scope was stored has none (the partners ask for none).
         plain.scope = crate::providers::standard::granted_scope(plain.scope, fetch.client.scope());
+        self.newest_token_ms
+            .fetch_max(plain.issued_at_ms, Ordering::AcqRel);
         let token = AccessToken::restored(
             plain,
             ttl,
