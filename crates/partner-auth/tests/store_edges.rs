@@ -4,17 +4,19 @@
 //! backs off.
 
 mod common;
+#[path = "common/memory_store.rs"]
+mod memory_store;
 #[path = "common/sandbox.rs"]
 mod sandbox_client;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::scripted::{Reply, Scripted};
+use memory_store::MemoryStore;
 use partner_auth::store::{StoreEntry, StoreError, StorePolicy, TokenStore};
 use partner_auth::time::ManualClock;
 use partner_auth::{CachePolicy, Provider, RetryPolicy, TokenSource};
@@ -97,102 +99,6 @@ async fn a_store_that_panics_when_called_costs_no_token() {
     assert_eq!(sandbox.stats(PROVIDER).token_requests, 2);
 }
 
-/// An in-memory store whose next `get` fails on request, and which records what every
-/// `get` answered and every `compare_and_delete` it was asked.
-#[derive(Debug, Default)]
-struct Recording {
-    map: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
-    fail_next_get: AtomicBool,
-    /// How many of the next `compare_and_delete` calls fail.
-    failing_deletes: AtomicU64,
-    /// Every `put` fails while set.
-    failing_puts: AtomicBool,
-    gets: Mutex<Vec<Option<Vec<u8>>>>,
-    deletes: AtomicU64,
-}
-
-impl Recording {
-    fn token(&self, key: &str) -> Option<Vec<u8>> {
-        let map = self.map.lock().unwrap();
-        map.get(&format!("{key}:token"))
-            .filter(|(_, until)| *until > Instant::now())
-            .map(|(v, _)| v.clone())
-    }
-}
-
-#[async_trait::async_trait]
-impl TokenStore for Recording {
-    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
-        if self.fail_next_get.swap(false, Ordering::SeqCst) {
-            return Err(StoreError::new("a transient failure"));
-        }
-        let map = self.map.lock().unwrap();
-        let entry = map.get(&format!("{key}:token")).and_then(|(value, until)| {
-            let ttl = until.checked_duration_since(Instant::now())?;
-            Some(StoreEntry {
-                value: value.clone(),
-                ttl,
-            })
-        });
-        self.gets
-            .lock()
-            .unwrap()
-            .push(entry.as_ref().map(|e| e.value.clone()));
-        Ok(entry)
-    }
-    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        if self.failing_puts.load(Ordering::SeqCst) {
-            return Err(StoreError::new("writes refused"));
-        }
-        self.map.lock().unwrap().insert(
-            format!("{key}:token"),
-            (value.to_vec(), Instant::now() + ttl),
-        );
-        Ok(())
-    }
-    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
-        self.deletes.fetch_add(1, Ordering::SeqCst);
-        let failing = &self.failing_deletes;
-        if failing
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            return Err(StoreError::new("a transient failure"));
-        }
-        let mut map = self.map.lock().unwrap();
-        let key = format!("{key}:token");
-        let matches = map.get(&key).is_some_and(|(v, _)| v == expected);
-        if matches {
-            map.remove(&key);
-        }
-        Ok(matches)
-    }
-    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let mut map = self.map.lock().unwrap();
-        let key = format!("{key}:lease");
-        if map
-            .get(&key)
-            .is_some_and(|(_, until)| *until > Instant::now())
-        {
-            return Ok(false);
-        }
-        map.insert(key, (owner.as_bytes().to_vec(), Instant::now() + ttl));
-        Ok(true)
-    }
-    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
-        let mut map = self.map.lock().unwrap();
-        let key = format!("{key}:lease");
-        if map.get(&key).is_some_and(|(h, _)| h == owner.as_bytes()) {
-            map.remove(&key);
-        }
-        Ok(())
-    }
-    async fn wait(&self, _: &str, timeout: Duration) -> Result<(), StoreError> {
-        tokio::time::sleep(timeout.min(Duration::from_millis(20))).await;
-        Ok(())
-    }
-}
-
 /// README: "`invalidate` deletes exactly the stored token it was given (before that source
 /// reads the store again, ...) so fifty replicas reporting one 401 cause one new fetch";
 /// `TokenSource::invalidate`: "the stored copy is deleted too (only if it is still
@@ -217,7 +123,7 @@ async fn an_invalidated_tokens_delete_is_not_dropped_while_the_store_backs_off()
     )
     .await;
     let client = || common::client(Provider::Tradevest, server.base_url());
-    let store = Arc::new(Recording::default());
+    let store = Arc::new(MemoryStore::default());
 
     // A: another replica, fetches tok-1 and stores it.
     let a = TokenSource::builder(client())
@@ -302,7 +208,7 @@ async fn after_an_invalidate_while_the_store_backs_off_the_fleet_does_not_adopt_
     )
     .await;
     let client = || common::client(Provider::Tradevest, server.base_url());
-    let store = Arc::new(Recording::default());
+    let store = Arc::new(MemoryStore::default());
     let a = TokenSource::builder(client())
         .store(store.clone())
         .build()
@@ -354,7 +260,7 @@ async fn a_delete_that_fails_once_leaves_no_rejected_token_for_the_fleet() {
     )
     .await;
     let client = || common::client(Provider::Tradevest, server.base_url());
-    let store = Arc::new(Recording::default());
+    let store = Arc::new(MemoryStore::default());
     let a = TokenSource::builder(client())
         .store(store.clone())
         .build()
@@ -403,7 +309,7 @@ async fn a_failing_delete_is_dropped_once_its_token_has_expired() {
     )
     .await;
     let client = || common::client(Provider::Tradevest, server.base_url());
-    let store = Arc::new(Recording::default());
+    let store = Arc::new(MemoryStore::default());
     let a = TokenSource::builder(client())
         .store(store.clone())
         .build()
@@ -495,82 +401,6 @@ async fn a_wait_that_returns_at_once_does_not_spin_on_the_store() {
     assert_eq!(source.stats().lease_waits, 1, "{:?}", source.stats());
 }
 
-/// A store that can die: then every operation hangs (a Redis that stopped answering).
-#[derive(Debug, Default)]
-struct Dying {
-    map: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
-    dead: AtomicBool,
-    deletes: AtomicU64,
-}
-
-impl Dying {
-    async fn hang_if_dead(&self) {
-        if self.dead.load(Ordering::SeqCst) {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl TokenStore for Dying {
-    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
-        self.hang_if_dead().await;
-        let map = self.map.lock().unwrap();
-        Ok(map.get(&format!("{key}:token")).and_then(|(value, until)| {
-            Some(StoreEntry {
-                value: value.clone(),
-                ttl: until.checked_duration_since(Instant::now())?,
-            })
-        }))
-    }
-    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        self.hang_if_dead().await;
-        self.map.lock().unwrap().insert(
-            format!("{key}:token"),
-            (value.to_vec(), Instant::now() + ttl),
-        );
-        Ok(())
-    }
-    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
-        self.deletes.fetch_add(1, Ordering::SeqCst);
-        self.hang_if_dead().await;
-        let mut map = self.map.lock().unwrap();
-        let key = format!("{key}:token");
-        let matches = map.get(&key).is_some_and(|(v, _)| v == expected);
-        if matches {
-            map.remove(&key);
-        }
-        Ok(matches)
-    }
-    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.hang_if_dead().await;
-        let mut map = self.map.lock().unwrap();
-        let key = format!("{key}:lease");
-        if map
-            .get(&key)
-            .is_some_and(|(_, until)| *until > Instant::now())
-        {
-            return Ok(false);
-        }
-        map.insert(key, (owner.as_bytes().to_vec(), Instant::now() + ttl));
-        Ok(true)
-    }
-    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
-        self.hang_if_dead().await;
-        let mut map = self.map.lock().unwrap();
-        let key = format!("{key}:lease");
-        if map.get(&key).is_some_and(|(h, _)| h == owner.as_bytes()) {
-            map.remove(&key);
-        }
-        Ok(())
-    }
-    async fn wait(&self, _: &str, timeout: Duration) -> Result<(), StoreError> {
-        self.hang_if_dead().await;
-        tokio::time::sleep(timeout.min(Duration::from_millis(20))).await;
-        Ok(())
-    }
-}
-
 /// README: "after a failure (an error, a timeout ...) the source fetches on its own, as
 /// without a store, for `StorePolicy::outage_backoff` (5 s) before it tries the store
 /// again". With a delete pending (0dbaa10: "tried even while the store backs off ...
@@ -588,7 +418,7 @@ async fn a_dead_store_costs_a_back_off_one_attempt_at_a_delete_not_one_per_fetch
     )
     .await;
     let client = || common::client(Provider::Tradevest, server.base_url());
-    let store = Arc::new(Dying::default());
+    let store = Arc::new(MemoryStore::default());
     let timeout = Duration::from_millis(400);
     let store_policy = StorePolicy::default()
         .with_operation_timeout(timeout)

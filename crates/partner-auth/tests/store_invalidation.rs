@@ -6,14 +6,16 @@
 //! All traffic is on loopback; time-dependent tests run on a `ManualClock`.
 
 mod common;
+#[path = "common/memory_store.rs"]
+mod memory_store;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use common::scripted::{Reply, Scripted, eventually};
-use partner_auth::store::{StoreEntry, StoreError, StorePolicy, TokenStore};
+use memory_store::MemoryStore;
+use partner_auth::store::{StorePolicy, TokenStore};
 use partner_auth::time::ManualClock;
 use partner_auth::{CachePolicy, Provider, RetryPolicy, TokenSource};
 use serde_json::json;
@@ -33,7 +35,7 @@ use serde_json::json;
 async fn a_token_adopted_from_a_store_is_not_refreshed_before_half_of_its_use() {
     let server = Scripted::sequence(vec![], Reply::token("tok-1", 3600)).await;
     let client = || common::client(Provider::Tradevest, server.base_url());
-    let store = Arc::new(Fleet::default());
+    let store = Arc::new(MemoryStore::default());
     let writer = TokenSource::builder(client())
         .store(store.clone())
         .policy(CachePolicy::default().with_expiry_margin(Duration::from_secs(600)))
@@ -67,109 +69,6 @@ async fn a_token_adopted_from_a_store_is_not_refreshed_before_half_of_its_use() 
     );
 }
 
-/// An in-memory store that records what each `get` answered and the deletes it was asked,
-/// and whose `put` can store the value and then not answer (a write that lands after the
-/// caller gave up: a Redis reply lost or late).
-#[derive(Debug, Default)]
-struct Fleet {
-    map: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
-    /// The next `put` stores its value, then hangs.
-    put_lands_then_hangs: AtomicBool,
-    puts: Mutex<Vec<Vec<u8>>>,
-    gets: Mutex<Vec<Option<Vec<u8>>>>,
-    deletes: AtomicU64,
-    /// The next `get` fails.
-    fail_next_get: AtomicBool,
-    /// The next `compare_and_delete` takes this long on this clock, then fails.
-    slow_failing_delete: Mutex<Option<(ManualClock, Duration)>>,
-}
-
-impl Fleet {
-    fn token(&self, key: &str) -> Option<Vec<u8>> {
-        let map = self.map.lock().unwrap();
-        map.get(&format!("{key}:token"))
-            .filter(|(_, until)| *until > Instant::now())
-            .map(|(v, _)| v.clone())
-    }
-    fn gets(&self) -> Vec<Option<Vec<u8>>> {
-        self.gets.lock().unwrap().clone()
-    }
-}
-
-#[async_trait::async_trait]
-impl TokenStore for Fleet {
-    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
-        if self.fail_next_get.swap(false, Ordering::SeqCst) {
-            return Err(StoreError::new("a transient failure"));
-        }
-        let entry = {
-            let map = self.map.lock().unwrap();
-            map.get(&format!("{key}:token")).and_then(|(value, until)| {
-                let ttl = until.checked_duration_since(Instant::now())?;
-                Some(StoreEntry {
-                    value: value.clone(),
-                    ttl,
-                })
-            })
-        };
-        self.gets
-            .lock()
-            .unwrap()
-            .push(entry.as_ref().map(|e| e.value.clone()));
-        Ok(entry)
-    }
-    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        self.map.lock().unwrap().insert(
-            format!("{key}:token"),
-            (value.to_vec(), Instant::now() + ttl),
-        );
-        self.puts.lock().unwrap().push(value.to_vec());
-        if self.put_lands_then_hangs.swap(false, Ordering::SeqCst) {
-            std::future::pending::<()>().await;
-        }
-        Ok(())
-    }
-    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
-        self.deletes.fetch_add(1, Ordering::SeqCst);
-        let slow = self.slow_failing_delete.lock().unwrap().take();
-        if let Some((clock, took)) = slow {
-            clock.advance(took);
-            return Err(StoreError::new("no answer"));
-        }
-        let mut map = self.map.lock().unwrap();
-        let key = format!("{key}:token");
-        let matches = map.get(&key).is_some_and(|(v, _)| v == expected);
-        if matches {
-            map.remove(&key);
-        }
-        Ok(matches)
-    }
-    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let mut map = self.map.lock().unwrap();
-        let key = format!("{key}:lease");
-        if map
-            .get(&key)
-            .is_some_and(|(_, until)| *until > Instant::now())
-        {
-            return Ok(false);
-        }
-        map.insert(key, (owner.as_bytes().to_vec(), Instant::now() + ttl));
-        Ok(true)
-    }
-    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
-        let mut map = self.map.lock().unwrap();
-        let key = format!("{key}:lease");
-        if map.get(&key).is_some_and(|(h, _)| h == owner.as_bytes()) {
-            map.remove(&key);
-        }
-        Ok(())
-    }
-    async fn wait(&self, _: &str, timeout: Duration) -> Result<(), StoreError> {
-        tokio::time::sleep(timeout.min(Duration::from_millis(20))).await;
-        Ok(())
-    }
-}
-
 /// `TokenSource::invalidate`: "With a store, the stored copy is deleted too (only if it is
 /// still `token`): before this source next reads the store"; README: "`invalidate` deletes
 /// exactly the stored token it was given ... so fifty replicas reporting one 401 cause one
@@ -188,7 +87,7 @@ async fn a_write_that_landed_late_is_still_deleted_when_its_token_is_invalidated
     )
     .await;
     let client = || common::client(Provider::Tradevest, server.base_url());
-    let store = Arc::new(Fleet::default());
+    let store = Arc::new(MemoryStore::default());
     let store_policy = StorePolicy::default().with_operation_timeout(Duration::from_millis(200));
     let clock = ManualClock::new();
     let b = TokenSource::builder(client())
@@ -236,7 +135,7 @@ async fn an_invalidate_during_a_lease_wait_deletes_before_the_flight_reads_again
     )
     .await;
     let client = || common::client(Provider::Tradevest, server.base_url());
-    let store = Arc::new(Fleet::default());
+    let store = Arc::new(MemoryStore::default());
     let a = TokenSource::builder(client())
         .store(store.clone())
         .build()
@@ -313,7 +212,7 @@ async fn a_delete_that_fails_at_the_end_of_a_back_off_leaves_no_rejected_token_s
     )
     .await;
     let client = || common::client(Provider::Tradevest, server.base_url());
-    let store = Arc::new(Fleet::default());
+    let store = Arc::new(MemoryStore::default());
     let a = TokenSource::builder(client())
         .store(store.clone())
         .build()

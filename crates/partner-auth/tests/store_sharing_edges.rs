@@ -1,8 +1,10 @@
-//! A token store shared by a fleet, at its edges (from an adversarial review): which failed
-//! requests are shared for their cool-down and which are not (a reset mid-body, a body
-//! that is no token, one process's wrong client authentication), a delete that gets no
-//! answer, a kept failure cleared, and a reader's own expiry margin. Each test failed on
-//! the code before its fix.
+//! A token store shared by a fleet, at its edges (from adversarial reviews): which failed
+//! requests are kept for their cool-down and which are not (a reset mid-body, a body that
+//! is no token, one process's wrong client authentication), one entry per way of sending
+//! the credential, a kept failure that a newer token has ended, a delete that gets no
+//! answer or is refused, a kept failure cleared, a lease taken over from a failed holder,
+//! and a reader's own margin and schedule. Each test failed on the code before its fix,
+//! but the one control and the clear test (the behaviour was there; its docs were wrong).
 //!
 //! All traffic is on loopback. A source stands for a process; sources that share a store
 //! stand for a fleet.
@@ -11,15 +13,16 @@ mod common;
 #[path = "common/memory_store.rs"]
 mod memory_store;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::scripted::{Reply, Scripted};
+use common::scripted::{Gate, Reply, Scripted, eventually};
 use memory_store::MemoryStore;
-use partner_auth::store::{StoreEntry, StoreError, StorePolicy, TokenStore};
+use partner_auth::store::{StorePolicy, TokenStore};
+use partner_auth::time::ManualClock;
 use partner_auth::{
-    CachePolicy, Client, ClientAuth, Credentials, Provider, RetryPolicy, TokenSource,
+    CachePolicy, Client, ClientAuth, Credentials, ErrorKind, Provider, RetryPolicy, TokenSource,
 };
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,6 +38,16 @@ fn source_with(client: Client, store: Arc<dyn TokenStore>) -> TokenSource {
     TokenSource::builder(client)
         .store(store)
         .policy(policy())
+        .build()
+        .unwrap()
+}
+
+fn standard(server: &Scripted, auth: ClientAuth) -> Client {
+    Client::builder(Provider::Standard)
+        .base_url(common::base_url(Provider::Standard, server.base_url()))
+        .credentials(Credentials::new(common::CLIENT_ID, common::SECRET))
+        .client_auth(auth)
+        .timeout(Duration::from_secs(5))
         .build()
         .unwrap()
 }
@@ -168,52 +181,6 @@ async fn a_success_status_with_a_body_that_is_not_a_token_is_not_shared() {
     );
 }
 
-/// A store that, once `dead`, never answers (a host that dropped off the network: every
-/// operation hangs until its timeout), recording what was asked of it meanwhile.
-#[derive(Debug, Default)]
-struct Dying {
-    inner: MemoryStore,
-    dead: AtomicBool,
-    asked_while_dead: Mutex<Vec<&'static str>>,
-}
-
-impl Dying {
-    async fn gate(&self, what: &'static str) {
-        if self.dead.load(Ordering::SeqCst) {
-            self.asked_while_dead.lock().unwrap().push(what);
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl TokenStore for Dying {
-    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
-        self.gate("get").await;
-        self.inner.get(key).await
-    }
-    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        self.gate("put").await;
-        self.inner.put(key, value, ttl).await
-    }
-    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
-        self.gate("delete").await;
-        self.inner.compare_and_delete(key, expected).await
-    }
-    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.gate("lease").await;
-        self.inner.try_lease(key, owner, ttl).await
-    }
-    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
-        self.gate("release").await;
-        self.inner.release_lease(key, owner).await
-    }
-    async fn wait(&self, key: &str, timeout: Duration) -> Result<(), StoreError> {
-        self.gate("wait").await;
-        self.inner.wait(key, timeout).await
-    }
-}
-
 /// README (Redis failing costs one warning, not a token): "Every store operation has a
 /// timeout (500 ms); after a failure (an error, a timeout, even a panic in a store of your
 /// own) the source fetches on its own, as without a store, for
@@ -232,7 +199,7 @@ async fn a_delete_that_times_out_is_the_only_store_operation_of_the_call() {
         Reply::token("tok-2", 3600),
     )
     .await;
-    let store = Arc::new(Dying::default());
+    let store = Arc::new(MemoryStore::default());
     let timeout = Duration::from_millis(200);
     let source = TokenSource::builder(common::client(Provider::Dinie, server.base_url()))
         .store(store.clone())
@@ -377,4 +344,291 @@ async fn a_token_read_from_a_store_is_not_handed_out_in_the_readers_last_expiry_
         "the reader handed out a token with 200 s of its lifetime left, inside its own \
          expiry margin of {margin:?}"
     );
+}
+
+/// Promise (README, Sharing; commit 11fba34): a kept failure is "ignored once a token
+/// requested after it is stored".
+///
+/// The proof that the provider has recovered is only the stored token: the failure entry
+/// is neither deleted nor superseded when that token is written. When the token goes
+/// (here: the API rejects it, the process invalidates it, and the pending delete removes
+/// it before the next read) the failure is back in force for the rest of its cool-down,
+/// and the process that invalidated is refused "a token request ... failed moments ago;
+/// not asking again" although it holds, in memory, a token the provider issued after
+/// that failure. The same happens when such a token expires, or is deleted by another
+/// process's invalidate, during a long cool-down (a 429 with `Retry-After: 3600` keeps the
+/// failure an hour).
+///
+/// The token after the failure comes from a process that authenticates the other way
+/// (Basic where the first used the body, and was refused): a refusal holds only for
+/// clients that send the credential the same way, the token for all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_failure_does_not_come_back_when_the_newer_token_is_invalidated() {
+    let server = Scripted::sequence(
+        vec![
+            Reply::json(401, json!({"error": "invalid_client"})),
+            Reply::token("tok-after-the-401", 3600),
+        ],
+        Reply::token("tok-new", 3600),
+    )
+    .await;
+    let store = Arc::new(MemoryStore::default());
+    // Process 1 (Body): refused; its 401 is kept for 30 s.
+    let first = source_with(standard(&server, ClientAuth::Body), store.clone());
+    let error = first.token().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidCredentials, "{error}");
+    // Process 2 (Basic): the refusal is not its own; its token is stored.
+    let second = source_with(standard(&server, ClientAuth::Basic), store.clone());
+    assert_eq!(
+        second.token().await.unwrap().expose_secret(),
+        "tok-after-the-401"
+    );
+    // Process 3 (Body, as process 1): takes the stored token; the failure is ignored.
+    let third = source_with(standard(&server, ClientAuth::Body), store.clone());
+    let token = third.token().await.unwrap();
+    assert_eq!(token.expose_secret(), "tok-after-the-401");
+    assert_eq!(server.count(), 2);
+    // The API rejects it (revoked, say): invalidate, then the next call.
+    assert!(third.invalidate(&token));
+    let next = third.token().await.map(|t| t.expose_secret().to_owned());
+    assert_eq!(
+        next.as_deref().ok(),
+        Some("tok-new"),
+        "a process that invalidated a token the provider issued after a kept failure was \
+         refused that (older, stale) failure instead of asking: {next:?} ({} requests)",
+        server.count()
+    );
+}
+
+/// Promise (`CachePolicy::refresh_fraction`, README): "a token is not refreshed before
+/// half of its use ..., nor one read from a store before half of its writer's use".
+///
+/// The reader's window is capped at half of the writer's use, but counted back from the
+/// reader's own end of use. A reader whose expiry margin is longer than the writer's ends
+/// earlier, so its refresh starts before the writer's half point: here a 1 h token written
+/// with the default 5 s margin (writer's use 3595 s, half 1797.5 s) is refreshed by a
+/// reader with a 300 s margin and a long window at 1650 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_read_from_a_store_is_not_refreshed_before_half_of_its_writers_use() {
+    let server = Scripted::sequence(
+        vec![Reply::token("tok-1", 3600)],
+        Reply::token("tok-2", 3600),
+    )
+    .await;
+    let store = Arc::new(MemoryStore::default());
+    let writer = source_with(
+        common::client(Provider::Dinie, server.base_url()),
+        store.clone(),
+    );
+    assert_eq!(writer.token().await.unwrap().expose_secret(), "tok-1");
+
+    let clock = ManualClock::new();
+    let reader = TokenSource::builder(common::client(Provider::Dinie, server.base_url()))
+        .store(store.clone())
+        .policy(
+            policy()
+                .with_expiry_margin(Duration::from_secs(300))
+                .with_refresh_window(Duration::from_secs(3600), 1.0)
+                .with_refresh_jitter(0.0),
+        )
+        .time_source(clock.clone())
+        .build()
+        .unwrap();
+    assert_eq!(reader.token().await.unwrap().expose_secret(), "tok-1");
+    assert_eq!(reader.stats().store_hits, 1);
+    // 1700 s into the writer's 3595 s of use: before its half (1797.5 s).
+    clock.advance(Duration::from_secs(1700));
+    assert_eq!(reader.token().await.unwrap().expose_secret(), "tok-1");
+    assert_eq!(
+        reader.stats().refreshes,
+        0,
+        "a token read from the store was refreshed 1700 s into its writer's 3595 s of use, \
+         before half of it"
+    );
+}
+
+/// Promise (`Stats::lease_takeovers`): "Leases taken over after their holder ended
+/// without a token (crashed or failed)."
+///
+/// A waiter whose holder failed takes the lease over, finds the kept failure and returns
+/// it: the lease was taken over after its holder failed, but it is not counted (it is
+/// counted only when the taker then asks the provider itself). A status page then shows a
+/// fleet where every waiter took a failed holder's lease as one with no takeovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_taken_over_from_a_failed_holder_is_counted_when_the_failure_is_shared() {
+    let gate = Gate::new();
+    let server = Scripted::sequence(
+        vec![Reply::json(503, json!({"error": "temporarily_unavailable"})).held(&gate)],
+        Reply::token("tok-later", 3600),
+    )
+    .await;
+    let store = Arc::new(MemoryStore::default());
+    let client = || common::client(Provider::Dinie, server.base_url());
+    let holder = source_with(client(), store.clone());
+    let waiter = source_with(client(), store.clone());
+    let first = {
+        let holder = holder.clone();
+        tokio::spawn(async move { holder.token().await })
+    };
+    eventually("the holder's request reaches the server", || {
+        server.count() == 1
+    })
+    .await;
+    let second = {
+        let waiter = waiter.clone();
+        tokio::spawn(async move { waiter.token().await })
+    };
+    eventually("the waiter waits for the lease", || {
+        waiter.stats().lease_waits == 1
+    })
+    .await;
+    gate.open();
+    assert!(first.await.unwrap().is_err());
+    let error = second.await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ProviderUnavailable, "{error}");
+    assert_eq!(server.count(), 1);
+    assert_eq!(store.leases.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(
+        waiter.stats().lease_takeovers,
+        1,
+        "the waiter took the failed holder's lease over (the store granted it), but \
+         Stats says it took none: {:?}",
+        waiter.stats()
+    );
+}
+
+/// Promise (README, Sharing; a0c2042): a failure the provider answered is kept under the
+/// credential's failure key for its cool-down, and "a refusal holds only for processes
+/// that send the credential the same way (`client_auth`)", recorded in the entry.
+///
+/// The failure key is one slot per credential. A refusal kept for `Body` is "stale" for a
+/// `Basic` client, which asks, is refused too, and overwrites the slot with its own
+/// refusal: the `Body` refusal, still inside its cool-down, is gone, and the next `Body`
+/// process asks the provider again. With both ways refused (a fleet half-migrated to a
+/// provider that rejects both), each process's refusal erases the other's and the fleet
+/// asks once per process, the very load the kept failure exists to stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_kept_for_one_client_auth_is_not_erased_by_another_ways_refusal() {
+    let server = Scripted::sequence(
+        vec![
+            Reply::json(401, json!({"error": "invalid_client"})),
+            Reply::json(401, json!({"error": "invalid_client"})),
+        ],
+        Reply::json(401, json!({"error": "invalid_client"})),
+    )
+    .await;
+    let store = Arc::new(MemoryStore::default());
+    // Process 1 (Body): refused; kept for 30 s, for Body clients.
+    let body_1 = source_with(standard(&server, ClientAuth::Body), store.clone());
+    let error = body_1.token().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidCredentials, "{error}");
+    // Process 2 (Basic): Body's refusal is not its own: it asks, and is refused.
+    let basic = source_with(standard(&server, ClientAuth::Basic), store.clone());
+    let error = basic.token().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidCredentials, "{error}");
+    assert_eq!(server.count(), 2);
+    // Process 3 (Body, as process 1), a moment later: process 1's refusal still holds.
+    let body_2 = source_with(standard(&server, ClientAuth::Body), store.clone());
+    let error = body_2.token().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidCredentials, "{error}");
+    assert_eq!(
+        server.count(),
+        2,
+        "a Body process asked the provider again within the cool-down of a Body refusal \
+         kept moments ago: a Basic client's refusal overwrote it in the one failure slot \
+         ({error})"
+    );
+}
+
+/// Promise (shared.rs, `delete_pending`): "A delete the store refuses is counted and
+/// logged but does not keep the flight off the store ... (a store that refuses deletes
+/// alone would otherwise share nothing until then)". a0c2042 adds a second delete, of the
+/// kept failure a lease winner found ended, after it stored its token.
+///
+/// That delete goes through the generic `call`, whose failure opens the store's back-off:
+/// a process that stored a token and then had the (best-effort) failure delete refused
+/// stops using the store for `outage_backoff`. Here it then invalidates its token and
+/// fetches a new one that it neither leases for nor writes, so the next process adopts the
+/// token the API rejected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_delete_of_an_ended_failure_does_not_take_the_process_off_the_store() {
+    let server = Scripted::sequence(
+        vec![
+            Reply::json(503, json!({"error": "temporarily_unavailable"})),
+            Reply::token("tok-0", 3600),
+            Reply::token("tok-1", 3600),
+            Reply::token("tok-2", 3600),
+        ],
+        Reply::token("tok-later", 3600),
+    )
+    .await;
+    let store = Arc::new(MemoryStore::refusing_deletes());
+    let source = |auth| {
+        TokenSource::builder(standard(&server, auth))
+            .store(store.clone())
+            .policy(policy())
+            .build()
+            .unwrap()
+    };
+    // Process 1 (Basic): a 503, kept for Basic clients.
+    let first = source(ClientAuth::Basic);
+    assert!(first.token().await.is_err());
+    // Process 0 (Body, its own entry empty): stores tok-0, requested after the 503.
+    assert_eq!(
+        source(ClientAuth::Body)
+            .token()
+            .await
+            .unwrap()
+            .expose_secret(),
+        "tok-0"
+    );
+    // Process 2 (Basic) takes tok-0, so the kept 503 is over for it. The API rejects tok-0:
+    // it fetches tok-1, stores it, and tries to delete the ended 503 (refused).
+    let basic = source(ClientAuth::Basic);
+    let token = basic.token().await.unwrap();
+    assert_eq!(token.expose_secret(), "tok-0");
+    assert!(basic.invalidate(&token));
+    let token = basic.token().await.unwrap();
+    assert_eq!(token.expose_secret(), "tok-1");
+    // The API rejects tok-1: invalidate, fetch again (its delete refused, as before).
+    assert!(basic.invalidate(&token));
+    assert_eq!(basic.token().await.unwrap().expose_secret(), "tok-2");
+    // Process 3 (Basic): should find tok-2 in the store.
+    let third = source(ClientAuth::Basic);
+    let got = third.token().await.unwrap();
+    assert_eq!(
+        got.expose_secret(),
+        "tok-2",
+        "after its best-effort delete of an ended kept failure was refused, the process \
+         backed off the store: its next token was not written, and the next process adopted \
+         the token the API rejected ({} requests; stats of process 2: {:?})",
+        server.count(),
+        basic.stats()
+    );
+}
+
+/// Control for the test above: the same store and steps without a kept failure to delete
+/// pass (the refused invalidate delete alone does not take the process off the store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_without_a_kept_failure_the_refused_delete_is_harmless() {
+    let server = Scripted::sequence(
+        vec![Reply::token("tok-1", 3600), Reply::token("tok-2", 3600)],
+        Reply::token("tok-later", 3600),
+    )
+    .await;
+    let store = Arc::new(MemoryStore::refusing_deletes());
+    let source = |auth| {
+        TokenSource::builder(standard(&server, auth))
+            .store(store.clone())
+            .policy(policy())
+            .build()
+            .unwrap()
+    };
+    let basic = source(ClientAuth::Basic);
+    let token = basic.token().await.unwrap();
+    assert_eq!(token.expose_secret(), "tok-1");
+    assert!(basic.invalidate(&token));
+    assert_eq!(basic.token().await.unwrap().expose_secret(), "tok-2");
+    let third = source(ClientAuth::Basic);
+    assert_eq!(third.token().await.unwrap().expose_secret(), "tok-2");
 }

@@ -113,3 +113,36 @@ async fn a_run_handed_a_kept_failure_says_how_long_and_how_to_ask_anyway() {
         "a run refused for ten minutes by a kept 503 does not say how long:\n{stderr}"
     );
 }
+
+/// README (CLI): a kept failure is answered "without asking again ... (`--no-cache` asks
+/// anyway; `cache clear` forgets it)".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cache_asks_anyway_and_cache_clear_forgets_a_kept_failure() {
+    let server = httpmock::MockServer::start_async().await;
+    let refused = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST).path("/token");
+            then.status(503)
+                .header("content-type", "application/json")
+                .header("retry-after", "600")
+                .body(r#"{"error":"temporarily_unavailable"}"#);
+        })
+        .await;
+    let url = server.url("/token");
+    let dir = fresh_dir("store");
+    let store = dir.to_str().unwrap();
+    let asked = || async { refused.calls_async().await };
+    for extra in [&[][..], &[]] {
+        assert_eq!(code(&fetch_with(&url, store, extra)), 5);
+    }
+    assert_eq!(asked().await, 1, "the second run took the kept failure");
+    assert_eq!(code(&fetch_with(&url, store, &["--no-cache"])), 5);
+    assert_eq!(asked().await, 2, "--no-cache asks anyway");
+    let cleared = command()
+        .args(["cache", "clear", "--store", store])
+        .output()
+        .unwrap();
+    assert!(cleared.status.success(), "{}", text(&cleared.stderr));
+    assert_eq!(code(&fetch_with(&url, store, &[])), 5);
+    assert_eq!(asked().await, 3, "cache clear forgot the kept failure");
+}

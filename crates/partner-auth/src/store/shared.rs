@@ -584,58 +584,20 @@ impl Shared {
         owner: Option<&str>,
         stale_failure: Option<Vec<u8>>,
     ) -> Result<Arrival, Error> {
-        let key = self.sealer.key();
         // If this flight is dropped (its source dropped, its runtime shut down) while it
         // holds the lease, the guard still ends the lease, so nobody waits it out.
         let guard = owner.map(|owner| self.lease_guard(owner));
         let mut result = fetch.ask_provider().await;
-        if let Ok(arrival) = &result {
-            let issued = seal::unix_ms(arrival.token.issued_at());
-            self.newest_token_ms.fetch_max(issued, Ordering::AcqRel);
-        }
-        if let Err(error) = &result {
+        match &mut result {
+            Ok(arrival) => {
+                let issued = seal::unix_ms(arrival.token.issued_at());
+                self.newest_token_ms.fetch_max(issued, Ordering::AcqRel);
+                self.put_token(fetch, arrival, stale_failure.as_deref())
+                    .await;
+            }
             // Dated at its final answer: a token requested during its retries does not end
             // it (found by review).
-            self.keep_failure(fetch, error, SystemTime::now()).await;
-        }
-        if let Ok(arrival) = &mut result {
-            let now = fetch.clock.now();
-            let ttl = Duration::from_nanos(arrival.usable_until.saturating_sub(now));
-            if !ttl.is_zero() {
-                let until = SystemTime::now() + ttl;
-                let sealed: Arc<[u8]> = self.sealer.seal(&plain(&arrival.token, until)).into();
-                if !self.backing_off(fetch) {
-                    let written = self
-                        .call(fetch, "write", || self.store.put(key, &sealed, ttl))
-                        .await;
-                    // The entry is replaced: a delete still pending has nothing to do.
-                    if written.is_some() {
-                        *lock(&self.pending_delete) = None;
-                        // A kept failure that did not hold is deleted once a token is
-                        // stored, so it does not come back in force when that token goes.
-                        // Best effort, and no back-off if it fails (found by review: a store
-                        // refusing deletes then kept this process off the store).
-                        if let Some(value) = &stale_failure {
-                            let failure_key = self.sealer.failure_key();
-                            let timeout = self.policy.operation_timeout;
-                            let deleted = bounded(timeout, || {
-                                self.store.compare_and_delete(failure_key, value)
-                            })
-                            .await;
-                            if !matches!(deleted, Some(Ok(_))) {
-                                tracing::debug!(
-                                    "an ended kept failure was not deleted; it expires"
-                                );
-                            }
-                        }
-                    }
-                    // Kept even when the write failed or timed out: it may have landed (a
-                    // reply late or lost), and an invalidate must then delete it (found by
-                    // review: nothing was deleted, and the fleet adopted the rejected
-                    // token). Deleting a value that is not there changes nothing.
-                    arrival.sealed = Some(sealed);
-                }
-            }
+            Err(error) => self.keep_failure(fetch, error, SystemTime::now()).await,
         }
         // Released, then disarmed: a flight dropped during the release still has the guard
         // end the lease.
@@ -644,6 +606,46 @@ impl Shared {
         }
         disarm(guard);
         result
+    }
+
+    /// Stores a fetched token (unless the store backs off or the token is already past its
+    /// use) and notes its stored value in `arrival`.
+    async fn put_token(&self, fetch: &Fetch, arrival: &mut Arrival, stale_failure: Option<&[u8]>) {
+        let now = fetch.clock.now();
+        let ttl = Duration::from_nanos(arrival.usable_until.saturating_sub(now));
+        if ttl.is_zero() || self.backing_off(fetch) {
+            return;
+        }
+        let until = SystemTime::now() + ttl;
+        let sealed: Arc<[u8]> = self.sealer.seal(&plain(&arrival.token, until)).into();
+        let key = self.sealer.key();
+        let written = self
+            .call(fetch, "write", || self.store.put(key, &sealed, ttl))
+            .await;
+        if written.is_some() {
+            // The entry is replaced: a delete still pending has nothing to do.
+            *lock(&self.pending_delete) = None;
+            if let Some(value) = stale_failure {
+                self.delete_ended_failure(value).await;
+            }
+        }
+        // Kept even when the write failed or timed out: it may have landed (a reply late or
+        // lost), and an invalidate must then delete it (found by review: nothing was
+        // deleted, and the fleet adopted the rejected token). Deleting a value that is not
+        // there changes nothing.
+        arrival.sealed = Some(sealed);
+    }
+
+    /// Deletes a kept failure that did not hold, once a token is stored, so it does not
+    /// come back in force when that token goes. Best effort, and no back-off if it fails
+    /// (found by review: a store refusing deletes then kept this process off the store).
+    async fn delete_ended_failure(&self, value: &[u8]) {
+        let key = self.sealer.failure_key();
+        let timeout = self.policy.operation_timeout;
+        let deleted = bounded(timeout, || self.store.compare_and_delete(key, value)).await;
+        if !matches!(deleted, Some(Ok(_))) {
+            tracing::debug!("an ended kept failure was not deleted; it expires");
+        }
     }
 
     /// Keeps a failed request for its cool-down, for the processes waiting on this one:

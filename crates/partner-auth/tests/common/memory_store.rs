@@ -1,5 +1,6 @@
-//! An in-memory `TokenStore` with knobs for fault tests: slow or scripted reads, a gate on
-//! the next read and on the lease release, and counts of what it was asked.
+//! An in-memory `TokenStore` with knobs for fault tests: slow, scripted or failing reads,
+//! failing or hanging writes and deletes, a store that dies, a gate on the next read and on
+//! the lease release, and records of what it was asked and answered.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -7,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use partner_auth::store::{StoreEntry, StoreError, TokenStore};
+use partner_auth::time::ManualClock;
 use tokio::sync::Notify;
 
 /// What the next `get`s do (front first); none left: answer normally.
@@ -49,6 +51,26 @@ pub struct MemoryStore {
     /// Keeps the first token written and loses every later write and delete, as a replica
     /// that missed them would answer after a failover.
     pub loses_token_writes: AtomicBool,
+    /// The next `get` fails.
+    pub fail_next_get: AtomicBool,
+    /// What each `get` that answered normally found, in order.
+    pub gets: Mutex<Vec<Option<Vec<u8>>>>,
+    /// Every value `put` was given, in order.
+    pub puts: Mutex<Vec<Vec<u8>>>,
+    /// Every `put` fails while set.
+    pub failing_puts: AtomicBool,
+    /// The next `put` stores its value, then never answers (a reply lost or late).
+    pub put_lands_then_hangs: AtomicBool,
+    /// `compare_and_delete` calls, and how many of the next ones fail.
+    pub deletes: AtomicU64,
+    pub failing_deletes: AtomicU64,
+    /// The next `compare_and_delete` moves this clock this far, then fails (an attempt
+    /// that takes its time).
+    pub slow_failing_delete: Mutex<Option<(ManualClock, Duration)>>,
+    /// Every operation hangs while set (a store that stopped answering), and is recorded
+    /// by name in `asked_while_dead`.
+    pub dead: AtomicBool,
+    pub asked_while_dead: Mutex<Vec<&'static str>>,
 }
 
 #[allow(dead_code)]
@@ -59,6 +81,31 @@ impl MemoryStore {
         map.get(key)
             .filter(|(_, until)| *until > Instant::now())
             .cloned()
+    }
+
+    /// The live token value under the credential `key`.
+    pub fn token(&self, key: &str) -> Option<Vec<u8>> {
+        self.slot(&format!("{key}:token")).map(|(value, _)| value)
+    }
+
+    /// What each `get` that answered normally found, so far.
+    pub fn gets(&self) -> Vec<Option<Vec<u8>>> {
+        self.gets.lock().unwrap().clone()
+    }
+
+    /// A store that refuses every delete (a Redis ACL without the command, say); the
+    /// rest works.
+    pub fn refusing_deletes() -> Self {
+        let store = Self::default();
+        store.failing_deletes.store(u64::MAX, Ordering::SeqCst);
+        store
+    }
+
+    async fn hang_if_dead(&self, what: &'static str) {
+        if self.dead.load(Ordering::SeqCst) {
+            self.asked_while_dead.lock().unwrap().push(what);
+            std::future::pending::<()>().await;
+        }
     }
 }
 
@@ -71,6 +118,10 @@ async fn sleep_ms(ms: u64) {
 #[async_trait::async_trait]
 impl TokenStore for MemoryStore {
     async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
+        self.hang_if_dead("get").await;
+        if self.fail_next_get.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::new("a transient failure"));
+        }
         self.readers.lock().unwrap().push(tokio::task::try_id());
         let step = self.script.lock().unwrap().pop_front();
         match step {
@@ -100,23 +151,50 @@ impl TokenStore for MemoryStore {
         }
         sleep_ms(self.get_delay_ms.load(Ordering::SeqCst)).await;
         sleep_ms(self.second_step_ms.load(Ordering::SeqCst)).await;
-        Ok(self
+        let entry = self
             .slot(&format!("{key}:token"))
             .map(|(value, until)| StoreEntry {
                 value,
-                ttl: until - Instant::now(),
-            }))
+                ttl: until.saturating_duration_since(Instant::now()),
+            });
+        let found = entry.as_ref().map(|e| e.value.clone());
+        self.gets.lock().unwrap().push(found);
+        Ok(entry)
     }
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        self.hang_if_dead("put").await;
+        if self.failing_puts.load(Ordering::SeqCst) {
+            return Err(StoreError::new("writes refused"));
+        }
         let entry = (value.to_vec(), Instant::now() + ttl);
-        let mut map = self.map.lock().unwrap();
-        let key = format!("{key}:token");
-        if !(self.loses_token_writes.load(Ordering::SeqCst) && map.contains_key(&key)) {
-            map.insert(key, entry);
+        {
+            let mut map = self.map.lock().unwrap();
+            let key = format!("{key}:token");
+            if !(self.loses_token_writes.load(Ordering::SeqCst) && map.contains_key(&key)) {
+                map.insert(key, entry);
+            }
+        }
+        self.puts.lock().unwrap().push(value.to_vec());
+        if self.put_lands_then_hangs.swap(false, Ordering::SeqCst) {
+            std::future::pending::<()>().await;
         }
         Ok(())
     }
     async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        self.deletes.fetch_add(1, Ordering::SeqCst);
+        self.hang_if_dead("delete").await;
+        let slow = self.slow_failing_delete.lock().unwrap().take();
+        if let Some((clock, took)) = slow {
+            clock.advance(took);
+            return Err(StoreError::new("no answer"));
+        }
+        let failing = &self.failing_deletes;
+        if failing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(StoreError::new("a transient failure"));
+        }
         let mut map = self.map.lock().unwrap();
         let key = format!("{key}:token");
         let matches = map.get(&key).is_some_and(|(value, _)| value == expected);
@@ -126,6 +204,7 @@ impl TokenStore for MemoryStore {
         Ok(matches)
     }
     async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.hang_if_dead("lease").await;
         let key = format!("{key}:lease");
         if self.slot(&key).is_some() {
             return Ok(false);
@@ -139,6 +218,7 @@ impl TokenStore for MemoryStore {
         Ok(true)
     }
     async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        self.hang_if_dead("release").await;
         if self.hold_release.swap(false, Ordering::SeqCst) {
             self.release_entered.notify_one();
             self.release_release.notified().await;
@@ -155,6 +235,7 @@ impl TokenStore for MemoryStore {
         Ok(())
     }
     async fn wait(&self, _key: &str, timeout: Duration) -> Result<(), StoreError> {
+        self.hang_if_dead("wait").await;
         tokio::time::sleep(timeout.min(Duration::from_millis(20))).await;
         Ok(())
     }
