@@ -20,7 +20,9 @@ use crate::{AccessToken, Error, TokenSource};
 ///   built with: same scheme, host and port, and a path under the base path (segment by
 ///   segment, `.` and `..` resolved; one with an encoded `/` or `\`, or a `..;` segment,
 ///   which some servers route out of it, is not under it, encoded once or more, whole
-///   or in part). Any other request goes out
+///   or in part; nor is one that decodes to bytes that are not UTF-8, such as the
+///   overlong `%c0%af`, or holds a character that Unicode compatibility normalization
+///   makes `/`, `\` or `.`, such as a fullwidth `／`). Any other request goes out
 ///   untouched, so one client can also call third parties without handing them the
 ///   token. Base URLs must be `https://`, except to loopback.
 /// - A request that already has an `Authorization` header is left alone, and so is one
@@ -228,7 +230,11 @@ fn parse_scope(raw: &str) -> Result<Url, Error> {
 /// (`%2F`, `%5C`: decoded before routing by some), or a `..;` or `.;` segment, its dots and
 /// `;` encoded or not (`..` to Tomcat and the servers that copy it), each also encoded
 /// again, whole or in part (`%252F`, `%25%32%46`, `%252e%252e`: for a server that decodes
-/// twice or more). Such a request goes out without the token.
+/// twice or more); and a segment that, decoded, is not UTF-8 (an overlong `%c0%af` is `/`
+/// to a lenient decoder) or holds a character that compatibility normalization (NFKC)
+/// turns into one of those (a fullwidth `／`, a fullwidth or small full stop, a two-dot
+/// leader `‥`), for a server that normalizes paths. Such a request goes out without the
+/// token.
 fn within(base: &Url, url: &Url) -> bool {
     if base.scheme() != url.scheme()
         || base.port_or_known_default() != url.port_or_known_default()
@@ -252,15 +258,33 @@ fn within(base: &Url, url: &Url) -> bool {
             }
             bytes = decoded;
         }
-        // Dots and `;` as Tomcat reads them: `%2e%2e;` is `..;` (found by review).
-        bytes.contains(&b'/')
-            || bytes.contains(&b'\\')
-            || bytes == b".."
-            || bytes == b"."
-            || bytes.starts_with(b"..;")
-            || bytes.starts_with(b".;")
+        // Not UTF-8: read by some as the overlong form of `/`, `\\` or `.` it may be.
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            return true;
+        };
+        // ASCII is its own normal form: the usual path pays one scan.
+        if !text.is_ascii() && way_out_ascii(NFKC.normalize(text).as_bytes()) {
+            return true;
+        }
+        way_out_ascii(text.as_bytes())
     };
     (rest.is_empty() || rest.starts_with('/')) && !rest.split('/').any(way_out)
+}
+
+/// Unicode compatibility composition, as a server normalizing paths applies it.
+const NFKC: icu_normalizer::ComposingNormalizerBorrowed<'static> =
+    icu_normalizer::ComposingNormalizer::new_nfkc();
+
+/// Whether a decoded segment is, or holds, a way out of the base path: `/` or `\\`
+/// anywhere, `..` or `.`, or `..;` / `.;` first (dots and `;` as Tomcat reads them:
+/// `%2e%2e;` is `..;`; found by review).
+fn way_out_ascii(bytes: &[u8]) -> bool {
+    bytes.contains(&b'/')
+        || bytes.contains(&b'\\')
+        || bytes == b".."
+        || bytes == b"."
+        || bytes.starts_with(b"..;")
+        || bytes.starts_with(b".;")
 }
 
 /// Same scheme, host and port: where `reqwest` keeps the `Authorization` header on a
