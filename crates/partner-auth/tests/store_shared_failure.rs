@@ -142,3 +142,57 @@ async fn a_request_that_never_reached_the_provider_is_not_shared() {
     assert_eq!(outcomes[1].as_deref().ok(), Some("tok-later"));
     assert_eq!(server.count(), 2);
 }
+
+/// shared.rs: past its bound (a lease time and a fetch) a waiter takes the lease's holder
+/// for stuck and fetches itself. With a failure kept for the cool-down, that fetch asked
+/// the provider anyway, the request the kept failure is there to spare (left out by an
+/// earlier session): it takes the kept failure as every lease winner does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_past_its_bound_takes_the_kept_failure_too() {
+    use partner_auth::store::{StorePolicy, TokenStore};
+    let server = Scripted::sequence(
+        vec![Reply::json(
+            503,
+            json!({"type": "about:blank", "title": "Service Unavailable", "status": 503}),
+        )],
+        Reply::token("tok-later", 3600),
+    )
+    .await;
+    let store = Arc::new(MemoryStore::default());
+    let first = source(&server, &store).token().await.unwrap_err();
+    assert_eq!(first.kind(), ErrorKind::ProviderUnavailable, "{first}");
+    assert_eq!(server.count(), 1);
+
+    // Another process holds the lease and never writes (stuck): the next one waits its
+    // bound out, a 100 ms lease time and a fetch's 200 ms deadline.
+    let waiter = TokenSource::builder(common::client(Provider::Dinie, server.base_url()))
+        .store(store.clone())
+        .store_policy(StorePolicy::default().with_lease_ttl(Duration::from_millis(100)))
+        .policy(
+            CachePolicy::default()
+                .with_failure_cooldown(Duration::from_secs(30))
+                .with_retry(RetryPolicy::none().with_deadline(Duration::from_millis(200))),
+        )
+        .build()
+        .unwrap();
+    let key = waiter.store_key().unwrap().to_owned();
+    assert!(
+        store
+            .try_lease(&key, "stuck", Duration::from_secs(600))
+            .await
+            .unwrap()
+    );
+    let outcome = waiter.token().await;
+    assert_eq!(waiter.stats().lease_waits, 1, "it waited for the lease");
+    assert_eq!(
+        server.count(),
+        1,
+        "the waiter asked within the kept cool-down: {outcome:?}"
+    );
+    let error = outcome.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ProviderUnavailable, "{error}");
+    assert!(
+        error.to_string().contains("token store keeps that answer"),
+        "{error}"
+    );
+}

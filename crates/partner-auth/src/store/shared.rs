@@ -424,7 +424,14 @@ impl Shared {
                     "the token store's lease is still held after a lease time and a fetch; \
                      fetching here"
                 );
-                return self.fetch_and_put(fetch, None, None).await;
+                // A failure kept meanwhile holds here too (left out before: this fetch
+                // asked within its cool-down).
+                let stale = match self.recent_failure(fetch).await {
+                    KeptFailure::Fail(error) => return Err(error),
+                    KeptFailure::Stale(value) => Some(value),
+                    KeptFailure::None => None,
+                };
+                return self.fetch_and_put(fetch, None, stale).await;
             }
             if !waited {
                 fetch.count(Counter::LeaseWait);
