@@ -1410,6 +1410,47 @@ fn a_separator_in_another_form_a_server_may_normalize_gets_no_token() {
     );
 }
 
+/// README: a path with "an encoded `/` or `\\` ... encoded once or more, whole or in part",
+/// or "a character that Unicode compatibility normalization makes `/`, `\\` or `.`", gets
+/// no token. NFKC also makes `%` (of a fullwidth `％` or a small `﹪`): a server that
+/// decodes, normalizes, then decodes again reads `％2F` as `/` and `﹪2e﹪2e` as `..`. The
+/// middleware decoded as often as it changed, then normalized once, and never decoded
+/// what normalization gave: those got the token.
+#[test]
+fn a_percent_sign_that_normalization_makes_encodes_a_way_out_too() {
+    let source = TokenSource::new(common::client(Provider::Dinie, "http://127.0.0.1:9"));
+    let base = "http://127.0.0.1:8080/v1";
+    let middleware = AuthMiddleware::new(source, base).unwrap();
+    let covers = |path: &str| {
+        let url = reqwest::Url::parse(&format!("{base}{path}")).unwrap();
+        middleware.covers(&url)
+    };
+    // A fullwidth percent sign that encodes nothing way out keeps the token.
+    for path in ["/50\u{ff05}", "/%EF%BC%8541", "/orders"] {
+        assert!(covers(path), "{path}: a legitimate path lost the token");
+    }
+    let way_out: Vec<&str> = [
+        // `％2F..`: `/..` once normalized and decoded.
+        "/a%EF%BC%852F..%EF%BC%852Fadmin",
+        // Every character fullwidth: `％２Ｆ`.
+        "/a%EF%BC%85%EF%BC%92%EF%BC%A6..",
+        // `\\`, and `..` and `..;` with a small percent sign.
+        "/a\u{ff05}5c..",
+        "/\u{fe6a}2e\u{fe6a}2e/admin",
+        "/\u{fe6a}2e\u{fe6a}2e\u{fe6a}3b/admin",
+        // The percent sign itself encoded once more: `％252F`.
+        "/a%EF%BC%85252F..",
+    ]
+    .into_iter()
+    .filter(|path| covers(path))
+    .collect();
+    assert!(
+        way_out.is_empty(),
+        "paths a server that normalizes between decodings routes out of the base path get \
+         the token: {way_out:?}"
+    );
+}
+
 /// An API that refuses every token (a missing permission, say) costs one token fetch more,
 /// not one per request: the fresh token it refused too is kept, and later 401s with it are
 /// returned as they are (found by review: each request invalidated the token and fetched
