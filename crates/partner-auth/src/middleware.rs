@@ -22,7 +22,8 @@ use crate::{AccessToken, Error, TokenSource};
 ///   which some servers route out of it, is not under it, encoded once or more, whole
 ///   or in part; nor is one that decodes to bytes that are not UTF-8, such as the
 ///   overlong `%c0%af`, or holds a character that Unicode compatibility normalization
-///   makes `/`, `\` or `.`, such as a fullwidth `／`). Any other request goes out
+///   makes `/`, `\` or `.`, such as a fullwidth `／`, or a `%` that, decoded after it,
+///   encodes one, such as `％2F`). Any other request goes out
 ///   untouched, so one client can also call third parties without handing them the
 ///   token. Base URLs must be `https://`, except to loopback.
 /// - A request that already has an `Authorization` header is left alone, and so is one
@@ -233,8 +234,9 @@ fn parse_scope(raw: &str) -> Result<Url, Error> {
 /// twice or more); and a segment that, decoded, is not UTF-8 (an overlong `%c0%af` is `/`
 /// to a lenient decoder) or holds a character that compatibility normalization (NFKC)
 /// turns into one of those (a fullwidth `／`, a fullwidth or small full stop, a two-dot
-/// leader `‥`), for a server that normalizes paths. Such a request goes out without the
-/// token.
+/// leader `‥`), for a server that normalizes paths, or into a `%` that encodes one, for a
+/// server that decodes again after normalizing (`％2F`). Such a request goes out without
+/// the token.
 fn within(base: &Url, url: &Url) -> bool {
     if base.scheme() != url.scheme()
         || base.port_or_known_default() != url.port_or_known_default()
@@ -247,29 +249,47 @@ fn within(base: &Url, url: &Url) -> bool {
         return false;
     };
     let way_out = |segment: &str| {
-        // Decoded as often as it changes, as a server that decodes twice or more reads it:
-        // `%252F`, `%25%32%46` and `%252%46` are all `/` to one that decodes twice (found
-        // by review). Each round that changes it shortens it, so this ends.
         let mut bytes = segment.as_bytes().to_vec();
-        loop {
-            let decoded: Vec<u8> = percent_encoding::percent_decode(&bytes).collect();
-            if decoded == bytes {
-                break;
+        for _ in 0..NORMALIZATION_ROUNDS {
+            // Decoded as often as it changes, as a server that decodes twice or more reads
+            // it: `%252F`, `%25%32%46` and `%252%46` are all `/` to one that decodes twice
+            // (found by review). Each round that changes it shortens it, so this ends.
+            loop {
+                let decoded: Vec<u8> = percent_encoding::percent_decode(&bytes).collect();
+                if decoded == bytes {
+                    break;
+                }
+                bytes = decoded;
             }
-            bytes = decoded;
+            // Not UTF-8: read by some as the overlong form of `/`, `\\` or `.` it may be.
+            let Ok(text) = std::str::from_utf8(&bytes) else {
+                return true;
+            };
+            if way_out_ascii(text.as_bytes()) {
+                return true;
+            }
+            // ASCII is its own normal form: the usual path pays one scan.
+            if text.is_ascii() {
+                return false;
+            }
+            let normal = NFKC.normalize(text);
+            if normal == text {
+                return false;
+            }
+            // Normalized, then decoded again by a server that does both: NFKC makes `%`
+            // too (a fullwidth `％`, a small `﹪`), and `％2F` is `/` to it (found by review).
+            bytes = normal.into_owned().into_bytes();
         }
-        // Not UTF-8: read by some as the overlong form of `/`, `\\` or `.` it may be.
-        let Ok(text) = std::str::from_utf8(&bytes) else {
-            return true;
-        };
-        // ASCII is its own normal form: the usual path pays one scan.
-        if !text.is_ascii() && way_out_ascii(NFKC.normalize(text).as_bytes()) {
-            return true;
-        }
-        way_out_ascii(text.as_bytes())
+        // Still changing: no server is assumed to stop where this did.
+        true
     };
     (rest.is_empty() || rest.starts_with('/')) && !rest.split('/').any(way_out)
 }
+
+/// How many times a segment is decoded (as often as that changes it) then normalized, as a
+/// server that normalizes between decodings reads it, before it counts as a way out for
+/// still changing.
+const NORMALIZATION_ROUNDS: usize = 8;
 
 /// Unicode compatibility composition, as a server normalizing paths applies it.
 const NFKC: icu_normalizer::ComposingNormalizerBorrowed<'static> =
