@@ -1242,6 +1242,44 @@ async fn the_middleware_sends_the_token_only_where_it_is_for() {
     assert_eq!(tokens.count(), 1);
 }
 
+/// The rustdoc: "The token is attached only to requests under one of the base URLs it was
+/// built with: same scheme, host and port ... Any other request goes out untouched, so one
+/// client can also call third parties without handing them the token." A request names its
+/// host twice, and a `Host` header the caller set (copied from an incoming request by a
+/// gateway, say) is the one a server, or a front shared by many hosts (a CDN, an ingress),
+/// routes by: `Host: other.example.invalid` on a URL under the base is a request for that
+/// other host. The middleware read the URL only, and attached the token.
+#[tokio::test]
+async fn a_host_header_naming_another_host_gets_no_token() {
+    let tokens = Scripted::sequence(vec![], Reply::token("tok-1", 3600)).await;
+    let api = Scripted::respond(|_| Reply::json(200, json!({}))).await;
+    let source = TokenSource::new(client(Provider::Dinie, tokens.base_url()));
+    let base = format!("{}/v1", api.base_url());
+    let http = common::api_client(AuthMiddleware::new(source, &base).unwrap());
+    let authority = api.base_url().trim_start_matches("http://").to_owned();
+    let (host, _port) = authority.rsplit_once(':').unwrap();
+    for named in [
+        "other.example.invalid".to_owned(),
+        format!("other.example.invalid:{}", &authority[host.len() + 1..]),
+        // The right host on the default port: another port than the URL's.
+        host.to_owned(),
+        // The URL's own host and port, as hyper would write it: that one keeps the token.
+        authority.to_uppercase(),
+    ] {
+        http.get(format!("{base}/orders"))
+            .header("host", named)
+            .send()
+            .await
+            .unwrap();
+    }
+    let sent: Vec<_> = api
+        .hits()
+        .into_iter()
+        .map(|h| h.authorization.is_some())
+        .collect();
+    assert_eq!(sent, [false, false, false, true]);
+}
+
 /// A token server answering `tok-1`, `tok-2`, … in turn.
 async fn numbered_tokens() -> Scripted {
     let issued = AtomicUsize::new(0);
