@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use http::Extensions;
-use reqwest::header::AUTHORIZATION;
+use reqwest::header::{AUTHORIZATION, HOST};
 use reqwest::{Request, Response, StatusCode, Url};
 use reqwest_middleware::{Middleware, Next};
 use tracing::Instrument as _;
@@ -23,7 +23,8 @@ use crate::{AccessToken, Error, TokenSource};
 ///   or in part; nor is one that decodes to bytes that are not UTF-8, such as the
 ///   overlong `%c0%af`, or holds a character that Unicode compatibility normalization
 ///   makes `/`, `\` or `.`, such as a fullwidth `／`, or a `%` that, decoded after it,
-///   encodes one, such as `％2F`). Any other request goes out
+///   encodes one, such as `％2F`); a `Host` header set on the request must name the
+///   URL's host and port, which a server or a shared front routes by). Any other request goes out
 ///   untouched, so one client can also call third parties without handing them the
 ///   token. Base URLs must be `https://`, except to loopback.
 /// - A request that already has an `Authorization` header is left alone, and so is one
@@ -307,6 +308,28 @@ fn way_out_ascii(bytes: &[u8]) -> bool {
         || bytes.starts_with(b".;")
 }
 
+/// Whether a `Host` header the caller set, if any, names the URL's host and port (as
+/// `host` or `host:port`, any case): a server, or a front shared by many hosts, routes a
+/// request by that header, so one naming another host is a request for that host, whatever
+/// its URL (found by review). Anything else, several such headers included, gets no token.
+fn host_header_names_url(request: &Request) -> bool {
+    let mut named = request.headers().get_all(HOST).iter();
+    let Some(value) = named.next() else {
+        return true;
+    };
+    if named.next().is_some() {
+        return false;
+    }
+    let url = request.url();
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return false;
+    };
+    let value = value.as_bytes();
+    let with_port = format!("{host}:{port}");
+    value.eq_ignore_ascii_case(with_port.as_bytes())
+        || (url.port().is_none() && value.eq_ignore_ascii_case(host.as_bytes()))
+}
+
 /// Same scheme, host and port: where `reqwest` keeps the `Authorization` header on a
 /// redirect.
 fn same_origin(a: &Url, b: &Url) -> bool {
@@ -326,6 +349,7 @@ impl Middleware for AuthMiddleware {
         if extensions.get::<NoAuth>().is_some()
             || request.headers().contains_key(AUTHORIZATION)
             || !self.covers(request.url())
+            || !host_header_names_url(&request)
         {
             return next.run(request, extensions).await;
         }
