@@ -24,7 +24,9 @@ use crate::{AccessToken, Error, TokenSource};
 ///   overlong `%c0%af`, or holds a character that Unicode compatibility normalization
 ///   makes `/`, `\` or `.`, such as a fullwidth `／`, or a `%` that, decoded after it,
 ///   encodes one, such as `％2F`); a `Host` header set on the request must name the
-///   URL's host and port, which a server or a shared front routes by). Any other request goes out
+///   URL's host and port, which a server or a shared front routes by: one in `reqwest`'s
+///   `default_headers` is not on the request yet when the middleware sees it, so set none
+///   there). Any other request goes out
 ///   untouched, so one client can also call third parties without handing them the
 ///   token. Base URLs must be `https://`, except to loopback.
 /// - A request that already has an `Authorization` header is left alone, and so is one
