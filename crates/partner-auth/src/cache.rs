@@ -325,10 +325,11 @@ impl TokenCache {
                 .fingerprints
                 .hash_one(client.credentials().client_secret().expose_secret()),
             scope: client.scope().map(str::to_owned),
-            // Sorted: the same set in another order asks for the same token.
+            // Sorted by name, stably: names in another order ask for the same token; a
+            // name's values in another order do not (a server may keep only the first).
             extra_params: {
                 let mut params = client.extra_params().to_vec();
-                params.sort_unstable();
+                params.sort_by(|a, b| a.0.cmp(&b.0));
                 params
             },
         }

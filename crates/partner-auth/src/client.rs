@@ -337,7 +337,8 @@ impl ClientBuilder {
     /// the ones this crate writes: Auth0's `audience`, RFC 8707's `resource` (which may
     /// be given more than once); sent in the order given. Like the scope, the parameters
     /// are part of the token's identity: a [`TokenCache`](crate::TokenCache) and a token
-    /// store keep one token per set of them (in whatever order). `grant_type`,
+    /// store keep one token per set of them (names in whatever order; a name given more than
+    /// once, its values in theirs). `grant_type`,
     /// `client_id`, `client_secret` and `scope` (in any case) are this crate's to write,
     /// and the partners take no parameter: giving either is a configuration error. `Debug`
     /// shows the names, not the values.

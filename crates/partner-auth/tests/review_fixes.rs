@@ -3,10 +3,12 @@
 //! drivers. Each failed on the code before its fix.
 
 mod common;
+#[path = "common/memory_store.rs"]
+mod memory_store;
 
 use common::*;
 use httpmock::prelude::*;
-use partner_auth::{Client, Credentials, ErrorKind, Provider, TokenCache};
+use partner_auth::{Client, Credentials, ErrorKind, Provider, TokenCache, TokenSource};
 use serde_json::json;
 
 /// A caller's client with reqwest's defaults (follows up to 10 redirects, sends a
@@ -189,6 +191,52 @@ async fn the_same_extra_params_in_another_order_share_a_source() {
     cache.source(&build(&[("audience", "a"), ("resource", "r")]));
     cache.source(&build(&[("resource", "r"), ("audience", "a")]));
     assert_eq!(cache.len(), 1, "one set of parameters, two sources");
+}
+
+/// A name given twice with its values in another order is another request, not the same
+/// set: a server that keeps a repeated parameter's first (or last) value issues each a
+/// token for another audience (found by review: the key sorted values with names, and
+/// both orders shared one token). Names in another order still share.
+#[tokio::test]
+async fn a_repeated_names_values_in_another_order_get_a_token_of_their_own() {
+    let cache = TokenCache::builder().build().unwrap();
+    let build = |params: &[(&str, &str)]| {
+        let mut builder = Client::builder(Provider::Standard)
+            .base_url("https://auth.example.invalid/oauth2/token")
+            .credentials(Credentials::new(CLIENT_ID, SECRET));
+        for (name, value) in params {
+            builder = builder.extra_param(*name, *value);
+        }
+        builder.build().unwrap()
+    };
+    let ab = build(&[("audience", "a"), ("audience", "b"), ("resource", "r")]);
+    let ba = build(&[("audience", "b"), ("resource", "r"), ("audience", "a")]);
+    let ab_again = build(&[("resource", "r"), ("audience", "a"), ("audience", "b")]);
+    cache.source(&ab);
+    cache.source(&ba);
+    assert_eq!(
+        cache.len(),
+        2,
+        "two orders of one name's values, one source"
+    );
+    cache.source(&ab_again);
+    assert_eq!(
+        cache.len(),
+        2,
+        "the names in another order, a second source"
+    );
+    // The token store's key likewise.
+    let key = |client: &Client| {
+        TokenSource::builder(client.clone())
+            .store(std::sync::Arc::new(memory_store::MemoryStore::default()))
+            .build()
+            .unwrap()
+            .store_key()
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(key(&ab), key(&ba));
+    assert_eq!(key(&ab), key(&ab_again));
 }
 
 /// A redirect the caller's client follows into an error of its own (a loop past its limit

@@ -220,9 +220,11 @@ fn identity(client: &Client) -> Vec<u8> {
         out.extend_from_slice(&(scope.len() as u64).to_be_bytes());
         out.extend_from_slice(scope.as_bytes());
     }
-    // Sorted: the same set in another order asks for the same token.
+    // Sorted by name, stably, as `TokenCache` keys them: names in another order ask for
+    // the same token, a name's values in another order do not (found by review). Without
+    // a repeated name, the order sorting whole pairs gave.
     let mut params: Vec<&(String, String)> = client.extra_params().iter().collect();
-    params.sort_unstable();
+    params.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, value) in params {
         out.extend_from_slice(b"param");
         for part in [name, value] {
