@@ -550,3 +550,46 @@ async fn a_store_that_looks_like_host_and_port_is_an_error_not_a_directory() {
     assert!(created.is_empty(), "created {created:?}");
     assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 0);
 }
+
+// ---------------------------------------------------------------------------------------
+// Found by review: the default summary prints the provider's `token_type` raw, and the masked
+// token's first characters too (a token may hold any byte from 0x80 up: C1 controls such as
+// CSI, U+202E): an escape sequence reaches the terminal, a newline forges a line of the
+// summary. src/output.rs: text from the provider goes in "as one line with its control
+// characters escaped: a newline in its message cannot forge a `hint:` line, nor an escape
+// sequence reach the terminal", as the summary's `scope:` line already is.
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_summary_shows_the_providers_words_escaped() {
+    let server = httpmock::MockServer::start_async().await;
+    server.mock(|when, then| {
+        when.path("/token");
+        then.status(200)
+            .header("content-type", "application/json")
+            .body(
+                r#"{"access_token":"\u009b31m\u202eabcdefghijklmnopqrstuvwxyz0123456789","token_type":"\u001b]0;pwned\u0007x\nexpires in:  forged","expires_in":3600}"#,
+            );
+    });
+    let url = format!("{}/token", server.base_url());
+    let mut command = command();
+    command
+        .args(["fetch", "--provider", "standard", "--no-cache"])
+        .args(["--base-url", &url])
+        .env("PARTNER_CLIENT_ID", "id")
+        .env("PARTNER_CLIENT_SECRET", "S3cr3t-value-x");
+    let output = output_of(command).await;
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("expires in:"))
+            .count(),
+        1,
+        "a forged line: {stdout}"
+    );
+    for raw in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}'] {
+        assert!(!stdout.contains(raw), "{raw:?} raw in {stdout:?}");
+    }
+}
