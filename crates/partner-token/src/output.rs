@@ -20,15 +20,20 @@ pub const TOKEN_SCHEMA_ID: &str = "urn:partner-token:fetch-json:v1";
 pub const ERROR_SCHEMA_ID: &str = "urn:partner-token:error-json:v1";
 
 /// The first characters of a token and its length: enough to tell tokens apart, not to
-/// use one. At most 8 characters and a quarter of the token; none of one under 16.
+/// use one. At most 8 characters and a quarter of the token; none of one under 16. A
+/// control or bidirectional character among them is shown escaped (a token may hold any
+/// byte from 0x80 up: a C1 control, U+202E).
 pub fn mask(token: &str) -> String {
     let length = token.chars().count();
     let shown = if length < 16 { 0 } else { (length / 4).min(8) };
     let shown: String = token.chars().take(shown).collect();
-    format!("{shown}… ({length} chars)")
+    format!("{}… ({length} chars)", one_line(&shown))
 }
 
-/// The default `fetch` output: a short summary with the token masked.
+/// The default `fetch` output: a short summary with the token masked. The provider's words
+/// (the token type, the scope) are shown escaped, as in an error report: a newline cannot
+/// forge a line, nor an escape sequence reach the terminal (found by review: the token type
+/// was printed raw).
 pub fn summary(token: &AccessToken) -> String {
     let expires = token.expires_at();
     let left = expires
@@ -47,7 +52,7 @@ pub fn summary(token: &AccessToken) -> String {
         "provider:    {} ({})\ntoken type:  {}\ntoken:       {}  (--json or --header prints it)\nlifetime:    {reported}\nexpires in:  {left} (at {})\n{scope}",
         token.provider(),
         token.environment(),
-        token.token_type(),
+        one_line(&token.token_type().to_string()),
         mask(token.expose_secret()),
         humantime::format_rfc3339_seconds(expires),
     )
