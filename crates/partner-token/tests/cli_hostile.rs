@@ -593,3 +593,52 @@ async fn the_summary_shows_the_providers_words_escaped() {
         assert!(!stdout.contains(raw), "{raw:?} raw in {stdout:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Found by review: a run killed mid-write (Ctrl-C, a kill -9, a crash between the write and
+// the rename) leaves its temporary file, a whole sealed token, and `cache clear` left it there
+// for good, with every other such file since. README: "`partner-token cache clear` empties
+// the cache"; `cache clear --help`: "Remove every cached token".
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_clear_removes_what_a_run_killed_mid_write_left() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let store = fresh_dir("store");
+    let fetched = fetch(&endpoint, &["--header", "--store", store.to_str().unwrap()]).await;
+    assert_eq!(code(&fetched), 0, "{}", text(&fetched.stderr));
+    let token = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "token"))
+        .expect("the cached token");
+    // What the killed writer left: its temporary file, named as the store names them, with
+    // the token it was about to rename into place, an hour ago.
+    let left = store.join(".partner-auth-Xk3q9Z");
+    std::fs::copy(&token, &left).unwrap();
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&left)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+
+    let output = command()
+        .args(["cache", "clear", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).lines().count(), 1);
+    let remaining: Vec<String> = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != ".partner-auth-repair")
+        .collect();
+    assert!(
+        remaining.is_empty(),
+        "left after cache clear: {remaining:?}"
+    );
+}
