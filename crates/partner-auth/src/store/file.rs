@@ -12,6 +12,15 @@ use fs4::FileExt;
 use super::seal::{MAX_SEALED_LEN, from_unix_ms, unix_ms};
 use super::{StoreEntry, StoreError, TokenStore};
 
+/// How the temporary files of writes begin.
+const TEMP_PREFIX: &str = ".partner-auth-";
+
+/// How many random letters and digits follow [`TEMP_PREFIX`].
+const TEMP_RANDOM_LEN: usize = 6;
+
+/// The file stores take turns on to repair a lock file ([`lock_for_repairs`]).
+const REPAIR_FILE: &str = ".partner-auth-repair";
+
 /// How often a waiting process looks at the directory again (files send no wake-ups).
 const POLL: Duration = Duration::from_millis(20);
 
@@ -179,8 +188,10 @@ impl FileStore {
         &self.dir
     }
 
-    /// Removes every stored entry, lease and lock file; how many entries it removed (tokens,
-    /// and failed requests kept for their cool-down).
+    /// Removes every stored entry, lease and lock file, and the temporary file of a write
+    /// that never finished (its process killed between the write and the rename) once it
+    /// is a minute old (found by review: they were left for good); how many entries it
+    /// removed (tokens, and failed requests kept for their cool-down).
     pub fn clear(&self) -> io::Result<usize> {
         let mut removed = 0;
         for entry in fs::read_dir(&self.dir)? {
@@ -188,6 +199,10 @@ impl FileStore {
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
+            if is_abandoned_write(&path, name) {
+                remove_if_present(&path)?;
+                continue;
+            }
             let Some((key, kind)) = name.split_once('.') else {
                 continue;
             };
@@ -292,7 +307,8 @@ impl FileStore {
     fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         // NamedTempFile creates the file 0600 and renames it into place atomically.
         let mut file = tempfile::Builder::new()
-            .prefix(".partner-auth-")
+            .prefix(TEMP_PREFIX)
+            .rand_bytes(TEMP_RANDOM_LEN)
             .tempfile_in(&self.dir)?;
         file.write_all(bytes)?;
         file.as_file().sync_all()?;
@@ -491,6 +507,29 @@ impl std::fmt::Debug for FileStore {
     }
 }
 
+/// How old a temporary file must be for [`FileStore::clear`] to take it for one a killed
+/// process left: a write in progress renames its file within moments.
+const ABANDONED_WRITE: Duration = Duration::from_secs(60);
+
+/// Whether `path` (named `name`) is the temporary file of a write that never finished: named
+/// as [`FileStore::replace`] names them (the prefix and six random letters or digits), a
+/// regular file last written [`ABANDONED_WRITE`] ago or more.
+fn is_abandoned_write(path: &Path, name: &str) -> bool {
+    let temporary = name.strip_prefix(TEMP_PREFIX).is_some_and(|random| {
+        random.len() == TEMP_RANDOM_LEN && random.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    temporary
+        && name != REPAIR_FILE
+        && fs::symlink_metadata(path).is_ok_and(|metadata| {
+            metadata.is_file()
+                && metadata
+                    .modified()
+                    .ok()
+                    .and_then(|at| at.elapsed().ok())
+                    .is_some_and(|age| age >= ABANDONED_WRITE)
+        })
+}
+
 /// A key this crate made: 64 hex digits, so it is safe as a file name.
 fn is_key(key: &str) -> bool {
     key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit())
@@ -610,7 +649,7 @@ fn lock_for_repairs(
     deadline: std::time::Instant,
     caller: &AtomicBool,
 ) -> io::Result<File> {
-    let turns = open_private(&dir.join(".partner-auth-repair"))?;
+    let turns = open_private(&dir.join(REPAIR_FILE))?;
     lock_before(&turns, deadline, caller, || {
         "another store was repairing a lock file for too long".to_owned()
     })?;
@@ -701,4 +740,53 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
         builder.mode(0o700);
     }
     builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `clear` takes for an abandoned write only a file named as `replace` names them and a
+    /// minute old: not the repair file, not a user's file of a like name, not a fresh write.
+    #[test]
+    fn only_an_old_file_named_as_a_write_is_an_abandoned_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path()).unwrap();
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        let plant = |name: &str, old: bool| {
+            let path = dir.path().join(name);
+            let file = File::create(&path).unwrap();
+            if old {
+                file.set_modified(hour_ago).unwrap();
+            }
+            path
+        };
+        let abandoned = plant(".partner-auth-Xk3q9Z", true);
+        let kept = [
+            plant(".partner-auth-repair", true),
+            plant(".partner-auth-notes.txt", true),
+            plant(".partner-auth-Xk3q9", true),
+            plant(".partner-auth-fresh1", false),
+        ];
+        assert_eq!(store.clear().unwrap(), 0);
+        assert!(!abandoned.exists());
+        for path in kept {
+            assert!(path.exists(), "{}", path.display());
+        }
+        // A write's own temporary file is named so: the rule matches what `replace` makes.
+        let made = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .rand_bytes(TEMP_RANDOM_LEN)
+            .tempfile_in(dir.path())
+            .unwrap();
+        let name = made
+            .path()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        made.as_file().set_modified(hour_ago).unwrap();
+        assert!(is_abandoned_write(made.path(), &name), "{name}");
+    }
 }
