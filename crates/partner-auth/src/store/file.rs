@@ -173,8 +173,9 @@ impl FileStore {
         Self::new(dir)
     }
 
-    /// `partner-auth/tokens` in the user's cache directory: `$XDG_CACHE_HOME` (or
-    /// `~/.cache`) on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows.
+    /// `partner-auth/tokens` in the user's cache directory: `$XDG_CACHE_HOME` where it is an
+    /// absolute path, on every platform (found by review: this said so of Linux alone), else
+    /// `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows.
     pub fn default_dir() -> Option<PathBuf> {
         let base = std::env::var_os("XDG_CACHE_HOME")
             .map(PathBuf::from)
