@@ -55,6 +55,10 @@ pub async fn run(args: Args) -> ExitCode {
     if let Some(port) = args.port {
         builder = builder.base_port(port);
     }
+    // Before the endpoints are printed: a script that stops the sandbox as soon as it has
+    // read them gets a clean exit, not the default action of a signal not yet handled
+    // (found by review: SIGTERM right after the line killed it, exit 143).
+    let stop = Stop::install();
     let sandbox = match builder.start().await {
         Ok(sandbox) => sandbox,
         Err(e) => {
@@ -90,7 +94,7 @@ pub async fn run(args: Args) -> ExitCode {
     } else {
         let _ = stdout::try_write(table(&sandbox));
     }
-    stopped().await;
+    stop.wait().await;
     ExitCode::SUCCESS
 }
 
@@ -131,18 +135,36 @@ pub(crate) fn client_builder(sandbox: &Sandbox, provider: Provider) -> ClientBui
         .credentials(Credentials::new(endpoint.client_id, endpoint.client_secret))
 }
 
-/// Waits for Ctrl-C, or SIGTERM on Unix.
-async fn stopped() {
+/// Ctrl-C, or SIGTERM on Unix, handled from the moment it is installed.
+struct Stop {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Stop {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = signal(SignalKind::interrupt())
+                .and_then(|interrupt| Ok((interrupt, signal(SignalKind::terminate())?)))
+                .ok();
+            Stop { signals }
+        }
+        #[cfg(not(unix))]
+        Stop {}
+    }
+
+    /// Until one of them arrives (Ctrl-C alone where they could not be installed).
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut interrupt, mut terminate)) = self.signals {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }

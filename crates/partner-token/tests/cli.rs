@@ -1181,6 +1181,41 @@ fn sandbox_json_on_a_fixed_port_serves_tokens_until_terminated() {
     assert!(child.0.wait().unwrap().success());
 }
 
+/// A script that stops the sandbox as soon as it has read its endpoints gets a clean exit:
+/// the signals are handled before the line is printed (found by review: set up after it,
+/// a SIGTERM in between killed the sandbox, exit 143). Several rounds, as the window was
+/// narrow.
+#[test]
+fn sandbox_stopped_right_after_its_line_exits_cleanly() {
+    use std::io::BufRead as _;
+    for round in 0..5 {
+        let mut child = KillOnDrop(
+            command()
+                .args(["sandbox", "--json"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start the sandbox"),
+        );
+        let mut line = String::new();
+        let stdout = child.0.stdout.take().expect("stdout");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with('{'), "round {round}: {line}");
+        let pid = child.0.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = child.0.wait().unwrap();
+        assert!(status.success(), "round {round}: {status}");
+    }
+}
+
 /// The sandbox takes `--port` and one port after it per endpoint: a base port without room
 /// for all of them is a usage error, not a failure to bind.
 #[test]
