@@ -142,7 +142,7 @@ pub async fn run() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         stdout::outln!("\nSomething above did not behave as documented.");
-        ExitCode::FAILURE
+        ExitCode::from(crate::exit::DEMO_FAILED)
     }
 }
 

@@ -2,6 +2,8 @@
 
 use partner_auth::ErrorKind;
 
+/// `demo`: something did not behave as documented (the run's output says what).
+pub const DEMO_FAILED: u8 = 1;
 /// Wrong command-line usage (clap's own code, also used for a secret given as a flag).
 pub const USAGE: u8 = 2;
 /// The provider refused the client credentials.
@@ -21,6 +23,7 @@ pub const OUTPUT: u8 = 8;
 pub const HELP: &str = "\
 Exit codes:
   0  ok
+  1  demo: something did not behave as documented (its output says what)
   2  usage: a wrong flag or value, a zero duration, a secret in a flag
   3  invalid credentials: the provider refused the id or secret
   4  rate limited
@@ -30,7 +33,7 @@ Exit codes:
      secret, a request the provider rejects as malformed, a cache
      directory that cache clear cannot clear, a Redis store that
      refuses its password or a command), or a bug in partner-auth
-     (an internal error)
+     or partner-token (an internal error)
   8  the output could not be written (a full disk, say; a reader
      that closed the pipe is not an error)";
 

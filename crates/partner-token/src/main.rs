@@ -186,7 +186,7 @@ fn print_schema(error: bool) -> ExitCode {
         }
         Err(e) => {
             crate::stderr::errln!("error: could not write the schema: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(exit::CONFIGURATION)
         }
     }
 }
@@ -206,7 +206,7 @@ fn print_man(subcommand: Option<&str>) -> ExitCode {
         }
         Err(e) => {
             crate::stderr::errln!("error: could not write the man page: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(exit::CONFIGURATION)
         }
     }
 }
