@@ -298,7 +298,7 @@ impl FileStore {
     }
 
     fn write(&self, key: &str, value: &[u8], ttl: Duration) -> io::Result<()> {
-        let expires = unix_ms(SystemTime::now() + ttl);
+        let expires = expiry_ms(ttl);
         let mut bytes = expires.to_be_bytes().to_vec();
         bytes.extend_from_slice(value);
         self.locked(key, || self.replace(&self.token_path(key), &bytes))
@@ -364,7 +364,7 @@ impl FileStore {
             if gone.load(Ordering::Acquire) || self.lease(key)?.is_some() {
                 return Ok(false);
             }
-            let expires = unix_ms(SystemTime::now() + ttl);
+            let expires = expiry_ms(ttl);
             let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
             let path = self.lease_path(key);
             self.replace(&path, format!("{owner} {expires} {ttl}").as_bytes())?;
@@ -529,6 +529,12 @@ fn is_abandoned_write(path: &Path, name: &str) -> bool {
                     .and_then(|at| at.elapsed().ok())
                     .is_some_and(|age| age >= ABANDONED_WRITE)
         })
+}
+
+/// When an entry written now for `ttl` expires, in Unix milliseconds; far in the future for
+/// a `ttl` past what `SystemTime` holds (found by review: `Duration::MAX` panicked).
+fn expiry_ms(ttl: Duration) -> u64 {
+    SystemTime::now().checked_add(ttl).map_or(u64::MAX, unix_ms)
 }
 
 /// A key this crate made: 64 hex digits, so it is safe as a file name.
@@ -746,6 +752,25 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A caller of the `TokenStore` methods may pass any `Duration`: the longest is an
+    /// entry that does not expire, not a panic in the blocking thread.
+    #[tokio::test]
+    async fn the_longest_ttl_is_an_entry_that_does_not_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path()).unwrap();
+        let key = "ab".repeat(32);
+        store.put(&key, b"value", Duration::MAX).await.unwrap();
+        let entry = store.get(&key).await.unwrap().unwrap();
+        assert_eq!(entry.value, b"value");
+        assert!(
+            entry.ttl > Duration::from_secs(100 * 365 * 86_400),
+            "{:?}",
+            entry.ttl
+        );
+        assert!(store.try_lease(&key, "owner", Duration::MAX).await.unwrap());
+        assert!(!store.try_lease(&key, "other", Duration::MAX).await.unwrap());
+    }
 
     /// `clear` takes for an abandoned write only a file named as `replace` names them and a
     /// minute old: not the repair file, not a user's file of a like name, not a fresh write.
