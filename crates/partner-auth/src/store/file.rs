@@ -114,9 +114,12 @@ pub struct FileStore {
 
 impl FileStore {
     /// A store in `dir`, created (with its parents) if missing, `0700` where this creates
-    /// it. An existing directory is used as it is (one a group of users shares, say), but
-    /// not one every user can write to (Unix): anyone could plant a lease there, or delete
-    /// tokens. Whoever can write to the directory (its owner, a group that shares it) can
+    /// it. An existing directory is used as it is, its permissions unchanged, but not one
+    /// every user can write to (Unix): anyone could plant a lease there, or delete tokens.
+    /// Its files are created `0600`, readable by the user who wrote them only: the
+    /// processes of one user share tokens, and users who share a directory do not (one
+    /// user's entries are unreadable to another, whose reads of them fail as a store
+    /// outage would; found by review: this named a directory a group shares as a use). Whoever can write to the directory (its owner, a group that shares it) can
     /// do that too: not read a token, but turn the sharing of a credential off, each
     /// process then fetching its own, or plant a lease that makes each miss wait as long
     /// as for a stuck holder (the lease's time to live and the retry deadline: 45 s by
