@@ -167,6 +167,18 @@ pub fn timeout(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// A `--port` for the sandbox: 1 up to `highest`.
+pub fn port(text: &str, highest: u16) -> Result<u16, String> {
+    let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!("must not be negative: a port in 1..={highest}"));
+    }
+    match text.parse::<u16>() {
+        Ok(port) if (1..=highest).contains(&port) => Ok(port),
+        _ => Err(format!("not in 1..={highest}")),
+    }
+}
+
 /// A token lifetime: at least one second, as providers report lifetimes in whole seconds,
 /// and at most the sandbox's longest, 365 days.
 pub fn token_lifetime(text: &str) -> Result<Duration, String> {
@@ -188,6 +200,9 @@ pub fn token_lifetime(text: &str) -> Result<Duration, String> {
 
 fn duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
+    if text.starts_with('-') {
+        return Err("must not be negative".into());
+    }
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text
             .parse()

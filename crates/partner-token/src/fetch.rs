@@ -92,7 +92,14 @@ pub struct Args {
     /// 1h. A run
     /// that finds another run's lease on the cache (one interrupted, say) waits for it at
     /// most twice this and a second, before its own request.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = args::timeout)]
+    // Hyphen values taken, so `-1` is named negative, not refused as a stray value.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10s",
+        allow_hyphen_values = true,
+        value_parser = args::timeout
+    )]
     timeout: Duration,
 }
 

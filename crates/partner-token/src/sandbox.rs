@@ -13,7 +13,12 @@ use crate::{args, exit, stdout};
 pub struct Args {
     /// Lifetime of issued tokens: 90s, 10m, 1h, or a number of seconds; at most 365d
     /// (default: each provider's documented one).
-    #[arg(long, value_name = "DURATION", value_parser = args::token_lifetime)]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        value_parser = args::token_lifetime
+    )]
     token_lifetime: Option<Duration>,
     /// Listen on fixed ports: teez on PORT, alternative-payments on PORT+1, cobee on
     /// PORT+2, tradevest on PORT+3, dinie on PORT+4, a partner added later on the next, and
@@ -22,7 +27,8 @@ pub struct Args {
     #[arg(
         long,
         value_name = "PORT",
-        value_parser = clap::value_parser!(u16).range(1..=i64::from(u16::MAX - LAST_PORT_OFFSET))
+        allow_hyphen_values = true,
+        value_parser = |text: &str| args::port(text, u16::MAX - LAST_PORT_OFFSET)
     )]
     port: Option<u16>,
     /// Print one line of JSON on stdout, `{"<provider>": {"base_url", "client_id",

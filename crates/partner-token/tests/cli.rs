@@ -1216,6 +1216,29 @@ fn sandbox_stopped_right_after_its_line_exits_cleanly() {
     }
 }
 
+/// A negative duration or port is a usage error that says what is wrong with it, not the
+/// refusal of an unexpected value that "may be a secret" (found by review: clap took `-1`
+/// for a flag).
+#[test]
+fn a_negative_duration_or_port_is_named_as_such() {
+    for args in [
+        &["fetch", "--provider", "dinie", "--timeout", "-1"][..],
+        &["fetch", "--provider", "dinie", "--timeout", "-5s"],
+        &["sandbox", "--token-lifetime", "-1"],
+        &["sandbox", "--port", "-1"],
+    ] {
+        let output = run(args, "x", None);
+        let stderr = text(&output.stderr);
+        assert_eq!(code(&output), 2, "{args:?}: {stderr}");
+        assert!(!stderr.contains("may be a secret"), "{args:?}: {stderr}");
+        let flag = args[args.len() - 2];
+        assert!(
+            stderr.contains(flag) && stderr.contains("negative"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 /// The sandbox takes `--port` and one port after it per endpoint: a base port without room
 /// for all of them is a usage error, not a failure to bind.
 #[test]
