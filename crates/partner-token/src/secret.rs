@@ -152,14 +152,14 @@ pub async fn read(from_stdin: bool, provider: &str) -> Result<String, Box<Report
 }
 
 /// Asks for a line on the terminal with echo off: turned off before the prompt shows, and
-/// back on when done, also on Ctrl-C (which then exits with 130, as a shell would; and so
-/// does a Ctrl-C later in the run).
+/// back on when done, also on Ctrl-C, Ctrl-\\, SIGTERM or SIGHUP (which then exit with 128
+/// and the signal's number, as a shell reports a process the signal ended; and so does
+/// one later in the run).
 #[cfg(unix)]
 async fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
     use std::io::Write as _;
 
     use rustix::termios::{self, LocalModes, OptionalActions};
-    use tokio::signal::unix::{SignalKind, signal};
 
     let tty = std::fs::OpenOptions::new()
         .read(true)
@@ -169,8 +169,9 @@ async fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
     let mut hidden = saved.clone();
     hidden.local_modes.remove(LocalModes::ECHO);
     hidden.local_modes.insert(LocalModes::ECHONL);
-    // Listen for Ctrl-C before echo goes off, so it can always be turned back on.
-    let mut interrupted = signal(SignalKind::interrupt())?;
+    // Listen before echo goes off, so it can always be turned back on (found by review:
+    // Ctrl-C alone was, and Ctrl-\\ or a SIGTERM left the terminal without echo).
+    let mut stops = Stops::listen()?;
     termios::tcsetattr(&tty, OptionalActions::Now, &hidden)?;
     let restore = |tty: &std::fs::File| {
         let _ = termios::tcsetattr(tty, OptionalActions::Now, &saved);
@@ -192,21 +193,51 @@ async fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
     tokio::select! {
         line = line => {
             restore(&tty);
-            // Listening took Ctrl-C's default action away for good: give it back, as
-            // exit 130 for the rest of the run (found by review: it was ignored until the
-            // run's --timeout).
-            tokio::spawn(async move {
-                if interrupted.recv().await.is_some() {
-                    std::process::exit(130);
-                }
-            });
+            // Listening took the signals' default actions away for good: give them back,
+            // as their exit codes for the rest of the run (found by review: Ctrl-C was
+            // ignored until the run's --timeout).
+            tokio::spawn(async move { std::process::exit(stops.next().await) });
             Ok(line?.trim_end_matches(['\r', '\n']).to_owned())
         }
-        _ = interrupted.recv() => {
+        code = stops.next() => {
             restore(&tty);
             let _ = (&tty).write_all(b"\n");
             // The reading thread is blocked on the terminal: leave without waiting for it.
-            std::process::exit(130);
+            std::process::exit(code);
+        }
+    }
+}
+
+/// The signals that end a run at the prompt, each with the exit code a shell reports for
+/// a process it ended: Ctrl-C (130), Ctrl-\\ (131), SIGTERM (143), SIGHUP (129).
+#[cfg(unix)]
+struct Stops {
+    interrupt: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Stops {
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Stops {
+            interrupt: signal(SignalKind::interrupt())?,
+            quit: signal(SignalKind::quit())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// The exit code of the first of them to arrive.
+    async fn next(&mut self) -> i32 {
+        tokio::select! {
+            Some(()) = self.interrupt.recv() => 130,
+            Some(()) = self.quit.recv() => 131,
+            Some(()) = self.terminate.recv() => 143,
+            Some(()) = self.hangup.recv() => 129,
+            else => std::future::pending().await,
         }
     }
 }

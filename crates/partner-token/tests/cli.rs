@@ -1505,6 +1505,64 @@ fn ctrl_c_at_the_prompt_restores_echo() {
     assert!(flags.contains(&"echo"), "echo left off: {transcript}");
 }
 
+/// Ctrl-\\ (SIGQUIT) at the prompt, and a SIGTERM or SIGHUP sent to it, turn echo back on
+/// too, and exit as that signal would (128 + its number); found by review: only Ctrl-C was
+/// handled, and the others left the terminal without echo.
+#[test]
+fn other_signals_at_the_prompt_restore_echo_too() {
+    use std::io::Read as _;
+    if !have_script() {
+        return;
+    }
+    for (signal, how, exit) in [
+        ("QUIT", None, 131),
+        ("TERM", Some("TERM"), 143),
+        ("HUP", Some("HUP"), 129),
+    ] {
+        let line = format!(
+            "bash -c '{BIN} fetch --provider dinie --base-url http://127.0.0.1:9 \
+             --client-secret-stdin; echo exit=$?; stty -a'"
+        );
+        let (mut child, mut stdout, mut stdin, mut seen) =
+            at_the_secret_prompt(&line, "id", "dinie");
+        match how {
+            // Ctrl-\\, as the terminal sends it.
+            None => stdin.write_all(b"\x1c").unwrap(),
+            Some(name) => {
+                // This test's own partner-token: script's child bash's child (other tests
+                // run theirs meanwhile).
+                let children = |pid: String| {
+                    let out = Command::new("pgrep").args(["-P", &pid]).output().unwrap();
+                    text(&out.stdout).trim().to_owned()
+                };
+                let bash = children(child.0.id().to_string());
+                let ours = children(bash.clone());
+                assert!(
+                    !ours.is_empty(),
+                    "{signal}: no partner-token under bash {bash}"
+                );
+                let killed = Command::new("kill")
+                    .args([&format!("-{name}"), &ours])
+                    .status()
+                    .unwrap();
+                assert!(killed.success(), "{signal}: kill {ours}");
+            }
+        }
+        stdout.read_to_end(&mut seen).unwrap();
+        let _ = child.0.wait();
+        let transcript = String::from_utf8_lossy(&seen);
+        assert!(
+            transcript.contains(&format!("exit={exit}")),
+            "{signal}: {transcript}"
+        );
+        let flags: Vec<&str> = transcript.split_whitespace().collect();
+        assert!(
+            flags.contains(&"echo"),
+            "{signal}: echo left off: {transcript}"
+        );
+    }
+}
+
 /// `fetch --header` as a script would run it, with the cache in `cache_home`.
 fn fetch_cached(endpoint: &Endpoint, cache_home: &std::path::Path, extra: &[&str]) -> Output {
     let mut command = command();
