@@ -1,0 +1,113 @@
+//! From an adversarial review of how token and error responses become `AccessToken` and
+//! `Error` (kept as regression tests): each failed before its fix.
+
+mod common;
+
+use std::time::Duration;
+
+use partner_auth::{Client, Credentials, Provider};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpListener;
+
+const PROVIDERS: [Provider; 6] = [
+    Provider::Teez,
+    Provider::AlternativePayments,
+    Provider::Cobee,
+    Provider::Tradevest,
+    Provider::Dinie,
+    Provider::Standard,
+];
+
+/// A loopback server answering every request with `response`, byte for byte.
+async fn raw_server(response: Vec<u8>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let response = response.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 16384];
+                loop {
+                    let n = stream.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                        if got.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let _ = stream.write_all(&response).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn reply(status: &str, headers: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// The error `provider`'s client with `secret` gets from a server answering `response`.
+async fn error_from(provider: Provider, secret: &str, response: Vec<u8>) -> partner_auth::Error {
+    let server = raw_server(response).await;
+    Client::builder(provider)
+        .base_url(common::base_url(provider, &server))
+        .credentials(Credentials::new(common::CLIENT_ID, secret))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+        .fetch_token()
+        .await
+        .unwrap_err()
+}
+
+/// Every way an error is shown.
+fn every_form(error: &partner_auth::Error) -> String {
+    format!(
+        "{error}\n{error:?}\n{}",
+        serde_json::to_string(error).unwrap()
+    )
+}
+
+/// A redirect's target is named in the error, as the URL parser writes it: the path
+/// re-encoded its own way (`<` as `%3C`, `:`, `!` and `@` kept, which no encoder the
+/// scrubbing knows keeps), the host in lowercase. A secret the server put there as it was
+/// sent came out in a form nothing scrubbed.
+#[tokio::test]
+async fn a_secret_in_a_redirects_path_or_host_is_not_shown_in_the_parsers_spelling() {
+    for provider in PROVIDERS {
+        let secret = "aB3<x>:Qz9!k@w";
+        let location = format!("location: https://login.example.invalid/p/{secret}\r\n");
+        let error = error_from(provider, secret, reply("302 Found", &location, b"")).await;
+        let shown = every_form(&error);
+        for form in [secret, "aB3%3Cx%3E:Qz9!k@w"] {
+            assert!(!shown.contains(form), "{provider}: {form} in {shown}");
+        }
+        assert!(shown.contains("login.example.invalid"), "{shown}");
+
+        let secret = "Secret0Value9";
+        let location = format!("location: https://{secret}.example.invalid/p\r\n");
+        let error = error_from(provider, secret, reply("302 Found", &location, b"")).await;
+        let shown = every_form(&error);
+        assert!(
+            !shown.to_ascii_lowercase().contains("secret0value9"),
+            "{provider}: {shown}"
+        );
+    }
+}
