@@ -389,6 +389,29 @@ impl Sensitive {
         }
     }
 
+    /// Whether `text` holds a sensitive string, compared without ASCII case: for a text
+    /// that something lowercased (a URL's host).
+    pub(crate) fn occurs_ignoring_ascii_case(&self, text: &str) -> bool {
+        let text = text.to_ascii_lowercase();
+        !occurrences(&text, &self.lowercased()).is_empty()
+    }
+
+    /// The same strings in ASCII lowercase.
+    fn lowercased(&self) -> Sensitive {
+        let lower = |strings: &[SecretString]| -> Box<[SecretString]> {
+            strings
+                .iter()
+                .map(|s| SecretString::from(s.expose_secret().to_ascii_lowercase()))
+                .collect()
+        };
+        Sensitive {
+            patterns: lower(&self.patterns),
+            words: lower(&self.words),
+            shortest: self.shortest,
+            longest: self.longest,
+        }
+    }
+
     /// Also `secret` when it is shorter than [`MIN_REDACTED_LEN`] bytes (a client secret:
     /// [`new`](Self::new) leaves it out), scrubbed wherever nothing joins it to a longer
     /// word, identifier, number or path (see [`joins`]): no real secret is that short, and

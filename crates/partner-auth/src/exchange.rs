@@ -279,11 +279,26 @@ fn redirect_target(location: &reqwest::header::HeaderValue, sensitive: &Sensitiv
     else {
         return "another URL".to_owned();
     };
-    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
+    // The parser writes a host in lowercase, and a path's escapes its own way (`<` as
+    // `%3C`, `:`, `!` and `@` kept): a secret the server put there as sent would be in
+    // neither form. A host that holds one in any case is not shown; a path that holds one
+    // once decoded is shown decoded, and scrubbed.
+    let host = url.host_str().unwrap_or("");
+    let host = if sensitive.occurs_ignoring_ascii_case(host) {
+        "[REDACTED]"
+    } else {
+        host
+    };
+    let mut shown = format!("{}://{host}", url.scheme());
     if let Some(port) = url.port() {
         shown.push_str(&format!(":{port}"));
     }
-    shown.push_str(url.path());
+    let decoded = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
+    if body::scrub(&decoded, sensitive) == decoded {
+        shown.push_str(url.path());
+    } else {
+        shown.push_str(&body::scrub(&decoded, sensitive));
+    }
     if url.query().is_some() || url.fragment().is_some() {
         shown.push_str(" (query and fragment not shown)");
     }
