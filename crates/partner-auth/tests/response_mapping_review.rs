@@ -111,3 +111,46 @@ async fn a_secret_in_a_redirects_path_or_host_is_not_shown_in_the_parsers_spelli
         );
     }
 }
+
+/// `text` in UTF-16, little-endian with a byte order mark or big-endian without one.
+fn utf16(text: &str, little_endian: bool) -> Vec<u8> {
+    let units = text.encode_utf16();
+    if little_endian {
+        [0xfeffu16]
+            .into_iter()
+            .chain(units)
+            .flat_map(u16::to_le_bytes)
+            .collect()
+    } else {
+        units.flat_map(u16::to_be_bytes).collect()
+    }
+}
+
+/// An error body in UTF-16 (a Windows server's `Encoding.Unicode`) echoing the secret: read
+/// as UTF-8, each character came with a NUL, so no spelling of the secret matched and the
+/// excerpt showed it, one NUL apart; and its RFC 6749 code was not read.
+#[tokio::test]
+async fn a_utf16_error_body_is_read_as_text_and_scrubbed() {
+    let secret = common::SECRET;
+    let body =
+        format!(r#"{{"error":"invalid_client","error_description":"wrong secret {secret}"}}"#);
+    for provider in [Provider::Tradevest, Provider::Standard] {
+        for little_endian in [true, false] {
+            let headers = "content-type: application/json; charset=utf-16\r\n";
+            let response = reply("400 Bad Request", headers, &utf16(&body, little_endian));
+            let error = error_from(provider, secret, response).await;
+            let shown = every_form(&error)
+                .replace('\0', "")
+                .replace(r"\0", "")
+                .replace(r"\u0000", "");
+            assert!(!shown.contains(secret), "{provider}: {shown}");
+            assert_eq!(error.code(), Some("invalid_client"), "{provider}: {shown}");
+            assert_eq!(
+                error.kind(),
+                partner_auth::ErrorKind::InvalidCredentials,
+                "{provider}"
+            );
+            assert_eq!(error.message(), Some("wrong secret [REDACTED]"));
+        }
+    }
+}
