@@ -190,6 +190,38 @@ pub(crate) fn details(body: &Value) -> Details {
     }
 }
 
+/// An error body as UTF-8: a UTF-8 byte order mark dropped, and UTF-16 decoded, with a
+/// byte order mark or without one as RFC 4627 §3 tells it (a NUL in one of the first two
+/// bytes); anything else as it is. Not decoded where the body as it is holds a sensitive
+/// string: decoding would turn it into characters that scrubbing no longer knows.
+pub(crate) fn as_utf8<'a>(body: &'a [u8], sensitive: &Sensitive) -> Cow<'a, [u8]> {
+    if let Some(rest) = body.strip_prefix(b"\xEF\xBB\xBF") {
+        return Cow::Borrowed(rest);
+    }
+    let (little_endian, units) = match body {
+        [0xFF, 0xFE, rest @ ..] => (true, rest),
+        [0xFE, 0xFF, rest @ ..] => (false, rest),
+        [first, 0, ..] if *first != 0 => (true, body),
+        [0, second, ..] if *second != 0 => (false, body),
+        _ => return Cow::Borrowed(body),
+    };
+    if !occurrences(&String::from_utf8_lossy(body), sensitive).is_empty() {
+        return Cow::Borrowed(body);
+    }
+    let units = units.chunks_exact(2).map(|pair| {
+        let pair = [pair[0], pair[1]];
+        if little_endian {
+            u16::from_le_bytes(pair)
+        } else {
+            u16::from_be_bytes(pair)
+        }
+    });
+    let text: String = char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect();
+    Cow::Owned(text.into_bytes())
+}
+
 /// Longest excerpt kept of an error body, in characters.
 const EXCERPT_CHARS: usize = 200;
 
@@ -1023,6 +1055,26 @@ mod tests {
         );
         let shown = excerpt(big.as_bytes(), &sensitive).unwrap();
         assert_eq!(shown, r#"{"message":"[REDACTED]","pad":"…"#);
+    }
+
+    #[test]
+    fn utf16_is_decoded_unless_the_bytes_as_they_are_hold_a_secret() {
+        let sensitive = Sensitive::new(["s3cret-value"]);
+        let le: Vec<u8> = "\u{feff}{\"a\":\"é\"}"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(&*as_utf8(&le, &sensitive), "{\"a\":\"é\"}".as_bytes());
+        let be: Vec<u8> = "{}".encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert_eq!(&*as_utf8(&be, &sensitive), b"{}");
+        assert_eq!(&*as_utf8(b"\xEF\xBB\xBF{}", &sensitive), b"{}");
+        assert_eq!(&*as_utf8(b"{}", &sensitive), b"{}");
+        // Read as UTF-16, these bytes would be CJK characters spelling the secret two bytes
+        // to one: they stay as they are, and are scrubbed.
+        let crafted = b"x\0 s3cret-value";
+        assert_eq!(&*as_utf8(crafted, &sensitive), &crafted[..]);
+        let shown = excerpt(&as_utf8(crafted, &sensitive), &sensitive).unwrap();
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 
     #[test]

@@ -194,6 +194,9 @@ impl Exchange<'_> {
     /// details from the body, the wait from the headers.
     fn http_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
         let sensitive = self.sensitive;
+        // A UTF-16 body read as UTF-8 has a NUL beside each character: nothing in it would
+        // be found, a secret it echoes included.
+        let body = &*body::as_utf8(body, sensitive);
         let json = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
         let details = self
             .error_details
