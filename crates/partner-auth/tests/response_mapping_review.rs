@@ -154,3 +154,31 @@ async fn a_utf16_error_body_is_read_as_text_and_scrubbed() {
         }
     }
 }
+
+/// A token body after a UTF-8 byte order mark (which RFC 8259 §8.1 lets a parser ignore,
+/// and some Windows stacks write): the token was lost, as "bytes that are not JSON".
+#[tokio::test]
+async fn a_token_body_after_a_utf8_byte_order_mark_is_a_token() {
+    for provider in PROVIDERS {
+        let body = format!(
+            "\u{feff}{}",
+            r#"{"access_token":"tok-abc","token_type":"bearer","expires_in":60,"accessToken":"tok-abc","tokenType":"Bearer","expiresIn":60}"#
+        );
+        let headers = "content-type: application/json\r\n";
+        let server = raw_server(reply("200 OK", headers, body.as_bytes())).await;
+        let token = Client::builder(provider)
+            .base_url(common::base_url(provider, &server))
+            .credentials(Credentials::new(common::CLIENT_ID, common::SECRET))
+            .build()
+            .unwrap()
+            .fetch_token()
+            .await
+            .unwrap_or_else(|e| panic!("{provider}: {e}"));
+        assert_eq!(token.expose_secret(), "tok-abc");
+        assert_eq!(
+            token.lifetime(),
+            Some(Duration::from_secs(60)),
+            "{provider}"
+        );
+    }
+}
