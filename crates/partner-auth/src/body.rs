@@ -11,8 +11,11 @@ use crate::token::RawToken;
 
 /// Decodes a success body leniently: field names compared without case, `_` or `-`
 /// (`access_token`, `accessToken`, `AccessToken`), extra fields ignored, `expires_in` as a
-/// number or a numeric string, a `scope` only as a string. `Err` says what is missing.
+/// number or a numeric string, a `scope` only as a string, after a UTF-8 byte order mark
+/// if there is one. `Err` says what is missing.
 pub(crate) fn lenient_token(body: &[u8]) -> Result<RawToken, String> {
+    // A UTF-8 byte order mark, which RFC 8259 §8.1 lets a parser ignore.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let value: Value = serde_json::from_slice(body).map_err(|_| shape(body))?;
     let Value::Object(object) = &value else {
         return Err(shape(body));
