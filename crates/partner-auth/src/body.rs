@@ -336,6 +336,29 @@ fn lowercase_escapes(encoded: &str) -> String {
     out
 }
 
+/// How HTML escapers write a quote and an apostrophe (each writes `&amp;`, `&lt;` and
+/// `&gt;`), taken in every pairing: Go's `html.EscapeString` and MarkupSafe (`&#34;`,
+/// `&#39;`), Python's `html.escape` (`&quot;`, `&#x27;`), PHP's `htmlspecialchars`
+/// (`&quot;`, `&#039;`), XML's named entities (`&quot;`, `&apos;`), and hex references.
+const HTML_QUOTES: [&str; 3] = ["&quot;", "&#34;", "&#x22;"];
+const HTML_APOSTROPHES: [&str; 4] = ["&#39;", "&#x27;", "&#039;", "&apos;"];
+
+/// `text` escaped as an HTML page shows it, with `quote` and `apostrophe` for `"` and `'`.
+fn html_escaped(text: &str, quote: &str, apostrophe: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str(quote),
+            '\'' => out.push_str(apostrophe),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// What a text taken from a response must not show (a client's secret, the values of its
 /// token URL's query, the `Authorization: Basic` value of its credentials), in every form a
 /// server may echo one back: as sent; form-urlencoded (`+` for a space) or percent-encoded
@@ -343,7 +366,8 @@ fn lowercase_escapes(encoded: &str) -> String {
 /// `!'()*` as JavaScript's `encodeURIComponent` keeps them, or also `/` as Python's
 /// `quote` does; `%20` or `+` for a space), either with upper- or lowercase hex digits;
 /// escaped as a JSON string is (`\/` for `/` too, and the `\u` escapes that Python's, Go's,
-/// PHP's and .NET's JSON writers make by default, see [`JSON_WRITERS`]); and each piece of
+/// PHP's and .NET's JSON writers make by default, see [`JSON_WRITERS`]); escaped as the
+/// common HTML escapers write it (an error page's echo, see [`HTML_QUOTES`] and [`HTML_APOSTROPHES`]); and each piece of
 /// it between
 /// the characters a form or URL parser may cut it at (`&`, `=`, `+`, `%`, `;`, `#`, `?`,
 /// whitespace) that is [`MIN_PIECE_LEN`] bytes or longer, as it is and form-urlencoded,
@@ -402,6 +426,11 @@ impl Sensitive {
                     };
                     add(percent.replace("%20", "+"));
                     add(percent);
+                }
+            }
+            for quote in HTML_QUOTES {
+                for apostrophe in HTML_APOSTROPHES {
+                    add(html_escaped(secret, quote, apostrophe));
                 }
             }
             add(secret.to_owned());

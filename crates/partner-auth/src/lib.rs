@@ -99,7 +99,8 @@
 //! [`Error::field_errors`]), with the client secret scrubbed from them (as sent; form- or
 //! percent-encoded as the common encoders write it, in either case of hex digit; escaped
 //! as in a JSON string, as Python's, Go's, PHP's and .NET's JSON writers escape it by
-//! default; the pieces of it a form or URL parser may cut it into, of 8 bytes or more; for
+//! default; escaped as an HTML page shows it, `&amp;`, `&lt;`, `&gt;` and a quote and an
+//! apostrophe as the common escapers write them; the pieces of it a form or URL parser may cut it into, of 8 bytes or more; for
 //! HTTP Basic, the base64 `Authorization` value, and the pair encoded again without the
 //! form encoding; a secret shorter than 4 bytes, wherever a letter, a digit, `_`, `-`,
 //! `/` or an inner `.` does not join it to a longer word, number or path: it may then hide

@@ -182,3 +182,42 @@ async fn a_token_body_after_a_utf8_byte_order_mark_is_a_token() {
         );
     }
 }
+
+/// An HTML error page (a gateway's, a WAF's) echoing the secret escapes it as HTML does:
+/// `<` as `&lt;`, a quote as `&quot;` or `&#34;`, an apostrophe as `&#39;`, `&#x27;`,
+/// `&#039;` or `&apos;`, `&` as `&amp;`. That form was shown in the excerpt (found by
+/// review).
+#[tokio::test]
+async fn a_secret_an_html_page_echoes_escaped_is_not_shown() {
+    let secret = "aB3<x>&\"q'Z9!k@w";
+    let escapes: [(&str, &str); 6] = [
+        ("&quot;", "&#39;"),
+        ("&#34;", "&#39;"),
+        ("&quot;", "&#x27;"),
+        ("&quot;", "&#039;"),
+        ("&quot;", "&apos;"),
+        ("&#34;", "&#x27;"),
+    ];
+    for provider in PROVIDERS {
+        for (quote, apostrophe) in escapes {
+            let echoed = secret
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', quote)
+                .replace('\'', apostrophe);
+            let body = format!(
+                "<html><body><h1>400 Bad Request</h1><p>client_secret={echoed} refused</p></body></html>"
+            );
+            let headers = "content-type: text/html\r\n";
+            let response = reply("400 Bad Request", headers, body.as_bytes());
+            let error = error_from(provider, secret, response).await;
+            let shown = every_form(&error);
+            assert!(
+                !shown.contains(&echoed) && !shown.contains("q&#") && !shown.contains("aB3&lt;"),
+                "{provider} ({quote} {apostrophe}): {shown}"
+            );
+            assert!(shown.contains("400 Bad Request"), "{provider}: {shown}");
+        }
+    }
+}
