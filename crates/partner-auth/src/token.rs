@@ -20,8 +20,8 @@ pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// The kind of token, from the response's `token_type`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TokenType {
-    /// `bearer`, compared case-insensitively (RFC 6749 §5.1), or no `token_type` at all
-    /// (every one of the five providers documents bearer tokens).
+    /// `bearer`, compared case-insensitively (RFC 6749 §5.1), or no `token_type` at all, or
+    /// a blank one (every one of the five providers documents bearer tokens).
     Bearer,
     /// Any other type, kept verbatim.
     Other(String),
@@ -30,7 +30,9 @@ pub enum TokenType {
 impl TokenType {
     /// Parses a `token_type` value.
     pub fn parse(value: &str) -> Self {
-        if value.trim().eq_ignore_ascii_case("bearer") {
+        // A blank one is none (found by review: `""` was a type of its own).
+        let word = value.trim();
+        if word.is_empty() || word.eq_ignore_ascii_case("bearer") {
             TokenType::Bearer
         } else {
             TokenType::Other(value.to_owned())
@@ -362,7 +364,8 @@ impl fmt::Display for AccessToken {
         write!(
             f,
             "{} token from {}/{}, expires {}",
-            self.0.token_type,
+            // The provider's word: escaped, so it cannot forge a log line (found by review).
+            partner_api_support::one_line(self.0.token_type.as_str()),
             self.0.provider,
             self.0.environment,
             humantime::format_rfc3339_seconds(self.0.expires_at)

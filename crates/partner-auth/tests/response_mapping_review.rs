@@ -221,3 +221,61 @@ async fn a_secret_an_html_page_echoes_escaped_is_not_shown() {
         }
     }
 }
+
+/// The token `provider`'s client gets from a server answering `body` with a 200.
+async fn token_from(provider: Provider, body: &str) -> partner_auth::AccessToken {
+    let headers = "content-type: application/json\r\n";
+    let server = raw_server(reply("200 OK", headers, body.as_bytes())).await;
+    Client::builder(provider)
+        .base_url(common::base_url(provider, &server))
+        .credentials(Credentials::new(common::CLIENT_ID, common::SECRET))
+        .build()
+        .unwrap()
+        .fetch_token()
+        .await
+        .unwrap_or_else(|e| panic!("{provider}: {e}"))
+}
+
+/// A token body with both spellings of each field, `token_type` as given.
+fn body_with_type(token_type: &str) -> String {
+    serde_json::json!({
+        "access_token": "tok-abc", "token_type": token_type, "expires_in": 60,
+        "accessToken": "tok-abc", "tokenType": token_type, "expiresIn": 60,
+    })
+    .to_string()
+}
+
+/// A blank `token_type` is no type, which is Bearer, as a missing one is (found by review:
+/// `""` was a type of its own, and `authorization_header` refused the token).
+#[tokio::test]
+async fn a_blank_token_type_is_bearer() {
+    for provider in [Provider::Teez, Provider::Tradevest, Provider::Standard] {
+        for blank in ["", "   "] {
+            let token = token_from(provider, &body_with_type(blank)).await;
+            assert_eq!(
+                *token.token_type(),
+                partner_auth::TokenType::Bearer,
+                "{provider}: {blank:?}"
+            );
+            assert!(token.authorization_header().is_ok(), "{provider}");
+        }
+    }
+}
+
+/// `AccessToken`'s `Display` (a log line: `println!("{token}")`) shows the provider's token
+/// type escaped, as an error's `Display` shows the provider's words: a newline or an escape
+/// sequence from the server cannot forge a line or reach a terminal (found by review).
+#[tokio::test]
+async fn a_token_types_control_characters_are_escaped_in_display() {
+    for provider in [Provider::Tradevest, Provider::Standard] {
+        let token = token_from(provider, &body_with_type("mac\n\u{1b}[31mforged\u{202e}")).await;
+        let shown = token.to_string();
+        assert!(
+            !shown.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{provider}: {shown:?}"
+        );
+        assert!(shown.contains("mac"), "{shown}");
+        // The type itself is kept as sent.
+        assert_eq!(token.token_type().as_str(), "mac\n\u{1b}[31mforged\u{202e}");
+    }
+}
