@@ -393,3 +393,77 @@ async fn a_hash_or_a_list_at_the_token_key_is_no_token_and_is_replaced() {
         );
     }
 }
+
+/// Promise (`RedisStore` docs): "An ACL user needs `GET`, `GETRANGE`, `PTTL`, `SET`, `DEL`,
+/// `PUBLISH` (run by the scripts), `EXISTS` …, `MULTI`, `EXEC`, `EVALSHA` and `SCRIPT
+/// LOAD`; `HELLO` and `SUBSCRIBE` for waits woken by messages (without them waits poll)";
+/// and (README) "Redis failing costs one warning".
+///
+/// A user with exactly those commands and its key pattern but no pub/sub channel (Redis
+/// 7's default for a new user, `acl-pubsub-default resetchannels`; spelled out here): the
+/// write script's `PUBLISH` is refused after its `SET` has landed, so every token write is
+/// a store error and opens the back-off (the token is stored regardless), and a lease's
+/// release fails the same way after its `DEL`. Wake-ups are a latency matter: a refused
+/// one must not fail the write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_channel_access_writes_and_releases_without_store_errors() {
+    let Some(server) = RedisServer::start_with(&[
+        "--user",
+        "alice",
+        "on",
+        ">alice-pw-0xBEEF",
+        "~partner-auth:*",
+        "resetchannels",
+        "+get",
+        "+getrange",
+        "+exists",
+        "+pttl",
+        "+set",
+        "+del",
+        "+publish",
+        "+multi",
+        "+exec",
+        "+evalsha",
+        "+script|load",
+        "+hello",
+        "+subscribe",
+    ]) else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let url = format!("redis://alice:alice-pw-0xBEEF@127.0.0.1:{}/", server.port());
+    let writer = build(&sandbox, &url, StorePolicy::default());
+    let token = writer.token().await.unwrap();
+    assert_eq!(
+        writer.stats().store_errors,
+        0,
+        "writing the token (a script whose PUBLISH the user's ACL refuses) was a store error"
+    );
+    let reader = build(&sandbox, &url, StorePolicy::default());
+    assert_eq!(
+        reader.token().await.unwrap().expose_secret(),
+        token.expose_secret()
+    );
+    assert_eq!(reader.stats().store_hits, 1);
+
+    // A lease's release, and a wait for one (it polls: no subscription).
+    let store = RedisStore::new(&url).unwrap();
+    let key = "cd".repeat(32);
+    assert!(
+        store
+            .try_lease(&key, "someone", Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+    store
+        .release_lease(&key, "someone")
+        .await
+        .expect("releasing a lease (a script whose PUBLISH the ACL refuses) failed");
+    store.wait(&key, Duration::from_millis(300)).await.unwrap();
+    assert!(
+        store
+            .try_lease(&key, "another", Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+}
