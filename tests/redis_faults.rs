@@ -467,3 +467,49 @@ async fn a_user_without_channel_access_writes_and_releases_without_store_errors(
             .unwrap()
     );
 }
+
+/// Promise (README): "One fetch per fleet. ... Refresh ahead works the same way: one process
+/// refreshes while the rest keep serving their token and pick up the new one"; and "Redis
+/// failing costs one warning".
+///
+/// Redis (or the proxy in front of it) closes a connection that has been idle: Redis's
+/// `timeout`, a managed service's idle limit (ten minutes on some), a failover. A token
+/// source uses its store about twice per token lifetime, so at each refresh its connection
+/// has long been closed. The first operation on it failed (the manager reconnects only
+/// after that failure), which opened the back-off: every process then fetched a token of
+/// its own, wrote none, and warned of an outage, at every refresh, with Redis healthy.
+/// Closed here with `CLIENT KILL`, as an idle timeout would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_redis_closed_while_idle_costs_no_token_and_no_store_error() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let a = build(&sandbox, &server.url(), StorePolicy::default());
+    let b = build(&sandbox, &server.url(), StorePolicy::default());
+    let first = a.token().await.unwrap();
+    assert_eq!(
+        b.token().await.unwrap().expose_secret(),
+        first.expose_secret()
+    );
+    // Both connections idle, then closed by the server.
+    let mut admin = server.connection().await;
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"][..])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert!(killed >= 2, "{killed} connections closed");
+    // A refresh, then the other process's: one new token for both.
+    let second = a.refresh().await.unwrap();
+    assert_ne!(second.expose_secret(), first.expose_secret());
+    let picked_up = b.refresh().await.unwrap();
+    let (sa, sb) = (a.stats(), b.stats());
+    assert_eq!(
+        (sa.store_errors, sb.store_errors),
+        (0, 0),
+        "a connection the server closed while idle was a store failure: {sa:?} {sb:?}"
+    );
+    assert_eq!(picked_up.expose_secret(), second.expose_secret());
+    assert_eq!(sandbox.stats(PROVIDER).token_requests, 2);
+}
