@@ -513,3 +513,23 @@ async fn a_connection_redis_closed_while_idle_costs_no_token_and_no_store_error(
     assert_eq!(picked_up.expose_secret(), second.expose_secret());
     assert_eq!(sandbox.stats(PROVIDER).token_requests, 2);
 }
+
+/// The second try after a lost connection may repeat a lease attempt that took the lease:
+/// its owner already holds it, which counts as taken (not as someone else's lease to wait
+/// out); another owner's attempt still does not take it.
+#[tokio::test]
+async fn a_lease_attempt_repeated_by_its_owner_counts_as_taken() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::new(&server.url()).unwrap();
+    let key = "ef".repeat(32);
+    let ttl = Duration::from_secs(30);
+    assert!(store.try_lease(&key, "owner-1", ttl).await.unwrap());
+    assert!(store.try_lease(&key, "owner-1", ttl).await.unwrap());
+    assert!(!store.try_lease(&key, "owner-2", ttl).await.unwrap());
+    let again = store.get_or_lease(&key, "owner-1", ttl).await.unwrap();
+    assert_eq!(again, partner_auth::store::Lookup::Leased);
+    let other = store.get_or_lease(&key, "owner-2", ttl).await.unwrap();
+    assert_eq!(other, partner_auth::store::Lookup::Held);
+}

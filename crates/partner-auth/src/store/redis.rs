@@ -19,9 +19,9 @@ const POLL: Duration = Duration::from_millis(500);
 
 /// The token (its first `ARGV[3]` + 1 bytes) and its time to live if there is one;
 /// otherwise the lease for `ARGV[1]` (`SET NX PX ARGV[2]`), taken atomically with finding
-/// no token. Replies `{token, ttl}`, `{false, 1}` (leased) or `{false, 0}` (held by
-/// someone else). Something other than a string at the token key is no token: the write
-/// that follows the lease replaces it.
+/// no token. Replies `{token, ttl}`, `{false, 1}` (leased, or already held by that owner:
+/// see [`TRY_LEASE`]) or `{false, 0}` (held by someone else). Something other than a
+/// string at the token key is no token: the write that follows the lease replaces it.
 static GET_OR_LEASE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
@@ -30,12 +30,22 @@ local ttl = redis.call('PTTL', KEYS[1])
 if type(token) == 'string' and ttl > 0 then
   return {token, ttl}
 end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])
+  or redis.call('GET', KEYS[2]) == ARGV[1] then
   return {false, 1}
 end
 return {false, 0}",
     )
 });
+
+/// The lease for `ARGV[1]` (`SET NX PX ARGV[2]`); 1 if taken, or already held by that
+/// owner (a repeat, after a connection lost on the way, of an attempt that took it), else 0.
+const TRY_LEASE: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+  or redis.call('GET', KEYS[1]) == ARGV[1] then
+  return 1
+end
+return 0";
 
 /// Writes the token and wakes the waiters. The wake-up is best effort (`pcall`): a user
 /// whose ACL grants no pub/sub channel (Redis 7's default for a new user) has the `SET`
@@ -80,6 +90,33 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return 1
 end
 return 0";
+
+/// `$op` (an expression building a command's future, evaluated again for the second
+/// try), and once more if it
+/// failed because the connection was closed under it: Redis closes an idle connection
+/// (its `timeout`, a managed service's idle limit, a failover), and the connection manager
+/// reconnects only once a command has failed on it. A source uses its store about twice
+/// per token lifetime, so without the second try every refresh found it closed, and every
+/// process fetched on its own (found by review). Each operation is safe to repeat: reads,
+/// a write of the same value, compare-and-deletes, releases, and leases, which count as
+/// taken when their owner already holds them.
+macro_rules! retried {
+    ($op:expr) => {
+        match $op.await {
+            Err(error) if closed_under_us(&error) => $op.await,
+            result => result,
+        }
+    };
+}
+
+/// Whether `error` says the connection was lost (not refused: a Redis that is down is
+/// tried once, as before).
+fn closed_under_us(error: &redis::RedisError) -> bool {
+    let refused = std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+    error.is_connection_dropped() && !refused
+}
 
 /// A [`TokenStore`] in Redis 7 or Valkey, shared by every process that points at it.
 ///
@@ -324,11 +361,12 @@ impl RedisStore {
         connection: &mut ConnectionManager,
         lease: &str,
     ) -> Result<bool, StoreError> {
-        let held: bool = redis::cmd("EXISTS")
-            .arg(lease)
-            .query_async(connection)
-            .await
-            .map_err(|e| failed("Redis EXISTS failed", e))?;
+        let held: bool = retried!(
+            redis::cmd("EXISTS")
+                .arg(lease)
+                .query_async(&mut *connection)
+        )
+        .map_err(|e| failed("Redis EXISTS failed", e))?;
         Ok(!held)
     }
 }
@@ -423,13 +461,10 @@ impl TokenStore for RedisStore {
         let (token, _, events) = self.keys(key);
         let mut connection = self.connection()?;
         let ms = millis(ttl);
-        redis::Script::new(PUT)
-            .key(token)
-            .key(events)
-            .arg(value)
-            .arg(ms)
-            .invoke_async::<i64>(&mut connection)
-            .await
+        let script = redis::Script::new(PUT);
+        let mut invocation = script.key(token);
+        invocation.key(events).arg(value).arg(ms);
+        retried!(invocation.invoke_async::<i64>(&mut connection))
             .map_err(|e| failed("Redis SET failed", e))?;
         Ok(())
     }
@@ -437,11 +472,10 @@ impl TokenStore for RedisStore {
     async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
         let (token, _, _) = self.keys(key);
         let mut connection = self.connection()?;
-        let deleted: i64 = redis::Script::new(COMPARE_AND_DELETE)
-            .key(token)
-            .arg(expected)
-            .invoke_async(&mut connection)
-            .await
+        let script = redis::Script::new(COMPARE_AND_DELETE);
+        let mut invocation = script.key(token);
+        invocation.arg(expected);
+        let deleted: i64 = retried!(invocation.invoke_async(&mut connection))
             .map_err(|e| failed("Redis compare-and-delete failed", e))?;
         Ok(deleted == 1)
     }
@@ -450,27 +484,21 @@ impl TokenStore for RedisStore {
         let (_, lease, _) = self.keys(key);
         let mut connection = self.connection()?;
         let ms = millis(ttl);
-        let set: Option<String> = redis::cmd("SET")
-            .arg(lease)
-            .arg(owner)
-            .arg("NX")
-            .arg("PX")
-            .arg(ms)
-            .query_async(&mut connection)
-            .await
+        let script = redis::Script::new(TRY_LEASE);
+        let mut invocation = script.key(lease);
+        invocation.arg(owner).arg(ms);
+        let taken: i64 = retried!(invocation.invoke_async(&mut connection))
             .map_err(|e| failed("Redis SET NX failed", e))?;
-        Ok(set.is_some())
+        Ok(taken == 1)
     }
 
     async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
         let (_, lease, events) = self.keys(key);
         let mut connection = self.connection()?;
-        redis::Script::new(RELEASE)
-            .key(lease)
-            .key(events)
-            .arg(owner)
-            .invoke_async::<i64>(&mut connection)
-            .await
+        let script = redis::Script::new(RELEASE);
+        let mut invocation = script.key(lease);
+        invocation.key(events).arg(owner);
+        retried!(invocation.invoke_async::<i64>(&mut connection))
             .map_err(|e| failed("Redis lease release failed", e))?;
         Ok(())
     }
@@ -511,14 +539,13 @@ impl TokenStore for RedisStore {
         let (token, lease, _) = self.keys(key);
         let mut connection = self.connection()?;
         let ms = millis(ttl);
-        let (value, n): (Option<Vec<u8>>, i64) = GET_OR_LEASE
-            .key(&token)
+        let mut invocation = GET_OR_LEASE.key(&token);
+        invocation
             .key(&lease)
             .arg(owner)
             .arg(ms)
-            .arg(LAST_BYTE_READ)
-            .invoke_async(&mut connection)
-            .await
+            .arg(LAST_BYTE_READ);
+        let (value, n): (Option<Vec<u8>>, i64) = retried!(invocation.invoke_async(&mut connection))
             .map_err(|e| failed("Redis GET or lease failed", e))?;
         Ok(match value {
             Some(value) if n > 0 => Lookup::Found(StoreEntry {
@@ -552,12 +579,11 @@ async fn read(
     connection: &mut ConnectionManager,
     token: &str,
 ) -> Result<Option<StoreEntry>, StoreError> {
-    let read: Result<(Option<Vec<u8>>, i64), _> = redis::pipe()
-        .atomic()
+    let mut pipe = redis::pipe();
+    pipe.atomic()
         .getrange(token, 0, LAST_BYTE_READ as isize)
-        .pttl(token)
-        .query_async(connection)
-        .await;
+        .pttl(token);
+    let read: Result<(Option<Vec<u8>>, i64), _> = retried!(pipe.query_async(&mut *connection));
     let (value, pttl) = match read {
         Ok(read) => read,
         // Something other than a string at the token key (put there by something else) is
