@@ -359,15 +359,60 @@ impl fmt::Debug for StoreLocation<'_> {
 }
 
 /// A store URL as it may be shown: scheme, host and port only (no user, password, path).
+/// Not the host either when an `@` follows it: a password with an unescaped `/` or `@`
+/// ends the URL's authority early, and what it parses as the host is then a piece of the
+/// password (`redis://:pa@ss/word@host` has the host `ss`; found by review).
 pub(crate) fn shown_url(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(parsed) => format!(
-            "{}://{}{}",
-            parsed.scheme(),
-            parsed.host_str().unwrap_or(""),
-            parsed.port().map(|p| format!(":{p}")).unwrap_or_default()
-        ),
+        Ok(parsed) => {
+            let after_host = url.split_once("://").map_or("", |(_, rest)| rest);
+            let after_host = after_host
+                .find(['/', '?', '#'])
+                .map_or("", |at| &after_host[at..]);
+            if after_host.contains('@') {
+                return format!(
+                    "{}://(host not shown: an `@` after it, as a password with an unescaped \
+                     `/` or `@` makes)",
+                    parsed.scheme()
+                );
+            }
+            format!(
+                "{}://{}{}",
+                parsed.scheme(),
+                parsed.host_str().unwrap_or(""),
+                parsed.port().map(|p| format!(":{p}")).unwrap_or_default()
+            )
+        }
         Err(_) => "(not a URL)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_url;
+
+    #[test]
+    fn a_shown_store_url_holds_no_piece_of_a_password() {
+        assert_eq!(
+            shown_url("redis://:pw@cache.invalid:6380/0"),
+            "redis://cache.invalid:6380"
+        );
+        assert_eq!(
+            shown_url("rediss://user:pw@cache.invalid"),
+            "rediss://cache.invalid"
+        );
+        for raw in [
+            "redis://:pa@ss/word@cache.invalid",
+            "redis://:pa@ss?word@cache.invalid",
+            "redis://:pa@ss#word@cache.invalid",
+            "redis://user:pa@ssword/x@cache.invalid:6379/0",
+        ] {
+            let shown = shown_url(raw);
+            assert!(
+                shown.starts_with("redis://(host not shown"),
+                "{raw}: {shown}"
+            );
+        }
     }
 }
 
