@@ -476,6 +476,50 @@ fn a_slow_retrying_fetch_is_not_replaced_by_a_caller_on_another_runtime() {
     }
 }
 
+/// A `#[tokio::test(start_paused = true)]` and a test on real time sharing one source: the
+/// paused runtime's clock jumps to its next timer whenever it idles, so an hour passes
+/// there in no time. A caller on it waiting for a fetch the other runtime runs must not
+/// take that hour for the fetch's (found by review: it replaced the healthy fetch at once,
+/// aborting it, and its own fetch then timed out on the jumping clock).
+#[test]
+fn a_caller_on_a_paused_runtime_does_not_replace_a_fetch_another_runtime_runs() {
+    let server_runtime = runtime_on_its_own_thread();
+    let gate = server_runtime.block_on(async { Gate::new() });
+    let server = server_runtime.block_on(Scripted::sequence(
+        vec![],
+        Reply::token("tok", 3600).held(&gate),
+    ));
+    let source = TokenSource::builder(client(Provider::Dinie, server.base_url()))
+        .policy(policy())
+        .build()
+        .unwrap();
+    let elsewhere = runtime_on_its_own_thread();
+    let first = elsewhere.spawn({
+        let source = source.clone();
+        async move { source.token().await }
+    });
+    until_a_request_reached(&server);
+    let paused = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let second = paused.block_on(async {
+        let waiter = tokio::spawn({
+            let source = source.clone();
+            async move { source.token().await }
+        });
+        // An hour on this runtime's clock; next to nothing has passed for the fetch.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        gate.open();
+        waiter.await.unwrap()
+    });
+    let first = elsewhere.block_on(first).unwrap();
+    assert_eq!(server.count(), 1, "one fetch for both callers");
+    assert_eq!(second.unwrap().expose_secret(), "tok");
+    assert!(first.unwrap().same_as(&source.cached().unwrap()));
+}
+
 /// The bound on a wait for a fetch started elsewhere needs a timer: a caller on a runtime
 /// without one joins the fetch and gets its outcome, no panic.
 #[test]
