@@ -44,7 +44,8 @@ mod store_read;
 ///   next caller, and so is one that has run longer than any fetch can (its retries'
 ///   deadline, a request timeout, a store's lease wait and a second: its runtime no longer
 ///   runs it, a current-thread runtime that nothing blocks on) by a caller waiting on it
-///   from another runtime (on Tokio's timer, where that runtime has one);
+///   from another runtime (on Tokio's timer, where that runtime has one, and in real
+///   time: a paused runtime's clock jumping ahead does not count);
 ///   a fetch that panics is recorded as an [`ErrorKind::Internal`] failure.
 /// - **Refresh ahead.** In the refresh window before expiry (by default the smaller of
 ///   5 minutes and 20 % of the lifetime, plus jitter) the first caller starts one
@@ -206,9 +207,10 @@ struct Flight {
     id: u64,
     outcome: watch::Receiver<Outcome>,
     task: Option<AbortHandle>,
-    /// When its task was spawned, and on which runtime (`None` for an outcome already
-    /// known).
-    started: Option<tokio::time::Instant>,
+    /// When its task was spawned (in real time: the clock of the runtime it runs on, if
+    /// paused, may jump, and means nothing on another), and on which runtime (`None` for
+    /// an outcome already known).
+    started: Option<std::time::Instant>,
     runtime: Option<tokio::runtime::Id>,
     /// The blocking source whose call started it (its task runs on that source's runtime).
     #[cfg(feature = "blocking")]
@@ -567,14 +569,12 @@ impl Inner {
             let elsewhere = flight.runtime.is_some_and(|runtime| {
                 tokio::runtime::Handle::try_current().map_or(true, |here| here.id() != runtime)
             });
-            // A deadline past what the clock holds (timeouts of decades, which validation
-            // accepts) is no deadline.
-            let deadline = match (self.longest_fetch, flight.started) {
-                (Some(longest), Some(started)) if elsewhere => started.checked_add(longest),
+            let bound = match (self.longest_fetch, flight.started) {
+                (Some(longest), Some(started)) if elsewhere => Some((started, longest)),
                 _ => None,
             };
-            let outcome = match deadline {
-                Some(deadline) => self.wait_at_most(flight, deadline).await,
+            let outcome = match bound {
+                Some((started, longest)) => self.wait_at_most(flight, started, longest).await,
                 None => flight.wait().await,
             };
             if let Some(outcome) = outcome {
@@ -640,7 +640,7 @@ impl Inner {
             id,
             outcome,
             task: None,
-            started: Some(tokio::time::Instant::now()),
+            started: Some(std::time::Instant::now()),
             runtime: Some(runtime.id()),
             #[cfg(feature = "blocking")]
             tracker: self.shared.as_ref().and_then(|_| tracker::current()),
@@ -669,25 +669,53 @@ impl Inner {
         Ok((flight, true))
     }
 
-    /// The flight's outcome, or `None` once it ended without one or `deadline` passed (then
-    /// it is [abandoned](Self::abandon)). On Tokio's timer, as the HTTP client's timeouts
-    /// are: the injected sleep is for back-offs (a test's instant sleep would end every
-    /// wait at once). On a runtime without timers (the timer panics), it waits as long as
-    /// the flight takes.
+    /// The flight's outcome, or `None` once it ended without one or it has run `longest`
+    /// since `started` (then it is [abandoned](Self::abandon)). On Tokio's timer, as the
+    /// HTTP client's timeouts are: the injected sleep is for back-offs (a test's instant
+    /// sleep would end every wait at once). On a runtime without timers (the timer
+    /// panics), it waits as long as the flight takes. Real time must agree: a paused
+    /// runtime's clock jumps to its next timer whenever it idles (found by review: a caller
+    /// on one replaced a healthy fetch at once), so once this runtime's timer says the time
+    /// is up, the rest is waited on real time, in naps of a second on a thread.
     async fn wait_at_most(
         &self,
         flight: Flight,
-        deadline: tokio::time::Instant,
+        started: std::time::Instant,
+        longest: Duration,
     ) -> Option<Result<AccessToken, Error>> {
-        let (id, untimed) = (flight.id, flight.clone());
-        let timed = async move { tokio::time::timeout_at(deadline, flight.wait()).await };
-        match AssertUnwindSafe(timed).catch_unwind().await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(_)) => {
-                self.abandon(id);
-                None
+        let id = flight.id;
+        let timed = {
+            let flight = flight.clone();
+            let left = longest.saturating_sub(started.elapsed());
+            async move {
+                // A deadline past what the clock holds (timeouts of decades, which
+                // validation accepts) is no deadline.
+                match tokio::time::Instant::now().checked_add(left) {
+                    Some(deadline) => tokio::time::timeout_at(deadline, flight.wait()).await,
+                    None => Ok(flight.wait().await),
+                }
             }
-            Err(_) => untimed.wait().await,
+        };
+        match AssertUnwindSafe(timed).catch_unwind().await {
+            Ok(Ok(outcome)) => return outcome,
+            Ok(Err(_)) => {}
+            Err(_) => return flight.wait().await,
+        }
+        loop {
+            let left = longest.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                self.abandon(id);
+                return None;
+            }
+            let Some(nap) = real_nap(left.min(Duration::from_secs(1))) else {
+                return flight.wait().await;
+            };
+            let outcome = std::pin::pin!(flight.clone().wait());
+            if let futures_util::future::Either::Left((outcome, _)) =
+                futures_util::future::select(outcome, nap).await
+            {
+                return outcome;
+            }
         }
     }
 
@@ -1076,6 +1104,21 @@ impl Flight {
             Err(_) => None,
         }
     }
+}
+
+/// A wait of `duration` in real time on a thread of its own (no runtime's timer, which a
+/// paused runtime jumps), or `None` if no thread can be started. A waiter that gives up
+/// leaves the thread to end on its own, holding nothing.
+fn real_nap(duration: Duration) -> Option<tokio::sync::oneshot::Receiver<()>> {
+    let (done, nap) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("partner-auth-nap".into())
+        .spawn(move || {
+            std::thread::sleep(duration);
+            let _ = done.send(());
+        })
+        .ok()?;
+    Some(nap)
 }
 
 /// How often a caller replaces a fetch whose task vanished before giving up.
