@@ -95,6 +95,13 @@ impl TimeSource for SystemClock {
 
 /// Tokio's clock and timers: follows `tokio::time::pause` and `advance`, so a source built
 /// with it runs on a test's paused time. Needs Tokio's `test-util` feature to pause.
+///
+/// The clock is the one of the runtime it is read on: each paused runtime's stands where
+/// its test left it, and outside any runtime it is the system's. A source that reads it
+/// from more than one of these sees its time go back and forth, which [`TimeSource::now`]
+/// forbids: a token fetched on a clock an hour ahead is handed out an hour too long on
+/// the others. Use such a source from one runtime; a source shared by tests (a `static`)
+/// keeps the default clock.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokioTime;
 
