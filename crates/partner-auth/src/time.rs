@@ -143,7 +143,9 @@ impl ManualClock {
         }
     }
 
-    /// Moves the clock (and every clone) forward by `by`.
+    /// Moves the clock (and every clone) forward by `by`. A jump past what an `Instant`
+    /// holds (`Duration::MAX`) leaves it where it was; a source measures its time in
+    /// nanoseconds since it was built, so keep a test's jumps under a few centuries.
     pub fn advance(&self, by: Duration) {
         let mut now = lock(&self.now);
         *now = now.checked_add(by).unwrap_or(*now);
