@@ -14,7 +14,8 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The wait a response asks for, at most [`MAX_WAIT`]: `Retry-After` (seconds, fractions
 /// rounded up, or an HTTP date; a word, a sign or more digits than a u64 holds is no
-/// wait) on any status; on a 429 also `X-RateLimit-Reset`, in the
+/// wait; given more than once, as fields or as a list, the longest) on any status; on a
+/// 429 also `X-RateLimit-Reset` (a fraction of a second read too), in the
 /// unit its provider's facts name (Cobee: seconds; Dinie: a Unix time; the others, which
 /// document none: seconds below 10⁹, a Unix time in seconds below 10¹¹, else a Unix time
 /// in milliseconds), else the window of the provider's documented rate limit
@@ -35,7 +36,16 @@ pub(crate) fn from_headers(
         date: text("date").and_then(crate::date::parse),
         now,
     };
-    let wait = from_retry_after(text("retry-after"), clocks).or_else(|| {
+    // Given more than once (fields, or a list a proxy merged them into): the longest wait
+    // named (found by review: `120, 120` was no wait).
+    let retry_after = headers
+        .get_all("retry-after")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(list_items)
+        .filter_map(|item| from_retry_after(item, clocks))
+        .max();
+    let wait = retry_after.or_else(|| {
         if status != StatusCode::TOO_MANY_REQUESTS {
             return None;
         }
@@ -61,8 +71,25 @@ impl Clocks {
     }
 }
 
-fn from_retry_after(value: Option<&str>, clocks: Clocks) -> Option<Duration> {
-    let value = value?;
+/// The items of a field's value as a list (RFC 9110 §5.6.1), an HTTP date's own comma
+/// (after its weekday) kept inside its item.
+fn list_items(value: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let mut start = 0;
+    for (at, _) in value.match_indices(',') {
+        let item = value[start..at].trim();
+        let weekday = item.len() == 3 && item.bytes().all(|b| b.is_ascii_alphabetic());
+        if !weekday {
+            items.push(item);
+            start = at + 1;
+        }
+    }
+    items.push(value[start..].trim());
+    items.retain(|item| !item.is_empty());
+    items
+}
+
+fn from_retry_after(value: &str, clocks: Clocks) -> Option<Duration> {
     if let Some(secs) = seconds(value) {
         return Some(secs);
     }
@@ -83,15 +110,17 @@ fn from_reset(provider: Provider, value: &str, clocks: Clocks) -> Option<Duratio
             None => MAX_WAIT,
         }
     };
+    // Seconds, Unix or not, may come with a fraction (found by review: `1800000045.5` was
+    // no wait); milliseconds are whole.
     match crate::providers::facts(provider).rate_limit_reset {
         ResetUnit::Seconds => seconds(value),
-        ResetUnit::UnixTime => Some(at(Duration::from_secs(whole(value)?))),
+        ResetUnit::UnixTime => Some(at(seconds(value)?)),
         ResetUnit::Guess => {
-            let reset = whole(value)?;
-            Some(match reset {
-                0..1_000_000_000 => Duration::from_secs(reset),
-                1_000_000_000..100_000_000_000 => at(Duration::from_secs(reset)),
-                _ => at(Duration::from_millis(reset)),
+            let reset = seconds(value)?;
+            Some(match reset.as_secs() {
+                0..1_000_000_000 => reset,
+                1_000_000_000..100_000_000_000 => at(reset),
+                _ => at(Duration::from_millis(whole(value)?)),
             })
         }
     }
@@ -190,6 +219,49 @@ mod tests {
         assert_eq!(
             from_headers(Provider::Cobee, TOO_MANY, &h, now),
             Some(Duration::from_secs(3))
+        );
+    }
+
+    /// A `Retry-After` given twice, as two fields or merged by a proxy into one list
+    /// (`120, 120`: RFC 9110 §5.3), is the longest wait it names; it was no wait at all
+    /// (found by review). A date keeps its own comma.
+    #[test]
+    fn a_retry_after_given_twice_is_the_longest_wait() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let wait = |h: &HeaderMap| from_headers(Provider::Teez, TOO_MANY, h, now);
+        let h = headers(&[("retry-after", "120, 120")]);
+        assert_eq!(wait(&h), Some(Duration::from_secs(120)));
+        let h = headers(&[("retry-after", "5,30")]);
+        assert_eq!(wait(&h), Some(Duration::from_secs(30)));
+        let mut h = HeaderMap::new();
+        h.append("retry-after", HeaderValue::from_static("7"));
+        h.append("retry-after", HeaderValue::from_static("soon"));
+        h.append("retry-after", HeaderValue::from_static("40"));
+        assert_eq!(wait(&h), Some(Duration::from_secs(40)));
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        let h = headers(&[("retry-after", &date)]);
+        assert_eq!(wait(&h), Some(Duration::from_secs(30)));
+        let h = headers(&[("retry-after", &format!("{date}, {date}"))]);
+        assert_eq!(wait(&h), Some(Duration::from_secs(30)));
+        // A list with something unreadable in it is read for what it holds.
+        let h = headers(&[("retry-after", "10, soon")]);
+        assert_eq!(wait(&h), Some(Duration::from_secs(10)));
+    }
+
+    /// A Unix-time reset with a fraction (`1800000045.5`) is that time, rounded up; it
+    /// was no wait (found by review).
+    #[test]
+    fn a_unix_time_reset_with_a_fraction_is_read() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let h = headers(&[("x-ratelimit-reset", "1800000045.5")]);
+        assert_eq!(
+            from_headers(Provider::Dinie, TOO_MANY, &h, now),
+            Some(Duration::from_millis(45_500))
+        );
+        let h = headers(&[("x-ratelimit-reset", "1800000045.25")]);
+        assert_eq!(
+            from_headers(Provider::Standard, TOO_MANY, &h, now),
+            Some(Duration::from_millis(45_250))
         );
     }
 
