@@ -1239,6 +1239,37 @@ fn a_negative_duration_or_port_is_named_as_such() {
     }
 }
 
+/// Found by review: `--timeout`, `--token-lifetime` and `--port` now take a value that
+/// starts with `-` (so that `-1` is named negative), and clap's usage error repeats the value
+/// it refused. One that is no negative number, a stray value that may be the secret, was
+/// echoed, where before the option never took it (README: a value where none belongs "is
+/// not repeated in the usage error"); and a flag the option swallowed (`--timeout --json`,
+/// its value left out) was called negative.
+#[test]
+fn a_dashed_value_an_option_took_is_not_echoed_nor_called_negative() {
+    let secret = "s3cr3t-stray-value";
+    let (one, two) = (format!("-{secret}"), format!("--{secret}"));
+    for value in [one.as_str(), two.as_str()] {
+        assert_refused_unechoed(
+            &[
+                &["fetch", "--provider", "dinie", "--timeout", value],
+                &["sandbox", "--token-lifetime", value],
+                &["sandbox", "--port", value],
+            ],
+            secret,
+            &[],
+        );
+    }
+    let output = run(
+        &["fetch", "--provider", "dinie", "--timeout", "--json"],
+        "x",
+        None,
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(code(&output), 2, "{stderr}");
+    assert!(!stderr.contains("negative"), "{stderr}");
+}
+
 /// The sandbox takes `--port` and one port after it per endpoint: a base port without room
 /// for all of them is a usage error, not a failure to bind.
 #[test]
