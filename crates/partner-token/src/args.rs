@@ -170,8 +170,8 @@ pub fn timeout(text: &str) -> Result<Duration, String> {
 /// A `--port` for the sandbox: 1 up to `highest`.
 pub fn port(text: &str, highest: u16) -> Result<u16, String> {
     let text = text.trim();
-    if text.starts_with('-') {
-        return Err(format!("must not be negative: a port in 1..={highest}"));
+    if let Some(rest) = text.strip_prefix('-') {
+        return Err(dashed(rest, &format!("a port in 1..={highest}")));
     }
     match text.parse::<u16>() {
         Ok(port) if (1..=highest).contains(&port) => Ok(port),
@@ -198,10 +198,21 @@ pub fn token_lifetime(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Why a value that starts with `-` (taken so that `-1` is named negative) is refused: a
+/// negative number is named so; anything else is a flag whose option was given no value,
+/// or a stray value (which `main` does not echo: it may be the secret).
+fn dashed(rest: &str, expected: &str) -> String {
+    if rest.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        format!("must not be negative: {expected}")
+    } else {
+        format!("starts with `-`, a flag rather than a value: {expected} goes here")
+    }
+}
+
 fn duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    if text.starts_with('-') {
-        return Err("must not be negative".into());
+    if let Some(rest) = text.strip_prefix('-') {
+        return Err(dashed(rest, "a duration such as 10s"));
     }
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text

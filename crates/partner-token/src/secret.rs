@@ -60,6 +60,15 @@ pub fn would_echo_a_value(error: &clap::Error, after_double_dash: bool) -> bool 
         ErrorKind::UnknownArgument => {
             !named(ContextKind::InvalidArg).is_some_and(looks_like_a_flag)
         }
+        // A value starting with `-` that an option taking such values (`--timeout -1`) took,
+        // neither a negative number nor a flag left after an option without its value: a
+        // stray value, perhaps the secret (found by review: echoed).
+        ErrorKind::ValueValidation => named(ContextKind::InvalidValue).is_some_and(|value| {
+            value.trim_start().strip_prefix('-').is_some_and(|rest| {
+                !rest.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+                    && !looks_like_a_flag(value.trim())
+            })
+        }),
         // A command name is lowercase letters and `-`; anything else may be a value.
         ErrorKind::InvalidSubcommand => {
             !named(ContextKind::InvalidSubcommand).is_some_and(|name| {
