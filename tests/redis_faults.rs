@@ -533,3 +533,114 @@ async fn a_lease_attempt_repeated_by_its_owner_counts_as_taken() {
     let other = store.get_or_lease(&key, "owner-2", ttl).await.unwrap();
     assert_eq!(other, partner_auth::store::Lookup::Held);
 }
+
+/// A proxy to Redis on `target` that, once armed, forwards the next client chunk holding an
+/// `EVALSHA` to Redis, swallows Redis's reply and closes the client's connection (a reply
+/// lost with the connection: a failover, a network blip); the connection made after that is
+/// joined to Redis only once `release` fires. Says on `dropped` when the reply was lost.
+async fn reply_dropper(
+    target: u16,
+) -> (
+    u16,
+    Arc<std::sync::atomic::AtomicBool>,
+    tokio::sync::oneshot::Receiver<()>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let armed = Arc::new(AtomicBool::new(false));
+    let (dropped_tx, dropped) = tokio::sync::oneshot::channel();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let arm = Arc::clone(&armed);
+    tokio::spawn(async move {
+        let mut dropped_tx = Some(dropped_tx);
+        let mut released = Some(released);
+        while let Ok((client, _)) = listener.accept().await {
+            // After the drop, the next connection waits for the release.
+            if dropped_tx.is_none()
+                && let Some(released) = released.take()
+            {
+                let _ = released.await;
+            }
+            let server = tokio::net::TcpStream::connect(("127.0.0.1", target))
+                .await
+                .unwrap();
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            let swallow = Arc::new(AtomicBool::new(false));
+            let (to_redis, from_redis) = (Arc::clone(&swallow), swallow);
+            let arm = Arc::clone(&arm);
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = client_read.read(&mut buffer).await {
+                    let chunk = &buffer[..n];
+                    if arm.load(Ordering::SeqCst)
+                        && chunk.windows(7).any(|w| w.eq_ignore_ascii_case(b"EVALSHA"))
+                    {
+                        arm.store(false, Ordering::SeqCst);
+                        to_redis.store(true, Ordering::SeqCst);
+                    }
+                    if server_write.write_all(chunk).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut dropped_tx = dropped_tx.take();
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = server_read.read(&mut buffer).await {
+                    if from_redis.load(Ordering::SeqCst) {
+                        // The reply is lost with the connection.
+                        drop(client_write);
+                        if let Some(tx) = dropped_tx.take() {
+                            let _ = tx.send(());
+                        }
+                        return;
+                    }
+                    if client_write.write_all(&buffer[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, armed, dropped, release)
+}
+
+/// Promise (`RedisStore`, its second try after a lost connection): "Each operation is safe
+/// to repeat: reads, a write of the same value, …". A write whose first try landed and whose
+/// reply was lost with the connection is written again once reconnected; a delete of that
+/// value in between (another process invalidating the token the API rejected, or a kept
+/// failure ended) is undone, and the fleet adopts the rejected token again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_tried_again_after_a_lost_reply_does_not_restore_a_value_deleted_since() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let (port, armed, dropped, release) = reply_dropper(server.port()).await;
+    let through = Arc::new(RedisStore::new(&format!("redis://127.0.0.1:{port}/")).unwrap());
+    let direct = RedisStore::new(&server.url()).unwrap();
+    let key = "ab".repeat(32);
+    let ttl = Duration::from_secs(60);
+    // Connected, and the write script loaded.
+    through.put(&key, b"warm-up", ttl).await.unwrap();
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let put = tokio::spawn({
+        let (through, key) = (Arc::clone(&through), key.clone());
+        async move { through.put(&key, b"token-1", ttl).await }
+    });
+    dropped.await.expect("the write's reply was lost");
+    // The write landed: another process reads the token, has it rejected, and deletes it.
+    let landed = direct.get(&key).await.unwrap().expect("the write landed");
+    assert_eq!(landed.value, b"token-1");
+    assert!(direct.compare_and_delete(&key, b"token-1").await.unwrap());
+    release.send(()).unwrap();
+    let _ = put.await.unwrap();
+    let now = direct.get(&key).await.unwrap().map(|entry| entry.value);
+    assert_eq!(
+        now, None,
+        "the write's second try restored the token deleted after its first landed"
+    );
+}
