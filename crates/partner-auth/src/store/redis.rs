@@ -97,9 +97,12 @@ return 0";
 /// (its `timeout`, a managed service's idle limit, a failover), and the connection manager
 /// reconnects only once a command has failed on it. A source uses its store about twice
 /// per token lifetime, so without the second try every refresh found it closed, and every
-/// process fetched on its own (found by review). Each operation is safe to repeat: reads,
-/// a write of the same value, compare-and-deletes, releases, and leases, which count as
-/// taken when their owner already holds them.
+/// process fetched on its own (found by review). Each operation so tried is safe to repeat:
+/// reads, compare-and-deletes, releases, and leases, which count as taken when their owner
+/// already holds them. A write is not: its first try may have landed with only its reply
+/// lost, and a second would restore the value if another process deleted it in between (a
+/// token the API rejected; found by review). A write follows a read or a lease on the same
+/// connection moments before, so an idle connection is found closed by those.
 macro_rules! retried {
     ($op:expr) => {
         match $op.await {
@@ -464,7 +467,10 @@ impl TokenStore for RedisStore {
         let script = redis::Script::new(PUT);
         let mut invocation = script.key(token);
         invocation.key(events).arg(value).arg(ms);
-        retried!(invocation.invoke_async::<i64>(&mut connection))
+        // Tried once: see `retried!`.
+        invocation
+            .invoke_async::<i64>(&mut connection)
+            .await
             .map_err(|e| failed("Redis SET failed", e))?;
         Ok(())
     }
