@@ -222,6 +222,37 @@ async fn a_secret_an_html_page_echoes_escaped_is_not_shown() {
     }
 }
 
+/// The escapers that leave a quote as it is: Apache's error pages (`ap_escape_html`) and
+/// PHP's `htmlspecialchars` before 8.1 (its default `ENT_COMPAT`) write `&quot;` and a raw
+/// `'`; Python's `html.escape(s, quote=False)` leaves both. A secret echoed so was shown
+/// (found by review: the escaped forms took every quote and apostrophe escaped).
+#[tokio::test]
+async fn a_secret_an_html_page_echoes_with_its_quotes_raw_is_not_shown() {
+    let secret = "aB3<x>&\"q'Z9!k@w";
+    for provider in PROVIDERS {
+        for (quote, apostrophe) in [("&quot;", "'"), ("&#34;", "'"), ("\"", "'")] {
+            let echoed = secret
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', quote)
+                .replace('\'', apostrophe);
+            let body = format!(
+                "<html><body><h1>400 Bad Request</h1><p>client_secret={echoed} refused</p></body></html>"
+            );
+            let headers = "content-type: text/html\r\n";
+            let response = reply("400 Bad Request", headers, body.as_bytes());
+            let error = error_from(provider, secret, response).await;
+            let shown = every_form(&error);
+            assert!(
+                !shown.contains(&echoed) && !shown.contains("aB3&lt;"),
+                "{provider} ({quote} {apostrophe}): {shown}"
+            );
+            assert!(shown.contains("400 Bad Request"), "{provider}: {shown}");
+        }
+    }
+}
+
 /// The token `provider`'s client gets from a server answering `body` with a 200.
 async fn token_from(provider: Provider, body: &str) -> partner_auth::AccessToken {
     let headers = "content-type: application/json\r\n";
