@@ -339,9 +339,12 @@ fn lowercase_escapes(encoded: &str) -> String {
 /// How HTML escapers write a quote and an apostrophe (each writes `&amp;`, `&lt;` and
 /// `&gt;`), taken in every pairing: Go's `html.EscapeString` and MarkupSafe (`&#34;`,
 /// `&#39;`), Python's `html.escape` (`&quot;`, `&#x27;`), PHP's `htmlspecialchars`
-/// (`&quot;`, `&#039;`), XML's named entities (`&quot;`, `&apos;`), and hex references.
-const HTML_QUOTES: [&str; 3] = ["&quot;", "&#34;", "&#x22;"];
-const HTML_APOSTROPHES: [&str; 4] = ["&#39;", "&#x27;", "&#039;", "&apos;"];
+/// (`&quot;`, `&#039;`), XML's named entities (`&quot;`, `&apos;`), and hex references;
+/// and as they are, for the escapers that leave them (Apache's error pages and PHP's
+/// `htmlspecialchars` before 8.1 an apostrophe, Python's `html.escape(s, quote=False)`
+/// both; found by review).
+const HTML_QUOTES: [&str; 4] = ["&quot;", "&#34;", "&#x22;", "\""];
+const HTML_APOSTROPHES: [&str; 5] = ["&#39;", "&#x27;", "&#039;", "&apos;", "'"];
 
 /// `text` escaped as an HTML page shows it, with `quote` and `apostrophe` for `"` and `'`.
 fn html_escaped(text: &str, quote: &str, apostrophe: &str) -> String {
