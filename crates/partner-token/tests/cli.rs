@@ -1594,6 +1594,82 @@ fn other_signals_at_the_prompt_restore_echo_too() {
     }
 }
 
+/// Ctrl-Z (SIGTSTP) at the prompt stops the run with the terminal as it was (echo on, for
+/// the shell that takes it back), and a resumed run turns echo off again before the secret
+/// is typed (found by review: stopped with echo off, the shell was typed blind; and a
+/// shell that restores its own modes, as bash does, had the secret shown once resumed).
+#[test]
+fn a_stop_at_the_prompt_gives_echo_back_and_a_resume_hides_it_again() {
+    if !have_script() {
+        return;
+    }
+    let line = format!(
+        "bash -c 'set -m; {BIN} fetch --provider dinie --base-url http://127.0.0.1:9 \
+         --client-secret-stdin; read line; fg; echo exit=$?'"
+    );
+    // `set -m`: job control, as at an interactive shell (a stop signal to a process group
+    // with no shell to resume it is ignored); once the run stops, the shell reads a line,
+    // then resumes it in the foreground, as `fg` typed there would.
+    let (mut child, mut stdout, mut stdin, mut seen) = at_the_secret_prompt(&line, "id", "dinie");
+    let children = |pid: String| {
+        let out = Command::new("pgrep").args(["-P", &pid]).output().unwrap();
+        text(&out.stdout).trim().to_owned()
+    };
+    let bash = children(child.0.id().to_string());
+    let ours = children(bash);
+    assert!(!ours.is_empty(), "no partner-token under bash");
+    let pty = std::fs::read_link(format!("/proc/{ours}/fd/0")).unwrap();
+    let echo_on = || {
+        let out = Command::new("stty")
+            .arg("-F")
+            .arg(&pty)
+            .arg("-a")
+            .output()
+            .unwrap();
+        text(&out.stdout)
+            .split_whitespace()
+            .any(|flag| flag == "echo")
+    };
+    let stopped = || {
+        let stat = std::fs::read_to_string(format!("/proc/{ours}/stat")).unwrap();
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+    };
+    // Waits for `condition`, for at most 10 s (it holds at once, or never, when broken).
+    let eventually = |condition: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !condition() {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+        true
+    };
+    let signal = |name: &str| {
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &ours])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{name} {ours}");
+    };
+    assert!(!echo_on(), "the prompt has echo off");
+    signal("TSTP");
+    assert!(eventually(&stopped), "not stopped");
+    assert!(
+        echo_on(),
+        "stopped at the prompt with echo off: the shell is typed blind"
+    );
+    stdin.write_all(b"\n").unwrap();
+    assert!(
+        eventually(&|| !echo_on()),
+        "resumed at the prompt with echo on: the secret shows as it is typed"
+    );
+    stdin.write_all(b"\x03").unwrap();
+    let _ = std::io::Read::read_to_end(&mut stdout, &mut seen);
+    let _ = child.0.wait();
+}
+
 /// `fetch --header` as a script would run it, with the cache in `cache_home`.
 fn fetch_cached(endpoint: &Endpoint, cache_home: &std::path::Path, extra: &[&str]) -> Output {
     let mut command = command();
