@@ -163,7 +163,8 @@ pub async fn read(from_stdin: bool, provider: &str) -> Result<String, Box<Report
 /// Asks for a line on the terminal with echo off: turned off before the prompt shows, and
 /// back on when done, also on Ctrl-C, Ctrl-\\, SIGTERM or SIGHUP (which then exit with 128
 /// and the signal's number, as a shell reports a process the signal ended; and so does
-/// one later in the run).
+/// one later in the run). Ctrl-Z stops it with echo back on, and a resume turns it off
+/// again and shows the prompt again.
 #[cfg(unix)]
 async fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
     use std::io::Write as _;
@@ -181,6 +182,9 @@ async fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
     // Listen before echo goes off, so it can always be turned back on (found by review:
     // Ctrl-C alone was, and Ctrl-\\ or a SIGTERM left the terminal without echo).
     let mut stops = Stops::listen()?;
+    let mut suspend = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(
+        rustix::process::Signal::TSTP.as_raw(),
+    ))?;
     termios::tcsetattr(&tty, OptionalActions::Now, &hidden)?;
     let restore = |tty: &std::fs::File| {
         let _ = termios::tcsetattr(tty, OptionalActions::Now, &saved);
@@ -199,22 +203,70 @@ async fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
         .await
         .map_err(std::io::Error::other)?
     };
-    tokio::select! {
-        line = line => {
-            restore(&tty);
-            // Listening took the signals' default actions away for good: give them back,
-            // as their exit codes for the rest of the run (found by review: Ctrl-C was
-            // ignored until the run's --timeout).
-            tokio::spawn(async move { std::process::exit(stops.next().await) });
-            Ok(line?.trim_end_matches(['\r', '\n']).to_owned())
-        }
-        code = stops.next() => {
-            restore(&tty);
-            let _ = (&tty).write_all(b"\n");
-            // The reading thread is blocked on the terminal: leave without waiting for it.
-            std::process::exit(code);
+    let mut line = std::pin::pin!(line);
+    loop {
+        tokio::select! {
+            line = &mut line => {
+                restore(&tty);
+                // Listening took the signals' default actions away for good: give them
+                // back, as their exit codes for the rest of the run (found by review:
+                // Ctrl-C was ignored until the run's --timeout), and Ctrl-Z as a stop.
+                tokio::spawn(async move {
+                    loop {
+                        tokio::select! {
+                            code = stops.next() => std::process::exit(code),
+                            Some(()) = suspend.recv() => {
+                                if stoppable() {
+                                    stop_here();
+                                }
+                            }
+                        }
+                    }
+                });
+                return Ok(line?.trim_end_matches(['\r', '\n']).to_owned());
+            }
+            code = stops.next() => {
+                restore(&tty);
+                let _ = (&tty).write_all(b"\n");
+                // The reading thread is blocked on the terminal: leave without waiting for it.
+                std::process::exit(code);
+            }
+            // Ctrl-Z: stopped with the terminal as it was, for the shell that takes it back
+            // (found by review: stopped with echo off, and once resumed, echo was whatever
+            // the shell had left); echo off again on resume, the prompt shown again.
+            Some(()) = suspend.recv() => {
+                if !stoppable() {
+                    continue;
+                }
+                restore(&tty);
+                let _ = (&tty).write_all(b"\n");
+                stop_here();
+                // Resumed (in the background, this waits for the foreground: SIGTTOU).
+                let _ = termios::tcsetattr(&tty, OptionalActions::Now, &hidden);
+                let _ = (&tty).write_all(prompt.as_bytes());
+            }
         }
     }
+}
+
+/// Stops this process, as Ctrl-Z's default action would; returns once it is continued.
+#[cfg(unix)]
+fn stop_here() {
+    use rustix::process::{Signal, getpid, kill_process};
+    let _ = kill_process(getpid(), Signal::STOP);
+}
+
+/// Whether Ctrl-Z stops this process: not where the kernel ignores it, in a process group
+/// that no shell could resume (orphaned: run as a session's leader, as in a container's
+/// terminal, or by a shell without job control); judged by the parent, the shell that
+/// would resume it.
+#[cfg(unix)]
+fn stoppable() -> bool {
+    use rustix::process::{getpgid, getpgrp, getppid, getsid};
+    getppid().is_some_and(|parent| {
+        getpgid(Some(parent)).is_ok_and(|group| group != getpgrp())
+            && getsid(Some(parent)).ok() == getsid(None).ok()
+    })
 }
 
 /// The signals that end a run at the prompt, each with the exit code a shell reports for
