@@ -1395,6 +1395,26 @@ async fn a_path_some_servers_route_out_of_the_base_gets_no_token() {
     assert_eq!(seen, expected);
 }
 
+/// Under the base `http://127.0.0.1:8080/v1`: each path of `kept` gets the token, and none
+/// of `way_out` does (`what`: the servers that route those out of the base path).
+fn assert_scope(kept: &[&str], way_out: &[&str], what: &str) {
+    let source = TokenSource::new(common::client(Provider::Dinie, "http://127.0.0.1:9"));
+    let base = "http://127.0.0.1:8080/v1";
+    let middleware = AuthMiddleware::new(source, base).unwrap();
+    let covers = |path: &str| {
+        let url = reqwest::Url::parse(&format!("{base}{path}")).unwrap();
+        middleware.covers(&url)
+    };
+    for path in kept {
+        assert!(covers(path), "{path}: a legitimate path lost the token");
+    }
+    let given: Vec<&&str> = way_out.iter().filter(|path| covers(path)).collect();
+    assert!(
+        given.is_empty(),
+        "paths {what} routes out of the base path get the token: {given:?}"
+    );
+}
+
 /// README: "`AuthMiddleware` leaves alone requests to ... paths (and paths with an encoded
 /// `/` or `\`, or a `..;` segment, which some servers route out of the base path, encoded
 /// once or more)". `within` only undoes a second encoding of the `%` sign (`%252F`); a
@@ -1403,19 +1423,10 @@ async fn a_path_some_servers_route_out_of_the_base_gets_no_token() {
 /// decodes once and `/` to one that decodes twice, as `%252F` is, and still gets the token.
 #[test]
 fn a_separator_encoded_twice_digit_by_digit_gets_no_token() {
-    let source = TokenSource::new(common::client(Provider::Dinie, "http://127.0.0.1:9"));
-    let base = "http://127.0.0.1:8080/v1";
-    let middleware = AuthMiddleware::new(source, base).unwrap();
-    let covers = |path: &str| {
-        let url = reqwest::Url::parse(&format!("{base}{path}")).unwrap();
-        middleware.covers(&url)
-    };
     // Legitimate names under the base still get the token (and do today).
-    for path in ["/orders", "/orders%2520list", "/a%20b", "/discount/50%25"] {
-        assert!(covers(path), "{path}: a legitimate path lost the token");
-    }
+    let kept = ["/orders", "/orders%2520list", "/a%20b", "/discount/50%25"];
     // Each is, decoded twice, the same as a path the existing test refuses.
-    let way_out: Vec<&str> = [
+    let way_out = [
         // `/`: %2F encoded again character by character; and the mixed forms.
         "/a%25%32%46..%25%32%46admin",
         "/a%25%32f..%25%32fadmin",
@@ -1428,15 +1439,8 @@ fn a_separator_encoded_twice_digit_by_digit_gets_no_token() {
         "/%25%32%65%25%32%65/admin",
         "/%25%32%65%25%32%65%25%33%62/admin",
         "/%252%65%252%65%253%62/admin",
-    ]
-    .into_iter()
-    .filter(|path| covers(path))
-    .collect();
-    assert!(
-        way_out.is_empty(),
-        "paths that a server decoding twice routes out of the base path get the token: \
-         {way_out:?}"
-    );
+    ];
+    assert_scope(&kept, &way_out, "a server decoding twice");
 }
 
 /// README: "paths with an encoded `/` or `\` ... get no token". Servers have read other
@@ -1447,23 +1451,14 @@ fn a_separator_encoded_twice_digit_by_digit_gets_no_token() {
 /// session; both got the token). Text that merely is not ASCII keeps it.
 #[test]
 fn a_separator_in_another_form_a_server_may_normalize_gets_no_token() {
-    let source = TokenSource::new(common::client(Provider::Dinie, "http://127.0.0.1:9"));
-    let base = "http://127.0.0.1:8080/v1";
-    let middleware = AuthMiddleware::new(source, base).unwrap();
-    let covers = |path: &str| {
-        let url = reqwest::Url::parse(&format!("{base}{path}")).unwrap();
-        middleware.covers(&url)
-    };
-    for path in [
+    let kept = [
         "/caf%C3%A9",
         "/caf\u{e9}/orders",
         "/%E6%97%A5%E6%9C%AC",
         "/%EF%BC%A1BC",
         "/orders",
-    ] {
-        assert!(covers(path), "{path}: a legitimate path lost the token");
-    }
-    let way_out: Vec<&str> = [
+    ];
+    let way_out = [
         // Overlong UTF-8 forms of `/` and `\` (two and three bytes), and of `.`.
         "/a%c0%af..%c0%afadmin",
         "/a%C0%AF..",
@@ -1481,15 +1476,8 @@ fn a_separator_in_another_form_a_server_may_normalize_gets_no_token() {
         "/%ef%b9%92%ef%b9%92/admin",
         "/%e2%80%a5/admin",
         "/%e2%80%a5;/admin",
-    ]
-    .into_iter()
-    .filter(|path| covers(path))
-    .collect();
-    assert!(
-        way_out.is_empty(),
-        "paths a lenient or normalizing server routes out of the base path get the token: \
-         {way_out:?}"
-    );
+    ];
+    assert_scope(&kept, &way_out, "a lenient or normalizing server");
 }
 
 /// README: a path with "an encoded `/` or `\\` ... encoded once or more, whole or in part",
@@ -1500,18 +1488,9 @@ fn a_separator_in_another_form_a_server_may_normalize_gets_no_token() {
 /// what normalization gave: those got the token.
 #[test]
 fn a_percent_sign_that_normalization_makes_encodes_a_way_out_too() {
-    let source = TokenSource::new(common::client(Provider::Dinie, "http://127.0.0.1:9"));
-    let base = "http://127.0.0.1:8080/v1";
-    let middleware = AuthMiddleware::new(source, base).unwrap();
-    let covers = |path: &str| {
-        let url = reqwest::Url::parse(&format!("{base}{path}")).unwrap();
-        middleware.covers(&url)
-    };
     // A fullwidth percent sign that encodes nothing way out keeps the token.
-    for path in ["/50\u{ff05}", "/%EF%BC%8541", "/orders"] {
-        assert!(covers(path), "{path}: a legitimate path lost the token");
-    }
-    let way_out: Vec<&str> = [
+    let kept = ["/50\u{ff05}", "/%EF%BC%8541", "/orders"];
+    let way_out = [
         // `％2F..`: `/..` once normalized and decoded.
         "/a%EF%BC%852F..%EF%BC%852Fadmin",
         // Every character fullwidth: `％２Ｆ`.
@@ -1522,14 +1501,11 @@ fn a_percent_sign_that_normalization_makes_encodes_a_way_out_too() {
         "/\u{fe6a}2e\u{fe6a}2e\u{fe6a}3b/admin",
         // The percent sign itself encoded once more: `％252F`.
         "/a%EF%BC%85252F..",
-    ]
-    .into_iter()
-    .filter(|path| covers(path))
-    .collect();
-    assert!(
-        way_out.is_empty(),
-        "paths a server that normalizes between decodings routes out of the base path get \
-         the token: {way_out:?}"
+    ];
+    assert_scope(
+        &kept,
+        &way_out,
+        "a server that normalizes between decodings",
     );
 }
 

@@ -183,6 +183,29 @@ async fn a_token_body_after_a_utf8_byte_order_mark_is_a_token() {
     }
 }
 
+/// `secret` escaped as an HTML page writes it (`quote` and `apostrophe` for `"` and `'`),
+/// and every form of the error `provider`'s client gets for a 400 page that echoes it so.
+async fn html_echo(
+    provider: Provider,
+    secret: &str,
+    quote: &str,
+    apostrophe: &str,
+) -> (String, String) {
+    let echoed = secret
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', quote)
+        .replace('\'', apostrophe);
+    let body = format!(
+        "<html><body><h1>400 Bad Request</h1><p>client_secret={echoed} refused</p></body></html>"
+    );
+    let headers = "content-type: text/html\r\n";
+    let response = reply("400 Bad Request", headers, body.as_bytes());
+    let error = error_from(provider, secret, response).await;
+    (echoed, every_form(&error))
+}
+
 /// An HTML error page (a gateway's, a WAF's) echoing the secret escapes it as HTML does:
 /// `<` as `&lt;`, a quote as `&quot;` or `&#34;`, an apostrophe as `&#39;`, `&#x27;`,
 /// `&#039;` or `&apos;`, `&` as `&amp;`. That form was shown in the excerpt (found by
@@ -200,19 +223,7 @@ async fn a_secret_an_html_page_echoes_escaped_is_not_shown() {
     ];
     for provider in PROVIDERS {
         for (quote, apostrophe) in escapes {
-            let echoed = secret
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-                .replace('"', quote)
-                .replace('\'', apostrophe);
-            let body = format!(
-                "<html><body><h1>400 Bad Request</h1><p>client_secret={echoed} refused</p></body></html>"
-            );
-            let headers = "content-type: text/html\r\n";
-            let response = reply("400 Bad Request", headers, body.as_bytes());
-            let error = error_from(provider, secret, response).await;
-            let shown = every_form(&error);
+            let (echoed, shown) = html_echo(provider, secret, quote, apostrophe).await;
             assert!(
                 !shown.contains(&echoed) && !shown.contains("q&#") && !shown.contains("aB3&lt;"),
                 "{provider} ({quote} {apostrophe}): {shown}"
@@ -231,19 +242,7 @@ async fn a_secret_an_html_page_echoes_with_its_quotes_raw_is_not_shown() {
     let secret = "aB3<x>&\"q'Z9!k@w";
     for provider in PROVIDERS {
         for (quote, apostrophe) in [("&quot;", "'"), ("&#34;", "'"), ("\"", "'")] {
-            let echoed = secret
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-                .replace('"', quote)
-                .replace('\'', apostrophe);
-            let body = format!(
-                "<html><body><h1>400 Bad Request</h1><p>client_secret={echoed} refused</p></body></html>"
-            );
-            let headers = "content-type: text/html\r\n";
-            let response = reply("400 Bad Request", headers, body.as_bytes());
-            let error = error_from(provider, secret, response).await;
-            let shown = every_form(&error);
+            let (echoed, shown) = html_echo(provider, secret, quote, apostrophe).await;
             assert!(
                 !shown.contains(&echoed) && !shown.contains("aB3&lt;"),
                 "{provider} ({quote} {apostrophe}): {shown}"

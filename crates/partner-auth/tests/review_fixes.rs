@@ -174,22 +174,24 @@ fn fetch_token_on_a_runtime_without_a_driver_is_an_error() {
 // names refused.
 // ---------------------------------------------------------------------------------------
 
+/// A standard client with these extra parameters, in this order.
+fn standard_with(params: &[(&str, &str)]) -> Client {
+    let mut builder = Client::builder(Provider::Standard)
+        .base_url("https://auth.example.invalid/oauth2/token")
+        .credentials(Credentials::new(CLIENT_ID, SECRET));
+    for (name, value) in params {
+        builder = builder.extra_param(*name, *value);
+    }
+    builder.build().unwrap()
+}
+
 /// The same set of parameters given in another order gets a second source (and a second
 /// token request), though README and rustdoc say a cache keeps "a token per set".
 #[tokio::test]
 async fn the_same_extra_params_in_another_order_share_a_source() {
     let cache = TokenCache::builder().build().unwrap();
-    let build = |params: &[(&str, &str)]| {
-        let mut builder = Client::builder(Provider::Standard)
-            .base_url("https://auth.example.invalid/oauth2/token")
-            .credentials(Credentials::new(CLIENT_ID, SECRET));
-        for (name, value) in params {
-            builder = builder.extra_param(*name, *value);
-        }
-        builder.build().unwrap()
-    };
-    cache.source(&build(&[("audience", "a"), ("resource", "r")]));
-    cache.source(&build(&[("resource", "r"), ("audience", "a")]));
+    cache.source(&standard_with(&[("audience", "a"), ("resource", "r")]));
+    cache.source(&standard_with(&[("resource", "r"), ("audience", "a")]));
     assert_eq!(cache.len(), 1, "one set of parameters, two sources");
 }
 
@@ -200,18 +202,9 @@ async fn the_same_extra_params_in_another_order_share_a_source() {
 #[tokio::test]
 async fn a_repeated_names_values_in_another_order_get_a_token_of_their_own() {
     let cache = TokenCache::builder().build().unwrap();
-    let build = |params: &[(&str, &str)]| {
-        let mut builder = Client::builder(Provider::Standard)
-            .base_url("https://auth.example.invalid/oauth2/token")
-            .credentials(Credentials::new(CLIENT_ID, SECRET));
-        for (name, value) in params {
-            builder = builder.extra_param(*name, *value);
-        }
-        builder.build().unwrap()
-    };
-    let ab = build(&[("audience", "a"), ("audience", "b"), ("resource", "r")]);
-    let ba = build(&[("audience", "b"), ("resource", "r"), ("audience", "a")]);
-    let ab_again = build(&[("resource", "r"), ("audience", "a"), ("audience", "b")]);
+    let ab = standard_with(&[("audience", "a"), ("audience", "b"), ("resource", "r")]);
+    let ba = standard_with(&[("audience", "b"), ("resource", "r"), ("audience", "a")]);
+    let ab_again = standard_with(&[("resource", "r"), ("audience", "a"), ("audience", "b")]);
     cache.source(&ab);
     cache.source(&ba);
     assert_eq!(

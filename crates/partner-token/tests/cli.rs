@@ -1120,23 +1120,12 @@ fn free_base_port() -> u16 {
 
 #[test]
 fn sandbox_json_on_a_fixed_port_serves_tokens_until_terminated() {
-    use std::io::BufRead as _;
     // The base port may be taken between the probe and the bind: try a few.
     let (mut child, line, base) = (0..5)
         .find_map(|_| {
             let base = free_base_port();
-            let mut child = KillOnDrop(
-                command()
-                    .args(["sandbox", "--json", "--port", &base.to_string()])
-                    .args(["--token-lifetime", "90s"])
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("start the sandbox"),
-            );
-            let mut line = String::new();
-            let stdout = child.0.stdout.take().expect("stdout");
-            std::io::BufReader::new(stdout).read_line(&mut line).ok()?;
+            let port = base.to_string();
+            let (child, line) = sandbox_json(&["--port", &port, "--token-lifetime", "90s"]);
             (!line.is_empty()).then_some((child, line, base))
         })
         .expect("a sandbox on six free ports");
@@ -1170,6 +1159,30 @@ fn sandbox_json_on_a_fixed_port_serves_tokens_until_terminated() {
     assert_eq!(token["expires_in"], 90);
 
     // SIGTERM stops it cleanly.
+    assert!(terminate(&mut child).success());
+}
+
+/// `partner-token sandbox --json` with `extra` arguments, and the first line it printed
+/// (empty if it printed none: it could not start).
+fn sandbox_json(extra: &[&str]) -> (KillOnDrop, String) {
+    use std::io::BufRead as _;
+    let mut child = KillOnDrop(
+        command()
+            .args(["sandbox", "--json"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the sandbox"),
+    );
+    let mut line = String::new();
+    let stdout = child.0.stdout.take().expect("stdout");
+    let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+    (child, line)
+}
+
+/// Sends `child` SIGTERM and waits for it to end.
+fn terminate(child: &mut KillOnDrop) -> std::process::ExitStatus {
     let pid = child.0.id().to_string();
     assert!(
         Command::new("kill")
@@ -1178,7 +1191,7 @@ fn sandbox_json_on_a_fixed_port_serves_tokens_until_terminated() {
             .unwrap()
             .success()
     );
-    assert!(child.0.wait().unwrap().success());
+    child.0.wait().unwrap()
 }
 
 /// A script that stops the sandbox as soon as it has read its endpoints gets a clean exit:
@@ -1187,31 +1200,10 @@ fn sandbox_json_on_a_fixed_port_serves_tokens_until_terminated() {
 /// narrow.
 #[test]
 fn sandbox_stopped_right_after_its_line_exits_cleanly() {
-    use std::io::BufRead as _;
     for round in 0..5 {
-        let mut child = KillOnDrop(
-            command()
-                .args(["sandbox", "--json"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start the sandbox"),
-        );
-        let mut line = String::new();
-        let stdout = child.0.stdout.take().expect("stdout");
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .unwrap();
+        let (mut child, line) = sandbox_json(&[]);
         assert!(line.starts_with('{'), "round {round}: {line}");
-        let pid = child.0.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let status = child.0.wait().unwrap();
+        let status = terminate(&mut child);
         assert!(status.success(), "round {round}: {status}");
     }
 }
