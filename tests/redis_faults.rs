@@ -407,27 +407,17 @@ async fn a_hash_or_a_list_at_the_token_key_is_no_token_and_is_replaced() {
 /// one must not fail the write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_without_channel_access_writes_and_releases_without_store_errors() {
-    let Some(server) = RedisServer::start_with(&[
+    let user = [
         "--user",
         "alice",
         "on",
         ">alice-pw-0xBEEF",
         "~partner-auth:*",
         "resetchannels",
-        "+get",
-        "+getrange",
-        "+exists",
-        "+pttl",
-        "+set",
-        "+del",
-        "+publish",
-        "+multi",
-        "+exec",
-        "+evalsha",
-        "+script|load",
-        "+hello",
-        "+subscribe",
-    ]) else {
+    ];
+    let Some(server) =
+        RedisServer::start_with(&[&user, redis_server::DOCUMENTED_COMMANDS].concat())
+    else {
         return;
     };
     let sandbox = Sandbox::start().await.unwrap();

@@ -15,6 +15,24 @@ use std::time::{Duration, Instant};
 use partner_auth::store::{RedisStore, StorePolicy};
 use partner_auth::{Client, TokenSource};
 
+/// The commands the `RedisStore` docs say an ACL user needs for tokens, leases and waits
+/// (`SCAN`, for `clear`, apart), as `start_with` takes them.
+pub const DOCUMENTED_COMMANDS: &[&str] = &[
+    "+get",
+    "+getrange",
+    "+exists",
+    "+pttl",
+    "+set",
+    "+del",
+    "+publish",
+    "+multi",
+    "+exec",
+    "+evalsha",
+    "+script|load",
+    "+hello",
+    "+subscribe",
+];
+
 /// A `redis-server` process of this test's own.
 pub struct RedisServer {
     child: Option<Child>,
