@@ -146,6 +146,18 @@ impl ManualClock {
     /// Moves the clock (and every clone) forward by `by`. A jump past what an `Instant`
     /// holds (`Duration::MAX`) leaves it where it was; a source measures its time in
     /// nanoseconds since it was built, so keep a test's jumps under a few centuries.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use partner_auth::time::{ManualClock, TimeSource};
+    ///
+    /// let clock = ManualClock::new();
+    /// let start = clock.now();
+    /// clock.advance(Duration::from_secs(90));
+    /// assert_eq!(clock.now() - start, Duration::from_secs(90));
+    /// clock.advance(Duration::MAX);
+    /// assert_eq!(clock.now() - start, Duration::from_secs(90));
+    /// ```
     pub fn advance(&self, by: Duration) {
         let mut now = lock(&self.now);
         *now = now.checked_add(by).unwrap_or(*now);
