@@ -634,3 +634,78 @@ async fn a_write_tried_again_after_a_lost_reply_does_not_restore_a_value_deleted
         "the write's second try restored the token deleted after its first landed"
     );
 }
+
+/// The store's connections (commands and pub/sub) probe an idle peer: a NAT or firewall
+/// that forgets an idle connection (AWS's NAT gateway after 350 s, Azure's after 4
+/// minutes) dropped it silently, and the next operation of every process waited out its
+/// timeout and fetched a token of its own (found by review). Read back from the sockets
+/// themselves: `SO_KEEPALIVE` with the first probe after 60 s idle, then every 15 s, 4 of
+/// them; and `TCP_USER_TIMEOUT` of 20 s, so a peer gone while data is in flight closes the
+/// connection (and the manager opens another) instead of Linux's 15 minutes of
+/// retransmissions.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_stores_connections_probe_an_idle_peer() {
+    use rustix::net::sockopt;
+
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::new(&server.url()).unwrap();
+    assert!(store.try_lease("probe", "me", Duration::from_secs(5)).await.unwrap());
+    // A wait subscribes on the pub/sub connection; the lease is there, so it times out.
+    store.wait("probe", Duration::from_millis(200)).await.unwrap();
+
+    let sockets = sockets_connected_to(server.port());
+    assert_eq!(sockets.len(), 2, "a command and a pub/sub connection: {sockets:?}");
+    let pidfd = rustix::process::pidfd_open(
+        rustix::process::getpid(),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .unwrap();
+    for fd in sockets {
+        let socket =
+            rustix::process::pidfd_getfd(&pidfd, fd, rustix::process::PidfdGetfdFlags::empty())
+                .unwrap();
+        let options = (
+            sockopt::socket_keepalive(&socket).unwrap(),
+            sockopt::tcp_keepidle(&socket).unwrap(),
+            sockopt::tcp_keepintvl(&socket).unwrap(),
+            sockopt::tcp_keepcnt(&socket).unwrap(),
+            sockopt::tcp_user_timeout(&socket).unwrap(),
+        );
+        assert_eq!(
+            options,
+            (true, Duration::from_secs(60), Duration::from_secs(15), 4, 20_000),
+            "fd {fd}: keepalive, idle, interval, probes, user timeout (ms)"
+        );
+    }
+}
+
+/// This process's file descriptors of TCP connections to loopback `port`, found by inode
+/// in `/proc/net/tcp{,6}`.
+#[cfg(target_os = "linux")]
+fn sockets_connected_to(port: u16) -> Vec<i32> {
+    let remote = format!(":{port:04X}");
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        for line in std::fs::read_to_string(table).unwrap().lines().skip(1) {
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            // local, remote, state (01: established), …, inode (column 9).
+            if columns[2].ends_with(&remote) && columns[3] == "01" {
+                inodes.push(format!("socket:[{}]", columns[9]));
+            }
+        }
+    }
+    let mut fds = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let entry = entry.unwrap();
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue; // the directory's own descriptor, closed by now
+        };
+        if inodes.iter().any(|inode| target.as_os_str() == inode.as_str()) {
+            fds.push(entry.file_name().to_str().unwrap().parse().unwrap());
+        }
+    }
+    fds
+}
