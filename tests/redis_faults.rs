@@ -652,12 +652,24 @@ async fn the_stores_connections_probe_an_idle_peer() {
         return;
     };
     let store = RedisStore::new(&server.url()).unwrap();
-    assert!(store.try_lease("probe", "me", Duration::from_secs(5)).await.unwrap());
+    assert!(
+        store
+            .try_lease("probe", "me", Duration::from_secs(5))
+            .await
+            .unwrap()
+    );
     // A wait subscribes on the pub/sub connection; the lease is there, so it times out.
-    store.wait("probe", Duration::from_millis(200)).await.unwrap();
+    store
+        .wait("probe", Duration::from_millis(200))
+        .await
+        .unwrap();
 
     let sockets = sockets_connected_to(server.port());
-    assert_eq!(sockets.len(), 2, "a command and a pub/sub connection: {sockets:?}");
+    assert_eq!(
+        sockets.len(),
+        2,
+        "a command and a pub/sub connection: {sockets:?}"
+    );
     let pidfd = rustix::process::pidfd_open(
         rustix::process::getpid(),
         rustix::process::PidfdFlags::empty(),
@@ -676,7 +688,13 @@ async fn the_stores_connections_probe_an_idle_peer() {
         );
         assert_eq!(
             options,
-            (true, Duration::from_secs(60), Duration::from_secs(15), 4, 20_000),
+            (
+                true,
+                Duration::from_secs(60),
+                Duration::from_secs(15),
+                4,
+                20_000
+            ),
             "fd {fd}: keepalive, idle, interval, probes, user timeout (ms)"
         );
     }
@@ -703,7 +721,10 @@ fn sockets_connected_to(port: u16) -> Vec<i32> {
         let Ok(target) = std::fs::read_link(entry.path()) else {
             continue; // the directory's own descriptor, closed by now
         };
-        if inodes.iter().any(|inode| target.as_os_str() == inode.as_str()) {
+        if inodes
+            .iter()
+            .any(|inode| target.as_os_str() == inode.as_str())
+        {
             fds.push(entry.file_name().to_str().unwrap().parse().unwrap());
         }
     }

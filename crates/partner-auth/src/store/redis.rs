@@ -112,6 +112,35 @@ macro_rules! retried {
     };
 }
 
+/// How the store's TCP connections treat a peer that went quiet. A NAT or firewall that
+/// forgets an idle connection (AWS's NAT gateway after 350 s, Azure's load balancer after 4
+/// minutes) drops it silently: no reset reaches either end, and the next operation of
+/// every process waited out its timeout and fetched a token of its own (found by review).
+/// A keep-alive probe after 60 s idle keeps such a mapping alive, and a peer that answers
+/// none of 4 probes 15 s apart is gone; on Linux, data (a probe too) unacknowledged for
+/// 20 s closes the connection (`TCP_USER_TIMEOUT`) instead of 15 minutes of
+/// retransmissions. The manager opens another on the next operation.
+fn tcp_settings() -> redis::io::tcp::TcpSettings {
+    use redis::io::tcp::socket2::TcpKeepalive;
+    let keepalive = TcpKeepalive::new().with_time(Duration::from_secs(60));
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "windows"
+    ))]
+    let keepalive = keepalive
+        .with_interval(Duration::from_secs(15))
+        .with_retries(4);
+    let settings = redis::io::tcp::TcpSettings::default().set_keepalive(keepalive);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let settings = settings.set_user_timeout(Duration::from_secs(20));
+    settings
+}
+
 /// Whether `error` says the connection was lost (not refused: a Redis that is down is
 /// tried once, as before).
 fn closed_under_us(error: &redis::RedisError) -> bool {
@@ -156,7 +185,10 @@ fn closed_under_us(error: &redis::RedisError) -> bool {
 ///
 /// It connects lazily and reconnects on its own (a `redis` connection manager): a Redis
 /// that is down when the process starts, or goes away later, costs each source one
-/// warning and it fetches on its own until Redis answers again. `redis://` and `rediss://`
+/// warning and it fetches on its own until Redis answers again. Its connections probe a
+/// peer idle for 60 s (TCP keep-alive: a NAT or firewall that forgets idle connections
+/// keeps them), and on Linux one whose data goes unacknowledged for 20 s is closed and
+/// opened again. `redis://` and `rediss://`
 /// (TLS) URLs, with a password or an ACL user and password, and a database number, work
 /// as the `redis` crate reads them.
 ///
@@ -415,8 +447,9 @@ impl RedisStoreBuilder {
                 e.kind()
             ))
         };
-        let info =
-            redis::IntoConnectionInfo::into_connection_info(self.url.as_str()).map_err(unusable)?;
+        let info = redis::IntoConnectionInfo::into_connection_info(self.url.as_str())
+            .map_err(unusable)?
+            .set_tcp_settings(tcp_settings());
         let resp3 = info
             .redis_settings()
             .clone()
