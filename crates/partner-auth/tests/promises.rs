@@ -1509,6 +1509,32 @@ fn a_percent_sign_that_normalization_makes_encodes_a_way_out_too() {
     );
 }
 
+/// A segment that Windows or a C server reads as `..`: Windows drops a path segment's
+/// trailing dots and spaces (`.. `, `...`), a server in C stops at a NUL (`..%00`), and IIS
+/// decodes `%u002e` and `%u002f` (a `.` and a `/`). Each got the token (found by review).
+#[test]
+fn a_segment_windows_iis_or_a_c_server_reads_as_dots_gets_no_token() {
+    // Dots and spaces inside or at the end of a name keep the token.
+    let kept = ["/a%20b", "/v1.", "/a..b", "/.well-known", "/report%20", "/%u00e9t%u00e9"];
+    let way_out = [
+        "/..%20/admin",
+        "/..%20%20/admin",
+        "/.%20./admin",
+        "/.../admin",
+        "/..%2e/admin",
+        "/..%00/admin",
+        "/..%00.png",
+        "/%00",
+        "/%u002e%u002e/admin",
+        "/a%u002f..%u002fadmin",
+        "/a%u005c..",
+        "/%U002E%U002E/admin",
+        // `%u` encoded once more.
+        "/%25u002e%25u002e/admin",
+    ];
+    assert_scope(&kept, &way_out, "Windows, IIS or a C server");
+}
+
 /// An API that refuses every token (a missing permission, say) costs one token fetch more,
 /// not one per request: the fresh token it refused too is kept, and later 401s with it are
 /// returned as they are (found by review: each request invalidated the token and fetched
