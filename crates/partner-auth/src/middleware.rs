@@ -238,8 +238,9 @@ fn parse_scope(raw: &str) -> Result<Url, Error> {
 /// to a lenient decoder) or holds a character that compatibility normalization (NFKC)
 /// turns into one of those (a fullwidth `／`, a fullwidth or small full stop, a two-dot
 /// leader `‥`), for a server that normalizes paths, or into a `%` that encodes one, for a
-/// server that decodes again after normalizing (`％2F`). Such a request goes out without
-/// the token.
+/// server that decodes again after normalizing (`％2F`); IIS's `%uXXXX` escapes are decoded
+/// too, and a segment of dots and spaces alone, or holding a NUL, is a way out (see
+/// [`windows_or_c_dots`]). Such a request goes out without the token.
 fn within(base: &Url, url: &Url) -> bool {
     if base.scheme() != url.scheme()
         || base.port_or_known_default() != url.port_or_known_default()
@@ -259,6 +260,7 @@ fn within(base: &Url, url: &Url) -> bool {
             // (found by review). Each round that changes it shortens it, so this ends.
             loop {
                 let decoded: Vec<u8> = percent_encoding::percent_decode(&bytes).collect();
+                let decoded = iis_decoded(&decoded);
                 if decoded == bytes {
                     break;
                 }
@@ -268,7 +270,7 @@ fn within(base: &Url, url: &Url) -> bool {
             let Ok(text) = std::str::from_utf8(&bytes) else {
                 return true;
             };
-            if way_out_ascii(text.as_bytes()) {
+            if way_out_ascii(text.as_bytes()) || windows_or_c_dots(text) {
                 return true;
             }
             // ASCII is its own normal form: the usual path pays one scan.
@@ -297,6 +299,41 @@ const NORMALIZATION_ROUNDS: usize = 8;
 /// Unicode compatibility composition, as a server normalizing paths applies it.
 const NFKC: icu_normalizer::ComposingNormalizerBorrowed<'static> =
     icu_normalizer::ComposingNormalizer::new_nfkc();
+
+/// Whether a decoded segment is dots to Windows or to a server in C: Windows drops a
+/// segment's trailing dots and spaces (`.. `, `...` are `..` or less), and C stops at a
+/// NUL (`..%00`); so a segment of dots and spaces alone, or holding a NUL, is a way out
+/// (found by review).
+fn windows_or_c_dots(text: &str) -> bool {
+    text.contains('\0') || (!text.is_empty() && text.bytes().all(|b| b == b'.' || b == b' '))
+}
+
+/// `bytes` with IIS's `%uXXXX` escapes decoded (`%u002e` is `.`, `%u002f` is `/`: found by
+/// review); an escape of half a surrogate pair, or not followed by four hex digits, is
+/// left as it is.
+fn iis_decoded(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some((&first, tail)) = rest.split_first() {
+        if first == b'%'
+            && let [u, digits @ ..] = tail
+            && u.eq_ignore_ascii_case(&b'u')
+            && let Some(hex) = digits.get(..4)
+            && let Some(c) = std::str::from_utf8(hex)
+                .ok()
+                .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .and_then(char::from_u32)
+        {
+            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+            rest = &tail[5..];
+            continue;
+        }
+        out.push(first);
+        rest = tail;
+    }
+    out
+}
 
 /// Whether a decoded segment is, or holds, a way out of the base path: `/` or `\\`
 /// anywhere, `..` or `.`, or `..;` / `.;` first (dots and `;` as Tomcat reads them:
