@@ -1262,6 +1262,61 @@ fn a_dashed_value_an_option_took_is_not_echoed_nor_called_negative() {
     assert!(!stderr.contains("negative"), "{stderr}");
 }
 
+/// A value an option refused (`--timeout s3cret`: someone pasted the secret one word too
+/// early) may be the secret: the refusal names the option and what it takes, and does not
+/// repeat the value (found by review: clap echoed it, and humantime's message a piece of
+/// it). A mistyped name or number is still shown, with clap's suggestion.
+#[test]
+fn a_value_an_option_refused_is_not_echoed_unless_it_looks_like_a_typo() {
+    let secret = "Xq7s3cretVALUE9";
+    for (args, expected) in [
+        (
+            &["fetch", "--provider", "dinie", "--timeout", secret][..],
+            "a duration such as 10s",
+        ),
+        (
+            &["sandbox", "--token-lifetime", secret],
+            "a duration such as 10s",
+        ),
+        (&["sandbox", "--port", secret], "not in 1..="),
+        (&["fetch", "--provider", secret], "possible values"),
+        (
+            &["fetch", "--provider", "dinie", "--param", secret],
+            "expected NAME=VALUE",
+        ),
+        (&["completions", secret], "possible values"),
+    ] {
+        let output = run(args, "id", None);
+        let stderr = text(&output.stderr);
+        assert_eq!(code(&output), 2, "{args:?}: {stderr}");
+        assert!(!stderr.contains("s3cret"), "{args:?}: {stderr}");
+        let option = args[args.len() - 2];
+        assert!(
+            stderr.contains("not shown here, as it may be a secret")
+                && stderr.contains(expected)
+                && (option == "completions" || stderr.contains(option)),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Typos of a name or a number are shown, as clap shows them.
+    for (args, shown) in [
+        (&["fetch", "--provider", "cobe"][..], "'cobe'"),
+        (&["fetch", "--provider", "dinie", "--timeout", "0"], "'0'"),
+        (
+            &["fetch", "--provider", "dinie", "--timeout", "90 mins"],
+            "'90 mins'",
+        ),
+        (&["sandbox", "--port", "70000"], "'70000'"),
+        (&["completions", "zssh"], "'zssh'"),
+    ] {
+        let output = run(args, "id", None);
+        let stderr = text(&output.stderr);
+        assert_eq!(code(&output), 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(shown), "{args:?}: {stderr}");
+        assert!(!stderr.contains("may be a secret"), "{args:?}: {stderr}");
+    }
+}
+
 /// The sandbox takes `--port` and one port after it per endpoint: a base port without room
 /// for all of them is a usage error, not a failure to bind.
 #[test]
