@@ -1515,7 +1515,14 @@ fn a_percent_sign_that_normalization_makes_encodes_a_way_out_too() {
 #[test]
 fn a_segment_windows_iis_or_a_c_server_reads_as_dots_gets_no_token() {
     // Dots and spaces inside or at the end of a name keep the token.
-    let kept = ["/a%20b", "/v1.", "/a..b", "/.well-known", "/report%20", "/%u00e9t%u00e9"];
+    let kept = [
+        "/a%20b",
+        "/v1.",
+        "/a..b",
+        "/.well-known",
+        "/report%20",
+        "/%u00e9t%u00e9",
+    ];
     let way_out = [
         "/..%20/admin",
         "/..%20%20/admin",

@@ -220,8 +220,12 @@ fn duration(text: &str) -> Result<Duration, String> {
             .map(Duration::from_secs)
             .map_err(|_| "too large a number of seconds".into());
     }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{e}; expected e.g. 500ms, 10s, 2m, 1h, or seconds as a number"))
+    // humantime's message is left out: it repeats a piece of the value, which may be a
+    // secret pasted here (main shows the value only where it looks like a typo).
+    humantime::parse_duration(text).map_err(|_| {
+        "not a duration such as 10s: expected e.g. 500ms, 10s, 2m, 1h, or seconds as a number"
+            .into()
+    })
 }
 
 #[cfg(test)]

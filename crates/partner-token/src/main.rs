@@ -86,15 +86,22 @@ fn main() -> ExitCode {
     }
     let matches = match unset_empty_variables(Cli::command()).try_get_matches() {
         Ok(matches) => matches,
-        // A stray value may be the secret: refused without repeating it.
-        Err(e) if secret::would_echo_a_value(&e, std::env::args_os().any(|a| a == "--")) => {
-            crate::stderr::write(secret::VALUE_REFUSED);
+        Err(e) => {
+            // A stray value, or one an option refused, may be the secret: refused without
+            // repeating it.
+            let refusal = if secret::would_echo_a_value(&e, std::env::args_os().any(|a| a == "--"))
+            {
+                Some(secret::VALUE_REFUSED.to_owned())
+            } else {
+                secret::refused_value(&e)
+            };
+            let Some(refusal) = refusal else { exit_with(e) };
+            crate::stderr::write(refusal);
             if let Some(ContextValue::StyledStr(usage)) = e.get(ContextKind::Usage) {
                 crate::stderr::errln!("\n{usage}\n\nFor more information, try '--help'.");
             }
             return ExitCode::from(exit::USAGE);
         }
-        Err(e) => exit_with(e),
     };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

@@ -64,10 +64,10 @@ pub fn would_echo_a_value(error: &clap::Error, after_double_dash: bool) -> bool 
         // neither a negative number nor a flag left after an option without its value: a
         // stray value, perhaps the secret (found by review: echoed).
         ErrorKind::ValueValidation => named(ContextKind::InvalidValue).is_some_and(|value| {
-            value.trim_start().strip_prefix('-').is_some_and(|rest| {
-                !rest.starts_with(|c: char| c.is_ascii_digit() || c == '.')
-                    && !looks_like_a_flag(value.trim())
-            })
+            value
+                .trim_start()
+                .strip_prefix('-')
+                .is_some_and(|_| !showable(value))
         }),
         // A command name is lowercase letters and `-`; anything else may be a value.
         ErrorKind::InvalidSubcommand => {
@@ -77,6 +77,68 @@ pub fn would_echo_a_value(error: &clap::Error, after_double_dash: bool) -> bool 
         }
         _ => false,
     }
+}
+
+/// The refusal of a value an option (or a command's argument) was given and refused, where
+/// clap would repeat it, with what the option takes instead: `--timeout s3cret` (a secret
+/// pasted a word too early; found by review: echoed, and humantime's message repeated a
+/// piece of it). `None` where clap may show it: a value [`showable`] as a typo.
+pub fn refused_value(error: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let Some(ContextValue::String(value)) = error.get(ContextKind::InvalidValue) else {
+        return None;
+    };
+    if showable(value) {
+        return None;
+    }
+    let arg = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => format!(" for '{arg}'"),
+        _ => String::new(),
+    };
+    let expected = match error.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(values)) => format!("possible values: {}", values.join(", ")),
+        // The value parser's own message, which never repeats the value.
+        _ => std::error::Error::source(error)
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "see --help".into()),
+    };
+    Some(format!(
+        "error: invalid value{arg}; it is not shown here, as it may be a secret.\n  {expected}\n"
+    ))
+}
+
+/// Whether a value an option refused may be shown back: what a typo looks like, not what a
+/// secret does. A negative number (`-5s`) or a flag (`--json`, swallowed by an option
+/// left without its value); a short lowercase name (a provider, environment or shell:
+/// `cobe`); a short number or duration whose letters are all units (`0`, `90 mins`,
+/// `70000`).
+fn showable(value: &str) -> bool {
+    let value = value.trim();
+    if let Some(rest) = value.strip_prefix('-') {
+        return rest.starts_with(|c: char| c.is_ascii_digit() || c == '.') && showable(rest)
+            || looks_like_a_flag(value);
+    }
+    const UNITS: &[&str] = &[
+        "ns", "nsec", "nanos", "us", "usec", "micros", "ms", "msec", "millis", "s", "sec", "secs",
+        "second", "seconds", "m", "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour",
+        "hours", "d", "day", "days", "w", "week", "weeks", "month", "months", "y", "year", "years",
+    ];
+    let name = value.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+    let number = value.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b' ')
+        && value
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|word| !word.is_empty())
+            .all(|word| UNITS.contains(&word.to_ascii_lowercase().as_str()));
+    !value.is_empty() && value.len() <= 20 && (name || number)
 }
 
 /// `--` and a lowercase name of words joined by `-`, short, or `-` and one letter: what a
