@@ -1285,6 +1285,10 @@ fn a_value_an_option_refused_is_not_echoed_unless_it_looks_like_a_typo() {
             "expected NAME=VALUE",
         ),
         (&["completions", secret], "possible values"),
+        (
+            &["fetch", "--provider", "cobee", "--env", secret],
+            "it has: production",
+        ),
     ] {
         let output = run(args, "id", None);
         let stderr = text(&output.stderr);
@@ -1308,6 +1312,7 @@ fn a_value_an_option_refused_is_not_echoed_unless_it_looks_like_a_typo() {
         ),
         (&["sandbox", "--port", "70000"], "'70000'"),
         (&["completions", "zssh"], "'zssh'"),
+        (&["fetch", "--provider", "cobee", "--env", "prod"], "`prod`"),
     ] {
         let output = run(args, "id", None);
         let stderr = text(&output.stderr);
