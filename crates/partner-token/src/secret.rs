@@ -118,7 +118,7 @@ pub fn refused_value(error: &clap::Error) -> Option<String> {
 /// left without its value); a short lowercase name (a provider, environment or shell:
 /// `cobe`); a short number or duration whose letters are all units (`0`, `90 mins`,
 /// `70000`).
-fn showable(value: &str) -> bool {
+pub fn showable(value: &str) -> bool {
     let value = value.trim();
     if let Some(rest) = value.strip_prefix('-') {
         return rest.starts_with(|c: char| c.is_ascii_digit() || c == '.') && showable(rest)
