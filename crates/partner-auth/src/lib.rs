@@ -217,7 +217,14 @@ pub use error::{Error, ErrorKind, FieldError, UnknownErrorKind};
 pub use middleware::{AuthMiddleware, AuthMiddlewareBuilder, NoAuth, token_error};
 pub use policy::{CachePolicy, RetryPolicy};
 pub use provider::{BodyEncoding, ClientAuth, Environment, Provider, UnknownProvider};
-pub use secrecy::SecretString;
+/// `reqwest`, whose types this crate's API takes and gives
+/// ([`ClientBuilder::http_client`], [`AuthMiddleware::covers`], [`Error::status`],
+/// [`AccessToken::authorization_header`]): at the version this crate was built with.
+pub use reqwest;
+/// `reqwest-middleware`, whose client [`AuthMiddleware`] plugs into and whose error
+/// [`token_error`] reads: at the version this crate was built with.
+pub use reqwest_middleware;
+pub use secrecy::{ExposeSecret, SecretString};
 pub use source::{TokenSource, TokenSourceBuilder};
 pub use stats::Stats;
 pub use token::{AccessToken, DEFAULT_LIFETIME, MAX_LIFETIME, TokenType};
