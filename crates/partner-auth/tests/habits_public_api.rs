@@ -90,3 +90,24 @@ fn the_other_crates_types_in_this_api_are_reachable_through_it() {
     let _: fn(&partner_auth::reqwest_middleware::Error) -> Option<&Error> =
         partner_auth::token_error;
 }
+
+fn spawnable<F: std::future::Future + Send + 'static>(_: F) {}
+
+/// Type-checked only: each call's future can go to `tokio::spawn` (or a multi-thread
+/// executor's), borrowing nothing but what it moved in.
+#[allow(dead_code)]
+fn every_async_call_can_be_spawned(client: Client, source: TokenSource, cache: TokenCache) {
+    let c = client.clone();
+    spawnable(async move { c.fetch_token().await });
+    let s = source.clone();
+    spawnable(async move { s.token().await });
+    spawnable(async move { source.refresh().await });
+    spawnable(async move { cache.token(&client).await });
+    #[cfg(feature = "redis")]
+    {
+        fn clear(store: partner_auth::store::RedisStore) {
+            spawnable(async move { store.clear().await });
+        }
+        let _ = clear;
+    }
+}
