@@ -106,3 +106,56 @@ fn token_requests_failures_and_invalidations_reach_the_metrics_recorder() {
     expect("partner_auth_token_invalidations_total", at, "1");
     assert!(!format!("{seen:?}").contains(SECRET));
 }
+
+/// Found by review: the metrics had no unit and no description, so a Prometheus exporter
+/// wrote no `# HELP` line and an OpenTelemetry bridge knew no unit for the histogram.
+#[test]
+fn every_metric_is_described_with_its_unit() {
+    use metrics::Unit;
+    use metrics_util::debugging::DebuggingRecorder;
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let tokens = Scripted::sequence(
+                vec![
+                    Reply::token(TOKEN_ONE, 3600),
+                    Reply::json(401, json!({"error": "invalid_client"})),
+                ],
+                Reply::json(401, json!({"error": "invalid_client"})),
+            )
+            .await;
+            let source = source(&tokens);
+            let token = source.token().await.unwrap();
+            assert!(source.invalidate(&token));
+            source.token().await.unwrap_err();
+        });
+    });
+
+    let described: BTreeMap<String, (Option<Unit>, bool)> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, unit, description, _)| {
+            let described = description.is_some_and(|d| !d.is_empty());
+            (key.key().name().to_owned(), (unit, described))
+        })
+        .collect();
+    for (name, unit) in [
+        ("partner_auth_token_requests_total", Unit::Count),
+        ("partner_auth_token_request_duration_seconds", Unit::Seconds),
+        ("partner_auth_token_fetch_failures_total", Unit::Count),
+        ("partner_auth_token_invalidations_total", Unit::Count),
+    ] {
+        assert_eq!(
+            described.get(name),
+            Some(&(Some(unit), true)),
+            "{name} in {described:?}"
+        );
+    }
+}
