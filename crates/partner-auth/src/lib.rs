@@ -125,12 +125,15 @@
 //! `retried_after_401`). With the `metrics` feature, counters and a latency histogram go to
 //! the `metrics` facade:
 //!
-//! | name | kind | labels |
-//! | --- | --- | --- |
-//! | `partner_auth_token_requests_total` | counter | `provider`, `environment`, `outcome` (`ok` or [`ErrorKind::as_str`]) |
-//! | `partner_auth_token_request_duration_seconds` | histogram | `provider`, `environment` |
-//! | `partner_auth_token_fetch_failures_total` | counter | `provider`, `environment`, `kind` |
-//! | `partner_auth_token_invalidations_total` | counter | `provider`, `environment` |
+//! | name | kind | unit | labels |
+//! | --- | --- | --- | --- |
+//! | `partner_auth_token_requests_total` | counter | count | `provider`, `environment`, `outcome` (`ok` or [`ErrorKind::as_str`]) |
+//! | `partner_auth_token_request_duration_seconds` | histogram | seconds | `provider`, `environment` |
+//! | `partner_auth_token_fetch_failures_total` | counter | count | `provider`, `environment`, `kind` |
+//! | `partner_auth_token_invalidations_total` | counter | count | `provider`, `environment` |
+//!
+//! Each is described to the recorder (its unit and a help text, a Prometheus exporter's
+//! `# HELP` line) as it is recorded.
 //!
 //! A request is counted, and timed, when it ends with an outcome: one whose fetch was
 //! stopped on the way (its source dropped, its runtime shut down) has none, and only
