@@ -7,8 +7,8 @@ use std::fmt::Debug;
 
 use partner_auth::store::StorePolicy;
 use partner_auth::{
-    AccessToken, AuthMiddleware, CachePolicy, Client, ClientConfig, Credentials, Error,
-    ErrorKind, Provider, RetryPolicy, Stats, TokenCache, TokenSource,
+    AccessToken, AuthMiddleware, CachePolicy, Client, ClientConfig, Credentials, Error, ErrorKind,
+    Provider, RetryPolicy, Stats, TokenCache, TokenSource,
 };
 
 fn kept_in_a_static<T: Send + Sync + 'static>() {}
@@ -73,7 +73,10 @@ fn the_other_crates_types_in_this_api_are_reachable_through_it() {
     use partner_auth::reqwest;
 
     let credentials = Credentials::new("client-id", "client-secret-1");
-    assert_eq!(credentials.client_secret().expose_secret(), "client-secret-1");
+    assert_eq!(
+        credentials.client_secret().expose_secret(),
+        "client-secret-1"
+    );
     let config: ClientConfig = serde_json::from_str(
         r#"{"provider": "standard", "base_url": "http://127.0.0.1:9/token",
             "client_id": "id", "client_secret": "from-config-1"}"#,
