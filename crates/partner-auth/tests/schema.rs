@@ -7,7 +7,7 @@ mod common;
 mod sandbox_client;
 
 use common::*;
-use partner_auth::{AccessToken, Credentials, Error, ErrorKind, Provider};
+use partner_auth::{AccessToken, Credentials, Error, ErrorKind, Provider, Stats};
 use partner_sandbox::Sandbox;
 use sandbox_client::SandboxExt as _;
 use serde_json::{Value, json};
@@ -179,4 +179,18 @@ async fn errors_of_every_shape_are_valid_by_the_schema() {
         seen_field_without_code |= err.field_errors().iter().any(|f| f.code.is_none());
     }
     assert!(seen_null_code && seen_field_without_code);
+}
+
+/// Found by review: `Stats` serializes for a status page, as `AccessToken` and `Error` do
+/// for a log line, but had no schema for the API description of that page.
+#[test]
+fn the_schema_of_stats_matches_its_json() {
+    let json = serde_json::to_value(Stats::default()).unwrap();
+    let schema = serde_json::to_value(schemars::schema_for!(Stats)).unwrap();
+    assert_eq!(keys(&json), keys(&schema["properties"]), "{schema}");
+    assert_eq!(required(&schema), keys(&json));
+    assert_eq!(schema["additionalProperties"], false, "{schema}");
+    assert_eq!(schema["title"], "Stats");
+    assert_eq!(invalid(&schema, &json), Vec::<String>::new(), "{json}");
+    assert_ne!(invalid(&schema, &json!({"cache_hits": -1})), Vec::<String>::new());
 }
