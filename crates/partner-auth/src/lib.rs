@@ -160,8 +160,8 @@
 //!
 //!   Without any of the three, an `https://` base URL is refused when the client is built,
 //!   unless [`ClientBuilder::http_client`] gives a client built with a backend.
-//! - `schemars` (off): `schemars::JsonSchema` for [`AccessToken`] and [`Error`] (the JSON
-//!   their `Serialize` writes).
+//! - `schemars` (off): `schemars::JsonSchema` for [`AccessToken`], [`Error`] and [`Stats`]
+//!   (the JSON their `Serialize` writes).
 //! - `redis`, `file-store` (off): the [`store`]s.
 //! - `metrics` (off): the metrics above, through the `metrics` crate.
 //! - `blocking` (off): `blocking::TokenSource` and `blocking::Client` for code without

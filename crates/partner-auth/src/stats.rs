@@ -24,7 +24,19 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// # Ok(())
 /// # }
 /// ```
+///
+/// With feature `schemars`, `schemars::schema_for!(Stats)` is the JSON Schema of that
+/// object.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schemars",
+    schemars(
+        deny_unknown_fields,
+        description = "A partner-auth token source's counters, as it serializes them.",
+        transform = crate::schema::every_property_required
+    )
+)]
 #[non_exhaustive]
 pub struct Stats {
     /// `token()` calls answered from the cache.

@@ -1,6 +1,7 @@
-//! Feature `schemars`: the JSON Schemas of `AccessToken` and `Error` describe exactly what
-//! their `Serialize` writes (and never the token): every field, always written, `null`
-//! where there is no value, and the JSON of tokens and errors of many shapes valid by them.
+//! Feature `schemars`: the JSON Schemas of `AccessToken`, `Error` and `Stats` describe
+//! exactly what their `Serialize` writes (and never the token): every field, always
+//! written, `null` where there is no value, and the JSON of tokens and errors of many
+//! shapes valid by them.
 
 mod common;
 #[path = "common/sandbox.rs"]
@@ -192,5 +193,8 @@ fn the_schema_of_stats_matches_its_json() {
     assert_eq!(schema["additionalProperties"], false, "{schema}");
     assert_eq!(schema["title"], "Stats");
     assert_eq!(invalid(&schema, &json), Vec::<String>::new(), "{json}");
-    assert_ne!(invalid(&schema, &json!({"cache_hits": -1})), Vec::<String>::new());
+    assert_ne!(
+        invalid(&schema, &json!({"cache_hits": -1})),
+        Vec::<String>::new()
+    );
 }
