@@ -206,7 +206,7 @@ impl Client {
                     provider = %config.provider,
                     environment = %config.environment,
                     elapsed_ms,
-                    kind = ?error.kind(),
+                    kind = error.kind().as_str(),
                     status = error.status().map(|s| s.as_u16()),
                     "token request failed"
                 );

@@ -122,8 +122,12 @@
 //! request: `outcome`, and for an error `error_kind` and `status`), and `authorized_request` (one request
 //! [`AuthMiddleware`] attaches the token to, not one it leaves alone: `provider`,
 //! `environment`, `method`, `host`, `path` without the query, `status`,
-//! `retried_after_401`). With the `metrics` feature, counters and a latency histogram go to
-//! the `metrics` facade:
+//! `retried_after_401`). A fetch a caller waits for is a child of the caller's span; a
+//! background refresh, which nobody waits for, is a span of its own that follows from the
+//! caller's (as a child it would keep the caller's span open until it ended). A failed
+//! fetch is also a `warn` event with `provider`, `environment`, `kind`
+//! ([`ErrorKind::as_str`]), `status` and `error` (the error's `Display`). With the
+//! `metrics` feature, counters and a latency histogram go to the `metrics` facade:
 //!
 //! | name | kind | unit | labels |
 //! | --- | --- | --- | --- |

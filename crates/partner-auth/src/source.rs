@@ -201,6 +201,16 @@ impl Failure {
 
 type Outcome = Option<Result<AccessToken, Error>>;
 
+/// Who starts a flight: a caller that waits for it (the flight's span is a child of the
+/// caller's), or a background refresh that nobody waits for (a span of its own, which
+/// follows from the caller's: as its child, it kept the caller's span open until the
+/// refresh ended, and exporters measured that request as lasting as long; found by review).
+#[derive(Clone, Copy)]
+enum Starter {
+    Waiting,
+    Background,
+}
+
 /// The fetch in progress: its waiters watch for the outcome.
 #[derive(Clone)]
 struct Flight {
@@ -540,7 +550,7 @@ impl Inner {
         // runtime to run it on, the current token is still served, and the next caller
         // past the window fetches. Counted only when it starts a fetch: joining one under
         // way (a `refresh()`'s) starts none.
-        match self.join_or_start(true, false) {
+        match self.join_or_start(true, false, Starter::Background) {
             Ok((_, true)) => {
                 self.counters.add(Counter::Refresh);
                 tracing::debug!(
@@ -562,7 +572,7 @@ impl Inner {
     /// fetch can (its runtime no longer runs it), is replaced, a few times at most.
     async fn fetch(self: &Arc<Self>, force: bool, store_empty: bool) -> Result<AccessToken, Error> {
         for _ in 0..ABANDONED_FLIGHT_RETRIES {
-            let (flight, _) = self.join_or_start(force, store_empty)?;
+            let (flight, _) = self.join_or_start(force, store_empty, Starter::Waiting)?;
             // A flight on the runtime polling this call runs while this call waits. One on
             // another runtime may be on one that no longer runs it: wait no longer than any
             // fetch can take.
@@ -596,6 +606,7 @@ impl Inner {
         self: &Arc<Self>,
         force: bool,
         store_empty: bool,
+        starter: Starter,
     ) -> Result<(Flight, bool), Error> {
         let mut slot = lock(&self.flight);
         if let Some(flight) = slot.as_ref() {
@@ -628,14 +639,29 @@ impl Inner {
         };
         let mut fetch = self.plan(self.want(force));
         fetch.store_empty = store_empty;
-        let span = tracing::info_span!(
-            "token_fetch",
-            provider = %self.client.provider(),
-            environment = self.client.environment(),
-            refresh = self.current.load().is_some(),
-            attempts = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-        );
+        let span = match starter {
+            Starter::Waiting => tracing::info_span!(
+                "token_fetch",
+                provider = %self.client.provider(),
+                environment = self.client.environment(),
+                refresh = self.current.load().is_some(),
+                attempts = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+            ),
+            Starter::Background => {
+                let span = tracing::info_span!(
+                    parent: None,
+                    "token_fetch",
+                    provider = %self.client.provider(),
+                    environment = self.client.environment(),
+                    refresh = true,
+                    attempts = tracing::field::Empty,
+                    outcome = tracing::field::Empty,
+                );
+                span.follows_from(tracing::Span::current());
+                span
+            }
+        };
         let flight = Flight {
             id,
             outcome,
@@ -923,7 +949,7 @@ impl Fetch {
             }
             tracing::info!(
                 attempt,
-                kind = ?error.kind(),
+                kind = error.kind().as_str(),
                 wait_ms = wait.as_millis() as u64,
                 "retrying token request"
             );
@@ -1039,10 +1065,14 @@ impl FlightGuard {
                 let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
                     inner.record_failure(error);
                 }));
+                // All a `warn` filter shows (the span is at `info`): what failed, where.
                 tracing::warn!(
-                    kind = ?error.kind(),
+                    provider = %inner.client.provider(),
+                    environment = inner.client.environment(),
+                    kind = error.kind().as_str(),
                     status = error.status().map(|s| s.as_u16()),
                     outcome = "error",
+                    error = %error,
                     "token fetch failed"
                 );
             }
