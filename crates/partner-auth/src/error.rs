@@ -180,6 +180,7 @@ impl fmt::Display for ErrorKind {
     feature = "schemars",
     schemars(transform = crate::schema::every_property_required)
 )]
+#[non_exhaustive]
 pub struct FieldError {
     /// The field (`clientSecret`, `grant_type`, …).
     pub field: String,

@@ -56,6 +56,7 @@ const PARTNER_NAMES: [&str; 5] = [
 /// `"basic"` or `"body"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ClientAuth {
     /// `Authorization: Basic base64(id:secret)`: for a partner, as its page shows it
     /// (Alternative Payments and Dinie: nothing encoded, RFC 7617); for
@@ -76,6 +77,7 @@ impl fmt::Display for ClientAuth {
 
 /// How a provider encodes its token request body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BodyEncoding {
     /// `application/json`.
     Json,
@@ -94,6 +96,7 @@ impl fmt::Display for BodyEncoding {
 
 /// A named deployment of a provider's API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Environment {
     /// Name used to select it (`production`, `sandbox`, …).
     pub name: &'static str,

@@ -19,6 +19,7 @@ pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(5 * 60);
 
 /// The kind of token, from the response's `token_type`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TokenType {
     /// `bearer`, compared case-insensitively (RFC 6749 §5.1), or no `token_type` at all, or
     /// a blank one (every one of the five providers documents bearer tokens).

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::SECRET;
 use common::scripted::{Reply, Scripted, eventually};
-use partner_auth::{CachePolicy, ExposeSecret as _, Provider};
+use partner_auth::{CachePolicy, Provider};
 use serde_json::json;
 use tracing::Instrument as _;
 use tracing::field::{Field, Visit};

@@ -131,6 +131,11 @@ impl Store {
             Ok(StoreLocation::Dir(dir)) => FileStore::new(dir)
                 .map(|s| Store::Dir(Arc::new(s)))
                 .map_err(|e| OpenError::Unusable(Unusable::new(dir, &e, true))),
+            // A kind of location a later partner-auth may add.
+            Ok(_) => Err(refused(
+                "this partner-token does not know that kind of store".to_owned(),
+                "give --store (or PARTNER_TOKEN_STORE) a redis:// or rediss:// URL, or a directory",
+            )),
             Err(e) => Err(refused(
                 e.to_string(),
                 "give --store (or PARTNER_TOKEN_STORE) a redis:// or rediss:// URL, or a directory",

@@ -56,6 +56,11 @@ pub use file::FileStore;
 #[cfg(feature = "redis")]
 pub use redis::{RedisStore, RedisStoreBuilder};
 
+/// The attribute a [`TokenStore`] implementation puts on its `impl` block (the trait's
+/// methods are `async`), re-exported so that an implementation needs no `async-trait`
+/// dependency of its own.
+pub use async_trait::async_trait;
+
 /// A shared key-value store with expiry, compare-and-delete and leases: the level-2 token
 /// cache behind a [`TokenSource`](crate::TokenSource).
 ///
@@ -97,7 +102,7 @@ pub use redis::{RedisStore, RedisStoreBuilder};
 /// #[derive(Debug, Default)]
 /// struct Memory(Mutex<HashMap<String, (Vec<u8>, Instant)>>);
 ///
-/// #[async_trait::async_trait]
+/// #[partner_auth::store::async_trait]
 /// impl TokenStore for Memory {
 ///     async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
 ///         let map = self.0.lock().unwrap();
@@ -263,6 +268,7 @@ impl fmt::Debug for StoreEntry {
 /// # Ok::<(), partner_auth::Error>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreLocation<'a> {
     /// A Redis URL (feature `redis` opens it).
     Redis(&'a str),
