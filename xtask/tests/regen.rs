@@ -844,3 +844,48 @@ fn a_removed_specs_crate_goes_whole_when_the_license_text_changed_too() {
     let written = regen::run(scratch.path(), &[], Mode::Write).unwrap();
     assert!(!written.is_clean() && notes.exists(), "{written}");
 }
+
+/// Names in a spec that progenitor makes one Rust name — two properties (`self` and
+/// `Self`, or `expires_in` beside a provider's new `expiresIn`), two schemas
+/// (`token_response` and `TokenResponse`), two operation ids (`createToken` and
+/// `create_token`) — were generated as two fields, types or methods of that name: regen
+/// wrote, and `--check` passed, a crate that does not compile. Each is an error naming
+/// the Rust name and the spec's names behind it.
+#[test]
+fn names_the_spec_makes_one_rust_name_are_an_error_naming_them() {
+    let fields = generate_spec(spec_with_schema(serde_json::json!({
+        "type": "object",
+        "properties": {"expires_in": {"type": "integer"}, "expiresIn": {"type": "integer"}}
+    })))
+    .err()
+    .expect("two fields `expires_in` do not compile")
+    .to_string();
+    assert!(
+        fields.contains("`expires_in`")
+            && fields.contains("`expiresIn`")
+            && fields.contains("`S`"),
+        "{fields}"
+    );
+
+    let mut types = spec_with_schema(serde_json::json!({"type": "string"}));
+    types["components"]["schemas"]["s"] = serde_json::json!({"type": "integer"});
+    types["paths"]["/u"]["get"]["responses"] = serde_json::json!({"200": {"description": "ok",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/s"}}}}});
+    let types = generate_spec(types)
+        .err()
+        .expect("two types `S` do not compile")
+        .to_string();
+    assert!(types.contains("`S`") && types.contains("`s`"), "{types}");
+
+    let mut methods = spec_with_schema(serde_json::json!({"type": "string"}));
+    methods["paths"]["/t"]["get"]["operationId"] = "getThing".into();
+    methods["paths"]["/u"]["get"]["operationId"] = "get_thing".into();
+    let methods = generate_spec(methods)
+        .err()
+        .expect("two methods `get_thing` do not compile")
+        .to_string();
+    assert!(
+        methods.contains("`get_thing`") && methods.contains("`getThing`"),
+        "{methods}"
+    );
+}
