@@ -53,6 +53,19 @@ pub enum GenerateError {
         /// The panic message.
         message: String,
     },
+    /// Names in the spec that progenitor makes one Rust name (two properties, schemas or
+    /// operation ids that case alike): the crate would not compile.
+    #[error(
+        "{spec}: the generated code would not compile: {}; rename one in the spec's next \
+         version, or add a pass to xtask/src/normalize.rs",
+        .clashes.join("; ")
+    )]
+    NameClash {
+        /// The spec file.
+        spec: String,
+        /// Each Rust name defined twice, with the spec's names behind it.
+        clashes: Vec<String>,
+    },
     /// The generated code is not what the post-processing expects.
     #[error("{spec}: unexpected generated code: {message}")]
     Output {
@@ -127,6 +140,13 @@ pub fn generate(spec: &Spec) -> Result<GeneratedCrate, GenerateError> {
         spec: spec.path.clone(),
         message,
     })?;
+    let clashes = name_clashes(&client_file, &doc);
+    if !clashes.is_empty() {
+        return Err(GenerateError::NameClash {
+            spec: spec.path.clone(),
+            clashes,
+        });
+    }
     let client_code = prettyplease::unparse(&client_file);
     let mut mock_file = parse_file(&spec.path, mock)?;
     match_form_bodies_as_forms(&mut mock_file, &form_body_matchers(&doc)).map_err(|message| {
@@ -588,6 +608,123 @@ pub fn match_form_bodies_as_forms(file: &mut syn::File, whens: &[String]) -> Res
              form matcher, rewrote {rewritten:?}; check progenitor's httpmock output after an upgrade"
         ))
     }
+}
+
+/// Every Rust name the generated code defines twice in one scope — a type in a module, a
+/// field in a struct, a method of `Client` — with the spec's names that make it (found by
+/// review: properties `self` and `Self`, or `expires_in` beside `expiresIn`, schemas
+/// `token_response` and `TokenResponse`, operation ids `getThing` and `get_thing` were each
+/// generated twice, and regen wrote a crate that does not compile).
+pub fn name_clashes(file: &syn::File, doc: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    clashes_in(&file.items, doc, &mut found);
+    found
+}
+
+fn clashes_in(items: &[syn::Item], doc: &Value, found: &mut Vec<String>) {
+    use quote::ToTokens as _;
+    let quoted = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut types: BTreeMap<String, usize> = BTreeMap::new();
+    let mut methods: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for item in items {
+        let ident = match item {
+            syn::Item::Struct(s) => {
+                let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for field in &s.fields {
+                    if let Some(ident) = &field.ident {
+                        let rust = ident.to_string();
+                        let json = field
+                            .attrs
+                            .iter()
+                            .find_map(|a| serde_rename(&a.to_token_stream().to_string()))
+                            .unwrap_or_else(|| rust.trim_start_matches("r#").to_owned());
+                        fields.entry(rust).or_default().push(json);
+                    }
+                }
+                for (rust, json) in fields.into_iter().filter(|(_, j)| j.len() > 1) {
+                    found.push(format!(
+                        "two fields `{rust}` in `{}` (from the properties {})",
+                        s.ident,
+                        quoted(&json)
+                    ));
+                }
+                Some(&s.ident)
+            }
+            syn::Item::Enum(e) => Some(&e.ident),
+            syn::Item::Type(t) => Some(&t.ident),
+            syn::Item::Union(u) => Some(&u.ident),
+            syn::Item::Trait(t) => Some(&t.ident),
+            syn::Item::Mod(m) => {
+                if let Some((_, inner)) = &m.content {
+                    clashes_in(inner, doc, found);
+                }
+                Some(&m.ident)
+            }
+            syn::Item::Impl(block) if block.trait_.is_none() => {
+                let self_ty = block.self_ty.to_token_stream().to_string();
+                for item in &block.items {
+                    if let syn::ImplItem::Fn(f) = item {
+                        *methods
+                            .entry((self_ty.clone(), f.sig.ident.to_string()))
+                            .or_default() += 1;
+                    }
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(ident) = ident {
+            *types.entry(ident.to_string()).or_default() += 1;
+        }
+    }
+    for (name, _) in types.into_iter().filter(|(_, n)| *n > 1) {
+        let schemas: Vec<String> = doc
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|schemas| schemas.keys())
+            .filter(|schema| crate::naming::type_name(schema) == name)
+            .cloned()
+            .collect();
+        found.push(format!(
+            "two types `{name}` (from the schemas {})",
+            if schemas.is_empty() {
+                "named alike".to_owned()
+            } else {
+                quoted(&schemas)
+            }
+        ));
+    }
+    for ((self_ty, name), _) in methods.into_iter().filter(|(_, n)| *n > 1) {
+        let ids: Vec<String> = openapi::operations(doc)
+            .filter_map(|(_, _, op)| op["operationId"].as_str())
+            .filter(|id| method_name(id) == name)
+            .map(str::to_owned)
+            .collect();
+        found.push(format!(
+            "two methods `{self_ty}::{name}` (from the operation ids {})",
+            quoted(&ids)
+        ));
+    }
+}
+
+/// The name in a `#[serde(rename = "…")]` attribute, as its tokens print.
+fn serde_rename(attribute: &str) -> Option<String> {
+    if !attribute.contains("serde") {
+        return None;
+    }
+    let start = attribute.find("rename = \"")? + "rename = \"".len();
+    let rest = &attribute[start..];
+    let literal = format!("\"{}\"", &rest[..rest.find('"')?]);
+    syn::parse_str::<syn::LitStr>(&literal)
+        .ok()
+        .map(|l| l.value())
 }
 
 /// What the templates need to know about the crate.

@@ -613,12 +613,12 @@ fn a_progenitor_panic_names_only_what_causes_it() {
 fn a_progenitor_panic_blame_decodes_json_pointer_escapes() {
     let mut doc = spec_with_schema(serde_json::json!({"type": "object", "properties": {
         "slash": {"$ref": "#/components/schemas/Good~1Name"},
-        "tilde": {"$ref": "#/components/schemas/Good~0Name"}
+        "tilde": {"$ref": "#/components/schemas/Other~0Name"}
     }}));
     let schemas = &mut doc["components"]["schemas"];
     schemas["Good/Name"] = serde_json::json!({"type": "object", "properties": {
-        "inner": {"$ref": "#/components/schemas/Good~0Name"}}});
-    schemas["Good~Name"] = serde_json::json!({"type": "object", "properties": {
+        "inner": {"$ref": "#/components/schemas/Other~0Name"}}});
+    schemas["Other~Name"] = serde_json::json!({"type": "object", "properties": {
         "n": {"type": "string"}}});
     schemas["Uses"] = serde_json::json!({"type": "object", "properties": {
         "g": {"$ref": "#/components/schemas/Good~1Name"}}});
@@ -861,9 +861,7 @@ fn names_the_spec_makes_one_rust_name_are_an_error_naming_them() {
     .expect("two fields `expires_in` do not compile")
     .to_string();
     assert!(
-        fields.contains("`expires_in`")
-            && fields.contains("`expiresIn`")
-            && fields.contains("`S`"),
+        fields.contains("`expires_in`") && fields.contains("`expiresIn`") && fields.contains("`S`"),
         "{fields}"
     );
 
