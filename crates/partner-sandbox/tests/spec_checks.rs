@@ -254,3 +254,30 @@ async fn a_wrong_method_or_an_oversized_body_is_answered_in_the_provider_format(
     assert_eq!(listed.len(), 2, "{listed:?}");
     assert!(listed.iter().all(|v| !v.contains(secret)), "{listed:?}");
 }
+
+/// Found by review: Teez, Cobee and Tradevest take no `Authorization` header on the token
+/// request (FACTS.md), but one whose value held a byte outside visible ASCII (obs-text, as
+/// a Latin-1 client writes `é`) was read as no header at all, and a token was issued.
+#[tokio::test]
+async fn an_authorization_header_that_is_not_ascii_is_still_a_header() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    for provider in ["teez", "cobee", "tradevest"] {
+        let endpoint = sandbox.endpoint(provider);
+        let ascii = valid_request(&http, endpoint)
+            .header("authorization", "Bearer ete")
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_ne!(ascii, 200, "{provider}");
+        let latin1 = reqwest::header::HeaderValue::from_bytes(b"Bearer \xe9t\xe9").unwrap();
+        let response = valid_request(&http, endpoint)
+            .header("authorization", latin1)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), ascii, "{provider}");
+        assert_eq!(sandbox.stats(provider).tokens_issued, 0, "{provider}");
+    }
+}
