@@ -486,3 +486,26 @@ fn basic_wins_over_body_credentials_and_production_is_the_default_environment() 
         "{module}"
     );
 }
+
+/// Found by review: a name whose files the scaffold creates was refused only for the
+/// provider modules and crate, so `tls` overwrote the hand-written
+/// `crates/partner-auth/tests/tls_provider.rs` without a word; and `std` (as `core` or
+/// `alloc`) was taken, its `mod std;` beside `use std::…` in the providers' `mod.rs`
+/// making a workspace that does not compile.
+#[test]
+fn a_name_whose_test_file_exists_or_that_shadows_a_standard_crate_is_refused() {
+    let scratch = copy_of_workspace();
+    let root = scratch.path();
+    let test_file = root.join("crates/partner-auth/tests/tls_provider.rs");
+    let before = std::fs::read_to_string(&test_file).unwrap();
+    let err = new_provider::run(root, &fixture("acme.yaml"), Some("tls")).unwrap_err();
+    assert!(err.to_string().contains("tls_provider.rs"), "{err}");
+    assert_eq!(std::fs::read_to_string(&test_file).unwrap(), before);
+    for name in ["std", "core", "alloc"] {
+        let err = new_provider::run(root, &fixture("acme.yaml"), Some(name)).unwrap_err();
+        assert!(err.to_string().contains("standard crate"), "{name}: {err}");
+    }
+    assert!(!root.join("specs/tls.yaml").exists() && !root.join("specs/std.yaml").exists());
+    let report = regen::run(root, &[], Mode::Check).unwrap();
+    assert!(report.is_clean(), "{report}");
+}
