@@ -460,6 +460,14 @@ fn check_name(name: &str) -> Result<(), String> {
             "provider name `{name}` is a Rust keyword (pass --name)"
         ));
     }
+    // A module of this name beside `use std::…` in the providers' `mod.rs` shadows the
+    // crate (found by review: `std` was taken, and the workspace did not compile).
+    if ["std", "core", "alloc"].contains(&module.as_str()) {
+        return Err(format!(
+            "provider name `{name}` is the name of a standard crate, which its module would \
+             shadow (pass --name)"
+        ));
+    }
     Ok(())
 }
 
@@ -474,6 +482,14 @@ fn taken(root: &Path, names: &Names) -> Result<(), String> {
     ];
     if names.name == "standard" || paths.into_iter().any(exists) {
         return Err(format!("a provider named `{}` exists already", names.name));
+    }
+    // The scaffold's test file: one of that name is someone's own test (found by review:
+    // `tls` overwrote `tls_provider.rs` without a word).
+    let test_file = format!("crates/partner-auth/tests/{}_provider.rs", names.module);
+    if exists(test_file.clone()) {
+        return Err(format!(
+            "{test_file} exists already, and the scaffold would write its test there (pass --name)"
+        ));
     }
     let provider = std::fs::read_to_string(root.join("crates/partner-auth/src/provider.rs"))
         .unwrap_or_default();
