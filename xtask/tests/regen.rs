@@ -887,3 +887,53 @@ fn names_the_spec_makes_one_rust_name_are_an_error_naming_them() {
         "{methods}"
     );
 }
+
+/// Found by review: a `$ref` loop among request bodies or parameters (`A` naming itself)
+/// overflowed progenitor's stack, and regen died (`fatal runtime error: stack overflow`,
+/// SIGABRT) without naming the spec or the reference; a looping, dangling or external
+/// `$ref` of an error response was dropped without a word by `untyped_mixed_error_responses`
+/// (with the operation's other typed errors). Each is an error naming the reference.
+#[test]
+fn a_ref_that_loops_dangles_or_leaves_the_document_is_an_error_naming_it() {
+    let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut doc = spec_with_schema(serde_json::json!({"type": "string"}));
+        doc["paths"]["/t"]["get"]["responses"]["400"] = serde_json::json!({"description": "bad",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/S"}}}});
+        edit(&mut doc);
+        generate_spec(doc).err().expect("refused").to_string()
+    };
+    let shown = with(&|doc| {
+        doc["components"]["requestBodies"] =
+            serde_json::json!({"A": {"$ref": "#/components/requestBodies/A"}});
+        doc["paths"]["/t"]["post"] = serde_json::json!({"operationId": "p",
+            "requestBody": {"$ref": "#/components/requestBodies/A"},
+            "responses": {"204": {"description": "ok"}}});
+    });
+    assert!(
+        shown.contains("#/components/requestBodies/A") && shown.contains("loop"),
+        "{shown}"
+    );
+    let shown = with(&|doc| {
+        doc["components"]["parameters"] = serde_json::json!({
+            "A": {"$ref": "#/components/parameters/B"}, "B": {"$ref": "#/components/parameters/A"}});
+        doc["paths"]["/t"]["get"]["parameters"] =
+            serde_json::json!([{"$ref": "#/components/parameters/A"}]);
+    });
+    assert!(
+        shown.contains("#/components/parameters/") && shown.contains("loop"),
+        "{shown}"
+    );
+    let shown = with(&|doc| {
+        doc["paths"]["/t"]["get"]["responses"]["429"] =
+            serde_json::json!({"$ref": "#/components/responses/Gone"});
+    });
+    assert!(shown.contains("#/components/responses/Gone"), "{shown}");
+    let shown = with(&|doc| {
+        doc["paths"]["/t"]["get"]["responses"]["429"] =
+            serde_json::json!({"$ref": "errors.yaml#/components/responses/TooMany"});
+    });
+    assert!(
+        shown.contains("errors.yaml#/components/responses/TooMany"),
+        "{shown}"
+    );
+}
