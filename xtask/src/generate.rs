@@ -66,6 +66,15 @@ pub enum GenerateError {
         /// Each Rust name defined twice, with the spec's names behind it.
         clashes: Vec<String>,
     },
+    /// `$ref`s progenitor cannot follow: outside the document, naming nothing, or a loop
+    /// (which overflowed its stack).
+    #[error("{spec}: {}", .problems.join("; "))]
+    Reference {
+        /// The spec file.
+        spec: String,
+        /// Each reference, where it is and what is wrong with it.
+        problems: Vec<String>,
+    },
     /// The generated code is not what the post-processing expects.
     #[error("{spec}: unexpected generated code: {message}")]
     Output {
@@ -120,6 +129,13 @@ pub const GENERATED_BY_KEY: &str = "x-generated-by";
 
 /// Generates the crate for `spec`.
 pub fn generate(spec: &Spec) -> Result<GeneratedCrate, GenerateError> {
+    let problems = openapi::reference_problems(&spec.document);
+    if !problems.is_empty() {
+        return Err(GenerateError::Reference {
+            spec: spec.path.clone(),
+            problems,
+        });
+    }
     let mut doc = spec.document.clone();
     let applied = normalize::normalize(&mut doc).map_err(|source| GenerateError::Normalize {
         spec: spec.path.clone(),

@@ -296,6 +296,123 @@ fn visit_schema(value: &mut Value, at: &str, visit: &mut dyn FnMut(&mut Map<Stri
     }
 }
 
+/// Every `$ref` of `doc` that progenitor cannot follow, each named with where it is: one
+/// outside the document (regen reads one file), one that names nothing in it, and a loop of
+/// references that never reaches an object (found by review: a request body or parameter
+/// naming itself overflowed progenitor's stack, and regen died with SIGABRT naming
+/// nothing; an error response's was dropped by `untyped_mixed_error_responses` without a
+/// word). Literal values (`example`, `default`, `enum`, `const`, an example's `value`,
+/// `x-` extensions) are not references.
+pub fn reference_problems(doc: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut at = Vec::new();
+    walk_references(doc, doc, false, &mut at, &mut found);
+    found
+}
+
+fn walk_references(
+    doc: &Value,
+    value: &Value,
+    names: bool,
+    at: &mut Vec<String>,
+    found: &mut Vec<String>,
+) {
+    match value {
+        Value::Object(object) => {
+            if !names && let Some(Value::String(reference)) = object.get("$ref") {
+                if let Some(problem) = reference_problem(doc, reference) {
+                    let mut place = String::new();
+                    for segment in at.iter() {
+                        if !place.is_empty() && !segment.starts_with('[') {
+                            place.push('.');
+                        }
+                        place.push_str(segment);
+                    }
+                    if place.is_empty() {
+                        place.push_str("the top level");
+                    }
+                    found.push(format!("`$ref: {reference}` in {place}: {problem}"));
+                }
+            }
+            for (key, child) in object {
+                const LITERAL: &[&str] = &[
+                    "$ref",
+                    "example",
+                    "default",
+                    "enum",
+                    "const",
+                    "value",
+                    "externalValue",
+                ];
+                if !names && (LITERAL.contains(&key.as_str()) || key.starts_with("x-")) {
+                    continue;
+                }
+                // Maps whose keys are names (a property named `default`, a `default`
+                // response), not an object's fields.
+                const NAMED: &[&str] = &[
+                    "properties",
+                    "patternProperties",
+                    "paths",
+                    "schemas",
+                    "responses",
+                    "parameters",
+                    "requestBodies",
+                    "headers",
+                    "securitySchemes",
+                    "links",
+                    "callbacks",
+                    "examples",
+                    "content",
+                    "encoding",
+                    "variables",
+                ];
+                let child_names = !names && NAMED.contains(&key.as_str()) && child.is_object();
+                at.push(key.clone());
+                walk_references(doc, child, child_names, at, found);
+                at.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                at.push(format!("[{i}]"));
+                walk_references(doc, item, false, at, found);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What is wrong with following `reference` in `doc`, if anything.
+fn reference_problem(doc: &Value, reference: &str) -> Option<String> {
+    let mut chain = vec![reference.to_owned()];
+    let mut current = reference.to_owned();
+    loop {
+        let Some(pointer) = current.strip_prefix('#') else {
+            return Some(format!(
+                "`{current}` is outside the document (regen reads one file: bring it in)"
+            ));
+        };
+        let Some(target) = doc.pointer(pointer) else {
+            return Some(format!("`{current}` names nothing in the document"));
+        };
+        match target.get("$ref").and_then(Value::as_str) {
+            Some(next) if chain.iter().any(|seen| seen == next) => {
+                chain.push(next.to_owned());
+                return Some(format!(
+                    "a loop of references that names no object: {}",
+                    chain.join(" -> ")
+                ));
+            }
+            Some(next) => {
+                chain.push(next.to_owned());
+                current = next.to_owned();
+            }
+            None => return None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
