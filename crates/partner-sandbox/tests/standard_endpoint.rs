@@ -147,3 +147,45 @@ async fn client_authentication_rules_hold() {
     assert!(e.protected_url().ends_with("/sandbox/protected"));
     assert!(!e.protected_url().contains("/oauth/token"));
 }
+
+/// §3.2: "Request and response parameters MUST NOT be included more than once", and §5.2
+/// answers a request that "repeats a parameter" with `invalid_request` (the module's docs
+/// say so too). Found by review: only a repeated `grant_type` was; a repeated
+/// `client_secret` or `client_id` was read as no or failed client authentication (401
+/// `invalid_client`).
+#[tokio::test]
+async fn any_repeated_parameter_is_invalid_request() {
+    let sandbox = Sandbox::builder()
+        .allow_spec_violations()
+        .start()
+        .await
+        .unwrap();
+    let e = sandbox.standard_endpoint();
+    let (id, secret) = (e.client_id, e.client_secret);
+    let mut wrong = Vec::new();
+    for (authorization, body) in [
+        (
+            None,
+            format!(
+                "grant_type=client_credentials&client_id={id}&client_secret={secret}&client_secret={secret}"
+            ),
+        ),
+        (
+            None,
+            format!(
+                "grant_type=client_credentials&client_id={id}&client_id={id}&client_secret={secret}"
+            ),
+        ),
+        (
+            Some(basic(id, secret)),
+            "grant_type=client_credentials&scope=a&scope=b".to_owned(),
+        ),
+    ] {
+        let (status, _, json) = post(&e.base_url, authorization, &body).await;
+        if (status, json["error"].as_str()) != (400, Some("invalid_request")) {
+            wrong.push(format!("body {body:?}: {status} {json}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(sandbox.stats("standard").tokens_issued, 0);
+}
