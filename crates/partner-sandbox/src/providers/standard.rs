@@ -62,12 +62,23 @@ impl Dialect for Standard {
         let form = request
             .form()
             .ok_or_else(|| error(400, "invalid_request", "expected a form-urlencoded body"))?;
-        // §5.2: a missing or repeated parameter is `invalid_request`; a grant type other
-        // than this one is `unsupported_grant_type`.
-        match form.iter().filter(|(name, _)| name == "grant_type").count() {
-            0 => return Err(error(400, "invalid_request", "grant_type is missing")),
-            1 => {}
-            _ => return Err(error(400, "invalid_request", "grant_type is repeated")),
+        // §5.2: a missing or repeated parameter is `invalid_request` (§3.2: none may be
+        // sent twice; found by review, a repeated `client_secret` or `client_id` was read
+        // as no or failed client authentication, 401); a grant type other than this one is
+        // `unsupported_grant_type`.
+        if !form.iter().any(|(name, _)| name == "grant_type") {
+            return Err(error(400, "invalid_request", "grant_type is missing"));
+        }
+        // RFC 6749's own parameters; an extension's may repeat by its own rules (RFC 8707's
+        // `resource`).
+        for name in ["grant_type", "client_id", "client_secret", "scope"] {
+            if form.iter().filter(|(sent, _)| sent == name).count() > 1 {
+                return Err(error(
+                    400,
+                    "invalid_request",
+                    &format!("{name} is repeated"),
+                ));
+            }
         }
         if field(&form, "grant_type") != Some("client_credentials") {
             return Err(error(
