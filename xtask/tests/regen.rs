@@ -937,3 +937,45 @@ fn a_ref_that_loops_dangles_or_leaves_the_document_is_an_error_naming_it() {
         "{shown}"
     );
 }
+
+/// Found by review: a spec's text went into the crate's docs as Markdown, so a summary such
+/// as `[Beta] Get a token, see https://docs.example.invalid/auth` (progenitor writes it on
+/// the method too) failed CI's `RUSTDOCFLAGS="-D warnings" cargo doc` ("unresolved link to
+/// `Beta`", "this URL is not a hyperlink") while `regen --check` passed. The templates'
+/// docs write spec text literally, and progenitor's module allows what its text may hold.
+#[test]
+fn spec_text_in_the_docs_is_literal_for_rustdoc() {
+    let mut doc = spec_with_schema(serde_json::json!({"type": "string"}));
+    doc["paths"]["/t"]["get"]["summary"] =
+        "[Beta] Get <one>, see https://docs.example.invalid/auth".into();
+    doc["servers"] = serde_json::json!([{"url": "https://api.example.invalid",
+        "description": "[EU] region, https://status.example.invalid"}]);
+    let generated = generate_spec(doc).unwrap_or_else(|e| panic!("{e}"));
+    let lib = &generated.files["src/lib.rs"];
+    let servers = &generated.files["src/servers.rs"];
+    for (file, text) in [("lib.rs", lib), ("servers.rs", servers)] {
+        for line in text.lines().filter(|l| l.trim_start().starts_with("//")) {
+            let bare = line.contains("https://docs.example.invalid/auth")
+                && !line.contains("<https://docs.example.invalid/auth>");
+            assert!(
+                !line.contains("[Beta]")
+                    && !line.contains("[EU]")
+                    && !line.contains("<one>")
+                    && !bare,
+                "{file}: {line}"
+            );
+        }
+    }
+    assert!(lib.contains(r"\[Beta\]"), "{lib}");
+    let allow = lib
+        .lines()
+        .take_while(|l| !l.starts_with("mod generated;"))
+        .filter(|l| l.starts_with("#[allow(") || l.starts_with("#[rustfmt"))
+        .collect::<String>();
+    for lint in ["broken_intra_doc_links", "bare_urls", "invalid_html_tags"] {
+        assert!(
+            allow.contains(lint),
+            "`mod generated` does not allow {lint}:\n{lib}"
+        );
+    }
+}
