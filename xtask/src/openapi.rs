@@ -319,20 +319,21 @@ fn walk_references(
 ) {
     match value {
         Value::Object(object) => {
-            if !names && let Some(Value::String(reference)) = object.get("$ref") {
-                if let Some(problem) = reference_problem(doc, reference) {
-                    let mut place = String::new();
-                    for segment in at.iter() {
-                        if !place.is_empty() && !segment.starts_with('[') {
-                            place.push('.');
-                        }
-                        place.push_str(segment);
+            if !names
+                && let Some(Value::String(reference)) = object.get("$ref")
+                && let Some(problem) = reference_problem(doc, reference)
+            {
+                let mut place = String::new();
+                for segment in at.iter() {
+                    if !place.is_empty() && !segment.starts_with('[') {
+                        place.push('.');
                     }
-                    if place.is_empty() {
-                        place.push_str("the top level");
-                    }
-                    found.push(format!("`$ref: {reference}` in {place}: {problem}"));
+                    place.push_str(segment);
                 }
+                if place.is_empty() {
+                    place.push_str("the top level");
+                }
+                found.push(format!("`$ref: {reference}` in {place}: {problem}"));
             }
             for (key, child) in object {
                 const LITERAL: &[&str] = &[
