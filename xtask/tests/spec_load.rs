@@ -117,3 +117,24 @@ fn nested_and_listed_merge_keys_are_merged() {
         "{c}"
     );
 }
+
+/// Found by review: a spec's file stem names its crate, `<stem>-api`, and one starting
+/// with a digit or `-` (`specs/2c2p.yaml`, for the payment provider 2C2P) was taken:
+/// regen wrote `crates/2c2p-api`, a package name cargo refuses, and with `crates/*` among
+/// the members every cargo command in the workspace failed, `cargo xtask` too. It is an
+/// error naming the file, before anything is written.
+#[test]
+fn a_provider_name_cargo_would_refuse_as_a_crate_name_is_an_error() {
+    let spec = r#"{"openapi": "3.0.3", "info": {"title": "x", "version": "1"}, "paths": {}}"#;
+    for file in ["2c2p.json", "-acme.json"] {
+        let err = load(file, spec)
+            .err()
+            .unwrap_or_else(|| panic!("{file} loaded"));
+        assert!(
+            err.to_string().contains(&format!("specs/{file}"))
+                && err.to_string().contains("letter"),
+            "{err}"
+        );
+    }
+    load("c2c2p.json", spec).unwrap_or_else(|e| panic!("{e}"));
+}
