@@ -301,6 +301,14 @@ pub fn load(root: &Path, file_name: &str) -> Result<Spec, SpecError> {
             "provider name `{provider}` must be lowercase letters, digits and `-` (it names the crate)"
         )));
     }
+    // Found by review: `2c2p` made `crates/2c2p-api`, which cargo refuses as a package
+    // name, and with `crates/*` among the members no cargo command ran any more.
+    if !provider.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(fail(format!(
+            "provider name `{provider}` must start with a letter: it names the crate \
+             `{provider}-api`, and cargo refuses a package name that does not (rename the file)"
+        )));
+    }
     let text = std::fs::read_to_string(root.join(&path)).map_err(|e| fail(e.to_string()))?;
     // A byte-order mark, which some editors write, is not part of the document.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
