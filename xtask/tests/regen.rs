@@ -979,3 +979,38 @@ fn spec_text_in_the_docs_is_literal_for_rustdoc() {
         );
     }
 }
+
+/// Found by review: regen owns `crates/<stem>-api` for every spec, and a spec whose crate
+/// directory already held a hand-written crate (`specs/internal.json` beside the team's own
+/// `crates/internal-api`) had that crate's `Cargo.toml` and `src/lib.rs` overwritten
+/// without a word (only files regen would not write were called hand-written). It is an
+/// error naming the crate, in both modes, and nothing is written.
+#[test]
+fn a_spec_whose_crate_directory_holds_a_hand_written_crate_is_refused() {
+    let scratch = scratch_workspace();
+    let root = scratch.path();
+    let mine = root.join("crates/internal-api");
+    std::fs::create_dir_all(mine.join("src")).unwrap();
+    let manifest = "[package]\nname = \"internal-api\"\nversion = \"0.1.0\"\n";
+    std::fs::write(mine.join("Cargo.toml"), manifest).unwrap();
+    std::fs::write(mine.join("src/lib.rs"), "pub fn mine() {}\n").unwrap();
+    std::fs::copy(
+        root.join("specs/tradevest.json"),
+        root.join("specs/internal.json"),
+    )
+    .unwrap();
+    for mode in [Mode::Check, Mode::Write] {
+        let err = regen::run(root, &[], mode)
+            .err()
+            .unwrap_or_else(|| panic!("{mode:?}: regen took crates/internal-api"));
+        assert!(err.to_string().contains("crates/internal-api"), "{err}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(mine.join("Cargo.toml")).unwrap(),
+        manifest
+    );
+    assert_eq!(
+        std::fs::read_to_string(mine.join("src/lib.rs")).unwrap(),
+        "pub fn mine() {}\n"
+    );
+}
