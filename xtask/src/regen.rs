@@ -39,6 +39,18 @@ pub enum RegenError {
         /// The providers that exist.
         known: String,
     },
+    /// A spec's crate directory holds a crate regen did not write (found by review: its
+    /// `Cargo.toml` and `src/lib.rs` were overwritten without a word).
+    #[error(
+        "{dir} is a hand-written crate (neither its Cargo.toml nor its src/lib.rs is \
+         generated), and {spec} would be generated into it: rename the spec or the crate"
+    )]
+    HandWrittenCrate {
+        /// The crate directory.
+        dir: String,
+        /// The spec that names it.
+        spec: String,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -233,6 +245,20 @@ pub fn run(root: &Path, providers: &[String], mode: Mode) -> Result<Report, Rege
         .filter(|(provider, _)| providers.is_empty() || providers.contains(provider))
         .map(|(_, file)| spec::load(root, file))
         .collect::<Result<_, _>>()?;
+
+    // A spec's crate directory that holds someone's own crate is not taken over.
+    for spec in &selected {
+        let dir = format!("crates/{}-api", spec.provider);
+        let generated = |file: &str| -> Result<Option<bool>, RegenError> {
+            Ok(read_if_exists(&root.join(&dir).join(file))?.map(|text| is_generated(&text)))
+        };
+        if generated("Cargo.toml")? == Some(false) && generated("src/lib.rs")? != Some(true) {
+            return Err(RegenError::HandWrittenCrate {
+                dir,
+                spec: spec.path.clone(),
+            });
+        }
+    }
 
     let mut expected: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut crates = Vec::new();
