@@ -164,3 +164,30 @@ fn with_feature_schemars_the_request_type_has_the_spec_s_json_schema() {
     let expected: Vec<String> = ["grant_type"].map(String::from).to_vec();
     assert_eq!((properties, required), (expected.clone(), expected));
 }
+
+/// From review: a client's `Debug` shows no secret, and its observer's copy of a token
+/// response is one: not the token, nor its bytes as numbers.
+#[tokio::test]
+async fn a_capturing_observer_shows_no_captured_body_in_debug() {
+    let server = MockServer::start_async().await;
+    server.mock(|when, then| {
+        when.method(POST).path(PATH);
+        then.status(200)
+            .header("content-type", "application/json")
+            .json_body(json!({"access_token": "dinie_at_SECRETTOKEN", "token_type": "bearer", "expires_in": 3600}));
+    });
+    let observer = dinie_api::ResponseObserver::capturing_body();
+    let client = client(&server.base_url()).with_response_observer(observer.clone());
+    client.create_auth_token(&body()).await.unwrap();
+    assert!(observer.body().unwrap().len() > 20, "the body was captured");
+    let token_bytes = "SECRETTOKEN"
+        .bytes()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    for shown in [format!("{client:?}"), format!("{observer:?}")] {
+        assert!(!shown.contains("SECRETTOKEN"), "{shown}");
+        assert!(!shown.contains(&token_bytes), "{shown}");
+        assert!(!shown.contains("dinie_cs_live"), "{shown}");
+    }
+}
