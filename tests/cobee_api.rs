@@ -155,3 +155,34 @@ fn with_feature_schemars_the_request_type_has_the_spec_s_json_schema() {
     let expected: Vec<String> = ["clientId", "clientSecret"].map(String::from).to_vec();
     assert_eq!((properties, required), (expected.clone(), expected));
 }
+
+/// From review: the secret travels in the body, so a caller's `reqwest::Client` that
+/// follows redirects (`reqwest::Client::new()`'s default) must not send it on to where a
+/// 307 or 308 from the token endpoint points, here another host (another port).
+#[tokio::test]
+async fn a_caller_s_redirect_following_client_does_not_resend_the_secret() {
+    for status in [307, 308] {
+        let elsewhere = MockServer::start_async().await;
+        let stolen = elsewhere.mock(|when, then| {
+            when.any_request();
+            then.status(200)
+                .header("content-type", "application/json")
+                .json_body(json!({"accessToken": "eyJ.x.y", "tokenType": "Bearer", "expiresIn": 60}));
+        });
+        let server = MockServer::start_async().await;
+        server.mock(|when, then| {
+            when.method(POST).path(PATH);
+            then.status(status)
+                .header("location", elsewhere.url("/collect"));
+        });
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let client = Client::with_http_client(&server.base_url(), http).unwrap();
+        let result = client.post_oauth_token(&body()).await;
+        assert_eq!(
+            stolen.calls_async().await,
+            0,
+            "{status}: the body with the secret went on to the redirect's target"
+        );
+        assert!(result.is_err(), "{status}: a redirect is not a token");
+    }
+}
