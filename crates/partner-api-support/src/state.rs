@@ -1,5 +1,6 @@
 //! The state a generated `Client` carries for its request hooks.
 
+use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -191,7 +192,10 @@ pub struct ResponseHead {
 /// Give each request its own observer (clones share one slot): either in a client's state
 /// ([`ClientState::with_response_observer`]), or, for one client shared by concurrent
 /// requests, around each request with [`scope`](Self::scope).
-#[derive(Clone, Debug, Default)]
+///
+/// `Debug` shows the head and how many body bytes were kept, never the bytes: a token
+/// response's body is the token.
+#[derive(Clone, Default)]
 pub struct ResponseObserver {
     head: Arc<Mutex<Option<ResponseHead>>>,
     body: Option<Arc<Mutex<Vec<u8>>>>,
@@ -278,6 +282,22 @@ impl ResponseObserver {
         let captured = self.body.clone()?;
         lock(&captured).clear();
         (self.success_bodies || !response.status().is_success()).then_some(captured)
+    }
+}
+
+impl fmt::Debug for ResponseObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseObserver")
+            .field("last", &*lock(&self.head))
+            .field(
+                "body",
+                &self
+                    .body
+                    .as_ref()
+                    .map(|body| format!("[{} bytes]", lock(body).len())),
+            )
+            .field("success_bodies", &self.success_bodies)
+            .finish()
     }
 }
 
