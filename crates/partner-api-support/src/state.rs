@@ -88,6 +88,11 @@ impl ClientState {
     /// hold a secret, on a client that may follow redirects. The body still goes out with
     /// its `Content-Length`. The cost: reqwest cannot retry such a request on a refused
     /// HTTP/2 stream either, which it does only with a body it can send again.
+    ///
+    /// Without this, [`prepare`](Self::prepare) already sends the body of every operation
+    /// not secured with HTTP Basic so (its body may hold the client secret, as a token
+    /// request that is not Basic does, and the `reqwest::Client` may be a caller's that
+    /// follows redirects): this makes the bodies of Basic operations once-only too.
     pub fn with_once_only_bodies(mut self) -> Self {
         self.once_only_bodies = true;
         self
@@ -105,7 +110,9 @@ impl ClientState {
 
     /// The generated `ClientHooks::pre`: adds the default headers, the timeout, and
     /// `Authorization: Basic` to a request for one of `basic_operations`, or refuses to send
-    /// such a request when no credentials were given.
+    /// such a request when no credentials were given. The body of a request for any other
+    /// operation, and with [`with_once_only_bodies`](Self::with_once_only_bodies) of every
+    /// request, is made one that reqwest does not resend to where a 307 or 308 points.
     pub fn prepare(
         &self,
         request: &mut reqwest::Request,
@@ -120,10 +127,13 @@ impl ClientState {
         if let Some(timeout) = self.request_timeout {
             *request.timeout_mut() = Some(timeout);
         }
-        if self.once_only_bodies {
+        let basic = basic_operations.contains(&operation_id);
+        // Credentials not in a Basic header may be in the body: reqwest would send it on
+        // to where a 307 or 308 points, another host included (it strips only headers).
+        if self.once_only_bodies || !basic {
             once_only_body(request);
         }
-        if !basic_operations.contains(&operation_id) {
+        if !basic {
             return Ok(());
         }
         let credentials = self.basic.as_ref().ok_or_else(|| {
@@ -327,6 +337,29 @@ mod tests {
         let mut open = request();
         state.prepare(&mut open, "other", &["token"]).unwrap();
         assert!(open.headers().get("authorization").is_none());
+    }
+
+    #[test]
+    fn a_body_that_may_hold_the_secret_cannot_be_sent_again() {
+        let with_body = || {
+            let mut request = request();
+            *request.body_mut() = Some("grant_type=client_credentials".into());
+            request
+        };
+        let state =
+            ClientState::default().with_basic_credentials(BasicCredentials::new("id", "secret1"));
+        // The secret is in the Basic header, which reqwest strips on a cross-origin redirect.
+        let mut basic = with_body();
+        state.prepare(&mut basic, "token", &["token"]).unwrap();
+        assert!(basic.try_clone().is_some());
+        // Not Basic: the body may hold the secret.
+        let mut in_body = with_body();
+        state.prepare(&mut in_body, "token", &[]).unwrap();
+        assert!(in_body.try_clone().is_none());
+        let mut once = with_body();
+        let once_only = state.with_once_only_bodies();
+        once_only.prepare(&mut once, "token", &["token"]).unwrap();
+        assert!(once.try_clone().is_none());
     }
 
     #[test]
