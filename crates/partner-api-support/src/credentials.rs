@@ -39,8 +39,8 @@ struct Inner {
 impl BasicCredentials {
     /// Credentials from a client id and a client secret, each form-urlencoded before they
     /// are joined (RFC 6749 §2.3.1), so a `:` in either survives.
-    pub fn new(client_id: impl Into<String>, client_secret: impl Into<SecretString>) -> Self {
-        let (client_id, client_secret) = (client_id.into(), client_secret.into());
+    pub fn new(client_id: impl Into<String>, client_secret: impl IntoClientSecret) -> Self {
+        let (client_id, client_secret) = (client_id.into(), client_secret.into_client_secret());
         let authorization = encode(&client_id, &client_secret, Encoding::FormUrlencoded);
         Self(Arc::new(Inner {
             client_id,
@@ -56,9 +56,9 @@ impl BasicCredentials {
     /// secret.
     pub fn as_is(
         client_id: impl Into<String>,
-        client_secret: impl Into<SecretString>,
+        client_secret: impl IntoClientSecret,
     ) -> Result<Self, InvalidBasicCredentials> {
-        let (client_id, client_secret) = (client_id.into(), client_secret.into());
+        let (client_id, client_secret) = (client_id.into(), client_secret.into_client_secret());
         if client_id.contains(':') {
             return Err(InvalidBasicCredentials(
                 "the client id contains a `:`, which HTTP Basic sent as is (RFC 7617) cannot carry",
@@ -97,6 +97,53 @@ impl BasicCredentials {
     /// still writes the header into its own buffers to send it).
     pub fn authorization_header(&self) -> HeaderValue {
         self.0.authorization.clone()
+    }
+}
+
+/// A client secret as [`BasicCredentials`] takes it: a [`SecretString`], a `String`, a
+/// `&str` or a `Box<str>` (what converts into a `SecretString`).
+///
+/// A `String` with room to spare is copied into a buffer of its exact length and zeroized,
+/// where `SecretString::from` would shrink it in place or, as an allocator may, by moving
+/// it and freeing the old buffer with the secret still in it.
+pub trait IntoClientSecret {
+    /// The secret, in a [`SecretString`].
+    fn into_client_secret(self) -> SecretString;
+}
+
+impl IntoClientSecret for SecretString {
+    fn into_client_secret(self) -> SecretString {
+        self
+    }
+}
+
+impl IntoClientSecret for String {
+    fn into_client_secret(self) -> SecretString {
+        if self.len() == self.capacity() {
+            // `into_boxed_str` keeps the buffer as it is.
+            return SecretString::from(self);
+        }
+        let exact = Box::<str>::from(self.as_str());
+        drop(Zeroizing::new(self));
+        SecretString::from(exact)
+    }
+}
+
+impl IntoClientSecret for &String {
+    fn into_client_secret(self) -> SecretString {
+        self.as_str().into_client_secret()
+    }
+}
+
+impl IntoClientSecret for &str {
+    fn into_client_secret(self) -> SecretString {
+        SecretString::from(Box::<str>::from(self))
+    }
+}
+
+impl IntoClientSecret for Box<str> {
+    fn into_client_secret(self) -> SecretString {
+        SecretString::from(self)
     }
 }
 

@@ -47,7 +47,7 @@ pub mod mock;
 mod state;
 mod text;
 
-pub use credentials::{BasicCredentials, InvalidBasicCredentials};
+pub use credentials::{BasicCredentials, IntoClientSecret, InvalidBasicCredentials};
 pub use http::{ClientBuildError, DEFAULT_TIMEOUT, http_client, is_loopback, parse_base_url};
 pub use limit::{DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLarge, limit_response};
 pub use secrecy::{ExposeSecret, SecretString};
