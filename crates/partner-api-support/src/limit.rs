@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use bytes::Bytes;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use reqwest::ResponseBuilderExt as _;
 
@@ -47,8 +48,16 @@ pub(crate) fn limit_and_tap(
     }
     let declared_too_large = declared.is_some_and(|len| len > max_bytes);
     let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
-    let limit = if declared_too_large { 0 } else { limit };
     map_body(response, |body| {
+        // A declared length over the limit fails on the first read, without waiting for
+        // a byte of a body the server may never send: the body is dropped (and with it the
+        // connection) for one whose single byte is over a limit of 0.
+        let (body, limit) = if declared_too_large {
+            drop(body);
+            (reqwest::Body::from(Bytes::from_static(b"\0")), 0)
+        } else {
+            (body, limit)
+        };
         let limited = Limited::new(body, limit).map_err(move |err| {
             if err.is::<LengthLimitError>() {
                 Box::new(ResponseTooLarge { limit: max_bytes })
