@@ -150,3 +150,28 @@ fn with_feature_schemars_the_request_type_has_the_spec_s_json_schema() {
     let expected: Vec<String> = ["grant_type"].map(String::from).to_vec();
     assert_eq!((properties, required), (expected.clone(), expected));
 }
+
+/// From review: `require_https_servers` is there "so credentials never travel in clear", yet
+/// `Client::new` took a plain `http://` URL to any host and sent the Basic credentials over
+/// it. Plain http is for loopback (a test server); nothing is sent here.
+#[test]
+fn client_new_refuses_plain_http_to_a_host_that_is_not_loopback() {
+    for url in [
+        "http://public-api.alternativepayments.io",
+        "http://10.0.0.8:8080/v1",
+        "http://localhost.example.invalid",
+    ] {
+        let Err(err) = Client::new(url) else {
+            panic!("{url}: a client that sends the credentials in clear");
+        };
+        assert!(err.to_string().contains("https"), "{err}");
+    }
+    for url in [
+        "http://127.0.0.1:1",
+        "http://localhost:1",
+        "http://[::1]:1",
+        alternative_payments_api::servers::PUBLIC_API,
+    ] {
+        assert!(Client::new(url).is_ok(), "{url}");
+    }
+}
