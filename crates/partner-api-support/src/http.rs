@@ -22,6 +22,17 @@ pub enum ClientBuildError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A plain `http://` base URL whose host is not loopback: every operation of a
+    /// generated client sends credentials (Basic, or a secret in the body), which would
+    /// travel in clear. [`http_client`] refuses it; a caller who means it can still give a
+    /// generated crate's `Client::with_http_client` a `reqwest::Client` of their own.
+    #[error(
+        "refusing plain http to {url}: credentials would travel in clear; use https (plain http is for loopback only)"
+    )]
+    InsecureBaseUrl {
+        /// The URL shown as for [`InvalidBaseUrl`](Self::InvalidBaseUrl).
+        url: String,
+    },
     /// The HTTP client could not be created (for example the TLS backend failed to load).
     #[error("could not create the HTTP client: {0}")]
     Http(#[source] reqwest::Error),
@@ -73,13 +84,22 @@ fn shown(url: &reqwest::Url) -> String {
 /// Builds the `reqwest` client a generated crate uses by default for `base_url`: the TLS
 /// backend of the crate's features, connect and total timeouts of `timeout`, no redirects
 /// (a redirected token request could carry the client secret to another host), and, for a
-/// plain `http://` or loopback URL, no proxy: a proxy named in the environment would see
-/// the credentials in the clear, or take a loopback URL to its own machine.
+/// loopback URL, no proxy: a proxy named in the environment would see the credentials in
+/// the clear over `http://`, or take a loopback URL to its own machine.
+///
+/// A plain `http://` URL to a host that is not loopback ([`is_loopback`]) is refused with
+/// [`ClientBuildError::InsecureBaseUrl`]: the credentials every generated operation sends
+/// would cross the network in clear.
 pub fn http_client(
     base_url: &reqwest::Url,
     timeout: Duration,
 ) -> Result<reqwest::Client, ClientBuildError> {
     let mut http = reqwest::Client::builder();
+    if base_url.scheme() == "http" && !is_loopback(base_url) {
+        return Err(ClientBuildError::InsecureBaseUrl {
+            url: shown(base_url),
+        });
+    }
     if base_url.scheme() == "http" || is_loopback(base_url) {
         http = http.no_proxy();
     }
@@ -116,6 +136,21 @@ mod tests {
         let url = parse_base_url("https://partners-api.cobee.io/api/v3").unwrap();
         assert_eq!(url.path(), "/api/v3");
         parse_base_url("http://127.0.0.1:8080").unwrap();
+    }
+
+    #[test]
+    fn the_default_client_takes_plain_http_to_loopback_only() {
+        let client = |url: &str| http_client(&parse_base_url(url).unwrap(), DEFAULT_TIMEOUT);
+        for url in ["http://127.0.0.1:8080", "http://localhost", "http://[::1]:1"] {
+            client(url).unwrap();
+        }
+        for url in ["http://example.invalid/v1", "http://10.1.2.3", "http://localhost.invalid"] {
+            let err = client(url).unwrap_err();
+            assert!(
+                matches!(err, ClientBuildError::InsecureBaseUrl { .. }),
+                "{url}: {err}"
+            );
+        }
     }
 
     #[test]
