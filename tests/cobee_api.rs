@@ -167,7 +167,9 @@ async fn a_caller_s_redirect_following_client_does_not_resend_the_secret() {
             when.any_request();
             then.status(200)
                 .header("content-type", "application/json")
-                .json_body(json!({"accessToken": "eyJ.x.y", "tokenType": "Bearer", "expiresIn": 60}));
+                .json_body(
+                    json!({"accessToken": "eyJ.x.y", "tokenType": "Bearer", "expiresIn": 60}),
+                );
         });
         let server = MockServer::start_async().await;
         server.mock(|when, then| {

@@ -141,10 +141,18 @@ mod tests {
     #[test]
     fn the_default_client_takes_plain_http_to_loopback_only() {
         let client = |url: &str| http_client(&parse_base_url(url).unwrap(), DEFAULT_TIMEOUT);
-        for url in ["http://127.0.0.1:8080", "http://localhost", "http://[::1]:1"] {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://localhost",
+            "http://[::1]:1",
+        ] {
             client(url).unwrap();
         }
-        for url in ["http://example.invalid/v1", "http://10.1.2.3", "http://localhost.invalid"] {
+        for url in [
+            "http://example.invalid/v1",
+            "http://10.1.2.3",
+            "http://localhost.invalid",
+        ] {
             let err = client(url).unwrap_err();
             assert!(
                 matches!(err, ClientBuildError::InsecureBaseUrl { .. }),
