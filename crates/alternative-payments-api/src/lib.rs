@@ -19,11 +19,15 @@
 //! [`Client::new`] and [`Client::with_http_client`] check the base URL and return an error
 //! instead of panicking. Response bodies over [`DEFAULT_MAX_RESPONSE_BYTES`] are refused
 //! while they stream in. A documented error status comes back as [`Error::ErrorResponse`]
-//! with its typed body; anything else as the matching [`Error`] variant.
+//! with its typed body; anything else as the matching [`Error`] variant. An
+//! [`Error::InvalidResponsePayload`] holds the body as it came, and its `Display` and
+//! `Debug` show it: for a token response that did not decode, the token. Keep it out of
+//! logs (`partner-auth` reports such a response without it).
 //!
 //! Operations whose security requirement is HTTP Basic send the credentials given to
-//! [`Client::with_credentials`] as `Authorization: Basic` (RFC 6749 §2.3.1); without
-//! credentials such an operation fails with [`Error::InvalidRequest`] before sending.
+//! [`Client::with_credentials`] as `Authorization: Basic` (as they are, RFC 7617, or each
+//! part form-encoded first, RFC 6749 §2.3.1: see there); without credentials such an
+//! operation fails with [`Error::InvalidRequest`] before sending.
 //!
 //! The generated types are the wire format: their `Debug` shows every field, secrets and
 //! tokens included, so keep them out of logs. The `partner-auth` crate wraps this client
@@ -83,7 +87,8 @@ use reqwest::header::{HeaderName, HeaderValue};
 impl Client {
     /// A client for `base_url` (for example [`servers::PUBLIC_API`]) using rustls,
     /// [`DEFAULT_TIMEOUT`], no redirects, and no proxy for a plain `http://` or loopback
-    /// URL (see [`partner_api_support::http_client`]).
+    /// URL; plain `http://` only to a loopback host, an error otherwise (see
+    /// [`partner_api_support::http_client`]).
     pub fn new(base_url: &str) -> Result<Self, ClientBuildError> {
         let url = partner_api_support::parse_base_url(base_url)?;
         let http = partner_api_support::http_client(&url, DEFAULT_TIMEOUT)?;
@@ -91,7 +96,11 @@ impl Client {
     }
 
     /// A client for `base_url` that sends through `http`, a `reqwest::Client` configured by
-    /// the caller (proxies, timeouts, TLS roots).
+    /// the caller (proxies, timeouts, TLS roots). Build it with
+    /// `reqwest::redirect::Policy::none()`: one that follows redirects (reqwest's default)
+    /// does not send a body that may hold the secret again to where a 307 or 308 points
+    /// (an operation not secured with Basic sends its body once only), but follows a 301,
+    /// 302 or 303 anywhere, and sends Basic credentials again within the same origin.
     pub fn with_http_client(
         base_url: &str,
         http: reqwest::Client,
