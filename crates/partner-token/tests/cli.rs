@@ -1322,6 +1322,31 @@ fn a_value_an_option_refused_is_not_echoed_unless_it_looks_like_a_typo() {
     }
 }
 
+/// A `--base-url` that is no URL at all (`--base-url s3cret`: a secret pasted a word too
+/// early) is not repeated in the report's `url` line, in text, JSON or `-v` (found by
+/// review: the library says "(not a URL)", the report's url line showed it); a URL with a
+/// scheme is shown, a typo in it too.
+#[test]
+fn a_base_url_that_is_no_url_is_not_echoed() {
+    let secret = "Xq7s3cretVALUE9";
+    for extra in [&[][..], &["--json"][..], &["-v"][..]] {
+        let args = ["fetch", "--provider", "standard", "--base-url", secret];
+        let output = run(
+            &[&args[..], extra].concat(),
+            "id",
+            Some("secret-for-nothing-42"),
+        );
+        let stderr = text(&output.stderr);
+        assert_ne!(code(&output), 0, "{extra:?}: {stderr}");
+        assert!(!stderr.contains("s3cret"), "{extra:?}: {stderr}");
+    }
+    let typo = "http://127.0.0.1:99999/oauth2";
+    let args = ["fetch", "--provider", "standard", "--base-url", typo];
+    let output = run(&args, "id", Some("secret-for-nothing-42"));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains(typo), "{stderr}");
+}
+
 /// The sandbox takes `--port` and one port after it per endpoint: a base port without room
 /// for all of them is a usage error, not a failure to bind.
 #[test]
