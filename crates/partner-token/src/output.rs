@@ -131,8 +131,19 @@ pub fn has_userinfo(url: &str) -> bool {
 }
 
 /// `url` as a report or log shows it: a query or fragment, which may hold a key, is left
-/// out (`?…` says there was one).
+/// out (`?…` says there was one); a value that is no URL and has no `scheme://` (a secret
+/// pasted a word too early: `--base-url s3cret`; found by review) is not shown at all.
 pub fn shown_url(url: &str) -> String {
+    let trimmed = url.trim_start();
+    let scheme = trimmed.find("://").is_some_and(|at| {
+        at > 0
+            && trimmed[..at]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    });
+    if !scheme && url::Url::parse(url).is_err() {
+        return "(not a URL; not shown, as it may be a secret)".to_owned();
+    }
     match url.find(['?', '#']) {
         Some(at) => format!("{}?…", &url[..at]),
         None => url.to_owned(),
