@@ -1542,6 +1542,22 @@ fn a_segment_windows_iis_or_a_c_server_reads_as_dots_gets_no_token() {
     assert_scope(&kept, &way_out, "Windows, IIS or a C server");
 }
 
+/// Tomcat drops a segment's `;` parameters and Windows its trailing dots and spaces: each
+/// reads `...;x` or `.. ;x` as `..`, as the middleware reads `..;x` and `...` alone (found
+/// by review: `..;` only counted when the `;` came right after two dots).
+#[test]
+fn dots_and_spaces_before_a_semicolon_get_no_token() {
+    let kept = ["/a;b", "/v1.;x", "/;x", "/..a;b"];
+    let way_out = [
+        "/...;x/admin",
+        "/..%20;x/admin",
+        "/.%20;/admin",
+        "/..%20%3bjsessionid=1/admin",
+        "/%u002e%u002e%u002e;/admin",
+    ];
+    assert_scope(&kept, &way_out, "Tomcat on Windows");
+}
+
 /// An API that refuses every token (a missing permission, say) costs one token fetch more,
 /// not one per request: the fresh token it refused too is kept, and later 401s with it are
 /// returned as they are (found by review: each request invalidated the token and fetched
