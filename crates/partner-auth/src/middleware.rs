@@ -303,9 +303,11 @@ const NFKC: icu_normalizer::ComposingNormalizerBorrowed<'static> =
 /// Whether a decoded segment is dots to Windows or to a server in C: Windows drops a
 /// segment's trailing dots and spaces (`.. `, `...` are `..` or less), and C stops at a
 /// NUL (`..%00`); so a segment of dots and spaces alone, or holding a NUL, is a way out
-/// (found by review).
+/// (found by review). What comes before a `;` counts alone, as Tomcat drops a segment's
+/// parameters (`...;x`, `.. ;x`: found by review).
 fn windows_or_c_dots(text: &str) -> bool {
-    text.contains('\0') || (!text.is_empty() && text.bytes().all(|b| b == b'.' || b == b' '))
+    let name = text.split(';').next().unwrap_or(text);
+    text.contains('\0') || (!name.is_empty() && name.bytes().all(|b| b == b'.' || b == b' '))
 }
 
 /// `bytes` with IIS's `%uXXXX` escapes decoded (`%u002e` is `.`, `%u002f` is `/`: found by
