@@ -1558,6 +1558,19 @@ fn dots_and_spaces_before_a_semicolon_get_no_token() {
     assert_scope(&kept, &way_out, "Tomcat on Windows");
 }
 
+/// A segment that is still changing after more decodings than any server applies is a way
+/// out, as one still changing after normalization is: decoding it to the end cost time in
+/// the square of its length, on every request (found by review: a 32 KB `%2525…41` took
+/// seconds, an 80 KB `%u0025u0025…` ten; a path with a caller's input in it can be that
+/// long). Twice-encoded names still get the token.
+#[test]
+fn a_segment_encoded_more_times_than_any_server_decodes_gets_no_token() {
+    let kept = ["/orders%2520list", "/%25252541"];
+    let deep = format!("/%{}41", "25".repeat(4000));
+    let deep_iis = format!("/%u0025{}41", "u0025".repeat(4000));
+    assert_scope(&kept, &[&deep, &deep_iis], "a server decoding forever");
+}
+
 /// An API that refuses every token (a missing permission, say) costs one token fetch more,
 /// not one per request: the fresh token it refused too is kept, and later 401s with it are
 /// returned as they are (found by review: each request invalidated the token and fetched
