@@ -1014,3 +1014,33 @@ fn a_spec_whose_crate_directory_holds_a_hand_written_crate_is_refused() {
         "pub fn mine() {}\n"
     );
 }
+
+/// A URL holding `<`, `>`, `[` or `]` (`https://api.example.invalid/items/<id>`, as a
+/// summary may write a template) was escaped whole, not autolinked: rustdoc's `bare_urls`
+/// still saw `https://api.example.invalid/items/` and CI's `cargo doc -D warnings` failed
+/// (found by review). The URL up to such a character is an autolink, the rest escaped.
+#[test]
+fn a_url_holding_angle_brackets_is_still_an_autolink() {
+    let mut doc = spec_with_schema(serde_json::json!({"type": "string"}));
+    doc["paths"]["/t"]["get"]["summary"] =
+        "Get one, as https://api.example.invalid/items/<id> does".into();
+    doc["servers"] = serde_json::json!([{"url": "https://api.example.invalid",
+        "description": "EU, see https://status.example.invalid/[eu]"}]);
+    let generated = generate_spec(doc).unwrap_or_else(|e| panic!("{e}"));
+    for file in ["src/lib.rs", "src/servers.rs"] {
+        let text = &generated.files[file];
+        for line in text.lines().filter(|l| l.trim_start().starts_with("//")) {
+            for (at, _) in line.match_indices("https://") {
+                assert!(
+                    line[..at].ends_with(['<', '`']) || line[..at].ends_with("]("),
+                    "{file}: a bare URL rustdoc warns about: {line}"
+                );
+            }
+        }
+    }
+    let lib = &generated.files["src/lib.rs"];
+    assert!(
+        lib.contains("<https://api.example.invalid/items/>&lt;id&gt;"),
+        "{lib}"
+    );
+}
