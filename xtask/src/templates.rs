@@ -205,14 +205,15 @@ pub fn doc_text(text: &str) -> String {
         let url_end = url
             .trim_end_matches(['.', ',', ';', ':', ')', '!', '?'])
             .len();
-        let (url, after) = url.split_at(url_end);
+        // An autolink cannot hold `<` or `>`, nor an escape: the URL up to one of those
+        // characters is the link, the rest is escaped text (found by review: a URL escaped
+        // whole was still a bare URL to rustdoc).
+        let url = &url[..url_end];
+        let link_end = url.find(['<', '>', '[', ']']).unwrap_or(url.len());
+        let (url, after) = word[before.len()..].split_at(link_end);
         out.push_str(&escape_markdown(before));
         if !url.is_empty() {
-            if url.contains(['<', '>', '[', ']']) {
-                out.push_str(&escape_markdown(url));
-            } else {
-                out.push_str(&format!("<{url}>"));
-            }
+            out.push_str(&format!("<{url}>"));
         }
         out.push_str(&escape_markdown(after));
     }
