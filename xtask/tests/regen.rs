@@ -1044,3 +1044,18 @@ fn a_url_holding_angle_brackets_is_still_an_autolink() {
         "{lib}"
     );
 }
+
+/// An operation id that makes a method `Client` already has (`new`, beside progenitor's
+/// constructor) is a name clash like two operation ids that case alike, named as one
+/// (found by review: "expected exactly one `impl Client { fn new }` ...; check
+/// progenitor's output after an upgrade", which blamed an upgrade, not the spec).
+#[test]
+fn an_operation_id_naming_a_client_constructor_is_a_name_clash() {
+    let mut doc = spec_with_schema(serde_json::json!({"type": "string"}));
+    doc["paths"]["/u"]["get"]["operationId"] = "new".into();
+    let error = generate_spec(doc).map(|_| ()).unwrap_err().to_string();
+    assert!(
+        error.contains("two methods") && error.contains("`new`") && !error.contains("upgrade"),
+        "{error}"
+    );
+}
