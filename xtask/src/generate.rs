@@ -148,6 +148,15 @@ pub fn generate(spec: &Spec) -> Result<GeneratedCrate, GenerateError> {
     })?;
 
     let mut client_file = parse_file(&spec.path, code)?;
+    // Before the post-processing, which expects one of each name it edits (an operation
+    // id `new` is a second `Client::new`: found by review).
+    let clashes = name_clashes(&client_file, &doc);
+    if !clashes.is_empty() {
+        return Err(GenerateError::NameClash {
+            spec: spec.path.clone(),
+            clashes,
+        });
+    }
     remove_panicking_constructor(&mut client_file).map_err(|message| GenerateError::Output {
         spec: spec.path.clone(),
         message,
@@ -156,13 +165,6 @@ pub fn generate(spec: &Spec) -> Result<GeneratedCrate, GenerateError> {
         spec: spec.path.clone(),
         message,
     })?;
-    let clashes = name_clashes(&client_file, &doc);
-    if !clashes.is_empty() {
-        return Err(GenerateError::NameClash {
-            spec: spec.path.clone(),
-            clashes,
-        });
-    }
     let client_code = prettyplease::unparse(&client_file);
     let mut mock_file = parse_file(&spec.path, mock)?;
     match_form_bodies_as_forms(&mut mock_file, &form_body_matchers(&doc)).map_err(|message| {
