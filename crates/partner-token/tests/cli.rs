@@ -1322,6 +1322,23 @@ fn a_value_an_option_refused_is_not_echoed_unless_it_looks_like_a_typo() {
     }
 }
 
+/// An empty value (`--provider "$P"` with `P` unset) is no secret: the refusal says it was
+/// empty, as clap does (`''`), rather than hiding it "as it may be a secret" (found by
+/// review: an unset variable read as a secret withheld).
+#[test]
+fn an_empty_value_is_named_empty_not_hidden() {
+    for args in [
+        &["fetch", "--provider="][..],
+        &["fetch", "--provider=dinie", "--timeout="],
+        &["fetch", "--provider=cobee", "--env="],
+    ] {
+        let output = run(args, "id", Some("secret-for-nothing-42"));
+        let stderr = text(&output.stderr);
+        assert_eq!(code(&output), 2, "{args:?}: {stderr}");
+        assert!(!stderr.contains("may be a secret"), "{args:?}: {stderr}");
+    }
+}
+
 /// A `--base-url` that is no URL at all (`--base-url s3cret`: a secret pasted a word too
 /// early) is not repeated in the report's `url` line, in text, JSON or `-v` (found by
 /// review: the library says "(not a URL)", the report's url line showed it); a URL with a
