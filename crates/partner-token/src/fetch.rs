@@ -186,7 +186,9 @@ impl Args {
             Target::Environment(env) if provider.environment(env).is_none() => {
                 let known: Vec<&str> = provider.environments().iter().map(|e| e.name).collect();
                 // Shown only where it looks like a typo: it may be a secret (found by review).
-                let named = if crate::secret::showable(env) {
+                let named = if env.trim().is_empty() {
+                    "with an empty name".to_owned()
+                } else if crate::secret::showable(env) {
                     format!("`{env}`")
                 } else {
                     "by the name --env or PARTNER_ENV gave (not shown here, as it may be a secret)"

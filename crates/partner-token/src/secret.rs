@@ -117,9 +117,13 @@ pub fn refused_value(error: &clap::Error) -> Option<String> {
 /// secret does. A negative number (`-5s`) or a flag (`--json`, swallowed by an option
 /// left without its value); a short lowercase name (a provider, environment or shell:
 /// `cobe`); a short number or duration whose letters are all units (`0`, `90 mins`,
-/// `70000`).
+/// `70000`); an empty one (an unset shell variable: `--provider "$P"`; found by review:
+/// withheld as a secret).
 pub fn showable(value: &str) -> bool {
     let value = value.trim();
+    if value.is_empty() {
+        return true;
+    }
     if let Some(rest) = value.strip_prefix('-') {
         return rest.starts_with(|c: char| c.is_ascii_digit() || c == '.') && showable(rest)
             || looks_like_a_flag(value);
