@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::SECRET;
-use common::scripted::{Reply, Scripted, eventually};
+use common::scripted::{Gate, Reply, Scripted, eventually};
 use partner_auth::{CachePolicy, Provider};
 use serde_json::json;
 use tracing::Instrument as _;
@@ -76,18 +76,20 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<
 /// A background refresh is a span of its own, not a child of the caller's span that
 /// happened to start it: a child keeps its parent open until it ends, so an exporter
 /// measured that caller's request as lasting until the refresh ended; it follows from the
-/// caller's span instead. A fetch the caller waits for stays its child. And the warning of
+/// caller's span instead. A fetch the caller waits for stays its child; a caller that joins
+/// a fetch under way follows from it (found by review: nothing tied them). And the warning of
 /// a failed fetch says which provider and environment, the error kind by its name, and the
 /// error (found by review: a `warn` filter showed only `kind=InvalidCredentials`).
 #[tokio::test(flavor = "current_thread")]
 async fn a_background_refresh_follows_from_its_caller_and_a_failed_fetch_says_what_failed() {
     let capture = Capture::default();
+    let gate = Gate::new();
     let _default =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
     let tokens = Scripted::sequence(
         vec![
             Reply::token("tok-first", 3600),
-            Reply::token("tok-second", 3600),
+            Reply::token("tok-second", 3600).held(&gate),
         ],
         Reply::json(401, json!({"error": "invalid_client"})),
     )
@@ -102,6 +104,20 @@ async fn a_background_refresh_follows_from_its_caller_and_a_failed_fetch_says_wh
     source.token().instrument(request.clone()).await.unwrap();
     drop(request);
     eventually("the background refresh", || tokens.count() == 2).await;
+    // A caller that waits for the refresh under way (a forced one joins it) follows from
+    // its span: nothing else ties the caller's wait to the request that ended it.
+    let joins = tracing::info_span!("caller_joins");
+    let forced = tokio::spawn({
+        let source = source.clone();
+        async move { source.refresh().await }.instrument(joins)
+    });
+    eventually("the forced refresh joins", || {
+        capture.follows("caller_joins") == ["token_fetch"]
+    })
+    .await;
+    gate.open();
+    assert_eq!(forced.await.unwrap().unwrap().expose_secret(), "tok-second");
+    assert_eq!(tokens.count(), 2, "the forced refresh joined; it sent none");
     // Its outcome landed: the cache holds its token (before the clock moves again).
     let give_up = std::time::Instant::now() + Duration::from_secs(10);
     while source.token().await.unwrap().expose_secret() != "tok-second" {
@@ -145,6 +161,17 @@ async fn a_background_refresh_follows_from_its_caller_and_a_failed_fetch_says_wh
 }
 
 impl Capture {
+    /// The names of the spans the span `name` follows from.
+    fn follows(&self, name: &str) -> Vec<String> {
+        self.spans
+            .lock()
+            .unwrap()
+            .values()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, _, from)| from.clone())
+            .unwrap_or_default()
+    }
+
     /// Each `token_fetch` span, in order: its parent's name and what it follows from.
     fn fetches(&self) -> Vec<(Option<String>, Vec<String>)> {
         self.spans
