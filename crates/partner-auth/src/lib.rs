@@ -124,7 +124,8 @@
 //! `environment`, `method`, `host`, `path` without the query, `status`,
 //! `retried_after_401`). A fetch a caller waits for is a child of the caller's span; a
 //! background refresh, which nobody waits for, is a span of its own that follows from the
-//! caller's (as a child it would keep the caller's span open until it ended). A failed
+//! caller's (as a child it would keep the caller's span open until it ended); a caller
+//! that joins a fetch under way follows from its span. A failed
 //! fetch is also a `warn` event with `provider`, `environment`, `kind`
 //! ([`ErrorKind::as_str`]), `status` and `error` (the error's `Display`). With the
 //! `metrics` feature, counters and a latency histogram go to the `metrics` facade:

@@ -225,6 +225,8 @@ struct Flight {
     /// The blocking source whose call started it (its task runs on that source's runtime).
     #[cfg(feature = "blocking")]
     tracker: Option<Arc<tracker::Tracker>>,
+    /// Its `token_fetch` span, which a caller joining it follows from.
+    span: tracing::Span,
 }
 
 impl TokenSource {
@@ -572,7 +574,11 @@ impl Inner {
     /// fetch can (its runtime no longer runs it), is replaced, a few times at most.
     async fn fetch(self: &Arc<Self>, force: bool, store_empty: bool) -> Result<AccessToken, Error> {
         for _ in 0..ABANDONED_FLIGHT_RETRIES {
-            let (flight, _) = self.join_or_start(force, store_empty, Starter::Waiting)?;
+            let (flight, started) = self.join_or_start(force, store_empty, Starter::Waiting)?;
+            if !started {
+                // Joined: the caller's span follows from the fetch it waits for.
+                tracing::Span::current().follows_from(&flight.span);
+            }
             // A flight on the runtime polling this call runs while this call waits. One on
             // another runtime may be on one that no longer runs it: wait no longer than any
             // fetch can take.
@@ -670,6 +676,7 @@ impl Inner {
             runtime: Some(runtime.id()),
             #[cfg(feature = "blocking")]
             tracker: self.shared.as_ref().and_then(|_| tracker::current()),
+            span: span.clone(),
         };
         *slot = Some(flight.clone());
         // Spawn without the lock: on a runtime that has shut down, `spawn` drops the task
@@ -1119,6 +1126,7 @@ impl Flight {
             runtime: None,
             #[cfg(feature = "blocking")]
             tracker: None,
+            span: tracing::Span::none(),
         }
     }
 
