@@ -2112,6 +2112,38 @@ async fn a_client_with_new_settings_gets_them_once_its_source_is_removed() {
     assert_eq!(idp.count(), 2);
 }
 
+/// README ("Token cache and middleware"): a `TokenCache` "keeps at most 10,000 sources
+/// (least recently used dropped first) and treats one not used for an hour as gone": the
+/// defaults, which every other cache test overrides.
+#[test]
+fn by_default_the_cache_keeps_ten_thousand_sources_each_for_an_hour_unused() {
+    let clock = ManualClock::new();
+    let cache = TokenCache::builder()
+        .time_source(clock.clone())
+        .build()
+        .unwrap();
+    let tenants: Vec<Client> = (0..=10_000).map(offline).collect();
+    for client in &tenants[..10_000] {
+        cache.source(client);
+    }
+    assert_eq!(cache.len(), 10_000, "none dropped up to the bound");
+    cache.source(&tenants[10_000]);
+    assert_eq!(
+        cache.len(),
+        10_000,
+        "one more: the least recently used dropped"
+    );
+
+    // An hour unused, less a millisecond: still there (a lookup of a known one sweeps).
+    clock.advance(Duration::from_secs(60 * 60) - MS);
+    cache.source(&tenants[10_000]);
+    assert_eq!(cache.len(), 10_000, "not yet idle");
+    // The hour reached: the others are gone, 8 a lookup.
+    clock.advance(MS);
+    cache.source(&tenants[10_000]);
+    assert_eq!(cache.len(), 10_000 - 8, "idle after an hour");
+}
+
 #[test]
 fn an_idle_spell_is_dropped_a_few_sources_per_lookup() {
     // Nothing is fetched: sources are only built and looked up.
