@@ -23,6 +23,7 @@ use races::{impatient_calls, invalidate_rounds};
 use sandbox_client::SandboxExt as _;
 
 const PROVIDER: Provider = Provider::Tradevest;
+const MS: Duration = Duration::from_millis(1);
 
 fn requests(sandbox: &Sandbox) -> u64 {
     sandbox.stats(PROVIDER).token_requests
@@ -515,4 +516,131 @@ async fn a_token_invalidated_during_a_callers_store_read_is_not_cached() {
     let later = source.token().await.unwrap();
     assert_ne!(later.expose_secret(), rejected.expose_secret());
     assert_eq!(requests(&sandbox), 2);
+}
+
+/// A `MemoryStore` that records what the source asks of it: how many reads, how long each
+/// read that hangs (while `hang` is set) was waited for before being given up, on Tokio's
+/// clock, and the TTL of every lease asked for.
+#[derive(Debug, Default)]
+struct Recording {
+    inner: MemoryStore,
+    hang: std::sync::atomic::AtomicBool,
+    gets: AtomicU64,
+    fail_next_get: std::sync::atomic::AtomicBool,
+    gets_given_up_after: std::sync::Mutex<Vec<Duration>>,
+    lease_ttls: std::sync::Mutex<Vec<Duration>>,
+}
+
+/// Records, when dropped, how long ago it was made.
+struct GivenUp<'a>(&'a Recording, tokio::time::Instant);
+
+impl Drop for GivenUp<'_> {
+    fn drop(&mut self) {
+        let waited = self.1.elapsed();
+        self.0.gets_given_up_after.lock().unwrap().push(waited);
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for Recording {
+    async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        if self.fail_next_get.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::new("a transient failure"));
+        }
+        if self.hang.load(Ordering::SeqCst) {
+            let _given_up = GivenUp(self, tokio::time::Instant::now());
+            std::future::pending::<()>().await;
+        }
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        self.inner.put(key, value, ttl).await
+    }
+    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        self.inner.compare_and_delete(key, expected).await
+    }
+    async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.lease_ttls.lock().unwrap().push(ttl);
+        self.inner.try_lease(key, owner, ttl).await
+    }
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        self.inner.release_lease(key, owner).await
+    }
+    async fn wait(&self, key: &str, timeout: Duration) -> Result<(), StoreError> {
+        self.inner.wait(key, timeout).await
+    }
+}
+
+/// README ("Sharing tokens across processes"): "Every store operation has a timeout
+/// (500 ms)": a read that never answers is given up after 500 ms by default, on Tokio's
+/// paused clock, and the token is fetched without the store.
+#[tokio::test(start_paused = true)]
+async fn by_default_a_store_operation_is_given_up_after_500_ms() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(Recording::default());
+    store.hang.store(true, Ordering::SeqCst);
+    let source = build(&sandbox, store.clone(), StorePolicy::default());
+    let _ = source.token().await;
+    let waits = store.gets_given_up_after.lock().unwrap().clone();
+    assert!(!waits.is_empty(), "the store was not read");
+    assert!(
+        waits.iter().all(|w| *w == Duration::from_millis(500)),
+        "reads given up after {waits:?}"
+    );
+    assert_eq!(source.stats().store_errors, 1, "{:?}", source.stats());
+}
+
+/// README ("Sharing tokens across processes"): after a store failure "the source fetches
+/// on its own ... for `StorePolicy::outage_backoff` (5 s) before it tries the store
+/// again", and "nobody waits longer than the lease (`StorePolicy::lease_ttl`, 15 s by
+/// default)": the defaults, on a manual clock.
+#[tokio::test]
+async fn by_default_the_store_is_left_alone_5_s_after_a_failure_and_leases_last_15_s() {
+    use partner_auth::time::{InstantSleep, ManualClock};
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(Recording::default());
+    store.fail_next_get.store(true, Ordering::SeqCst);
+    let clock = ManualClock::new();
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(store.clone())
+        .time_source(clock.clone())
+        .sleep(InstantSleep::new(clock.clone()))
+        .build()
+        .unwrap();
+    let gets = || store.gets.load(Ordering::SeqCst);
+
+    let mut token = source.token().await.unwrap();
+    assert_eq!(source.stats().store_errors, 1, "{:?}", source.stats());
+    assert_eq!(requests(&sandbox), 1);
+    let failed_at = gets();
+    assert!(failed_at >= 1);
+    // Until 5 s have passed, an invalidated token is replaced without reading the store.
+    for step in [
+        Duration::from_secs(1),
+        Duration::from_secs(3),
+        Duration::from_millis(999),
+    ] {
+        clock.advance(step);
+        source.invalidate(&token);
+        token = source.token().await.unwrap();
+        assert_eq!(gets(), failed_at, "the store was read during the back-off");
+    }
+    assert_eq!(requests(&sandbox), 4);
+    assert!(store.lease_ttls.lock().unwrap().is_empty());
+    // At 5 s, the store is read again, and the lease taken for the fetch lasts 15 s.
+    clock.advance(MS);
+    source.invalidate(&token);
+    source.token().await.unwrap();
+    assert!(
+        gets() > failed_at,
+        "the store was not read after the back-off"
+    );
+    assert_eq!(requests(&sandbox), 5);
+    assert_eq!(
+        *store.lease_ttls.lock().unwrap(),
+        [Duration::from_secs(15)],
+        "{:?}",
+        source.stats()
+    );
 }
