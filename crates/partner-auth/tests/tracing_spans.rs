@@ -144,6 +144,27 @@ async fn fetches_requests_and_middleware_calls_are_spans_with_outcomes_and_no_se
     assert_eq!(calls[0]["environment"], fetches[0]["environment"]);
     assert!(!calls[0]["environment"].is_empty(), "{calls:?}");
 
+    // README ("Observability"): "a request it leaves alone has none": one to another
+    // origin, one with `NoAuth`, one that brings its own `Authorization`.
+    let elsewhere = Scripted::respond(|_| Reply::json(200, json!({}))).await;
+    let left_alone = [
+        http.get(format!("{}/orders", elsewhere.base_url())),
+        http.get(format!("{}/orders", api.base_url()))
+            .with_extension(partner_auth::NoAuth),
+        http.get(format!("{}/orders", api.base_url()))
+            .header("authorization", "Basic mine"),
+    ];
+    for request in left_alone {
+        request.send().await.unwrap();
+    }
+    assert_eq!(elsewhere.count(), 1);
+    assert_eq!(
+        capture.spans_named("authorized_request").len(),
+        1,
+        "a request the middleware left alone has a span: {}",
+        capture.everything()
+    );
+
     let everything = capture.everything();
     for secret in [SECRET, TOKEN_ONE, TOKEN_TWO, "page=2"] {
         assert!(!everything.contains(secret), "{secret} in {everything}");
