@@ -583,6 +583,32 @@ fn dead_url() -> String {
     format!("http://{}", listener.local_addr().unwrap())
 }
 
+/// README ("The command-line tool", **Errors**): the transcript of a refused connection,
+/// line by line: what happened where, the URL, the root cause, and what to do.
+#[test]
+fn a_connection_failure_reads_as_the_readme_shows_it() {
+    let url = format!("{}/api/v3", dead_url());
+    let args = ["fetch", "--provider", "dinie", "--base-url", &url];
+    let output = run(&args, "id", Some("secret-for-nothing-42"));
+    assert_eq!(code(&output), 5);
+    let stderr = text(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 4, "{stderr}");
+    assert_eq!(
+        lines[0],
+        "error: dinie/custom: connection failed: could not connect to the token endpoint"
+    );
+    assert_eq!(lines[1], format!("  url:       {url}"));
+    assert!(
+        lines[2].starts_with("  cause:     Connection refused"),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines[3],
+        "  hint:      check the base URL, DNS and network path to dinie/custom"
+    );
+}
+
 #[test]
 fn a_connection_failure_shows_the_url_and_the_cause_and_more_with_v() {
     let dead = dead_url();
