@@ -3,7 +3,8 @@
 //! requests included; `shutdown().await` frees its ports; `stall_first` holds the first
 //! requests that get past the checks; a rate limit of 0 refuses every request; fault
 //! probabilities out of range are refused; the stand-in API takes `bearer` in any case;
-//! expiry and rate limits follow Tokio's paused clock.
+//! expiry and rate limits follow Tokio's paused clock; Alternative Payments' limit is per
+//! client id, without a header.
 
 use std::time::Duration;
 
@@ -352,4 +353,48 @@ async fn expiry_and_rate_limits_follow_tokios_paused_clock() {
     assert_eq!(expired.status(), 401);
     let body: serde_json::Value = expired.json().await.unwrap();
     assert_eq!(body["error"], "token_expired");
+}
+
+/// README ("The sandbox in your own tests"): 429s "(Alternative Payments: 5 per second per
+/// client id, no header)", on Tokio's paused clock: the sixth request within a second is
+/// refused without a `Retry-After` or rate-limit header, another client id has five of its
+/// own, and a second later the first one is admitted again.
+#[tokio::test(start_paused = true)]
+async fn alternative_payments_admits_5_a_second_per_client_id_and_refuses_without_a_header() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let payments = sandbox.endpoint("alternative-payments");
+    let http = http();
+    let token_request = |id: &str, secret: &str| {
+        http.post(format!("{}/oauth/token", payments.base_url))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    let (id, secret) = (payments.client_id, payments.client_secret);
+    for _ in 0..5 {
+        assert_eq!(token_request(id, secret).await.unwrap().status(), 200);
+    }
+    let refused = token_request(id, secret).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let headers = refused.headers();
+    assert!(
+        !headers.keys().any(|name| name == "retry-after"
+            || name.as_str().contains("ratelimit")
+            || name.as_str().contains("rate-limit")),
+        "{headers:?}"
+    );
+    // Another client id (unknown: refused for its credentials) is not counted with it.
+    for _ in 0..5 {
+        let other = token_request("another-client", "another-secret")
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 403);
+    }
+    let other = token_request("another-client", "another-secret")
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 429);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(token_request(id, secret).await.unwrap().status(), 200);
+    assert_eq!(sandbox.stats("alternative-payments").rate_limited, 2);
 }
