@@ -568,6 +568,26 @@ async fn a_jwt_stands_in_for_a_missing_expires_in() {
     }
 }
 
+/// README ("Getting a token"): "a missing or nonsensical `expires_in` with no JWT lifetime
+/// means \"unknown\" (5 minutes assumed for caching)": the client's default, for every
+/// provider, with no `default_lifetime` set.
+#[tokio::test]
+async fn an_unknown_lifetime_is_taken_as_five_minutes_by_default() {
+    for f in fixtures() {
+        for expires_in in [json!(0), json!(-30), Value::Null] {
+            let body = (f.success)("tok-opaque-no-lifetime", expires_in.clone());
+            let server = serve(&f, 200, "application/json", body.to_string(), &[]).await;
+            let what = format!("{}, expires_in {expires_in}", f.provider);
+            let token = client(f.provider, &server.base_url())
+                .fetch_token()
+                .await
+                .unwrap_or_else(|err| panic!("{what}: {err}"));
+            assert_eq!(token.lifetime(), None, "{what}");
+            assert_eq!(lifetime_of(&token), Duration::from_secs(5 * 60), "{what}");
+        }
+    }
+}
+
 /// A fetch's future holds no provider's request inline (each is boxed): at 3,864 bytes
 /// (a debug build) it was copied whole at every layer of `await` on every fetch.
 #[tokio::test]
