@@ -313,12 +313,13 @@ const NFKC: icu_normalizer::ComposingNormalizerBorrowed<'static> =
 
 /// Whether a decoded segment is dots to Windows or to a server in C: Windows drops a
 /// segment's trailing dots and spaces (`.. `, `...` are `..` or less), and C stops at a
-/// NUL (`..%00`); so a segment of dots and spaces alone, or holding a NUL, is a way out
-/// (found by review). What comes before a `;` counts alone, as Tomcat drops a segment's
-/// parameters (`...;x`, `.. ;x`: found by review).
+/// NUL (`..%00`); so a segment of dots and spaces alone (a dot at least: spaces alone
+/// leave an empty segment), or holding a NUL, is a way out (found by review). What comes
+/// before a `;` counts alone, as Tomcat drops a segment's parameters (`...;x`, `.. ;x`:
+/// found by review).
 fn windows_or_c_dots(text: &str) -> bool {
     let name = text.split(';').next().unwrap_or(text);
-    text.contains('\0') || (!name.is_empty() && name.bytes().all(|b| b == b'.' || b == b' '))
+    text.contains('\0') || (name.contains('.') && name.bytes().all(|b| b == b'.' || b == b' '))
 }
 
 /// `bytes` with IIS's `%uXXXX` escapes decoded (`%u002e` is `.`, `%u002f` is `/`: found by
