@@ -27,11 +27,15 @@ fn policies_written_out_read_back_the_same() {
         .with_refresh_jitter(0.05)
         .with_expiry_margin(Duration::from_nanos(2_000_000_001))
         .with_failure_cooldown(Duration::from_secs(3))
-        .with_retry(retry);
+        .with_retry(retry.clone());
+    // Compared as values, as `StorePolicy` is: a configuration loader's tests (and a
+    // reload that asks "did it change?") compare policies.
     for back in [through_json(&cache), through_yaml(&cache)] {
-        assert_eq!(format!("{back:?}"), format!("{cache:?}"));
+        assert_eq!(back, cache);
+        assert_eq!(back.retry, retry);
         back.validate().unwrap();
     }
+    assert_ne!(cache, CachePolicy::default());
     let store = StorePolicy::default()
         .with_lease_ttl(Duration::from_secs(20))
         .with_operation_timeout(Duration::from_millis(250))
