@@ -28,7 +28,7 @@ const MIN_PAUSE: Duration = Duration::from_millis(1);
 /// policy.validate()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CachePolicy {
@@ -223,7 +223,7 @@ impl CachePolicy {
 /// assert_eq!(RetryPolicy::none().max_attempts, 1);
 /// # Ok::<(), partner_auth::Error>(())
 /// ```
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RetryPolicy {
