@@ -142,8 +142,9 @@ mod tests {
     }
 
     /// A loopback server that answers one request with `response`, byte for byte, then
-    /// closes the connection.
-    fn raw_server(response: Vec<u8>) -> String {
+    /// closes the connection, or with `hold_open` sends nothing more and holds it open
+    /// until the client hangs up.
+    fn raw_server(response: Vec<u8>, hold_open: bool) -> String {
         use std::io::{Read as _, Write as _};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/raw", listener.local_addr().unwrap());
@@ -158,6 +159,7 @@ mod tests {
                 }
             }
             let _ = stream.write_all(&response);
+            while hold_open && !matches!(stream.read(&mut buf), Ok(0) | Err(_)) {}
         });
         url
     }
@@ -168,7 +170,7 @@ mod tests {
         // bytes past the declared length must not reach the body.
         let mut response = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n".to_vec();
         response.extend(std::iter::repeat_n(b'x', 5000));
-        let url = raw_server(response);
+        let url = raw_server(response, false);
         let response = get(url).await.unwrap();
         let body = limit_response(response, 100).bytes().await.unwrap();
         assert_eq!(body.len(), 10);
@@ -183,10 +185,60 @@ mod tests {
             response.extend(b"\r\n");
         }
         response.extend(b"0\r\n\r\n");
-        let url = raw_server(response);
+        let url = raw_server(response, false);
         let response = get(url).await.unwrap();
         assert_eq!(response.content_length(), None);
         let err = limit_response(response, 1500).bytes().await.unwrap_err();
         assert_eq!(too_large(&err), Some(ResponseTooLarge { limit: 1500 }));
+    }
+
+    /// From review: "A `Content-Length` above the limit fails before any of the body is
+    /// read", so a server that declares a body too large and then sends nothing (or
+    /// trickles it) cannot hold the read open: it fails at once, with no timeout to wait out
+    /// (a caller's `reqwest::Client` may have none).
+    const DECLARED_TOO_LARGE: &[u8] =
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 5000000\r\n\r\n";
+
+    #[tokio::test(start_paused = true)]
+    async fn a_declared_length_over_the_limit_fails_without_waiting_for_the_body() {
+        let response = get(raw_server(DECLARED_TOO_LARGE.to_vec(), true))
+            .await
+            .unwrap();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(3600),
+            limit_response(response, 1000).bytes(),
+        )
+        .await
+        .expect("the read waited for a body it was going to refuse");
+        assert_eq!(
+            too_large(&read.unwrap_err()),
+            Some(ResponseTooLarge { limit: 1000 })
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_same_through_a_client_state_with_a_capturing_observer() {
+        use crate::{ClientState, ResponseObserver};
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let observer = ResponseObserver::capturing_body();
+        let state = ClientState::default()
+            .with_max_response_bytes(1000)
+            .with_response_observer(observer.clone());
+        let request = reqwest::Request::new(
+            reqwest::Method::POST,
+            raw_server(DECLARED_TOO_LARGE.to_vec(), true)
+                .parse()
+                .unwrap(),
+        );
+        let response = state.execute(&http, request).await.unwrap();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(3600), response.bytes())
+            .await
+            .expect("the read waited for a body it was going to refuse");
+        assert_eq!(
+            too_large(&read.unwrap_err()),
+            Some(ResponseTooLarge { limit: 1000 })
+        );
+        assert_eq!(observer.last().unwrap().status, 200);
+        assert_eq!(observer.body().unwrap(), b"");
     }
 }
