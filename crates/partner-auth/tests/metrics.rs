@@ -24,11 +24,10 @@ fn source(tokens: &Scripted) -> TokenSource {
     common::on_manual_clock(client, policy).0
 }
 
-#[test]
-fn token_requests_failures_and_invalidations_reach_the_metrics_recorder() {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-
-    let recorder = DebuggingRecorder::new();
+/// What a local recorder saw while a [`source`] met `replies` (then `fallback`): a token,
+/// its invalidation, then a fetch that fails.
+fn recorded(replies: Vec<Reply>, fallback: Reply) -> metrics_util::debugging::Snapshot {
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -36,24 +35,30 @@ fn token_requests_failures_and_invalidations_reach_the_metrics_recorder() {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let tokens = Scripted::sequence(
-                vec![
-                    Reply::json(503, json!({})),
-                    Reply::token(TOKEN_ONE, 3600),
-                    Reply::json(401, json!({"error": "invalid_client"})),
-                ],
-                Reply::token(TOKEN_TWO, 3600),
-            )
-            .await;
+            let tokens = Scripted::sequence(replies, fallback).await;
             let source = source(&tokens);
             let token = source.token().await.unwrap();
             assert!(source.invalidate(&token));
             source.token().await.unwrap_err();
         });
     });
+    snapshotter.snapshot()
+}
 
+#[test]
+fn token_requests_failures_and_invalidations_reach_the_metrics_recorder() {
+    use metrics_util::debugging::DebugValue;
+
+    let snapshot = recorded(
+        vec![
+            Reply::json(503, json!({})),
+            Reply::token(TOKEN_ONE, 3600),
+            Reply::json(401, json!({"error": "invalid_client"})),
+        ],
+        Reply::token(TOKEN_TWO, 3600),
+    );
     let mut seen = BTreeMap::new();
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+    for (key, _, _, value) in snapshot.into_vec() {
         let key = key.key();
         let mut labels: Vec<String> = key
             .labels()
@@ -112,40 +117,17 @@ fn token_requests_failures_and_invalidations_reach_the_metrics_recorder() {
 #[test]
 fn every_metric_is_described_with_its_unit() {
     use metrics::Unit;
-    use metrics_util::debugging::DebuggingRecorder;
 
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    metrics::with_local_recorder(&recorder, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let tokens = Scripted::sequence(
-                vec![
-                    Reply::token(TOKEN_ONE, 3600),
-                    Reply::json(401, json!({"error": "invalid_client"})),
-                ],
-                Reply::json(401, json!({"error": "invalid_client"})),
-            )
-            .await;
-            let source = source(&tokens);
-            let token = source.token().await.unwrap();
-            assert!(source.invalidate(&token));
-            source.token().await.unwrap_err();
-        });
-    });
-
-    let described: BTreeMap<String, (Option<Unit>, bool)> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, unit, description, _)| {
-            let described = description.is_some_and(|d| !d.is_empty());
-            (key.key().name().to_owned(), (unit, described))
-        })
-        .collect();
+    let refused = || Reply::json(401, json!({"error": "invalid_client"}));
+    let described: BTreeMap<String, (Option<Unit>, bool)> =
+        recorded(vec![Reply::token(TOKEN_ONE, 3600), refused()], refused())
+            .into_vec()
+            .into_iter()
+            .map(|(key, unit, description, _)| {
+                let described = description.is_some_and(|d| !d.is_empty());
+                (key.key().name().to_owned(), (unit, described))
+            })
+            .collect();
     for (name, unit) in [
         ("partner_auth_token_requests_total", Unit::Count),
         ("partner_auth_token_request_duration_seconds", Unit::Seconds),
