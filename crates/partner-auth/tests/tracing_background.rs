@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::SECRET;
+use common::fields::Fields;
 use common::scripted::{Gate, Reply, Scripted, eventually};
 use partner_auth::{CachePolicy, Provider};
 use serde_json::json;
 use tracing::Instrument as _;
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
@@ -28,17 +28,6 @@ type EventSeen = (tracing::Level, BTreeMap<String, String>);
 struct Capture {
     spans: Arc<Mutex<BTreeMap<u64, SpanSeen>>>,
     events: Arc<Mutex<Vec<EventSeen>>>,
-}
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(
-            field.name().to_owned(),
-            format!("{value:?}").trim_matches('"').to_owned(),
-        );
-    }
 }
 
 impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Capture {

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use common::SECRET;
+use common::fields::Fields;
 use common::scripted::{Reply, Scripted};
 use partner_auth::{AuthMiddleware, CachePolicy, Provider, RetryPolicy, TokenSource};
 use serde_json::json;
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 
@@ -27,17 +27,6 @@ type FieldMap = BTreeMap<String, String>;
 struct Capture {
     spans: Arc<Mutex<BTreeMap<u64, (String, FieldMap)>>>,
     events: Arc<Mutex<Vec<String>>>,
-}
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(
-            field.name().to_owned(),
-            format!("{value:?}").trim_matches('"').to_owned(),
-        );
-    }
 }
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod fields;
 pub mod scripted;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
