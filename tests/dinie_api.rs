@@ -191,3 +191,81 @@ async fn a_capturing_observer_shows_no_captured_body_in_debug() {
         assert!(!shown.contains("dinie_cs_live"), "{shown}");
     }
 }
+
+/// The crate docs: "An `Error::InvalidResponsePayload` holds the body as it came, and its
+/// `Display` and `Debug` show it: for a token response that did not decode, the token."
+/// (A token type outside the spec's enum is such a response.)
+#[tokio::test]
+async fn an_undecodable_token_response_shows_its_body_in_the_error_as_documented() {
+    let server = MockServer::start_async().await;
+    server.mock(|when, then| {
+        when.method(POST).path(PATH);
+        then.status(200).json_body(json!({
+            "access_token": "dinie_at_shown_in_the_error",
+            "token_type": "mac",
+            "expires_in": 3600
+        }));
+    });
+    let err = client(&server.base_url())
+        .create_auth_token(&body())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidResponsePayload(..)), "{err:?}");
+    assert!(
+        err.to_string().contains("dinie_at_shown_in_the_error"),
+        "{err}"
+    );
+    assert!(format!("{err:?}").contains("dinie_at_shown_in_the_error"));
+}
+
+/// `Client::with_http_client`'s docs: a caller's client that follows redirects "follows a
+/// 301, 302 or 303 anywhere, and sends Basic credentials again within the same origin"
+/// (reqwest's doing: why the docs ask for `redirect::Policy::none()`). Another origin
+/// gets no credentials, but its answer comes back as the token.
+#[tokio::test]
+async fn a_callers_redirect_following_client_follows_as_the_docs_warn() {
+    let token = json!({"access_token": "dinie_at_from_elsewhere", "token_type": "bearer", "expires_in": 3600});
+    let (api, elsewhere) = (
+        MockServer::start_async().await,
+        MockServer::start_async().await,
+    );
+    api.mock(|when, then| {
+        when.method(POST).path(PATH);
+        then.status(302).header("location", elsewhere.url("/other"));
+    });
+    let other = elsewhere.mock(|when, then| {
+        when.method(GET)
+            .path("/other")
+            .header_missing("authorization");
+        then.status(200).json_body(token.clone());
+    });
+    let http = || reqwest::Client::builder().no_proxy().build().unwrap();
+    let followed = Client::with_http_client(&api.base_url(), http())
+        .unwrap()
+        .with_credentials(BasicCredentials::new("dinie_ci_123", "dinie_cs_live_a:b"))
+        .create_auth_token(&body())
+        .await
+        .unwrap();
+    assert_eq!(followed.access_token, "dinie_at_from_elsewhere");
+    other.assert_async().await;
+
+    // Within the origin, the Basic header goes along (a 307 keeps the method and body).
+    let same = MockServer::start_async().await;
+    same.mock(|when, then| {
+        when.method(POST).path(PATH);
+        then.status(307).header("location", "/again");
+    });
+    let again = same.mock(|when, then| {
+        when.method(POST)
+            .path("/again")
+            .header_matches("authorization", "^Basic ");
+        then.status(200).json_body(token.clone());
+    });
+    Client::with_http_client(&same.base_url(), http())
+        .unwrap()
+        .with_credentials(BasicCredentials::new("dinie_ci_123", "dinie_cs_live_a:b"))
+        .create_auth_token(&body())
+        .await
+        .unwrap();
+    again.assert_async().await;
+}
