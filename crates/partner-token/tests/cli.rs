@@ -1680,18 +1680,8 @@ fn other_signals_at_the_prompt_restore_echo_too() {
             // Ctrl-\\, as the terminal sends it.
             None => stdin.write_all(b"\x1c").unwrap(),
             Some(name) => {
-                // This test's own partner-token: script's child bash's child (other tests
-                // run theirs meanwhile).
-                let children = |pid: String| {
-                    let out = Command::new("pgrep").args(["-P", &pid]).output().unwrap();
-                    text(&out.stdout).trim().to_owned()
-                };
-                let bash = children(child.0.id().to_string());
-                let ours = children(bash.clone());
-                assert!(
-                    !ours.is_empty(),
-                    "{signal}: no partner-token under bash {bash}"
-                );
+                // This test's own partner-token (other tests run theirs meanwhile).
+                let ours = partner_token_under(&child);
                 let killed = Command::new("kill")
                     .args([&format!("-{name}"), &ours])
                     .status()
@@ -1731,13 +1721,7 @@ fn a_stop_at_the_prompt_gives_echo_back_and_a_resume_hides_it_again() {
     // with no shell to resume it is ignored); once the run stops, the shell reads a line,
     // then resumes it in the foreground, as `fg` typed there would.
     let (mut child, mut stdout, mut stdin, mut seen) = at_the_secret_prompt(&line, "id", "dinie");
-    let children = |pid: String| {
-        let out = Command::new("pgrep").args(["-P", &pid]).output().unwrap();
-        text(&out.stdout).trim().to_owned()
-    };
-    let bash = children(child.0.id().to_string());
-    let ours = children(bash);
-    assert!(!ours.is_empty(), "no partner-token under bash");
+    let ours = partner_token_under(&child);
     let pty = std::fs::read_link(format!("/proc/{ours}/fd/0")).unwrap();
     let echo_on = || {
         let out = Command::new("stty")

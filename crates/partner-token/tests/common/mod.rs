@@ -130,6 +130,10 @@ impl Drop for KillOnDrop {
 /// Runs `line` under `script`, so it sees a terminal, with `client_id` in the environment,
 /// and reads its output up to the secret prompt for `provider`: the child, its stdout and stdin, and what
 /// it showed so far.
+///
+/// `script` runs `line` with `$SHELL -c`: pinned to bash, which runs a last command in its
+/// own place, so the terminal's foreground holds nothing but `line`'s processes (found by
+/// CI: with `SHELL` unset, dash stayed in between, and Ctrl-\\ ended it and the run).
 pub fn at_the_secret_prompt(
     line: &str,
     client_id: &str,
@@ -144,6 +148,7 @@ pub fn at_the_secret_prompt(
     let mut child = KillOnDrop(
         hermetic(Command::new("script"))
             .args(["-qec", line, "/dev/null"])
+            .env("SHELL", bash())
             .env("PARTNER_CLIENT_ID", client_id)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -162,4 +167,34 @@ pub fn at_the_secret_prompt(
         seen.push(byte[0]);
     }
     (child, stdout, stdin, seen)
+}
+
+/// Where bash is, on the `PATH`.
+fn bash() -> std::path::PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("bash"))
+        .find(|path| path.is_file())
+        .expect("bash on the PATH: the terminal tests run their lines with it")
+}
+
+/// The process id of the partner-token that `child` (`script`) runs, found among its
+/// descendants by its executable, however many shells stand in between.
+pub fn partner_token_under(child: &KillOnDrop) -> String {
+    let ours = std::fs::canonicalize(BIN).unwrap();
+    let mut pending = vec![child.0.id().to_string()];
+    while let Some(pid) = pending.pop() {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
+        if exe.is_ok_and(|exe| exe == ours) {
+            return pid;
+        }
+        let out = Command::new("pgrep").args(["-P", &pid]).output().unwrap();
+        pending.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_owned),
+        );
+    }
+    panic!("no partner-token under script {}", child.0.id());
 }
