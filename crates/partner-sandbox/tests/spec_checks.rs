@@ -281,3 +281,44 @@ async fn an_authorization_header_that_is_not_ascii_is_still_a_header() {
         assert_eq!(sandbox.stats(provider).tokens_issued, 0, "{provider}");
     }
 }
+
+/// `Authorization` and `Content-Type` are singletons (RFC 9110 §5.3): a request carrying
+/// either twice is refused, 400 in the provider's format, with no token (found by review:
+/// the first of two was read, so a Basic header followed by a wrong one got a token, and
+/// a client's bug that added a second header went unseen).
+#[tokio::test]
+async fn a_repeated_authorization_or_content_type_header_is_refused() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    for endpoint in sandbox.endpoints() {
+        let provider = endpoint.provider;
+        // `header` appends: the valid request's own headers stay, first. (Teez, Cobee
+        // and Tradevest refuse any Authorization header: a second Basic one is for the
+        // two that take one.)
+        let basic = matches!(provider, "alternative-payments" | "dinie");
+        let twice = [
+            ("Authorization", "Basic d3Jvbmc6d3Jvbmc="),
+            ("Content-Type", "text/plain"),
+        ];
+        for (name, second) in twice
+            .into_iter()
+            .filter(|(name, _)| basic || *name != "Authorization")
+        {
+            let response = valid_request(&http, endpoint)
+                .header(name, second)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = response.text().await.unwrap();
+            assert_eq!(status, 400, "{provider}, {name} twice: {body}");
+            assert!(
+                body.contains(&format!("the {name} header is repeated")),
+                "{provider}, {name} twice: {body}"
+            );
+        }
+        assert_eq!(sandbox.stats(provider).tokens_issued, 0, "{provider}");
+        let response = valid_request(&http, endpoint).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{provider}: the request alone");
+    }
+}
