@@ -289,6 +289,20 @@ async fn token_endpoint(
                 .into_response());
         }
     };
+    // Singletons (RFC 9110 §5.3): a second one is a client's bug, refused rather than read
+    // as the first (found by review: a Basic header followed by a wrong one got a token).
+    for (name, shown) in [
+        (http::header::AUTHORIZATION, "Authorization"),
+        (http::header::CONTENT_TYPE, "Content-Type"),
+    ] {
+        if parts.headers.get_all(name).iter().nth(1).is_some() {
+            counters.add(REJECTED);
+            return Ok(state
+                .dialect
+                .malformed(400, &format!("the {shown} header is repeated"))
+                .into_response());
+        }
+    }
     let header = |name: http::header::HeaderName| {
         parts
             .headers
