@@ -319,7 +319,11 @@ async fn a_repeated_authorization_or_content_type_header_is_refused() {
         }
         let stats = sandbox.stats(provider);
         let sent = if basic { 2 } else { 1 };
-        assert_eq!((stats.tokens_issued, stats.rejected), (0, sent), "{provider}");
+        assert_eq!(
+            (stats.tokens_issued, stats.rejected),
+            (0, sent),
+            "{provider}"
+        );
         let response = valid_request(&http, endpoint).send().await.unwrap();
         assert_eq!(response.status(), 200, "{provider}: the request alone");
     }
