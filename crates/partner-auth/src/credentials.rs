@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use partner_api_support::IntoClientSecret;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{Error, Provider};
@@ -9,7 +10,11 @@ use crate::{Error, Provider};
 /// A client id and client secret.
 ///
 /// The secret is a [`SecretString`]: zeroized on drop and never shown by `Debug`. Read it
-/// from the environment or a secret store, never from a literal in code.
+/// from the environment or a secret store, never from a literal in code. A `String` given
+/// with room to spare (one read from a file or a prompt) is copied into a buffer of its
+/// exact length and zeroized, not shrunk into one and freed with the secret in it
+/// ([`IntoClientSecret`](crate::IntoClientSecret)). The copies a request makes on its way
+/// out (the encoded body or header, in the HTTP stack's buffers) are not zeroized.
 ///
 /// ```
 /// use partner_auth::{Credentials, ErrorKind, Provider};
@@ -29,10 +34,10 @@ pub struct Credentials {
 
 impl Credentials {
     /// Credentials from a client id and a client secret.
-    pub fn new(client_id: impl Into<String>, client_secret: impl Into<SecretString>) -> Self {
+    pub fn new(client_id: impl Into<String>, client_secret: impl IntoClientSecret) -> Self {
         Self {
             client_id: client_id.into(),
-            client_secret: client_secret.into(),
+            client_secret: client_secret.into_client_secret(),
         }
     }
 

@@ -223,6 +223,7 @@ pub use config::{ClientConfig, ParamValues};
 pub use credentials::Credentials;
 pub use error::{Error, ErrorKind, FieldError, UnknownErrorKind};
 pub use middleware::{AuthMiddleware, AuthMiddlewareBuilder, NoAuth, token_error};
+pub use partner_api_support::IntoClientSecret;
 pub use policy::{CachePolicy, RetryPolicy};
 pub use provider::{BodyEncoding, ClientAuth, Environment, Provider, UnknownProvider};
 /// `reqwest`, whose types this crate's API takes and gives
