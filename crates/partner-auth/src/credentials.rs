@@ -13,8 +13,9 @@ use crate::{Error, Provider};
 /// from the environment or a secret store, never from a literal in code. A `String` given
 /// with room to spare (one read from a file or a prompt) is copied into a buffer of its
 /// exact length and zeroized, not shrunk into one and freed with the secret in it
-/// ([`IntoClientSecret`](crate::IntoClientSecret)). The copies a request makes on its way
-/// out (the encoded body or header, in the HTTP stack's buffers) are not zeroized.
+/// ([`IntoClientSecret`](crate::IntoClientSecret)). Copies made from it later (the forms
+/// of it a [`Client`](crate::Client) works out to scrub errors with, a request's encoded
+/// body or header in the HTTP stack's buffers) may be freed without being zeroized.
 ///
 /// ```
 /// use partner_auth::{Credentials, ErrorKind, Provider};
