@@ -320,6 +320,48 @@ async fn the_stand_in_api_takes_the_bearer_scheme_in_any_case() {
     }
 }
 
+/// RFC 6750 §3.1: a request that sends the token more than once is `invalid_request`, 400,
+/// whichever copy is valid (found by review: the first `Authorization` header was read and
+/// the second ignored, so a client that added its own header to one the middleware set
+/// went unseen).
+#[tokio::test]
+async fn the_stand_in_api_refuses_two_authorization_headers() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dinie = sandbox.endpoint("dinie");
+    let http = http();
+    let token: serde_json::Value = dinie_valid(&http, dinie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    let valid = format!("Bearer {token}");
+    for (first, second) in [
+        (valid.as_str(), "Bearer other"),
+        ("Bearer other", valid.as_str()),
+    ] {
+        let response = http
+            .get(dinie.protected_url())
+            .header("authorization", first)
+            .header("authorization", second)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let challenge = response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(challenge, "Bearer error=\"invalid_request\"");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+    }
+    let stats = sandbox.stats("dinie");
+    assert_eq!((stats.api_requests, stats.api_accepted), (2, 0));
+}
+
 /// lib.rs: "whether a token has expired, and a rate limit's one-second window, are measured
 /// on Tokio's clock". Found by review: the sandbox read the system's clock, so a test on
 /// paused time could not see a token expire at the stand-in API, nor a rate limit's window
