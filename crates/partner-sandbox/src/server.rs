@@ -433,6 +433,18 @@ fn protected(
 ) -> Reply {
     let counters = &state.counters;
     counters.add(API);
+    // RFC 6750 §3.1: the token sent more than once is a malformed request, whichever copy
+    // is valid.
+    if request
+        .headers()
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Reply::json(400, json!({"error": "invalid_request"}))
+            .header("www-authenticate", "Bearer error=\"invalid_request\"");
+    }
     let token = request
         .headers()
         .get(http::header::AUTHORIZATION)
