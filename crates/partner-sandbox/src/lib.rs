@@ -106,7 +106,7 @@ impl Endpoint {
     /// URL of the stand-in protected resource (`{base_url}/sandbox/protected`; for the
     /// standard endpoint, whose base URL is the token URL, `/sandbox/protected` on its
     /// port): 200 for an unexpired token of this sandbox's sent once as `Bearer`, 401
-    /// (`token_expired`, `invalid_token`) for an expired or unknown one, 400
+    /// (`token_expired`, `invalid_token`) for an expired, unknown or missing one, 400
     /// (`invalid_request`) for two `Authorization` headers.
     pub fn protected_url(&self) -> String {
         self.protected_url.clone()

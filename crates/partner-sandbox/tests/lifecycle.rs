@@ -358,8 +358,10 @@ async fn the_stand_in_api_refuses_two_authorization_headers() {
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["error"], "invalid_request");
     }
+    let none = http.get(dinie.protected_url()).send().await.unwrap();
+    assert_eq!(none.status(), 401, "no Authorization header");
     let stats = sandbox.stats("dinie");
-    assert_eq!((stats.api_requests, stats.api_accepted), (2, 0));
+    assert_eq!((stats.api_requests, stats.api_accepted), (3, 0));
 }
 
 /// lib.rs: "whether a token has expired, and a rate limit's one-second window, are measured
