@@ -1,0 +1,32 @@
+//! What an application developer relies on from the docs alone: found by an application's
+//! review. Every error's `Display` "ends with what to do next" (README, "Errors"): these
+//! check that what it says to do fits what happened.
+
+use std::time::Duration;
+
+use httpmock::prelude::*;
+use partner_auth::{Client, Credentials, ErrorKind, Provider, TokenSource};
+
+fn dinie(server: &MockServer) -> Client {
+    Client::builder(Provider::Dinie)
+        .base_url(format!("{}/api/v3", server.base_url()))
+        .credentials(Credentials::new("client-7", "s3cret-value-42"))
+        .build()
+        .unwrap()
+}
+
+/// A 503 with `Retry-After`: the provider said when to come back, and the error knows it
+/// (`retry_after()`); its `Display` says it too, as a 429's does, not "retry later".
+#[tokio::test]
+async fn a_503_with_retry_after_says_when_to_retry() {
+    let server = MockServer::start_async().await;
+    server.mock(|when, then| {
+        when.method(POST).path("/api/v3/auth/token");
+        then.status(503).header("retry-after", "120").body("down for maintenance");
+    });
+    let error = dinie(&server).fetch_token().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ProviderUnavailable);
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(120)));
+    assert!(error.to_string().ends_with("retry in 120 s"), "{error}");
+    assert_eq!(error.hint(), "the provider is failing; retry in 120 s");
+}
