@@ -408,11 +408,17 @@ impl Error {
                 "check the fields the provider names; this request will not succeed as is".into()
             }
             ErrorKind::RateLimited => match self.0.retry_after {
-                // Rounded up: retrying at the time shown is never early.
-                Some(wait) => format!("retry in {} s", wait.as_secs_f64().ceil().max(1.0)).into(),
+                Some(wait) => format!("retry in {}", whole_seconds(wait)).into(),
                 None => "slow down and retry later".into(),
             },
-            ErrorKind::ProviderUnavailable => "the provider is failing; retry later".into(),
+            // A 503's `Retry-After` says when (found by an application's review: the error
+            // knew the wait, its `Display` said "retry later").
+            ErrorKind::ProviderUnavailable => match self.0.retry_after {
+                Some(wait) => {
+                    format!("the provider is failing; retry in {}", whole_seconds(wait)).into()
+                }
+                None => "the provider is failing; retry later".into(),
+            },
             ErrorKind::Timeout => {
                 "the provider did not answer in time; retry, or raise the timeout".into()
             }
@@ -434,6 +440,12 @@ impl Error {
             }
         }
     }
+}
+
+/// A wait as a hint shows it: whole seconds, rounded up, so that retrying at the time shown
+/// is never early.
+fn whole_seconds(wait: Duration) -> String {
+    format!("{} s", wait.as_secs_f64().ceil().max(1.0))
 }
 
 impl fmt::Display for Error {
