@@ -30,3 +30,21 @@ async fn a_503_with_retry_after_says_when_to_retry() {
     assert!(error.to_string().ends_with("retry in 120 s"), "{error}");
     assert_eq!(error.hint(), "the provider is failing; retry in 120 s");
 }
+
+/// A 408 is the provider giving up on the request, not this client's timer: raising the
+/// client's timeout changes nothing, so the hint does not suggest it.
+#[tokio::test]
+async fn a_408_does_not_tell_the_caller_to_raise_its_timeout() {
+    let server = MockServer::start_async().await;
+    server.mock(|when, then| {
+        when.method(POST).path("/api/v3/auth/token");
+        then.status(408).body("request timeout");
+    });
+    let error = dinie(&server).fetch_token().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout);
+    assert!(!error.to_string().contains("raise the timeout"), "{error}");
+    assert_eq!(
+        error.hint(),
+        "the provider gave up waiting for the request; retry later"
+    );
+}
