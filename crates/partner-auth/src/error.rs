@@ -419,6 +419,12 @@ impl Error {
                 }
                 None => "the provider is failing; retry later".into(),
             },
+            // A 408 is the provider's own timer: ours changes nothing (found by an
+            // application's review; the CLI had worked around it). A body that came too
+            // slowly after its status is ours.
+            ErrorKind::Timeout if self.0.status == Some(StatusCode::REQUEST_TIMEOUT) => {
+                "the provider gave up waiting for the request; retry later".into()
+            }
             ErrorKind::Timeout => {
                 "the provider did not answer in time; retry, or raise the timeout".into()
             }
