@@ -48,3 +48,33 @@ async fn a_408_does_not_tell_the_caller_to_raise_its_timeout() {
         "the provider gave up waiting for the request; retry later"
     );
 }
+
+/// A call made on a runtime that has shut down (a `Handle` kept past its runtime) can never
+/// run its fetch: that is a runtime problem, not a network one. It is not a retryable
+/// `Connection` error that sends the caller to check the base URL and DNS, and it names the
+/// provider, as every other error of the source does.
+#[test]
+fn a_call_on_a_runtime_that_has_shut_down_is_a_runtime_error() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(MockServer::start_async());
+    let token = server.mock(|when, then| {
+        when.method(POST).path("/api/v3/auth/token");
+        then.status(200)
+            .header("content-type", "application/json")
+            .body(r#"{"access_token":"tok","token_type":"Bearer","expires_in":3600}"#);
+    });
+    let source = TokenSource::new(dinie(&server));
+    let handle = runtime.handle().clone();
+    // The mock server's runtime is its own: this one only ran its start.
+    drop(runtime);
+    let error = handle.block_on(source.token()).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Configuration, "{error}");
+    assert!(!error.is_retryable());
+    assert_eq!(error.provider(), Some(Provider::Dinie));
+    assert!(error.hint().contains("runtime"), "{error}");
+    assert!(!error.to_string().contains("DNS"), "{error}");
+    assert_eq!(token.calls(), 0);
+}
