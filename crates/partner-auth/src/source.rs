@@ -597,11 +597,18 @@ impl Inner {
                 return outcome;
             }
         }
-        Err(Error::new(
-            ErrorKind::Connection,
-            "the token fetch task ended without a result several times (were the runtimes \
-             it ran on shut down?)",
-        ))
+        // Not a network failure (found by an application's review: a `Connection` error,
+        // retryable, sent the caller to check the base URL and DNS): the runtime this call
+        // spawns its fetch on has shut down, or does not run it.
+        Err(Error::configuration(
+            "the token fetch task ended without a result several times: the Tokio runtime \
+             this call runs on has shut down, or does not run the tasks it spawns",
+        )
+        .with_hint(
+            "call it from a running Tokio runtime (a Handle kept past its runtime's shutdown \
+             spawns nothing)",
+        )
+        .at(self.client.provider(), self.client.environment().to_owned().into()))
     }
 
     /// Joins the fetch in flight or starts one, and says whether it started one. Unless
