@@ -78,3 +78,31 @@ fn a_call_on_a_runtime_that_has_shut_down_is_a_runtime_error() {
     assert!(!error.to_string().contains("DNS"), "{error}");
     assert_eq!(token.calls(), 0);
 }
+
+/// A 400 that names no field (RFC 6749's `invalid_scope`, say) does not send the caller to
+/// "the fields the provider names": `field_errors()` is empty. The hint points at what the
+/// provider did say, its code and message.
+#[tokio::test]
+async fn a_400_without_field_errors_points_at_the_providers_code_not_at_fields() {
+    let server = MockServer::start_async().await;
+    server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(400)
+            .header("content-type", "application/json")
+            .body(r#"{"error":"invalid_scope","error_description":"scope orders:write is unknown"}"#);
+    });
+    let error = Client::builder(Provider::Standard)
+        .base_url(format!("{}/token", server.base_url()))
+        .credentials(Credentials::new("client-7", "s3cret-value-42"))
+        .scope("orders:write")
+        .build()
+        .unwrap()
+        .fetch_token()
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidRequest);
+    assert_eq!(error.code(), Some("invalid_scope"));
+    assert!(error.field_errors().is_empty());
+    assert!(!error.hint().contains("fields"), "{error}");
+    assert!(error.hint().contains("code and message"), "{error}");
+}
