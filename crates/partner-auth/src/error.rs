@@ -404,6 +404,13 @@ impl Error {
             ErrorKind::InvalidCredentials => {
                 format!("check the client id and secret for {at}").into()
             }
+            ErrorKind::InvalidRequest if self.0.field_errors.is_empty() => {
+                // Found by an application's review: "the fields the provider names" when it
+                // named none (RFC 6749's `invalid_scope`, a Cobee `code`).
+                "check what the provider's code and message say; this request will not \
+                 succeed as is"
+                    .into()
+            }
             ErrorKind::InvalidRequest => {
                 "check the fields the provider names; this request will not succeed as is".into()
             }

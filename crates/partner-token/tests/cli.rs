@@ -1606,7 +1606,7 @@ async fn each_error_has_one_headline_and_one_hint() {
         (
             400,
             7,
-            "check the fields the provider names; this request will not succeed as is",
+            "check what the provider's code and message say; this request will not succeed as is",
         ),
         (503, 5, "the provider is failing; retry later"),
         (
