@@ -608,7 +608,10 @@ impl Inner {
             "call it from a running Tokio runtime (a Handle kept past its runtime's shutdown \
              spawns nothing)",
         )
-        .at(self.client.provider(), self.client.environment().to_owned().into()))
+        .at(
+            self.client.provider(),
+            self.client.environment().to_owned().into(),
+        ))
     }
 
     /// Joins the fetch in flight or starts one, and says whether it started one. Unless

@@ -22,7 +22,9 @@ async fn a_503_with_retry_after_says_when_to_retry() {
     let server = MockServer::start_async().await;
     server.mock(|when, then| {
         when.method(POST).path("/api/v3/auth/token");
-        then.status(503).header("retry-after", "120").body("down for maintenance");
+        then.status(503)
+            .header("retry-after", "120")
+            .body("down for maintenance");
     });
     let error = dinie(&server).fetch_token().await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::ProviderUnavailable);
@@ -89,7 +91,9 @@ async fn a_400_without_field_errors_points_at_the_providers_code_not_at_fields()
         when.method(POST).path("/token");
         then.status(400)
             .header("content-type", "application/json")
-            .body(r#"{"error":"invalid_scope","error_description":"scope orders:write is unknown"}"#);
+            .body(
+                r#"{"error":"invalid_scope","error_description":"scope orders:write is unknown"}"#,
+            );
     });
     let error = Client::builder(Provider::Standard)
         .base_url(format!("{}/token", server.base_url()))
