@@ -69,7 +69,11 @@ fn a_runtime_that_ends_during_a_fetch_ends_its_lease() {
     let (_listener, url) = silent_endpoint();
     let store = Arc::new(MemoryStore::default());
     let key = end_runtime_during_a_fetch(&store, &url, false);
-    assert_eq!(store.releases.load(Ordering::SeqCst), 1, "the lease was left");
+    assert_eq!(
+        store.releases.load(Ordering::SeqCst),
+        1,
+        "the lease was left"
+    );
     assert!(store.slot(&format!("{key}:lease")).is_none());
 }
 
@@ -78,6 +82,10 @@ fn a_source_dropped_just_before_its_runtime_ends_ends_its_lease() {
     let (_listener, url) = silent_endpoint();
     let store = Arc::new(MemoryStore::default());
     let key = end_runtime_during_a_fetch(&store, &url, true);
-    assert_eq!(store.releases.load(Ordering::SeqCst), 1, "the lease was left");
+    assert_eq!(
+        store.releases.load(Ordering::SeqCst),
+        1,
+        "the lease was left"
+    );
     assert!(store.slot(&format!("{key}:lease")).is_none());
 }

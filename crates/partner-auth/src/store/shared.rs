@@ -1032,14 +1032,72 @@ impl Drop for LeaseGuard {
         let Some(owner) = self.owner.take() else {
             return;
         };
-        // One bounded release on the runtime, if there still is one; otherwise the lease
-        // expires.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let store = Arc::clone(&self.shared.store);
-            let key = self.shared.sealer.key().to_owned();
-            let timeout = self.shared.policy.operation_timeout;
-            let release = async move { release_within(&store, &key, &owner, timeout).await };
-            super::tracker::spawn(&runtime, release);
+        let release = Release {
+            store: Arc::clone(&self.shared.store),
+            key: self.shared.sealer.key().to_owned(),
+            owner,
+            timeout: self.shared.policy.operation_timeout,
+            done: false,
+        };
+        // One bounded release on the runtime, if there still is one. A runtime that is
+        // shutting down (the end of `main` or of a test, the usual way a fetch is cut
+        // short) refuses the task or drops it unrun: the release then runs on a thread of
+        // its own, waited for (found by an application's review: the lease was left, and
+        // the next process waited out its time to live).
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                super::tracker::spawn(&runtime, release.run());
+            }
+            Err(_) => drop(release),
+        }
+    }
+}
+
+/// A lease to end. Run on a runtime ([`run`](Self::run)), it is done; dropped before that
+/// (its task refused or dropped by a runtime shutting down, or no runtime at all), it ends
+/// the lease on a thread of its own and waits for it, within the store's operation timeout.
+struct Release {
+    store: Arc<dyn TokenStore>,
+    key: String,
+    owner: String,
+    timeout: Duration,
+    done: bool,
+}
+
+impl Release {
+    async fn run(mut self) {
+        release_within(&self.store, &self.key, &self.owner, self.timeout).await;
+        self.done = true;
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let (store, key, owner, timeout) = (
+            Arc::clone(&self.store),
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.owner),
+            self.timeout,
+        );
+        let release = move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(release_within(&store, &key, &owner, timeout));
+        };
+        // If no thread can be started, the lease expires.
+        if let Ok(thread) = std::thread::Builder::new()
+            .name("partner-auth-release".into())
+            .spawn(release)
+        {
+            let _ = thread.join();
         }
     }
 }
