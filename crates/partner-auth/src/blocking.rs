@@ -83,9 +83,9 @@ impl Client {
 /// the [async source](Self::as_async) started on another runtime is neither stopped nor
 /// waited for; one this source's calls started is stopped even if such a clone awaits it
 /// too, and that clone's call then fetches again. Store work still under way after the
-/// timeout goes with the runtime; a lease it took is then ended on a thread of its own as
-/// the runtime shuts down in the background, within the operation timeout again, or lasts
-/// its time to live (`FileStore` at least takes none for a call that has gone).
+/// timeout goes with the runtime; a lease it took is then ended on a thread of its own, not
+/// waited for, or lasts its time to live (`FileStore` at least takes none for a call that
+/// has gone).
 #[derive(Clone, Debug)]
 pub struct TokenSource {
     inner: Arc<Owned>,

@@ -64,17 +64,24 @@ fn end_runtime_during_a_fetch(store: &Arc<MemoryStore>, url: &str, drop_first: b
     key
 }
 
+/// Waits for the lease's release, which runs on a thread of its own once the runtime is
+/// gone; fails after 10 s (a hang, not a timing assertion).
+fn released(store: &MemoryStore, key: &str) {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.releases.load(Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < give_up, "the lease was left");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(store.releases.load(Ordering::SeqCst), 1);
+    assert!(store.slot(&format!("{key}:lease")).is_none());
+}
+
 #[test]
 fn a_runtime_that_ends_during_a_fetch_ends_its_lease() {
     let (_listener, url) = silent_endpoint();
     let store = Arc::new(MemoryStore::default());
     let key = end_runtime_during_a_fetch(&store, &url, false);
-    assert_eq!(
-        store.releases.load(Ordering::SeqCst),
-        1,
-        "the lease was left"
-    );
-    assert!(store.slot(&format!("{key}:lease")).is_none());
+    released(&store, &key);
 }
 
 #[test]
@@ -82,10 +89,5 @@ fn a_source_dropped_just_before_its_runtime_ends_ends_its_lease() {
     let (_listener, url) = silent_endpoint();
     let store = Arc::new(MemoryStore::default());
     let key = end_runtime_during_a_fetch(&store, &url, true);
-    assert_eq!(
-        store.releases.load(Ordering::SeqCst),
-        1,
-        "the lease was left"
-    );
-    assert!(store.slot(&format!("{key}:lease")).is_none());
+    released(&store, &key);
 }

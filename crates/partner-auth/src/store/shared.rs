@@ -1042,8 +1042,8 @@ impl Drop for LeaseGuard {
         // One bounded release on the runtime, if there still is one. A runtime that is
         // shutting down (the end of `main` or of a test, the usual way a fetch is cut
         // short) refuses the task or drops it unrun: the release then runs on a thread of
-        // its own, waited for (found by an application's review: the lease was left, and
-        // the next process waited out its time to live).
+        // its own (found by an application's review: the lease was left, and the next
+        // process on the store waited out its time to live).
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 super::tracker::spawn(&runtime, release.run());
@@ -1055,7 +1055,8 @@ impl Drop for LeaseGuard {
 
 /// A lease to end. Run on a runtime ([`run`](Self::run)), it is done; dropped before that
 /// (its task refused or dropped by a runtime shutting down, or no runtime at all), it ends
-/// the lease on a thread of its own and waits for it, within the store's operation timeout.
+/// the lease on a thread of its own, not waited for: a shutdown is not held up, and a
+/// process that exits at once may end that thread first (the lease then expires).
 struct Release {
     store: Arc<dyn TokenStore>,
     key: String,
@@ -1063,6 +1064,11 @@ struct Release {
     timeout: Duration,
     done: bool,
 }
+
+/// How many bounded attempts a release on a thread of its own makes: a store whose
+/// connection ran on the runtime that is going (`RedisStore`'s) may hold the first until
+/// it times out, and reconnect for the second once that runtime is gone.
+const RELEASE_ATTEMPTS_ALONE: usize = 2;
 
 impl Release {
     async fn run(mut self) {
@@ -1090,15 +1096,18 @@ impl Drop for Release {
             else {
                 return;
             };
-            runtime.block_on(release_within(&store, &key, &owner, timeout));
+            runtime.block_on(async {
+                for _ in 0..RELEASE_ATTEMPTS_ALONE {
+                    if release_within(&store, &key, &owner, timeout).await {
+                        break;
+                    }
+                }
+            });
         };
         // If no thread can be started, the lease expires.
-        if let Ok(thread) = std::thread::Builder::new()
+        let _ = std::thread::Builder::new()
             .name("partner-auth-release".into())
-            .spawn(release)
-        {
-            let _ = thread.join();
-        }
+            .spawn(release);
     }
 }
 
@@ -1146,13 +1155,22 @@ fn disarm(guard: Option<LeaseGuard>) {
 const MIN_WAIT_ROUND: Duration = Duration::from_millis(20);
 
 /// One release attempt within `timeout`; a failure only means the lease expires.
-async fn release_within(store: &Arc<dyn TokenStore>, key: &str, owner: &str, timeout: Duration) {
+async fn release_within(
+    store: &Arc<dyn TokenStore>,
+    key: &str,
+    owner: &str,
+    timeout: Duration,
+) -> bool {
     match bounded(timeout, || store.release_lease(key, owner)).await {
-        Some(Ok(())) => {}
+        Some(Ok(())) => true,
         Some(Err(error)) => {
             tracing::debug!(error = %chain(&error), "the lease was not released; it expires");
+            false
         }
-        None => tracing::debug!("releasing the lease timed out; it expires"),
+        None => {
+            tracing::debug!("releasing the lease timed out; it expires");
+            false
+        }
     }
 }
 
