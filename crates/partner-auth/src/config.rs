@@ -101,7 +101,11 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// Builds the client (see [`ClientBuilder::build`](crate::ClientBuilder::build) for
-    /// what is checked).
+    /// what is checked). The client alone: [`cache`](Self::cache), [`store`](Self::store)
+    /// and [`store_policy`](Self::store_policy) are not part of it. A
+    /// [`TokenCache`](crate::TokenCache) given this client (one cache for many tenants'
+    /// configurations) makes its source with the cache's own policy and store; only
+    /// [`token_source`](Self::token_source) applies this configuration's.
     pub fn client(&self) -> Result<Client, Error> {
         let mut builder = Client::builder(self.provider).credentials(Credentials::new(
             self.client_id.clone(),
