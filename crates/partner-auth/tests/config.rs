@@ -469,3 +469,25 @@ fn huge_accepted_timeouts_do_not_panic_a_caller_on_another_runtime() {
         runtime.shutdown_background();
     }
 }
+
+/// A multi-tenant service reads one `ClientConfig` per tenant and keeps one `TokenCache`:
+/// the cache's policy is what its sources use, not a tenant's `cache` section, which only
+/// `ClientConfig::token_source` applies (the docs of `ClientConfig::client` say so).
+#[tokio::test]
+async fn a_tenants_config_in_a_token_cache_gets_the_caches_policy() {
+    let server = Scripted::sequence(vec![], Reply::token("tok", 3600)).await;
+    let config: ClientConfig = serde_json::from_value(json!({
+        "provider": "dinie",
+        "base_url": server.base_url(),
+        "client_id": "client-7",
+        "client_secret": "s3cret-value-42",
+        "cache": { "failure_cooldown": "7s" },
+    }))
+    .unwrap();
+    let cache = partner_auth::TokenCache::new();
+    let source = cache.source(&config.client().unwrap());
+    assert_eq!(source.policy(), &CachePolicy::default());
+    assert_eq!(source.token().await.unwrap().expose_secret(), "tok");
+    let alone = config.token_source().unwrap();
+    assert_eq!(alone.policy().failure_cooldown, Duration::from_secs(7));
+}

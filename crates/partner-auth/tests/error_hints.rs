@@ -1,6 +1,5 @@
-//! What an application developer relies on from the docs alone: found by an application's
-//! review. Every error's `Display` "ends with what to do next" (README, "Errors"): these
-//! check that what it says to do fits what happened.
+//! Every error's `Display` "ends with what to do next" (README, "Errors"): what it says to
+//! do fits what happened (found by an application developer's review, from the docs alone).
 
 use std::time::Duration;
 
@@ -109,32 +108,4 @@ async fn a_400_without_field_errors_points_at_the_providers_code_not_at_fields()
     assert!(error.field_errors().is_empty());
     assert!(!error.hint().contains("fields"), "{error}");
     assert!(error.hint().contains("code and message"), "{error}");
-}
-
-/// A multi-tenant service reads one `ClientConfig` per tenant and keeps one `TokenCache`:
-/// the cache's policy is what its sources use, not a tenant's `cache` section, which only
-/// `ClientConfig::token_source` applies (the docs of `ClientConfig::client` say so).
-#[tokio::test]
-async fn a_tenants_config_in_a_token_cache_gets_the_caches_policy() {
-    let server = MockServer::start_async().await;
-    server.mock(|when, then| {
-        when.method(POST).path("/api/v3/auth/token");
-        then.status(200)
-            .header("content-type", "application/json")
-            .body(r#"{"access_token":"tok","token_type":"Bearer","expires_in":3600}"#);
-    });
-    let config: partner_auth::ClientConfig = serde_json::from_value(serde_json::json!({
-        "provider": "dinie",
-        "base_url": format!("{}/api/v3", server.base_url()),
-        "client_id": "client-7",
-        "client_secret": "s3cret-value-42",
-        "cache": { "failure_cooldown": "7s" },
-    }))
-    .unwrap();
-    let cache = partner_auth::TokenCache::new();
-    let source = cache.source(&config.client().unwrap());
-    assert_eq!(source.policy(), &partner_auth::CachePolicy::default());
-    assert_eq!(source.token().await.unwrap().expose_secret(), "tok");
-    let alone = config.token_source().unwrap();
-    assert_eq!(alone.policy().failure_cooldown, Duration::from_secs(7));
 }
