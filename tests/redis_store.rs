@@ -781,3 +781,63 @@ async fn a_fleet_asks_a_refusing_provider_once_per_cool_down() {
         );
     }
 }
+
+/// README: a lease is ended "when its runtime shuts down mid-fetch" (the end of a
+/// `#[tokio::test]`, of a runtime per job), on a real Redis too, whose connections ran on
+/// the runtime that went (found by review: the release, spawned on that runtime, never
+/// ran; a first fix that reused the store's connection hung there). The lease's time to
+/// live is five minutes here: its key gone within seconds means it was released.
+#[test]
+fn a_runtime_that_ends_mid_fetch_releases_its_redis_lease() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    // Takes the connection and never answers: the fetch stays under way, lease held.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base_url = format!("http://{}/api/v3", silent.local_addr().unwrap());
+    let leases = |runtime: &tokio::runtime::Runtime| {
+        runtime.block_on(async {
+            let keys: Vec<String> = server.connection().await.keys("*:lease").await.unwrap();
+            keys.len()
+        })
+    };
+    let going = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    going.block_on(async {
+        let client = partner_auth::Client::builder(Provider::Dinie)
+            .base_url(&base_url)
+            .credentials(Credentials::new("client-7", "s3cret-value-42"))
+            .build()
+            .unwrap();
+        let source = redis_server::source_on(
+            &server.url(),
+            client,
+            patient().with_lease_ttl(Duration::from_secs(300)),
+        );
+        tokio::spawn(async move { source.token().await });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let keys: Vec<String> = server.connection().await.keys("*:lease").await.unwrap();
+            if !keys.is_empty() {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no lease taken");
+            tokio::task::yield_now().await;
+        }
+    });
+    drop(going);
+    let after = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while leases(&after) != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease was left to its five minutes"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
