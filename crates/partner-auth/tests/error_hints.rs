@@ -109,3 +109,26 @@ async fn a_400_without_field_errors_points_at_the_providers_code_not_at_fields()
     assert!(!error.hint().contains("fields"), "{error}");
     assert!(error.hint().contains("code and message"), "{error}");
 }
+
+/// A token expired on arrival is no sign of a wrong base URL (the `InvalidResponse` hint
+/// said to check it, found by an application's review): its lifetime was over when the
+/// answer came, and the hint says what to look at, the lifetime the provider issues.
+#[tokio::test]
+async fn a_token_expired_on_arrival_points_at_its_lifetime_not_at_the_base_url() {
+    let server = MockServer::start_async().await;
+    // A JWT whose `exp` is its `iat`: no lifetime at all, on the provider's own clock.
+    let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJpYXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDAwMDAwMH0.c2ln";
+    server.mock(|when, then| {
+        when.method(POST).path("/api/v3/auth/token");
+        then.status(200)
+            .header("content-type", "application/json")
+            .body(format!(
+                r#"{{"access_token":"{jwt}","token_type":"Bearer","expires_in":3600}}"#
+            ));
+    });
+    let error = dinie(&server).fetch_token().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidResponse, "{error}");
+    assert!(error.to_string().contains("expired on arrival"), "{error}");
+    assert!(!error.hint().contains("base URL"), "{error}");
+    assert!(error.hint().contains("lifetime"), "{error}");
+}
