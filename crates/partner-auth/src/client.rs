@@ -805,10 +805,16 @@ fn usable_token(
                 lifetime.as_secs_f64(),
                 took.as_millis()
             ),
-        )));
+        )
+        .with_hint(ARRIVED_EXPIRED_HINT)));
     }
     Ok(token)
 }
+
+/// What to do about a token whose lifetime was over on arrival.
+pub(crate) const ARRIVED_EXPIRED_HINT: &str = "the provider issued a lifetime its answer outlasted (a JWT's `exp` at or before its \
+     `iat`, or a `Date` header after it): ask the provider about the lifetime it issues, \
+     or look at what slows its answers";
 
 /// RFC 6749 §3.3: `scope-token *( SP scope-token )`, each token one or more of
 /// `%x21 / %x23-5B / %x5D-7E` (printable ASCII but `"` and `\`), single spaces between.

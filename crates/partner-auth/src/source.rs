@@ -994,6 +994,7 @@ impl Fetch {
                     humantime::format_duration(round_ms(took)),
                 ),
             )
+            .with_hint(crate::client::ARRIVED_EXPIRED_HINT)
             .at(token.provider(), token.environment().to_owned().into()));
         }
         Ok(Arrival {
