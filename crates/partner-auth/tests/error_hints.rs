@@ -132,3 +132,37 @@ async fn a_token_expired_on_arrival_points_at_its_lifetime_not_at_the_base_url()
     assert!(!error.hint().contains("base URL"), "{error}");
     assert!(error.hint().contains("lifetime"), "{error}");
 }
+
+/// A redirect that a caller's HTTP client followed: the hint says what the headline does,
+/// to build that client with `redirect::Policy::none()` (it said to check the base URL,
+/// found by an application's review), whether the redirect led to an answer or into a loop.
+#[tokio::test]
+async fn a_followed_redirect_says_to_stop_following_not_to_check_the_base_url() {
+    for looped in [false, true] {
+        let server = MockServer::start_async().await;
+        let location = if looped { "/api/v3/auth/token" } else { "/elsewhere" };
+        server.mock(|when, then| {
+            when.path("/api/v3/auth/token");
+            then.status(302).header("location", location);
+        });
+        server.mock(|when, then| {
+            when.path("/elsewhere");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(r#"{"access_token":"tok","token_type":"Bearer","expires_in":3600}"#);
+        });
+        let follows = reqwest::Client::builder().no_proxy().build().unwrap();
+        let error = Client::builder(Provider::Dinie)
+            .base_url(format!("{}/api/v3", server.base_url()))
+            .credentials(Credentials::new("client-7", "s3cret-value-42"))
+            .http_client(follows)
+            .build()
+            .unwrap()
+            .fetch_token()
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidResponse, "{error}");
+        assert!(error.hint().contains("redirect::Policy::none()"), "{error}");
+        assert!(!error.hint().contains("base URL"), "{error}");
+    }
+}
