@@ -124,12 +124,7 @@ impl Exchange<'_> {
         // back is from elsewhere, a token included.
         let outcome = if self.observer.last_redirected() {
             let status = self.observer.last().map(|head| head.status);
-            let error = Error::new(
-                ErrorKind::InvalidResponse,
-                "the token endpoint redirected and the HTTP client followed; token requests \
-                 do not follow redirects: build the reqwest::Client given to \
-                 ClientBuilder::http_client with redirect::Policy::none()",
-            );
+            let error = followed_redirect();
             Err(match status {
                 Some(status) => error.with_status(status),
                 None => error,
@@ -362,6 +357,20 @@ fn classify(
 }
 
 /// A request that got no response.
+/// A redirect a caller's HTTP client followed (ours follows none): whatever came of it is
+/// not the token endpoint's answer.
+fn followed_redirect() -> Error {
+    Error::new(
+        ErrorKind::InvalidResponse,
+        "the token endpoint redirected and the HTTP client followed; token requests do not \
+         follow redirects",
+    )
+    .with_hint(
+        "build the reqwest::Client given to ClientBuilder::http_client with \
+         redirect::Policy::none()",
+    )
+}
+
 pub(crate) fn transport_error(e: reqwest::Error) -> Error {
     // A caller's HTTP client that follows redirects (ours does not) failed on the way: too
     // many of them, or one to a scheme it cannot take (a URL this crate never sends to).
@@ -369,14 +378,10 @@ pub(crate) fn transport_error(e: reqwest::Error) -> Error {
         || (e.is_builder()
             && e.url()
                 .is_some_and(|u| !matches!(u.scheme(), "http" | "https")));
-    let (kind, what) = if followed_a_redirect {
-        (
-            ErrorKind::InvalidResponse,
-            "the token endpoint redirected and the HTTP client followed; token requests do \
-             not follow redirects: build the reqwest::Client given to \
-             ClientBuilder::http_client with redirect::Policy::none()",
-        )
-    } else if e.is_timeout() {
+    if followed_a_redirect {
+        return followed_redirect().with_source(e.without_url());
+    }
+    let (kind, what) = if e.is_timeout() {
         (ErrorKind::Timeout, "no response within the timeout")
     } else if e.is_connect() {
         (

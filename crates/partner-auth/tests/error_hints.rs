@@ -140,7 +140,11 @@ async fn a_token_expired_on_arrival_points_at_its_lifetime_not_at_the_base_url()
 async fn a_followed_redirect_says_to_stop_following_not_to_check_the_base_url() {
     for looped in [false, true] {
         let server = MockServer::start_async().await;
-        let location = if looped { "/api/v3/auth/token" } else { "/elsewhere" };
+        let location = if looped {
+            "/api/v3/auth/token"
+        } else {
+            "/elsewhere"
+        };
         server.mock(|when, then| {
             when.path("/api/v3/auth/token");
             then.status(302).header("location", location);
