@@ -389,11 +389,9 @@ fn hint(error: &Error, library_hint: &str, context: &Context) -> String {
             loopback address (127.0.0.1, [::1], localhost), such as `partner-token sandbox`"
             .into(),
         ErrorKind::Timeout => match context.timeout {
-            // A 408: the provider's own timeout. (A 200 whose body did not arrive in time
-            // is this run's.)
-            _ if error.status().is_some_and(|s| s.as_u16() == 408) => {
-                "the provider gave up waiting for the request; retry later".into()
-            }
+            // A 408: the provider's own timeout, which the library's hint speaks of. (A
+            // 200 whose body did not arrive in time is this run's.)
+            _ if error.status().is_some_and(|s| s.as_u16() == 408) => library_hint.to_owned(),
             Some(timeout) => format!(
                 "no answer within {}; retry, or raise --timeout",
                 humantime::format_duration(timeout)
