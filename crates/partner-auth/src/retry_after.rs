@@ -379,6 +379,28 @@ mod tests {
         }
     }
 
+    /// A fraction is rounded up to the next millisecond only when something is left past
+    /// the millisecond: trailing zeros ask for no more (`1.2500` is 1,250 ms, not 1,251).
+    #[test]
+    fn a_fraction_exact_to_the_millisecond_is_not_rounded_up() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let ms = Duration::from_millis;
+        for (value, expected) in [
+            ("1.2500", ms(1_250)),
+            ("0.1000", ms(100)),
+            ("2.0000000", ms(2_000)),
+            ("3.0010", ms(3_001)),
+            ("3.00100000001", ms(3_002)),
+        ] {
+            let h = headers(&[("retry-after", value)]);
+            assert_eq!(
+                from_headers(Provider::Teez, TOO_MANY, &h, now),
+                Some(expected),
+                "{value}"
+            );
+        }
+    }
+
     /// Found by review: a fraction was dropped (the 429 retried at once), `+120` was taken,
     /// and a reset in Unix milliseconds read as a wait of 57,000 years. More digits than a
     /// u64 holds are garbled, not a wait (read as a day, they locked a source out for one).
