@@ -232,6 +232,8 @@ mod tests {
             "a..c",
             ".b.",
             "x.!!!.y",
+            // A JWT's three parts and a fourth: not a JWS (a JWE has five), not read.
+            &format!("{}.c2ln", encode_for_test(&json!({"exp": 1_800_000_000}))),
             &encode_for_test(&json!({"sub": "no exp"})),
             &encode_for_test(&json!({"exp": "tomorrow"})),
             &encode_for_test(&json!({"exp": -5})),
