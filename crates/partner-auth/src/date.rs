@@ -82,4 +82,19 @@ mod tests {
         );
         assert_eq!(until(at(provider - 5), None, at(provider)), Duration::ZERO);
     }
+
+    /// A time exactly a day after the `Date` is still measured from it ("at most a day");
+    /// a second more, and our clock measures. Our clock 10 minutes ahead tells them apart.
+    #[test]
+    fn a_time_a_day_after_the_date_is_measured_from_it_a_second_more_from_ours() {
+        let (provider, ours) = (1_800_000_000, 1_800_000_000 + 600);
+        assert_eq!(
+            until(at(provider + 86_400), Some(at(provider)), at(ours)),
+            Duration::from_secs(86_400)
+        );
+        assert_eq!(
+            until(at(provider + 86_401), Some(at(provider)), at(ours)),
+            Duration::from_secs(86_401 - 600)
+        );
+    }
 }
