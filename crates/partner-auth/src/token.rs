@@ -500,7 +500,16 @@ mod tests {
 
     #[test]
     fn unusable_lifetimes_are_unknown_and_use_the_default() {
-        for expires_in in [None, Some(0.0), Some(-30.0), Some(f64::NAN)] {
+        // Infinity too: a string `"Infinity"` reads as one, and it is no number of seconds
+        // (not a year's lifetime, as it would be clamped to if taken for a huge one).
+        for expires_in in [
+            None,
+            Some(0.0),
+            Some(-30.0),
+            Some(f64::NAN),
+            Some(f64::INFINITY),
+            Some(f64::NEG_INFINITY),
+        ] {
             let t = token("t", expires_in, Provider::Teez);
             assert_eq!(t.lifetime(), None, "{expires_in:?}");
             assert_eq!(lifetime_secs(&t), DEFAULT_LIFETIME.as_secs());
