@@ -61,9 +61,9 @@ impl fmt::Display for TokenType {
 ///
 /// - The lifetime is measured from when the request was **sent**, on the monotonic clock,
 ///   so a slow response never stretches it.
-/// - A missing, zero, negative or non-numeric `expires_in` means the lifetime is unknown:
-///   [`lifetime`](Self::lifetime) is `None` and the client's default lifetime (5 minutes
-///   unless configured) is used for expiry. A fraction of a second is a lifetime (a short
+/// - A missing, zero, negative, non-numeric or non-finite (`"Infinity"`, `"NaN"`)
+///   `expires_in` means the lifetime is unknown: [`lifetime`](Self::lifetime) is `None` and
+///   the client's default lifetime (5 minutes unless configured) is used for expiry. A fraction of a second is a lifetime (a short
 ///   one), not an unknown one.
 /// - A lifetime over a year is clamped to a year.
 /// - When the token is a JWT with an `exp` claim (any provider's; Cobee's are, and Dinie's
