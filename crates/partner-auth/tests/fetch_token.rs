@@ -197,6 +197,9 @@ async fn odd_lifetimes_follow_the_lifetime_policy() {
             ("missing", Value::Null, None),
             ("negative", json!(-60), None),
             ("zero", json!(0), None),
+            ("\"Infinity\"", json!("Infinity"), None),
+            ("\"NaN\"", json!("NaN"), None),
+            ("\"-inf\"", json!("-inf"), None),
         ] {
             let mut body = (f.success)("tok-1", expires_in);
             if case == "missing" {
