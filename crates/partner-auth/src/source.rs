@@ -573,6 +573,10 @@ impl Inner {
     /// vanished without an outcome (its runtime shut down), or that has run longer than any
     /// fetch can (its runtime no longer runs it), is replaced, a few times at most.
     async fn fetch(self: &Arc<Self>, force: bool, store_empty: bool) -> Result<AccessToken, Error> {
+        // Whether a fetch this call started, on its own runtime, vanished: only that says
+        // this runtime is at fault. Fetches it joined that vanished ran on other runtimes
+        // (one per job, shut down), which says nothing of this one.
+        let mut own_vanished = false;
         for _ in 0..ABANDONED_FLIGHT_RETRIES {
             let (flight, started) = self.join_or_start(force, store_empty, Starter::Waiting)?;
             if !started {
@@ -596,6 +600,21 @@ impl Inner {
             if let Some(outcome) = outcome {
                 return outcome;
             }
+            own_vanished |= started;
+        }
+        if !own_vanished {
+            // Found by review: a call on a healthy runtime that joined, three times, a
+            // fetch started on a runtime that then shut down was told to fix its own.
+            return Err(Error::new(
+                ErrorKind::Connection,
+                "the token fetches this call joined ended without a result several times: \
+                 the Tokio runtimes they ran on (other callers') shut down",
+            )
+            .with_hint("retry: this call's own runtime can run a fetch")
+            .at(
+                self.client.provider(),
+                self.client.environment().to_owned().into(),
+            ));
         }
         // Not a network failure (found by an application's review: a `Connection` error,
         // retryable, sent the caller to check the base URL and DNS): the runtime this call
