@@ -315,3 +315,51 @@ fn a_runtime_dropped_with_its_thread_mid_fetch_does_not_abort_the_process() {
     no_release_thread_left();
     assert_eq!(store.releases(), [("partner-auth-release".to_owned(), true)]);
 }
+
+/// `FileStore`: a runtime per job, each ended mid-fetch, leaves no lease file and no
+/// thread (its blocking work runs on the release thread's own runtime).
+#[cfg(feature = "file-store")]
+#[test]
+fn a_file_store_lease_is_ended_after_its_runtime_ends_mid_fetch() {
+    use partner_auth::store::FileStore;
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (_listener, url) = silent_endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileStore::new(dir.path().join("tokens")).unwrap());
+    let client = Client::builder(Provider::Dinie)
+        .base_url(&url)
+        .credentials(Credentials::new("client-7", "s3cret-value-42"))
+        .build()
+        .unwrap();
+    let source = TokenSource::builder(client)
+        .store(store)
+        .store_policy(StorePolicy::default().with_lease_ttl(Duration::from_secs(300)))
+        .build()
+        .unwrap();
+    let lease = dir
+        .path()
+        .join("tokens")
+        .join(format!("{}.lease", source.store_key().unwrap()));
+    for job in 0..10 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let source = source.clone();
+            tokio::spawn(async move { source.token().await });
+            let give_up = std::time::Instant::now() + Duration::from_secs(10);
+            while !lease.exists() {
+                assert!(std::time::Instant::now() < give_up, "job {job}: no lease");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        drop(runtime);
+        let give_up = std::time::Instant::now() + Duration::from_secs(10);
+        while lease.exists() {
+            assert!(std::time::Instant::now() < give_up, "job {job}: lease left");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    no_release_thread_left();
+}
