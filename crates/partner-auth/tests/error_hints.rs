@@ -170,3 +170,71 @@ async fn a_followed_redirect_says_to_stop_following_not_to_check_the_base_url() 
         assert!(!error.hint().contains("base URL"), "{error}");
     }
 }
+
+/// A 400 whose field errors name no field (an empty or blank name, as `{"errors": {"":
+/// [...]}}` parses) does not send the caller to "the fields the provider names".
+#[tokio::test]
+async fn field_errors_that_name_no_field_do_not_point_at_fields() {
+    for body in [
+        r#"{"error":"invalid_request","errors":{"":["must not be blank"]}}"#,
+        r#"{"error":"invalid_request","errors":[{"field":"  ","message":""}]}"#,
+    ] {
+        let server = MockServer::start_async().await;
+        server.mock(|when, then| {
+            when.method(POST).path("/token");
+            then.status(400)
+                .header("content-type", "application/json")
+                .body(body);
+        });
+        let error = Client::builder(Provider::Standard)
+            .base_url(format!("{}/token", server.base_url()))
+            .credentials(Credentials::new("client-7", "s3cret-value-42"))
+            .build()
+            .unwrap()
+            .fetch_token()
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidRequest);
+        assert!(!error.field_errors().is_empty(), "{body}");
+        assert!(!error.hint().contains("fields"), "{body}: {error}");
+    }
+}
+
+/// A 400 with no body says neither a code nor a message: the hint does not point at them.
+#[tokio::test]
+async fn a_400_that_says_nothing_does_not_point_at_its_code_and_message() {
+    let server = MockServer::start_async().await;
+    server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(400);
+    });
+    let error = Client::builder(Provider::Standard)
+        .base_url(format!("{}/token", server.base_url()))
+        .credentials(Credentials::new("client-7", "s3cret-value-42"))
+        .build()
+        .unwrap()
+        .fetch_token()
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidRequest);
+    assert_eq!((error.code(), error.message()), (None, None));
+    assert!(!error.hint().contains("code and message"), "{error}");
+    assert!(error.hint().contains("will not succeed as is"), "{error}");
+}
+
+/// A 408 with `Retry-After`: the provider said when, and the hint says it, as a 503's does.
+#[tokio::test]
+async fn a_408_with_retry_after_says_when_to_retry() {
+    let server = MockServer::start_async().await;
+    server.mock(|when, then| {
+        when.method(POST).path("/api/v3/auth/token");
+        then.status(408).header("retry-after", "30");
+    });
+    let error = dinie(&server).fetch_token().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout);
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(
+        error.hint(),
+        "the provider gave up waiting for the request; retry in 30 s"
+    );
+}
