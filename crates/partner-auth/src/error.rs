@@ -404,7 +404,18 @@ impl Error {
             ErrorKind::InvalidCredentials => {
                 format!("check the client id and secret for {at}").into()
             }
-            ErrorKind::InvalidRequest if self.0.field_errors.is_empty() => {
+            // Found by review: a field error with an empty or blank name names no field,
+            // and a bare 400 has no code or message to check.
+            ErrorKind::InvalidRequest
+                if blank(self.0.code.as_deref())
+                    && blank(self.0.message.as_deref())
+                    && !self.names_a_field() =>
+            {
+                "the provider gave no reason beyond its status; check the request against its \
+                 documentation: this request will not succeed as is"
+                    .into()
+            }
+            ErrorKind::InvalidRequest if !self.names_a_field() => {
                 // Found by an application's review: "the fields the provider names" when it
                 // named none (RFC 6749's `invalid_scope`, a Cobee `code`).
                 "check what the provider's code and message say; this request will not \
@@ -430,7 +441,14 @@ impl Error {
             // application's review; the CLI had worked around it). A body that came too
             // slowly after its status is ours.
             ErrorKind::Timeout if self.0.status == Some(StatusCode::REQUEST_TIMEOUT) => {
-                "the provider gave up waiting for the request; retry later".into()
+                match self.0.retry_after {
+                    Some(wait) => format!(
+                        "the provider gave up waiting for the request; retry in {}",
+                        whole_seconds(wait)
+                    )
+                    .into(),
+                    None => "the provider gave up waiting for the request; retry later".into(),
+                }
             }
             ErrorKind::Timeout => {
                 "the provider did not answer in time; retry, or raise the timeout".into()
@@ -453,6 +471,18 @@ impl Error {
             }
         }
     }
+}
+
+impl Error {
+    /// Whether a field error names a field (an empty or blank name names none).
+    fn names_a_field(&self) -> bool {
+        self.0.field_errors.iter().any(|f| !f.field.trim().is_empty())
+    }
+}
+
+/// Whether a provider's code or message says nothing.
+fn blank(text: Option<&str>) -> bool {
+    text.is_none_or(|t| t.trim().is_empty())
 }
 
 /// A wait as a hint shows it: whole seconds, rounded up, so that retrying at the time shown
