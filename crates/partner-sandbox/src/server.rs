@@ -36,7 +36,8 @@ pub struct ProviderStats {
     /// Token requests the provider's spec does not allow (method, content type, body
     /// schema, security requirement); see [`Sandbox::spec_violations`](crate::Sandbox::spec_violations).
     pub spec_violations: u64,
-    /// Requests to the protected resource.
+    /// Requests to the protected resource. One with two `Authorization` headers (400
+    /// `invalid_request`) is counted here alone, in none of the three below.
     pub api_requests: u64,
     /// Of those, accepted with a valid token.
     pub api_accepted: u64,
