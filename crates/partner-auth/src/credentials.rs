@@ -34,7 +34,22 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// Credentials from a client id and a client secret.
+    /// Credentials from a client id and a client secret: a `String`, `&String`, `&str`,
+    /// `Box<str>` or [`SecretString`] ([`IntoClientSecret`](crate::IntoClientSecret)).
+    ///
+    /// This took `impl Into<SecretString>` before: code generic over that, or passing a
+    /// type of its own that converts into a `SecretString`, converts first (a `String` so
+    /// converted is not copied and zeroized as one given here is):
+    ///
+    /// ```
+    /// use partner_auth::Credentials;
+    /// use secrecy::SecretString;
+    ///
+    /// fn credentials(secret: impl Into<SecretString>) -> Credentials {
+    ///     Credentials::new("client-7", secret.into())
+    /// }
+    /// # let _ = credentials("s3cret");
+    /// ```
     pub fn new(client_id: impl Into<String>, client_secret: impl IntoClientSecret) -> Self {
         Self {
             client_id: client_id.into(),
