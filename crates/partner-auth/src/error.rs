@@ -476,7 +476,10 @@ impl Error {
 impl Error {
     /// Whether a field error names a field (an empty or blank name names none).
     fn names_a_field(&self) -> bool {
-        self.0.field_errors.iter().any(|f| !f.field.trim().is_empty())
+        self.0
+            .field_errors
+            .iter()
+            .any(|f| !f.field.trim().is_empty())
     }
 }
 

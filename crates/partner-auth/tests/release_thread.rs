@@ -34,7 +34,11 @@ impl Store {
         self.releases.lock().unwrap().clone()
     }
     fn lease(&self, key: &str) -> Option<Vec<u8>> {
-        self.map.lock().unwrap().get(&format!("{key}:lease")).cloned()
+        self.map
+            .lock()
+            .unwrap()
+            .get(&format!("{key}:lease"))
+            .cloned()
     }
 }
 
@@ -112,7 +116,10 @@ fn release_threads() -> usize {
 fn no_release_thread_left() {
     let give_up = std::time::Instant::now() + Duration::from_secs(10);
     while release_threads() > 0 {
-        assert!(std::time::Instant::now() < give_up, "a release thread lives on");
+        assert!(
+            std::time::Instant::now() < give_up,
+            "a release thread lives on"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -153,7 +160,11 @@ fn end_a_runtime_mid_fetch(store: &Arc<Store>, source: &TokenSource, paused: boo
             tokio::task::yield_now().await;
         }
     });
-    assert_eq!(store.leases.load(Ordering::SeqCst), leases + 1, "no lease taken");
+    assert_eq!(
+        store.leases.load(Ordering::SeqCst),
+        leases + 1,
+        "no lease taken"
+    );
     drop(runtime);
 }
 
@@ -187,7 +198,9 @@ fn fetches_that_end_normally_start_no_release_thread() {
     assert_eq!(store.leases.load(Ordering::SeqCst), 100);
     assert_eq!(releases.len(), 100, "{releases:?}");
     assert!(
-        releases.iter().all(|(thread, ours)| *ours && thread != "partner-auth-release"),
+        releases
+            .iter()
+            .all(|(thread, ours)| *ours && thread != "partner-auth-release"),
         "{releases:?}"
     );
     assert_eq!(release_threads(), 0);
@@ -214,7 +227,9 @@ fn a_runtime_per_job_ended_mid_fetch_leaves_no_lease_and_no_thread() {
     let releases = store.releases();
     assert_eq!(releases.len(), 40, "{releases:?}");
     assert!(
-        releases.iter().all(|(thread, ours)| *ours && thread == "partner-auth-release"),
+        releases
+            .iter()
+            .all(|(thread, ours)| *ours && thread == "partner-auth-release"),
         "{releases:?}"
     );
 }
@@ -252,7 +267,10 @@ fn a_release_after_the_runtime_ended_does_not_end_someone_elses_lease() {
     }
     no_release_thread_left();
     assert_eq!(store.lease(&key).as_deref(), Some(&b"someone-else"[..]));
-    assert_eq!(store.releases(), [("partner-auth-release".to_owned(), false)]);
+    assert_eq!(
+        store.releases(),
+        [("partner-auth-release".to_owned(), false)]
+    );
 }
 
 /// A store whose release never answers, or panics: each thread makes its two attempts and
@@ -313,7 +331,10 @@ fn a_runtime_dropped_with_its_thread_mid_fetch_does_not_abort_the_process() {
         std::thread::sleep(Duration::from_millis(1));
     }
     no_release_thread_left();
-    assert_eq!(store.releases(), [("partner-auth-release".to_owned(), true)]);
+    assert_eq!(
+        store.releases(),
+        [("partner-auth-release".to_owned(), true)]
+    );
 }
 
 /// `FileStore`: a runtime per job, each ended mid-fetch, leaves no lease file and no

@@ -25,7 +25,11 @@ async fn raw(base_url: &str, head: &str, body: &str) -> (u16, String) {
     stream.read_to_end(&mut answer).await.unwrap();
     let answer = String::from_utf8_lossy(&answer).into_owned();
     let status = answer[9..12].parse().unwrap();
-    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    let body = answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
     (status, body)
 }
 
@@ -35,7 +39,11 @@ async fn repeated_headers_in_any_form_are_one_rejection_and_no_violation() {
     let endpoint = sandbox.endpoint("dinie");
     let path = format!(
         "{}/auth/token",
-        endpoint.base_url.splitn(4, '/').nth(3).map_or(String::new(), |p| format!("/{p}"))
+        endpoint
+            .base_url
+            .splitn(4, '/')
+            .nth(3)
+            .map_or(String::new(), |p| format!("/{p}"))
     );
     let basic = format!(
         "Basic {}",
