@@ -123,6 +123,9 @@ fn release_threads() -> usize {
 }
 
 /// Waits until no release thread is left; fails after 10 s (a hang, not a timing check).
+/// A thread names itself once it runs: one just started may not show yet, so a caller
+/// first waits for what its threads do (found by CI: the count was read between a
+/// thread's start and its name, and two releases had not happened yet).
 fn no_release_thread_left() {
     let give_up = std::time::Instant::now() + Duration::from_secs(10);
     while release_threads() > 0 {
@@ -298,6 +301,16 @@ fn a_release_thread_ends_whatever_the_store_does() {
             end_a_runtime_mid_fetch(&store, &source, false);
             // Never released: it expires.
             store.map.lock().unwrap().remove(&format!("{key}:lease"));
+        }
+        // Two attempts on each of the ten threads.
+        let give_up = std::time::Instant::now() + Duration::from_secs(10);
+        while store.releases().len() < 20 {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "mode {mode}: {:?}",
+                store.releases()
+            );
+            std::thread::sleep(Duration::from_millis(1));
         }
         no_release_thread_left();
         let releases = store.releases();
