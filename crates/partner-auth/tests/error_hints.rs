@@ -6,6 +6,15 @@ use std::time::Duration;
 use httpmock::prelude::*;
 use partner_auth::{Client, Credentials, ErrorKind, Provider, TokenSource};
 
+/// A client of the standard provider at `server`'s `/token`.
+fn standard(server: &MockServer) -> Client {
+    Client::builder(Provider::Standard)
+        .base_url(format!("{}/token", server.base_url()))
+        .credentials(Credentials::new("client-7", "s3cret-value-42"))
+        .build()
+        .unwrap()
+}
+
 fn dinie(server: &MockServer) -> Client {
     Client::builder(Provider::Dinie)
         .base_url(format!("{}/api/v3", server.base_url()))
@@ -186,14 +195,7 @@ async fn field_errors_that_name_no_field_do_not_point_at_fields() {
                 .header("content-type", "application/json")
                 .body(body);
         });
-        let error = Client::builder(Provider::Standard)
-            .base_url(format!("{}/token", server.base_url()))
-            .credentials(Credentials::new("client-7", "s3cret-value-42"))
-            .build()
-            .unwrap()
-            .fetch_token()
-            .await
-            .unwrap_err();
+        let error = standard(&server).fetch_token().await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidRequest);
         assert!(!error.field_errors().is_empty(), "{body}");
         assert!(!error.hint().contains("fields"), "{body}: {error}");
@@ -208,14 +210,7 @@ async fn a_400_that_says_nothing_does_not_point_at_its_code_and_message() {
         when.method(POST).path("/token");
         then.status(400);
     });
-    let error = Client::builder(Provider::Standard)
-        .base_url(format!("{}/token", server.base_url()))
-        .credentials(Credentials::new("client-7", "s3cret-value-42"))
-        .build()
-        .unwrap()
-        .fetch_token()
-        .await
-        .unwrap_err();
+    let error = standard(&server).fetch_token().await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidRequest);
     assert_eq!((error.code(), error.message()), (None, None));
     assert!(!error.hint().contains("code and message"), "{error}");

@@ -159,6 +159,16 @@ fn silent_endpoint() -> (std::net::TcpListener, String) {
 
 /// A runtime (paused, or not) that ends while `source`'s fetch holds the lease.
 fn end_a_runtime_mid_fetch(store: &Arc<Store>, source: &TokenSource, paused: bool) {
+    drop(a_runtime_mid_fetch(store, source, paused));
+}
+
+/// A runtime (paused, or not) on which `source`'s fetch holds the lease, left for the
+/// caller to end.
+fn a_runtime_mid_fetch(
+    store: &Arc<Store>,
+    source: &TokenSource,
+    paused: bool,
+) -> tokio::runtime::Runtime {
     let mut builder = tokio::runtime::Builder::new_current_thread();
     builder.enable_all().start_paused(paused);
     let runtime = builder.build().unwrap();
@@ -178,7 +188,7 @@ fn end_a_runtime_mid_fetch(store: &Arc<Store>, source: &TokenSource, paused: boo
         leases + 1,
         "no lease taken"
     );
-    drop(runtime);
+    runtime
 }
 
 /// Fetches that end normally end their leases on their runtime: no thread.
@@ -255,17 +265,7 @@ fn a_release_after_the_runtime_ended_does_not_end_someone_elses_lease() {
     let store = Arc::new(Store::default());
     let source = source(&url, &store, Duration::from_millis(500));
     let key = source.store_key().unwrap().to_owned();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let source = source.clone();
-        tokio::spawn(async move { source.token().await });
-        while store.leases.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
-        }
-    });
+    let runtime = a_runtime_mid_fetch(&store, &source, false);
     // Ours expired and another process took it.
     store
         .map
@@ -334,17 +334,7 @@ fn a_runtime_dropped_with_its_thread_mid_fetch_does_not_abort_the_process() {
     let source = source(&url, &store, Duration::from_millis(500));
     std::thread::scope(|scope| {
         scope.spawn(|| {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let source = source.clone();
-                tokio::spawn(async move { source.token().await });
-                while store.leases.load(Ordering::SeqCst) == 0 {
-                    tokio::task::yield_now().await;
-                }
-            });
+            let runtime = a_runtime_mid_fetch(&store, &source, false);
             JOB_RUNTIME.with(|slot| *slot.borrow_mut() = Some(runtime));
         });
     });
