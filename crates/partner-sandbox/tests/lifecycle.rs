@@ -21,6 +21,18 @@ fn dinie_valid(http: &reqwest::Client, dinie: &Endpoint) -> reqwest::RequestBuil
         .form(&[("grant_type", "client_credentials")])
 }
 
+/// A token from Dinie's endpoint.
+async fn dinie_token(http: &reqwest::Client, dinie: &Endpoint) -> String {
+    let answer: serde_json::Value = dinie_valid(http, dinie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_owned()
+}
+
 /// Dinie's token request without the Basic header the spec's security requirement asks for.
 fn dinie_without_basic(http: &reqwest::Client, dinie: &Endpoint) -> reqwest::RequestBuilder {
     http.post(format!("{}/auth/token", dinie.base_url))
@@ -286,14 +298,7 @@ async fn the_stand_in_api_takes_the_bearer_scheme_in_any_case() {
     let sandbox = Sandbox::start().await.unwrap();
     let dinie = sandbox.endpoint("dinie");
     let http = http();
-    let token: serde_json::Value = dinie_valid(&http, dinie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap();
+    let token = dinie_token(&http, dinie).await;
     for scheme in ["Bearer", "bearer", "BEARER"] {
         let status = http
             .get(dinie.protected_url())
@@ -329,14 +334,7 @@ async fn the_stand_in_api_refuses_two_authorization_headers() {
     let sandbox = Sandbox::start().await.unwrap();
     let dinie = sandbox.endpoint("dinie");
     let http = http();
-    let token: serde_json::Value = dinie_valid(&http, dinie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap();
+    let token = dinie_token(&http, dinie).await;
     let valid = format!("Bearer {token}");
     for (first, second) in [
         (valid.as_str(), "Bearer other"),
