@@ -307,3 +307,27 @@ fn a_call_whose_joined_fetches_vanish_with_other_runtimes_is_not_a_configuration
     assert!(!error.hint().contains("call it from a running"), "{error}");
     assert_eq!(error.provider(), Some(Provider::Dinie));
 }
+
+/// A provider's empty or blank text is no message (found by review: `{"param":""}` showed
+/// `("")` in the headline, and a blank `error_description` did too).
+#[tokio::test]
+async fn blank_text_from_the_provider_is_no_message() {
+    for body in [
+        r#"{"param":""}"#,
+        r#"{"error":"invalid_request","error_description":"  "}"#,
+        r#"{"message":""}"#,
+    ] {
+        let server = MockServer::start_async().await;
+        server.mock(|when, then| {
+            when.method(POST).path("/token");
+            then.status(400)
+                .header("content-type", "application/json")
+                .body(body);
+        });
+        let error = standard(&server).fetch_token().await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{body}");
+        assert_eq!(error.message(), None, "{body}: {error}");
+        assert!(!error.to_string().contains("\"\""), "{body}: {error}");
+        assert!(!error.to_string().contains("\"  \""), "{body}: {error}");
+    }
+}
