@@ -123,13 +123,15 @@ pub(crate) fn details(body: &Value) -> Details {
         .find_map(|key| text(key).filter(|m| Some(m) != code.as_ref()))
         .or_else(|| {
             // A map of strings (Alternative Payments' 403): its first value other than the
-            // code and the fields that point elsewhere (RFC 6749's `error_uri`, RFC 9457's
-            // `type` and `instance`).
+            // code, blank text, and the fields that point elsewhere (RFC 6749's
+            // `error_uri`, RFC 9457's `type` and `instance`, Dinie's `param`, a field's name).
             object
                 .iter()
-                .filter(|(key, _)| !matches!(key.as_str(), "error_uri" | "type" | "instance"))
+                .filter(|(key, _)| {
+                    !matches!(key.as_str(), "error_uri" | "type" | "instance" | "param")
+                })
                 .filter_map(|(_, value)| value.as_str())
-                .find(|v| Some(*v) != code.as_deref())
+                .find(|v| Some(*v) != code.as_deref() && !v.trim().is_empty())
                 .map(str::to_owned)
         });
     let mut fields = Vec::new();
