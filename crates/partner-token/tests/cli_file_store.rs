@@ -1,0 +1,73 @@
+//! `partner-token fetch` and its file cache (`FileStore`) against real processes: killed,
+//! signalled, limited. Each test is a promise of README.md ("The command-line tool", "Sharing
+//! tokens across processes") or of `FileStore`'s docs that an adversarial review broke, run
+//! against the real binary on loopback. Each failed before its fix.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use partner_auth::Provider;
+use partner_sandbox::Sandbox;
+
+/// The files in `dir` whose names end with `.ext`.
+fn files_ending(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == ext))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until `ready` holds, for at most a minute (a hang, not a timing check).
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A file size limit (`ulimit -f`, RLIMIT_FSIZE) the cache's files do not fit in: the
+// kernel sends SIGXFSZ, whose default action ended the run (exit 153, no token, no word),
+// where README promises "A cache that cannot be used (a directory that cannot be created
+// or written, …) costs a warning naming it, never the token" (found by review).
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_size_limit_the_cache_does_not_fit_in_costs_a_warning_not_the_token() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let store = fresh_dir("fsize");
+    // `ulimit -f 0`: no regular file may grow (pipes, the run's output here, are not limited).
+    let mut limited = hermetic(Command::new("sh"));
+    limited
+        .args(["-c", "ulimit -f 0 && exec \"$0\" \"$@\"", BIN])
+        .args(["fetch", "--provider", "dinie", "--header"])
+        .args(["--base-url", &endpoint.base_url, "--store"])
+        .arg(&store)
+        .env("PARTNER_CLIENT_ID", endpoint.client_id)
+        .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
+    let output = output_of(limited).await;
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{:?}: {stderr}",
+        output.status
+    );
+    assert!(
+        text(&output.stdout).starts_with("Authorization: Bearer "),
+        "{stderr}"
+    );
+    assert!(stderr.starts_with("warning: "), "{stderr}");
+    assert!(stderr.contains(store.to_str().unwrap()), "{stderr}");
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 1);
+}
