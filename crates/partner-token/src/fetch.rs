@@ -329,6 +329,7 @@ fn in_refresh_window(token: &AccessToken, policy: &CachePolicy) -> bool {
 
 /// Fetches and prints a token; a failure is reported on stderr with its exit code.
 pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
+    file_size_limit_as_an_error();
     let json = plan.args.json;
     // Shown at the end: with --json inside the one JSON object on stderr.
     let mut warnings = Vec::new();
@@ -445,4 +446,19 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     }
     crate::stderr::write(crate::output::warnings(&warnings, json));
     ExitCode::SUCCESS
+}
+
+/// A file size limit (`ulimit -f`) that a cache file (or the output, redirected to a file)
+/// would pass is an error (`EFBIG`): the cache's a warning, the output's exit 8. Left to
+/// SIGXFSZ's default action, it ended the run without a word or a token (exit 153; found
+/// by review). Listening for the signal replaces that action for good.
+fn file_size_limit_as_an_error() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let xfsz = SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw());
+        if let Err(e) = signal(xfsz) {
+            tracing::debug!(error = %e, "could not take SIGXFSZ's default action away");
+        }
+    }
 }
