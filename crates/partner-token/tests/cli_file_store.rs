@@ -71,3 +71,55 @@ async fn a_file_size_limit_the_cache_does_not_fit_in_costs_a_warning_not_the_tok
     assert!(stderr.contains(store.to_str().unwrap()), "{stderr}");
     assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 1);
 }
+
+// ---------------------------------------------------------------------------------------
+// A run stopped by Ctrl-C, SIGTERM (`timeout 5 partner-token fetch`, a CI job cancelled)
+// or SIGHUP while it held the cache's lease, its token request under way, left the lease:
+// the next run waited it out (11 s by default, measured: 11.0 s after a SIGTERM) before
+// asking for a token. README: "A lease is ended even when … its source is dropped
+// mid-fetch, or when its runtime shuts down mid-fetch … so nobody waits it out"; the CLI
+// ended with the signal's default action, and nothing ended it (found by review).
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_by_a_signal_mid_fetch_ends_its_lease() {
+    // The first token request is held for good (a minute): the run is stopped mid-fetch.
+    let sandbox = Sandbox::builder()
+        .faults(partner_sandbox::Faults::hold_first(1, Duration::from_secs(60)))
+        .start()
+        .await
+        .unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+        let store = fresh_dir("signalled");
+        let mut child = KillOnDrop(
+            fetch_command(&endpoint, &["--header", "--timeout", "30s", "--store"])
+                .arg(&store)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let requests = sandbox.stats(Provider::Dinie).token_requests;
+        let (sandbox_ref, store_ref) = (&sandbox, &store);
+        wait_until("the run holds the lease, its request under way", || {
+            !files_ending(store_ref, "lease").is_empty()
+                && sandbox_ref.stats(Provider::Dinie).token_requests > requests
+        });
+        let pid = child.0.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = tokio::task::block_in_place(|| child.0.wait().unwrap());
+        assert_eq!(
+            files_ending(&store, "lease"),
+            Vec::<PathBuf>::new(),
+            "SIG{signal} ({status:?}) left the lease: the next run waits it out"
+        );
+        // As a shell reports a process the signal ended (and as a run stopped at the
+        // secret prompt exits).
+        assert_eq!(status.code(), Some(code), "SIG{signal}: {status:?}");
+    }
+}
