@@ -83,9 +83,9 @@ async fn a_file_size_limit_the_cache_does_not_fit_in_costs_a_warning_not_the_tok
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stopped_by_a_signal_mid_fetch_ends_its_lease() {
-    // The first token request is held for good (a minute): the run is stopped mid-fetch.
+    // Each of the first token requests is held for a minute: each run is stopped mid-fetch.
     let sandbox = Sandbox::builder()
-        .faults(partner_sandbox::Faults::hold_first(1, Duration::from_secs(60)))
+        .faults(partner_sandbox::Faults::hold_first(3, Duration::from_secs(60)))
         .start()
         .await
         .unwrap();
