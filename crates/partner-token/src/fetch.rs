@@ -90,7 +90,7 @@ pub struct Args {
     no_cache: bool,
     /// Total timeout of the token request: 500ms, 10s, 2m, or a number of seconds; at most
     /// 1h. A run
-    /// that finds another run's lease on the cache (one interrupted, say) waits for it at
+    /// that finds another run's lease on the cache (one killed, say) waits for it at
     /// most twice this and a second, before its own request.
     // Hyphen values taken, so `-1` is named negative, not refused as a stray value.
     #[arg(
@@ -254,7 +254,7 @@ async fn through(
 ) -> Result<AccessToken, partner_auth::Error> {
     // One attempt, as without the cache: the CLI reports failures, scripts retry. A lease
     // covers one request of at most `--timeout`, and the wait for another run's lease (one
-    // interrupted, say) is bounded by it too: after a lease and a request's time, this run
+    // killed, say) is bounded by it too: after a lease and a request's time, this run
     // asks the provider itself.
     let timeout = context.timeout.unwrap_or(Duration::from_secs(10));
     let policy = CachePolicy::default().with_retry(RetryPolicy::none().with_deadline(timeout));
@@ -267,6 +267,64 @@ async fn through(
                 .with_lease_ttl(timeout.saturating_add(Duration::from_secs(1))),
         )
         .build()?;
+    let key = source.store_key().map(str::to_owned);
+    let fetched = through_source(&source, store, context, warnings);
+    #[cfg(unix)]
+    {
+        // A signal that ends the run mid-fetch ends this run's lease on the cache first:
+        // with the signal's default action the lease was left, and the next run waited it
+        // out (found by review: 11 s after a SIGTERM). The exit code is the one a shell
+        // reports for a process the signal ended.
+        let Ok(mut stops) = crate::secret::Stops::listen() else {
+            return fetched.await;
+        };
+        crate::secret::ENDING_A_LEASE.store(true, std::sync::atomic::Ordering::Release);
+        let outcome = tokio::select! {
+            token = fetched => Ok(token),
+            code = stops.next() => Err(code),
+        };
+        crate::secret::ENDING_A_LEASE.store(false, std::sync::atomic::Ordering::Release);
+        match outcome {
+            Ok(token) => {
+                // Listening took the signals' default actions away: they end the rest of
+                // the run as they would have.
+                tokio::spawn(async move { std::process::exit(stops.next().await) });
+                token
+            }
+            Err(code) => {
+                // The fetch dropped, then its source: the source ends its lease, if it held
+                // one, in a task of its own; waited for here, briefly (a lease another run
+                // holds is not this run's to wait out).
+                drop(source);
+                if let Some(key) = key {
+                    let _ = tokio::time::timeout(
+                        LEASE_END_WAIT,
+                        store.shared().wait(&key, LEASE_END_WAIT),
+                    )
+                    .await;
+                }
+                std::process::exit(code)
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = key;
+        fetched.await
+    }
+}
+
+/// How long a run stopped by a signal mid-fetch waits for its lease on the cache to end.
+#[cfg(unix)]
+const LEASE_END_WAIT: Duration = Duration::from_secs(1);
+
+/// [`through`]'s work on its source.
+async fn through_source(
+    source: &TokenSource,
+    store: &Store,
+    context: &Context,
+    warnings: &mut Vec<String>,
+) -> Result<AccessToken, partner_auth::Error> {
     let mut token = source.token().await;
     let refresh = match &token {
         Ok(cached) => in_refresh_window(cached, source.policy()).then(|| cached.clone()),

@@ -3,6 +3,8 @@
 
 use std::ffi::OsStr;
 use std::io::{BufRead as _, IsTerminal as _, Read as _};
+#[cfg(unix)]
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use partner_auth::ErrorKind;
 
@@ -280,7 +282,11 @@ async fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
                 tokio::spawn(async move {
                     loop {
                         tokio::select! {
-                            code = stops.next() => std::process::exit(code),
+                            // While a fetch holds the cache's lease, it ends the lease first
+                            // and exits itself (`fetch::through`).
+                            code = stops.next() => if !ENDING_A_LEASE.load(Ordering::Acquire) {
+                                std::process::exit(code)
+                            },
                             Some(()) = suspend.recv() => {
                                 if stoppable() {
                                     stop_here();
@@ -335,10 +341,15 @@ fn stoppable() -> bool {
     })
 }
 
+/// Set while `fetch` listens for the signals that end a run, to end the cache's lease
+/// before it exits: the prompt's listener then leaves them to it.
+#[cfg(unix)]
+pub(crate) static ENDING_A_LEASE: AtomicBool = AtomicBool::new(false);
+
 /// The signals that end a run at the prompt, each with the exit code a shell reports for
 /// a process it ended: Ctrl-C (130), Ctrl-\\ (131), SIGTERM (143), SIGHUP (129).
 #[cfg(unix)]
-struct Stops {
+pub(crate) struct Stops {
     interrupt: tokio::signal::unix::Signal,
     quit: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
@@ -347,7 +358,7 @@ struct Stops {
 
 #[cfg(unix)]
 impl Stops {
-    fn listen() -> std::io::Result<Self> {
+    pub(crate) fn listen() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Stops {
             interrupt: signal(SignalKind::interrupt())?,
@@ -358,7 +369,7 @@ impl Stops {
     }
 
     /// The exit code of the first of them to arrive.
-    async fn next(&mut self) -> i32 {
+    pub(crate) async fn next(&mut self) -> i32 {
         tokio::select! {
             Some(()) = self.interrupt.recv() => 130,
             Some(()) = self.quit.recv() => 131,
