@@ -123,3 +123,51 @@ async fn a_run_stopped_by_a_signal_mid_fetch_ends_its_lease() {
         assert_eq!(status.code(), Some(code), "SIG{signal}: {status:?}");
     }
 }
+
+/// The same after the secret prompt, whose own listener ends the run at a signal: Ctrl-C
+/// typed at the terminal mid-fetch ends the lease before the run exits with 130.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_mid_fetch_after_the_secret_prompt_ends_the_lease_too() {
+    use std::io::{Read as _, Write as _};
+    if !have_script() {
+        return;
+    }
+    let sandbox = Sandbox::builder()
+        .faults(partner_sandbox::Faults::hold_first(1, Duration::from_secs(60)))
+        .start()
+        .await
+        .unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let store = fresh_dir("prompted");
+    let line = format!(
+        "bash -c '{BIN} fetch --provider dinie --base-url {} --client-secret-stdin --header \
+         --timeout 30s --store {}; echo exit=$?'",
+        endpoint.base_url,
+        store.display()
+    );
+    let (child, mut stdout, mut stdin, _) =
+        tokio::task::block_in_place(|| at_the_secret_prompt(&line, endpoint.client_id, "dinie"));
+    stdin
+        .write_all(format!("{}\n", endpoint.client_secret).as_bytes())
+        .unwrap();
+    let (sandbox_ref, store_ref) = (&sandbox, &store);
+    wait_until("the run holds the lease, its request under way", || {
+        !files_ending(store_ref, "lease").is_empty()
+            && sandbox_ref.stats(Provider::Dinie).token_requests > 0
+    });
+    stdin.write_all(b"\x03").unwrap(); // Ctrl-C, as the terminal sends it
+    let transcript = tokio::task::spawn_blocking(move || {
+        let mut rest = Vec::new();
+        let _ = stdout.read_to_end(&mut rest);
+        text(&rest)
+    })
+    .await
+    .unwrap();
+    drop(child);
+    assert_eq!(
+        files_ending(&store, "lease"),
+        Vec::<PathBuf>::new(),
+        "Ctrl-C left the lease: {transcript}"
+    );
+    assert!(transcript.contains("exit=130"), "{transcript}");
+}
