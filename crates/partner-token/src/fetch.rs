@@ -283,9 +283,11 @@ async fn through(
             token = fetched => Ok(token),
             code = stops.next() => Err(code),
         };
-        crate::secret::ENDING_A_LEASE.store(false, std::sync::atomic::Ordering::Release);
         match outcome {
             Ok(token) => {
+                // Set until the exit where a signal came: the prompt's listener may see that
+                // signal only now (found by review: it exited before the lease ended).
+                crate::secret::ENDING_A_LEASE.store(false, std::sync::atomic::Ordering::Release);
                 // Listening took the signals' default actions away: they end the rest of
                 // the run as they would have.
                 tokio::spawn(async move { std::process::exit(stops.next().await) });
