@@ -295,10 +295,13 @@ async fn through(
             }
             Err(code) => {
                 // The fetch dropped, then its source: the source ends its lease, if it held
-                // one, in a task of its own; waited for here, briefly (a lease another run
-                // holds is not this run's to wait out).
+                // one, in a task of its own; waited for here, briefly. A run that only
+                // waited for another run's lease (and sent nothing) holds none: it leaves
+                // at once, that lease not being its to wait out.
+                let stats = source.stats();
+                let only_waited = stats.lease_waits > 0 && stats.token_requests == 0;
                 drop(source);
-                if let Some(key) = key {
+                if let Some(key) = key.filter(|_| !only_waited) {
                     let _ = tokio::time::timeout(
                         LEASE_END_WAIT,
                         store.shared().wait(&key, LEASE_END_WAIT),

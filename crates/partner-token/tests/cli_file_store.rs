@@ -85,7 +85,10 @@ async fn a_file_size_limit_the_cache_does_not_fit_in_costs_a_warning_not_the_tok
 async fn a_run_stopped_by_a_signal_mid_fetch_ends_its_lease() {
     // Each of the first token requests is held for a minute: each run is stopped mid-fetch.
     let sandbox = Sandbox::builder()
-        .faults(partner_sandbox::Faults::hold_first(3, Duration::from_secs(60)))
+        .faults(partner_sandbox::Faults::hold_first(
+            3,
+            Duration::from_secs(60),
+        ))
         .start()
         .await
         .unwrap();
@@ -133,7 +136,10 @@ async fn ctrl_c_mid_fetch_after_the_secret_prompt_ends_the_lease_too() {
         return;
     }
     let sandbox = Sandbox::builder()
-        .faults(partner_sandbox::Faults::hold_first(1, Duration::from_secs(60)))
+        .faults(partner_sandbox::Faults::hold_first(
+            1,
+            Duration::from_secs(60),
+        ))
         .start()
         .await
         .unwrap();
