@@ -177,3 +177,49 @@ async fn ctrl_c_mid_fetch_after_the_secret_prompt_ends_the_lease_too() {
     );
     assert!(transcript.contains("exit=130"), "{transcript}");
 }
+
+// ---------------------------------------------------------------------------------------
+// `cache clear` on a cache with an entry it cannot remove (a directory with something in
+// it where a token file goes) stopped at that entry: "Is a directory (os error 21)", not
+// saying which, and the entries after it in the directory's order were left, other
+// credentials' tokens among them. README: "`partner-token cache clear` empties the cache";
+// errors "say what happened" (found by review).
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_clear_removes_what_it_can_and_names_what_it_cannot() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = fresh_dir("clear-partly");
+    let mut keys = Vec::new();
+    for provider in [Provider::Dinie, Provider::Cobee, Provider::Teez] {
+        let endpoint = sandbox.endpoint(provider).clone();
+        let fetched = fetch(&endpoint, &["--header", "--store", store.to_str().unwrap()]).await;
+        assert_eq!(code(&fetched), 0, "{}", text(&fetched.stderr));
+        let tokens = files_ending(&store, "token");
+        let new = tokens
+            .into_iter()
+            .find(|p| !keys.contains(p))
+            .expect("a token file of its own");
+        keys.push(new);
+    }
+    // The middle credential's token file is now a directory with a file in it.
+    let blocked = keys[1].clone();
+    std::fs::remove_file(&blocked).unwrap();
+    std::fs::create_dir(&blocked).unwrap();
+    std::fs::write(blocked.join("kept"), b"x").unwrap();
+
+    let output = command()
+        .args(["cache", "clear", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(code(&output), 7, "{stderr}");
+    let name = blocked.file_name().unwrap().to_str().unwrap();
+    assert!(stderr.contains(name), "the entry is not named: {stderr}");
+    assert_eq!(
+        files_ending(&store, "token"),
+        vec![blocked.clone()],
+        "clear stopped at the entry it could not remove: {stderr}"
+    );
+}
