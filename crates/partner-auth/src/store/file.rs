@@ -196,15 +196,34 @@ impl FileStore {
     /// that never finished (its process killed between the write and the rename) once it
     /// is a minute old (found by review: they were left for good); how many entries it
     /// removed (tokens, and failed requests kept for their cool-down).
+    ///
+    /// What it cannot remove (a directory with something in it where a file goes, say) it
+    /// leaves, and goes on with the rest: the error, once it has gone through the
+    /// directory, names the first such file (found by review: it stopped there, leaving
+    /// the entries after it, and named none).
     pub fn clear(&self) -> io::Result<usize> {
         let mut removed = 0;
+        let mut first_error: Option<io::Error> = None;
+        let mut failed = 0usize;
+        let mut fail = |path: &Path, error: io::Error| {
+            failed += 1;
+            if first_error.is_none() {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                first_error = Some(io::Error::new(
+                    error.kind(),
+                    format!("could not remove {name}: {error}"),
+                ));
+            }
+        };
         for entry in fs::read_dir(&self.dir)? {
             let path = entry?.path();
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
             if is_abandoned_write(&path, name) {
-                remove_if_present(&path)?;
+                if let Err(e) = remove_if_present(&path) {
+                    fail(&path, e);
+                }
                 continue;
             }
             let Some((key, kind)) = name.split_once('.') else {
@@ -216,10 +235,17 @@ impl FileStore {
             match fs::remove_file(&path) {
                 Ok(()) => removed += usize::from(kind == "token"),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+                Err(e) => fail(&path, e),
             }
         }
-        Ok(removed)
+        match first_error {
+            None => Ok(removed),
+            Some(error) if failed == 1 => Err(error),
+            Some(error) => Err(io::Error::new(
+                error.kind(),
+                format!("{error} (and {} more)", failed - 1),
+            )),
+        }
     }
 
     fn token_path(&self, key: &str) -> PathBuf {
