@@ -223,3 +223,43 @@ async fn cache_clear_removes_what_it_can_and_names_what_it_cannot() {
         "clear stopped at the entry it could not remove: {stderr}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// A file, or a link to one (to /dev/null, say), where the cache directory goes: the
+// warning said "File exists (os error 17)", not what is wrong with it. README: "A cache
+// that cannot be used (… a path that is a file …) costs a warning naming it"; errors "say
+// what happened" (found by review).
+// ---------------------------------------------------------------------------------------
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_where_the_cache_directory_goes_is_named_as_not_a_directory() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let dir = fresh_dir("link-to-null");
+    let file = dir.join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let link = dir.join("tokens");
+    std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+    for store in [&file, &link] {
+        let output = fetch(&endpoint, &["--header", "--store", store.to_str().unwrap()]).await;
+        let stderr = text(&output.stderr);
+        assert_eq!(code(&output), 0, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "warning: the token cache directory {} is not usable: {} is not a directory",
+                store.display(),
+                store.display()
+            )),
+            "{stderr}"
+        );
+        let cleared = command()
+            .args(["cache", "clear", "--store"])
+            .arg(store)
+            .output()
+            .unwrap();
+        let stderr = text(&cleared.stderr);
+        assert_eq!(code(&cleared), 7, "{stderr}");
+        assert!(stderr.contains("is not a directory"), "{stderr}");
+    }
+}
