@@ -126,13 +126,23 @@ impl FileStore {
     /// default) before it fetches on its own (found by review: this said it could not).
     pub fn new(dir: impl Into<PathBuf>) -> io::Result<Self> {
         let dir = dir.into();
-        create_private_dir(&dir)?;
-        let metadata = fs::metadata(&dir)?;
-        if !metadata.is_dir() {
-            return Err(io::Error::new(
+        let not_a_directory = |dir: &Path| {
+            io::Error::new(
                 io::ErrorKind::NotADirectory,
                 format!("{} is not a directory", dir.display()),
-            ));
+            )
+        };
+        if let Err(e) = create_private_dir(&dir) {
+            // What `create_dir_all` says of a file, or a link to one, where the directory
+            // goes: "File exists" (found by review: the error said no more).
+            if e.kind() == io::ErrorKind::AlreadyExists && !dir.is_dir() {
+                return Err(not_a_directory(&dir));
+            }
+            return Err(e);
+        }
+        let metadata = fs::metadata(&dir)?;
+        if !metadata.is_dir() {
+            return Err(not_a_directory(&dir));
         }
         #[cfg(unix)]
         {
