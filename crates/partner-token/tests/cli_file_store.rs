@@ -263,3 +263,64 @@ async fn a_file_where_the_cache_directory_goes_is_named_as_not_a_directory() {
         assert!(stderr.contains("is not a directory"), "{stderr}");
     }
 }
+
+/// A signal the run was started with ignored (`nohup`'s SIGHUP, SIGINT for a shell
+/// script's `&` jobs) stays ignored mid-fetch: listening for it, to end the lease first,
+/// must not make it end a run it never ended (found by review of the fix above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_ignored_at_start_stays_ignored_mid_fetch() {
+    // The first request held long enough for both signals to arrive while it is under way.
+    let sandbox = Sandbox::builder()
+        .faults(partner_sandbox::Faults::hold_first(
+            1,
+            Duration::from_secs(8),
+        ))
+        .start()
+        .await
+        .unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let store = fresh_dir("ignored");
+    let mut ignoring = hermetic(Command::new("sh"));
+    ignoring
+        .args(["-c", "trap '' HUP INT && exec \"$0\" \"$@\"", BIN])
+        .args([
+            "fetch",
+            "--provider",
+            "dinie",
+            "--header",
+            "--timeout",
+            "60s",
+        ])
+        .args(["--base-url", &endpoint.base_url, "--store"])
+        .arg(&store)
+        .env("PARTNER_CLIENT_ID", endpoint.client_id)
+        .env("PARTNER_CLIENT_SECRET", endpoint.client_secret)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // Not killed on a failed assertion: it ends by itself once its request is answered.
+    let child = ignoring.spawn().unwrap();
+    let (sandbox_ref, store_ref) = (&sandbox, &store);
+    wait_until("the run holds the lease, its request under way", || {
+        !files_ending(store_ref, "lease").is_empty()
+            && sandbox_ref.stats(Provider::Dinie).token_requests > 0
+    });
+    let pid = child.id().to_string();
+    for signal in ["-HUP", "-INT"] {
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let output = tokio::task::block_in_place(|| child.wait_with_output().unwrap());
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{:?}: {stderr}",
+        output.status
+    );
+    assert!(text(&output.stdout).starts_with("Authorization: Bearer "));
+}
