@@ -76,6 +76,8 @@ fn after_help() -> String {
 }
 
 fn main() -> ExitCode {
+    // Before anything listens for a signal: which ones the run was started with ignored.
+    secret::note_ignored_signals();
     // Before clap, so the refusal is the whole message and the value is never echoed.
     if std::env::args_os()
         .skip(1)

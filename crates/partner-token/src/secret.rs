@@ -350,34 +350,78 @@ pub(crate) static ENDING_A_LEASE: AtomicBool = AtomicBool::new(false);
 /// a process it ended: Ctrl-C (130), Ctrl-\\ (131), SIGTERM (143), SIGHUP (129).
 #[cfg(unix)]
 pub(crate) struct Stops {
-    interrupt: tokio::signal::unix::Signal,
-    quit: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-    hangup: tokio::signal::unix::Signal,
+    interrupt: Option<tokio::signal::unix::Signal>,
+    quit: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+    hangup: Option<tokio::signal::unix::Signal>,
 }
 
 #[cfg(unix)]
 impl Stops {
+    /// Listens for those of them that were not ignored when the run started (`nohup`'s
+    /// SIGHUP, SIGINT for a script's `&` jobs): listening would make them end a run they
+    /// never ended (found by review).
     pub(crate) fn listen() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
+        let heeded = |kind: SignalKind| -> std::io::Result<Option<tokio::signal::unix::Signal>> {
+            if ignored_at_start(kind.as_raw_value()) {
+                return Ok(None);
+            }
+            signal(kind).map(Some)
+        };
         Ok(Stops {
-            interrupt: signal(SignalKind::interrupt())?,
-            quit: signal(SignalKind::quit())?,
-            terminate: signal(SignalKind::terminate())?,
-            hangup: signal(SignalKind::hangup())?,
+            interrupt: heeded(SignalKind::interrupt())?,
+            quit: heeded(SignalKind::quit())?,
+            terminate: heeded(SignalKind::terminate())?,
+            hangup: heeded(SignalKind::hangup())?,
         })
     }
 
     /// The exit code of the first of them to arrive.
     pub(crate) async fn next(&mut self) -> i32 {
+        async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+            match signal {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
+            }
+        }
         tokio::select! {
-            Some(()) = self.interrupt.recv() => 130,
-            Some(()) = self.quit.recv() => 131,
-            Some(()) = self.terminate.recv() => 143,
-            Some(()) = self.hangup.recv() => 129,
+            Some(()) = recv(&mut self.interrupt) => 130,
+            Some(()) = recv(&mut self.quit) => 131,
+            Some(()) = recv(&mut self.terminate) => 143,
+            Some(()) = recv(&mut self.hangup) => 129,
             else => std::future::pending().await,
         }
     }
+}
+
+/// The signals ignored when the run started, as a mask (bit `n - 1` for signal `n`): read
+/// by [`note_ignored_signals`] before anything listens for one (listening replaces the
+/// disposition). Where it cannot be read (no `/proc`), none.
+#[cfg(unix)]
+static IGNORED_AT_START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// Notes which signals the run was started with ignored; first thing in `main`.
+pub(crate) fn note_ignored_signals() {
+    #[cfg(unix)]
+    IGNORED_AT_START.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("SigIgn:"))
+                    .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            })
+            .unwrap_or(0)
+    });
+}
+
+/// Whether signal `number` was ignored when the run started.
+#[cfg(unix)]
+fn ignored_at_start(number: i32) -> bool {
+    let mask = IGNORED_AT_START.get().copied().unwrap_or(0);
+    (1..=64).contains(&number) && mask & (1 << (number - 1)) != 0
 }
 
 #[cfg(not(unix))]
