@@ -324,3 +324,86 @@ async fn a_signal_ignored_at_start_stays_ignored_mid_fetch() {
     );
     assert!(text(&output.stdout).starts_with("Authorization: Bearer "));
 }
+
+// ---------------------------------------------------------------------------------------
+// Held (kept as a guard): twenty runs started together make one token request, on a cold
+// cache, on one whose token is in its refresh window, and on one whose token has expired.
+// README: "fifty runs of `partner-token fetch --header` make one token request".
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_started_together_make_one_request_cold_due_or_expired() {
+    use partner_auth::store::{FileStore, TokenStore as _};
+    // Every token request held 300 ms, so the runs overlap for certain.
+    let sandbox = Sandbox::builder()
+        .token_lifetime(Duration::from_secs(3600))
+        .faults(partner_sandbox::Faults {
+            stalls: 1.0,
+            stall_for: Duration::from_millis(300),
+            ..partner_sandbox::Faults::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    // What the store holds before the runs: nothing, or a token with this much left.
+    for left in [None, Some(Duration::from_secs(60)), Some(Duration::ZERO)] {
+        let store = fresh_dir("together");
+        let mut old = None;
+        if let Some(left) = left {
+            let client = partner_auth::Client::builder(Provider::Dinie)
+                .base_url(&endpoint.base_url)
+                .credentials(partner_auth::Credentials::new(
+                    endpoint.client_id,
+                    endpoint.client_secret,
+                ))
+                .build()
+                .unwrap();
+            let files = std::sync::Arc::new(FileStore::new(&store).unwrap());
+            let source = partner_auth::TokenSource::builder(client)
+                .store(files.clone())
+                .build()
+                .unwrap();
+            old = Some(source.token().await.unwrap().expose_secret().to_owned());
+            let key = source.store_key().unwrap();
+            let entry = files.get(key).await.unwrap().expect("stored");
+            files.put(key, &entry.value, left).await.unwrap();
+        }
+        let before = sandbox.stats(Provider::Dinie).token_requests;
+        let children: Vec<_> = (0..20)
+            .map(|_| {
+                fetch_command(&endpoint, &["--header", "--store"])
+                    .arg(&store)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outputs = tokio::task::spawn_blocking(move || {
+            children
+                .into_iter()
+                .map(|c| c.wait_with_output().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        let stderr: Vec<String> = outputs.iter().map(|o| text(&o.stderr)).collect();
+        for output in &outputs {
+            assert_eq!(code(output), 0, "{left:?}: {stderr:?}");
+            assert_eq!(output.stdout, outputs[0].stdout, "{left:?}: {stderr:?}");
+            assert!(output.stderr.is_empty(), "{left:?}: {stderr:?}");
+        }
+        if let Some(old) = old {
+            assert!(
+                !text(&outputs[0].stdout).contains(&old),
+                "{left:?}: the old token was handed out"
+            );
+        }
+        assert_eq!(
+            sandbox.stats(Provider::Dinie).token_requests - before,
+            1,
+            "{left:?}: {stderr:?}"
+        );
+    }
+}
