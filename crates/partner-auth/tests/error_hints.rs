@@ -15,6 +15,18 @@ fn standard(server: &MockServer) -> Client {
         .unwrap()
 }
 
+/// A server whose `/token` answers every POST 400 with the JSON `body`.
+async fn answering_400(body: &str) -> MockServer {
+    let server = MockServer::start_async().await;
+    server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(400)
+            .header("content-type", "application/json")
+            .body(body);
+    });
+    server
+}
+
 fn dinie(server: &MockServer) -> Client {
     Client::builder(Provider::Dinie)
         .base_url(format!("{}/api/v3", server.base_url()))
@@ -94,15 +106,10 @@ fn a_call_on_a_runtime_that_has_shut_down_is_a_runtime_error() {
 /// provider did say, its code and message.
 #[tokio::test]
 async fn a_400_without_field_errors_points_at_the_providers_code_not_at_fields() {
-    let server = MockServer::start_async().await;
-    server.mock(|when, then| {
-        when.method(POST).path("/token");
-        then.status(400)
-            .header("content-type", "application/json")
-            .body(
-                r#"{"error":"invalid_scope","error_description":"scope orders:write is unknown"}"#,
-            );
-    });
+    let server = answering_400(
+        r#"{"error":"invalid_scope","error_description":"scope orders:write is unknown"}"#,
+    )
+    .await;
     let error = Client::builder(Provider::Standard)
         .base_url(format!("{}/token", server.base_url()))
         .credentials(Credentials::new("client-7", "s3cret-value-42"))
@@ -188,13 +195,7 @@ async fn field_errors_that_name_no_field_do_not_point_at_fields() {
         r#"{"error":"invalid_request","errors":{"":["must not be blank"]}}"#,
         r#"{"error":"invalid_request","errors":[{"field":"  ","message":""}]}"#,
     ] {
-        let server = MockServer::start_async().await;
-        server.mock(|when, then| {
-            when.method(POST).path("/token");
-            then.status(400)
-                .header("content-type", "application/json")
-                .body(body);
-        });
+        let server = answering_400(body).await;
         let error = standard(&server).fetch_token().await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidRequest);
         assert!(!error.field_errors().is_empty(), "{body}");
@@ -317,13 +318,7 @@ async fn blank_text_from_the_provider_is_no_message() {
         r#"{"error":"invalid_request","error_description":"  "}"#,
         r#"{"message":""}"#,
     ] {
-        let server = MockServer::start_async().await;
-        server.mock(|when, then| {
-            when.method(POST).path("/token");
-            then.status(400)
-                .header("content-type", "application/json")
-                .body(body);
-        });
+        let server = answering_400(body).await;
         let error = standard(&server).fetch_token().await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{body}");
         assert_eq!(error.message(), None, "{body}: {error}");

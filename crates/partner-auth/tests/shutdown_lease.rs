@@ -137,13 +137,17 @@ fn no_release_thread_left() {
     }
 }
 
-fn source(url: &str, store: &Arc<Store>, timeout: Duration) -> TokenSource {
-    let client = Client::builder(Provider::Dinie)
+/// A Dinie client of `url`.
+fn client(url: &str) -> Client {
+    Client::builder(Provider::Dinie)
         .base_url(url)
         .credentials(Credentials::new("client-7", "s3cret-value-42"))
         .build()
-        .unwrap();
-    TokenSource::builder(client)
+        .unwrap()
+}
+
+fn source(url: &str, store: &Arc<Store>, timeout: Duration) -> TokenSource {
+    TokenSource::builder(client(url))
         .store(store.clone())
         .store_policy(StorePolicy::default().with_operation_timeout(timeout))
         .build()
@@ -360,12 +364,7 @@ fn a_file_store_lease_is_ended_after_its_runtime_ends_mid_fetch() {
     let (_listener, url) = silent_endpoint();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FileStore::new(dir.path().join("tokens")).unwrap());
-    let client = Client::builder(Provider::Dinie)
-        .base_url(&url)
-        .credentials(Credentials::new("client-7", "s3cret-value-42"))
-        .build()
-        .unwrap();
-    let source = TokenSource::builder(client)
+    let source = TokenSource::builder(client(&url))
         .store(store)
         .store_policy(StorePolicy::default().with_lease_ttl(Duration::from_secs(300)))
         .build()
@@ -399,12 +398,7 @@ fn a_file_store_lease_is_ended_after_its_runtime_ends_mid_fetch() {
 }
 
 fn memory_source(url: &str, store: &Arc<MemoryStore>) -> TokenSource {
-    let client = Client::builder(Provider::Dinie)
-        .base_url(url)
-        .credentials(Credentials::new("client-7", "s3cret-value-42"))
-        .build()
-        .unwrap();
-    TokenSource::builder(client)
+    TokenSource::builder(client(url))
         .store(store.clone())
         .build()
         .unwrap()

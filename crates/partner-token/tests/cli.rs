@@ -1869,34 +1869,14 @@ async fn runs_started_together_on_a_cold_cache_make_one_request() {
         .unwrap();
     let endpoint = sandbox.endpoint(Provider::Cobee).clone();
     let store = fresh_dir("store");
-    let children: Vec<_> = (0..4)
+    let runs = (0..4)
         .map(|_| {
-            command()
-                .args([
-                    "fetch",
-                    "--provider",
-                    "cobee",
-                    "--base-url",
-                    &endpoint.base_url,
-                ])
-                .args(["--header", "--store"])
-                .arg(&store)
-                .env("PARTNER_CLIENT_ID", endpoint.client_id)
-                .env("PARTNER_CLIENT_SECRET", endpoint.client_secret)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            let mut run = fetch_command(&endpoint, &["--header", "--store"]);
+            run.arg(&store);
+            run
         })
         .collect();
-    let outputs = tokio::task::spawn_blocking(move || {
-        children
-            .into_iter()
-            .map(|c| c.wait_with_output().unwrap())
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap();
+    let outputs = together(runs).await;
     for output in &outputs {
         // Each run's stderr says whether its store failed (a warning) if they differ.
         let stderr: Vec<String> = outputs.iter().map(|o| text(&o.stderr)).collect();

@@ -25,6 +25,44 @@ fn files_ending(dir: &Path, ext: &str) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// A sandbox that holds each of the first `n` token requests for `hold`.
+async fn holding(n: u64, hold: Duration) -> Sandbox {
+    Sandbox::builder()
+        .faults(partner_sandbox::Faults::hold_first(n, hold))
+        .start()
+        .await
+        .unwrap()
+}
+
+/// Waits until a run holds the lease in `store`, a Dinie token request under way (more
+/// than `before` seen).
+fn lease_held_mid_fetch(sandbox: &Sandbox, store: &Path, before: u64) {
+    wait_until("the run holds the lease, its request under way", || {
+        !files_ending(store, "lease").is_empty()
+            && sandbox.stats(Provider::Dinie).token_requests > before
+    });
+}
+
+/// `fetch --header --store store` against `endpoint`, exec'd by `sh -c` after `setup`
+/// (`ulimit -f 0`, `trap '' HUP`): the run as a shell with that setting starts it.
+fn fetch_after(
+    setup: &str,
+    endpoint: &partner_sandbox::Endpoint,
+    store: &Path,
+    extra: &[&str],
+) -> Command {
+    let mut command = hermetic(Command::new("sh"));
+    command
+        .args(["-c", &format!("{setup} && exec \"$0\" \"$@\""), BIN])
+        .args(["fetch", "--provider", "dinie", "--header"])
+        .args(extra)
+        .args(["--base-url", &endpoint.base_url, "--store"])
+        .arg(store)
+        .env("PARTNER_CLIENT_ID", endpoint.client_id)
+        .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
+    command
+}
+
 /// Waits until `ready` holds, for at most a minute (a hang, not a timing check).
 fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -47,14 +85,7 @@ async fn a_file_size_limit_the_cache_does_not_fit_in_costs_a_warning_not_the_tok
     let endpoint = sandbox.endpoint(Provider::Dinie).clone();
     let store = fresh_dir("fsize");
     // `ulimit -f 0`: no regular file may grow (pipes, the run's output here, are not limited).
-    let mut limited = hermetic(Command::new("sh"));
-    limited
-        .args(["-c", "ulimit -f 0 && exec \"$0\" \"$@\"", BIN])
-        .args(["fetch", "--provider", "dinie", "--header"])
-        .args(["--base-url", &endpoint.base_url, "--store"])
-        .arg(&store)
-        .env("PARTNER_CLIENT_ID", endpoint.client_id)
-        .env("PARTNER_CLIENT_SECRET", endpoint.client_secret);
+    let limited = fetch_after("ulimit -f 0", &endpoint, &store, &[]);
     let output = output_of(limited).await;
     let stderr = text(&output.stderr);
     assert_eq!(
@@ -84,14 +115,7 @@ async fn a_file_size_limit_the_cache_does_not_fit_in_costs_a_warning_not_the_tok
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stopped_by_a_signal_mid_fetch_ends_its_lease() {
     // Each of the first token requests is held for a minute: each run is stopped mid-fetch.
-    let sandbox = Sandbox::builder()
-        .faults(partner_sandbox::Faults::hold_first(
-            3,
-            Duration::from_secs(60),
-        ))
-        .start()
-        .await
-        .unwrap();
+    let sandbox = holding(3, Duration::from_secs(60)).await;
     let endpoint = sandbox.endpoint(Provider::Dinie).clone();
     for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
         let store = fresh_dir("signalled");
@@ -104,11 +128,7 @@ async fn a_run_stopped_by_a_signal_mid_fetch_ends_its_lease() {
                 .unwrap(),
         );
         let requests = sandbox.stats(Provider::Dinie).token_requests;
-        let (sandbox_ref, store_ref) = (&sandbox, &store);
-        wait_until("the run holds the lease, its request under way", || {
-            !files_ending(store_ref, "lease").is_empty()
-                && sandbox_ref.stats(Provider::Dinie).token_requests > requests
-        });
+        lease_held_mid_fetch(&sandbox, &store, requests);
         let pid = child.0.id().to_string();
         let sent = Command::new("kill")
             .args([&format!("-{signal}"), &pid])
@@ -135,14 +155,7 @@ async fn ctrl_c_mid_fetch_after_the_secret_prompt_ends_the_lease_too() {
     if !have_script() {
         return;
     }
-    let sandbox = Sandbox::builder()
-        .faults(partner_sandbox::Faults::hold_first(
-            1,
-            Duration::from_secs(60),
-        ))
-        .start()
-        .await
-        .unwrap();
+    let sandbox = holding(1, Duration::from_secs(60)).await;
     let endpoint = sandbox.endpoint(Provider::Dinie).clone();
     let store = fresh_dir("prompted");
     let line = format!(
@@ -156,11 +169,7 @@ async fn ctrl_c_mid_fetch_after_the_secret_prompt_ends_the_lease_too() {
     stdin
         .write_all(format!("{}\n", endpoint.client_secret).as_bytes())
         .unwrap();
-    let (sandbox_ref, store_ref) = (&sandbox, &store);
-    wait_until("the run holds the lease, its request under way", || {
-        !files_ending(store_ref, "lease").is_empty()
-            && sandbox_ref.stats(Provider::Dinie).token_requests > 0
-    });
+    lease_held_mid_fetch(&sandbox, &store, 0);
     stdin.write_all(b"\x03").unwrap(); // Ctrl-C, as the terminal sends it
     let transcript = tokio::task::spawn_blocking(move || {
         let mut rest = Vec::new();
@@ -270,40 +279,14 @@ async fn a_file_where_the_cache_directory_goes_is_named_as_not_a_directory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signal_ignored_at_start_stays_ignored_mid_fetch() {
     // The first request held long enough for both signals to arrive while it is under way.
-    let sandbox = Sandbox::builder()
-        .faults(partner_sandbox::Faults::hold_first(
-            1,
-            Duration::from_secs(8),
-        ))
-        .start()
-        .await
-        .unwrap();
+    let sandbox = holding(1, Duration::from_secs(8)).await;
     let endpoint = sandbox.endpoint(Provider::Dinie).clone();
     let store = fresh_dir("ignored");
-    let mut ignoring = hermetic(Command::new("sh"));
-    ignoring
-        .args(["-c", "trap '' HUP INT && exec \"$0\" \"$@\"", BIN])
-        .args([
-            "fetch",
-            "--provider",
-            "dinie",
-            "--header",
-            "--timeout",
-            "60s",
-        ])
-        .args(["--base-url", &endpoint.base_url, "--store"])
-        .arg(&store)
-        .env("PARTNER_CLIENT_ID", endpoint.client_id)
-        .env("PARTNER_CLIENT_SECRET", endpoint.client_secret)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut ignoring = fetch_after("trap '' HUP INT", &endpoint, &store, &["--timeout", "60s"]);
+    ignoring.stdout(Stdio::piped()).stderr(Stdio::piped());
     // Not killed on a failed assertion: it ends by itself once its request is answered.
     let child = ignoring.spawn().unwrap();
-    let (sandbox_ref, store_ref) = (&sandbox, &store);
-    wait_until("the run holds the lease, its request under way", || {
-        !files_ending(store_ref, "lease").is_empty()
-            && sandbox_ref.stats(Provider::Dinie).token_requests > 0
-    });
+    lease_held_mid_fetch(&sandbox, &store, 0);
     let pid = child.id().to_string();
     for signal in ["-HUP", "-INT"] {
         assert!(
@@ -370,24 +353,14 @@ async fn runs_started_together_make_one_request_cold_due_or_expired() {
             files.put(key, &entry.value, left).await.unwrap();
         }
         let before = sandbox.stats(Provider::Dinie).token_requests;
-        let children: Vec<_> = (0..20)
+        let runs = (0..20)
             .map(|_| {
-                fetch_command(&endpoint, &["--header", "--store"])
-                    .arg(&store)
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
+                let mut run = fetch_command(&endpoint, &["--header", "--store"]);
+                run.arg(&store);
+                run
             })
             .collect();
-        let outputs = tokio::task::spawn_blocking(move || {
-            children
-                .into_iter()
-                .map(|c| c.wait_with_output().unwrap())
-                .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap();
+        let outputs = together(runs).await;
         let stderr: Vec<String> = outputs.iter().map(|o| text(&o.stderr)).collect();
         for output in &outputs {
             assert_eq!(code(output), 0, "{left:?}: {stderr:?}");

@@ -66,6 +66,29 @@ pub fn fetch_command(endpoint: &Endpoint, extra: &[&str]) -> Command {
     command
 }
 
+/// Starts every command at once (output piped) and waits for them all: their outputs,
+/// in order.
+pub async fn together(commands: Vec<Command>) -> Vec<Output> {
+    let children: Vec<_> = commands
+        .into_iter()
+        .map(|mut command| {
+            command
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("run partner-token")
+        })
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|child| child.wait_with_output().expect("its output"))
+            .collect()
+    })
+    .await
+    .unwrap()
+}
+
 /// `fetch` against `endpoint` with its demo credentials, plus `extra` flags.
 pub async fn fetch(endpoint: &Endpoint, extra: &[&str]) -> Output {
     output_of(fetch_command(endpoint, extra)).await
