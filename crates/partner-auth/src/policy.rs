@@ -367,8 +367,11 @@ mod tests {
     #[test]
     fn backoff_grows_and_honours_retry_after() {
         let retry = RetryPolicy::default();
-        for attempt in 1..=5 {
-            let full = Duration::from_millis(200 * (1 << (attempt - 1))).min(retry.max_backoff);
+        // 200 ms doubling: 3.2 s at the fifth attempt, then the 5 s cap from the sixth on.
+        for attempt in (1..=12).chain([63, u32::MAX]) {
+            let full = Duration::from_millis(200)
+                .saturating_mul(1 << (attempt - 1).min(20))
+                .min(Duration::from_secs(5));
             let wait = retry.delay(attempt, None).unwrap();
             assert!(wait >= full / 2 && wait <= full, "{attempt}: {wait:?}");
         }

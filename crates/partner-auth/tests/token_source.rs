@@ -268,6 +268,55 @@ async fn invalid_credentials_are_not_retried_and_the_cooldown_holds() {
 }
 
 #[tokio::test]
+async fn invalid_requests_are_not_retried() {
+    let server = Scripted::sequence(
+        vec![],
+        Reply::json(
+            400,
+            json!({"type": "about:blank", "title": "Bad Request", "status": 400,
+                   "detail": "grant_type is not supported", "code": "invalid_grant"}),
+        ),
+    )
+    .await;
+    let retry = RetryPolicy::default().with_max_attempts(5);
+    let (source, _, sleep) = manual(&server, policy().with_retry(retry));
+    let err = source.token().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+    assert_eq!(server.count(), 1, "no retry");
+    assert!(sleep.sleeps().is_empty(), "{:?}", sleep.sleeps());
+}
+
+/// README's "Errors" table says, per kind, whether `TokenSource` retries it: the column
+/// and `ErrorKind::is_retryable` (which the source's retry loop asks) agree, row by row,
+/// and every kind has its row.
+#[test]
+fn the_readme_error_table_retries_what_the_source_retries() {
+    let readme = include_str!("../../../README.md");
+    let table = readme
+        .split("| kind | when | retried by `TokenSource` |")
+        .nth(1)
+        .expect("the README's error table");
+    let mut rows = 0;
+    for line in table.lines().skip(2).take_while(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let name = cells[0].trim_start_matches("| ").trim_matches('`');
+        let retried = cells.last().unwrap().trim_end_matches(" |");
+        let kind = ErrorKind::ALL
+            .iter()
+            .copied()
+            .find(|k| format!("{k:?}") == name)
+            .unwrap_or_else(|| panic!("no ErrorKind {name}"));
+        assert_eq!(
+            kind.is_retryable(),
+            retried.starts_with("yes"),
+            "{name}: README says {retried:?}"
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, ErrorKind::ALL.len(), "a row per kind");
+}
+
+#[tokio::test]
 async fn a_caller_that_gives_up_does_not_stall_the_rest() {
     let gate = Gate::new();
     let server = Scripted::sequence(vec![], Reply::token("tok-1", 60).held(&gate)).await;
