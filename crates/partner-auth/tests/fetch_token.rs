@@ -835,3 +835,54 @@ async fn an_errors_display_is_one_line_whatever_the_provider_says() {
     let json = serde_json::to_value(&error).unwrap();
     assert!(!json["error"].as_str().unwrap().contains('\n'), "{json}");
 }
+
+/// A loopback listener whose accept queue is full and never drained: a connection to it
+/// never completes (Linux drops the SYN), the one I/O a fetch then waits on, so on paused
+/// time nothing but the client's own timers can end the fetch. Returns the listener (keep
+/// it), its origin and the connections that filled its queue.
+#[cfg(target_os = "linux")]
+async fn listener_that_never_connects()
+-> (tokio::net::TcpListener, String, Vec<std::net::TcpStream>) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Connections complete until the queue is full; the next one hangs.
+    let mut filling = Vec::new();
+    while let Ok(stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+        filling.push(stream);
+        assert!(filling.len() < 64, "the accept queue never filled");
+    }
+    (listener, format!("http://{addr}"), filling)
+}
+
+/// lib.rs ("Transport"): "connect timeout 5 s and total timeout 10 s by default"; and a
+/// connection that never opened says so, pointing at the connect timeout (it said "the
+/// provider did not answer in time ... raise the timeout", which `timeout` does not change).
+#[cfg(target_os = "linux")]
+#[tokio::test(start_paused = true)]
+async fn by_default_a_connection_times_out_after_5_s_and_a_request_after_10_s() {
+    let (_listener, origin, _filling) = listener_that_never_connects().await;
+    let f = &fixtures()[0];
+    let builder = Client::builder(f.provider)
+        .base_url(common::base_url(f.provider, &origin))
+        .credentials(Credentials::new(CLIENT_ID, SECRET));
+    for (builder, expected, says) in [
+        (builder.clone(), 5, "connect_timeout"),
+        (builder.clone().timeout(None), 5, "connect_timeout"),
+        (builder.connect_timeout(None), 10, "raise the timeout"),
+    ] {
+        let client = builder.build().unwrap();
+        let started = tokio::time::Instant::now();
+        let err = client.fetch_token().await.unwrap_err();
+        let took = started.elapsed();
+        let expected = Duration::from_secs(expected);
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert!(err.is_retryable());
+        assert!(
+            (expected..expected + Duration::from_millis(50)).contains(&took),
+            "{took:?}, expected {expected:?}: {err}"
+        );
+        assert!(err.to_string().contains(says), "{err}");
+    }
+}
