@@ -381,6 +381,19 @@ pub(crate) fn transport_error(e: reqwest::Error) -> Error {
     if followed_a_redirect {
         return followed_redirect().with_source(e.without_url());
     }
+    // The connect timeout, not the request's: `timeout` would change nothing (found by
+    // review: the hint said "raise the timeout").
+    if e.is_timeout() && e.is_connect() {
+        return Error::new(
+            ErrorKind::Timeout,
+            "no connection to the token endpoint within the connect timeout",
+        )
+        .with_hint(
+            "check the base URL's host and port and the network path to it (a firewall that \
+             drops packets looks like this); retry, or raise ClientBuilder::connect_timeout",
+        )
+        .with_source(e.without_url());
+    }
     let (kind, what) = if e.is_timeout() {
         (ErrorKind::Timeout, "no response within the timeout")
     } else if e.is_connect() {
