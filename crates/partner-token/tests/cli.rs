@@ -584,6 +584,47 @@ fn dead_url() -> String {
     "http://127.0.0.1:9".to_owned()
 }
 
+/// README ("The command-line tool", **Durations**): "`--timeout` bounds the token request":
+/// all of it, the connection too. A host that never accepts (a listener whose accept queue
+/// is full: Linux drops the SYN) failed at the library's 5 s connect timeout, with
+/// `--timeout 5500ms`, saying "no answer within 5s 500ms; ... raise --timeout".
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn timeout_bounds_the_connection_too() {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut filling = Vec::new();
+    while let Ok(stream) =
+        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200))
+    {
+        filling.push(stream);
+        assert!(filling.len() < 64, "the accept queue never filled");
+    }
+    let url = format!("http://{addr}/api/v3");
+    let args = [
+        "fetch",
+        "--provider",
+        "dinie",
+        "--base-url",
+        &url,
+        "--timeout",
+        "5500ms",
+    ];
+    let started = std::time::Instant::now();
+    let output = run(&args, "id", Some("secret-for-nothing-42"));
+    let took = started.elapsed();
+    let stderr = text(&output.stderr);
+    assert_eq!(code(&output), 5, "{stderr}");
+    assert!(
+        took >= std::time::Duration::from_millis(5500),
+        "{took:?}: {stderr}"
+    );
+    assert!(stderr.contains("no answer within 5s 500ms"), "{stderr}");
+    drop((listener, filling));
+}
+
 /// README ("The command-line tool", **Errors**): the transcript of a refused connection,
 /// line by line: what happened where, the URL, the root cause, and what to do.
 #[test]
