@@ -417,7 +417,10 @@ pub async fn run(plan: Plan, verbose: u8) -> ExitCode {
     context.secrets.push(secret.clone());
     let mut builder = Client::builder(plan.provider)
         .credentials(Credentials::new(plan.args.client_id, secret))
-        .timeout(plan.args.timeout);
+        .timeout(plan.args.timeout)
+        // `--timeout` bounds the whole request, the connection included: no shorter
+        // connect timeout of the library's own under it.
+        .connect_timeout(None);
     if let Some(auth) = plan.args.client_auth {
         builder = builder.client_auth(match auth {
             ClientAuthName::Basic => ClientAuth::Basic,
