@@ -1640,6 +1640,55 @@ async fn an_api_that_refuses_every_token_costs_one_fetch_more_not_one_per_reques
     );
 }
 
+/// `AuthMiddleware`'s docs: a refused fresh token is kept "until the source replaces it
+/// (refresh or expiry)": each replacement is tried, rejected once, and its own retry's
+/// token kept in turn; the replaced one is no longer the refused one.
+#[tokio::test]
+async fn a_refused_token_stays_refused_only_until_the_source_replaces_it() {
+    let tokens = numbered_tokens().await;
+    let api = Scripted::respond(|_| Reply::json(401, json!({"error": "invalid_token"}))).await;
+    let (source, clock, _) = common::on_manual_clock(
+        client(Provider::Dinie, tokens.base_url()),
+        common::short_policy(),
+    );
+    let http = common::api_client(AuthMiddleware::new(source.clone(), api.base_url()).unwrap());
+    let get = || http.get(format!("{}/orders", api.base_url())).send();
+    let sent = || -> Vec<String> {
+        api.hits()
+            .into_iter()
+            .map(|h| h.authorization.unwrap_or_default())
+            .collect()
+    };
+    for _ in 0..3 {
+        assert_eq!(get().await.unwrap().status(), 401);
+    }
+    assert_eq!(
+        tokens.count(),
+        2,
+        "tok-1, and tok-2 for the one retry (kept)"
+    );
+
+    // Replaced by a refresh: tok-3 is tried, rejected, and tok-4 fetched and kept.
+    assert_eq!(source.refresh().await.unwrap().expose_secret(), "tok-3");
+    assert_eq!(get().await.unwrap().status(), 401);
+    assert_eq!(get().await.unwrap().status(), 401);
+    assert_eq!(tokens.count(), 4);
+    assert_eq!(
+        sent()[4..],
+        ["Bearer tok-3", "Bearer tok-4", "Bearer tok-4"]
+    );
+
+    // Replaced at expiry: tok-5 the same way.
+    clock.advance(Duration::from_secs(3601));
+    assert_eq!(get().await.unwrap().status(), 401);
+    assert_eq!(get().await.unwrap().status(), 401);
+    assert_eq!(tokens.count(), 6);
+    assert_eq!(
+        sent()[7..],
+        ["Bearer tok-5", "Bearer tok-6", "Bearer tok-6"]
+    );
+}
+
 /// A request's own `Authorization` header is left alone, but one from `reqwest`'s
 /// `default_headers` is added after the middleware has looked: the token replaces it, as
 /// the docs say.

@@ -267,6 +267,33 @@ async fn invalid_credentials_are_not_retried_and_the_cooldown_holds() {
     assert_eq!(server.count(), 2, "after the cool-down a new request");
 }
 
+/// `TokenSource`'s docs: "`token()` and `refresh()` need a Tokio runtime (without one they
+/// return an `ErrorKind::Configuration` error)": nothing sent, and no failure kept, so the
+/// first call inside a runtime fetches at once.
+#[test]
+fn without_a_runtime_token_and_refresh_are_configuration_errors_and_nothing_is_kept() {
+    let runtime = common::two_worker_runtime();
+    let server = runtime.block_on(Scripted::sequence(vec![], Reply::token("tok-1", 3600)));
+    let source = source(
+        &server,
+        policy().with_failure_cooldown(Duration::from_secs(3600)),
+    );
+    for (what, result) in [
+        ("token()", common::poll_once(source.token())),
+        ("refresh()", common::poll_once(source.refresh())),
+    ] {
+        let err = result
+            .unwrap_or_else(|| panic!("{what} waited"))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Configuration, "{what}: {err}");
+        assert!(err.to_string().contains("runtime"), "{what}: {err}");
+    }
+    assert_eq!(server.count(), 0, "nothing sent");
+    let token = runtime.block_on(source.token()).unwrap();
+    assert_eq!(token.expose_secret(), "tok-1");
+    assert_eq!(server.count(), 1);
+}
+
 #[tokio::test]
 async fn invalid_requests_are_not_retried() {
     let server = Scripted::sequence(
