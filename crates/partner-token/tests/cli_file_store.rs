@@ -380,3 +380,153 @@ async fn runs_started_together_make_one_request_cold_due_or_expired() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Held (they back README's sentences): `cache clear` ends a run's lease too, and the lock
+// on a credential's files is not bounded by `--timeout`.
+// ---------------------------------------------------------------------------------------
+
+/// README: "`partner-token cache clear` empties the cache (leases too: a run under way then
+/// still caches the token it asked for, and a run started meanwhile asks for one of its
+/// own)". The run under way is stopped (SIGSTOP) while it holds the lease, its request
+/// held by the sandbox, so the run started meanwhile finishes before it goes on.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_clear_ends_a_lease_the_run_under_way_still_caches_its_token() {
+    let sandbox = holding(1, Duration::from_secs(5)).await;
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let store = fresh_dir("clear-mid-fetch");
+    let store_flag = [
+        "--header",
+        "--timeout",
+        "30s",
+        "--store",
+        store.to_str().unwrap(),
+    ];
+    let mut first = KillOnDrop(
+        fetch_command(&endpoint, &store_flag)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    lease_held_mid_fetch(&sandbox, &store, 0);
+    let pid = first.0.id().to_string();
+    let signal = |name: &str| {
+        assert!(
+            Command::new("kill")
+                .args([name, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    signal("-STOP");
+
+    let cleared = command()
+        .args(["cache", "clear", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(code(&cleared), 0, "{}", text(&cleared.stderr));
+    assert_eq!(files_ending(&store, "lease"), Vec::<PathBuf>::new());
+
+    // Started meanwhile: no lease to wait for, so a request of its own.
+    let meanwhile = fetch(&endpoint, &store_flag).await;
+    assert_eq!(code(&meanwhile), 0, "{}", text(&meanwhile.stderr));
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 2);
+
+    signal("-CONT");
+    let under_way = tokio::task::block_in_place(|| {
+        use std::io::Read as _;
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        first
+            .0
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_end(&mut stdout)
+            .unwrap();
+        first
+            .0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_end(&mut stderr)
+            .unwrap();
+        let status = first.0.wait().unwrap();
+        std::process::Output {
+            status,
+            stdout,
+            stderr,
+        }
+    });
+    assert_eq!(code(&under_way), 0, "{}", text(&under_way.stderr));
+    assert!(under_way.stderr.is_empty(), "{}", text(&under_way.stderr));
+    assert_ne!(
+        under_way.stdout, meanwhile.stdout,
+        "two requests, two tokens"
+    );
+
+    // The run under way cached the token it asked for: the next run prints it, unasked.
+    let next = fetch(&endpoint, &store_flag).await;
+    assert_eq!(code(&next), 0, "{}", text(&next.stderr));
+    assert_eq!(text(&next.stdout), text(&under_way.stdout));
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 2);
+}
+
+/// README: "The lock on a cached token's files is not bounded by it [`--timeout`]: one that
+/// another process keeps … holds a run that finds no token for 5 s before its request and
+/// 5 s after it (measured: 10 s with `--timeout 1s`), then costs a warning." The test keeps
+/// the credential's lock file locked (the `flock` the store takes) while a run finds no
+/// token: the run still prints one, warns, and took at least the two waits.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_another_process_keeps_holds_a_run_5_s_before_and_after_its_request() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let store = fresh_dir("lock-kept");
+    let store_flag = [
+        "--header",
+        "--timeout",
+        "1s",
+        "--store",
+        store.to_str().unwrap(),
+    ];
+    // A first run makes the credential's files; its token is then removed.
+    let first = fetch(&endpoint, &store_flag).await;
+    assert_eq!(code(&first), 0, "{}", text(&first.stderr));
+    for token in files_ending(&store, "token") {
+        std::fs::remove_file(token).unwrap();
+    }
+    let locks = files_ending(&store, "lock");
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    let kept = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&locks[0])
+        .unwrap();
+    kept.lock().unwrap();
+
+    let started = std::time::Instant::now();
+    let held = fetch(&endpoint, &store_flag).await;
+    let took = started.elapsed();
+    kept.unlock().unwrap();
+    let stderr = text(&held.stderr);
+    assert_eq!(code(&held), 0, "{stderr}");
+    assert!(
+        text(&held.stdout).starts_with("Authorization: Bearer "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.starts_with(&format!(
+            "warning: the token cache at {} failed",
+            store.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 2);
+    // Not bounded by --timeout 1s: 5 s for the lease, and 5 s for the write.
+    eprintln!("a run with --timeout 1s took {took:?} with the lock kept");
+    assert!(took >= Duration::from_secs(10), "{took:?}");
+}
