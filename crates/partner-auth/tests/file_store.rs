@@ -1780,3 +1780,64 @@ async fn waits_longer_than_the_clock_holds_never_end_rather_than_panic() {
     // No lease held: the wait ends at once.
     store.wait(&key, Duration::MAX).await.unwrap();
 }
+
+/// A write sweeps the temporary files that writers killed between their write and its
+/// rename left in the directory: those a minute old that no writer still at work keeps
+/// locked, a bounded number per write. Only `clear` removed them, so a cache that a script
+/// often kills piled them up (found by review). Never a fresh one, one a writer keeps
+/// locked (stopped, say, or on a hung disk), nor a file of another name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_sweeps_the_temporary_files_killed_writers_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path()).unwrap();
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let plant = |name: &str, old: bool| {
+        let path = dir.path().join(name);
+        let file = std::fs::File::create(&path).unwrap();
+        if old {
+            file.set_modified(hour_ago).unwrap();
+        }
+        (path, file)
+    };
+    let left: Vec<_> = (0..100)
+        .map(|i| plant(&format!(".partner-auth-old{i:03}"), true).0)
+        .collect();
+    let kept = [
+        plant(".partner-auth-fresh1", false).0,
+        plant(".partner-auth-notes.txt", true).0,
+        plant(".partner-auth-Xk3q9", true).0,
+    ];
+    let (live, writing) = plant(".partner-auth-live01", true);
+    writing.lock().unwrap();
+    let remaining = || left.iter().filter(|path| path.exists()).count();
+
+    let key = "ab".repeat(32);
+    store
+        .put(&key, b"value", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let after_one = remaining();
+    assert!(after_one < left.len(), "the write swept nothing");
+    assert!(
+        after_one > 0,
+        "one write swept all 100: its work is not bounded"
+    );
+    for _ in 0..10 {
+        store
+            .put(&key, b"value", Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    assert_eq!(remaining(), 0);
+    for path in kept.iter().chain([&live]) {
+        assert!(path.exists(), "{}", path.display());
+    }
+    // Once its writer has gone (the lock goes with the process), it is swept too.
+    drop(writing);
+    store
+        .put(&key, b"value", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(!live.exists());
+    assert_eq!(store.get(&key).await.unwrap().unwrap().value, b"value");
+}
