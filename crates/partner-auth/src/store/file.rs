@@ -44,7 +44,10 @@ const LEASE_START_SLACK: Duration = Duration::from_secs(1);
 ///
 /// - each credential's sealed token is `<key>.token` (the key is a hash: the file name
 ///   names nothing), written to a temporary file and renamed over the old one, so a reader
-///   sees the old token or the new one, never half of one;
+///   sees the old token or the new one, never half of one; the temporary file of a write
+///   whose process was killed before the rename is removed by a later token's write (a
+///   few each time) or by [`clear`](Self::clear), once a minute old and unlocked (a
+///   writer locks its own while it writes it);
 /// - the lease is `<key>.lease`, holding its owner, when it expires and its time to live,
 ///   like Redis's `SET NX PX`: a holder that crashed, hung or was dropped loses it when it
 ///   expires; a lease that does not read as one, or that starts in the future (the clock
@@ -204,8 +207,9 @@ impl FileStore {
 
     /// Removes every stored entry, lease and lock file, and the temporary file of a write
     /// that never finished (its process killed between the write and the rename) once it
-    /// is a minute old (found by review: they were left for good); how many entries it
-    /// removed (tokens, and failed requests kept for their cool-down).
+    /// is a minute old and no writer keeps it locked (found by review: they were left for
+    /// good; each token written sweeps a few of them too); how many entries it removed
+    /// (tokens, and failed requests kept for their cool-down).
     ///
     /// What it cannot remove (a directory with something in it where a file goes, say) it
     /// leaves, and goes on with the rest: the error, once it has gone through the
@@ -336,22 +340,53 @@ impl FileStore {
         result
     }
 
+    /// Writes the token, then sweeps a few abandoned writes' temporary files
+    /// ([`sweep_abandoned_writes`](Self::sweep_abandoned_writes)), outside the lock.
     fn write(&self, key: &str, value: &[u8], ttl: Duration) -> io::Result<()> {
         let expires = expiry_ms(ttl);
         let mut bytes = expires.to_be_bytes().to_vec();
         bytes.extend_from_slice(value);
-        self.locked(key, || self.replace(&self.token_path(key), &bytes))
+        self.locked(key, || self.replace(&self.token_path(key), &bytes))?;
+        self.sweep_abandoned_writes();
+        Ok(())
     }
 
-    /// Writes `bytes` to `path` through a temporary file renamed into place.
+    /// Looks at up to [`SWEEP_LOOKS`] temporary files in the directory and removes those of
+    /// abandoned writes ([`is_abandoned_write`]): a cache whose writers are often killed
+    /// between a write and its rename piled them up until `clear` (found by review). Best
+    /// effort: what cannot be read or removed is left for a later write.
+    fn sweep_abandoned_writes(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let temporary = entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                is_temporary_name(&name).then(|| (entry.path(), name))
+            })
+            .take(SWEEP_LOOKS);
+        for (path, name) in temporary {
+            if is_abandoned_write(&path, &name) {
+                let _ = remove_if_present(&path);
+            }
+        }
+    }
+
+    /// Writes `bytes` to `path` through a temporary file renamed into place, locked while
+    /// it is written (a sweep takes only an unlocked one for abandoned).
     fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         // NamedTempFile creates the file 0600 and renames it into place atomically.
         let mut file = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
             .rand_bytes(TEMP_RANDOM_LEN)
             .tempfile_in(&self.dir)?;
+        // Nobody else has this file: a lock that fails leaves the age rule alone.
+        let _ = FileExt::try_lock(file.as_file());
         file.write_all(bytes)?;
         file.as_file().sync_all()?;
+        // Unlocked before the rename: on Windows a lock keeps others from reading.
+        let _ = FileExt::unlock(file.as_file());
         match file.persist(path) {
             Ok(_) => Ok(()),
             // A rename cannot replace a directory: an empty one (planted, or made by
@@ -547,19 +582,30 @@ impl std::fmt::Debug for FileStore {
     }
 }
 
-/// How old a temporary file must be for [`FileStore::clear`] to take it for one a killed
-/// process left: a write in progress renames its file within moments.
+/// How old a temporary file must be for [`FileStore::clear`] or a write's sweep to take it
+/// for one a killed process left: a write in progress renames its file within moments.
 const ABANDONED_WRITE: Duration = Duration::from_secs(60);
 
-/// Whether `path` (named `name`) is the temporary file of a write that never finished: named
-/// as [`FileStore::replace`] names them (the prefix and six random letters or digits), a
-/// regular file last written [`ABANDONED_WRITE`] ago or more.
+/// How many temporary files a write's sweep looks at, at most: its work is bounded however
+/// many there are (a directory that piled up thousands is swept over many writes).
+const SWEEP_LOOKS: usize = 32;
+
+/// Whether `name` is named as [`FileStore::replace`] names its temporary files: the prefix
+/// and six random letters or digits (not the repair file).
+fn is_temporary_name(name: &str) -> bool {
+    name != REPAIR_FILE
+        && name.strip_prefix(TEMP_PREFIX).is_some_and(|random| {
+            random.len() == TEMP_RANDOM_LEN && random.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
+/// Whether `path` (named `name`) is the temporary file of a write that never finished:
+/// [named as one](is_temporary_name), a regular file last written [`ABANDONED_WRITE`] ago
+/// or more, and not locked: a writer locks its file while it writes it, and the lock goes
+/// with the writer's process, so a writer still at work (stopped, say, or on a hung disk)
+/// keeps its file however old.
 fn is_abandoned_write(path: &Path, name: &str) -> bool {
-    let temporary = name.strip_prefix(TEMP_PREFIX).is_some_and(|random| {
-        random.len() == TEMP_RANDOM_LEN && random.bytes().all(|b| b.is_ascii_alphanumeric())
-    });
-    temporary
-        && name != REPAIR_FILE
+    let old = is_temporary_name(name)
         && fs::symlink_metadata(path).is_ok_and(|metadata| {
             metadata.is_file()
                 && metadata
@@ -567,7 +613,27 @@ fn is_abandoned_write(path: &Path, name: &str) -> bool {
                     .ok()
                     .and_then(|at| at.elapsed().ok())
                     .is_some_and(|age| age >= ABANDONED_WRITE)
-        })
+        });
+    old && unlocked(path)
+}
+
+/// Whether nobody holds a lock on the regular file at `path` (opened without following a
+/// link or waiting): a file that does not open, or that cannot be locked, is taken for
+/// locked.
+fn unlocked(path: &Path) -> bool {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    no_follow_no_wait(&mut options);
+    let Ok(file) = options.open(path) else {
+        return false;
+    };
+    match FileExt::try_lock(&file) {
+        Ok(()) => {
+            let _ = FileExt::unlock(&file);
+            file.metadata().is_ok_and(|metadata| metadata.is_file())
+        }
+        Err(_) => false,
+    }
 }
 
 /// When an entry written now for `ttl` expires, in Unix milliseconds; far in the future for
@@ -853,5 +919,8 @@ mod tests {
             .to_owned();
         made.as_file().set_modified(hour_ago).unwrap();
         assert!(is_abandoned_write(made.path(), &name), "{name}");
+        // Locked as `replace` locks it while it writes: a writer's, however old.
+        FileExt::try_lock(made.as_file()).unwrap();
+        assert!(!is_abandoned_write(made.path(), &name), "{name}");
     }
 }
