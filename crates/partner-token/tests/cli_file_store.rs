@@ -530,3 +530,64 @@ async fn a_lock_another_process_keeps_holds_a_run_5_s_before_and_after_its_reque
     eprintln!("a run with --timeout 1s took {took:?} with the lock kept");
     assert!(took >= Duration::from_secs(10), "{took:?}");
 }
+
+// ---------------------------------------------------------------------------------------
+// `cache clear` removed a credential's lock file while a run held it, in the moment it
+// changed the credential's files (stopped there, with Ctrl-Z, or on a hung disk): a run
+// started meanwhile created a lock file of its own and changed the same files at once,
+// the lock no longer keeping the two apart (found by review). The test holds the lock,
+// as such a run would.
+// ---------------------------------------------------------------------------------------
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_clear_leaves_a_lock_a_run_holds_so_no_other_run_changes_the_files_meanwhile() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let store = fresh_dir("clear-held-lock");
+    let store_flag = [
+        "--header",
+        "--timeout",
+        "1s",
+        "--store",
+        store.to_str().unwrap(),
+    ];
+    let first = fetch(&endpoint, &store_flag).await;
+    assert_eq!(code(&first), 0, "{}", text(&first.stderr));
+    let locks = files_ending(&store, "lock");
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&locks[0])
+        .unwrap();
+    held.lock().unwrap();
+
+    let cleared = command()
+        .args(["cache", "clear", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(code(&cleared), 0, "{}", text(&cleared.stderr));
+    assert_eq!(files_ending(&store, "token"), Vec::<PathBuf>::new());
+
+    // Started meanwhile: it waits for the lock, then goes without the cache, writing
+    // nothing while the lock is held.
+    let meanwhile = fetch(&endpoint, &store_flag).await;
+    let stderr = text(&meanwhile.stderr);
+    let written = files_ending(&store, "token");
+    held.unlock().unwrap();
+    assert_eq!(code(&meanwhile), 0, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "warning: the token cache at {} failed",
+            store.display()
+        )),
+        "it did not wait for the lock: {stderr}"
+    );
+    assert_eq!(
+        written,
+        Vec::<PathBuf>::new(),
+        "a token written under a lock another held"
+    );
+}
