@@ -211,6 +211,11 @@ impl FileStore {
     /// good; each token written sweeps a few of them too); how many entries it removed
     /// (tokens, and failed requests kept for their cool-down).
     ///
+    /// A lock file it removes under its lock, and one that another process holds (in the
+    /// moment it changes the credential's files, or stopped there) it leaves: removed, a
+    /// process started meanwhile would create another and change the same files at once
+    /// (found by review).
+    ///
     /// What it cannot remove (a directory with something in it where a file goes, say) it
     /// leaves, and goes on with the rest: the error, once it has gone through the
     /// directory, names the first such file (found by review: it stopped there, leaving
@@ -246,7 +251,12 @@ impl FileStore {
             if !is_key(key) || !matches!(kind, "token" | "lease" | "lock") {
                 continue;
             }
-            match fs::remove_file(&path) {
+            let removed_file = if kind == "lock" {
+                remove_lock_file(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            match removed_file {
                 Ok(()) => removed += usize::from(kind == "token"),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => fail(&path, e),
@@ -655,6 +665,32 @@ fn checked(key: &str) -> Result<String, StoreError> {
             "a file store key must be 64 hex digits (keys come from partner-auth)",
         ))
     }
+}
+
+/// Removes the lock file at `path` holding its lock, so that nobody is in a change under
+/// it: one that another process holds is left (`Ok`, as if absent). Anything else at its
+/// path (a link, say) nobody can hold, and is removed as it is.
+fn remove_lock_file(path: &Path) -> io::Result<()> {
+    if !fs::symlink_metadata(path)?.is_file() {
+        return fs::remove_file(path);
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).write(true);
+    no_follow_no_wait(&mut options);
+    let lock = options.open(path)?;
+    match FileExt::try_lock(&lock) {
+        Ok(()) => {}
+        Err(fs4::TryLockError::WouldBlock) => return Ok(()),
+        Err(fs4::TryLockError::Error(error)) => return Err(error),
+    }
+    // Still the file at the path: another removed it meanwhile, or repaired it.
+    let removed = if is_at(&lock, path)? {
+        fs::remove_file(path)
+    } else {
+        Ok(())
+    };
+    let _ = FileExt::unlock(&lock);
+    removed
 }
 
 fn remove_if_present(path: &Path) -> io::Result<()> {
