@@ -28,7 +28,8 @@ pub enum ErrorKind {
     ProviderUnavailable,
     /// No answer in time (client timeout, or a 408).
     Timeout,
-    /// No connection, or it broke (refused, DNS, TLS, reset).
+    /// No connection, or it broke (refused, DNS, TLS, reset; a body cut short of its
+    /// `Content-Length`).
     Connection,
     /// An answer that is not a usable token response (HTML, truncated, too large, a
     /// redirect, a missing token, an unsupported token type).

@@ -82,7 +82,7 @@
 //! | any | 429 | anything (Cobee `error_description`, Dinie `rate_limit_exceeded`) | `RateLimited`, with `retry_after()` (Alternative Payments, which sends no wait: its one-second window) |
 //! | any | 5xx | anything, HTML from a proxy included | `ProviderUnavailable` |
 //! | any | 3xx | anything | `InvalidResponse` (redirects are not followed; for a caller's HTTP client, see [`ClientBuilder::http_client`]) |
-//! | any | 2xx | not a token: HTML, empty, truncated, no access token, a blank or non-header token | `InvalidResponse` |
+//! | any | 2xx | not a token: HTML, empty, truncated JSON, no access token, a blank or non-header token (a body the connection cuts short of its `Content-Length` is a `Connection` error) | `InvalidResponse` |
 //! | any | 2xx | a token already expired on arrival (by its lifetime measured from the send time, or its JWT on the provider's clock) | `InvalidResponse`, with the failure cool-down in a [`TokenSource`] |
 //! | any | 2xx | a token with odd fields: `"3600"` as a string, other key case, extra keys; after a UTF-8 byte order mark | success (lenient decode) |
 //! | any | any | larger than 1 MiB | `InvalidResponse`, refused while streaming |

@@ -42,7 +42,7 @@ mod store_read;
 ///   cancels nothing for the others; a failure reaches every waiter; the next call after
 ///   it tries again. A fetch whose task is gone (its runtime shut down) is replaced by the
 ///   next caller, and so is one that has run longer than any fetch can (its retries'
-///   deadline, a request timeout, a store's lease wait and a second: its runtime no longer
+///   deadline, every attempt's request timeout, a store's lease wait and a second: its runtime no longer
 ///   runs it, a current-thread runtime that nothing blocks on) by a caller waiting on it
 ///   from another runtime (on Tokio's timer, where that runtime has one, and in real
 ///   time: a paused runtime's clock jumping ahead does not count);

@@ -63,8 +63,10 @@ impl fmt::Display for TokenType {
 ///   so a slow response never stretches it.
 /// - A missing, zero, negative, non-numeric or non-finite (`"Infinity"`, `"NaN"`)
 ///   `expires_in` means the lifetime is unknown: [`lifetime`](Self::lifetime) is `None` and
-///   the client's default lifetime (5 minutes unless configured) is used for expiry. A fraction of a second is a lifetime (a short
-///   one), not an unknown one.
+///   the client's default lifetime (5 minutes unless configured) is used for expiry. A
+///   fraction of a second is a lifetime (a short one), not an unknown one. A number too
+///   large for a float (`1e400`) leaves the whole JSON body unreadable: the answer is an
+///   [`InvalidResponse`](crate::ErrorKind::InvalidResponse), not a token.
 /// - A lifetime over a year is clamped to a year.
 /// - When the token is a JWT with an `exp` claim (any provider's; Cobee's are, and Dinie's
 ///   after their `dinie_at_` prefix), its own lifetime is measured on the provider's clock,
