@@ -118,8 +118,9 @@
 //!
 //! `tracing` spans, never with a secret or a token in a field or message:
 //! `token_fetch` (one shared fetch of a [`TokenSource`], with its retries: `provider`,
-//! `environment`, `refresh`, `attempts`, `outcome`), inside it `token_request` (one HTTP
-//! request: `outcome`, and for an error `error_kind` and `status`), and `authorized_request` (one request
+//! `environment`, `refresh` (a token was cached), `attempts`, `outcome`: `ok` or the
+//! error's [`ErrorKind::as_str`]), inside it `token_request` (one HTTP request: `provider`,
+//! `environment`, `outcome`: `ok` or `error`, and for an error `error_kind` and `status`), and `authorized_request` (one request
 //! [`AuthMiddleware`] attaches the token to, not one it leaves alone: `provider`,
 //! `environment`, `method`, `host`, `path` without the query, `status`,
 //! `retried_after_401`). A fetch a caller waits for is a child of the caller's span; a

@@ -132,6 +132,10 @@ async fn fetches_requests_and_middleware_calls_are_spans_with_outcomes_and_no_se
     assert_eq!(calls[0]["provider"], "dinie");
     assert_eq!(calls[0]["environment"], fetches[0]["environment"]);
     assert!(!calls[0]["environment"].is_empty(), "{calls:?}");
+    assert_eq!(calls[0]["host"], "127.0.0.1");
+    // README ("Observability"): a `token_request` span names its provider and environment.
+    assert_eq!(requests[0]["provider"], "dinie");
+    assert_eq!(requests[0]["environment"], fetches[0]["environment"]);
 
     // README ("Observability"): "a request it leaves alone has none": one to another
     // origin, one with `NoAuth`, one that brings its own `Authorization`.
@@ -153,6 +157,37 @@ async fn fetches_requests_and_middleware_calls_are_spans_with_outcomes_and_no_se
         "a request the middleware left alone has a span: {}",
         capture.everything()
     );
+
+    // A refresh with a token cached is `refresh = true`; a failed fetch's `outcome` is its
+    // kind, its request's outcome `error` with the kind and status, and its warning has
+    // the status too (lib.rs, "Observability").
+    source.refresh().await.unwrap();
+    let refreshes = capture.spans_named("token_fetch");
+    assert!(
+        refreshes.iter().any(|f| f["refresh"] == "true"),
+        "{refreshes:?}"
+    );
+    tokens.push(Reply::json(401, json!({"error": "invalid_client"})));
+    let error = source.refresh().await.unwrap_err();
+    assert_eq!(error.kind(), partner_auth::ErrorKind::InvalidCredentials);
+    let failed = capture.spans_named("token_fetch");
+    assert!(
+        failed.iter().any(|f| f["outcome"] == "invalid_credentials"),
+        "{failed:?}"
+    );
+    let failed = capture.spans_named("token_request");
+    assert!(
+        failed.iter().any(|r| r["outcome"] == "error"
+            && r["error_kind"] == "invalid_credentials"
+            && r["status"] == "401"),
+        "{failed:?}"
+    );
+    let events = capture.events.lock().unwrap().clone();
+    let warning = events
+        .iter()
+        .find(|e| e.contains("token fetch failed") && e.contains("invalid_credentials"))
+        .expect("a warning for the failed fetch");
+    assert!(warning.contains(r#""status": "401""#), "{warning}");
 
     let everything = capture.everything();
     for secret in [SECRET, TOKEN_ONE, TOKEN_TWO, "page=2"] {
