@@ -141,3 +141,82 @@ fn every_metric_is_described_with_its_unit() {
         );
     }
 }
+
+/// lib.rs ("Observability"): a request "is counted, and timed, when it ends with an
+/// outcome: one whose fetch was stopped on the way (... its runtime shut down) has none,
+/// and only `Stats::token_requests` ... has it"; the histogram is in seconds; "cache hits
+/// are counted in `Stats` only".
+#[test]
+fn a_stopped_fetch_records_nothing_a_latency_is_in_seconds_and_hits_are_not_metrics() {
+    use metrics_util::debugging::DebugValue;
+
+    let server_runtime = common::two_worker_runtime();
+    let gate = common::scripted::Gate::new();
+    let tokens = server_runtime.block_on(Scripted::sequence(
+        vec![
+            Reply::token(TOKEN_ONE, 3600).held(&gate),
+            Reply::token(TOKEN_TWO, 3600).delayed(std::time::Duration::from_millis(300)),
+        ],
+        Reply::token(TOKEN_TWO, 3600),
+    ));
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let names = |snapshot: metrics_util::debugging::Snapshot| -> Vec<String> {
+        snapshot
+            .into_vec()
+            .into_iter()
+            .map(|(key, ..)| key.key().name().to_owned())
+            .collect()
+    };
+    metrics::with_local_recorder(&recorder, || {
+        // A fetch under way when its runtime shuts down.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let source = runtime.block_on(async { source(&tokens) });
+        runtime.block_on(async {
+            let caller = source.clone();
+            tokio::spawn(async move { caller.token().await });
+            common::scripted::eventually("the request in flight", || tokens.count() == 1).await;
+        });
+        assert_eq!(source.stats().token_requests, 1);
+        drop(runtime);
+        gate.open();
+        assert_eq!(names(snapshotter.snapshot()), Vec::<String>::new());
+
+        // A request answered after 300 ms, then a hundred cache hits.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            assert_eq!(source.token().await.unwrap().expose_secret(), TOKEN_TWO);
+            for _ in 0..100 {
+                source.token().await.unwrap();
+            }
+        });
+    });
+    let snapshot = snapshotter.snapshot().into_vec();
+    let mut seen: Vec<&str> = snapshot.iter().map(|(key, ..)| key.key().name()).collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "partner_auth_token_request_duration_seconds",
+            "partner_auth_token_requests_total"
+        ],
+        "no metric for a hit"
+    );
+    for (key, _, _, value) in &snapshot {
+        match value {
+            DebugValue::Histogram(samples) => {
+                assert_eq!(samples.len(), 1, "{key:?}");
+                let seconds = samples[0].into_inner();
+                assert!((0.3..5.0).contains(&seconds), "{seconds} s");
+            }
+            DebugValue::Counter(n) => assert_eq!(*n, 1, "{key:?}"),
+            DebugValue::Gauge(_) => panic!("{key:?}"),
+        }
+    }
+}
