@@ -50,7 +50,8 @@ mod store_read;
 /// - **Refresh ahead.** In the refresh window before expiry (by default the smaller of
 ///   5 minutes and 20 % of the lifetime, plus jitter) the first caller starts one
 ///   background refresh and every caller keeps getting the current token at once. A failed
-///   refresh is retried with backoff while the current token stays valid; past expiry
+///   refresh is retried with backoff (from the failure cool-down, doubling up to a
+///   minute) while the current token stays valid; past expiry
 ///   (minus a small margin) callers wait for the single fetch.
 /// - **Lifetimes** are applied from when the request was sent, on this source's clock; a
 ///   token that is unusable on arrival (expired in transit, or by its own JWT) is an

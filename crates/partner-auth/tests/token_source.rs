@@ -169,6 +169,43 @@ async fn a_failed_refresh_keeps_serving_the_valid_token_then_recovers() {
     assert_eq!(source.token().await.unwrap().expose_secret(), "tok-2");
 }
 
+/// `TokenSource`'s docs: "A failed refresh is retried with backoff (doubling, up to a
+/// minute) while the current token stays valid": the gaps between refreshes of a provider
+/// that keeps failing, measured on the manual clock in steps of 100 ms.
+#[tokio::test]
+async fn failed_refreshes_back_off_doubling_up_to_a_minute() {
+    let server = Scripted::sequence(
+        vec![Reply::token("tok-1", 3600)],
+        Reply::json(503, json!({"error": "maintenance"})),
+    )
+    .await;
+    let (source, clock, _) = manual(&server, policy());
+    let first = source.token().await.unwrap();
+    // In the refresh window (the last 300 s), with room for the whole schedule.
+    clock.advance(Duration::from_secs(3600 - 295));
+    assert!(source.token().await.unwrap().same_as(&first));
+    let step = 100 * MS;
+    let mut gaps = Vec::new();
+    for round in 1..=12 {
+        assert_eq!(source.stats().refreshes, round, "a refresh started");
+        eventually("the refresh fails", || source.stats().failures == round).await;
+        let mut gap = Duration::ZERO;
+        while source.stats().refreshes == round {
+            clock.advance(step);
+            gap += step;
+            assert!(gap <= Duration::from_secs(61), "round {round}: {gaps:?}");
+            assert!(source.token().await.unwrap().same_as(&first));
+        }
+        gaps.push(gap);
+    }
+    assert_eq!(server.count(), 13, "one request per refresh: {gaps:?}");
+    // The short policy's 200 ms cool-down first, then 50 ms doubling, up to a minute.
+    assert!(gaps.windows(2).all(|w| w[0] <= w[1]), "{gaps:?}");
+    assert_eq!(gaps[0], 200 * MS, "{gaps:?}");
+    assert!(gaps[5] >= 2 * gaps[4], "doubling: {gaps:?}");
+    assert_eq!(gaps[10..], [Duration::from_secs(60); 2], "{gaps:?}");
+}
+
 #[tokio::test]
 async fn past_expiry_callers_wait_for_one_fetch() {
     let gate = Gate::new();
