@@ -354,3 +354,53 @@ fn a_source_held_in_a_thread_local_deletes_the_invalidated_stored_token_at_threa
     );
     assert_eq!(server.count(), 1);
 }
+
+/// A retry sleep that notes the thread it runs on, and returns at once.
+#[derive(Debug, Default, Clone)]
+struct ThreadNotingSleep(
+    std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, std::thread::ThreadId)>>>,
+);
+
+impl partner_auth::time::AsyncSleep for ThreadNotingSleep {
+    fn sleep(&self, _: Duration) -> partner_auth::time::Sleep {
+        let thread = std::thread::current();
+        self.0
+            .lock()
+            .unwrap()
+            .push((thread.name().map(str::to_owned), thread.id()));
+        partner_auth::time::Sleep::new(std::future::ready(()))
+    }
+}
+
+/// The module docs: a blocking source's runtime has "one worker thread, named
+/// `partner-auth-blocking`", which runs its fetches (their retries seen from the sleeps
+/// between them), whichever thread calls.
+#[test]
+fn its_fetches_run_on_one_thread_named_partner_auth_blocking() {
+    let (_runtime, server) = server(
+        vec![
+            Reply::json(503, serde_json::json!({})),
+            Reply::json(503, serde_json::json!({})),
+        ],
+        Reply::token("tok-1", 3600),
+    );
+    let sleep = ThreadNotingSleep::default();
+    let policy = CachePolicy::default()
+        .with_retry(partner_auth::RetryPolicy::default().with_max_attempts(3));
+    let source =
+        partner_auth::TokenSource::builder(common::client(Provider::Dinie, server.base_url()))
+            .policy(policy)
+            .sleep(sleep.clone())
+            .build()
+            .unwrap();
+    let source = blocking::TokenSource::with_source(source).unwrap();
+    let token = std::thread::scope(|scope| scope.spawn(|| source.token()).join().unwrap());
+    assert_eq!(token.unwrap().expose_secret(), "tok-1");
+    assert_eq!(server.count(), 3);
+    let seen = sleep.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for (name, id) in &seen {
+        assert_eq!(name.as_deref(), Some("partner-auth-blocking"), "{seen:?}");
+        assert_eq!(*id, seen[0].1, "one thread: {seen:?}");
+    }
+}
