@@ -355,11 +355,12 @@ fn a_source_held_in_a_thread_local_deletes_the_invalidated_stored_token_at_threa
     assert_eq!(server.count(), 1);
 }
 
+/// A thread's name and id.
+type ThreadSeen = (Option<String>, std::thread::ThreadId);
+
 /// A retry sleep that notes the thread it runs on, and returns at once.
 #[derive(Debug, Default, Clone)]
-struct ThreadNotingSleep(
-    std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, std::thread::ThreadId)>>>,
-);
+struct ThreadNotingSleep(std::sync::Arc<std::sync::Mutex<Vec<ThreadSeen>>>);
 
 impl partner_auth::time::AsyncSleep for ThreadNotingSleep {
     fn sleep(&self, _: Duration) -> partner_auth::time::Sleep {
