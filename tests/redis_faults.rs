@@ -730,3 +730,134 @@ fn sockets_connected_to(port: u16) -> Vec<i32> {
     }
     fds
 }
+
+/// A current-thread runtime for one job, ended after it (a `#[tokio::test]`, a sync
+/// wrapper's runtime per job).
+fn job_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A store used from successive runtimes (a static store or source, a runtime per job):
+/// a token written as the first operation of a job lands, though the connection was made
+/// on a runtime that has ended since. (Its connection's I/O ran on that runtime and went
+/// with it; the write, tried once, failed.)
+#[test]
+fn a_write_on_a_runtime_after_the_one_that_connected_ended_lands() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::new(&server.url()).unwrap();
+    let key = "cd".repeat(32);
+    let ttl = Duration::from_secs(60);
+    job_runtime().block_on(async { store.get(&key).await.unwrap() });
+    let written = job_runtime().block_on(store.put(&key, b"token-1", ttl));
+    assert!(
+        written.is_ok(),
+        "a write on the next runtime failed: {written:?}"
+    );
+    let stored = job_runtime().block_on(async { store.get(&key).await.unwrap() });
+    assert_eq!(stored.map(|entry| entry.value), Some(b"token-1".to_vec()));
+}
+
+/// Promise (README): "One fetch per fleet". Runtimes that overlap share one store (jobs on
+/// several threads, each with a runtime of its own, and a static source or store): runtime
+/// A made the store's connection, and B fetches a token meanwhile. A ends (or, a runtime
+/// kept between jobs, sits idle: a current-thread runtime nothing blocks on runs no I/O)
+/// while B's request is under way; B's token must still reach Redis, so that the next
+/// process reads it instead of asking. (It failed: B's write went to A's connection,
+/// broken or never driven, and was tried once; 1 store error, 2 token requests.)
+#[test]
+fn a_token_fetched_while_the_runtime_that_connected_ends_or_idles_reaches_redis() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    for idle in [false, true] {
+        let sandbox = server_runtime
+            .block_on(
+                Sandbox::builder()
+                    .faults(Faults::hold_first(1, Duration::from_millis(300)))
+                    .start(),
+            )
+            .unwrap();
+        let store = Arc::new(
+            RedisStore::builder(server.url())
+                .key_prefix(format!("idle-{idle}:"))
+                .build()
+                .unwrap(),
+        );
+        let b = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+            .store(Arc::clone(&store) as Arc<dyn partner_auth::store::TokenStore>)
+            .build()
+            .unwrap();
+        let (connected, a_connected) = std::sync::mpsc::channel::<()>();
+        let (end_a, a_ends) = tokio::sync::oneshot::channel::<()>();
+        let (a_gone, a_is_gone) = std::sync::mpsc::channel::<()>();
+        let (b_done, b_is_done) = std::sync::mpsc::channel::<()>();
+        let a = std::thread::spawn({
+            let store = Arc::clone(&store);
+            move || {
+                let runtime = job_runtime();
+                runtime.block_on(async {
+                    store.get(&"cd".repeat(32)).await.unwrap();
+                    connected.send(()).unwrap();
+                    let _ = a_ends.await;
+                });
+                if idle {
+                    // Kept, idle, until B is done.
+                    a_gone.send(()).unwrap();
+                    let _ = b_is_done.recv();
+                    drop(runtime);
+                } else {
+                    drop(runtime);
+                    a_gone.send(()).unwrap();
+                }
+            }
+        });
+        a_connected.recv().unwrap();
+        job_runtime().block_on(async {
+            let fetch = tokio::spawn({
+                let b = b.clone();
+                async move { b.token().await.map(|_| ()) }
+            });
+            while sandbox.stats(PROVIDER).token_requests == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            end_a.send(()).unwrap();
+            tokio::task::spawn_blocking(move || a_is_gone.recv().unwrap())
+                .await
+                .unwrap();
+            fetch.await.unwrap().unwrap();
+        });
+        let _ = b_done.send(());
+        a.join().unwrap();
+        // Another process, later.
+        let c = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+            .store(Arc::new(
+                RedisStore::builder(server.url())
+                    .key_prefix(format!("idle-{idle}:"))
+                    .build()
+                    .unwrap(),
+            ))
+            .build()
+            .unwrap();
+        job_runtime().block_on(async { c.token().await.unwrap() });
+        assert_eq!(
+            (
+                b.stats().store_errors,
+                sandbox.stats(PROVIDER).token_requests
+            ),
+            (0, 1),
+            "runtime A {}: store errors, token requests; {:?}",
+            if idle { "idle" } else { "ended" },
+            b.stats()
+        );
+    }
+}
