@@ -102,7 +102,8 @@ return 0";
 /// already holds them. A write is not: its first try may have landed with only its reply
 /// lost, and a second would restore the value if another process deleted it in between (a
 /// token the API rejected; found by review). A write follows a read or a lease on the same
-/// connection moments before, so an idle connection is found closed by those.
+/// connection moments before (each runtime has its own: see
+/// [`connection`](RedisStore::connection)), so an idle connection is found closed by those.
 macro_rules! retried {
     ($op:expr) => {
         match $op.await {
@@ -183,7 +184,10 @@ fn closed_under_us(error: &redis::RedisError) -> bool {
 /// (without them a write wakes nobody and waits poll every 500 ms); `SCAN` for
 /// [`clear`](Self::clear).
 ///
-/// It connects lazily and reconnects on its own (a `redis` connection manager): a Redis
+/// It connects lazily, once for each Tokio runtime that uses it (a connection's I/O runs
+/// on the runtime that opened it: a store shared by runtimes that come and go, a runtime
+/// per job or `#[tokio::test]`s, sends each runtime's commands on a connection that runtime
+/// drives), and reconnects on its own (a `redis` connection manager): a Redis
 /// that is down when the process starts, or goes away later, costs each source one
 /// warning and it fetches on its own until Redis answers again. Its connections probe a
 /// peer idle for 60 s (TCP keep-alive: a NAT or firewall that forgets idle connections
@@ -212,7 +216,9 @@ pub struct RedisStore {
     events: OnceLock<Option<Events>>,
     prefix: String,
     connect_timeout: Duration,
-    manager: OnceLock<ConnectionManager>,
+    /// The command connections, one per Tokio runtime that uses the store (see
+    /// [`connection`](Self::connection)).
+    managers: Mutex<Vec<PerRuntime>>,
     /// The URL without its password, for `Debug`.
     shown: String,
 }
@@ -316,10 +322,23 @@ impl RedisStore {
         )
     }
 
+    /// The command connection of the runtime this is called on. A connection's I/O runs on
+    /// the runtime that opened it: once that runtime has shut down (the end of a
+    /// `#[tokio::test]`, of a runtime per job), a command sent on it fails without leaving
+    /// the process, and while that runtime sits idle (a current-thread runtime between its
+    /// `block_on`s) a command waits unanswered. One connection for the whole store made a
+    /// token write from any other runtime fail, tried once, and the next process fetched
+    /// again (found by review). So each runtime gets a connection of its own; those of
+    /// runtimes that have shut down are dropped when a runtime is first seen.
     fn connection(&self) -> Result<ConnectionManager, StoreError> {
-        if let Some(manager) = self.manager.get() {
-            return Ok(manager.clone());
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| StoreError::new("the Redis store was used outside a Tokio runtime"))?;
+        let id = runtime.id();
+        let mut managers = lock(&self.managers);
+        if let Some(ours) = managers.iter().find(|m| m.runtime == id) {
+            return Ok(ours.manager.clone());
         }
+        managers.retain(|m| !m.sentinel.is_finished());
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             // The source bounds every operation itself; a few quick reconnects at most.
@@ -327,7 +346,12 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(200));
         let manager = ConnectionManager::new_lazy_with_config(self.client.clone(), config)
             .map_err(|e| failed("could not set up the Redis connection", e))?;
-        Ok(self.manager.get_or_init(|| manager).clone())
+        managers.push(PerRuntime {
+            runtime: id,
+            manager: manager.clone(),
+            sentinel: runtime.spawn(std::future::pending()),
+        });
+        Ok(manager)
     }
 
     /// The pub/sub connection, set up on first use (it connects on its first command).
@@ -480,7 +504,7 @@ impl RedisStoreBuilder {
             events: OnceLock::new(),
             prefix: self.prefix,
             connect_timeout: self.connect_timeout,
-            manager: OnceLock::new(),
+            managers: Mutex::new(Vec::new()),
             shown,
         })
     }
@@ -645,6 +669,21 @@ fn wrong_type(error: &redis::RedisError) -> bool {
             .clone()
             .into_server_errors()
             .is_some_and(|errors| errors.iter().any(|(_, e)| e.code() == "WRONGTYPE"))
+}
+
+/// One runtime's command connection.
+struct PerRuntime {
+    runtime: tokio::runtime::Id,
+    manager: ConnectionManager,
+    /// A task on that runtime that never ends on its own: finished once the runtime has
+    /// shut down, and aborted with the store.
+    sentinel: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PerRuntime {
+    fn drop(&mut self) {
+        self.sentinel.abort();
+    }
 }
 
 /// A store's pub/sub connection and the channels it listens to.

@@ -1066,8 +1066,8 @@ struct Release {
 }
 
 /// How many bounded attempts a release on a thread of its own makes: a store whose
-/// connection ran on the runtime that is going (`RedisStore`'s) may hold the first until
-/// it times out, and reconnect for the second once that runtime is gone.
+/// connection ran on the runtime that is going may hold the first until it times out, and
+/// reconnect for the second once that runtime is gone.
 const RELEASE_ATTEMPTS_ALONE: usize = 2;
 
 impl Release {
