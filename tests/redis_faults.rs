@@ -861,3 +861,73 @@ fn a_token_fetched_while_the_runtime_that_connected_ends_or_idles_reaches_redis(
         );
     }
 }
+
+/// Promise (README): waiters are "woken by pub/sub". A wait on a runtime after the one
+/// whose wait subscribed (a runtime per job) is woken by the release too. (That
+/// subscription went with its runtime, or sat unread while it idled; the store still
+/// counted the channel as subscribed, and every later runtime's waits woke only to look
+/// every 500 ms.) Here the lease is released and taken again by another owner in one
+/// step: only the message ends the wait before its 60 s.
+#[test]
+fn a_wait_on_a_later_runtime_is_woken_by_the_release() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    for idle in [false, true] {
+        let prefix = format!("idle-{idle}:");
+        let store = RedisStore::builder(server.url())
+            .key_prefix(&prefix)
+            .build()
+            .unwrap();
+        let key = "ef".repeat(32);
+        let (lease, events) = (
+            format!("{prefix}{key}:lease"),
+            format!("{prefix}{key}:events"),
+        );
+        let hand_over = |owner: &'static str| {
+            let (lease, events) = (lease.clone(), events.clone());
+            let server = &server;
+            async move {
+                redis::Script::new(
+                    "redis.call('DEL', KEYS[1]) redis.call('PUBLISH', KEYS[2], 'released') \
+                     redis.call('SET', KEYS[1], ARGV[1], 'PX', 60000)",
+                )
+                .key(lease)
+                .key(events)
+                .arg(owner)
+                .invoke_async::<()>(&mut server.connection().await)
+                .await
+                .unwrap();
+            }
+        };
+        let waited_on = |runtime: &tokio::runtime::Runtime, owner: &'static str| {
+            runtime.block_on(async {
+                let listening = server.command_calls("exists").await;
+                let wait = store.wait(&key, Duration::from_secs(60));
+                let release = async {
+                    // The wait looks at the lease once it listens.
+                    while server.command_calls("exists").await == listening {
+                        tokio::task::yield_now().await;
+                    }
+                    hand_over(owner).await;
+                };
+                let (woken, ()) =
+                    tokio::join!(tokio::time::timeout(Duration::from_secs(10), wait), release);
+                woken.is_ok()
+            })
+        };
+        let first = job_runtime();
+        first.block_on(hand_over("holder-0"));
+        assert!(
+            waited_on(&first, "holder-1"),
+            "the first wait was not woken"
+        );
+        let kept = if idle { Some(first) } else { None };
+        assert!(
+            waited_on(&job_runtime(), "holder-2"),
+            "a wait on the next runtime (the first {}) was not woken by the release",
+            if idle { "idle" } else { "ended" }
+        );
+        drop(kept);
+    }
+}
