@@ -165,9 +165,10 @@ fn closed_under_us(error: &redis::RedisError) -> bool {
 ///   lease or waits on it);
 /// - `<prefix><key>:events`, a pub/sub channel: writing the token and ending the lease
 ///   publish on it, and waiters listen to it (looking at the keys again every 500 ms as a
-///   fallback), so nobody busy-polls. A store subscribes on one RESP3 connection of its
-///   own, once per credential, the first time it waits (and again after that connection
-///   was lost); every later wait of the process listens on it. A server that does not
+///   fallback), so nobody busy-polls. A store subscribes on a RESP3 connection of its
+///   own (one for each Tokio runtime that waits, as its command connections below), once
+///   per credential, the first time it waits (and again after that connection was
+///   lost); every later wait on that runtime listens on it. A server that does not
 ///   speak RESP3 (before Redis 6) leaves the waiters to the 500 ms fallback.
 ///
 /// [`get`](TokenStore::get) reads a token with its time to live in one transaction
@@ -213,12 +214,11 @@ pub struct RedisStore {
     client: redis::Client,
     /// The same server, spoken to in RESP3 (pushes) for pub/sub.
     events_client: redis::Client,
-    events: OnceLock<Option<Events>>,
     prefix: String,
     connect_timeout: Duration,
-    /// The command connections, one per Tokio runtime that uses the store (see
+    /// The connections of each Tokio runtime that uses the store (see
     /// [`connection`](Self::connection)).
-    managers: Mutex<Vec<PerRuntime>>,
+    runtimes: Mutex<Vec<Arc<PerRuntime>>>,
     /// The URL without its password, for `Debug`.
     shown: String,
 }
@@ -322,23 +322,30 @@ impl RedisStore {
         )
     }
 
-    /// The command connection of the runtime this is called on. A connection's I/O runs on
-    /// the runtime that opened it: once that runtime has shut down (the end of a
+    /// The command connection of the runtime this is called on (see [`Self::this_runtime`]).
+    fn connection(&self) -> Result<ConnectionManager, StoreError> {
+        Ok(self.this_runtime()?.manager.clone())
+    }
+
+    /// The connections of the runtime this is called on. A connection's I/O runs on the
+    /// runtime that opened it: once that runtime has shut down (the end of a
     /// `#[tokio::test]`, of a runtime per job), a command sent on it fails without leaving
     /// the process, and while that runtime sits idle (a current-thread runtime between its
-    /// `block_on`s) a command waits unanswered. One connection for the whole store made a
-    /// token write from any other runtime fail, tried once, and the next process fetched
-    /// again (found by review). So each runtime gets a connection of its own; those of
-    /// runtimes that have shut down are dropped when a runtime is first seen.
-    fn connection(&self) -> Result<ConnectionManager, StoreError> {
+    /// `block_on`s) a command waits unanswered and a message goes unread. One connection
+    /// for the whole store made a token write from any other runtime fail, tried once, and
+    /// the next process fetched again; and one subscription left every other runtime's
+    /// waits to the 500 ms fallback (found by review). So each runtime gets connections of
+    /// its own; those of runtimes that have shut down are dropped when a runtime is first
+    /// seen.
+    fn this_runtime(&self) -> Result<Arc<PerRuntime>, StoreError> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| StoreError::new("the Redis store was used outside a Tokio runtime"))?;
         let id = runtime.id();
-        let mut managers = lock(&self.managers);
-        if let Some(ours) = managers.iter().find(|m| m.runtime == id) {
-            return Ok(ours.manager.clone());
+        let mut runtimes = lock(&self.runtimes);
+        if let Some(ours) = runtimes.iter().find(|r| r.runtime == id) {
+            return Ok(Arc::clone(ours));
         }
-        managers.retain(|m| !m.sentinel.is_finished());
+        runtimes.retain(|r| !r.sentinel.is_finished());
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             // The source bounds every operation itself; a few quick reconnects at most.
@@ -346,17 +353,21 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(200));
         let manager = ConnectionManager::new_lazy_with_config(self.client.clone(), config)
             .map_err(|e| failed("could not set up the Redis connection", e))?;
-        managers.push(PerRuntime {
+        let ours = Arc::new(PerRuntime {
             runtime: id,
-            manager: manager.clone(),
+            manager,
+            events: OnceLock::new(),
             sentinel: runtime.spawn(std::future::pending()),
         });
-        Ok(manager)
+        runtimes.push(Arc::clone(&ours));
+        Ok(ours)
     }
 
-    /// The pub/sub connection, set up on first use (it connects on its first command).
-    fn events(&self) -> Option<&Events> {
-        self.events
+    /// This runtime's pub/sub connection, set up on first use (it connects on its first
+    /// command).
+    fn events(&self) -> Option<Events> {
+        let ours = self.this_runtime().ok()?;
+        ours.events
             .get_or_init(|| {
                 let channels = Arc::new(Mutex::new(HashMap::new()));
                 let config = ConnectionManagerConfig::new()
@@ -375,11 +386,11 @@ impl RedisStore {
                     }
                 }
             })
-            .as_ref()
+            .clone()
     }
 
-    /// The wake-ups of `channel`, subscribed (once per store); `None` if the subscription
-    /// failed (this wait polls instead).
+    /// The wake-ups of `channel`, subscribed (once per store and runtime); `None` if the
+    /// subscription failed (this wait polls instead).
     async fn listen(&self, channel: &str) -> Option<watch::Receiver<u64>> {
         let events = self.events()?;
         let listened = Arc::clone(
@@ -501,10 +512,9 @@ impl RedisStoreBuilder {
         Ok(RedisStore {
             client,
             events_client,
-            events: OnceLock::new(),
             prefix: self.prefix,
             connect_timeout: self.connect_timeout,
-            managers: Mutex::new(Vec::new()),
+            runtimes: Mutex::new(Vec::new()),
             shown,
         })
     }
@@ -671,10 +681,11 @@ fn wrong_type(error: &redis::RedisError) -> bool {
             .is_some_and(|errors| errors.iter().any(|(_, e)| e.code() == "WRONGTYPE"))
 }
 
-/// One runtime's command connection.
+/// One runtime's connections: for commands, and for pub/sub once it waits.
 struct PerRuntime {
     runtime: tokio::runtime::Id,
     manager: ConnectionManager,
+    events: OnceLock<Option<Events>>,
     /// A task on that runtime that never ends on its own: finished once the runtime has
     /// shut down, and aborted with the store.
     sentinel: tokio::task::JoinHandle<()>,
@@ -686,7 +697,8 @@ impl Drop for PerRuntime {
     }
 }
 
-/// A store's pub/sub connection and the channels it listens to.
+/// A runtime's pub/sub connection and the channels it listens to.
+#[derive(Clone)]
 struct Events {
     manager: ConnectionManager,
     channels: Arc<Mutex<HashMap<String, Arc<Channel>>>>,
