@@ -931,3 +931,100 @@ fn a_wait_on_a_later_runtime_is_woken_by_the_release() {
         drop(kept);
     }
 }
+
+/// A proxy to Redis on `target` that holds back, on its way to Redis, the first client
+/// chunk holding `marker` (and what follows it on that connection) until `release` fires:
+/// a write stuck in the network (a stalled connection retransmitting) while other
+/// connections go through. Says on `held` when it holds one.
+async fn write_holder(
+    target: u16,
+    marker: &'static [u8],
+) -> (
+    u16,
+    tokio::sync::oneshot::Receiver<()>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (held_tx, held) = tokio::sync::oneshot::channel();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let stall = Arc::new(tokio::sync::Mutex::new(Some((held_tx, released))));
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = tokio::net::TcpStream::connect(("127.0.0.1", target))
+                .await
+                .unwrap();
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            let stall = Arc::clone(&stall);
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = client_read.read(&mut buffer).await {
+                    let chunk = &buffer[..n];
+                    if chunk.windows(marker.len()).any(|w| w == marker)
+                        && let Some((held, released)) = stall.lock().await.take()
+                    {
+                        let _ = held.send(());
+                        let _ = released.await;
+                    }
+                    if server_write.write_all(chunk).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                let _ = client_write.shutdown().await;
+            });
+        }
+    });
+    (port, held, release)
+}
+
+/// Promise (`invalidate`): the stored token it was given is deleted. A write that got no
+/// answer within its timeout may still land (it is kept for that reason, and deleted on
+/// invalidate). Here it lands after the delete, which went on another connection (another
+/// runtime's, or one opened after a reconnect) and found nothing yet: the rejected token
+/// must not come back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_lands_after_the_delete_of_its_value_does_not_restore_it() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let (port, held, release) = write_holder(server.port(), b"token-1").await;
+    let through = Arc::new(RedisStore::new(&format!("redis://127.0.0.1:{port}/")).unwrap());
+    let direct = RedisStore::new(&server.url()).unwrap();
+    let key = "ab".repeat(32);
+    let ttl = Duration::from_secs(60);
+    // Connected, and the write script loaded.
+    through.put(&key, b"warm-up", ttl).await.unwrap();
+    let put = tokio::spawn({
+        let (through, key) = (Arc::clone(&through), key.clone());
+        async move {
+            tokio::time::timeout(
+                Duration::from_millis(500),
+                through.put(&key, b"token-1", ttl),
+            )
+            .await
+        }
+    });
+    held.await.expect("the write was held");
+    let answered = put.await.unwrap();
+    // Timed out by the caller, or by the connection's own response timeout.
+    assert!(
+        !matches!(answered, Ok(Ok(()))),
+        "the write was answered: {answered:?}"
+    );
+    // The source gives up on the write, and its token is rejected: deleted.
+    direct.compare_and_delete(&key, b"token-1").await.unwrap();
+    release.send(()).unwrap();
+    // The write lands now; the connection's next command is answered after it.
+    through.get(&"cd".repeat(32)).await.unwrap();
+    let now = direct.get(&key).await.unwrap().map(|entry| entry.value);
+    assert_ne!(
+        now.as_deref(),
+        Some(&b"token-1"[..]),
+        "the write landed after the delete of its value and restored it"
+    );
+}
