@@ -47,25 +47,43 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
 end
 return 0";
 
-/// Writes the token and wakes the waiters. The wake-up is best effort (`pcall`): a user
-/// whose ACL grants no pub/sub channel (Redis 7's default for a new user) has the `SET`
-/// land and the `PUBLISH` refused, and a refused wake-up only costs latency (found by
-/// review: it failed every write, after the token had landed).
+/// Writes the token and wakes the waiters, unless the value is the one last deleted (see
+/// [`COMPARE_AND_DELETE`]): then it is a write that landed late, and is dropped. The
+/// wake-up is best effort (`pcall`): a user whose ACL grants no pub/sub channel (Redis 7's
+/// default for a new user) has the `SET` land and the `PUBLISH` refused, and a refused
+/// wake-up only costs latency (found by review: it failed every write, after the token had
+/// landed).
 const PUT: &str = r"
+if redis.pcall('GET', KEYS[3]) == redis.sha1hex(ARGV[1]) then
+  return 0
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.pcall('PUBLISH', KEYS[2], 'put')
 return 1";
 
-/// Deletes the token only if it is exactly the one given.
+/// Deletes the token only if it is exactly the one given, and, found or not, notes that
+/// value (its SHA-1, under `KEYS[2]` for `ARGV[2]` ms) as deleted: a write of it that got
+/// no answer in time may still be on its way, on a stalled connection or on another
+/// runtime's, and landing after this delete it would restore the token an invalidate
+/// deleted (found by review). Every value a source writes is sealed with a nonce of its
+/// own, so the note stops that one write and no other.
 const COMPARE_AND_DELETE: &str = r"
+redis.call('SET', KEYS[2], redis.sha1hex(ARGV[1]), 'PX', ARGV[2])
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0";
 
+/// How long a deleted value is kept from being written again ([`COMPARE_AND_DELETE`]):
+/// longer than a write can take to land. A connection whose data goes unacknowledged for
+/// 20 s is closed on Linux ([`tcp_settings`]), and elsewhere the system gives up
+/// retransmitting within about 15 minutes.
+const DELETED_MS: u64 = 15 * 60 * 1000;
+
 /// Deletes each of `KEYS` (shaped as this store's keys) that holds what this store writes
 /// there: a sealed token (it starts with `ARGV[1]`, the seal's magic) under a `:token`
-/// key, a lease owner (hex digits) under a `:lease` key. Replies how many tokens.
+/// key, a lease owner or a deleted value's SHA-1 (hex digits) under a `:lease` or
+/// `:deleted` key. Replies how many tokens.
 const CLEAR: &str = r"
 local tokens = 0
 for _, key in ipairs(KEYS) do
@@ -101,7 +119,8 @@ return 0";
 /// reads, compare-and-deletes, releases, and leases, which count as taken when their owner
 /// already holds them. A write is not: its first try may have landed with only its reply
 /// lost, and a second would restore the value if another process deleted it in between (a
-/// token the API rejected; found by review). A write follows a read or a lease on the same
+/// token the API rejected; found by review; [`COMPARE_AND_DELETE`]'s note now drops such a
+/// second try, but it could still replace a token written in between). A write follows a read or a lease on the same
 /// connection moments before (each runtime has its own: see
 /// [`connection`](RedisStore::connection)), so an idle connection is found closed by those.
 macro_rules! retried {
@@ -163,6 +182,10 @@ fn closed_under_us(error: &redis::RedisError) -> bool {
 ///   cool-down (a failure key, one per way of sending the credential, is another hash of
 ///   the same shape, so it is stored as one more credential's token; nobody takes its
 ///   lease or waits on it);
+/// - `<prefix><key>:deleted` (and `<prefix><failure key>:deleted`), the SHA-1 of the
+///   value last deleted there (an invalidated token, an ended failure), for 15 minutes: a
+///   write of that value that lands later (one that got no answer in time, on a stalled
+///   connection) is dropped instead of restoring it;
 /// - `<prefix><key>:events`, a pub/sub channel: writing the token and ending the lease
 ///   publish on it, and waiters listen to it (looking at the keys again every 500 ms as a
 ///   fallback), so nobody busy-polls. A store subscribes on a RESP3 connection of its
@@ -260,8 +283,9 @@ impl RedisStore {
 
     /// Deletes every token and lease a [`TokenSource`](crate::TokenSource) wrote through
     /// this store under its key prefix, and nothing else that shares the prefix: a key
-    /// shaped as this store's, `<prefix><64 hex>:token` or `:lease`, is deleted only when
-    /// it holds what a source writes there, a sealed token or a lease owner (hex digits).
+    /// shaped as this store's, `<prefix><64 hex>:token`, `:lease` or `:deleted`, is deleted
+    /// only when it holds what a source writes there, a sealed token, or a lease owner or
+    /// a deleted value's SHA-1 (hex digits).
     /// A value put through this store's [`TokenStore`] methods by other code is left.
     /// Returns how many entries (tokens, and failed requests kept for their cool-down).
     pub async fn clear(&self) -> Result<usize, StoreError> {
@@ -300,7 +324,8 @@ impl RedisStore {
         }
     }
 
-    /// Whether `key` is a token or lease this store writes: `<prefix><64 hex>:token|lease`.
+    /// Whether `key` is a token, lease or deleted value's note this store writes:
+    /// `<prefix><64 hex>:token|lease|deleted`.
     fn is_ours(&self, key: &str) -> bool {
         let Some(rest) = key.strip_prefix(&self.prefix) else {
             return false;
@@ -310,7 +335,7 @@ impl RedisStore {
         };
         hash.len() == 64
             && hash.bytes().all(|b| b.is_ascii_hexdigit())
-            && matches!(kind, "token" | "lease")
+            && matches!(kind, "token" | "lease" | "deleted")
     }
 
     fn keys(&self, key: &str) -> (String, String, String) {
@@ -320,6 +345,11 @@ impl RedisStore {
             format!("{base}:lease"),
             format!("{base}:events"),
         )
+    }
+
+    /// Where the last value deleted from `key` is noted (see [`COMPARE_AND_DELETE`]).
+    fn deleted_key(&self, key: &str) -> String {
+        format!("{}{key}:deleted", self.prefix)
     }
 
     /// The command connection of the runtime this is called on (see [`Self::this_runtime`]).
@@ -533,7 +563,11 @@ impl TokenStore for RedisStore {
         let ms = millis(ttl);
         let script = redis::Script::new(PUT);
         let mut invocation = script.key(token);
-        invocation.key(events).arg(value).arg(ms);
+        invocation
+            .key(events)
+            .key(self.deleted_key(key))
+            .arg(value)
+            .arg(ms);
         // Tried once: see `retried!`.
         invocation
             .invoke_async::<i64>(&mut connection)
@@ -547,7 +581,10 @@ impl TokenStore for RedisStore {
         let mut connection = self.connection()?;
         let script = redis::Script::new(COMPARE_AND_DELETE);
         let mut invocation = script.key(token);
-        invocation.arg(expected);
+        invocation
+            .key(self.deleted_key(key))
+            .arg(expected)
+            .arg(DELETED_MS);
         let deleted: i64 = retried!(invocation.invoke_async(&mut connection))
             .map_err(|e| failed("Redis compare-and-delete failed", e))?;
         Ok(deleted == 1)
