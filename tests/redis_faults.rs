@@ -310,6 +310,35 @@ async fn each_store_operation_fits_its_own_timeout_on_a_distant_redis() {
     assert_eq!(sandbox.stats(PROVIDER).token_requests, 1);
 }
 
+/// `StorePolicy::operation_timeout` is what bounds an operation, longer than 500 ms too:
+/// with a Redis 600 ms a round trip away and a 3 s operation timeout, two cold sources
+/// share one token without a store error (found by review: the `redis` crate's own 500 ms
+/// response timeout cut every command first, and each source fetched on its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_timeout_over_500_ms_is_the_one_that_applies() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let port = latency_proxy::start(server.port(), Duration::from_millis(300)).await;
+    let store = Arc::new(RedisStore::new(&format!("redis://127.0.0.1:{port}/")).unwrap());
+    let sandbox = Sandbox::start().await.unwrap();
+    let policy = StorePolicy::default().with_operation_timeout(Duration::from_secs(3));
+    let source = || {
+        TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+            .store(store.clone())
+            .store_policy(policy.clone())
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (source(), source());
+    let token = first.token().await.unwrap();
+    let shared = second.token().await.unwrap().expose_secret() == token.expose_secret();
+    let (a, b) = (first.stats(), second.stats());
+    assert_eq!((a.store_errors, b.store_errors), (0, 0), "{a:?} {b:?}");
+    assert!(shared, "the second source got a token of its own");
+    assert_eq!(sandbox.stats(PROVIDER).token_requests, 1);
+}
+
 /// A stored value far larger than any token this crate seals (written by something else
 /// with access to Redis) is read only up to a bound: a counted miss, replaced by the
 /// fetched token, and Redis sends less than the value itself. (Before, each of the three
