@@ -214,11 +214,19 @@ pub async fn run(args: Args) -> ExitCode {
                     files.clear().map_err(|e| (e.to_string(), false)),
                     exit::CONFIGURATION,
                 ),
+                // The library waits for Redis as long as it takes (its sources bound their
+                // own operations): a Redis that never answers gets this long.
                 Store::Redis(redis) => (
-                    redis
-                        .clear()
-                        .await
-                        .map_err(|e| (e.to_string(), e.is_refused())),
+                    match tokio::time::timeout(REDIS_CLEAR_TIMEOUT, redis.clear()).await {
+                        Ok(result) => result.map_err(|e| (e.to_string(), e.is_refused())),
+                        Err(_) => Err((
+                            format!(
+                                "Redis did not answer within {}",
+                                humantime::format_duration(REDIS_CLEAR_TIMEOUT)
+                            ),
+                            false,
+                        )),
+                    },
                     exit::NETWORK,
                 ),
             };
@@ -243,6 +251,9 @@ pub async fn run(args: Args) -> ExitCode {
         }
     }
 }
+
+/// The longest `cache clear` waits for a Redis store.
+const REDIS_CLEAR_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn cleared(n: usize, place: &str) -> ExitCode {
     let entries = if n == 1 { "entry" } else { "entries" };

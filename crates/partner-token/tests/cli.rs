@@ -2326,6 +2326,53 @@ fn cache_clear_on_a_redis_that_refuses_the_password_is_a_configuration_error() {
     assert_eq!(code(&gone), 5, "{}", text(&gone.stderr));
 }
 
+/// A Redis that takes the connection and never answers (stopped, say) holds `cache clear`
+/// at most 5 s, then a network error (exit 5) naming the store: the library's commands wait
+/// for Redis as long as it takes, so the command bounds its own.
+#[test]
+fn cache_clear_on_a_redis_that_never_answers_gives_up_after_5_s() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        // Takes each connection and keeps it, unanswered, until the test ends.
+        listener
+            .incoming()
+            .map_while(Result::ok)
+            .take(8)
+            .collect::<Vec<_>>()
+    });
+    let url = format!("redis://127.0.0.1:{port}/");
+    let child = command()
+        .args(["cache", "clear", "--store", &url])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = common::KillOnDrop(child);
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "cache clear still waiting after a minute"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let took = started.elapsed();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(5), "{stderr}");
+    assert!(
+        took >= std::time::Duration::from_secs(5),
+        "{took:?}: {stderr}"
+    );
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+    assert!(stderr.contains("did not answer within 5s"), "{stderr}");
+    drop(held);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_takes_a_standard_rfc_6749_endpoint() {
     let sandbox = Sandbox::start().await.unwrap();

@@ -216,7 +216,11 @@ fn closed_under_us(error: &redis::RedisError) -> bool {
 /// warning and it fetches on its own until Redis answers again. Its connections probe a
 /// peer idle for 60 s (TCP keep-alive: a NAT or firewall that forgets idle connections
 /// keeps them), and on Linux one whose data goes unacknowledged for 20 s is closed and
-/// opened again. `redis://` and `rediss://`
+/// opened again. A command waits for Redis's answer as long as it takes: a
+/// [`TokenSource`](crate::TokenSource) bounds each of its operations by
+/// [`StorePolicy::operation_timeout`](crate::store::StorePolicy::operation_timeout) (any
+/// length); bound your own calls ([`clear`](Self::clear), the [`TokenStore`] methods) with
+/// `tokio::time::timeout`. `redis://` and `rediss://`
 /// (TLS) URLs, with a password or an ACL user and password, and a database number, work
 /// as the `redis` crate reads them.
 ///
@@ -288,6 +292,7 @@ impl RedisStore {
     /// a deleted value's SHA-1 (hex digits).
     /// A value put through this store's [`TokenStore`] methods by other code is left.
     /// Returns how many entries (tokens, and failed requests kept for their cool-down).
+    /// It waits for Redis as long as Redis takes: bound it with `tokio::time::timeout`.
     pub async fn clear(&self) -> Result<usize, StoreError> {
         let mut connection = self.connection()?;
         let pattern = format!("{}*", escape_glob(&self.prefix));
@@ -378,7 +383,11 @@ impl RedisStore {
         runtimes.retain(|r| !r.sentinel.is_finished());
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
-            // The source bounds every operation itself; a few quick reconnects at most.
+            // The source bounds every operation itself (`StorePolicy::operation_timeout`):
+            // no response timeout of the `redis` crate's under it (its 500 ms cut every
+            // longer operation timeout short; found by review). A few quick reconnects at
+            // most.
+            .set_response_timeout(None)
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(200));
         let manager = ConnectionManager::new_lazy_with_config(self.client.clone(), config)
@@ -402,6 +411,7 @@ impl RedisStore {
                 let channels = Arc::new(Mutex::new(HashMap::new()));
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(self.connect_timeout))
+                    .set_response_timeout(None)
                     .set_number_of_retries(2)
                     .set_max_delay(Duration::from_millis(200))
                     .set_push_sender(wake_listeners(Arc::clone(&channels)))
