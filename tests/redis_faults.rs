@@ -533,6 +533,90 @@ async fn a_connection_redis_closed_while_idle_costs_no_token_and_no_store_error(
     assert_eq!(sandbox.stats(PROVIDER).token_requests, 2);
 }
 
+/// Closes every client connection but `admin`'s, as Redis's idle `timeout` would; returns
+/// how many.
+async fn kill_idle_connections(admin: &mut redis::aio::MultiplexedConnection) -> i64 {
+    redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"][..])
+        .query_async(admin)
+        .await
+        .unwrap()
+}
+
+/// The README: a connection Redis closed while idle is reopened and the operation tried
+/// once more, without an error, for a delete, a lease and a release as for a read (only
+/// the read was tested; each of these failed when its second try was taken out).
+#[tokio::test]
+async fn a_delete_a_lease_and_a_release_on_a_connection_closed_while_idle_succeed() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::new(&server.url()).unwrap();
+    let mut admin = server.connection().await;
+    let key = "cd".repeat(32);
+    let lease = format!("partner-auth:{key}:lease");
+    let ttl = Duration::from_secs(60);
+    store.put(&key, b"token-1", ttl).await.unwrap();
+
+    assert_eq!(kill_idle_connections(&mut admin).await, 1);
+    let deleted = store.compare_and_delete(&key, b"token-1").await;
+    assert!(matches!(deleted, Ok(true)), "a delete: {deleted:?}");
+    assert_eq!(store.get(&key).await.unwrap(), None);
+
+    assert_eq!(kill_idle_connections(&mut admin).await, 1);
+    let taken = store.try_lease(&key, "owner-1", ttl).await;
+    assert!(matches!(taken, Ok(true)), "a lease: {taken:?}");
+    let owner: Option<String> = admin.get(&lease).await.unwrap();
+    assert_eq!(owner.as_deref(), Some("owner-1"));
+
+    assert_eq!(kill_idle_connections(&mut admin).await, 1);
+    let released = store.release_lease(&key, "owner-1").await;
+    assert!(released.is_ok(), "a release: {released:?}");
+    let held: bool = admin.exists(&lease).await.unwrap();
+    assert!(!held, "the lease outlived its release");
+
+    assert_eq!(kill_idle_connections(&mut admin).await, 1);
+    let lookup = store.get_or_lease(&key, "owner-2", ttl).await;
+    assert!(
+        matches!(lookup, Ok(partner_auth::store::Lookup::Leased)),
+        "a read that leases: {lookup:?}"
+    );
+}
+
+/// The same through a source: an `invalidate` whose delete finds the connection closed
+/// deletes the stored token without a store error (nor the outage that would follow).
+#[tokio::test]
+async fn an_invalidate_on_a_connection_closed_while_idle_costs_no_store_error() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let a = build(&sandbox, &server.url(), StorePolicy::default());
+    let first = a.token().await.unwrap();
+    let key = format!("partner-auth:{}:token", a.store_key().unwrap());
+    let mut admin = server.connection().await;
+    let stored: bool = admin.exists(&key).await.unwrap();
+    assert!(stored);
+    assert_eq!(kill_idle_connections(&mut admin).await, 1);
+    assert!(a.invalidate(&first));
+    // The delete runs before the source reads the store again: here.
+    let second = a.token().await.unwrap();
+    assert_ne!(second.expose_secret(), first.expose_secret());
+    let stats = a.stats();
+    assert_eq!(
+        stats.store_errors, 0,
+        "a delete on a connection the server closed while idle was a store failure: {stats:?}"
+    );
+    assert_eq!(sandbox.stats(PROVIDER).token_requests, 2);
+    // The stored token is the new one (written after the delete).
+    let b = build(&sandbox, &server.url(), StorePolicy::default());
+    assert_eq!(
+        b.token().await.unwrap().expose_secret(),
+        second.expose_secret()
+    );
+    assert_eq!(sandbox.stats(PROVIDER).token_requests, 2);
+}
+
 /// The second try after a lost connection may repeat a lease attempt that took the lease:
 /// its owner already holds it, which counts as taken (not as someone else's lease to wait
 /// out); another owner's attempt still does not take it.
