@@ -196,3 +196,62 @@ async fn a_waiter_past_its_bound_takes_the_kept_failure_too() {
         "{error}"
     );
 }
+
+/// The README: a failure kept in the store is held for its cool-down, or as long as the
+/// provider asked, up to an hour: a 503 or 429 asking for a day (`Retry-After: 86400`) is
+/// written with an hour's time to live, and another process is told to wait at most that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_failure_is_held_at_most_an_hour_when_the_provider_asks_for_a_day() {
+    const HOUR: Duration = Duration::from_secs(60 * 60);
+    for (status, title, kind) in [
+        (503, "Service Unavailable", ErrorKind::ProviderUnavailable),
+        (429, "Too Many Requests", ErrorKind::RateLimited),
+    ] {
+        let problem = json!({"type": "about:blank", "title": title, "status": status});
+        let server = Scripted::sequence(
+            vec![Reply::json(status, problem).header("retry-after", "86400")],
+            Reply::token("tok-later", 3600),
+        )
+        .await;
+        let store = Arc::new(MemoryStore::default());
+        let first = source(&server, &store);
+        let error = first.token().await.unwrap_err();
+        assert_eq!(error.kind(), kind, "{error}");
+        let token_key = first.store_key().unwrap();
+        let kept: Vec<(String, Duration)> = store
+            .put_ttls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(key, _)| key != token_key)
+            .cloned()
+            .collect();
+        assert_eq!(
+            kept.len(),
+            1,
+            "{status}: the failure is kept once: {kept:?}"
+        );
+        let ttl = kept[0].1;
+        assert!(
+            ttl <= HOUR && ttl > HOUR - Duration::from_secs(60),
+            "{status}: a day asked for was kept {ttl:?}, not an hour"
+        );
+
+        // Another process takes it, told to wait no more than the hour.
+        let other = source(&server, &store).token().await.unwrap_err();
+        assert_eq!(
+            server.count(),
+            1,
+            "{status}: the kept failure was not taken"
+        );
+        assert!(
+            other.to_string().contains("token store keeps that answer"),
+            "{other}"
+        );
+        let wait = other.retry_after().unwrap();
+        assert!(
+            wait <= HOUR && wait > HOUR - Duration::from_secs(60),
+            "{status}: {wait:?}"
+        );
+    }
+}

@@ -57,6 +57,8 @@ pub struct MemoryStore {
     pub gets: Mutex<Vec<Option<Vec<u8>>>>,
     /// Every value `put` was given, in order.
     pub puts: Mutex<Vec<Vec<u8>>>,
+    /// The key and time to live of every `put`, in order.
+    pub put_ttls: Mutex<Vec<(String, Duration)>>,
     /// Every `put` fails while set.
     pub failing_puts: AtomicBool,
     /// The next `put` stores its value, then never answers (a reply lost or late).
@@ -175,6 +177,7 @@ impl TokenStore for MemoryStore {
             }
         }
         self.puts.lock().unwrap().push(value.to_vec());
+        self.put_ttls.lock().unwrap().push((key.to_owned(), ttl));
         if self.put_lands_then_hangs.swap(false, Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
