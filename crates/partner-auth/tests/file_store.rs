@@ -1354,6 +1354,101 @@ async fn a_stored_token_keeps_its_scope() {
     );
 }
 
+/// The README and `store`'s docs: the key an entry is stored under is a hash of provider,
+/// base URL, client id (and scope) and the secret's fingerprint: credentials that differ in
+/// any one of them (the same secret) have keys of their own, each 64 hex digits.
+#[test]
+fn credentials_differing_in_provider_base_url_or_client_id_have_keys_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let scoped = |provider: Provider, base_url: &str, id: &str, secret: &str, scope: &str| {
+        let mut client = partner_auth::Client::builder(provider)
+            .base_url(base_url)
+            .credentials(Credentials::new(id, secret));
+        if !scope.is_empty() {
+            client = client.scope(scope);
+        }
+        let client = client.build().unwrap();
+        let source = TokenSource::builder(client)
+            .store(Arc::new(FileStore::new(dir.path()).unwrap()))
+            .build()
+            .unwrap();
+        source.store_key().unwrap().to_owned()
+    };
+    let key = |provider: Provider, base_url: &str, id: &str, secret: &str| {
+        scoped(provider, base_url, id, secret, "")
+    };
+    let (url, other_url) = ("http://127.0.0.1:1/token", "http://127.0.0.1:2/token");
+    let base = key(Provider::Standard, url, "id-a", "secret-value-1");
+    let keys = [
+        base.clone(),
+        key(Provider::Tradevest, url, "id-a", "secret-value-1"),
+        key(Provider::Standard, other_url, "id-a", "secret-value-1"),
+        key(Provider::Standard, url, "id-b", "secret-value-1"),
+        key(Provider::Standard, url, "id-a", "secret-value-2"),
+        // The scope asked for counts too (a token for one scope is not one for another).
+        scoped(Provider::Standard, url, "id-a", "secret-value-1", "read"),
+    ];
+    for key in &keys {
+        assert!(
+            key.len() == 64
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{key}"
+        );
+    }
+    let distinct: std::collections::HashSet<&String> = keys.iter().collect();
+    assert_eq!(distinct.len(), keys.len(), "{keys:#?}");
+    // And the same credential has the same key.
+    assert_eq!(key(Provider::Standard, url, "id-a", "secret-value-1"), base);
+}
+
+/// Two client ids with one secret on one `FileStore` are two entries: each fetches its own
+/// token, and each reads its own back.
+#[tokio::test]
+async fn two_client_ids_with_one_secret_keep_two_entries() {
+    let server = httpmock::MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST).path("/token");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(
+                    r#"{"access_token":"tok-shared-body","token_type":"Bearer","expires_in":600}"#,
+                );
+        })
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let source = |id: &str| {
+        let client = partner_auth::Client::builder(Provider::Standard)
+            .base_url(server.url("/token"))
+            .credentials(Credentials::new(id, "secret-value-1"))
+            .build()
+            .unwrap();
+        TokenSource::builder(client)
+            .store(Arc::new(FileStore::new(dir.path()).unwrap()))
+            .store_policy(patient())
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (source("id-a"), source("id-b"));
+    a.token().await.unwrap();
+    b.token().await.unwrap();
+    assert_eq!(
+        mock.calls_async().await,
+        2,
+        "one token request per client id"
+    );
+    assert_eq!(files_with(dir.path(), "token").len(), 2);
+    // Each entry opens for its own client id: later processes ask for nothing.
+    for id in ["id-a", "id-b"] {
+        let later = source(id);
+        later.token().await.unwrap();
+        assert_eq!(later.stats().store_hits, 1, "{id}");
+    }
+    assert_eq!(mock.calls_async().await, 2);
+}
+
 /// The largest token a response can carry (a body of exactly 1 MiB, the bound) is read
 /// back from the store: the bound on what a store reads leaves room for it sealed. (With
 /// the token file read up to 1 MiB, it was a decrypt failure on every read.)

@@ -22,7 +22,8 @@
 //! What the store holds is sealed by this crate before the store sees it: the value is
 //! encrypted with AES-256-GCM under a key derived with HKDF-SHA-256 from the client
 //! secret and the credential's identity, and the key is a SHA-256 hash of the provider,
-//! base URL, client id and a fingerprint of the secret. Whoever reads the store without
+//! base URL, client id (with the scope and extra parameters, where set) and a fingerprint
+//! of the secret. Whoever reads the store without
 //! the client secret learns neither the token nor the secret; an entry that fails to
 //! decrypt (tampered, truncated, written for another credential or under a rotated secret)
 //! is a miss, counted in [`Stats::store_decrypt_failures`](crate::Stats).
