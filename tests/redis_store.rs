@@ -841,3 +841,54 @@ fn a_runtime_that_ends_mid_fetch_releases_its_redis_lease() {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// A listener on loopback whose accept queue is full, and the connections that fill it:
+/// Linux drops the SYN of any further connection, which is never completed (a Redis behind
+/// a firewall that drops packets).
+fn black_hole() -> (tokio::net::TcpListener, Vec<std::net::TcpStream>) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut queued = Vec::new();
+    loop {
+        match std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)) {
+            Ok(stream) => queued.push(stream),
+            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => break,
+            Err(error) => panic!("connecting to fill the queue: {error}"),
+        }
+        assert!(queued.len() < 64, "the accept queue never filled");
+    }
+    (listener, queued)
+}
+
+/// `RedisStoreBuilder::connect_timeout`, which said "how long connecting may take" (no test
+/// backed it; it was the bound of each attempt, and the `redis` crate makes three): a Redis
+/// that never completes a connection fails an operation after three attempts of the
+/// connect timeout each, 0.1 to 0.2 s and then 0.2 to 0.4 s apart, on paused time.
+#[tokio::test(start_paused = true)]
+async fn connecting_to_a_redis_that_never_answers_gives_up_after_the_connect_timeouts() {
+    let (listener, _queued) = black_hole();
+    let url = format!("redis://{}/", listener.local_addr().unwrap());
+    let key = "de".repeat(32);
+    for (timeout, store) in [
+        (Duration::from_secs(2), RedisStore::new(&url).unwrap()),
+        (
+            Duration::from_millis(200),
+            RedisStore::builder(&url)
+                .connect_timeout(Duration::from_millis(200))
+                .build()
+                .unwrap(),
+        ),
+    ] {
+        let started = tokio::time::Instant::now();
+        let error = store.get(&key).await.unwrap_err();
+        let took = started.elapsed();
+        let attempts = timeout * 3;
+        assert!(
+            took >= attempts + Duration::from_millis(300)
+                && took < attempts + Duration::from_millis(600),
+            "a connect timeout of {timeout:?} gave up after {took:?}: {error:?}"
+        );
+    }
+}

@@ -489,7 +489,13 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// How long connecting may take (default 2 s).
+    /// How long each attempt to connect may take (default 2 s). A connection is tried three
+    /// times, 0.1 to 0.2 s and then 0.2 to 0.4 s apart, so an operation on a Redis that
+    /// never completes a connection (a firewall that drops packets) fails after three
+    /// times this and up to 0.6 s more: about 6.5 s by default. A
+    /// [`TokenSource`](crate::TokenSource) bounds each of its operations by
+    /// [`StorePolicy::operation_timeout`](crate::store::StorePolicy::operation_timeout)
+    /// (500 ms by default) all the same; bound your own calls with `tokio::time::timeout`.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
