@@ -441,3 +441,50 @@ async fn repeated_headers_in_any_form_are_one_rejection_and_no_violation() {
     assert_eq!(stats.api_accepted, 0);
     assert_eq!(stats.api_expired_token + stats.api_unknown_token, 0);
 }
+
+/// `Sandbox::spec_violations`: the first 1,000 are kept; `ProviderStats::spec_violations`
+/// counts them all.
+#[tokio::test]
+async fn the_first_thousand_violations_are_kept_and_all_are_counted() {
+    let sandbox = Sandbox::builder()
+        .allow_spec_violations()
+        .start()
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let url = format!("{}/oauth/token", sandbox.endpoint("cobee").base_url);
+    for n in 0..1001 {
+        // Without the required `clientSecret`; the id numbered, to tell them apart.
+        let response = http
+            .post(&url)
+            .json(&json!({"clientId": format!("client-{n}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "request {n}");
+    }
+    let stats = sandbox.stats("cobee");
+    assert_eq!((stats.spec_violations, stats.tokens_issued), (1001, 0));
+    let kept = sandbox.spec_violations();
+    assert_eq!(kept.len(), 1000);
+    assert!(kept.iter().all(|v| v.provider == "cobee"));
+}
+
+/// `SandboxBuilder::token_lifetime`: a fraction of a second is reported rounded down, by
+/// every provider.
+#[tokio::test]
+async fn a_lifetime_with_a_fraction_of_a_second_is_reported_rounded_down() {
+    let sandbox = Sandbox::builder()
+        .token_lifetime(std::time::Duration::from_millis(1500))
+        .start()
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    for endpoint in sandbox.endpoints() {
+        let response = valid_request(&http, endpoint).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{}", endpoint.provider);
+        let body: serde_json::Value = response.json().await.unwrap();
+        let expires_in = body.get("expires_in").or_else(|| body.get("expiresIn"));
+        assert_eq!(expires_in, Some(&json!(1)), "{}: {body}", endpoint.provider);
+    }
+}
