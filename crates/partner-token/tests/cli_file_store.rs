@@ -147,6 +147,44 @@ async fn a_run_stopped_by_a_signal_mid_fetch_ends_its_lease() {
     }
 }
 
+/// README: "a run's lease lasts the timeout and a second": the lease file a run holds mid-fetch
+/// (`<owner> <expiry, ms> <time to live, ms>`) says so, for two timeouts (the library's
+/// default lease is 15 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_lease_lasts_its_timeout_and_a_second() {
+    let sandbox = holding(2, Duration::from_secs(60)).await;
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    for (timeout, ttl_ms) in [("3s", 4000u64), ("1500ms", 2500)] {
+        let store = fresh_dir("lease-ttl");
+        let requests = sandbox.stats(Provider::Dinie).token_requests;
+        let started_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let child = KillOnDrop(
+            fetch_command(&endpoint, &["--header", "--timeout", timeout, "--store"])
+                .arg(&store)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        lease_held_mid_fetch(&sandbox, &store, requests);
+        let lease = std::fs::read_to_string(&files_ending(&store, "lease")[0]).unwrap();
+        let words: Vec<&str> = lease.split_whitespace().collect();
+        assert_eq!(words.len(), 3, "{lease}");
+        assert_eq!(
+            words[2].parse::<u64>().unwrap(),
+            ttl_ms,
+            "--timeout {timeout}: {lease}"
+        );
+        // Its expiry is its time to live after it was taken, after the run started.
+        let expires_ms: u64 = words[1].parse().unwrap();
+        assert!(expires_ms >= started_ms + ttl_ms, "{lease}");
+        drop(child);
+    }
+}
+
 /// The same after the secret prompt, whose own listener ends the run at a signal: Ctrl-C
 /// typed at the terminal mid-fetch ends the lease before the run exits with 130.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
