@@ -2648,6 +2648,45 @@ async fn a_cached_token_in_its_refresh_window_is_replaced_before_it_is_printed()
     assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 2);
 }
 
+/// README: the refresh window is "a fifth of its lifetime, at most 5 minutes": an hour's
+/// token with 8 minutes left is not in it (a fifth would be 12), and is printed from the
+/// cache without a request; a 10-minute token's window is its last 2 minutes (5 would
+/// take it in), so with 3 left it is kept, and with 1 left it is replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_refresh_window_is_a_fifth_of_the_lifetime_at_most_5_minutes() {
+    let minutes = |n: u64| std::time::Duration::from_secs(60 * n);
+    for (lifetime, left, replaced) in [
+        (minutes(60), minutes(8), false),
+        (minutes(10), minutes(3), false),
+        (minutes(10), minutes(1), true),
+    ] {
+        let case = format!("a {lifetime:?} token with {left:?} left");
+        let sandbox = Sandbox::builder()
+            .token_lifetime(lifetime)
+            .start()
+            .await
+            .unwrap();
+        let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+        let store = fresh_dir("window");
+        let old = cache_an_old_token(client_for(&endpoint), &store, left).await;
+        assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 1, "{case}");
+
+        let output = fetch(&endpoint, &["--json", "--store", store.to_str().unwrap()]).await;
+        assert_eq!(code(&output), 0, "{case}: {}", text(&output.stderr));
+        assert_eq!(text(&output.stderr), "", "{case}");
+        let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let token = json["access_token"].as_str().unwrap();
+        let requests = sandbox.stats(Provider::Dinie).token_requests;
+        if replaced {
+            assert_ne!(token, old, "{case}: the old token was handed out");
+            assert_eq!(requests, 2, "{case}");
+        } else {
+            assert_eq!(token, old, "{case}: replaced");
+            assert_eq!(requests, 1, "{case}");
+        }
+    }
+}
+
 /// A cached token in its refresh window for which no new one comes is still usable: it
 /// is printed, with a warning (one JSON object with `--json`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
