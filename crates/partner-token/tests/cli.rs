@@ -339,6 +339,11 @@ fn the_demo_shows_the_whole_flow() {
         Provider::ALL.len(),
         "{stdout}"
     );
+    // README: "`demo` prints the count" of spec violations the sandbox saw.
+    assert!(
+        stdout.contains("4. Every request checked against its provider's spec: 0 violation(s)"),
+        "{stdout}"
+    );
     let all = format!(
         "All {} providers behaved as documented.",
         Provider::ALL.len()
@@ -1274,6 +1279,98 @@ fn sandbox_stopped_right_after_its_line_exits_cleanly() {
         let status = terminate(&mut child);
         assert!(status.success(), "round {round}: {status}");
     }
+}
+
+/// `partner-token sandbox --json` with `extra` arguments, its stderr piped, and the first
+/// line it printed.
+fn sandbox_json_with_stderr(extra: &[&str]) -> (KillOnDrop, Value) {
+    use std::io::BufRead as _;
+    let mut child = KillOnDrop(
+        command()
+            .args(["sandbox", "--json"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the sandbox"),
+    );
+    let mut line = String::new();
+    let stdout = child.0.stdout.take().expect("stdout");
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let endpoints = serde_json::from_str(&line).expect("one JSON object");
+    (child, endpoints)
+}
+
+/// A token request with no `Authorization` header, sent to `token_url` over plain TCP
+/// (`Connection: close`): the status and the whole response.
+fn post_without_basic(token_url: &str) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let rest = token_url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let body = "grant_type=client_credentials";
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+/// README: the CLI's `sandbox` command allows spec violations (a library sandbox that saw
+/// one panics when dropped): a Dinie token request without its Basic header is answered
+/// 401 in Dinie's problem+json, a valid fetch then still gets its token, and SIGTERM ends
+/// the sandbox cleanly, nothing on stderr.
+#[test]
+fn the_sandbox_command_answers_a_spec_violation_and_serves_on() {
+    let (mut child, endpoints) = sandbox_json_with_stderr(&[]);
+    let dinie = &endpoints["dinie"];
+    let base_url = dinie["base_url"].as_str().unwrap();
+    let (status, response) = post_without_basic(&format!("{base_url}/auth/token"));
+    assert_eq!(status, 401, "{response}");
+    let lower = response.to_ascii_lowercase();
+    assert!(
+        lower.contains("content-type: application/problem+json"),
+        "{response}"
+    );
+    let body: Value =
+        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).expect("a JSON body");
+    assert_eq!(body["status"], 401, "{body}");
+    assert_eq!(body["code"], "invalid_credentials", "{body}");
+
+    let output = run(
+        &[
+            "fetch",
+            "--provider",
+            "dinie",
+            "--base-url",
+            base_url,
+            "--json",
+        ],
+        dinie["client_id"].as_str().unwrap(),
+        Some(dinie["client_secret"].as_str().unwrap()),
+    );
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+
+    let status = terminate(&mut child);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{status}: {stderr}");
+    assert_eq!(stderr, "");
 }
 
 /// A negative duration or port is a usage error that says what is wrong with it, not the
