@@ -1373,6 +1373,27 @@ fn the_sandbox_command_answers_a_spec_violation_and_serves_on() {
     assert_eq!(stderr, "");
 }
 
+/// README: the sandbox "serves until Ctrl-C or SIGTERM": Ctrl-C (SIGINT) ends it cleanly
+/// too, exit 0 and nothing on stderr.
+#[test]
+fn the_sandbox_command_stops_cleanly_at_ctrl_c() {
+    let (mut child, endpoints) = sandbox_json_with_stderr(&[]);
+    assert!(endpoints["dinie"]["base_url"].is_string(), "{endpoints}");
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.0.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{status}: {stderr}");
+    assert_eq!(stderr, "");
+}
+
 /// A negative duration or port is a usage error that says what is wrong with it, not the
 /// refusal of an unexpected value that "may be a secret" (found by review: clap took `-1`
 /// for a flag).
