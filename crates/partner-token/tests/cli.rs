@@ -2244,6 +2244,64 @@ fn a_cache_that_cannot_be_opened_is_a_local_error_naming_the_directory() {
     assert_clear_is_a_local_error(&file, &error);
 }
 
+/// README: the cache is `$XDG_CACHE_HOME/partner-auth/tokens` or the platform's, which
+/// `partner-token cache dir` prints: an absolute `XDG_CACHE_HOME` is taken, a relative one
+/// ignored (`$HOME/.cache` on Linux, as the XDG spec says); with neither set, the home
+/// directory the user database gives this user.
+#[cfg(target_os = "linux")]
+#[test]
+fn cache_dir_prints_the_default_cache_directory() {
+    let cache_dir = |xdg: Option<&str>, home: Option<&str>| {
+        let mut command = command();
+        command.args(["cache", "dir"]).env_remove("XDG_CACHE_HOME");
+        command.env_remove("HOME");
+        if let Some(xdg) = xdg {
+            command.env("XDG_CACHE_HOME", xdg);
+        }
+        if let Some(home) = home {
+            command.env("HOME", home);
+        }
+        let output = command.output().unwrap();
+        assert_eq!(
+            code(&output),
+            0,
+            "{xdg:?} {home:?}: {}",
+            text(&output.stderr)
+        );
+        assert_eq!(text(&output.stderr), "");
+        text(&output.stdout)
+    };
+    let home = fresh_dir("home");
+    let home = home.to_str().unwrap();
+    assert_eq!(
+        cache_dir(Some("/var/cache/x"), Some(home)),
+        "/var/cache/x/partner-auth/tokens\n"
+    );
+    for relative in ["relative/cache", "./cache", ""] {
+        assert_eq!(
+            cache_dir(Some(relative), Some(home)),
+            format!("{home}/.cache/partner-auth/tokens\n"),
+            "XDG_CACHE_HOME={relative:?}"
+        );
+    }
+    // Neither: the home directory in the user database (getent, as the C library reads it).
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    let entry = Command::new("getent")
+        .args(["passwd", text(&uid.stdout).trim()])
+        .output()
+        .unwrap();
+    let passwd_home = text(&entry.stdout)
+        .trim_end()
+        .split(':')
+        .nth(5)
+        .expect("this user in the user database")
+        .to_owned();
+    assert_eq!(
+        cache_dir(None, None),
+        format!("{passwd_home}/.cache/partner-auth/tokens\n")
+    );
+}
+
 /// A Redis URL, with a password, on a loopback port nobody listens on.
 fn dead_redis_url() -> String {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
