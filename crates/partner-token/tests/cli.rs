@@ -1146,9 +1146,34 @@ fn completions_and_the_man_page_name_every_subcommand() {
             "demo",
             "completions",
             "man",
+            "cache",
             "--client-secret-stdin",
         ] {
             assert!(script.contains(name), "{shell}: {name}");
+        }
+        // `cache`'s own subcommands, as each shell names them (its description names
+        // them too, so a bare word would not do).
+        let cache_subcommands: &[&str] = match shell {
+            "bash" => &[
+                "partner__token__subcmd__cache,clear)",
+                "partner__token__subcmd__cache,dir)",
+            ],
+            "zsh" => &["partner-token-cache-command-", "(clear)", "(dir)"],
+            "fish" => &[
+                "__fish_partner_token_using_subcommand cache; and not __fish_seen_subcommand_from clear dir help\" -f -a \"clear\"",
+                "__fish_partner_token_using_subcommand cache; and not __fish_seen_subcommand_from clear dir help\" -f -a \"dir\"",
+            ],
+            "elvish" => &[
+                "&'partner-token;cache;clear'=",
+                "&'partner-token;cache;dir'=",
+            ],
+            _ => &[
+                "'partner-token;cache;clear' {",
+                "'partner-token;cache;dir' {",
+            ],
+        };
+        for words in cache_subcommands {
+            assert!(script.contains(words), "{shell}: {words}");
         }
     }
     assert_eq!(code(&run(&["completions", "cmd.exe"], "x", None)), 2);
@@ -1163,11 +1188,25 @@ fn completions_and_the_man_page_name_every_subcommand() {
         "schema",
         "sandbox",
         "demo",
+        "cache",
         "completions",
         "man",
-        "PARTNER_CLIENT_SECRET",
     ] {
-        assert!(page.contains(name), "{name}: {page}");
+        let reference = format!("partner\\-token\\-{name}(1)");
+        assert!(page.contains(&reference), "{reference}: {page}");
+    }
+    assert!(page.contains("PARTNER_CLIENT_SECRET"), "{page}");
+
+    // `cache`'s page, and the pages of its subcommands that it refers to.
+    let output = run(&["man", "cache"], "x", None);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let page = text(&output.stdout);
+    assert!(page.contains(".TH partner-token-cache 1"), "{page}");
+    for reference in [
+        "partner\\-token\\-cache\\-clear(1)",
+        "partner\\-token\\-cache\\-dir(1)",
+    ] {
+        assert!(page.contains(reference), "{reference}: {page}");
     }
 
     // Each subcommand's page, as the main page's SUBCOMMANDS section refers to them.
