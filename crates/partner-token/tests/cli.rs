@@ -1224,6 +1224,32 @@ fn completions_and_the_man_page_name_every_subcommand() {
     }
 }
 
+/// The pages `cache`'s page refers to, `partner-token-cache-clear(1)` and
+/// `partner-token-cache-dir(1)`, are printed by `partner-token man cache clear` and `man
+/// cache dir` (found by audit: refused as a value that may be a secret). A subcommand
+/// without subcommands of its own takes no second word.
+#[test]
+fn the_man_pages_of_caches_subcommands_are_printed() {
+    for (action, words) in [
+        ("clear", &["\\-\\-store", "PARTNER_TOKEN_STORE"][..]),
+        ("dir", &["Print the default cache directory"][..]),
+    ] {
+        let output = run(&["man", "cache", action], "x", None);
+        assert_eq!(code(&output), 0, "{action}: {}", text(&output.stderr));
+        let page = text(&output.stdout);
+        let title = format!(".TH partner-token-cache-{action} 1");
+        assert!(page.contains(&title), "{title}: {page}");
+        for words in words {
+            assert!(page.contains(words), "{action}: {words}: {page}");
+        }
+    }
+    for args in [&["man", "fetch", "clear"][..], &["man", "cache", "nothing"]] {
+        let output = run(args, "x", None);
+        assert_eq!(code(&output), 2, "{args:?}: {}", text(&output.stderr));
+        assert_eq!(text(&output.stdout), "", "{args:?}");
+    }
+}
+
 /// Six consecutive free loopback ports, probably: a free port from the system as the base.
 fn free_base_port() -> u16 {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
