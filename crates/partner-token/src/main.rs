@@ -63,11 +63,14 @@ enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff), e.g. `partner-token man | man -l -`, or a subcommand's
-    /// (`partner-token man fetch`).
+    /// (`partner-token man fetch`, `partner-token man cache clear`).
     Man {
         /// The subcommand whose page to print.
         #[arg(value_parser = ["fetch", "schema", "sandbox", "demo", "cache", "completions", "man"])]
         subcommand: Option<String>,
+        /// Its own subcommand whose page to print (`cache`'s `clear` or `dir`).
+        #[arg(requires = "subcommand", value_parser = ["clear", "dir"])]
+        action: Option<String>,
     },
 }
 
@@ -133,7 +136,9 @@ fn main() -> ExitCode {
             stdout::write(script);
             return ExitCode::SUCCESS;
         }
-        Command::Man { subcommand } => return print_man(subcommand.as_deref()),
+        Command::Man { subcommand, action } => {
+            return print_man(subcommand.as_deref(), action.as_deref());
+        }
         command => {
             return block_on(async move {
                 match command {
@@ -200,11 +205,29 @@ fn print_schema(error: bool) -> ExitCode {
     }
 }
 
-fn print_man(subcommand: Option<&str>) -> ExitCode {
+/// The page of `subcommand` (and of its own `action`: the pages `cache`'s page refers to,
+/// `partner-token-cache-clear(1)`), or the main one.
+fn print_man(subcommand: Option<&str>, action: Option<&str>) -> ExitCode {
     let mut command = Cli::command();
     command.build();
     let command = match subcommand.and_then(|name| command.find_subcommand(name)) {
-        Some(sub) => sub.clone(),
+        Some(sub) => match action {
+            None => sub.clone(),
+            Some(action) => match sub.find_subcommand(action) {
+                Some(page) => page.clone(),
+                None => {
+                    let mut cli = Cli::command();
+                    let man = cli.find_subcommand_mut("man").cloned();
+                    man.unwrap_or(cli)
+                        .bin_name("partner-token man")
+                        .error(
+                            clap::error::ErrorKind::InvalidSubcommand,
+                            format!("`{}` has no subcommand `{action}`", sub.get_name()),
+                        )
+                        .exit()
+                }
+            },
+        },
         None => command,
     };
     let mut page = Vec::new();
