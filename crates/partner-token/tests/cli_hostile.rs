@@ -551,6 +551,48 @@ async fn a_store_that_looks_like_host_and_port_is_an_error_not_a_directory() {
     assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 0);
 }
 
+/// README: "(a directory so named is `./host:port`)": `--store ./127.0.0.1:6379` is a
+/// directory of that name in the working directory, created with the token in it, and the
+/// next run takes the token from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_named_like_host_and_port_is_given_as_dot_slash_host_and_port() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let cwd = fresh_dir("cwd");
+    let mut printed = Vec::new();
+    for _ in 0..2 {
+        let mut command = fetch_command(&endpoint, &["--header", "--store", "./127.0.0.1:6379"]);
+        command.current_dir(&cwd);
+        let output = output_of(command).await;
+        assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+        assert_eq!(text(&output.stderr), "");
+        printed.push(output.stdout);
+    }
+    assert_eq!(
+        printed[0], printed[1],
+        "the second run fetched a token of its own"
+    );
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 1);
+    let created: Vec<_> = std::fs::read_dir(&cwd)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(created, ["127.0.0.1:6379"], "{created:?}");
+    let dir = cwd.join("127.0.0.1:6379");
+    assert!(dir.is_dir());
+    let tokens = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "token")
+        })
+        .count();
+    assert_eq!(tokens, 1, "no .token file in {}", dir.display());
+}
+
 // ---------------------------------------------------------------------------------------
 // Found by review: the default summary prints the provider's `token_type` raw, and the masked
 // token's first characters too (a token may hold any byte from 0x80 up: C1 controls such as
