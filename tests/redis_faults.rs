@@ -194,6 +194,41 @@ async fn a_failed_write_does_not_make_the_fleet_wait_a_lease() {
     );
 }
 
+/// Redis full (noeviction) when a token the API rejected is invalidated: the delete still
+/// happens (Redis runs `DEL` when full), so no other process adopts the rejected token.
+/// (The delete script noted the deleted value first, a `SET` that Redis refuses when full,
+/// and the whole script failed: the rejected token stayed in Redis for the fleet.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidate_on_a_full_redis_still_deletes_the_token() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::builder().start().await.unwrap();
+    let a = build(&sandbox, &server.url(), StorePolicy::default());
+    let mut c = server.connection().await;
+    let rejected = a.token().await.unwrap();
+    let maxmemory = |value: &'static str| {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory")
+            .arg(value)
+            .clone()
+    };
+    let _: () = maxmemory("1").query_async(&mut c).await.unwrap();
+    assert!(a.invalidate(&rejected));
+    // A's next fetch deletes the invalidated token first; its own write then fails (full).
+    let fresh = a.token().await.unwrap();
+    assert_ne!(fresh.expose_secret(), rejected.expose_secret());
+    let tokens: Vec<String> = c.keys("*:token").await.unwrap();
+    let _: () = maxmemory("0").query_async(&mut c).await.unwrap();
+    assert_eq!(
+        tokens,
+        Vec::<String>::new(),
+        "the token A invalidated on a full Redis is still there for the fleet; A: {:?}",
+        a.stats()
+    );
+}
+
 /// No task outlives its owner: drop a source (and its RedisStore) while its flight waits
 /// on another's lease, then count the runtime's live tasks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
