@@ -66,13 +66,18 @@ return 1";
 /// no answer in time may still be on its way, on a stalled connection or on another
 /// runtime's, and landing after this delete it would restore the token an invalidate
 /// deleted (found by review). Every value a source writes is sealed with a nonce of its
-/// own, so the note stops that one write and no other.
+/// own, so the note stops that one write and no other. The delete comes first and the note
+/// is best effort (`pcall`): a full Redis (`noeviction`) refuses the note's `SET` but not
+/// the `DEL`, and a refused note failed the whole script, leaving the token the API
+/// rejected for the fleet (found by review). A write that lands on a full Redis fails
+/// anyway.
 const COMPARE_AND_DELETE: &str = r"
-redis.call('SET', KEYS[2], redis.sha1hex(ARGV[1]), 'PX', ARGV[2])
+local deleted = 0
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+  deleted = redis.call('DEL', KEYS[1])
 end
-return 0";
+redis.pcall('SET', KEYS[2], redis.sha1hex(ARGV[1]), 'PX', ARGV[2])
+return deleted";
 
 /// How long a deleted value is kept from being written again ([`COMPARE_AND_DELETE`]):
 /// longer than a write can take to land. A connection whose data goes unacknowledged for
@@ -183,8 +188,8 @@ fn closed_under_us(error: &redis::RedisError) -> bool {
 ///   the same shape, so it is stored as one more credential's token; nobody takes its
 ///   lease or waits on it);
 /// - `<prefix><key>:deleted` (and `<prefix><failure key>:deleted`), the SHA-1 of the
-///   value last deleted there (an invalidated token, an ended failure), for 15 minutes: a
-///   write of that value that lands later (one that got no answer in time, on a stalled
+///   value last deleted there (an invalidated token, an ended failure), for 15 minutes
+///   (when Redis has room: a full one still deletes, without the note): a write of that value that lands later (one that got no answer in time, on a stalled
 ///   connection) is dropped instead of restoring it;
 /// - `<prefix><key>:events`, a pub/sub channel: writing the token and ending the lease
 ///   publish on it, and waiters listen to it (looking at the keys again every 500 ms as a
