@@ -1130,6 +1130,43 @@ async fn write_holder(
     (port, held, release)
 }
 
+/// No task outlives its owner, on a Redis that stops answering (a stalled connection): a
+/// source's lease attempt, given up after its operation timeout, is waited for in a task
+/// of its own (to end a lease it takes late) only as long as a lease lives, and with it
+/// goes the last hold on the store. (That task waited unbounded, since the store sets no
+/// response timeout, holding the store and its connections for as long as Redis stayed
+/// silent: one more such task for each fetch.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_attempt_on_a_stalled_redis_ends_with_its_timeout() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::builder().start().await.unwrap();
+    // Every script call is held: the reads go through, the lease attempt never returns.
+    let (port, held, release) = write_holder(server.port(), b"EVALSHA").await;
+    let store = Arc::new(RedisStore::new(&format!("redis://127.0.0.1:{port}/")).unwrap());
+    let kept = Arc::downgrade(&store);
+    let source = TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+        .store(store as Arc<dyn partner_auth::store::TokenStore>)
+        .store_policy(StorePolicy::default().with_lease_ttl(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    source.token().await.unwrap();
+    held.await.expect("the lease attempt was held");
+    drop(source);
+    // Given up by the source after 500 ms, waited for 1 s (the lease's life): 5 s allowed.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while kept.strong_count() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let left = kept.strong_count();
+    let _ = release.send(());
+    assert_eq!(
+        left, 0,
+        "the store is still held 5 s after its source was dropped (a task waits on Redis)"
+    );
+}
+
 /// Promise (`invalidate`): the stored token it was given is deleted. A write that got no
 /// answer within its timeout may still land (it is kept for that reason, and deleted on
 /// invalidate). Here it lands after the delete, which went on another connection (another
