@@ -537,7 +537,8 @@ impl Shared {
     /// of its own: if this flight stops waiting for it (the operation timed out, or the
     /// flight was dropped) and it turns out to have taken the lease (`took`), that task ends
     /// it. A file store's attempt goes on in a blocking thread after its caller gave up,
-    /// and could take the lease after a release sent in its place.
+    /// and could take the lease after a release sent in its place. That task waits as long
+    /// as a lease lives ([`StorePolicy::lease_ttl`](super::StorePolicy::lease_ttl)) at most.
     async fn lease_attempt<T, Fut>(
         self: &Arc<Self>,
         fetch: &Fetch,
@@ -564,11 +565,18 @@ impl Shared {
             return self.settle(fetch, what, panicked);
         };
         let (answer, answered) = tokio::sync::oneshot::channel();
+        // Waited for as long as a lease lives at most: a store that never answers (a
+        // stalled Redis, whose commands have no response timeout of their own) would
+        // otherwise keep this task, and the store, past the source (found by review). A
+        // lease taken later still expires.
+        let linger = self.policy.lease_ttl.max(timeout);
         super::tracker::spawn(&tokio::runtime::Handle::current(), async move {
-            let result = AssertUnwindSafe(attempt)
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| Err(StoreError::new("the token store panicked")));
+            let attempt = AssertUnwindSafe(attempt).catch_unwind();
+            let result = match tokio::time::timeout(linger, attempt).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(StoreError::new("the token store panicked")),
+                Err(_) => Err(StoreError::new("the lease attempt never answered")),
+            };
             // Nobody took the answer: end a lease it took.
             if let Err(Ok(value)) = answer.send(result)
                 && took(&value)
