@@ -113,7 +113,8 @@ async fn clear_leaves_other_applications_keys_alone() {
 
 /// Found by review: `clear()` deleted every key shaped as this store's under its prefix,
 /// whoever wrote it. Such a key is deleted only when it holds what this store writes
-/// there: a sealed token, a lease owner.
+/// there: a sealed token, a lease owner, a deleted value's SHA-1 (40 hex digits: a
+/// `:deleted` key holding a number, hex digits too, was deleted).
 #[tokio::test]
 async fn clear_deletes_only_what_this_store_wrote_among_keys_shaped_as_its_own() {
     let Some(server) = RedisServer::start() else {
@@ -141,10 +142,12 @@ async fn clear_deletes_only_what_this_store_wrote_among_keys_shaped_as_its_own()
     let _: () = c.set(&session, "someone else's session").await.unwrap();
     let _: () = c.set(&job, "worker-7 (not hex)").await.unwrap();
     let _: () = c.rpush(&list, "a list, not a string").await.unwrap();
+    let count = format!("app:{}:deleted", "12".repeat(32));
+    let _: () = c.set(&count, "2024").await.unwrap();
     assert_eq!(store.clear().await.unwrap(), 1, "the one token written");
     let mut left: Vec<String> = c.keys("app:*").await.unwrap();
     left.sort();
-    let mut theirs = vec![session, job, list];
+    let mut theirs = vec![session, job, list, count];
     theirs.sort();
     assert_eq!(left, theirs, "clear() removed a key it never wrote");
 }
