@@ -87,8 +87,8 @@ const DELETED_MS: u64 = 15 * 60 * 1000;
 
 /// Deletes each of `KEYS` (shaped as this store's keys) that holds what this store writes
 /// there: a sealed token (it starts with `ARGV[1]`, the seal's magic) under a `:token`
-/// key, a lease owner or a deleted value's SHA-1 (hex digits) under a `:lease` or
-/// `:deleted` key. Replies how many tokens.
+/// key, a lease owner (hex digits) under a `:lease` key, a deleted value's SHA-1 (40 hex
+/// digits) under a `:deleted` key. Replies how many tokens.
 const CLEAR: &str = r"
 local tokens = 0
 for _, key in ipairs(KEYS) do
@@ -98,7 +98,8 @@ for _, key in ipairs(KEYS) do
       if string.sub(value, 1, #ARGV[1]) == ARGV[1] then
         tokens = tokens + redis.call('DEL', key)
       end
-    elseif string.match(value, '^%x+$') then
+    elseif string.match(value, '^%x+$')
+      and (string.sub(key, -8) ~= ':deleted' or #value == 40) then
       redis.call('DEL', key)
     end
   end
@@ -293,8 +294,8 @@ impl RedisStore {
     /// Deletes every token and lease a [`TokenSource`](crate::TokenSource) wrote through
     /// this store under its key prefix, and nothing else that shares the prefix: a key
     /// shaped as this store's, `<prefix><64 hex>:token`, `:lease` or `:deleted`, is deleted
-    /// only when it holds what a source writes there, a sealed token, or a lease owner or
-    /// a deleted value's SHA-1 (hex digits).
+    /// only when it holds what a source writes there, a sealed token, a lease owner (hex
+    /// digits) or a deleted value's SHA-1 (40 hex digits).
     /// A value put through this store's [`TokenStore`] methods by other code is left.
     /// Returns how many entries (tokens, and failed requests kept for their cool-down).
     /// It waits for Redis as long as Redis takes: bound it with `tokio::time::timeout`.
