@@ -173,7 +173,10 @@ pub use async_trait::async_trait;
 pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
     /// The credential's value and its time left to live, or `None`.
     async fn get(&self, key: &str) -> Result<Option<StoreEntry>, StoreError>;
-    /// Replaces the credential's value, to expire after `ttl`; wakes the waiters.
+    /// Replaces the credential's value, to expire after `ttl`; wakes the waiters. A store
+    /// may drop a write of a value it compare-and-deleted moments before (one that landed
+    /// late: `RedisStore` does, see its docs); every value a
+    /// source writes is sealed afresh, so no new value is ever that one.
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError>;
     /// Deletes the credential's value if it is exactly `expected`; whether it did.
     async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError>;
