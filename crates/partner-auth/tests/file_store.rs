@@ -1903,7 +1903,7 @@ async fn a_write_sweeps_the_temporary_files_killed_writers_left() {
         plant(".partner-auth-Xk3q9", true).0,
     ];
     let (live, writing) = plant(".partner-auth-live01", true);
-    writing.lock().unwrap();
+    fs4::FileExt::lock(&writing).unwrap();
     let remaining = || left.iter().filter(|path| path.exists()).count();
 
     let key = "ab".repeat(32);

@@ -544,12 +544,12 @@ async fn a_lock_another_process_keeps_holds_a_run_5_s_before_and_after_its_reque
         .write(true)
         .open(&locks[0])
         .unwrap();
-    kept.lock().unwrap();
+    fs4::FileExt::lock(&kept).unwrap();
 
     let started = std::time::Instant::now();
     let held = fetch(&endpoint, &store_flag).await;
     let took = started.elapsed();
-    kept.unlock().unwrap();
+    fs4::FileExt::unlock(&kept).unwrap();
     let stderr = text(&held.stderr);
     assert_eq!(code(&held), 0, "{stderr}");
     assert!(
@@ -602,7 +602,7 @@ async fn cache_clear_leaves_a_lock_a_run_holds_so_no_other_run_changes_the_files
         .write(true)
         .open(&locks[0])
         .unwrap();
-    held.lock().unwrap();
+    fs4::FileExt::lock(&held).unwrap();
 
     let cleared = command()
         .args(["cache", "clear", "--store"])
@@ -617,7 +617,7 @@ async fn cache_clear_leaves_a_lock_a_run_holds_so_no_other_run_changes_the_files
     let meanwhile = fetch(&endpoint, &store_flag).await;
     let stderr = text(&meanwhile.stderr);
     let written = files_ending(&store, "token");
-    held.unlock().unwrap();
+    fs4::FileExt::unlock(&held).unwrap();
     assert_eq!(code(&meanwhile), 0, "{stderr}");
     assert!(
         stderr.starts_with(&format!(
