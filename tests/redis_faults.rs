@@ -144,10 +144,13 @@ async fn clear_deletes_only_what_this_store_wrote_among_keys_shaped_as_its_own()
     let _: () = c.rpush(&list, "a list, not a string").await.unwrap();
     let count = format!("app:{}:deleted", "12".repeat(32));
     let _: () = c.set(&count, "2024").await.unwrap();
+    // Hex, but not a lease owner (32 hex digits) this store takes.
+    let year = format!("app:{}:lease", "34".repeat(32));
+    let _: () = c.set(&year, "2024").await.unwrap();
     assert_eq!(store.clear().await.unwrap(), 1, "the one token written");
     let mut left: Vec<String> = c.keys("app:*").await.unwrap();
     left.sort();
-    let mut theirs = vec![session, job, list, count];
+    let mut theirs = vec![session, job, list, count, year];
     theirs.sort();
     assert_eq!(left, theirs, "clear() removed a key it never wrote");
 }
