@@ -147,6 +147,14 @@ async fn clear_deletes_only_what_this_store_wrote_among_keys_shaped_as_its_own()
     // Hex, but not a lease owner (32 hex digits) this store takes.
     let year = format!("app:{}:lease", "34".repeat(32));
     let _: () = c.set(&year, "2024").await.unwrap();
+    // A lease this store's sources take (an owner of 128 random bits) is its own.
+    let ours = "56".repeat(32);
+    assert!(
+        store
+            .try_lease(&ours, &"0a".repeat(16), Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
     assert_eq!(store.clear().await.unwrap(), 1, "the one token written");
     let mut left: Vec<String> = c.keys("app:*").await.unwrap();
     left.sort();

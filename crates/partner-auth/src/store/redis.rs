@@ -87,7 +87,7 @@ const DELETED_MS: u64 = 15 * 60 * 1000;
 
 /// Deletes each of `KEYS` (shaped as this store's keys) that holds what this store writes
 /// there: a sealed token (it starts with `ARGV[1]`, the seal's magic) under a `:token`
-/// key, a lease owner (hex digits) under a `:lease` key, a deleted value's SHA-1 (40 hex
+/// key, a lease owner (32 hex digits) under a `:lease` key, a deleted value's SHA-1 (40 hex
 /// digits) under a `:deleted` key. Replies how many tokens.
 const CLEAR: &str = r"
 local tokens = 0
@@ -99,7 +99,8 @@ for _, key in ipairs(KEYS) do
         tokens = tokens + redis.call('DEL', key)
       end
     elseif string.match(value, '^%x+$')
-      and (string.sub(key, -8) ~= ':deleted' or #value == 40) then
+      and ((string.sub(key, -6) == ':lease' and #value == 32)
+        or (string.sub(key, -8) == ':deleted' and #value == 40)) then
       redis.call('DEL', key)
     end
   end
@@ -294,7 +295,7 @@ impl RedisStore {
     /// Deletes every token and lease a [`TokenSource`](crate::TokenSource) wrote through
     /// this store under its key prefix, and nothing else that shares the prefix: a key
     /// shaped as this store's, `<prefix><64 hex>:token`, `:lease` or `:deleted`, is deleted
-    /// only when it holds what a source writes there, a sealed token, a lease owner (hex
+    /// only when it holds what a source writes there, a sealed token, a lease owner (32 hex
     /// digits) or a deleted value's SHA-1 (40 hex digits).
     /// A value put through this store's [`TokenStore`] methods by other code is left.
     /// Returns how many entries (tokens, and failed requests kept for their cool-down).
