@@ -1224,6 +1224,42 @@ fn completions_and_the_man_page_name_every_subcommand() {
     }
 }
 
+/// Every page a man page refers to (its SEE ALSO / SUBCOMMANDS `partner-token-…(1)`) is one
+/// `partner-token man` prints (found by review: the main page referred to
+/// `partner-token-help(1)` and `cache`'s to `partner-token-cache-help(1)`, which it refused).
+#[test]
+fn every_man_page_a_man_page_refers_to_is_printed() {
+    let mut pages = vec![Vec::<String>::new()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(words) = pages.pop() {
+        let args: Vec<&str> = std::iter::once("man")
+            .chain(words.iter().map(String::as_str))
+            .collect();
+        let output = run(&args, "x", None);
+        assert_eq!(code(&output), 0, "{args:?}: {}", text(&output.stderr));
+        let page = text(&output.stdout);
+        let title = std::iter::once("partner-token".to_owned())
+            .chain(words.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("-");
+        assert!(page.contains(&format!(".TH {title} 1")), "{args:?}: {page}");
+        for reference in page.split("partner\\-token\\-").skip(1) {
+            let Some((name, _)) = reference.split_once("(1)") else {
+                continue;
+            };
+            // A reference, not the page's own NAME line running on to a later "(1)".
+            if !name.chars().all(|c| c.is_ascii_lowercase() || c == '\\' || c == '-') {
+                continue;
+            }
+            let referred: Vec<String> = name.split("\\-").map(str::to_owned).collect();
+            if referred.len() > words.len() && seen.insert(referred.clone()) {
+                pages.push(referred);
+            }
+        }
+    }
+    assert!(seen.len() >= 9, "{seen:?}");
+}
+
 /// The pages `cache`'s page refers to, `partner-token-cache-clear(1)` and
 /// `partner-token-cache-dir(1)`, are printed by `partner-token man cache clear` and `man
 /// cache dir` (found by audit: refused as a value that may be a secret). A subcommand
