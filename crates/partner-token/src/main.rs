@@ -208,7 +208,11 @@ fn print_schema(error: bool) -> ExitCode {
 /// The page of `subcommand` (and of its own `action`: the pages `cache`'s page refers to,
 /// `partner-token-cache-clear(1)`), or the main one.
 fn print_man(subcommand: Option<&str>, action: Option<&str>) -> ExitCode {
-    let mut command = Cli::command();
+    // No `help` subcommand in the pages: `partner-token-help(1)` would be a page that
+    // `man` cannot print (`--help` stays in each page's options).
+    let mut command = Cli::command()
+        .disable_help_subcommand(true)
+        .mut_subcommand("cache", |cache| cache.disable_help_subcommand(true));
     command.build();
     let command = match subcommand.and_then(|name| command.find_subcommand(name)) {
         Some(sub) => match action {

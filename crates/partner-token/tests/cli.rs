@@ -1248,7 +1248,10 @@ fn every_man_page_a_man_page_refers_to_is_printed() {
                 continue;
             };
             // A reference, not the page's own NAME line running on to a later "(1)".
-            if !name.chars().all(|c| c.is_ascii_lowercase() || c == '\\' || c == '-') {
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '\\' || c == '-')
+            {
                 continue;
             }
             let referred: Vec<String> = name.split("\\-").map(str::to_owned).collect();
