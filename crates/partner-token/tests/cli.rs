@@ -596,17 +596,7 @@ fn dead_url() -> String {
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn timeout_bounds_the_connection_too() {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let listener = socket.listen(0).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut filling = Vec::new();
-    while let Ok(stream) =
-        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200))
-    {
-        filling.push(stream);
-        assert!(filling.len() < 64, "the accept queue never filled");
-    }
+    let (listener, filling, addr) = never_accepting();
     let url = format!("http://{addr}/api/v3");
     let args = [
         "fetch",
@@ -627,6 +617,60 @@ async fn timeout_bounds_the_connection_too() {
         "{took:?}: {stderr}"
     );
     assert!(stderr.contains("no answer within 5s 500ms"), "{stderr}");
+    drop((listener, filling));
+}
+
+/// A loopback host that never accepts: a listener whose accept queue is full (Linux drops
+/// the SYN), with the connections that fill it.
+#[cfg(target_os = "linux")]
+fn never_accepting() -> (
+    tokio::net::TcpListener,
+    Vec<std::net::TcpStream>,
+    std::net::SocketAddr,
+) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut filling = Vec::new();
+    while let Ok(stream) =
+        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200))
+    {
+        filling.push(stream);
+        assert!(filling.len() < 64, "the accept queue never filled");
+    }
+    (listener, filling, addr)
+}
+
+/// A `--timeout` over 30 s bounds the connection too: reqwest's TCP_USER_TIMEOUT of 30 s,
+/// which on Linux bounds the SYN's retries as well, failed a host that never accepts at
+/// 30 s, with `--timeout 1h` saying "no answer within 1h; retry, or raise --timeout"
+/// (found by review: raising it changed nothing).
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_timeout_over_30_s_bounds_the_connection_too() {
+    let (listener, filling, addr) = never_accepting();
+    let url = format!("http://{addr}/api/v3");
+    let args = [
+        "fetch",
+        "--provider",
+        "dinie",
+        "--base-url",
+        &url,
+        "--no-cache",
+        "--timeout",
+        "33s",
+    ];
+    let started = std::time::Instant::now();
+    let output = run(&args, "id", Some("secret-for-nothing-42"));
+    let took = started.elapsed();
+    let stderr = text(&output.stderr);
+    assert_eq!(code(&output), 5, "{stderr}");
+    assert!(
+        took >= std::time::Duration::from_secs(33),
+        "{took:?}: {stderr}"
+    );
+    assert!(stderr.contains("no answer within 33s"), "{stderr}");
     drop((listener, filling));
 }
 
