@@ -23,6 +23,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default total timeout of one token request: 10 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The TCP_USER_TIMEOUT reqwest sets by default, raised where the client waits longer for
+/// a connection.
+const REQWEST_TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Gets access tokens from one provider. Cheap to clone; share one per set of credentials.
 ///
 /// Each [`fetch_token`](Self::fetch_token) sends one token request. Applications that ask
@@ -369,8 +373,10 @@ impl ClientBuilder {
     }
 
     /// Timeout for establishing a connection (default [`DEFAULT_CONNECT_TIMEOUT`]; `None`
-    /// for none; zero is refused by [`build`](Self::build)); applies to the HTTP client this
-    /// builder creates.
+    /// for none, the request's [`timeout`](Self::timeout) then bounding it; zero is refused
+    /// by [`build`](Self::build)); applies to the HTTP client this builder creates. A wait
+    /// over 30 s raises the socket's `TCP_USER_TIMEOUT` (reqwest's 30 s, which on Linux
+    /// cuts the connection's retries too) to match.
     pub fn connect_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.connect_timeout = timeout.into();
         self
@@ -563,6 +569,13 @@ impl ClientBuilder {
                 }
                 if let Some(timeout) = self.timeout {
                     http = http.timeout(timeout);
+                }
+                // reqwest's TCP_USER_TIMEOUT (30 s), which on Linux bounds a connection's
+                // SYN retries too, would cut a longer wait for the connection (the connect
+                // timeout, or the request's where there is none) at 30 s (found by review).
+                let wait = self.connect_timeout.or(self.timeout);
+                if let Some(wait) = wait.filter(|&wait| wait > REQWEST_TCP_USER_TIMEOUT) {
+                    http = http.tcp_user_timeout(wait);
                 }
                 let http = http
                     .redirect(reqwest::redirect::Policy::none())
