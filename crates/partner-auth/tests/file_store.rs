@@ -1936,3 +1936,69 @@ async fn a_write_sweeps_the_temporary_files_killed_writers_left() {
     assert!(!live.exists());
     assert_eq!(store.get(&key).await.unwrap().unwrap().value, b"value");
 }
+
+/// A write's sweep gets through however many look-alikes the directory holds: temporary
+/// names on directories, FIFOs and links (planted by whoever can write there), and the
+/// files of writers still at work (locked). Each write looked at the first 32 temporary
+/// names the directory listed, so once those were files it could not remove, no abandoned
+/// write after them was ever swept (found by review: 45 of 50 left after 60 writes). Nor
+/// does the sweep follow a link, wait on a FIFO, or remove a directory.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_gets_past_temporary_names_it_cannot_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path()).unwrap();
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let old_file = |path: &std::path::Path| {
+        let file = std::fs::File::create(path).unwrap();
+        file.set_modified(hour_ago).unwrap();
+        file
+    };
+    let abandoned: Vec<_> = (0..50)
+        .map(|i| {
+            let path = dir.path().join(format!(".partner-auth-old{i:03}"));
+            old_file(&path);
+            path
+        })
+        .collect();
+    let mut kept = Vec::new();
+    let mut writing = Vec::new();
+    for i in 0..100 {
+        let path = dir.path().join(format!(".partner-auth-dir{i:03}"));
+        std::fs::create_dir(&path).unwrap();
+        kept.push(path);
+        let path = dir.path().join(format!(".partner-auth-pip{i:03}"));
+        mkfifo(&path);
+        kept.push(path);
+        let target = outside.path().join(format!("target{i:03}"));
+        old_file(&target);
+        let path = dir.path().join(format!(".partner-auth-lnk{i:03}"));
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        kept.push(path);
+        kept.push(target);
+        let path = dir.path().join(format!(".partner-auth-liv{i:03}"));
+        let file = old_file(&path);
+        fs4::FileExt::lock(&file).unwrap();
+        writing.push(file);
+        kept.push(path);
+    }
+    let key = "ab".repeat(32);
+    for _ in 0..60 {
+        store
+            .put(&key, b"value", Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    let left = abandoned.iter().filter(|path| path.exists()).count();
+    assert_eq!(left, 0, "{left} of {} left", abandoned.len());
+    for path in &kept {
+        assert!(
+            std::fs::symlink_metadata(path).is_ok(),
+            "{}",
+            path.display()
+        );
+    }
+    assert_eq!(store.get(&key).await.unwrap().unwrap().value, b"value");
+    drop(writing);
+}
