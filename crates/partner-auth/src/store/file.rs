@@ -361,22 +361,43 @@ impl FileStore {
         Ok(())
     }
 
-    /// Looks at up to [`SWEEP_LOOKS`] temporary files in the directory and removes those of
-    /// abandoned writes ([`is_abandoned_write`]): a cache whose writers are often killed
-    /// between a write and its rename piled them up until `clear` (found by review). Best
-    /// effort: what cannot be read or removed is left for a later write.
+    /// Looks at up to [`SWEEP_LOOKS`] temporary files in the directory, picked at random
+    /// among the regular files named as one, and removes those of abandoned writes
+    /// ([`is_abandoned_write`]): a cache whose writers are often killed between a write and
+    /// its rename piled them up until `clear` (found by review). Picked at random, files it
+    /// cannot remove (a writer's at work, another user's) do not keep it from the others:
+    /// it looked at the first ones listed, and once those were such files it never got
+    /// past them (found by review). Best effort: what cannot be read or removed is left
+    /// for a later write.
     fn sweep_abandoned_writes(&self) {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return;
         };
-        let temporary = entries
-            .filter_map(Result::ok)
-            .filter_map(|entry| {
-                let name = entry.file_name().into_string().ok()?;
-                is_temporary_name(&name).then(|| (entry.path(), name))
-            })
-            .take(SWEEP_LOOKS);
-        for (path, name) in temporary {
+        use std::hash::BuildHasher as _;
+        let random = std::collections::hash_map::RandomState::new();
+        let mut picked: Vec<(PathBuf, String)> = Vec::with_capacity(SWEEP_LOOKS);
+        let mut seen = 0usize;
+        for entry in entries.filter_map(Result::ok) {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            // The type the listing gives (no look at the file itself on most systems): a
+            // link, FIFO or directory named as a temporary file is never one.
+            if !is_temporary_name(&name) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            // Reservoir sampling: each of the `seen` is picked with the same chance.
+            seen += 1;
+            if picked.len() < SWEEP_LOOKS {
+                picked.push((entry.path(), name));
+            } else {
+                let slot = usize::try_from(random.hash_one(seen) % seen as u64).unwrap_or(0);
+                if let Some(at) = picked.get_mut(slot) {
+                    *at = (entry.path(), name);
+                }
+            }
+        }
+        for (path, name) in picked {
             if is_abandoned_write(&path, &name) {
                 let _ = remove_if_present(&path);
             }
@@ -596,8 +617,9 @@ impl std::fmt::Debug for FileStore {
 /// for one a killed process left: a write in progress renames its file within moments.
 const ABANDONED_WRITE: Duration = Duration::from_secs(60);
 
-/// How many temporary files a write's sweep looks at, at most: its work is bounded however
-/// many there are (a directory that piled up thousands is swept over many writes).
+/// How many temporary files a write's sweep looks at, at most: its work on files is bounded
+/// however many there are (a directory that piled up thousands is swept over many writes;
+/// it lists the directory, without looking at each file).
 const SWEEP_LOOKS: usize = 32;
 
 /// Whether `name` is named as [`FileStore::replace`] names its temporary files: the prefix
