@@ -632,3 +632,161 @@ async fn cache_clear_leaves_a_lock_a_run_holds_so_no_other_run_changes_the_files
         "a token written under a lock another held"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// A writer stopped in its write, between creating its temporary file and locking it, or
+// between unlocking it and renaming it into place: stopped there for a minute (its file
+// set an hour back here, as a minute would), `cache clear` (or another run's sweep) took
+// the file for an abandoned write's and removed it, and the run's rename failed: "the
+// token cache failed", the token not cached (found by review). FileStore's docs: "a writer
+// still at work (stopped, say, or on a hung disk) keeps its file however old"; README: a
+// run under way when `cache clear` runs still caches its token. gdb stops the run at the
+// very system call's entry (`catch syscall`), strace finds which one.
+// ---------------------------------------------------------------------------------------
+
+/// Whether `tool --version` runs here.
+#[cfg(target_os = "linux")]
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// A cold-cache run stopped by gdb at the entry of its `when`-th `syscall` (1-based, all
+/// threads counted), its temporary file set an hour back while it is stopped, `cache
+/// clear` run, then the run let go: it prints the token, warns of nothing, and the next
+/// run reads that token.
+#[cfg(target_os = "linux")]
+async fn a_writer_stopped_at(syscall: &str, when: usize) {
+    use std::io::{BufRead as _, Write as _};
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let store = fresh_dir("stopped-writer");
+    let (out, err) = (store.with_extension("out"), store.with_extension("err"));
+    let mut gdb = hermetic(Command::new("gdb"));
+    gdb.args(["-q", "-nx", BIN])
+        .env("PARTNER_CLIENT_ID", endpoint.client_id)
+        .env("PARTNER_CLIENT_SECRET", endpoint.client_secret)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut gdb = KillOnDrop(gdb.spawn().unwrap());
+    let mut commands = gdb.0.stdin.take().unwrap();
+    // Each call crosses the catchpoint twice: at its entry and at its return.
+    write!(
+        commands,
+        "set pagination off\nset confirm off\ncatch syscall {syscall}\nignore 1 {}\n\
+         run fetch --provider dinie --header --base-url '{}' --store '{}' > '{}' 2> '{}'\n",
+        2 * (when - 1),
+        endpoint.base_url,
+        store.display(),
+        out.display(),
+        err.display(),
+    )
+    .unwrap();
+    commands.flush().unwrap();
+    let mut said = std::io::BufReader::new(gdb.0.stdout.take().unwrap());
+    let mut line = String::new();
+    tokio::task::block_in_place(|| {
+        while !line.contains("hit Catchpoint") {
+            line.clear();
+            assert_ne!(said.read_line(&mut line).unwrap(), 0, "gdb ended unstopped");
+        }
+    });
+    let temporary = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            let name = path.file_name().unwrap().to_str().unwrap();
+            name.starts_with(".partner-auth-") && name != ".partner-auth-repair"
+        })
+        .expect("the write's temporary file");
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&temporary)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    let cleared = command()
+        .args(["cache", "clear", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(code(&cleared), 0, "{}", text(&cleared.stderr));
+    commands.write_all(b"delete\ncontinue\nquit\n").unwrap();
+    drop(commands);
+    tokio::task::block_in_place(|| {
+        std::io::copy(&mut said, &mut std::io::sink()).unwrap();
+        gdb.0.wait().unwrap();
+    });
+    let (stdout, stderr) = (
+        std::fs::read_to_string(&out).unwrap(),
+        std::fs::read_to_string(&err).unwrap(),
+    );
+    assert!(stdout.starts_with("Authorization: Bearer "), "{stderr}");
+    assert_eq!(stderr, "", "{syscall} #{when}");
+    let next = fetch(&endpoint, &["--header", "--store", store.to_str().unwrap()]).await;
+    assert_eq!(code(&next), 0, "{}", text(&next.stderr));
+    assert_eq!(text(&next.stdout), stdout, "not cached");
+    assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 1);
+}
+
+/// Stopped before renaming its temporary file into place: at the token's rename (the
+/// second: the lease's is the first).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_stopped_before_its_rename_still_caches_its_token_through_clear() {
+    if !have("gdb") {
+        eprintln!("skipped: no gdb here");
+        return;
+    }
+    a_writer_stopped_at("renameat", 2).await;
+}
+
+/// Stopped after creating its temporary file, before locking it: at that `flock`, found in
+/// a run of the same kind strace traces (the first after the token's temporary file is
+/// created, the second created).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_stopped_before_its_lock_still_caches_its_token_through_clear() {
+    if !have("gdb") || !have("strace") {
+        eprintln!("skipped: no gdb or strace here");
+        return;
+    }
+    let sandbox = Sandbox::start().await.unwrap();
+    let endpoint = sandbox.endpoint(Provider::Dinie).clone();
+    let store = fresh_dir("traced-writer");
+    let trace = store.with_extension("trace");
+    let output = tokio::task::block_in_place(|| {
+        hermetic(Command::new("strace"))
+            .args(["-f", "-qq", "-e", "trace=flock,openat", "-o"])
+            .arg(&trace)
+            .args([BIN, "fetch", "--provider", "dinie", "--header"])
+            .args(["--base-url", &endpoint.base_url, "--store"])
+            .arg(&store)
+            .env("PARTNER_CLIENT_ID", endpoint.client_id)
+            .env("PARTNER_CLIENT_SECRET", endpoint.client_secret)
+            .output()
+            .unwrap()
+    });
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let lines = std::fs::read_to_string(&trace).unwrap();
+    let mut created = 0;
+    let mut when = 0;
+    for line in lines.lines() {
+        if line.contains("/.partner-auth-") && line.contains("O_EXCL") {
+            created += 1;
+        } else if line.contains(" flock(") {
+            when += 1;
+            if created == 2 {
+                break;
+            }
+        }
+    }
+    assert_eq!(created, 2, "{lines}");
+    a_writer_stopped_at("flock", when).await;
+}
