@@ -47,7 +47,8 @@ const LEASE_START_SLACK: Duration = Duration::from_secs(1);
 ///   sees the old token or the new one, never half of one; the temporary file of a write
 ///   whose process was killed before the rename is removed by a later token's write (a
 ///   few each time) or by [`clear`](Self::clear), once a minute old and unlocked (a
-///   writer locks its own while it writes it);
+///   writer locks its own from before it writes it until it is renamed, and writes again
+///   should its file be removed before it locked it);
 /// - the lease is `<key>.lease`, holding its owner, when it expires and its time to live,
 ///   like Redis's `SET NX PX`: a holder that crashed, hung or was dropped loses it when it
 ///   expires; a lease that does not read as one, or that starts in the future (the clock
@@ -239,8 +240,8 @@ impl FileStore {
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
-            if is_abandoned_write(&path, name) {
-                if let Err(e) = remove_if_present(&path) {
+            if is_temporary_name(name) {
+                if let Err(e) = remove_if_abandoned(&path, name) {
                     fail(&path, e);
                 }
                 continue;
@@ -363,7 +364,7 @@ impl FileStore {
 
     /// Looks at up to [`SWEEP_LOOKS`] temporary files in the directory, picked at random
     /// among the regular files named as one, and removes those of abandoned writes
-    /// ([`is_abandoned_write`]): a cache whose writers are often killed between a write and
+    /// ([`remove_if_abandoned`]): a cache whose writers are often killed between a write and
     /// its rename piled them up until `clear` (found by review). Picked at random, files it
     /// cannot remove (a writer's at work, another user's) do not keep it from the others:
     /// it looked at the first ones listed, and once those were such files it never got
@@ -398,25 +399,48 @@ impl FileStore {
             }
         }
         for (path, name) in picked {
-            if is_abandoned_write(&path, &name) {
-                let _ = remove_if_present(&path);
-            }
+            let _ = remove_if_abandoned(&path, &name);
         }
     }
 
-    /// Writes `bytes` to `path` through a temporary file renamed into place, locked while
-    /// it is written (a sweep takes only an unlocked one for abandoned).
+    /// Writes `bytes` to `path` through a temporary file renamed into place, locked from
+    /// before it is written until the rename (on Windows, until just before it): a sweep
+    /// takes only an unlocked one for abandoned. One a sweep removed before it was locked
+    /// (its writer stopped for a minute in between) is written again, under a new name.
     fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        // NamedTempFile creates the file 0600 and renames it into place atomically.
-        let mut file = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .rand_bytes(TEMP_RANDOM_LEN)
-            .tempfile_in(&self.dir)?;
-        // Nobody else has this file: a lock that fails leaves the age rule alone.
-        let _ = FileExt::try_lock(file.as_file());
+        let now = std::time::Instant::now();
+        let deadline = now
+            .checked_add(self.lock_wait)
+            .unwrap_or_else(|| super::far_after(now));
+        let mut attempts = 0;
+        let mut file = loop {
+            // NamedTempFile creates the file 0600 and renames it into place atomically.
+            let file = tempfile::Builder::new()
+                .prefix(TEMP_PREFIX)
+                .rand_bytes(TEMP_RANDOM_LEN)
+                .tempfile_in(&self.dir)?;
+            // Held for a moment by a sweep or `clear` looking at it, at most.
+            lock_before(file.as_file(), deadline, &STAYS, || {
+                "a sweep held a new temporary file's lock for too long".to_owned()
+            })?;
+            // Still there: a sweep removes a file only under its lock (found by review: it
+            // removed one whose writer was stopped before locking it, and the rename failed).
+            if is_at(file.as_file(), file.path())? {
+                break file;
+            }
+            attempts += 1;
+            if attempts == 3 {
+                return Err(io::Error::other(
+                    "the temporary files of this write kept being removed",
+                ));
+            }
+        };
         file.write_all(bytes)?;
         file.as_file().sync_all()?;
-        // Unlocked before the rename: on Windows a lock keeps others from reading.
+        // Unlocked before the rename on Windows only, where a lock keeps others from
+        // reading; elsewhere held through it (found by review: unlocked, a writer stopped
+        // before its rename lost its file to a sweep), released as the file closes.
+        #[cfg(windows)]
         let _ = FileExt::unlock(file.as_file());
         match file.persist(path) {
             Ok(_) => Ok(()),
@@ -631,41 +655,42 @@ fn is_temporary_name(name: &str) -> bool {
         })
 }
 
-/// Whether `path` (named `name`) is the temporary file of a write that never finished:
-/// [named as one](is_temporary_name), a regular file last written [`ABANDONED_WRITE`] ago
-/// or more, and not locked: a writer locks its file while it writes it, and the lock goes
-/// with the writer's process, so a writer still at work (stopped, say, or on a hung disk)
-/// keeps its file however old.
-fn is_abandoned_write(path: &Path, name: &str) -> bool {
-    let old = is_temporary_name(name)
-        && fs::symlink_metadata(path).is_ok_and(|metadata| {
-            metadata.is_file()
-                && metadata
-                    .modified()
-                    .ok()
-                    .and_then(|at| at.elapsed().ok())
-                    .is_some_and(|age| age >= ABANDONED_WRITE)
-        });
-    old && unlocked(path)
-}
-
-/// Whether nobody holds a lock on the regular file at `path` (opened without following a
-/// link or waiting): a file that does not open, or that cannot be locked, is taken for
-/// locked.
-fn unlocked(path: &Path) -> bool {
+/// Removes `path` (named `name`) if it is the temporary file of a write that never
+/// finished, and says whether it did: [named as one](is_temporary_name), a regular file
+/// (opened without following a link or waiting) last written [`ABANDONED_WRITE`] ago or
+/// more, and not locked: a writer locks its file from before it writes it until its
+/// rename, and the lock goes with the writer's process, so a writer still at work
+/// (stopped, say, or on a hung disk) keeps its file however old. A file that does not
+/// open, or that cannot be locked, is taken for locked. Removed holding its lock: a writer
+/// stopped between creating and locking it then finds it gone, and writes again (found by
+/// review: removed after the look, its writer's rename failed).
+fn remove_if_abandoned(path: &Path, name: &str) -> io::Result<bool> {
+    if !is_temporary_name(name) {
+        return Ok(false);
+    }
     let mut options = OpenOptions::new();
     options.read(true);
     no_follow_no_wait(&mut options);
     let Ok(file) = options.open(path) else {
-        return false;
+        return Ok(false);
     };
-    match FileExt::try_lock(&file) {
-        Ok(()) => {
-            let _ = FileExt::unlock(&file);
-            file.metadata().is_ok_and(|metadata| metadata.is_file())
-        }
-        Err(_) => false,
+    let old = file.metadata().is_ok_and(|metadata| {
+        metadata.is_file()
+            && metadata
+                .modified()
+                .ok()
+                .and_then(|at| at.elapsed().ok())
+                .is_some_and(|age| age >= ABANDONED_WRITE)
+    });
+    if !old || FileExt::try_lock(&file).is_err() {
+        return Ok(false);
     }
+    let removed = match is_at(&file, path) {
+        Ok(true) => remove_if_present(path).map(|()| true),
+        other => other.map(|_| false),
+    };
+    let _ = FileExt::unlock(&file);
+    removed
 }
 
 /// When an entry written now for `ttl` expires, in Unix milliseconds; far in the future for
@@ -976,9 +1001,12 @@ mod tests {
             .unwrap()
             .to_owned();
         made.as_file().set_modified(hour_ago).unwrap();
-        assert!(is_abandoned_write(made.path(), &name), "{name}");
         // Locked as `replace` locks it while it writes: a writer's, however old.
         FileExt::try_lock(made.as_file()).unwrap();
-        assert!(!is_abandoned_write(made.path(), &name), "{name}");
+        assert!(!remove_if_abandoned(made.path(), &name).unwrap(), "{name}");
+        assert!(made.path().exists());
+        FileExt::unlock(made.as_file()).unwrap();
+        assert!(remove_if_abandoned(made.path(), &name).unwrap(), "{name}");
+        assert!(!made.path().exists());
     }
 }
