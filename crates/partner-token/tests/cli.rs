@@ -674,6 +674,41 @@ async fn a_timeout_over_30_s_bounds_the_connection_too() {
     drop((listener, filling));
 }
 
+/// A host that never accepts, under a `--timeout` longer than the system waits for a
+/// connection (Linux: its SYN retries, about 2 min): the run ended at 134 s saying "no answer
+/// within 1h; retry, or raise --timeout", which raising could not change (found by review).
+/// The system's own give-up is named as such, without the advice to raise `--timeout`.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_connection_the_system_gives_up_on_is_not_blamed_on_the_timeout() {
+    let retries = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_syn_retries")
+        .ok()
+        .and_then(|n| n.trim().parse::<u32>().ok());
+    if !retries.is_some_and(|n| n <= 7) {
+        eprintln!("skipped: this system waits too long for a connection ({retries:?} retries)");
+        return;
+    }
+    let (listener, filling, addr) = never_accepting();
+    let url = format!("http://{addr}/api/v3");
+    let args = [
+        "fetch",
+        "--provider",
+        "dinie",
+        "--base-url",
+        &url,
+        "--no-cache",
+        "--timeout",
+        "1h",
+    ];
+    let output = run(&args, "id", Some("secret-for-nothing-42"));
+    let stderr = text(&output.stderr);
+    assert_eq!(code(&output), 5, "{stderr}");
+    assert!(!stderr.contains("raise --timeout"), "{stderr}");
+    assert!(!stderr.contains("within 1h"), "{stderr}");
+    assert!(stderr.contains("the system gave up"), "{stderr}");
+    drop((listener, filling));
+}
+
 /// README ("The command-line tool", **Errors**): the transcript of a refused connection,
 /// line by line: what happened where, the URL, the root cause, and what to do.
 #[test]
