@@ -371,6 +371,25 @@ fn followed_redirect() -> Error {
     )
 }
 
+/// Whether the system, not a timer of reqwest's, timed the connection out: an OS error
+/// (`ETIMEDOUT`) among the causes.
+fn system_timed_out(e: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = cause {
+        let timed_out = |io: &std::io::Error| {
+            io.kind() == std::io::ErrorKind::TimedOut && io.raw_os_error().is_some()
+        };
+        if error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(timed_out)
+        {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
 pub(crate) fn transport_error(e: reqwest::Error) -> Error {
     // A caller's HTTP client that follows redirects (ours does not) failed on the way: too
     // many of them, or one to a scheme it cannot take (a URL this crate never sends to).
@@ -380,6 +399,21 @@ pub(crate) fn transport_error(e: reqwest::Error) -> Error {
                 .is_some_and(|u| !matches!(u.scheme(), "http" | "https")));
     if followed_a_redirect {
         return followed_redirect().with_source(e.without_url());
+    }
+    // The system's own give-up on a connection (Linux: its SYN retries, about 2 min): no
+    // timeout of this crate's, so raising one changes nothing (found by review: under a
+    // longer timeout it was "within the connect timeout", and `partner-token` said "raise
+    // --timeout").
+    if e.is_connect() && system_timed_out(&e) {
+        return Error::new(
+            ErrorKind::Connection,
+            "could not connect to the token endpoint: the system gave up waiting for an answer",
+        )
+        .with_hint(
+            "check the base URL's host and port and the network path to it (a firewall that \
+             drops packets looks like this); retry",
+        )
+        .with_source(e.without_url());
     }
     // The connect timeout, not the request's: `timeout` would change nothing (found by
     // review: the hint said "raise the timeout").

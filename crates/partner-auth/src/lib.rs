@@ -86,7 +86,7 @@
 //! | any | 2xx | a token already expired on arrival (by its lifetime measured from the send time, or its JWT on the provider's clock) | `InvalidResponse`, with the failure cool-down in a [`TokenSource`] |
 //! | any | 2xx | a token with odd fields: `"3600"` as a string, other key case, extra keys; after a UTF-8 byte order mark | success (lenient decode) |
 //! | any | any | larger than 1 MiB | `InvalidResponse`, refused while streaming |
-//! | any | none | connection refused, DNS, TLS, reset | `Connection` |
+//! | any | none | connection refused, DNS, TLS, reset, the system giving up on the connection (Linux: after about 2 min) | `Connection` |
 //! | any | none | no answer within the timeout | `Timeout` |
 //! | any | none | `http://` to a non-loopback host | `InsecureTransport`, before any connection |
 //! | any | none | empty id or secret, Teez secret under 8 characters or without a digit, a `:` in an Alternative Payments or Dinie client id (their Basic header sends it as is); an invalid [`CachePolicy`]; no Tokio runtime | `Configuration`, before any request |

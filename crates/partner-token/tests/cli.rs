@@ -684,7 +684,7 @@ async fn a_connection_the_system_gives_up_on_is_not_blamed_on_the_timeout() {
     let retries = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_syn_retries")
         .ok()
         .and_then(|n| n.trim().parse::<u32>().ok());
-    if !retries.is_some_and(|n| n <= 7) {
+    if retries.is_none_or(|n| n > 7) {
         eprintln!("skipped: this system waits too long for a connection ({retries:?} retries)");
         return;
     }
