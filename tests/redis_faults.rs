@@ -11,6 +11,8 @@ use redis::AsyncCommands as _;
 use workspace_tests::latency_proxy;
 use workspace_tests::redis_server::{self, RedisServer};
 use workspace_tests::sandbox_client::SandboxExt as _;
+#[cfg(target_os = "linux")]
+use workspace_tests::sockets;
 
 const PROVIDER: Provider = Provider::Cobee;
 
@@ -826,21 +828,13 @@ async fn the_stores_connections_probe_an_idle_peer() {
         .await
         .unwrap();
 
-    let sockets = sockets_connected_to(server.port());
+    let sockets = sockets::sockets_to(server.port(), sockets::ESTABLISHED);
     assert_eq!(
         sockets.len(),
         2,
         "a command and a pub/sub connection: {sockets:?}"
     );
-    let pidfd = rustix::process::pidfd_open(
-        rustix::process::getpid(),
-        rustix::process::PidfdFlags::empty(),
-    )
-    .unwrap();
-    for fd in sockets {
-        let socket =
-            rustix::process::pidfd_getfd(&pidfd, fd, rustix::process::PidfdGetfdFlags::empty())
-                .unwrap();
+    for socket in sockets {
         let options = (
             sockopt::socket_keepalive(&socket).unwrap(),
             sockopt::tcp_keepidle(&socket).unwrap(),
@@ -857,40 +851,9 @@ async fn the_stores_connections_probe_an_idle_peer() {
                 4,
                 20_000
             ),
-            "fd {fd}: keepalive, idle, interval, probes, user timeout (ms)"
+            "{socket:?}: keepalive, idle, interval, probes, user timeout (ms)"
         );
     }
-}
-
-/// This process's file descriptors of TCP connections to loopback `port`, found by inode
-/// in `/proc/net/tcp{,6}`.
-#[cfg(target_os = "linux")]
-fn sockets_connected_to(port: u16) -> Vec<i32> {
-    let remote = format!(":{port:04X}");
-    let mut inodes = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        for line in std::fs::read_to_string(table).unwrap().lines().skip(1) {
-            let columns: Vec<&str> = line.split_whitespace().collect();
-            // local, remote, state (01: established), …, inode (column 9).
-            if columns[2].ends_with(&remote) && columns[3] == "01" {
-                inodes.push(format!("socket:[{}]", columns[9]));
-            }
-        }
-    }
-    let mut fds = Vec::new();
-    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
-        let entry = entry.unwrap();
-        let Ok(target) = std::fs::read_link(entry.path()) else {
-            continue; // the directory's own descriptor, closed by now
-        };
-        if inodes
-            .iter()
-            .any(|inode| target.as_os_str() == inode.as_str())
-        {
-            fds.push(entry.file_name().to_str().unwrap().parse().unwrap());
-        }
-    }
-    fds
 }
 
 /// A current-thread runtime for one job, ended after it (a `#[tokio::test]`, a sync

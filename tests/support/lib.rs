@@ -7,6 +7,8 @@ pub mod latency_proxy;
 pub mod redis_server;
 #[path = "../../crates/partner-auth/tests/common/sandbox.rs"]
 pub mod sandbox_client;
+#[path = "../../crates/partner-auth/tests/common/sockets.rs"]
+pub mod sockets;
 #[path = "../../crates/partner-auth/tests/common/store_contract.rs"]
 pub mod store_contract;
 

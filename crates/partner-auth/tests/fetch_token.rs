@@ -2,6 +2,9 @@
 //! success, every documented error, and the ways real servers differ from their specs.
 
 mod common;
+#[cfg(target_os = "linux")]
+#[path = "common/sockets.rs"]
+mod sockets;
 
 use std::time::{Duration, SystemTime};
 
@@ -852,33 +855,14 @@ async fn an_errors_display_is_one_line_whatever_the_provider_says() {
     assert!(!json["error"].as_str().unwrap().contains('\n'), "{json}");
 }
 
-/// A loopback listener whose accept queue is full and never drained: a connection to it
-/// never completes (Linux drops the SYN), the one I/O a fetch then waits on, so on paused
-/// time nothing but the client's own timers can end the fetch. Returns the listener (keep
-/// it), its origin and the connections that filled its queue.
-#[cfg(target_os = "linux")]
-async fn listener_that_never_connects()
--> (tokio::net::TcpListener, String, Vec<std::net::TcpStream>) {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let listener = socket.listen(0).unwrap();
-    let addr = listener.local_addr().unwrap();
-    // Connections complete until the queue is full; the next one hangs.
-    let mut filling = Vec::new();
-    while let Ok(stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-        filling.push(stream);
-        assert!(filling.len() < 64, "the accept queue never filled");
-    }
-    (listener, format!("http://{addr}"), filling)
-}
-
 /// lib.rs ("Transport"): "connect timeout 5 s and total timeout 10 s by default"; and a
 /// connection that never opened says so, pointing at the connect timeout (it said "the
 /// provider did not answer in time ... raise the timeout", which `timeout` does not change).
 #[cfg(target_os = "linux")]
 #[tokio::test(start_paused = true)]
 async fn by_default_a_connection_times_out_after_5_s_and_a_request_after_10_s() {
-    let (_listener, origin, _filling) = listener_that_never_connects().await;
+    let (_listener, _filling, addr) = sockets::never_accepting();
+    let origin = format!("http://{addr}");
     let f = &fixtures()[0];
     let builder = Client::builder(f.provider)
         .base_url(common::base_url(f.provider, &origin))
@@ -901,4 +885,79 @@ async fn by_default_a_connection_times_out_after_5_s_and_a_request_after_10_s() 
         );
         assert!(err.to_string().contains(says), "{err}");
     }
+}
+
+/// A wait for the connection over 30 s raises the socket's `TCP_USER_TIMEOUT` to match:
+/// reqwest's 30 s, which on Linux bounds a connection's SYN retries too, cut a longer
+/// connect timeout (or, with none, a longer request timeout) at 30 s (found by review:
+/// `partner-token --timeout 1h` failed at 30 s saying "raise --timeout"). Read from the
+/// socket of a connection still waiting for its SYN's answer.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_wait_for_the_connection_over_30_s_raises_the_sockets_user_timeout() {
+    let f = &fixtures()[0];
+    let builder = Client::builder(f.provider).credentials(Credentials::new(CLIENT_ID, SECRET));
+    for (builder, expected_ms) in [
+        (builder.clone(), 30_000),
+        (
+            builder.clone().connect_timeout(Duration::from_secs(60)),
+            60_000,
+        ),
+        (
+            builder
+                .connect_timeout(None)
+                .timeout(Duration::from_secs(45)),
+            45_000,
+        ),
+    ] {
+        let (_listener, _filling, addr) = sockets::never_accepting();
+        let (origin, port) = (format!("http://{addr}"), addr.port());
+        let client = builder
+            .base_url(common::base_url(f.provider, &origin))
+            .build()
+            .unwrap();
+        let fetch = tokio::spawn(async move { client.fetch_token().await });
+        let socket = loop {
+            if let Some(socket) = sockets::sockets_to(port, sockets::SYN_SENT).pop() {
+                break socket;
+            }
+            assert!(!fetch.is_finished(), "{:?}", fetch.await);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        let user_timeout = rustix::net::sockopt::tcp_user_timeout(&socket).unwrap();
+        assert_eq!(user_timeout, expected_ms, "{origin}");
+        fetch.abort();
+    }
+}
+
+/// A connection the system gives up on (`ETIMEDOUT`: Linux's SYN retries, about 2 min, or
+/// a caller's client's `TCP_USER_TIMEOUT`) is no timeout of this crate's: a `Connection`
+/// error saying the system gave up, with no advice to raise a timeout (found by review:
+/// under a longer timeout it read "within the connect timeout", and the CLI said "raise
+/// --timeout"). A caller's client with a 1 s user timeout makes the system give up soon.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_connection_the_system_gives_up_on_is_a_connection_error_saying_so() {
+    let (_listener, _filling, addr) = sockets::never_accepting();
+    let origin = format!("http://{addr}");
+    let f = &fixtures()[0];
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .tcp_user_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let client = Client::builder(f.provider)
+        .base_url(common::base_url(f.provider, &origin))
+        .credentials(Credentials::new(CLIENT_ID, SECRET))
+        .http_client(http)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let err = client.fetch_token().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert!(err.is_retryable());
+    let shown = err.to_string();
+    assert!(shown.contains("the system gave up"), "{shown}");
+    assert!(!shown.contains("raise"), "{shown}");
 }
