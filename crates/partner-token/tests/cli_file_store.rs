@@ -513,6 +513,36 @@ async fn cache_clear_ends_a_lease_the_run_under_way_still_caches_its_token() {
     assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 2);
 }
 
+/// The store's `--header --timeout 1s --store DIR` flags for `store`.
+fn store_flags(store: &Path) -> [&str; 5] {
+    [
+        "--header",
+        "--timeout",
+        "1s",
+        "--store",
+        store.to_str().unwrap(),
+    ]
+}
+
+/// After a first run has made the credential's files in `store`, their lock file, locked
+/// here (the `flock` the store takes) as a run changing them holds it.
+async fn credential_locked_after_a_first_run(
+    endpoint: &partner_sandbox::Endpoint,
+    store: &Path,
+) -> std::fs::File {
+    let first = fetch(endpoint, &store_flags(store)).await;
+    assert_eq!(code(&first), 0, "{}", text(&first.stderr));
+    let locks = files_ending(store, "lock");
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&locks[0])
+        .unwrap();
+    fs4::FileExt::lock(&lock).unwrap();
+    lock
+}
+
 /// README: "The lock on a cached token's files is not bounded by it [`--timeout`]: one that
 /// another process keeps … holds a run that finds no token for 5 s before its request and
 /// 5 s after it (measured: 10 s with `--timeout 1s`), then costs a warning." The test keeps
@@ -524,30 +554,14 @@ async fn a_lock_another_process_keeps_holds_a_run_5_s_before_and_after_its_reque
     let sandbox = Sandbox::start().await.unwrap();
     let endpoint = sandbox.endpoint(Provider::Dinie).clone();
     let store = fresh_dir("lock-kept");
-    let store_flag = [
-        "--header",
-        "--timeout",
-        "1s",
-        "--store",
-        store.to_str().unwrap(),
-    ];
-    // A first run makes the credential's files; its token is then removed.
-    let first = fetch(&endpoint, &store_flag).await;
-    assert_eq!(code(&first), 0, "{}", text(&first.stderr));
+    let kept = credential_locked_after_a_first_run(&endpoint, &store).await;
+    // The first run's token removed: the next finds none.
     for token in files_ending(&store, "token") {
         std::fs::remove_file(token).unwrap();
     }
-    let locks = files_ending(&store, "lock");
-    assert_eq!(locks.len(), 1, "{locks:?}");
-    let kept = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&locks[0])
-        .unwrap();
-    fs4::FileExt::lock(&kept).unwrap();
 
     let started = std::time::Instant::now();
-    let held = fetch(&endpoint, &store_flag).await;
+    let held = fetch(&endpoint, &store_flags(&store)).await;
     let took = started.elapsed();
     fs4::FileExt::unlock(&kept).unwrap();
     let stderr = text(&held.stderr);
@@ -586,23 +600,7 @@ async fn cache_clear_leaves_a_lock_a_run_holds_so_no_other_run_changes_the_files
     let sandbox = Sandbox::start().await.unwrap();
     let endpoint = sandbox.endpoint(Provider::Dinie).clone();
     let store = fresh_dir("clear-held-lock");
-    let store_flag = [
-        "--header",
-        "--timeout",
-        "1s",
-        "--store",
-        store.to_str().unwrap(),
-    ];
-    let first = fetch(&endpoint, &store_flag).await;
-    assert_eq!(code(&first), 0, "{}", text(&first.stderr));
-    let locks = files_ending(&store, "lock");
-    assert_eq!(locks.len(), 1, "{locks:?}");
-    let held = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&locks[0])
-        .unwrap();
-    fs4::FileExt::lock(&held).unwrap();
+    let held = credential_locked_after_a_first_run(&endpoint, &store).await;
 
     let cleared = command()
         .args(["cache", "clear", "--store"])
@@ -614,7 +612,7 @@ async fn cache_clear_leaves_a_lock_a_run_holds_so_no_other_run_changes_the_files
 
     // Started meanwhile: it waits for the lock, then goes without the cache, writing
     // nothing while the lock is held.
-    let meanwhile = fetch(&endpoint, &store_flag).await;
+    let meanwhile = fetch(&endpoint, &store_flags(&store)).await;
     let stderr = text(&meanwhile.stderr);
     let written = files_ending(&store, "token");
     fs4::FileExt::unlock(&held).unwrap();
