@@ -312,6 +312,26 @@ async fn clear_escapes_glob_characters_in_the_prefix() {
     assert_eq!((removed, left), (1, vec![format!("ab[c]:{hex}:token")]));
 }
 
+/// Two cold sources of one credential sharing `store` under `policy`, one after the other:
+/// their stats, and whether the second got the first's token.
+async fn two_cold_sources(
+    sandbox: &Sandbox,
+    store: &Arc<RedisStore>,
+    policy: StorePolicy,
+) -> (partner_auth::Stats, partner_auth::Stats, bool) {
+    let source = || {
+        TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
+            .store(store.clone())
+            .store_policy(policy.clone())
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (source(), source());
+    let token = first.token().await.unwrap();
+    let shared = second.token().await.unwrap().expose_secret() == token.expose_secret();
+    (first.stats(), second.stats(), shared)
+}
+
 /// Every store operation has its own timeout: a Redis 200 ms a round trip away, with a
 /// 300 ms operation timeout, still shares one token between two cold sources (a read that
 /// finds nothing, then the lease, are two operations, not one bound for both).
@@ -341,18 +361,8 @@ async fn each_store_operation_fits_its_own_timeout_on_a_distant_redis() {
     assert!(round_trip >= Duration::from_millis(200), "{round_trip:?}");
     let sandbox = Sandbox::start().await.unwrap();
     let policy = StorePolicy::default().with_operation_timeout(Duration::from_millis(300));
-    let source = || {
-        TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
-            .store(store.clone())
-            .store_policy(policy.clone())
-            .build()
-            .unwrap()
-    };
-    let (first, second) = (source(), source());
-    let token = first.token().await.unwrap();
-    let shared = second.token().await.unwrap().expose_secret() == token.expose_secret();
+    let (a, b, shared) = two_cold_sources(&sandbox, &store, policy).await;
     assert!(shared, "the second source got a token of its own");
-    let (a, b) = (first.stats(), second.stats());
     assert_eq!(
         (a.store_errors, b.store_errors, a.store_misses, b.store_hits),
         (0, 0, 1, 1),
@@ -374,17 +384,7 @@ async fn an_operation_timeout_over_500_ms_is_the_one_that_applies() {
     let store = Arc::new(RedisStore::new(&format!("redis://127.0.0.1:{port}/")).unwrap());
     let sandbox = Sandbox::start().await.unwrap();
     let policy = StorePolicy::default().with_operation_timeout(Duration::from_secs(3));
-    let source = || {
-        TokenSource::builder(sandbox.client_builder(PROVIDER).build().unwrap())
-            .store(store.clone())
-            .store_policy(policy.clone())
-            .build()
-            .unwrap()
-    };
-    let (first, second) = (source(), source());
-    let token = first.token().await.unwrap();
-    let shared = second.token().await.unwrap().expose_secret() == token.expose_secret();
-    let (a, b) = (first.stats(), second.stats());
+    let (a, b, shared) = two_cold_sources(&sandbox, &store, policy).await;
     assert_eq!((a.store_errors, b.store_errors), (0, 0), "{a:?} {b:?}");
     assert!(shared, "the second source got a token of its own");
     assert_eq!(sandbox.stats(PROVIDER).token_requests, 1);
