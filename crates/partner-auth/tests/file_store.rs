@@ -1326,18 +1326,27 @@ fn standard_source(token_url: &str, dir: &std::path::Path, scope: Option<&str>) 
         .unwrap()
 }
 
-/// A token read back from the store keeps the scope it was granted.
-#[tokio::test]
-async fn a_stored_token_keeps_its_scope() {
-    let server = httpmock::MockServer::start_async().await;
-    let mock = server
+/// `server`'s standard token endpoint, `/token`, answering every request with `body`.
+async fn answering_token<'a>(server: &'a httpmock::MockServer, body: &str) -> httpmock::Mock<'a> {
+    server
         .mock_async(|when, then| {
             when.method(httpmock::Method::POST).path("/token");
             then.status(200)
                 .header("content-type", "application/json")
-                .body(r#"{"access_token":"tok-scoped","token_type":"Bearer","expires_in":600,"scope":"read"}"#);
+                .body(body);
         })
-        .await;
+        .await
+}
+
+/// A token read back from the store keeps the scope it was granted.
+#[tokio::test]
+async fn a_stored_token_keeps_its_scope() {
+    let server = httpmock::MockServer::start_async().await;
+    let mock = answering_token(
+        &server,
+        r#"{"access_token":"tok-scoped","token_type":"Bearer","expires_in":600,"scope":"read"}"#,
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let source = || standard_source(&server.url("/token"), dir.path(), Some("read write"));
     let fetched = source().token().await.unwrap();
@@ -1408,16 +1417,11 @@ fn credentials_differing_in_provider_base_url_or_client_id_have_keys_of_their_ow
 #[tokio::test]
 async fn two_client_ids_with_one_secret_keep_two_entries() {
     let server = httpmock::MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::POST).path("/token");
-            then.status(200)
-                .header("content-type", "application/json")
-                .body(
-                    r#"{"access_token":"tok-shared-body","token_type":"Bearer","expires_in":600}"#,
-                );
-        })
-        .await;
+    let mock = answering_token(
+        &server,
+        r#"{"access_token":"tok-shared-body","token_type":"Bearer","expires_in":600}"#,
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let source = |id: &str| {
         let client = partner_auth::Client::builder(Provider::Standard)
@@ -1459,14 +1463,7 @@ async fn the_largest_token_a_response_can_carry_is_read_back() {
     let body = format!(r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":600}}"#);
     assert_eq!(body.len(), 1 << 20);
     let server = httpmock::MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::POST).path("/token");
-            then.status(200)
-                .header("content-type", "application/json")
-                .body(&body);
-        })
-        .await;
+    let mock = answering_token(&server, &body).await;
     let dir = tempfile::tempdir().unwrap();
     let source = || standard_source(&server.url("/token"), dir.path(), None);
     source().token().await.unwrap();
