@@ -461,12 +461,7 @@ async fn cache_clear_ends_a_lease_the_run_under_way_still_caches_its_token() {
     };
     signal("-STOP");
 
-    let cleared = command()
-        .args(["cache", "clear", "--store"])
-        .arg(&store)
-        .output()
-        .unwrap();
-    assert_eq!(code(&cleared), 0, "{}", text(&cleared.stderr));
+    cache_clear(&store);
     assert_eq!(files_ending(&store, "lease"), Vec::<PathBuf>::new());
 
     // Started meanwhile: no lease to wait for, so a request of its own.
@@ -522,6 +517,16 @@ fn store_flags(store: &Path) -> [&str; 5] {
         "--store",
         store.to_str().unwrap(),
     ]
+}
+
+/// `partner-token cache clear --store STORE`, which succeeds.
+fn cache_clear(store: &Path) {
+    let cleared = command()
+        .args(["cache", "clear", "--store"])
+        .arg(store)
+        .output()
+        .unwrap();
+    assert_eq!(code(&cleared), 0, "{}", text(&cleared.stderr));
 }
 
 /// After a first run has made the credential's files in `store`, their lock file, locked
@@ -602,12 +607,7 @@ async fn cache_clear_leaves_a_lock_a_run_holds_so_no_other_run_changes_the_files
     let store = fresh_dir("clear-held-lock");
     let held = credential_locked_after_a_first_run(&endpoint, &store).await;
 
-    let cleared = command()
-        .args(["cache", "clear", "--store"])
-        .arg(&store)
-        .output()
-        .unwrap();
-    assert_eq!(code(&cleared), 0, "{}", text(&cleared.stderr));
+    cache_clear(&store);
     assert_eq!(files_ending(&store, "token"), Vec::<PathBuf>::new());
 
     // Started meanwhile: it waits for the lock, then goes without the cache, writing
@@ -732,12 +732,7 @@ async fn a_writer_stopped_at(syscall: &str, when: usize) {
         .unwrap()
         .set_modified(hour_ago)
         .unwrap();
-    let cleared = command()
-        .args(["cache", "clear", "--store"])
-        .arg(&store)
-        .output()
-        .unwrap();
-    assert_eq!(code(&cleared), 0, "{}", text(&cleared.stderr));
+    cache_clear(&store);
     commands.write_all(b"delete\ncontinue\nquit\n").unwrap();
     drop(commands);
     tokio::task::block_in_place(|| {
