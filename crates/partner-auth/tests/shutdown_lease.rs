@@ -122,19 +122,25 @@ fn release_threads() -> usize {
         .count()
 }
 
+/// Polls `ready` until it holds; fails after 10 s, naming `what` (a hang, not a timing
+/// check).
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "never happened: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Waits until no release thread is left; fails after 10 s (a hang, not a timing check).
 /// A thread names itself once it runs: one just started may not show yet, so a caller
 /// first waits for what its threads do (found by CI: the count was read between a
 /// thread's start and its name, and two releases had not happened yet).
 fn no_release_thread_left() {
-    let give_up = std::time::Instant::now() + Duration::from_secs(10);
-    while release_threads() > 0 {
-        assert!(
-            std::time::Instant::now() < give_up,
-            "a release thread lives on"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_until("no release thread lives on", || release_threads() == 0);
 }
 
 /// A Dinie client of `url`.
@@ -244,11 +250,9 @@ fn a_runtime_per_job_ended_mid_fetch_leaves_no_lease_and_no_thread() {
     let key = source.store_key().unwrap().to_owned();
     for job in 0..40 {
         end_a_runtime_mid_fetch(&store, &source, job % 2 == 1);
-        let give_up = std::time::Instant::now() + Duration::from_secs(10);
-        while store.lease(&key).is_some() {
-            assert!(std::time::Instant::now() < give_up, "job {job}: lease left");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(&format!("job {job}: the lease ended"), || {
+            store.lease(&key).is_none()
+        });
     }
     no_release_thread_left();
     let releases = store.releases();
@@ -277,11 +281,7 @@ fn a_release_after_the_runtime_ended_does_not_end_someone_elses_lease() {
         .unwrap()
         .insert(format!("{key}:lease"), b"someone-else".to_vec());
     drop(runtime);
-    let give_up = std::time::Instant::now() + Duration::from_secs(10);
-    while store.releases().is_empty() {
-        assert!(std::time::Instant::now() < give_up, "no release");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_until("a release", || !store.releases().is_empty());
     no_release_thread_left();
     assert_eq!(store.lease(&key).as_deref(), Some(&b"someone-else"[..]));
     assert_eq!(
@@ -307,15 +307,9 @@ fn a_release_thread_ends_whatever_the_store_does() {
             store.map.lock().unwrap().remove(&format!("{key}:lease"));
         }
         // Two attempts on each of the ten threads.
-        let give_up = std::time::Instant::now() + Duration::from_secs(10);
-        while store.releases().len() < 20 {
-            assert!(
-                std::time::Instant::now() < give_up,
-                "mode {mode}: {:?}",
-                store.releases()
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(&format!("mode {mode}: 20 release attempts"), || {
+            store.releases().len() >= 20
+        });
         no_release_thread_left();
         let releases = store.releases();
         assert_eq!(releases.len(), 20, "mode {mode}: {releases:?}");
@@ -342,11 +336,7 @@ fn a_runtime_dropped_with_its_thread_mid_fetch_does_not_abort_the_process() {
             JOB_RUNTIME.with(|slot| *slot.borrow_mut() = Some(runtime));
         });
     });
-    let give_up = std::time::Instant::now() + Duration::from_secs(10);
-    while store.releases().is_empty() {
-        assert!(std::time::Instant::now() < give_up, "the lease was left");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_until("the lease's release", || !store.releases().is_empty());
     no_release_thread_left();
     assert_eq!(
         store.releases(),
@@ -388,11 +378,7 @@ fn a_file_store_lease_is_ended_after_its_runtime_ends_mid_fetch() {
             }
         });
         drop(runtime);
-        let give_up = std::time::Instant::now() + Duration::from_secs(10);
-        while lease.exists() {
-            assert!(std::time::Instant::now() < give_up, "job {job}: lease left");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(&format!("job {job}: the lease ended"), || !lease.exists());
     }
     no_release_thread_left();
 }
@@ -439,11 +425,9 @@ fn end_runtime_during_a_fetch(store: &Arc<MemoryStore>, url: &str, drop_first: b
 /// Waits for the lease's release, which runs on a thread of its own once the runtime is
 /// gone; fails after 10 s (a hang, not a timing assertion).
 fn released(store: &MemoryStore, key: &str) {
-    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while store.releases.load(Ordering::SeqCst) == 0 {
-        assert!(std::time::Instant::now() < give_up, "the lease was left");
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    wait_until("the lease's release", || {
+        store.releases.load(Ordering::SeqCst) > 0
+    });
     assert_eq!(store.releases.load(Ordering::SeqCst), 1);
     assert!(store.slot(&format!("{key}:lease")).is_none());
 }

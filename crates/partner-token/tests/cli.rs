@@ -2125,14 +2125,7 @@ async fn runs_started_together_on_a_cold_cache_make_one_request() {
         .unwrap();
     let endpoint = sandbox.endpoint(Provider::Cobee).clone();
     let store = fresh_dir("store");
-    let runs = (0..4)
-        .map(|_| {
-            let mut run = fetch_command(&endpoint, &["--header", "--store"]);
-            run.arg(&store);
-            run
-        })
-        .collect();
-    let outputs = together(runs).await;
+    let outputs = together(header_runs_on(&endpoint, &store, 4)).await;
     for output in &outputs {
         // Each run's stderr says whether its store failed (a warning) if they differ.
         let stderr: Vec<String> = outputs.iter().map(|o| text(&o.stderr)).collect();
@@ -3109,10 +3102,8 @@ async fn a_lease_left_by_an_interrupted_run_is_waited_for_only_as_long_as_the_ti
     // The token gone and a lease of a minute in its place, as a run interrupted mid-fetch
     // with a longer lease would leave.
     let tokens = cache.join("partner-auth").join("tokens");
-    let token = std::fs::read_dir(&tokens)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "token"))
+    let token = files_ending(&tokens, "token")
+        .pop()
         .expect("the cached token");
     std::fs::remove_file(&token).unwrap();
     let now_ms = std::time::SystemTime::now()

@@ -13,18 +13,6 @@ use common::*;
 use partner_auth::Provider;
 use partner_sandbox::Sandbox;
 
-/// The files in `dir` whose names end with `.ext`.
-fn files_ending(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|x| x == ext))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// A sandbox that holds each of the first `n` token requests for `hold`.
 async fn holding(n: u64, hold: Duration) -> Sandbox {
     Sandbox::builder()
@@ -391,14 +379,7 @@ async fn runs_started_together_make_one_request_cold_due_or_expired() {
             files.put(key, &entry.value, left).await.unwrap();
         }
         let before = sandbox.stats(Provider::Dinie).token_requests;
-        let runs = (0..20)
-            .map(|_| {
-                let mut run = fetch_command(&endpoint, &["--header", "--store"]);
-                run.arg(&store);
-                run
-            })
-            .collect();
-        let outputs = together(runs).await;
+        let outputs = together(header_runs_on(&endpoint, &store, 20)).await;
         let stderr: Vec<String> = outputs.iter().map(|o| text(&o.stderr)).collect();
         for output in &outputs {
             assert_eq!(code(output), 0, "{left:?}: {stderr:?}");
@@ -519,6 +500,14 @@ fn store_flags(store: &Path) -> [&str; 5] {
     ]
 }
 
+/// Whether a run's `stderr` begins with the warning that the cache at `store` failed.
+fn warns_of_the_cache(stderr: &str, store: &Path) -> bool {
+    stderr.starts_with(&format!(
+        "warning: the token cache at {} failed",
+        store.display()
+    ))
+}
+
 /// `partner-token cache clear --store STORE`, which succeeds.
 fn cache_clear(store: &Path) {
     let cleared = command()
@@ -575,13 +564,7 @@ async fn a_lock_another_process_keeps_holds_a_run_5_s_before_and_after_its_reque
         text(&held.stdout).starts_with("Authorization: Bearer "),
         "{stderr}"
     );
-    assert!(
-        stderr.starts_with(&format!(
-            "warning: the token cache at {} failed",
-            store.display()
-        )),
-        "{stderr}"
-    );
+    assert!(warns_of_the_cache(&stderr, &store), "{stderr}");
     assert_eq!(sandbox.stats(Provider::Dinie).token_requests, 2);
     // Not bounded by --timeout 1s: 5 s for the lease, and 5 s for the write; and no more
     // (README: "for 5 s before its request and 5 s after it"): 6 s to spare for a loaded
@@ -618,10 +601,7 @@ async fn cache_clear_leaves_a_lock_a_run_holds_so_no_other_run_changes_the_files
     fs4::FileExt::unlock(&held).unwrap();
     assert_eq!(code(&meanwhile), 0, "{stderr}");
     assert!(
-        stderr.starts_with(&format!(
-            "warning: the token cache at {} failed",
-            store.display()
-        )),
+        warns_of_the_cache(&stderr, &store),
         "it did not wait for the lock: {stderr}"
     );
     assert_eq!(

@@ -580,16 +580,7 @@ async fn a_directory_named_like_host_and_port_is_given_as_dot_slash_host_and_por
     assert_eq!(created, ["127.0.0.1:6379"], "{created:?}");
     let dir = cwd.join("127.0.0.1:6379");
     assert!(dir.is_dir());
-    let tokens = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "token")
-        })
-        .count();
+    let tokens = files_ending(&dir, "token").len();
     assert_eq!(tokens, 1, "no .token file in {}", dir.display());
 }
 
@@ -650,10 +641,8 @@ async fn cache_clear_removes_what_a_run_killed_mid_write_left() {
     let store = fresh_dir("store");
     let fetched = fetch(&endpoint, &["--header", "--store", store.to_str().unwrap()]).await;
     assert_eq!(code(&fetched), 0, "{}", text(&fetched.stderr));
-    let token = std::fs::read_dir(&store)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "token"))
+    let token = files_ending(&store, "token")
+        .pop()
         .expect("the cached token");
     // What the killed writer left: its temporary file, named as the store names them, with
     // the token it was about to rename into place, an hour ago.

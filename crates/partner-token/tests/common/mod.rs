@@ -66,6 +66,29 @@ pub fn fetch_command(endpoint: &Endpoint, extra: &[&str]) -> Command {
     command
 }
 
+/// The files in `dir` whose names end with `.ext` (none if `dir` cannot be read).
+pub fn files_ending(dir: &std::path::Path, ext: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == ext))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `n` commands `fetch --header --store STORE` for `endpoint`, to start [`together`].
+pub fn header_runs_on(endpoint: &Endpoint, store: &std::path::Path, n: usize) -> Vec<Command> {
+    (0..n)
+        .map(|_| {
+            let mut run = fetch_command(endpoint, &["--header", "--store"]);
+            run.arg(store);
+            run
+        })
+        .collect()
+}
+
 /// Starts every command at once (output piped) and waits for them all: their outputs,
 /// in order.
 pub async fn together(commands: Vec<Command>) -> Vec<Output> {
